@@ -1,0 +1,192 @@
+import { dbscan, kDistances, kneeEps } from './dbscan.ts';
+import { type KMeansRun, KMEANS_TOLERANCE, kmeansBestOf, type Points } from './kmeans.ts';
+import { principalComponents } from './pca.ts';
+import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, totalSumOfSquares } from './quality.ts';
+import { selectK } from './selectK.ts';
+import { standardize } from './standardize.ts';
+import { relabel, summarize } from './summarize.ts';
+import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOptions, type FeatureMatrix, type KCandidate } from './types.ts';
+
+export * from './types.ts';
+export { selectK } from './selectK.ts';
+
+/** Nested option groups are merged one level deep so `{ pca: { enabled: true } }` keeps the other defaults. */
+export function resolveOptions(options: Partial<ClusteringOptions> = {}): ClusteringOptions {
+  return {
+    ...defaultClusteringOptions,
+    ...options,
+    pca: { ...defaultClusteringOptions.pca, ...options.pca },
+    dbscan: { ...defaultClusteringOptions.dbscan, ...options.dbscan },
+  };
+}
+
+function validate(matrix: FeatureMatrix, o: ClusteringOptions): void {
+  const { rows, cols, data, names } = matrix;
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) throw new RangeError(`bad matrix shape ${rows}x${cols}`);
+  if (data.length !== rows * cols) throw new RangeError(`matrix data has ${data.length} values, expected ${rows}x${cols}`);
+  if (names.length !== cols) throw new RangeError(`matrix has ${names.length} names for ${cols} columns`);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i] as number)) throw new RangeError(`non-finite feature value at row ${Math.floor(i / cols)}, column ${i % cols}`);
+  }
+  if (o.weights && o.weights.length !== cols) throw new RangeError(`${o.weights.length} weights for ${cols} columns`);
+  if (o.k !== undefined && !(Number.isInteger(o.k) && o.k >= 1)) throw new RangeError(`k must be a positive integer, got ${o.k}`);
+}
+
+function timed<T>(timings: Record<string, number>, stage: string, fn: () => T): T {
+  const start = performance.now();
+  const value = fn();
+  timings[stage] = (timings[stage] ?? 0) + (performance.now() - start);
+  return value;
+}
+
+function rowsToArrays(flat: Float64Array, rows: number, dims: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < rows; i++) out.push(Array.from(flat.subarray(i * dims, i * dims + dims)));
+  return out;
+}
+
+/** Every row in one cluster: the answer when there is nothing to split. */
+function singleCluster(points: Points): KMeansRun {
+  const { data, rows, dims } = points;
+  const centroid = new Float64Array(dims);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) centroid[j] = (centroid[j] as number) + (data[i * dims + j] as number);
+  if (rows > 0) for (let j = 0; j < dims; j++) centroid[j] = (centroid[j] as number) / rows;
+  return { k: rows > 0 ? 1 : 0, labels: new Int32Array(rows), centroids: centroid, inertia: totalSumOfSquares(points), iterations: 0, converged: true };
+}
+
+/**
+ * Standardise, weight, optionally project with PCA, then cluster with k-means (fixed or automatic k)
+ * or DBSCAN. Pure and deterministic: the same matrix and options give the same outcome, bit for bit,
+ * apart from `timings`.
+ */
+export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOptions> = {}): ClusteringOutcome {
+  const o = resolveOptions(options);
+  validate(matrix, o);
+  const { rows, cols } = matrix;
+  const timings: Record<string, number> = {};
+  const weights = o.weights ?? new Float64Array(cols).fill(1);
+
+  const std = timed(timings, 'standardize', () => standardize(matrix.data, rows, cols, weights));
+  const projection = timed(timings, 'pca', () =>
+    o.pca.enabled ? principalComponents(std.data, rows, cols, o.pca.varianceToKeep, o.pca.maxComponents) : null,
+  );
+  const points: Points = projection ? { data: projection.data, rows, dims: projection.components } : { data: std.data, rows, dims: cols };
+
+  const parameters: Record<string, number | string | boolean> = {
+    algorithm: o.algorithm,
+    seed: o.seed,
+    rows,
+    cols,
+    weighted: o.weights !== undefined,
+    pca: projection !== null,
+    pcaRequested: o.pca.enabled,
+    pcaVarianceToKeep: o.pca.varianceToKeep,
+    pcaMaxComponents: o.pca.maxComponents,
+    pcaComponents: projection?.components ?? 0,
+    pcaVarianceKept: projection ? projection.explained.reduce((s, v) => s + v, 0) : 1,
+    silhouetteSampleSize: o.silhouetteSampleSize,
+  };
+
+  let sample: DistanceSample | null = null;
+  const sampleOf = (eligible: Int32Array): DistanceSample =>
+    timed(timings, 'silhouette', () => distanceSample(points, sampleIndices(eligible, Math.max(2, o.silhouetteSampleSize), o.seed)));
+
+  let rawLabels: Int32Array;
+  let rawK: number;
+  let inertia: number | null = null;
+  let noise = 0;
+  const candidates: KCandidate[] = [];
+
+  switch (o.algorithm) {
+    case 'kmeans': {
+      const total = totalSumOfSquares(points);
+      const allRows = Int32Array.from({ length: rows }, (_, i) => i);
+      const score = (run: KMeansRun): KCandidate => {
+        sample ??= sampleOf(allRows);
+        const s = sample;
+        const sil = timed(timings, 'silhouette', () => silhouette(s, run.labels, run.k));
+        return { k: run.k, silhouette: sil ?? -1, inertia: run.inertia, calinskiHarabasz: calinskiHarabasz(total, run.inertia, rows, run.k) };
+      };
+      let chosen: KMeansRun;
+      parameters.restarts = o.restarts;
+      parameters.maxIterations = o.maxIterations;
+      parameters.tolerance = KMEANS_TOLERANCE;
+      if (o.k !== undefined) {
+        parameters.kSelection = 'fixed';
+        parameters.kRequested = o.k;
+        const k = Math.min(o.k, rows);
+        chosen = (total > 0 && k > 1 ? timed(timings, 'kmeans', () => kmeansBestOf(points, k, o.seed, o.restarts, o.maxIterations)) : null) ?? singleCluster(points);
+        if (chosen.k >= 2 && chosen.k < rows) candidates.push(score(chosen));
+      } else {
+        const kMin = Math.max(2, o.kMin);
+        const kMax = Math.min(o.kMax, rows - 1);
+        parameters.kSelection = 'silhouette-tolerance';
+        parameters.silhouetteTolerance = o.silhouetteTolerance;
+        parameters.kMin = kMin;
+        parameters.kMax = kMax;
+        const runs = new Map<number, KMeansRun>();
+        if (total > 0) {
+          for (let k = kMin; k <= kMax; k++) {
+            const run = timed(timings, 'kmeans', () => kmeansBestOf(points, k, o.seed, o.restarts, o.maxIterations));
+            // Fewer distinct points than k: no larger k can be feasible either.
+            if (run.k < k) break;
+            runs.set(k, run);
+            candidates.push(score(run));
+          }
+        }
+        const k = selectK(candidates, o.silhouetteTolerance);
+        chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);
+      }
+      rawLabels = chosen.labels;
+      rawK = chosen.k;
+      inertia = chosen.inertia;
+      break;
+    }
+    case 'dbscan': {
+      const minPoints = Math.max(1, Math.floor(o.dbscan.minPoints));
+      const eps = o.dbscan.eps ?? timed(timings, 'dbscan', () => kneeEps(kDistances(points, minPoints)));
+      parameters.eps = eps;
+      parameters.epsSource = o.dbscan.eps === undefined ? 'k-distance-knee' : 'given';
+      parameters.minPoints = minPoints;
+      const result = timed(timings, 'dbscan', () => dbscan(points, eps, minPoints));
+      rawLabels = result.labels;
+      rawK = result.rawK;
+      noise = result.noise;
+      break;
+    }
+    default: {
+      const unknown: never = o.algorithm;
+      throw new RangeError(`unknown clustering algorithm ${String(unknown)}`);
+    }
+  }
+
+  const { labels, k, centroids } = timed(timings, 'summarize', () => relabel(points, rawLabels, rawK));
+  let quality: number | null = null;
+  if (o.algorithm === 'kmeans') {
+    quality = candidates.find((c) => c.k === k)?.silhouette ?? null;
+  } else if (k >= 2) {
+    const clustered = Int32Array.from(labels.keys()).filter((i) => (labels[i] as number) >= 0);
+    const s = sampleOf(clustered);
+    quality = timed(timings, 'silhouette', () => silhouette(s, labels, k));
+  }
+  parameters.k = k;
+  parameters.silhouetteSampled = o.algorithm === 'kmeans' ? rows > o.silhouetteSampleSize : rows - noise > o.silhouetteSampleSize;
+
+  const clusters = timed(timings, 'summarize', () => summarize(matrix, labels, k, std.means, std.scales, std.constant));
+  return {
+    algorithm: o.algorithm,
+    parameters,
+    labels,
+    k,
+    quality: { silhouette: quality, inertia, noise, candidates },
+    clusters,
+    model: {
+      means: Array.from(std.means),
+      scales: Array.from(std.scales),
+      weights: Array.from(weights),
+      pcaComponents: projection ? projection.basis.map((v) => v.slice()) : null,
+      centroids: rowsToArrays(centroids, k, points.dims),
+    },
+    timings,
+  };
+}

@@ -1,0 +1,92 @@
+/** A dense numeric table: one row per entity (VM or tenant), one column per traffic feature. */
+export interface FeatureMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** Row-major, rows * cols values. */
+  readonly data: Float64Array;
+  readonly names: readonly string[];
+}
+
+export type ClusteringAlgorithm = 'kmeans' | 'dbscan';
+
+export interface ClusteringOptions {
+  algorithm: ClusteringAlgorithm;
+  seed: number;
+  /** Fixed number of clusters; when absent k is chosen automatically within [kMin, kMax]. */
+  k?: number;
+  kMin: number;
+  /** Clamped to rows - 1 (silhouette is undefined when every point is its own cluster). */
+  kMax: number;
+  /** Seeded k-means++ restarts per candidate k; the lowest inertia wins. */
+  restarts: number;
+  maxIterations: number;
+  /** Per-feature weight applied after standardisation (default all 1). */
+  weights?: Float64Array;
+  pca: { enabled: boolean; varianceToKeep: number; maxComponents: number };
+  /** Silhouette is computed on a seeded sample of this many rows when there are more, to avoid O(n^2). */
+  silhouetteSampleSize: number;
+  /**
+   * Automatic k accepts the largest k whose silhouette is within this distance of the best one
+   * (see selectK.ts for why).
+   */
+  silhouetteTolerance: number;
+  dbscan: { eps?: number; minPoints: number };
+}
+
+export const defaultClusteringOptions: ClusteringOptions = {
+  algorithm: 'kmeans',
+  seed: 1,
+  kMin: 2,
+  kMax: 24,
+  restarts: 5,
+  maxIterations: 100,
+  pca: { enabled: false, varianceToKeep: 0.95, maxComponents: 16 },
+  silhouetteSampleSize: 3000,
+  silhouetteTolerance: 0.02,
+  dbscan: { minPoints: 5 },
+};
+
+export interface ClusterSummary {
+  /** Cluster label after deterministic relabelling (0 = largest). */
+  index: number;
+  size: number;
+  /** Mean of the members in original feature units. */
+  centroid: number[];
+  /** Top 5 features by |z| of the cluster mean against the overall mean, in overall standard deviations. */
+  distinguishing: Array<{ feature: string; value: number; overall: number; z: number }>;
+}
+
+export interface KCandidate {
+  k: number;
+  silhouette: number;
+  inertia: number;
+  calinskiHarabasz: number;
+}
+
+export interface ClusteringOutcome {
+  algorithm: ClusteringAlgorithm;
+  /** Everything needed to reproduce the result. */
+  parameters: Record<string, number | string | boolean>;
+  /** Per row; -1 = noise (DBSCAN only). */
+  labels: Int32Array;
+  /** Clusters found, noise excluded. */
+  k: number;
+  quality: {
+    silhouette: number | null;
+    inertia: number | null;
+    noise: number;
+    candidates: KCandidate[];
+  };
+  clusters: ClusterSummary[];
+  model: {
+    means: number[];
+    scales: number[];
+    weights: number[];
+    /** One row per kept component, over the input features; null when PCA was off or skipped. */
+    pcaComponents: number[][] | null;
+    /** In the clustering space (standardised, weighted, projected). */
+    centroids: number[][];
+  };
+  /** Milliseconds per stage; the only part of the outcome that is not reproducible. */
+  timings: Record<string, number>;
+}
