@@ -1,0 +1,113 @@
+/**
+ * Turns one message (a Kafka value or a trace line's value) into typed records or rejections. A batch is
+ * decoded record by record: one bad record never spoils the others.
+ */
+import { decodeFlowInto } from './flow-decoder.ts';
+import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
+import { type Rejection, rejection } from './rejections.ts';
+import { decodeTenantAttributes, decodeVmAttributes } from './schema-decoder.ts';
+import { checkStructure, MAX_DEPTH } from './structure.ts';
+
+export type RecordKind = 'flow' | 'vm' | 'tenant';
+
+export interface RecordSink {
+  /** The record object is reused for the next flow: copy what must outlive the call. */
+  flow(record: FlowRecord): void;
+  vmAttributes(record: VmAttributes): void;
+  tenantAttributes(record: TenantAttributes): void;
+  /** `index` is the record's position in its batch, or null when the whole message was rejected. */
+  reject(r: Rejection, index: number | null, raw: unknown): void;
+}
+
+export interface DecodeLimits {
+  /** Messages larger than this (in UTF-16 code units of the text, a close bound on bytes) are rejected whole. */
+  maxMessageBytes: number;
+  maxBatchRecords: number;
+  maxDepth: number;
+}
+
+export const defaultDecodeLimits: DecodeLimits = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxBatchRecords: 100_000,
+  maxDepth: MAX_DEPTH,
+};
+
+export class MessageDecoder {
+  private readonly scratch = emptyFlowRecord();
+
+  constructor(private readonly limits: DecodeLimits = defaultDecodeLimits) {}
+
+  /** Decodes a message's text (UTF-8 already decoded). */
+  decodeText(kind: RecordKind, text: string, sink: RecordSink): void {
+    if (text.length > this.limits.maxMessageBytes) {
+      sink.reject(rejection('too_large', null, `message of ${text.length} bytes exceeds ${this.limits.maxMessageBytes}`), null, text);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      sink.reject(rejection('invalid_json', null, `invalid JSON: ${(err as Error).message}`), null, text);
+      return;
+    }
+    this.decodeValue(kind, value, sink);
+  }
+
+  /** Decodes an already parsed value: one record or an array of them. */
+  decodeValue(kind: RecordKind, value: unknown, sink: RecordSink): void {
+    if (Array.isArray(value)) {
+      if (value.length > this.limits.maxBatchRecords) {
+        sink.reject(rejection('batch_too_large', null, `batch of ${value.length} records exceeds ${this.limits.maxBatchRecords}`), null, value);
+        return;
+      }
+      for (let i = 0; i < value.length; i++) this.decodeRecord(kind, value[i], i, sink);
+    } else {
+      this.decodeRecord(kind, value, null, sink);
+    }
+  }
+
+  private decodeRecord(kind: RecordKind, raw: unknown, index: number | null, sink: RecordSink): void {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      sink.reject(rejection('invalid_value', null, `expected a JSON object, got ${describe(raw)}`), index, raw);
+      return;
+    }
+    const structural = checkStructure(raw, this.limits.maxDepth);
+    if (structural) {
+      sink.reject(structural, index, raw);
+      return;
+    }
+    const record = raw as Record<string, unknown>;
+    switch (kind) {
+      case 'flow': {
+        const r = decodeFlowInto(record, this.scratch);
+        if (r) sink.reject(r, index, raw);
+        else sink.flow(this.scratch);
+        return;
+      }
+      case 'vm': {
+        const d = decodeVmAttributes(record);
+        if (d.ok) sink.vmAttributes(d.value);
+        else sink.reject(d.rejection, index, raw);
+        return;
+      }
+      case 'tenant': {
+        const d = decodeTenantAttributes(record);
+        if (d.ok) sink.tenantAttributes(d.value);
+        else sink.reject(d.rejection, index, raw);
+        return;
+      }
+      default:
+        assertNever(kind);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${String(x)}`);
+}

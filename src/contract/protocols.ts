@@ -1,0 +1,33 @@
+/** IANA protocol numbers for the names the contract accepts. */
+export const PROTOCOL_NUMBERS = {
+  icmp: 1,
+  tcp: 6,
+  udp: 17,
+  icmpv6: 58,
+  sctp: 132,
+} as const;
+
+export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
+
+export const TCP = 6;
+export const UDP = 17;
+export const ICMP = 1;
+export const ICMPV6 = 58;
+export const SCTP = 132;
+
+/** Protocols whose records must carry ports. */
+export function protocolHasPorts(protocol: number): boolean {
+  return protocol === TCP || protocol === UDP || protocol === SCTP;
+}
+
+/** Name (any case) or number to IANA number; undefined when neither. */
+export function protocolNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && value >= 0 && value <= 255 ? value : undefined;
+  }
+  if (typeof value === 'string') {
+    const n = (PROTOCOL_NUMBERS as Record<string, number>)[value.toLowerCase()];
+    return n;
+  }
+  return undefined;
+}

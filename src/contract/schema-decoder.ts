@@ -1,0 +1,113 @@
+/**
+ * Decoding through the zod schemas: used for attribute messages (rare, so the schema's cost does not matter)
+ * and as the reference the flow hot path is tested against. Turns zod issues into the reason catalogue.
+ */
+import type { z } from 'zod';
+import { fill } from './flow-decoder.ts';
+import { parseTimestamp } from './flow-decoder.ts';
+import { protocolNumber } from './protocols.ts';
+import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
+import { type Rejection, type RejectReason, rejection } from './rejections.ts';
+import { FlowRecordWire, TenantAttributesWire, VmAttributesWire } from './schemas.ts';
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+/** Maps the first zod issue to a reason, looking at the offending raw value where the issue code is vague. */
+export function reasonFromIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): Rejection {
+  const field = issue.path.length > 0 ? issue.path.map(String).join('.') : null;
+  const top = issue.path[0];
+  const value = typeof top === 'string' ? raw[top] : undefined;
+  let reason: RejectReason;
+  if (issue.path.length <= 1 && (value === undefined || value === null)) reason = 'missing_field';
+  else if (issue.code === 'too_small' || issue.code === 'too_big') reason = 'out_of_range';
+  else if (issue.code === 'invalid_format') reason = 'invalid_format';
+  else if (issue.code === 'invalid_value') reason = 'out_of_range';
+  else if (top === 'protocol' && typeof value === 'string') reason = 'unknown_protocol';
+  else if (issue.code === 'invalid_union' || issue.code === 'custom') {
+    if (typeof value === 'string') reason = 'invalid_format';
+    else if (typeof value === 'number') reason = Number.isInteger(value) || top === 'ts' || top === 'start_ts' ? 'out_of_range' : 'invalid_type';
+    else if (issue.code === 'custom') reason = 'out_of_range';
+    else reason = 'invalid_type';
+  } else reason = 'invalid_type';
+  return rejection(reason, field, field ? `${field}: ${issue.message}` : issue.message);
+}
+
+function time(value: string | number): number {
+  const t = parseTimestamp(value);
+  if (typeof t !== 'number') throw new Error('unreachable: schema accepted an invalid time');
+  return t;
+}
+
+export function decodeFlowWithSchema(raw: Record<string, unknown>): Decoded<FlowRecord> {
+  const parsed = FlowRecordWire.safeParse(raw);
+  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
+  const w = parsed.data;
+  const out = emptyFlowRecord();
+  const r = fill(
+    out,
+    time(w.ts),
+    w.start_ts == null ? null : time(w.start_ts),
+    w.src_vm ?? null,
+    w.dst_vm ?? null,
+    w.src_ip,
+    w.dst_ip,
+    w.src_port ?? null,
+    w.dst_port ?? null,
+    protocolNumber(w.protocol)!,
+    w.bytes,
+    w.packets,
+    w.vni ?? null,
+    w.src_host ?? null,
+    w.dst_host ?? null,
+  );
+  return r ? { ok: false, rejection: r } : { ok: true, value: out };
+}
+
+/** Copies labels into a null-prototype object so no key can reach Object.prototype. */
+function copyLabels(labels: Record<string, string> | null | undefined): Record<string, string> | null {
+  if (labels == null) return null;
+  const out = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(labels)) out[k] = v;
+  return out;
+}
+
+export function decodeVmAttributes(raw: Record<string, unknown>): Decoded<VmAttributes> {
+  const parsed = VmAttributesWire.safeParse(raw);
+  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
+  const w = parsed.data;
+  return {
+    ok: true,
+    value: {
+      ts: time(w.ts),
+      vmId: (w.vm_id ?? w.device_id)!,
+      tenantId: (w.tenant_id ?? w.project_id)!,
+      vpcId: w.vpc_id ?? w.network_id ?? null,
+      subnetId: w.subnet_id ?? null,
+      ip: w.ip ?? null,
+      image: w.image ?? null,
+      hostId: w.host_id ?? w['binding:host_id'] ?? null,
+      vcpus: w.vcpus ?? null,
+      memoryMb: w.memory_mb ?? null,
+      state: w.state ?? 'active',
+      cpuUtil: w.cpu_util ?? null,
+      labels: copyLabels(w.labels),
+    },
+  };
+}
+
+export function decodeTenantAttributes(raw: Record<string, unknown>): Decoded<TenantAttributes> {
+  const parsed = TenantAttributesWire.safeParse(raw);
+  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
+  const w = parsed.data;
+  return {
+    ok: true,
+    value: {
+      ts: time(w.ts),
+      tenantId: (w.tenant_id ?? w.project_id)!,
+      name: w.name ?? null,
+      tier: w.tier ?? null,
+      labels: copyLabels(w.labels),
+      deleted: w.deleted ?? false,
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * A VM's feature vector: how it behaves on the network over the window, as scale-free quantities (shares,
+ * ratios, logs) so that a small shop's web server and a large one's look alike. Volumes appear only as logs,
+ * and the default clustering weights keep them light.
+ */
+import type { VmEntry } from '../fleet/vm-entry.ts';
+import { PORT_CLASSES } from './ports.ts';
+import * as S from './vm-stats.ts';
+
+export const VM_FEATURES = [
+  'log_bytes_per_min',
+  'log_flows_per_min',
+  'out_share',
+  'packet_size_out',
+  'packet_size_in',
+  'log_peers_out',
+  'log_peers_in',
+  'peer_asymmetry',
+  'external_share',
+  'same_tenant_share',
+  'cross_host_share',
+  'tcp_share',
+  'udp_share',
+  'icmp_share',
+  'server_share',
+  'server_flow_share',
+  ...PORT_CLASSES.map((c) => `port_${c}_share`),
+  'log_remote_ports',
+  'log_local_ports',
+  'infra_share',
+  'burstiness',
+  'active_share',
+  'log_vcpus',
+  'log_memory_gb',
+  'cpu_util',
+] as const;
+export type VmFeatureName = (typeof VM_FEATURES)[number];
+export const VM_FEATURE_COUNT = VM_FEATURES.length;
+
+const index = (name: VmFeatureName): number => VM_FEATURES.indexOf(name);
+const F_PORT_BASE = index('port_web_share');
+
+/** Features that describe size rather than behaviour, or attributes a role does not fix: weighed lightly. */
+export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
+  log_bytes_per_min: 0.35,
+  log_flows_per_min: 0.35,
+  infra_share: 0.5,
+  log_vcpus: 0.25,
+  log_memory_gb: 0.25,
+  cpu_util: 0.25,
+  cross_host_share: 0.5,
+};
+
+/** Typical MTU-sized packet: packet sizes are reported as a fraction of it. */
+const MTU = 1500;
+
+const share = (part: number, whole: number): number => (whole > 0 ? part / whole : 0);
+
+/** Scratch buffer for window sums; one per process is enough since extraction is synchronous. */
+const sums = new Float64Array(S.STAT_COUNT);
+
+/**
+ * Writes the VM's features for the window [firstBucket, lastBucket] into `out` at `offset`.
+ * Unknown attributes are written as NaN; the clustering stage imputes them.
+ */
+export function extractVmFeatures(
+  vm: VmEntry,
+  firstBucket: number,
+  lastBucket: number,
+  windowMinutes: number,
+  out: Float64Array,
+  offset: number,
+): void {
+  vm.ring.sum(firstBucket, lastBucket, sums);
+  const bytesOut = sums[S.S_BYTES_OUT]!;
+  const bytesIn = sums[S.S_BYTES_IN]!;
+  const bytes = bytesOut + bytesIn;
+  const flows = sums[S.S_FLOWS_OUT]! + sums[S.S_FLOWS_IN]!;
+  const peersOut = vm.peersOut.countSince(firstBucket);
+  const peersIn = vm.peersIn.countSince(firstBucket);
+  const serverClient = sums[S.S_BYTES_SERVER]! + sums[S.S_BYTES_CLIENT]!;
+  const serverClientFlows = sums[S.S_FLOWS_SERVER]! + sums[S.S_FLOWS_CLIENT]!;
+  let portBytes = 0;
+  for (let c = 0; c < PORT_CLASSES.length; c++) portBytes += sums[S.S_PORT_CLASS_BASE + c]!;
+
+  let o = offset;
+  out[o++] = Math.log10(1 + bytes / windowMinutes);
+  out[o++] = Math.log10(1 + flows / windowMinutes);
+  out[o++] = share(bytesOut, bytes);
+  out[o++] = Math.min(share(bytesOut, sums[S.S_PACKETS_OUT]!) / MTU, 1.5);
+  out[o++] = Math.min(share(bytesIn, sums[S.S_PACKETS_IN]!) / MTU, 1.5);
+  out[o++] = Math.log2(1 + peersOut);
+  out[o++] = Math.log2(1 + peersIn);
+  out[o++] = peersOut + peersIn > 0 ? (peersOut - peersIn) / (peersOut + peersIn) : 0;
+  out[o++] = share(sums[S.S_BYTES_EXTERNAL]!, bytes);
+  out[o++] = share(sums[S.S_BYTES_SAME_TENANT]!, sums[S.S_BYTES_VM_PEER]!);
+  out[o++] = share(sums[S.S_BYTES_CROSS_HOST]!, sums[S.S_BYTES_HOST_KNOWN]!);
+  out[o++] = share(sums[S.S_BYTES_TCP]!, bytes);
+  out[o++] = share(sums[S.S_BYTES_UDP]!, bytes);
+  out[o++] = share(sums[S.S_BYTES_ICMP]!, bytes);
+  out[o++] = share(sums[S.S_BYTES_SERVER]!, serverClient);
+  out[o++] = share(sums[S.S_FLOWS_SERVER]!, serverClientFlows);
+  for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_PORT_CLASS_BASE + c]!, portBytes);
+  out[o++] = Math.log2(1 + vm.remotePorts.countSince(firstBucket));
+  out[o++] = Math.log2(1 + vm.localPorts.countSince(firstBucket));
+  out[o++] = share(sums[S.S_BYTES_INFRA]!, bytes + sums[S.S_BYTES_INFRA]!);
+  const { burstiness, active } = bucketShape(vm, firstBucket, lastBucket, bytes);
+  out[o++] = burstiness;
+  out[o++] = active;
+  const a = vm.attributes;
+  out[o++] = a?.vcpus != null ? Math.log2(1 + a.vcpus) : Number.NaN;
+  out[o++] = a?.memoryMb != null ? Math.log2(1 + a.memoryMb / 1024) : Number.NaN;
+  out[o++] = a?.cpuUtil ?? Number.NaN;
+  if (o - offset !== VM_FEATURE_COUNT) throw new Error('feature layout out of sync with VM_FEATURES');
+}
+
+/**
+ * Burstiness: the coefficient of variation of service bytes across the window's buckets, divided by its
+ * maximum (sqrt(n - 1), all bytes in one bucket) so that it lies in [0, 1]; and the share of buckets with traffic.
+ */
+function bucketShape(
+  vm: VmEntry,
+  firstBucket: number,
+  lastBucket: number,
+  total: number,
+): { burstiness: number; active: number } {
+  const n = lastBucket - firstBucket + 1;
+  if (total <= 0 || n < 2) return { burstiness: 0, active: 0 };
+  const mean = total / n;
+  let sq = 0;
+  let active = 0;
+  for (let b = firstBucket; b <= lastBucket; b++) {
+    const v = vm.ring.valueAt(b, S.S_BYTES_OUT) + vm.ring.valueAt(b, S.S_BYTES_IN);
+    if (v > 0) active++;
+    sq += (v - mean) * (v - mean);
+  }
+  const cv = Math.sqrt(sq / n) / mean;
+  return { burstiness: cv / Math.sqrt(n - 1), active: active / n };
+}
+
+export function vmFeatureWeights(overrides: Readonly<Record<string, number>> = {}): Float64Array {
+  const w = new Float64Array(VM_FEATURE_COUNT).fill(1);
+  for (const [name, value] of Object.entries({ ...DEFAULT_VM_FEATURE_WEIGHTS, ...overrides })) {
+    const i = VM_FEATURES.indexOf(name as VmFeatureName);
+    if (i < 0) throw new RangeError(`unknown VM feature "${name}"`);
+    w[i] = value;
+  }
+  return w;
+}
+
+export { F_PORT_BASE };

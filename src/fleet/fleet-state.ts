@@ -1,0 +1,235 @@
+/**
+ * The live state of the fleet in event time: per-VM windows of traffic counters, the latest attributes of
+ * VMs and tenants, and the watermark. Pure: records in, nothing out but queries.
+ */
+import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
+import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { type Rejection, rejection } from '../contract/rejections.ts';
+import { isInfraPort, localIsService, METADATA_IPS, portClass } from '../features/ports.ts';
+import * as S from '../features/vm-stats.ts';
+import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
+import { VmEntry } from './vm-entry.ts';
+
+export interface FleetCounters {
+  flowsApplied: number;
+  /** Flows whose every VM end was already deleted: valid, but they change nothing. */
+  flowsForDeletedVms: number;
+  vmAttributesApplied: number;
+  /** Attribute snapshots older than the one already held (the newest ts wins). */
+  vmAttributesStale: number;
+  tenantAttributesApplied: number;
+  tenantAttributesStale: number;
+  vmsDeleted: number;
+}
+
+export class FleetState {
+  readonly config: WindowConfig;
+  readonly vms = new Map<string, VmEntry>();
+  /** Deleted VMs with the event time of their deletion, so that older messages cannot revive them. */
+  readonly deleted = new Map<string, number>();
+  readonly tenants = new Map<string, TenantAttributes>();
+  /** Newest flow event time seen; -Infinity before the first flow. */
+  watermark = Number.NEGATIVE_INFINITY;
+  readonly counters: FleetCounters = {
+    flowsApplied: 0,
+    flowsForDeletedVms: 0,
+    vmAttributesApplied: 0,
+    vmAttributesStale: 0,
+    tenantAttributesApplied: 0,
+    tenantAttributesStale: 0,
+    vmsDeleted: 0,
+  };
+  private readonly slots: number;
+
+  constructor(config: WindowConfig) {
+    this.config = validateWindowConfig(config);
+    // One spare slot: the bucket being filled plus a whole window behind it.
+    this.slots = windowBuckets(config) + 1;
+  }
+
+  bucketOf(ts: number): number {
+    return Math.floor(ts / this.config.bucketMs);
+  }
+
+  /** First and last bucket of the window that ends at the watermark. */
+  windowRange(): { first: number; last: number } {
+    const last = this.bucketOf(this.watermark);
+    return { first: last - windowBuckets(this.config) + 1, last };
+  }
+
+  /** Applies one flow; the record object is not retained. Returns a rejection when it is too late. */
+  applyFlow(f: FlowRecord): Rejection | null {
+    const ts = f.ts;
+    if (ts > this.watermark) this.watermark = ts;
+    else if (ts < this.watermark - this.config.allowedLatenessMs) {
+      return rejection(
+        'too_late',
+        'ts',
+        `ts is ${Math.round((this.watermark - ts) / 1000)} s behind the watermark; allowed lateness is ${this.config.allowedLatenessMs / 1000} s`,
+      );
+    }
+    const src = f.srcVm === null ? null : this.liveEntry(f.srcVm, ts);
+    const dst = f.dstVm === null ? null : this.liveEntry(f.dstVm, ts);
+    if (src === null && dst === null) {
+      this.counters.flowsForDeletedVms++;
+      return null;
+    }
+    const bucket = this.bucketOf(ts);
+    const infra = isInfraTraffic(f);
+    if (src !== null) this.accumulate(src, f, bucket, true, dst, infra);
+    if (dst !== null) this.accumulate(dst, f, bucket, false, src, infra);
+    this.counters.flowsApplied++;
+    return null;
+  }
+
+  private liveEntry(vmId: string, ts: number): VmEntry | null {
+    let e = this.vms.get(vmId);
+    if (e === undefined) {
+      const deletedAt = this.deleted.get(vmId);
+      if (deletedAt !== undefined) return null;
+      e = new VmEntry(vmId, this.slots, this.config.maxPeersPerVm);
+      this.vms.set(vmId, e);
+    }
+    if (ts > e.lastSeen) e.lastSeen = ts;
+    return e;
+  }
+
+  private accumulate(
+    vm: VmEntry,
+    f: FlowRecord,
+    bucket: number,
+    outgoing: boolean,
+    peer: VmEntry | null,
+    infra: boolean,
+  ): void {
+    const row = vm.ring.row(bucket);
+    if (row < 0) return;
+    const d = vm.ring.data;
+    const bytes = f.bytes;
+    if (infra) {
+      d[row + S.S_BYTES_INFRA]! += bytes;
+      d[row + S.S_FLOWS_INFRA]! += 1;
+      return;
+    }
+    if (outgoing) {
+      d[row + S.S_BYTES_OUT]! += bytes;
+      d[row + S.S_PACKETS_OUT]! += f.packets;
+      d[row + S.S_FLOWS_OUT]! += 1;
+    } else {
+      d[row + S.S_BYTES_IN]! += bytes;
+      d[row + S.S_PACKETS_IN]! += f.packets;
+      d[row + S.S_FLOWS_IN]! += 1;
+    }
+    const peerVmId = outgoing ? f.dstVm : f.srcVm;
+    if (peerVmId === null) {
+      d[row + S.S_BYTES_EXTERNAL]! += bytes;
+    } else {
+      d[row + S.S_BYTES_VM_PEER]! += bytes;
+      const tenant = vm.tenantId;
+      if (tenant !== null && peer !== null && peer.tenantId === tenant) d[row + S.S_BYTES_SAME_TENANT]! += bytes;
+    }
+    const localHost = (outgoing ? f.srcHost : f.dstHost) ?? vm.hostId;
+    const peerHost = (outgoing ? f.dstHost : f.srcHost) ?? peer?.hostId ?? null;
+    if (localHost !== null && peerHost !== null && peerVmId !== null) {
+      d[row + S.S_BYTES_HOST_KNOWN]! += bytes;
+      if (localHost !== peerHost) d[row + S.S_BYTES_CROSS_HOST]! += bytes;
+    }
+    const p = f.protocol;
+    if (p === TCP) d[row + S.S_BYTES_TCP]! += bytes;
+    else if (p === UDP) d[row + S.S_BYTES_UDP]! += bytes;
+    else if (p === ICMP || p === ICMPV6) d[row + S.S_BYTES_ICMP]! += bytes;
+
+    (outgoing ? vm.peersOut : vm.peersIn).touch(peerVmId ?? (outgoing ? f.dstIp : f.srcIp), bucket);
+
+    const local = outgoing ? f.srcPort : f.dstPort;
+    const remote = outgoing ? f.dstPort : f.srcPort;
+    if (local < 0 || remote < 0) return;
+    if (local === remote) {
+      // Symmetric ports (cluster internode traffic): neither end is the client.
+      d[row + S.S_PORT_CLASS_BASE + portClass(local)]! += bytes;
+      return;
+    }
+    if (localIsService(local, remote)) {
+      d[row + S.S_BYTES_SERVER]! += bytes;
+      d[row + S.S_FLOWS_SERVER]! += 1;
+      d[row + S.S_PORT_CLASS_BASE + portClass(local)]! += bytes;
+      vm.localPorts.touch(local, bucket);
+    } else {
+      d[row + S.S_BYTES_CLIENT]! += bytes;
+      d[row + S.S_FLOWS_CLIENT]! += 1;
+      d[row + S.S_PORT_CLASS_BASE + portClass(remote)]! += bytes;
+      vm.remotePorts.touch(remote, bucket);
+    }
+  }
+
+  /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
+  applyVmAttributes(a: VmAttributes): void {
+    const deletedAt = this.deleted.get(a.vmId);
+    if (deletedAt !== undefined) {
+      if (a.ts <= deletedAt) {
+        this.counters.vmAttributesStale++;
+        return;
+      }
+      // A newer snapshot of a VM that was deleted: the id came back (re-created); start afresh.
+      this.deleted.delete(a.vmId);
+    }
+    let e = this.vms.get(a.vmId);
+    if (e?.attributes && e.attributes.ts > a.ts) {
+      this.counters.vmAttributesStale++;
+      return;
+    }
+    this.counters.vmAttributesApplied++;
+    if (a.state === 'deleted') {
+      this.vms.delete(a.vmId);
+      this.deleted.set(a.vmId, a.ts);
+      this.counters.vmsDeleted++;
+      return;
+    }
+    if (e === undefined) {
+      e = new VmEntry(a.vmId, this.slots, this.config.maxPeersPerVm);
+      this.vms.set(a.vmId, e);
+    }
+    e.attributes = a;
+    if (a.ts > e.lastSeen) e.lastSeen = a.ts;
+  }
+
+  applyTenantAttributes(t: TenantAttributes): void {
+    const held = this.tenants.get(t.tenantId);
+    if (held && held.ts > t.ts) {
+      this.counters.tenantAttributesStale++;
+      return;
+    }
+    this.counters.tenantAttributesApplied++;
+    this.tenants.set(t.tenantId, t);
+  }
+
+  /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */
+  liveVms(): VmEntry[] {
+    const since = this.watermark - this.config.windowMs;
+    const out: VmEntry[] = [];
+    for (const e of this.vms.values()) if (e.lastSeen > since) out.push(e);
+    out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
+    return out;
+  }
+
+  /** Forgets VMs silent for longer than `idleMs` beyond the window, to bound memory. */
+  evictSilent(idleMs: number): number {
+    const before = this.watermark - this.config.windowMs - idleMs;
+    let n = 0;
+    for (const [id, e] of this.vms) {
+      if (e.lastSeen < before) {
+        this.vms.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+function isInfraTraffic(f: FlowRecord): boolean {
+  if (f.srcVm === null && METADATA_IPS.has(f.srcIp)) return true;
+  if (f.dstVm === null && METADATA_IPS.has(f.dstIp)) return true;
+  if (f.srcPort < 0 || f.dstPort < 0) return false;
+  // The service end decides: a VM's own DNS server is infra for its clients, and so is its serving side.
+  return localIsService(f.srcPort, f.dstPort) ? isInfraPort(f.srcPort) : isInfraPort(f.dstPort);
+}
