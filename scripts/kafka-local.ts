@@ -1,0 +1,126 @@
+/**
+ * Local development broker: `npm run kafka:start` / `npm run kafka:stop` / `tsx scripts/kafka-local.ts status`.
+ *
+ *   KAFKA_PORT (default 9092)                 client port, 127.0.0.1 only
+ *   KAFKA_CONTROLLER_PORT (default port + 1)  KRaft controller port (never for clients)
+ *
+ * Data: .cache/kafka/data-<port>/ (kept between runs; delete it for a clean broker)
+ * Log:  .cache/kafka/logs-<port>/server.log
+ * Pid:  .cache/kafka/broker-<port>.pid (JSON)
+ *
+ * start is idempotent (already running → says so, exit 0); stop too (not running → says so, exit 0).
+ * status exits 0 when running, 1 when not.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isKafkaBrokerPid, portAccepts, resolveFromRoot, startKafkaBroker, stopProcess } from '../src/dev/kafka-broker.ts';
+
+const CACHE_DIR = resolveFromRoot('.cache/kafka');
+const HOST = '127.0.0.1';
+
+interface PidFile {
+  pid: number;
+  brokers: string;
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  logFile: string;
+  startedAt: string;
+}
+
+function parsePort(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name}=${raw} is not a valid port`);
+  return n;
+}
+
+function readPidFile(file: string): PidFile | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<PidFile>;
+    if (typeof v.pid !== 'number' || typeof v.brokers !== 'string') return undefined;
+    return v as PidFile;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const cmd = process.argv[2];
+  const port = parsePort('KAFKA_PORT', 9092);
+  const controllerPort = parsePort('KAFKA_CONTROLLER_PORT', port + 1);
+  const pidFile = join(CACHE_DIR, `broker-${port}.pid`);
+  const current = readPidFile(pidFile);
+  const running = current !== undefined && isKafkaBrokerPid(current.pid);
+
+  switch (cmd) {
+    case 'start': {
+      if (running) {
+        console.log(`Kafka already running at ${current.brokers} (pid ${current.pid})`);
+        return 0;
+      }
+      if (current) await rm(pidFile, { force: true }); // stale
+      if (await portAccepts(port, HOST, 300)) {
+        console.error(`Port ${HOST}:${port} is in use by another process; set KAFKA_PORT to pick another port.`);
+        return 1;
+      }
+      const started = Date.now();
+      const broker = await startKafkaBroker({
+        port,
+        controllerPort,
+        host: HOST,
+        dataDir: join(CACHE_DIR, `data-${port}`),
+        logDir: join(CACHE_DIR, `logs-${port}`),
+        detached: true,
+      });
+      await mkdir(CACHE_DIR, { recursive: true });
+      const info: PidFile = {
+        pid: broker.pid,
+        brokers: broker.brokers,
+        port,
+        controllerPort,
+        dataDir: broker.dataDir,
+        logFile: broker.logFile,
+        startedAt: new Date().toISOString(),
+      };
+      await writeFile(pidFile, `${JSON.stringify(info, null, 2)}\n`);
+      console.log(`Kafka ready at ${broker.brokers} (pid ${broker.pid}, ${Date.now() - started} ms; log ${broker.logFile})`);
+      return 0;
+    }
+    case 'stop': {
+      if (!running) {
+        if (current) await rm(pidFile, { force: true });
+        console.log(`Kafka is not running on port ${port}`);
+        return 0;
+      }
+      await stopProcess(current.pid, 30_000);
+      await rm(pidFile, { force: true });
+      console.log(`Kafka at ${current.brokers} stopped (pid ${current.pid})`);
+      return 0;
+    }
+    case 'status': {
+      if (running) {
+        console.log(`Kafka running at ${current.brokers} (pid ${current.pid}, since ${current.startedAt})`);
+        return 0;
+      }
+      console.log(`Kafka is not running on port ${port}`);
+      return 1;
+    }
+    default:
+      console.error('usage: tsx scripts/kafka-local.ts start|stop|status   (env: KAFKA_PORT, KAFKA_CONTROLLER_PORT)');
+      return 2;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  },
+);
