@@ -11,8 +11,8 @@ import { checkStructure, MAX_DEPTH } from './structure.ts';
 export type RecordKind = 'flow' | 'vm' | 'tenant';
 
 export interface RecordSink {
-  /** The record object is reused for the next flow: copy what must outlive the call. */
-  flow(record: FlowRecord): void;
+  /** The record object is reused for the next flow: copy what must outlive the call. `raw` is its source. */
+  flow(record: FlowRecord, raw: unknown): void;
   vmAttributes(record: VmAttributes): void;
   tenantAttributes(record: TenantAttributes): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
@@ -81,7 +81,7 @@ export class MessageDecoder {
       case 'flow': {
         const r = decodeFlowInto(record, this.scratch);
         if (r) sink.reject(r, index, raw);
-        else sink.flow(this.scratch);
+        else sink.flow(this.scratch, raw);
         return;
       }
       case 'vm': {

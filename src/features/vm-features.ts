@@ -37,9 +37,6 @@ export const VM_FEATURES = [
 export type VmFeatureName = (typeof VM_FEATURES)[number];
 export const VM_FEATURE_COUNT = VM_FEATURES.length;
 
-const index = (name: VmFeatureName): number => VM_FEATURES.indexOf(name);
-const F_PORT_BASE = index('port_web_share');
-
 /** Features that describe size rather than behaviour, or attributes a role does not fix: weighed lightly. */
 export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
   log_bytes_per_min: 0.35,
@@ -56,6 +53,13 @@ const MTU = 1500;
 
 const share = (part: number, whole: number): number => (whole > 0 ? part / whole : 0);
 
+/** Service bytes of a VM in the window, for tenant aggregates. */
+export interface VmVolumes {
+  bytes: number;
+  external: number;
+  sameTenant: number;
+}
+
 /** Scratch buffer for window sums; one per process is enough since extraction is synchronous. */
 const sums = new Float64Array(S.STAT_COUNT);
 
@@ -70,8 +74,14 @@ export function extractVmFeatures(
   windowMinutes: number,
   out: Float64Array,
   offset: number,
+  volumes?: VmVolumes,
 ): void {
   vm.ring.sum(firstBucket, lastBucket, sums);
+  if (volumes) {
+    volumes.bytes = sums[S.S_BYTES_OUT]! + sums[S.S_BYTES_IN]!;
+    volumes.external = sums[S.S_BYTES_EXTERNAL]!;
+    volumes.sameTenant = sums[S.S_BYTES_SAME_TENANT]!;
+  }
   const bytesOut = sums[S.S_BYTES_OUT]!;
   const bytesIn = sums[S.S_BYTES_IN]!;
   const bytes = bytesOut + bytesIn;
@@ -147,5 +157,3 @@ export function vmFeatureWeights(overrides: Readonly<Record<string, number>> = {
   }
   return w;
 }
-
-export { F_PORT_BASE };

@@ -1,0 +1,91 @@
+/**
+ * The options of the pipeline and of clustering runs, as one zod schema shared by the replay CLI and (later)
+ * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
+ */
+import { z } from 'zod';
+import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
+import type { RunOptions } from '../runs/clustering-run.ts';
+import { defaultWindowConfig } from '../windows/window-config.ts';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const PipelineOptions = z
+  .object({
+    windowMinutes: z.coerce.number().positive().max(24 * 60).default(15),
+    bucketSeconds: positiveInt.max(3600).default(60),
+    latenessSeconds: z.coerce.number().min(0).default(defaultWindowConfig.allowedLatenessMs / 1000),
+    reclusterMinutes: z.coerce.number().min(0).default(5),
+    algorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
+    k: positiveInt.max(1000).optional(),
+    kMin: positiveInt.max(1000).default(2),
+    kMax: positiveInt.max(1000).default(24),
+    tenantAlgorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
+    tenantK: positiveInt.max(1000).optional(),
+    tenantKMin: positiveInt.max(1000).default(2),
+    tenantKMax: positiveInt.max(1000).default(12),
+    restarts: positiveInt.max(100).default(5),
+    seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
+    pca: z.stringbool().default(false),
+    dbscanEps: z.coerce.number().positive().optional(),
+    dbscanMinPoints: positiveInt.max(1000).default(5),
+    flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
+    tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
+  })
+  .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'] })
+  .refine((o) => o.tenantKMin <= o.tenantKMax, { message: 'tenantKMin must not exceed tenantKMax', path: ['tenantKMin'] })
+  .refine((o) => (o.windowMinutes * 60) % o.bucketSeconds === 0, {
+    message: 'the window must be a whole number of buckets',
+    path: ['bucketSeconds'],
+  })
+  .refine((o) => o.latenessSeconds <= o.windowMinutes * 60, {
+    message: 'allowed lateness cannot exceed the window',
+    path: ['latenessSeconds'],
+  });
+export type PipelineOptions = z.infer<typeof PipelineOptions>;
+
+export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
+  return {
+    window: {
+      ...defaultWindowConfig,
+      windowMs: o.windowMinutes * 60_000,
+      bucketMs: o.bucketSeconds * 1000,
+      allowedLatenessMs: o.latenessSeconds * 1000,
+    },
+    topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
+    reclusterEveryMs: o.reclusterMinutes * 60_000,
+    limits: defaultDecodeLimits,
+  };
+}
+
+export function toRunOptions(o: PipelineOptions): RunOptions {
+  const dbscan = { minPoints: o.dbscanMinPoints, ...(o.dbscanEps === undefined ? {} : { eps: o.dbscanEps }) };
+  return {
+    vm: {
+      algorithm: o.algorithm,
+      kMin: o.kMin,
+      kMax: o.kMax,
+      restarts: o.restarts,
+      seed: o.seed,
+      pca: { enabled: o.pca, varianceToKeep: 0.95, maxComponents: 16 },
+      dbscan,
+      ...(o.k === undefined ? {} : { k: o.k }),
+    },
+    tenant: {
+      algorithm: o.tenantAlgorithm,
+      kMin: o.tenantKMin,
+      kMax: o.tenantKMax,
+      restarts: o.restarts,
+      seed: o.seed,
+      dbscan,
+      ...(o.tenantK === undefined ? {} : { k: o.tenantK }),
+    },
+    vmFeatureWeights: {},
+  };
+}
+
+/** Human-readable lines for a failed parse: one per issue, naming the option. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `  --${String(i.path[0] ?? 'options').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n');
+}

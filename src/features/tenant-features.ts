@@ -1,0 +1,118 @@
+/**
+ * A tenant's feature vector, built from its live VMs once they are clustered: how many VMs and VPCs, how
+ * much traffic, how much of it stays inside the tenant or leaves the overlay, and above all the mix of VM
+ * clusters it holds (by VM count and by bytes), which is what tells a web shop from a training job.
+ */
+import type { FeatureMatrix } from '../clustering/types.ts';
+
+export interface TenantVmView {
+  tenantIds: string[];
+  /** For each VM: its tenant (null: unknown), VPC, cluster index (-1: noise) and window volumes. */
+  vmTenants: (string | null)[];
+  vmVpcs: (string | null)[];
+  vmLabels: Int32Array;
+  vmBytes: Float64Array;
+  vmExternalBytes: Float64Array;
+  vmSameTenantBytes: Float64Array;
+  windowMinutes: number;
+  /** Number of VM clusters (noise is not a cluster and gets no mix column). */
+  vmClusters: number;
+}
+
+export const TENANT_BASE_FEATURES = [
+  'log_vms',
+  'log_vpcs',
+  'log_bytes_per_min',
+  'external_share',
+  'internal_share',
+] as const;
+
+/** Weights of the base features; the mix columns carry most of the weight (see tenantFeatureWeights). */
+const BASE_WEIGHTS = [0.6, 0.3, 0.3, 0.6, 0.6];
+/** Mix columns are compared by Hellinger distance (square roots of shares), left unstandardised. */
+export const MIX_WEIGHT = 2.5;
+
+export function tenantFeatureNames(vmClusters: number): string[] {
+  const names: string[] = [...TENANT_BASE_FEATURES];
+  for (let c = 0; c < vmClusters; c++) names.push(`vm_cluster_${c}_vm_share`);
+  for (let c = 0; c < vmClusters; c++) names.push(`vm_cluster_${c}_byte_share`);
+  return names;
+}
+
+/** Rows follow `view.tenantIds`. Mix columns hold square roots of shares. */
+export function buildTenantMatrix(view: TenantVmView): FeatureMatrix {
+  const { tenantIds, vmClusters } = view;
+  const names = tenantFeatureNames(vmClusters);
+  const cols = names.length;
+  const rows = tenantIds.length;
+  const row = new Map<string, number>(tenantIds.map((t, i) => [t, i]));
+  const vms = new Float64Array(rows);
+  const bytes = new Float64Array(rows);
+  const external = new Float64Array(rows);
+  const internal = new Float64Array(rows);
+  const vpcs = tenantIds.map(() => new Set<string>());
+  const countMix = new Float64Array(rows * vmClusters);
+  const byteMix = new Float64Array(rows * vmClusters);
+  for (let v = 0; v < view.vmTenants.length; v++) {
+    const t = view.vmTenants[v];
+    if (t == null) continue;
+    const r = row.get(t);
+    if (r === undefined) continue;
+    vms[r]! += 1;
+    bytes[r]! += view.vmBytes[v]!;
+    external[r]! += view.vmExternalBytes[v]!;
+    internal[r]! += view.vmSameTenantBytes[v]!;
+    const vpc = view.vmVpcs[v];
+    if (vpc != null) vpcs[r]!.add(vpc);
+    const c = view.vmLabels[v]!;
+    if (c >= 0) {
+      countMix[r * vmClusters + c]! += 1;
+      byteMix[r * vmClusters + c]! += view.vmBytes[v]!;
+    }
+  }
+  const data = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    data[o] = Math.log2(1 + vms[r]!);
+    data[o + 1] = Math.log2(1 + vpcs[r]!.size);
+    data[o + 2] = Math.log10(1 + bytes[r]! / view.windowMinutes);
+    data[o + 3] = bytes[r]! > 0 ? external[r]! / bytes[r]! : 0;
+    // A flow inside the tenant counts at both of its ends in both sums, so the ratio needs no correction.
+    data[o + 4] = bytes[r]! > 0 ? Math.min(1, internal[r]! / bytes[r]!) : 0;
+    let members = 0;
+    let memberBytes = 0;
+    for (let c = 0; c < vmClusters; c++) {
+      members += countMix[r * vmClusters + c]!;
+      memberBytes += byteMix[r * vmClusters + c]!;
+    }
+    const base = o + TENANT_BASE_FEATURES.length;
+    for (let c = 0; c < vmClusters; c++) {
+      data[base + c] = members > 0 ? Math.sqrt(countMix[r * vmClusters + c]! / members) : 0;
+      data[base + vmClusters + c] = memberBytes > 0 ? Math.sqrt(byteMix[r * vmClusters + c]! / memberBytes) : 0;
+    }
+  }
+  return { rows, cols, data, names };
+}
+
+/**
+ * Per-column weights for the clustering stage, which standardises every column. Mix columns get their own
+ * standard deviation as weight, which undoes the standardisation: a rare VM cluster (three scanners in a
+ * fleet) would otherwise get a huge z-score and split tenants on one VM.
+ */
+export function tenantFeatureWeights(matrix: FeatureMatrix): Float64Array {
+  const { rows, cols, data } = matrix;
+  const w = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) {
+    if (j < TENANT_BASE_FEATURES.length) {
+      w[j] = BASE_WEIGHTS[j]!;
+      continue;
+    }
+    let mean = 0;
+    for (let i = 0; i < rows; i++) mean += data[i * cols + j]!;
+    mean /= Math.max(rows, 1);
+    let sq = 0;
+    for (let i = 0; i < rows; i++) sq += (data[i * cols + j]! - mean) ** 2;
+    w[j] = Math.sqrt(sq / Math.max(rows, 1)) * MIX_WEIGHT;
+  }
+  return w;
+}

@@ -1,0 +1,180 @@
+/**
+ * The ingest path shared by replay and the live service: messages in (by topic), records decoded and
+ * applied to the fleet state, rejections counted and handed to a sink, and the event-time schedule of
+ * clustering runs. It knows nothing of where messages come from.
+ */
+import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { type RejectedRecord, type Rejection, RejectionCounter, rejection } from '../contract/rejections.ts';
+import { FleetState } from '../fleet/fleet-state.ts';
+import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
+import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
+
+export interface TopicNames {
+  flows: string;
+  vmAttributes: string;
+  tenantAttributes: string;
+}
+
+export const defaultTopics: TopicNames = {
+  flows: 'overlay-flows',
+  vmAttributes: 'vm-attributes',
+  tenantAttributes: 'tenant-attributes',
+};
+
+export interface PipelineConfig {
+  window: WindowConfig;
+  topics: TopicNames;
+  /** Event time between clustering runs; 0 runs only on demand (and at the end of a replay). */
+  reclusterEveryMs: number;
+  limits: DecodeLimits;
+}
+
+export const defaultPipelineConfig: PipelineConfig = {
+  window: defaultWindowConfig,
+  topics: defaultTopics,
+  reclusterEveryMs: 5 * 60_000,
+  limits: defaultDecodeLimits,
+};
+
+export type RejectHandler = (r: RejectedRecord) => void;
+
+/** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
+export const MAX_RAW_KEPT = 16 * 1024;
+
+export class Pipeline {
+  readonly fleet: FleetState;
+  readonly rejections = new RejectionCounter();
+  readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+  messagesIn = 0;
+  private readonly decoder: MessageDecoder;
+  private readonly kinds: Map<string, RecordKind>;
+  private nextRunAt = Number.NaN;
+  private context = { topic: '', source: '' };
+  private readonly sink: RecordSink;
+
+  constructor(
+    readonly config: PipelineConfig,
+    private readonly onReject: RejectHandler = () => {},
+  ) {
+    this.fleet = new FleetState(config.window);
+    this.decoder = new MessageDecoder(config.limits);
+    this.kinds = new Map<string, RecordKind>([
+      [config.topics.flows, 'flow'],
+      [config.topics.vmAttributes, 'vm'],
+      [config.topics.tenantAttributes, 'tenant'],
+    ]);
+    // One sink object for the pipeline's life: the hot path allocates no closures per message.
+    this.sink = {
+      flow: (f: FlowRecord, raw: unknown) => {
+        this.recordsIn.flows++;
+        const late = this.fleet.applyFlow(f);
+        if (late) this.reject(late, null, raw);
+      },
+      vmAttributes: (a: VmAttributes) => {
+        this.recordsIn.vmAttributes++;
+        this.fleet.applyVmAttributes(a);
+      },
+      tenantAttributes: (t: TenantAttributes) => {
+        this.recordsIn.tenantAttributes++;
+        this.fleet.applyTenantAttributes(t);
+      },
+      reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
+    };
+  }
+
+  /** A message as it comes off Kafka: its topic and its value's text. */
+  ingestMessage(topic: string, text: string, source: string): void {
+    this.messagesIn++;
+    this.context.topic = topic;
+    this.context.source = source;
+    const kind = this.kinds.get(topic);
+    if (kind === undefined) {
+      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, text);
+      return;
+    }
+    this.decoder.decodeText(kind, text, this.sink);
+  }
+
+  /** One line of a trace file: `{"topic": ..., "value": ...}`. */
+  ingestTraceLine(line: string, source: string): void {
+    this.messagesIn++;
+    this.context.topic = '';
+    this.context.source = source;
+    if (line.length > this.config.limits.maxMessageBytes) {
+      this.reject(rejection('too_large', null, `line of ${line.length} bytes exceeds ${this.config.limits.maxMessageBytes}`), null, line);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (err) {
+      this.reject(rejection('invalid_json', null, `invalid JSON: ${(err as Error).message}`), null, line);
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.reject(rejection('invalid_line', null), null, line);
+      return;
+    }
+    const { topic, value } = parsed as { topic?: unknown; value?: unknown };
+    if (typeof topic !== 'string' || value === undefined) {
+      this.reject(rejection('invalid_line', typeof topic !== 'string' ? 'topic' : 'value'), null, line);
+      return;
+    }
+    this.context.topic = topic;
+    const kind = this.kinds.get(topic);
+    if (kind === undefined) {
+      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, line);
+      return;
+    }
+    this.decoder.decodeValue(kind, value, this.sink);
+  }
+
+  /** A trace line too long to read whole: rejected with its head as evidence. */
+  ingestOversize(bytes: number, head: string, source: string): void {
+    this.messagesIn++;
+    this.context.topic = '';
+    this.context.source = source;
+    this.reject(rejection('too_large', null, `line of ${bytes} bytes exceeds ${this.config.limits.maxMessageBytes}`), null, head);
+  }
+
+  private reject(r: Rejection, index: number | null, raw: unknown): void {
+    this.rejections.add(r.reason);
+    this.onReject({ ...r, topic: this.context.topic, source: this.context.source, index, raw: keepRaw(raw) });
+  }
+
+  /**
+   * True once the watermark has passed the next scheduled run time (event time); the caller then runs.
+   * The schedule is aligned to multiples of the interval, so a replay and a live run cut at the same times.
+   */
+  runDue(): boolean {
+    const every = this.config.reclusterEveryMs;
+    const w = this.fleet.watermark;
+    if (!(every > 0) || w === Number.NEGATIVE_INFINITY) return false;
+    if (Number.isNaN(this.nextRunAt)) {
+      this.nextRunAt = (Math.floor(w / every) + 1) * every;
+      return false;
+    }
+    if (w < this.nextRunAt) return false;
+    this.nextRunAt = (Math.floor(w / every) + 1) * every;
+    return true;
+  }
+
+  snapshot(): FleetSnapshot {
+    return takeSnapshot(this.fleet);
+  }
+}
+
+/** The text kept for a rejected record: the original text when there is one, else its JSON, capped. */
+function keepRaw(raw: unknown): string {
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else {
+    try {
+      text = JSON.stringify(raw) ?? String(raw);
+    } catch {
+      text = '<unserialisable value>';
+    }
+  }
+  return text.length > MAX_RAW_KEPT ? `${text.slice(0, MAX_RAW_KEPT)}…[${text.length - MAX_RAW_KEPT} more]` : text;
+}

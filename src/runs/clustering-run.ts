@@ -1,0 +1,88 @@
+/**
+ * One clustering run: VMs first, then tenants from the mix of VM clusters they hold. Pure and
+ * deterministic, so it can run inline (replay, tests) or in a worker thread (the service).
+ */
+import { cluster } from '../clustering/index.ts';
+import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
+import { imputeColumnMeans } from '../features/impute.ts';
+import { buildTenantMatrix, tenantFeatureWeights } from '../features/tenant-features.ts';
+import { vmFeatureWeights } from '../features/vm-features.ts';
+import type { FleetSnapshot } from './snapshot.ts';
+
+export interface RunOptions {
+  vm: Partial<ClusteringOptions>;
+  tenant: Partial<ClusteringOptions>;
+  /** Overrides of the default VM feature weights, by feature name. */
+  vmFeatureWeights: Record<string, number>;
+}
+
+export const defaultRunOptions: RunOptions = {
+  vm: { algorithm: 'kmeans', kMin: 2, kMax: 24, restarts: 5, seed: 1 },
+  tenant: { algorithm: 'kmeans', kMin: 2, kMax: 12, restarts: 5, seed: 1 },
+  vmFeatureWeights: {},
+};
+
+export interface Side {
+  ids: string[];
+  /** Cluster id of each entity, parallel to ids. */
+  clusterIds: string[];
+  outcome: ClusteringOutcome;
+  features: FeatureMatrix;
+}
+
+export interface ClusteringRun {
+  runId: string;
+  /** Event time the run describes (the watermark of its snapshot), epoch ms. */
+  computedAt: number;
+  windowMs: number;
+  vms: Side;
+  tenants: Side;
+  /** Tenant of each VM (parallel to vms.ids), null when unknown. */
+  vmTenants: (string | null)[];
+  durationMs: number;
+}
+
+export const NOISE_CLUSTER_ID = 'noise';
+export const VM_CLUSTER_PREFIX = 'vm-';
+export const TENANT_CLUSTER_PREFIX = 'tenant-';
+
+function clusterIds(prefix: string, labels: Int32Array): string[] {
+  return Array.from(labels, (l) => (l < 0 ? NOISE_CLUSTER_ID : `${prefix}${l}`));
+}
+
+export function runClustering(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
+  const started = performance.now();
+  const vmFeatures = snapshot.vmFeatures;
+  imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
+  const vmOutcome = cluster(vmFeatures, { ...options.vm, weights: vmFeatureWeights(options.vmFeatureWeights) });
+
+  const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
+  const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
+  const tenantFeatures = buildTenantMatrix({
+    tenantIds,
+    vmTenants: snapshot.vmTenants,
+    vmVpcs: snapshot.vmVpcs,
+    vmLabels: vmOutcome.labels,
+    vmBytes: snapshot.vmBytes,
+    vmExternalBytes: snapshot.vmExternalBytes,
+    vmSameTenantBytes: snapshot.vmSameTenantBytes,
+    windowMinutes: snapshot.windowMs / 60_000,
+    vmClusters: vmOutcome.k,
+  });
+  const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, weights: tenantFeatureWeights(tenantFeatures) });
+
+  return {
+    runId,
+    computedAt: snapshot.watermark,
+    windowMs: snapshot.windowMs,
+    vms: { ids: snapshot.vmIds, clusterIds: clusterIds(VM_CLUSTER_PREFIX, vmOutcome.labels), outcome: vmOutcome, features: vmFeatures },
+    tenants: {
+      ids: tenantIds,
+      clusterIds: clusterIds(TENANT_CLUSTER_PREFIX, tenantOutcome.labels),
+      outcome: tenantOutcome,
+      features: tenantFeatures,
+    },
+    vmTenants: snapshot.vmTenants,
+    durationMs: performance.now() - started,
+  };
+}
