@@ -14,6 +14,7 @@ export const REJECT_REASONS = {
   invalid_type: 'a field has the wrong type',
   out_of_range: 'a number or length is outside its allowed range',
   invalid_format: 'a string does not have the required format (RFC 3339 time, IP address)',
+  unknown_value: 'a field holds a value outside its allowed set (e.g. a VM state)',
   unknown_protocol: 'the protocol is neither an IANA number nor a known name',
   missing_vm: 'a flow names neither src_vm nor dst_vm',
   missing_port: 'a TCP, UDP or SCTP flow lacks src_port or dst_port',

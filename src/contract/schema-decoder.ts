@@ -21,13 +21,15 @@ export function reasonFromIssue(issue: z.core.$ZodIssue, raw: Record<string, unk
   if (issue.path.length <= 1 && (value === undefined || value === null)) reason = 'missing_field';
   else if (issue.code === 'too_small' || issue.code === 'too_big') reason = 'out_of_range';
   else if (issue.code === 'invalid_format') reason = 'invalid_format';
-  else if (issue.code === 'invalid_value') reason = 'out_of_range';
-  else if (top === 'protocol' && typeof value === 'string') reason = 'unknown_protocol';
-  else if (issue.code === 'invalid_union' || issue.code === 'custom') {
-    if (typeof value === 'string') reason = 'invalid_format';
-    else if (typeof value === 'number') reason = Number.isInteger(value) || top === 'ts' || top === 'start_ts' ? 'out_of_range' : 'invalid_type';
-    else if (issue.code === 'custom') reason = 'out_of_range';
+  else if (issue.code === 'invalid_value') reason = 'unknown_value';
+  else if (issue.code === 'invalid_union') {
+    // Unions are the time (number or RFC 3339), the IP (v4 or v6) and the protocol (number or name).
+    if (typeof value === 'string') reason = top === 'protocol' ? 'unknown_protocol' : 'invalid_format';
+    else if (typeof value === 'number' && (top === 'ts' || top === 'start_ts')) reason = 'out_of_range';
+    else if (typeof value === 'number' && top === 'protocol') reason = Number.isInteger(value) ? 'out_of_range' : 'invalid_type';
     else reason = 'invalid_type';
+  } else if (issue.code === 'custom') {
+    reason = top === 'protocol' ? 'unknown_protocol' : 'out_of_range';
   } else reason = 'invalid_type';
   return rejection(reason, field, field ? `${field}: ${issue.message}` : issue.message);
 }

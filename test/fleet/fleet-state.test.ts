@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { VM_FEATURE_COUNT, VM_FEATURES, type VmFeatureName } from '../../src/features/vm-features.ts';
+import { FleetState } from '../../src/fleet/fleet-state.ts';
+import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { defaultWindowConfig } from '../../src/windows/window-config.ts';
+import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
+
+function features(fleet: FleetState, vmId: string): Record<VmFeatureName, number> {
+  const snap = takeSnapshot(fleet);
+  const i = snap.vmIds.indexOf(vmId);
+  if (i < 0) throw new Error(`${vmId} not live`);
+  const row = snap.vmFeatures.data.subarray(i * VM_FEATURE_COUNT, (i + 1) * VM_FEATURE_COUNT);
+  return Object.fromEntries(VM_FEATURES.map((n, j) => [n, row[j]!])) as Record<VmFeatureName, number>;
+}
+
+describe('FleetState windows', () => {
+  it('expires traffic older than the window, bucket by bucket', () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    fleet.applyFlow(flow({ ts: T0, srcVm: 'a', bytes: 1_000_000, dstPort: 5432 }));
+    fleet.applyFlow(flow({ ts: T0 + 10 * MIN, srcVm: 'a', bytes: 1000, dstPort: 443 }));
+    expect(features(fleet, 'a').port_database_share).toBeCloseTo(1_000_000 / 1_001_000, 12);
+    // 15 minutes after the first bucket it has left the window; the VM is still live through the second flow.
+    fleet.applyFlow(flow({ ts: T0 + 15 * MIN, srcVm: 'b', bytes: 1 }));
+    expect(features(fleet, 'a').port_database_share).toBe(0);
+    expect(features(fleet, 'a').port_web_share).toBe(1);
+    // Once its last flow is older than the window, the VM leaves the live set.
+    fleet.applyFlow(flow({ ts: T0 + 26 * MIN, srcVm: 'b', bytes: 1 }));
+    expect(takeSnapshot(fleet).vmIds).toEqual(['b']);
+  });
+
+  it('counts late records within the allowed lateness in their own bucket, and rejects older ones', () => {
+    const fleet = new FleetState({ ...defaultWindowConfig, allowedLatenessMs: 2 * MIN });
+    expect(fleet.applyFlow(flow({ ts: T0 + 10 * MIN, srcVm: 'a', bytes: 100 }))).toBeNull();
+    expect(fleet.applyFlow(flow({ ts: T0 + 8 * MIN, srcVm: 'a', bytes: 300 }))).toBeNull();
+    const late = fleet.applyFlow(flow({ ts: T0 + 8 * MIN - 1, srcVm: 'a', bytes: 5000 }));
+    expect(late?.reason).toBe('too_late');
+    expect(fleet.watermark).toBe(T0 + 10 * MIN);
+    const f = features(fleet, 'a');
+    expect(10 ** f.log_bytes_per_min - 1).toBeCloseTo(400 / 15, 9);
+    // Two buckets of 15 hold traffic.
+    expect(f.active_share).toBeCloseTo(2 / 15, 12);
+  });
+
+  it('gives the newest attributes precedence and removes deleted VMs for good', () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    fleet.applyFlow(flow({ ts: T0 + MIN, srcVm: 'a', dstVm: 'b' }));
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'a', tenantId: 't1', vcpus: 8 }));
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + MIN, vmId: 'a', tenantId: 't-old', vcpus: 2 }));
+    expect(fleet.vms.get('a')?.tenantId).toBe('t1');
+    expect(fleet.counters.vmAttributesStale).toBe(1);
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + 3 * MIN, vmId: 'b', tenantId: 't1', state: 'deleted' }));
+    fleet.applyFlow(flow({ ts: T0 + 4 * MIN, srcVm: 'b', dstVm: 'a' }));
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'b', tenantId: 't1' }));
+    expect(takeSnapshot(fleet).vmIds).toEqual(['a']);
+    // A newer snapshot re-creates the id.
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + 5 * MIN, vmId: 'b', tenantId: 't1' }));
+    expect(takeSnapshot(fleet).vmIds).toEqual(['a', 'b']);
+  });
+
+  it('follows live migration: cross-host traffic is judged by the host at the time of the record', () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    fleet.applyVmAttributes(vmAttrs({ vmId: 'a', tenantId: 't', hostId: 'n1' }));
+    fleet.applyVmAttributes(vmAttrs({ vmId: 'b', tenantId: 't', hostId: 'n1' }));
+    fleet.applyFlow(flow({ ts: T0 + MIN, srcVm: 'a', dstVm: 'b', bytes: 100 }));
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'b', tenantId: 't', hostId: 'n2' }));
+    fleet.applyFlow(flow({ ts: T0 + 3 * MIN, srcVm: 'a', dstVm: 'b', bytes: 300 }));
+    expect(features(fleet, 'a').cross_host_share).toBeCloseTo(0.75, 12);
+    expect(features(fleet, 'a').same_tenant_share).toBe(1);
+  });
+});
+
+describe('VM features', () => {
+  it('describes role, direction, peers and port classes', () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    // A database server: three clients connect to 5432; it answers with larger packets.
+    for (const [i, client] of ['c1', 'c2', 'c3'].entries()) {
+      fleet.applyFlow(flow({ ts: T0 + i * MIN, srcVm: client, dstVm: 'db', srcPort: 40_000 + i, dstPort: 5432, bytes: 1000, packets: 10 }));
+      fleet.applyFlow(flow({ ts: T0 + i * MIN, srcVm: 'db', dstVm: client, srcPort: 5432, dstPort: 40_000 + i, bytes: 9000, packets: 10 }));
+    }
+    // Background noise: DNS to an outside resolver does not count as service traffic.
+    fleet.applyFlow(flow({ ts: T0, srcVm: 'db', dstVm: null, dstIp: '8.8.8.8', srcPort: 33_000, dstPort: 53, protocol: 17, bytes: 500, packets: 5 }));
+    const db = features(fleet, 'db');
+    expect(db.server_share).toBe(1);
+    expect(db.server_flow_share).toBe(1);
+    expect(db.port_database_share).toBe(1);
+    expect(db.out_share).toBeCloseTo(0.9, 12);
+    expect(db.packet_size_out).toBeCloseTo(900 / 1500, 12);
+    expect(db.packet_size_in).toBeCloseTo(100 / 1500, 12);
+    expect(db.log_peers_out).toBeCloseTo(2, 12);
+    expect(db.log_peers_in).toBeCloseTo(2, 12);
+    expect(db.log_local_ports).toBeCloseTo(1, 12);
+    expect(db.external_share).toBe(0);
+    expect(db.infra_share).toBeCloseTo(500 / 30_500, 12);
+    expect(db.tcp_share).toBe(1);
+    expect(Number.isNaN(db.log_vcpus)).toBe(true);
+    const c1 = features(fleet, 'c1');
+    expect(c1.server_share).toBe(0);
+    expect(c1.log_remote_ports).toBeCloseTo(1, 12);
+    expect(c1.out_share).toBeCloseTo(0.1, 12);
+  });
+
+  it('measures burstiness between steady (0) and all-in-one-bucket (1)', () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    for (let m = 0; m < 15; m++) fleet.applyFlow(flow({ ts: T0 + m * MIN, srcVm: 'steady', bytes: 1000 }));
+    fleet.applyFlow(flow({ ts: T0 + 14 * MIN, srcVm: 'burst', bytes: 15_000 }));
+    expect(features(fleet, 'steady').burstiness).toBe(0);
+    expect(features(fleet, 'steady').active_share).toBe(1);
+    expect(features(fleet, 'burst').burstiness).toBeCloseTo(1, 12);
+  });
+});
