@@ -1,5 +1,5 @@
 import { dbscan, kDistances, kneeEps } from './dbscan.ts';
-import { type KMeansRun, KMEANS_TOLERANCE, kmeansBestOf, type Points } from './kmeans.ts';
+import { type KMeansRun, KMEANS_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, totalSumOfSquares } from './quality.ts';
 import { selectK } from './selectK.ts';
@@ -114,8 +114,11 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       if (o.k !== undefined) {
         parameters.kSelection = 'fixed';
         parameters.kRequested = o.k;
-        const k = Math.min(o.k, rows);
-        chosen = (total > 0 && k > 1 ? timed(timings, 'kmeans', () => kmeansBestOf(points, k, o.seed, o.restarts, o.maxIterations)) : null) ?? singleCluster(points);
+        let last: KMeansRun | undefined;
+        if (total > 0) timed(timings, 'kmeans', () => kmeansPath(points, Math.min(o.k as number, rows), o.seed, o.restarts, o.maxIterations, (run) => {
+          last = run;
+        }));
+        chosen = last ?? singleCluster(points);
         if (chosen.k >= 2 && chosen.k < rows) candidates.push(score(chosen));
       } else {
         const kMin = Math.max(2, o.kMin);
@@ -125,14 +128,15 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
         parameters.kMin = kMin;
         parameters.kMax = kMax;
         const runs = new Map<number, KMeansRun>();
-        if (total > 0) {
-          for (let k = kMin; k <= kMax; k++) {
-            const run = timed(timings, 'kmeans', () => kmeansBestOf(points, k, o.seed, o.restarts, o.maxIterations));
-            // Fewer distinct points than k: no larger k can be feasible either.
-            if (run.k < k) break;
-            runs.set(k, run);
+        if (total > 0 && kMax >= kMin) {
+          const kmeansStart = performance.now();
+          kmeansPath(points, kMax, o.seed, o.restarts, o.maxIterations, (run) => {
+            if (run.k < kMin) return;
+            runs.set(run.k, run);
             candidates.push(score(run));
-          }
+          });
+          // Scoring ran inside the path; its time is already booked under 'silhouette'.
+          timings.kmeans = performance.now() - kmeansStart - (timings.silhouette ?? 0);
         }
         const k = selectK(candidates, o.silhouetteTolerance);
         chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);

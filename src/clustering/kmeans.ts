@@ -214,19 +214,114 @@ export function lloyd(points: Points, initial: Float64Array, maxIterations: numb
   return { k, labels, centroids: centres, inertia, iterations, converged };
 }
 
+/** Candidates drawn for the one new centre of a warm start: one step, so it can afford more than k-means++. */
+const WARM_CANDIDATES = 24;
+
 /**
- * Best of `restarts` seeded runs by inertia. With fewer than k distinct points the result has as many
- * clusters as there are distinct points (run.k < k), since no more can be non-empty.
+ * Warm start for k from the best k - 1 solution: keep its centres and add the point, among D^2-sampled
+ * candidates, that lowers the k-means potential most (the "fast global k-means" step of Likas et al.
+ * 2003). This is what finds small, far groups: k-means++ seeds one of a handful of points with
+ * probability proportional to their share of the potential, so a 4-member role far from everything is
+ * often missed by all restarts, while its potential reduction ranks it first here. A lone outlier ranks
+ * low, since it only removes its own distance.
  */
-export function kmeansBestOf(points: Points, k: number, seed: number, restarts: number, maxIterations: number): KMeansRun {
+export function warmStart(points: Points, previous: Float64Array, rng: Random): Float64Array | null {
+  const { data, rows, dims } = points;
+  const kPrev = previous.length / dims;
+  const closest = new Float64Array(rows);
+  let potential = 0;
+  for (let i = 0; i < rows; i++) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < kPrev; c++) best = Math.min(best, squaredDistance(data, i * dims, previous, c * dims, dims));
+    closest[i] = best;
+    potential += best;
+  }
+  if (!(potential > 0)) return null;
+  let bestGain = 0;
+  let bestIndex = -1;
+  for (let t = 0; t < WARM_CANDIDATES; t++) {
+    const target = rng.next() * potential;
+    let acc = 0;
+    let pick = -1;
+    for (let i = 0; i < rows; i++) {
+      const w = closest[i] as number;
+      if (w <= 0) continue;
+      pick = i;
+      acc += w;
+      if (acc > target) break;
+    }
+    let gain = 0;
+    for (let i = 0; i < rows; i++) {
+      const d = squaredDistance(data, i * dims, data, pick * dims, dims);
+      const c = closest[i] as number;
+      if (d < c) gain += c - d;
+    }
+    if (gain > bestGain) {
+      bestGain = gain;
+      bestIndex = pick;
+    }
+  }
+  if (bestIndex < 0) return null;
+  const out = new Float64Array(previous.length + dims);
+  out.set(previous, 0);
+  out.set(data.subarray(bestIndex * dims, bestIndex * dims + dims), previous.length);
+  return out;
+}
+
+/**
+ * Best of `restarts` seeded k-means++ runs and, when the best k - 1 solution is given, one warm start
+ * from it; lowest inertia wins. With fewer than k distinct points the result has as many clusters as
+ * there are distinct points (run.k < k), since no more can be non-empty.
+ */
+export function kmeansBestOf(
+  points: Points,
+  k: number,
+  seed: number,
+  restarts: number,
+  maxIterations: number,
+  previous?: KMeansRun,
+): KMeansRun {
   let best: KMeansRun | null = null;
   for (let r = 0; r < Math.max(1, restarts); r++) {
     const init = kmeansPlusPlus(points, k, new Random(restartSeed(seed, k, r)));
     const run = lloyd(points, init, maxIterations);
-    // Short seeding means too few distinct points, which no other restart can change.
+    // Short seeding means too few distinct points, which no other start can change.
     if (init.length < k * points.dims) return run;
-    // Strict < keeps the earliest restart on ties, so the choice does not depend on float noise order.
+    // Strict < keeps the earliest start on ties, so the choice does not depend on float noise order.
     if (best === null || run.inertia < best.inertia) best = run;
   }
+  if (previous !== undefined && previous.k === k - 1) {
+    const init = warmStart(points, previous.centroids, new Random(restartSeed(seed, k, -1)));
+    if (init !== null) {
+      const run = lloyd(points, init, maxIterations);
+      if (best === null || run.inertia < best.inertia) best = run;
+    }
+  }
   return best as KMeansRun;
+}
+
+/**
+ * Solutions for k = 2, 3, ..., kTo, each warm-started (k = 2 from the grand mean) from the previous one as well as restarted, so
+ * that the solution for a given k is the same whether k was fixed or searched. `visit` sees each run;
+ * the path stops early when the data has fewer distinct points than k.
+ */
+export function kmeansPath(
+  points: Points,
+  kTo: number,
+  seed: number,
+  restarts: number,
+  maxIterations: number,
+  visit: (run: KMeansRun) => void,
+): void {
+  const { data, rows, dims } = points;
+  const mean = new Float64Array(dims);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) mean[j] = (mean[j] as number) + (data[i * dims + j] as number);
+  for (let j = 0; j < dims; j++) mean[j] = (mean[j] as number) / Math.max(1, rows);
+  let previous: KMeansRun = lloyd(points, mean, 1);
+  for (let k = 2; k <= kTo; k++) {
+    const run = kmeansBestOf(points, k, seed, restarts, maxIterations, previous);
+    if (run.k < k) return;
+    visit(run);
+    previous = run;
+  }
 }

@@ -24,7 +24,7 @@ export const VM_FEATURES = [
   'icmp_share',
   'server_share',
   'server_flow_share',
-  ...PORT_CLASSES.map((c) => `port_${c}_share`),
+  ...PORT_CLASSES.map((c) => `port_${c}_share` as const),
   'log_remote_ports',
   'log_local_ports',
   'infra_share',

@@ -5,12 +5,12 @@ import { takeSnapshot } from '../../src/runs/snapshot.ts';
 import { defaultWindowConfig } from '../../src/windows/window-config.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
 
-function features(fleet: FleetState, vmId: string): Record<VmFeatureName, number> {
+function features(fleet: FleetState, vmId: string): { [K in VmFeatureName]: number } {
   const snap = takeSnapshot(fleet);
   const i = snap.vmIds.indexOf(vmId);
   if (i < 0) throw new Error(`${vmId} not live`);
   const row = snap.vmFeatures.data.subarray(i * VM_FEATURE_COUNT, (i + 1) * VM_FEATURE_COUNT);
-  return Object.fromEntries(VM_FEATURES.map((n, j) => [n, row[j]!])) as Record<VmFeatureName, number>;
+  return Object.fromEntries(VM_FEATURES.map((n, j) => [n, row[j]!])) as { [K in VmFeatureName]: number };
 }
 
 describe('FleetState windows', () => {
