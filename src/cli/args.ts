@@ -1,27 +1,38 @@
 /**
- * Flag parsing for the command-line tools: node's parseArgs for the syntax, the zod schema of the options
- * for the meaning. Flags are kebab-case (--window-minutes); the schema's keys are camelCase.
+ * Flag parsing for the command-line tools. Syntax only: `--name value`, `--name=value`, boolean flags
+ * named by the caller, `--` ends the flags. Meaning and validation belong to each tool's zod schema.
+ * Flags are kebab-case (--window-minutes); values are returned under camelCase keys (windowMinutes).
  */
-import { parseArgs } from 'node:util';
-
 export interface ParsedArgs {
   positionals: string[];
-  /** Flag values keyed by camelCase name. */
   values: Record<string, string | boolean>;
 }
 
 const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-export function parseFlags(argv: string[], booleanFlags: readonly string[] = []): ParsedArgs {
-  const { values, positionals, tokens } = parseArgs({ args: argv, strict: false, allowPositionals: true, tokens: true });
-  const out: Record<string, string | boolean> = {};
-  for (const t of tokens ?? []) {
-    if (t.kind !== 'option') continue;
-    const v = values[t.name];
-    if (typeof v === 'string' && booleanFlags.includes(t.name)) out[camel(t.name)] = v;
-    else if (typeof v === 'boolean' && !booleanFlags.includes(t.name))
-      throw new Error(`--${t.name} needs a value (--${t.name} VALUE or --${t.name}=VALUE)`);
-    else out[camel(t.name)] = v as string | boolean;
+export function parseFlags(argv: readonly string[], booleanFlags: readonly string[] = []): ParsedArgs {
+  const positionals: string[] = [];
+  const values: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg.length === 2) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (eq !== -1) values[camel(name)] = arg.slice(eq + 1);
+    else if (booleanFlags.includes(name)) values[camel(name)] = true;
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new Error(`--${name} needs a value (--${name} VALUE)`);
+      values[camel(name)] = next;
+      i++;
+    }
   }
-  return { positionals, values: out };
+  return { positionals, values };
 }

@@ -1,0 +1,70 @@
+/**
+ * Scores a replay result against a fixture's ground truth: adjusted Rand index and normalised mutual
+ * information for VMs (truth: role) and tenants (truth: kind), over the entities both sides hold.
+ */
+import { z } from 'zod';
+import { adjustedRandIndex, normalizedMutualInformation } from './metrics.ts';
+
+export const Truth = z.object({
+  name: z.string().optional(),
+  vms: z.record(z.string(), z.object({ role: z.string(), tenant_id: z.string().nullish(), app: z.string().nullish() })),
+  tenants: z.record(z.string(), z.object({ kind: z.string() })),
+});
+export type Truth = z.infer<typeof Truth>;
+
+export const ResultAssignments = z.object({
+  vm_clusters: z.record(z.string(), z.string()),
+  tenant_clusters: z.record(z.string(), z.string()),
+});
+export type ResultAssignments = z.infer<typeof ResultAssignments>;
+
+export interface SideScore {
+  ari: number;
+  nmi: number;
+  /** Entities scored (in both truth and result). */
+  scored: number;
+  /** In the truth but missing from the result, and in the result but not in the truth. */
+  missing: number;
+  extra: number;
+  truthClasses: number;
+  clusters: number;
+}
+
+export interface Score {
+  vms: SideScore;
+  tenants: SideScore;
+}
+
+function scoreSide(truth: Record<string, string>, predicted: Record<string, string>): SideScore {
+  const ids = Object.keys(truth).filter((id) => id in predicted).sort();
+  const t = ids.map((id) => truth[id]!);
+  const p = ids.map((id) => predicted[id]!);
+  return {
+    ari: ids.length > 0 ? adjustedRandIndex(t, p) : 0,
+    nmi: ids.length > 0 ? normalizedMutualInformation(t, p) : 0,
+    scored: ids.length,
+    missing: Object.keys(truth).filter((id) => !(id in predicted)).length,
+    extra: Object.keys(predicted).filter((id) => !(id in truth)).length,
+    truthClasses: new Set(t).size,
+    clusters: new Set(p).size,
+  };
+}
+
+export function score(result: ResultAssignments, truth: Truth): Score {
+  const vmTruth = Object.fromEntries(Object.entries(truth.vms).map(([id, v]) => [id, v.role]));
+  const tenantTruth = Object.fromEntries(Object.entries(truth.tenants).map(([id, t]) => [id, t.kind]));
+  return { vms: scoreSide(vmTruth, result.vm_clusters), tenants: scoreSide(tenantTruth, result.tenant_clusters) };
+}
+
+/** Which truth classes each cluster holds, largest first: where the errors are. */
+export function confusion(truth: Record<string, string>, predicted: Record<string, string>): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const [id, cluster] of Object.entries(predicted)) {
+    const cls = truth[id];
+    if (cls === undefined) continue;
+    let m = out.get(cluster);
+    if (!m) out.set(cluster, (m = new Map()));
+    m.set(cls, (m.get(cls) ?? 0) + 1);
+  }
+  return out;
+}
