@@ -3,7 +3,7 @@
  *
  * The committed fixtures were made with exactly:
  *   npx tsx src/cli/fixtures.ts --preset small    (= --name small  --seed 1 --vms 500  --tenants 40 --minutes 45 --gzip-level 9)
- *   npx tsx src/cli/fixtures.ts --preset medium   (= --name medium --seed 2 --vms 1100 --tenants 80 --minutes 45 --gzip-level 9)
+ *   npx tsx src/cli/fixtures.ts --preset medium   (= --name medium --seed 2 --vms 1000 --tenants 80 --minutes 45 --gzip-level 9)
  * Benchmark traces (written to fixtures/generated/, git-ignored):
  *   npx tsx src/cli/fixtures.ts --preset bench-10k | bench-100k | bench-1m
  *
