@@ -14,12 +14,11 @@ export const PORT_CLASSES = [
   'media',
   'compute',
   'other_well_known',
-  'registered',
-  'dynamic',
+  'unassigned',
 ] as const;
 export type PortClass = (typeof PORT_CLASSES)[number];
 
-const KNOWN: Record<Exclude<PortClass, 'other_well_known' | 'registered' | 'dynamic'>, readonly number[]> = {
+const KNOWN: Record<Exclude<PortClass, 'other_well_known' | 'unassigned'>, readonly number[]> = {
   web: [80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 9443],
   database: [1433, 1521, 3306, 5432, 5984, 7000, 7001, 8086, 9042, 9200, 9300, 26257, 27017, 27018, 28015],
   cache: [2379, 2380, 6379, 11211, 26379],
@@ -51,29 +50,44 @@ for (const p of INFRA_PORTS) {
 }
 
 const OTHER_WELL_KNOWN = PORT_CLASSES.indexOf('other_well_known');
-const REGISTERED = PORT_CLASSES.indexOf('registered');
-const DYNAMIC = PORT_CLASSES.indexOf('dynamic');
+const UNASSIGNED = PORT_CLASSES.indexOf('unassigned');
 
-/** Index into PORT_CLASSES of a service port. */
+/**
+ * Index into PORT_CLASSES of a service port. Unknown ports from 1024 up form one class: the registered and
+ * dynamic ranges overlap the ephemeral ranges clients use, so a boundary between them would be noise.
+ */
 export function portClass(port: number): number {
   const c = classOfPort[port]!;
   if (c !== NO_CLASS) return c;
-  if (port < 1024) return OTHER_WELL_KNOWN;
-  if (port < 49_152) return REGISTERED;
-  return DYNAMIC;
+  return port < 1024 ? OTHER_WELL_KNOWN : UNASSIGNED;
 }
 
 export function isInfraPort(port: number): boolean {
   return infraPort[port] === 1;
 }
 
+/** Lower bound of the ephemeral range clients use on Linux (32768-60999); Windows and IANA use 49152 up. */
+const EPHEMERAL_MIN = 32_768;
+
+export const LOCAL_SERVICE = 1;
+export const REMOTE_SERVICE = -1;
+export const NO_SERVICE = 0;
+
 /**
- * True when `local` is the service end of a connection between `local` and `remote`: a known service port
- * beats an unknown one, otherwise the lower port is the service (clients use ephemeral, high ports).
+ * Which end of a connection between ports `local` and `remote` is the service: LOCAL_SERVICE,
+ * REMOTE_SERVICE, or NO_SERVICE when one record cannot tell (equal ports, or two unknown ports on the
+ * same side of the ephemeral boundary, as in cluster interconnects). A known service port beats an unknown
+ * one; a well-known port (< 1024) beats a higher one; a port below the ephemeral range beats one inside it.
  */
-export function localIsService(local: number, remote: number): boolean {
+export function serviceEnd(local: number, remote: number): number {
+  if (local === remote) return NO_SERVICE;
   const lk = knownService[local]!;
   const rk = knownService[remote]!;
-  if (lk !== rk) return lk === 1;
-  return local < remote;
+  if (lk !== rk) return lk === 1 ? LOCAL_SERVICE : REMOTE_SERVICE;
+  const lower = local < remote ? LOCAL_SERVICE : REMOTE_SERVICE;
+  if (lk === 1) return lower;
+  const lo = Math.min(local, remote);
+  const hi = Math.max(local, remote);
+  if (lo < 1024 || (lo < EPHEMERAL_MIN && hi >= EPHEMERAL_MIN)) return lower;
+  return NO_SERVICE;
 }

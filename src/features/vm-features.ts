@@ -11,8 +11,8 @@ export const VM_FEATURES = [
   'log_bytes_per_min',
   'log_flows_per_min',
   'out_share',
-  'packet_size_out',
-  'packet_size_in',
+  'log_packet_size_out',
+  'log_packet_size_in',
   'log_peers_out',
   'log_peers_in',
   'peer_asymmetry',
@@ -48,8 +48,8 @@ export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
   cross_host_share: 0.5,
 };
 
-/** Typical MTU-sized packet: packet sizes are reported as a fraction of it. */
-const MTU = 1500;
+/** Mean packet size as log2(bytes per packet): 64 B probes (6), 1500 B MTU (10.6), 9000 B jumbo frames (13.1). */
+const logPacketSize = (bytes: number, packets: number): number => (packets > 0 && bytes > 0 ? Math.log2(bytes / packets) : 0);
 
 const share = (part: number, whole: number): number => (whole > 0 ? part / whole : 0);
 
@@ -97,8 +97,8 @@ export function extractVmFeatures(
   out[o++] = Math.log10(1 + bytes / windowMinutes);
   out[o++] = Math.log10(1 + flows / windowMinutes);
   out[o++] = share(bytesOut, bytes);
-  out[o++] = Math.min(share(bytesOut, sums[S.S_PACKETS_OUT]!) / MTU, 1.5);
-  out[o++] = Math.min(share(bytesIn, sums[S.S_PACKETS_IN]!) / MTU, 1.5);
+  out[o++] = logPacketSize(bytesOut, sums[S.S_PACKETS_OUT]!);
+  out[o++] = logPacketSize(bytesIn, sums[S.S_PACKETS_IN]!);
   out[o++] = Math.log2(1 + peersOut);
   out[o++] = Math.log2(1 + peersIn);
   out[o++] = peersOut + peersIn > 0 ? (peersOut - peersIn) / (peersOut + peersIn) : 0;

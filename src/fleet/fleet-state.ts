@@ -5,7 +5,7 @@
 import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type Rejection, rejection } from '../contract/rejections.ts';
-import { isInfraPort, localIsService, METADATA_IPS, portClass } from '../features/ports.ts';
+import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, NO_SERVICE, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
 import * as S from '../features/vm-stats.ts';
 import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
@@ -144,12 +144,13 @@ export class FleetState {
     const local = outgoing ? f.srcPort : f.dstPort;
     const remote = outgoing ? f.dstPort : f.srcPort;
     if (local < 0 || remote < 0) return;
-    if (local === remote) {
-      // Symmetric ports (cluster internode traffic): neither end is the client.
-      d[row + S.S_PORT_CLASS_BASE + portClass(local)]! += bytes;
+    const end = serviceEnd(local, remote);
+    if (end === NO_SERVICE) {
+      // Peer-to-peer traffic (cluster interconnects): neither end is the client.
+      d[row + S.S_PORT_CLASS_BASE + portClass(Math.min(local, remote))]! += bytes;
       return;
     }
-    if (localIsService(local, remote)) {
+    if (end === LOCAL_SERVICE) {
       d[row + S.S_BYTES_SERVER]! += bytes;
       d[row + S.S_FLOWS_SERVER]! += 1;
       d[row + S.S_PORT_CLASS_BASE + portClass(local)]! += bytes;
@@ -231,5 +232,6 @@ function isInfraTraffic(f: FlowRecord): boolean {
   if (f.dstVm === null && METADATA_IPS.has(f.dstIp)) return true;
   if (f.srcPort < 0 || f.dstPort < 0) return false;
   // The service end decides: a VM's own DNS server is infra for its clients, and so is its serving side.
-  return localIsService(f.srcPort, f.dstPort) ? isInfraPort(f.srcPort) : isInfraPort(f.dstPort);
+  const end = serviceEnd(f.srcPort, f.dstPort);
+  return end === REMOTE_SERVICE ? isInfraPort(f.dstPort) : end === LOCAL_SERVICE && isInfraPort(f.srcPort);
 }

@@ -84,8 +84,8 @@ describe('VM features', () => {
     expect(db.server_flow_share).toBe(1);
     expect(db.port_database_share).toBe(1);
     expect(db.out_share).toBeCloseTo(0.9, 12);
-    expect(db.packet_size_out).toBeCloseTo(900 / 1500, 12);
-    expect(db.packet_size_in).toBeCloseTo(100 / 1500, 12);
+    expect(db.log_packet_size_out).toBeCloseTo(Math.log2(900), 12);
+    expect(db.log_packet_size_in).toBeCloseTo(Math.log2(100), 12);
     expect(db.log_peers_out).toBeCloseTo(2, 12);
     expect(db.log_peers_in).toBeCloseTo(2, 12);
     expect(db.log_local_ports).toBeCloseTo(1, 12);
