@@ -1,7 +1,7 @@
 import { dbscan, kDistances, kneeEps } from './dbscan.ts';
 import { type KMeansRun, KMEANS_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
-import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, totalSumOfSquares } from './quality.ts';
+import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
 import { selectK } from './selectK.ts';
 import { standardize } from './standardize.ts';
 import { relabel, summarize } from './summarize.ts';
@@ -42,6 +42,23 @@ function timed<T>(timings: Record<string, number>, stage: string, fn: () => T): 
 function rowsToArrays(flat: Float64Array, rows: number, dims: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < rows; i++) out.push(Array.from(flat.subarray(i * dims, i * dims + dims)));
+  return out;
+}
+
+/** A cluster with fewer sampled members than this gets its silhouette computed exactly. */
+const MIN_SAMPLED_MEMBERS = 10;
+
+/** Up to MIN_SAMPLED_MEMBERS members (the first by row) of each cluster the sample under-represents. */
+function membersOfUnderSampled(run: KMeansRun, sampled: Int32Array): Map<number, number[]> {
+  const sizes = new Int32Array(run.k);
+  for (const l of run.labels) sizes[l] = (sizes[l] as number) + 1;
+  const out = new Map<number, number[]>();
+  for (let c = 0; c < run.k; c++) if ((sampled[c] as number) < Math.min(MIN_SAMPLED_MEMBERS, sizes[c] as number)) out.set(c, []);
+  if (out.size === 0) return out;
+  run.labels.forEach((l, i) => {
+    const list = out.get(l);
+    if (list && list.length < MIN_SAMPLED_MEMBERS) list.push(i);
+  });
   return out;
 }
 
@@ -104,8 +121,23 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       const score = (run: KMeansRun): KCandidate => {
         sample ??= sampleOf(allRows);
         const s = sample;
-        const sil = timed(timings, 'silhouette', () => silhouette(s, run.labels, run.k));
-        return { k: run.k, silhouette: sil ?? -1, inertia: run.inertia, calinskiHarabasz: calinskiHarabasz(total, run.inertia, rows, run.k) };
+        const sil = timed(timings, 'silhouette', () => silhouetteDetail(s, run.labels, run.k));
+        let weakest = Number.POSITIVE_INFINITY;
+        if (sil !== null) {
+          const members = membersOfUnderSampled(run, sil.sampled);
+          for (let c = 0; c < run.k; c++) {
+            const few = members.get(c);
+            const v = few ? timed(timings, 'silhouette', () => clusterSilhouetteExact(points, run.labels, run.k, few)) : (sil.perCluster[c] as number);
+            if (v < weakest) weakest = v;
+          }
+        }
+        return {
+          k: run.k,
+          silhouette: sil?.mean ?? -1,
+          inertia: run.inertia,
+          calinskiHarabasz: calinskiHarabasz(total, run.inertia, rows, run.k),
+          minClusterSilhouette: Number.isFinite(weakest) ? weakest : -1,
+        };
       };
       let chosen: KMeansRun;
       parameters.restarts = o.restarts;
@@ -123,8 +155,8 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       } else {
         const kMin = Math.max(2, o.kMin);
         const kMax = Math.min(o.kMax, rows - 1);
-        parameters.kSelection = 'silhouette-tolerance';
-        parameters.silhouetteTolerance = o.silhouetteTolerance;
+        parameters.kSelection = 'largest-k-min-cluster-silhouette';
+        parameters.minClusterSilhouette = o.minClusterSilhouette;
         parameters.kMin = kMin;
         parameters.kMax = kMax;
         const runs = new Map<number, KMeansRun>();
@@ -138,7 +170,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
           // Scoring ran inside the path; its time is already booked under 'silhouette'.
           timings.kmeans = performance.now() - kmeansStart - (timings.silhouette ?? 0);
         }
-        const k = selectK(candidates, o.silhouetteTolerance);
+        const k = selectK(candidates, o.minClusterSilhouette);
         chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);
       }
       rawLabels = chosen.labels;

@@ -54,6 +54,18 @@ export function distanceSample(points: Points, indices: Int32Array): DistanceSam
  * Returns null when fewer than 2 clusters are present in the sample.
  */
 export function silhouette(sample: DistanceSample, labels: Int32Array, k: number): number | null {
+  return silhouetteDetail(sample, labels, k)?.mean ?? null;
+}
+
+export interface SilhouetteDetail {
+  mean: number;
+  /** Mean silhouette of the sampled members of each cluster (NaN when none was sampled). */
+  perCluster: Float64Array;
+  /** Sampled members per cluster. */
+  sampled: Int32Array;
+}
+
+export function silhouetteDetail(sample: DistanceSample, labels: Int32Array, k: number): SilhouetteDetail | null {
   const { indices, distances } = sample;
   const m = indices.length;
   const lab = new Int32Array(m);
@@ -80,6 +92,7 @@ export function silhouette(sample: DistanceSample, labels: Int32Array, k: number
     }
   }
   let total = 0;
+  const perCluster = new Float64Array(k);
   for (let a = 0; a < m; a++) {
     const la = lab[a] as number;
     const own = sizes[la] as number;
@@ -93,9 +106,14 @@ export function silhouette(sample: DistanceSample, labels: Int32Array, k: number
       if (v < nearest) nearest = v;
     }
     const denom = Math.max(intra, nearest);
-    if (denom > 0) total += (nearest - intra) / denom;
+    if (denom > 0) {
+      const sa = (nearest - intra) / denom;
+      total += sa;
+      perCluster[la] = (perCluster[la] as number) + sa;
+    }
   }
-  return total / m;
+  for (let c = 0; c < k; c++) perCluster[c] = (sizes[c] as number) > 0 ? (perCluster[c] as number) / (sizes[c] as number) : Number.NaN;
+  return { mean: total / m, perCluster, sampled: sizes };
 }
 
 /** Total sum of squares around the grand mean; with the inertia it gives the between-cluster part. */
@@ -125,4 +143,44 @@ export function calinskiHarabasz(total: number, inertia: number, rows: number, k
   const between = Math.max(0, total - inertia);
   if (!(inertia > 0)) return between > 0 ? Number.MAX_VALUE : 0;
   return (between / (k - 1)) / (inertia / (rows - k));
+}
+
+/**
+ * Exact mean silhouette of some members of one cluster against every point (noise excluded). Used for
+ * clusters too small to be represented in the silhouette sample, whose sampled score would be missing
+ * or the meaningless 0 of a lone sampled member.
+ */
+export function clusterSilhouetteExact(points: Points, labels: Int32Array, k: number, members: readonly number[]): number {
+  const { data, rows, dims } = points;
+  const sizes = new Int32Array(k);
+  for (let i = 0; i < rows; i++) {
+    const l = labels[i] as number;
+    if (l >= 0) sizes[l] = (sizes[l] as number) + 1;
+  }
+  const sums = new Float64Array(k);
+  let total = 0;
+  for (const a of members) {
+    const own = labels[a] as number;
+    if ((sizes[own] as number) <= 1) continue;
+    sums.fill(0);
+    for (let i = 0; i < rows; i++) {
+      const l = labels[i] as number;
+      if (l < 0 || i === a) continue;
+      let s = 0;
+      for (let j = 0; j < dims; j++) {
+        const d = (data[a * dims + j] as number) - (data[i * dims + j] as number);
+        s += d * d;
+      }
+      sums[l] = (sums[l] as number) + Math.sqrt(s);
+    }
+    const intra = (sums[own] as number) / ((sizes[own] as number) - 1);
+    let nearest = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < k; c++) {
+      if (c === own || (sizes[c] as number) === 0) continue;
+      nearest = Math.min(nearest, (sums[c] as number) / (sizes[c] as number));
+    }
+    const denom = Math.max(intra, nearest);
+    if (denom > 0 && Number.isFinite(nearest)) total += (nearest - intra) / denom;
+  }
+  return members.length > 0 ? total / members.length : Number.NaN;
 }

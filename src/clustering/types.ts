@@ -26,10 +26,10 @@ export interface ClusteringOptions {
   /** Silhouette is computed on a seeded sample of this many rows when there are more, to avoid O(n^2). */
   silhouetteSampleSize: number;
   /**
-   * Automatic k accepts the largest k whose silhouette is within this distance of the best one
-   * (see selectK.ts for why).
+   * Automatic k takes the largest k whose every cluster has at least this mean silhouette (see
+   * selectK.ts for why); default 0.25.
    */
-  silhouetteTolerance: number;
+  minClusterSilhouette: number;
   dbscan: { eps?: number; minPoints: number };
 }
 
@@ -42,7 +42,7 @@ export const defaultClusteringOptions: ClusteringOptions = {
   maxIterations: 100,
   pca: { enabled: false, varianceToKeep: 0.95, maxComponents: 16 },
   silhouetteSampleSize: 3000,
-  silhouetteTolerance: 0.02,
+  minClusterSilhouette: 0.25,
   dbscan: { minPoints: 5 },
 };
 
@@ -61,6 +61,8 @@ export interface KCandidate {
   silhouette: number;
   inertia: number;
   calinskiHarabasz: number;
+  /** Lowest per-cluster mean silhouette: how well the weakest cluster stands apart. */
+  minClusterSilhouette: number;
 }
 
 export interface ClusteringOutcome {
