@@ -40,6 +40,7 @@ export class FleetState {
     vmsDeleted: 0,
   };
   private readonly slots: number;
+  private nextSerial = 0;
 
   constructor(config: WindowConfig) {
     this.config = validateWindowConfig(config);
@@ -87,7 +88,7 @@ export class FleetState {
     if (e === undefined) {
       const deletedAt = this.deleted.get(vmId);
       if (deletedAt !== undefined) return null;
-      e = new VmEntry(vmId, this.slots, this.config.maxPeersPerVm);
+      e = new VmEntry(vmId, this.nextSerial++, this.slots, this.config.maxPeersPerVm);
       this.vms.set(vmId, e);
     }
     if (ts > e.lastSeen) e.lastSeen = ts;
@@ -139,7 +140,8 @@ export class FleetState {
     else if (p === UDP) d[row + S.S_BYTES_UDP]! += bytes;
     else if (p === ICMP || p === ICMPV6) d[row + S.S_BYTES_ICMP]! += bytes;
 
-    (outgoing ? vm.peersOut : vm.peersIn).touch(peerVmId ?? (outgoing ? f.dstIp : f.srcIp), bucket);
+    const peerKey = peer !== null ? peer.serial : (peerVmId ?? (outgoing ? f.dstIp : f.srcIp));
+    (outgoing ? vm.peersOut : vm.peersIn).touch(peerKey, bucket);
 
     const local = outgoing ? f.srcPort : f.dstPort;
     const remote = outgoing ? f.dstPort : f.srcPort;
@@ -187,7 +189,7 @@ export class FleetState {
       return;
     }
     if (e === undefined) {
-      e = new VmEntry(a.vmId, this.slots, this.config.maxPeersPerVm);
+      e = new VmEntry(a.vmId, this.nextSerial++, this.slots, this.config.maxPeersPerVm);
       this.vms.set(a.vmId, e);
     }
     e.attributes = a;

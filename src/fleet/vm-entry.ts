@@ -9,14 +9,17 @@ export class VmEntry {
   /** Newest event time at which a flow or attributes message mentioned this VM. */
   lastSeen = -1;
   readonly ring: BucketRing;
-  readonly peersOut: DistinctRecent<string>;
-  readonly peersIn: DistinctRecent<string>;
+  /** Peers are VM serials (cheap number keys) or, outside the overlay, IP addresses. */
+  readonly peersOut: DistinctRecent<number | string>;
+  readonly peersIn: DistinctRecent<number | string>;
   /** Service ports this VM contacted as a client, and served as a server. */
   readonly remotePorts: DistinctRecent<number>;
   readonly localPorts: DistinctRecent<number>;
 
   constructor(
     readonly vmId: string,
+    /** Unique per entry in its fleet: a number key for peer sets, faster to hash than the id string. */
+    readonly serial: number,
     slots: number,
     maxPeers: number,
   ) {
