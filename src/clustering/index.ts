@@ -1,5 +1,5 @@
 import { dbscan, kDistances, kneeEps } from './dbscan.ts';
-import { type KMeansRun, KMEANS_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
+import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
 import { selectK } from './selectK.ts';
@@ -142,7 +142,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       let chosen: KMeansRun;
       parameters.restarts = o.restarts;
       parameters.maxIterations = o.maxIterations;
-      parameters.tolerance = KMEANS_TOLERANCE;
+      parameters.relativeTolerance = KMEANS_RELATIVE_TOLERANCE;
       if (o.k !== undefined) {
         parameters.kSelection = 'fixed';
         parameters.kRequested = o.k;

@@ -17,8 +17,31 @@ export interface KMeansRun {
   converged: boolean;
 }
 
-/** Same stopping rule as ml-kmeans: every centre moved less than this squared distance. */
-export const KMEANS_TOLERANCE = 1e-6;
+/**
+ * Convergence: the summed squared centre movement of one iteration is at most this fraction of the
+ * data's mean per-dimension variance (scikit-learn's rule and default). ml-kmeans' fixed 1e-6 per
+ * centre spent most iterations polishing centres by amounts that change no assignment.
+ */
+export const KMEANS_RELATIVE_TOLERANCE = 1e-4;
+
+/** The absolute tolerance for `lloyd` from KMEANS_RELATIVE_TOLERANCE. */
+export function kmeansTolerance(points: Points): number {
+  const { data, rows, dims } = points;
+  if (rows === 0 || dims === 0) return 0;
+  let total = 0;
+  for (let j = 0; j < dims; j++) {
+    let mean = 0;
+    for (let i = 0; i < rows; i++) mean += data[i * dims + j] as number;
+    mean /= rows;
+    let ss = 0;
+    for (let i = 0; i < rows; i++) {
+      const d = (data[i * dims + j] as number) - mean;
+      ss += d * d;
+    }
+    total += ss / rows;
+  }
+  return KMEANS_RELATIVE_TOLERANCE * (total / dims);
+}
 
 function squaredDistance(a: Float64Array, ao: number, b: Float64Array, bo: number, dims: number): number {
   let s = 0;
@@ -41,97 +64,81 @@ export function restartSeed(seed: number, k: number, restart: number): number {
 }
 
 /**
- * Greedy k-means++ (D^2 sampling, keeping the best of 2 + ln k candidates per step, as scikit-learn
- * does): the greedy step avoids seeding two centres in one blob, which matters when some true groups
- * have only a handful of members. Returns fewer than k centres when there are fewer distinct points.
+ * k-means++ seeding (D^2 sampling, Arthur and Vassilvitskii 2007) over the flat array. Returns fewer
+ * than k centres when there are fewer distinct points.
  */
 export function kmeansPlusPlus(points: Points, k: number, rng: Random): Float64Array {
   const { data, rows, dims } = points;
   const centres = new Float64Array(k * dims);
   if (rows === 0 || k === 0) return centres.subarray(0, 0);
-  const first = Math.min(rows - 1, Math.floor(rng.next() * rows));
-  centres.set(data.subarray(first * dims, first * dims + dims), 0);
-  const closest = new Float64Array(rows);
-  let potential = 0;
-  for (let i = 0; i < rows; i++) {
-    const d = squaredDistance(data, i * dims, centres, 0, dims);
-    closest[i] = d;
-    potential += d;
-  }
-  const trials = 2 + Math.floor(Math.log(k));
-  const candidateDist = new Float64Array(rows);
-  const bestDist = new Float64Array(rows);
-  for (let c = 1; c < k; c++) {
-    if (!(potential > 0)) return centres.subarray(0, c * dims);
-    let bestIndex = -1;
-    let bestPotential = Number.POSITIVE_INFINITY;
-    for (let t = 0; t < trials; t++) {
-      const target = rng.next() * potential;
-      let acc = 0;
-      let pick = -1;
-      for (let i = 0; i < rows; i++) {
-        const w = closest[i] as number;
-        if (w <= 0) continue;
-        pick = i;
-        acc += w;
-        if (acc > target) break;
-      }
-      // pick >= 0 because potential > 0; the walk can only fall off the end through rounding.
-      let candPotential = 0;
-      for (let i = 0; i < rows; i++) {
-        const d = Math.min(closest[i] as number, squaredDistance(data, i * dims, data, pick * dims, dims));
-        candidateDist[i] = d;
-        candPotential += d;
-      }
-      if (candPotential < bestPotential) {
-        bestPotential = candPotential;
-        bestIndex = pick;
-        bestDist.set(candidateDist);
-      }
+  let pick = Math.min(rows - 1, Math.floor(rng.next() * rows));
+  const closest = new Float64Array(rows).fill(Number.POSITIVE_INFINITY);
+  for (let c = 0; c < k; c++) {
+    centres.set(data.subarray(pick * dims, pick * dims + dims), c * dims);
+    if (c === k - 1) break;
+    let potential = 0;
+    for (let i = 0; i < rows; i++) {
+      const d = Math.min(closest[i] as number, squaredDistance(data, i * dims, centres, c * dims, dims));
+      closest[i] = d;
+      potential += d;
     }
-    centres.set(data.subarray(bestIndex * dims, bestIndex * dims + dims), c * dims);
-    closest.set(bestDist);
-    potential = bestPotential;
+    if (!(potential > 0)) return centres.subarray(0, (c + 1) * dims);
+    pick = sampleByWeight(closest, potential, rng);
   }
   return centres;
 }
 
+/** Index drawn with probability weight/total; zero weights are never drawn. */
+function sampleByWeight(weights: Float64Array, total: number, rng: Random): number {
+  const target = rng.next() * total;
+  let acc = 0;
+  let pick = -1;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i] as number;
+    if (w <= 0) continue;
+    pick = i;
+    acc += w;
+    // Falling off the end (rounding in acc) leaves pick at the last positive weight.
+    if (acc > target) break;
+  }
+  return pick;
+}
+
 /**
- * Lloyd's algorithm with Hamerly's bounds (one upper bound to the own centre, one lower bound to all
- * others per point), which skips most distance computations after the first iterations and gives the
- * same assignments as plain Lloyd. It follows ml-kmeans step for step (assign, recompute means, an
- * empty cluster keeps its previous centre, stop when no centre moved more than the tolerance), so its
- * results match ml-kmeans started from the same centres; ml-kmeans itself calls a function per
- * point-centre pair over number[][] and was several times too slow for the k search.
+ * Lloyd's algorithm with Elkan's bounds (an upper bound to the own centre and a lower bound to every
+ * other centre per point, plus centre-to-centre distances), which skips most distance computations
+ * after the first iterations and gives the same assignments as plain Lloyd. It follows ml-kmeans step
+ * for step (assign, recompute means, an empty cluster keeps its previous centre), so with the same
+ * starting centres and number of iterations it gives the same clusters; ml-kmeans itself calls a function per point-centre pair over number[][] and was several times too
+ * slow for the k search.
  */
-export function lloyd(points: Points, initial: Float64Array, maxIterations: number): KMeansRun {
+export function lloyd(points: Points, initial: Float64Array, maxIterations: number, tolerance: number): KMeansRun {
   const { data, rows, dims } = points;
   const k = initial.length / dims;
   let centres = Float64Array.from(initial);
   let next = new Float64Array(k * dims);
   const labels = new Int32Array(rows);
   const upper = new Float64Array(rows);
-  const lower = new Float64Array(rows);
+  const lower = new Float64Array(rows * k);
+  const between = new Float64Array(k * k);
   const half = new Float64Array(k);
   const moved = new Float64Array(k);
   const counts = new Int32Array(k);
 
-  // First assignment is a full scan; it seeds the bounds.
+  // First assignment is a full scan; it makes every bound exact.
   for (let i = 0; i < rows; i++) {
     let best = Number.POSITIVE_INFINITY;
-    let second = Number.POSITIVE_INFINITY;
     let arg = 0;
     for (let c = 0; c < k; c++) {
-      const d = squaredDistance(data, i * dims, centres, c * dims, dims);
+      const d = Math.sqrt(squaredDistance(data, i * dims, centres, c * dims, dims));
+      lower[i * k + c] = d;
       if (d < best) {
-        second = best;
         best = d;
         arg = c;
-      } else if (d < second) second = d;
+      }
     }
     labels[i] = arg;
-    upper[i] = Math.sqrt(best);
-    lower[i] = Math.sqrt(second);
+    upper[i] = best;
   }
 
   let iterations = 0;
@@ -143,31 +150,35 @@ export function lloyd(points: Points, initial: Float64Array, maxIterations: numb
         let m = Number.POSITIVE_INFINITY;
         for (let c2 = 0; c2 < k; c2++) {
           if (c2 === c) continue;
-          const d = squaredDistance(centres, c * dims, centres, c2 * dims, dims);
+          const d = c2 < c ? (between[c2 * k + c] as number) : Math.sqrt(squaredDistance(centres, c * dims, centres, c2 * dims, dims));
+          between[c * k + c2] = d;
           if (d < m) m = d;
         }
-        half[c] = Math.sqrt(m) / 2;
+        half[c] = m / 2;
       }
       for (let i = 0; i < rows; i++) {
-        const a = labels[i] as number;
-        const bound = Math.max(half[a] as number, lower[i] as number);
-        if ((upper[i] as number) <= bound) continue;
-        upper[i] = Math.sqrt(squaredDistance(data, i * dims, centres, a * dims, dims));
-        if ((upper[i] as number) <= bound) continue;
-        let best = Number.POSITIVE_INFINITY;
-        let second = Number.POSITIVE_INFINITY;
-        let arg = 0;
+        let a = labels[i] as number;
+        let u = upper[i] as number;
+        if (u <= (half[a] as number)) continue;
+        let exact = false;
+        const li = i * k;
         for (let c = 0; c < k; c++) {
-          const d = squaredDistance(data, i * dims, centres, c * dims, dims);
-          if (d < best) {
-            second = best;
-            best = d;
-            arg = c;
-          } else if (d < second) second = d;
+          if (c === a || u <= (lower[li + c] as number) || u <= (between[a * k + c] as number) / 2) continue;
+          if (!exact) {
+            u = Math.sqrt(squaredDistance(data, i * dims, centres, a * dims, dims));
+            lower[li + a] = u;
+            exact = true;
+            if (u <= (lower[li + c] as number) || u <= (between[a * k + c] as number) / 2) continue;
+          }
+          const d = Math.sqrt(squaredDistance(data, i * dims, centres, c * dims, dims));
+          lower[li + c] = d;
+          if (d < u) {
+            a = c;
+            u = d;
+          }
         }
-        labels[i] = arg;
-        upper[i] = Math.sqrt(best);
-        lower[i] = Math.sqrt(second);
+        labels[i] = a;
+        upper[i] = u;
       }
     }
 
@@ -180,29 +191,24 @@ export function lloyd(points: Points, initial: Float64Array, maxIterations: numb
       const p = i * dims;
       for (let j = 0; j < dims; j++) next[o + j] = (next[o + j] as number) + (data[p + j] as number);
     }
-    converged = true;
-    let maxMove = 0;
-    let maxAt = -1;
-    let secondMove = 0;
+    let shift = 0;
     for (let c = 0; c < k; c++) {
       const o = c * dims;
       const n = counts[c] as number;
       if (n === 0) for (let j = 0; j < dims; j++) next[o + j] = centres[o + j] as number;
       else for (let j = 0; j < dims; j++) next[o + j] = (next[o + j] as number) / n;
       const m2 = squaredDistance(next, o, centres, o, dims);
-      if (m2 > KMEANS_TOLERANCE) converged = false;
-      const m = Math.sqrt(m2);
-      moved[c] = m;
-      if (m > maxMove) {
-        secondMove = maxMove;
-        maxMove = m;
-        maxAt = c;
-      } else if (m > secondMove) secondMove = m;
+      shift += m2;
+      moved[c] = Math.sqrt(m2);
     }
+    converged = shift <= tolerance;
     for (let i = 0; i < rows; i++) {
-      const a = labels[i] as number;
-      upper[i] = (upper[i] as number) + (moved[a] as number);
-      lower[i] = (lower[i] as number) - (a === maxAt ? secondMove : maxMove);
+      upper[i] = (upper[i] as number) + (moved[labels[i] as number] as number);
+      const li = i * k;
+      for (let c = 0; c < k; c++) {
+        const v = (lower[li + c] as number) - (moved[c] as number);
+        lower[li + c] = v > 0 ? v : 0;
+      }
     }
     const swap = centres;
     centres = next;
@@ -240,16 +246,7 @@ export function warmStart(points: Points, previous: Float64Array, rng: Random): 
   let bestGain = 0;
   let bestIndex = -1;
   for (let t = 0; t < WARM_CANDIDATES; t++) {
-    const target = rng.next() * potential;
-    let acc = 0;
-    let pick = -1;
-    for (let i = 0; i < rows; i++) {
-      const w = closest[i] as number;
-      if (w <= 0) continue;
-      pick = i;
-      acc += w;
-      if (acc > target) break;
-    }
+    const pick = sampleByWeight(closest, potential, rng);
     let gain = 0;
     for (let i = 0; i < rows; i++) {
       const d = squaredDistance(data, i * dims, data, pick * dims, dims);
@@ -279,12 +276,13 @@ export function kmeansBestOf(
   seed: number,
   restarts: number,
   maxIterations: number,
+  tolerance: number,
   previous?: KMeansRun,
 ): KMeansRun {
   let best: KMeansRun | null = null;
   for (let r = 0; r < Math.max(1, restarts); r++) {
     const init = kmeansPlusPlus(points, k, new Random(restartSeed(seed, k, r)));
-    const run = lloyd(points, init, maxIterations);
+    const run = lloyd(points, init, maxIterations, tolerance);
     // Short seeding means too few distinct points, which no other start can change.
     if (init.length < k * points.dims) return run;
     // Strict < keeps the earliest start on ties, so the choice does not depend on float noise order.
@@ -293,7 +291,7 @@ export function kmeansBestOf(
   if (previous !== undefined && previous.k === k - 1) {
     const init = warmStart(points, previous.centroids, new Random(restartSeed(seed, k, -1)));
     if (init !== null) {
-      const run = lloyd(points, init, maxIterations);
+      const run = lloyd(points, init, maxIterations, tolerance);
       if (best === null || run.inertia < best.inertia) best = run;
     }
   }
@@ -317,9 +315,10 @@ export function kmeansPath(
   const mean = new Float64Array(dims);
   for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) mean[j] = (mean[j] as number) + (data[i * dims + j] as number);
   for (let j = 0; j < dims; j++) mean[j] = (mean[j] as number) / Math.max(1, rows);
-  let previous: KMeansRun = lloyd(points, mean, 1);
+  const tolerance = kmeansTolerance(points);
+  let previous: KMeansRun = lloyd(points, mean, 1, tolerance);
   for (let k = 2; k <= kTo; k++) {
-    const run = kmeansBestOf(points, k, seed, restarts, maxIterations, previous);
+    const run = kmeansBestOf(points, k, seed, restarts, maxIterations, tolerance, previous);
     if (run.k < k) return;
     visit(run);
     previous = run;
