@@ -206,8 +206,7 @@ export function lloyd(points: Points, initial: Float64Array, maxIterations: numb
       upper[i] = (upper[i] as number) + (moved[labels[i] as number] as number);
       const li = i * k;
       for (let c = 0; c < k; c++) {
-        const v = (lower[li + c] as number) - (moved[c] as number);
-        lower[li + c] = v > 0 ? v : 0;
+        lower[li + c] = Math.max(0, (lower[li + c] as number) - (moved[c] as number));
       }
     }
     const swap = centres;
