@@ -62,8 +62,8 @@ export function confusion(truth: Record<string, string>, predicted: Record<strin
   for (const [id, cluster] of Object.entries(predicted)) {
     const cls = truth[id];
     if (cls === undefined) continue;
-    let m = out.get(cluster);
-    if (!m) out.set(cluster, (m = new Map()));
+    const m = out.get(cluster) ?? new Map<string, number>();
+    out.set(cluster, m);
     m.set(cls, (m.get(cls) ?? 0) + 1);
   }
   return out;
