@@ -2,13 +2,16 @@ import { dbscan, kDistances, kneeEps } from './dbscan.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
-import { selectK } from './selectK.ts';
+import { chooseK } from './selectK.ts';
 import { standardize } from './standardize.ts';
 import { relabel, summarize } from './summarize.ts';
 import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOptions, type FeatureMatrix, type KCandidate } from './types.ts';
 
 export * from './types.ts';
-export { selectK } from './selectK.ts';
+export { chooseK, selectK, selectKByTolerance } from './selectK.ts';
+
+/** The weakest-cluster rule ignores clusters smaller than this: see the comment where it is used. */
+const MIN_SCORED_CLUSTER = 3;
 
 /** Nested option groups are merged one level deep so `{ pca: { enabled: true } }` keeps the other defaults. */
 export function resolveOptions(options: Partial<ClusteringOptions> = {}): ClusteringOptions {
@@ -29,6 +32,7 @@ function validate(matrix: FeatureMatrix, o: ClusteringOptions): void {
     if (!Number.isFinite(data[i] as number)) throw new RangeError(`non-finite feature value at row ${Math.floor(i / cols)}, column ${i % cols}`);
   }
   if (o.weights && o.weights.length !== cols) throw new RangeError(`${o.weights.length} weights for ${cols} columns`);
+  if (o.minScales && o.minScales.length !== cols) throw new RangeError(`${o.minScales.length} minimum scales for ${cols} columns`);
   if (o.k !== undefined && !(Number.isInteger(o.k) && o.k >= 1)) throw new RangeError(`k must be a positive integer, got ${o.k}`);
 }
 
@@ -83,7 +87,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
   const timings: Record<string, number> = {};
   const weights = o.weights ?? new Float64Array(cols).fill(1);
 
-  const std = timed(timings, 'standardize', () => standardize(matrix.data, rows, cols, weights));
+  const std = timed(timings, 'standardize', () => standardize(matrix.data, rows, cols, weights, o.minScales));
   const projection = timed(timings, 'pca', () =>
     o.pca.enabled ? principalComponents(std.data, rows, cols, o.pca.varianceToKeep, o.pca.maxComponents) : null,
   );
@@ -125,7 +129,11 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
         let weakest = Number.POSITIVE_INFINITY;
         if (sil !== null) {
           const members = membersOfUnderSampled(run, sil.sampled);
+          const sizes = new Int32Array(run.k);
+          for (let i = 0; i < run.labels.length; i++) sizes[run.labels[i]!]!++;
           for (let c = 0; c < run.k; c++) {
+            // Outliers isolated in clusters of one or two score 0 by definition; they say nothing of k.
+            if (sizes[c]! < MIN_SCORED_CLUSTER) continue;
             const few = members.get(c);
             const v = few ? timed(timings, 'silhouette', () => clusterSilhouetteExact(points, run.labels, run.k, few)) : (sil.perCluster[c] as number);
             if (v < weakest) weakest = v;
@@ -155,8 +163,9 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       } else {
         const kMin = Math.max(2, o.kMin);
         const kMax = Math.min(o.kMax, rows - 1);
-        parameters.kSelection = 'largest-k-min-cluster-silhouette';
-        parameters.minClusterSilhouette = o.minClusterSilhouette;
+        parameters.kSelection = o.kSelection;
+        if (o.kSelection === 'weakest-cluster') parameters.minClusterSilhouette = o.minClusterSilhouette;
+        else parameters.silhouetteTolerance = o.silhouetteTolerance;
         parameters.kMin = kMin;
         parameters.kMax = kMax;
         const runs = new Map<number, KMeansRun>();
@@ -170,7 +179,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
           // Scoring ran inside the path; its time is already booked under 'silhouette'.
           timings.kmeans = performance.now() - kmeansStart - (timings.silhouette ?? 0);
         }
-        const k = selectK(candidates, o.minClusterSilhouette);
+        const k = chooseK(candidates, o.kSelection, o);
         chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);
       }
       rawLabels = chosen.labels;

@@ -9,13 +9,16 @@ export interface Standardized {
 /**
  * z-score each column, then multiply by its weight. Population standard deviation (as scikit-learn's
  * StandardScaler) so a single row does not divide by zero. Constant columns get scale 1: after centring
- * they are all zeros and so add nothing to any distance.
+ * they are all zeros and so add nothing to any distance. `minScales` floors each column's scale: a
+ * feature that is almost constant (a trace of ICMP in a few VMs) would otherwise have its tiny
+ * differences blown up to whole standard deviations.
  */
 export function standardize(
   data: Float64Array,
   rows: number,
   cols: number,
   weights: Float64Array,
+  minScales?: Float64Array,
 ): Standardized {
   const means = new Float64Array(cols);
   const scales = new Float64Array(cols).fill(1);
@@ -37,7 +40,7 @@ export function standardize(
   for (let j = 0; j < cols; j++) {
     const sd = rows > 0 ? Math.sqrt((ss[j] as number) / rows) : 0;
     // Relative threshold: a column that differs only by rounding noise is constant for our purpose.
-    if (sd > 1e-12 * Math.max(1, Math.abs(means[j] as number))) scales[j] = sd;
+    if (sd > 1e-12 * Math.max(1, Math.abs(means[j] as number))) scales[j] = Math.max(sd, minScales?.[j] ?? 0);
     else constant[j] = 1;
   }
   const out = new Float64Array(rows * cols);

@@ -8,6 +8,7 @@ export interface FeatureMatrix {
 }
 
 export type ClusteringAlgorithm = 'kmeans' | 'dbscan';
+export type KSelection = 'silhouette-tolerance' | 'weakest-cluster';
 
 export interface ClusteringOptions {
   algorithm: ClusteringAlgorithm;
@@ -22,13 +23,19 @@ export interface ClusteringOptions {
   maxIterations: number;
   /** Per-feature weight applied after standardisation (default all 1). */
   weights?: Float64Array;
+  /**
+   * Per-feature floor on the standardisation scale: the smallest difference in the feature's own units
+   * that should count as a whole standard deviation (default none).
+   */
+  minScales?: Float64Array;
   pca: { enabled: boolean; varianceToKeep: number; maxComponents: number };
   /** Silhouette is computed on a seeded sample of this many rows when there are more, to avoid O(n^2). */
   silhouetteSampleSize: number;
-  /**
-   * Automatic k takes the largest k whose every cluster has at least this mean silhouette (see
-   * selectK.ts for why); default 0.25.
-   */
+  /** How automatic k is chosen (see selectK.ts): 'silhouette-tolerance' (default) or 'weakest-cluster'. */
+  kSelection: KSelection;
+  /** 'silhouette-tolerance': the largest k whose mean silhouette is within this of the best; default 0.025. */
+  silhouetteTolerance: number;
+  /** 'weakest-cluster': the largest k whose every cluster has at least this mean silhouette; default 0.25. */
   minClusterSilhouette: number;
   dbscan: { eps?: number; minPoints: number };
 }
@@ -42,6 +49,8 @@ export const defaultClusteringOptions: ClusteringOptions = {
   maxIterations: 100,
   pca: { enabled: false, varianceToKeep: 0.95, maxComponents: 16 },
   silhouetteSampleSize: 3000,
+  kSelection: 'silhouette-tolerance',
+  silhouetteTolerance: 0.025,
   minClusterSilhouette: 0.25,
   dbscan: { minPoints: 5 },
 };

@@ -24,7 +24,9 @@ export const VM_FEATURES = [
   'icmp_share',
   'server_share',
   'server_flow_share',
-  ...PORT_CLASSES.map((c) => `port_${c}_share` as const),
+  'peer_traffic_share',
+  ...PORT_CLASSES.map((c) => `served_${c}_share` as const),
+  ...PORT_CLASSES.map((c) => `used_${c}_share` as const),
   'log_remote_ports',
   'log_local_ports',
   'infra_share',
@@ -45,8 +47,29 @@ export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
   log_vcpus: 0.25,
   log_memory_gb: 0.25,
   cpu_util: 0.25,
-  cross_host_share: 0.5,
+  // Where a VM's peers run is the scheduler's doing, and which tenant a peer belongs to is only known
+  // once its attributes arrive: both say more about placement than about behaviour.
+  cross_host_share: 0.25,
+  same_tenant_share: 0.3,
+  // Packet size is the most scale-free signature of an application (probes, RPCs, bulk, jumbo frames).
+  log_packet_size_out: 1.5,
+  log_packet_size_in: 1.5,
 };
+
+/**
+ * The smallest difference in each feature that should count as a whole standard deviation when clustering:
+ * 10 points of a share, a factor of about 1.4 in a count, 2 in a volume. Without it a feature that is almost
+ * constant across the fleet turns noise into distance.
+ */
+export function vmFeatureResolution(name: VmFeatureName): number {
+  if (name.endsWith('_share') || name === 'burstiness' || name === 'peer_asymmetry' || name === 'cpu_util') return 0.1;
+  if (name === 'log_bytes_per_min' || name === 'log_flows_per_min') return 0.3;
+  return 0.5;
+}
+
+export function vmFeatureMinScales(): Float64Array {
+  return Float64Array.from(VM_FEATURES, vmFeatureResolution);
+}
 
 /** Mean packet size as log2(bytes per packet): 64 B probes (6), 1500 B MTU (10.6), 9000 B jumbo frames (13.1). */
 const logPacketSize = (bytes: number, packets: number): number => (packets > 0 && bytes > 0 ? Math.log2(bytes / packets) : 0);
@@ -90,8 +113,7 @@ export function extractVmFeatures(
   const peersIn = vm.peersIn.countSince(firstBucket);
   const serverClient = sums[S.S_BYTES_SERVER]! + sums[S.S_BYTES_CLIENT]!;
   const serverClientFlows = sums[S.S_FLOWS_SERVER]! + sums[S.S_FLOWS_CLIENT]!;
-  let portBytes = 0;
-  for (let c = 0; c < PORT_CLASSES.length; c++) portBytes += sums[S.S_PORT_CLASS_BASE + c]!;
+  const portBytes = serverClient + sums[S.S_BYTES_PEER]!;
 
   let o = offset;
   out[o++] = Math.log10(1 + bytes / windowMinutes);
@@ -110,7 +132,9 @@ export function extractVmFeatures(
   out[o++] = share(sums[S.S_BYTES_ICMP]!, bytes);
   out[o++] = share(sums[S.S_BYTES_SERVER]!, serverClient);
   out[o++] = share(sums[S.S_FLOWS_SERVER]!, serverClientFlows);
-  for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_PORT_CLASS_BASE + c]!, portBytes);
+  out[o++] = share(sums[S.S_BYTES_PEER]!, portBytes);
+  for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_SERVED_BASE + c]!, portBytes);
+  for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_USED_BASE + c]!, portBytes);
   out[o++] = Math.log2(1 + vm.remotePorts.countSince(firstBucket));
   out[o++] = Math.log2(1 + vm.localPorts.countSince(firstBucket));
   out[o++] = share(sums[S.S_BYTES_INFRA]!, bytes + sums[S.S_BYTES_INFRA]!);

@@ -31,7 +31,11 @@ export const S_FLOWS_SERVER = 16;
 export const S_FLOWS_CLIENT = 17;
 export const S_BYTES_INFRA = 18;
 export const S_FLOWS_INFRA = 19;
-/** First of PORT_CLASSES.length counters of service bytes by port class. */
-export const S_PORT_CLASS_BASE = 20;
+/** Bytes of peer-to-peer traffic, where neither end is the service (cluster interconnects). */
+export const S_BYTES_PEER = 20;
+/** First of PORT_CLASSES.length counters of bytes served by this VM, by port class of its service port. */
+export const S_SERVED_BASE = 21;
+/** First of PORT_CLASSES.length counters of bytes this VM exchanged as a client, by the remote port's class. */
+export const S_USED_BASE = S_SERVED_BASE + PORT_CLASSES.length;
 
-export const STAT_COUNT = S_PORT_CLASS_BASE + PORT_CLASSES.length;
+export const STAT_COUNT = S_USED_BASE + PORT_CLASSES.length;

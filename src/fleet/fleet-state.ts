@@ -5,7 +5,7 @@
 import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type Rejection, rejection } from '../contract/rejections.ts';
-import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, NO_SERVICE, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
+import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
 import * as S from '../features/vm-stats.ts';
 import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
@@ -147,21 +147,19 @@ export class FleetState {
     const remote = outgoing ? f.dstPort : f.srcPort;
     if (local < 0 || remote < 0) return;
     const end = serviceEnd(local, remote);
-    if (end === NO_SERVICE) {
-      // Peer-to-peer traffic (cluster interconnects): neither end is the client.
-      d[row + S.S_PORT_CLASS_BASE + portClass(Math.min(local, remote))]! += bytes;
-      return;
-    }
     if (end === LOCAL_SERVICE) {
       d[row + S.S_BYTES_SERVER]! += bytes;
       d[row + S.S_FLOWS_SERVER]! += 1;
-      d[row + S.S_PORT_CLASS_BASE + portClass(local)]! += bytes;
+      d[row + S.S_SERVED_BASE + portClass(local)]! += bytes;
       vm.localPorts.touch(local, bucket);
-    } else {
+    } else if (end === REMOTE_SERVICE) {
       d[row + S.S_BYTES_CLIENT]! += bytes;
       d[row + S.S_FLOWS_CLIENT]! += 1;
-      d[row + S.S_PORT_CLASS_BASE + portClass(remote)]! += bytes;
+      d[row + S.S_USED_BASE + portClass(remote)]! += bytes;
       vm.remotePorts.touch(remote, bucket);
+    } else {
+      // Peer-to-peer traffic (cluster interconnects): neither end is the client.
+      d[row + S.S_BYTES_PEER]! += bytes;
     }
   }
 

@@ -6,7 +6,7 @@ import { cluster } from '../clustering/index.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
 import { buildTenantMatrix, tenantFeatureWeights } from '../features/tenant-features.ts';
-import { vmFeatureWeights } from '../features/vm-features.ts';
+import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import type { FleetSnapshot } from './snapshot.ts';
 
 export interface RunOptions {
@@ -54,7 +54,11 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   const started = performance.now();
   const vmFeatures = snapshot.vmFeatures;
   imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
-  const vmOutcome = cluster(vmFeatures, { ...options.vm, weights: vmFeatureWeights(options.vmFeatureWeights) });
+  const vmOutcome = cluster(vmFeatures, {
+    ...options.vm,
+    weights: vmFeatureWeights(options.vmFeatureWeights),
+    minScales: vmFeatureMinScales(),
+  });
 
   const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
   const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();

@@ -1,6 +1,6 @@
 import { kmeans as mlKmeans } from 'ml-kmeans';
 import { describe, expect, it } from 'vitest';
-import { cluster, type FeatureMatrix, selectK } from '../../src/clustering/index.ts';
+import { cluster, type FeatureMatrix, selectK, selectKByTolerance } from '../../src/clustering/index.ts';
 import { kmeansPlusPlus, lloyd } from '../../src/clustering/kmeans.ts';
 import { distanceSample, sampleIndices, silhouette } from '../../src/clustering/quality.ts';
 import { Random } from '../../src/core/random.ts';
@@ -35,7 +35,7 @@ describe('k-means with automatic k', () => {
   };
   for (const [name, blobs] of Object.entries(sets)) {
     it(`finds the true k and recovers every blob exactly: ${name}`, () => {
-      const out = cluster(blobs.matrix, { seed: 1 });
+      const out = cluster(blobs.matrix, { seed: 1, kSelection: 'weakest-cluster' });
       expect(out.k).toBe(new Set(blobs.truth).size);
       expect(adjustedRandIndex(blobs.truth, out.labels)).toBe(1);
       expect(out.quality.candidates.map((c) => c.k)).toEqual(Array.from({ length: 23 }, (_, i) => i + 2));
@@ -62,7 +62,7 @@ describe('k-means with automatic k', () => {
     }
     expect(out.model.centroids).toHaveLength(out.k);
     expect(out.quality.inertia).toBeGreaterThan(0);
-    expect(out.parameters.kSelection).toBe('largest-k-min-cluster-silhouette');
+    expect(out.parameters.kSelection).toBe('silhouette-tolerance');
   });
 
   it('is deterministic bit for bit, and a fixed k reproduces the searched solution', () => {
@@ -244,5 +244,15 @@ describe('building blocks', () => {
     // Nothing qualifies: fall back to the best mean silhouette.
     expect(selectK([c(2, 0.2, 0.1), c(3, 0.3, 0.2), c(4, 0.1, 0)], 0.25)).toBe(3);
     expect(selectK([], 0.25)).toBeNull();
+  });
+});
+
+describe('selectKByTolerance', () => {
+  const c = (k: number, silhouette: number) => ({ k, silhouette, inertia: 0, calinskiHarabasz: 0, minClusterSilhouette: 0 });
+  it('takes the largest k within the tolerance of the best mean silhouette', () => {
+    expect(selectKByTolerance([c(2, 0.5), c(3, 0.61), c(4, 0.59), c(5, 0.55), c(6, 0.588)], 0.025)).toBe(6);
+    expect(selectKByTolerance([c(2, 0.5), c(3, 0.61), c(4, 0.59), c(5, 0.55), c(6, 0.58)], 0.025)).toBe(4);
+    expect(selectKByTolerance([c(2, 0.5), c(3, 0.61)], 0)).toBe(3);
+    expect(selectKByTolerance([], 0.025)).toBeNull();
   });
 });

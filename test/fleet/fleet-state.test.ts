@@ -18,11 +18,11 @@ describe('FleetState windows', () => {
     const fleet = new FleetState(defaultWindowConfig);
     fleet.applyFlow(flow({ ts: T0, srcVm: 'a', bytes: 1_000_000, dstPort: 5432 }));
     fleet.applyFlow(flow({ ts: T0 + 10 * MIN, srcVm: 'a', bytes: 1000, dstPort: 443 }));
-    expect(features(fleet, 'a').port_database_share).toBeCloseTo(1_000_000 / 1_001_000, 12);
+    expect(features(fleet, 'a').used_database_share).toBeCloseTo(1_000_000 / 1_001_000, 12);
     // 15 minutes after the first bucket it has left the window; the VM is still live through the second flow.
     fleet.applyFlow(flow({ ts: T0 + 15 * MIN, srcVm: 'b', bytes: 1 }));
-    expect(features(fleet, 'a').port_database_share).toBe(0);
-    expect(features(fleet, 'a').port_web_share).toBe(1);
+    expect(features(fleet, 'a').used_database_share).toBe(0);
+    expect(features(fleet, 'a').used_web_share).toBe(1);
     // Once its last flow is older than the window, the VM leaves the live set.
     fleet.applyFlow(flow({ ts: T0 + 26 * MIN, srcVm: 'b', bytes: 1 }));
     expect(takeSnapshot(fleet).vmIds).toEqual(['b']);
@@ -82,7 +82,8 @@ describe('VM features', () => {
     const db = features(fleet, 'db');
     expect(db.server_share).toBe(1);
     expect(db.server_flow_share).toBe(1);
-    expect(db.port_database_share).toBe(1);
+    expect(db.served_database_share).toBe(1);
+    expect(db.used_database_share).toBe(0);
     expect(db.out_share).toBeCloseTo(0.9, 12);
     expect(db.log_packet_size_out).toBeCloseTo(Math.log2(900), 12);
     expect(db.log_packet_size_in).toBeCloseTo(Math.log2(100), 12);
@@ -96,6 +97,7 @@ describe('VM features', () => {
     const c1 = features(fleet, 'c1');
     expect(c1.server_share).toBe(0);
     expect(c1.log_remote_ports).toBeCloseTo(1, 12);
+    expect(c1.used_database_share).toBe(1);
     expect(c1.out_share).toBeCloseTo(0.1, 12);
   });
 
