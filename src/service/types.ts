@@ -1,0 +1,52 @@
+/**
+ * What the edges (HTTP, Kafka) see of the running service. The composition root implements it with the
+ * pipeline, the clusterer and the run history; tests may implement it with a replayed run.
+ */
+import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import type { RejectionSummary } from '../contract/rejections.ts';
+import type { ClusteringRun } from '../runs/clustering-run.ts';
+
+export interface VmView {
+  vmId: string;
+  tenantId: string | null;
+  attributes: VmAttributes | null;
+  /** Current feature values over the window, by feature name; null when the VM has no traffic yet. */
+  features: Record<string, number> | null;
+  /** Event time of the newest record that mentioned it. */
+  lastSeen: number;
+}
+
+export interface RunStatus {
+  runId: string;
+  /** Wall-clock start, epoch ms. */
+  startedAt: number;
+  reason: 'schedule' | 'request' | 'final';
+}
+
+export interface RecluterRequestOutcome {
+  runId: string;
+  /** False when a run was already in progress: its id is returned and no second run starts. */
+  started: boolean;
+}
+
+export interface IngestStats {
+  messages: number;
+  records: { flows: number; vmAttributes: number; tenantAttributes: number };
+  rejected: RejectionSummary;
+  watermark: number | null;
+  vmsTracked: number;
+  tenantsTracked: number;
+}
+
+export interface ServiceView {
+  /** The newest completed run, or null before the first one. */
+  latestRun(): ClusteringRun | null;
+  runInProgress(): RunStatus | null;
+  /** Live state of one VM (not deleted); null when unknown. */
+  vm(vmId: string): VmView | null;
+  tenant(tenantId: string): TenantAttributes | null;
+  requestRecluster(): RecluterRequestOutcome;
+  ingestStats(): IngestStats;
+  /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
+  inputsReady(): boolean;
+}
