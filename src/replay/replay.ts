@@ -4,7 +4,9 @@
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
-import { type ClusteringRun, defaultRunOptions, type RunOptions, runClustering } from '../runs/clustering-run.ts';
+import { type ClusteringRun, defaultRunOptions, type RunOptions } from '../runs/clustering-run.ts';
+import { InlineClusterer } from '../service/clusterer.ts';
+import { ClusterService } from '../service/cluster-service.ts';
 import { buildResult, type ReplayResult } from '../runs/result.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
 
@@ -27,19 +29,16 @@ export interface ReplayOutcome {
 export async function replayTrace(path: string, options: ReplayOptions): Promise<ReplayOutcome> {
   const started = performance.now();
   const pipeline = new Pipeline(options.pipeline, options.onReject);
-  const runOptions = options.run ?? defaultRunOptions;
+  // The service's own core, with runs inline instead of in a worker thread: the same code path.
+  const service = new ClusterService(pipeline, new InlineClusterer(), options.run ?? defaultRunOptions);
   let runs = 0;
   let clusteringMs = 0;
-  let lastRun: ClusteringRun | null = null;
   let lines = 0;
-
-  const runNow = (): void => {
-    const t = performance.now();
+  service.on('run', (run) => {
     runs++;
-    lastRun = runClustering(pipeline.snapshot(), `run-${String(runs).padStart(6, '0')}`, runOptions);
-    clusteringMs += performance.now() - t;
-    options.onRun?.(lastRun);
-  };
+    clusteringMs += run.durationMs;
+    options.onRun?.(run);
+  });
 
   for await (const chunk of readTraceChunks(path, options.pipeline.limits.maxMessageBytes)) {
     let oversize = 0;
@@ -53,13 +52,14 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
       }
       if (line.length === 0) continue;
       lines++;
-      pipeline.ingestTraceLine(line, source);
-      if (pipeline.runDue()) runNow();
+      service.ingestTraceLine(line, source);
     }
   }
-  runNow();
+  await service.whenIdle();
+  service.startRun('final');
+  await service.whenIdle();
 
-  const final = lastRun as ClusteringRun | null;
+  const final = service.latestRun();
   const stats: Record<string, number> = {
     lines,
     messages: pipeline.messagesIn,
