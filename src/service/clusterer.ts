@@ -19,6 +19,16 @@ export class InlineClusterer implements Clusterer {
   async close(): Promise<void> {}
 }
 
+/**
+ * Running from TypeScript sources, the worker needs the TypeScript loader too. Node 20 does not carry
+ * loader hooks into worker threads, so the worker registers tsx itself before importing its entry.
+ */
+function createWorker(entry: URL): Worker {
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
+  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
+
 interface WorkerReply {
   id: number;
   run?: ClusteringRun;
@@ -33,8 +43,7 @@ export class WorkerClusterer implements Clusterer {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    // Workers inherit execArgv, so the TypeScript loader that runs this file also loads the worker.
-    const w = new Worker(new URL('./cluster-worker.ts', import.meta.url));
+    const w = createWorker(new URL('./cluster-worker.ts', import.meta.url));
     w.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
