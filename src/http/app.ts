@@ -1,0 +1,59 @@
+/**
+ * The REST API of CONTRACT.md as one Fastify instance over a ServiceView: a thin adapter that validates,
+ * looks up and shapes. It owns no state of the service; `server`/`main` starts and stops it.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ServiceView } from '../service/types.ts';
+import { registerDocs } from './docs.ts';
+import { errorBody, handleError } from './errors.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { assignmentRoutes } from './routes/assignments.ts';
+import { clusterRoutes } from './routes/clusters.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { reclusterRoutes } from './routes/recluster.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import { vmRoutes } from './routes/vms.ts';
+
+export interface AppOptions {
+  metrics: ServiceMetrics;
+  /** Pino request logging; default false (tests, embedding). */
+  logger?: boolean;
+}
+
+/** The API reads no request body beyond a few bytes; a small limit bounds what a client can make us buffer. */
+export const BODY_LIMIT = 64 * 1024;
+
+export function buildApp(view: ServiceView, options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  const { metrics } = options;
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL, keeps the label set bounded; unmatched requests share one label.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  registerDocs(app);
+  app.register(healthRoutes, { view });
+  app.register(metricsRoutes, { view, metrics });
+  app.register(assignmentRoutes, { view });
+  app.register(vmRoutes, { view });
+  app.register(clusterRoutes, { view });
+  app.register(tenantRoutes, { view });
+  app.register(reclusterRoutes, { view });
+  return app;
+}

@@ -1,0 +1,77 @@
+/**
+ * The API's error catalogue and its one error handler. Every error leaves as `{ error, message }`; 5xx
+ * details are logged, never sent, because they may carry internals (paths, stack frames, state).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { ErrorBody } from './schemas.ts';
+
+export const ERROR_CODES = {
+  bad_request: 'a parameter is missing or invalid',
+  bad_cursor: 'the cursor is not one this API issued',
+  not_found: 'no such route',
+  method_not_allowed: 'the route does not accept this method',
+  payload_too_large: 'the request body exceeds the size limit',
+  unsupported_media_type: 'the request body has an unsupported content type',
+  unknown_vm: 'no live VM has this id',
+  unknown_tenant: 'no tenant has this id',
+  unknown_cluster: 'the latest run has no cluster with this id',
+  no_run: 'no clustering run has completed yet',
+  internal: 'internal error',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An expected failure with its status and code; handlers throw it and the error handler shapes it. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERROR_CODES[code]);
+    this.name = 'ApiError';
+  }
+}
+
+export const noRun = (): ApiError => new ApiError(503, 'no_run', 'no clustering run has completed yet; retry shortly');
+
+/** Codes for Fastify's own 4xx errors (body parsing, limits), whose messages hold nothing internal. */
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function validationMessage(error: FastifyError): string {
+  const where = error.validationContext ?? 'request';
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    return error.validation
+      .map((v) => {
+        const param = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        return `${param === '' ? where : param}: ${v.message}`;
+      })
+      .join('; ');
+  }
+  return error.message;
+}
+
+export function errorBody(code: ErrorCode, message?: string): ErrorBody {
+  return { error: code, message: message ?? ERROR_CODES[code] };
+}
+
+export function handleError(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof ApiError) {
+    return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+  }
+  if (error.validation) {
+    return reply.code(400).send(errorBody('bad_request', validationMessage(error)));
+  }
+  const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    request.log.info({ err: error }, 'client error');
+    return reply.code(status).send(errorBody(CODE_BY_STATUS[status] ?? 'bad_request', error.message));
+  }
+  request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+  return reply.code(500).send(errorBody('internal'));
+}

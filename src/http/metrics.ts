@@ -1,0 +1,131 @@
+/**
+ * The service's Prometheus metrics on one registry. Callers report events through small methods, so that
+ * metric names, labels and units are decided here once and the rest of the code imports no prom-client.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClusteringRun, Side } from '../runs/clustering-run.ts';
+
+export type RunSide = 'vm' | 'tenant';
+
+export interface ServiceMetricsOptions {
+  /** Prefix of every metric name; default `alcor_`. */
+  prefix?: string;
+  /** Process metrics (CPU, memory, event-loop lag, GC); default true. */
+  defaultMetrics?: boolean;
+}
+
+// Clustering takes milliseconds on small fleets and tens of seconds on large ones.
+const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class ServiceMetrics {
+  readonly registry: Registry;
+  private readonly recordsInTotal: Counter<'topic'>;
+  private readonly rejectedTotal: Counter<'reason'>;
+  private readonly lag: Gauge<'topic' | 'partition'>;
+  private readonly vmsTracked: Gauge;
+  private readonly tenantsTracked: Gauge;
+  private readonly windowSeconds: Gauge;
+  private readonly runDuration: Histogram<'side'>;
+  private readonly clusters: Gauge<'side'>;
+  private readonly silhouette: Gauge<'side'>;
+  private readonly runsTotal: Counter;
+  private readonly lastRunTimestamp: Gauge;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
+    const p = options.prefix ?? 'alcor_';
+    const registers = [registry];
+    this.registry = registry;
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
+    this.recordsInTotal = new Counter({ name: `${p}records_in_total`, help: 'Input records decoded, by topic', labelNames: ['topic'], registers });
+    this.rejectedTotal = new Counter({
+      name: `${p}records_rejected_total`,
+      help: 'Input records rejected, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: `${p}consumer_lag`,
+      help: 'Kafka consumer lag in messages, by topic and partition',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.vmsTracked = new Gauge({ name: `${p}vms_tracked`, help: 'VMs held in the live state', registers });
+    this.tenantsTracked = new Gauge({ name: `${p}tenants_tracked`, help: 'Tenants held in the live state', registers });
+    this.windowSeconds = new Gauge({ name: `${p}window_seconds`, help: 'Length of the feature window in event time', registers });
+    this.runDuration = new Histogram({
+      name: `${p}run_duration_seconds`,
+      help: 'Clustering time of each run, by side (vm, tenant)',
+      labelNames: ['side'],
+      buckets: RUN_BUCKETS,
+      registers,
+    });
+    this.clusters = new Gauge({ name: `${p}clusters`, help: 'Clusters in the latest run, by side', labelNames: ['side'], registers });
+    this.silhouette = new Gauge({
+      name: `${p}silhouette`,
+      help: 'Mean silhouette of the latest run, by side (NaN when undefined)',
+      labelNames: ['side'],
+      registers,
+    });
+    this.runsTotal = new Counter({ name: `${p}runs_total`, help: 'Clustering runs completed', registers });
+    this.lastRunTimestamp = new Gauge({
+      name: `${p}last_run_timestamp_seconds`,
+      help: 'Wall-clock time the latest run completed; alert on its age',
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${p}http_request_duration_seconds`,
+      help: 'HTTP request duration, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+  }
+
+  recordsIn(topic: string, n = 1): void {
+    this.recordsInTotal.inc({ topic }, n);
+  }
+
+  rejected(reason: string, n = 1): void {
+    this.rejectedTotal.inc({ reason }, n);
+  }
+
+  consumerLag(topic: string, partition: number, lag: number): void {
+    this.lag.set({ topic, partition: String(partition) }, lag);
+  }
+
+  tracked(vms: number, tenants: number): void {
+    this.vmsTracked.set(vms);
+    this.tenantsTracked.set(tenants);
+  }
+
+  windowLength(ms: number): void {
+    this.windowSeconds.set(ms / 1000);
+  }
+
+  runCompleted(run: ClusteringRun, completedAtMs: number = Date.now()): void {
+    this.runsTotal.inc();
+    this.lastRunTimestamp.set(completedAtMs / 1000);
+    this.windowLength(run.windowMs);
+    this.side('vm', run.vms);
+    this.side('tenant', run.tenants);
+  }
+
+  private side(side: RunSide, s: Side): void {
+    // The run records only its total; each side's stage timings add up to its own share of it.
+    const ms = Object.values(s.outcome.timings).reduce((a, b) => a + b, 0);
+    this.runDuration.observe({ side }, ms / 1000);
+    this.clusters.set({ side }, s.outcome.k);
+    this.silhouette.set({ side }, s.outcome.quality.silhouette ?? Number.NaN);
+  }
+
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  /** Prometheus text exposition of everything on the registry. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What the routes need from one clustering run, computed once per run and shared by every request: the
+ * contract's assignment maps and cluster descriptions (from runs/result.ts), and id-sorted member lists for
+ * paging and filters. Runs are immutable, so the index is cached by identity and dropped with the run.
+ */
+import type { ClusteringRun } from '../runs/clustering-run.ts';
+import { buildResult, type SideSummary } from '../runs/result.ts';
+import { compareIds } from './paging.ts';
+import type { ClusterDescription } from './schemas.ts';
+
+export interface SideIndex {
+  summary: SideSummary;
+  assignments: Record<string, string>;
+  /** Every id of the side, sorted. */
+  sorted: string[];
+  clusterOf: Map<string, string>;
+  /** Sorted member ids of each cluster id present in the run (noise included). */
+  members: Map<string, string[]>;
+  /** Description of each cluster id present; noise has no summary, so it is described by its size only. */
+  clusters: Map<string, ClusterDescription>;
+}
+
+export interface RunIndex {
+  runId: string;
+  computedAt: string | null;
+  vms: SideIndex;
+  tenants: SideIndex;
+  tenantOfVm: Map<string, string | null>;
+  /** Sorted ids of each tenant's VMs in the run. */
+  vmsOfTenant: Map<string, string[]>;
+}
+
+const cache = new WeakMap<ClusteringRun, RunIndex>();
+
+function pushTo(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+function indexSide(ids: readonly string[], clusterIds: readonly string[], summary: SideSummary, assignments: Record<string, string>): SideIndex {
+  const sorted = [...ids].sort(compareIds);
+  const clusterOf = new Map<string, string>();
+  ids.forEach((id, i) => {
+    clusterOf.set(id, clusterIds[i]!);
+  });
+  const members = new Map<string, string[]>();
+  for (const id of sorted) pushTo(members, clusterOf.get(id)!, id);
+  const clusters = new Map<string, ClusterDescription>(summary.clusters.map((c) => [c.cluster_id, c]));
+  for (const [clusterId, list] of members) {
+    if (!clusters.has(clusterId)) clusters.set(clusterId, { cluster_id: clusterId, size: list.length, distinguishing: [] });
+  }
+  return { summary, assignments, sorted, clusterOf, members, clusters };
+}
+
+export function runIndex(run: ClusteringRun): RunIndex {
+  const cached = cache.get(run);
+  if (cached !== undefined) return cached;
+  const result = buildResult(run, { count: 0, by_reason: {} }, {});
+  const doc = result.run!;
+  const vms = indexSide(run.vms.ids, run.vms.clusterIds, doc.vms, result.vm_clusters);
+  const tenants = indexSide(run.tenants.ids, run.tenants.clusterIds, doc.tenants, result.tenant_clusters);
+  const tenantOfVm = new Map<string, string | null>();
+  run.vms.ids.forEach((id, i) => {
+    tenantOfVm.set(id, run.vmTenants[i] ?? null);
+  });
+  const vmsOfTenant = new Map<string, string[]>();
+  for (const id of vms.sorted) {
+    const tenant = tenantOfVm.get(id);
+    if (tenant != null) pushTo(vmsOfTenant, tenant, id);
+  }
+  const index: RunIndex = { runId: run.runId, computedAt: doc.computed_at, vms, tenants, tenantOfVm, vmsOfTenant };
+  cache.set(run, index);
+  return index;
+}

@@ -1,0 +1,159 @@
+/**
+ * The wire formats of the REST API (CONTRACT.md, "REST"): request parameters and every response, as zod
+ * schemas. Validation, serialization, the TypeScript types of the handlers and the OpenAPI document all
+ * derive from these, so they cannot drift apart.
+ *
+ * Response schemas avoid transforms: the serializer *encodes* through them (fastify-type-provider-zod 7),
+ * and a transform cannot be encoded.
+ */
+import { z } from 'zod';
+
+// ---- shared pieces ----------------------------------------------------------------------------------------
+
+export const ErrorBody = z
+  .object({
+    error: z.string().describe('Stable machine-readable code, e.g. unknown_vm, bad_request, no_run'),
+    message: z.string().describe('Human-readable explanation'),
+  })
+  .describe('Every error response');
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+const Id = z.string().min(1).max(128);
+const Timestamp = z.iso.datetime().describe('RFC 3339, UTC');
+/** The watermark of an empty run is not a time: null rather than an invalid date. */
+const RunTime = Timestamp.nullable().describe('Event time the run describes (RFC 3339), null when no flow was seen');
+const Cursor = z.string().min(1).max(1024).describe('Opaque cursor from a previous page\'s next_cursor');
+const NextCursor = z.string().nullable().describe('Pass as cursor to get the next page; null on the last page');
+
+export const MAX_PAGE = 1000;
+export const DEFAULT_PAGE = 100;
+const Limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE).describe(`Page size, 1..${MAX_PAGE}`);
+
+// ---- requests ---------------------------------------------------------------------------------------------
+
+export const VmParams = z.object({ vm_id: Id });
+export const TenantParams = z.object({ tenant_id: Id });
+export const ClusterParams = z.object({ cluster_id: Id });
+
+export const PageQuery = z.object({ limit: Limit, cursor: Cursor.optional() });
+export type PageQuery = z.infer<typeof PageQuery>;
+
+export const VmListQuery = PageQuery.extend({
+  cluster_id: Id.optional().describe('Only VMs in this cluster of the latest run'),
+  tenant_id: Id.optional().describe('Only VMs of this tenant'),
+});
+export type VmListQuery = z.infer<typeof VmListQuery>;
+
+export const TenantListQuery = PageQuery.extend({
+  cluster_id: Id.optional().describe('Only tenants in this cluster of the latest run'),
+});
+export type TenantListQuery = z.infer<typeof TenantListQuery>;
+
+// ---- responses --------------------------------------------------------------------------------------------
+
+export const Assignments = z.object({
+  run_id: z.string(),
+  computed_at: RunTime,
+  vm_clusters: z.record(z.string(), z.string()).describe('Cluster id of every VM in the latest run'),
+  tenant_clusters: z.record(z.string(), z.string()).describe('Cluster id of every tenant in the latest run'),
+});
+export type Assignments = z.infer<typeof Assignments>;
+
+/** Snake_case VmAttributes of CONTRACT.md, as last received. */
+export const VmAttributesBody = z.object({
+  ts: Timestamp,
+  vm_id: z.string(),
+  tenant_id: z.string(),
+  vpc_id: z.string().nullable(),
+  subnet_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  image: z.string().nullable(),
+  host_id: z.string().nullable(),
+  vcpus: z.number().nullable(),
+  memory_mb: z.number().nullable(),
+  state: z.enum(['active', 'stopped', 'deleted']),
+  cpu_util: z.number().nullable(),
+  labels: z.record(z.string(), z.string()).nullable(),
+});
+export type VmAttributesBody = z.infer<typeof VmAttributesBody>;
+
+export const VmDetail = z.object({
+  vm_id: z.string(),
+  tenant_id: z.string().nullable().describe('Null until the VM\'s attributes arrive'),
+  cluster_id: z.string().nullable().describe('Null when the VM is not in the latest run'),
+  features: z
+    .record(z.string(), z.number().nullable())
+    .nullable()
+    .describe('Current feature values over the window by name (null: not defined for this VM); null without traffic'),
+  attributes: VmAttributesBody.nullable(),
+  last_seen: Timestamp.nullable().describe('Event time of the newest record that mentioned the VM'),
+});
+export type VmDetail = z.infer<typeof VmDetail>;
+
+export const VmItem = z.object({ vm_id: z.string(), tenant_id: z.string().nullable(), cluster_id: z.string() });
+export type VmItem = z.infer<typeof VmItem>;
+export const VmPage = z.object({ items: z.array(VmItem), next_cursor: NextCursor });
+export type VmPage = z.infer<typeof VmPage>;
+
+export const TenantItem = z.object({
+  tenant_id: z.string(),
+  cluster_id: z.string(),
+  vm_count: z.number().int().describe('VMs of the tenant in the latest run'),
+});
+export type TenantItem = z.infer<typeof TenantItem>;
+export const TenantPage = z.object({ items: z.array(TenantItem), next_cursor: NextCursor });
+export type TenantPage = z.infer<typeof TenantPage>;
+
+export const TenantDetail = z.object({
+  tenant_id: z.string(),
+  cluster_id: z.string().nullable().describe('Null when the tenant is not in the latest run'),
+  name: z.string().nullable(),
+  tier: z.string().nullable(),
+  labels: z.record(z.string(), z.string()).nullable(),
+  deleted: z.boolean(),
+  vm_count: z.number().int().describe('VMs of the tenant in the latest run'),
+});
+export type TenantDetail = z.infer<typeof TenantDetail>;
+
+export const ClusterDescription = z.object({
+  cluster_id: z.string(),
+  size: z.number().int(),
+  distinguishing: z
+    .array(z.object({ feature: z.string(), value: z.number(), overall: z.number(), z: z.number() }))
+    .describe('Features whose cluster mean stands furthest from the overall mean, in overall standard deviations'),
+});
+export type ClusterDescription = z.infer<typeof ClusterDescription>;
+
+export const ClusterList = z.object({
+  run_id: z.string(),
+  computed_at: RunTime,
+  algorithm: z.string(),
+  parameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  quality: z.object({
+    k: z.number().int(),
+    silhouette: z.number().nullable(),
+    inertia: z.number().nullable(),
+    noise: z.number().int(),
+  }),
+  clusters: z.array(ClusterDescription),
+});
+export type ClusterList = z.infer<typeof ClusterList>;
+
+const ClusterPageBase = ClusterDescription.extend({ run_id: z.string(), computed_at: RunTime, next_cursor: NextCursor });
+export const VmClusterPage = ClusterPageBase.extend({ members: z.array(VmItem) });
+export type VmClusterPage = z.infer<typeof VmClusterPage>;
+export const TenantClusterPage = ClusterPageBase.extend({ members: z.array(TenantItem) });
+export type TenantClusterPage = z.infer<typeof TenantClusterPage>;
+
+export const ReclusterAccepted = z.object({
+  run_id: z.string(),
+  started: z.boolean().describe('False when a run was already in progress: its id is returned'),
+});
+export type ReclusterAccepted = z.infer<typeof ReclusterAccepted>;
+
+export const Health = z.object({ status: z.literal('ok') });
+export const Readiness = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
+});
+export type Readiness = z.infer<typeof Readiness>;
