@@ -1,0 +1,282 @@
+/**
+ * The service's one Kafka consumer: one group, the three input topics, at-least-once.
+ *
+ * Per batch: onBatch (the pipeline applies the messages), then the dead-letter producer's flush, then an
+ * explicit commit of last offset + 1 per partition. A crash anywhere before the commit re-delivers the batch
+ * (records may count twice, never zero times). Large batches are handed over in slices with a heartbeat
+ * and a commit after each, so a long batch neither loses group membership nor redoes everything after a
+ * rebalance.
+ *
+ * Broker outages: kafkajs retries with backoff and restarts the consumer itself (restartOnFailure); for the
+ * crashes it will not restart from (non-retriable errors, failed connects) a supervisor loop here
+ * reconnects with backoff until stop(). Nothing here throws into the process.
+ */
+import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from 'kafkajs';
+import type { DeadLetterProducer } from './dead-letter.ts';
+import { defaultRetry, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offsets are 64-bit: kept as the decimal string kafkajs gives. */
+  offset: string;
+  /** The value as UTF-8 text; null for a tombstone (null value). */
+  value: string | null;
+  key: string | null;
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** Log end offset seen with the latest batch. */
+  highWatermark: number;
+  /** Next offset the group will read (last committed + 1); null before the first commit by this member. */
+  committed: number | null;
+  /** highWatermark - committed (or - first offset seen, before any commit). */
+  lag: number;
+}
+
+export interface FlowConsumerOptions {
+  kafka: KafkaSettings;
+  /** Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice. */
+  onBatch: (messages: ConsumedMessage[]) => void | Promise<void>;
+  /** Called on every (re)join of the group, e.g. to flip readiness. */
+  onReady?: () => void;
+  /** Flushed before every commit, so committed input has its rejects in the DLQ. */
+  deadLetter?: Pick<DeadLetterProducer, 'flush'>;
+  logger?: KafkaLogger;
+  /** Messages per onBatch call; a heartbeat and a commit follow each call. Default 2000. */
+  maxMessagesPerCall?: number;
+  /** Default 30 s: how long the group waits for a silent member. */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Per-partition fetch cap; default 4 MiB (kafkajs' 1 MiB default starves array messages). */
+  maxBytesPerPartition?: number;
+  /** Longest wait for a fetch to fill; bounds the end-to-end latency when traffic is light. Default 500 ms. */
+  maxWaitTimeInMs?: number;
+  /** Supervisor back-off after a crash kafkajs does not recover from. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
+export interface FlowConsumer {
+  /** True while a member of the group with partitions assigned (or ready for them). */
+  readonly connected: boolean;
+  /** Resolves at the first successful group join; never rejects (outages are retried). */
+  ready(): Promise<void>;
+  lag(): PartitionLag[];
+  /** Messages handed to onBatch and committed, since start. */
+  readonly messagesCommitted: number;
+  /** Commits that failed (the messages will be re-delivered to whoever owns the partition next). */
+  readonly commitFailures: number;
+  /** Finishes the in-flight batch, commits it, leaves the group. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
+  const settings = options.kafka;
+  const logger = options.logger ?? silentLogger;
+  const perCall = Math.max(1, options.maxMessagesPerCall ?? 2000);
+  const topics = [settings.topics.flows, settings.topics.vmAttributes, settings.topics.tenantAttributes];
+  const kafka = new Kafka(
+    toKafkaConfig(settings, {
+      logger,
+      // restartOnFailure: the consumer restarts after any retriable crash, whatever the count.
+      retry: { ...defaultRetry, restartOnFailure: async () => true },
+    }),
+  );
+
+  const lagState = new Map<string, PartitionLag>();
+  let connected = false;
+  let stopping = false;
+  let messagesCommitted = 0;
+  let commitFailures = 0;
+  let consumer: Consumer | null = null;
+  let resolveReady: () => void = () => {};
+  const readyPromise = new Promise<void>((r) => {
+    resolveReady = r;
+  });
+  /** Woken when the current consumer crashes for good or stop() is called. */
+  let wake: () => void = () => {};
+  let signalStop: () => void = () => {};
+  const stopSignal = new Promise<void>((r) => {
+    signalStop = r;
+  });
+
+  const noteLag = (topic: string, partition: number, highWatermark: string, committed: number | null, first: number): void => {
+    const key = `${topic}\0${partition}`;
+    const prev = lagState.get(key);
+    const hw = Number(highWatermark);
+    const c = committed ?? prev?.committed ?? null;
+    lagState.set(key, { topic, partition, highWatermark: hw, committed: c, lag: Math.max(0, hw - (c ?? first)) });
+  };
+
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const first = batch.messages[0];
+    if (!first) return;
+    noteLag(topic, partition, batch.highWatermark, null, Number(first.offset));
+    for (let start = 0; start < batch.messages.length; start += perCall) {
+      // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
+      if (!isRunning() || isStale()) return;
+      const slice = batch.messages.slice(start, start + perCall);
+      await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
+      if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
+      const last = slice[slice.length - 1];
+      if (!last) continue;
+      resolveOffset(last.offset);
+      const next = (BigInt(last.offset) + 1n).toString();
+      try {
+        // autoCommit is off: commitOffsetsIfNecessary() would do nothing, so commit the explicit offset.
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+        messagesCommitted += slice.length;
+        noteLag(topic, partition, batch.highWatermark, Number(next), Number(first.offset));
+      } catch (err) {
+        // Swallowed: a later commit on this partition covers these offsets; if the partition moves to
+        // another member first, it re-reads them (at-least-once).
+        commitFailures++;
+        logger.warn({ topic, partition, offset: next, err: (err as Error).message }, 'offset commit failed');
+      }
+      await heartbeat();
+    }
+  };
+
+  /** The DLQ must hold a batch's rejects before its commit; keep the group membership while it is down. */
+  const flushUntilDone = async (
+    dlq: Pick<DeadLetterProducer, 'flush'>,
+    heartbeat: () => Promise<void>,
+    isRunning: () => boolean,
+  ): Promise<void> => {
+    for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        await dlq.flush();
+        return;
+      } catch (err) {
+        logger.error({ err: (err as Error).message, retryInMs: wait }, 'dead-letter flush failed; batch not committed yet');
+        if (!isRunning() && stopping) throw err;
+        await heartbeat().catch(() => undefined);
+        await sleep(wait);
+      }
+    }
+  };
+
+  const runOnce = async (): Promise<void> => {
+    const c = kafka.consumer({
+      groupId: settings.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      maxWaitTimeInMs: options.maxWaitTimeInMs ?? 500,
+      retry: { ...defaultRetry, restartOnFailure: async () => true },
+    });
+    consumer = c;
+    const crashedForGood = new Promise<void>((resolve) => {
+      wake = resolve;
+      c.on(c.events.CRASH, (e) => {
+        connected = false;
+        logger.error({ err: e.payload.error.message, restart: e.payload.restart }, 'Kafka consumer crashed');
+        if (!e.payload.restart) resolve();
+      });
+    });
+    c.on(c.events.GROUP_JOIN, (e) => {
+      connected = true;
+      logger.info({ groupId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
+      resolveReady();
+      options.onReady?.();
+    });
+    c.on(c.events.DISCONNECT, () => {
+      connected = false;
+    });
+    c.on(c.events.STOP, () => {
+      connected = false;
+    });
+    await c.connect();
+    await c.subscribe({ topics, fromBeginning: settings.fromBeginning });
+    await c.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+    await crashedForGood;
+  };
+
+  const supervise = async (): Promise<void> => {
+    const minMs = options.reconnectMinMs ?? 1000;
+    const maxMs = options.reconnectMaxMs ?? 30_000;
+    for (let backoff = minMs; !stopping; backoff = Math.min(backoff * 2, maxMs)) {
+      const started = Date.now();
+      try {
+        await runOnce();
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'Kafka consumer failed to start; retrying');
+      }
+      const c = consumer;
+      consumer = null;
+      connected = false;
+      if (stopping) return;
+      await c?.disconnect().catch(() => undefined);
+      // A consumer that ran for a while before crashing starts the back-off over.
+      if (Date.now() - started > maxMs) backoff = minMs;
+      logger.warn({ retryInMs: backoff }, 'reconnecting the Kafka consumer');
+      await Promise.race([sleep(backoff), stopSignal]);
+    }
+  };
+  const supervisor = supervise();
+
+  let stopped: Promise<void> | null = null;
+  return {
+    get connected() {
+      return connected;
+    },
+    ready: () => readyPromise,
+    lag: () => [...lagState.values()].map((l) => ({ ...l })),
+    get messagesCommitted() {
+      return messagesCommitted;
+    },
+    get commitFailures() {
+      return commitFailures;
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        const c = consumer;
+        wake();
+        signalStop();
+        // kafkajs' disconnect waits for the in-flight eachBatch, then leaves the group.
+        await c?.disconnect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'consumer disconnect failed'));
+        await supervisor;
+        connected = false;
+      })();
+      return stopped;
+    },
+  };
+}
+
+function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    value: m.value === null ? null : m.value.toString('utf8'),
+    key: m.key === null ? null : m.key.toString('utf8'),
+  };
+}
+
+/** The source label the pipeline keeps with a rejected record: `<topic>/<partition>@<offset>`. */
+export function messageSource(m: Pick<ConsumedMessage, 'topic' | 'partition' | 'offset'>): string {
+  return `${m.topic}/${m.partition}@${m.offset}`;
+}
+
+/** The minimal pipeline surface the Kafka edge needs. */
+export interface MessageIngest {
+  ingestMessage(topic: string, text: string, source: string): void;
+}
+
+/**
+ * The usual onBatch: every message into the pipeline. A tombstone has no JSON to decode, so it is
+ * ingested as empty text, which the pipeline rejects as invalid_json (with an empty raw).
+ */
+export function pipelineBatchHandler(pipeline: MessageIngest): (messages: ConsumedMessage[]) => void {
+  return (messages) => {
+    for (const m of messages) pipeline.ingestMessage(m.topic, m.value ?? '', messageSource(m));
+  };
+}
