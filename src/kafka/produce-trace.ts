@@ -24,8 +24,13 @@ export interface ProduceOptions {
   rawInvalid?: boolean;
   /** Trace topic -> Kafka topic (e.g. from KAFKA_TOPIC_*); unmapped topics keep their name. */
   topicMap?: Readonly<Record<string, string>>;
-  /** Larger values are skipped with a warning: the broker would reject the whole batch (default 1,000,000). */
+  /** Larger values are skipped with a warning: the broker would reject the whole batch (default 900,000). */
   maxMessageBytes?: number;
+  /**
+   * Bytes of values per send request (default 900,000): the broker caps a partition's record batch at
+   * message.max.bytes (1 MiB by default), and one request carries one batch per partition.
+   */
+  maxRequestBytes?: number;
   /** Broker acknowledgement per batch; default -1 (all in-sync replicas). */
   acks?: -1 | 0 | 1;
   /** Called at most every `progressIntervalMs` (default 500) and once at the end. */
@@ -103,6 +108,7 @@ interface Pending {
   topic: string;
   message: Message;
   records: number;
+  bytes: number;
 }
 
 export async function produceTrace(path: string, options: ProduceOptions, kafka: Kafka): Promise<ProduceResult> {
@@ -119,8 +125,9 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   const batchSize = Math.max(1, Math.floor(options.batch ?? 500));
   const rate = options.rate && options.rate > 0 ? options.rate : 0;
   const speedup = options.speedup && options.speedup > 0 ? options.speedup : 0;
-  const maxBytes = options.maxMessageBytes ?? 1_000_000;
+  const maxBytes = options.maxMessageBytes ?? 900_000;
   const acks = options.acks ?? -1;
+  const maxRequestBytes = options.maxRequestBytes ?? 900_000;
   const topicMap = options.topicMap ?? {};
   const flowsTopic = topicMap[defaultTopics.flows] ?? defaultTopics.flows;
   const progressEvery = options.progressIntervalMs ?? 500;
@@ -143,6 +150,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   let lastProgress = 0;
   let pending: Pending[] = [];
   let pendingRecords = 0;
+  let pendingBytes = 0;
   let warnings = 0;
   // Event-time pacing: the first timed line anchors event time to wall time.
   let eventAnchor = Number.NaN;
@@ -191,6 +199,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     result.records += pendingRecords;
     pending = [];
     pendingRecords = 0;
+    pendingBytes = 0;
     progress(false);
     if (rate > 0) {
       const due = started + (result.records * 1000) / rate;
@@ -200,7 +209,9 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   };
 
   const enqueue = async (p: Pending): Promise<void> => {
+    if (pendingBytes + p.bytes > maxRequestBytes) await send();
     pending.push(p);
+    pendingBytes += p.bytes;
     pendingRecords += p.records;
     if (pending.length >= batchSize || pendingRecords >= recordsPerSend) await send();
   };
@@ -239,13 +250,14 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
       if (!obj || typeof traceTopic !== 'string' || text === undefined) {
         result.invalid++;
         if (options.rawInvalid) {
-          if (Buffer.byteLength(line) > maxBytes) {
+          const bytes = Buffer.byteLength(line);
+          if (bytes > maxBytes) {
             result.skipped++;
             skip(lineNo, 'invalid and too large to send raw');
             continue;
           }
           result.sentRaw++;
-          await enqueue({ topic: flowsTopic, message: { key: null, value: line }, records: 1 });
+          await enqueue({ topic: flowsTopic, message: { key: null, value: line }, records: 1, bytes });
         } else skip(lineNo, 'not a JSON object with a string "topic" and a "value"');
         continue;
       }
@@ -255,7 +267,8 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
         skip(lineNo, `topic "${topic.slice(0, 64)}" is not a legal Kafka topic name`);
         continue;
       }
-      if (Buffer.byteLength(text) > maxBytes) {
+      const bytes = Buffer.byteLength(text);
+      if (bytes > maxBytes) {
         result.skipped++;
         skip(lineNo, `value larger than ${maxBytes} bytes`);
         continue;
@@ -280,7 +293,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
         }
       }
       const key = typeof obj.key === 'string' ? obj.key : deriveKey(traceTopic, value);
-      await enqueue({ topic, message: { key, value: text }, records: Array.isArray(value) ? value.length : 1 });
+      await enqueue({ topic, message: { key, value: text }, records: Array.isArray(value) ? value.length : 1, bytes });
     }
   }
   await send();
