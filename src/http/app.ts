@@ -31,6 +31,8 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
     bodyLimit: BODY_LIMIT,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Ids may be 128 characters, and percent-encoding can triple that; longer params are still a clean 400.
+    routerOptions: { maxParamLength: 512 },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

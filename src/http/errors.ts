@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   not_found: 'no such route',
   method_not_allowed: 'the route does not accept this method',
   payload_too_large: 'the request body exceeds the size limit',
+  uri_too_long: 'a path parameter is longer than allowed',
   unsupported_media_type: 'the request body has an unsupported content type',
   unknown_vm: 'no live VM has this id',
   unknown_tenant: 'no tenant has this id',
@@ -40,6 +41,7 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   404: 'not_found',
   405: 'method_not_allowed',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
 };
 

@@ -6,10 +6,14 @@
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 import { buildResult, type SideSummary } from '../runs/result.ts';
 import { compareIds } from './paging.ts';
-import type { ClusterDescription } from './schemas.ts';
+import type { ClusterDescription, ClusterList } from './schemas.ts';
+
+/** A side's run summary as the API sends it. */
+export type SideWire = Omit<ClusterList, 'run_id' | 'computed_at'>;
 
 export interface SideIndex {
-  summary: SideSummary;
+  /** As in the replay result, with values JSON cannot carry (NaN, Infinity) made null. */
+  summary: SideWire;
   assignments: Record<string, string>;
   /** Every id of the side, sorted. */
   sorted: string[];
@@ -38,6 +42,36 @@ function pushTo(map: Map<string, string[]>, key: string, value: string): void {
   else list.push(value);
 }
 
+/** JSON has no NaN or Infinity; the schema would reject them and fail the whole response, so they become null. */
+export const finiteOrNull = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+
+function finiteDescription(c: SideSummary['clusters'][number]): ClusterDescription {
+  return {
+    cluster_id: c.cluster_id,
+    size: c.size,
+    distinguishing: c.distinguishing.map((d) => ({ feature: d.feature, value: finiteOrNull(d.value), overall: finiteOrNull(d.overall), z: finiteOrNull(d.z) })),
+  };
+}
+
+/** Drops parameters that are absent and spells non-finite numbers out, rather than failing the response. */
+function wireParameters(parameters: SideSummary['parameters']): SideSummary['parameters'] {
+  const out: SideSummary['parameters'] = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    if (value === undefined || value === null) continue;
+    out[key] = typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+  }
+  return out;
+}
+
+function wireSummary(s: SideSummary): SideWire {
+  return {
+    algorithm: s.algorithm,
+    parameters: wireParameters(s.parameters),
+    quality: { k: s.quality.k, silhouette: finiteOrNull(s.quality.silhouette), inertia: finiteOrNull(s.quality.inertia), noise: s.quality.noise },
+    clusters: s.clusters.map(finiteDescription),
+  };
+}
+
 function indexSide(ids: readonly string[], clusterIds: readonly string[], summary: SideSummary, assignments: Record<string, string>): SideIndex {
   const sorted = [...ids].sort(compareIds);
   const clusterOf = new Map<string, string>();
@@ -46,11 +80,12 @@ function indexSide(ids: readonly string[], clusterIds: readonly string[], summar
   });
   const members = new Map<string, string[]>();
   for (const id of sorted) pushTo(members, clusterOf.get(id)!, id);
-  const clusters = new Map<string, ClusterDescription>(summary.clusters.map((c) => [c.cluster_id, c]));
+  const wire = wireSummary(summary);
+  const clusters = new Map<string, ClusterDescription>(wire.clusters.map((c) => [c.cluster_id, c]));
   for (const [clusterId, list] of members) {
     if (!clusters.has(clusterId)) clusters.set(clusterId, { cluster_id: clusterId, size: list.length, distinguishing: [] });
   }
-  return { summary, assignments, sorted, clusterOf, members, clusters };
+  return { summary: wire, assignments, sorted, clusterOf, members, clusters };
 }
 
 export function runIndex(run: ClusteringRun): RunIndex {

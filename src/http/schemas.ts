@@ -119,7 +119,14 @@ export const ClusterDescription = z.object({
   cluster_id: z.string(),
   size: z.number().int(),
   distinguishing: z
-    .array(z.object({ feature: z.string(), value: z.number(), overall: z.number(), z: z.number() }))
+    .array(
+      z.object({
+        feature: z.string(),
+        value: z.number().nullable().describe('Cluster mean (null: undefined)'),
+        overall: z.number().nullable().describe('Overall mean (null: undefined)'),
+        z: z.number().nullable(),
+      }),
+    )
     .describe('Features whose cluster mean stands furthest from the overall mean, in overall standard deviations'),
 });
 export type ClusterDescription = z.infer<typeof ClusterDescription>;

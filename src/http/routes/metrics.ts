@@ -6,7 +6,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: Serv
   app.get(
     '/metrics',
     // No response schema: the body is Prometheus text, which the JSON serializer must not touch.
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] } },
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)' } },
     async (_request, reply) => {
       // Gauges of the live state are read at scrape time, so they are current without a timer.
       const stats = view.ingestStats();

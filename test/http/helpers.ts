@@ -1,0 +1,76 @@
+/**
+ * A ServiceView over a replayed run and its fleet, as the composition root would give the API: built once per
+ * test file from the committed small fixture, then varied per test by overriding single methods.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { replayTrace } from '../../src/replay/replay.ts';
+import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
+import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import type { ServiceView, VmView } from '../../src/service/types.ts';
+
+export interface Replayed {
+  run: ClusteringRun;
+  view: ServiceView;
+}
+
+export async function replaySmall(): Promise<Replayed> {
+  const { lastRun, pipeline } = await replayTrace('fixtures/small.jsonl.gz', {
+    pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
+    run: toRunOptions(PipelineOptions.parse({})),
+  });
+  if (lastRun === null) throw new Error('the fixture produced no run');
+  const fleet = pipeline.fleet;
+  // Features as the live state has them (before imputation), one row per live VM.
+  const snapshot = takeSnapshot(fleet);
+  const features = new Map<string, Record<string, number>>();
+  snapshot.vmIds.forEach((id, row) => {
+    const values: Record<string, number> = {};
+    const m = snapshot.vmFeatures;
+    m.names.forEach((name, j) => {
+      values[name] = m.data[row * m.cols + j]!;
+    });
+    features.set(id, values);
+  });
+  let reclusters = 0;
+  const view: ServiceView = {
+    latestRun: () => lastRun,
+    runInProgress: () => null,
+    vm: (vmId): VmView | null => {
+      const e = fleet.vms.get(vmId);
+      if (e === undefined) return null;
+      return { vmId, tenantId: e.tenantId, attributes: e.attributes, features: features.get(vmId) ?? null, lastSeen: e.lastSeen };
+    },
+    tenant: (tenantId) => fleet.tenants.get(tenantId) ?? null,
+    requestRecluster: () => ({ runId: `run-request-${++reclusters}`, started: true }),
+    ingestStats: () => ({
+      messages: pipeline.messagesIn,
+      records: { ...pipeline.recordsIn },
+      rejected: pipeline.rejections.summary(),
+      watermark: fleet.watermark,
+      vmsTracked: fleet.vms.size,
+      tenantsTracked: fleet.tenants.size,
+    }),
+    inputsReady: () => true,
+  };
+  return { run: lastRun, view };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  metrics: ServiceMetrics;
+}
+
+/** An app over `view` with its own registry, so that apps in one process do not share metrics. */
+export function appFor(view: ServiceView): TestApp {
+  const metrics = new ServiceMetrics(new Registry());
+  return { app: buildApp(view, { metrics }), metrics };
+}
+
+export async function getJson<T = unknown>(app: FastifyInstance, url: string): Promise<{ status: number; body: T }> {
+  const res = await app.inject({ method: 'GET', url });
+  return { status: res.statusCode, body: res.json<T>() };
+}
