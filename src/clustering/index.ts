@@ -1,5 +1,5 @@
 import { dbscan, kDistances, kneeEps } from './dbscan.ts';
-import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, type Points } from './kmeans.ts';
+import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansBestOf, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
 import { chooseK } from './selectK.ts';
@@ -41,6 +41,14 @@ function timed<T>(timings: Record<string, number>, stage: string, fn: () => T): 
   const value = fn();
   timings[stage] = (timings[stage] ?? 0) + (performance.now() - start);
   return value;
+}
+
+/** The given rows of `points`, as a new flat array. */
+function takeRows(points: Points, indices: Int32Array): Points {
+  const { data, dims } = points;
+  const out = new Float64Array(indices.length * dims);
+  for (let r = 0; r < indices.length; r++) out.set(data.subarray(indices[r]! * dims, indices[r]! * dims + dims), r * dims);
+  return { data: out, rows: indices.length, dims };
 }
 
 function rowsToArrays(flat: Float64Array, rows: number, dims: number): number[][] {
@@ -108,7 +116,6 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
     silhouetteSampleSize: o.silhouetteSampleSize,
   };
 
-  let sample: DistanceSample | null = null;
   const sampleOf = (eligible: Int32Array): DistanceSample =>
     timed(timings, 'silhouette', () => distanceSample(points, sampleIndices(eligible, Math.max(2, o.silhouetteSampleSize), o.seed)));
 
@@ -120,11 +127,22 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
 
   switch (o.algorithm) {
     case 'kmeans': {
-      const total = totalSumOfSquares(points);
-      const allRows = Int32Array.from({ length: rows }, (_, i) => i);
+      // The search for k runs on a seeded sample when the data is large; the chosen k is then fitted on
+      // every row, warm-started from the sample's solution. Searching every k on all rows is what made
+      // 10k VMs take 10 s.
+      const sampled = rows > o.searchSampleSize;
+      const searchPoints: Points = sampled
+        ? takeRows(points, sampleIndices(Int32Array.from({ length: rows }, (_, i) => i), o.searchSampleSize, o.seed ^ 0x2545f491))
+        : points;
+      const total = totalSumOfSquares(searchPoints);
+      const searchRows = searchPoints.rows;
+      const allRows = Int32Array.from({ length: searchRows }, (_, i) => i);
+      let searchSample: DistanceSample | null = null;
       const score = (run: KMeansRun): KCandidate => {
-        sample ??= sampleOf(allRows);
-        const s = sample;
+        searchSample ??= timed(timings, 'silhouette', () =>
+          distanceSample(searchPoints, sampleIndices(allRows, Math.max(2, o.silhouetteSampleSize), o.seed)),
+        );
+        const s = searchSample;
         const sil = timed(timings, 'silhouette', () => silhouetteDetail(s, run.labels, run.k));
         let weakest = Number.POSITIVE_INFINITY;
         if (sil !== null) {
@@ -135,7 +153,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
             // Outliers isolated in clusters of one or two score 0 by definition; they say nothing of k.
             if (sizes[c]! < MIN_SCORED_CLUSTER) continue;
             const few = members.get(c);
-            const v = few ? timed(timings, 'silhouette', () => clusterSilhouetteExact(points, run.labels, run.k, few)) : (sil.perCluster[c] as number);
+            const v = few ? timed(timings, 'silhouette', () => clusterSilhouetteExact(searchPoints, run.labels, run.k, few)) : (sil.perCluster[c] as number);
             if (v < weakest) weakest = v;
           }
         }
@@ -143,45 +161,56 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
           k: run.k,
           silhouette: sil?.mean ?? -1,
           inertia: run.inertia,
-          calinskiHarabasz: calinskiHarabasz(total, run.inertia, rows, run.k),
+          calinskiHarabasz: calinskiHarabasz(total, run.inertia, searchRows, run.k),
           minClusterSilhouette: Number.isFinite(weakest) ? weakest : -1,
         };
       };
-      let chosen: KMeansRun;
       parameters.restarts = o.restarts;
       parameters.maxIterations = o.maxIterations;
       parameters.relativeTolerance = KMEANS_RELATIVE_TOLERANCE;
+      parameters.searchSampled = sampled;
+      parameters.searchSampleSize = o.searchSampleSize;
+      const runs = new Map<number, KMeansRun>();
+      let kTo: number;
       if (o.k !== undefined) {
         parameters.kSelection = 'fixed';
         parameters.kRequested = o.k;
-        let last: KMeansRun | undefined;
-        if (total > 0) timed(timings, 'kmeans', () => kmeansPath(points, Math.min(o.k as number, rows), o.seed, o.restarts, o.maxIterations, (run) => {
-          last = run;
-        }));
-        chosen = last ?? singleCluster(points);
-        if (chosen.k >= 2 && chosen.k < rows) candidates.push(score(chosen));
+        kTo = Math.min(o.k, searchRows);
       } else {
         const kMin = Math.max(2, o.kMin);
-        const kMax = Math.min(o.kMax, rows - 1);
+        kTo = Math.min(o.kMax, searchRows - 1);
         parameters.kSelection = o.kSelection;
         if (o.kSelection === 'weakest-cluster') parameters.minClusterSilhouette = o.minClusterSilhouette;
         else parameters.silhouetteTolerance = o.silhouetteTolerance;
         parameters.kMin = kMin;
-        parameters.kMax = kMax;
-        const runs = new Map<number, KMeansRun>();
-        if (total > 0 && kMax >= kMin) {
-          const kmeansStart = performance.now();
-          kmeansPath(points, kMax, o.seed, o.restarts, o.maxIterations, (run) => {
-            if (run.k < kMin) return;
-            runs.set(run.k, run);
-            candidates.push(score(run));
-          });
-          // Scoring ran inside the path; its time is already booked under 'silhouette'.
-          timings.kmeans = performance.now() - kmeansStart - (timings.silhouette ?? 0);
-        }
-        const k = chooseK(candidates, o.kSelection, o);
-        chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);
+        parameters.kMax = kTo;
       }
+      const kMin = o.k !== undefined ? kTo : Math.max(2, o.kMin);
+      if (total > 0 && kTo >= 2) {
+        const kmeansStart = performance.now();
+        const silhouetteBefore = timings.silhouette ?? 0;
+        kmeansPath(searchPoints, kTo, o.seed, o.restarts, o.maxIterations, (run) => {
+          runs.set(run.k, run);
+          if (run.k >= kMin && o.k === undefined) candidates.push(score(run));
+        });
+        // Scoring ran inside the path; its time is booked under 'silhouette'.
+        timings.kmeans = performance.now() - kmeansStart - ((timings.silhouette ?? 0) - silhouetteBefore);
+      }
+      const k = o.k !== undefined ? (runs.has(kTo) ? kTo : Math.max(0, ...runs.keys())) : chooseK(candidates, o.kSelection, o);
+      let chosen = (k === null ? undefined : runs.get(k)) ?? singleCluster(points);
+      if (sampled && chosen.k >= 2) {
+        const fromSample = chosen;
+        chosen = timed(timings, 'kmeans', () => {
+          const tolerance = kmeansTolerance(points);
+          const warm = lloyd(points, fromSample.centroids, o.maxIterations, tolerance);
+          const fresh = kmeansBestOf(points, fromSample.k, o.seed, o.restarts, o.maxIterations, tolerance);
+          return fresh.inertia < warm.inertia ? fresh : warm;
+        });
+      } else if (sampled) {
+        chosen = singleCluster(points);
+      }
+      const searched = runs.get(chosen.k);
+      if (o.k !== undefined && searched && chosen.k >= 2 && chosen.k < searchRows) candidates.push(score(searched));
       rawLabels = chosen.labels;
       rawK = chosen.k;
       inertia = chosen.inertia;
@@ -208,7 +237,11 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
   const { labels, k, centroids } = timed(timings, 'summarize', () => relabel(points, rawLabels, rawK));
   let quality: number | null = null;
   if (o.algorithm === 'kmeans') {
-    quality = candidates.find((c) => c.k === k)?.silhouette ?? null;
+    // After a sampled search the final fit differs from the sample's: score it afresh.
+    quality =
+      parameters.searchSampled === true && k >= 2
+        ? timed(timings, 'silhouette', () => silhouette(sampleOf(Int32Array.from({ length: rows }, (_, i) => i)), labels, k))
+        : (candidates.find((c) => c.k === k)?.silhouette ?? null);
   } else if (k >= 2) {
     const clustered = Int32Array.from(labels.keys()).filter((i) => (labels[i] as number) >= 0);
     const s = sampleOf(clustered);

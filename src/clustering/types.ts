@@ -31,6 +31,11 @@ export interface ClusteringOptions {
   pca: { enabled: boolean; varianceToKeep: number; maxComponents: number };
   /** Silhouette is computed on a seeded sample of this many rows when there are more, to avoid O(n^2). */
   silhouetteSampleSize: number;
+  /**
+   * Above this many rows, the k-means search (every k, every restart) runs on a seeded sample of this
+   * size, and only the chosen k is fitted on all rows.
+   */
+  searchSampleSize: number;
   /** How automatic k is chosen (see selectK.ts): 'silhouette-tolerance' (default) or 'weakest-cluster'. */
   kSelection: KSelection;
   /** 'silhouette-tolerance': the largest k whose mean silhouette is within this of the best; default 0.025. */
@@ -49,6 +54,7 @@ export const defaultClusteringOptions: ClusteringOptions = {
   maxIterations: 100,
   pca: { enabled: false, varianceToKeep: 0.95, maxComponents: 16 },
   silhouetteSampleSize: 3000,
+  searchSampleSize: 4000,
   kSelection: 'silhouette-tolerance',
   silhouetteTolerance: 0.025,
   minClusterSilhouette: 0.25,
