@@ -33,6 +33,10 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
     onConstructorPoisoning: 'error',
     // Ids may be 128 characters, and percent-encoding can triple that; longer params are still a clean 400.
     routerOptions: { maxParamLength: 512 },
+    // Errors raised before routing (a malformed percent-encoding) skip the error handler unless sent here.
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

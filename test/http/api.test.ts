@@ -211,6 +211,32 @@ describe('GET /v1/clusters', () => {
     expect(body.next_cursor).toBeNull();
   });
 
+  it('sends values JSON cannot carry as null instead of failing', async () => {
+    const o = run.vms.outcome;
+    const odd: ClusteringRun = {
+      ...run,
+      vms: {
+        ...run.vms,
+        outcome: {
+          ...o,
+          parameters: { ...o.parameters, eps: Number.NaN },
+          quality: { ...o.quality, silhouette: Number.NaN, inertia: Number.POSITIVE_INFINITY },
+          clusters: o.clusters.map((c) => ({ ...c, distinguishing: c.distinguishing.map((d) => ({ ...d, z: Number.NaN })) })),
+        },
+      },
+    };
+    const { app: other } = appFor({ ...view, latestRun: () => odd });
+    const { status, body } = await getJson<{ parameters: Record<string, unknown>; quality: Record<string, unknown>; clusters: Array<{ distinguishing: Array<{ z: unknown }> }> }>(
+      other,
+      '/v1/clusters/vms',
+    );
+    await other.close();
+    expect(status).toBe(200);
+    expect(body.parameters.eps).toBe('NaN');
+    expect(body.quality).toMatchObject({ silhouette: null, inertia: null });
+    expect(body.clusters.flatMap((c) => c.distinguishing.map((d) => d.z)).every((z) => z === null)).toBe(true);
+  });
+
   it('is 404 unknown_cluster for a cluster the run does not have', async () => {
     for (const url of ['/v1/clusters/vms/vm-9999', '/v1/clusters/tenants/vm-0', '/v1/clusters/vms/tenant-0']) {
       const { status, body } = await getJson<ErrorBody>(app, url);

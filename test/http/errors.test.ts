@@ -151,6 +151,12 @@ describe('errors', () => {
     }
   });
 
+  it('answers a malformed URL in the same shape', async () => {
+    const res = await app(emptyView()).inject({ method: 'GET', url: '/v1/vms/%E0%A4%A' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'bad_request', message: expect.any(String) });
+  });
+
   it('names every bad query parameter', async () => {
     const { status, body } = await getJson<{ error: string; message: string }>(app(emptyView()), '/v1/tenants?limit=-1&cursor=');
     expect(status).toBe(400);
