@@ -43,7 +43,9 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+    // Echo the path so a typo is visible, but bounded: the URL is the client's, not ours.
+    const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${path}`));
   });
 
   const { metrics } = options;
