@@ -1,0 +1,143 @@
+/**
+ * The composition root: configuration, pipeline, clustering service, HTTP API, and the input — Kafka when
+ * KAFKA_BROKERS is set, else the bundled trace replayed into the service so a newcomer sees clusters at
+ * once. Graceful shutdown on SIGINT/SIGTERM: the consumer finishes and commits its batch and leaves the
+ * group, the server closes, an in-flight run completes.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import closeWithGrace from 'close-with-grace';
+import { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { toPipelineConfig, toRunOptions } from './config/pipeline-options.ts';
+import { ConfigError, loadServiceConfig } from './config/service-config.ts';
+import type { RejectedRecord } from './contract/rejections.ts';
+import { buildApp } from './http/app.ts';
+import { ServiceMetrics } from './http/metrics.ts';
+import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
+import { DeadLetterProducer } from './kafka/dead-letter.ts';
+import { KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
+import { Pipeline } from './pipeline/pipeline.ts';
+import { ClusterService } from './service/cluster-service.ts';
+import { WorkerClusterer } from './service/clusterer.ts';
+import { readTraceChunks } from './trace/trace-reader.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadServiceConfig>;
+  let kafkaSettings: ReturnType<typeof parseKafkaEnv>;
+  try {
+    config = loadServiceConfig(process.env);
+    kafkaSettings = parseKafkaEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof KafkaEnvError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { env } = config;
+  const metrics = new ServiceMetrics(new Registry());
+  let sink: ((r: RejectedRecord) => void) | null = null;
+  const pipeline = new Pipeline(toPipelineConfig(config.pipeline), (r) => {
+    metrics.rejected(r.reason);
+    sink?.(r);
+  });
+  const service = new ClusterService(pipeline, new WorkerClusterer(), toRunOptions(config.pipeline));
+  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent' });
+  const log = app.log;
+  service.on('run', (run) => {
+    metrics.runCompleted(run);
+    log.info({ run_id: run.runId, vms: run.vms.ids.length, vm_clusters: run.vms.outcome.k, tenant_clusters: run.tenants.outcome.k, ms: Math.round(run.durationMs) }, 'clustering run completed');
+  });
+  service.on('runFailed', (status, err) => log.error({ run_id: status.runId, err }, 'clustering run failed'));
+  metrics.windowLength(pipeline.config.window.windowMs);
+
+  // Counters of records in by topic follow the pipeline's own counts.
+  const topics = pipeline.config.topics;
+  const reported = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+  const reportRecords = (): void => {
+    const now = pipeline.recordsIn;
+    metrics.recordsIn(topics.flows, now.flows - reported.flows);
+    metrics.recordsIn(topics.vmAttributes, now.vmAttributes - reported.vmAttributes);
+    metrics.recordsIn(topics.tenantAttributes, now.tenantAttributes - reported.tenantAttributes);
+    Object.assign(reported, now);
+  };
+
+  let consumer: FlowConsumer | null = null;
+  let deadLetter: DeadLetterProducer | null = null;
+  let rejectsFile: WriteStream | null = null;
+  const timer = setInterval(() => {
+    reportRecords();
+    for (const l of consumer?.lag() ?? []) metrics.consumerLag(l.topic, l.partition, l.lag);
+  }, 5000);
+  timer.unref();
+
+  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    else log.info({ signal }, 'shutting down');
+    clearInterval(timer);
+    await consumer?.stop();
+    await deadLetter?.disconnect();
+    await app.close();
+    await service.close();
+    rejectsFile?.end();
+  });
+
+  await app.listen({ host: env.HOST, port: env.PORT });
+  service.startWallClockSchedule(env.RECLUSTER_WALLCLOCK_SECONDS * 1000);
+
+  if (kafkaSettings) {
+    log.info({ kafka: redactKafkaSettings(kafkaSettings) }, 'consuming from Kafka');
+    const kafkaLog: KafkaLogger = {
+      debug: (fields, msg) => log.debug(fields, msg),
+      info: (fields, msg) => log.info(fields, msg),
+      warn: (fields, msg) => log.warn(fields, msg),
+      error: (fields, msg) => log.error(fields, msg),
+    };
+    const kafka = new Kafka(toKafkaConfig(kafkaSettings, { logger: kafkaLog }));
+    const topicList = [topics.flows, topics.vmAttributes, topics.tenantAttributes];
+    const dlq = new DeadLetterProducer(kafka, {
+      sourceTopics: topicList,
+      suffix: kafkaSettings.dlqSuffix,
+      catchAllTopic: kafkaSettings.dlqCatchAllTopic,
+      logger: kafkaLog,
+    });
+    deadLetter = dlq;
+    await dlq.connect();
+    sink = (r) => dlq.add(r);
+    consumer = startFlowConsumer({
+      kafka: kafkaSettings,
+      logger: kafkaLog,
+      deadLetter: dlq,
+      onReady: () => service.markInputsReady(),
+      onBatch: (messages) => {
+        for (const m of messages) service.ingestMessage(m.topic, m.value ?? '', messageSource(m));
+      },
+    });
+  } else {
+    // Embedded default: the bundled trace, through the same pipeline, as fast as it reads.
+    mkdirSync(env.STATE_DIR, { recursive: true });
+    const rejectsPath = join(env.STATE_DIR, 'rejected.jsonl');
+    const file = createWriteStream(rejectsPath);
+    rejectsFile = file;
+    sink = (r) => file.write(`${JSON.stringify(r)}\n`);
+    log.info({ trace: env.EMBEDDED_TRACE, rejects: rejectsPath }, 'KAFKA_BROKERS is unset: replaying the bundled trace');
+    for await (const chunk of readTraceChunks(env.EMBEDDED_TRACE)) {
+      chunk.lines.forEach((line, i) => {
+        if (line) service.ingestTraceLine(line, `${env.EMBEDDED_TRACE}:${chunk.firstLine + i}`);
+      });
+    }
+    await service.whenIdle();
+    service.startRun('final');
+    await service.whenIdle();
+    reportRecords();
+    service.markInputsReady();
+    const stats = service.ingestStats();
+    log.info({ records: stats.records, rejected: stats.rejected.count, vms: service.latestRun()?.vms.ids.length ?? 0 }, 'bundled trace loaded');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`alcor-traffic-clusters: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
