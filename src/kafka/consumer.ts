@@ -80,13 +80,11 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   const logger = options.logger ?? silentLogger;
   const perCall = Math.max(1, options.maxMessagesPerCall ?? 2000);
   const topics = [settings.topics.flows, settings.topics.vmAttributes, settings.topics.tenantAttributes];
-  const kafka = new Kafka(
-    toKafkaConfig(settings, {
-      logger,
-      // restartOnFailure: the consumer restarts after any retriable crash, whatever the count.
-      retry: { ...defaultRetry, restartOnFailure: async () => true },
-    }),
-  );
+  // Short retries per operation (about 10 s in all): a failed connect comes back to the supervisor soon,
+  // so stop() is never stuck behind minutes of connect retries, and the supervisor does the long back-off.
+  // restartOnFailure: the consumer restarts itself after any retriable crash, however many.
+  const retry = { ...defaultRetry, retries: 5, maxRetryTime: 5000, restartOnFailure: async () => true };
+  const kafka = new Kafka(toKafkaConfig(settings, { logger, retry }));
 
   const lagState = new Map<string, PartitionLag>();
   let connected = false;
@@ -170,7 +168,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       heartbeatInterval: options.heartbeatIntervalMs ?? 3000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
       maxWaitTimeInMs: options.maxWaitTimeInMs ?? 500,
-      retry: { ...defaultRetry, restartOnFailure: async () => true },
+      retry,
     });
     consumer = c;
     const crashedForGood = new Promise<void>((resolve) => {
@@ -194,7 +192,9 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       connected = false;
     });
     await c.connect();
+    if (stopping) return;
     await c.subscribe({ topics, fromBeginning: settings.fromBeginning });
+    if (stopping) return;
     await c.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
     await crashedForGood;
   };
@@ -212,8 +212,8 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       const c = consumer;
       consumer = null;
       connected = false;
-      if (stopping) return;
       await c?.disconnect().catch(() => undefined);
+      if (stopping) return;
       // A consumer that ran for a while before crashing starts the back-off over.
       if (Date.now() - started > maxMs) backoff = minMs;
       logger.warn({ retryInMs: backoff }, 'reconnecting the Kafka consumer');
@@ -243,7 +243,10 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         signalStop();
         // kafkajs' disconnect waits for the in-flight eachBatch, then leaves the group.
         await c?.disconnect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'consumer disconnect failed'));
-        await supervisor;
+        // A connect in progress cannot be aborted; its retries end within ~10 s and the loop then exits.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([supervisor, new Promise<void>((r) => (timer = setTimeout(r, 15_000)))]);
+        clearTimeout(timer);
         connected = false;
       })();
       return stopped;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { type FlowConsumer, pipelineBatchHandler, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { DeadLetterProducer, type DeadLetterValue } from '../../src/kafka/dead-letter.ts';
-import { type KafkaSettings, localKafkaSettings } from '../../src/kafka/options.ts';
+import { KafkaEnvError, type KafkaSettings, localKafkaSettings, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from '../../src/kafka/options.ts';
 import { defaultPipelineConfig, Pipeline, type TopicNames } from '../../src/pipeline/pipeline.ts';
 import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
@@ -91,6 +91,65 @@ async function send(client: Kafka, topic: string, messages: Message[]): Promise<
   await producer.send({ topic, acks: -1, messages });
   await producer.disconnect();
 }
+
+describe('Kafka settings from the environment', () => {
+  it('is null without KAFKA_BROKERS and fills the defaults otherwise', () => {
+    expect(parseKafkaEnv({})).toBeNull();
+    expect(parseKafkaEnv({ KAFKA_BROKERS: '  ' })).toBeNull();
+    const s = parseKafkaEnv({ KAFKA_BROKERS: 'a:9092, b:9093', KAFKA_TOPIC_FLOWS: '' });
+    expect(s).toMatchObject({
+      brokers: ['a:9092', 'b:9093'],
+      clientId: 'alcor-traffic-clusters',
+      groupId: 'alcor-traffic-clusters',
+      topics: { flows: 'overlay-flows', vmAttributes: 'vm-attributes', tenantAttributes: 'tenant-attributes' },
+      dlqSuffix: '.rejected',
+      dlqCatchAllTopic: 'unknown.rejected',
+      fromBeginning: true,
+      sasl: null,
+      tls: null,
+    });
+  });
+
+  it('lists every bad variable and never echoes the password', () => {
+    const secret = 'hunter2-very-secret';
+    let error: unknown;
+    try {
+      parseKafkaEnv({
+        KAFKA_BROKERS: 'nohostport,ok:1',
+        KAFKA_TOPIC_FLOWS: 'bad topic',
+        KAFKA_FROM_BEGINNING: 'maybe',
+        KAFKA_SASL_MECHANISM: 'kerberos',
+        KAFKA_SASL_PASSWORD: secret,
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(KafkaEnvError);
+    const message = (error as KafkaEnvError).message;
+    for (const name of ['KAFKA_BROKERS', 'KAFKA_TOPIC_FLOWS', 'KAFKA_FROM_BEGINNING', 'KAFKA_SASL_MECHANISM']) expect(message).toContain(name);
+    expect(message).not.toContain(secret);
+    expect(() => parseKafkaEnv({ KAFKA_BROKERS: 'a:1', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' })).toThrow(/KAFKA_SASL_PASSWORD/);
+    expect(() => parseKafkaEnv({ KAFKA_BROKERS: 'a:1', KAFKA_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/KAFKA_TLS_CA_FILE/);
+  });
+
+  it('maps SASL and TLS to kafkajs and redacts the password for logs', () => {
+    const s = parseKafkaEnv({
+      KAFKA_BROKERS: '[::1]:9093',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'pw',
+      KAFKA_TLS: 'true',
+      KAFKA_TLS_REJECT_UNAUTHORIZED: 'false',
+      KAFKA_FROM_BEGINNING: 'no',
+    });
+    expect(s).not.toBeNull();
+    const config = toKafkaConfig(s as KafkaSettings);
+    expect(config.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'svc', password: 'pw' });
+    expect(config.ssl).toEqual({ rejectUnauthorized: false });
+    expect(s?.fromBeginning).toBe(false);
+    expect(JSON.stringify(redactKafkaSettings(s as KafkaSettings))).not.toContain('"pw"');
+  });
+});
 
 describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('flow consumer on a real broker', () => {
   let kafka: TestKafka;
