@@ -6,7 +6,31 @@ import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type Rejection, rejection } from '../contract/rejections.ts';
 import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
-import * as S from '../features/vm-stats.ts';
+import {
+  S_BYTES_CLIENT,
+  S_BYTES_CROSS_HOST,
+  S_BYTES_EXTERNAL,
+  S_BYTES_HOST_KNOWN,
+  S_BYTES_ICMP,
+  S_BYTES_IN,
+  S_BYTES_INFRA,
+  S_BYTES_OUT,
+  S_BYTES_PEER,
+  S_BYTES_SAME_TENANT,
+  S_BYTES_SERVER,
+  S_BYTES_TCP,
+  S_BYTES_UDP,
+  S_BYTES_VM_PEER,
+  S_FLOWS_CLIENT,
+  S_FLOWS_IN,
+  S_FLOWS_INFRA,
+  S_FLOWS_OUT,
+  S_FLOWS_SERVER,
+  S_PACKETS_IN,
+  S_PACKETS_OUT,
+  S_SERVED_BASE,
+  S_USED_BASE,
+} from '../features/vm-stats.ts';
 import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
 
@@ -108,37 +132,37 @@ export class FleetState {
     const d = vm.ring.data;
     const bytes = f.bytes;
     if (infra) {
-      d[row + S.S_BYTES_INFRA]! += bytes;
-      d[row + S.S_FLOWS_INFRA]! += 1;
+      d[row + S_BYTES_INFRA]! += bytes;
+      d[row + S_FLOWS_INFRA]! += 1;
       return;
     }
     if (outgoing) {
-      d[row + S.S_BYTES_OUT]! += bytes;
-      d[row + S.S_PACKETS_OUT]! += f.packets;
-      d[row + S.S_FLOWS_OUT]! += 1;
+      d[row + S_BYTES_OUT]! += bytes;
+      d[row + S_PACKETS_OUT]! += f.packets;
+      d[row + S_FLOWS_OUT]! += 1;
     } else {
-      d[row + S.S_BYTES_IN]! += bytes;
-      d[row + S.S_PACKETS_IN]! += f.packets;
-      d[row + S.S_FLOWS_IN]! += 1;
+      d[row + S_BYTES_IN]! += bytes;
+      d[row + S_PACKETS_IN]! += f.packets;
+      d[row + S_FLOWS_IN]! += 1;
     }
     const peerVmId = outgoing ? f.dstVm : f.srcVm;
     if (peerVmId === null) {
-      d[row + S.S_BYTES_EXTERNAL]! += bytes;
+      d[row + S_BYTES_EXTERNAL]! += bytes;
     } else {
-      d[row + S.S_BYTES_VM_PEER]! += bytes;
+      d[row + S_BYTES_VM_PEER]! += bytes;
       const tenant = vm.tenantId;
-      if (tenant !== null && peer !== null && peer.tenantId === tenant) d[row + S.S_BYTES_SAME_TENANT]! += bytes;
+      if (tenant !== null && peer !== null && peer.tenantId === tenant) d[row + S_BYTES_SAME_TENANT]! += bytes;
     }
     const localHost = (outgoing ? f.srcHost : f.dstHost) ?? vm.hostId;
     const peerHost = (outgoing ? f.dstHost : f.srcHost) ?? peer?.hostId ?? null;
     if (localHost !== null && peerHost !== null && peerVmId !== null) {
-      d[row + S.S_BYTES_HOST_KNOWN]! += bytes;
-      if (localHost !== peerHost) d[row + S.S_BYTES_CROSS_HOST]! += bytes;
+      d[row + S_BYTES_HOST_KNOWN]! += bytes;
+      if (localHost !== peerHost) d[row + S_BYTES_CROSS_HOST]! += bytes;
     }
     const p = f.protocol;
-    if (p === TCP) d[row + S.S_BYTES_TCP]! += bytes;
-    else if (p === UDP) d[row + S.S_BYTES_UDP]! += bytes;
-    else if (p === ICMP || p === ICMPV6) d[row + S.S_BYTES_ICMP]! += bytes;
+    if (p === TCP) d[row + S_BYTES_TCP]! += bytes;
+    else if (p === UDP) d[row + S_BYTES_UDP]! += bytes;
+    else if (p === ICMP || p === ICMPV6) d[row + S_BYTES_ICMP]! += bytes;
 
     const peerKey = peer !== null ? peer.serial : (peerVmId ?? (outgoing ? f.dstIp : f.srcIp));
     (outgoing ? vm.peersOut : vm.peersIn).touch(peerKey, bucket);
@@ -148,18 +172,18 @@ export class FleetState {
     if (local < 0 || remote < 0) return;
     const end = serviceEnd(local, remote);
     if (end === LOCAL_SERVICE) {
-      d[row + S.S_BYTES_SERVER]! += bytes;
-      d[row + S.S_FLOWS_SERVER]! += 1;
-      d[row + S.S_SERVED_BASE + portClass(local)]! += bytes;
+      d[row + S_BYTES_SERVER]! += bytes;
+      d[row + S_FLOWS_SERVER]! += 1;
+      d[row + S_SERVED_BASE + portClass(local)]! += bytes;
       vm.localPorts.touch(local, bucket);
     } else if (end === REMOTE_SERVICE) {
-      d[row + S.S_BYTES_CLIENT]! += bytes;
-      d[row + S.S_FLOWS_CLIENT]! += 1;
-      d[row + S.S_USED_BASE + portClass(remote)]! += bytes;
+      d[row + S_BYTES_CLIENT]! += bytes;
+      d[row + S_FLOWS_CLIENT]! += 1;
+      d[row + S_USED_BASE + portClass(remote)]! += bytes;
       vm.remotePorts.touch(remote, bucket);
     } else {
       // Peer-to-peer traffic (cluster interconnects): neither end is the client.
-      d[row + S.S_BYTES_PEER]! += bytes;
+      d[row + S_BYTES_PEER]! += bytes;
     }
   }
 

@@ -10,11 +10,11 @@ export class VmEntry {
   lastSeen = -1;
   readonly ring: BucketRing;
   /** Peers are VM serials (cheap number keys) or, outside the overlay, IP addresses. */
-  readonly peersOut: DistinctRecent<number | string>;
-  readonly peersIn: DistinctRecent<number | string>;
+  readonly peersOut: DistinctRecent;
+  readonly peersIn: DistinctRecent;
   /** Service ports this VM contacted as a client, and served as a server. */
-  readonly remotePorts: DistinctRecent<number>;
-  readonly localPorts: DistinctRecent<number>;
+  readonly remotePorts: DistinctRecent;
+  readonly localPorts: DistinctRecent;
 
   constructor(
     readonly vmId: string,
