@@ -151,6 +151,8 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   let pending: Pending[] = [];
   let pendingRecords = 0;
   let pendingBytes = 0;
+  let rateAnchor = started;
+  let rateAnchorRecords = 0;
   let warnings = 0;
   // Event-time pacing: the first timed line anchors event time to wall time.
   let eventAnchor = Number.NaN;
@@ -202,9 +204,13 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     pendingBytes = 0;
     progress(false);
     if (rate > 0) {
-      const due = started + (result.records * 1000) / rate;
-      const wait = due - Date.now();
+      const wait = rateAnchor + ((result.records - rateAnchorRecords) * 1000) / rate - Date.now();
       if (wait > 0) await sleep(wait);
+      else if (wait < -1000) {
+        // After a stall (topic auto-creation, a slow broker) start over rather than burst to catch up.
+        rateAnchor = Date.now();
+        rateAnchorRecords = result.records;
+      }
     }
   };
 
