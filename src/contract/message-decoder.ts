@@ -5,7 +5,8 @@
 import { decodeFlowInto } from './flow-decoder.ts';
 import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
-import { decodeTenantAttributes, decodeVmAttributes } from './schema-decoder.ts';
+import { decodeVmAttributesFast } from './attributes-decoder.ts';
+import { decodeTenantAttributes } from './schema-decoder.ts';
 import { checkStructure, MAX_DEPTH } from './structure.ts';
 
 export type RecordKind = 'flow' | 'vm' | 'tenant';
@@ -85,7 +86,7 @@ export class MessageDecoder {
         return;
       }
       case 'vm': {
-        const d = decodeVmAttributes(record);
+        const d = decodeVmAttributesFast(record);
         if (d.ok) sink.vmAttributes(d.value);
         else sink.reject(d.rejection, index, raw);
         return;

@@ -21,7 +21,7 @@ export function reasonFromIssue(issue: z.core.$ZodIssue, raw: Record<string, unk
   if (issue.path.length <= 1 && (value === undefined || value === null)) reason = 'missing_field';
   else if (issue.code === 'too_small' || issue.code === 'too_big') reason = 'out_of_range';
   else if (issue.code === 'invalid_format') reason = 'invalid_format';
-  else if (issue.code === 'invalid_value') reason = 'unknown_value';
+  else if (issue.code === 'invalid_value') reason = typeof value === 'string' ? 'unknown_value' : 'invalid_type';
   else if (issue.code === 'invalid_union') {
     // Unions are the time (number or RFC 3339), the IP (v4 or v6) and the protocol (number or name).
     if (typeof value === 'string') reason = top === 'protocol' ? 'unknown_protocol' : 'invalid_format';

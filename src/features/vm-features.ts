@@ -4,6 +4,7 @@
  * and the default clustering weights keep them light.
  */
 import type { VmEntry } from '../fleet/vm-entry.ts';
+import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
 import { PORT_CLASSES } from './ports.ts';
 import * as S from './vm-stats.ts';
 
@@ -99,7 +100,7 @@ export function extractVmFeatures(
   offset: number,
   volumes?: VmVolumes,
 ): void {
-  vm.ring.sum(firstBucket, lastBucket, sums);
+  vm.slab.sum(vm.ring, firstBucket, lastBucket, sums);
   if (volumes) {
     volumes.bytes = sums[S.S_BYTES_OUT]! + sums[S.S_BYTES_IN]!;
     volumes.external = sums[S.S_BYTES_EXTERNAL]!;
@@ -109,8 +110,9 @@ export function extractVmFeatures(
   const bytesIn = sums[S.S_BYTES_IN]!;
   const bytes = bytesOut + bytesIn;
   const flows = sums[S.S_FLOWS_OUT]! + sums[S.S_FLOWS_IN]!;
-  const peersOut = vm.peersOut.countSince(firstBucket);
-  const peersIn = vm.peersIn.countSince(firstBucket);
+  vm.distinct.purge(firstBucket);
+  const peersOut = vm.distinct.size(PEERS_OUT);
+  const peersIn = vm.distinct.size(PEERS_IN);
   const serverClient = sums[S.S_BYTES_SERVER]! + sums[S.S_BYTES_CLIENT]!;
   const serverClientFlows = sums[S.S_FLOWS_SERVER]! + sums[S.S_FLOWS_CLIENT]!;
   const portBytes = serverClient + sums[S.S_BYTES_PEER]!;
@@ -135,8 +137,8 @@ export function extractVmFeatures(
   out[o++] = share(sums[S.S_BYTES_PEER]!, portBytes);
   for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_SERVED_BASE + c]!, portBytes);
   for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_USED_BASE + c]!, portBytes);
-  out[o++] = Math.log2(1 + vm.remotePorts.countSince(firstBucket));
-  out[o++] = Math.log2(1 + vm.localPorts.countSince(firstBucket));
+  out[o++] = Math.log2(1 + vm.distinct.size(REMOTE_PORTS));
+  out[o++] = Math.log2(1 + vm.distinct.size(LOCAL_PORTS));
   out[o++] = share(sums[S.S_BYTES_INFRA]!, bytes + sums[S.S_BYTES_INFRA]!);
   const { burstiness, active } = bucketShape(vm, firstBucket, lastBucket, bytes);
   out[o++] = burstiness;
@@ -164,7 +166,7 @@ function bucketShape(
   let sq = 0;
   let active = 0;
   for (let b = firstBucket; b <= lastBucket; b++) {
-    const v = vm.ring.valueAt(b, S.S_BYTES_OUT) + vm.ring.valueAt(b, S.S_BYTES_IN);
+    const v = vm.slab.valueAt(vm.ring, b, S.S_BYTES_OUT) + vm.slab.valueAt(vm.ring, b, S.S_BYTES_IN);
     if (v > 0) active++;
     sq += (v - mean) * (v - mean);
   }

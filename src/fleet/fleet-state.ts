@@ -30,9 +30,13 @@ import {
   S_PACKETS_OUT,
   S_SERVED_BASE,
   S_USED_BASE,
+  STAT_COUNT,
 } from '../features/vm-stats.ts';
+import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
+import { RingSlab } from '../windows/ring-slab.ts';
 import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
+import { VmIndex } from './vm-index.ts';
 
 export interface FleetCounters {
   flowsApplied: number;
@@ -63,13 +67,16 @@ export class FleetState {
     tenantAttributesStale: 0,
     vmsDeleted: 0,
   };
-  private readonly slots: number;
+  /** The same entries as `vms`, for the hot path's lookups. */
+  private readonly index = new VmIndex();
+  /** Every VM's bucket ring. */
+  readonly slab: RingSlab;
   private nextSerial = 0;
 
   constructor(config: WindowConfig) {
     this.config = validateWindowConfig(config);
     // One spare slot: the bucket being filled plus a whole window behind it.
-    this.slots = windowBuckets(config) + 1;
+    this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT);
   }
 
   bucketOf(ts: number): number {
@@ -108,12 +115,11 @@ export class FleetState {
   }
 
   private liveEntry(vmId: string, ts: number): VmEntry | null {
-    let e = this.vms.get(vmId);
+    let e = this.index.get(vmId);
     if (e === undefined) {
       const deletedAt = this.deleted.get(vmId);
       if (deletedAt !== undefined) return null;
-      e = new VmEntry(vmId, this.nextSerial++, this.slots, this.config.maxPeersPerVm);
-      this.vms.set(vmId, e);
+      e = this.addVm(vmId);
     }
     if (ts > e.lastSeen) e.lastSeen = ts;
     return e;
@@ -127,9 +133,9 @@ export class FleetState {
     peer: VmEntry | null,
     infra: boolean,
   ): void {
-    const row = vm.ring.row(bucket);
+    const row = this.slab.row(vm.ring, bucket);
     if (row < 0) return;
-    const d = vm.ring.data;
+    const d = this.slab.data;
     const bytes = f.bytes;
     if (infra) {
       d[row + S_BYTES_INFRA]! += bytes;
@@ -164,8 +170,9 @@ export class FleetState {
     else if (p === UDP) d[row + S_BYTES_UDP]! += bytes;
     else if (p === ICMP || p === ICMPV6) d[row + S_BYTES_ICMP]! += bytes;
 
-    const peerKey = peer !== null ? peer.serial : (peerVmId ?? (outgoing ? f.dstIp : f.srcIp));
-    (outgoing ? vm.peersOut : vm.peersIn).touch(peerKey, bucket);
+    const peerSet = outgoing ? PEERS_OUT : PEERS_IN;
+    if (peer !== null) vm.distinct.touch(peerSet, peer.serial, bucket);
+    else vm.distinct.touchString(peerSet, peerVmId ?? (outgoing ? f.dstIp : f.srcIp), bucket);
 
     const local = outgoing ? f.srcPort : f.dstPort;
     const remote = outgoing ? f.dstPort : f.srcPort;
@@ -175,16 +182,29 @@ export class FleetState {
       d[row + S_BYTES_SERVER]! += bytes;
       d[row + S_FLOWS_SERVER]! += 1;
       d[row + S_SERVED_BASE + portClass(local)]! += bytes;
-      vm.localPorts.touch(local, bucket);
+      vm.distinct.touch(LOCAL_PORTS, local, bucket);
     } else if (end === REMOTE_SERVICE) {
       d[row + S_BYTES_CLIENT]! += bytes;
       d[row + S_FLOWS_CLIENT]! += 1;
       d[row + S_USED_BASE + portClass(remote)]! += bytes;
-      vm.remotePorts.touch(remote, bucket);
+      vm.distinct.touch(REMOTE_PORTS, remote, bucket);
     } else {
       // Peer-to-peer traffic (cluster interconnects): neither end is the client.
       d[row + S_BYTES_PEER]! += bytes;
     }
+  }
+
+  private addVm(vmId: string): VmEntry {
+    const e = new VmEntry(vmId, this.nextSerial++, this.slab, this.config.maxPeersPerVm);
+    this.vms.set(vmId, e);
+    this.index.set(vmId, e);
+    return e;
+  }
+
+  private removeVm(e: VmEntry): void {
+    this.slab.release(e.ring);
+    this.vms.delete(e.vmId);
+    this.index.delete(e.vmId);
   }
 
   /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
@@ -205,15 +225,12 @@ export class FleetState {
     }
     this.counters.vmAttributesApplied++;
     if (a.state === 'deleted') {
-      this.vms.delete(a.vmId);
+      if (e !== undefined) this.removeVm(e);
       this.deleted.set(a.vmId, a.ts);
       this.counters.vmsDeleted++;
       return;
     }
-    if (e === undefined) {
-      e = new VmEntry(a.vmId, this.nextSerial++, this.slots, this.config.maxPeersPerVm);
-      this.vms.set(a.vmId, e);
-    }
+    e ??= this.addVm(a.vmId);
     e.attributes = a;
     if (a.ts > e.lastSeen) e.lastSeen = a.ts;
   }
@@ -243,7 +260,7 @@ export class FleetState {
     let n = 0;
     for (const [id, e] of this.vms) {
       if (e.lastSeen < before) {
-        this.vms.delete(id);
+        this.removeVm(e);
         n++;
       }
     }

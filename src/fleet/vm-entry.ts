@@ -1,33 +1,30 @@
 import type { VmAttributes } from '../contract/records.ts';
-import { STAT_COUNT } from '../features/vm-stats.ts';
-import { BucketRing } from '../windows/bucket-ring.ts';
-import { DistinctRecent } from '../windows/distinct-recent.ts';
+import type { RingSlab } from '../windows/ring-slab.ts';
+import { DistinctSets } from '../windows/distinct-sets.ts';
 
 /** What the service knows of one VM: its latest attributes and its traffic in the window. */
 export class VmEntry {
   attributes: VmAttributes | null = null;
   /** Newest event time at which a flow or attributes message mentioned this VM. */
   lastSeen = -1;
-  readonly ring: BucketRing;
-  /** Peers are VM serials (cheap number keys) or, outside the overlay, IP addresses. */
-  readonly peersOut: DistinctRecent;
-  readonly peersIn: DistinctRecent;
-  /** Service ports this VM contacted as a client, and served as a server. */
-  readonly remotePorts: DistinctRecent;
-  readonly localPorts: DistinctRecent;
+  /** This VM's ring in the fleet's slab of bucket rings. */
+  readonly ring: number;
+  /**
+   * Distinct peers out and in (VM serials, or addresses outside the overlay) and service ports used and
+   * served, in the window.
+   */
+  readonly distinct: DistinctSets;
 
   constructor(
     readonly vmId: string,
     /** Unique per entry in its fleet: a number key for peer sets, faster to hash than the id string. */
     readonly serial: number,
-    slots: number,
+    /** The fleet's rings, shared: one object the hot path keeps in cache. */
+    readonly slab: RingSlab,
     maxPeers: number,
   ) {
-    this.ring = new BucketRing(slots, STAT_COUNT);
-    this.peersOut = new DistinctRecent(maxPeers);
-    this.peersIn = new DistinctRecent(maxPeers);
-    this.remotePorts = new DistinctRecent(maxPeers);
-    this.localPorts = new DistinctRecent(maxPeers);
+    this.ring = slab.alloc();
+    this.distinct = new DistinctSets(maxPeers);
   }
 
   get tenantId(): string | null {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { Random } from '../../src/core/random.ts';
+import type { VmEntry } from '../../src/fleet/vm-entry.ts';
+import { VmIndex } from '../../src/fleet/vm-index.ts';
+
+describe('VmIndex', () => {
+  it('agrees with a Map through inserts, updates, deletes and growth, for ids that differ only at the end', () => {
+    const index = new VmIndex();
+    const map = new Map<string, VmEntry>();
+    const rng = new Random(3);
+    for (let step = 0; step < 20_000; step++) {
+      const id = `vm-${String(rng.int(0, 3000)).padStart(6, '0')}`;
+      const op = rng.int(0, 9);
+      if (op < 6) {
+        const entry = { vmId: id, serial: step } as unknown as VmEntry;
+        index.set(id, entry);
+        map.set(id, entry);
+      } else if (op < 8) {
+        index.delete(id);
+        map.delete(id);
+      }
+      // A fresh string with the same content must find the same entry.
+      const probe = `vm-${id.slice(3)}`;
+      expect(index.get(probe)).toBe(map.get(id));
+    }
+  });
+});
