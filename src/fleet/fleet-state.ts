@@ -172,7 +172,13 @@ export class FleetState {
 
     const peerSet = outgoing ? PEERS_OUT : PEERS_IN;
     if (peer !== null) vm.distinct.touch(peerSet, peer.serial, bucket);
-    else vm.distinct.touchString(peerSet, peerVmId ?? (outgoing ? f.dstIp : f.srcIp), bucket);
+    else if (peerVmId !== null) vm.distinct.touchString(peerSet, peerVmId, bucket);
+    else {
+      const ip = outgoing ? f.dstIp : f.srcIp;
+      const v4 = ipv4Number(ip);
+      if (v4 >= 0) vm.distinct.touch(peerSet, IPV4_KEY_BASE + v4, bucket);
+      else vm.distinct.touchString(peerSet, ip, bucket);
+    }
 
     const local = outgoing ? f.srcPort : f.dstPort;
     const remote = outgoing ? f.dstPort : f.srcPort;
@@ -258,7 +264,7 @@ export class FleetState {
   evictSilent(idleMs: number): number {
     const before = this.watermark - this.config.windowMs - idleMs;
     let n = 0;
-    for (const [id, e] of this.vms) {
+    for (const e of this.vms.values()) {
       if (e.lastSeen < before) {
         this.removeVm(e);
         n++;
@@ -266,6 +272,26 @@ export class FleetState {
     }
     return n;
   }
+}
+
+/** IPv4 peers are counted as numbers above every VM serial: no string hashing on the hot path. */
+const IPV4_KEY_BASE = 2 ** 32;
+
+/** A dotted IPv4 address (already validated) as an unsigned 32-bit number; -1 for anything else. */
+export function ipv4Number(ip: string): number {
+  let value = 0;
+  let octet = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      value = value * 256 + octet;
+      octet = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) octet = octet * 10 + (c - 48);
+    else return -1;
+  }
+  return dots === 3 ? value * 256 + octet : -1;
 }
 
 function isInfraTraffic(f: FlowRecord): boolean {

@@ -6,8 +6,8 @@
  * Why one open-addressing table over a Float64Array of (key, bucket) pairs rather than a Map or one
  * structure per set: touching these sets is the costliest step of applying a flow, and it is bound by
  * memory latency. One array per VM and the key next to its bucket leave one dependent load and one cache
- * line per touch. Number keys are VM serials and ports; addresses outside the overlay (strings) go to a
- * Map per set.
+ * line per touch. Number keys are VM serials, ports and IPv4 addresses; other keys (IPv6 addresses
+ * outside the overlay) go to a Map per set.
  */
 export const PEERS_OUT = 0;
 export const PEERS_IN = 1;
@@ -34,7 +34,7 @@ export class DistinctSets {
 
   constructor(private readonly cap: number) {}
 
-  /** `value` must be a non-negative integer below 2^29 (VM serials, ports). */
+  /** `value` must be a non-negative integer below 2^50 (VM serials, ports, IPv4 addresses offset by 2^32). */
   touch(set: number, value: number, bucket: number): void {
     const key = value * 4 + set;
     const t = this.table;
@@ -87,7 +87,7 @@ export class DistinctSets {
       const key = old[j]!;
       if (key === EMPTY) continue;
       if (old[j + 1]! < firstBucket) {
-        this.sizes[key & 3]!--;
+        this.sizes[key % 4]!--;
         continue;
       }
       let i = slotOf(key, mask);
