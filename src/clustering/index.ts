@@ -203,7 +203,8 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
         chosen = timed(timings, 'kmeans', () => {
           const tolerance = kmeansTolerance(points);
           const warm = lloyd(points, fromSample.centroids, o.maxIterations, tolerance);
-          const fresh = kmeansBestOf(points, fromSample.k, o.seed, o.restarts, o.maxIterations, tolerance);
+          // The sample's solution is almost always the better start; a couple of fresh ones guard against a bad sample.
+          const fresh = kmeansBestOf(points, fromSample.k, o.seed, Math.min(2, o.restarts), o.maxIterations, tolerance);
           return fresh.inertia < warm.inertia ? fresh : warm;
         });
       } else if (sampled) {
