@@ -164,3 +164,14 @@ export const Readiness = z.object({
   missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
 });
 export type Readiness = z.infer<typeof Readiness>;
+
+export const IngestStatsResponse = z.object({
+  messages: z.number().int(),
+  records: z.object({ flows: z.number().int(), vm_attributes: z.number().int(), tenant_attributes: z.number().int() }),
+  rejected: z.object({ count: z.number().int(), by_reason: z.record(z.string(), z.number().int()) }),
+  watermark: z.string().nullable(),
+  vms_tracked: z.number().int(),
+  tenants_tracked: z.number().int(),
+  latest_run_id: z.string().nullable(),
+  run_in_progress: z.string().nullable(),
+});

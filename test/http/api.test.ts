@@ -349,6 +349,7 @@ describe('operations', () => {
         'GET /v1/tenants',
         'GET /v1/tenants/{tenant_id}',
         'POST /v1/recluster',
+        'GET /v1/stats',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',
@@ -368,5 +369,21 @@ describe('operations', () => {
     const page = await app.inject({ method: 'GET', url: '/docs/' });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
+  });
+});
+
+describe('GET /v1/stats', () => {
+  it('reports what came in: records by kind, rejections, watermark and the latest run', async () => {
+    const { app: statsApp } = appFor(view);
+    const { status, body } = await getJson<{ records: { flows: number }; rejected: { count: number }; watermark: string; latest_run_id: string }>(
+      statsApp,
+      '/v1/stats',
+    );
+    expect(status).toBe(200);
+    expect(body.records.flows).toBe(70_578);
+    expect(body.rejected.count).toBe(69);
+    expect(body.watermark).toBe('2026-11-01T00:45:03.000Z');
+    expect(body.latest_run_id).toBe(run.runId);
+    await statsApp.close();
   });
 });
