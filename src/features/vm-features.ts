@@ -18,7 +18,7 @@ export const VM_FEATURES = [
   'log_peers_in',
   'peer_asymmetry',
   'external_share',
-  'same_tenant_share',
+  'same_tenant_peer_share',
   'cross_host_share',
   'tcp_share',
   'udp_share',
@@ -48,13 +48,14 @@ export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
   log_vcpus: 0.25,
   log_memory_gb: 0.25,
   cpu_util: 0.25,
-  // Where a VM's peers run is the scheduler's doing, and which tenant a peer belongs to is only known
-  // once its attributes arrive: both say more about placement than about behaviour.
+  // Where a VM's peers run is the scheduler's doing: it says more about placement than about behaviour.
   cross_host_share: 0.25,
-  same_tenant_share: 0.3,
-  // Packet size is the most scale-free signature of an application (probes, RPCs, bulk, jumbo frames).
+  same_tenant_peer_share: 0.6,
+  // Packet size and the use of UDP are the most scale-free signatures of an application (probes, RPCs,
+  // bulk, jumbo frames; QUIC and media streams).
   log_packet_size_out: 1.5,
   log_packet_size_in: 1.5,
+  udp_share: 1.5,
 };
 
 /**
@@ -99,12 +100,12 @@ export function extractVmFeatures(
   out: Float64Array,
   offset: number,
   volumes?: VmVolumes,
+  peerBySerial?: (serial: number) => VmEntry | undefined,
 ): void {
   vm.slab.sum(vm.ring, firstBucket, lastBucket, sums);
   if (volumes) {
     volumes.bytes = sums[S.S_BYTES_OUT]! + sums[S.S_BYTES_IN]!;
     volumes.external = sums[S.S_BYTES_EXTERNAL]!;
-    volumes.sameTenant = sums[S.S_BYTES_SAME_TENANT]!;
   }
   const bytesOut = sums[S.S_BYTES_OUT]!;
   const bytesIn = sums[S.S_BYTES_IN]!;
@@ -113,6 +114,8 @@ export function extractVmFeatures(
   vm.distinct.purge(firstBucket);
   const peersOut = vm.distinct.size(PEERS_OUT);
   const peersIn = vm.distinct.size(PEERS_IN);
+  const sameTenant = sameTenantPeerShare(vm, peerBySerial);
+  if (volumes) volumes.sameTenant = volumes.bytes * sameTenant;
   const serverClient = sums[S.S_BYTES_SERVER]! + sums[S.S_BYTES_CLIENT]!;
   const serverClientFlows = sums[S.S_FLOWS_SERVER]! + sums[S.S_FLOWS_CLIENT]!;
   const portBytes = serverClient + sums[S.S_BYTES_PEER]!;
@@ -127,7 +130,7 @@ export function extractVmFeatures(
   out[o++] = Math.log2(1 + peersIn);
   out[o++] = peersOut + peersIn > 0 ? (peersOut - peersIn) / (peersOut + peersIn) : 0;
   out[o++] = share(sums[S.S_BYTES_EXTERNAL]!, bytes);
-  out[o++] = share(sums[S.S_BYTES_SAME_TENANT]!, sums[S.S_BYTES_VM_PEER]!);
+  out[o++] = sameTenant;
   out[o++] = share(sums[S.S_BYTES_CROSS_HOST]!, sums[S.S_BYTES_HOST_KNOWN]!);
   out[o++] = share(sums[S.S_BYTES_TCP]!, bytes);
   out[o++] = share(sums[S.S_BYTES_UDP]!, bytes);
@@ -148,6 +151,28 @@ export function extractVmFeatures(
   out[o++] = a?.memoryMb != null ? Math.log2(1 + a.memoryMb / 1024) : Number.NaN;
   out[o++] = a?.cpuUtil ?? Number.NaN;
   if (o - offset !== VM_FEATURE_COUNT) throw new Error('feature layout out of sync with VM_FEATURES');
+}
+
+/**
+ * The share of the VM's live VM peers in the window that belong to its own tenant, judged with the
+ * attributes known now. Decided at extraction rather than per record so that it does not depend on
+ * whether a VM's attributes were consumed before or after its flows (separate topics interleave freely).
+ */
+function sameTenantPeerShare(vm: VmEntry, peerBySerial: ((serial: number) => VmEntry | undefined) | undefined): number {
+  const tenant = vm.tenantId;
+  if (tenant === null || peerBySerial === undefined) return 0;
+  let peers = 0;
+  let same = 0;
+  const visit = (serial: number): void => {
+    const peer = peerBySerial(serial);
+    if (peer === undefined) return;
+    peers++;
+    if (peer.tenantId === tenant) same++;
+  };
+  // Peers seen in both directions count twice, in numerator and denominator alike.
+  vm.distinct.forEachNumber(PEERS_OUT, visit);
+  vm.distinct.forEachNumber(PEERS_IN, visit);
+  return peers > 0 ? same / peers : 0;
 }
 
 /**

@@ -16,7 +16,6 @@ import {
   S_BYTES_INFRA,
   S_BYTES_OUT,
   S_BYTES_PEER,
-  S_BYTES_SAME_TENANT,
   S_BYTES_SERVER,
   S_BYTES_TCP,
   S_BYTES_UDP,
@@ -55,6 +54,10 @@ export class FleetState {
   readonly vms = new Map<string, VmEntry>();
   /** Deleted VMs with the event time of their deletion, so that older messages cannot revive them. */
   readonly deleted = new Map<string, number>();
+  /** Serials of deleted VMs, so that flows still arriving for one count it as the same peer as before. */
+  private readonly deletedSerials = new Map<string, number>();
+  /** Live entries by serial, to resolve peers at feature extraction. */
+  private readonly bySerial: (VmEntry | undefined)[] = [];
   readonly tenants = new Map<string, TenantAttributes>();
   /** Newest flow event time seen; -Infinity before the first flow. */
   watermark = Number.NEGATIVE_INFINITY;
@@ -156,8 +159,6 @@ export class FleetState {
       d[row + S_BYTES_EXTERNAL]! += bytes;
     } else {
       d[row + S_BYTES_VM_PEER]! += bytes;
-      const tenant = vm.tenantId;
-      if (tenant !== null && peer !== null && peer.tenantId === tenant) d[row + S_BYTES_SAME_TENANT]! += bytes;
     }
     const localHost = (outgoing ? f.srcHost : f.dstHost) ?? vm.hostId;
     const peerHost = (outgoing ? f.dstHost : f.srcHost) ?? peer?.hostId ?? null;
@@ -172,7 +173,11 @@ export class FleetState {
 
     const peerSet = outgoing ? PEERS_OUT : PEERS_IN;
     if (peer !== null) vm.distinct.touch(peerSet, peer.serial, bucket);
-    else if (peerVmId !== null) vm.distinct.touchString(peerSet, peerVmId, bucket);
+    else if (peerVmId !== null) {
+      const serial = this.deletedSerials.get(peerVmId);
+      if (serial !== undefined) vm.distinct.touch(peerSet, serial, bucket);
+      else vm.distinct.touchString(peerSet, peerVmId, bucket);
+    }
     else {
       const ip = outgoing ? f.dstIp : f.srcIp;
       const v4 = ipv4Number(ip);
@@ -204,6 +209,7 @@ export class FleetState {
     const e = new VmEntry(vmId, this.nextSerial++, this.slab, this.config.maxPeersPerVm);
     this.vms.set(vmId, e);
     this.index.set(vmId, e);
+    this.bySerial[e.serial] = e;
     return e;
   }
 
@@ -211,6 +217,7 @@ export class FleetState {
     this.slab.release(e.ring);
     this.vms.delete(e.vmId);
     this.index.delete(e.vmId);
+    this.bySerial[e.serial] = undefined;
   }
 
   /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
@@ -223,6 +230,7 @@ export class FleetState {
       }
       // A newer snapshot of a VM that was deleted: the id came back (re-created); start afresh.
       this.deleted.delete(a.vmId);
+      this.deletedSerials.delete(a.vmId);
     }
     let e = this.vms.get(a.vmId);
     if (e?.attributes && e.attributes.ts > a.ts) {
@@ -231,7 +239,10 @@ export class FleetState {
     }
     this.counters.vmAttributesApplied++;
     if (a.state === 'deleted') {
-      if (e !== undefined) this.removeVm(e);
+      if (e !== undefined) {
+        this.deletedSerials.set(a.vmId, e.serial);
+        this.removeVm(e);
+      }
       this.deleted.set(a.vmId, a.ts);
       this.counters.vmsDeleted++;
       return;
@@ -249,6 +260,11 @@ export class FleetState {
     }
     this.counters.tenantAttributesApplied++;
     this.tenants.set(t.tenantId, t);
+  }
+
+  /** The live VM with this serial, if any. */
+  vmBySerial(serial: number): VmEntry | undefined {
+    return this.bySerial[serial];
   }
 
   /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */

@@ -22,7 +22,10 @@ export interface FleetSnapshot {
   vmTenants: (string | null)[];
   vmVpcs: (string | null)[];
   vmFeatures: FeatureMatrix;
-  /** Service bytes in the window per VM: total, to/from outside the overlay, to/from the same tenant. */
+  /**
+   * Service bytes in the window per VM: total, to/from outside the overlay, and the part attributed to
+   * its own tenant (total times the same-tenant share of its VM peers).
+   */
   vmBytes: Float64Array;
   vmExternalBytes: Float64Array;
   vmSameTenantBytes: Float64Array;
@@ -40,7 +43,7 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
   const { first, last } = fleet.windowRange();
   const minutes = fleet.config.windowMs / 60_000;
   for (let i = 0; i < n; i++) {
-    extractVmFeatures(vms[i]!, first, last, minutes, data, i * VM_FEATURE_COUNT, volumes);
+    extractVmFeatures(vms[i]!, first, last, minutes, data, i * VM_FEATURE_COUNT, volumes, (serial) => fleet.vmBySerial(serial));
     vmBytes[i] = volumes.bytes;
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;

@@ -114,7 +114,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     if (Number.isFinite(fleet.watermark)) {
       const { first, last } = fleet.windowRange();
       const row = new Float64Array(VM_FEATURE_COUNT);
-      extractVmFeatures(e, first, last, fleet.config.windowMs / 60_000, row, 0);
+      extractVmFeatures(e, first, last, fleet.config.windowMs / 60_000, row, 0, undefined, (serial) => fleet.vmBySerial(serial));
       features = {};
       VM_FEATURES.forEach((name, i) => {
         const v = row[i]!;

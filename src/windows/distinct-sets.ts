@@ -125,6 +125,15 @@ export class DistinctSets {
     return this.sizes[set]!;
   }
 
+  /** Calls `fn` with each number value of `set` (after a purge, the values seen in the window). */
+  forEachNumber(set: number, fn: (value: number) => void): void {
+    const t = this.table;
+    for (let j = 0; j < t.length; j += 2) {
+      const key = t[j]!;
+      if (key !== EMPTY && key % 4 === set) fn((key - set) / 4);
+    }
+  }
+
   size(set: number): number {
     return this.sizes[set]!;
   }

@@ -65,7 +65,7 @@ describe('FleetState windows', () => {
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'b', tenantId: 't', hostId: 'n2' }));
     fleet.applyFlow(flow({ ts: T0 + 3 * MIN, srcVm: 'a', dstVm: 'b', bytes: 300 }));
     expect(features(fleet, 'a').cross_host_share).toBeCloseTo(0.75, 12);
-    expect(features(fleet, 'a').same_tenant_share).toBe(1);
+    expect(features(fleet, 'a').same_tenant_peer_share).toBe(1);
   });
 });
 

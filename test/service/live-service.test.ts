@@ -1,0 +1,142 @@
+/**
+ * The service as operators run it, against a real Kafka broker: `npm run produce` streams a fixture in,
+ * the service consumes it, and its REST API must agree with `npm run replay` on the same trace.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
+import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
+import { replayTrace } from '../../src/replay/replay.ts';
+import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
+
+interface Stats {
+  records: { flows: number; vm_attributes: number; tenant_attributes: number };
+  rejected: { count: number; by_reason: Record<string, number> };
+  latest_run_id: string | null;
+}
+interface Assignments {
+  run_id: string;
+  vm_clusters: Record<string, string>;
+  tenant_clusters: Record<string, string>;
+}
+
+let kafka: TestKafka;
+const services: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  kafka = await startTestKafka();
+}, 180_000);
+
+afterAll(async () => {
+  for (const s of services) await s.stop('SIGKILL');
+  await kafka?.stop();
+}, 60_000);
+
+/** A run started now, on the state as it is now: a run already in flight may predate the last records. */
+async function rerun(url: string): Promise<Assignments> {
+  for (;;) {
+    const res = await fetch(`${url}/v1/recluster`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    const { run_id, started } = (await res.json()) as { run_id: string; started: boolean };
+    await waitFor(async () => ((await getJson<Stats>(`${url}/v1/stats`)).body.latest_run_id === run_id ? true : undefined), 60_000, run_id);
+    if (started) return (await getJson<Assignments>(`${url}/v1/assignments`)).body;
+  }
+}
+
+describe('the live service over Kafka', () => {
+  it('consumes a produced fixture, serves the clusters replay finds, dead-letters bad records and resumes from committed offsets', async () => {
+    const prefix = uniqueTopic('live');
+    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
+    await createTopics(kafka.brokers, Object.values(topics), 1);
+    const env = {
+      KAFKA_BROKERS: kafka.brokers,
+      KAFKA_GROUP_ID: uniqueGroup('live'),
+      KAFKA_TOPIC_FLOWS: topics.flows,
+      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
+      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
+      RECLUSTER_WALLCLOCK_SECONDS: '0',
+    };
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/produce.ts', 'fixtures/small.jsonl.gz'], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1 << 24,
+    });
+
+    const svc = await startServiceProcess(env);
+    services.push(svc);
+    const stats = await waitFor(
+      async () => {
+        const { body } = await getJson<Stats>(`${svc.url}/v1/stats`);
+        return body.records.flows === 70_578 && body.records.vm_attributes === 3_210 && body.records.tenant_attributes === 68 ? body : undefined;
+      },
+      90_000,
+      'the fixture to be consumed',
+    );
+    const served = await rerun(svc.url);
+
+    const defaults = PipelineOptions.parse({});
+    const { result } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) });
+    const ids = Object.keys(result.vm_clusters).sort();
+    expect(Object.keys(served.vm_clusters).sort()).toEqual(ids);
+    expect(Object.keys(served.tenant_clusters).sort()).toEqual(Object.keys(result.tenant_clusters).sort());
+    const vmAri = adjustedRandIndex(
+      ids.map((id) => result.vm_clusters[id]!),
+      ids.map((id) => served.vm_clusters[id]!),
+    );
+    const tenants = Object.keys(result.tenant_clusters).sort();
+    const tenantAri = adjustedRandIndex(
+      tenants.map((id) => result.tenant_clusters[id]!),
+      tenants.map((id) => served.tenant_clusters[id]!),
+    );
+    // The state does not depend on how Kafka interleaved the three topics, so the clusters are the same.
+    expect(vmAri).toBe(1);
+    expect(tenantAri).toBe(1);
+
+    // Every record the service rejected is in a dead-letter topic, with its reason.
+    const dlqTopics = [`${topics.flows}.rejected`, `${topics.vm}.rejected`, `${topics.tenant}.rejected`];
+    const consumer = testKafkaClient(kafka.brokers).consumer({ groupId: uniqueGroup('dlq-check') });
+    await consumer.connect();
+    const existing = new Set(await testKafkaClient(kafka.brokers).admin().listTopics());
+    await consumer.subscribe({ topics: dlqTopics.filter((t) => existing.has(t)), fromBeginning: true });
+    const dead: Array<{ reason: string; value: { reason: string; raw: string } }> = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        dead.push({ reason: String(message.headers?.reason), value: JSON.parse(String(message.value)) });
+      },
+    });
+    await waitFor(async () => (dead.length >= stats.rejected.count ? true : undefined), 30_000, 'the dead letters');
+    await consumer.disconnect();
+    expect(dead).toHaveLength(stats.rejected.count);
+    const byReason: Record<string, number> = {};
+    for (const d of dead) {
+      expect(d.value.reason).toBe(d.reason);
+      byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
+    }
+    expect(byReason).toEqual(stats.rejected.by_reason);
+
+    // Graceful stop commits; a new process in the same group reads only what came after.
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    const producer = testKafkaClient(kafka.brokers).producer();
+    await producer.connect();
+    const fresh = Array.from({ length: 5 }, (_, i) => ({
+      ts: Date.UTC(2026, 10, 1, 1, 0, i),
+      src_vm: `after-restart-${i}`,
+      src_ip: '10.200.0.1',
+      dst_ip: '198.51.100.7',
+      src_port: 40_000 + i,
+      dst_port: 443,
+      protocol: 'tcp',
+      bytes: 1000,
+      packets: 10,
+    }));
+    await producer.send({ topic: topics.flows, messages: [{ value: JSON.stringify(fresh) }] });
+    await producer.disconnect();
+    const again = await startServiceProcess(env);
+    services.push(again);
+    await waitFor(async () => ((await getJson<Stats>(`${again.url}/v1/stats`)).body.records.flows === 5 ? true : undefined), 60_000, 'the new records');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await getJson<Stats>(`${again.url}/v1/stats`)).body.records.flows).toBe(5);
+    expect(await again.stop('SIGTERM')).toBe(0);
+  }, 300_000);
+});
