@@ -1,11 +1,14 @@
 /**
- * npm run bench: runs the benchmarks and writes their figures to bench/results/latest.json (and prints
- * them). Traces are generated on demand into fixtures/generated/ (git-ignored).
+ * npm run bench [-- replay kafka api]: runs the benchmarks (all, or those named) and writes their figures
+ * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
+ * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { benchApi } from './api-bench.ts';
+import { benchKafka } from './kafka-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
@@ -15,14 +18,25 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
+  const only = process.argv.slice(2);
+  const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
   const started = new Date().toISOString();
-  process.stderr.write('replay benchmark (3 passes)...\n');
-  const replay = await benchReplay(TRACE);
-  const figures = {
+  const figures: Record<string, unknown> = {
     started,
     machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30) },
-    replay,
   };
+  if (wanted('replay')) {
+    process.stderr.write('replay benchmark (3 passes)...\n');
+    figures.replay = await benchReplay(TRACE);
+  }
+  if (wanted('kafka')) {
+    process.stderr.write('Kafka ingest benchmark (starts a broker)...\n');
+    figures.kafka_ingest = await benchKafka();
+  }
+  if (wanted('api')) {
+    process.stderr.write('API latency benchmark (starts the service on the 1M-record trace)...\n');
+    figures.api_latency = await benchApi(TRACE);
+  }
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/latest.json', `${JSON.stringify(figures, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to bench/results/latest.json\n`);
