@@ -69,6 +69,8 @@ async function main(): Promise<void> {
   const timer = setInterval(() => {
     reportRecords();
     for (const l of consumer?.lag() ?? []) metrics.consumerLag(l.topic, l.partition, l.lag);
+    // Not ready while the consumer is out of its group (broker down, rebalancing).
+    if (consumer) service.markInputsReady(consumer.connected);
   }, 5000);
   timer.unref();
 
