@@ -36,3 +36,20 @@ export function parseFlags(argv: readonly string[], booleanFlags: readonly strin
   }
   return { positionals, values };
 }
+
+/**
+ * Runs a command's main function: its return value is the exit code; an error is printed as one line
+ * (a missing file by name), never as a stack trace.
+ */
+export function runCli(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const e = err as NodeJS.ErrnoException;
+      process.stderr.write(`${name}: ${e.code === 'ENOENT' ? `no such file: ${e.path}` : e.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { confusion, ResultAssignments, score, Truth } from '../evaluation/score.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, runCli } from './args.ts';
 
 const HELP = `Usage: npm run evaluate -- <result.json> <truth.json> [--json] [--confusion]
 
@@ -51,12 +51,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`evaluate: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('evaluate', main);

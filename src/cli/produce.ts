@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { KafkaEnvError, parseKafkaEnv, toKafkaConfig } from '../kafka/options.ts';
 import { countTraceLines, type ProduceProgress, produceTrace } from '../kafka/produce-trace.ts';
 import { defaultTopics } from '../pipeline/pipeline.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, runCli } from './args.ts';
 
 const HELP = `Usage: npm run produce -- <trace.jsonl|trace.jsonl.gz> [options]
 
@@ -106,13 +106,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`produce: ${e.code === 'ENOENT' ? `no such file: ${e.path}` : e.message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('produce', main);

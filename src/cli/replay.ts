@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { describeIssues, PipelineOptions, toPipelineConfig, toRunOptions } from '../config/pipeline-options.ts';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import { replayTrace } from '../replay/replay.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, runCli } from './args.ts';
 import { formatReplaySummary } from './summary.ts';
 
 const HELP = `Usage: npm run replay -- <trace.jsonl|trace.jsonl.gz> --out <result.json> [options]
@@ -76,13 +76,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`replay: ${e.code === 'ENOENT' ? `no such file: ${e.path}` : e.message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('replay', main);
