@@ -41,8 +41,16 @@ function text(buf: Buffer, start: number, end: number): string {
 }
 
 export async function* readTraceChunks(path: string, maxLineBytes = 64 * 1024 * 1024): AsyncGenerator<TraceChunk> {
+  // Sniff first: a missing file is then one rejected promise, not an unhandled stream error.
+  const gzip = await isGzip(path);
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const stream: AsyncIterable<Buffer> = (await isGzip(path)) ? file.pipe(createGunzip({ chunkSize: 1 << 20 })) : file;
+  let stream: AsyncIterable<Buffer> = file;
+  if (gzip) {
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    // pipe() does not forward errors: a read error must end the iteration, not the process.
+    file.on('error', (err) => gunzip.destroy(err));
+    stream = file.pipe(gunzip);
+  }
   let carry: Buffer | null = null;
   /** Set while skipping the rest of an oversize line. */
   let skipping: OversizeLine | null = null;
