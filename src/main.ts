@@ -18,6 +18,7 @@ import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/con
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
 import { KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
+import { FileModelStore, loadLatestModel } from './models/model-store.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
@@ -42,9 +43,19 @@ async function main(): Promise<void> {
     metrics.rejected(r.reason);
     sink?.(r);
   });
-  const service = new ClusterService(pipeline, new WorkerClusterer(), toRunOptions(config.pipeline));
+  // A model that cannot be used is logged and skipped: the service starts fresh rather than not at all.
+  const loaded = await loadLatestModel(env.MODELS_DIR);
+  const service = new ClusterService(pipeline, new WorkerClusterer(), toRunOptions(config.pipeline), Date.now, {
+    historySize: env.RUN_HISTORY,
+    models: new FileModelStore(env.MODELS_DIR),
+    model: loaded.status === 'loaded' ? loaded.model : null,
+  });
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent' });
   const log = app.log;
+  if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
+  else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
+  service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
+  service.on('modelFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the model'));
   service.on('run', (run) => {
     metrics.runCompleted(run);
     log.info({ run_id: run.runId, vms: run.vms.ids.length, vm_clusters: run.vms.outcome.k, tenant_clusters: run.tenants.outcome.k, ms: Math.round(run.durationMs) }, 'clustering run completed');

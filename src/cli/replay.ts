@@ -17,6 +17,7 @@ clustering as of the end of the trace.
 
   --out FILE                 result JSON (vm_clusters, tenant_clusters, rejected, run, stats)
   --rejects FILE             rejected records as JSON Lines (reason, field, message, source, raw)
+  --models-dir DIR           write each run's model there, as the service does (default: none)
   --json                     print the summary as JSON instead of a table
   --window-minutes N         sliding window length (default 15)
   --bucket-seconds N         window granularity (default 60)
@@ -45,7 +46,7 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  const { out, rejects, json, help: _help, ...rest } = values;
+  const { out, rejects, json, modelsDir, help: _help, ...rest } = values;
   const options = PipelineOptions.safeParse(rest);
   if (!options.success) {
     process.stderr.write(`replay: invalid options\n${describeIssues(options.error)}\n`);
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
     pipeline: toPipelineConfig(options.data),
     run: toRunOptions(options.data),
     ...(onReject ? { onReject } : {}),
+    ...(typeof modelsDir === 'string' ? { modelsDir } : {}),
   });
   if (rejectsStream) await new Promise<void>((resolve, reject) => rejectsStream.end((err?: Error | null) => (err ? reject(err) : resolve())));
   if (typeof out === 'string') await writeFile(out, `${JSON.stringify(outcome.result, null, 2)}\n`);

@@ -263,6 +263,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       means: Array.from(std.means),
       scales: Array.from(std.scales),
       weights: Array.from(weights),
+      constant: Array.from(std.constant),
       pcaComponents: projection ? projection.basis.map((v) => v.slice()) : null,
       centroids: rowsToArrays(centroids, k, points.dims),
     },

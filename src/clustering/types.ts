@@ -99,6 +99,8 @@ export interface ClusteringOutcome {
     means: number[];
     scales: number[];
     weights: number[];
+    /** 1 where the column had no variance: it is zeroed whatever its value, so a saved model must know. */
+    constant: number[];
     /** One row per kept component, over the input features; null when PCA was off or skipped. */
     pcaComponents: number[][] | null;
     /** In the clustering space (standardised, weighted, projected). */

@@ -12,6 +12,8 @@ const ServiceEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   STATE_DIR: z.string().min(1).default('state'),
   MODELS_DIR: z.string().min(1).default('models'),
+  /** Runs kept for GET /v1/runs and their changes. */
+  RUN_HISTORY: z.coerce.number().int().min(1).max(10_000).default(50),
   /** Trace replayed into the service when KAFKA_BROKERS is unset. */
   EMBEDDED_TRACE: z.string().min(1).default('fixtures/small.jsonl.gz'),
   /** Wall-clock seconds between runs besides the event-time schedule (0: event time only). */

@@ -13,6 +13,7 @@ import { clusterRoutes } from './routes/clusters.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { reclusterRoutes } from './routes/recluster.ts';
+import { runRoutes } from './routes/runs.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { vmRoutes } from './routes/vms.ts';
@@ -65,5 +66,6 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.register(tenantRoutes, { view });
   app.register(reclusterRoutes, { view });
   app.register(statsRoutes, { view });
+  app.register(runRoutes, { view });
   return app;
 }

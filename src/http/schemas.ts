@@ -175,3 +175,69 @@ export const IngestStatsResponse = z.object({
   latest_run_id: z.string().nullable(),
   run_in_progress: z.string().nullable(),
 });
+
+// ---- run history ------------------------------------------------------------------------------------------
+
+export const RunParams = z.object({ run_id: Id });
+
+export const RunChangesQuery = PageQuery.extend({
+  side: z.enum(['vms', 'tenants']).default('vms').describe('Whose events and moves: VM clusters or tenant clusters'),
+});
+export type RunChangesQuery = z.infer<typeof RunChangesQuery>;
+
+const EventCounts = z.object({
+  born: z.number().int(),
+  died: z.number().int(),
+  split: z.number().int(),
+  merged: z.number().int(),
+  moved: z.number().int().describe('Entities in both runs whose cluster id changed'),
+});
+
+const RunSide = z.object({
+  count: z.number().int().describe('Entities clustered'),
+  k: z.number().int(),
+  silhouette: z.number().nullable(),
+  inertia: z.number().nullable(),
+  noise: z.number().int(),
+  changes: EventCounts.describe('Lifecycle events against the previous run'),
+});
+
+export const RunSummary = z.object({
+  run_id: z.string(),
+  previous_run_id: z.string().nullable().describe('The run its cluster ids were matched against; null for the first'),
+  computed_at: RunTime,
+  duration_ms: z.number(),
+  reason: z.enum(['schedule', 'request', 'final']),
+  vms: RunSide,
+  tenants: RunSide,
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export const RunList = z.object({
+  runs: z.array(RunSummary).describe('Newest first; the service keeps the last RUN_HISTORY runs (default 50)'),
+});
+export type RunList = z.infer<typeof RunList>;
+
+export const LifecycleEventBody = z
+  .object({
+    type: z.enum(['born', 'died', 'split', 'merged']),
+    cluster_id: z.string().describe('born, merged: the current cluster; died, split: the previous one'),
+    size: z.number().int().describe('Members of that cluster in its run'),
+    from: z.array(z.string()).describe('born: previous clusters that gave it members; merged: the clusters it took in'),
+    into: z.array(z.string()).describe('died: where its members went; split: the clusters it became'),
+  })
+  .describe('What happened to a cluster between the previous run and this one');
+
+export const RunChanges = z.object({
+  run_id: z.string(),
+  previous_run_id: z.string().nullable(),
+  computed_at: RunTime,
+  side: z.enum(['vms', 'tenants']),
+  events: z.array(LifecycleEventBody),
+  moved_count: z.number().int(),
+  moved: z
+    .array(z.object({ id: z.string(), from: z.string(), to: z.string() }))
+    .describe('A page of the entities whose cluster id changed, sorted by id'),
+  next_cursor: NextCursor,
+});
+export type RunChanges = z.infer<typeof RunChanges>;

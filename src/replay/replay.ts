@@ -3,8 +3,10 @@
  * time, with a final run at the end. Deterministic: the result depends only on the trace and the options.
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
+import { FileModelStore } from '../models/model-store.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, defaultRunOptions, type RunOptions } from '../runs/clustering-run.ts';
+import type { RunRecord } from '../runs/history.ts';
 import { InlineClusterer } from '../service/clusterer.ts';
 import { ClusterService } from '../service/cluster-service.ts';
 import { buildResult, type ReplayResult } from '../runs/result.ts';
@@ -16,6 +18,8 @@ export interface ReplayOptions {
   onReject?: (r: RejectedRecord) => void;
   /** Called after each clustering run (periodic and final). */
   onRun?: (run: ClusteringRun) => void;
+  /** Where to write each run's model; none by default, so that a replay leaves no files behind. */
+  modelsDir?: string;
 }
 
 export interface ReplayOutcome {
@@ -23,6 +27,8 @@ export interface ReplayOutcome {
   lastRun: ClusteringRun | null;
   pipeline: Pipeline;
   runs: number;
+  /** Every run's summary and changes, oldest first. */
+  history: readonly RunRecord[];
   timings: { ingestMs: number; clusteringMs: number; totalMs: number };
 }
 
@@ -30,7 +36,14 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   const started = performance.now();
   const pipeline = new Pipeline(options.pipeline, options.onReject);
   // The service's own core, with runs inline instead of in a worker thread: the same code path.
-  const service = new ClusterService(pipeline, new InlineClusterer(), options.run ?? defaultRunOptions);
+  const service = new ClusterService(pipeline, new InlineClusterer(), options.run ?? defaultRunOptions, Date.now, {
+    historySize: Number.MAX_SAFE_INTEGER,
+    models: options.modelsDir === undefined ? null : new FileModelStore(options.modelsDir),
+  });
+  let modelError: Error | null = null;
+  service.on('modelFailed', (err) => {
+    modelError ??= err;
+  });
   let runs = 0;
   let clusteringMs = 0;
   let lines = 0;
@@ -58,6 +71,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
+  if (modelError) throw modelError;
 
   const final = service.latestRun();
   const stats: Record<string, number> = {
@@ -80,6 +94,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     lastRun: final,
     pipeline,
     runs,
+    history: service.runHistory(),
     timings: { ingestMs: totalMs - clusteringMs, clusteringMs, totalMs },
   };
 }

@@ -26,6 +26,11 @@ export interface Side {
   ids: string[];
   /** Cluster id of each entity, parallel to ids. */
   clusterIds: string[];
+  /**
+   * Cluster id of each label (outcome.clusters[c] is labelIds[c]). The worker numbers them by size; the
+   * service replaces them with stable ids matched to the previous run (identity.ts).
+   */
+  labelIds: string[];
   outcome: ClusteringOutcome;
   features: FeatureMatrix;
 }
@@ -48,6 +53,15 @@ export const TENANT_CLUSTER_PREFIX = 'tenant-';
 
 function clusterIds(prefix: string, labels: Int32Array): string[] {
   return Array.from(labels, (l) => (l < 0 ? NOISE_CLUSTER_ID : `${prefix}${l}`));
+}
+
+function labelIds(prefix: string, k: number): string[] {
+  return Array.from({ length: k }, (_, c) => `${prefix}${c}`);
+}
+
+/** The id of a cluster by its label; noise (-1) has the fixed id NOISE_CLUSTER_ID. */
+export function clusterIdOf(side: Side, label: number): string {
+  return label < 0 ? NOISE_CLUSTER_ID : (side.labelIds[label] ?? NOISE_CLUSTER_ID);
 }
 
 export function runClustering(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
@@ -79,10 +93,17 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     runId,
     computedAt: snapshot.watermark,
     windowMs: snapshot.windowMs,
-    vms: { ids: snapshot.vmIds, clusterIds: clusterIds(VM_CLUSTER_PREFIX, vmOutcome.labels), outcome: vmOutcome, features: vmFeatures },
+    vms: {
+      ids: snapshot.vmIds,
+      clusterIds: clusterIds(VM_CLUSTER_PREFIX, vmOutcome.labels),
+      labelIds: labelIds(VM_CLUSTER_PREFIX, vmOutcome.k),
+      outcome: vmOutcome,
+      features: vmFeatures,
+    },
     tenants: {
       ids: tenantIds,
       clusterIds: clusterIds(TENANT_CLUSTER_PREFIX, tenantOutcome.labels),
+      labelIds: labelIds(TENANT_CLUSTER_PREFIX, tenantOutcome.k),
       outcome: tenantOutcome,
       features: tenantFeatures,
     },

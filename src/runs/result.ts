@@ -4,7 +4,7 @@
  */
 import type { ClusteringOutcome } from '../clustering/types.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
-import { type ClusteringRun, type Side, TENANT_CLUSTER_PREFIX, VM_CLUSTER_PREFIX } from './clustering-run.ts';
+import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
 export interface ClusterDescription {
   cluster_id: string;
@@ -35,7 +35,7 @@ export interface ReplayResult {
 
 const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
 
-function summariseSide(side: Side, prefix: string): SideSummary {
+function summariseSide(side: Side): SideSummary {
   const o: ClusteringOutcome = side.outcome;
   return {
     algorithm: o.algorithm,
@@ -47,7 +47,7 @@ function summariseSide(side: Side, prefix: string): SideSummary {
       noise: o.quality.noise,
     },
     clusters: o.clusters.map((c) => ({
-      cluster_id: `${prefix}${c.index}`,
+      cluster_id: clusterIdOf(side, c.index),
       size: c.size,
       distinguishing: c.distinguishing.map((d) => ({
         feature: d.feature,
@@ -77,8 +77,8 @@ export function buildResult(run: ClusteringRun | null, rejected: RejectionSummar
       run_id: run.runId,
       computed_at: Number.isFinite(run.computedAt) ? new Date(run.computedAt).toISOString() : null,
       window_minutes: run.windowMs / 60_000,
-      vms: summariseSide(run.vms, VM_CLUSTER_PREFIX),
-      tenants: summariseSide(run.tenants, TENANT_CLUSTER_PREFIX),
+      vms: summariseSide(run.vms),
+      tenants: summariseSide(run.tenants),
     },
     stats,
   };

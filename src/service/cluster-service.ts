@@ -7,13 +7,33 @@ import type { TenantAttributes } from '../contract/records.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ClusteringRun, RunOptions } from '../runs/clustering-run.ts';
+import { DEFAULT_RUN_HISTORY, RunHistory, type RunRecord, runRecord } from '../runs/history.ts';
+import { assignIdentities, type IdentityState, initialIdentity, seedFrom } from '../runs/identity.ts';
+import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
+import type { FleetSnapshot } from '../runs/snapshot.ts';
 import type { Clusterer } from './clusterer.ts';
-import type { IngestStats, RecluterRequestOutcome, RunStatus, ServiceView, VmView } from './types.ts';
+import type { IngestStats, ModelSink, RecluterRequestOutcome, RunStatus, ServiceView, VmView } from './types.ts';
 
 export interface ClusterServiceEvents {
   run: [ClusteringRun];
   runFailed: [RunStatus, Error];
+  /** A run placed by a loaded model, before the first real one. */
+  provisional: [ClusteringRun];
+  modelSaved: [unknown];
+  modelFailed: [Error];
 }
+
+export interface ClusterServiceOptions {
+  /** Runs kept for GET /v1/runs; default 50. */
+  historySize?: number;
+  /** Receives each run's model; none: models are not kept. */
+  models?: ModelSink | null;
+  /** A model loaded at start: it places VMs before the first run and seeds the ids. */
+  model?: ModelDocument | null;
+}
+
+/** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
+const PROVISIONAL_REFRESH_MS = 5000;
 
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
@@ -21,14 +41,26 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private runCount = 0;
   private ready = false;
   private timer: NodeJS.Timeout | null = null;
+  private identity: IdentityState = initialIdentity;
+  private readonly history: RunHistory;
+  private readonly models: ModelSink | null;
+  /** The loaded model until the first real run completes. */
+  private seedModel: ModelDocument | null;
+  private provisionalAt = Number.NEGATIVE_INFINITY;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     readonly pipeline: Pipeline,
     private readonly clusterer: Clusterer,
     private readonly runOptions: RunOptions,
     private readonly now: () => number = Date.now,
+    options: ClusterServiceOptions = {},
   ) {
     super();
+    this.history = new RunHistory(options.historySize ?? DEFAULT_RUN_HISTORY);
+    this.models = options.models ?? null;
+    this.seedModel = options.model ?? null;
+    if (this.seedModel) this.identity = { nextVm: this.seedModel.identity.next_vm, nextTenant: this.seedModel.identity.next_tenant, previous: null };
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
@@ -62,10 +94,18 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
     const snapshot = this.pipeline.snapshot();
+    // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
+    if (this.seedModel) this.placeByModel(snapshot);
     const done = this.clusterer.run(snapshot, status.runId, this.runOptions).then(
-      (run) => {
+      (raw) => {
+        // Identities are the service's memory, not the worker's: matched here, on the main thread.
+        const { run, changes, state } = assignIdentities(raw, this.identity);
+        this.identity = state;
+        this.seedModel = null;
         this.latest = run;
+        this.history.add(runRecord(run, changes, status.reason));
         this.inFlight = null;
+        this.saveModel(run);
         this.emit('run', run);
       },
       (err: unknown) => {
@@ -77,9 +117,38 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return { runId: status.runId, started: true };
   }
 
-  /** Resolves once no run is in flight. */
+  /** Resolves once no run is in flight and every model is written. */
   async whenIdle(): Promise<void> {
     while (this.inFlight) await this.inFlight.done;
+    await this.saving;
+  }
+
+  private saveModel(run: ClusteringRun): void {
+    const sink = this.models;
+    if (sink === null) return;
+    const model = buildModel(run, this.identity);
+    // One write at a time, in run order, so the newest file is the newest run.
+    this.saving = this.saving.then(
+      () => sink.save(model).then((where) => void this.emit('modelSaved', where)),
+    ).catch((err: unknown) => void this.emit('modelFailed', err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** Places the snapshot's VMs by the loaded model; the placement is served until the first real run. */
+  private placeByModel(snapshot: FleetSnapshot): void {
+    const model = this.seedModel;
+    if (model === null || snapshot.vmIds.length === 0) return;
+    const run = provisionalRun(model, snapshot, `provisional-${model.run_id}`);
+    this.latest = run;
+    this.identity = { ...this.identity, previous: seedFrom(run) };
+    this.provisionalAt = this.now();
+    this.emit('provisional', run);
+  }
+
+  /** Before the first run, a model's placement of the data so far, redone now and then as data comes in. */
+  private refreshProvisional(): void {
+    if (this.seedModel === null || this.inFlight !== null) return;
+    if (this.now() - this.provisionalAt < PROVISIONAL_REFRESH_MS || this.pipeline.fleet.vms.size === 0) return;
+    this.placeByModel(this.pipeline.snapshot());
   }
 
   markInputsReady(ready = true): void {
@@ -95,7 +164,12 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   // ServiceView
 
   latestRun(): ClusteringRun | null {
+    this.refreshProvisional();
     return this.latest;
+  }
+
+  runHistory(): readonly RunRecord[] {
+    return this.history.list();
   }
 
   runInProgress(): RunStatus | null {

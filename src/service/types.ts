@@ -5,6 +5,8 @@
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
+import type { RunRecord } from '../runs/history.ts';
+import type { ModelDocument } from '../runs/model.ts';
 
 export interface VmView {
   vmId: string;
@@ -49,4 +51,11 @@ export interface ServiceView {
   ingestStats(): IngestStats;
   /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
   inputsReady(): boolean;
+  /** Summaries and changes of the most recent completed runs, oldest first. */
+  runHistory(): readonly RunRecord[];
+}
+
+/** Where each run's model goes (src/models/ writes files); the service only hands documents over. */
+export interface ModelSink {
+  save(model: ModelDocument): Promise<unknown>;
 }

@@ -3,6 +3,9 @@
  * operators run it: configuration from the environment, real sockets, real signals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getFreePort } from '../../src/dev/kafka-broker.ts';
 
 export interface ServiceProcess {
@@ -16,7 +19,8 @@ export interface ServiceProcess {
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
   const port = await getFreePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    // Models go to a fresh folder unless the test names one: never into the working tree's models/.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

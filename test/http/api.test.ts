@@ -350,6 +350,8 @@ describe('operations', () => {
         'GET /v1/tenants/{tenant_id}',
         'POST /v1/recluster',
         'GET /v1/stats',
+        'GET /v1/runs',
+        'GET /v1/runs/{run_id}/changes',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',

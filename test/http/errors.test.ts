@@ -19,6 +19,7 @@ function emptyView(overrides: Partial<ServiceView> = {}): ServiceView {
       tenantsTracked: 0,
     }),
     inputsReady: () => false,
+    runHistory: () => [],
     ...overrides,
   };
 }

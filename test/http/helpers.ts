@@ -18,7 +18,7 @@ export interface Replayed {
 }
 
 export async function replaySmall(): Promise<Replayed> {
-  const { lastRun, pipeline } = await replayTrace('fixtures/small.jsonl.gz', {
+  const { lastRun, pipeline, history } = await replayTrace('fixtures/small.jsonl.gz', {
     pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
     run: toRunOptions(PipelineOptions.parse({})),
   });
@@ -55,6 +55,7 @@ export async function replaySmall(): Promise<Replayed> {
       tenantsTracked: fleet.tenants.size,
     }),
     inputsReady: () => true,
+    runHistory: () => history,
   };
   return { run: lastRun, view };
 }

@@ -1,0 +1,77 @@
+/**
+ * Model files in MODELS_DIR: `model-<sequence>.json`, one per run, written atomically (a temporary file
+ * renamed over the final name, so a crash mid-write never leaves a half document under a model's name),
+ * the latest few kept. The sequence continues across restarts, so the newest file is always the highest.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ModelDocument, parseModel } from '../runs/model.ts';
+import type { ModelSink } from '../service/types.ts';
+
+const MODEL_FILE = /^model-(\d{1,15})\.json$/;
+export const DEFAULT_MODELS_KEPT = 5;
+
+/** Model files in `dir`, newest first; none when the directory does not exist. */
+async function modelFiles(dir: string): Promise<Array<{ name: string; sequence: number }>> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return names
+    .flatMap((name) => {
+      const m = MODEL_FILE.exec(name);
+      return m ? [{ name, sequence: Number(m[1]) }] : [];
+    })
+    .sort((a, b) => b.sequence - a.sequence);
+}
+
+export type LoadedModel =
+  | { status: 'loaded'; path: string; model: ModelDocument }
+  | { status: 'none' }
+  | { status: 'invalid'; path: string; error: string };
+
+/**
+ * The newest model in `dir`. A file that cannot be read, parsed or used is reported, not thrown: the
+ * caller logs it and starts fresh. Older files are not tried: they come from the same or an older
+ * version, and silently serving an older model would hide the problem.
+ */
+export async function loadLatestModel(dir: string): Promise<LoadedModel> {
+  const newest = (await modelFiles(dir))[0];
+  if (newest === undefined) return { status: 'none' };
+  const path = join(dir, newest.name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    return { status: 'invalid', path, error: `cannot read it (${(err as Error).message})` };
+  }
+  const parsed = parseModel(text);
+  return parsed.ok ? { status: 'loaded', path, model: parsed.model } : { status: 'invalid', path, error: parsed.error };
+}
+
+export class FileModelStore implements ModelSink {
+  private sequence: number | null = null;
+
+  constructor(
+    readonly dir: string,
+    readonly keep: number = DEFAULT_MODELS_KEPT,
+  ) {}
+
+  /** Writes the document as the newest model and returns its path; older files beyond `keep` are removed. */
+  async save(model: ModelDocument): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    const files = await modelFiles(this.dir);
+    this.sequence = Math.max(this.sequence ?? 0, files[0]?.sequence ?? 0) + 1;
+    const name = `model-${String(this.sequence).padStart(8, '0')}.json`;
+    const path = join(this.dir, name);
+    const temp = join(this.dir, `.${name}.${process.pid}.tmp`);
+    await writeFile(temp, `${JSON.stringify(model)}\n`);
+    await rename(temp, path);
+    const stale = [{ name, sequence: this.sequence }, ...files].slice(this.keep);
+    await Promise.all(stale.map((f) => rm(join(this.dir, f.name), { force: true })));
+    return path;
+  }
+}
