@@ -3,13 +3,14 @@
  * Scores a replay result against ground truth (ARI and NMI for VMs and tenants).
  */
 import { readFile } from 'node:fs/promises';
-import { confusion, ResultAssignments, score, Truth } from '../evaluation/score.ts';
+import { confusion, ResultAssignments, type SideScore, score, Truth } from '../evaluation/score.ts';
 import { parseFlags, runCli } from './args.ts';
 
 const HELP = `Usage: npm run evaluate -- <result.json> <truth.json> [--json] [--confusion]
 
 Scores a replay result against a fixture's ground truth: adjusted Rand index (ARI) and normalised mutual
-information (NMI) for VMs (truth: role) and tenants (truth: kind).
+information (NMI) for VMs (truth: role) and tenants (truth: kind), and for the traffic affinity groups
+(truth: each VM's application within its tenant) when the result and the truth carry them.
   --json        machine-readable output
   --confusion   list which truth classes each cluster holds
 `;
@@ -31,7 +32,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(s)}\n`);
     return 0;
   }
-  for (const [label, side] of [['VMs', s.vms], ['tenants', s.tenants]] as const) {
+  const sides: Array<[string, SideScore]> = [['VMs', s.vms], ['tenants', s.tenants]];
+  if (s.affinity !== undefined) sides.push(['affinity', s.affinity]);
+  for (const [label, side] of sides) {
     process.stdout.write(
       `${label.padEnd(8)} ARI ${side.ari.toFixed(4)}  NMI ${side.nmi.toFixed(4)}  scored ${side.scored}  missing ${side.missing}  extra ${side.extra}  truth classes ${side.truthClasses}  clusters ${side.clusters}\n`,
     );

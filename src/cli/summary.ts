@@ -30,9 +30,13 @@ export function formatReplaySummary(o: ReplayOutcome): string {
         .slice(0, 3)
         .map((d) => `${d.feature} ${fmtValue(d.value)} (${d.z > 0 ? '+' : ''}${d.z.toFixed(1)}σ)`)
         .join(', ');
-      lines.push(`  ${c.cluster_id.padEnd(12)} ${String(c.size).padStart(6)}  ${traits}`);
+      lines.push(`  ${c.cluster_id.padEnd(12)} ${String(c.size).padStart(6)}  ${c.name === undefined ? '' : `[${c.name}] `}${traits}`);
     }
   }
+  const top = result.anomalies.slice(0, 5).map((a) => `${a.vm_id} ${a.score}`);
+  if (top.length > 0) lines.push(`most anomalous: ${top.join(', ')}`);
+  const groups = new Set(Object.values(result.affinity_groups)).size;
+  if (groups > 0) lines.push(`affinity groups: ${fmt(groups)}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Scores a replay result against a fixture's ground truth: adjusted Rand index and normalised mutual
- * information for VMs (truth: role) and tenants (truth: kind), over the entities both sides hold.
+ * information for VMs (truth: role) and tenants (truth: kind), over the entities both sides hold; and
+ * the traffic affinity groups against each VM's application (truth: tenant and app).
  */
 import { z } from 'zod';
 import { adjustedRandIndex, normalizedMutualInformation } from './metrics.ts';
@@ -15,6 +16,7 @@ export type Truth = z.infer<typeof Truth>;
 export const ResultAssignments = z.object({
   vm_clusters: z.record(z.string(), z.string()),
   tenant_clusters: z.record(z.string(), z.string()),
+  affinity_groups: z.record(z.string(), z.string()).optional(),
 });
 export type ResultAssignments = z.infer<typeof ResultAssignments>;
 
@@ -33,6 +35,8 @@ export interface SideScore {
 export interface Score {
   vms: SideScore;
   tenants: SideScore;
+  /** Affinity groups against applications; absent when the result or the truth has none. */
+  affinity?: SideScore;
 }
 
 function scoreSide(truth: Record<string, string>, predicted: Record<string, string>): SideScore {
@@ -53,7 +57,17 @@ function scoreSide(truth: Record<string, string>, predicted: Record<string, stri
 export function score(result: ResultAssignments, truth: Truth): Score {
   const vmTruth = Object.fromEntries(Object.entries(truth.vms).map(([id, v]) => [id, v.role]));
   const tenantTruth = Object.fromEntries(Object.entries(truth.tenants).map(([id, t]) => [id, t.kind]));
-  return { vms: scoreSide(vmTruth, result.vm_clusters), tenants: scoreSide(tenantTruth, result.tenant_clusters) };
+  const out: Score = { vms: scoreSide(vmTruth, result.vm_clusters), tenants: scoreSide(tenantTruth, result.tenant_clusters) };
+  const apps = applicationTruth(truth);
+  if (result.affinity_groups !== undefined && Object.keys(apps).length > 0) out.affinity = scoreSide(apps, result.affinity_groups);
+  return out;
+}
+
+/** Each VM's application: app names repeat across tenants, so the class is the pair. */
+export function applicationTruth(truth: Truth): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [id, v] of Object.entries(truth.vms)) if (v.app != null) out[id] = `${v.tenant_id ?? ''}/${v.app}`;
+  return out;
 }
 
 /** Which truth classes each cluster holds, largest first: where the errors are. */

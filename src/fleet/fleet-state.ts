@@ -32,6 +32,7 @@ import {
   STAT_COUNT,
 } from '../features/vm-stats.ts';
 import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
+import { PairTraffic } from '../windows/pair-traffic.ts';
 import { RingSlab } from '../windows/ring-slab.ts';
 import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
@@ -74,12 +75,15 @@ export class FleetState {
   private readonly index = new VmIndex();
   /** Every VM's bucket ring. */
   readonly slab: RingSlab;
+  /** Bytes per pair of VMs (by serial) over the window: the traffic graph of affinity groups. */
+  readonly pairs: PairTraffic;
   private nextSerial = 0;
 
   constructor(config: WindowConfig) {
     this.config = validateWindowConfig(config);
     // One spare slot: the bucket being filled plus a whole window behind it.
     this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT);
+    this.pairs = new PairTraffic(windowBuckets(config), config.maxVmPairs);
   }
 
   bucketOf(ts: number): number {
@@ -113,6 +117,8 @@ export class FleetState {
     const infra = isInfraTraffic(f);
     if (src !== null) this.accumulate(src, f, bucket, true, dst, infra);
     if (dst !== null) this.accumulate(dst, f, bucket, false, src, infra);
+    // Once per record, not per end: the pair is undirected and each direction is its own record.
+    if (src !== null && dst !== null && !infra && src !== dst) this.pairs.add(src.serial, dst.serial, bucket, f.bytes);
     this.counters.flowsApplied++;
     return null;
   }

@@ -7,6 +7,9 @@ import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clu
 import { imputeColumnMeans } from '../features/impute.ts';
 import { buildTenantMatrix, tenantFeatureWeights } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
+import { type AffinityGroups, affinityGroups } from './affinity.ts';
+import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
+import { explainVms, nameClusters, type VmExplanations } from './explain.ts';
 import type { FleetSnapshot } from './snapshot.ts';
 
 export interface RunOptions {
@@ -45,6 +48,15 @@ export interface ClusteringRun {
   /** Tenant of each VM (parallel to vms.ids), null when unknown. */
   vmTenants: (string | null)[];
   durationMs: number;
+  /**
+   * What a run computes beyond the clusters (explain.ts, anomalies.ts, affinity.ts), parallel to vms.ids
+   * or indexed by VM label. Optional: a run rebuilt from a saved model has no traffic to derive them from.
+   */
+  vmExplanations?: VmExplanations;
+  /** Suggested name of each VM cluster, by label. */
+  vmClusterNames?: string[];
+  vmAnomalies?: VmAnomalies;
+  affinity?: AffinityGroups;
 }
 
 export const NOISE_CLUSTER_ID = 'noise';
@@ -89,6 +101,16 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   });
   const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, weights: tenantFeatureWeights(tenantFeatures) });
 
+  const seed = options.vm.seed ?? 1;
+  let t = performance.now();
+  const vmExplanations = explainVms(vmOutcome, vmFeatures);
+  const vmClusterNames = nameClusters(vmOutcome, vmFeatures);
+  const vmAnomalies = scoreAnomalies(vmOutcome, vmFeatures, vmExplanations, { seed });
+  vmOutcome.timings.explain = performance.now() - t;
+  t = performance.now();
+  const affinity = affinityGroups(snapshot.vmIds.length, snapshot.vmPairs, { seed });
+  vmOutcome.timings.affinity = performance.now() - t;
+
   return {
     runId,
     computedAt: snapshot.watermark,
@@ -109,5 +131,9 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     },
     vmTenants: snapshot.vmTenants,
     durationMs: performance.now() - started,
+    vmExplanations,
+    vmClusterNames,
+    vmAnomalies,
+    affinity,
   };
 }

@@ -4,11 +4,14 @@
  */
 import type { ClusteringOutcome } from '../clustering/types.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
+import { affinityGroupId } from './affinity.ts';
 import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
 export interface ClusterDescription {
   cluster_id: string;
   size: number;
+  /** A name suggested by the cluster's dominant traits (VM clusters; explain.ts); not an id. */
+  name?: string;
   distinguishing: Array<{ feature: string; value: number; overall: number; z: number }>;
 }
 
@@ -22,6 +25,10 @@ export interface SideSummary {
 export interface ReplayResult {
   vm_clusters: Record<string, string>;
   tenant_clusters: Record<string, string>;
+  /** Every VM of the run, most anomalous first (anomalies.ts); ties by id. */
+  anomalies: Array<{ vm_id: string; score: number }>;
+  /** Traffic affinity group of every VM of the run (affinity.ts). */
+  affinity_groups: Record<string, string>;
   rejected: RejectionSummary;
   run: {
     run_id: string;
@@ -35,7 +42,7 @@ export interface ReplayResult {
 
 const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
 
-function summariseSide(side: Side): SideSummary {
+function summariseSide(side: Side, names?: readonly string[]): SideSummary {
   const o: ClusteringOutcome = side.outcome;
   return {
     algorithm: o.algorithm,
@@ -49,6 +56,7 @@ function summariseSide(side: Side): SideSummary {
     clusters: o.clusters.map((c) => ({
       cluster_id: clusterIdOf(side, c.index),
       size: c.size,
+      ...(names?.[c.index] === undefined ? {} : { name: names[c.index] }),
       distinguishing: c.distinguishing.map((d) => ({
         feature: d.feature,
         value: round(d.value, 4),
@@ -67,17 +75,36 @@ export function assignments(side: Side): Record<string, string> {
   return out;
 }
 
+/** Every VM, most anomalous first, scores to 4 significant digits; empty when the run has no scores. */
+export function anomalyList(run: ClusteringRun): Array<{ vm_id: string; score: number }> {
+  const a = run.vmAnomalies;
+  if (a === undefined) return [];
+  return Array.from(a.order, (row) => ({ vm_id: run.vms.ids[row]!, score: round(a.score[row]!, 4) }));
+}
+
+export function affinityAssignments(run: ClusteringRun): Record<string, string> {
+  const out: Record<string, string> = {};
+  const groups = run.affinity?.group;
+  if (groups === undefined) return out;
+  run.vms.ids.forEach((id, i) => {
+    out[id] = affinityGroupId(groups[i]!);
+  });
+  return out;
+}
+
 export function buildResult(run: ClusteringRun | null, rejected: RejectionSummary, stats: Record<string, number>): ReplayResult {
-  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, rejected, run: null, stats };
+  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, rejected, run: null, stats };
   return {
     vm_clusters: assignments(run.vms),
     tenant_clusters: assignments(run.tenants),
+    anomalies: anomalyList(run),
+    affinity_groups: affinityAssignments(run),
     rejected,
     run: {
       run_id: run.runId,
       computed_at: Number.isFinite(run.computedAt) ? new Date(run.computedAt).toISOString() : null,
       window_minutes: run.windowMs / 60_000,
-      vms: summariseSide(run.vms),
+      vms: summariseSide(run.vms, run.vmClusterNames),
       tenants: summariseSide(run.tenants),
     },
     stats,

@@ -30,6 +30,36 @@ export interface FleetSnapshot {
   vmExternalBytes: Float64Array;
   vmSameTenantBytes: Float64Array;
   tenants: TenantInfo[];
+  /** The window's VM-to-VM traffic graph: undirected edges between rows of vmIds, bytes both ways. */
+  vmPairs: VmPairs;
+}
+
+/** Edges sorted by (a, b) with a < b, so that the same state gives the same list whatever the table's order. */
+export interface VmPairs {
+  a: Int32Array;
+  b: Int32Array;
+  bytes: Float64Array;
+}
+
+function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first: number, last: number): VmPairs {
+  const as: number[] = [];
+  const bs: number[] = [];
+  const ws: number[] = [];
+  fleet.pairs.forEach(first, last, (lo, hi, bytes) => {
+    // Pairs whose VM was deleted or left the window are not edges of this run's graph.
+    const ra = rowOfSerial.get(lo);
+    const rb = rowOfSerial.get(hi);
+    if (ra === undefined || rb === undefined) return;
+    as.push(Math.min(ra, rb));
+    bs.push(Math.max(ra, rb));
+    ws.push(bytes);
+  });
+  const order = Array.from(as.keys()).sort((x, y) => as[x]! - as[y]! || bs[x]! - bs[y]!);
+  return {
+    a: Int32Array.from(order, (i) => as[i]!),
+    b: Int32Array.from(order, (i) => bs[i]!),
+    bytes: Float64Array.from(order, (i) => ws[i]!),
+  };
 }
 
 export function takeSnapshot(fleet: FleetState): FleetSnapshot {
@@ -48,6 +78,11 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;
   }
+  const rowOfSerial = new Map<number, number>();
+  vms.forEach((v, row) => {
+    rowOfSerial.set(v.serial, row);
+  });
+  const vmPairs = exportPairs(fleet, rowOfSerial, first, last);
   const tenants: TenantInfo[] = [];
   for (const t of fleet.tenants.values())
     tenants.push({ tenantId: t.tenantId, name: t.name, tier: t.tier, deleted: t.deleted });
@@ -63,5 +98,6 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
     vmExternalBytes,
     vmSameTenantBytes,
     tenants,
+    vmPairs,
   };
 }

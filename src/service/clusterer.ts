@@ -72,7 +72,15 @@ export class WorkerClusterer implements Clusterer {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // The feature matrix is the bulk of the message: transfer it rather than copy it.
-      const transfer = [snapshot.vmFeatures.data.buffer, snapshot.vmBytes.buffer, snapshot.vmExternalBytes.buffer, snapshot.vmSameTenantBytes.buffer];
+      const transfer = [
+        snapshot.vmFeatures.data.buffer,
+        snapshot.vmBytes.buffer,
+        snapshot.vmExternalBytes.buffer,
+        snapshot.vmSameTenantBytes.buffer,
+        snapshot.vmPairs.a.buffer,
+        snapshot.vmPairs.b.buffer,
+        snapshot.vmPairs.bytes.buffer,
+      ];
       worker.postMessage({ id, snapshot, runId, options }, transfer as ArrayBuffer[]);
     });
   }

@@ -7,6 +7,8 @@ export interface WindowConfig {
   allowedLatenessMs: number;
   /** Distinct peers and ports remembered per VM; beyond it new ones are counted as overflow. */
   maxPeersPerVm: number;
+  /** VM pairs whose traffic is remembered (the affinity graph's edges); default DEFAULT_MAX_VM_PAIRS. */
+  maxVmPairs?: number;
 }
 
 export const defaultWindowConfig: WindowConfig = {

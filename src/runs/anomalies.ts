@@ -1,0 +1,122 @@
+/**
+ * How unlike its peers each VM behaves, in the run's clustering space. Two signals, each relative to what
+ * is usual, and the larger wins:
+ *
+ * - **spread**: distance to the own centroid over the cluster's median member distance. A VM at the edge
+ *   of a tight cluster is more unusual than one as far out in a diffuse cluster. The fleet's median member
+ *   distance floors the cluster's, so the members of a tiny cluster (where the median is near zero) are
+ *   not made anomalous by their cluster's size alone.
+ * - **density**: distance to the k-th nearest other VM over the fleet's median of that distance. Misbehaving
+ *   VMs that resemble nobody (scanners) often end up in a cluster of their own, where the spread signal
+ *   cannot see them; they still live where the space is empty.
+ *
+ * Pure and deterministic (the density reference sample is seeded).
+ */
+
+import { modelDims, projectRows } from '../clustering/project.ts';
+import { sampleIndices } from '../clustering/quality.ts';
+import type { ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
+import type { VmExplanations } from './explain.ts';
+
+export interface AnomalyOptions {
+  /** Neighbours for the density signal; 0 turns it off. */
+  neighbours: number;
+  /**
+   * Above this many VMs, nearest neighbours are searched in a seeded sample of this size (with k scaled
+   * down by the sampling ratio), which keeps the cost linear in the fleet.
+   */
+  densitySampleSize: number;
+  seed: number;
+}
+
+export const defaultAnomalyOptions: AnomalyOptions = { neighbours: 5, densitySampleSize: 1000, seed: 1 };
+
+/** Plain typed arrays so that they cross the worker-thread boundary. */
+export interface VmAnomalies {
+  /** Per VM (parallel to the run's ids): 1 is as usual as a median member; above 3 or so, unusual. */
+  score: Float64Array;
+  /** VM rows by descending score, ties by row (ids are sorted, so by id). */
+  order: Int32Array;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = values.slice().sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Distance from each row to its k-th nearest other row among `refs` (all rows when refs is null). */
+function kthNeighbourDistances(points: Float64Array, rows: number, dims: number, k: number, refs: Int32Array): Float64Array {
+  const out = new Float64Array(rows);
+  // The k smallest squared distances so far, ascending.
+  const best = new Float64Array(k);
+  for (let i = 0; i < rows; i++) {
+    best.fill(Number.POSITIVE_INFINITY);
+    const oi = i * dims;
+    for (let r = 0; r < refs.length; r++) {
+      const j = refs[r]!;
+      if (j === i) continue;
+      const oj = j * dims;
+      let s = 0;
+      const limit = best[k - 1]!;
+      for (let t = 0; t < dims && s < limit; t++) {
+        const v = points[oi + t]! - points[oj + t]!;
+        s += v * v;
+      }
+      if (s >= limit) continue;
+      let p = k - 1;
+      while (p > 0 && best[p - 1]! > s) {
+        best[p] = best[p - 1]!;
+        p--;
+      }
+      best[p] = s;
+    }
+    const kth = best[k - 1]!;
+    out[i] = Number.isFinite(kth) ? Math.sqrt(kth) : 0;
+  }
+  return out;
+}
+
+export function scoreAnomalies(
+  outcome: ClusteringOutcome,
+  features: FeatureMatrix,
+  explanations: VmExplanations,
+  options: Partial<AnomalyOptions> = {},
+): VmAnomalies {
+  const o = { ...defaultAnomalyOptions, ...options };
+  const n = features.rows;
+  const score = new Float64Array(n);
+  const labels = outcome.labels;
+  const { distance } = explanations;
+
+  const members: number[][] = outcome.clusters.map(() => []);
+  for (let i = 0; i < n; i++) {
+    const l = labels[i]!;
+    if (l >= 0) members[l]?.push(distance[i]!);
+  }
+  const floor = median(Array.from(distance));
+  const spread = members.map((list) => Math.max(median(list), floor));
+  for (let i = 0; i < n; i++) {
+    const l = labels[i]!;
+    // DBSCAN noise has no cluster: its distance to the nearest centroid is judged against the floor.
+    const ref = l >= 0 ? (spread[l] ?? floor) : floor;
+    score[i] = ref > 0 ? distance[i]! / ref : 0;
+  }
+
+  const k = Math.floor(o.neighbours);
+  if (k > 0 && n > k) {
+    const dims = modelDims(outcome.model);
+    const points = projectRows(outcome.model, features.data, n);
+    const all = Int32Array.from({ length: n }, (_, i) => i);
+    const sampled = n > o.densitySampleSize + 1;
+    const refs = sampled ? sampleIndices(all, o.densitySampleSize, o.seed) : all;
+    const kEff = sampled ? Math.max(1, Math.round((k * refs.length) / (n - 1))) : k;
+    const knn = kthNeighbourDistances(points, n, dims, kEff, refs);
+    const usual = median(Array.from(knn));
+    if (usual > 0) for (let i = 0; i < n; i++) score[i] = Math.max(score[i]!, knn[i]! / usual);
+  }
+
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => score[b]! - score[a]! || a - b);
+  return { score, order };
+}

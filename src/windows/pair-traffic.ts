@@ -1,0 +1,160 @@
+/**
+ * Bytes exchanged by each pair of VMs over the sliding window: the edges of the traffic graph that
+ * affinity groups are found in. Pairs are undirected (both directions of a connection add to one entry).
+ *
+ * One open-addressing table over a Float64Array of entries (lo serial, hi serial, newest epoch, then
+ * EPOCH_SLOTS byte counters), rather than a Map of objects: one probe and one cache line per flow, no
+ * allocation on the hot path, and memory bounded by `maxPairs`.
+ *
+ * Why coarse epochs rather than the window's own buckets: a ring of 16 per-minute counters per pair would
+ * quadruple the memory of the table. An epoch spans `epochBuckets` buckets and EPOCH_SLOTS epochs cover
+ * the window plus the epoch being filled; when the window starts inside an epoch, that epoch's bytes are
+ * pro-rated by the share of its buckets still in the window. The edge weights are then estimates at
+ * the window's oldest edge, which is all a community detection over them needs.
+ */
+const EPOCH_SLOTS = 4;
+const LO = 0;
+const HI = 1;
+const EPOCH = 2;
+const BYTES = 3;
+const STRIDE = BYTES + EPOCH_SLOTS;
+const EMPTY = -1;
+const INITIAL_SLOTS = 1024;
+
+export const DEFAULT_MAX_VM_PAIRS = 2_000_000;
+
+function slotOf(lo: number, hi: number, mask: number): number {
+  let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi + 0x7f4a7c15, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return h & mask;
+}
+
+export interface PairEdge {
+  lo: number;
+  hi: number;
+  bytes: number;
+}
+
+export class PairTraffic {
+  private table: Float64Array;
+  private mask: number;
+  private used = 0;
+  /** Buckets per epoch: EPOCH_SLOTS - 1 whole epochs cover the window. */
+  readonly epochBuckets: number;
+  /** New pairs turned away because the table was at `maxPairs`. */
+  overflow = 0;
+
+  constructor(
+    windowBuckets: number,
+    readonly maxPairs: number = DEFAULT_MAX_VM_PAIRS,
+  ) {
+    this.epochBuckets = Math.max(1, Math.ceil(windowBuckets / (EPOCH_SLOTS - 1)));
+    this.table = new Float64Array(INITIAL_SLOTS * STRIDE).fill(EMPTY);
+    this.mask = INITIAL_SLOTS - 1;
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  get bytes(): number {
+    return this.table.byteLength;
+  }
+
+  /** Adds `bytes` to the pair of VM serials a and b (a !== b) in `bucket`; a bucket older than the ring is dropped. */
+  add(a: number, b: number, bucket: number, bytes: number): void {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    const epoch = Math.floor(bucket / this.epochBuckets);
+    const t = this.table;
+    const mask = this.mask;
+    let i = slotOf(lo, hi, mask);
+    for (;;) {
+      const o = i * STRIDE;
+      const k = t[o + LO]!;
+      if (k === lo && t[o + HI] === hi) {
+        const newest = t[o + EPOCH]!;
+        if (epoch > newest) {
+          // Slots of the epochs skipped since the newest (at most all of them) start from zero.
+          const clear = Math.min(EPOCH_SLOTS, epoch - newest);
+          for (let e = epoch - clear + 1; e <= epoch; e++) t[o + BYTES + (e % EPOCH_SLOTS)] = 0;
+          t[o + EPOCH] = epoch;
+        } else if (epoch <= newest - EPOCH_SLOTS) return;
+        t[o + BYTES + (epoch % EPOCH_SLOTS)]! += bytes;
+        return;
+      }
+      if (k === EMPTY) {
+        if (this.used >= this.maxPairs) {
+          this.overflow++;
+          return;
+        }
+        t[o + LO] = lo;
+        t[o + HI] = hi;
+        t[o + EPOCH] = epoch;
+        t.fill(0, o + BYTES, o + STRIDE);
+        t[o + BYTES + (epoch % EPOCH_SLOTS)] = bytes;
+        if (++this.used * 2 > mask + 1) this.rebuild(2 * (mask + 1), Number.NEGATIVE_INFINITY);
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private rebuild(slots: number, firstEpoch: number): void {
+    const old = this.table;
+    const t = new Float64Array(slots * STRIDE).fill(EMPTY);
+    const mask = slots - 1;
+    let used = 0;
+    for (let o = 0; o < old.length; o += STRIDE) {
+      const lo = old[o + LO]!;
+      if (lo === EMPTY || old[o + EPOCH]! < firstEpoch) continue;
+      const hi = old[o + HI]!;
+      let i = slotOf(lo, hi, mask);
+      while (t[i * STRIDE] !== EMPTY) i = (i + 1) & mask;
+      t.set(old.subarray(o, o + STRIDE), i * STRIDE);
+      used++;
+    }
+    this.table = t;
+    this.mask = mask;
+    this.used = used;
+  }
+
+  /** Forgets pairs with no traffic in buckets >= firstBucket, and shrinks the table to fit. */
+  purge(firstBucket: number): void {
+    const firstEpoch = Math.floor(firstBucket / this.epochBuckets);
+    let live = 0;
+    const t = this.table;
+    for (let o = 0; o < t.length; o += STRIDE) if (t[o + LO] !== EMPTY && t[o + EPOCH]! >= firstEpoch) live++;
+    if (live === this.used) return;
+    let slots = INITIAL_SLOTS;
+    while (slots < live * 2) slots *= 2;
+    this.rebuild(slots, firstEpoch);
+  }
+
+  /**
+   * Calls `fn` with each pair's bytes in buckets [firstBucket, lastBucket] (estimated at the window's
+   * oldest edge, see above); pairs with no bytes in the window are skipped. Purges first.
+   */
+  forEach(firstBucket: number, lastBucket: number, fn: (lo: number, hi: number, bytes: number) => void): void {
+    this.purge(firstBucket);
+    const g = this.epochBuckets;
+    const firstEpoch = Math.floor(firstBucket / g);
+    const lastEpoch = Math.floor(lastBucket / g);
+    // Share of the oldest epoch's buckets that fall inside the window.
+    const firstShare = (Math.min(lastBucket, firstEpoch * g + g - 1) - firstBucket + 1) / g;
+    const t = this.table;
+    for (let o = 0; o < t.length; o += STRIDE) {
+      const lo = t[o + LO]!;
+      if (lo === EMPTY) continue;
+      const newest = t[o + EPOCH]!;
+      let sum = 0;
+      for (let e = Math.max(firstEpoch, newest - EPOCH_SLOTS + 1); e <= Math.min(lastEpoch, newest); e++) {
+        const v = t[o + BYTES + (e % EPOCH_SLOTS)]!;
+        sum += e === firstEpoch ? v * firstShare : v;
+      }
+      if (sum > 0) fn(lo, t[o + HI]!, sum);
+    }
+  }
+}
