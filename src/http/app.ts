@@ -8,6 +8,8 @@ import type { ServiceView } from '../service/types.ts';
 import { registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { affinityRoutes } from './routes/affinity.ts';
+import { anomalyRoutes } from './routes/anomalies.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -66,6 +68,8 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.register(tenantRoutes, { view });
   app.register(reclusterRoutes, { view });
   app.register(statsRoutes, { view });
+  app.register(anomalyRoutes, { view });
+  app.register(affinityRoutes, { view });
   app.register(runRoutes, { view });
   return app;
 }

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   unknown_vm: 'no live VM has this id',
   unknown_tenant: 'no tenant has this id',
   unknown_cluster: 'the latest run has no cluster with this id',
+  unknown_group: 'the latest run has no affinity group with this id',
+  no_affinity: 'the latest run has no affinity groups (it was not computed from traffic)',
   unknown_run: 'no run with this id in the service\'s history',
   no_run: 'no clustering run has completed yet',
   internal: 'internal error',

@@ -3,7 +3,8 @@
  * contract's assignment maps and cluster descriptions (from runs/result.ts), and id-sorted member lists for
  * paging and filters. Runs are immutable, so the index is cached by identity and dropped with the run.
  */
-import type { ClusteringRun } from '../runs/clustering-run.ts';
+import { affinityGroupId } from '../runs/affinity.ts';
+import { type ClusteringRun, clusterIdOf } from '../runs/clustering-run.ts';
 import { buildResult, type SideSummary } from '../runs/result.ts';
 import { compareIds } from './paging.ts';
 import type { ClusterDescription, ClusterList } from './schemas.ts';
@@ -24,6 +25,24 @@ export interface SideIndex {
   clusters: Map<string, ClusterDescription>;
 }
 
+/** What a run says of one VM beyond its cluster; null fields when the run did not compute them. */
+export interface VmInsight {
+  distance: number | null;
+  nextClusterId: string | null;
+  confidence: number | null;
+  anomalyScore: number | null;
+  affinityGroup: string | null;
+}
+
+export interface AffinityIndex {
+  /** Largest first: index i holds group g-i. */
+  groups: Array<{ group_id: string; size: number }>;
+  /** Sorted member ids of each group id. */
+  members: Map<string, string[]>;
+  modularity: number;
+  edges: number;
+}
+
 export interface RunIndex {
   runId: string;
   computedAt: string | null;
@@ -32,6 +51,9 @@ export interface RunIndex {
   tenantOfVm: Map<string, string | null>;
   /** Sorted ids of each tenant's VMs in the run. */
   vmsOfTenant: Map<string, string[]>;
+  /** Row of each VM in the run's arrays. */
+  vmRow: Map<string, number>;
+  affinity: AffinityIndex | null;
 }
 
 const cache = new WeakMap<ClusteringRun, RunIndex>();
@@ -49,6 +71,7 @@ function finiteDescription(c: SideSummary['clusters'][number]): ClusterDescripti
   return {
     cluster_id: c.cluster_id,
     size: c.size,
+    ...(c.name === undefined ? {} : { name: c.name }),
     distinguishing: c.distinguishing.map((d) => ({ feature: d.feature, value: finiteOrNull(d.value), overall: finiteOrNull(d.overall), z: finiteOrNull(d.z) })),
   };
 }
@@ -104,7 +127,37 @@ export function runIndex(run: ClusteringRun): RunIndex {
     const tenant = tenantOfVm.get(id);
     if (tenant != null) pushTo(vmsOfTenant, tenant, id);
   }
-  const index: RunIndex = { runId: run.runId, computedAt: doc.computed_at, vms, tenants, tenantOfVm, vmsOfTenant };
+  const vmRow = new Map<string, number>();
+  run.vms.ids.forEach((id, i) => {
+    vmRow.set(id, i);
+  });
+  const index: RunIndex = { runId: run.runId, computedAt: doc.computed_at, vms, tenants, tenantOfVm, vmsOfTenant, vmRow, affinity: indexAffinity(run, vms.sorted, vmRow) };
   cache.set(run, index);
   return index;
+}
+
+function indexAffinity(run: ClusteringRun, sorted: readonly string[], vmRow: Map<string, number>): AffinityIndex | null {
+  const a = run.affinity;
+  if (a === undefined) return null;
+  const members = new Map<string, string[]>();
+  for (const id of sorted) pushTo(members, affinityGroupId(a.group[vmRow.get(id)!]!), id);
+  return { groups: a.sizes.map((size, g) => ({ group_id: affinityGroupId(g), size })), members, modularity: a.modularity, edges: a.edges };
+}
+
+const rounded = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? Number(x.toPrecision(4)) : null);
+
+/** The run's explanation, anomaly score and affinity group of one VM; null when the VM is not in the run. */
+export function vmInsight(run: ClusteringRun, index: RunIndex, vmId: string): VmInsight | null {
+  const row = index.vmRow.get(vmId);
+  if (row === undefined) return null;
+  const ex = run.vmExplanations;
+  const next = ex?.nextLabel[row];
+  const group = run.affinity?.group[row];
+  return {
+    distance: rounded(ex?.distance[row]),
+    nextClusterId: next === undefined || next < 0 ? null : clusterIdOf(run.vms, next),
+    confidence: rounded(ex?.confidence[row]),
+    anomalyScore: rounded(run.vmAnomalies?.score[row]),
+    affinityGroup: group === undefined ? null : affinityGroupId(group),
+  };
 }

@@ -87,6 +87,14 @@ export const VmDetail = z.object({
     .describe('Current feature values over the window by name (null: not defined for this VM); null without traffic'),
   attributes: VmAttributesBody.nullable(),
   last_seen: Timestamp.nullable().describe('Event time of the newest record that mentioned the VM'),
+  distance: z.number().nullable().describe('Distance to its cluster\'s centroid in the clustering space; null when not in the latest run'),
+  next_cluster_id: z.string().nullable().describe('The next-closest cluster; null with fewer than two clusters'),
+  confidence: z
+    .number()
+    .nullable()
+    .describe('1 - distance / distance to the next-closest centroid, in [0, 1]: 0 on the border, 1 on its own centroid'),
+  anomaly_score: z.number().nullable().describe('How unlike its peers it behaves: 1 is usual, above 3 or so unusual (see /v1/anomalies)'),
+  affinity_group: z.string().nullable().describe('Traffic affinity group in the latest run (see /v1/affinity-groups)'),
 });
 export type VmDetail = z.infer<typeof VmDetail>;
 
@@ -118,6 +126,7 @@ export type TenantDetail = z.infer<typeof TenantDetail>;
 export const ClusterDescription = z.object({
   cluster_id: z.string(),
   size: z.number().int(),
+  name: z.string().optional().describe('A name suggested by the cluster\'s dominant traits (VM clusters); not an id'),
   distinguishing: z
     .array(
       z.object({
@@ -241,3 +250,51 @@ export const RunChanges = z.object({
   next_cursor: NextCursor,
 });
 export type RunChanges = z.infer<typeof RunChanges>;
+
+// ---- anomalies and affinity groups ------------------------------------------------------------------------
+
+export const MAX_ANOMALIES = 1000;
+export const DEFAULT_ANOMALIES = 20;
+
+export const AnomalyQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ANOMALIES)
+    .default(DEFAULT_ANOMALIES)
+    .describe(`How many of the most anomalous VMs, 1..${MAX_ANOMALIES}`),
+});
+export type AnomalyQuery = z.infer<typeof AnomalyQuery>;
+
+export const AnomalyList = z.object({
+  run_id: z.string(),
+  computed_at: RunTime,
+  items: z
+    .array(z.object({ vm_id: z.string(), tenant_id: z.string().nullable(), cluster_id: z.string(), score: z.number() }))
+    .describe('Most anomalous first; score 1 is as usual as a median member of a cluster'),
+});
+export type AnomalyList = z.infer<typeof AnomalyList>;
+
+export const AffinityGroupSummary = z.object({ group_id: z.string(), size: z.number().int() });
+
+export const AffinityGroupList = z.object({
+  run_id: z.string(),
+  computed_at: RunTime,
+  group_count: z.number().int(),
+  modularity: z.number().describe('Modularity of the partition of the traffic graph (Louvain)'),
+  edges: z.number().int().describe('VM pairs that exchanged traffic in the window'),
+  groups: z.array(AffinityGroupSummary).describe('Largest first (group ids are numbered by size)'),
+  next_cursor: NextCursor,
+});
+export type AffinityGroupList = z.infer<typeof AffinityGroupList>;
+
+export const AffinityGroupParams = z.object({ group_id: Id });
+
+export const AffinityGroupPage = AffinityGroupSummary.extend({
+  run_id: z.string(),
+  computed_at: RunTime,
+  members: z.array(VmItem),
+  next_cursor: NextCursor,
+});
+export type AffinityGroupPage = z.infer<typeof AffinityGroupPage>;

@@ -47,6 +47,9 @@ describe('before the first run', () => {
     '/v1/clusters/tenants',
     '/v1/clusters/vms/vm-0',
     '/v1/clusters/tenants/tenant-0',
+    '/v1/anomalies',
+    '/v1/affinity-groups',
+    '/v1/affinity-groups/g-0',
   ])('%s is 503 no_run', async (url) => {
     const { status, body } = await getJson(app(emptyView()), url);
     expect(status).toBe(503);
@@ -63,6 +66,11 @@ describe('before the first run', () => {
       features: null,
       attributes: null,
       last_seen: '2023-11-14T22:13:20.000Z',
+      distance: null,
+      next_cluster_id: null,
+      confidence: null,
+      anomaly_score: null,
+      affinity_group: null,
     });
   });
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { VmAttributes } from '../../contract/records.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
-import type { RunIndex } from '../run-index.ts';
+import { type RunIndex, vmInsight } from '../run-index.ts';
 import { type VmAttributesBody, VmDetail, type VmItem, VmListQuery, VmPage, VmParams } from '../schemas.ts';
 import { errors, latestIndex, type RouteOptions, requireRun } from './context.ts';
 
@@ -74,7 +74,7 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
     {
       schema: {
         tags: ['vms'],
-        summary: 'One live VM: its cluster, current features and attributes',
+        summary: 'One live VM: its cluster and why, anomaly score, affinity group, current features and attributes',
         params: VmParams,
         response: { 200: VmDetail, 400: errors[400], 404: errors[404], 500: errors[500] },
       },
@@ -84,6 +84,8 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
       const vm = view.vm(id);
       if (vm === null) throw new ApiError(404, 'unknown_vm', `no live VM with id ${JSON.stringify(id)}`);
       const index = latestIndex(view);
+      const run = view.latestRun();
+      const insight = run === null || index === null ? null : vmInsight(run, index, id);
       return {
         vm_id: vm.vmId,
         tenant_id: vm.tenantId,
@@ -91,6 +93,11 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
         features: vm.features === null ? null : finiteFeatures(vm.features),
         attributes: vm.attributes === null ? null : vmAttributesBody(vm.attributes),
         last_seen: Number.isFinite(vm.lastSeen) ? iso(vm.lastSeen) : null,
+        distance: insight?.distance ?? null,
+        next_cluster_id: insight?.nextClusterId ?? null,
+        confidence: insight?.confidence ?? null,
+        anomaly_score: insight?.anomalyScore ?? null,
+        affinity_group: insight?.affinityGroup ?? null,
       };
     },
   );
