@@ -4,15 +4,17 @@
  *
  * One open-addressing table over a Float64Array of entries (lo serial, hi serial, newest epoch, then
  * EPOCH_SLOTS byte counters), rather than a Map of objects: one probe and one cache line per flow, no
- * allocation on the hot path, and memory bounded by `maxPairs`.
+ * allocation on the hot path, and memory bounded by `maxPairs` (128 bytes per pair at the table's
+ * maximum load of one half).
  *
  * Why coarse epochs rather than the window's own buckets: a ring of 16 per-minute counters per pair would
- * quadruple the memory of the table. An epoch spans `epochBuckets` buckets and EPOCH_SLOTS epochs cover
+ * double the memory of the table. An epoch spans `epochBuckets` buckets and EPOCH_SLOTS epochs cover
  * the window plus the epoch being filled; when the window starts inside an epoch, that epoch's bytes are
  * pro-rated by the share of its buckets still in the window. The edge weights are then estimates at
  * the window's oldest edge, which is all a community detection over them needs.
  */
-const EPOCH_SLOTS = 4;
+// 3 + 5 = 8 doubles: one entry is one 64-byte cache line, so a probe costs one line.
+const EPOCH_SLOTS = 5;
 const LO = 0;
 const HI = 1;
 const EPOCH = 2;
@@ -93,7 +95,7 @@ export class PairTraffic {
         t[o + LO] = lo;
         t[o + HI] = hi;
         t[o + EPOCH] = epoch;
-        t.fill(0, o + BYTES, o + STRIDE);
+        for (let j = o + BYTES; j < o + STRIDE; j++) t[j] = 0;
         t[o + BYTES + (epoch % EPOCH_SLOTS)] = bytes;
         if (++this.used * 2 > mask + 1) this.rebuild(2 * (mask + 1), Number.NEGATIVE_INFINITY);
         return;

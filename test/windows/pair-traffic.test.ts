@@ -21,32 +21,32 @@ describe('PairTraffic', () => {
   });
 
   it('forgets epochs that left the window, pro-rates the oldest one and purges silent pairs', () => {
-    // 15 buckets: epochs of 5 buckets.
+    // 15 buckets: epochs of 4 buckets.
     const p = new PairTraffic(15);
-    expect(p.epochBuckets).toBe(5);
-    p.add(1, 2, 100, 100); // epoch 20 (buckets 100..104)
-    p.add(1, 2, 112, 10); // epoch 22
+    expect(p.epochBuckets).toBe(4);
+    p.add(1, 2, 100, 100); // epoch 25 (buckets 100..103)
+    p.add(1, 2, 112, 10); // epoch 28
     p.add(4, 5, 101, 7);
-    // Window [100, 114]: all of epoch 20 counts.
+    // Window [100, 114]: all of epoch 25 counts.
     expect(edges(p, 100, 114)).toEqual([
       [1, 2, 110],
       [4, 5, 7],
     ]);
-    // Window [103, 117]: 2 of epoch 20's 5 buckets remain in it.
+    // Window [103, 117]: 1 of epoch 25's 4 buckets remains in it.
     expect(edges(p, 103, 117)).toEqual([
-      [1, 2, 40 + 10],
-      [4, 5, 7 * 0.4],
+      [1, 2, 25 + 10],
+      [4, 5, 7 * 0.25],
     ]);
-    // Window [105, 119]: epoch 20 has left; the pair 4-5 is purged.
+    // Window [105, 119]: epoch 25 has left; the pair 4-5 is purged.
     expect(edges(p, 105, 119)).toEqual([[1, 2, 10]]);
     expect(p.size).toBe(1);
   });
 
   it('reuses the slots of old epochs and drops records older than its ring', () => {
     const p = new PairTraffic(15);
-    p.add(1, 2, 100, 1); // epoch 20
-    p.add(1, 2, 125, 2); // epoch 25: slot 20 % 4 = 0 is not 24 % 4 = 0; epochs 22..25 cleared
-    p.add(1, 2, 101, 50); // epoch 20 is beyond the ring now
+    p.add(1, 2, 100, 1); // epoch 25
+    p.add(1, 2, 125, 2); // epoch 31: every slot cleared on the way (epochs 27..31)
+    p.add(1, 2, 101, 50); // epoch 25 is beyond the ring now
     expect(edges(p, 111, 125)).toEqual([[1, 2, 2]]);
   });
 
