@@ -16,7 +16,7 @@ import { InlineClusterer } from '../../src/service/clusterer.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 
 const opts = PipelineOptions.parse({ reclusterMinutes: 0 });
-let lines: string[] = [];
+const lines: string[] = [];
 
 beforeAll(async () => {
   for await (const c of readTraceChunks('fixtures/small.jsonl.gz')) for (const l of c.lines) if (l) lines.push(l);
