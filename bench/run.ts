@@ -5,13 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
+const RESULTS = 'bench/results/latest.json';
 
 async function main(): Promise<void> {
   if (!existsSync(TRACE)) {
@@ -38,8 +39,16 @@ async function main(): Promise<void> {
     figures.api_latency = await benchApi(TRACE);
   }
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/latest.json', `${JSON.stringify(figures, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to bench/results/latest.json\n`);
+  // A partial run (`npm run bench -- api`) updates its own sections and keeps the others' last figures.
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(await readFile(RESULTS, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // first run
+  }
+  for (const section of Object.keys(figures)) if (section !== 'started' && section !== 'machine') figures[`${section}_measured`] = started;
+  await writeFile(RESULTS, `${JSON.stringify({ ...previous, ...figures }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${RESULTS}\n`);
 }
 
 main().catch((err: unknown) => {
