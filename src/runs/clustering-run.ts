@@ -5,12 +5,12 @@
 import { cluster } from '../clustering/index.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { buildTenantMatrix, tenantFeatureWeights } from '../features/tenant-features.ts';
+import { tenantFeatureWeights } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
 import { explainVms, nameClusters, type VmExplanations } from './explain.ts';
-import type { FleetSnapshot } from './snapshot.ts';
+import { type FleetSnapshot, tenantMatrixOf } from './snapshot.ts';
 
 export interface RunOptions {
   vm: Partial<ClusteringOptions>;
@@ -86,19 +86,7 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     minScales: vmFeatureMinScales(),
   });
 
-  const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
-  const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
-  const tenantFeatures = buildTenantMatrix({
-    tenantIds,
-    vmTenants: snapshot.vmTenants,
-    vmVpcs: snapshot.vmVpcs,
-    vmLabels: vmOutcome.labels,
-    vmBytes: snapshot.vmBytes,
-    vmExternalBytes: snapshot.vmExternalBytes,
-    vmSameTenantBytes: snapshot.vmSameTenantBytes,
-    windowMinutes: snapshot.windowMs / 60_000,
-    vmClusters: vmOutcome.k,
-  });
+  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmOutcome.labels, vmOutcome.k);
   const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, weights: tenantFeatureWeights(tenantFeatures) });
 
   const seed = options.vm.seed ?? 1;

@@ -7,11 +7,10 @@ import { z } from 'zod';
 import { summarize } from '../clustering/summarize.ts';
 import type { ClusteringOutcome, ClusterSummary, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { buildTenantMatrix } from '../features/tenant-features.ts';
 import { VM_FEATURES, vmFeatureMinScales } from '../features/vm-features.ts';
 import { type ClusteringRun, clusterIdOf, NOISE_CLUSTER_ID, type Side } from './clustering-run.ts';
 import type { IdentityState } from './identity.ts';
-import type { FleetSnapshot } from './snapshot.ts';
+import { type FleetSnapshot, tenantMatrixOf } from './snapshot.ts';
 
 export const MODEL_SCHEMA = 'alcor-traffic-clusters/model';
 /** Bump on any change a reader of the previous version would misread. */
@@ -238,20 +237,8 @@ export function provisionalRun(model: ModelDocument, snapshot: FleetSnapshot, ru
   const vmModelLabels = nearestClusters(model.vms, vmFeatures);
   const vms = provisionalSide(model.vms, snapshot.vmIds, vmFeatures, vmModelLabels, model.run_id);
 
-  const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
-  const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
   // Tenant features hold the mix of VM clusters by the model run's labels, so they use those labels.
-  const tenantFeatures = buildTenantMatrix({
-    tenantIds,
-    vmTenants: snapshot.vmTenants,
-    vmVpcs: snapshot.vmVpcs,
-    vmLabels: vmModelLabels,
-    vmBytes: snapshot.vmBytes,
-    vmExternalBytes: snapshot.vmExternalBytes,
-    vmSameTenantBytes: snapshot.vmSameTenantBytes,
-    windowMinutes: snapshot.windowMs / 60_000,
-    vmClusters: model.vms.clusters.length,
-  });
+  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmModelLabels, model.vms.clusters.length);
   const names = model.tenants.feature_names;
   const comparable = names.length === tenantFeatures.names.length && names.every((n, i) => n === tenantFeatures.names[i]);
   // A model whose tenant features no longer line up places no tenant: better none than wrong ones.

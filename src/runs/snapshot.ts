@@ -3,6 +3,7 @@
  * Plain arrays and typed arrays only, so that it can be posted to a worker thread.
  */
 import type { FeatureMatrix } from '../clustering/types.ts';
+import { buildTenantMatrix } from '../features/tenant-features.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 
@@ -100,4 +101,29 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
     tenants,
     vmPairs,
   };
+}
+
+/**
+ * The tenants a run clusters (those named by a live VM's attributes and not deleted), sorted, with their
+ * feature matrix for the given VM labels.
+ */
+export function tenantMatrixOf(
+  snapshot: FleetSnapshot,
+  vmLabels: Int32Array,
+  vmClusters: number,
+): { tenantIds: string[]; matrix: FeatureMatrix } {
+  const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
+  const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
+  const matrix = buildTenantMatrix({
+    tenantIds,
+    vmTenants: snapshot.vmTenants,
+    vmVpcs: snapshot.vmVpcs,
+    vmLabels,
+    vmBytes: snapshot.vmBytes,
+    vmExternalBytes: snapshot.vmExternalBytes,
+    vmSameTenantBytes: snapshot.vmSameTenantBytes,
+    windowMinutes: snapshot.windowMs / 60_000,
+    vmClusters,
+  });
+  return { tenantIds, matrix };
 }
