@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay kafka api]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay kafka api scale]: runs the benchmarks (all, or those named) and writes their figures
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
  */
@@ -10,6 +10,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchReplay } from './replay-bench.ts';
+import { benchScale } from './scale-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
 const RESULTS = 'bench/results/latest.json';
@@ -37,6 +38,10 @@ async function main(): Promise<void> {
   if (wanted('api')) {
     process.stderr.write('API latency benchmark (starts the service on the 1M-record trace)...\n');
     figures.api_latency = await benchApi(TRACE);
+  }
+  if (wanted('scale')) {
+    process.stderr.write('scale benchmark (10k, 50k, 100k VMs)...\n');
+    figures.scale = await benchScale(TRACE);
   }
   await mkdir('bench/results', { recursive: true });
   // A partial run (`npm run bench -- api`) updates its own sections and keeps the others' last figures.

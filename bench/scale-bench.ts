@@ -1,0 +1,240 @@
+/**
+ * Clustering at 10k, 50k and 100k VMs: the stages of one run (standardise, PCA, k-means with fixed and
+ * automatic k, DBSCAN, explanations, anomalies, affinity groups, identity matching) and peak RSS.
+ *
+ * How the VMs are made: the 1M-record trace is ingested once through the real pipeline (11.6k VMs), and
+ * its snapshot's feature matrix is replicated row by row up to the target size with Gaussian jitter of
+ * JITTER x each column's standard deviation (values kept >= 0 where the column has no negatives), so the
+ * rows keep the trace's realistic structure without being exact duplicates. The traffic graph for the
+ * affinity groups is the trace's graph copied once per replica (disjoint copies). Feature extraction
+ * (the snapshot) and the windows' memory are therefore measured on the real 11.6k-VM fleet only;
+ * generating a 100k-VM trace would take about 70 s and 2 GB per run of the bench.
+ */
+import { dbscanBruteForce, kDistancesBruteForce, kneeEps } from '../src/clustering/dbscan.ts';
+import { cluster } from '../src/clustering/index.ts';
+import { standardize } from '../src/clustering/standardize.ts';
+import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../src/clustering/types.ts';
+import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
+import { Random } from '../src/core/random.ts';
+import { imputeColumnMeans } from '../src/features/impute.ts';
+import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-features.ts';
+import { Pipeline } from '../src/pipeline/pipeline.ts';
+import { affinityGroups } from '../src/runs/affinity.ts';
+import { scoreAnomalies } from '../src/runs/anomalies.ts';
+import type { Side } from '../src/runs/clustering-run.ts';
+import { explainVms, nameClusters } from '../src/runs/explain.ts';
+import { matchSide, sideClusters } from '../src/runs/identity.ts';
+import type { VmPairs } from '../src/runs/snapshot.ts';
+import { readTraceChunks } from '../src/trace/trace-reader.ts';
+
+const JITTER = 0.05;
+/** Share of VMs moved to another cluster in the "slightly perturbed copy" the identity matching is timed on. */
+const MOVED_SHARE = 0.02;
+/**
+ * The brute-force DBSCAN (density-clustering, O(n^2) region queries plus an O(n^2) k-distance knee) is
+ * timed up to this size only, as the reference the index-backed one replaced: 10k points already take
+ * about 19 s, 100k would take many minutes.
+ */
+const BRUTE_FORCE_MAX_ROWS = 10_000;
+
+export interface ScaleFigures {
+  vms: number;
+  features: number;
+  k_chosen: number;
+  standardize_ms: number;
+  pca_ms: number;
+  pca_components: number;
+  kmeans_auto_k_total_ms: number;
+  kmeans_auto_k_stages_ms: Record<string, number>;
+  kmeans_fixed_k_total_ms: number;
+  dbscan_total_ms: number | null;
+  dbscan_stages_ms: Record<string, number>;
+  /** The brute-force DBSCAN it replaced (density-clustering), on the same points, where affordable. */
+  dbscan_brute_force_ms: number | null;
+  dbscan_note?: string;
+  dbscan_clusters?: number;
+  dbscan_noise?: number;
+  explain_ms: number;
+  name_clusters_ms: number;
+  anomalies_ms: number;
+  affinity_ms: number;
+  affinity_edges: number;
+  identity_match_ms: number;
+  full_run_estimate_ms: number;
+  peak_rss_mb: number;
+}
+
+export interface ScaleBenchResult {
+  method: string;
+  source: { trace: string; vms: number; features: number; snapshot_ms: number; window_memory_mb: Record<string, number> };
+  sizes: ScaleFigures[];
+}
+
+let peakRss = 0;
+const sampleRss = (): void => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
+
+function time<T>(fn: () => T): { value: T; ms: number } {
+  const t = performance.now();
+  const value = fn();
+  const ms = performance.now() - t;
+  sampleRss();
+  return { value, ms };
+}
+
+function gaussian(rand: Random): number {
+  // Box-Muller; 1 - u keeps log away from 0.
+  return Math.sqrt(-2 * Math.log(1 - rand.next())) * Math.cos(2 * Math.PI * rand.next());
+}
+
+function replicate(base: FeatureMatrix, rows: number, seed: number): FeatureMatrix {
+  const { cols } = base;
+  const std = new Float64Array(cols);
+  const mean = new Float64Array(cols);
+  const nonNegative = new Uint8Array(cols).fill(1);
+  for (let i = 0; i < base.rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const v = base.data[i * cols + j]!;
+      mean[j]! += v / base.rows;
+      if (v < 0) nonNegative[j] = 0;
+    }
+  for (let i = 0; i < base.rows; i++)
+    for (let j = 0; j < cols; j++) std[j]! += (base.data[i * cols + j]! - mean[j]!) ** 2 / base.rows;
+  for (let j = 0; j < cols; j++) std[j] = Math.sqrt(std[j]!);
+  const rand = new Random(seed);
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const src = (i % base.rows) * cols;
+    for (let j = 0; j < cols; j++) {
+      let v = base.data[src + j]! + JITTER * std[j]! * gaussian(rand);
+      if (nonNegative[j] === 1 && v < 0) v = 0;
+      data[i * cols + j] = v;
+    }
+  }
+  return { rows, cols, data, names: base.names };
+}
+
+function replicatePairs(base: VmPairs, baseRows: number, rows: number): VmPairs {
+  const a: number[] = [];
+  const b: number[] = [];
+  const bytes: number[] = [];
+  for (let offset = 0; offset < rows; offset += baseRows) {
+    for (let e = 0; e < base.a.length; e++) {
+      const x = base.a[e]! + offset;
+      const y = base.b[e]! + offset;
+      if (y >= rows) continue;
+      a.push(x);
+      b.push(y);
+      bytes.push(base.bytes[e]!);
+    }
+  }
+  return { a: Int32Array.from(a), b: Int32Array.from(b), bytes: Float64Array.from(bytes) };
+}
+
+function side(outcome: ClusteringOutcome, features: FeatureMatrix, ids: string[]): Side {
+  const labelIds = Array.from({ length: outcome.k }, (_, c) => `vm-${c}`);
+  return { ids, clusterIds: Array.from(outcome.labels, (l) => (l < 0 ? 'noise' : labelIds[l]!)), labelIds, outcome, features };
+}
+
+const round = (ms: number): number => Math.round(ms);
+
+function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOptions: Partial<ClusteringOptions>): ScaleFigures {
+  peakRss = 0;
+  sampleRss();
+  const matrix = replicate(base, rows, rows);
+  sampleRss();
+  const opts = { ...vmOptions, weights: vmFeatureWeights(), minScales: vmFeatureMinScales() };
+  const auto = time(() => cluster(matrix, opts));
+  const outcome = auto.value;
+  const fixed = time(() => cluster(matrix, { ...opts, k: outcome.k }));
+  // PCA is off by default; timed on its own so its cost at scale is known.
+  const pca = time(() => cluster(matrix, { ...opts, k: outcome.k, pca: { enabled: true, varianceToKeep: 0.95, maxComponents: 24 } }));
+
+  let dbscanMs: number | null = null;
+  let dbscanNote: string | undefined;
+  let dbscanClusters: number | undefined;
+  let dbscanNoise: number | undefined;
+  const d = time(() => cluster(matrix, { ...opts, algorithm: 'dbscan' }));
+  dbscanMs = d.ms;
+  dbscanClusters = d.value.k;
+  dbscanNoise = d.value.quality.noise;
+  const dbscanStages = Object.fromEntries(Object.entries(d.value.timings).map(([k, v]) => [k, round(v)]));
+  let bruteForceMs: number | null = null;
+  if (rows <= BRUTE_FORCE_MAX_ROWS) {
+    const points = { data: standardize(matrix.data, rows, matrix.cols, opts.weights, opts.minScales).data, rows, dims: matrix.cols };
+    const eps = Number(d.value.parameters.eps);
+    const minPoints = Number(d.value.parameters.minPoints);
+    const brute = time(() => dbscanBruteForce(points, kneeEps(kDistancesBruteForce(points, minPoints)), minPoints));
+    bruteForceMs = brute.ms;
+    // The index must not change a single label: checked here on the bench's own data as well as in the tests.
+    if (brute.value.rawK !== dbscanClusters || brute.value.noise !== dbscanNoise) dbscanNote = `MISMATCH with brute force (eps ${eps})`;
+  }
+
+  const explain = time(() => explainVms(outcome, matrix));
+  const names = time(() => nameClusters(outcome, matrix));
+  const anomalies = time(() => scoreAnomalies(outcome, matrix, explain.value, { seed: 1 }));
+  const pairs = replicatePairs(basePairs, base.rows, rows);
+  const affinity = time(() => affinityGroups(rows, pairs, { seed: 1 }));
+
+  // Identity matching against a slightly perturbed copy of the same run: MOVED_SHARE of the VMs change cluster.
+  const ids = Array.from({ length: rows }, (_, i) => `vm-${i}`);
+  const previous = sideClusters(side(outcome, matrix, ids));
+  const moved = Int32Array.from(outcome.labels);
+  const rand = new Random(7);
+  for (let i = 0; i < rows; i++) if (outcome.k > 1 && rand.next() < MOVED_SHARE) moved[i] = (moved[i]! + 1) % outcome.k;
+  const current = side({ ...outcome, labels: moved }, matrix, ids);
+  const identity = time(() => matchSide(previous, current, 'vm-', outcome.k));
+
+  const stages = Object.fromEntries(Object.entries(outcome.timings).map(([k, v]) => [k, round(v)]));
+  return {
+    vms: rows,
+    features: matrix.cols,
+    k_chosen: outcome.k,
+    standardize_ms: round(outcome.timings.standardize ?? 0),
+    pca_ms: round(pca.value.timings.pca ?? 0),
+    pca_components: Number(pca.value.parameters.pcaComponents),
+    kmeans_auto_k_total_ms: round(auto.ms),
+    kmeans_auto_k_stages_ms: stages,
+    kmeans_fixed_k_total_ms: round(fixed.ms),
+    dbscan_total_ms: dbscanMs === null ? null : round(dbscanMs),
+    dbscan_stages_ms: dbscanStages,
+    dbscan_brute_force_ms: bruteForceMs === null ? null : round(bruteForceMs),
+    ...(dbscanNote ? { dbscan_note: dbscanNote } : {}),
+    ...(dbscanClusters !== undefined ? { dbscan_clusters: dbscanClusters, dbscan_noise: dbscanNoise } : {}),
+    explain_ms: round(explain.ms),
+    name_clusters_ms: round(names.ms),
+    anomalies_ms: round(anomalies.ms),
+    affinity_ms: round(affinity.ms),
+    affinity_edges: pairs.a.length,
+    identity_match_ms: round(identity.ms),
+    // What one default run of the VM side costs at this size (the tenant side is small whatever the VM count).
+    full_run_estimate_ms: round(auto.ms + explain.ms + names.ms + anomalies.ms + affinity.ms + identity.ms),
+    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+  };
+}
+
+export async function benchScale(trace: string, sizes: readonly number[] = [10_000, 50_000, 100_000]): Promise<ScaleBenchResult> {
+  const pipeline = new Pipeline(toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })));
+  for await (const c of readTraceChunks(trace)) for (const line of c.lines) if (line) pipeline.ingestTraceLine(line, 'bench');
+  const snap = time(() => pipeline.snapshot());
+  const base = snap.value.vmFeatures;
+  imputeColumnMeans(base.data, base.rows, base.cols);
+  const fleet = pipeline.fleet;
+  const windowMemory = {
+    ring_slab_mb: Number((fleet.slab.bytes / 2 ** 20).toFixed(1)),
+    pair_traffic_mb: Number((fleet.pairs.bytes / 2 ** 20).toFixed(1)),
+    pairs: fleet.pairs.size,
+  };
+  const vmOptions = toRunOptions(PipelineOptions.parse({})).vm;
+  const out: ScaleFigures[] = [];
+  for (const rows of sizes) {
+    process.stderr.write(`  scale: ${rows} VMs...\n`);
+    out.push(measure(base, snap.value.vmPairs, rows, vmOptions));
+  }
+  return {
+    method: `feature matrix of ${trace} (${base.rows} VMs, real pipeline) replicated with Gaussian jitter ${JITTER} x column std; traffic graph copied per replica; snapshot and window memory measured on the real ${base.rows}-VM fleet; peak RSS sampled after each stage (includes the ingested trace's state)`,
+    source: { trace, vms: base.rows, features: base.cols, snapshot_ms: round(snap.ms), window_memory_mb: windowMemory },
+    sizes: out,
+  };
+}
