@@ -1,0 +1,118 @@
+"""Reference side of `npm run crosscheck`: clusters the matrix bench/crosscheck.ts wrote with scikit-learn.
+
+usage: python3 bench/crosscheck.py <matrix.npy> <params.json>
+
+params.json: {"k", "restarts", "max_iter", "tol", "random_state", "other_random_states", "dbscan": null | {"eps", "min_samples",
+"our_labels": [...]}, "pca": bool}. Prints one JSON object on stdout. Used for the check only: never a
+runtime dependency of the product.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import sklearn
+from sklearn.cluster import DBSCAN, KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
+
+
+def noise_as_singletons(labels):
+    """Each noise point (-1) its own label, after every cluster label."""
+    out = np.asarray(labels, dtype=np.int64).copy()
+    top = int(out.max()) + 1 if out.size else 0
+    noise = np.flatnonzero(out < 0)
+    out[noise] = top + np.arange(noise.size)
+    return out
+
+
+def main():
+    matrix = np.load(sys.argv[1])
+    with open(sys.argv[2], encoding="utf-8") as f:
+        params = json.load(f)
+    out = {
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "rows": int(matrix.shape[0]),
+        "cols": int(matrix.shape[1]),
+    }
+
+    k = params["k"]
+
+    def kmeans(seed):
+        return KMeans(
+            n_clusters=k,
+            n_init=params["restarts"],
+            init="k-means++",
+            algorithm="lloyd",
+            max_iter=params["max_iter"],
+            tol=params["tol"],
+            random_state=seed,
+        ).fit(matrix)
+
+    # Every seed's fit is timed (the machine may be shared; the minimum is the figure) and its inertia
+    # kept: how much scikit-learn's own best of n_init moves with its seed is the ratio's noise floor.
+    inertias = []
+    times = []
+    km = None
+    for seed in [params["random_state"], *params.get("other_random_states", [])]:
+        start = time.perf_counter()
+        fitted = kmeans(seed)
+        times.append((time.perf_counter() - start) * 1000)
+        inertias.append(float(fitted.inertia_))
+        km = km or fitted
+    others = inertias[1:]
+    ms = min(times)
+    out["kmeans"] = {
+        "k": k,
+        "inertia": float(km.inertia_),
+        "iterations": int(km.n_iter_),
+        "ms": ms,
+        "ms_median": float(np.median(times)),
+        "inertia_other_random_states": others,
+    }
+
+    db = params.get("dbscan")
+    if db is not None:
+        # Ours (density-clustering) counts neighbours at distance < eps, the point itself included;
+        # scikit-learn counts <= eps, itself included. The largest double below eps makes the two the same
+        # test. kd_tree computes exact distances (brute force would use the |x|^2 + |y|^2 - 2xy expansion,
+        # whose rounding could move points across eps).
+        eps = math.nextafter(db["eps"], 0.0)
+        start = time.perf_counter()
+        labels = DBSCAN(eps=eps, min_samples=db["min_samples"], algorithm="kd_tree").fit(matrix).labels_
+        ms = (time.perf_counter() - start) * 1000
+        ours = np.asarray(db["our_labels"], dtype=np.int64)
+        out["dbscan"] = {
+            "eps_given": db["eps"],
+            "eps_used": eps,
+            "min_samples": db["min_samples"],
+            "clusters": int(labels.max()) + 1 if labels.size else 0,
+            "noise": int((labels < 0).sum()),
+            "ari_noise_as_one_label": float(adjusted_rand_score(ours, labels)),
+            "ari_noise_as_singletons": float(adjusted_rand_score(noise_as_singletons(ours), noise_as_singletons(labels))),
+            "noise_disagreements": int(((ours < 0) != (labels < 0)).sum()),
+            "ms": ms,
+        }
+
+    if params.get("pca", True):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            pca = PCA(svd_solver="full").fit(matrix)
+            times.append((time.perf_counter() - start) * 1000)
+        out["pca"] = {
+            "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_],
+            "ms": min(times),
+        }
+
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

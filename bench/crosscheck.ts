@@ -1,0 +1,342 @@
+/**
+ * npm run crosscheck [-- --trace FILE] [--k N] [--restarts N] [--eps X] [--min-points N] [--skip-dbscan]
+ * [--out FILE] [--matrix-out FILE.npy] [--sklearn-threads N]: clusters the VM feature matrix of a trace with ours (src/clustering) and with scikit-learn
+ * (bench/crosscheck.py, in a venv under .cache/crosscheck-venv installed on first use; never a runtime
+ * dependency) and reports k-means inertia ours / scikit-learn's, DBSCAN label agreement (ARI) and PCA
+ * explained variance agreement, with the timings of both sides. Figures go to bench/results/crosscheck.json.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cluster, type FeatureMatrix } from '../src/clustering/index.ts';
+import { KMEANS_RELATIVE_TOLERANCE, kmeansBestOf, kmeansTolerance } from '../src/clustering/kmeans.ts';
+import { principalComponents } from '../src/clustering/pca.ts';
+import { standardize } from '../src/clustering/standardize.ts';
+import { defaultClusteringOptions } from '../src/clustering/types.ts';
+import { imputeColumnMeans } from '../src/features/impute.ts';
+import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-features.ts';
+import { defaultPipelineConfig, Pipeline } from '../src/pipeline/pipeline.ts';
+import { takeSnapshot } from '../src/runs/snapshot.ts';
+import { readTraceChunks } from '../src/trace/trace-reader.ts';
+
+const VENV = '.cache/crosscheck-venv';
+const VENV_PYTHON = join(VENV, 'bin', 'python');
+const RESULTS = 'bench/results/crosscheck.json';
+const SEED = 1;
+const SKLEARN_RANDOM_STATE = 0;
+/** scikit-learn is also run with these seeds (untimed) to show how much its own best of n_init varies. */
+const OTHER_RANDOM_STATES = [1, 2, 3, 4];
+
+interface Args {
+  trace: string;
+  k: number;
+  restarts: number;
+  eps: number | undefined;
+  minPoints: number;
+  skipDbscan: boolean;
+  out: string;
+  /** OpenMP/BLAS threads for scikit-learn; 1 by default, like our single-threaded clustering. */
+  sklearnThreads: number;
+  /** Also keep the matrix as .npy here (to rerun bench/crosscheck.py or explore it by hand). */
+  matrixOut: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    trace: 'fixtures/medium.jsonl.gz',
+    k: 20,
+    restarts: defaultClusteringOptions.restarts,
+    eps: undefined,
+    minPoints: defaultClusteringOptions.dbscan.minPoints,
+    skipDbscan: false,
+    out: RESULTS,
+    matrixOut: undefined,
+    sklearnThreads: 1,
+  };
+  const number = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n)) throw new RangeError(`${flag} needs a number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--trace') args.trace = argv[++i] ?? args.trace;
+    else if (a === '--k') args.k = number(a, argv[++i]);
+    else if (a === '--restarts') args.restarts = number(a, argv[++i]);
+    else if (a === '--eps') args.eps = number(a, argv[++i]);
+    else if (a === '--min-points') args.minPoints = number(a, argv[++i]);
+    else if (a === '--skip-dbscan') args.skipDbscan = true;
+    else if (a === '--out') args.out = argv[++i] ?? args.out;
+    else if (a === '--sklearn-threads') args.sklearnThreads = number(a, argv[++i]);
+    else if (a === '--matrix-out') args.matrixOut = argv[++i];
+    else throw new RangeError(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(args.k) || args.k < 2) throw new RangeError('--k must be an integer >= 2');
+  if (!Number.isInteger(args.restarts) || args.restarts < 1) throw new RangeError('--restarts must be a positive integer');
+  return args;
+}
+
+/** The VM feature matrix of the trace's final run: replay, snapshot, impute, as a run does. */
+async function featureMatrix(trace: string): Promise<FeatureMatrix> {
+  const pipeline = new Pipeline(defaultPipelineConfig);
+  for await (const chunk of readTraceChunks(trace, defaultPipelineConfig.limits.maxMessageBytes)) {
+    let oversize = 0;
+    for (let i = 0; i < chunk.lines.length; i++) {
+      const line = chunk.lines[i];
+      const source = `line ${chunk.firstLine + i}`;
+      if (line === null || line === undefined) {
+        const o = chunk.oversize[oversize++];
+        if (o) pipeline.ingestOversize(o.bytes, o.head, source);
+        continue;
+      }
+      if (line.length > 0) pipeline.ingestTraceLine(line, source);
+    }
+  }
+  const matrix = takeSnapshot(pipeline.fleet).vmFeatures;
+  imputeColumnMeans(matrix.data, matrix.rows, matrix.cols);
+  return matrix;
+}
+
+/** A .npy file (format 1.0, little-endian float64, C order) of a row-major matrix. */
+function npyBytes(data: Float64Array, rows: number, cols: number): Buffer {
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+  const unpadded = 10 + header.length + 1;
+  header += ' '.repeat((64 - (unpadded % 64)) % 64);
+  header += '\n';
+  const out = Buffer.alloc(10 + header.length + data.length * 8);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  for (let i = 0; i < data.length; i++) out.writeDoubleLE(data[i] as number, 10 + header.length + i * 8);
+  return out;
+}
+
+function venvReady(): boolean {
+  if (!existsSync(VENV_PYTHON)) return false;
+  return spawnSync(VENV_PYTHON, ['-c', 'import sklearn, numpy'], { stdio: 'ignore' }).status === 0;
+}
+
+/** scikit-learn in a venv of its own, installed once; exits with a clear message when pip cannot. */
+function ensureVenv(): string {
+  if (venvReady()) return VENV_PYTHON;
+  process.stderr.write(`installing scikit-learn into ${VENV} (once, for the cross-check only)...\n`);
+  try {
+    if (!existsSync(VENV_PYTHON)) execFileSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
+    execFileSync(VENV_PYTHON, ['-m', 'pip', 'install', '--quiet', 'scikit-learn', 'numpy'], { stdio: 'inherit' });
+  } catch (err) {
+    process.stderr.write(
+      `crosscheck: could not install scikit-learn into ${VENV} (${(err as Error).message.split('\n')[0]}).\n` +
+        'It needs python3 with the venv module and pip access to PyPI; remove the directory to retry.\n',
+    );
+    process.exit(2);
+  }
+  if (!venvReady()) {
+    process.stderr.write(`crosscheck: scikit-learn still does not import in ${VENV}; remove the directory to retry.\n`);
+    process.exit(2);
+  }
+  return VENV_PYTHON;
+}
+
+interface SklearnOutput {
+  sklearn: string;
+  numpy: string;
+  cpus: number;
+  kmeans: { k: number; inertia: number; iterations: number; ms: number; ms_median: number; inertia_other_random_states: number[] };
+  dbscan?: {
+    eps_given: number;
+    eps_used: number;
+    min_samples: number;
+    clusters: number;
+    noise: number;
+    ari_noise_as_one_label: number;
+    ari_noise_as_singletons: number;
+    noise_disagreements: number;
+    ms: number;
+  };
+  pca: { explained_variance_ratio: number[]; ms: number };
+}
+
+/** The value of the first call and the least wall time of `times` calls (the machine may be shared). */
+function fastest<T>(times: number, fn: () => T): { value: T; ms: number } {
+  let value: T | undefined;
+  let ms = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < times; i++) {
+    const start = performance.now();
+    const v = fn();
+    ms = Math.min(ms, performance.now() - start);
+    if (i === 0) value = v;
+  }
+  return { value: value as T, ms };
+}
+
+const REPEATS = 3;
+
+function round(v: number, digits = 6): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const python = ensureVenv();
+
+  process.stderr.write(`building the VM feature matrix of ${args.trace}...\n`);
+  let start = performance.now();
+  const raw = await featureMatrix(args.trace);
+  const replayMs = performance.now() - start;
+  const { rows, cols } = raw;
+  const weights = vmFeatureWeights();
+  const minScales = vmFeatureMinScales();
+  // Exactly what cluster() clusters (without PCA): standardised, floored scales, weighted.
+  const std = standardize(raw.data, rows, cols, weights, minScales);
+  const points = { data: std.data, rows, dims: cols };
+
+  process.stderr.write(`ours on ${rows} x ${cols}: k-means k=${args.k}...\n`);
+  const options = { weights, minScales, seed: SEED, restarts: args.restarts };
+  let kmeansStageMs = Number.POSITIVE_INFINITY;
+  const { value: ours, ms: oursClusterMs } = fastest(REPEATS, () => {
+    const outcome = cluster(raw, { ...options, k: args.k });
+    kmeansStageMs = Math.min(kmeansStageMs, outcome.timings.kmeans ?? Number.POSITIVE_INFINITY);
+    return outcome;
+  });
+  const oursInertia = ours.quality.inertia ?? Number.NaN;
+  // The plain best of the same k-means++ restarts (no warm start from k - 1, no sample): like for like.
+  const { value: plain, ms: plainMs } = fastest(REPEATS, () =>
+    kmeansBestOf(points, args.k, SEED, args.restarts, defaultClusteringOptions.maxIterations, kmeansTolerance(points)),
+  );
+
+  let oursDbscan: { eps: number; epsSource: string; labels: Int32Array; clusters: number; noise: number; ms: number } | null = null;
+  if (!args.skipDbscan) {
+    process.stderr.write('ours: DBSCAN...\n');
+    start = performance.now();
+    const db = cluster(raw, { ...options, algorithm: 'dbscan', dbscan: { eps: args.eps, minPoints: args.minPoints } });
+    const ms = performance.now() - start;
+    oursDbscan = {
+      eps: Number(db.parameters.eps),
+      epsSource: String(db.parameters.epsSource),
+      labels: db.labels,
+      clusters: db.k,
+      noise: db.quality.noise,
+      ms,
+    };
+  }
+
+  const { value: projection, ms: oursPcaMs } = fastest(REPEATS, () => principalComponents(std.data, rows, cols, 1, cols));
+  const oursRatios = projection?.explained ?? [];
+
+  const dir = await mkdtemp(join(tmpdir(), 'crosscheck-'));
+  let ref: SklearnOutput;
+  try {
+    const matrixPath = join(dir, 'matrix.npy');
+    const paramsPath = join(dir, 'params.json');
+    const npy = npyBytes(std.data, rows, cols);
+    await writeFile(matrixPath, npy);
+    if (args.matrixOut !== undefined) await writeFile(args.matrixOut, npy);
+    await writeFile(
+      paramsPath,
+      JSON.stringify({
+        k: args.k,
+        restarts: args.restarts,
+        max_iter: defaultClusteringOptions.maxIterations,
+        tol: KMEANS_RELATIVE_TOLERANCE,
+        random_state: SKLEARN_RANDOM_STATE,
+        other_random_states: OTHER_RANDOM_STATES,
+        dbscan: oursDbscan ? { eps: oursDbscan.eps, min_samples: args.minPoints, our_labels: Array.from(oursDbscan.labels) } : null,
+        pca: true,
+      }),
+    );
+    process.stderr.write('scikit-learn...\n');
+    start = performance.now();
+    const text = execFileSync(python, ['bench/crosscheck.py', matrixPath, paramsPath], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, OMP_NUM_THREADS: String(args.sklearnThreads), OPENBLAS_NUM_THREADS: String(args.sklearnThreads), MKL_NUM_THREADS: String(args.sklearnThreads) },
+    });
+    process.stderr.write(`scikit-learn process: ${Math.round(performance.now() - start)} ms including Python start-up\n`);
+    ref = JSON.parse(text) as SklearnOutput;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const refRatios = ref.pca.explained_variance_ratio;
+  let pcaMaxAbs = 0;
+  for (let c = 0; c < refRatios.length; c++) pcaMaxAbs = Math.max(pcaMaxAbs, Math.abs((oursRatios[c] ?? 0) - (refRatios[c] ?? 0)));
+
+  const figures = {
+    measured: new Date().toISOString(),
+    machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', sklearn: ref.sklearn, numpy: ref.numpy, sklearn_threads: args.sklearnThreads },
+    trace: args.trace,
+    matrix: { rows, cols, constant_columns: std.constant.reduce((s, v) => s + v, 0), replay_ms: Math.round(replayMs) },
+    kmeans: {
+      k: args.k,
+      restarts: args.restarts,
+      max_iterations: defaultClusteringOptions.maxIterations,
+      relative_tolerance: KMEANS_RELATIVE_TOLERANCE,
+      sklearn_inertia: round(ref.kmeans.inertia, 4),
+      ours_inertia: round(oursInertia, 4),
+      inertia_ratio: round(oursInertia / ref.kmeans.inertia),
+      ours_plain_best_of_restarts_inertia: round(plain.inertia, 4),
+      plain_inertia_ratio: round(plain.inertia / ref.kmeans.inertia),
+      ours_ms: Math.round(Number.isFinite(kmeansStageMs) ? kmeansStageMs : oursClusterMs),
+      ours_cluster_call_ms: Math.round(oursClusterMs),
+      ours_plain_ms: Math.round(plainMs),
+      sklearn_ms: Math.round(ref.kmeans.ms),
+      sklearn_ms_median: Math.round(ref.kmeans.ms_median),
+      timing: `least of ${REPEATS} runs for ours, of the ${1 + OTHER_RANDOM_STATES.length} seeds' fits for scikit-learn`,
+      sklearn_iterations: ref.kmeans.iterations,
+      sklearn_inertia_other_random_states: ref.kmeans.inertia_other_random_states.map((v) => round(v, 4)),
+      inertia_ratio_range_over_sklearn_seeds: [
+        round(oursInertia / Math.max(ref.kmeans.inertia, ...ref.kmeans.inertia_other_random_states)),
+        round(oursInertia / Math.min(ref.kmeans.inertia, ...ref.kmeans.inertia_other_random_states)),
+      ],
+    },
+    dbscan:
+      oursDbscan && ref.dbscan
+        ? {
+            eps: oursDbscan.eps,
+            eps_source: oursDbscan.epsSource,
+            sklearn_eps: ref.dbscan.eps_used,
+            min_points: args.minPoints,
+            ours_clusters: oursDbscan.clusters,
+            sklearn_clusters: ref.dbscan.clusters,
+            ours_noise: oursDbscan.noise,
+            sklearn_noise: ref.dbscan.noise,
+            noise_disagreements: ref.dbscan.noise_disagreements,
+            ari_noise_as_one_label: round(ref.dbscan.ari_noise_as_one_label),
+            ari_noise_as_singletons: round(ref.dbscan.ari_noise_as_singletons),
+            ours_ms: Math.round(oursDbscan.ms),
+            sklearn_ms: Math.round(ref.dbscan.ms),
+          }
+        : 'skipped',
+    pca: {
+      components_ours: oursRatios.length,
+      components_sklearn: refRatios.length,
+      max_abs_ratio_difference: pcaMaxAbs,
+      first_ratios_ours: oursRatios.slice(0, 5).map((v) => round(v)),
+      first_ratios_sklearn: refRatios.slice(0, 5).map((v) => round(v)),
+      ours_ms: round(oursPcaMs, 2),
+      sklearn_ms: round(ref.pca.ms, 2),
+    },
+  };
+
+  // One section per trace, so a run on another trace keeps the others' figures.
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(await readFile(args.out, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // first run
+  }
+  await mkdir('bench/results', { recursive: true });
+  await writeFile(args.out, `${JSON.stringify({ ...previous, [args.trace]: figures }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${args.out}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`crosscheck: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
