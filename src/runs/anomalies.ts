@@ -14,6 +14,7 @@
  */
 
 import { modelDims, projectRows } from '../clustering/project.ts';
+import { kthNearest } from '../clustering/nearest.ts';
 import { sampleIndices } from '../clustering/quality.ts';
 import type { ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import type { VmExplanations } from './explain.ts';
@@ -44,38 +45,6 @@ function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** Distance from each row to its k-th nearest other row among `refs` (all rows when refs is null). */
-function kthNeighbourDistances(points: Float64Array, rows: number, dims: number, k: number, refs: Int32Array): Float64Array {
-  const out = new Float64Array(rows);
-  // The k smallest squared distances so far, ascending.
-  const best = new Float64Array(k);
-  for (let i = 0; i < rows; i++) {
-    best.fill(Number.POSITIVE_INFINITY);
-    const oi = i * dims;
-    for (let r = 0; r < refs.length; r++) {
-      const j = refs[r]!;
-      if (j === i) continue;
-      const oj = j * dims;
-      let s = 0;
-      const limit = best[k - 1]!;
-      for (let t = 0; t < dims && s < limit; t++) {
-        const v = points[oi + t]! - points[oj + t]!;
-        s += v * v;
-      }
-      if (s >= limit) continue;
-      let p = k - 1;
-      while (p > 0 && best[p - 1]! > s) {
-        best[p] = best[p - 1]!;
-        p--;
-      }
-      best[p] = s;
-    }
-    const kth = best[k - 1]!;
-    out[i] = Number.isFinite(kth) ? Math.sqrt(kth) : 0;
-  }
-  return out;
 }
 
 export function scoreAnomalies(
@@ -112,7 +81,8 @@ export function scoreAnomalies(
     const sampled = n > o.densitySampleSize + 1;
     const refs = sampled ? sampleIndices(all, o.densitySampleSize, o.seed) : all;
     const kEff = sampled ? Math.max(1, Math.round((k * refs.length) / (n - 1))) : k;
-    const knn = kthNeighbourDistances(points, n, dims, kEff, refs);
+    // Indexed (nearest.ts): the same values as scanning every reference, which cost 3 s at 100k VMs.
+    const knn = kthNearest(points, n, dims, kEff, refs);
     const usual = median(Array.from(knn));
     if (usual > 0) for (let i = 0; i < n; i++) score[i] = Math.max(score[i]!, knn[i]! / usual);
   }
