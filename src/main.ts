@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       deadLetter: dlq,
       onReady: () => service.markInputsReady(),
       onBatch: (messages) => {
-        for (const m of messages) service.ingestMessage(m.topic, m.value ?? '', messageSource(m));
+        for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
       },
     });
   } else {

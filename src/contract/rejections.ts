@@ -3,6 +3,7 @@
  * result counts by them; the detail (field, message) travels with each rejected record.
  */
 export const REJECT_REASONS = {
+  null_value: 'the message has no value (a Kafka tombstone)',
   invalid_json: 'the message is not valid JSON',
   too_large: 'the message exceeds the size limit',
   too_deep: 'the value is nested deeper than allowed',

@@ -271,7 +271,7 @@ export function messageSource(m: Pick<ConsumedMessage, 'topic' | 'partition' | '
 
 /** The minimal pipeline surface the Kafka edge needs. */
 export interface MessageIngest {
-  ingestMessage(topic: string, text: string, source: string): void;
+  ingestMessage(topic: string, text: string | null, source: string): void;
 }
 
 /**
@@ -280,6 +280,6 @@ export interface MessageIngest {
  */
 export function pipelineBatchHandler(pipeline: MessageIngest): (messages: ConsumedMessage[]) => void {
   return (messages) => {
-    for (const m of messages) pipeline.ingestMessage(m.topic, m.value ?? '', messageSource(m));
+    for (const m of messages) pipeline.ingestMessage(m.topic, m.value, messageSource(m));
   };
 }

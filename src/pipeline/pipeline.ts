@@ -83,11 +83,15 @@ export class Pipeline {
     };
   }
 
-  /** A message as it comes off Kafka: its topic and its value's text. */
-  ingestMessage(topic: string, text: string, source: string): void {
+  /** A message as it comes off Kafka: its topic and its value's text (null for a tombstone). */
+  ingestMessage(topic: string, text: string | null, source: string): void {
     this.messagesIn++;
     this.context.topic = topic;
     this.context.source = source;
+    if (text === null) {
+      this.reject(rejection('null_value', null), null, '');
+      return;
+    }
     const kind = this.kinds.get(topic);
     if (kind === undefined) {
       this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, text);

@@ -64,7 +64,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
-  ingestMessage(topic: string, text: string, source: string): void {
+  ingestMessage(topic: string, text: string | null, source: string): void {
     this.pipeline.ingestMessage(topic, text, source);
     if (this.pipeline.runDue()) this.startRun('schedule');
   }

@@ -226,7 +226,7 @@ describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('flow consumer on a real b
     expect(pipeline.fleet.counters.flowsApplied).toBe(69);
     expect(pipeline.fleet.counters.vmAttributesApplied).toBe(5);
     expect(pipeline.fleet.counters.tenantAttributesApplied).toBe(1);
-    expect(pipeline.rejections.summary()).toEqual({ count: 5, by_reason: { invalid_json: 2, out_of_range: 2, unknown_protocol: 1 } });
+    expect(pipeline.rejections.summary()).toEqual({ count: 5, by_reason: { invalid_json: 1, null_value: 1, out_of_range: 2, unknown_protocol: 1 } });
 
     // Every reject is in <flows>.rejected already (flushed before the commit that we just saw).
     const dlqTopic = `${topics.flows}.rejected`;
@@ -247,7 +247,7 @@ describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('flow consumer on a real b
     await reader.disconnect();
     const byRaw = new Map(dead.map((d) => [d.value.raw, d]));
     expect(byRaw.get(badJson)?.reason).toBe('invalid_json');
-    expect(byRaw.get('')?.reason).toBe('invalid_json'); // the tombstone
+    expect(byRaw.get('')?.reason).toBe('null_value'); // the tombstone
     expect(byRaw.get(badPort)?.reason).toBe('out_of_range');
     expect(byRaw.get(badPort)?.value.field).toBe('dst_port');
     expect(byRaw.get(badProtocol)?.reason).toBe('unknown_protocol');
