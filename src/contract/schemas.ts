@@ -94,14 +94,3 @@ export const TenantAttributesWire = z
     path: ['tenant_id'],
   });
 export type TenantAttributesWire = z.infer<typeof TenantAttributesWire>;
-
-export const Topic = z.enum(['overlay-flows', 'vm-attributes', 'tenant-attributes']);
-export type TopicKind = z.infer<typeof Topic>;
-
-/** One line of a trace file: one Kafka message. The value is checked record by record afterwards. */
-export const TraceLine = z.object({
-  topic: z.string().min(1).max(MAX_TEXT_LENGTH),
-  key: z.string().max(MAX_TEXT_LENGTH).nullish(),
-  value: z.unknown(),
-});
-export type TraceLine = z.infer<typeof TraceLine>;

@@ -281,19 +281,6 @@ export class FleetState {
     out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
     return out;
   }
-
-  /** Forgets VMs silent for longer than `idleMs` beyond the window, to bound memory. */
-  evictSilent(idleMs: number): number {
-    const before = this.watermark - this.config.windowMs - idleMs;
-    let n = 0;
-    for (const e of this.vms.values()) {
-      if (e.lastSeen < before) {
-        this.removeVm(e);
-        n++;
-      }
-    }
-    return n;
-  }
 }
 
 /** IPv4 peers are counted as numbers above every VM serial: no string hashing on the hot path. */
