@@ -3,7 +3,7 @@
  * whole replay's time although attributes are 4% of the records. Held by
  * `test/contract/attributes-decoder.test.ts` to the same decisions and output as `decodeVmAttributes`.
  */
-import { parseTimestamp } from './flow-decoder.ts';
+import { timeField } from './flow-decoder.ts';
 import type { VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
 import { MAX_ID_LENGTH, MAX_LABELS, MAX_TEXT_LENGTH } from './schemas.ts';
@@ -52,13 +52,8 @@ const STATES = new Set(['active', 'stopped', 'deleted']);
 
 export function decodeVmAttributesFast(raw: Record<string, unknown>): { ok: true; value: VmAttributes } | { ok: false; rejection: Rejection } {
   const fail = (r: Rejection) => ({ ok: false as const, rejection: r });
-  if (raw.ts === undefined || raw.ts === null) return fail(rejection('missing_field', 'ts'));
-  const ts = parseTimestamp(raw.ts);
-  if (typeof ts !== 'number') {
-    ts.field = 'ts';
-    ts.message = `ts: ${ts.reason === 'invalid_format' ? 'not an RFC 3339 time' : ts.message}`;
-    return fail(ts);
-  }
+  const ts = timeField(raw.ts, 'ts', true);
+  if (ts === null || typeof ts !== 'number') return fail(ts ?? rejection('missing_field', 'ts'));
   const vmId = text(raw, 'vm_id', 1, MAX_ID_LENGTH);
   if (isRejection(vmId)) return fail(vmId);
   const deviceId = text(raw, 'device_id', 1, MAX_ID_LENGTH);

@@ -27,7 +27,8 @@ export function parseTimestamp(value: unknown): number | Rejection {
   return rejection('invalid_type', null);
 }
 
-function time(value: unknown, field: string, required: boolean): number | null | Rejection {
+/** A time field: epoch ms, null when absent and optional, or the rejection naming the field. */
+export function timeField(value: unknown, field: string, required: boolean): number | null | Rejection {
   if (value === undefined || value === null) return required ? rejection('missing_field', field) : null;
   const t = parseTimestamp(value);
   if (typeof t === 'number') return t;
@@ -69,9 +70,9 @@ function isRejection(v: unknown): v is Rejection {
  * Returns null on success, or the reason it was rejected. The caller has already checked structure.
  */
 export function decodeFlowInto(raw: Record<string, unknown>, out: FlowRecord): Rejection | null {
-  const ts = time(raw.ts, 'ts', true);
+  const ts = timeField(raw.ts, 'ts', true);
   if (isRejection(ts)) return ts;
-  const startTs = time(raw.start_ts, 'start_ts', false);
+  const startTs = timeField(raw.start_ts, 'start_ts', false);
   if (isRejection(startTs)) return startTs;
   const srcVm = optionalString(raw.src_vm, 'src_vm', 1, MAX_ID_LENGTH);
   if (isRejection(srcVm)) return srcVm;

@@ -1,10 +1,10 @@
 /**
- * Decoding through the zod schemas: used for attribute messages (rare, so the schema's cost does not matter)
- * and as the reference the flow hot path is tested against. Turns zod issues into the reason catalogue.
+ * Decoding through the zod schemas: tenant attributes (rare, so the schema's cost does not matter), and the
+ * reference the hot-path decoders of flows and VM attributes are tested against. Turns zod issues into the
+ * reason catalogue.
  */
 import type { z } from 'zod';
-import { fill } from './flow-decoder.ts';
-import { parseTimestamp } from './flow-decoder.ts';
+import { fill, parseTimestamp } from './flow-decoder.ts';
 import { protocolNumber } from './protocols.ts';
 import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
 import { type Rejection, type RejectReason, rejection } from './rejections.ts';
