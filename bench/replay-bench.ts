@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cluster } from '../src/clustering/index.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { imputeColumnMeans } from '../src/features/impute.ts';
-import { buildTenantMatrix, tenantFeatureWeights } from '../src/features/tenant-features.ts';
+import { buildTenantMatrix, tenantClusteringScaling } from '../src/features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-features.ts';
 import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { replayTrace } from '../src/replay/replay.ts';
@@ -110,7 +110,7 @@ export async function benchReplay(path: string, passes = 3): Promise<ReplayBench
     vmClusters: vmOut.k,
   });
   const tenantT = performance.now();
-  cluster(tm, { ...runOptions.tenant, weights: tenantFeatureWeights(tm) });
+  cluster(tm, { ...runOptions.tenant, ...tenantClusteringScaling(tm.cols) });
   const tenantMs = performance.now() - tenantT;
 
   const e2e = await replayTrace(path, {

@@ -27,7 +27,7 @@ export const TENANT_BASE_FEATURES = [
   'internal_share',
 ] as const;
 
-/** Weights of the base features; the mix columns carry most of the weight (see tenantFeatureWeights). */
+/** Weights of the base features; the mix columns carry most of the weight (see tenantClusteringScaling). */
 const BASE_WEIGHTS = [0.6, 0.3, 0.3, 0.6, 0.6];
 /** Mix columns are compared by Hellinger distance (square roots of shares), left unstandardised. */
 export const MIX_WEIGHT = 2.5;
@@ -95,24 +95,21 @@ export function buildTenantMatrix(view: TenantVmView): FeatureMatrix {
 }
 
 /**
- * Per-column weights for the clustering stage, which standardises every column. Mix columns get their own
- * standard deviation as weight, which undoes the standardisation: a rare VM cluster (three scanners in a
- * fleet) would otherwise get a huge z-score and split tenants on one VM.
+ * Per-column weights and scale floors for the clustering stage, which standardises every column. Mix
+ * columns are left unstandardised: their square-root shares lie in [0, 1], so their standard deviation
+ * stays below 1 and a scale floor of 1 fixes their scale at 1. Standardised, a rare VM cluster (three
+ * scanners in a fleet) would get a huge z-score and split tenants on one VM.
  */
-export function tenantFeatureWeights(matrix: FeatureMatrix): Float64Array {
-  const { rows, cols, data } = matrix;
-  const w = new Float64Array(cols);
+export function tenantClusteringScaling(cols: number): { weights: Float64Array; minScales: Float64Array } {
+  const weights = new Float64Array(cols);
+  const minScales = new Float64Array(cols);
   for (let j = 0; j < cols; j++) {
     if (j < TENANT_BASE_FEATURES.length) {
-      w[j] = BASE_WEIGHTS[j]!;
-      continue;
+      weights[j] = BASE_WEIGHTS[j]!;
+    } else {
+      weights[j] = MIX_WEIGHT;
+      minScales[j] = 1;
     }
-    let mean = 0;
-    for (let i = 0; i < rows; i++) mean += data[i * cols + j]!;
-    mean /= Math.max(rows, 1);
-    let sq = 0;
-    for (let i = 0; i < rows; i++) sq += (data[i * cols + j]! - mean) ** 2;
-    w[j] = Math.sqrt(sq / Math.max(rows, 1)) * MIX_WEIGHT;
   }
-  return w;
+  return { weights, minScales };
 }

@@ -5,7 +5,7 @@
 import { cluster } from '../clustering/index.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { tenantFeatureWeights } from '../features/tenant-features.ts';
+import { tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
@@ -87,7 +87,7 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   });
 
   const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmOutcome.labels, vmOutcome.k);
-  const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, weights: tenantFeatureWeights(tenantFeatures) });
+  const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, ...tenantClusteringScaling(tenantFeatures.cols) });
 
   const seed = options.vm.seed ?? 1;
   let t = performance.now();
