@@ -66,4 +66,16 @@ export class RejectionCounter {
     for (const reason of [...this.byReason.keys()].sort()) by_reason[reason] = this.byReason.get(reason);
     return { count: this.count, by_reason };
   }
+
+  /** Continues from counts saved earlier (a snapshot), replacing whatever was counted so far. */
+  restore(summary: RejectionSummary): void {
+    this.byReason.clear();
+    this.count = 0;
+    for (const [reason, n] of Object.entries(summary.by_reason)) {
+      if (reason in REJECT_REASONS && typeof n === 'number' && n > 0) {
+        this.byReason.set(reason as RejectReason, n);
+        this.count += n;
+      }
+    }
+  }
 }

@@ -7,6 +7,12 @@
  * and a commit after each, so a long batch neither loses group membership nor redoes everything after a
  * rebalance.
  *
+ * With `commits: 'external'` (the service with snapshots) nothing is committed per batch: the consumer
+ * tracks the next offset applied per partition, skips messages below it (redelivered after a restart or a
+ * rebalance), seeks to it on every group join, and commits only what the caller hands to commit() — the
+ * offsets stored with a durable snapshot of the state they produced. That makes the state exact across a
+ * crash: records after the snapshot are applied once, records before it are never applied again.
+ *
  * Broker outages: kafkajs retries with backoff and restarts the consumer itself (restartOnFailure); for the
  * crashes it will not restart from (non-retriable errors, failed connects) a supervisor loop here
  * reconnects with backoff until stop(). Nothing here throws into the process.
@@ -36,10 +42,25 @@ export interface PartitionLag {
   lag: number;
 }
 
+/** The next offset to read on one partition (a Kafka commit's meaning). */
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  next: string;
+}
+
 export interface FlowConsumerOptions {
   kafka: KafkaSettings;
-  /** Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice. */
+  /**
+   * Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice.
+   * With external commits it must apply them synchronously: the offsets count as applied when it returns.
+   */
   onBatch: (messages: ConsumedMessage[]) => void | Promise<void>;
+  /** 'per-batch' (default): commit after every slice. 'external': only through commit(), see above. */
+  commits?: 'per-batch' | 'external';
+  /** External commits: the offsets a restored snapshot holds; earlier messages are skipped. */
+  resumeFrom?: readonly PartitionOffset[];
   /** Called on every (re)join of the group, e.g. to flip readiness. */
   onReady?: () => void;
   /** Flushed before every commit, so committed input has its rejects in the DLQ. */
@@ -69,8 +90,18 @@ export interface FlowConsumer {
   readonly messagesCommitted: number;
   /** Commits that failed (the messages will be re-delivered to whoever owns the partition next). */
   readonly commitFailures: number;
-  /** Finishes the in-flight batch, commits it, leaves the group. Idempotent. */
-  stop(): Promise<void>;
+  /** Messages skipped because the state already held them (external commits). */
+  readonly messagesSkipped: number;
+  /** External commits: next offset applied per partition, including those restored. */
+  appliedOffsets(): PartitionOffset[];
+  /** External commits: commits these offsets for the group; rejects when not connected (retry later). */
+  commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /**
+   * Finishes the in-flight batch, commits it (per-batch mode), leaves the group. Idempotent.
+   * `beforeLeave` runs after the last batch is applied and before the group is left: the place for a final
+   * snapshot and its commit().
+   */
+  stop(beforeLeave?: () => Promise<void>): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +116,15 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   // restartOnFailure: the consumer restarts itself after any retriable crash, however many.
   const retry = { ...defaultRetry, retries: 5, maxRetryTime: 5000, restartOnFailure: async () => true };
   const kafka = new Kafka(toKafkaConfig(settings, { logger, retry }));
+
+  const external = options.commits === 'external';
+  const partitionKey = (topic: string, partition: number): string => `${topic}\0${partition}`;
+  /** External commits: next offset applied per partition. */
+  const applied = new Map<string, { topic: string; partition: number; next: bigint }>();
+  for (const o of options.resumeFrom ?? []) applied.set(partitionKey(o.topic, o.partition), { topic: o.topic, partition: o.partition, next: BigInt(o.next) });
+  let messagesSkipped = 0;
+  /** The batch being applied, so that stop() can wait for it before a final snapshot. */
+  let inFlight: Promise<void> = Promise.resolve();
 
   const lagState = new Map<string, PartitionLag>();
   let connected = false;
@@ -111,20 +151,54 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     lagState.set(key, { topic, partition, highWatermark: hw, committed: c, lag: Math.max(0, hw - (c ?? first)) });
   };
 
-  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+  /** External commits: the lag figure follows what is committed, as in per-batch mode. */
+  const noteCommitted = (topic: string, partition: number, next: number): void => {
+    const l = lagState.get(partitionKey(topic, partition));
+    if (!l) return;
+    if (l.committed !== null && next > l.committed) messagesCommitted += next - l.committed;
+    l.committed = next;
+    l.lag = Math.max(0, l.highWatermark - next);
+  };
+
+  const eachBatch = (payload: EachBatchPayload): Promise<void> => {
+    const run = inFlight.then(() => applyBatch(payload));
+    inFlight = run.catch(() => undefined);
+    return run;
+  };
+
+  const applyBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     const first = batch.messages[0];
     if (!first) return;
     noteLag(topic, partition, batch.highWatermark, null, Number(first.offset));
+    const key = partitionKey(topic, partition);
     for (let start = 0; start < batch.messages.length; start += perCall) {
       // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
       if (!isRunning() || isStale()) return;
-      const slice = batch.messages.slice(start, start + perCall);
-      await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
-      if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
+      let slice = batch.messages.slice(start, start + perCall);
       const last = slice[slice.length - 1];
       if (!last) continue;
+      if (external) {
+        const done = applied.get(key)?.next;
+        if (done !== undefined) {
+          const before = slice.length;
+          slice = slice.filter((m) => BigInt(m.offset) >= done);
+          messagesSkipped += before - slice.length;
+        }
+        if (slice.length > 0) {
+          // Synchronous by contract: the offsets are recorded in the same turn the state changed.
+          const pending = options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
+          applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+          await pending;
+        }
+        if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
+        resolveOffset(last.offset);
+        await heartbeat();
+        continue;
+      }
+      await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
+      if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
       resolveOffset(last.offset);
       const next = (BigInt(last.offset) + 1n).toString();
       try {
@@ -181,6 +255,8 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     });
     c.on(c.events.GROUP_JOIN, (e) => {
       connected = true;
+      // The group's committed offsets may trail (or, from an older snapshot, lead) what the state holds.
+      if (external) seekToApplied(c, e.payload.memberAssignment);
       logger.info({ groupId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
       resolveReady();
       options.onReady?.();
@@ -197,6 +273,20 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     if (stopping) return;
     await c.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
     await crashedForGood;
+  };
+
+  const seekToApplied = (c: Consumer, assignment: Record<string, number[]>): void => {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const a = applied.get(partitionKey(topic, partition));
+        if (!a) continue;
+        try {
+          c.seek({ topic, partition, offset: a.next.toString() });
+        } catch (err) {
+          logger.warn({ topic, partition, err: (err as Error).message }, 'seek to the applied offset failed; duplicates are still skipped');
+        }
+      }
+    }
   };
 
   const supervise = async (): Promise<void> => {
@@ -235,10 +325,27 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     get commitFailures() {
       return commitFailures;
     },
-    stop() {
+    get messagesSkipped() {
+      return messagesSkipped;
+    },
+    appliedOffsets: () => [...applied.values()].map((a) => ({ topic: a.topic, partition: a.partition, next: a.next.toString() })),
+    async commit(offsets) {
+      const c = consumer;
+      if (!c || !connected) throw new Error('not connected to the group; the offsets are committed with the next snapshot');
+      if (offsets.length === 0) return;
+      await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.next })));
+      for (const o of offsets) noteCommitted(o.topic, o.partition, Number(o.next));
+    },
+    stop(beforeLeave) {
       stopped ??= (async () => {
         stopping = true;
         const c = consumer;
+        if (c && beforeLeave) {
+          // No new batches; the one being applied finishes; then the caller snapshots and commits.
+          c.pause([...new Set(topics)].map((topic) => ({ topic })));
+          await inFlight;
+          await beforeLeave().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'final snapshot before leaving the group failed'));
+        }
         wake();
         signalStop();
         // kafkajs' disconnect waits for the in-flight eachBatch, then leaves the group.

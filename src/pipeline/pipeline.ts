@@ -5,7 +5,7 @@
  */
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
-import { type RejectedRecord, type Rejection, RejectionCounter, rejection } from '../contract/rejections.ts';
+import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
@@ -39,6 +39,15 @@ export const defaultPipelineConfig: PipelineConfig = {
 
 export type RejectHandler = (r: RejectedRecord) => void;
 
+/** What a snapshot keeps of the pipeline besides the fleet state: its counters and run schedule. */
+export interface PipelineState {
+  messagesIn: number;
+  recordsIn: Pipeline['recordsIn'];
+  rejected: RejectionSummary;
+  /** Event time of the next scheduled run; NaN before the first flow. */
+  nextRunAt: number;
+}
+
 /** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
 export const MAX_RAW_KEPT = 16 * 1024;
 
@@ -53,11 +62,13 @@ export class Pipeline {
   private context = { topic: '', source: '' };
   private readonly sink: RecordSink;
 
+  /** `fleet`: a state restored from a snapshot, made with the same window configuration; default empty. */
   constructor(
     readonly config: PipelineConfig,
     private readonly onReject: RejectHandler = () => {},
+    fleet?: FleetState,
   ) {
-    this.fleet = new FleetState(config.window);
+    this.fleet = fleet ?? new FleetState(config.window);
     this.decoder = new MessageDecoder(config.limits);
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -162,6 +173,18 @@ export class Pipeline {
     if (w < this.nextRunAt) return false;
     this.nextRunAt = (Math.floor(w / every) + 1) * every;
     return true;
+  }
+
+  exportState(): PipelineState {
+    return { messagesIn: this.messagesIn, recordsIn: { ...this.recordsIn }, rejected: this.rejections.summary(), nextRunAt: this.nextRunAt };
+  }
+
+  /** Continues from a snapshot's counters and schedule (the fleet state is given to the constructor). */
+  restoreState(state: PipelineState): void {
+    this.messagesIn = state.messagesIn;
+    Object.assign(this.recordsIn, state.recordsIn);
+    this.rejections.restore(state.rejected);
+    this.nextRunAt = state.nextRunAt;
   }
 
   snapshot(): FleetSnapshot {

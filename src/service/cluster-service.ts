@@ -23,6 +23,14 @@ export interface ClusterServiceEvents {
   modelFailed: [Error];
 }
 
+/** What a snapshot keeps of the service: its latest run, run numbering, cluster identities and history. */
+export interface ClusterServiceState {
+  runCount: number;
+  identity: IdentityState;
+  latest: ClusteringRun | null;
+  history: RunRecord[];
+}
+
 export interface ClusterServiceOptions {
   /** Runs kept for GET /v1/runs; default 50. */
   historySize?: number;
@@ -149,6 +157,21 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     if (this.seedModel === null || this.inFlight !== null) return;
     if (this.now() - this.provisionalAt < PROVISIONAL_REFRESH_MS || this.pipeline.fleet.vms.size === 0) return;
     this.placeByModel(this.pipeline.snapshot());
+  }
+
+  /** A consistent copy for a snapshot; call between messages (the main thread), never during ingestion. */
+  exportState(): ClusterServiceState {
+    // A run in flight is not in the snapshot: after a restore it is simply due again or redone on request.
+    return { runCount: this.runCount, identity: this.identity, latest: this.latest, history: [...this.history.list()] };
+  }
+
+  /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
+  restoreState(state: ClusterServiceState): void {
+    this.runCount = state.runCount;
+    this.identity = state.identity;
+    this.latest = state.latest;
+    this.seedModel = null;
+    for (const record of state.history) this.history.add(record);
   }
 
   markInputsReady(ready = true): void {

@@ -1,0 +1,53 @@
+/**
+ * The bytes of one service snapshot: a fixed header (magic, format version, SHA-256 and length of the
+ * payload) and a payload in V8's structured-serialisation format, which keeps typed arrays, Maps and
+ * nested objects exact and which Node documents as safe to store (newer versions read older data).
+ * The checksum is verified before anything is deserialised, so a torn or corrupted file is reported as
+ * such instead of decoding into something half-right.
+ */
+import { createHash } from 'node:crypto';
+import { deserialize, serialize } from 'node:v8';
+
+const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
+export const SNAPSHOT_FORMAT_VERSION = 1;
+/** magic(8) + version(4) + reserved(4) + sha256(32) + payload length(8). */
+const HEADER_BYTES = 56;
+
+export class SnapshotFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotFileError';
+  }
+}
+
+export function encodeSnapshotFile(document: unknown): Buffer {
+  const payload = serialize(document);
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
+  createHash('sha256').update(payload).digest().copy(header, 16);
+  header.writeBigUInt64LE(BigInt(payload.length), 48);
+  return Buffer.concat([header, payload]);
+}
+
+/** The document inside; throws SnapshotFileError naming what is wrong. The caller checks its shape. */
+export function decodeSnapshotFile(bytes: Uint8Array): unknown {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) throw new SnapshotFileError('not a snapshot file (bad magic)');
+  const version = buf.readUInt32LE(8);
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotFileError(`snapshot format version ${version}, this build reads version ${SNAPSHOT_FORMAT_VERSION}`);
+  }
+  const length = buf.readBigUInt64LE(48);
+  if (length !== BigInt(buf.length - HEADER_BYTES)) {
+    throw new SnapshotFileError(`truncated or padded: header says ${length} payload bytes, file has ${buf.length - HEADER_BYTES}`);
+  }
+  const payload = buf.subarray(HEADER_BYTES);
+  const digest = createHash('sha256').update(payload).digest();
+  if (!digest.equals(buf.subarray(16, 48))) throw new SnapshotFileError('checksum mismatch (corrupted file)');
+  try {
+    return deserialize(payload);
+  } catch (err) {
+    throw new SnapshotFileError(`payload cannot be deserialised: ${(err as Error).message}`);
+  }
+}
