@@ -9,6 +9,7 @@ import { registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
+import { affinityGraphRoutes } from './routes/affinity-graph.ts';
 import { anomalyRoutes } from './routes/anomalies.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { clusterRoutes } from './routes/clusters.ts';
@@ -18,6 +19,8 @@ import { reclusterRoutes } from './routes/recluster.ts';
 import { runRoutes } from './routes/runs.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { uiRoutes } from './routes/ui.ts';
+import { vmProjectionRoutes } from './routes/vm-projection.ts';
 import { vmRoutes } from './routes/vms.ts';
 
 export interface AppOptions {
@@ -71,5 +74,9 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.register(anomalyRoutes, { view });
   app.register(affinityRoutes, { view });
   app.register(runRoutes, { view });
+  // The dashboard (/ui) and the two views of the latest run that only it needs.
+  app.register(vmProjectionRoutes, { view });
+  app.register(affinityGraphRoutes, { view });
+  app.register(uiRoutes);
   return app;
 }
