@@ -126,7 +126,10 @@ export type TenantDetail = z.infer<typeof TenantDetail>;
 export const ClusterDescription = z.object({
   cluster_id: z.string(),
   size: z.number().int(),
-  name: z.string().optional().describe('A name suggested by the cluster\'s dominant traits (VM clusters); not an id'),
+  name: z
+    .string()
+    .optional()
+    .describe('A name suggested by the cluster\'s dominant traits (VM clusters: ports served and used; tenant clusters: size, traffic, exposure, VM roles); not an id'),
   distinguishing: z
     .array(
       z.object({

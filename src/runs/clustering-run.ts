@@ -9,9 +9,8 @@ import { tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
-import { explainVms, nameClusters, type VmExplanations } from './explain.ts';
-import { projectFleet, type VmProjection } from './projection.ts';
-import { type FleetSnapshot, tenantMatrixOf, type VmPairs } from './snapshot.ts';
+import { describeVmClusters, explainVms, nameTenantClusters, type VmExplanations } from './explain.ts';
+import { type FleetSnapshot, tenantMatrixOf } from './snapshot.ts';
 
 export interface RunOptions {
   vm: Partial<ClusteringOptions>;
@@ -56,11 +55,10 @@ export interface ClusteringRun {
   vmExplanations?: VmExplanations;
   /** Suggested name of each VM cluster, by label. */
   vmClusterNames?: string[];
+  /** Suggested name of each tenant cluster, by label. */
+  tenantClusterNames?: string[];
   vmAnomalies?: VmAnomalies;
   affinity?: AffinityGroups;
-  /** The dashboard's 2-D picture of the VMs (projection.ts) and the traffic graph its affinity view draws. */
-  vmProjection?: VmProjection;
-  vmPairs?: VmPairs;
 }
 
 export const NOISE_CLUSTER_ID = 'noise';
@@ -96,15 +94,13 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   const seed = options.vm.seed ?? 1;
   let t = performance.now();
   const vmExplanations = explainVms(vmOutcome, vmFeatures);
-  const vmClusterNames = nameClusters(vmOutcome, vmFeatures);
+  const vmClusters = describeVmClusters(vmOutcome, vmFeatures);
+  const tenantClusterNames = nameTenantClusters(tenantOutcome, tenantFeatures, vmClusters.roles);
   const vmAnomalies = scoreAnomalies(vmOutcome, vmFeatures, vmExplanations, { seed });
   vmOutcome.timings.explain = performance.now() - t;
   t = performance.now();
   const affinity = affinityGroups(snapshot.vmIds.length, snapshot.vmPairs, { seed });
   vmOutcome.timings.affinity = performance.now() - t;
-  t = performance.now();
-  const vmProjection = projectFleet(vmFeatures, vmOutcome.model, { seed });
-  vmOutcome.timings.projection = performance.now() - t;
 
   return {
     runId,
@@ -127,10 +123,9 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     vmTenants: snapshot.vmTenants,
     durationMs: performance.now() - started,
     vmExplanations,
-    vmClusterNames,
+    vmClusterNames: vmClusters.names,
+    tenantClusterNames,
     vmAnomalies,
     affinity,
-    vmProjection,
-    vmPairs: snapshot.vmPairs,
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Why each VM is where it is, in the run's own clustering space: its distance to its cluster's centroid,
  * the next-closest cluster and how much closer its own is (a confidence); and a name for each cluster from
- * its dominant traits, so that an operator reads "serves database, internal" rather than "vm-3". Pure.
+ * its dominant traits, so that an operator reads "serves database, internal" rather than "vm-3", and for
+ * each tenant cluster from its size, traffic and the roles of its VMs ("small, light traffic, internal,
+ * mostly storage clients"). Pure.
  */
 import { modelDims, projectRows } from '../clustering/project.ts';
 import type { ClusteringOutcome, ClusterSummary, FeatureMatrix } from '../clustering/types.ts';
@@ -146,14 +148,25 @@ function columnStats(features: FeatureMatrix): { mean: number[]; sd: number[] } 
 const MAX_PER_GROUP = 2;
 const MAX_OTHER = 3;
 
+/** A VM cluster described for people: its full name, and a short role noun for tenant names. */
+export interface VmClusterDescriptions {
+  /** By label, e.g. "serves database, internal". */
+  names: string[];
+  /** By label, e.g. "database servers", "storage clients", "peer-to-peer VMs". */
+  roles: string[];
+}
+
 /**
  * A name per cluster (indexed by label) from its dominant traits: the port families it serves and uses
  * as a client, then its most marked other traits (external or internal, udp, peer-to-peer, packet sizes).
- * Two clusters may get the same name; it is a suggestion for a human, not an id.
+ * Two clusters may get the same name; it is a suggestion for a human, not an id. The role is the same
+ * traits in two or three words: what it serves, else what it uses, else its strongest other trait.
  */
-export function nameClusters(outcome: ClusteringOutcome, features: FeatureMatrix): string[] {
+export function describeVmClusters(outcome: ClusteringOutcome, features: FeatureMatrix): VmClusterDescriptions {
   const { mean, sd } = columnStats(features);
-  return outcome.clusters.map((c) => {
+  const names: string[] = [];
+  const roles: string[] = [];
+  for (const c of outcome.clusters) {
     const traits = traitsOf(features.names, c, mean, sd).sort((a, b) => b.weight - a.weight || (a.text < b.text ? -1 : 1));
     const pick = (group: Trait['group'], max: number): string[] =>
       traits
@@ -167,6 +180,88 @@ export function nameClusters(outcome: ClusteringOutcome, features: FeatureMatrix
     if (serves.length > 0) parts.push(`serves ${serves.join(' + ')}`);
     if (uses.length > 0) parts.push(`uses ${uses.join(' + ')}`);
     parts.push(...other);
-    return parts.length > 0 ? parts.join(', ') : 'mixed traffic';
-  });
+    names[c.index] = parts.length > 0 ? parts.join(', ') : 'mixed traffic';
+    if (serves.length > 0) roles[c.index] = `${serves.join(' + ')} servers`;
+    else if (uses.length > 0) roles[c.index] = `${uses.join(' + ')} clients`;
+    else if (other.length > 0) roles[c.index] = `${other[0]} VMs`;
+    else roles[c.index] = 'mixed-traffic VMs';
+  }
+  return { names, roles };
+}
+
+/** The names of describeVmClusters, by label. */
+export function nameClusters(outcome: ClusteringOutcome, features: FeatureMatrix): string[] {
+  return describeVmClusters(outcome, features).names;
+}
+
+/** Tenant size bands by the cluster's typical VM count (its members' geometric mean): upper bounds. */
+const SIZE_BANDS: ReadonlyArray<[number, string]> = [
+  [1, 'single-VM'],
+  [7, 'small'],
+  [31, 'medium'],
+  [127, 'large'],
+  [Number.POSITIVE_INFINITY, 'very large'],
+];
+/** Traffic bands by the cluster's typical volume, in Mbit/s: upper bounds. */
+const TRAFFIC_BANDS: ReadonlyArray<[number, string]> = [
+  [10, 'light traffic'],
+  [100, 'moderate traffic'],
+  [Number.POSITIVE_INFINITY, 'heavy traffic'],
+];
+/** A role holds "mostly" when it has at least this share of the cluster's VMs... */
+const MOSTLY = 0.5;
+/** ...else the two largest roles are named when each has at least this share. */
+const NOTABLE_ROLE = 0.2;
+
+const band = (bands: ReadonlyArray<[number, string]>, x: number): string => bands.find(([upTo]) => x <= upTo)![1];
+
+function column(features: FeatureMatrix, name: string): number {
+  const j = features.names.indexOf(name);
+  if (j < 0) throw new Error(`tenant features have no ${name} column`);
+  return j;
+}
+
+/**
+ * A name per tenant cluster (indexed by label) from its dominant traits: its size band, traffic band, how
+ * much of its traffic leaves the overlay or stays in the tenant, and the roles of its VMs (pooled over its
+ * tenants, by the VM clusters' roles), e.g. "medium, heavy traffic, external-facing, mostly web servers".
+ * Size and traffic are the members' geometric means (the features are logs), the shares their means.
+ * `features` is the run's tenant matrix (tenant-features.ts): five base columns, then per VM cluster the
+ * square root of its share of the tenant's VMs, then of its bytes. Like VM names, a suggestion, not an id.
+ */
+export function nameTenantClusters(outcome: ClusteringOutcome, features: FeatureMatrix, vmRoles: readonly string[]): string[] {
+  const logVms = column(features, 'log_vms');
+  const logBytes = column(features, 'log_bytes_per_min');
+  const external = column(features, 'external_share');
+  const internal = column(features, 'internal_share');
+  const mixStart = column(features, 'vm_cluster_0_vm_share');
+  const roleCount = new Map<number, Map<string, number>>();
+  for (let i = 0; i < features.rows; i++) {
+    const label = outcome.labels[i]!;
+    if (label < 0) continue;
+    const o = i * features.cols;
+    const vms = 2 ** features.data[o + logVms]! - 1;
+    const counts = roleCount.get(label) ?? new Map<string, number>();
+    roleCount.set(label, counts);
+    vmRoles.forEach((role, c) => {
+      const root = features.data[o + mixStart + c] ?? 0;
+      counts.set(role, (counts.get(role) ?? 0) + vms * root * root);
+    });
+  }
+  const names: string[] = [];
+  for (const c of outcome.clusters) {
+    const vms = Math.round(2 ** c.centroid[logVms]! - 1);
+    const mbits = ((10 ** c.centroid[logBytes]! - 1) * 8) / 60 / 1e6;
+    const ext = c.centroid[external]!;
+    const int = c.centroid[internal]!;
+    const exposure = ext >= 0.5 ? 'external-facing' : int >= 0.5 ? (ext < 0.1 ? 'internal' : 'partly external') : 'cross-tenant';
+    const counts = [...(roleCount.get(c.index) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const total = counts.reduce((s, [, n]) => s + n, 0);
+    const share = (k: number): number => (total > 0 ? (counts[k]?.[1] ?? 0) / total : 0);
+    let mix = 'mixed roles';
+    if (share(0) >= MOSTLY) mix = `mostly ${counts[0]![0]}`;
+    else if (share(1) >= NOTABLE_ROLE) mix = `${counts[0]![0]} and ${counts[1]![0]}`;
+    names[c.index] = [band(SIZE_BANDS, vms), band(TRAFFIC_BANDS, mbits), exposure, mix].join(', ');
+  }
+  return names;
 }

@@ -10,7 +10,7 @@ import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts'
 export interface ClusterDescription {
   cluster_id: string;
   size: number;
-  /** A name suggested by the cluster's dominant traits (VM clusters; explain.ts); not an id. */
+  /** A name suggested by the cluster's dominant traits (explain.ts); not an id. */
   name?: string;
   distinguishing: Array<{ feature: string; value: number; overall: number; z: number }>;
 }
@@ -105,7 +105,7 @@ export function buildResult(run: ClusteringRun | null, rejected: RejectionSummar
       computed_at: Number.isFinite(run.computedAt) ? new Date(run.computedAt).toISOString() : null,
       window_minutes: run.windowMs / 60_000,
       vms: summariseSide(run.vms, run.vmClusterNames),
-      tenants: summariseSide(run.tenants),
+      tenants: summariseSide(run.tenants, run.tenantClusterNames),
     },
     stats,
   };
