@@ -10,7 +10,8 @@ import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
 import { describeVmClusters, explainVms, nameTenantClusters, type VmExplanations } from './explain.ts';
-import { type FleetSnapshot, tenantMatrixOf } from './snapshot.ts';
+import { projectFleet, type VmProjection } from './projection.ts';
+import { type FleetSnapshot, tenantMatrixOf, type VmPairs } from './snapshot.ts';
 
 export interface RunOptions {
   vm: Partial<ClusteringOptions>;
@@ -59,6 +60,9 @@ export interface ClusteringRun {
   tenantClusterNames?: string[];
   vmAnomalies?: VmAnomalies;
   affinity?: AffinityGroups;
+  /** The dashboard's 2-D picture of the VMs (projection.ts) and the traffic graph its affinity view draws. */
+  vmProjection?: VmProjection;
+  vmPairs?: VmPairs;
 }
 
 export const NOISE_CLUSTER_ID = 'noise';
@@ -101,6 +105,9 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   t = performance.now();
   const affinity = affinityGroups(snapshot.vmIds.length, snapshot.vmPairs, { seed });
   vmOutcome.timings.affinity = performance.now() - t;
+  t = performance.now();
+  const vmProjection = projectFleet(vmFeatures, vmOutcome.model, { seed });
+  vmOutcome.timings.projection = performance.now() - t;
 
   return {
     runId,
@@ -127,5 +134,7 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     tenantClusterNames,
     vmAnomalies,
     affinity,
+    vmProjection,
+    vmPairs: snapshot.vmPairs,
   };
 }
