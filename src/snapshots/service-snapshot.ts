@@ -1,0 +1,142 @@
+/**
+ * What a snapshot of the running service holds and how it is checked on the way back in: the fleet state
+ * (windows, attributes, watermark) in the fleet codec's bytes, the pipeline's counters and run schedule,
+ * the service's latest run, identities and history, and the Kafka offsets all of that includes. Taken
+ * synchronously between two batches, so that state and offsets describe the same moment.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import type { FleetState } from '../fleet/fleet-state.ts';
+import type { PartitionOffset } from '../kafka/consumer.ts';
+import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
+import type { WindowConfig } from '../windows/window-config.ts';
+import { decodeSnapshotFile, encodeSnapshotFile, SnapshotFileError } from './snapshot-file.ts';
+import type { SnapshotFileProblem, SnapshotStore } from './snapshot-store.ts';
+
+export const SNAPSHOT_KIND = 'alcor-traffic-clusters/snapshot';
+
+/** The exact, versioned encoding of the fleet state (src/fleet); kept behind an interface so the two evolve apart. */
+export interface FleetCodec {
+  encode(fleet: FleetState): Uint8Array;
+  decode(bytes: Uint8Array, config: WindowConfig): FleetState;
+}
+
+export interface ServiceSnapshot {
+  kind: typeof SNAPSHOT_KIND;
+  /** Wall-clock time it was taken, epoch ms. */
+  takenAt: number;
+  window: WindowConfig;
+  topics: TopicNames;
+  /** Next offset per partition: every message before it is in the state, none after it. */
+  offsets: PartitionOffset[];
+  pipeline: PipelineState;
+  fleet: Uint8Array;
+  service: ClusterServiceState;
+}
+
+const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
+
+/** The outer shape is checked; the nested run and fleet bytes are this build's own (checksummed, versioned). */
+const SnapshotShape = z.object({
+  kind: z.literal(SNAPSHOT_KIND),
+  takenAt: z.number(),
+  window: z.record(z.string(), z.unknown()),
+  topics: z.object({ flows: z.string(), vmAttributes: z.string(), tenantAttributes: z.string() }),
+  offsets: z.array(z.object({ topic: z.string(), partition: z.number().int().min(0), next: z.string().regex(/^\d{1,19}$/) })),
+  pipeline: z.object({
+    messagesIn: z.number().int().min(0),
+    recordsIn: Counts,
+    rejected: z.object({ count: z.number().int().min(0), by_reason: z.record(z.string(), z.number().int().min(0)) }),
+    nextRunAt: z.number(),
+  }),
+  fleet: z.instanceof(Uint8Array),
+  service: z.object({
+    runCount: z.number().int().min(0),
+    identity: z.object({ nextVm: z.number().int().min(0), nextTenant: z.number().int().min(0), previous: z.unknown() }),
+    latest: z.unknown(),
+    history: z.array(z.unknown()),
+  }),
+});
+
+export function captureSnapshot(service: ClusterService, offsets: PartitionOffset[], codec: FleetCodec, now: number): ServiceSnapshot {
+  const pipeline = service.pipeline;
+  return {
+    kind: SNAPSHOT_KIND,
+    takenAt: now,
+    window: { ...pipeline.config.window },
+    topics: { ...pipeline.config.topics },
+    offsets,
+    pipeline: pipeline.exportState(),
+    fleet: codec.encode(pipeline.fleet),
+    service: service.exportState(),
+  };
+}
+
+export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {
+  return encodeSnapshotFile(snapshot);
+}
+
+export class SnapshotIncompatibleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotIncompatibleError';
+  }
+}
+
+/** A snapshot this configuration can continue from; throws SnapshotFileError / SnapshotIncompatibleError. */
+export function decodeSnapshot(bytes: Uint8Array, expect: { window: WindowConfig; topics: TopicNames }): ServiceSnapshot {
+  const parsed = SnapshotShape.safeParse(decodeSnapshotFile(bytes));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SnapshotFileError(`unexpected content at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const doc = parsed.data as unknown as ServiceSnapshot;
+  if (!isDeepStrictEqual({ ...doc.window }, { ...expect.window })) {
+    throw new SnapshotIncompatibleError(`taken with window settings ${JSON.stringify(doc.window)}, now ${JSON.stringify(expect.window)}`);
+  }
+  if (!isDeepStrictEqual(doc.topics, expect.topics)) {
+    throw new SnapshotIncompatibleError(`taken for topics ${JSON.stringify(doc.topics)}, now ${JSON.stringify(expect.topics)}`);
+  }
+  return doc;
+}
+
+export interface RestoredState {
+  path: string;
+  snapshot: ServiceSnapshot;
+  fleet: FleetState;
+}
+
+export interface SnapshotLoad {
+  restored: RestoredState | null;
+  /** Snapshots skipped on the way, newest first, with the reason. */
+  problems: SnapshotFileProblem[];
+}
+
+/**
+ * The newest snapshot that decodes and fits this configuration; older ones are tried after a bad one,
+ * because each carries its own offsets and so still resumes exactly. None: a fresh start.
+ */
+export async function loadLatestSnapshot(
+  store: SnapshotStore,
+  codec: FleetCodec,
+  expect: { window: WindowConfig; topics: TopicNames },
+): Promise<SnapshotLoad> {
+  const problems: SnapshotFileProblem[] = [];
+  for await (const file of store.newestFirst(problems)) {
+    try {
+      const snapshot = decodeSnapshot(file.bytes, expect);
+      const fleet = codec.decode(snapshot.fleet, expect.window);
+      return { restored: { path: file.path, snapshot, fleet }, problems };
+    } catch (err) {
+      problems.push({ path: file.path, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { restored: null, problems };
+}
+
+/** Puts a restored snapshot's counters, schedule and runs into a pipeline built on its fleet state. */
+export function applySnapshot(snapshot: ServiceSnapshot, pipeline: Pipeline, service: ClusterService): void {
+  pipeline.restoreState(snapshot.pipeline);
+  service.restoreState(snapshot.service);
+}
