@@ -32,6 +32,10 @@ export class ServiceMetrics {
   private readonly runsTotal: Counter;
   private readonly lastRunTimestamp: Gauge;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly snapshotBytes: Gauge;
+  private readonly snapshotCapture: Histogram;
+  private readonly snapshotTimestamp: Gauge;
+  private readonly snapshotFailures: Counter<'step'>;
 
   constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
     const p = options.prefix ?? 'alcor_';
@@ -72,6 +76,24 @@ export class ServiceMetrics {
     this.lastRunTimestamp = new Gauge({
       name: `${p}last_run_timestamp_seconds`,
       help: 'Wall-clock time the latest run completed; alert on its age',
+      registers,
+    });
+    this.snapshotBytes = new Gauge({ name: `${p}snapshot_bytes`, help: 'Size of the latest state snapshot', registers });
+    this.snapshotCapture = new Histogram({
+      name: `${p}snapshot_capture_seconds`,
+      help: 'Time the event loop is held to capture and encode a state snapshot',
+      buckets: RUN_BUCKETS,
+      registers,
+    });
+    this.snapshotTimestamp = new Gauge({
+      name: `${p}snapshot_timestamp_seconds`,
+      help: 'Wall-clock time of the latest durable snapshot (its offsets are committed); alert on its age',
+      registers,
+    });
+    this.snapshotFailures = new Counter({
+      name: `${p}snapshot_failures_total`,
+      help: 'Snapshots that failed, by step (capture, write, commit); the previous one stays the resume point',
+      labelNames: ['step'],
       registers,
     });
     this.httpDuration = new Histogram({
@@ -118,6 +140,16 @@ export class ServiceMetrics {
     this.runDuration.observe({ side }, ms / 1000);
     this.clusters.set({ side }, s.outcome.k);
     this.silhouette.set({ side }, s.outcome.quality.silhouette ?? Number.NaN);
+  }
+
+  snapshotSaved(bytes: number, captureMs: number, _writeMs: number, atMs: number = Date.now()): void {
+    this.snapshotBytes.set(bytes);
+    this.snapshotCapture.observe(captureMs / 1000);
+    this.snapshotTimestamp.set(atMs / 1000);
+  }
+
+  snapshotFailed(step: string): void {
+    this.snapshotFailures.inc({ step });
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
