@@ -5,6 +5,8 @@
  * Kafka settings are parsed by src/kafka/options.ts from the same environment.
  */
 import { z } from 'zod';
+import { type ApiKey, parseKeyHash } from '../http/auth/api-keys.ts';
+import { parseScope } from '../http/auth/scope.ts';
 import { PipelineOptions } from './pipeline-options.ts';
 
 const ServiceEnv = z.object({
@@ -19,13 +21,99 @@ const ServiceEnv = z.object({
   /** Wall-clock seconds between runs besides the event-time schedule (0: event time only). */
   RECLUSTER_WALLCLOCK_SECONDS: z.coerce.number().min(0).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Snapshots of the state with their Kafka offsets (Kafka input only); default STATE_DIR/snapshots. */
+  SNAPSHOT_DIR: z.string().min(1).optional(),
+  /** Wall-clock seconds between snapshots; 0 turns snapshots off (offsets are then committed per batch). */
+  SNAPSHOT_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
+  /** Snapshot files kept: an older one is the fallback when the newest cannot be read. */
+  SNAPSHOTS_KEPT: z.coerce.number().int().min(1).max(100).default(3),
 });
 
 export type ServiceEnv = z.infer<typeof ServiceEnv>;
 
+// ---- access control (README, "Security") ------------------------------------------------------------------
+
+const KeyEntry = z.object({
+  hash: z.string(),
+  scope: z.string(),
+  name: z.string().min(1).max(64).optional(),
+});
+
+/**
+ * API_KEYS: a JSON array of `{hash, scope, name?}`, or a compact list of `<hash>:<scope>` separated by commas
+ * or white space. A hash is a SHA-256 hex digest or `scrypt$N$r$p$salt$hash` (`npm run hash-key`); a scope
+ * is `admin` or `tenant:<tenant_id>` (the first colon ends the hash, so a tenant id may hold colons).
+ */
+export const ApiKeysSetting = z
+  .string()
+  .trim()
+  .transform((text, ctx): ApiKey[] => {
+    if (text === '') return [];
+    let entries: Array<z.infer<typeof KeyEntry>>;
+    if (text.startsWith('[')) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'starts with [ but is not JSON' });
+        return z.NEVER;
+      }
+      const parsed = z.array(KeyEntry).safeParse(json);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `JSON form: ${parsed.error.issues.map((i) => `[${i.path.join('.')}] ${i.message}`).join('; ')}` });
+        return z.NEVER;
+      }
+      entries = parsed.data;
+    } else {
+      entries = text.split(/[\s,]+/).map((item) => {
+        const colon = item.indexOf(':');
+        return colon < 0 ? { hash: item, scope: '' } : { hash: item.slice(0, colon), scope: item.slice(colon + 1) };
+      });
+    }
+    const keys: ApiKey[] = [];
+    const seen = new Set<string>();
+    entries.forEach((e, i) => {
+      const hash = parseKeyHash(e.hash);
+      const scope = parseScope(e.scope);
+      // Problems name the entry by position: the hash itself is not echoed into logs.
+      if (typeof hash === 'string') ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: ${hash}` });
+      if (scope === null) ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: scope must be admin or tenant:<tenant_id>, got ${JSON.stringify(e.scope.slice(0, 140))}` });
+      if (seen.has(e.hash)) ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: the same hash twice` });
+      seen.add(e.hash);
+      if (typeof hash !== 'string' && scope !== null) keys.push({ id: e.name ?? `key-${i + 1}`, hash, scope });
+    });
+    return keys;
+  });
+
+const SecurityEnv = z.object({
+  API_KEYS: ApiKeysSetting.default([]),
+  /** Serve /metrics without a key even when keys are configured (a scraper on a trusted network). */
+  METRICS_PUBLIC: z.stringbool().default(false),
+  /** Requests per RATE_LIMIT_WINDOW_SECONDS per API key (per client IP without one); 0 turns it off. */
+  RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Origins allowed to call the API from a browser, comma-separated; unset: no CORS headers at all. */
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })])))
+    .optional(),
+});
+
+export interface SecurityConfig {
+  keys: ApiKey[];
+  metricsPublic: boolean;
+  /** null: off. */
+  rateLimit: { max: number; windowMs: number } | null;
+  /** null: CORS off (browsers keep to same-origin). */
+  corsOrigins: string[] | null;
+}
+
 export interface ServiceConfig {
   env: ServiceEnv;
   pipeline: PipelineOptions;
+  security: SecurityConfig;
 }
 
 /** PipelineOptions keys read from the environment, e.g. kMin from K_MIN. Topics come from KAFKA_TOPIC_*. */
@@ -73,6 +161,15 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
     const byKey = Object.fromEntries(Object.entries(PIPELINE_ENV).map(([name, key]) => [key, name]));
     for (const i of p.error.issues) problems.push(`${byKey[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
   }
-  if (!e.success || !p.success) throw new ConfigError(problems);
-  return { env: e.data, pipeline: p.data };
+  const s = SecurityEnv.safeParse(env);
+  if (!s.success) for (const i of s.error.issues) problems.push(`${String(i.path[0])}: ${i.message}`);
+  if (!e.success || !p.success || !s.success) throw new ConfigError(problems);
+  const sec = s.data;
+  const security: SecurityConfig = {
+    keys: sec.API_KEYS,
+    metricsPublic: sec.METRICS_PUBLIC,
+    rateLimit: sec.RATE_LIMIT_MAX === 0 ? null : { max: sec.RATE_LIMIT_MAX, windowMs: sec.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    corsOrigins: sec.CORS_ORIGINS === undefined || sec.CORS_ORIGINS.length === 0 ? null : sec.CORS_ORIGINS,
+  };
+  return { env: e.data, pipeline: p.data, security };
 }

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServiceView } from '../service/types.ts';
+import { registerSecurity, type SecurityOptions } from './auth/access-control.ts';
 import { registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -27,6 +28,8 @@ export interface AppOptions {
   metrics: ServiceMetrics;
   /** Pino request logging; default false (tests, embedding). */
   logger?: boolean;
+  /** API keys, rate limit, CORS; absent: an open API (every request admin), no rate limit, no CORS. */
+  security?: SecurityOptions;
 }
 
 /** The API reads no request body beyond a few bytes; a small limit bounds what a client can make us buffer. */
@@ -62,6 +65,8 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
     metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
+  // Before the routes: the rate limiter and the docs attach to each route as it is added.
+  registerSecurity(app, options.security ?? { keys: [] });
   registerDocs(app);
   app.register(healthRoutes, { view });
   app.register(metricsRoutes, { view, metrics });

@@ -9,6 +9,9 @@ import type { ErrorBody } from './schemas.ts';
 export const ERROR_CODES = {
   bad_request: 'a parameter is missing or invalid',
   bad_cursor: 'the cursor is not one this API issued',
+  unauthorized: 'no valid API key (Authorization: Bearer <key>)',
+  forbidden: 'the API key\'s scope does not cover this endpoint',
+  rate_limited: 'too many requests for this API key or client',
   not_found: 'no such route',
   method_not_allowed: 'the route does not accept this method',
   payload_too_large: 'the request body exceeds the size limit',

@@ -54,6 +54,8 @@ export interface RunIndex {
   /** Row of each VM in the run's arrays. */
   vmRow: Map<string, number>;
   affinity: AffinityIndex | null;
+  /** Rows of the run's VMs, most anomalous first; empty when the run scored none. */
+  anomalyOrder: readonly number[];
 }
 
 const cache = new WeakMap<ClusteringRun, RunIndex>();
@@ -131,7 +133,17 @@ export function runIndex(run: ClusteringRun): RunIndex {
   run.vms.ids.forEach((id, i) => {
     vmRow.set(id, i);
   });
-  const index: RunIndex = { runId: run.runId, computedAt: doc.computed_at, vms, tenants, tenantOfVm, vmsOfTenant, vmRow, affinity: indexAffinity(run, vms.sorted, vmRow) };
+  const index: RunIndex = {
+    runId: run.runId,
+    computedAt: doc.computed_at,
+    vms,
+    tenants,
+    tenantOfVm,
+    vmsOfTenant,
+    vmRow,
+    affinity: indexAffinity(run, vms.sorted, vmRow),
+    anomalyOrder: run.vmAnomalies === undefined ? [] : Array.from(run.vmAnomalies.order),
+  };
   cache.set(run, index);
   return index;
 }

@@ -4,7 +4,7 @@ import { ApiError } from '../errors.ts';
 import { decodeCursor, encodeCursor, page } from '../paging.ts';
 import type { AffinityIndex } from '../run-index.ts';
 import { AffinityGroupList, AffinityGroupPage, AffinityGroupParams, PageQuery } from '../schemas.ts';
-import { errors, type RouteOptions, requireRun } from './context.ts';
+import { errors, type RouteOptions, requireRun, scoped } from './context.ts';
 import { vmItems } from './vms.ts';
 
 function requireAffinity(affinity: AffinityIndex | null): AffinityIndex {
@@ -12,19 +12,25 @@ function requireAffinity(affinity: AffinityIndex | null): AffinityIndex {
   return affinity;
 }
 
-/** Groups are listed by number (by size), not by id string: the cursor is the last group id, as issued. */
-function groupStart(cursor: string | undefined, count: number): number {
+const groupNumber = (id: string): number => (id.startsWith(AFFINITY_GROUP_PREFIX) ? Number(id.slice(AFFINITY_GROUP_PREFIX.length)) : Number.NaN);
+
+/**
+ * Groups are listed by number (by size), not by id string: the cursor is the last group id, as issued. A
+ * tenant's list skips the groups without its VMs, so the page starts at the first group numbered after it.
+ */
+function groupStart(cursor: string | undefined, groups: AffinityIndex['groups']): number {
   if (cursor === undefined) return 0;
-  const id = decodeCursor(cursor);
-  const n = id.startsWith(AFFINITY_GROUP_PREFIX) ? Number(id.slice(AFFINITY_GROUP_PREFIX.length)) : Number.NaN;
+  const n = groupNumber(decodeCursor(cursor));
   if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'bad_cursor', 'cursor: not a cursor this API issued');
-  return Math.min(n + 1, count);
+  const start = groups.findIndex((g) => groupNumber(g.group_id) > n);
+  return start < 0 ? groups.length : start;
 }
 
 export const affinityRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view }) => {
   app.get(
     '/v1/affinity-groups',
     {
+      config: scoped,
       schema: {
         tags: ['affinity'],
         summary: 'Traffic affinity groups of the latest run (VMs that talk to each other most), largest first',
@@ -33,9 +39,9 @@ export const affinityRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, {
       },
     },
     async (request) => {
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const affinity = requireAffinity(index.affinity);
-      const start = groupStart(request.query.cursor, affinity.groups.length);
+      const start = groupStart(request.query.cursor, affinity.groups);
       const groups = affinity.groups.slice(start, start + request.query.limit);
       const more = start + groups.length < affinity.groups.length;
       return {
@@ -53,6 +59,7 @@ export const affinityRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, {
   app.get(
     '/v1/affinity-groups/:group_id',
     {
+      config: scoped,
       schema: {
         tags: ['affinity'],
         summary: 'One affinity group and a page of its members, sorted by VM id',
@@ -62,7 +69,7 @@ export const affinityRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, {
       },
     },
     async (request) => {
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const affinity = requireAffinity(index.affinity);
       const id = request.params.group_id;
       const members = affinity.members.get(id);

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { noRun } from '../errors.ts';
-import { runIndex } from '../run-index.ts';
 import { AnomalyList, AnomalyQuery } from '../schemas.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { errors, type RouteOptions, requireRunAndIndex, scoped } from './context.ts';
 
 export const anomalyRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view }) => {
   app.get(
     '/v1/anomalies',
     {
+      config: scoped,
       schema: {
         tags: ['anomalies'],
         summary: 'The VMs of the latest run that behave least like their peers, most anomalous first',
@@ -16,17 +15,15 @@ export const anomalyRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       },
     },
     async (request) => {
-      const run = view.latestRun();
-      if (run === null) throw noRun();
-      const index = runIndex(run);
-      const a = run.vmAnomalies;
-      const rows = a === undefined ? [] : Array.from(a.order.subarray(0, request.query.limit));
+      const { run, index } = requireRunAndIndex(view, request.scope);
+      const scores = run.vmAnomalies?.score;
+      const ids = run.vms.ids;
       return {
         run_id: index.runId,
         computed_at: index.computedAt,
-        items: rows.map((row) => {
-          const id = run.vms.ids[row]!;
-          const score = a!.score[row]!;
+        items: index.anomalyOrder.slice(0, request.query.limit).map((row) => {
+          const id = ids[row]!;
+          const score = scores![row]!;
           return {
             vm_id: id,
             tenant_id: index.tenantOfVm.get(id) ?? null,

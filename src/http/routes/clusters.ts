@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import type { RunIndex, SideIndex } from '../run-index.ts';
 import { ClusterList, ClusterParams, PageQuery, TenantClusterPage, VmClusterPage } from '../schemas.ts';
-import { errors, type RouteOptions, requireRun } from './context.ts';
+import { errors, type RouteOptions, requireRun, scoped } from './context.ts';
 import { tenantItems } from './tenants.ts';
 import { vmItems } from './vms.ts';
 
@@ -30,18 +30,18 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
 
   app.get(
     '/v1/clusters/vms',
-    { schema: { tags: ['clusters'], summary: 'The latest run\'s VM clusters and how they were found', response: listResponses } },
-    async () => {
-      const index = requireRun(view);
+    { config: scoped, schema: { tags: ['clusters'], summary: 'The latest run\'s VM clusters and how they were found', response: listResponses } },
+    async (request) => {
+      const index = requireRun(view, request.scope);
       return clusterList(index, index.vms);
     },
   );
 
   app.get(
     '/v1/clusters/tenants',
-    { schema: { tags: ['clusters'], summary: 'The latest run\'s tenant clusters and how they were found', response: listResponses } },
-    async () => {
-      const index = requireRun(view);
+    { config: scoped, schema: { tags: ['clusters'], summary: 'The latest run\'s tenant clusters and how they were found', response: listResponses } },
+    async (request) => {
+      const index = requireRun(view, request.scope);
       return clusterList(index, index.tenants);
     },
   );
@@ -49,6 +49,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
   app.get(
     '/v1/clusters/vms/:cluster_id',
     {
+      config: scoped,
       schema: {
         tags: ['clusters'],
         summary: 'One VM cluster and a page of its members, sorted by VM id',
@@ -58,7 +59,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       },
     },
     async (request) => {
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const { description, members } = cluster(index.vms, request.params.cluster_id);
       const p = page(members, request.query.limit, request.query.cursor);
       return {
@@ -74,6 +75,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
   app.get(
     '/v1/clusters/tenants/:cluster_id',
     {
+      config: scoped,
       schema: {
         tags: ['clusters'],
         summary: 'One tenant cluster and a page of its members, sorted by tenant id',
@@ -83,7 +85,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       },
     },
     async (request) => {
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const { description, members } = cluster(index.tenants, request.params.cluster_id);
       const p = page(members, request.query.limit, request.query.cursor);
       return {

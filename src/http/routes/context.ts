@@ -1,5 +1,8 @@
 /** What every route group is registered with, and the lookups they share. */
+import type { ClusteringRun } from '../../runs/clustering-run.ts';
 import type { ServiceView } from '../../service/types.ts';
+import type { AccessScope } from '../auth/scope.ts';
+import { scopeIndex } from '../auth/scoped-index.ts';
 import { noRun } from '../errors.ts';
 import { type RunIndex, runIndex } from '../run-index.ts';
 import { ErrorBody } from '../schemas.ts';
@@ -8,16 +11,26 @@ export interface RouteOptions {
   view: ServiceView;
 }
 
-/** The latest run's index, or the contract's 503 before the first run. */
-export function requireRun(view: ServiceView): RunIndex {
-  const run = view.latestRun();
-  if (run === null) throw noRun();
-  return runIndex(run);
+/** Route config of the routes that apply `request.scope` to what they return (auth/access-control.ts). */
+export const scoped = { access: 'scoped' } as const;
+/** Route config of the routes only an admin key may call. */
+export const adminOnly = { access: 'admin' } as const;
+
+/** The latest run's index as `scope` sees it, or the contract's 503 before the first run. */
+export function requireRun(view: ServiceView, scope: AccessScope): RunIndex {
+  return requireRunAndIndex(view, scope).index;
 }
 
-export function latestIndex(view: ServiceView): RunIndex | null {
+/** The latest run with its scoped index, for routes that read the run's arrays by the index's rows. */
+export function requireRunAndIndex(view: ServiceView, scope: AccessScope): { run: ClusteringRun; index: RunIndex } {
   const run = view.latestRun();
-  return run === null ? null : runIndex(run);
+  if (run === null) throw noRun();
+  return { run, index: scopeIndex(runIndex(run), scope) };
+}
+
+export function latestIndex(view: ServiceView, scope: AccessScope): RunIndex | null {
+  const run = view.latestRun();
+  return run === null ? null : scopeIndex(runIndex(run), scope);
 }
 
 /** Error responses for the OpenAPI document (the error handler produces them). */

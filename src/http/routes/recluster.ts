@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ReclusterAccepted } from '../schemas.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { adminOnly, errors, type RouteOptions } from './context.ts';
 
 export const reclusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view }) => {
   app.post(
     '/v1/recluster',
     {
+      config: adminOnly,
       schema: {
         tags: ['clusters'],
         summary: 'Start a clustering run now (or join the one in progress)',

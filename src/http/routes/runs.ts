@@ -2,11 +2,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { RunRecord, SideRecord } from '../../runs/history.ts';
 import { countEvents, type SideChanges } from '../../runs/identity.ts';
+import { scopeRunRecord, vmOwner } from '../auth/scoped-runs.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import { finiteOrNull } from '../run-index.ts';
 import { RunChanges, RunChangesQuery, RunList, RunParams, type RunSummary } from '../schemas.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { errors, latestIndex, type RouteOptions, scoped } from './context.ts';
 
 const isoOrNull = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -30,20 +31,25 @@ export const runRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view
   app.get(
     '/v1/runs',
     {
+      config: scoped,
       schema: {
         tags: ['runs'],
         summary: 'Recent clustering runs, newest first: quality and counts of lifecycle events',
         response: { 200: RunList, 500: errors[500] },
       },
     },
-    async () => {
-      return { runs: view.runHistory().map(summary).reverse() };
+    async (request) => {
+      const scope = request.scope;
+      // The admin's owner lookup: the unscoped latest index knows every VM's tenant.
+      const ownerOf = vmOwner(view, latestIndex(view, { kind: 'admin' }));
+      return { runs: view.runHistory().map((r) => summary(scopeRunRecord(r, scope, ownerOf))).reverse() };
     },
   );
 
   app.get(
     '/v1/runs/:run_id/changes',
     {
+      config: scoped,
       schema: {
         tags: ['runs'],
         summary: 'What changed in a run: clusters born, died, split, merged, and a page of the entities that moved',
@@ -55,8 +61,9 @@ export const runRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view
     async (request) => {
       const { run_id } = request.params;
       const { side: which, limit, cursor } = request.query;
-      const record = view.runHistory().find((r) => r.runId === run_id);
-      if (record === undefined) throw new ApiError(404, 'unknown_run', `no run ${JSON.stringify(run_id)} in the service's recent history`);
+      const found = view.runHistory().find((r) => r.runId === run_id);
+      if (found === undefined) throw new ApiError(404, 'unknown_run', `no run ${JSON.stringify(run_id)} in the service's recent history`);
+      const record = scopeRunRecord(found, request.scope, vmOwner(view, latestIndex(view, { kind: 'admin' })));
       const changes = record.changes[which];
       const ids = changes.moved.map((m) => m.id);
       const p = page(ids, limit, cursor);

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { IngestStatsResponse } from '../schemas.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { adminOnly, errors, type RouteOptions } from './context.ts';
 
 /** What has come in so far: operators check it against what producers sent; tests wait on it. */
 export const statsRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view }) => {
   app.get(
     '/v1/stats',
     {
+      config: adminOnly,
       schema: {
         tags: ['service'],
         summary: 'Ingest counters: messages, records by kind, rejections by reason, watermark, run in progress',

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { sees } from '../auth/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import type { RunIndex } from '../run-index.ts';
 import { TenantDetail, type TenantItem, TenantListQuery, TenantPage, TenantParams } from '../schemas.ts';
-import { errors, latestIndex, type RouteOptions, requireRun } from './context.ts';
+import { errors, latestIndex, type RouteOptions, requireRun, scoped } from './context.ts';
 
 export function tenantItems(index: RunIndex, ids: readonly string[]): TenantItem[] {
   return ids.map((id) => ({
@@ -17,6 +18,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
   app.get(
     '/v1/tenants',
     {
+      config: scoped,
       schema: {
         tags: ['tenants'],
         summary: 'A page of the latest run\'s tenants, sorted by id, optionally by cluster',
@@ -26,7 +28,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
     },
     async (request) => {
       const q = request.query;
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const ids = q.cluster_id === undefined ? index.tenants.sorted : (index.tenants.members.get(q.cluster_id) ?? []);
       const p = page(ids, q.limit, q.cursor);
       return { items: tenantItems(index, p.ids), next_cursor: p.nextCursor };
@@ -36,6 +38,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
   app.get(
     '/v1/tenants/:tenant_id',
     {
+      config: scoped,
       schema: {
         tags: ['tenants'],
         summary: 'One tenant: its cluster, attributes and VM count',
@@ -45,13 +48,14 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
     },
     async (request) => {
       const id = request.params.tenant_id;
-      const index = latestIndex(view);
+      const notFound = new ApiError(404, 'unknown_tenant', `no tenant with id ${JSON.stringify(id)}`);
+      // Another tenant's record answers as one that does not exist.
+      if (!sees(request.scope, id)) throw notFound;
+      const index = latestIndex(view, request.scope);
       const attributes = view.tenant(id);
       const clusterId = index?.tenants.clusterOf.get(id) ?? null;
       const vmCount = index?.vmsOfTenant.get(id)?.length ?? 0;
-      if (attributes === null && clusterId === null && vmCount === 0) {
-        throw new ApiError(404, 'unknown_tenant', `no tenant with id ${JSON.stringify(id)}`);
-      }
+      if (attributes === null && clusterId === null && vmCount === 0) throw notFound;
       return {
         tenant_id: id,
         cluster_id: clusterId,

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { VmAttributes } from '../../contract/records.ts';
+import { sees } from '../auth/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import { type RunIndex, vmInsight } from '../run-index.ts';
 import { type VmAttributesBody, VmDetail, type VmItem, VmListQuery, VmPage, VmParams } from '../schemas.ts';
-import { errors, latestIndex, type RouteOptions, requireRun } from './context.ts';
+import { errors, latestIndex, type RouteOptions, requireRun, scoped } from './context.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -54,6 +55,7 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
   app.get(
     '/v1/vms',
     {
+      config: scoped,
       schema: {
         tags: ['vms'],
         summary: 'A page of the latest run\'s VMs, sorted by id, optionally by cluster and tenant',
@@ -63,7 +65,7 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
     },
     async (request) => {
       const q = request.query;
-      const index = requireRun(view);
+      const index = requireRun(view, request.scope);
       const p = page(selectVms(index, q.cluster_id, q.tenant_id), q.limit, q.cursor);
       return { items: vmItems(index, p.ids), next_cursor: p.nextCursor };
     },
@@ -72,6 +74,7 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
   app.get(
     '/v1/vms/:vm_id',
     {
+      config: scoped,
       schema: {
         tags: ['vms'],
         summary: 'One live VM: its cluster and why, anomaly score, affinity group, current features and attributes',
@@ -82,9 +85,11 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
     async (request) => {
       const id = request.params.vm_id;
       const vm = view.vm(id);
-      if (vm === null) throw new ApiError(404, 'unknown_vm', `no live VM with id ${JSON.stringify(id)}`);
-      const index = latestIndex(view);
+      // Another tenant's VM gets the very answer of a VM that does not exist: nothing tells them apart.
+      if (vm === null || !sees(request.scope, vm.tenantId)) throw new ApiError(404, 'unknown_vm', `no live VM with id ${JSON.stringify(id)}`);
+      const index = latestIndex(view, request.scope);
       const run = view.latestRun();
+      // The scoped index holds the VM only when the run agrees it is the tenant's; else no run figures.
       const insight = run === null || index === null ? null : vmInsight(run, index, id);
       return {
         vm_id: vm.vmId,
