@@ -19,8 +19,16 @@ export interface ServiceProcess {
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
   const port = await getFreePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    // Models go to a fresh folder unless the test names one: never into the working tree's models/.
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')), ...env },
+    // Models and state (snapshots) go to fresh folders unless the test names them: never into the working tree.
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')),
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'state-')),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
