@@ -13,6 +13,7 @@ import { toPipelineConfig, toRunOptions } from './config/pipeline-options.ts';
 import { ConfigError, loadServiceConfig } from './config/service-config.ts';
 import type { RejectedRecord } from './contract/rejections.ts';
 import { buildApp } from './http/app.ts';
+import { accessSummary } from './http/auth/access-control.ts';
 import { ServiceMetrics } from './http/metrics.ts';
 import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
@@ -50,8 +51,10 @@ async function main(): Promise<void> {
     models: new FileModelStore(env.MODELS_DIR),
     model: loaded.status === 'loaded' ? loaded.model : null,
   });
-  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent' });
+  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent', security: config.security });
   const log = app.log;
+  const access = accessSummary(config.security);
+  log[access.level](access.fields, access.message);
   if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
   else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));

@@ -122,3 +122,20 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
     request.scope = key.scope;
   });
 }
+
+/** The start-up log line about access: an open API is said loudly, since it is fine only on loopback. */
+export function accessSummary(options: SecurityOptions): { level: 'info' | 'warn'; fields: Record<string, unknown>; message: string } {
+  const fields = {
+    rate_limit: options.rateLimit == null ? 'off' : `${options.rateLimit.max} per ${options.rateLimit.windowMs / 1000} s`,
+    cors: options.corsOrigins == null || options.corsOrigins.length === 0 ? 'off' : options.corsOrigins.join(','),
+  };
+  if (options.keys.length === 0) {
+    return { level: 'warn', fields, message: 'API_KEYS is unset: the API is open to anyone who can reach it (every request is admin)' };
+  }
+  const admin = options.keys.filter((k) => k.scope.kind === 'admin').length;
+  return {
+    level: 'info',
+    fields: { ...fields, api_keys: options.keys.length, admin_keys: admin, tenant_keys: options.keys.length - admin, metrics: options.metricsPublic ? 'open' : 'admin key' },
+    message: 'API keys configured: requests need Authorization: Bearer <key>',
+  };
+}
