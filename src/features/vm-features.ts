@@ -112,8 +112,9 @@ export function extractVmFeatures(
   const bytes = bytesOut + bytesIn;
   const flows = sums[S.S_FLOWS_OUT]! + sums[S.S_FLOWS_IN]!;
   vm.distinct.purge(firstBucket);
-  const peersOut = vm.distinct.size(PEERS_OUT);
-  const peersIn = vm.distinct.size(PEERS_IN);
+  // Exact, or estimated by the set's sketch when it outgrew its cap in the window.
+  const peersOut = vm.distinct.count(PEERS_OUT, firstBucket, lastBucket);
+  const peersIn = vm.distinct.count(PEERS_IN, firstBucket, lastBucket);
   const sameTenant = sameTenantPeerShare(vm, peerBySerial);
   if (volumes) volumes.sameTenant = volumes.bytes * sameTenant;
   const serverClient = sums[S.S_BYTES_SERVER]! + sums[S.S_BYTES_CLIENT]!;
@@ -140,8 +141,8 @@ export function extractVmFeatures(
   out[o++] = share(sums[S.S_BYTES_PEER]!, portBytes);
   for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_SERVED_BASE + c]!, portBytes);
   for (let c = 0; c < PORT_CLASSES.length; c++) out[o++] = share(sums[S.S_USED_BASE + c]!, portBytes);
-  out[o++] = Math.log2(1 + vm.distinct.size(REMOTE_PORTS));
-  out[o++] = Math.log2(1 + vm.distinct.size(LOCAL_PORTS));
+  out[o++] = Math.log2(1 + vm.distinct.count(REMOTE_PORTS, firstBucket, lastBucket));
+  out[o++] = Math.log2(1 + vm.distinct.count(LOCAL_PORTS, firstBucket, lastBucket));
   out[o++] = share(sums[S.S_BYTES_INFRA]!, bytes + sums[S.S_BYTES_INFRA]!);
   const { burstiness, active } = bucketShape(vm, firstBucket, lastBucket, bytes);
   out[o++] = burstiness;
@@ -157,6 +158,7 @@ export function extractVmFeatures(
  * The share of the VM's live VM peers in the window that belong to its own tenant, judged with the
  * attributes known now. Decided at extraction rather than per record so that it does not depend on
  * whether a VM's attributes were consumed before or after its flows (separate topics interleave freely).
+ * When a peer set outgrew its cap, the share is judged on the exact peers it still holds: a sample.
  */
 function sameTenantPeerShare(vm: VmEntry, peerBySerial: ((serial: number) => VmEntry | undefined) | undefined): number {
   const tenant = vm.tenantId;

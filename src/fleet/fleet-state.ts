@@ -31,10 +31,17 @@ import {
   S_USED_BASE,
   STAT_COUNT,
 } from '../features/vm-stats.ts';
-import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
+import { type DistinctShape, DistinctSets, LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
 import { PairTraffic } from '../windows/pair-traffic.ts';
 import { RingSlab } from '../windows/ring-slab.ts';
-import { validateWindowConfig, type WindowConfig, windowBuckets } from '../windows/window-config.ts';
+import {
+  DEFAULT_DELETED_RETENTION_MS,
+  DEFAULT_MAX_VMS,
+  idleMsOf,
+  validateWindowConfig,
+  type WindowConfig,
+  windowBuckets,
+} from '../windows/window-config.ts';
 import { VmEntry } from './vm-entry.ts';
 import { VmIndex } from './vm-index.ts';
 
@@ -45,10 +52,30 @@ export interface FleetCounters {
   vmAttributesApplied: number;
   /** Attribute snapshots older than the one already held (the newest ts wins). */
   vmAttributesStale: number;
+  /**
+   * Attribute snapshots older than the idle time before the VM's entry was made (or before the last sweep,
+   * for a VM not held): they belong to a VM that expired, and are dropped as the sweep would have.
+   */
+  vmAttributesExpired: number;
   tenantAttributesApplied: number;
   tenantAttributesStale: number;
   vmsDeleted: number;
+  /** VMs forgotten after a silence of the idle time (event time): no flow, no attributes message. */
+  vmsExpired: number;
+  /** Tombstones of deleted VMs forgotten after the deleted retention. */
+  deletedForgotten: number;
+  /** Record ends (a flow's VM, an attributes message) naming a new VM while `maxVms` were tracked: not applied. */
+  vmsRefused: number;
+  /** Flows that changed nothing because each VM they name was refused at `maxVms`. */
+  flowsRefused: number;
+  /** New VM pairs not remembered because the pair table held `maxVmPairs`. */
+  vmPairsRefused: number;
+  /** Times a VM's distinct peer or port set outgrew `maxPeersPerVm` and switched to a sketch. */
+  peerSetsSketched: number;
 }
+
+/** The limits that can be reached, for the `onCapHit` hook. */
+export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm';
 
 export class FleetState {
   readonly config: WindowConfig;
@@ -57,8 +84,8 @@ export class FleetState {
   readonly deleted = new Map<string, number>();
   /** Serials of deleted VMs, so that flows still arriving for one count it as the same peer as before. */
   private readonly deletedSerials = new Map<string, number>();
-  /** Live entries by serial, to resolve peers at feature extraction. */
-  private readonly bySerial: (VmEntry | undefined)[] = [];
+  /** Live entries by serial, to resolve peers at feature extraction (a Map: serials are never reused). */
+  private readonly bySerial = new Map<number, VmEntry>();
   readonly tenants = new Map<string, TenantAttributes>();
   /** Newest flow event time seen; -Infinity before the first flow. */
   watermark = Number.NEGATIVE_INFINITY;
@@ -67,10 +94,22 @@ export class FleetState {
     flowsForDeletedVms: 0,
     vmAttributesApplied: 0,
     vmAttributesStale: 0,
+    vmAttributesExpired: 0,
     tenantAttributesApplied: 0,
     tenantAttributesStale: 0,
     vmsDeleted: 0,
+    vmsExpired: 0,
+    deletedForgotten: 0,
+    vmsRefused: 0,
+    flowsRefused: 0,
+    vmPairsRefused: 0,
+    peerSetsSketched: 0,
   };
+  /**
+   * Called when a cap is hit for the 1st, 10th, 100th... time (a log line's worth, not one per record); the
+   * service logs it. Counting never depends on it.
+   */
+  onCapHit: ((cap: FleetCap, count: number) => void) | null = null;
   /** The same entries as `vms`, for the hot path's lookups. */
   private readonly index = new VmIndex();
   /** Every VM's bucket ring. */
@@ -78,12 +117,36 @@ export class FleetState {
   /** Bytes per pair of VMs (by serial) over the window: the traffic graph of affinity groups. */
   readonly pairs: PairTraffic;
   private nextSerial = 0;
+  /** Bucket of the watermark at the last sweep of silent VMs. */
+  private sweptBucket = Number.NEGATIVE_INFINITY;
+  /** The watermark at the last sweep. */
+  private sweptAt = Number.NEGATIVE_INFINITY;
+  private readonly distinctShape: DistinctShape;
+  readonly maxVms: number;
+  readonly idleMs: number;
+  readonly deletedRetentionMs: number;
+  /** Set by liveEntry when it refused a new VM at the cap. */
+  private refused = false;
 
   constructor(config: WindowConfig) {
     this.config = validateWindowConfig(config);
     // One spare slot: the bucket being filled plus a whole window behind it.
     this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT);
     this.pairs = new PairTraffic(windowBuckets(config), config.maxVmPairs);
+    this.maxVms = config.maxVms ?? DEFAULT_MAX_VMS;
+    this.idleMs = idleMsOf(config);
+    this.deletedRetentionMs = config.deletedRetentionMs ?? DEFAULT_DELETED_RETENTION_MS;
+    // The sets report switches straight into the fleet's counters.
+    this.distinctShape = {
+      cap: config.maxPeersPerVm,
+      sketchSlots: windowBuckets(config) + 1,
+      onSketched: () => this.capHit('max_peers_per_vm', ++this.counters.peerSetsSketched),
+    };
+  }
+
+  private capHit(cap: FleetCap, count: number): void {
+    // 1, 10, 100, ...: the first hit and then each tenfold.
+    if (this.onCapHit !== null && 10 ** Math.round(Math.log10(count)) === count) this.onCapHit(cap, count);
   }
 
   bucketOf(ts: number): number {
@@ -99,8 +162,10 @@ export class FleetState {
   /** Applies one flow; the record object is not retained. Returns a rejection when it is too late. */
   applyFlow(f: FlowRecord): Rejection | null {
     const ts = f.ts;
-    if (ts > this.watermark) this.watermark = ts;
-    else if (ts < this.watermark - this.config.allowedLatenessMs) {
+    if (ts > this.watermark) {
+      this.watermark = ts;
+      if (this.bucketOf(ts) > this.sweptBucket) this.sweep();
+    } else if (ts < this.watermark - this.config.allowedLatenessMs) {
       return rejection(
         'too_late',
         'ts',
@@ -110,15 +175,19 @@ export class FleetState {
     const src = f.srcVm === null ? null : this.liveEntry(f.srcVm, ts);
     const dst = f.dstVm === null ? null : this.liveEntry(f.dstVm, ts);
     if (src === null && dst === null) {
-      this.counters.flowsForDeletedVms++;
+      if (this.refused) this.counters.flowsRefused++;
+      else this.counters.flowsForDeletedVms++;
+      this.refused = false;
       return null;
     }
+    this.refused = false;
     const bucket = this.bucketOf(ts);
     const infra = isInfraTraffic(f);
     if (src !== null) this.accumulate(src, f, bucket, true, dst, infra);
     if (dst !== null) this.accumulate(dst, f, bucket, false, src, infra);
     // Once per record, not per end: the pair is undirected and each direction is its own record.
-    if (src !== null && dst !== null && !infra && src !== dst) this.pairs.add(src.serial, dst.serial, bucket, f.bytes);
+    if (src !== null && dst !== null && !infra && src !== dst && !this.pairs.add(src.serial, dst.serial, bucket, f.bytes))
+      this.capHit('max_vm_pairs', ++this.counters.vmPairsRefused);
     this.counters.flowsApplied++;
     return null;
   }
@@ -128,7 +197,12 @@ export class FleetState {
     if (e === undefined) {
       const deletedAt = this.deleted.get(vmId);
       if (deletedAt !== undefined) return null;
-      e = this.addVm(vmId);
+      const added = this.addVm(vmId);
+      if (added === null) {
+        this.refused = true;
+        return null;
+      }
+      e = added;
     }
     if (ts > e.lastSeen) e.lastSeen = ts;
     return e;
@@ -211,19 +285,64 @@ export class FleetState {
     }
   }
 
-  private addVm(vmId: string): VmEntry {
-    const e = new VmEntry(vmId, this.nextSerial++, this.slab, this.config.maxPeersPerVm);
-    this.vms.set(vmId, e);
-    this.index.set(vmId, e);
-    this.bySerial[e.serial] = e;
+  /** A new entry, or null (counted) when `maxVms` are tracked. */
+  private addVm(vmId: string): VmEntry | null {
+    if (this.vms.size >= this.maxVms) {
+      this.capHit('max_vms', ++this.counters.vmsRefused);
+      return null;
+    }
+    const e = new VmEntry(vmId, this.nextSerial++, this.slab, new DistinctSets(this.distinctShape));
+    e.bornAfterSweep = this.sweptAt;
+    return this.insertVm(e);
+  }
+
+  private insertVm(e: VmEntry): VmEntry {
+    this.vms.set(e.vmId, e);
+    this.index.set(e.vmId, e);
+    this.bySerial.set(e.serial, e);
     return e;
   }
 
   private removeVm(e: VmEntry): void {
+    // The ring goes back to the slab's free list; the next new VM takes it (cleared).
     this.slab.release(e.ring);
     this.vms.delete(e.vmId);
     this.index.delete(e.vmId);
-    this.bySerial[e.serial] = undefined;
+    this.bySerial.delete(e.serial);
+  }
+
+  /**
+   * Forgets VMs silent for the idle time and tombstones past their retention; runs when the watermark
+   * enters a new bucket, so that replay and the live service forget the same VMs at the same event time.
+   *
+   * A VM silent that long has no bucket in the window (idle >= window), so no other VM's peer set or pair
+   * counts it in the window either: features are unchanged. What is lost is its attributes: a flow or an
+   * attributes message naming it later brings it back as a new VM (a new serial, attributes from the next
+   * message). Attributes that arrive after the sweep that expired their VM are dropped when they are older
+   * than that sweep by the idle time (`bornAfterSweep`): sweeps depend on the flows only, so a message is
+   * dropped whether it is consumed before the sweep (and expires with the VM) or after it. What still
+   * depends on the interleaving: attributes that kept a VM alive in one order and arrive after its
+   * flows in another (the VM then expires and comes back, losing only traffic older than the window);
+   * features at the watermark are the same either way (test/fleet/order-independence.test.ts).
+   */
+  private sweep(): void {
+    this.sweptBucket = this.bucketOf(this.watermark);
+    this.sweptAt = this.watermark;
+    const silentBefore = this.watermark - this.idleMs;
+    for (const e of this.vms.values()) {
+      if (e.lastSeen < silentBefore) {
+        this.removeVm(e);
+        this.counters.vmsExpired++;
+      }
+    }
+    const deletedBefore = this.watermark - this.deletedRetentionMs;
+    for (const [vmId, at] of this.deleted) {
+      if (at < deletedBefore) {
+        this.deleted.delete(vmId);
+        this.deletedSerials.delete(vmId);
+        this.counters.deletedForgotten++;
+      }
+    }
   }
 
   /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
@@ -243,8 +362,12 @@ export class FleetState {
       this.counters.vmAttributesStale++;
       return;
     }
-    this.counters.vmAttributesApplied++;
+    if (a.ts < (e === undefined ? this.sweptAt : e.bornAfterSweep) - this.idleMs) {
+      this.counters.vmAttributesExpired++;
+      return;
+    }
     if (a.state === 'deleted') {
+      this.counters.vmAttributesApplied++;
       if (e !== undefined) {
         this.deletedSerials.set(a.vmId, e.serial);
         this.removeVm(e);
@@ -253,7 +376,12 @@ export class FleetState {
       this.counters.vmsDeleted++;
       return;
     }
-    e ??= this.addVm(a.vmId);
+    if (e === undefined) {
+      const added = this.addVm(a.vmId);
+      if (added === null) return;
+      e = added;
+    }
+    this.counters.vmAttributesApplied++;
     e.attributes = a;
     if (a.ts > e.lastSeen) e.lastSeen = a.ts;
   }
@@ -270,7 +398,7 @@ export class FleetState {
 
   /** The live VM with this serial, if any. */
   vmBySerial(serial: number): VmEntry | undefined {
-    return this.bySerial[serial];
+    return this.bySerial.get(serial);
   }
 
   /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */

@@ -6,6 +6,7 @@
 import type { VmEntry } from './vm-entry.ts';
 
 const TOMBSTONE = '\u0000';
+const INITIAL_SIZE = 1024;
 
 function hashOf(s: string): number {
   let h = s.length | 0;
@@ -15,9 +16,11 @@ function hashOf(s: string): number {
 }
 
 export class VmIndex {
-  private keys: (string | null)[] = new Array<string | null>(1024).fill(null);
-  private values: (VmEntry | null)[] = new Array<VmEntry | null>(1024).fill(null);
+  private keys: (string | null)[] = new Array<string | null>(INITIAL_SIZE).fill(null);
+  private values: (VmEntry | null)[] = new Array<VmEntry | null>(INITIAL_SIZE).fill(null);
+  /** Slots not null: live keys plus tombstones. */
   private used = 0;
+  private live = 0;
 
   get(id: string): VmEntry | undefined {
     const keys = this.keys;
@@ -50,7 +53,10 @@ export class VmIndex {
     else this.used++;
     keys[i] = id;
     this.values[i] = entry;
-    if (this.used * 2 > keys.length) this.rebuild(keys.length * 2);
+    this.live++;
+    // Sized by the live keys, not the slots used: with VMs coming and going, tombstones would otherwise
+    // double the table at every rebuild.
+    if (this.used * 2 > keys.length) this.rebuild(Math.max(INITIAL_SIZE, 2 ** Math.ceil(Math.log2(this.live * 4))));
   }
 
   delete(id: string): void {
@@ -63,6 +69,7 @@ export class VmIndex {
       if (k === id) {
         keys[i] = TOMBSTONE;
         this.values[i] = null;
+        this.live--;
         return;
       }
       i = (i + 1) & mask;
@@ -75,10 +82,16 @@ export class VmIndex {
     this.keys = new Array<string | null>(size).fill(null);
     this.values = new Array<VmEntry | null>(size).fill(null);
     this.used = 0;
+    this.live = 0;
     for (let j = 0; j < oldKeys.length; j++) {
       const k = oldKeys[j];
       const v = oldValues[j];
       if (k != null && k !== TOMBSTONE && v) this.set(k, v);
     }
+  }
+
+  /** Live keys. */
+  get size(): number {
+    return this.live;
   }
 }

@@ -65,8 +65,11 @@ export class PairTraffic {
     return this.table.byteLength;
   }
 
-  /** Adds `bytes` to the pair of VM serials a and b (a !== b) in `bucket`; a bucket older than the ring is dropped. */
-  add(a: number, b: number, bucket: number, bytes: number): void {
+  /**
+   * Adds `bytes` to the pair of VM serials a and b (a !== b) in `bucket`; a bucket older than the ring is
+   * dropped. False when the pair is new and the table holds `maxPairs` (counted in `overflow`).
+   */
+  add(a: number, b: number, bucket: number, bytes: number): boolean {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
     const epoch = Math.floor(bucket / this.epochBuckets);
@@ -83,14 +86,14 @@ export class PairTraffic {
           const clear = Math.min(EPOCH_SLOTS, epoch - newest);
           for (let e = epoch - clear + 1; e <= epoch; e++) t[o + BYTES + (e % EPOCH_SLOTS)] = 0;
           t[o + EPOCH] = epoch;
-        } else if (epoch <= newest - EPOCH_SLOTS) return;
+        } else if (epoch <= newest - EPOCH_SLOTS) return true;
         t[o + BYTES + (epoch % EPOCH_SLOTS)]! += bytes;
-        return;
+        return true;
       }
       if (k === EMPTY) {
         if (this.used >= this.maxPairs) {
           this.overflow++;
-          return;
+          return false;
         }
         t[o + LO] = lo;
         t[o + HI] = hi;
@@ -98,7 +101,7 @@ export class PairTraffic {
         for (let j = o + BYTES; j < o + STRIDE; j++) t[j] = 0;
         t[o + BYTES + (epoch % EPOCH_SLOTS)] = bytes;
         if (++this.used * 2 > mask + 1) this.rebuild(2 * (mask + 1), Number.NEGATIVE_INFINITY);
-        return;
+        return true;
       }
       i = (i + 1) & mask;
     }

@@ -5,17 +5,33 @@ export interface WindowConfig {
   bucketMs: number;
   /** How far behind the watermark (the newest event time seen) a record may be and still count. */
   allowedLatenessMs: number;
-  /** Distinct peers and ports remembered per VM; beyond it new ones are counted as overflow. */
+  /**
+   * Exact distinct peers (and service ports) kept per VM and set; beyond it the set is counted by a
+   * HyperLogLog sketch (src/windows/windowed-hll.ts).
+   */
   maxPeersPerVm: number;
   /** VM pairs whose traffic is remembered (the affinity graph's edges); default DEFAULT_MAX_VM_PAIRS. */
   maxVmPairs?: number;
+  /** VMs tracked at once; a new VM beyond it is refused (counted), existing ones keep working. Default DEFAULT_MAX_VMS. */
+  maxVms?: number;
+  /**
+   * A VM with no flow and no attributes message for this long (event time, behind the watermark) is
+   * forgotten. At least the window; default twice the window.
+   */
+  idleMs?: number;
+  /** How long (event time) a deleted VM's tombstone is kept against older messages; default DEFAULT_DELETED_RETENTION_MS. */
+  deletedRetentionMs?: number;
 }
+
+export const DEFAULT_MAX_VMS = 250_000;
+export const DEFAULT_DELETED_RETENTION_MS = 24 * 3_600_000;
 
 export const defaultWindowConfig: WindowConfig = {
   windowMs: 15 * 60_000,
   bucketMs: 60_000,
   allowedLatenessMs: 5 * 60_000,
-  maxPeersPerVm: 50_000,
+  // Far above any role of the fixtures (365 peers at most): only scanners and large hubs reach it.
+  maxPeersPerVm: 4096,
 };
 
 export function validateWindowConfig(c: WindowConfig): WindowConfig {
@@ -23,10 +39,20 @@ export function validateWindowConfig(c: WindowConfig): WindowConfig {
   if (c.windowMs % c.bucketMs !== 0) throw new RangeError('window length must be a whole number of buckets');
   if (!(c.allowedLatenessMs >= 0) || c.allowedLatenessMs > c.windowMs)
     throw new RangeError('allowed lateness must be between 0 and the window length');
+  if (!(c.maxPeersPerVm >= 1)) throw new RangeError('maxPeersPerVm must be at least 1');
+  if (c.maxVms !== undefined && !(c.maxVms >= 1)) throw new RangeError('maxVms must be at least 1');
+  if (c.maxVmPairs !== undefined && !(c.maxVmPairs >= 0)) throw new RangeError('maxVmPairs must not be negative');
+  if (c.idleMs !== undefined && !(c.idleMs >= c.windowMs)) throw new RangeError('the idle time must be at least the window');
+  if (c.deletedRetentionMs !== undefined && !(c.deletedRetentionMs >= 0)) throw new RangeError('deleted retention must not be negative');
   return c;
 }
 
 /** Number of whole buckets in the window. */
 export function windowBuckets(c: WindowConfig): number {
   return c.windowMs / c.bucketMs;
+}
+
+/** Event time after which a silent VM is forgotten. */
+export function idleMsOf(c: WindowConfig): number {
+  return c.idleMs ?? 2 * c.windowMs;
 }

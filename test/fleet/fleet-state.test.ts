@@ -110,3 +110,74 @@ describe('VM features', () => {
     expect(features(fleet, 'burst').burstiness).toBeCloseTo(1, 12);
   });
 });
+
+describe('FleetState bounded memory', () => {
+  it('forgets a VM silent for the idle time, frees its ring for the next VM, and brings it back as new', () => {
+    const fleet = new FleetState({ ...defaultWindowConfig, idleMs: 30 * MIN });
+    fleet.applyVmAttributes(vmAttrs({ ts: T0, vmId: 'quiet', tenantId: 't1', vcpus: 4 }));
+    fleet.applyFlow(flow({ ts: T0 + MIN, srcVm: 'quiet', dstVm: 'busy' }));
+    const ring = fleet.vms.get('quiet')!.ring;
+    // The sweep runs as the watermark enters a new bucket: 'quiet' was last seen at T0 + 1 min.
+    fleet.applyFlow(flow({ ts: T0 + 31 * MIN - 1, srcVm: 'busy' }));
+    expect(fleet.vms.has('quiet')).toBe(true);
+    fleet.applyFlow(flow({ ts: T0 + 31 * MIN, srcVm: 'busy' }));
+    expect(fleet.vms.has('quiet')).toBe(true);
+    // Same bucket: no sweep yet, although 'quiet' is now silent for more than 30 min.
+    fleet.applyFlow(flow({ ts: T0 + 31 * MIN + 1, srcVm: 'busy' }));
+    expect(fleet.vms.has('quiet')).toBe(true);
+    fleet.applyFlow(flow({ ts: T0 + 32 * MIN, srcVm: 'busy' }));
+    expect(fleet.vms.has('quiet')).toBe(false);
+    expect(fleet.counters.vmsExpired).toBe(1);
+    expect(fleet.vmBySerial(0)).toBeUndefined();
+    fleet.applyFlow(flow({ ts: T0 + 32 * MIN, srcVm: 'newcomer' }));
+    expect(fleet.vms.get('newcomer')!.ring).toBe(ring);
+    expect(fleet.slab.size).toBe(2);
+    // Back as a new VM: a new serial, no attributes until the next message.
+    fleet.applyFlow(flow({ ts: T0 + 33 * MIN, srcVm: 'quiet', dstVm: 'busy' }));
+    expect(fleet.vms.get('quiet')!.attributes).toBeNull();
+    expect(fleet.vms.get('quiet')!.serial).toBe(3);
+    expect(features(fleet, 'busy').log_peers_in).toBe(1);
+  });
+
+  it('forgets tombstones of deleted VMs after their retention', () => {
+    const fleet = new FleetState({ ...defaultWindowConfig, deletedRetentionMs: 60 * MIN });
+    fleet.applyFlow(flow({ ts: T0, srcVm: 'a', dstVm: 'b' }));
+    fleet.applyVmAttributes(vmAttrs({ ts: T0 + MIN, vmId: 'a', tenantId: 't1', state: 'deleted' }));
+    fleet.applyFlow(flow({ ts: T0 + 61 * MIN, srcVm: 'b', dstVm: 'a' }));
+    expect(fleet.deleted.has('a')).toBe(true);
+    expect(fleet.counters.flowsForDeletedVms).toBe(0);
+    fleet.applyFlow(flow({ ts: T0 + 62 * MIN, srcVm: 'b' }));
+    expect(fleet.deleted.has('a')).toBe(false);
+    expect(fleet.counters.deletedForgotten).toBe(1);
+  });
+
+  it('refuses new VMs beyond maxVms with a count, and keeps the tracked ones working', () => {
+    const fleet = new FleetState({ ...defaultWindowConfig, maxVms: 2 });
+    const hits: string[] = [];
+    fleet.onCapHit = (cap, n) => hits.push(`${cap}:${n}`);
+    fleet.applyFlow(flow({ ts: T0, srcVm: 'a', dstVm: 'b', bytes: 100 }));
+    fleet.applyFlow(flow({ ts: T0, srcVm: 'a', dstVm: 'c', bytes: 100 }));
+    fleet.applyVmAttributes(vmAttrs({ vmId: 'd', tenantId: 't1' }));
+    for (let i = 0; i < 9; i++) fleet.applyFlow(flow({ ts: T0, srcVm: 'e', dstVm: 'f' }));
+    expect([...fleet.vms.keys()]).toEqual(['a', 'b']);
+    expect(fleet.counters.vmsRefused).toBe(20);
+    expect(fleet.counters.flowsRefused).toBe(9);
+    expect(fleet.counters.flowsApplied).toBe(2);
+    expect(fleet.counters.vmAttributesApplied).toBe(0);
+    expect(hits).toEqual(['max_vms:1', 'max_vms:10']);
+    // 'c' still counts as a peer of 'a' (by its id) and a's bytes are all there.
+    const a = features(fleet, 'a');
+    expect(a.log_peers_out).toBe(Math.log2(3));
+    expect(10 ** a.log_bytes_per_min - 1).toBeCloseTo(200 / 15, 9);
+  });
+
+  it('counts pairs refused at maxVmPairs and peer sets that switched to a sketch', () => {
+    const fleet = new FleetState({ ...defaultWindowConfig, maxVmPairs: 1, maxPeersPerVm: 2 });
+    for (const peer of ['p1', 'p2', 'p3', 'p4']) fleet.applyFlow(flow({ ts: T0, srcVm: 'hub', dstVm: peer }));
+    expect(fleet.pairs.size).toBe(1);
+    expect(fleet.counters.vmPairsRefused).toBe(3);
+    expect(fleet.counters.peerSetsSketched).toBe(1);
+    // Four peers, counted by the sketch (exact this far below its registers).
+    expect(features(fleet, 'hub').log_peers_out).toBeCloseTo(Math.log2(5), 12);
+  });
+});
