@@ -1,0 +1,239 @@
+/**
+ * The dashboard: loads the latest run's views from /v1, redraws them when a new run lands (polls /v1/runs),
+ * and follows the user's selection (a VM, an affinity group, a tenant, a run). Every view loads on its own;
+ * a failure shows one message at the top and leaves the other views as they were.
+ */
+import { apiKey, explain, get, getAll, setApiKey } from './api.js';
+import { clearChart, drawAffinity, drawRuns, drawScatter } from './charts.js';
+import { el, when } from './dom.js';
+import { renderAnomalies, renderClusters, renderRunEvents, renderRuns, renderTenantClusters, renderTenantDetail, renderVmDetail } from './views.js';
+
+const params = new URLSearchParams(location.search);
+// `?poll=<ms>` (at least 500) lets a test see a new run land without waiting the default 5 s.
+const POLL_MS = Math.max(500, Number(params.get('poll')) || 5000);
+const SCATTER_POINTS = 5000;
+const ANOMALIES_SHOWN = 20;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  tenant: params.get('tenant') ?? '',
+  vmId: null,
+  groupId: '',
+  runId: null,
+  selectedRun: null,
+  vmClusters: null,
+  vmNames: new Map(),
+  tenantNames: new Map(),
+  projection: null,
+};
+
+// ---- messages ---------------------------------------------------------------------------------------------
+
+function showMessage(text) {
+  const box = $('message');
+  box.textContent = text;
+  box.hidden = text === '';
+}
+
+/** Runs the loaders side by side; the first failure (if any) is what the user is told. */
+async function settle(...loaders) {
+  const results = await Promise.allSettled(loaders.map((load) => load()));
+  const failed = results.find((r) => r.status === 'rejected');
+  showMessage(failed ? explain(failed.reason) : '');
+  return failed === undefined;
+}
+
+// ---- loaders, one per view --------------------------------------------------------------------------------
+
+async function loadClusters() {
+  const [vms, tenants] = await Promise.all([get('/v1/clusters/vms'), get('/v1/clusters/tenants')]);
+  state.vmClusters = vms;
+  state.vmNames = new Map(vms.clusters.filter((c) => c.name).map((c) => [c.cluster_id, c.name]));
+  state.tenantNames = new Map(tenants.clusters.filter((c) => c.name).map((c) => [c.cluster_id, c.name]));
+  let counts = null;
+  if (state.tenant !== '') {
+    const { items, complete } = await getAll('/v1/vms', { tenant_id: state.tenant });
+    counts = new Map();
+    for (const v of items) counts.set(v.cluster_id, (counts.get(v.cluster_id) ?? 0) + 1);
+    $('clusters-note').textContent = `${items.length} VMs of tenant ${state.tenant}${complete ? '' : ' (first pages only)'} by VM cluster.`;
+  } else {
+    const q = vms.quality;
+    $('clusters-note').textContent = `${vms.algorithm}, k = ${q.k}, silhouette ${q.silhouette === null ? '–' : q.silhouette.toFixed(3)}${q.noise > 0 ? `, ${q.noise} noise` : ''}.`;
+  }
+  $('clusters-title').textContent = state.tenant === '' ? 'VM clusters' : `VM clusters of tenant ${state.tenant}`;
+  renderClusters($('clusters'), vms, counts, selectCluster);
+  renderTenantClusters($('tenant-clusters'), tenants, null);
+}
+
+async function loadScatter() {
+  const projection = await get('/v1/vm-projection', { limit: SCATTER_POINTS, tenant_id: state.tenant });
+  state.projection = projection;
+  const shown = projection.vm_id.length;
+  $('scatter-note').textContent =
+    shown === 0 && projection.total > 0
+      ? 'This run has no projection (it was restored from a saved model); the next run will have one.'
+      : `${shown.toLocaleString('en')} of ${projection.total.toLocaleString('en')} VMs${projection.sampled ? ' (a fixed sample)' : ''}; PC1 and PC2 explain ${Math.round((projection.explained[0] + projection.explained[1]) * 100)}% of the variance.`;
+  drawScatter($('scatter'), projection, state.vmNames, state.vmId, selectVm);
+  $('scatter').dataset.points = String(shown);
+}
+
+async function loadAnomalies() {
+  // The API ranks the whole fleet; a tenant's view keeps its own VMs of the top 1000.
+  const list = await get('/v1/anomalies', { limit: state.tenant === '' ? ANOMALIES_SHOWN : 1000 });
+  const items = state.tenant === '' ? list.items : list.items.filter((a) => a.tenant_id === state.tenant).slice(0, ANOMALIES_SHOWN);
+  $('anomalies-note').textContent = state.tenant === '' ? '' : `Tenant ${state.tenant}'s VMs among the fleet's 1,000 most anomalous.`;
+  renderAnomalies($('anomalies'), items, state.vmNames, state.vmId, selectVm);
+}
+
+async function loadGroups() {
+  const list = await get('/v1/affinity-groups', { limit: 200 }).catch((err) => {
+    if (err.code === 'no_affinity') return { groups: [] };
+    throw err;
+  });
+  const select = $('group-select');
+  select.replaceChildren(
+    el('option', { value: '' }, "(the selected VM's peers)"),
+    ...list.groups.map((g) => el('option', { value: g.group_id, selected: g.group_id === state.groupId }, `${g.group_id} (${g.size} VMs)`)),
+  );
+}
+
+async function loadVm() {
+  if (state.vmId === null) return;
+  const vm = await get(`/v1/vms/${encodeURIComponent(state.vmId)}`);
+  const description = state.vmClusters?.clusters.find((c) => c.cluster_id === vm.cluster_id) ?? null;
+  renderVmDetail($('vm-detail'), vm, state.vmNames, description, { onGroup: selectGroup, onTenant: selectTenant });
+}
+
+async function loadAffinity() {
+  const query = state.groupId !== '' ? { group_id: state.groupId } : state.vmId !== null ? { vm_id: state.vmId } : null;
+  if (query === null) {
+    clearChart($('affinity'));
+    $('affinity-note').textContent = 'Select a VM or a group.';
+    return;
+  }
+  const graph = await get('/v1/affinity-graph', { ...query, limit: 80 });
+  const focus = graph.focus.group_id ?? `VM ${graph.focus.vm_id}`;
+  $('affinity-note').textContent = `${focus}: ${graph.nodes.length} of ${graph.total_nodes} VMs, ${graph.edges.length} traffic links (thicker: more bytes). Click a node for its detail.`;
+  drawAffinity($('affinity'), graph, selectVm);
+}
+
+async function loadTenant() {
+  const panel = $('tenant-panel');
+  panel.hidden = state.tenant === '';
+  if (state.tenant === '') return;
+  const tenant = await get(`/v1/tenants/${encodeURIComponent(state.tenant)}`);
+  renderTenantDetail($('tenant-detail'), tenant, state.tenantNames);
+}
+
+async function loadTenantPicker() {
+  const { items } = await getAll('/v1/tenants', {});
+  const select = $('tenant-select');
+  select.replaceChildren(
+    el('option', { value: '' }, 'All tenants'),
+    ...items.map((t) => el('option', { value: t.tenant_id, selected: t.tenant_id === state.tenant }, `${t.tenant_id} (${t.vm_count} VMs)`)),
+  );
+}
+
+async function loadRunEvents() {
+  if (state.selectedRun === null) return;
+  const path = `/v1/runs/${encodeURIComponent(state.selectedRun)}/changes`;
+  const [vms, tenants] = await Promise.all([get(path, { side: 'vms', limit: 5 }), get(path, { side: 'tenants', limit: 5 })]);
+  renderRunEvents($('run-events'), vms, tenants);
+}
+
+function renderRunList(runs) {
+  renderRuns($('runs'), runs, state.selectedRun, selectRun);
+  drawRuns($('runs-chart'), runs);
+}
+
+// ---- refresh ----------------------------------------------------------------------------------------------
+
+async function refreshAll() {
+  const ok = await settle(async () => {
+    const { runs } = await get('/v1/runs');
+    renderRunList(runs);
+    state.runId = runs[0]?.run_id ?? null;
+    const r = runs[0];
+    $('run-status').textContent = r ? `${r.run_id} · ${when(r.computed_at)} · ${r.vms.count} VMs · ${r.tenants.count} tenants` : 'no run yet';
+  });
+  if (!ok) return;
+  // The cluster names colour the other views' labels: they load first.
+  const clustersOk = await settle(loadClusters);
+  if (!clustersOk) return;
+  const allOk = await settle(loadScatter, loadAnomalies, loadGroups, loadVm, loadAffinity, loadTenant, loadTenantPicker, loadRunEvents);
+  if (allOk && state.runId !== null) document.body.dataset.runId = state.runId;
+}
+
+/** Cheap check for a new run; everything is reloaded only when one has landed. */
+async function poll() {
+  try {
+    const { runs } = await get('/v1/runs');
+    const newest = runs[0]?.run_id ?? null;
+    if (newest !== state.runId || document.body.dataset.runId !== newest) await refreshAll();
+    else renderRunList(runs);
+  } catch (err) {
+    showMessage(explain(err));
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+// ---- selection --------------------------------------------------------------------------------------------
+
+function selectVm(vmId) {
+  state.vmId = vmId;
+  state.groupId = '';
+  $('group-select').value = '';
+  settle(loadVm, loadAffinity, loadAnomalies, async () => {
+    if (state.projection !== null) drawScatter($('scatter'), state.projection, state.vmNames, state.vmId, selectVm);
+  });
+}
+
+function selectGroup(groupId) {
+  state.groupId = groupId;
+  $('group-select').value = groupId;
+  settle(loadAffinity);
+}
+
+function selectTenant(tenantId) {
+  state.tenant = tenantId;
+  $('tenant-select').value = tenantId;
+  const url = new URL(location.href);
+  if (tenantId === '') url.searchParams.delete('tenant');
+  else url.searchParams.set('tenant', tenantId);
+  history.replaceState(null, '', url);
+  refreshAll();
+}
+
+function selectCluster(clusterId) {
+  // A cluster row picks its first member shown in the scatter, so its detail and peers are one click away.
+  const i = state.projection?.cluster_id.indexOf(clusterId) ?? -1;
+  if (i >= 0) selectVm(state.projection.vm_id[i]);
+}
+
+function selectRun(runId) {
+  state.selectedRun = runId;
+  settle(loadRunEvents, async () => {
+    const { runs } = await get('/v1/runs');
+    renderRunList(runs);
+  });
+}
+
+// ---- start ------------------------------------------------------------------------------------------------
+
+$('api-key').value = apiKey();
+$('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  setApiKey($('api-key').value.trim());
+  refreshAll();
+});
+$('key-forget').addEventListener('click', () => {
+  $('api-key').value = '';
+  setApiKey('');
+  refreshAll();
+});
+$('tenant-select').addEventListener('change', (event) => selectTenant(event.target.value));
+$('group-select').addEventListener('change', (event) => selectGroup(event.target.value));
+
+refreshAll().finally(() => setTimeout(poll, POLL_MS));

@@ -1,0 +1,170 @@
+/** The dashboard's tables and detail panels, drawn from the API's responses. */
+import { clusterColour } from './colours.js';
+import { el, facts, fillTable, num, shortId, when } from './dom.js';
+
+const swatch = (clusterId) => el('span', { class: 'swatch', style: { background: clusterColour(clusterId) } });
+const clusterCell = (clusterId, names) => [swatch(clusterId), clusterId, names?.get(clusterId) ? ` · ${names.get(clusterId)}` : ''];
+
+function distinguishing(list) {
+  return list.map((d) => el('span', { class: 'feature' }, el('b', {}, d.feature), ` ${num(d.value)} vs ${num(d.overall)} (${d.z === null ? '–' : `${d.z > 0 ? '+' : ''}${num(d.z, 2)}σ`})`));
+}
+
+/**
+ * VM clusters: size, name, distinguishing features. With `tenantCounts` (a tenant's view) the size column
+ * counts the tenant's VMs in each cluster and only those clusters are listed.
+ */
+export function renderClusters(table, list, tenantCounts, onCluster) {
+  const clusters = tenantCounts === null ? list.clusters : list.clusters.filter((c) => tenantCounts.has(c.cluster_id));
+  const columns =
+    tenantCounts === null
+      ? [{ label: 'cluster' }, { label: 'name' }, { label: 'VMs', num: true }, { label: 'distinguishing features' }]
+      : [{ label: 'cluster' }, { label: 'name' }, { label: 'tenant VMs', num: true }, { label: 'all VMs', num: true }, { label: 'distinguishing features' }];
+  fillTable(
+    table,
+    columns,
+    clusters.map((c) => ({
+      dataset: { clusterId: c.cluster_id },
+      onclick: () => onCluster(c.cluster_id),
+      cells:
+        tenantCounts === null
+          ? [[swatch(c.cluster_id), c.cluster_id], c.name ?? '', num(c.size), distinguishing(c.distinguishing)]
+          : [[swatch(c.cluster_id), c.cluster_id], c.name ?? '', num(tenantCounts.get(c.cluster_id)), num(c.size), distinguishing(c.distinguishing)],
+    })),
+  );
+}
+
+export function renderTenantClusters(table, list, onCluster) {
+  fillTable(
+    table,
+    [{ label: 'cluster' }, { label: 'name' }, { label: 'tenants', num: true }, { label: 'distinguishing features' }],
+    list.clusters.map((c) => ({
+      dataset: { clusterId: c.cluster_id },
+      onclick: onCluster ? () => onCluster(c.cluster_id) : undefined,
+      cells: [c.cluster_id, c.name ?? '', num(c.size), distinguishing(c.distinguishing)],
+    })),
+  );
+}
+
+export function renderAnomalies(table, items, names, selectedVm, onVm) {
+  fillTable(
+    table,
+    [{ label: 'VM' }, { label: 'tenant' }, { label: 'cluster' }, { label: 'score', num: true }],
+    items.map((a) => ({
+      dataset: { vmId: a.vm_id },
+      selected: a.vm_id === selectedVm,
+      onclick: () => onVm(a.vm_id),
+      cells: [el('span', { title: a.vm_id }, shortId(a.vm_id)), a.tenant_id ? el('span', { title: a.tenant_id }, shortId(a.tenant_id)) : '–', clusterCell(a.cluster_id, names), num(a.score)],
+    })),
+  );
+}
+
+/** The VM's place in the run, its attributes and its features over the window (cluster-distinguishing ones first). */
+export function renderVmDetail(container, vm, names, clusterDescription, actions) {
+  const a = vm.attributes;
+  const highlighted = new Map((clusterDescription?.distinguishing ?? []).map((d) => [d.feature, d]));
+  const features = Object.entries(vm.features ?? {}).sort(([x], [y]) => (highlighted.has(y) ? 1 : 0) - (highlighted.has(x) ? 1 : 0) || x.localeCompare(y));
+  const featureTable = el('table', { id: 'vm-features' });
+  fillTable(
+    featureTable,
+    [{ label: 'feature (window)' }, { label: 'this VM', num: true }, { label: 'cluster mean', num: true }, { label: 'fleet mean', num: true }],
+    features.map(([name, value]) => {
+      const d = highlighted.get(name);
+      return { cells: [d ? el('b', {}, name) : name, num(value), d ? num(d.value) : '', d ? num(d.overall) : ''] };
+    }),
+  );
+  container.replaceChildren(
+    el('h3', { id: 'vm-detail-id' }, vm.vm_id),
+    facts([
+      ['cluster', vm.cluster_id === null ? 'not in the latest run' : clusterCell(vm.cluster_id, names)],
+      ['confidence', num(vm.confidence)],
+      ['distance to centroid', num(vm.distance)],
+      ['next-closest cluster', vm.next_cluster_id],
+      ['anomaly score', num(vm.anomaly_score)],
+      [
+        'affinity group',
+        vm.affinity_group === null ? null : el('button', { class: 'link', type: 'button', onclick: () => actions.onGroup(vm.affinity_group) }, vm.affinity_group),
+      ],
+      ['tenant', vm.tenant_id === null ? null : el('button', { class: 'link', type: 'button', onclick: () => actions.onTenant(vm.tenant_id) }, vm.tenant_id)],
+      ['last seen', when(vm.last_seen)],
+    ]),
+    el('h3', {}, 'Attributes'),
+    a === null
+      ? el('p', { class: 'note' }, 'No attributes received yet.')
+      : facts([
+          ['state', a.state],
+          ['vCPUs', a.vcpus],
+          ['memory (MB)', a.memory_mb === null ? null : num(a.memory_mb)],
+          ['CPU use', a.cpu_util === null ? null : num(a.cpu_util)],
+          ['image', a.image],
+          ['host', a.host_id],
+          ['VPC / subnet', [a.vpc_id, a.subnet_id].filter(Boolean).join(' / ')],
+          ['IP', a.ip],
+          ['labels', a.labels === null ? null : Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(', ')],
+          ['as of', when(a.ts)],
+        ]),
+    el('h3', {}, 'Features over the window'),
+    vm.features === null ? el('p', { class: 'note' }, 'No traffic in the window.') : featureTable,
+  );
+}
+
+export function renderTenantDetail(container, tenant, tenantNames) {
+  container.replaceChildren(
+    el('h3', { id: 'tenant-detail-id' }, tenant.name ? `${tenant.name} (${tenant.tenant_id})` : tenant.tenant_id),
+    facts([
+      ['tenant cluster', tenant.cluster_id === null ? 'not in the latest run' : `${tenant.cluster_id}${tenantNames.get(tenant.cluster_id) ? ` · ${tenantNames.get(tenant.cluster_id)}` : ''}`],
+      ['VMs in the latest run', num(tenant.vm_count)],
+      ['tier', tenant.tier],
+      ['deleted', tenant.deleted ? 'yes' : null],
+      ['labels', tenant.labels === null ? null : Object.entries(tenant.labels).map(([k, v]) => `${k}=${v}`).join(', ')],
+    ]),
+  );
+}
+
+const changes = (c) => `${c.born} / ${c.died} / ${c.split} / ${c.merged}, ${c.moved} moved`;
+
+export function renderRuns(table, runs, selectedRun, onRun) {
+  fillTable(
+    table,
+    [
+      { label: 'run' },
+      { label: 'computed at (event time)' },
+      { label: 'reason' },
+      { label: 'ms', num: true },
+      { label: 'VMs', num: true },
+      { label: 'k', num: true },
+      { label: 'silhouette', num: true },
+      { label: 'VM clusters born/died/split/merged' },
+      { label: 'tenant k', num: true },
+    ],
+    runs.map((r) => ({
+      dataset: { runId: r.run_id },
+      selected: r.run_id === selectedRun,
+      onclick: () => onRun(r.run_id),
+      cells: [r.run_id, when(r.computed_at), r.reason, num(Math.round(r.duration_ms)), num(r.vms.count), num(r.vms.k), num(r.vms.silhouette), changes(r.vms.changes), num(r.tenants.k)],
+    })),
+  );
+}
+
+function eventLine(e) {
+  switch (e.type) {
+    case 'born':
+      return `${e.cluster_id} born (${e.size})${e.from.length > 0 ? ` from ${e.from.join(', ')}` : ''}`;
+    case 'died':
+      return `${e.cluster_id} died${e.into.length > 0 ? `, members went to ${e.into.join(', ')}` : ''}`;
+    case 'split':
+      return `${e.cluster_id} split into ${e.into.join(', ')}`;
+    case 'merged':
+      return `${e.cluster_id} (${e.size}) merged ${e.from.join(', ')}`;
+    default:
+      return `${e.type} ${e.cluster_id}`;
+  }
+}
+
+export function renderRunEvents(container, vmChanges, tenantChanges) {
+  const side = (title, c) => [
+    el('h3', {}, `${title} in ${c.run_id}${c.previous_run_id ? ` (against ${c.previous_run_id})` : ''}`),
+    c.events.length === 0 ? el('p', { class: 'note' }, 'No clusters born, died, split or merged.') : el('ul', {}, c.events.map((e) => el('li', {}, eventLine(e)))),
+    el('p', { class: 'note' }, `${num(c.moved_count)} moved${c.moved.length > 0 ? `, e.g. ${c.moved.slice(0, 5).map((m) => `${shortId(m.id)} ${m.from}→${m.to}`).join('; ')}` : ''}`),
+  ];
+  container.replaceChildren(...side('VM clusters', vmChanges), ...side('Tenant clusters', tenantChanges));
+}
