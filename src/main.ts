@@ -19,6 +19,7 @@ import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/con
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
 import { KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
+import { FileHistoryStore, loadHistory } from './models/history-store.ts';
 import { FileModelStore, loadLatestModel } from './models/model-store.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
@@ -46,9 +47,13 @@ async function main(): Promise<void> {
   });
   // A model that cannot be used is logged and skipped: the service starts fresh rather than not at all.
   const loaded = await loadLatestModel(env.MODELS_DIR);
+  // So is a run history that cannot be used: /v1/runs starts empty.
+  const loadedHistory = await loadHistory(env.MODELS_DIR);
   const service = new ClusterService(pipeline, new WorkerClusterer(), toRunOptions(config.pipeline), Date.now, {
     historySize: env.RUN_HISTORY,
     models: new FileModelStore(env.MODELS_DIR),
+    history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
+    historySink: new FileHistoryStore(env.MODELS_DIR),
     model: loaded.status === 'loaded' ? loaded.model : null,
   });
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent', security: config.security });
@@ -59,8 +64,12 @@ async function main(): Promise<void> {
   else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
   service.on('modelFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the model'));
-  service.on('run', (run) => {
+  if (loadedHistory.status === 'invalid') log.error({ history: loadedHistory.path, problem: loadedHistory.error }, `ignoring the run history ${loadedHistory.path}: ${loadedHistory.error}; starting a fresh one`);
+  else if (loadedHistory.status === 'loaded') log.info({ history: loadedHistory.path, runs: loadedHistory.history.runs.length, last_run: loadedHistory.history.last_run_number }, 'loaded the run history: run ids continue from it');
+  service.on('historyFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the run history'));
+  service.on('run', (run, changes) => {
     metrics.runCompleted(run);
+    metrics.runChanges(changes);
     log.info({ run_id: run.runId, vms: run.vms.ids.length, vm_clusters: run.vms.outcome.k, tenant_clusters: run.tenants.outcome.k, ms: Math.round(run.durationMs) }, 'clustering run completed');
   });
   service.on('runFailed', (status, err) => log.error({ run_id: status.runId, err }, 'clustering run failed'));

@@ -4,8 +4,12 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusteringRun, Side } from '../runs/clustering-run.ts';
+import { countEvents, type LifecycleEventType, type RunChanges } from '../runs/identity.ts';
 
 export type RunSide = 'vm' | 'tenant';
+
+const SIDES: readonly RunSide[] = ['vm', 'tenant'];
+const LIFECYCLE_EVENTS: readonly LifecycleEventType[] = ['born', 'died', 'split', 'merged'];
 
 export interface ServiceMetricsOptions {
   /** Prefix of every metric name; default `alcor_`. */
@@ -30,6 +34,9 @@ export class ServiceMetrics {
   private readonly clusters: Gauge<'side'>;
   private readonly silhouette: Gauge<'side'>;
   private readonly runsTotal: Counter;
+  private readonly clusterEvents: Counter<'side' | 'event'>;
+  private readonly moves: Counter<'side'>;
+  private readonly lastRunChanges: Gauge<'side' | 'change'>;
   private readonly lastRunTimestamp: Gauge;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly snapshotBytes: Gauge;
@@ -73,6 +80,29 @@ export class ServiceMetrics {
       registers,
     });
     this.runsTotal = new Counter({ name: `${p}runs_total`, help: 'Clustering runs completed', registers });
+    this.clusterEvents = new Counter({
+      name: `${p}cluster_events_total`,
+      help: 'Cluster lifecycle events over the runs, by side (vm, tenant) and event (born, died, split, merged)',
+      labelNames: ['side', 'event'],
+      registers,
+    });
+    this.moves = new Counter({
+      name: `${p}cluster_moves_total`,
+      help: 'VMs (side vm) or tenants (side tenant) whose cluster id changed from one run to the next',
+      labelNames: ['side'],
+      registers,
+    });
+    this.lastRunChanges = new Gauge({
+      name: `${p}last_run_changes`,
+      help: 'What the latest run changed, by side and change (born, died, split, merged: clusters; moved: members)',
+      labelNames: ['side', 'change'],
+      registers,
+    });
+    // Every series from the start, at 0: a rate over a series that appears late misses its first events.
+    for (const side of SIDES) {
+      this.moves.inc({ side }, 0);
+      for (const event of LIFECYCLE_EVENTS) this.clusterEvents.inc({ side, event }, 0);
+    }
     this.lastRunTimestamp = new Gauge({
       name: `${p}last_run_timestamp_seconds`,
       help: 'Wall-clock time the latest run completed; alert on its age',
@@ -132,6 +162,22 @@ export class ServiceMetrics {
     this.windowLength(run.windowMs);
     this.side('vm', run.vms);
     this.side('tenant', run.tenants);
+  }
+
+  /** A run's lifecycle events and moves (identity.ts); provisional placements have none and are not reported. */
+  runChanges(changes: RunChanges): void {
+    for (const [side, sideChanges] of [
+      ['vm', changes.vms],
+      ['tenant', changes.tenants],
+    ] as const) {
+      const counts = countEvents(sideChanges);
+      for (const event of LIFECYCLE_EVENTS) {
+        this.clusterEvents.inc({ side, event }, counts[event]);
+        this.lastRunChanges.set({ side, change: event }, counts[event]);
+      }
+      this.moves.inc({ side }, counts.moved);
+      this.lastRunChanges.set({ side, change: 'moved' }, counts.moved);
+    }
   }
 
   private side(side: RunSide, s: Side): void {

@@ -174,6 +174,7 @@ export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
   missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
+  reasons: z.array(z.string()).describe('Why it is not ready, one sentence per missing item, in the same order'),
 });
 export type Readiness = z.infer<typeof Readiness>;
 

@@ -3,10 +3,11 @@
  * renamed over the final name, so a crash mid-write never leaves a half document under a model's name),
  * the latest few kept. The sequence continues across restarts, so the newest file is always the highest.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ModelDocument, parseModel } from '../runs/model.ts';
 import type { ModelSink } from '../service/types.ts';
+import { writeFileAtomically } from './atomic-file.ts';
 
 const MODEL_FILE = /^model-(\d{1,15})\.json$/;
 export const DEFAULT_MODELS_KEPT = 5;
@@ -62,14 +63,11 @@ export class FileModelStore implements ModelSink {
 
   /** Writes the document as the newest model and returns its path; older files beyond `keep` are removed. */
   async save(model: ModelDocument): Promise<string> {
-    await mkdir(this.dir, { recursive: true });
     const files = await modelFiles(this.dir);
     this.sequence = Math.max(this.sequence ?? 0, files[0]?.sequence ?? 0) + 1;
     const name = `model-${String(this.sequence).padStart(8, '0')}.json`;
     const path = join(this.dir, name);
-    const temp = join(this.dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(temp, `${JSON.stringify(model)}\n`);
-    await rename(temp, path);
+    await writeFileAtomically(path, `${JSON.stringify(model)}\n`);
     const stale = [{ name, sequence: this.sequence }, ...files].slice(this.keep);
     await Promise.all(stale.map((f) => rm(join(this.dir, f.name), { force: true })));
     return path;

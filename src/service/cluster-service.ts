@@ -7,20 +7,22 @@ import type { TenantAttributes } from '../contract/records.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ClusteringRun, RunOptions } from '../runs/clustering-run.ts';
-import { DEFAULT_RUN_HISTORY, RunHistory, type RunRecord, runRecord } from '../runs/history.ts';
-import { assignIdentities, type IdentityState, initialIdentity, seedFrom } from '../runs/identity.ts';
+import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
+import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
 import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
 import type { FleetSnapshot } from '../runs/snapshot.ts';
 import type { Clusterer } from './clusterer.ts';
-import type { IngestStats, ModelSink, RecluterRequestOutcome, RunStatus, ServiceView, VmView } from './types.ts';
+import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, RunStatus, ServiceView, VmView } from './types.ts';
 
 export interface ClusterServiceEvents {
-  run: [ClusteringRun];
+  /** A completed run, with what changed since the previous one. */
+  run: [ClusteringRun, RunChanges];
   runFailed: [RunStatus, Error];
   /** A run placed by a loaded model, before the first real one. */
   provisional: [ClusteringRun];
   modelSaved: [unknown];
   modelFailed: [Error];
+  historyFailed: [Error];
 }
 
 /** What a snapshot keeps of the service: its latest run, run numbering, cluster identities and history. */
@@ -38,6 +40,10 @@ export interface ClusterServiceOptions {
   models?: ModelSink | null;
   /** A model loaded at start: it places VMs before the first run and seeds the ids. */
   model?: ModelDocument | null;
+  /** The run history of an earlier process: served at once, and run numbers continue after it. */
+  history?: HistoryDocument | null;
+  /** Receives the history after each run; none: it is not kept. */
+  historySink?: HistorySink | null;
 }
 
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
@@ -52,6 +58,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private identity: IdentityState = initialIdentity;
   private readonly history: RunHistory;
   private readonly models: ModelSink | null;
+  private readonly historySink: HistorySink | null;
   /** The loaded model until the first real run completes. */
   private seedModel: ModelDocument | null;
   private provisionalAt = Number.NEGATIVE_INFINITY;
@@ -67,8 +74,12 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     super();
     this.history = new RunHistory(options.historySize ?? DEFAULT_RUN_HISTORY);
     this.models = options.models ?? null;
+    this.historySink = options.historySink ?? null;
     this.seedModel = options.model ?? null;
     if (this.seedModel) this.identity = { nextVm: this.seedModel.identity.next_vm, nextTenant: this.seedModel.identity.next_tenant, previous: null };
+    for (const record of options.history?.runs ?? []) this.history.add(record);
+    // Run ids continue the earlier process's sequence, so that /v1/runs never names two runs alike.
+    this.runCount = Math.max(options.history?.last_run_number ?? 0, runNumber(this.seedModel?.run_id ?? '') ?? 0);
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
@@ -114,7 +125,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.history.add(runRecord(run, changes, status.reason));
         this.inFlight = null;
         this.saveModel(run);
-        this.emit('run', run);
+        this.saveHistory();
+        this.emit('run', run, changes);
       },
       (err: unknown) => {
         this.inFlight = null;
@@ -139,6 +151,17 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.saving = this.saving.then(
       () => sink.save(model).then((where) => void this.emit('modelSaved', where)),
     ).catch((err: unknown) => void this.emit('modelFailed', err instanceof Error ? err : new Error(String(err))));
+  }
+
+  private saveHistory(): void {
+    const sink = this.historySink;
+    if (sink === null) return;
+    const document = historyDocument(this.history.list(), this.runCount);
+    this.saving = this.saving
+      .then(async () => {
+        await sink.save(document);
+      })
+      .catch((err: unknown) => void this.emit('historyFailed', err instanceof Error ? err : new Error(String(err))));
   }
 
   /** Places the snapshot's VMs by the loaded model; the placement is served until the first real run. */
@@ -239,5 +262,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
   inputsReady(): boolean {
     return this.ready;
+  }
+
+  firstRunCompleted(): boolean {
+    // Until the first real run, the latest run is either absent or the loaded model's placement; a
+    // restored state drops the model and brings its own latest run.
+    return this.latest !== null && this.seedModel === null;
   }
 }

@@ -5,7 +5,7 @@
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
-import type { RunRecord } from '../runs/history.ts';
+import type { HistoryDocument, RunRecord } from '../runs/history.ts';
 import type { ModelDocument } from '../runs/model.ts';
 
 export interface VmView {
@@ -51,6 +51,11 @@ export interface ServiceView {
   ingestStats(): IngestStats;
   /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
   inputsReady(): boolean;
+  /**
+   * True once a clustering run has completed in this process or was restored with the service's state.
+   * A loaded model's provisional placement is served by latestRun() but does not count: it is a guess.
+   */
+  firstRunCompleted(): boolean;
   /** Summaries and changes of the most recent completed runs, oldest first. */
   runHistory(): readonly RunRecord[];
 }
@@ -58,4 +63,9 @@ export interface ServiceView {
 /** Where each run's model goes (src/models/ writes files); the service only hands documents over. */
 export interface ModelSink {
   save(model: ModelDocument): Promise<unknown>;
+}
+
+/** Where the run history goes after each run (src/models/ writes a file). */
+export interface HistorySink {
+  save(history: HistoryDocument): Promise<unknown>;
 }

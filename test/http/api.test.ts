@@ -298,7 +298,7 @@ describe('POST /v1/recluster', () => {
 
 describe('operations', () => {
   it('is ready with inputs and a run', async () => {
-    expect(await getJson(app, '/readyz')).toEqual({ status: 200, body: { status: 'ready', missing: [] } });
+    expect(await getJson(app, '/readyz')).toEqual({ status: 200, body: { status: 'ready', missing: [], reasons: [] } });
     expect(await getJson(app, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 

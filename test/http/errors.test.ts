@@ -19,6 +19,7 @@ function emptyView(overrides: Partial<ServiceView> = {}): ServiceView {
       tenantsTracked: 0,
     }),
     inputsReady: () => false,
+    firstRunCompleted: () => false,
     runHistory: () => [],
     ...overrides,
   };
@@ -84,11 +85,14 @@ describe('before the first run', () => {
   });
 
   it('is live but not ready, and says what is missing', async () => {
-    const a = app(emptyView());
+    const a = app(emptyView({ runInProgress: () => ({ runId: 'run-000001', startedAt: 0, reason: 'schedule' }) }));
     expect(await getJson(a, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
-    expect(await getJson(a, '/readyz')).toEqual({ status: 503, body: { status: 'not_ready', missing: ['inputs', 'first_run'] } });
+    expect(await getJson(a, '/readyz')).toEqual({
+      status: 503,
+      body: { status: 'not_ready', missing: ['inputs', 'first_run'], reasons: [expect.stringMatching(/^the inputs are not connected/), 'no clustering run has completed yet; run-000001 is in progress'] },
+    });
     const ready = app(emptyView({ inputsReady: () => true }));
-    expect(await getJson(ready, '/readyz')).toEqual({ status: 503, body: { status: 'not_ready', missing: ['first_run'] } });
+    expect(await getJson(ready, '/readyz')).toEqual({ status: 503, body: { status: 'not_ready', missing: ['first_run'], reasons: ['no clustering run has completed yet'] } });
   });
 
   it('accepts a recluster request while a run is in progress', async () => {

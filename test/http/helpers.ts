@@ -55,6 +55,7 @@ export async function replaySmall(): Promise<Replayed> {
       tenantsTracked: fleet.tenants.size,
     }),
     inputsReady: () => true,
+    firstRunCompleted: () => true,
     runHistory: () => history,
   };
   return { run: lastRun, view };

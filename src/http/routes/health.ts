@@ -14,15 +14,29 @@ export const healthRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
     {
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: inputs connected and a first clustering run completed',
+        summary: 'Readiness: inputs connected and a first clustering run completed (a loaded model\'s provisional placement does not count)',
         response: { 200: Readiness, 503: Readiness },
       },
     },
     async (_request, reply) => {
       const missing: Readiness['missing'] = [];
-      if (!view.inputsReady()) missing.push('inputs');
-      if (view.latestRun() === null) missing.push('first_run');
-      return reply.code(missing.length === 0 ? 200 : 503).send({ status: missing.length === 0 ? 'ready' : 'not_ready', missing });
+      const reasons: string[] = [];
+      if (!view.inputsReady()) {
+        missing.push('inputs');
+        reasons.push('the inputs are not connected: the Kafka consumer has not joined its group (or the embedded trace is still loading)');
+      }
+      if (!view.firstRunCompleted()) {
+        missing.push('first_run');
+        const inProgress = view.runInProgress();
+        const serving = view.latestRun();
+        reasons.push(
+          'no clustering run has completed yet' +
+            (serving === null ? '' : `; serving the loaded model's provisional placement (${serving.runId}) until then`) +
+            (inProgress === null ? '' : `; ${inProgress.runId} is in progress`),
+        );
+      }
+      const ready = missing.length === 0;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', missing, reasons });
     },
   );
 };
