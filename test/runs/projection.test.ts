@@ -12,7 +12,7 @@ function matrix(rows: number[][]): FeatureMatrix {
 /** Float32 coordinates from float64 sums: equal to 6 decimals. */
 function expectCoordinates(actual: Float32Array, expected: number[]): void {
   expect(actual.length).toBe(expected.length);
-  expected.forEach((v, i) => expect(actual[i]).toBeCloseTo(v, 6));
+  for (const [i, v] of expected.entries()) expect(actual[i]).toBeCloseTo(v, 6);
 }
 
 function correlation(a: Float32Array, b: Float32Array): number {

@@ -39,7 +39,7 @@ describe('GET /v1/vm-projection', () => {
     expect(body.total).toBe(485);
     expect(body.sampled).toBe(false);
     expect([...body.vm_id].sort()).toEqual(Object.keys(assignments).sort());
-    body.vm_id.forEach((id, i) => expect(body.cluster_id[i]).toBe(assignments[id]));
+    expect(body.cluster_id).toEqual(body.vm_id.map((id) => assignments[id]));
     expect(body.x).toHaveLength(485);
     expect(body.y).toHaveLength(485);
     const row = run.vms.ids.indexOf(body.vm_id[0]!);
