@@ -7,6 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { parseFlags } from '../src/cli/args.ts';
+import { benchChartSpec } from '../src/cli/bench-chart.ts';
+import { writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchReplay } from './replay-bench.ts';
@@ -14,13 +17,14 @@ import { benchScale } from './scale-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
 const RESULTS = 'bench/results/latest.json';
+const PLOT = 'bench/results/latest.svg';
 
 async function main(): Promise<void> {
   if (!existsSync(TRACE)) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
-  const only = process.argv.slice(2);
+  const { positionals: only, values: flags } = parseFlags(process.argv.slice(2));
   const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
   const started = new Date().toISOString();
   const figures: Record<string, unknown> = {
@@ -52,8 +56,11 @@ async function main(): Promise<void> {
     // first run
   }
   for (const section of Object.keys(figures)) if (section !== 'started' && section !== 'machine') figures[`${section}_measured`] = started;
-  await writeFile(RESULTS, `${JSON.stringify({ ...previous, ...figures }, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${RESULTS}\n`);
+  const merged = { ...previous, ...figures };
+  await writeFile(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
+  const plot = typeof flags.plot === 'string' ? flags.plot : PLOT;
+  await writePlot(benchChartSpec(merged), plot);
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${RESULTS} and ${plot}\n`);
 }
 
 main().catch((err: unknown) => {

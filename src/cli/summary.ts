@@ -1,5 +1,7 @@
-/** The short text summary a replay prints: what went in, what was rejected and why, what came out. */
+/** The text summary a replay prints: what went in, what was rejected and why, and tables of what came out. */
+import Table from 'cli-table3';
 import type { ReplayOutcome } from '../replay/replay.ts';
+import type { SideSummary } from '../runs/result.ts';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
@@ -25,19 +27,36 @@ export function formatReplaySummary(o: ReplayOutcome): string {
     lines.push(
       `${label} clusters: ${q.k} (${side.algorithm}${q.silhouette === null ? '' : `, silhouette ${q.silhouette.toFixed(3)}`}${q.noise ? `, noise ${q.noise}` : ''})`,
     );
-    for (const c of side.clusters) {
-      const traits = c.distinguishing
-        .slice(0, 3)
-        .map((d) => `${d.feature} ${fmtValue(d.value)} (${d.z > 0 ? '+' : ''}${d.z.toFixed(1)}σ)`)
-        .join(', ');
-      lines.push(`  ${c.cluster_id.padEnd(12)} ${String(c.size).padStart(6)}  ${c.name === undefined ? '' : `[${c.name}] `}${traits}`);
-    }
+    lines.push(clusterTable(side, label === 'VM' ? 'VMs' : 'tenants'));
   }
   const top = result.anomalies.slice(0, 5).map((a) => `${a.vm_id} ${a.score}`);
   if (top.length > 0) lines.push(`most anomalous: ${top.join(', ')}`);
   const groups = new Set(Object.values(result.affinity_groups)).size;
   if (groups > 0) lines.push(`affinity groups: ${fmt(groups)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** One row per cluster: id, size, suggested name, the three features that set it apart most. */
+export function clusterTable(side: SideSummary, members: string): string {
+  const named = side.clusters.some((c) => c.name !== undefined);
+  const head = named ? ['cluster', members, 'name', 'sets it apart (value, z)'] : ['cluster', members, 'sets it apart (value, z)'];
+  const table = new Table({
+    head,
+    // Plain text: the summary often lands in files and CI logs, where colour codes are noise.
+    style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
+    colAligns: named ? ['left', 'right', 'left', 'left'] : ['left', 'right', 'left'],
+    // About 120 columns: long names and traits wrap inside their cell instead of widening the table.
+    colWidths: named ? [12, 9, 30, 66] : [12, 9, 96],
+    wordWrap: true,
+  });
+  for (const c of side.clusters) {
+    const traits = c.distinguishing
+      .slice(0, 3)
+      .map((d) => `${d.feature} ${fmtValue(d.value)} (${d.z > 0 ? '+' : ''}${d.z.toFixed(1)}σ)`)
+      .join(', ');
+    table.push(named ? [c.cluster_id, fmt(c.size), c.name ?? '', traits] : [c.cluster_id, fmt(c.size), traits]);
+  }
+  return table.toString();
 }
 
 function fmtValue(v: number): string {

@@ -44,6 +44,9 @@ export interface ProduceOptions {
 
 export interface ProduceProgress {
   lines: number;
+  /** Bytes of the file read so far (compressed bytes for a gzip file) and its size: the share done. */
+  bytesRead: number;
+  fileBytes: number;
   messages: number;
   records: number;
   elapsedMs: number;
@@ -158,6 +161,8 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   let eventAnchor = Number.NaN;
   let wallAnchor = 0;
   let newestEvent = Number.NEGATIVE_INFINITY;
+  let bytesRead = 0;
+  let fileBytes = 0;
 
   const progress = (done: boolean): void => {
     const now = Date.now();
@@ -172,6 +177,8 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     }
     options.onProgress({
       lines: result.lines,
+      bytesRead,
+      fileBytes,
       messages: result.messages,
       records: result.records,
       elapsedMs,
@@ -222,7 +229,11 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     if (pending.length >= batchSize || pendingRecords >= recordsPerSend) await send();
   };
 
-  for await (const chunk of readTraceChunks(path, maxBytes)) {
+  const onRead = (read: number, size: number): void => {
+    bytesRead = read;
+    fileBytes = size;
+  };
+  for await (const chunk of readTraceChunks(path, maxBytes, onRead)) {
     for (let i = 0; i < chunk.lines.length; i++) {
       const lineNo = chunk.firstLine + i;
       const line = chunk.lines[i];
@@ -307,11 +318,4 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   result.recordsPerSec = result.elapsedMs > 0 ? (result.records * 1000) / result.elapsedMs : 0;
   progress(true);
   return result;
-}
-
-/** Lines in a trace (for the ETA): one pass over the (decompressed) file. */
-export async function countTraceLines(path: string): Promise<number> {
-  let n = 0;
-  for await (const chunk of readTraceChunks(path)) n += chunk.lines.length;
-  return n;
 }

@@ -20,6 +20,16 @@ export interface ReplayOptions {
   onRun?: (run: ClusteringRun) => void;
   /** Where to write each run's model; none by default, so that a replay leaves no files behind. */
   modelsDir?: string;
+  /** Called after each block read from the file (a progress bar's figures). */
+  onProgress?: (p: ReplayProgress) => void;
+}
+
+export interface ReplayProgress {
+  /** Bytes of the file read so far (compressed bytes for a gzip file) and its size. */
+  bytesRead: number;
+  fileBytes: number;
+  /** Records decoded so far, of every topic. */
+  records: number;
 }
 
 export interface ReplayOutcome {
@@ -53,7 +63,14 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     options.onRun?.(run);
   });
 
-  for await (const chunk of readTraceChunks(path, options.pipeline.limits.maxMessageBytes)) {
+  const onProgress = options.onProgress;
+  const onRead = onProgress
+    ? (bytesRead: number, fileBytes: number) => {
+        const r = pipeline.recordsIn;
+        onProgress({ bytesRead, fileBytes, records: r.flows + r.vmAttributes + r.tenantAttributes });
+      }
+    : undefined;
+  for await (const chunk of readTraceChunks(path, options.pipeline.limits.maxMessageBytes, onRead)) {
     let oversize = 0;
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;

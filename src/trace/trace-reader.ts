@@ -5,7 +5,7 @@
  * so a hostile file cannot exhaust memory.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 
 export interface OversizeLine {
@@ -40,9 +40,16 @@ function text(buf: Buffer, start: number, end: number): string {
   return buf.toString('utf8', start, end > start && buf[end - 1] === 0x0d ? end - 1 : end);
 }
 
-export async function* readTraceChunks(path: string, maxLineBytes = 64 * 1024 * 1024): AsyncGenerator<TraceChunk> {
+/**
+ * Called after each block read from disk with the file's bytes read so far and its size (for a gzip file,
+ * compressed bytes: the share read is what a progress bar needs).
+ */
+export type ReadProgress = (bytesRead: number, fileBytes: number) => void;
+
+export async function* readTraceChunks(path: string, maxLineBytes = 64 * 1024 * 1024, onRead?: ReadProgress): AsyncGenerator<TraceChunk> {
   // Sniff first: a missing file is then one rejected promise, not an unhandled stream error.
   const gzip = await isGzip(path);
+  const fileBytes = onRead ? (await stat(path)).size : 0;
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let stream: AsyncIterable<Buffer> = file;
   if (gzip) {
@@ -56,6 +63,7 @@ export async function* readTraceChunks(path: string, maxLineBytes = 64 * 1024 * 
   let skipping: OversizeLine | null = null;
   let lineNo = 1;
   for await (const chunk of stream) {
+    onRead?.(file.bytesRead, fileBytes);
     const lines: (string | null)[] = [];
     const oversize: OversizeLine[] = [];
     const firstLine = lineNo;

@@ -1,0 +1,39 @@
+/**
+ * bench [replay kafka api scale] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
+ * which holds bench/ and the generated traces).
+ */
+import { fileURLToPath } from 'node:url';
+import type { Command } from '../command.ts';
+
+const help = (prog: string): string => `Usage: ${prog} [replay] [kafka] [api] [scale] [--plot FILE.svg|FILE.png]
+
+Runs the benchmarks (all, or those named) from the repository's root and writes their figures to
+bench/results/latest.json (a partial run keeps the other sections' last figures) and a chart of them to
+bench/results/latest.svg. The 1M-record trace is generated into fixtures/generated/ on first use; the Kafka
+benchmark starts its own broker (Java 17 and Maven).
+
+  replay    read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run
+  kafka     ingest from a real broker: single-record messages and arrays of 100
+  api       GET /v1/vms/{id} latency under load, idle and during a recluster
+  scale     the stages of a clustering run at 10k, 50k and 100k VMs
+  --plot FILE   write the chart there instead (.svg or .png)
+`;
+
+async function run(argv: readonly string[], prog: string): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(help(prog));
+    return 0;
+  }
+  const script = fileURLToPath(new URL('../../../bench/run.ts', import.meta.url));
+  // bench/run.ts is a script that reads its own argv when loaded.
+  process.argv = [process.argv[0]!, script, ...argv];
+  await import(script);
+  return 0;
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'run the benchmarks and write bench/results/latest.json and a chart',
+  help,
+  run,
+};

@@ -1,0 +1,124 @@
+/**
+ * produce <trace.jsonl[.gz]> [--rate N] [--speedup X] [--batch N] [--brokers host:port] [--raw-invalid]
+ * Streams a trace into Kafka (CONTRACT.md: `npm run produce -- <trace>`), one message per line.
+ */
+import { Kafka } from 'kafkajs';
+import { z } from 'zod';
+import { KafkaEnvError, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
+import { produceTrace } from '../../kafka/produce-trace.ts';
+import { defaultTopics } from '../../pipeline/pipeline.ts';
+import { parseFlags } from '../args.ts';
+import type { Command } from '../command.ts';
+import { Progress, progressMode } from '../progress.ts';
+
+const help = (prog: string): string => `Usage: ${prog} <trace.jsonl|trace.jsonl.gz> [options]
+
+Streams a trace (CONTRACT.md "Trace files") into Kafka: each line becomes one message on its topic, with
+value = JSON of line.value and key = line.key or the record's src_vm / vm_id / tenant_id. Topic names in
+the trace are mapped through KAFKA_TOPIC_FLOWS / KAFKA_TOPIC_VM_ATTRIBUTES / KAFKA_TOPIC_TENANT_ATTRIBUTES;
+other topics keep their name. SASL/TLS settings come from the KAFKA_* environment as for the service.
+
+  --brokers HOST:PORT[,...]  bootstrap brokers (default: KAFKA_BROKERS)
+  --rate N                   at most N records/s (elements of an array value count one each); default no limit
+  --speedup X                pace by the records' event time, X times real time; 0 = as fast as possible
+  --batch N                  messages per send request (default 500)
+  --raw-invalid              send lines that are not {"topic","value"} JSON raw to the flows topic
+                             (default: count and skip them with a warning)
+  --no-eta                   show no share done and no ETA (the rate only)
+  --progress                 draw the progress bar even when stderr is not a terminal
+  --no-progress              no progress output at all
+  --json                     print the final counts as one JSON document on stdout
+`;
+
+const Flags = z
+  .object({
+    brokers: z.string().min(1).optional(),
+    rate: z.coerce.number().min(0).optional(),
+    speedup: z.coerce.number().min(0).optional(),
+    batch: z.coerce.number().int().min(1).max(100_000).optional(),
+    rawInvalid: z.boolean().optional(),
+    noEta: z.boolean().optional(),
+    progress: z.boolean().optional(),
+    noProgress: z.boolean().optional(),
+    json: z.boolean().optional(),
+    help: z.boolean().optional(),
+  })
+  .strict();
+
+async function run(argv: readonly string[], prog: string): Promise<number> {
+  let parsedArgs: ReturnType<typeof parseFlags>;
+  try {
+    parsedArgs = parseFlags(argv, ['raw-invalid', 'no-eta', 'progress', 'no-progress', 'json', 'help']);
+  } catch (err) {
+    process.stderr.write(`produce: ${(err as Error).message}\n\n${help(prog)}`);
+    return 2;
+  }
+  const flags = Flags.safeParse(parsedArgs.values);
+  if (!flags.success) {
+    const lines = flags.error.issues.map((i) => `  ${i.path.length ? `--${String(i.path[0])}` : ''} ${i.message}`);
+    process.stderr.write(`produce: invalid options\n${lines.join('\n')}\n\n${help(prog)}`);
+    return 2;
+  }
+  const f = flags.data;
+  if (f.help || parsedArgs.positionals.length !== 1) {
+    (f.help ? process.stdout : process.stderr).write(help(prog));
+    return f.help ? 0 : 2;
+  }
+  const trace = parsedArgs.positionals[0]!;
+
+  let settings: ReturnType<typeof parseKafkaEnv>;
+  try {
+    settings = parseKafkaEnv(f.brokers ? { ...process.env, KAFKA_BROKERS: f.brokers } : process.env);
+  } catch (err) {
+    process.stderr.write(`produce: ${err instanceof KafkaEnvError ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (settings === null) {
+    process.stderr.write('produce: no brokers: set KAFKA_BROKERS or pass --brokers host:port\n');
+    return 2;
+  }
+
+  const kafka = new Kafka(toKafkaConfig(settings, { clientIdSuffix: 'produce' }));
+  const mode = progressMode({ force: f.progress === true, off: f.noProgress === true }, process.stderr);
+  // Made at the first report, when the file's size is known.
+  const bar: { progress: Progress | null } = { progress: null };
+  const result = await produceTrace(
+    trace,
+    {
+      ...(f.rate !== undefined ? { rate: f.rate } : {}),
+      ...(f.speedup !== undefined ? { speedup: f.speedup } : {}),
+      ...(f.batch !== undefined ? { batch: f.batch } : {}),
+      rawInvalid: f.rawInvalid === true,
+      topicMap: {
+        [defaultTopics.flows]: settings.topics.flows,
+        [defaultTopics.vmAttributes]: settings.topics.vmAttributes,
+        [defaultTopics.tenantAttributes]: settings.topics.tenantAttributes,
+      },
+      onProgress: (p) => {
+        bar.progress ??= new Progress({ label: 'produce', unit: 'bytes', total: f.noEta ? null : p.fileBytes, mode, stream: process.stderr });
+        bar.progress.update(p.bytesRead, p.records);
+      },
+      onWarning: (m) => process.stderr.write(`produce: warning: ${m}\n`),
+    },
+    kafka,
+  );
+  bar.progress?.stop();
+  if (f.json) {
+    process.stdout.write(`${JSON.stringify({ trace, ...result })}\n`);
+    return 0;
+  }
+  const topics = Object.entries(result.byTopic)
+    .map(([t, n]) => `${t}=${n}`)
+    .join(' ');
+  process.stderr.write(
+    `produce: done: ${result.lines} lines, ${result.messages} messages (${topics}), ${result.records} records in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round(result.recordsPerSec)} records/s); invalid ${result.invalid} (${result.sentRaw} sent raw), skipped ${result.skipped}\n`,
+  );
+  return 0;
+}
+
+export const produceCommand: Command = {
+  name: 'produce',
+  summary: 'stream a trace file into Kafka, one message per line, optionally paced',
+  help,
+  run,
+};

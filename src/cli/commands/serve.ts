@@ -1,0 +1,53 @@
+/**
+ * serve [--host H] [--port N] [--brokers HOST:PORT,...]: the service (src/main.ts), configured by the
+ * environment (.env.example); the flags are shorthands for HOST, PORT and KAFKA_BROKERS.
+ */
+import { parseFlags } from '../args.ts';
+import type { Command } from '../command.ts';
+
+const help = (prog: string): string => `Usage: ${prog} [--host H] [--port N] [--brokers HOST:PORT[,...]]
+
+Runs the service: consumes the contract's Kafka topics when KAFKA_BROKERS is set, else replays the bundled
+trace into itself, and serves the clusters over REST (OpenAPI page at /docs). Every setting comes from the
+environment (see .env.example); a bad value stops it at start-up with a line naming it.
+
+  --host H                   listen address (HOST, default 127.0.0.1)
+  --port N                   listen port (PORT, default 8080)
+  --brokers HOST:PORT[,...]  Kafka bootstrap brokers (KAFKA_BROKERS; default: none, the bundled trace)
+`;
+
+const ENV_OF: Record<string, string> = { host: 'HOST', port: 'PORT', brokers: 'KAFKA_BROKERS' };
+
+async function run(argv: readonly string[], prog: string): Promise<number> {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv, ['help']);
+  } catch (err) {
+    process.stderr.write(`serve: ${(err as Error).message}\n\n${help(prog)}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (values.help) {
+    process.stdout.write(help(prog));
+    return 0;
+  }
+  const unknown = Object.keys(values).filter((k) => !(k in ENV_OF));
+  if (positionals.length > 0 || unknown.length > 0) {
+    process.stderr.write(`serve: unexpected ${[...positionals, ...unknown.map((k) => `--${k}`)].join(', ')}\n\n${help(prog)}`);
+    return 2;
+  }
+  // The service validates its environment at start-up (service-config.ts): the flags only feed it.
+  for (const [flag, env] of Object.entries(ENV_OF)) {
+    const v = values[flag];
+    if (typeof v === 'string') process.env[env] = v;
+  }
+  await import('../../main.ts');
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the service: Kafka (or the bundled trace) in, clusters over REST out',
+  help,
+  run,
+};
