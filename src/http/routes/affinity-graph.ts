@@ -4,13 +4,12 @@
  * served by /v1/affinity-groups; this adds the edges they were found from.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { affinityGroupId } from '../../runs/affinity.ts';
+import { AFFINITY_GROUP_PREFIX, affinityGroupId } from '../../runs/affinity.ts';
 import type { ClusteringRun } from '../../runs/clustering-run.ts';
 import type { VmPairs } from '../../runs/snapshot.ts';
 import { AffinityGraph, AffinityGraphQuery } from '../dashboard-schemas.ts';
-import { ApiError, noRun } from '../errors.ts';
-import { runIndex } from '../run-index.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { ApiError } from '../errors.ts';
+import { errors, type RouteOptions, requireRunAndIndex, scoped } from './context.ts';
 
 /** Compressed adjacency of the traffic graph: the peers of row r are peers[start[r]..start[r+1]). */
 interface Adjacency {
@@ -52,25 +51,28 @@ function adjacencyFor(run: ClusteringRun): Adjacency | null {
   return adjacency;
 }
 
-/** The VM and its heaviest peers, heaviest first (ties by row). */
-function egoNodes(adjacency: Adjacency, row: number, limit: number): { rows: number[]; total: number } {
-  const from = adjacency.start[row]!;
-  const to = adjacency.start[row + 1]!;
-  const order = Array.from({ length: to - from }, (_, i) => from + i).sort(
+/** The VM and its heaviest visible peers, heaviest first (ties by row). */
+function egoNodes(adjacency: Adjacency, row: number, limit: number, visible: (row: number) => boolean): { rows: number[]; total: number } {
+  const order: number[] = [];
+  for (let i = adjacency.start[row]!; i < adjacency.start[row + 1]!; i++) if (visible(adjacency.peers[i]!)) order.push(i);
+  order.sort(
     (p, q) => adjacency.bytes[q]! - adjacency.bytes[p]! || adjacency.peers[p]! - adjacency.peers[q]!,
   );
   return { rows: [row, ...order.slice(0, limit - 1).map((i) => adjacency.peers[i]!)], total: 1 + order.length };
 }
 
-/** The group's members with the most traffic inside the group first (ties by row). */
-function groupNodes(adjacency: Adjacency, group: Int32Array, g: number, limit: number): { rows: number[]; total: number } {
+/** The group's visible members with the most traffic inside the group first (ties by row). */
+function groupNodes(adjacency: Adjacency, group: Int32Array, g: number, limit: number, visible: (row: number) => boolean): { rows: number[]; total: number } {
   const members: number[] = [];
   const inside = new Map<number, number>();
   group.forEach((gr, row) => {
-    if (gr !== g) return;
+    if (gr !== g || !visible(row)) return;
     members.push(row);
     let sum = 0;
-    for (let i = adjacency.start[row]!; i < adjacency.start[row + 1]!; i++) if (group[adjacency.peers[i]!] === g) sum += adjacency.bytes[i]!;
+    for (let i = adjacency.start[row]!; i < adjacency.start[row + 1]!; i++) {
+      const peer = adjacency.peers[i]!;
+      if (group[peer] === g && visible(peer)) sum += adjacency.bytes[i]!;
+    }
     inside.set(row, sum);
   });
   members.sort((p, q) => inside.get(q)! - inside.get(p)! || p - q);
@@ -81,6 +83,7 @@ export const affinityGraphRoutes: FastifyPluginAsyncZod<RouteOptions> = async (a
   app.get(
     '/v1/affinity-graph',
     {
+      config: scoped,
       schema: {
         tags: ['affinity'],
         summary: 'The traffic graph around one VM or inside one affinity group of the latest run, for drawing',
@@ -89,9 +92,10 @@ export const affinityGraphRoutes: FastifyPluginAsyncZod<RouteOptions> = async (a
       },
     },
     async (request) => {
-      const run = view.latestRun();
-      if (run === null) throw noRun();
-      const index = runIndex(run);
+      // A tenant key's index holds only its VMs and groups: nodes, peers and edges are drawn from those.
+      const { run, index } = requireRunAndIndex(view, request.scope);
+      const visibleRows = new Set(index.vmRow.values());
+      const visible = (row: number): boolean => visibleRows.has(row);
       const adjacency = adjacencyFor(run);
       const groups = run.affinity?.group;
       if (adjacency === null || groups === undefined) throw new ApiError(404, 'no_affinity', 'the latest run has no traffic graph (it was not computed from traffic)');
@@ -101,11 +105,14 @@ export const affinityGraphRoutes: FastifyPluginAsyncZod<RouteOptions> = async (a
       if (vmId !== undefined) {
         const row = index.vmRow.get(vmId);
         if (row === undefined) throw new ApiError(404, 'unknown_vm', `no VM ${JSON.stringify(vmId)} in the latest run`);
-        chosen = egoNodes(adjacency, row, limit);
+        chosen = egoNodes(adjacency, row, limit, visible);
       } else {
-        const g = index.affinity?.groups.findIndex((x) => x.group_id === groupId) ?? -1;
-        if (g < 0) throw new ApiError(404, 'unknown_group', `the latest run has no affinity group ${JSON.stringify(groupId)}`);
-        chosen = groupNodes(adjacency, groups, g, limit);
+        // The (scoped) index lists the groups this key may see; the id carries the group's number.
+        if (groupId === undefined || index.affinity?.members.has(groupId) !== true) {
+          throw new ApiError(404, 'unknown_group', `the latest run has no affinity group ${JSON.stringify(groupId)}`);
+        }
+        const g = Number(groupId.slice(AFFINITY_GROUP_PREFIX.length));
+        chosen = groupNodes(adjacency, groups, g, limit, visible);
       }
 
       const picked = new Set(chosen.rows);

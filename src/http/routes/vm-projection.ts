@@ -2,9 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ClusteringRun } from '../../runs/clustering-run.ts';
 import { VmProjection, VmProjectionQuery } from '../dashboard-schemas.ts';
-import { noRun } from '../errors.ts';
-import { runIndex } from '../run-index.ts';
-import { errors, type RouteOptions } from './context.ts';
+import { errors, type RouteOptions, requireRunAndIndex, scoped } from './context.ts';
 
 /** FNV-1a over UTF-16 code units: a fixed, cheap hash, so a sample depends on the ids alone. */
 export function idHash(id: string): number {
@@ -39,6 +37,7 @@ export const vmProjectionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (ap
   app.get(
     '/v1/vm-projection',
     {
+      config: scoped,
       schema: {
         tags: ['clusters'],
         summary: 'The latest run\'s VMs on their first two principal components (parallel arrays, sampled above limit)',
@@ -47,9 +46,9 @@ export const vmProjectionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (ap
       },
     },
     async (request) => {
-      const run = view.latestRun();
-      if (run === null) throw noRun();
-      const index = runIndex(run);
+      // A tenant key's index holds only its VMs: they are the only ones drawn or counted.
+      const { run, index } = requireRunAndIndex(view, request.scope);
+      const visible = index.vmRow;
       const { limit, tenant_id: tenantId, cluster_id: clusterId } = request.query;
       const projection = run.vmProjection;
       const out: VmProjection = {
@@ -64,6 +63,7 @@ export const vmProjectionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (ap
         y: [],
       };
       for (const row of sampleOrder(run)) {
+        if (!visible.has(run.vms.ids[row]!)) continue;
         if (tenantId !== undefined && run.vmTenants[row] !== tenantId) continue;
         if (clusterId !== undefined && run.vms.clusterIds[row] !== clusterId) continue;
         out.total++;

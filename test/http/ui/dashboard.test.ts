@@ -16,6 +16,7 @@ import type { ClusteringRun } from '../../../src/runs/clustering-run.ts';
 import type { RunRecord } from '../../../src/runs/history.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 import { appFor, getJson, replaySmall } from '../helpers.ts';
+import { keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../security/setup.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = 'test-output/ui';
@@ -142,10 +143,11 @@ describe('dashboard at /ui', () => {
       return { vmId: best.vmId, x: box.left + best.x, y: box.top + best.y };
     })()`);
     await page.mouse.move(point.x, point.y);
-    // The tooltip is the chart's absolutely positioned div.
-    await page.waitForFunction(`[...document.querySelectorAll('#scatter div')].some((d) => d.style.position === 'absolute' && d.textContent.startsWith(${JSON.stringify(point.vmId)}))`, undefined, { timeout: 5000 });
+    // The tooltip is a div the chart adds to its element. (Locators, not waitForFunction: the page's CSP forbids eval.)
+    await page.locator('#scatter div', { hasText: point.vmId }).first().waitFor({ timeout: 5000 });
     await page.mouse.click(point.x, point.y);
-    await page.waitForFunction(`document.getElementById('vm-detail-id')?.textContent === ${JSON.stringify(point.vmId)}`, undefined, { timeout: 10_000 });
+    await page.locator('#vm-detail-id', { hasText: point.vmId }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#vm-detail-id')).toBe(point.vmId);
 
     const detail = (await getJson<{ cluster_id: string; anomaly_score: number; confidence: number; tenant_id: string }>(api, `/v1/vms/${point.vmId}`)).body;
     const text = await page.textContent('#vm-detail');
@@ -156,7 +158,7 @@ describe('dashboard at /ui', () => {
     expect(await page.$$eval('#vm-features tbody tr', (rows) => rows.length)).toBe(run.vms.features.cols);
 
     const graph = (await getJson<AffinityGraph>(api, `/v1/affinity-graph?vm_id=${point.vmId}&limit=80`)).body;
-    await page.waitForFunction(`document.getElementById('affinity-note')?.textContent?.includes(${JSON.stringify(point.vmId)})`, undefined, { timeout: 10_000 });
+    await page.locator('#affinity-note', { hasText: point.vmId }).waitFor({ timeout: 10_000 });
     expect(await page.textContent('#affinity-note')).toContain(`${graph.nodes.length} of ${graph.total_nodes} VMs, ${graph.edges.length} traffic links`);
     await page.screenshot({ path: `${SCREENSHOTS}/vm-detail.png`, fullPage: true });
     expect(problemsOf(page)).toEqual([]);
@@ -168,7 +170,7 @@ describe('dashboard at /ui', () => {
     await waitForRun(page, run.runId);
     await page.selectOption('#group-select', 'g-0');
     const graph = (await getJson<AffinityGraph>(api, '/v1/affinity-graph?group_id=g-0&limit=80')).body;
-    await page.waitForFunction(`document.getElementById('affinity-note')?.textContent?.startsWith('g-0:')`, undefined, { timeout: 10_000 });
+    await page.locator('#affinity-note', { hasText: /^g-0:/ }).waitFor({ timeout: 10_000 });
     expect(await page.textContent('#affinity-note')).toContain(`${graph.nodes.length} of ${graph.total_nodes} VMs`);
 
     await page.click(`#runs tbody tr[data-run-id="${run.runId}"]`);
@@ -214,45 +216,65 @@ describe('dashboard at /ui', () => {
 });
 
 describe('dashboard with API keys', () => {
+  let secured: FastifyInstance;
+  let securedBase: string;
   let guarded: FastifyInstance;
   let guardedBase: string;
+  let tenants: Tenants;
   const seen: Array<string | undefined> = [];
 
   beforeAll(async () => {
-    // Stands in for the service's access control: /v1 needs `Bearer sesame`; `Bearer narrow` is out of scope.
+    // The service's own access control: one admin and two tenant keys.
+    tenants = largestTenants(view);
+    secured = securedApp(view, { keys: await keysFor(tenants) });
+    secured.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/v1/')) seen.push(request.headers.authorization);
+    });
+    securedBase = await listen(secured);
+    // A stand-in that answers 403 to a valid key out of its scope, which no route the dashboard calls does.
     guarded = appFor(view).app;
     guarded.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith('/v1/')) return;
-      seen.push(request.headers.authorization);
-      if (request.headers.authorization === 'Bearer narrow') return reply.code(403).send({ error: 'forbidden', message: 'outside the key\'s scope' });
-      if (request.headers.authorization !== 'Bearer sesame') return reply.code(401).send({ error: 'unauthorized', message: 'an API key is required' });
+      if (request.url.startsWith('/v1/')) return reply.code(403).send({ error: 'forbidden', message: 'outside the key\'s scope' });
     });
     guardedBase = await listen(guarded);
   });
 
   afterAll(async () => {
+    await secured?.close();
     await guarded?.close();
   });
 
-  test('asks for a key on 401, sends it on every request once given, and says so on 403', async () => {
-    const page = await openDashboard(`${guardedBase}/ui/`);
+  test('asks for a key on 401, then sends it on every request and shows what the key may see', async () => {
+    const page = await openDashboard(`${securedBase}/ui/`);
     await page.waitForSelector('#message:not([hidden])', { timeout: 10_000 });
     expect(await page.textContent('#message')).toContain('requires an API key (401)');
     await page.screenshot({ path: `${SCREENSHOTS}/needs-key.png`, fullPage: true });
 
-    await page.fill('#api-key', 'sesame');
+    await page.fill('#api-key', TENANT_A_KEY);
     seen.length = 0;
     await page.click('#key-form button[type=submit]');
     const newest = (await getJson<RunList>(api, '/v1/runs')).body.runs[0]!.run_id;
     await waitForRun(page, newest);
     expect(await page.isHidden('#message')).toBe(true);
-    expect(await page.$$eval('#clusters tbody tr', (rows) => rows.length)).toBe(run.vms.outcome.k);
+    const own = run.vms.ids.filter((_, row) => run.vmTenants[row] === tenants.a);
+    expect(await page.getAttribute('#scatter', 'data-points')).toBe(String(own.length));
+    const ownClusters = new Set(run.vms.clusterIds.filter((_, row) => run.vmTenants[row] === tenants.a));
+    const rows = await page.$$eval('#clusters tbody tr', (trs) => trs.map((r) => r.getAttribute('data-cluster-id')));
+    expect(new Set(rows)).toEqual(ownClusters);
     expect(seen.length).toBeGreaterThan(5);
-    expect(seen.every((h) => h === 'Bearer sesame')).toBe(true);
-    expect(await page.evaluate(`sessionStorage.getItem('alcor.apiKey')`)).toBe('sesame');
+    expect(seen.every((h) => h === `Bearer ${TENANT_A_KEY}`)).toBe(true);
+    expect(await page.evaluate(`sessionStorage.getItem('alcor.apiKey')`)).toBe(TENANT_A_KEY);
+    await page.screenshot({ path: `${SCREENSHOTS}/tenant-key.png`, fullPage: true });
 
-    await page.fill('#api-key', 'narrow');
+    await page.fill('#api-key', 'not-a-key');
     await page.click('#key-form button[type=submit]');
+    await page.waitForSelector('#message:not([hidden])', { timeout: 10_000 });
+    expect(await page.textContent('#message')).toContain('(401)');
+    await page.close();
+  });
+
+  test('says so when the key is not allowed (403)', async () => {
+    const page = await openDashboard(`${guardedBase}/ui/`);
     await page.waitForSelector('#message:not([hidden])', { timeout: 10_000 });
     expect(await page.textContent('#message')).toContain('not allowed to see this (403)');
     await page.close();
