@@ -4,7 +4,7 @@
  * that logs and CI output stay readable. The figures come from the caller's clock, not cli-progress's own
  * timers, so that tests can drive it with a fake clock.
  */
-import { SingleBar } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 
 export type ProgressMode = 'bar' | 'line' | 'off';
 
@@ -108,7 +108,7 @@ export class Progress {
         notTTYSchedule: this.lineIntervalMs,
         fps: 5,
         gracefulExit: false,
-      });
+      }, Presets.shades_classic);
       this.bar.start(options.total ?? 1, 0, this.payload(this.last));
     }
   }
