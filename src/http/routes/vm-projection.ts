@@ -14,6 +14,7 @@ export function idHash(id: string): number {
   return h >>> 0;
 }
 
+const ROWS_PER_HASH = 2 ** 21;
 const orders = new WeakMap<ClusteringRun, Int32Array>();
 
 /**
@@ -24,8 +25,11 @@ const orders = new WeakMap<ClusteringRun, Int32Array>();
 function sampleOrder(run: ClusteringRun): Int32Array {
   const cached = orders.get(run);
   if (cached !== undefined) return cached;
-  const hashes = Uint32Array.from(run.vms.ids, idHash);
-  const order = Int32Array.from(hashes.keys()).sort((a, b) => hashes[a]! - hashes[b]! || a - b);
+  // Hash and row packed in one double (32 + 21 bits: exact for up to 2M VMs) and sorted natively: a comparator
+  // function over 100k rows would hold the event loop for a fifth of a second.
+  const keys = Float64Array.from(run.vms.ids, (id, row) => idHash(id) * ROWS_PER_HASH + row);
+  keys.sort();
+  const order = Int32Array.from(keys, (k) => k % ROWS_PER_HASH);
   orders.set(run, order);
   return order;
 }
