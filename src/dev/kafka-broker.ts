@@ -183,15 +183,109 @@ function javaBaseArgs(libDir: string, logLevel: 'INFO' | 'WARN' | 'ERROR'): stri
 // Configuration
 // ---------------------------------------------------------------------------------------------------
 
+export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+export const SASL_MECHANISMS: readonly SaslMechanismName[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+export interface SaslUser {
+  username: string;
+  password: string;
+}
+
 /**
- * Listener set-up of the client-facing listener. Only PLAINTEXT today; SASL_PLAINTEXT (with a JAAS config
- * and `sasl.enabled.mechanisms`) is meant to be added here later without touching the callers.
+ * Authentication on the SASL listeners (SASL_PLAINTEXT, and SASL_SSL when `ssl.sasl` is set). PLAIN users
+ * go into the listener's JAAS configuration; SCRAM credentials into the cluster metadata when the storage
+ * is formatted (`--add-scram`), so they exist only in a data directory formatted with them.
+ */
+export interface SaslOptions {
+  /** Port of the SASL_PLAINTEXT listener. */
+  port: number;
+  /** Default: all of SASL_MECHANISMS. */
+  mechanisms?: readonly SaslMechanismName[];
+  users: readonly SaslUser[];
+}
+
+/** A TLS listener with the broker's key and certificate in a PKCS12 keystore (see makeSelfSignedKeystore). */
+export interface SslOptions {
+  port: number;
+  keystorePath: string;
+  keystorePassword: string;
+  /** SASL_SSL (authentication by the `sasl` options over TLS) instead of SSL; needs `sasl`. */
+  sasl?: boolean;
+}
+
+/**
+ * The listeners. Clients always get PLAINTEXT on `port` (also the inter-broker listener, so that tools and
+ * tests can administer the broker without credentials); `sasl` and `ssl` add listeners on their own ports.
  */
 export interface ListenerOptions {
   host?: string;
   port: number;
   controllerPort: number;
+  sasl?: SaslOptions;
+  ssl?: SslOptions;
+  /** The PLAINTEXT listener is always there; kept for callers that name it. */
   securityProtocol?: 'PLAINTEXT';
+}
+
+/** Names and passwords go unquoted into JAAS, properties and `--add-scram` syntax: keep them to safe characters. */
+const SAFE_CREDENTIAL = /^[A-Za-z0-9._@%+-]{1,128}$/;
+
+function checkSasl(sasl: SaslOptions): readonly SaslMechanismName[] {
+  const mechanisms = sasl.mechanisms ?? SASL_MECHANISMS;
+  if (mechanisms.length === 0) throw new Error('sasl.mechanisms is empty');
+  for (const u of sasl.users) {
+    if (!SAFE_CREDENTIAL.test(u.username) || !SAFE_CREDENTIAL.test(u.password)) {
+      throw new Error(`SASL user "${u.username.slice(0, 40)}": names and passwords must be 1..128 of [A-Za-z0-9._@%+-]`);
+    }
+  }
+  return mechanisms;
+}
+
+/** Broker properties of the SASL and TLS listeners: listener entries and settings, keyed by property. */
+function securedListeners(opts: ListenerOptions, host: string): { listeners: string[]; protocols: string[]; props: Record<string, string> } {
+  const listeners: string[] = [];
+  const protocols: string[] = [];
+  const props: Record<string, string> = {};
+  const saslListeners: string[] = [];
+  if (opts.sasl) {
+    listeners.push(`SASL_PLAINTEXT://${host}:${opts.sasl.port}`);
+    protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
+    saslListeners.push('sasl_plaintext');
+  }
+  if (opts.ssl) {
+    const name = opts.ssl.sasl ? 'SASL_SSL' : 'SSL';
+    if (opts.ssl.sasl && !opts.sasl) throw new Error('ssl.sasl needs the sasl options (users and mechanisms)');
+    listeners.push(`${name}://${host}:${opts.ssl.port}`);
+    protocols.push(`${name}:${name}`);
+    if (opts.ssl.sasl) saslListeners.push('sasl_ssl');
+    const prefix = `listener.name.${name.toLowerCase()}`;
+    props[`${prefix}.ssl.keystore.type`] = 'PKCS12';
+    props[`${prefix}.ssl.keystore.location`] = opts.ssl.keystorePath;
+    props[`${prefix}.ssl.keystore.password`] = opts.ssl.keystorePassword;
+    props[`${prefix}.ssl.key.password`] = opts.ssl.keystorePassword;
+    props[`${prefix}.ssl.client.auth`] = 'none';
+  }
+  if (opts.sasl) {
+    const mechanisms = checkSasl(opts.sasl);
+    props['sasl.enabled.mechanisms'] = mechanisms.join(',');
+    const plainUsers = opts.sasl.users.map((u) => `user_${u.username}="${u.password}"`).join(' ');
+    for (const listener of saslListeners) {
+      for (const m of mechanisms) {
+        props[`listener.name.${listener}.${m.toLowerCase()}.sasl.jaas.config`] =
+          m === 'PLAIN'
+            ? `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`
+            : 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+      }
+    }
+  }
+  return { listeners, protocols, props };
+}
+
+/** `--add-scram` arguments of the storage format: one credential per user and SCRAM mechanism. */
+export function scramFormatArgs(sasl: SaslOptions | undefined): string[] {
+  if (!sasl) return [];
+  const scram = checkSasl(sasl).filter((m) => m !== 'PLAIN');
+  return scram.flatMap((m) => sasl.users.flatMap((u) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]));
 }
 
 export interface ServerPropertiesOptions extends ListenerOptions {
@@ -206,18 +300,19 @@ export interface ServerPropertiesOptions extends ListenerOptions {
 export function buildServerProperties(opts: ServerPropertiesOptions): string {
   const host = opts.host ?? '127.0.0.1';
   const nodeId = opts.nodeId ?? 1;
-  const protocol = opts.securityProtocol ?? 'PLAINTEXT';
-  // Listener name = protocol name for now; a SASL listener would be named e.g. SASL_PLAINTEXT.
-  const clientListener: string = protocol;
+  // Listener names are their protocols' names.
+  const secured = securedListeners(opts, host);
+  const clientListeners = [`PLAINTEXT://${host}:${opts.port}`, ...secured.listeners];
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': nodeId,
     'controller.quorum.voters': `${nodeId}@${host}:${opts.controllerPort}`,
-    listeners: `${clientListener}://${host}:${opts.port},CONTROLLER://${host}:${opts.controllerPort}`,
-    'advertised.listeners': `${clientListener}://${host}:${opts.port}`,
-    'inter.broker.listener.name': clientListener,
+    listeners: [...clientListeners, `CONTROLLER://${host}:${opts.controllerPort}`].join(','),
+    'advertised.listeners': clientListeners.join(','),
+    'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,${clientListener}:${protocol}`,
+    'listener.security.protocol.map': ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...secured.protocols].join(','),
+    ...secured.props,
     'log.dirs': opts.logDirs,
     // One node: every internal topic must have replication factor 1 or groups hang.
     'offsets.topic.replication.factor': 1,
@@ -378,11 +473,19 @@ export interface StartKafkaBrokerOptions {
   /** JVM heap flags; default -Xms256m -Xmx768m. */
   heap?: string[];
   extraProperties?: Record<string, string | number | boolean>;
+  /** A SASL_PLAINTEXT listener besides PLAINTEXT (SCRAM users need a freshly formatted dataDir). */
+  sasl?: SaslOptions;
+  /** A TLS listener (SSL, or SASL_SSL) besides PLAINTEXT. */
+  ssl?: SslOptions;
 }
 
 export interface KafkaBroker {
   /** Bootstrap address for clients, e.g. '127.0.0.1:9092'. */
   brokers: string;
+  /** Bootstrap address of the SASL_PLAINTEXT listener, when started with `sasl`. */
+  saslBrokers?: string;
+  /** Bootstrap address of the SSL or SASL_SSL listener, when started with `ssl`. */
+  sslBrokers?: string;
   pid: number;
   port: number;
   controllerPort: number;
@@ -431,6 +534,8 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions): Promise<K
       controllerPort: opts.controllerPort,
       logDirs: kraftDir,
       ...(opts.extraProperties ? { extraProperties: opts.extraProperties } : {}),
+      ...(opts.sasl ? { sasl: opts.sasl } : {}),
+      ...(opts.ssl ? { ssl: opts.ssl } : {}),
     }),
   );
 
@@ -457,6 +562,7 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions): Promise<K
         '-c',
         configFile,
         '-g',
+        ...scramFormatArgs(opts.sasl),
       ],
       { timeoutMs: 120_000 },
     );
@@ -498,6 +604,8 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions): Promise<K
 
   const broker: KafkaBroker = {
     brokers: `${host}:${opts.port}`,
+    ...(opts.sasl ? { saslBrokers: `${host}:${opts.sasl.port}` } : {}),
+    ...(opts.ssl ? { sslBrokers: `${host}:${opts.ssl.port}` } : {}),
     pid,
     port: opts.port,
     controllerPort: opts.controllerPort,
@@ -536,6 +644,37 @@ async function isReady(logFile: string, fromOffset: number, port: number, host: 
     await fh.close();
   }
   return portAccepts(port, host);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TLS material for tests
+// ---------------------------------------------------------------------------------------------------
+
+export interface SelfSignedKeystore {
+  /** PKCS12 keystore with the broker's key and its self-signed certificate (for SslOptions). */
+  keystorePath: string;
+  keystorePassword: string;
+  /** The certificate in PEM: what clients trust (KAFKA_TLS_CA_FILE). */
+  certificatePath: string;
+}
+
+/**
+ * A key pair and a self-signed certificate for `host` (as IP and DNS subject alternative names), made with
+ * the JDK's keytool into `dir`: enough for a TLS listener that clients verify against the certificate.
+ */
+export async function makeSelfSignedKeystore(dir: string, host = '127.0.0.1', validityDays = 2): Promise<SelfSignedKeystore> {
+  const root = resolveFromRoot(dir);
+  await mkdir(root, { recursive: true });
+  const keystorePath = join(root, 'broker.p12');
+  const certificatePath = join(root, 'broker-cert.pem');
+  const keystorePassword = randomBytes(12).toString('hex');
+  const keytool = process.env.KEYTOOL ?? 'keytool';
+  const san = /^[\d.]+$/.test(host) ? `IP:${host},DNS:localhost` : `DNS:${host}`;
+  const store = ['-keystore', keystorePath, '-storetype', 'PKCS12', '-storepass', keystorePassword];
+  await rm(keystorePath, { force: true });
+  await run(keytool, ['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-validity', String(validityDays), '-dname', `CN=${host}`, '-ext', `SAN=${san}`, '-keypass', keystorePassword, ...store], { timeoutMs: 60_000 });
+  await run(keytool, ['-exportcert', '-rfc', '-alias', 'broker', '-file', certificatePath, ...store], { timeoutMs: 60_000 });
+  return { keystorePath, keystorePassword, certificatePath };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@
  */
 import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from 'kafkajs';
 import type { DeadLetterProducer } from './dead-letter.ts';
-import { defaultRetry, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+import { defaultRetry, describeKafkaError, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
   topic: string;
@@ -297,7 +297,8 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       try {
         await runOnce();
       } catch (err) {
-        logger.error({ err: (err as Error).message }, 'Kafka consumer failed to start; retrying');
+        const { message, cause } = describeKafkaError(err, settings);
+        logger.error({ err: message, ...(cause === null ? {} : { cause }) }, 'Kafka consumer failed to start; retrying');
       }
       const c = consumer;
       consumer = null;

@@ -241,6 +241,52 @@ export function toKafkaConfig(s: KafkaSettings, extras: KafkaConfigExtras = {}):
   return config;
 }
 
+/** An error chain as kafkajs builds it: its own errors keep the underlying one as `cause` or `originalError`. */
+function errorChain(err: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let e: unknown = err; e instanceof Error && chain.length < 5; ) {
+    chain.push(e);
+    const next = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError;
+    e = next;
+  }
+  return chain;
+}
+
+/** Node's codes for a certificate the client could not verify. */
+const TLS_VERIFY_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * What an operator should read when the connection to Kafka fails: kafkajs says "SASL PLAIN authentication
+ * failed: ..." or a bare "self-signed certificate"; this names the settings to check. `cause` is the
+ * original message (null when it is the message). Never includes the password: kafkajs does not echo it.
+ */
+export function describeKafkaError(err: unknown, s: KafkaSettings): { message: string; cause: string | null } {
+  const chain = errorChain(err);
+  const original = chain[0]?.message ?? String(err);
+  const auth = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError' || /SASL .*authentication failed/i.test(e.message));
+  if (auth && s.sasl) {
+    return {
+      message: `Kafka rejected the credentials: SASL ${s.sasl.mechanism.toUpperCase()} authentication of user "${s.sasl.username}" failed (${auth.message}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      cause: auth.message,
+    };
+  }
+  const tls = chain.find((e) => TLS_VERIFY_CODES.has((e as NodeJS.ErrnoException).code ?? '') || /self[- ]signed certificate|unable to verify the first certificate|certificate has expired/i.test(e.message));
+  if (tls) {
+    return {
+      message: `TLS connection to Kafka failed: ${tls.message}; check KAFKA_TLS_CA_FILE (the CA that signed the broker's certificate) or KAFKA_TLS_REJECT_UNAUTHORIZED`,
+      cause: tls.message,
+    };
+  }
+  return { message: original, cause: null };
+}
+
 /** Whether a string can name a Kafka topic (the broker rejects a whole request that names a bad one). */
 export function isValidTopicName(name: string): boolean {
   return TOPIC_RE.test(name) && name !== '.' && name !== '..';
