@@ -82,27 +82,32 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   const mode = progressMode({ force: f.progress === true, off: f.noProgress === true }, process.stderr);
   // Made at the first report, when the file's size is known.
   const bar: { progress: Progress | null } = { progress: null };
-  const result = await produceTrace(
-    trace,
-    {
-      ...(f.rate !== undefined ? { rate: f.rate } : {}),
-      ...(f.speedup !== undefined ? { speedup: f.speedup } : {}),
-      ...(f.batch !== undefined ? { batch: f.batch } : {}),
-      rawInvalid: f.rawInvalid === true,
-      topicMap: {
-        [defaultTopics.flows]: settings.topics.flows,
-        [defaultTopics.vmAttributes]: settings.topics.vmAttributes,
-        [defaultTopics.tenantAttributes]: settings.topics.tenantAttributes,
+  let result: Awaited<ReturnType<typeof produceTrace>>;
+  try {
+    result = await produceTrace(
+      trace,
+      {
+        ...(f.rate !== undefined ? { rate: f.rate } : {}),
+        ...(f.speedup !== undefined ? { speedup: f.speedup } : {}),
+        ...(f.batch !== undefined ? { batch: f.batch } : {}),
+        rawInvalid: f.rawInvalid === true,
+        topicMap: {
+          [defaultTopics.flows]: settings.topics.flows,
+          [defaultTopics.vmAttributes]: settings.topics.vmAttributes,
+          [defaultTopics.tenantAttributes]: settings.topics.tenantAttributes,
+        },
+        onProgress: (p) => {
+          bar.progress ??= new Progress({ label: 'produce', unit: 'bytes', total: f.noEta ? null : p.fileBytes, mode, stream: process.stderr });
+          bar.progress.update(p.bytesRead, p.records);
+        },
+        onWarning: (m) => process.stderr.write(`produce: warning: ${m}\n`),
       },
-      onProgress: (p) => {
-        bar.progress ??= new Progress({ label: 'produce', unit: 'bytes', total: f.noEta ? null : p.fileBytes, mode, stream: process.stderr });
-        bar.progress.update(p.bytesRead, p.records);
-      },
-      onWarning: (m) => process.stderr.write(`produce: warning: ${m}\n`),
-    },
-    kafka,
-  );
-  bar.progress?.stop();
+      kafka,
+    );
+  } finally {
+    // The bar's redraw timer would keep the process alive after an error.
+    bar.progress?.stop();
+  }
   if (f.json) {
     process.stdout.write(`${JSON.stringify({ trace, ...result })}\n`);
     return 0;

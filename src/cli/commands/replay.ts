@@ -106,19 +106,24 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   // Made at the first block read, when the file's size is known.
   const bar: { progress: Progress | null } = { progress: null };
   const recorder = typeof plot === 'string' ? new ThroughputRecorder() : null;
-  const outcome = await replayTrace(trace, {
-    pipeline: toPipelineConfig(options.data),
-    run: toRunOptions(options.data),
-    ...(onReject ? { onReject } : {}),
-    ...(typeof modelsDir === 'string' ? { modelsDir } : {}),
-    onProgress: (p) => {
-      bar.progress ??= new Progress({ label: 'replay', unit: 'bytes', total: p.fileBytes, mode, stream: process.stderr });
-      bar.progress.update(p.bytesRead, p.records);
-      recorder?.sample(p.records);
-    },
-    ...(recorder ? { onRun: () => recorder.markRun() } : {}),
-  });
-  bar.progress?.stop();
+  let outcome: ReplayOutcome;
+  try {
+    outcome = await replayTrace(trace, {
+      pipeline: toPipelineConfig(options.data),
+      run: toRunOptions(options.data),
+      ...(onReject ? { onReject } : {}),
+      ...(typeof modelsDir === 'string' ? { modelsDir } : {}),
+      onProgress: (p) => {
+        bar.progress ??= new Progress({ label: 'replay', unit: 'bytes', total: p.fileBytes, mode, stream: process.stderr });
+        bar.progress.update(p.bytesRead, p.records);
+        recorder?.sample(p.records);
+      },
+      ...(recorder ? { onRun: () => recorder.markRun() } : {}),
+    });
+  } finally {
+    // The bar's redraw timer would keep the process alive after an error.
+    bar.progress?.stop();
+  }
   if (rejectsStream) await new Promise<void>((resolve, reject) => rejectsStream.end((err?: Error | null) => (err ? reject(err) : resolve())));
   if (typeof out === 'string') {
     const lastRun = outcome.lastRun;
