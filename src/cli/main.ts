@@ -55,4 +55,6 @@ export async function dispatch(argv: readonly string[]): Promise<number> {
   return command.run(rest, `${BIN} ${command.name}`);
 }
 
-runCli(BIN, () => dispatch(process.argv.slice(2)));
+// An error line names the subcommand that failed ("alcor-clusters replay: no such file: x.gz").
+const named = COMMANDS.find((c) => c.name === process.argv[2]);
+runCli(named ? `${BIN} ${named.name}` : BIN, () => dispatch(process.argv.slice(2)));
