@@ -79,8 +79,10 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
   });
 
   // Helmet's defaults: a same-origin content security policy (the dashboard and /docs load only their own
-  // scripts), no sniffing, no framing, no referrer across origins.
-  app.register(helmet, { global: true });
+  // scripts), no sniffing, no framing, no referrer across origins. Without upgrade-insecure-requests: the
+  // service speaks plain HTTP (TLS, if any, ends at a proxy), and a browser told to upgrade would fetch the
+  // dashboard's scripts over an HTTPS port nobody listens on.
+  app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
 
   if (options.corsOrigins != null && options.corsOrigins.length > 0) {
     const origins = options.corsOrigins;
