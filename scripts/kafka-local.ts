@@ -3,6 +3,11 @@
  *
  *   KAFKA_PORT (default 9092)                 client port, 127.0.0.1 only
  *   KAFKA_CONTROLLER_PORT (default port + 1)  KRaft controller port (never for clients)
+ *   KAFKA_SASL_PORT                           adds a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512) for
+ *                                             the user KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (the service's
+ *                                             own variables); SCRAM users are created when the data is formatted
+ *   KAFKA_SSL_PORT                            adds a TLS listener (SASL_SSL with KAFKA_SASL_PORT, else SSL) with a
+ *                                             self-signed certificate in .cache/kafka/tls-<port>/ (KAFKA_TLS_CA_FILE)
  *
  * Data: .cache/kafka/data-<port>/ (kept between runs; delete it for a clean broker)
  * Log:  .cache/kafka/logs-<port>/server.log
@@ -14,7 +19,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isKafkaBrokerPid, portAccepts, resolveFromRoot, startKafkaBroker, stopProcess } from '../src/dev/kafka-broker.ts';
+import {
+  isKafkaBrokerPid,
+  makeSelfSignedKeystore,
+  portAccepts,
+  resolveFromRoot,
+  type SaslOptions,
+  type SslOptions,
+  startKafkaBroker,
+  stopProcess,
+} from '../src/dev/kafka-broker.ts';
 
 const CACHE_DIR = resolveFromRoot('.cache/kafka');
 const HOST = '127.0.0.1';
@@ -68,7 +82,30 @@ async function main(): Promise<number> {
         return 1;
       }
       const started = Date.now();
+      const saslPort = process.env.KAFKA_SASL_PORT ? parsePort('KAFKA_SASL_PORT', 0) : null;
+      const sslPort = process.env.KAFKA_SSL_PORT ? parsePort('KAFKA_SSL_PORT', 0) : null;
+      let sasl: SaslOptions | undefined;
+      if (saslPort !== null) {
+        const username = process.env.KAFKA_SASL_USERNAME;
+        const password = process.env.KAFKA_SASL_PASSWORD;
+        if (!username || !password) {
+          console.error('KAFKA_SASL_PORT needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (the user the broker accepts).');
+          return 1;
+        }
+        if (existsSync(join(CACHE_DIR, `data-${port}`, 'kraft', 'meta.properties'))) {
+          console.warn(`note: .cache/kafka/data-${port} is already formatted: SCRAM users from an earlier start stay as they were (PLAIN follows the variables)`);
+        }
+        sasl = { port: saslPort, users: [{ username, password }] };
+      }
+      let ssl: SslOptions | undefined;
+      if (sslPort !== null) {
+        const keystore = await makeSelfSignedKeystore(join(CACHE_DIR, `tls-${port}`), HOST);
+        ssl = { port: sslPort, keystorePath: keystore.keystorePath, keystorePassword: keystore.keystorePassword, sasl: sasl !== undefined };
+        console.log(`TLS certificate for clients (KAFKA_TLS_CA_FILE): ${keystore.certificatePath}`);
+      }
       const broker = await startKafkaBroker({
+        ...(sasl ? { sasl } : {}),
+        ...(ssl ? { ssl } : {}),
         port,
         controllerPort,
         host: HOST,
@@ -88,6 +125,8 @@ async function main(): Promise<number> {
       };
       await writeFile(pidFile, `${JSON.stringify(info, null, 2)}\n`);
       console.log(`Kafka ready at ${broker.brokers} (pid ${broker.pid}, ${Date.now() - started} ms; log ${broker.logFile})`);
+      if (broker.saslBrokers) console.log(`  SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) at ${broker.saslBrokers}`);
+      if (broker.sslBrokers) console.log(`  ${ssl?.sasl ? 'SASL_SSL' : 'SSL'} at ${broker.sslBrokers}`);
       return 0;
     }
     case 'stop': {

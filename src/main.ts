@@ -17,7 +17,7 @@ import { accessSummary } from './http/auth/access-control.ts';
 import { ServiceMetrics } from './http/metrics.ts';
 import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
-import { KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
+import { describeKafkaError, KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { FileHistoryStore, loadHistory } from './models/history-store.ts';
 import { FileModelStore, loadLatestModel } from './models/model-store.ts';
@@ -128,7 +128,11 @@ async function main(): Promise<void> {
       logger: kafkaLog,
     });
     deadLetter = dlq;
-    await dlq.connect();
+    // Bad credentials or an untrusted certificate stop the start-up with a line naming what to check.
+    const settings = kafkaSettings;
+    await dlq.connect().catch((err: unknown) => {
+      throw new Error(`cannot connect to Kafka: ${describeKafkaError(err, settings).message}`);
+    });
     sink = (r) => dlq.add(r);
     consumer = startFlowConsumer({
       kafka: kafkaSettings,

@@ -4,11 +4,12 @@
  * consumer gets its settings from environment variables through parseKafkaEnv and toKafkaConfig, as the
  * service does, and must consume; a wrong password must fail with a clear error naming what to check.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
+import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { describeKafkaError, type KafkaLogger, type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
@@ -146,6 +147,39 @@ describe('SASL and TLS from the configuration', () => {
     expect(values).toEqual([]);
     const failure = log.find((l) => l.level === 'error' && l.msg === 'Kafka consumer failed to start; retrying');
     expect(failure?.fields.err).toMatch(/^TLS connection to Kafka failed: .*self[- ]signed.*; check KAFKA_TLS_CA_FILE/);
+  }, 90_000);
+
+  it('stops the service at start-up with one line naming the settings to check, never the password', async () => {
+    const wrong = 'also-not-the-password';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(await getFreePort()),
+        LOG_LEVEL: 'warn',
+        MODELS_DIR: join(dir, 'models'),
+        STATE_DIR: join(dir, 'state'),
+        KAFKA_BROKERS: broker.saslBrokers!,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: USER.username,
+        KAFKA_SASL_PASSWORD: wrong,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(err).toMatch(
+      /^alcor-traffic-clusters: cannot connect to Kafka: Kafka rejected the credentials: SASL SCRAM-SHA-512 authentication of user "alcor-svc" failed \(.+\); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD\n$/,
+    );
+    expect(out + err).not.toContain(wrong);
   }, 90_000);
 
   it('explains other errors by their own message', () => {
