@@ -132,6 +132,11 @@ async function walkEverything(key: string): Promise<Walk & { vms: string[]; anom
     groupMembers.push(...(await allPages(walk, `/v1/affinity-groups/${groupId}`, key, 'members')).map((m) => m.vm_id as string));
   }
   expect(groups.reduce((n, g) => n + (g.size as number), 0)).toBe(groupMembers.length);
+  // The dashboard's endpoints: the scatter (with another tenant as filter too) and the traffic graphs.
+  await fetchJson(walk, '/v1/vm-projection', key);
+  for (const tenant of index.tenants.sorted) await fetchJson(walk, `/v1/vm-projection?tenant_id=${tenant}`, key);
+  for (const id of index.vms.sorted) await fetchJson(walk, `/v1/affinity-graph?vm_id=${id}&limit=50`, key);
+  for (const groupId of index.affinity!.members.keys()) await fetchJson(walk, `/v1/affinity-graph?group_id=${groupId}&limit=50`, key);
   const runs = (await fetchJson(walk, '/v1/runs', key)).body.runs as Array<{ run_id: string }>;
   const moved: unknown[] = [];
   for (const r of runs) {
