@@ -88,7 +88,7 @@ function gaussian(rand: Random): number {
   return Math.sqrt(-2 * Math.log(1 - rand.next())) * Math.cos(2 * Math.PI * rand.next());
 }
 
-function replicate(base: FeatureMatrix, rows: number, seed: number): FeatureMatrix {
+export function replicate(base: FeatureMatrix, rows: number, seed: number): FeatureMatrix {
   const { cols } = base;
   const std = new Float64Array(cols);
   const mean = new Float64Array(cols);

@@ -1,6 +1,6 @@
 import densityClustering from 'density-clustering';
 import type { Points } from './kmeans.ts';
-import { principalComponents } from './pca.ts';
+import { KdIndex } from './kd-index.ts';
 
 /**
  * For each point, the distance to its minPoints-th nearest point counting itself, the same count
@@ -88,85 +88,11 @@ export function dbscanBruteForce(points: Points, eps: number, minPoints: number)
 }
 
 /**
- * Relative slack on every pruning bound: the projected coordinates are computed in floating point, so a
- * bound that is mathematically <= the true distance can come out a hair above it. Pruning a little less
- * keeps the index exact; the final test is always the brute-force arithmetic.
+ * Principal axes the index's k-d tree splits on. Measured on the scale bench's 100k VMs (45 features): the
+ * top 10 axes hold 86% of the variance; fewer let too many far points through the projected filter, more
+ * make every box test dearer and split each axis fewer times.
  */
-const SLACK = 1e-7;
-/** Principal axes the index projects on: enough to prune well, few enough that bounds stay cheap. */
-const INDEX_AXES = 3;
-
-/**
- * An exact neighbour index for any number of dimensions. Points are projected on their top principal
- * axes (orthonormal, so the distance between two projections never exceeds the true distance) and sorted
- * by the first. A query scans only the slice of that order within range on the first axis, skips points
- * whose projected distance is already too large, and computes true distances for the rest. In the
- * standardised 45-dimensional space a k-d tree prunes nothing; this sweep relies only on the data
- * spreading along its first axis, which clustered fleets do.
- */
-class ProjectionIndex {
-  /** Row indices sorted by the first projected coordinate. */
-  readonly order: Int32Array;
-  /** Position of each row in `order`. */
-  readonly position: Int32Array;
-  /** Projected coordinates by position in `order` (axes contiguous per point), for cache-friendly scans. */
-  readonly proj: Float64Array;
-  readonly axes: number;
-
-  constructor(readonly points: Points) {
-    const { data, rows, dims } = points;
-    const mean = new Float64Array(dims);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) mean[j]! += data[i * dims + j]!;
-    for (let j = 0; j < dims; j++) mean[j]! /= Math.max(1, rows);
-    const centred = new Float64Array(rows * dims);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) centred[i * dims + j] = data[i * dims + j]! - mean[j]!;
-    const pca = principalComponents(centred, rows, dims, 1, INDEX_AXES);
-    const axes = pca ? pca.components : 1;
-    // No variance at all: every projection is 0, the index degenerates to a full scan, which is still correct.
-    const coords = pca ? pca.data : new Float64Array(rows);
-    this.axes = axes;
-    this.order = Int32Array.from({ length: rows }, (_, i) => i).sort((a, b) => coords[a * axes]! - coords[b * axes]! || a - b);
-    this.position = new Int32Array(rows);
-    this.proj = new Float64Array(rows * axes);
-    for (let p = 0; p < rows; p++) {
-      const i = this.order[p]!;
-      this.position[i] = p;
-      for (let c = 0; c < axes; c++) this.proj[p * axes + c] = coords[i * axes + c]!;
-    }
-  }
-
-  /** Squared distance of the projections at positions p and q: a lower bound of the true squared distance. */
-  projected(p: number, q: number): number {
-    const { proj, axes } = this;
-    let s = 0;
-    for (let c = 0; c < axes; c++) {
-      const d = proj[p * axes + c]! - proj[q * axes + c]!;
-      s += d * d;
-    }
-    return s;
-  }
-
-  /**
-   * Calls visit(row) for every row j whose true distance to `row` may be < eps (a superset, in order of
-   * position); visit returns false to stop early.
-   */
-  scan(row: number, eps: number, visit: (j: number) => boolean): void {
-    const { order, proj, axes } = this;
-    const p = this.position[row]!;
-    const x = proj[p * axes]!;
-    const reach = eps * (1 + SLACK);
-    const reach2 = reach * reach;
-    let lo = p;
-    while (lo > 0 && x - proj[(lo - 1) * axes]! < reach) lo--;
-    const n = order.length;
-    for (let q = lo; q < n; q++) {
-      if (proj[q * axes]! - x >= reach) break;
-      // '>' rather than '>=': for the tiniest eps, reach2 underflows to 0 and must not exclude the point itself.
-      if (this.projected(p, q) > reach2) continue;
-      if (!visit(order[q]!)) return;
-    }
-  }
-}
+export const INDEX_AXES = 64;
 
 /** The same arithmetic as density-clustering's distance (dimensions summed last to first), so "< eps" decides alike. */
 function libraryDistance(data: Float64Array, dims: number, a: number, b: number): number {
@@ -189,45 +115,19 @@ function squaredDistance(data: Float64Array, dims: number, a: number, b: number)
 }
 
 /**
- * kDistancesBruteForce through the projection index: for each point, scan outwards along the first axis
- * from its position and stop once the gap on that axis alone exceeds the current k-th best distance.
+ * kDistancesBruteForce through the k-d index, for every row or only for `queries` (rows; the result is
+ * then per query, each still against every row): the same values, bit for bit.
  */
-export function kDistances(points: Points, minPoints: number, index: ProjectionIndex = new ProjectionIndex(points)): Float64Array {
+export function kDistances(points: Points, minPoints: number, index: KdIndex = new KdIndex(points, INDEX_AXES), queries?: Int32Array): Float64Array {
   const { data, rows, dims } = points;
   const kth = Math.max(1, Math.min(minPoints, rows));
-  const out = new Float64Array(rows);
+  const n = queries ? queries.length : rows;
+  const out = new Float64Array(n);
   const buf = new Float64Array(kth);
-  const { order, proj, axes } = index;
-  const consider = (i: number, p: number, q: number): void => {
-    const limit = buf[kth - 1]!;
-    if (index.projected(p, q) * (1 - SLACK) > limit) return;
-    const s = squaredDistance(data, dims, i, order[q]!);
-    if (s >= limit) return;
-    let t = kth - 1;
-    while (t > 0 && buf[t - 1]! > s) {
-      buf[t] = buf[t - 1]!;
-      t--;
-    }
-    buf[t] = s;
-  };
-  for (let i = 0; i < rows; i++) {
-    buf.fill(Number.POSITIVE_INFINITY);
-    const p = index.position[i]!;
-    const x = proj[p * axes]!;
-    let down = p;
-    let up = p + 1;
-    // Walk both directions, nearer side first; the first-axis gap only grows, so stop each side at the bound.
-    for (;;) {
-      const bound = buf[kth - 1]! * (1 + SLACK);
-      const gapDown = down >= 0 ? x - proj[down * axes]! : Number.POSITIVE_INFINITY;
-      const gapUp = up < rows ? proj[up * axes]! - x : Number.POSITIVE_INFINITY;
-      const downOk = down >= 0 && gapDown * gapDown <= bound;
-      const upOk = up < rows && gapUp * gapUp <= bound;
-      if (!downOk && !upOk) break;
-      if (downOk && (!upOk || gapDown <= gapUp)) consider(i, p, down--);
-      else consider(i, p, up++);
-    }
-    out[i] = Math.sqrt(buf[kth - 1]!);
+  for (let q = 0; q < n; q++) {
+    const i = queries ? queries[q]! : q;
+    index.nearest(i, buf, (j) => squaredDistance(data, dims, i, j));
+    out[q] = Math.sqrt(buf[kth - 1]!);
   }
   return out;
 }
@@ -241,19 +141,121 @@ export function kDistances(points: Points, minPoints: number, index: ProjectionI
  *   a component's lowest core point can only be reached through its own component);
  * - a non-core point joins the lowest-numbered cluster with a core point at distance < eps (the library
  *   expands clusters one after another and assigns a point once), else it is noise.
- * Core tests stop at minPoints neighbours, and the union of core points skips pairs already joined, so
- * dense clusters cost little more than their size.
+ * One pass over the k-d index lists every neighbour pair once (each row searches only the rows after it
+ * in tree order, so half the tree); counts, unions and border assignments all come from that list. Only
+ * when the pairs would pass MAX_PAIRS (a huge eps) does it query neighbourhoods again, pass by pass.
  */
 export function dbscan(points: Points, eps: number, minPoints: number): DbscanResult {
   const { data, rows, dims } = points;
   // The brute-force version passes 0 as "keep the default" guards to the library the same way.
   const e = Math.max(eps, Number.MIN_VALUE);
   const minPts = Math.max(1, minPoints);
-  const index = new ProjectionIndex(points);
+  const index = new KdIndex(points, INDEX_AXES);
+  const pairs = neighbourPairs(index, data, dims, e);
+  if (pairs !== null) return labelFromPairs(rows, minPts, pairs);
+  return dbscanByQueries(index, points, e, minPts);
+}
+
+/** Pairs kept at most (two Int32 each): past this, neighbourhoods are queried again instead of stored. */
+const MAX_PAIRS = 1 << 25;
+
+interface Pairs {
+  a: Int32Array;
+  b: Int32Array;
+  count: number;
+}
+
+/** Every pair of distinct rows at distance < eps, each once (a != b), or null past MAX_PAIRS. */
+function neighbourPairs(index: KdIndex, data: Float64Array, dims: number, e: number): Pairs | null {
+  let a: Int32Array = new Int32Array(1024);
+  let b: Int32Array = new Int32Array(1024);
+  let count = 0;
+  let overflow = false;
+  const rows = index.order.length;
+  for (let i = 0; i < rows && !overflow; i++) {
+    index.rangeAfter(i, e, (j) => {
+      if (overflow || libraryDistance(data, dims, i, j) >= e) return;
+      if (count === a.length) {
+        if (count >= MAX_PAIRS) {
+          overflow = true;
+          return;
+        }
+        const grow = (old: Int32Array): Int32Array => {
+          const next = new Int32Array(old.length * 2);
+          next.set(old);
+          return next;
+        };
+        a = grow(a);
+        b = grow(b);
+      }
+      a[count] = i;
+      b[count] = j;
+      count++;
+    });
+  }
+  return overflow ? null : { a, b, count };
+}
+
+/** density-clustering's labels (see dbscan) from the list of neighbour pairs. */
+function labelFromPairs(rows: number, minPts: number, pairs: Pairs): DbscanResult {
+  const { a, b, count } = pairs;
+  // Each point is its own neighbour, as in the library's region query.
+  const neighbours = new Int32Array(rows).fill(1);
+  for (let p = 0; p < count; p++) {
+    neighbours[a[p]!]!++;
+    neighbours[b[p]!]!++;
+  }
+  const core = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) if (neighbours[i]! >= minPts) core[i] = 1;
+  // Union-find over core points; the root of a set is always its lowest row, which orders the clusters.
+  const parent = Int32Array.from({ length: rows }, (_, i) => i);
+  const find = (i: number): number => {
+    let r = i;
+    while (parent[r] !== r) r = parent[r]!;
+    while (parent[i] !== r) {
+      const next = parent[i]!;
+      parent[i] = r;
+      i = next;
+    }
+    return r;
+  };
+  for (let p = 0; p < count; p++) {
+    const i = a[p]!;
+    const j = b[p]!;
+    if (core[i] !== 1 || core[j] !== 1) continue;
+    const ri = find(i);
+    const rj = find(j);
+    if (ri < rj) parent[rj] = ri;
+    else if (rj < ri) parent[ri] = rj;
+  }
+  const labels = new Int32Array(rows).fill(-1);
+  const labelOfRoot = new Int32Array(rows).fill(-1);
+  let rawK = 0;
+  for (let i = 0; i < rows; i++) {
+    if (core[i] !== 1) continue;
+    const r = find(i);
+    if (labelOfRoot[r] === -1) labelOfRoot[r] = rawK++;
+    labels[i] = labelOfRoot[r]!;
+  }
+  // A non-core point takes the lowest label among its core neighbours.
+  for (let p = 0; p < count; p++) {
+    const i = a[p]!;
+    const j = b[p]!;
+    if (core[i] === 1 && core[j] !== 1 && (labels[j] === -1 || labels[i]! < labels[j]!)) labels[j] = labels[i]!;
+    else if (core[j] === 1 && core[i] !== 1 && (labels[i] === -1 || labels[j]! < labels[i]!)) labels[i] = labels[j]!;
+  }
+  let noise = 0;
+  for (let i = 0; i < rows; i++) if (labels[i] === -1) noise++;
+  return { labels, rawK, noise };
+}
+
+/** The same labels without storing pairs: three passes of queries (core test, union, border). */
+function dbscanByQueries(index: KdIndex, points: Points, e: number, minPts: number): DbscanResult {
+  const { data, rows, dims } = points;
   const core = new Uint8Array(rows);
   for (let i = 0; i < rows; i++) {
     let count = 0;
-    index.scan(i, e, (j) => {
+    index.range(i, e, (j) => {
       if (libraryDistance(data, dims, i, j) < e) count++;
       return count < minPts;
     });
@@ -274,7 +276,7 @@ export function dbscan(points: Points, eps: number, minPoints: number): DbscanRe
   };
   for (let i = 0; i < rows; i++) {
     if (core[i] !== 1) continue;
-    index.scan(i, e, (j) => {
+    index.range(i, e, (j) => {
       if (j === i || core[j] !== 1) return true;
       const ri = find(i);
       const rj = find(j);
@@ -300,7 +302,7 @@ export function dbscan(points: Points, eps: number, minPoints: number): DbscanRe
   for (let i = 0; i < rows; i++) {
     if (core[i] === 1) continue;
     let best = -1;
-    index.scan(i, e, (j) => {
+    index.range(i, e, (j) => {
       if (core[j] === 1 && (best === -1 || labels[j]! < best) && libraryDistance(data, dims, i, j) < e) best = labels[j]!;
       return true;
     });

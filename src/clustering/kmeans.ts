@@ -63,29 +63,85 @@ export function restartSeed(seed: number, k: number, restart: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Candidates per centre of greedy k-means++: scikit-learn's 2 + floor(ln k). */
+export function greedyTrials(k: number): number {
+  return 2 + Math.floor(Math.log(Math.max(1, k)));
+}
+
 /**
- * k-means++ seeding (D^2 sampling, Arthur and Vassilvitskii 2007) over the flat array. Returns fewer
- * than k centres when there are fewer distinct points.
+ * k-means++ seeding (D^2 sampling, Arthur and Vassilvitskii 2007) over the flat array. With trials > 1
+ * it is the greedy variant scikit-learn uses (greedyTrials(k)): each new centre is the best, by the
+ * potential it leaves, of `trials` D^2-sampled candidates. Clustering runs keep plain seeding (1): the
+ * greedy one lowers the inertia of a plain best of 5 restarts to scikit-learn's, but within the k search
+ * (whose warm starts already beat scikit-learn's inertia) it cost VM ARI on the fixtures (small 0.907 ->
+ * 0.891, medium 0.922 -> 0.894) and time. Returns fewer than k centres when there are fewer distinct points.
  */
-export function kmeansPlusPlus(points: Points, k: number, rng: Random): Float64Array {
+export function kmeansPlusPlus(points: Points, k: number, rng: Random, trials = 1): Float64Array {
   const { data, rows, dims } = points;
   const centres = new Float64Array(k * dims);
   if (rows === 0 || k === 0) return centres.subarray(0, 0);
-  let pick = Math.min(rows - 1, Math.floor(rng.next() * rows));
-  const closest = new Float64Array(rows).fill(Number.POSITIVE_INFINITY);
-  for (let c = 0; c < k; c++) {
-    centres.set(data.subarray(pick * dims, pick * dims + dims), c * dims);
-    if (c === k - 1) break;
-    let potential = 0;
+  const first = Math.min(rows - 1, Math.floor(rng.next() * rows));
+  centres.set(data.subarray(first * dims, first * dims + dims), 0);
+  const closest = new Float64Array(rows);
+  let potential = 0;
+  for (let i = 0; i < rows; i++) {
+    const d = squaredDistance(data, i * dims, centres, 0, dims);
+    closest[i] = d;
+    potential += d;
+  }
+  const cumulative = new Float64Array(rows);
+  const candidate = new Float64Array(rows);
+  const bestDistances = new Float64Array(rows);
+  const picks = new Int32Array(Math.max(1, trials));
+  for (let c = 1; c < k; c++) {
+    if (!(potential > 0)) return centres.subarray(0, c * dims);
+    let acc = 0;
     for (let i = 0; i < rows; i++) {
-      const d = Math.min(closest[i] as number, squaredDistance(data, i * dims, centres, c * dims, dims));
-      closest[i] = d;
-      potential += d;
+      acc += closest[i] as number;
+      cumulative[i] = acc;
     }
-    if (!(potential > 0)) return centres.subarray(0, (c + 1) * dims);
-    pick = sampleByWeight(closest, potential, rng);
+    // All draws first, then the distance passes: the random sequence does not depend on the data.
+    for (let t = 0; t < picks.length; t++) picks[t] = drawByCumulative(cumulative, closest, rng.next() * acc);
+    let bestPotential = Number.POSITIVE_INFINITY;
+    let bestPick = -1;
+    for (let t = 0; t < picks.length; t++) {
+      const pick = picks[t] as number;
+      const po = pick * dims;
+      let pot = 0;
+      for (let i = 0; i < rows; i++) {
+        const d = Math.min(closest[i] as number, squaredDistance(data, i * dims, data, po, dims));
+        candidate[i] = d;
+        pot += d;
+      }
+      // Strict < keeps the earliest candidate on ties.
+      if (pot < bestPotential) {
+        bestPotential = pot;
+        bestPick = pick;
+        bestDistances.set(candidate);
+      }
+    }
+    centres.set(data.subarray(bestPick * dims, bestPick * dims + dims), c * dims);
+    closest.set(bestDistances);
+    potential = bestPotential;
   }
   return centres;
+}
+
+/**
+ * The first index whose cumulative weight exceeds `target` (binary search); zero weights are never
+ * drawn. Rounding can leave target at or above the last cumulative value: then the last positive weight.
+ */
+function drawByCumulative(cumulative: Float64Array, weights: Float64Array, target: number): number {
+  let lo = 0;
+  let hi = cumulative.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((cumulative[mid] as number) > target) hi = mid;
+    else lo = mid + 1;
+  }
+  let i = Math.min(lo, cumulative.length - 1);
+  while (i > 0 && !((weights[i] as number) > 0)) i--;
+  return i;
 }
 
 /** Index drawn with probability weight/total; zero weights are never drawn. */
@@ -277,10 +333,11 @@ export function kmeansBestOf(
   maxIterations: number,
   tolerance: number,
   previous?: KMeansRun,
+  seedingTrials = 1,
 ): KMeansRun {
   let best: KMeansRun | null = null;
   for (let r = 0; r < Math.max(1, restarts); r++) {
-    const init = kmeansPlusPlus(points, k, new Random(restartSeed(seed, k, r)));
+    const init = kmeansPlusPlus(points, k, new Random(restartSeed(seed, k, r)), seedingTrials);
     const run = lloyd(points, init, maxIterations, tolerance);
     // Short seeding means too few distinct points, which no other start can change.
     if (init.length < k * points.dims) return run;
