@@ -13,6 +13,7 @@ import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, ty
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { describeKafkaError, type KafkaLogger, type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { getJson, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 const USER = { username: 'alcor-svc', password: 'Sup3r-s3cret.pw' };
 
@@ -125,13 +126,13 @@ describe('SASL and TLS from the configuration', () => {
     const wrong = 'not-the-password';
     const { values, log } = await consumeAll(
       settingsFrom({ KAFKA_BROKERS: broker.saslBrokers!, KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: USER.username, KAFKA_SASL_PASSWORD: wrong }),
-      6000,
+      3000,
     );
     expect(values).toEqual([]);
     const failures = log.filter((l) => l.level === 'error' && l.msg === 'Kafka consumer failed to start; retrying');
     expect(failures.length).toBeGreaterThanOrEqual(1);
-    // Backed off: a handful of attempts in 6 s, not a tight loop.
-    expect(failures.length).toBeLessThanOrEqual(4);
+    // Backed off (1 s, then 2 s): at most three attempts in 3 s, not a tight loop.
+    expect(failures.length).toBeLessThanOrEqual(3);
     expect(failures[0]!.fields.err).toBe(
       `Kafka rejected the credentials: SASL ${mechanism.toUpperCase()} authentication of user "${USER.username}" failed (` +
         `${String(failures[0]!.fields.cause)}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
@@ -142,12 +143,64 @@ describe('SASL and TLS from the configuration', () => {
   it('fails with a clear error when the broker certificate is not trusted', async () => {
     const { values, log } = await consumeAll(
       settingsFrom({ KAFKA_BROKERS: broker.sslBrokers!, KAFKA_TLS: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: USER.username, KAFKA_SASL_PASSWORD: USER.password }),
-      6000,
+      3000,
     );
     expect(values).toEqual([]);
     const failure = log.find((l) => l.level === 'error' && l.msg === 'Kafka consumer failed to start; retrying');
     expect(failure?.fields.err).toMatch(/^TLS connection to Kafka failed: .*self[- ]signed.*; check KAFKA_TLS_CA_FILE/);
   }, 90_000);
+
+  it('runs the service over SASL_SSL with SCRAM: it consumes, and its dead-letter producer writes the rejects', async () => {
+    const group = uniqueGroup('sasl-service');
+    const service = await startServiceProcess({
+      KAFKA_BROKERS: broker.sslBrokers!,
+      KAFKA_TLS_CA_FILE: tls.certificatePath,
+      KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      KAFKA_SASL_USERNAME: USER.username,
+      KAFKA_SASL_PASSWORD: USER.password,
+      KAFKA_GROUP_ID: group,
+      KAFKA_TOPIC_FLOWS: topics.flows,
+      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vms,
+      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenants,
+      STATE_DIR: join(dir, `state-${group}`),
+    });
+    try {
+      // The records lack most flow fields: all five are rejected, and go to <flows>.rejected.
+      const stats = await waitFor(
+        async () => {
+          const { body } = await getJson<{ messages: number; rejected: { count: number } }>(`${service.url}/v1/stats`);
+          return body.rejected.count >= records.length ? body : undefined;
+        },
+        60_000,
+        'the service to consume the records',
+      );
+      expect(stats).toMatchObject({ messages: records.length, rejected: { count: records.length } });
+      const admin = testKafkaClient(broker.brokers, 'sasl-dlq-admin').admin();
+      await admin.connect();
+      const written = await waitFor(
+        async () => {
+          const offsets = await admin.fetchTopicOffsets(`${topics.flows}.rejected`).catch(() => []);
+          const high = offsets.reduce((n, p) => n + Number(p.high), 0);
+          return high >= records.length ? high : undefined;
+        },
+        30_000,
+        'the rejects in the dead-letter topic',
+      );
+      await admin.disconnect();
+      expect(written).toBe(records.length);
+      const dlq: string[] = [];
+      const consumer = testKafkaClient(broker.brokers, 'sasl-dlq-reader').consumer({ groupId: uniqueGroup('dlq') });
+      await consumer.connect();
+      await consumer.subscribe({ topic: `${topics.flows}.rejected`, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void dlq.push(message.value?.toString() ?? '') });
+      await waitFor(async () => (dlq.length >= records.length ? true : undefined), 30_000, 'the rejects in the dead-letter topic');
+      await consumer.disconnect();
+      expect(dlq.map((v) => (JSON.parse(v) as { raw: string }).raw)).toEqual(records);
+      expect(service.output()).not.toContain(USER.password);
+    } finally {
+      expect(await service.stop()).toBe(0);
+    }
+  }, 120_000);
 
   it('stops the service at start-up with one line naming the settings to check, never the password', async () => {
     const wrong = 'also-not-the-password';
