@@ -107,6 +107,8 @@ export class Progress {
         noTTYOutput: true,
         notTTYSchedule: this.lineIntervalMs,
         fps: 5,
+        // Redraw on each tick even when nothing changed: a note() may have cleared the line.
+        forceRedraw: true,
         gracefulExit: false,
       }, Presets.shades_classic);
       this.bar.start(options.total ?? 1, 0, this.payload(this.last));
@@ -123,6 +125,16 @@ export class Progress {
       this.lastLine = now;
       this.options.stream.write(`${formatLine(this.options.label, this.last, this.options.unit)}\n`);
     }
+  }
+
+  /**
+   * A message on the same stream (a warning): on a terminal the bar's line is cleared first and the bar
+   * drawn again below it, so that the two do not run into one line.
+   */
+  note(message: string): void {
+    const onTerminal = this.bar !== null && !this.stopped && this.options.stream.isTTY === true;
+    this.options.stream.write(onTerminal ? `\r\u001b[2K${message}\n` : `${message}\n`);
+    if (onTerminal) this.bar?.render();
   }
 
   /** The figures of the latest update. */

@@ -41,8 +41,9 @@ function text(buf: Buffer, start: number, end: number): string {
 }
 
 /**
- * Called after each block read from disk with the file's bytes read so far and its size (for a gzip file,
- * compressed bytes: the share read is what a progress bar needs).
+ * Called before each block is split into lines, with the bytes of the file consumed so far and its size:
+ * for a plain file the bytes handed to the splitter, for a gzip file the compressed bytes the decoder has
+ * taken in (not the read-ahead of the file stream, which runs megabytes ahead on a small file).
  */
 export type ReadProgress = (bytesRead: number, fileBytes: number) => void;
 
@@ -52,18 +53,24 @@ export async function* readTraceChunks(path: string, maxLineBytes = 64 * 1024 * 
   const fileBytes = onRead ? (await stat(path)).size : 0;
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let stream: AsyncIterable<Buffer> = file;
+  let consumed = 0;
+  let bytesConsumed = (chunk: Buffer): number => {
+    consumed += chunk.length;
+    return consumed;
+  };
   if (gzip) {
     const gunzip = createGunzip({ chunkSize: 1 << 20 });
     // pipe() does not forward errors: a read error must end the iteration, not the process.
     file.on('error', (err) => gunzip.destroy(err));
     stream = file.pipe(gunzip);
+    bytesConsumed = () => gunzip.bytesWritten;
   }
   let carry: Buffer | null = null;
   /** Set while skipping the rest of an oversize line. */
   let skipping: OversizeLine | null = null;
   let lineNo = 1;
   for await (const chunk of stream) {
-    onRead?.(file.bytesRead, fileBytes);
+    onRead?.(bytesConsumed(chunk), fileBytes);
     const lines: (string | null)[] = [];
     const oversize: OversizeLine[] = [];
     const firstLine = lineNo;

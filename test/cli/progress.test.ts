@@ -107,6 +107,20 @@ describe('Progress in bar mode', () => {
     expect(stream.text.split('\n')).toHaveLength(2);
   });
 
+  it('puts a note on its own line above the bar and draws the bar again', () => {
+    vi.useFakeTimers({ now: 0 });
+    const stream = new FakeStream(true);
+    const p = new Progress({ label: 'produce', unit: 'bytes', total: 2 * MB, mode: 'bar', stream, now: () => Date.now() });
+    vi.advanceTimersByTime(1000);
+    p.update(1 * MB, 500);
+    stream.chunks.length = 0;
+    p.note('produce: warning: line 7: skipped');
+    const after = stream.text.replaceAll('\u001b', 'ESC');
+    expect(after.startsWith('\rESC[2Kproduce: warning: line 7: skipped\n')).toBe(true);
+    expect(after).toContain(`produce ${'█'.repeat(12)}${'░'.repeat(12)} 50% | 1.0 MB of 2.0 MB | 500 records/s | ETA 1s`);
+    p.stop();
+  });
+
   it('writes the bar as lines when forced on a stream that is not a terminal', () => {
     vi.useFakeTimers({ now: 0 });
     const stream = new FakeStream(false);

@@ -100,7 +100,10 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
           bar.progress ??= new Progress({ label: 'produce', unit: 'bytes', total: f.noEta ? null : p.fileBytes, mode, stream: process.stderr });
           bar.progress.update(p.bytesRead, p.records);
         },
-        onWarning: (m) => process.stderr.write(`produce: warning: ${m}\n`),
+        onWarning: (m) => {
+          if (bar.progress) bar.progress.note(`produce: warning: ${m}`);
+          else process.stderr.write(`produce: warning: ${m}\n`);
+        },
       },
       kafka,
     );
