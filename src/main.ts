@@ -21,6 +21,10 @@ import { describeKafkaError, KafkaEnvError, type KafkaLogger, parseKafkaEnv, red
 import { Pipeline } from './pipeline/pipeline.ts';
 import { FileHistoryStore, loadHistory } from './models/history-store.ts';
 import { FileModelStore, loadLatestModel } from './models/model-store.ts';
+import { fleetCodec } from './fleet/fleet-codec.ts';
+import { applySnapshot, captureSnapshot, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
+import { SnapshotStore } from './snapshots/snapshot-store.ts';
+import { Snapshotter } from './snapshots/snapshotter.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
@@ -41,10 +45,22 @@ async function main(): Promise<void> {
   const { env } = config;
   const metrics = new ServiceMetrics(new Registry());
   let sink: ((r: RejectedRecord) => void) | null = null;
-  const pipeline = new Pipeline(toPipelineConfig(config.pipeline), (r) => {
-    metrics.rejected(r.reason);
-    sink?.(r);
-  });
+  const pipelineConfig = toPipelineConfig(config.pipeline);
+  // With Kafka input the state survives restarts: the newest usable snapshot and the offsets it includes.
+  const snapshotStore =
+    kafkaSettings && env.SNAPSHOT_INTERVAL_SECONDS > 0 ? new SnapshotStore(env.SNAPSHOT_DIR ?? join(env.STATE_DIR, 'snapshots'), env.SNAPSHOTS_KEPT) : null;
+  const snapshotLoad: SnapshotLoad = snapshotStore
+    ? await loadLatestSnapshot(snapshotStore, fleetCodec, { window: pipelineConfig.window, topics: pipelineConfig.topics })
+    : { restored: null, problems: [] };
+  const restored = snapshotLoad.restored;
+  const pipeline = new Pipeline(
+    pipelineConfig,
+    (r) => {
+      metrics.rejected(r.reason);
+      sink?.(r);
+    },
+    restored?.fleet,
+  );
   // A model that cannot be used is logged and skipped: the service starts fresh rather than not at all.
   const loaded = await loadLatestModel(env.MODELS_DIR);
   // So is a run history that cannot be used: /v1/runs starts empty.
@@ -54,14 +70,24 @@ async function main(): Promise<void> {
     models: new FileModelStore(env.MODELS_DIR),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(env.MODELS_DIR),
-    model: loaded.status === 'loaded' ? loaded.model : null,
+    // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
+    model: loaded.status === 'loaded' && !restored ? loaded.model : null,
   });
+  if (restored) applySnapshot(restored.snapshot, pipeline, service);
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent', security: config.security });
   const log = app.log;
   const access = accessSummary(config.security);
   log[access.level](access.fields, access.message);
   if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
   else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
+  for (const p of snapshotLoad.problems) log.error({ snapshot: p.path, problem: p.error }, `skipping the snapshot ${p.path}: ${p.error}`);
+  if (restored) {
+    const s = restored.snapshot;
+    log.info(
+      { snapshot: restored.path, taken_at: new Date(s.takenAt).toISOString(), vms: pipeline.fleet.vms.size, offsets: s.offsets, latest_run: s.service.latest?.runId ?? null },
+      'restored the state from a snapshot: consuming from its offsets',
+    );
+  } else if (snapshotStore) log.info({ dir: snapshotStore.dir }, 'no snapshot to restore: starting with empty windows');
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
   service.on('modelFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the model'));
   if (loadedHistory.status === 'invalid') log.error({ history: loadedHistory.path, problem: loadedHistory.error }, `ignoring the run history ${loadedHistory.path}: ${loadedHistory.error}; starting a fresh one`);
@@ -87,6 +113,7 @@ async function main(): Promise<void> {
   };
 
   let consumer: FlowConsumer | null = null;
+  let snapshotter: Snapshotter | null = null;
   let deadLetter: DeadLetterProducer | null = null;
   let rejectsFile: WriteStream | null = null;
   const timer = setInterval(() => {
@@ -101,7 +128,10 @@ async function main(): Promise<void> {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down');
     clearInterval(timer);
-    await consumer?.stop();
+    snapshotter?.stop();
+    // The final snapshot is taken after the last batch is applied and before the group is left.
+    const final = snapshotter;
+    await consumer?.stop(final ? async () => void (await final.takeNow()) : undefined);
     await deadLetter?.disconnect();
     await app.close();
     await service.close();
@@ -134,7 +164,7 @@ async function main(): Promise<void> {
       throw new Error(`cannot connect to Kafka: ${describeKafkaError(err, settings).message}`);
     });
     sink = (r) => dlq.add(r);
-    consumer = startFlowConsumer({
+    const flowConsumer = startFlowConsumer({
       kafka: kafkaSettings,
       logger: kafkaLog,
       deadLetter: dlq,
@@ -142,7 +172,27 @@ async function main(): Promise<void> {
       onBatch: (messages) => {
         for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
       },
+      ...(snapshotStore ? { commits: 'external' as const, resumeFrom: restored?.snapshot.offsets ?? [] } : {}),
     });
+    consumer = flowConsumer;
+    if (snapshotStore) {
+      snapshotter = new Snapshotter({
+        store: snapshotStore,
+        intervalMs: env.SNAPSHOT_INTERVAL_SECONDS * 1000,
+        capture: () => captureSnapshot(service, flowConsumer.appliedOffsets(), fleetCodec, Date.now()),
+        beforeCommit: () => dlq.flush(),
+        commit: (offsets) => flowConsumer.commit(offsets),
+        onSaved: (o) => {
+          metrics.snapshotSaved(o.bytes, o.captureMs, o.writeMs);
+          log.debug({ snapshot: o.path, bytes: o.bytes, capture_ms: Math.round(o.captureMs), committed: o.committed }, 'snapshot saved');
+        },
+        onFailed: (err, step) => {
+          metrics.snapshotFailed(step);
+          log.warn({ err: err.message, step }, `snapshot ${step} failed; the previous snapshot stays the resume point`);
+        },
+      });
+      snapshotter.start();
+    }
   } else {
     // Embedded default: the bundled trace, through the same pipeline, as fast as it reads.
     mkdirSync(env.STATE_DIR, { recursive: true });
