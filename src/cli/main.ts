@@ -4,15 +4,40 @@
  */
 import { readFileSync } from 'node:fs';
 import { runCli } from './args.ts';
-import { BIN, type Command } from './command.ts';
-import { benchCommand } from './commands/bench.ts';
-import { evaluateCommand } from './commands/evaluate.ts';
-import { fixturesCommand } from './commands/fixtures.ts';
-import { produceCommand } from './commands/produce.ts';
-import { replayCommand } from './commands/replay.ts';
-import { serveCommand } from './commands/serve.ts';
+import { BIN, type CommandEntry } from './command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, replayCommand, produceCommand, fixturesCommand, evaluateCommand, benchCommand];
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'serve',
+    summary: 'run the service: Kafka (or the bundled trace) in, clusters over REST out',
+    load: async () => (await import('./commands/serve.ts')).serveCommand,
+  },
+  {
+    name: 'replay',
+    summary: 'replay a trace file offline through the pipeline and write the clustering',
+    load: async () => (await import('./commands/replay.ts')).replayCommand,
+  },
+  {
+    name: 'produce',
+    summary: 'stream a trace file into Kafka, one message per line, optionally paced',
+    load: async () => (await import('./commands/produce.ts')).produceCommand,
+  },
+  {
+    name: 'fixtures',
+    summary: 'generate a synthetic trace and its ground truth (seeded, byte-identical)',
+    load: async () => (await import('./commands/fixtures.ts')).fixturesCommand,
+  },
+  {
+    name: 'evaluate',
+    summary: "score a replay result against a fixture's ground truth (ARI, NMI), optionally with a plot",
+    load: async () => (await import('./commands/evaluate.ts')).evaluateCommand,
+  },
+  {
+    name: 'bench',
+    summary: 'run the benchmarks and write bench/results/latest.json and a chart',
+    load: async () => (await import('./commands/bench.ts')).benchCommand,
+  },
+];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -37,7 +62,7 @@ export async function dispatch(argv: readonly string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' && rest[0] !== undefined ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     if (target) {
-      process.stdout.write(target.help(`${BIN} ${target.name}`));
+      process.stdout.write((await target.load()).help(`${BIN} ${target.name}`));
       return 0;
     }
     (name === undefined ? process.stderr : process.stdout).write(mainHelp());
@@ -47,12 +72,12 @@ export async function dispatch(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`${BIN}: unknown command "${name}"\n\n${mainHelp()}`);
     return 2;
   }
-  return command.run(rest, `${BIN} ${command.name}`);
+  return (await entry.load()).run(rest, `${BIN} ${entry.name}`);
 }
 
 // An error line names the subcommand that failed ("alcor-clusters replay: no such file: x.gz").

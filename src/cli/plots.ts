@@ -4,9 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 export type PlotFormat = 'svg' | 'png';
 
@@ -18,7 +16,9 @@ export function plotFormatOf(path: string): PlotFormat {
   throw new Error(`cannot tell the plot format from "${path}": name it .svg or .png`);
 }
 
+// Vega takes seconds to load on a busy machine: only a command that draws pays for it, not `--help`.
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -35,6 +35,7 @@ export async function writePlot(spec: TopLevelSpec, path: string): Promise<void>
     await writeFile(path, svg);
     return;
   }
+  const { Resvg } = await import('@resvg/resvg-js');
   // Twice the SVG's size: sharp enough to read in a report.
   const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
     .render()

@@ -32,8 +32,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const benchCommand: Command = {
-  name: 'bench',
-  summary: 'run the benchmarks and write bench/results/latest.json and a chart',
   help,
   run,
 };

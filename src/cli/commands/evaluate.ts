@@ -104,8 +104,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const evaluateCommand: Command = {
-  name: 'evaluate',
-  summary: 'score a replay result against a fixture\'s ground truth (ARI, NMI), optionally with a plot',
   help,
   run,
 };

@@ -167,8 +167,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const fixturesCommand: Command = {
-  name: 'fixtures',
-  summary: 'generate a synthetic trace and its ground truth (seeded, byte-identical)',
   help,
   run,
 };

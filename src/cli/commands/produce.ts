@@ -125,8 +125,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const produceCommand: Command = {
-  name: 'produce',
-  summary: 'stream a trace file into Kafka, one message per line, optionally paced',
   help,
   run,
 };

@@ -142,8 +142,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'replay a trace file offline through the pipeline and write the clustering',
   help,
   run,
 };

@@ -46,8 +46,6 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
 }
 
 export const serveCommand: Command = {
-  name: 'serve',
-  summary: 'run the service: Kafka (or the bundled trace) in, clusters over REST out',
   help,
   run,
 };
