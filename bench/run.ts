@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
-  const { positionals: only, values: flags } = parseFlags(process.argv.slice(2));
+  const { positionals: only, values: flags } = parseFlags(process.argv.slice(2), ['json']);
   const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
   const started = new Date().toISOString();
   const figures: Record<string, unknown> = {
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
   await writeFile(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
   const plot = typeof flags.plot === 'string' ? flags.plot : PLOT;
   await writePlot(benchChartSpec(merged), plot);
-  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${RESULTS} and ${plot}\n`);
+  // --json: stdout holds the figures' JSON document and nothing else.
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+  (flags.json ? process.stderr : process.stdout).write(`written to ${RESULTS} and ${plot}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 
-const help = (prog: string): string => `Usage: ${prog} [replay] [kafka] [api] [scale] [--plot FILE.svg|FILE.png]
+const help = (prog: string): string => `Usage: ${prog} [replay] [kafka] [api] [scale] [--plot FILE.svg|FILE.png] [--json]
 
 Runs the benchmarks (all, or those named) from the repository's root and writes their figures to
 bench/results/latest.json (a partial run keeps the other sections' last figures) and a chart of them to
@@ -17,6 +17,7 @@ benchmark starts its own broker (Java 17 and Maven).
   api       GET /v1/vms/{id} latency under load, idle and during a recluster
   scale     the stages of a clustering run at 10k, 50k and 100k VMs
   --plot FILE   write the chart there instead (.svg or .png)
+  --json        stdout holds only the figures' JSON document
 `;
 
 async function run(argv: readonly string[], prog: string): Promise<number> {
