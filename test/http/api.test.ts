@@ -355,6 +355,8 @@ describe('operations', () => {
         'GET /v1/affinity-groups/{group_id}',
         'GET /v1/runs',
         'GET /v1/runs/{run_id}/changes',
+        'GET /v1/vm-projection',
+        'GET /v1/affinity-graph',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',
