@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
-import { defaultWindowConfig } from '../windows/window-config.ts';
+import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
+import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -32,6 +33,21 @@ export const PipelineOptions = z
     flowsTopic: z.string().min(1).default(defaultTopics.flows),
     vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
     tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
+    // Bounded resources: each cap, when hit, is counted (FleetState.counters, rejection reasons) and logged.
+    /** VMs tracked at once; new ones beyond it are refused. */
+    maxVms: positiveInt.max(10_000_000).default(DEFAULT_MAX_VMS),
+    /** Exact distinct peers (and ports) per VM and window before the set is counted by a sketch. */
+    maxPeersPerVm: positiveInt.max(1_000_000).default(defaultWindowConfig.maxPeersPerVm),
+    /** VM pairs remembered for the affinity graph. */
+    maxVmPairs: positiveInt.max(100_000_000).default(DEFAULT_MAX_VM_PAIRS),
+    /** Event time without flows or attributes after which a VM is forgotten; default twice the window. */
+    idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
+    /** Event time a deleted VM's tombstone is kept against older messages. */
+    deletedRetentionHours: z.coerce.number().min(0).max(24 * 365).default(DEFAULT_DELETED_RETENTION_MS / 3_600_000),
+    /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
+    maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
+    /** Most records in one message's array; larger batches are rejected as batch_too_large. */
+    maxBatchRecords: positiveInt.max(10_000_000).default(defaultDecodeLimits.maxBatchRecords),
   })
   .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'] })
   .refine((o) => o.tenantKMin <= o.tenantKMax, { message: 'tenantKMin must not exceed tenantKMax', path: ['tenantKMin'] })
@@ -42,6 +58,10 @@ export const PipelineOptions = z
   .refine((o) => o.latenessSeconds <= o.windowMinutes * 60, {
     message: 'allowed lateness cannot exceed the window',
     path: ['latenessSeconds'],
+  })
+  .refine((o) => o.idleMinutes === undefined || o.idleMinutes >= o.windowMinutes, {
+    message: 'the idle time cannot be shorter than the window',
+    path: ['idleMinutes'],
   });
 export type PipelineOptions = z.infer<typeof PipelineOptions>;
 
@@ -52,10 +72,15 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
       windowMs: o.windowMinutes * 60_000,
       bucketMs: o.bucketSeconds * 1000,
       allowedLatenessMs: o.latenessSeconds * 1000,
+      maxVms: o.maxVms,
+      maxPeersPerVm: o.maxPeersPerVm,
+      maxVmPairs: o.maxVmPairs,
+      deletedRetentionMs: o.deletedRetentionHours * 3_600_000,
+      ...(o.idleMinutes === undefined ? {} : { idleMs: o.idleMinutes * 60_000 }),
     },
     topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
     reclusterEveryMs: o.reclusterMinutes * 60_000,
-    limits: defaultDecodeLimits,
+    limits: { ...defaultDecodeLimits, maxMessageBytes: o.maxMessageBytes, maxBatchRecords: o.maxBatchRecords },
   };
 }
 

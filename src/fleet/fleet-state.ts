@@ -31,8 +31,16 @@ import {
   S_USED_BASE,
   STAT_COUNT,
 } from '../features/vm-stats.ts';
-import { type DistinctShape, DistinctSets, LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
-import { PairTraffic } from '../windows/pair-traffic.ts';
+import {
+  type DistinctSetsState,
+  type DistinctShape,
+  DistinctSets,
+  LOCAL_PORTS,
+  PEERS_IN,
+  PEERS_OUT,
+  REMOTE_PORTS,
+} from '../windows/distinct-sets.ts';
+import { DEFAULT_MAX_VM_PAIRS, PairTraffic, type PairTrafficState } from '../windows/pair-traffic.ts';
 import { RingSlab } from '../windows/ring-slab.ts';
 import {
   DEFAULT_DELETED_RETENTION_MS,
@@ -72,6 +80,32 @@ export interface FleetCounters {
   vmPairsRefused: number;
   /** Times a VM's distinct peer or port set outgrew `maxPeersPerVm` and switched to a sketch. */
   peerSetsSketched: number;
+}
+
+/** The whole state as plain data (views, not copies, of the typed arrays): what the fleet codec writes. */
+export interface FleetStateData {
+  watermark: number;
+  nextSerial: number;
+  sweptBucket: number;
+  sweptAt: number;
+  counters: FleetCounters;
+  /** In the order of `vms`. */
+  vms: VmData[];
+  deleted: Array<[string, number]>;
+  deletedSerials: Array<[string, number]>;
+  tenants: TenantAttributes[];
+  pairs: PairTrafficState;
+}
+
+export interface VmData {
+  vmId: string;
+  serial: number;
+  lastSeen: number;
+  bornAfterSweep: number;
+  attributes: VmAttributes | null;
+  /** The ring's slot buckets then counters (RingSlab.ringView). */
+  ring: Float64Array;
+  distinct: DistinctSetsState;
 }
 
 /** The limits that can be reached, for the `onCapHit` hook. */
@@ -128,11 +162,14 @@ export class FleetState {
   /** Set by liveEntry when it refused a new VM at the cap. */
   private refused = false;
 
-  constructor(config: WindowConfig) {
+  /** `restore`: state exported by exportState (the fleet codec's decoding); it is taken over, not copied. */
+  constructor(config: WindowConfig, restore?: FleetStateData) {
     this.config = validateWindowConfig(config);
     // One spare slot: the bucket being filled plus a whole window behind it.
     this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT);
-    this.pairs = new PairTraffic(windowBuckets(config), config.maxVmPairs);
+    this.pairs = restore
+      ? PairTraffic.fromState(windowBuckets(config), config.maxVmPairs ?? DEFAULT_MAX_VM_PAIRS, restore.pairs)
+      : new PairTraffic(windowBuckets(config), config.maxVmPairs);
     this.maxVms = config.maxVms ?? DEFAULT_MAX_VMS;
     this.idleMs = idleMsOf(config);
     this.deletedRetentionMs = config.deletedRetentionMs ?? DEFAULT_DELETED_RETENTION_MS;
@@ -142,6 +179,55 @@ export class FleetState {
       sketchSlots: windowBuckets(config) + 1,
       onSketched: () => this.capHit('max_peers_per_vm', ++this.counters.peerSetsSketched),
     };
+    if (restore) this.restore(restore);
+  }
+
+  exportState(): FleetStateData {
+    const vms: VmData[] = [];
+    for (const e of this.vms.values()) {
+      vms.push({
+        vmId: e.vmId,
+        serial: e.serial,
+        lastSeen: e.lastSeen,
+        bornAfterSweep: e.bornAfterSweep,
+        attributes: e.attributes,
+        ring: this.slab.ringView(e.ring),
+        distinct: e.distinct.exportState(),
+      });
+    }
+    return {
+      watermark: this.watermark,
+      nextSerial: this.nextSerial,
+      sweptBucket: this.sweptBucket,
+      sweptAt: this.sweptAt,
+      counters: { ...this.counters },
+      vms,
+      deleted: [...this.deleted],
+      deletedSerials: [...this.deletedSerials],
+      tenants: [...this.tenants.values()],
+      pairs: this.pairs.exportState(),
+    };
+  }
+
+  private restore(d: FleetStateData): void {
+    this.watermark = d.watermark;
+    this.nextSerial = d.nextSerial;
+    this.sweptBucket = d.sweptBucket;
+    this.sweptAt = d.sweptAt;
+    Object.assign(this.counters, d.counters);
+    for (const v of d.vms) {
+      if (this.vms.has(v.vmId)) throw new RangeError(`VM ${v.vmId} appears twice`);
+      if (!(v.serial >= 0 && v.serial < this.nextSerial) || this.bySerial.has(v.serial)) throw new RangeError(`VM ${v.vmId} has a bad serial`);
+      const e = new VmEntry(v.vmId, v.serial, this.slab, DistinctSets.fromState(this.distinctShape, v.distinct));
+      this.slab.writeRing(e.ring, v.ring);
+      e.lastSeen = v.lastSeen;
+      e.bornAfterSweep = v.bornAfterSweep;
+      e.attributes = v.attributes;
+      this.insertVm(e);
+    }
+    for (const [id, at] of d.deleted) this.deleted.set(id, at);
+    for (const [id, serial] of d.deletedSerials) this.deletedSerials.set(id, serial);
+    for (const t of d.tenants) this.tenants.set(t.tenantId, t);
   }
 
   private capHit(cap: FleetCap, count: number): void {

@@ -33,6 +33,17 @@ function slotOf(lo: number, hi: number, mask: number): number {
   return h & mask;
 }
 
+/** The table as plain data, for the fleet codec. */
+export interface PairTrafficState {
+  table: Float64Array;
+  used: number;
+  overflow: number;
+}
+
+/** Doubles per pair entry in the exported table. */
+export const PAIR_STRIDE = STRIDE;
+export const PAIR_EMPTY = EMPTY;
+
 export interface PairEdge {
   lo: number;
   hi: number;
@@ -161,5 +172,25 @@ export class PairTraffic {
       }
       if (sum > 0) fn(lo, t[o + HI]!, sum);
     }
+  }
+
+  exportState(): PairTrafficState {
+    return { table: this.table, used: this.used, overflow: this.overflow };
+  }
+
+  /** A table from exported state (taken over, not copied); throws RangeError on inconsistent state. */
+  static fromState(windowBuckets: number, maxPairs: number, s: PairTrafficState): PairTraffic {
+    const p = new PairTraffic(windowBuckets, maxPairs);
+    const slots = s.table.length / STRIDE;
+    if (!Number.isInteger(slots) || slots < INITIAL_SLOTS || (slots & (slots - 1)) !== 0)
+      throw new RangeError('pair table size is not a power of two');
+    let used = 0;
+    for (let o = 0; o < s.table.length; o += STRIDE) if (s.table[o + LO] !== EMPTY) used++;
+    if (used !== s.used || used * 2 > slots) throw new RangeError('pair table count does not match its entries');
+    p.table = s.table;
+    p.mask = slots - 1;
+    p.used = s.used;
+    p.overflow = s.overflow;
+    return p;
   }
 }

@@ -98,4 +98,15 @@ export class RingSlab {
     const slot = bucket % this.slots;
     return this.data[base + slot] === bucket ? this.data[base + this.slots + slot * this.width + column]! : 0;
   }
+
+  /** The ring's doubles (slot bucket numbers, then counters), as a view: for the fleet codec. */
+  ringView(ring: number): Float64Array {
+    return this.data.subarray(ring * this.stride, (ring + 1) * this.stride);
+  }
+
+  /** Overwrites a ring with `values` (length `stride`), as exported by ringView. */
+  writeRing(ring: number, values: Float64Array): void {
+    if (values.length !== this.stride) throw new RangeError(`a ring holds ${this.stride} values, not ${values.length}`);
+    this.data.set(values, ring * this.stride);
+  }
 }

@@ -11,6 +11,8 @@
  */
 export const HLL_PRECISION = 10;
 export const HLL_REGISTERS = 1 << HLL_PRECISION;
+/** The highest rank a register can hold: the hash bits left after the index, plus one. */
+export const HLL_MAX_RANK = 32 - HLL_PRECISION + 1;
 const ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS);
 
 /** Murmur3's finaliser: every input bit affects every output bit. */

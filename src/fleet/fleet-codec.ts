@@ -1,0 +1,635 @@
+/**
+ * An exact, versioned binary encoding of the whole fleet state, the base of crash-safe snapshots: a state
+ * decoded from its bytes and fed the same records as the original gives the same features, bit for bit.
+ *
+ * Layout (little-endian): magic "ACFS", u16 version, u16 reserved, then the body, then a CRC-32 of
+ * everything before it. The body holds the window's shape (checked against the configuration on
+ * decoding), the watermark and counters, a table of every string (VM ids, tenant ids, attribute values,
+ * peers outside the overlay), then VMs (attributes by string index, ring counters with a bitmap of the
+ * non-zero columns per bucket, occupied slots of the distinct-set tables with their slot index, sketches as
+ * raw registers), tombstones, tenants and the occupied slots of the pair table. Typed arrays keep their
+ * layout (slot indexes are written), so that a decoded table probes exactly like the original.
+ *
+ * Decoding trusts nothing: every read is bounds-checked, every count is checked against the bytes left
+ * before anything is allocated, and any inconsistency is a FleetCodecError, never a crash elsewhere.
+ */
+import { crc32 } from 'node:zlib';
+import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import type { VmState } from '../contract/schemas.ts';
+import { STAT_COUNT } from '../features/vm-stats.ts';
+import type { DistinctSetsState } from '../windows/distinct-sets.ts';
+import { PAIR_EMPTY, PAIR_STRIDE, type PairTrafficState } from '../windows/pair-traffic.ts';
+import { HLL_MAX_RANK, HLL_REGISTERS } from '../windows/windowed-hll.ts';
+import { type WindowConfig, windowBuckets } from '../windows/window-config.ts';
+import { type FleetCounters, FleetState, type FleetStateData, type VmData } from './fleet-state.ts';
+
+export const FLEET_CODEC_MAGIC = 0x53464341; // "ACFS" read as a little-endian u32
+export const FLEET_CODEC_VERSION = 1;
+
+export type FleetCodecErrorCode = 'bad_magic' | 'unsupported_version' | 'checksum' | 'truncated' | 'config_mismatch' | 'corrupt';
+
+export class FleetCodecError extends Error {
+  constructor(
+    readonly code: FleetCodecErrorCode,
+    message: string,
+  ) {
+    super(`fleet state ${code}: ${message}`);
+    this.name = 'FleetCodecError';
+  }
+}
+
+/** Counters in the order they are written; a change here is a new version. */
+const COUNTERS: readonly (keyof FleetCounters)[] = [
+  'flowsApplied',
+  'flowsForDeletedVms',
+  'vmAttributesApplied',
+  'vmAttributesStale',
+  'vmAttributesExpired',
+  'tenantAttributesApplied',
+  'tenantAttributesStale',
+  'vmsDeleted',
+  'vmsExpired',
+  'deletedForgotten',
+  'vmsRefused',
+  'flowsRefused',
+  'vmPairsRefused',
+  'peerSetsSketched',
+];
+const VM_STATES: readonly VmState[] = ['active', 'stopped', 'deleted'];
+const NO_STRING = 0xffffffff;
+const SETS = 4;
+
+class Writer {
+  private buf = new Uint8Array(1 << 16);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.length++] = v;
+  }
+
+  u16(v: number): void {
+    this.room(2);
+    this.view.setUint16(this.length, v, true);
+    this.length += 2;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+class Reader {
+  private readonly view: DataView;
+  offset = 0;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get left(): number {
+    return this.buf.length - this.offset;
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.left) throw new FleetCodecError('truncated', `${what} needs ${n} bytes at offset ${this.offset}, ${this.left} left`);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.offset++]!;
+  }
+
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.offset, true);
+    this.offset += 2;
+    return v;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.offset, true);
+    this.offset += 4;
+    return v;
+  }
+
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.view.getFloat64(this.offset, true);
+    this.offset += 8;
+    return v;
+  }
+
+  bytes(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const b = this.buf.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return b;
+  }
+
+  /** A count of items of at least `minBytes` each: checked against the bytes left before anything is allocated. */
+  count(minBytes: number, what: string): number {
+    const n = this.u32(what);
+    if (n * minBytes > this.left) throw new FleetCodecError('truncated', `${n} ${what} cannot fit in the ${this.left} bytes left`);
+    return n;
+  }
+}
+
+function corrupt(message: string): never {
+  throw new FleetCodecError('corrupt', message);
+}
+
+/** Strings written once, referred to by index. */
+class StringTable {
+  readonly list: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  ref(s: string | null): number {
+    if (s === null) return NO_STRING;
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+}
+
+function isNonNegativeInteger(v: number): boolean {
+  return Number.isInteger(v) && v >= 0;
+}
+
+// ---------------------------------------------------------------- encoding
+
+/** The fleet state as bytes (see the layout above). */
+export function encodeFleetState(fleet: FleetState): Uint8Array {
+  const data = fleet.exportState();
+  const strings = new StringTable();
+  // The body is written first (collecting strings), then framed with the string table in front of it.
+  const body = new Writer();
+  writeVms(body, data.vms, strings);
+  body.u32(data.deleted.length);
+  for (const [id, at] of data.deleted) {
+    body.u32(strings.ref(id));
+    body.f64(at);
+  }
+  body.u32(data.deletedSerials.length);
+  for (const [id, serial] of data.deletedSerials) {
+    body.u32(strings.ref(id));
+    body.f64(serial);
+  }
+  body.u32(data.tenants.length);
+  for (const t of data.tenants) writeTenant(body, t, strings);
+  writePairs(body, data.pairs);
+
+  const w = new Writer();
+  w.u32(FLEET_CODEC_MAGIC);
+  w.u16(FLEET_CODEC_VERSION);
+  w.u16(0);
+  const c = fleet.config;
+  w.f64(c.windowMs);
+  w.f64(c.bucketMs);
+  w.u16(STAT_COUNT);
+  w.u16(HLL_REGISTERS);
+  w.f64(data.watermark);
+  w.f64(data.nextSerial);
+  w.f64(data.sweptBucket);
+  w.f64(data.sweptAt);
+  w.u16(COUNTERS.length);
+  for (const k of COUNTERS) w.f64(data.counters[k]);
+  const encoder = new TextEncoder();
+  w.u32(strings.list.length);
+  for (const s of strings.list) {
+    const b = encoder.encode(s);
+    w.u32(b.length);
+    w.bytes(b);
+  }
+  w.bytes(body.result());
+  const framed = w.result();
+  const out = new Uint8Array(framed.length + 4);
+  out.set(framed);
+  new DataView(out.buffer).setUint32(framed.length, crc32(framed), true);
+  return out;
+}
+
+function writeVms(w: Writer, vms: VmData[], strings: StringTable): void {
+  w.u32(vms.length);
+  for (const v of vms) {
+    w.u32(strings.ref(v.vmId));
+    w.f64(v.serial);
+    w.f64(v.lastSeen);
+    w.f64(v.bornAfterSweep);
+    if (v.attributes === null) w.u8(0);
+    else {
+      w.u8(1);
+      writeVmAttributes(w, v.attributes, strings);
+    }
+    writeRing(w, v.ring);
+    writeDistinct(w, v.distinct, strings);
+  }
+}
+
+/** Nullable numbers: a presence byte each would cost more than the bitmap. */
+function writeNullableNumbers(w: Writer, values: (number | null)[]): void {
+  let mask = 0;
+  values.forEach((v, i) => {
+    if (v !== null) mask |= 1 << i;
+  });
+  w.u8(mask);
+  for (const v of values) if (v !== null) w.f64(v);
+}
+
+function writeLabels(w: Writer, labels: Record<string, string> | null, strings: StringTable): void {
+  if (labels === null) {
+    w.u32(NO_STRING);
+    return;
+  }
+  const entries = Object.entries(labels);
+  w.u32(entries.length);
+  for (const [k, v] of entries) {
+    w.u32(strings.ref(k));
+    w.u32(strings.ref(v));
+  }
+}
+
+function writeVmAttributes(w: Writer, a: VmAttributes, strings: StringTable): void {
+  w.f64(a.ts);
+  for (const s of [a.vmId, a.tenantId, a.vpcId, a.subnetId, a.ip, a.image, a.hostId]) w.u32(strings.ref(s));
+  writeNullableNumbers(w, [a.vcpus, a.memoryMb, a.cpuUtil]);
+  w.u8(VM_STATES.indexOf(a.state));
+  writeLabels(w, a.labels, strings);
+}
+
+function writeTenant(w: Writer, t: TenantAttributes, strings: StringTable): void {
+  w.f64(t.ts);
+  for (const s of [t.tenantId, t.name, t.tier]) w.u32(strings.ref(s));
+  w.u8(t.deleted ? 1 : 0);
+  writeLabels(w, t.labels, strings);
+}
+
+/** Slot buckets, then per slot in use a bitmap of its non-zero counters and those counters. */
+function writeRing(w: Writer, ring: Float64Array): void {
+  const slots = ring.length / (1 + STAT_COUNT);
+  for (let s = 0; s < slots; s++) w.f64(ring[s]!);
+  for (let s = 0; s < slots; s++) {
+    if (ring[s]! < 0) continue;
+    const row = slots + s * STAT_COUNT;
+    let lo = 0;
+    let hi = 0;
+    for (let j = 0; j < STAT_COUNT; j++) {
+      if (ring[row + j] === 0 && !Object.is(ring[row + j], -0)) continue;
+      if (j < 32) lo |= 1 << j;
+      else hi |= 1 << (j - 32);
+    }
+    w.u32(lo >>> 0);
+    w.u32(hi >>> 0);
+    for (let j = 0; j < STAT_COUNT; j++) if (((j < 32 ? lo >>> j : hi >>> (j - 32)) & 1) === 1) w.f64(ring[row + j]!);
+  }
+}
+
+function writeDistinct(w: Writer, d: DistinctSetsState, strings: StringTable): void {
+  const slots = d.table.length >> 1;
+  w.u32(slots);
+  w.u32(d.used);
+  w.f64(d.overflow);
+  for (let set = 0; set < SETS; set++) {
+    w.u32(d.sizes[set]!);
+    w.f64(d.overflowBuckets[set]!);
+  }
+  for (let i = 0; i < slots; i++) {
+    if (d.table[2 * i] === -1) continue;
+    w.u32(i);
+    w.f64(d.table[2 * i]!);
+    w.f64(d.table[2 * i + 1]!);
+  }
+  for (let set = 0; set < SETS; set++) {
+    const m = d.strings[set];
+    if (m === null || m === undefined) {
+      w.u32(NO_STRING);
+      continue;
+    }
+    w.u32(m.length);
+    for (const [k, b] of m) {
+      w.u32(strings.ref(k));
+      w.f64(b);
+    }
+  }
+  for (let set = 0; set < SETS; set++) {
+    const k = d.sketches[set];
+    if (!k) {
+      w.u8(0);
+      continue;
+    }
+    w.u8(1);
+    for (const b of k.slotBuckets) w.f64(b);
+    w.bytes(k.registers);
+  }
+}
+
+function writePairs(w: Writer, p: PairTrafficState): void {
+  const slots = p.table.length / PAIR_STRIDE;
+  w.u32(slots);
+  w.u32(p.used);
+  w.f64(p.overflow);
+  for (let i = 0; i < slots; i++) {
+    const o = i * PAIR_STRIDE;
+    if (p.table[o] === PAIR_EMPTY) continue;
+    w.u32(i);
+    for (let j = 0; j < PAIR_STRIDE; j++) w.f64(p.table[o + j]!);
+  }
+}
+
+// ---------------------------------------------------------------- decoding
+
+/**
+ * A fleet state from bytes made by encodeFleetState, for this window configuration (window and bucket
+ * length must match the encoded ones; caps and lateness come from `config`). Throws FleetCodecError.
+ */
+export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): FleetState {
+  if (bytes.length < 12) throw new FleetCodecError('truncated', `${bytes.length} bytes cannot hold a fleet state`);
+  const head = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (head.getUint32(0, true) !== FLEET_CODEC_MAGIC) throw new FleetCodecError('bad_magic', 'not a fleet state (bad magic number)');
+  const version = head.getUint16(4, true);
+  if (version !== FLEET_CODEC_VERSION)
+    throw new FleetCodecError('unsupported_version', `version ${version}; this build reads version ${FLEET_CODEC_VERSION}`);
+  const framed = bytes.subarray(0, bytes.length - 4);
+  if (head.getUint32(bytes.length - 4, true) !== crc32(framed))
+    throw new FleetCodecError('checksum', 'CRC-32 mismatch: the bytes were damaged or cut short');
+  const r = new Reader(framed);
+  r.offset = 8;
+  const windowMs = r.f64('window length');
+  const bucketMs = r.f64('bucket length');
+  const width = r.u16('counter width');
+  const registers = r.u16('sketch registers');
+  if (windowMs !== config.windowMs || bucketMs !== config.bucketMs)
+    throw new FleetCodecError(
+      'config_mismatch',
+      `encoded with a ${windowMs / 60_000}-minute window of ${bucketMs / 1000}-second buckets; configured: ${config.windowMs / 60_000} minutes of ${config.bucketMs / 1000} s`,
+    );
+  if (width !== STAT_COUNT || registers !== HLL_REGISTERS)
+    throw new FleetCodecError('config_mismatch', `encoded with ${width} counters and ${registers}-register sketches; this build has ${STAT_COUNT} and ${HLL_REGISTERS}`);
+  const slots = windowBuckets(config) + 1;
+  const watermark = r.f64('watermark');
+  const nextSerial = r.f64('next serial');
+  const sweptBucket = r.f64('swept bucket');
+  const sweptAt = r.f64('swept at');
+  if (!isNonNegativeInteger(nextSerial)) corrupt('next serial is not a non-negative integer');
+  const nCounters = r.u16('counters');
+  if (nCounters !== COUNTERS.length) corrupt(`${nCounters} counters; version ${FLEET_CODEC_VERSION} has ${COUNTERS.length}`);
+  const counters = {} as FleetCounters;
+  for (const k of COUNTERS) counters[k] = r.f64(k);
+
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const nStrings = r.count(4, 'strings');
+  const strings: string[] = new Array<string>(nStrings);
+  for (let i = 0; i < nStrings; i++) {
+    const len = r.u32('string length');
+    try {
+      strings[i] = decoder.decode(r.bytes(len, 'string'));
+    } catch (err) {
+      if (err instanceof FleetCodecError) throw err;
+      corrupt(`string ${i} is not UTF-8`);
+    }
+  }
+  const str = (what: string): string => {
+    const i = r.u32(what);
+    if (i >= nStrings) corrupt(`${what}: string index ${i} out of ${nStrings}`);
+    return strings[i]!;
+  };
+  const optStr = (what: string): string | null => {
+    const i = r.u32(what);
+    if (i === NO_STRING) return null;
+    if (i >= nStrings) corrupt(`${what}: string index ${i} out of ${nStrings}`);
+    return strings[i]!;
+  };
+
+  const nVms = r.count(8 * 3 + 5, 'VMs');
+  const vms: VmData[] = [];
+  for (let i = 0; i < nVms; i++) vms.push(readVm(r, slots, str, optStr));
+  const nDeleted = r.count(12, 'tombstones');
+  const deleted: Array<[string, number]> = [];
+  for (let i = 0; i < nDeleted; i++) deleted.push([str('tombstone id'), r.f64('deleted at')]);
+  const nDeletedSerials = r.count(12, 'deleted serials');
+  const deletedSerials: Array<[string, number]> = [];
+  for (let i = 0; i < nDeletedSerials; i++) {
+    const id = str('deleted VM id');
+    const serial = r.f64('deleted serial');
+    if (!isNonNegativeInteger(serial) || serial >= nextSerial) corrupt(`deleted VM ${id} has a bad serial`);
+    deletedSerials.push([id, serial]);
+  }
+  const nTenants = r.count(8 + 12 + 5, 'tenants');
+  const tenants: TenantAttributes[] = [];
+  for (let i = 0; i < nTenants; i++) tenants.push(readTenant(r, str, optStr));
+  const pairs = readPairs(r);
+  if (r.left !== 0) corrupt(`${r.left} bytes after the end of the state`);
+
+  const data: FleetStateData = { watermark, nextSerial, sweptBucket, sweptAt, counters, vms, deleted, deletedSerials, tenants, pairs };
+  try {
+    return new FleetState(config, data);
+  } catch (err) {
+    if (err instanceof RangeError) corrupt(err.message);
+    throw err;
+  }
+}
+
+type StrReader = (what: string) => string;
+type OptStrReader = (what: string) => string | null;
+
+function readVm(r: Reader, slots: number, str: StrReader, optStr: OptStrReader): VmData {
+  const vmId = str('VM id');
+  const serial = r.f64('serial');
+  const lastSeen = r.f64('last seen');
+  const bornAfterSweep = r.f64('born after sweep');
+  const hasAttributes = r.u8('attributes flag');
+  if (hasAttributes > 1) corrupt(`VM ${vmId}: bad attributes flag`);
+  const attributes = hasAttributes === 1 ? readVmAttributes(r, str, optStr) : null;
+  const ring = readRing(r, slots);
+  const distinct = readDistinct(r, slots, optStr);
+  return { vmId, serial, lastSeen, bornAfterSweep, attributes, ring, distinct };
+}
+
+function readNullableNumbers(r: Reader, n: number): (number | null)[] {
+  const mask = r.u8('number presence');
+  if (mask >>> n !== 0) corrupt('bad number presence bitmap');
+  return Array.from({ length: n }, (_, i) => ((mask >>> i) & 1 ? r.f64('number') : null));
+}
+
+function readLabels(r: Reader, str: StrReader): Record<string, string> | null {
+  const n = r.u32('labels');
+  if (n === NO_STRING) return null;
+  if (n * 8 > r.left) throw new FleetCodecError('truncated', `${n} labels cannot fit in the ${r.left} bytes left`);
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const k = str('label key');
+    labels[k] = str('label value');
+  }
+  return labels;
+}
+
+function readVmAttributes(r: Reader, str: StrReader, optStr: OptStrReader): VmAttributes {
+  const ts = r.f64('attributes ts');
+  const vmId = str('attributes VM id');
+  const tenantId = str('tenant id');
+  const vpcId = optStr('VPC id');
+  const subnetId = optStr('subnet id');
+  const ip = optStr('IP');
+  const image = optStr('image');
+  const hostId = optStr('host id');
+  const [vcpus, memoryMb, cpuUtil] = readNullableNumbers(r, 3);
+  const state = VM_STATES[r.u8('VM state')];
+  if (state === undefined) corrupt('unknown VM state');
+  const labels = readLabels(r, str);
+  return {
+    ts,
+    vmId,
+    tenantId,
+    vpcId,
+    subnetId,
+    ip,
+    image,
+    hostId,
+    vcpus: vcpus ?? null,
+    memoryMb: memoryMb ?? null,
+    state,
+    cpuUtil: cpuUtil ?? null,
+    labels,
+  };
+}
+
+function readTenant(r: Reader, str: StrReader, optStr: OptStrReader): TenantAttributes {
+  const ts = r.f64('tenant ts');
+  const tenantId = str('tenant id');
+  const name = optStr('tenant name');
+  const tier = optStr('tenant tier');
+  const deleted = r.u8('tenant deleted');
+  if (deleted > 1) corrupt(`tenant ${tenantId}: bad deleted flag`);
+  const labels = readLabels(r, str);
+  return { ts, tenantId, name, tier, labels, deleted: deleted === 1 };
+}
+
+function readRing(r: Reader, slots: number): Float64Array {
+  const ring = new Float64Array(slots * (1 + STAT_COUNT));
+  for (let s = 0; s < slots; s++) ring[s] = r.f64('slot bucket');
+  for (let s = 0; s < slots; s++) {
+    if (ring[s]! < 0) continue;
+    const row = slots + s * STAT_COUNT;
+    const lo = r.u32('counter bitmap');
+    const hi = r.u32('counter bitmap');
+    if (STAT_COUNT < 64 && (STAT_COUNT <= 32 ? hi !== 0 || (STAT_COUNT < 32 && lo >>> STAT_COUNT !== 0) : hi >>> (STAT_COUNT - 32) !== 0))
+      corrupt('counter bitmap names columns past the last');
+    for (let j = 0; j < STAT_COUNT; j++) if (((j < 32 ? lo >>> j : hi >>> (j - 32)) & 1) === 1) ring[row + j] = r.f64('counter');
+  }
+  return ring;
+}
+
+function readDistinct(r: Reader, sketchSlots: number, optStr: OptStrReader): DistinctSetsState {
+  const slots = r.u32('distinct-set slots');
+  const used = r.u32('distinct-set keys');
+  const overflow = r.f64('distinct overflow');
+  // Tables grow by doubling at half load and shrink to fit on purges: never beyond four slots per key.
+  if (slots < 16 || (slots & (slots - 1)) !== 0 || slots > Math.max(16, 4 * used) || used * 2 > slots)
+    corrupt(`distinct-set table of ${slots} slots for ${used} keys`);
+  if (used * 20 > r.left) throw new FleetCodecError('truncated', `${used} distinct keys cannot fit in the ${r.left} bytes left`);
+  const sizes = new Int32Array(SETS);
+  const overflowBuckets = new Float64Array(SETS);
+  for (let set = 0; set < SETS; set++) {
+    sizes[set] = r.u32('set size');
+    overflowBuckets[set] = r.f64('overflow bucket');
+  }
+  const table = new Float64Array(2 * slots).fill(-1);
+  const perSet = new Int32Array(SETS);
+  for (let k = 0; k < used; k++) {
+    const i = r.u32('slot index');
+    if (i >= slots || table[2 * i] !== -1) corrupt(`distinct-set slot ${i} out of range or used twice`);
+    const key = r.f64('key');
+    if (!isNonNegativeInteger(key)) corrupt('distinct-set key is not a non-negative integer');
+    table[2 * i] = key;
+    table[2 * i + 1] = r.f64('key bucket');
+    perSet[key % 4]!++;
+  }
+  const strings: (Array<[string, number]> | null)[] = [];
+  for (let set = 0; set < SETS; set++) {
+    const n = r.u32('string keys');
+    if (n === NO_STRING) {
+      strings.push(null);
+      continue;
+    }
+    if (n * 12 > r.left) throw new FleetCodecError('truncated', `${n} string keys cannot fit in the ${r.left} bytes left`);
+    const entries: Array<[string, number]> = [];
+    for (let i = 0; i < n; i++) {
+      const k = optStr('string key');
+      if (k === null) corrupt('string key missing');
+      entries.push([k, r.f64('string key bucket')]);
+    }
+    strings.push(entries);
+    perSet[set]! += n;
+  }
+  for (let set = 0; set < SETS; set++) if (perSet[set] !== sizes[set]) corrupt(`distinct set ${set} holds ${perSet[set]} keys, not ${sizes[set]}`);
+  const sketches: DistinctSetsState['sketches'] = [];
+  for (let set = 0; set < SETS; set++) {
+    const has = r.u8('sketch flag');
+    if (has > 1) corrupt('bad sketch flag');
+    if (has === 0) {
+      sketches.push(null);
+      continue;
+    }
+    const slotBuckets = new Float64Array(sketchSlots);
+    for (let s = 0; s < sketchSlots; s++) slotBuckets[s] = r.f64('sketch slot bucket');
+    const registers = r.bytes(sketchSlots * HLL_REGISTERS, 'sketch registers');
+    for (const rank of registers) if (rank > HLL_MAX_RANK) corrupt(`sketch register of rank ${rank}`);
+    sketches.push({ slotBuckets, registers });
+  }
+  return { table, used, sizes, strings, overflow, overflowBuckets, sketches };
+}
+
+function readPairs(r: Reader): PairTrafficState {
+  const slots = r.u32('pair slots');
+  const used = r.u32('pairs');
+  const overflow = r.f64('pair overflow');
+  if (slots < 1024 || (slots & (slots - 1)) !== 0 || slots > Math.max(1024, 4 * used) || used * 2 > slots)
+    corrupt(`pair table of ${slots} slots for ${used} pairs`);
+  if (used * (4 + 8 * PAIR_STRIDE) > r.left) throw new FleetCodecError('truncated', `${used} pairs cannot fit in the ${r.left} bytes left`);
+  const table = new Float64Array(slots * PAIR_STRIDE).fill(PAIR_EMPTY);
+  for (let k = 0; k < used; k++) {
+    const i = r.u32('pair slot');
+    if (i >= slots || table[i * PAIR_STRIDE] !== PAIR_EMPTY) corrupt(`pair slot ${i} out of range or used twice`);
+    const o = i * PAIR_STRIDE;
+    for (let j = 0; j < PAIR_STRIDE; j++) table[o + j] = r.f64('pair value');
+    if (table[o] === PAIR_EMPTY) corrupt(`pair slot ${i} written empty`);
+  }
+  return { table, used, overflow };
+}
+
+/** The codec as one object, for callers that take it as a dependency (snapshots). */
+export const fleetCodec = { encode: encodeFleetState, decode: decodeFleetState };
