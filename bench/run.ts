@@ -12,6 +12,7 @@ import { benchChartSpec } from '../src/cli/bench-chart.ts';
 import { writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
+import { benchMemory } from './memory.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
 
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     process.stderr.write('scale benchmark (10k, 50k, 100k VMs)...\n');
     figures.scale = await benchScale(TRACE);
   }
+  if (wanted('memory')) figures.memory = await benchMemory();
   await mkdir('bench/results', { recursive: true });
   // A partial run (`npm run bench -- api`) updates its own sections and keeps the others' last figures.
   let previous: Record<string, unknown> = {};

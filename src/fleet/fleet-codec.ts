@@ -298,7 +298,10 @@ function writeTenant(w: Writer, t: TenantAttributes, strings: StringTable): void
   writeLabels(w, t.labels, strings);
 }
 
-/** Slot buckets, then per slot in use a bitmap of its non-zero counters and those counters. */
+/**
+ * Slot buckets, then per slot in use a bitmap of its non-zero counters and those counters. (Counters are
+ * sums of non-negative values from +0, so there is no -0 to lose.)
+ */
 function writeRing(w: Writer, ring: Float64Array): void {
   const slots = ring.length / (1 + STAT_COUNT);
   for (let s = 0; s < slots; s++) w.f64(ring[s]!);
@@ -308,7 +311,7 @@ function writeRing(w: Writer, ring: Float64Array): void {
     let lo = 0;
     let hi = 0;
     for (let j = 0; j < STAT_COUNT; j++) {
-      if (ring[row + j] === 0 && !Object.is(ring[row + j], -0)) continue;
+      if (ring[row + j] === 0) continue;
       if (j < 32) lo |= 1 << j;
       else hi |= 1 << (j - 32);
     }

@@ -166,7 +166,8 @@ export class FleetState {
   constructor(config: WindowConfig, restore?: FleetStateData) {
     this.config = validateWindowConfig(config);
     // One spare slot: the bucket being filled plus a whole window behind it.
-    this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT);
+    // A restored fleet's slab is sized at once rather than doubled ring by ring.
+    this.slab = new RingSlab(windowBuckets(config) + 1, STAT_COUNT, restore ? 2 ** Math.ceil(Math.log2(Math.max(1024, restore.vms.length))) : 1024);
     this.pairs = restore
       ? PairTraffic.fromState(windowBuckets(config), config.maxVmPairs ?? DEFAULT_MAX_VM_PAIRS, restore.pairs)
       : new PairTraffic(windowBuckets(config), config.maxVmPairs);
