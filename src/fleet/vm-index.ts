@@ -90,6 +90,11 @@ export class VmIndex {
     }
   }
 
+  /** Slots of the table (for tests and memory figures). */
+  get slots(): number {
+    return this.keys.length;
+  }
+
   /** Live keys. */
   get size(): number {
     return this.live;

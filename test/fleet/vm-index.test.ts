@@ -24,4 +24,18 @@ describe('VmIndex', () => {
       expect(index.get(probe)).toBe(map.get(id));
     }
   });
+
+  it('stays sized by its live keys while VMs come and go', () => {
+    const index = new VmIndex();
+    const entry = {} as VmEntry;
+    // 200,000 VMs over time, at most 300 at once: tombstones must not double the table at each rebuild.
+    for (let i = 0; i < 200_000; i++) {
+      index.set(`vm-${i}`, entry);
+      if (i >= 300) index.delete(`vm-${i - 300}`);
+    }
+    expect(index.size).toBe(300);
+    expect(index.slots).toBeLessThanOrEqual(2048);
+    expect(index.get('vm-199999')).toBe(entry);
+    expect(index.get('vm-199699')).toBeUndefined();
+  });
 });
