@@ -99,6 +99,22 @@ const SecurityEnv = z.object({
     .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
     .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })])))
     .optional(),
+  /**
+   * Behind a reverse proxy: how many proxy hops to trust, or which proxy addresses (IPs, CIDRs, `loopback`,
+   * `linklocal`, `uniquelocal`), so the client address of X-Forwarded-For keys the anonymous rate limit.
+   * Unset: the socket's address (trusting any sender's header would let a client pick its own bucket).
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .transform((s): number | string[] => (/^\d+$/.test(s) ? Number(s) : s.split(',').map((a) => a.trim())))
+    .pipe(
+      z.union([
+        z.number().int().min(1).max(10),
+        z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])])).min(1),
+      ]),
+    )
+    .optional(),
 });
 
 export interface SecurityConfig {
@@ -108,6 +124,8 @@ export interface SecurityConfig {
   rateLimit: { max: number; windowMs: number } | null;
   /** null: CORS off (browsers keep to same-origin). */
   corsOrigins: string[] | null;
+  /** null: the socket's address is the client's. */
+  trustProxy: number | string[] | null;
 }
 
 export interface ServiceConfig {
@@ -177,6 +195,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
     metricsPublic: sec.METRICS_PUBLIC,
     rateLimit: sec.RATE_LIMIT_MAX === 0 ? null : { max: sec.RATE_LIMIT_MAX, windowMs: sec.RATE_LIMIT_WINDOW_SECONDS * 1000 },
     corsOrigins: sec.CORS_ORIGINS === undefined || sec.CORS_ORIGINS.length === 0 ? null : sec.CORS_ORIGINS,
+    trustProxy: sec.TRUST_PROXY ?? null,
   };
   return { env: e.data, pipeline: p.data, security };
 }

@@ -35,12 +35,20 @@ export interface AppOptions {
 /** The API reads no request body beyond a few bytes; a small limit bounds what a client can make us buffer. */
 export const BODY_LIMIT = 64 * 1024;
 
+/** Fastify's trustProxy: a hop count becomes the function Fastify itself would make of it (its types omit numbers). */
+function trustedProxies(trust: number | string[] | null): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === null) return false;
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
+}
+
 export function buildApp(view: ServiceView, options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // The client address keys the anonymous rate limit: only configured proxies may name it.
+    trustProxy: trustedProxies(options.security?.trustProxy ?? null),
     // Ids may be 128 characters, and percent-encoding can triple that; longer params are still a clean 400.
     routerOptions: { maxParamLength: 512 },
     // Errors raised before routing (a malformed percent-encoding) skip the error handler unless sent here.

@@ -40,6 +40,8 @@ export interface SecurityOptions {
   rateLimit?: { max: number; windowMs: number } | null;
   /** Browser origins allowed by CORS; absent: no CORS headers. */
   corsOrigins?: readonly string[] | null;
+  /** Proxy hops or addresses whose X-Forwarded-For is believed (Fastify's trustProxy); absent: none. */
+  trustProxy?: number | string[] | null;
 }
 
 /** Sees no record: what a request holds until its key is checked (tenant ids are at least 1 character). */

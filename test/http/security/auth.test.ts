@@ -131,6 +131,8 @@ describe('rate limiting', () => {
     expect(await statuses({})).toEqual([401, 401, 401, 429]);
     expect(await statuses(bearer('guess-1'))).toEqual([429, 429, 429, 429]);
     expect(await statuses({}, '/healthz')).toEqual([200, 200, 200, 200]);
+    // Without a trusted proxy, X-Forwarded-For does not give a client a fresh bucket.
+    expect(await statuses({ 'x-forwarded-for': '203.0.113.7' })).toEqual([429, 429, 429, 429]);
     const limited = await get(a, '/v1/tenants', bearer(TENANT_A_KEY));
     expect(limited.json().error).toBe('rate_limited');
     expect(limited.headers['retry-after']).toBeDefined();
@@ -161,7 +163,10 @@ describe('configuration', () => {
   const scrypt = `scrypt$16384$8$1$${'s'.repeat(22)}$${'h'.repeat(43)}`;
 
   it('defaults to an open API with a rate limit of 1200 a minute and no CORS', () => {
-    expect(loadServiceConfig({}).security).toEqual({ keys: [], metricsPublic: false, rateLimit: { max: 1200, windowMs: 60_000 }, corsOrigins: null });
+    expect(loadServiceConfig({}).security).toEqual({ keys: [], metricsPublic: false, rateLimit: { max: 1200, windowMs: 60_000 }, corsOrigins: null, trustProxy: null });
+    expect(loadServiceConfig({ TRUST_PROXY: '1' }).security.trustProxy).toBe(1);
+    expect(loadServiceConfig({ TRUST_PROXY: '10.0.0.0/8, loopback' }).security.trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(() => loadServiceConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY/);
     expect(loadServiceConfig({ RATE_LIMIT_MAX: '0' }).security.rateLimit).toBeNull();
   });
 
@@ -187,5 +192,25 @@ describe('configuration', () => {
     );
     expect(() => loadServiceConfig({ API_KEYS: '[{"hash": 1}]' })).toThrow(/API_KEYS: JSON form: \[0.hash\]/);
     expect(() => loadServiceConfig({ CORS_ORIGINS: 'not a url' })).toThrow(/CORS_ORIGINS/);
+  });
+});
+
+describe('behind a trusted proxy', () => {
+  it('keys the anonymous rate limit by the forwarded client address', async () => {
+    // app.inject comes from 127.0.0.1: the "proxy".
+    const a = securedApp(view, { keys, rateLimit: { max: 2, windowMs: 60_000 }, trustProxy: ['loopback'] });
+    const status = async (client: string) => (await get(a, '/v1/tenants', { 'x-forwarded-for': client })).statusCode;
+    expect([await status('203.0.113.7'), await status('203.0.113.7'), await status('203.0.113.7')]).toEqual([401, 401, 429]);
+    expect(await status('198.51.100.9')).toBe(401);
+    await a.close();
+  });
+});
+
+describe('behind one trusted proxy hop', () => {
+  it('takes the client address one hop back in X-Forwarded-For', async () => {
+    const a = securedApp(view, { keys, rateLimit: { max: 1, windowMs: 60_000 }, trustProxy: 1 });
+    const status = async (forwarded: string) => (await get(a, '/v1/tenants', { 'x-forwarded-for': forwarded })).statusCode;
+    expect([await status('203.0.113.7'), await status('203.0.113.7'), await status('198.51.100.9')]).toEqual([401, 429, 401]);
+    await a.close();
   });
 });
