@@ -103,6 +103,11 @@ class Writer {
     this.length += b.length;
   }
 
+  /** The bytes written so far, as a view (no copy). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
@@ -235,12 +240,9 @@ export function encodeFleetState(fleet: FleetState): Uint8Array {
     w.u32(b.length);
     w.bytes(b);
   }
-  w.bytes(body.result());
-  const framed = w.result();
-  const out = new Uint8Array(framed.length + 4);
-  out.set(framed);
-  new DataView(out.buffer).setUint32(framed.length, crc32(framed), true);
-  return out;
+  w.bytes(body.written());
+  w.u32(crc32(w.written()));
+  return w.result();
 }
 
 function writeVms(w: Writer, vms: VmData[], strings: StringTable): void {
