@@ -25,6 +25,9 @@ export function registerDocs(app: FastifyInstance): void {
         { name: 'tenants', description: 'Tenants' },
         { name: 'operations', description: 'Health, readiness, metrics' },
       ],
+      // With API_KEYS set (README, "Security"); lets the page's Authorize button send the key.
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' } } },
+      security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
   });
