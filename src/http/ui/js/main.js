@@ -157,7 +157,10 @@ async function refreshAll() {
     const r = runs[0];
     $('run-status').textContent = r ? `${r.run_id} · ${when(r.computed_at)} · ${r.vms.count} VMs · ${r.tenants.count} tenants` : 'no run yet';
   });
-  if (!ok) return;
+  if (!ok) {
+    $('run-status').textContent = 'not loaded';
+    return;
+  }
   // The cluster names colour the other views' labels: they load first.
   const clustersOk = await settle(loadClusters);
   if (!clustersOk) return;
