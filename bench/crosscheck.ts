@@ -1,9 +1,11 @@
 /**
- * npm run crosscheck [-- --trace FILE] [--k N] [--restarts N] [--eps X] [--min-points N] [--skip-dbscan]
+ * npm run crosscheck [-- --trace FILE] [--scale ROWS] [--k N] [--restarts N] [--eps X] [--min-points N] [--skip-dbscan]
  * [--out FILE] [--matrix-out FILE.npy] [--sklearn-threads N]: clusters the VM feature matrix of a trace with ours (src/clustering) and with scikit-learn
  * (bench/crosscheck.py, in a venv under .cache/crosscheck-venv installed on first use; never a runtime
  * dependency) and reports k-means inertia ours / scikit-learn's, DBSCAN label agreement (ARI) and PCA
  * explained variance agreement, with the timings of both sides. Figures go to bench/results/crosscheck.json.
+ * With --scale ROWS the matrix is the scale bench's (`npm run bench -- scale`): the trace's (default
+ * bench-1m's) VM feature vectors replicated with jitter up to ROWS rows, e.g. --scale 100000.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cluster, type FeatureMatrix } from '../src/clustering/index.ts';
-import { KMEANS_RELATIVE_TOLERANCE, kmeansBestOf, kmeansTolerance } from '../src/clustering/kmeans.ts';
+import { greedyTrials, KMEANS_RELATIVE_TOLERANCE, kmeansBestOf, kmeansTolerance } from '../src/clustering/kmeans.ts';
 import { principalComponents } from '../src/clustering/pca.ts';
 import { standardize } from '../src/clustering/standardize.ts';
 import { defaultClusteringOptions } from '../src/clustering/types.ts';
@@ -20,6 +22,7 @@ import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-feature
 import { defaultPipelineConfig, Pipeline } from '../src/pipeline/pipeline.ts';
 import { takeSnapshot } from '../src/runs/snapshot.ts';
 import { readTraceChunks } from '../src/trace/trace-reader.ts';
+import { replicate } from './scale-bench.ts';
 
 const VENV = '.cache/crosscheck-venv';
 const VENV_PYTHON = join(VENV, 'bin', 'python');
@@ -29,8 +32,12 @@ const SKLEARN_RANDOM_STATE = 0;
 /** scikit-learn is also run with these seeds (untimed) to show how much its own best of n_init varies. */
 const OTHER_RANDOM_STATES = [1, 2, 3, 4];
 
+const SCALE_TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
+
 interface Args {
   trace: string;
+  /** Replicate the trace's VMs up to this many rows, as the scale bench does. */
+  scale: number | undefined;
   k: number;
   restarts: number;
   eps: number | undefined;
@@ -45,7 +52,8 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
-    trace: 'fixtures/medium.jsonl.gz',
+    trace: '',
+    scale: undefined,
     k: 20,
     restarts: defaultClusteringOptions.restarts,
     eps: undefined,
@@ -63,6 +71,7 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--trace') args.trace = argv[++i] ?? args.trace;
+    else if (a === '--scale') args.scale = number(a, argv[++i]);
     else if (a === '--k') args.k = number(a, argv[++i]);
     else if (a === '--restarts') args.restarts = number(a, argv[++i]);
     else if (a === '--eps') args.eps = number(a, argv[++i]);
@@ -74,6 +83,8 @@ function parseArgs(argv: string[]): Args {
     else throw new RangeError(`unknown argument ${a}`);
   }
   if (!Number.isInteger(args.k) || args.k < 2) throw new RangeError('--k must be an integer >= 2');
+  if (args.scale !== undefined && !(Number.isInteger(args.scale) && args.scale >= 1)) throw new RangeError('--scale must be a positive integer');
+  if (args.trace === '') args.trace = args.scale === undefined ? 'fixtures/medium.jsonl.gz' : SCALE_TRACE;
   if (!Number.isInteger(args.restarts) || args.restarts < 1) throw new RangeError('--restarts must be a positive integer');
   return args;
 }
@@ -187,7 +198,9 @@ async function main(): Promise<void> {
 
   process.stderr.write(`building the VM feature matrix of ${args.trace}...\n`);
   let start = performance.now();
-  const raw = await featureMatrix(args.trace);
+  const base = await featureMatrix(args.trace);
+  // The scale bench's replication (same jitter, same seed: the row count) for the figures at 10k-100k VMs.
+  const raw = args.scale === undefined ? base : replicate(base, args.scale, args.scale);
   const replayMs = performance.now() - start;
   const { rows, cols } = raw;
   const weights = vmFeatureWeights();
@@ -205,9 +218,14 @@ async function main(): Promise<void> {
     return outcome;
   });
   const oursInertia = ours.quality.inertia ?? Number.NaN;
-  // The plain best of the same k-means++ restarts (no warm start from k - 1, no sample): like for like.
-  const { value: plain, ms: plainMs } = fastest(REPEATS, () =>
+  // The plain best of the same k-means++ restarts (no warm start from k - 1, no sample): like for like,
+  // with plain seeding (one candidate per centre) and with scikit-learn's greedy seeding.
+  const plainRepeats = rows > 20_000 ? 1 : REPEATS;
+  const { value: plain, ms: plainMs } = fastest(plainRepeats, () =>
     kmeansBestOf(points, args.k, SEED, args.restarts, defaultClusteringOptions.maxIterations, kmeansTolerance(points)),
+  );
+  const { value: greedy, ms: greedyMs } = fastest(plainRepeats, () =>
+    kmeansBestOf(points, args.k, SEED, args.restarts, defaultClusteringOptions.maxIterations, kmeansTolerance(points), undefined, greedyTrials(args.k)),
   );
 
   let oursDbscan: { eps: number; epsSource: string; labels: Int32Array; clusters: number; noise: number; ms: number; callMs: number } | null = null;
@@ -273,7 +291,13 @@ async function main(): Promise<void> {
     measured: new Date().toISOString(),
     machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', sklearn: ref.sklearn, numpy: ref.numpy, sklearn_threads: args.sklearnThreads },
     trace: args.trace,
-    matrix: { rows, cols, constant_columns: std.constant.reduce((s, v) => s + v, 0), replay_ms: Math.round(replayMs) },
+    matrix: {
+      rows,
+      cols,
+      source: args.scale === undefined ? 'the final run of the trace' : `the trace's ${base.rows} VMs replicated to ${rows} rows as in npm run bench -- scale`,
+      constant_columns: std.constant.reduce((s, v) => s + v, 0),
+      replay_ms: Math.round(replayMs),
+    },
     kmeans: {
       k: args.k,
       restarts: args.restarts,
@@ -284,12 +308,17 @@ async function main(): Promise<void> {
       inertia_ratio: round(oursInertia / ref.kmeans.inertia),
       ours_plain_best_of_restarts_inertia: round(plain.inertia, 4),
       plain_inertia_ratio: round(plain.inertia / ref.kmeans.inertia),
+      ours_greedy_best_of_restarts_inertia: round(greedy.inertia, 4),
+      greedy_inertia_ratio: round(greedy.inertia / ref.kmeans.inertia),
       ours_ms: Math.round(Number.isFinite(kmeansStageMs) ? kmeansStageMs : oursClusterMs),
       ours_cluster_call_ms: Math.round(oursClusterMs),
+      time_ratio_cluster_call: round(oursClusterMs / ref.kmeans.ms, 3),
+      time_ratio_kmeans_stage: round((Number.isFinite(kmeansStageMs) ? kmeansStageMs : oursClusterMs) / ref.kmeans.ms, 3),
       ours_plain_ms: Math.round(plainMs),
+      ours_greedy_ms: Math.round(greedyMs),
       sklearn_ms: Math.round(ref.kmeans.ms),
       sklearn_ms_median: Math.round(ref.kmeans.ms_median),
-      timing: `least of ${REPEATS} runs for ours, of the ${1 + OTHER_RANDOM_STATES.length} seeds' fits for scikit-learn`,
+      timing: `least of ${REPEATS} runs for ours (${plainRepeats} for the plain and greedy bests of restarts), of the ${1 + OTHER_RANDOM_STATES.length} seeds' fits for scikit-learn`,
       sklearn_iterations: ref.kmeans.iterations,
       sklearn_inertia_other_random_states: ref.kmeans.inertia_other_random_states.map((v) => round(v, 4)),
       inertia_ratio_range_over_sklearn_seeds: [
@@ -335,7 +364,8 @@ async function main(): Promise<void> {
     // first run
   }
   await mkdir('bench/results', { recursive: true });
-  await writeFile(args.out, `${JSON.stringify({ ...previous, [args.trace]: figures }, null, 2)}\n`);
+  const section = args.scale === undefined ? args.trace : `${args.trace} x ${args.scale} rows`;
+  await writeFile(args.out, `${JSON.stringify({ ...previous, [section]: figures }, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${args.out}\n`);
 }
 

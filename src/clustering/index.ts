@@ -1,4 +1,5 @@
-import { dbscan, kDistances, kneeEps } from './dbscan.ts';
+import { dbscan, INDEX_AXES, KNEE_SAMPLE, kDistances, kneeEps } from './dbscan.ts';
+import { KdIndex } from './kd-index.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
@@ -218,11 +219,15 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
     }
     case 'dbscan': {
       const minPoints = Math.max(1, Math.floor(o.dbscan.minPoints));
-      const eps = o.dbscan.eps ?? timed(timings, 'dbscan', () => kneeEps(kDistances(points, minPoints)));
+      const index = timed(timings, 'dbscan', () => new KdIndex(points, INDEX_AXES));
+      // The knee needs only the shape of the k-distance curve: a seeded sample of rows draws it at scale.
+      const kneeRows = rows > 2 * KNEE_SAMPLE ? sampleIndices(Int32Array.from({ length: rows }, (_, i) => i), KNEE_SAMPLE, o.seed ^ 0x6a09e667) : undefined;
+      const eps = o.dbscan.eps ?? timed(timings, 'dbscan', () => kneeEps(kDistances(points, minPoints, index, kneeRows)));
       parameters.eps = eps;
       parameters.epsSource = o.dbscan.eps === undefined ? 'k-distance-knee' : 'given';
+      if (o.dbscan.eps === undefined) parameters.kneeRows = kneeRows?.length ?? rows;
       parameters.minPoints = minPoints;
-      const result = timed(timings, 'dbscan', () => dbscan(points, eps, minPoints));
+      const result = timed(timings, 'dbscan', () => dbscan(points, eps, minPoints, index));
       rawLabels = result.labels;
       rawK = result.rawK;
       noise = result.noise;

@@ -8,7 +8,7 @@ import { principalComponents } from './pca.ts';
  */
 export const SLACK = 1e-7;
 /** Points per leaf: below this a linear scan of projected distances is cheaper than more bounding boxes. */
-const LEAF_SIZE = 24;
+const LEAF_SIZE = 48;
 
 /**
  * An exact neighbour index for any number of dimensions: a k-d tree over the points' coordinates on their
@@ -38,6 +38,7 @@ export class KdIndex {
   /** Per node, the mean of its points' projections (axes values) and the largest distance to it. */
   private readonly centre: Float64Array;
   private readonly radius: Float64Array;
+  private readonly nodes: number;
   private readonly stack: Int32Array;
   /** Projected query point of the current search. */
   private readonly query: Float64Array;
@@ -127,6 +128,7 @@ export class KdIndex {
     this.box = box;
     this.centre = centre;
     this.radius = radius;
+    this.nodes = nodes;
     this.stack = new Int32Array(depth * 2 + 2);
     this.position = new Int32Array(rows);
     for (let p = 0; p < rows; p++) this.position[order[p]!] = p;
@@ -207,31 +209,72 @@ export class KdIndex {
   }
 
   /**
-   * range() restricted to the rows after `row` in tree order (position greater than its own), so that
-   * calling it for every row meets each pair once; subtrees wholly before the row are never opened.
+   * Calls visit(i, j) for every pair of distinct rows whose true distance may be < eps (a superset of
+   * them), each pair once. The tree is walked once per leaf rather than once per row: each leaf gathers
+   * the leaves (itself and those after it in tree order) whose boxes and balls come within eps of its
+   * own, then each of its rows tests those leaves' boxes alone and scans the ones in reach.
    */
-  rangeAfter(row: number, eps: number, visit: (j: number) => void): void {
-    if (this.order.length === 0) return;
-    this.setQuery(row);
-    const from = this.position[row]! + 1;
+  pairs(eps: number, visit: (i: number, j: number) => void): void {
+    const rows = this.order.length;
+    if (rows === 0) return;
     const reach = eps * (1 + SLACK);
     const reach2 = reach * reach;
-    const { stack, left, right, start, end, order } = this;
-    let top = 0;
-    stack[top++] = 0;
-    while (top > 0) {
-      const node = stack[--top]!;
-      if (end[node]! <= from || this.boxDistance(node) > reach2) continue;
-      if (left[node] === -1) {
-        for (let p = Math.max(from, start[node]!); p < end[node]!; p++) {
-          if (this.projected(p, reach2) > reach2) continue;
-          visit(order[p]!);
+    const { stack, left, right, start, end, order, proj, axes, box, query } = this;
+    const leaves: number[] = [];
+    for (let node = 0; node < this.nodes; node++) if (left[node] === -1) leaves.push(node);
+    const near = new Int32Array(leaves.length);
+    for (const leaf of leaves) {
+      let count = 0;
+      let top = 0;
+      stack[top++] = 0;
+      while (top > 0) {
+        const node = stack[--top]!;
+        if (end[node]! <= start[leaf]! || this.nodeGap(leaf, node) > reach2) continue;
+        if (left[node] === -1) near[count++] = node;
+        else {
+          stack[top++] = right[node]!;
+          stack[top++] = left[node]!;
         }
-      } else {
-        stack[top++] = right[node]!;
-        stack[top++] = left[node]!;
+      }
+      for (let p = start[leaf]!; p < end[leaf]!; p++) {
+        for (let c = 0; c < axes; c++) query[c] = proj[p * axes + c]!;
+        for (let n = 0; n < count; n++) {
+          const other = near[n]!;
+          // The point against the other leaf's box, stopping as soon as it is out of reach.
+          const b = other * 2 * axes;
+          let s = 0;
+          for (let c = 0; c < axes && s <= reach2; c++) {
+            const q = query[c]!;
+            const lo = box[b + c]!;
+            const hi = box[b + axes + c]!;
+            const d = q < lo ? lo - q : q > hi ? q - hi : 0;
+            s += d * d;
+          }
+          if (s > reach2) continue;
+          for (let q = Math.max(p + 1, start[other]!); q < end[other]!; q++) {
+            if (this.projected(q, reach2) > reach2) continue;
+            visit(order[p]!, order[q]!);
+          }
+        }
       }
     }
+  }
+
+  /** A lower bound of the squared distance between any point of node a and any point of node b. */
+  private nodeGap(a: number, b: number): number {
+    const { box, centre, axes } = this;
+    const ba = a * 2 * axes;
+    const bb = b * 2 * axes;
+    let s = 0;
+    let between = 0;
+    for (let c = 0; c < axes; c++) {
+      const d = Math.max(0, box[ba + c]! - box[bb + axes + c]!, box[bb + c]! - box[ba + axes + c]!);
+      s += d * d;
+      const e = centre[a * axes + c]! - centre[b * axes + c]!;
+      between += e * e;
+    }
+    const gap = (Math.sqrt(between) - this.radius[a]! - this.radius[b]!) * (1 - SLACK);
+    return gap > 0 && gap * gap > s ? gap * gap : s;
   }
 
   /**
