@@ -190,7 +190,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
   /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
   restoreState(state: ClusterServiceState): void {
-    this.runCount = state.runCount;
+    // Never back: the persisted run history may already hold runs numbered after the snapshot was taken.
+    this.runCount = Math.max(this.runCount, state.runCount);
     this.identity = state.identity;
     this.latest = state.latest;
     this.seedModel = null;

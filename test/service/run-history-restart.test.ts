@@ -148,6 +148,16 @@ describe('run history across restarts', () => {
     expect((await loadHistory(dir)).status).toBe('loaded');
   }, 120_000);
 
+  it('does not number runs back when a snapshot older than the history is restored', async () => {
+    const earlier = serviceWith();
+    for (let i = 0; i < 3; i++) await rerun(earlier);
+    const snapshotAfterTwo = { ...earlier.exportState(), runCount: 2, history: earlier.runHistory().slice(0, 2) };
+    const service = serviceWith({ history: historyDocument(earlier.runHistory(), 3) });
+    service.restoreState(snapshotAfterTwo);
+    expect(service.runHistory().map((r) => r.runId)).toEqual(['run-000001', 'run-000002', 'run-000003']);
+    expect(await rerun(service)).toBe('run-000004');
+  }, 120_000);
+
   it('reads run numbers from run ids only', () => {
     expect([runNumber('run-000042'), runNumber('run-1234567'), runNumber('provisional-run-000003'), runNumber('run-')]).toEqual([42, 1234567, null, null]);
   });
