@@ -8,7 +8,7 @@ import { getFreePort } from '../../src/dev/kafka-broker.ts';
 
 it('serves the bundled trace on the port given by --port and stops on SIGTERM', async () => {
   const port = await getFreePort();
-  const env = { ...process.env, LOG_LEVEL: 'warn', MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')), STATE_DIR: mkdtempSync(join(tmpdir(), 'state-')) };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')), STATE_DIR: mkdtempSync(join(tmpdir(), 'state-')) };
   delete env.KAFKA_BROKERS;
   const child = spawn(process.execPath, ['bin/alcor-clusters', 'serve', '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
