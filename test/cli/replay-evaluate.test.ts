@@ -38,7 +38,8 @@ let stdout: string;
 let stderr: string;
 
 beforeAll(async () => {
-  ({ stdout, stderr } = await bin('replay', 'fixtures/small.jsonl.gz', '--out', out, '--recluster-minutes', '0', '--json'));
+  // --progress: the bar although stderr is a pipe here (one line per redraw).
+  ({ stdout, stderr } = await bin('replay', 'fixtures/small.jsonl.gz', '--out', out, '--recluster-minutes', '0', '--json', '--progress'));
   summary = JSON.parse(stdout) as JsonSummary;
 }, 120_000);
 
@@ -46,8 +47,10 @@ describe('alcor-clusters replay --json', () => {
   it('prints exactly one JSON document on stdout', () => {
     expect(stdout.endsWith('}\n')).toBe(true);
     expect(stdout.trim().split('\n')).toHaveLength(1);
-    // Progress is on stderr only: a plain line at most (not a terminal), never in stdout.
-    expect(stderr).not.toContain('{');
+    // Progress is on stderr only, never in stdout; the bar's last redraw shows the whole file read.
+    expect(stdout).not.toContain('replay ');
+    const bars = stderr.split('\n').filter((l) => l.startsWith('replay █') || l.startsWith('replay ░'));
+    expect(bars.at(-1)).toMatch(/^replay █{24} 100% \| 3\.1 MB of 3\.1 MB \| [\d,]+ records\/s \| ETA 0s$/);
   });
 
   it('holds the counts of the trace, the rejections and the run', () => {
