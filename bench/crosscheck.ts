@@ -33,6 +33,8 @@ const SKLEARN_RANDOM_STATE = 0;
 const OTHER_RANDOM_STATES = [1, 2, 3, 4];
 
 const SCALE_TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
+/** Above this many rows scikit-learn's DBSCAN runs brute force (BLAS): its kd-tree took minutes at 100k. */
+const SKLEARN_KD_TREE_MAX_ROWS = 20_000;
 
 interface Args {
   trace: string;
@@ -159,6 +161,7 @@ interface SklearnOutput {
   cpus: number;
   kmeans: { k: number; inertia: number; iterations: number; ms: number; ms_median: number; inertia_other_random_states: number[] };
   dbscan?: {
+    algorithm: string;
     eps_given: number;
     eps_used: number;
     min_samples: number;
@@ -266,7 +269,9 @@ async function main(): Promise<void> {
         tol: KMEANS_RELATIVE_TOLERANCE,
         random_state: SKLEARN_RANDOM_STATE,
         other_random_states: OTHER_RANDOM_STATES,
-        dbscan: oursDbscan ? { eps: oursDbscan.eps, min_samples: args.minPoints, our_labels: Array.from(oursDbscan.labels) } : null,
+        dbscan: oursDbscan
+          ? { eps: oursDbscan.eps, min_samples: args.minPoints, algorithm: rows > SKLEARN_KD_TREE_MAX_ROWS ? 'brute' : 'kd_tree', our_labels: Array.from(oursDbscan.labels) }
+          : null,
         pca: true,
       }),
     );
@@ -332,6 +337,7 @@ async function main(): Promise<void> {
             eps: oursDbscan.eps,
             eps_source: oursDbscan.epsSource,
             sklearn_eps: ref.dbscan.eps_used,
+            sklearn_algorithm: ref.dbscan.algorithm,
             min_points: args.minPoints,
             ours_clusters: oursDbscan.clusters,
             sklearn_clusters: ref.dbscan.clusters,

@@ -10,6 +10,7 @@
  * (the snapshot) and the windows' memory are therefore measured on the real 11.6k-VM fleet only;
  * generating a 100k-VM trace would take about 70 s and 2 GB per run of the bench.
  */
+import { loadavg } from 'node:os';
 import { dbscanBruteForce, kDistancesBruteForce, kneeEps } from '../src/clustering/dbscan.ts';
 import { cluster } from '../src/clustering/index.ts';
 import { standardize } from '../src/clustering/standardize.ts';
@@ -45,6 +46,12 @@ export interface ScaleFigures {
   pca_ms: number;
   pca_components: number;
   kmeans_auto_k_total_ms: number;
+  kmeans_auto_k_cpu_ms: number;
+  kmeans_fixed_k_cpu_ms: number;
+  dbscan_cpu_ms: number | null;
+  full_run_estimate_cpu_ms: number;
+  /** 1-minute load average of the machine when this size started and ended (2 cores). */
+  load_average: [number, number];
   kmeans_auto_k_stages_ms: Record<string, number>;
   kmeans_fixed_k_total_ms: number;
   dbscan_total_ms: number | null;
@@ -75,12 +82,15 @@ const sampleRss = (): void => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
 
-function time<T>(fn: () => T): { value: T; ms: number } {
+/** Wall time and this process's CPU time (user + system): on a shared machine the second is the steadier figure. */
+function time<T>(fn: () => T): { value: T; ms: number; cpuMs: number } {
   const t = performance.now();
+  const c = process.cpuUsage();
   const value = fn();
   const ms = performance.now() - t;
+  const used = process.cpuUsage(c);
   sampleRss();
-  return { value, ms };
+  return { value, ms, cpuMs: (used.user + used.system) / 1000 };
 }
 
 function gaussian(rand: Random): number {
@@ -142,6 +152,7 @@ const round = (ms: number): number => Math.round(ms);
 function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOptions: Partial<ClusteringOptions>): ScaleFigures {
   peakRss = 0;
   sampleRss();
+  const loadBefore = loadavg()[0]!;
   const matrix = replicate(base, rows, rows);
   sampleRss();
   const opts = { ...vmOptions, weights: vmFeatureWeights(), minScales: vmFeatureMinScales() };
@@ -152,11 +163,13 @@ function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOption
   const pca = time(() => cluster(matrix, { ...opts, k: outcome.k, pca: { enabled: true, varianceToKeep: 0.95, maxComponents: 24 } }));
 
   let dbscanMs: number | null = null;
+  let dbscanCpuMs: number | null = null;
   let dbscanNote: string | undefined;
   let dbscanClusters: number | undefined;
   let dbscanNoise: number | undefined;
   const d = time(() => cluster(matrix, { ...opts, algorithm: 'dbscan' }));
   dbscanMs = d.ms;
+  dbscanCpuMs = d.cpuMs;
   dbscanClusters = d.value.k;
   dbscanNoise = d.value.quality.noise;
   const dbscanStages = Object.fromEntries(Object.entries(d.value.timings).map(([k, v]) => [k, round(v)]));
@@ -165,7 +178,9 @@ function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOption
     const points = { data: standardize(matrix.data, rows, matrix.cols, opts.weights, opts.minScales).data, rows, dims: matrix.cols };
     const eps = Number(d.value.parameters.eps);
     const minPoints = Number(d.value.parameters.minPoints);
-    const brute = time(() => dbscanBruteForce(points, kneeEps(kDistancesBruteForce(points, minPoints)), minPoints));
+    // The knee as ours computed it (all rows, or a sample above 2 x KNEE_SAMPLE), so both cluster at the same eps.
+    const kneeFromAllRows = d.value.parameters.kneeRows === rows;
+    const brute = time(() => dbscanBruteForce(points, kneeFromAllRows ? kneeEps(kDistancesBruteForce(points, minPoints)) : eps, minPoints));
     bruteForceMs = brute.ms;
     // The index must not change a single label: checked here on the bench's own data as well as in the tests.
     if (brute.value.rawK !== dbscanClusters || brute.value.noise !== dbscanNoise) dbscanNote = `MISMATCH with brute force (eps ${eps})`;
@@ -195,6 +210,11 @@ function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOption
     pca_ms: round(pca.value.timings.pca ?? 0),
     pca_components: Number(pca.value.parameters.pcaComponents),
     kmeans_auto_k_total_ms: round(auto.ms),
+    kmeans_auto_k_cpu_ms: round(auto.cpuMs),
+    kmeans_fixed_k_cpu_ms: round(fixed.cpuMs),
+    dbscan_cpu_ms: dbscanCpuMs === null ? null : round(dbscanCpuMs),
+    full_run_estimate_cpu_ms: round(auto.cpuMs + explain.cpuMs + names.cpuMs + anomalies.cpuMs + affinity.cpuMs + identity.cpuMs),
+    load_average: [Number(loadBefore.toFixed(2)), Number(loadavg()[0]!.toFixed(2))],
     kmeans_auto_k_stages_ms: stages,
     kmeans_fixed_k_total_ms: round(fixed.ms),
     dbscan_total_ms: dbscanMs === null ? null : round(dbscanMs),
