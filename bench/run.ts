@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseFlags } from '../src/cli/args.ts';
 import { benchChartSpec } from '../src/cli/bench-chart.ts';
-import { writePlot } from '../src/cli/plots.ts';
+import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchMemory } from './memory.ts';
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
   const { positionals: only, values: flags } = parseFlags(process.argv.slice(2), ['json']);
+  if (typeof flags.plot === 'string' && plotFormatOf(flags.plot) === null) throw new Error(`--plot ${flags.plot}: name the file .svg or .png`);
   const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
   const started = new Date().toISOString();
   const figures: Record<string, unknown> = {

@@ -8,12 +8,10 @@ import type { TopLevelSpec } from 'vega-lite';
 
 export type PlotFormat = 'svg' | 'png';
 
-/** The format named by a file's extension, or an error that says which are known. */
-export function plotFormatOf(path: string): PlotFormat {
+/** The format named by a file's extension, null when it names none. */
+export function plotFormatOf(path: string): PlotFormat | null {
   const ext = extname(path).toLowerCase();
-  if (ext === '.svg') return 'svg';
-  if (ext === '.png') return 'png';
-  throw new Error(`cannot tell the plot format from "${path}": name it .svg or .png`);
+  return ext === '.svg' ? 'svg' : ext === '.png' ? 'png' : null;
 }
 
 // Vega takes seconds to load on a busy machine: only a command that draws pays for it, not `--help`.
@@ -30,6 +28,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 /** Renders the chart to `path` (.svg or .png). */
 export async function writePlot(spec: TopLevelSpec, path: string): Promise<void> {
   const format = plotFormatOf(path);
+  if (format === null) throw new Error(`cannot tell the plot format from "${path}": name it .svg or .png`);
   const svg = await renderSvg(spec);
   if (format === 'svg') {
     await writeFile(path, svg);

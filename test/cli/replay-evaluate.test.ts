@@ -93,9 +93,15 @@ describe('alcor-clusters evaluate --plot', () => {
   }, 60_000);
 
   it('refuses a plot file that is neither .svg nor .png', async () => {
-    await expect(bin('evaluate', out, 'fixtures/small.truth.json', '--plot', join(dir, 'pca.pdf'))).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining('name it .svg or .png'),
+    const pdf = join(dir, 'pca.pdf');
+    await expect(bin('evaluate', out, 'fixtures/small.truth.json', '--plot', pdf)).rejects.toMatchObject({
+      code: 2,
+      stderr: `evaluate: --plot ${pdf}: name the file .svg or .png\n`,
+    });
+    // replay refuses it before reading the trace.
+    await expect(bin('replay', 'fixtures/no-such-trace.jsonl.gz', '--plot', pdf)).rejects.toMatchObject({
+      code: 2,
+      stderr: `replay: --plot ${pdf}: name the file .svg or .png\n`,
     });
   });
 });

@@ -62,7 +62,10 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   }
   // --plot always has a value here: parseFlags refuses a non-boolean flag without one.
   const plot = typeof values.plot === 'string' ? values.plot : undefined;
-  if (plot !== undefined) plotFormatOf(plot);
+  if (plot !== undefined && plotFormatOf(plot) === null) {
+    process.stderr.write(`evaluate: --plot ${plot}: name the file .svg or .png\n`);
+    return 2;
+  }
   const raw = await readJson(positionals[0]!);
   const result = ResultAssignments.parse(raw);
   const truth = Truth.parse(await readJson(positionals[1]!));

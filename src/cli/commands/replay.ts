@@ -10,7 +10,7 @@ import { type ReplayOutcome, replayTrace } from '../../replay/replay.ts';
 import type { SideSummary } from '../../runs/result.ts';
 import { parseFlags } from '../args.ts';
 import type { Command } from '../command.ts';
-import { throughputSpec, writePlot } from '../plots.ts';
+import { plotFormatOf, throughputSpec, writePlot } from '../plots.ts';
 import { Progress, progressMode } from '../progress.ts';
 import { projectRun } from '../projection.ts';
 import { formatReplaySummary } from '../summary.ts';
@@ -86,11 +86,10 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     process.stderr.write(`replay: unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}\n`);
     return 2;
   }
-  for (const [name, v] of [['out', out], ['rejects', rejects], ['models-dir', modelsDir], ['plot', plot]] as const) {
-    if (v === true) {
-      process.stderr.write(`replay: --${name} needs a value\n`);
-      return 2;
-    }
+  // Before the replay, not after it: a long replay must not end on a plot file it cannot write.
+  if (typeof plot === 'string' && plotFormatOf(plot) === null) {
+    process.stderr.write(`replay: --plot ${plot}: name the file .svg or .png\n`);
+    return 2;
   }
   const trace = positionals[0]!;
 
