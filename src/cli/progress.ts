@@ -99,7 +99,11 @@ export class Progress {
       this.bar = new SingleBar({
         // cli-progress types the stream as a full WriteStream; it only writes to it and reads isTTY/columns.
         stream: options.stream as NodeJS.WritableStream,
-        format: `${options.label} {bar} {percentage}% | {amount} | {rate} records/s | ETA {etaText}`,
+        // Without a total there is no share to draw: the amount and the rate only.
+        format:
+          options.total === null
+            ? `${options.label} {amount} | {rate} records/s`
+            : `${options.label} {bar} {percentage}% | {amount} | {rate} records/s | ETA {etaText}`,
         barsize: 24,
         hideCursor: false,
         clearOnComplete: false,
@@ -135,11 +139,6 @@ export class Progress {
     const onTerminal = this.bar !== null && !this.stopped && this.options.stream.isTTY === true;
     this.options.stream.write(onTerminal ? `\r\u001b[2K${message}\n` : `${message}\n`);
     if (onTerminal) this.bar?.render();
-  }
-
-  /** The figures of the latest update. */
-  figures(): ProgressFigures {
-    return this.last;
   }
 
   /** Draws the bar a last time and ends its line; plain lines need no closing. */

@@ -121,6 +121,16 @@ describe('Progress in bar mode', () => {
     p.stop();
   });
 
+  it('draws the amount and rate only when the total is unknown', () => {
+    vi.useFakeTimers({ now: 0 });
+    const stream = new FakeStream(false);
+    const p = new Progress({ label: 'produce', unit: 'bytes', total: null, mode: 'bar', stream, now: () => Date.now() });
+    vi.advanceTimersByTime(2000);
+    p.update(3 * MB, 6000);
+    p.stop();
+    expect(stream.text.trim().split('\n').at(-1)?.trim()).toBe('produce 3.0 MB | 3,000 records/s');
+  });
+
   it('writes the bar as lines when forced on a stream that is not a terminal', () => {
     vi.useFakeTimers({ now: 0 });
     const stream = new FakeStream(false);
