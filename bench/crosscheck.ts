@@ -159,7 +159,7 @@ interface SklearnOutput {
   sklearn: string;
   numpy: string;
   cpus: number;
-  kmeans: { k: number; inertia: number; iterations: number; ms: number; ms_median: number; inertia_other_random_states: number[] };
+  kmeans: { k: number; inertia: number; iterations: number; ms: number; ms_median: number; cpu_ms: number; inertia_other_random_states: number[] };
   dbscan?: {
     algorithm: string;
     eps_given: number;
@@ -171,21 +171,29 @@ interface SklearnOutput {
     ari_noise_as_singletons: number;
     noise_disagreements: number;
     ms: number;
+    cpu_ms: number;
   };
   pca: { explained_variance_ratio: number[]; ms: number };
 }
 
-/** The value of the first call and the least wall time of `times` calls (the machine may be shared). */
-function fastest<T>(times: number, fn: () => T): { value: T; ms: number } {
+/**
+ * The value of the first call and the least wall and CPU (user + system) times of `times` calls: the
+ * machine may be shared, and CPU time is then the steadier figure on both sides.
+ */
+function fastest<T>(times: number, fn: () => T): { value: T; ms: number; cpuMs: number } {
   let value: T | undefined;
   let ms = Number.POSITIVE_INFINITY;
+  let cpuMs = Number.POSITIVE_INFINITY;
   for (let i = 0; i < times; i++) {
     const start = performance.now();
+    const cpu = process.cpuUsage();
     const v = fn();
     ms = Math.min(ms, performance.now() - start);
+    const used = process.cpuUsage(cpu);
+    cpuMs = Math.min(cpuMs, (used.user + used.system) / 1000);
     if (i === 0) value = v;
   }
-  return { value: value as T, ms };
+  return { value: value as T, ms, cpuMs };
 }
 
 const REPEATS = 3;
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
   process.stderr.write(`ours on ${rows} x ${cols}: k-means k=${args.k}...\n`);
   const options = { weights, minScales, seed: SEED, restarts: args.restarts };
   let kmeansStageMs = Number.POSITIVE_INFINITY;
-  const { value: ours, ms: oursClusterMs } = fastest(REPEATS, () => {
+  const { value: ours, ms: oursClusterMs, cpuMs: oursClusterCpuMs } = fastest(REPEATS, () => {
     const outcome = cluster(raw, { ...options, k: args.k });
     kmeansStageMs = Math.min(kmeansStageMs, outcome.timings.kmeans ?? Number.POSITIVE_INFINITY);
     return outcome;
@@ -231,12 +239,15 @@ async function main(): Promise<void> {
     kmeansBestOf(points, args.k, SEED, args.restarts, defaultClusteringOptions.maxIterations, kmeansTolerance(points), undefined, greedyTrials(args.k)),
   );
 
-  let oursDbscan: { eps: number; epsSource: string; labels: Int32Array; clusters: number; noise: number; ms: number; callMs: number } | null = null;
+  let oursDbscan: { eps: number; epsSource: string; labels: Int32Array; clusters: number; noise: number; ms: number; callMs: number; callCpuMs: number } | null =
+    null;
   if (!args.skipDbscan) {
     process.stderr.write('ours: DBSCAN...\n');
     start = performance.now();
+    const cpu = process.cpuUsage();
     const db = cluster(raw, { ...options, algorithm: 'dbscan', dbscan: { eps: args.eps, minPoints: args.minPoints } });
     const ms = performance.now() - start;
+    const used = process.cpuUsage(cpu);
     oursDbscan = {
       eps: Number(db.parameters.eps),
       epsSource: String(db.parameters.epsSource),
@@ -246,6 +257,7 @@ async function main(): Promise<void> {
       // The DBSCAN stage (with the knee's k-distances when eps is not given), without silhouette and summaries.
       ms: db.timings.dbscan ?? ms,
       callMs: ms,
+      callCpuMs: (used.user + used.system) / 1000,
     };
   }
 
@@ -319,6 +331,9 @@ async function main(): Promise<void> {
       ours_cluster_call_ms: Math.round(oursClusterMs),
       time_ratio_cluster_call: round(oursClusterMs / ref.kmeans.ms, 3),
       time_ratio_kmeans_stage: round((Number.isFinite(kmeansStageMs) ? kmeansStageMs : oursClusterMs) / ref.kmeans.ms, 3),
+      ours_cluster_call_cpu_ms: Math.round(oursClusterCpuMs),
+      sklearn_cpu_ms: Math.round(ref.kmeans.cpu_ms),
+      cpu_time_ratio_cluster_call: round(oursClusterCpuMs / ref.kmeans.cpu_ms, 3),
       ours_plain_ms: Math.round(plainMs),
       ours_greedy_ms: Math.round(greedyMs),
       sklearn_ms: Math.round(ref.kmeans.ms),
@@ -349,6 +364,8 @@ async function main(): Promise<void> {
             ours_ms: Math.round(oursDbscan.ms),
             ours_cluster_call_ms: Math.round(oursDbscan.callMs),
             sklearn_ms: Math.round(ref.dbscan.ms),
+            ours_cluster_call_cpu_ms: Math.round(oursDbscan.callCpuMs),
+            sklearn_cpu_ms: Math.round(ref.dbscan.cpu_ms),
           }
         : 'skipped',
     pca: {
