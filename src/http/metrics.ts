@@ -40,6 +40,9 @@ export class ServiceMetrics {
   private readonly lastRunTimestamp: Gauge;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly snapshotBytes: Gauge;
+  private readonly fleetEvents: Counter<'event'>;
+  /** The fleet's counters as last reported, so each scrape adds only what happened since. */
+  private readonly fleetReported = new Map<string, number>();
   private readonly snapshotCapture: Histogram;
   private readonly snapshotTimestamp: Gauge;
   private readonly snapshotFailures: Counter<'step'>;
@@ -106,6 +109,12 @@ export class ServiceMetrics {
     this.lastRunTimestamp = new Gauge({
       name: `${p}last_run_timestamp_seconds`,
       help: 'Wall-clock time the latest run completed; alert on its age',
+      registers,
+    });
+    this.fleetEvents = new Counter({
+      name: `${p}fleet_events_total`,
+      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), vm_attributes_stale, vms_deleted, ...',
+      labelNames: ['event'],
       registers,
     });
     this.snapshotBytes = new Gauge({ name: `${p}snapshot_bytes`, help: 'Size of the latest state snapshot', registers });
@@ -186,6 +195,15 @@ export class ServiceMetrics {
     this.runDuration.observe({ side }, ms / 1000);
     this.clusters.set({ side }, s.outcome.k);
     this.silhouette.set({ side }, s.outcome.quality.silhouette ?? Number.NaN);
+  }
+
+  /** The fleet state's monotonic counters (camelCase names), reported as events in snake_case. */
+  fleetCounters(counters: Readonly<Record<string, number>>): void {
+    for (const [name, value] of Object.entries(counters)) {
+      const delta = value - (this.fleetReported.get(name) ?? 0);
+      if (delta > 0) this.fleetEvents.inc({ event: name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) }, delta);
+      this.fleetReported.set(name, value);
+    }
   }
 
   snapshotSaved(bytes: number, captureMs: number, _writeMs: number, atMs: number = Date.now()): void {

@@ -258,6 +258,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       watermark: Number.isFinite(p.fleet.watermark) ? p.fleet.watermark : null,
       vmsTracked: p.fleet.vms.size,
       tenantsTracked: p.fleet.tenants.size,
+      fleet: { ...p.fleet.counters },
     };
   }
 

@@ -38,6 +38,8 @@ export interface IngestStats {
   watermark: number | null;
   vmsTracked: number;
   tenantsTracked: number;
+  /** The fleet state's own counters: expiries, caps hit, stale attributes (FleetCounters). */
+  fleet?: Readonly<Record<string, number>>;
 }
 
 export interface ServiceView {

@@ -11,6 +11,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: Serv
       // Gauges of the live state are read at scrape time, so they are current without a timer.
       const stats = view.ingestStats();
       metrics.tracked(stats.vmsTracked, stats.tenantsTracked);
+      if (stats.fleet) metrics.fleetCounters(stats.fleet);
       const { contentType, body } = await metrics.exposition();
       return reply.type(contentType).send(body);
     },
