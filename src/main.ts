@@ -22,7 +22,7 @@ import { Pipeline } from './pipeline/pipeline.ts';
 import { FileHistoryStore, loadHistory } from './models/history-store.ts';
 import { FileModelStore, loadLatestModel } from './models/model-store.ts';
 import { fleetCodec } from './fleet/fleet-codec.ts';
-import { applySnapshot, captureSnapshot, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
+import { applySnapshot, captureSnapshotInSlices, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
 import { Snapshotter } from './snapshots/snapshotter.ts';
 import { ClusterService } from './service/cluster-service.ts';
@@ -182,7 +182,8 @@ async function main(): Promise<void> {
       snapshotter = new Snapshotter({
         store: snapshotStore,
         intervalMs: env.SNAPSHOT_INTERVAL_SECONDS * 1000,
-        capture: () => captureSnapshot(service, flowConsumer.appliedOffsets(), fleetCodec, Date.now()),
+        // No batch is applied while the fleet is encoded (in slices, so the API keeps answering).
+        capture: () => flowConsumer.exclusive(() => captureSnapshotInSlices(service, flowConsumer.appliedOffsets(), fleetCodec, Date.now())),
         beforeCommit: () => dlq.flush(),
         commit: (offsets) => flowConsumer.commit(offsets),
         onSaved: (o) => {

@@ -13,6 +13,7 @@
  * Decoding trusts nothing: every read is bounds-checked, every count is checked against the bytes left
  * before anything is allocated, and any inconsistency is a FleetCodecError, never a crash elsewhere.
  */
+import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { VmState } from '../contract/schemas.ts';
@@ -60,9 +61,15 @@ const NO_STRING = 0xffffffff;
 const SETS = 4;
 
 class Writer {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   length = 0;
+
+  /** Sized close to the result up front: each doubling copies everything written so far. */
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -103,13 +110,17 @@ class Writer {
     this.length += b.length;
   }
 
+  /** A u32 byte length, then the UTF-8 bytes, encoded in place (no intermediate buffer per string). */
+  utf8(s: string, encoder: TextEncoder): void {
+    this.room(4 + s.length * 3);
+    const { written } = encoder.encodeInto(s, this.buf.subarray(this.length + 4));
+    this.view.setUint32(this.length, written, true);
+    this.length += 4 + written;
+  }
+
   /** The bytes written so far, as a view (no copy). */
   written(): Uint8Array {
     return this.buf.subarray(0, this.length);
-  }
-
-  result(): Uint8Array {
-    return this.buf.slice(0, this.length);
   }
 }
 
@@ -197,13 +208,46 @@ function isNonNegativeInteger(v: number): boolean {
 
 // ---------------------------------------------------------------- encoding
 
-/** The fleet state as bytes (see the layout above). */
+/** The fleet state as bytes (see the layout above), in one go. */
 export function encodeFleetState(fleet: FleetState): Uint8Array {
+  const steps = encodeSteps(fleet, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same bytes, yielding to the event loop every `vmsPerSlice` VMs, so that a large fleet's encoding does
+ * not hold requests up for its whole length. The caller keeps the state unchanged until it resolves (the
+ * service applies no batch meanwhile).
+ */
+export async function encodeFleetStateInSlices(fleet: FleetState, vmsPerSlice = 2000): Promise<Uint8Array> {
+  const steps = encodeSteps(fleet, vmsPerSlice);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Average encoded bytes per VM on the fixtures (about 3.3 KB), to size the body writer once. */
+const BYTES_PER_VM_ESTIMATE = 4096;
+
+function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, Uint8Array> {
   const data = fleet.exportState();
   const strings = new StringTable();
   // The body is written first (collecting strings), then framed with the string table in front of it.
-  const body = new Writer();
-  writeVms(body, data.vms, strings);
+  const body = new Writer(data.vms.length * BYTES_PER_VM_ESTIMATE + data.pairs.table.length * 8 + (1 << 16));
+  body.u32(data.vms.length);
+  let sinceYield = 0;
+  for (const v of data.vms) {
+    writeVm(body, v, strings);
+    if (++sinceYield >= vmsPerSlice) {
+      sinceYield = 0;
+      yield;
+    }
+  }
   body.u32(data.deleted.length);
   for (const [id, at] of data.deleted) {
     body.u32(strings.ref(id));
@@ -235,31 +279,29 @@ export function encodeFleetState(fleet: FleetState): Uint8Array {
   for (const k of COUNTERS) w.f64(data.counters[k]);
   const encoder = new TextEncoder();
   w.u32(strings.list.length);
-  for (const s of strings.list) {
-    const b = encoder.encode(s);
-    w.u32(b.length);
-    w.bytes(b);
-  }
-  w.bytes(body.written());
-  w.u32(crc32(w.written()));
-  return w.result();
+  for (const str of strings.list) w.utf8(str, encoder);
+  // One copy of the body into the result, and the checksum over both parts.
+  const head = w.written();
+  const bodyBytes = body.written();
+  const out = new Uint8Array(head.length + bodyBytes.length + 4);
+  out.set(head, 0);
+  out.set(bodyBytes, head.length);
+  new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
 }
 
-function writeVms(w: Writer, vms: VmData[], strings: StringTable): void {
-  w.u32(vms.length);
-  for (const v of vms) {
-    w.u32(strings.ref(v.vmId));
-    w.f64(v.serial);
-    w.f64(v.lastSeen);
-    w.f64(v.bornAfterSweep);
-    if (v.attributes === null) w.u8(0);
-    else {
-      w.u8(1);
-      writeVmAttributes(w, v.attributes, strings);
-    }
-    writeRing(w, v.ring);
-    writeDistinct(w, v.distinct, strings);
+function writeVm(w: Writer, v: VmData, strings: StringTable): void {
+  w.u32(strings.ref(v.vmId));
+  w.f64(v.serial);
+  w.f64(v.lastSeen);
+  w.f64(v.bornAfterSweep);
+  if (v.attributes === null) w.u8(0);
+  else {
+    w.u8(1);
+    writeVmAttributes(w, v.attributes, strings);
   }
+  writeRing(w, v.ring);
+  writeDistinct(w, v.distinct, strings);
 }
 
 /** Nullable numbers: a presence byte each would cost more than the bitmap. */
@@ -637,4 +679,4 @@ function readPairs(r: Reader): PairTrafficState {
 }
 
 /** The codec as one object, for callers that take it as a dependency (snapshots). */
-export const fleetCodec = { encode: encodeFleetState, decode: decodeFleetState };
+export const fleetCodec = { encode: encodeFleetState, encodeInSlices: encodeFleetStateInSlices, decode: decodeFleetState };

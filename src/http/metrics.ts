@@ -120,7 +120,7 @@ export class ServiceMetrics {
     this.snapshotBytes = new Gauge({ name: `${p}snapshot_bytes`, help: 'Size of the latest state snapshot', registers });
     this.snapshotCapture = new Histogram({
       name: `${p}snapshot_capture_seconds`,
-      help: 'Time the event loop is held to capture and encode a state snapshot',
+      help: 'Time to capture and encode a state snapshot; input is paused that long, the event loop is yielded every 2,000 VMs',
       buckets: RUN_BUCKETS,
       registers,
     });

@@ -94,6 +94,11 @@ export interface FlowConsumer {
   readonly messagesSkipped: number;
   /** External commits: next offset applied per partition, including those restored. */
   appliedOffsets(): PartitionOffset[];
+  /**
+   * Runs `fn` while no batch is being applied, and applies none until it settles: state and applied
+   * offsets stay one consistent moment for as long as `fn` needs (a snapshot encoded in slices).
+   */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
   /** External commits: commits these offsets for the group; rejects when not connected (retry later). */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
   /**
@@ -328,6 +333,14 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     },
     get messagesSkipped() {
       return messagesSkipped;
+    },
+    exclusive(fn) {
+      const run = inFlight.then(fn);
+      inFlight = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
     appliedOffsets: () => [...applied.values()].map((a) => ({ topic: a.topic, partition: a.partition, next: a.next.toString() })),
     async commit(offsets) {

@@ -19,6 +19,8 @@ export const SNAPSHOT_KIND = 'alcor-traffic-clusters/snapshot';
 /** The exact, versioned encoding of the fleet state (src/fleet); kept behind an interface so the two evolve apart. */
 export interface FleetCodec {
   encode(fleet: FleetState): Uint8Array;
+  /** The same bytes, yielding to the event loop now and then; the caller keeps the state still meanwhile. */
+  encodeInSlices?(fleet: FleetState): Promise<Uint8Array>;
   decode(bytes: Uint8Array, config: WindowConfig): FleetState;
 }
 
@@ -71,6 +73,30 @@ export function captureSnapshot(service: ClusterService, offsets: PartitionOffse
     fleet: codec.encode(pipeline.fleet),
     service: service.exportState(),
   };
+}
+
+/**
+ * As captureSnapshot, with the fleet encoded in slices when the codec can: the counters, offsets and runs
+ * are read at once, and the caller applies no input until this resolves, so all of it is one moment.
+ */
+export async function captureSnapshotInSlices(
+  service: ClusterService,
+  offsets: PartitionOffset[],
+  codec: FleetCodec,
+  now: number,
+): Promise<ServiceSnapshot> {
+  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now);
+  const pipeline = service.pipeline;
+  const head = {
+    kind: SNAPSHOT_KIND,
+    takenAt: now,
+    window: { ...pipeline.config.window },
+    topics: { ...pipeline.config.topics },
+    offsets,
+    pipeline: pipeline.exportState(),
+    service: service.exportState(),
+  } as const;
+  return { ...head, fleet: await codec.encodeInSlices(pipeline.fleet) };
 }
 
 export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {

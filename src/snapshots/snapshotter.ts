@@ -11,8 +11,8 @@ import type { SnapshotStore } from './snapshot-store.ts';
 
 export interface SnapshotterOptions {
   store: SnapshotStore;
-  /** Synchronous: state and offsets of one moment. */
-  capture: () => ServiceSnapshot;
+  /** State and offsets of one moment (the caller holds the input still until it resolves). */
+  capture: () => ServiceSnapshot | Promise<ServiceSnapshot>;
   /** Before the commit: e.g. the dead-letter producer's flush. */
   beforeCommit?: () => Promise<void>;
   /** Commits the snapshot's offsets for the group; none when there is no Kafka input. */
@@ -26,7 +26,7 @@ export interface SnapshotterOptions {
 export interface SnapshotSaved {
   path: string;
   bytes: number;
-  /** Time the event loop was held by capture + encode. */
+  /** Time from the start of the capture to the encoded bytes (input is paused that long). */
   captureMs: number;
   writeMs: number;
   committed: boolean;
@@ -70,7 +70,7 @@ export class Snapshotter {
     let step: 'capture' | 'write' | 'commit' = 'capture';
     try {
       const t0 = performance.now();
-      const snapshot = o.capture();
+      const snapshot = await o.capture();
       const bytes = encodeSnapshot(snapshot);
       const captureMs = performance.now() - t0;
       step = 'write';

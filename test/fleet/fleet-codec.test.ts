@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MessageDecoder, type RecordKind, type RecordSink } from '../../src/contract/message-decoder.ts';
 import { Random } from '../../src/core/random.ts';
-import { decodeFleetState, encodeFleetState, FleetCodecError } from '../../src/fleet/fleet-codec.ts';
+import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices, FleetCodecError } from '../../src/fleet/fleet-codec.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { takeSnapshot } from '../../src/runs/snapshot.ts';
@@ -102,6 +102,19 @@ describe('fleet codec', async () => {
       }
     });
   }
+
+  it('encodes to the same bytes in slices, yielding to the event loop between them', async () => {
+    const fleet = new FleetState(defaultWindowConfig);
+    ingest(lines, [fleet]);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const sliced = await encodeFleetStateInSlices(fleet, 50);
+    clearInterval(ticker);
+    expect(Buffer.from(sliced).equals(Buffer.from(encodeFleetState(fleet)))).toBe(true);
+    // 485 VMs in slices of 50: the loop ran in between (timers had turns).
+    expect(fleet.vms.size).toBe(485);
+    expect(turns).toBeGreaterThan(0);
+  });
 
   // A few sketches only: each is 16 KB of registers, and every damaged copy is decoded whole.
   const damageable: WindowConfig = { ...tight, maxPeersPerVm: 48 };
