@@ -102,6 +102,19 @@ export function kmeansPlusPlus(points: Points, k: number, rng: Random, trials = 
     }
     // All draws first, then the distance passes: the random sequence does not depend on the data.
     for (let t = 0; t < picks.length; t++) picks[t] = drawByCumulative(cumulative, closest, rng.next() * acc);
+    if (picks.length === 1) {
+      // Plain seeding: one pass updates the distances in place (no candidate to compare, nothing to copy).
+      const po = picks[0]! * dims;
+      let pot = 0;
+      for (let i = 0; i < rows; i++) {
+        const d = Math.min(closest[i] as number, squaredDistance(data, i * dims, data, po, dims));
+        closest[i] = d;
+        pot += d;
+      }
+      centres.set(data.subarray(po, po + dims), c * dims);
+      potential = pot;
+      continue;
+    }
     let bestPotential = Number.POSITIVE_INFINITY;
     let bestPick = -1;
     for (let t = 0; t < picks.length; t++) {
