@@ -171,8 +171,11 @@ export function dbscan(
   return dbscanByQueries(index, points, e, minPts);
 }
 
-/** Pairs kept at most (two Int32 each): past this, neighbourhoods are queried again instead of stored. */
-const MAX_PAIRS = 1 << 25;
+/**
+ * Pairs kept at most (two Int32 each, so at most 128 MB): past this, neighbourhoods are queried again
+ * instead of stored. 100k VMs at the knee eps make 2.2M pairs.
+ */
+const MAX_PAIRS = 1 << 24;
 
 interface Pairs {
   a: Int32Array;
