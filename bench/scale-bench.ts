@@ -178,7 +178,7 @@ function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOption
     const points = { data: standardize(matrix.data, rows, matrix.cols, opts.weights, opts.minScales).data, rows, dims: matrix.cols };
     const eps = Number(d.value.parameters.eps);
     const minPoints = Number(d.value.parameters.minPoints);
-    // The knee as ours computed it (all rows, or a sample above 2 x KNEE_SAMPLE), so both cluster at the same eps.
+    // The knee as ours computed it (all rows, or a sample above KNEE_SAMPLE_ABOVE rows), so both cluster at the same eps.
     const kneeFromAllRows = d.value.parameters.kneeRows === rows;
     const brute = time(() => dbscanBruteForce(points, kneeFromAllRows ? kneeEps(kDistancesBruteForce(points, minPoints)) : eps, minPoints));
     bruteForceMs = brute.ms;

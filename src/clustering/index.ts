@@ -1,4 +1,4 @@
-import { dbscan, INDEX_AXES, KNEE_SAMPLE, kDistances, kneeEps } from './dbscan.ts';
+import { dbscan, INDEX_AXES, KNEE_SAMPLE, KNEE_SAMPLE_ABOVE, kDistances, kneeEps } from './dbscan.ts';
 import { KdIndex } from './kd-index.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
@@ -221,7 +221,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       const minPoints = Math.max(1, Math.floor(o.dbscan.minPoints));
       const index = timed(timings, 'dbscan', () => new KdIndex(points, INDEX_AXES));
       // The knee needs only the shape of the k-distance curve: a seeded sample of rows draws it at scale.
-      const kneeRows = rows > 2 * KNEE_SAMPLE ? sampleIndices(Int32Array.from({ length: rows }, (_, i) => i), KNEE_SAMPLE, o.seed ^ 0x6a09e667) : undefined;
+      const kneeRows = rows > KNEE_SAMPLE_ABOVE ? sampleIndices(Int32Array.from({ length: rows }, (_, i) => i), KNEE_SAMPLE, o.seed ^ 0x6a09e667) : undefined;
       const eps = o.dbscan.eps ?? timed(timings, 'dbscan', () => kneeEps(kDistances(points, minPoints, index, kneeRows)));
       parameters.eps = eps;
       parameters.epsSource = o.dbscan.eps === undefined ? 'k-distance-knee' : 'given';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kDistances, KNEE_SAMPLE, kneeEps } from '../../src/clustering/dbscan.ts';
+import { kDistances, KNEE_SAMPLE, KNEE_SAMPLE_ABOVE, kneeEps } from '../../src/clustering/dbscan.ts';
 import { cluster } from '../../src/clustering/index.ts';
 import { greedyTrials, kmeansBestOf, kmeansPlusPlus, kmeansTolerance, type Points } from '../../src/clustering/kmeans.ts';
 import { Random } from '../../src/core/random.ts';
@@ -47,9 +47,9 @@ describe('greedy k-means++ seeding', () => {
 });
 
 describe('DBSCAN at scale', () => {
-  it('draws the knee from a seeded sample of rows above twice KNEE_SAMPLE, close to the knee of all rows', () => {
-    const { matrix } = makeBlobs(5, 6, Array.from({ length: 10 }, (_, i) => ({ size: 1100 + 40 * i, spread: 0.3 + 0.05 * i })));
-    expect(matrix.rows).toBeGreaterThan(2 * KNEE_SAMPLE);
+  it('draws the knee from a seeded sample of rows above KNEE_SAMPLE_ABOVE rows, close to the knee of all rows', () => {
+    const { matrix } = makeBlobs(5, 4, Array.from({ length: 10 }, (_, i) => ({ size: 2000 + 40 * i, spread: 0.3 + 0.05 * i })));
+    expect(matrix.rows).toBeGreaterThan(KNEE_SAMPLE_ABOVE);
     const a = cluster(matrix, { algorithm: 'dbscan' });
     const b = cluster(matrix, { algorithm: 'dbscan' });
     expect(a.parameters.kneeRows).toBe(KNEE_SAMPLE);
@@ -67,5 +67,11 @@ describe('DBSCAN at scale', () => {
     const full = kneeEps(kDistances({ data: std, rows, dims: cols }, 5));
     expect(Math.abs(Number(a.parameters.eps) / full - 1)).toBeLessThan(0.1);
     expect(a.k).toBeGreaterThanOrEqual(10);
+  });
+
+  it('draws the knee from every row up to KNEE_SAMPLE_ABOVE rows', () => {
+    const { matrix } = makeBlobs(6, 4, Array.from({ length: 6 }, () => ({ size: 1000, spread: 0.5 })));
+    expect(matrix.rows).toBeGreaterThan(KNEE_SAMPLE);
+    expect(cluster(matrix, { algorithm: 'dbscan' }).parameters.kneeRows).toBe(matrix.rows);
   });
 });
