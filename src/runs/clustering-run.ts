@@ -82,7 +82,33 @@ export function clusterIdOf(side: Side, label: number): string {
   return label < 0 ? NOISE_CLUSTER_ID : (side.labelIds[label] ?? NOISE_CLUSTER_ID);
 }
 
+/**
+ * One run, every stage in this thread. The service splits it (clusterer.ts): the affinity groups depend
+ * on the traffic graph only, so a second worker computes them while this one clusters; joined, both give
+ * this function's result.
+ */
 export function runClustering(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
+  const started = performance.now();
+  const run = runClusteringStages(snapshot, runId, options);
+  const t = performance.now();
+  const affinity = runAffinity(snapshot.vmIds.length, snapshot.vmPairs, options);
+  const affinityMs = performance.now() - t;
+  return withAffinity(run, affinity, affinityMs, performance.now() - started);
+}
+
+/** The affinity stage on its own: the window's traffic graph between the snapshot's VM rows. */
+export function runAffinity(vmCount: number, pairs: VmPairs, options: RunOptions = defaultRunOptions): AffinityGroups {
+  return affinityGroups(vmCount, pairs, { seed: options.vm.seed ?? 1 });
+}
+
+/** A run of runClusteringStages completed with its affinity groups; durationMs is the whole run's. */
+export function withAffinity(run: ClusteringRun, affinity: AffinityGroups, affinityMs: number, durationMs: number): ClusteringRun {
+  run.vms.outcome.timings.affinity = affinityMs;
+  return { ...run, durationMs, affinity };
+}
+
+/** Every stage but the affinity groups (runAffinity), which need nothing from them. */
+export function runClusteringStages(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
   const started = performance.now();
   const vmFeatures = snapshot.vmFeatures;
   imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
@@ -102,9 +128,6 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   const tenantClusterNames = nameTenantClusters(tenantOutcome, tenantFeatures, vmClusters.roles);
   const vmAnomalies = scoreAnomalies(vmOutcome, vmFeatures, vmExplanations, { seed });
   vmOutcome.timings.explain = performance.now() - t;
-  t = performance.now();
-  const affinity = affinityGroups(snapshot.vmIds.length, snapshot.vmPairs, { seed });
-  vmOutcome.timings.affinity = performance.now() - t;
   t = performance.now();
   const vmProjection = projectFleet(vmFeatures, vmOutcome.model, { seed });
   vmOutcome.timings.projection = performance.now() - t;
@@ -133,7 +156,6 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
     vmClusterNames: vmClusters.names,
     tenantClusterNames,
     vmAnomalies,
-    affinity,
     vmProjection,
     vmPairs: snapshot.vmPairs,
   };
