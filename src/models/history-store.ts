@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type HistoryDocument, parseHistory } from '../runs/history.ts';
 import type { HistorySink } from '../service/types.ts';
-import { writeFileAtomically } from './atomic-file.ts';
+import { writeFileAtomically } from '../storage/atomic-file.ts';
 
 export const HISTORY_FILE = 'run-history.json';
 

@@ -3,31 +3,18 @@
  * renamed over the final name, so a crash mid-write never leaves a half document under a model's name),
  * the latest few kept. The sequence continues across restarts, so the newest file is always the highest.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ModelDocument, parseModel } from '../runs/model.ts';
 import type { ModelSink } from '../service/types.ts';
-import { writeFileAtomically } from './atomic-file.ts';
+import { writeFileAtomically } from '../storage/atomic-file.ts';
+import { type NumberedFile, numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
 
 const MODEL_FILE = /^model-(\d{1,15})\.json$/;
 export const DEFAULT_MODELS_KEPT = 5;
 
 /** Model files in `dir`, newest first; none when the directory does not exist. */
-async function modelFiles(dir: string): Promise<Array<{ name: string; sequence: number }>> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return names
-    .flatMap((name) => {
-      const m = MODEL_FILE.exec(name);
-      return m ? [{ name, sequence: Number(m[1]) }] : [];
-    })
-    .sort((a, b) => b.sequence - a.sequence);
-}
+const modelFiles = (dir: string): Promise<NumberedFile[]> => numberedFiles(dir, MODEL_FILE);
 
 export type LoadedModel =
   | { status: 'loaded'; path: string; model: ModelDocument }
@@ -65,11 +52,10 @@ export class FileModelStore implements ModelSink {
   async save(model: ModelDocument): Promise<string> {
     const files = await modelFiles(this.dir);
     this.sequence = Math.max(this.sequence ?? 0, files[0]?.sequence ?? 0) + 1;
-    const name = `model-${String(this.sequence).padStart(8, '0')}.json`;
+    const name = numberedName('model', this.sequence, '.json');
     const path = join(this.dir, name);
     await writeFileAtomically(path, `${JSON.stringify(model)}\n`);
-    const stale = [{ name, sequence: this.sequence }, ...files].slice(this.keep);
-    await Promise.all(stale.map((f) => rm(join(this.dir, f.name), { force: true })));
+    await removeBeyond(this.dir, [{ name, sequence: this.sequence }, ...files], this.keep);
     return path;
   }
 }

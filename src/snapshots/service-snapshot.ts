@@ -61,7 +61,8 @@ const SnapshotShape = z.object({
   }),
 });
 
-export function captureSnapshot(service: ClusterService, offsets: PartitionOffset[], codec: FleetCodec, now: number): ServiceSnapshot {
+/** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
+function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number): Omit<ServiceSnapshot, 'fleet'> {
   const pipeline = service.pipeline;
   return {
     kind: SNAPSHOT_KIND,
@@ -70,14 +71,17 @@ export function captureSnapshot(service: ClusterService, offsets: PartitionOffse
     topics: { ...pipeline.config.topics },
     offsets,
     pipeline: pipeline.exportState(),
-    fleet: codec.encode(pipeline.fleet),
     service: service.exportState(),
   };
 }
 
+export function captureSnapshot(service: ClusterService, offsets: PartitionOffset[], codec: FleetCodec, now: number): ServiceSnapshot {
+  return { ...snapshotHead(service, offsets, now), fleet: codec.encode(service.pipeline.fleet) };
+}
+
 /**
- * As captureSnapshot, with the fleet encoded in slices when the codec can: the counters, offsets and runs
- * are read at once, and the caller applies no input until this resolves, so all of it is one moment.
+ * As captureSnapshot, with the fleet encoded in slices when the codec can; the caller applies no input
+ * until this resolves, so the head and the fleet are one moment.
  */
 export async function captureSnapshotInSlices(
   service: ClusterService,
@@ -86,17 +90,8 @@ export async function captureSnapshotInSlices(
   now: number,
 ): Promise<ServiceSnapshot> {
   if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now);
-  const pipeline = service.pipeline;
-  const head = {
-    kind: SNAPSHOT_KIND,
-    takenAt: now,
-    window: { ...pipeline.config.window },
-    topics: { ...pipeline.config.topics },
-    offsets,
-    pipeline: pipeline.exportState(),
-    service: service.exportState(),
-  } as const;
-  return { ...head, fleet: await codec.encodeInSlices(pipeline.fleet) };
+  const head = snapshotHead(service, offsets, now);
+  return { ...head, fleet: await codec.encodeInSlices(service.pipeline.fleet) };
 }
 
 export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {
