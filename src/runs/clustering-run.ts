@@ -82,18 +82,82 @@ export function clusterIdOf(side: Side, label: number): string {
   return label < 0 ? NOISE_CLUSTER_ID : (side.labelIds[label] ?? NOISE_CLUSTER_ID);
 }
 
+/** What a run derives from the VM clusters, beyond them (explain.ts, anomalies.ts, projection.ts). */
+export interface VmInsights {
+  vmExplanations: VmExplanations;
+  vmClusterNames: string[];
+  /** Role of each VM cluster, by label: what the tenant clusters' names are made of. */
+  vmClusterRoles: string[];
+  vmAnomalies: VmAnomalies;
+  vmProjection: VmProjection;
+}
+
+export interface TenantClustering {
+  tenantIds: string[];
+  features: FeatureMatrix;
+  outcome: ClusteringOutcome;
+}
+
+/** What the tenant side needs of a snapshot (a worker gets only this part). */
+export type TenantInputs = Pick<
+  FleetSnapshot,
+  'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'
+>;
+
 /**
- * One run, every stage in this thread. The service splits it (clusterer.ts): the affinity groups depend
- * on the traffic graph only, so a second worker computes them while this one clusters; joined, both give
- * this function's result.
+ * One run, every stage in this thread. The service runs the same stages on two worker threads
+ * (clusterer.ts): the affinity groups need only the traffic graph and the tenant clusters only the VM
+ * labels, so they run beside the VM clustering and its insights; assembled, both give this result.
  */
 export function runClustering(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
   const started = performance.now();
-  const run = runClusteringStages(snapshot, runId, options);
-  const t = performance.now();
+  const vmOutcome = clusterVms(snapshot.vmFeatures, options);
+  const tenants = clusterTenants(snapshot, vmOutcome.labels, vmOutcome.k, options);
+  const insights = describeVms(vmOutcome, snapshot.vmFeatures, options);
+  let t = performance.now();
   const affinity = runAffinity(snapshot.vmIds.length, snapshot.vmPairs, options);
   const affinityMs = performance.now() - t;
-  return withAffinity(run, affinity, affinityMs, performance.now() - started);
+  t = performance.now();
+  const run = assembleRun(snapshot, runId, { vmOutcome, vmFeatures: snapshot.vmFeatures, insights, tenants, affinity }, 0);
+  vmOutcome.timings.affinity = affinityMs;
+  run.durationMs = performance.now() - started;
+  return run;
+}
+
+/** The VM clusters; missing feature values are imputed in place first. */
+export function clusterVms(vmFeatures: FeatureMatrix, options: RunOptions = defaultRunOptions): ClusteringOutcome {
+  imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
+  return cluster(vmFeatures, {
+    ...options.vm,
+    weights: vmFeatureWeights(options.vmFeatureWeights),
+    minScales: vmFeatureMinScales(),
+  });
+}
+
+/** The tenant clusters, from the mix of VM clusters each tenant holds (labels parallel to the snapshot's VMs). */
+export function clusterTenants(
+  inputs: TenantInputs,
+  vmLabels: Int32Array,
+  vmClusters: number,
+  options: RunOptions = defaultRunOptions,
+): TenantClustering {
+  const { tenantIds, matrix } = tenantMatrixOf(inputs, vmLabels, vmClusters);
+  const outcome = cluster(matrix, { ...options.tenant, ...tenantClusteringScaling(matrix.cols) });
+  return { tenantIds, features: matrix, outcome };
+}
+
+/** Explanations, names, anomalies and the 2-D picture of the VM clusters; their times go to the outcome's. */
+export function describeVms(vmOutcome: ClusteringOutcome, vmFeatures: FeatureMatrix, options: RunOptions = defaultRunOptions): VmInsights {
+  const seed = options.vm.seed ?? 1;
+  let t = performance.now();
+  const vmExplanations = explainVms(vmOutcome, vmFeatures);
+  const vmClusters = describeVmClusters(vmOutcome, vmFeatures);
+  const vmAnomalies = scoreAnomalies(vmOutcome, vmFeatures, vmExplanations, { seed });
+  vmOutcome.timings.explain = performance.now() - t;
+  t = performance.now();
+  const vmProjection = projectFleet(vmFeatures, vmOutcome.model, { seed });
+  vmOutcome.timings.projection = performance.now() - t;
+  return { vmExplanations, vmClusterNames: vmClusters.names, vmClusterRoles: vmClusters.roles, vmAnomalies, vmProjection };
 }
 
 /** The affinity stage on its own: the window's traffic graph between the snapshot's VM rows. */
@@ -101,37 +165,24 @@ export function runAffinity(vmCount: number, pairs: VmPairs, options: RunOptions
   return affinityGroups(vmCount, pairs, { seed: options.vm.seed ?? 1 });
 }
 
-/** A run of runClusteringStages completed with its affinity groups; durationMs is the whole run's. */
-export function withAffinity(run: ClusteringRun, affinity: AffinityGroups, affinityMs: number, durationMs: number): ClusteringRun {
-  run.vms.outcome.timings.affinity = affinityMs;
-  return { ...run, durationMs, affinity };
+export interface RunParts {
+  vmOutcome: ClusteringOutcome;
+  /** The snapshot's VM features as clustered (imputed). */
+  vmFeatures: FeatureMatrix;
+  insights: VmInsights;
+  tenants: TenantClustering;
+  affinity: AffinityGroups;
 }
 
-/** Every stage but the affinity groups (runAffinity), which need nothing from them. */
-export function runClusteringStages(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
-  const started = performance.now();
-  const vmFeatures = snapshot.vmFeatures;
-  imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
-  const vmOutcome = cluster(vmFeatures, {
-    ...options.vm,
-    weights: vmFeatureWeights(options.vmFeatureWeights),
-    minScales: vmFeatureMinScales(),
-  });
-
-  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmOutcome.labels, vmOutcome.k);
-  const tenantOutcome = cluster(tenantFeatures, { ...options.tenant, ...tenantClusteringScaling(tenantFeatures.cols) });
-
-  const seed = options.vm.seed ?? 1;
-  let t = performance.now();
-  const vmExplanations = explainVms(vmOutcome, vmFeatures);
-  const vmClusters = describeVmClusters(vmOutcome, vmFeatures);
-  const tenantClusterNames = nameTenantClusters(tenantOutcome, tenantFeatures, vmClusters.roles);
-  const vmAnomalies = scoreAnomalies(vmOutcome, vmFeatures, vmExplanations, { seed });
-  vmOutcome.timings.explain = performance.now() - t;
-  t = performance.now();
-  const vmProjection = projectFleet(vmFeatures, vmOutcome.model, { seed });
-  vmOutcome.timings.projection = performance.now() - t;
-
+/** The run from its stages' results; the snapshot gives the ids, tenants of VMs, times and traffic graph. */
+export function assembleRun(
+  snapshot: Pick<FleetSnapshot, 'watermark' | 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs'>,
+  runId: string,
+  parts: RunParts,
+  durationMs: number,
+): ClusteringRun {
+  const { vmOutcome, vmFeatures, insights, tenants, affinity } = parts;
+  const tenantClusterNames = nameTenantClusters(tenants.outcome, tenants.features, insights.vmClusterRoles);
   return {
     runId,
     computedAt: snapshot.watermark,
@@ -144,19 +195,20 @@ export function runClusteringStages(snapshot: FleetSnapshot, runId: string, opti
       features: vmFeatures,
     },
     tenants: {
-      ids: tenantIds,
-      clusterIds: clusterIds(TENANT_CLUSTER_PREFIX, tenantOutcome.labels),
-      labelIds: labelIds(TENANT_CLUSTER_PREFIX, tenantOutcome.k),
-      outcome: tenantOutcome,
-      features: tenantFeatures,
+      ids: tenants.tenantIds,
+      clusterIds: clusterIds(TENANT_CLUSTER_PREFIX, tenants.outcome.labels),
+      labelIds: labelIds(TENANT_CLUSTER_PREFIX, tenants.outcome.k),
+      outcome: tenants.outcome,
+      features: tenants.features,
     },
     vmTenants: snapshot.vmTenants,
-    durationMs: performance.now() - started,
-    vmExplanations,
-    vmClusterNames: vmClusters.names,
+    durationMs,
+    vmExplanations: insights.vmExplanations,
+    vmClusterNames: insights.vmClusterNames,
     tenantClusterNames,
-    vmAnomalies,
-    vmProjection,
+    vmAnomalies: insights.vmAnomalies,
+    affinity,
+    vmProjection: insights.vmProjection,
     vmPairs: snapshot.vmPairs,
   };
 }

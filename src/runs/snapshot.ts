@@ -108,7 +108,7 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
  * feature matrix for the given VM labels.
  */
 export function tenantMatrixOf(
-  snapshot: FleetSnapshot,
+  snapshot: Pick<FleetSnapshot, 'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'>,
   vmLabels: Int32Array,
   vmClusters: number,
 ): { tenantIds: string[]; matrix: FeatureMatrix } {

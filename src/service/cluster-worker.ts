@@ -1,22 +1,41 @@
 /**
- * Worker-thread entry, off the service's event loop. The service starts two of these (clusterer.ts): one
- * takes the clustering stages of a run, the other the affinity groups of the same snapshot meanwhile.
+ * Worker-thread entry, off the service's event loop. The service starts two of these (clusterer.ts) and
+ * splits a run's stages between them; each request is one stage of runClustering.
  */
 import { parentPort } from 'node:worker_threads';
-import { type RunOptions, runAffinity, runClusteringStages } from '../runs/clustering-run.ts';
-import type { FleetSnapshot, VmPairs } from '../runs/snapshot.ts';
+import type { FeatureMatrix } from '../clustering/types.ts';
+import { clusterTenants, clusterVms, describeVms, type RunOptions, runAffinity, type TenantInputs } from '../runs/clustering-run.ts';
+import type { VmPairs } from '../runs/snapshot.ts';
 
 export type WorkerRequest =
-  | { id: number; kind: 'stages'; snapshot: FleetSnapshot; runId: string; options: RunOptions }
+  /** The VM clusters (their labels reported as soon as known, as progress), then their insights. */
+  | { id: number; kind: 'vms'; features: FeatureMatrix; options: RunOptions }
+  | { id: number; kind: 'tenants'; inputs: TenantInputs; vmLabels: Int32Array; vmClusters: number; options: RunOptions }
   | { id: number; kind: 'affinity'; vmCount: number; pairs: VmPairs; options: RunOptions };
 
+/** The VM labels, sent before the insights so that the tenant side can start on the other thread. */
+export interface VmLabelsProgress {
+  labels: Int32Array;
+  k: number;
+}
+
 function handle(req: WorkerRequest): unknown {
-  if (req.kind === 'affinity') {
-    const started = performance.now();
-    const affinity = runAffinity(req.vmCount, req.pairs, req.options);
-    return { affinity, ms: performance.now() - started };
+  switch (req.kind) {
+    case 'affinity': {
+      const started = performance.now();
+      const affinity = runAffinity(req.vmCount, req.pairs, req.options);
+      return { affinity, ms: performance.now() - started };
+    }
+    case 'tenants':
+      return clusterTenants(req.inputs, req.vmLabels, req.vmClusters, req.options);
+    case 'vms': {
+      const vmOutcome = clusterVms(req.features, req.options);
+      const progress: VmLabelsProgress = { labels: vmOutcome.labels, k: vmOutcome.k };
+      parentPort?.postMessage({ id: req.id, progress });
+      const insights = describeVms(vmOutcome, req.features, req.options);
+      return { vmOutcome, vmFeatures: req.features, insights };
+    }
   }
-  return runClusteringStages(req.snapshot, req.runId, req.options);
 }
 
 parentPort?.on('message', (req: WorkerRequest) => {

@@ -4,9 +4,17 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { AffinityGroups } from '../runs/affinity.ts';
-import { type ClusteringRun, type RunOptions, runClustering, withAffinity } from '../runs/clustering-run.ts';
-import type { FleetSnapshot, VmPairs } from '../runs/snapshot.ts';
-import type { WorkerRequest } from './cluster-worker.ts';
+import {
+  assembleRun,
+  type ClusteringRun,
+  type RunOptions,
+  type RunParts,
+  runClustering,
+  type TenantClustering,
+  type TenantInputs,
+} from '../runs/clustering-run.ts';
+import type { FleetSnapshot } from '../runs/snapshot.ts';
+import type { VmLabelsProgress, WorkerRequest } from './cluster-worker.ts';
 
 export interface Clusterer {
   run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun>;
@@ -33,15 +41,22 @@ function createWorker(entry: URL): Worker {
 
 interface WorkerReply {
   id: number;
+  progress?: unknown;
   result?: unknown;
   error?: string;
+}
+
+interface Pending {
+  resolve: (r: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: unknown) => void;
 }
 
 /** One worker thread and the requests waiting on it; the thread starts on first use. */
 class WorkerChannel {
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -49,7 +64,12 @@ class WorkerChannel {
     w.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
+      if (reply.progress !== undefined) {
+        p.onProgress?.(reply.progress);
+        return;
+      }
       this.pending.delete(reply.id);
+      if (this.pending.size === 0) w.unref();
       if (reply.error === undefined) p.resolve(reply.result);
       else p.reject(new Error(reply.error));
     });
@@ -68,11 +88,13 @@ class WorkerChannel {
     this.pending.clear();
   }
 
-  request<T>(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[]): Promise<T> {
+  request<T>(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[], onProgress?: (p: unknown) => void): Promise<T> {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });
+      // A run in flight keeps the process alive (a script awaiting it has nothing else pending); an idle worker does not.
+      worker.ref();
       worker.postMessage({ ...request, id }, transfer);
     });
   }
@@ -86,44 +108,62 @@ class WorkerChannel {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function copyPairs(pairs: VmPairs): VmPairs {
-  return { a: pairs.a.slice(), b: pairs.b.slice(), bytes: pairs.bytes.slice() };
-}
-
 /**
- * Two worker threads, one run at a time (the service never asks for two at once): the clustering stages
- * in one, the affinity groups (Louvain on the traffic graph, which needs nothing from the clusters) in the
- * other at the same time. The result is runClustering's, as InlineClusterer gives it.
+ * Two worker threads, one run at a time (the service never asks for two at once). The VM clusters are
+ * the long stage; what does not need them or needs only their labels runs on the second thread meanwhile:
+ *
+ *   thread 1: VM clusters ------------------> explanations, anomalies, projection
+ *   thread 2: affinity groups (traffic graph)   tenant clusters (from the VM labels)
+ *
+ * The result is runClustering's, as InlineClusterer gives it.
  */
 export class WorkerClusterer implements Clusterer {
-  private readonly stages = new WorkerChannel();
-  private readonly affinity = new WorkerChannel();
+  private readonly first = new WorkerChannel();
+  private readonly second = new WorkerChannel();
 
   async run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun> {
     const started = performance.now();
-    // The affinity worker gets its own copy of the traffic graph: the originals are transferred to the
-    // clustering worker with the rest of the snapshot, and the graph is small next to the feature matrix.
-    const pairs = copyPairs(snapshot.vmPairs);
-    const affinity = this.affinity.request<{ affinity: AffinityGroups; ms: number }>(
+    // Thread 2 gets a copy of the traffic graph (small next to the features): the run keeps the original.
+    const { a, b, bytes } = snapshot.vmPairs;
+    const pairs = { a: a.slice(), b: b.slice(), bytes: bytes.slice() };
+    const affinity = this.second.request<{ affinity: AffinityGroups; ms: number }>(
       { kind: 'affinity', vmCount: snapshot.vmIds.length, pairs, options },
       [pairs.a.buffer, pairs.b.buffer, pairs.bytes.buffer] as ArrayBuffer[],
     );
+    let tenants: Promise<TenantClustering> | null = null;
+    const requestTenants = (progress: unknown): void => {
+      const { labels, k } = progress as VmLabelsProgress;
+      const inputs: TenantInputs = {
+        windowMs: snapshot.windowMs,
+        tenants: snapshot.tenants,
+        vmTenants: snapshot.vmTenants,
+        vmVpcs: snapshot.vmVpcs,
+        vmBytes: snapshot.vmBytes,
+        vmExternalBytes: snapshot.vmExternalBytes,
+        vmSameTenantBytes: snapshot.vmSameTenantBytes,
+      };
+      tenants = this.second.request<TenantClustering>({ kind: 'tenants', inputs, vmLabels: labels, vmClusters: k, options }, []);
+      // Awaited below once the VM side is done; a failure before then must not count as unhandled.
+      tenants.catch(() => {});
+    };
     // The feature matrix is the bulk of the message: transfer it rather than copy it.
-    const transfer = [
-      snapshot.vmFeatures.data.buffer,
-      snapshot.vmBytes.buffer,
-      snapshot.vmExternalBytes.buffer,
-      snapshot.vmSameTenantBytes.buffer,
-      snapshot.vmPairs.a.buffer,
-      snapshot.vmPairs.b.buffer,
-      snapshot.vmPairs.bytes.buffer,
-    ] as ArrayBuffer[];
-    const stages = this.stages.request<ClusteringRun>({ kind: 'stages', snapshot, runId, options }, transfer);
-    const [run, groups] = await Promise.all([stages, affinity]);
-    return withAffinity(run, groups.affinity, groups.ms, performance.now() - started);
+    const vms = await this.first.request<Pick<RunParts, 'vmOutcome' | 'vmFeatures' | 'insights'>>(
+      { kind: 'vms', features: snapshot.vmFeatures, options },
+      [snapshot.vmFeatures.data.buffer] as ArrayBuffer[],
+      requestTenants,
+    ).catch(async (err: unknown) => {
+      await affinity.catch(() => {});
+      throw err;
+    });
+    if (tenants === null) throw new Error('clustering worker sent no VM labels');
+    const [groups, tenantSide] = await Promise.all([affinity, tenants as Promise<TenantClustering>]);
+    const run = assembleRun(snapshot, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0);
+    vms.vmOutcome.timings.affinity = groups.ms;
+    run.durationMs = performance.now() - started;
+    return run;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.stages.close(), this.affinity.close()]);
+    await Promise.all([this.first.close(), this.second.close()]);
   }
 }

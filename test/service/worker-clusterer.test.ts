@@ -20,7 +20,7 @@ function comparable(run: ClusteringRun): unknown {
 }
 
 describe('WorkerClusterer', () => {
-  it('gives the inline run exactly, affinity groups (from the second worker) included', async () => {
+  it('gives the inline run exactly, affinity groups and tenant clusters (from the second thread) included', async () => {
     const pipeline = await loaded();
     const worker = new WorkerClusterer();
     const inline = new InlineClusterer();
@@ -39,12 +39,15 @@ describe('WorkerClusterer', () => {
     expect(Object.keys(a.vms.outcome.timings).sort()).toEqual(Object.keys(b.vms.outcome.timings).sort());
   }, 60_000);
 
-  it('rejects a run whose stage fails in a worker and keeps serving the next one', async () => {
+  it('rejects a run whose stage fails on either thread and keeps serving the next one', async () => {
     const pipeline = await loaded();
     const worker = new WorkerClusterer();
     const options = toRunOptions(opts);
     const bad = { ...options, vm: { ...options.vm, algorithm: 'no-such-algorithm' as 'kmeans' } };
-    await expect(worker.run(pipeline.snapshot(), 'run-1', bad)).rejects.toThrow();
+    await expect(worker.run(pipeline.snapshot(), 'run-1', bad)).rejects.toThrow('unknown clustering algorithm no-such-algorithm');
+    // The tenant side fails on the second thread, after the VM side has gone well on the first.
+    const badTenants = { ...options, tenant: { ...options.tenant, algorithm: 'no-tenant-algorithm' as 'kmeans' } };
+    await expect(worker.run(pipeline.snapshot(), 'run-1', badTenants)).rejects.toThrow('unknown clustering algorithm no-tenant-algorithm');
     const next = await worker.run(pipeline.snapshot(), 'run-2', options);
     expect(next.vms.ids).toHaveLength(485);
     expect(next.affinity?.group).toHaveLength(485);
