@@ -40,9 +40,10 @@ export interface VmAnomalies {
   order: Int32Array;
 }
 
-function median(values: number[]): number {
+/** Sorted as a Float64Array: the engine's numeric sort, several times faster at 100k values than a comparator. */
+function median(values: ArrayLike<number>): number {
   if (values.length === 0) return 0;
-  const s = values.slice().sort((a, b) => a - b);
+  const s = Float64Array.from(values).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
@@ -64,7 +65,7 @@ export function scoreAnomalies(
     const l = labels[i]!;
     if (l >= 0) members[l]?.push(distance[i]!);
   }
-  const floor = median(Array.from(distance));
+  const floor = median(distance);
   const spread = members.map((list) => Math.max(median(list), floor));
   for (let i = 0; i < n; i++) {
     const l = labels[i]!;
@@ -83,7 +84,7 @@ export function scoreAnomalies(
     const kEff = sampled ? Math.max(1, Math.round((k * refs.length) / (n - 1))) : k;
     // Indexed (nearest.ts): the same values as scanning every reference, which cost 3 s at 100k VMs.
     const knn = kthNearest(points, n, dims, kEff, refs);
-    const usual = median(Array.from(knn));
+    const usual = median(knn);
     if (usual > 0) for (let i = 0; i < n; i++) score[i] = Math.max(score[i]!, knn[i]! / usual);
   }
 
