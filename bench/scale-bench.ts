@@ -9,6 +9,9 @@
  * affinity groups is the trace's graph copied once per replica (disjoint copies). Feature extraction
  * (the snapshot) and the windows' memory are therefore measured on the real 11.6k-VM fleet only;
  * generating a 100k-VM trace would take about 70 s and 2 GB per run of the bench.
+ *
+ * The stage figures add up to an estimate (full_run_estimate_ms); the run_* figures are whole runs on the
+ * replicated snapshot, through the service's WorkerClusterer (its two threads) and inline.
  */
 import { loadavg } from 'node:os';
 import { dbscanBruteForce, kDistancesBruteForce, kneeEps } from '../src/clustering/dbscan.ts';
@@ -22,10 +25,11 @@ import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-feature
 import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { affinityGroups } from '../src/runs/affinity.ts';
 import { scoreAnomalies } from '../src/runs/anomalies.ts';
-import type { Side } from '../src/runs/clustering-run.ts';
+import { type RunOptions, runClustering, type Side } from '../src/runs/clustering-run.ts';
 import { explainVms, nameClusters } from '../src/runs/explain.ts';
 import { matchSide, sideClusters } from '../src/runs/identity.ts';
-import type { VmPairs } from '../src/runs/snapshot.ts';
+import type { FleetSnapshot, VmPairs } from '../src/runs/snapshot.ts';
+import { WorkerClusterer } from '../src/service/clusterer.ts';
 import { readTraceChunks } from '../src/trace/trace-reader.ts';
 
 const JITTER = 0.05;
@@ -68,6 +72,18 @@ export interface ScaleFigures {
   affinity_edges: number;
   identity_match_ms: number;
   full_run_estimate_ms: number;
+  /**
+   * A whole run as the service makes it: WorkerClusterer (two worker threads, the affinity groups and
+   * tenant clusters beside the VM clusters) on the replicated snapshot, wall time from the request to the
+   * assembled run, with a warm worker. Includes what the estimate leaves out (tenant side, projection,
+   * moving the snapshot and the result between threads).
+   */
+  run_wall_ms: number;
+  /** The same run inline (runClustering, one thread), as replay makes it. */
+  run_inline_ms: number;
+  /** Stage times of the worker run, from the threads that ran them. */
+  run_stages_ms: Record<string, number>;
+  run_tenants: number;
   peak_rss_mb: number;
 }
 
@@ -142,6 +158,40 @@ function replicatePairs(base: VmPairs, baseRows: number, rows: number): VmPairs 
   return { a: Int32Array.from(a), b: Int32Array.from(b), bytes: Float64Array.from(bytes) };
 }
 
+/**
+ * The whole snapshot at `rows` VMs: the replicated feature matrix and traffic graph, the volumes of the
+ * replicated row, and each replica's VMs in tenants of their own (disjoint copies of the trace's tenants).
+ */
+export function replicateSnapshot(base: FleetSnapshot, rows: number, seed: number): FleetSnapshot {
+  const n = base.vmIds.length;
+  const replica = (i: number): number => Math.floor(i / n);
+  const tenantOf = (t: string, r: number): string => (r === 0 ? t : `${t}~${r}`);
+  const copies = Math.ceil(rows / n);
+  const tenants = Array.from({ length: copies }, (_, r) => base.tenants.map((t) => ({ ...t, tenantId: tenantOf(t.tenantId, r) })))
+    .flat()
+    .sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0));
+  const volumes = (v: Float64Array): Float64Array => Float64Array.from({ length: rows }, (_, i) => v[i % n]!);
+  // Missing values are imputed first, as a run would: a NaN would spread to its whole column's jitter.
+  const features = { ...base.vmFeatures, data: base.vmFeatures.data.slice() };
+  imputeColumnMeans(features.data, features.rows, features.cols);
+  return {
+    watermark: base.watermark,
+    windowMs: base.windowMs,
+    vmIds: Array.from({ length: rows }, (_, i) => `${base.vmIds[i % n]}~${replica(i)}`),
+    vmTenants: Array.from({ length: rows }, (_, i) => {
+      const t = base.vmTenants[i % n];
+      return t == null ? null : tenantOf(t, replica(i));
+    }),
+    vmVpcs: Array.from({ length: rows }, (_, i) => base.vmVpcs[i % n] ?? null),
+    vmFeatures: replicate(features, rows, seed),
+    vmBytes: volumes(base.vmBytes),
+    vmExternalBytes: volumes(base.vmExternalBytes),
+    vmSameTenantBytes: volumes(base.vmSameTenantBytes),
+    tenants,
+    vmPairs: replicatePairs(base.vmPairs, n, rows),
+  };
+}
+
 function side(outcome: ClusteringOutcome, features: FeatureMatrix, ids: string[]): Side {
   const labelIds = Array.from({ length: outcome.k }, (_, c) => `vm-${c}`);
   return { ids, clusterIds: Array.from(outcome.labels, (l) => (l < 0 ? 'noise' : labelIds[l]!)), labelIds, outcome, features };
@@ -149,7 +199,34 @@ function side(outcome: ClusteringOutcome, features: FeatureMatrix, ids: string[]
 
 const round = (ms: number): number => Math.round(ms);
 
-function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOptions: Partial<ClusteringOptions>): ScaleFigures {
+type RunFigures = Pick<ScaleFigures, 'run_wall_ms' | 'run_inline_ms' | 'run_stages_ms' | 'run_tenants'>;
+
+/** One run through the worker threads, then the same run inline, each on its own copy of the snapshot. */
+async function measureRun(clusterer: WorkerClusterer, base: FleetSnapshot, rows: number, options: RunOptions): Promise<RunFigures> {
+  // Built before the clock starts: WorkerClusterer transfers the snapshot's feature buffer away.
+  const forWorker = replicateSnapshot(base, rows, rows);
+  const forInline = replicateSnapshot(base, rows, rows);
+  let t = performance.now();
+  const run = await clusterer.run(forWorker, 'bench', options);
+  const wallMs = performance.now() - t;
+  sampleRss();
+  t = performance.now();
+  const inline = runClustering(forInline, 'bench', options);
+  const inlineMs = performance.now() - t;
+  sampleRss();
+  // Both paths must give the same clusters; a difference here would make the comparison meaningless.
+  if (inline.vms.clusterIds.join() !== run.vms.clusterIds.join() || inline.affinity?.sizes.join() !== run.affinity?.sizes.join())
+    throw new Error(`worker and inline runs differ at ${rows} VMs`);
+  const stages = { ...run.vms.outcome.timings, ...Object.fromEntries(Object.entries(run.tenants.outcome.timings).map(([k, v]) => [`tenant_${k}`, v])) };
+  return {
+    run_wall_ms: round(wallMs),
+    run_inline_ms: round(inlineMs),
+    run_stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
+    run_tenants: run.tenants.ids.length,
+  };
+}
+
+function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOptions: Partial<ClusteringOptions>): Omit<ScaleFigures, keyof RunFigures> {
   peakRss = 0;
   sampleRss();
   const loadBefore = loadavg()[0]!;
@@ -246,14 +323,23 @@ export async function benchScale(trace: string, sizes: readonly number[] = [10_0
     pair_traffic_mb: Number((fleet.pairs.bytes / 2 ** 20).toFixed(1)),
     pairs: fleet.pairs.size,
   };
-  const vmOptions = toRunOptions(PipelineOptions.parse({})).vm;
+  const runOptions = toRunOptions(PipelineOptions.parse({}));
+  const clusterer = new WorkerClusterer();
+  // The service's workers are long-lived: one untimed run first, so that thread start-up and the
+  // workers' module loading are not counted in the first size's figure.
+  await clusterer.run(replicateSnapshot(snap.value, sizes[0] ?? 10_000, 1), 'warm-up', runOptions);
   const out: ScaleFigures[] = [];
-  for (const rows of sizes) {
-    process.stderr.write(`  scale: ${rows} VMs...\n`);
-    out.push(measure(base, snap.value.vmPairs, rows, vmOptions));
+  try {
+    for (const rows of sizes) {
+      process.stderr.write(`  scale: ${rows} VMs...\n`);
+      const stages = measure(base, snap.value.vmPairs, rows, runOptions.vm);
+      out.push({ ...stages, ...(await measureRun(clusterer, snap.value, rows, runOptions)), peak_rss_mb: Math.round(peakRss / 2 ** 20) });
+    }
+  } finally {
+    await clusterer.close();
   }
   return {
-    method: `feature matrix of ${trace} (${base.rows} VMs, real pipeline) replicated with Gaussian jitter ${JITTER} x column std; traffic graph copied per replica; snapshot and window memory measured on the real ${base.rows}-VM fleet; peak RSS sampled after each stage (includes the ingested trace's state)`,
+    method: `feature matrix of ${trace} (${base.rows} VMs, real pipeline) replicated with Gaussian jitter ${JITTER} x column std; traffic graph copied per replica; for the whole runs (run_*), each replica's VMs in their own copies of the trace's tenants; snapshot and window memory measured on the real ${base.rows}-VM fleet; peak RSS sampled after each stage (includes the ingested trace's state)`,
     source: { trace, vms: base.rows, features: base.cols, snapshot_ms: round(snap.ms), window_memory_mb: windowMemory },
     sizes: out,
   };
