@@ -235,19 +235,22 @@ export async function encodeFleetStateInSlices(fleet: FleetState, vmsPerSlice = 
 const BYTES_PER_VM_ESTIMATE = 4096;
 
 function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, Uint8Array> {
-  const data = fleet.exportState();
+  const entries = [...fleet.vms.values()];
   const strings = new StringTable();
   // The body is written first (collecting strings), then framed with the string table in front of it.
-  const body = new Writer(data.vms.length * BYTES_PER_VM_ESTIMATE + data.pairs.table.length * 8 + (1 << 16));
-  body.u32(data.vms.length);
+  const body = new Writer(entries.length * BYTES_PER_VM_ESTIMATE + (1 << 16));
+  body.u32(entries.length);
   let sinceYield = 0;
-  for (const v of data.vms) {
-    writeVm(body, v, strings);
+  for (const e of entries) {
+    // Exported as it is written: a read between slices may have purged its sets (see FleetState.exportVm).
+    writeVm(body, fleet.exportVm(e), strings);
     if (++sinceYield >= vmsPerSlice) {
       sinceYield = 0;
       yield;
     }
   }
+  // The rest is read after the VMs; between slices only reads happen (no batch is applied meanwhile).
+  const data = fleet.exportAllButVms();
   body.u32(data.deleted.length);
   for (const [id, at] of data.deleted) {
     body.u32(strings.ref(id));

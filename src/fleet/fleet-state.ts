@@ -185,28 +185,38 @@ export class FleetState {
 
   exportState(): FleetStateData {
     const vms: VmData[] = [];
-    for (const e of this.vms.values()) {
-      vms.push({
-        vmId: e.vmId,
-        serial: e.serial,
-        lastSeen: e.lastSeen,
-        bornAfterSweep: e.bornAfterSweep,
-        attributes: e.attributes,
-        ring: this.slab.ringView(e.ring),
-        distinct: e.distinct.exportState(),
-      });
-    }
+    for (const e of this.vms.values()) vms.push(this.exportVm(e));
+    return { ...this.exportAllButVms(), vms };
+  }
+
+  /** Everything exportState holds except the VMs (see exportVm). */
+  exportAllButVms(): Omit<FleetStateData, 'vms'> {
     return {
       watermark: this.watermark,
       nextSerial: this.nextSerial,
       sweptBucket: this.sweptBucket,
       sweptAt: this.sweptAt,
       counters: { ...this.counters },
-      vms,
       deleted: [...this.deleted],
       deletedSerials: [...this.deletedSerials],
       tenants: [...this.tenants.values()],
       pairs: this.pairs.exportState(),
+    };
+  }
+
+  /**
+   * One VM's data as it is at this moment (views into the live arrays). Counting purges a VM's distinct
+   * sets, so an encoder that yields between VMs exports each VM only when it writes it.
+   */
+  exportVm(e: VmEntry): VmData {
+    return {
+      vmId: e.vmId,
+      serial: e.serial,
+      lastSeen: e.lastSeen,
+      bornAfterSweep: e.bornAfterSweep,
+      attributes: e.attributes,
+      ring: this.slab.ringView(e.ring),
+      distinct: e.distinct.exportState(),
     };
   }
 

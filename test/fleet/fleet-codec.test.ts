@@ -116,6 +116,31 @@ describe('fleet codec', async () => {
     expect(turns).toBeGreaterThan(0);
   });
 
+  it('encodes a consistent state in slices while reads between the slices purge the distinct sets', async () => {
+    const cut = Math.floor(lines.length * 0.6);
+    const original = new FleetState(defaultWindowConfig);
+    ingest(lines.slice(0, cut), [original]);
+    // Reads (a clustering run's snapshot, GET /v1/vms) purge expired keys: let them happen between slices.
+    let reads = 0;
+    let reading = true;
+    const reader = (): void => {
+      if (!reading) return;
+      takeSnapshot(original);
+      reads++;
+      setImmediate(reader);
+    };
+    setImmediate(reader);
+    const bytes = await encodeFleetStateInSlices(original, 25);
+    reading = false;
+    expect(reads).toBeGreaterThan(1);
+    const decoded = decodeFleetState(bytes, defaultWindowConfig);
+    ingest(lines.slice(cut), [original, decoded]);
+    const a = takeSnapshot(original);
+    const b = takeSnapshot(decoded);
+    expect(b.vmIds).toEqual(a.vmIds);
+    expect(bytesOf(b.vmFeatures.data).equals(bytesOf(a.vmFeatures.data))).toBe(true);
+  });
+
   // A few sketches only: each is 16 KB of registers, and every damaged copy is decoded whole.
   const damageable: WindowConfig = { ...tight, maxPeersPerVm: 48 };
   const fleet = new FleetState(damageable);
