@@ -225,36 +225,13 @@ function labelFromPairs(rows: number, minPts: number, pairs: Pairs): DbscanResul
   }
   const core = new Uint8Array(rows);
   for (let i = 0; i < rows; i++) if (neighbours[i]! >= minPts) core[i] = 1;
-  // Union-find over core points; the root of a set is always its lowest row, which orders the clusters.
-  const parent = Int32Array.from({ length: rows }, (_, i) => i);
-  const find = (i: number): number => {
-    let r = i;
-    while (parent[r] !== r) r = parent[r]!;
-    while (parent[i] !== r) {
-      const next = parent[i]!;
-      parent[i] = r;
-      i = next;
-    }
-    return r;
-  };
+  const sets = new LowestRootSets(rows);
   for (let p = 0; p < count; p++) {
     const i = a[p]!;
     const j = b[p]!;
-    if (core[i] !== 1 || core[j] !== 1) continue;
-    const ri = find(i);
-    const rj = find(j);
-    if (ri < rj) parent[rj] = ri;
-    else if (rj < ri) parent[ri] = rj;
+    if (core[i] === 1 && core[j] === 1) sets.union(i, j);
   }
-  const labels = new Int32Array(rows).fill(-1);
-  const labelOfRoot = new Int32Array(rows).fill(-1);
-  let rawK = 0;
-  for (let i = 0; i < rows; i++) {
-    if (core[i] !== 1) continue;
-    const r = find(i);
-    if (labelOfRoot[r] === -1) labelOfRoot[r] = rawK++;
-    labels[i] = labelOfRoot[r]!;
-  }
+  const { labels, rawK } = labelCores(core, sets);
   // A non-core point takes the lowest label among its core neighbours.
   for (let p = 0; p < count; p++) {
     const i = a[p]!;
@@ -280,42 +257,17 @@ function dbscanByQueries(index: KdIndex, points: Points, e: number, minPts: numb
     if (count >= minPts) core[i] = 1;
   }
 
-  // Union-find over core points; the root of a set is always its lowest row, which orders the clusters.
-  const parent = Int32Array.from({ length: rows }, (_, i) => i);
-  const find = (i: number): number => {
-    let r = i;
-    while (parent[r] !== r) r = parent[r]!;
-    while (parent[i] !== r) {
-      const next = parent[i]!;
-      parent[i] = r;
-      i = next;
-    }
-    return r;
-  };
+  const sets = new LowestRootSets(rows);
   for (let i = 0; i < rows; i++) {
     if (core[i] !== 1) continue;
     index.range(i, e, (j) => {
       if (j === i || core[j] !== 1) return true;
-      const ri = find(i);
-      const rj = find(j);
-      if (ri !== rj && libraryDistance(data, dims, i, j) < e) {
-        if (ri < rj) parent[rj] = ri;
-        else parent[ri] = rj;
-      }
+      if (sets.find(i) !== sets.find(j) && libraryDistance(data, dims, i, j) < e) sets.union(i, j);
       return true;
     });
   }
 
-  const labels = new Int32Array(rows).fill(-1);
-  const labelOfRoot = new Int32Array(rows).fill(-1);
-  let rawK = 0;
-  // Rows ascending: a set's root (its lowest core row) is met before its other members.
-  for (let i = 0; i < rows; i++) {
-    if (core[i] !== 1) continue;
-    const r = find(i);
-    if (labelOfRoot[r] === -1) labelOfRoot[r] = rawK++;
-    labels[i] = labelOfRoot[r]!;
-  }
+  const { labels, rawK } = labelCores(core, sets);
   let noise = 0;
   for (let i = 0; i < rows; i++) {
     if (core[i] === 1) continue;
@@ -328,4 +280,50 @@ function dbscanByQueries(index: KdIndex, points: Points, e: number, minPts: numb
     if (best === -1) noise++;
   }
   return { labels, rawK, noise };
+}
+
+/** Union-find whose root is always the lowest row of its set, so that sets are ordered by their first row. */
+class LowestRootSets {
+  private readonly parent: Int32Array;
+
+  constructor(rows: number) {
+    this.parent = Int32Array.from({ length: rows }, (_, i) => i);
+  }
+
+  find(i: number): number {
+    const parent = this.parent;
+    let r = i;
+    while (parent[r] !== r) r = parent[r]!;
+    while (parent[i] !== r) {
+      const next = parent[i]!;
+      parent[i] = r;
+      i = next;
+    }
+    return r;
+  }
+
+  union(i: number, j: number): void {
+    const ri = this.find(i);
+    const rj = this.find(j);
+    if (ri < rj) this.parent[rj] = ri;
+    else if (rj < ri) this.parent[ri] = rj;
+  }
+}
+
+/**
+ * Cluster labels of the core points, numbered by each set's lowest row (rows ascending meet a set's root
+ * before its other members); every other point -1.
+ */
+function labelCores(core: Uint8Array, sets: LowestRootSets): { labels: Int32Array; rawK: number } {
+  const rows = core.length;
+  const labels = new Int32Array(rows).fill(-1);
+  const labelOfRoot = new Int32Array(rows).fill(-1);
+  let rawK = 0;
+  for (let i = 0; i < rows; i++) {
+    if (core[i] !== 1) continue;
+    const r = sets.find(i);
+    if (labelOfRoot[r] === -1) labelOfRoot[r] = rawK++;
+    labels[i] = labelOfRoot[r]!;
+  }
+  return { labels, rawK };
 }
