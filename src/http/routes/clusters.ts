@@ -19,10 +19,24 @@ function clusterList(index: RunIndex, side: SideIndex): ClusterList {
   };
 }
 
-function cluster(side: SideIndex, clusterId: string) {
-  const c = side.clusters.get(clusterId);
-  if (c === undefined) throw new ApiError(404, 'unknown_cluster', `the latest run has no cluster ${JSON.stringify(clusterId)}`);
-  return { description: c, members: side.members.get(clusterId) ?? [] };
+/** One cluster of a side with a page of its members, shaped by `items` (VM or tenant items). */
+function clusterPage<T>(
+  index: RunIndex,
+  side: SideIndex,
+  clusterId: string,
+  query: { limit: number; cursor?: string | undefined },
+  items: (index: RunIndex, ids: string[]) => T[],
+) {
+  const description = side.clusters.get(clusterId);
+  if (description === undefined) throw new ApiError(404, 'unknown_cluster', `the latest run has no cluster ${JSON.stringify(clusterId)}`);
+  const p = page(side.members.get(clusterId) ?? [], query.limit, query.cursor);
+  return {
+    run_id: index.runId,
+    computed_at: index.computedAt,
+    ...description,
+    members: items(index, p.ids),
+    next_cursor: p.nextCursor,
+  };
 }
 
 export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view }) => {
@@ -60,15 +74,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     },
     async (request) => {
       const index = requireRun(view, request.scope);
-      const { description, members } = cluster(index.vms, request.params.cluster_id);
-      const p = page(members, request.query.limit, request.query.cursor);
-      return {
-        run_id: index.runId,
-        computed_at: index.computedAt,
-        ...description,
-        members: vmItems(index, p.ids),
-        next_cursor: p.nextCursor,
-      };
+      return clusterPage(index, index.vms, request.params.cluster_id, request.query, vmItems);
     },
   );
 
@@ -86,15 +92,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     },
     async (request) => {
       const index = requireRun(view, request.scope);
-      const { description, members } = cluster(index.tenants, request.params.cluster_id);
-      const p = page(members, request.query.limit, request.query.cursor);
-      return {
-        run_id: index.runId,
-        computed_at: index.computedAt,
-        ...description,
-        members: tenantItems(index, p.ids),
-        next_cursor: p.nextCursor,
-      };
+      return clusterPage(index, index.tenants, request.params.cluster_id, request.query, tenantItems);
     },
   );
 };
