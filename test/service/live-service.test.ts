@@ -9,18 +9,8 @@ import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/confi
 import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { rerun, type Stats } from '../helpers/reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
-
-interface Stats {
-  records: { flows: number; vm_attributes: number; tenant_attributes: number };
-  rejected: { count: number; by_reason: Record<string, number> };
-  latest_run_id: string | null;
-}
-interface Assignments {
-  run_id: string;
-  vm_clusters: Record<string, string>;
-  tenant_clusters: Record<string, string>;
-}
 
 let kafka: TestKafka;
 const services: ServiceProcess[] = [];
@@ -33,17 +23,6 @@ afterAll(async () => {
   for (const s of services) await s.stop('SIGKILL');
   await kafka?.stop();
 }, 60_000);
-
-/** A run started now, on the state as it is now: a run already in flight may predate the last records. */
-async function rerun(url: string): Promise<Assignments> {
-  for (;;) {
-    const res = await fetch(`${url}/v1/recluster`, { method: 'POST' });
-    expect(res.status).toBe(202);
-    const { run_id, started } = (await res.json()) as { run_id: string; started: boolean };
-    await waitFor(async () => ((await getJson<Stats>(`${url}/v1/stats`)).body.latest_run_id === run_id ? true : undefined), 60_000, run_id);
-    if (started) return (await getJson<Assignments>(`${url}/v1/assignments`)).body;
-  }
-}
 
 describe('the live service over Kafka', () => {
   it('consumes a produced fixture, serves the clusters replay finds, dead-letters bad records and resumes from committed offsets', async () => {
