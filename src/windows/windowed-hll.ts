@@ -9,22 +9,12 @@
  * linear-counting correction below 2.5 x 1,024 the error is smaller still at low counts. Hashes are
  * 32-bit, which is ample below about 100 million distinct keys per window.
  */
+import { fmix32 } from '../core/hash.ts';
 export const HLL_PRECISION = 10;
 export const HLL_REGISTERS = 1 << HLL_PRECISION;
 /** The highest rank a register can hold: the hash bits left after the index, plus one. */
 export const HLL_MAX_RANK = 32 - HLL_PRECISION + 1;
 const ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS);
-
-/** Murmur3's finaliser: every input bit affects every output bit. */
-function fmix32(x: number): number {
-  let h = x | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** Hash of a non-negative integer below 2^53 (VM serials, ports, IPv4 addresses offset by 2^32). */
 export function hashNumber(value: number): number {
