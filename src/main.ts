@@ -187,8 +187,8 @@ async function main(): Promise<void> {
         beforeCommit: () => dlq.flush(),
         commit: (offsets) => flowConsumer.commit(offsets),
         onSaved: (o) => {
-          metrics.snapshotSaved(o.bytes, o.captureMs, o.writeMs);
-          log.debug({ snapshot: o.path, bytes: o.bytes, capture_ms: Math.round(o.captureMs), committed: o.committed }, 'snapshot saved');
+          metrics.snapshotSaved(o.bytes, o.captureMs);
+          log.debug({ snapshot: o.path, bytes: o.bytes, capture_ms: Math.round(o.captureMs), write_ms: Math.round(o.writeMs), committed: o.committed }, 'snapshot saved');
         },
         onFailed: (err, step) => {
           metrics.snapshotFailed(step);

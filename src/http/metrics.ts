@@ -206,7 +206,7 @@ export class ServiceMetrics {
     }
   }
 
-  snapshotSaved(bytes: number, captureMs: number, _writeMs: number, atMs: number = Date.now()): void {
+  snapshotSaved(bytes: number, captureMs: number, atMs: number = Date.now()): void {
     this.snapshotBytes.set(bytes);
     this.snapshotCapture.observe(captureMs / 1000);
     this.snapshotTimestamp.set(atMs / 1000);

@@ -197,25 +197,25 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
           applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
           await pending;
         }
-        if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
-        resolveOffset(last.offset);
-        await heartbeat();
-        continue;
+      } else {
+        await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
       }
-      await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
       if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
       resolveOffset(last.offset);
-      const next = (BigInt(last.offset) + 1n).toString();
-      try {
-        // autoCommit is off: commitOffsetsIfNecessary() would do nothing, so commit the explicit offset.
-        await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-        messagesCommitted += slice.length;
-        noteLag(topic, partition, batch.highWatermark, Number(next), Number(first.offset));
-      } catch (err) {
-        // Swallowed: a later commit on this partition covers these offsets; if the partition moves to
-        // another member first, it re-reads them (at-least-once).
-        commitFailures++;
-        logger.warn({ topic, partition, offset: next, err: (err as Error).message }, 'offset commit failed');
+      // External commits happen with snapshots (commit()); here only the per-batch mode commits.
+      if (!external) {
+        const next = (BigInt(last.offset) + 1n).toString();
+        try {
+          // autoCommit is off: commitOffsetsIfNecessary() would do nothing, so commit the explicit offset.
+          await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+          messagesCommitted += slice.length;
+          noteLag(topic, partition, batch.highWatermark, Number(next), Number(first.offset));
+        } catch (err) {
+          // Swallowed: a later commit on this partition covers these offsets; if the partition moves to
+          // another member first, it re-reads them (at-least-once).
+          commitFailures++;
+          logger.warn({ topic, partition, offset: next, err: (err as Error).message }, 'offset commit failed');
+        }
       }
       await heartbeat();
     }
