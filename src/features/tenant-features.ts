@@ -39,6 +39,38 @@ export function tenantFeatureNames(vmClusters: number): string[] {
   return names;
 }
 
+/**
+ * Where a tenant matrix's columns are: the base features first, then one VM-share column per VM cluster
+ * (by label), then one byte-share column per VM cluster. Found by position, not by name: a run without
+ * any VM cluster (no VM, or every VM noise) has no mix column at all, and is still a run.
+ */
+export interface TenantColumns {
+  logVms: number;
+  logBytes: number;
+  external: number;
+  internal: number;
+  /** First VM-share column, and first byte-share column; each block has vmClusters columns. */
+  vmShare: number;
+  byteShare: number;
+  vmClusters: number;
+}
+
+export function tenantColumns(cols: number): TenantColumns {
+  const base = TENANT_BASE_FEATURES.length;
+  const mix = cols - base;
+  if (mix < 0 || mix % 2 !== 0) throw new RangeError(`a tenant matrix has ${base} base columns and two per VM cluster, not ${cols} columns`);
+  const vmClusters = mix / 2;
+  return {
+    logVms: TENANT_BASE_FEATURES.indexOf('log_vms'),
+    logBytes: TENANT_BASE_FEATURES.indexOf('log_bytes_per_min'),
+    external: TENANT_BASE_FEATURES.indexOf('external_share'),
+    internal: TENANT_BASE_FEATURES.indexOf('internal_share'),
+    vmShare: base,
+    byteShare: base + vmClusters,
+    vmClusters,
+  };
+}
+
 /** Rows follow `view.tenantIds`. Mix columns hold square roots of shares. */
 export function buildTenantMatrix(view: TenantVmView): FeatureMatrix {
   const { tenantIds, vmClusters } = view;
