@@ -221,8 +221,8 @@ const band = (bands: ReadonlyArray<[number, string]>, x: number): string => band
  * much of its traffic leaves the overlay or stays in the tenant, and the roles of its VMs (pooled over its
  * tenants, by the VM clusters' roles), e.g. "medium, heavy traffic, external-facing, mostly web servers".
  * Size and traffic are the members' geometric means (the features are logs), the shares their means.
- * `features` is the run's tenant matrix (tenant-features.ts): five base columns, then per VM cluster the
- * square root of its share of the tenant's VMs, then of its bytes. Like VM names, a suggestion, not an id.
+ * `features` is the run's tenant matrix (tenant-features.ts): five base columns, then per VM cluster its
+ * share of the tenant's VMs, then of its bytes. Like VM names, a suggestion, not an id.
  * A run without VM clusters has no mix columns: its tenant clusters are then of "mixed roles".
  */
 export function nameTenantClusters(outcome: ClusteringOutcome, features: FeatureMatrix, vmRoles: readonly string[]): string[] {
@@ -237,8 +237,7 @@ export function nameTenantClusters(outcome: ClusteringOutcome, features: Feature
     roleCount.set(label, counts);
     vmRoles.forEach((role, c) => {
       if (c >= vmClusters) return;
-      const root = features.data[o + vmShare + c]!;
-      counts.set(role, (counts.get(role) ?? 0) + vms * root * root);
+      counts.set(role, (counts.get(role) ?? 0) + vms * features.data[o + vmShare + c]!);
     });
   }
   const names: string[] = [];
