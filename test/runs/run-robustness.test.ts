@@ -172,9 +172,34 @@ function checkSide(side: Side, expectedIds: readonly string[], prefix: 'vm-' | '
   }
 }
 
+/**
+ * The tenant features name VM clusters by the ids the run shows (vm-<n>_vm_share, vm-<n>_byte_share) and
+ * hold shares: a tenant's add up to one, or to zero when none of its VMs is in a cluster (or carried bytes).
+ */
+function checkTenantMix(run: ClusteringRun): void {
+  const { rows, cols, data, names } = run.tenants.features;
+  const ids = run.vms.labelIds;
+  const base = TENANT_BASE_FEATURES.length;
+  expect(names).toEqual([...TENANT_BASE_FEATURES, ...ids.map((id) => `${id}_vm_share`), ...ids.map((id) => `${id}_byte_share`)]);
+  for (let r = 0; r < rows; r++)
+    for (const start of [base, base + ids.length]) {
+      let sum = 0;
+      for (let c = 0; c < ids.length; c++) {
+        const share = data[r * cols + start + c]!;
+        expect(share).toBeGreaterThanOrEqual(0);
+        expect(share).toBeLessThanOrEqual(1);
+        sum += share;
+      }
+      if (sum !== 0) expect(sum).toBeCloseTo(1, 12);
+    }
+  const known = new Set(names);
+  for (const c of run.tenants.outcome.clusters) for (const d of c.distinguishing) expect(known.has(d.feature)).toBe(true);
+}
+
 function checkRun(run: ClusteringRun, snapshot: FleetSnapshot): void {
   checkSide(run.vms, snapshot.vmIds, 'vm-', run.vmClusterNames);
   checkSide(run.tenants, expectedTenants(snapshot), 'tenant-', run.tenantClusterNames);
+  checkTenantMix(run);
   const result = buildResult(run, { count: 0, by_reason: {} }, {});
   expect(Object.keys(result.vm_clusters).sort()).toEqual([...snapshot.vmIds].sort());
   expect(Object.keys(result.tenant_clusters)).toEqual(expectedTenants(snapshot));
@@ -227,6 +252,9 @@ describe('a clustering run over a generated fleet of any shape', () => {
         if (!parsed.ok) throw new Error(parsed.error);
         const provisional = provisionalRun(parsed.model, snapshotOf(s, 0), 'provisional-run-000003');
         expect([...provisional.vms.ids].sort()).toEqual([...snapshotOf(s, 0).vmIds].sort());
+        // Its tenant features line up with the model's (named by the same VM cluster ids), so tenants are placed too.
+        expect(provisional.tenants.ids).toEqual(expectedTenants(snapshotOf(s, 0)));
+        expect(provisional.tenants.features.names).toEqual(latest.tenants.features.names);
         const placed = buildResult(provisional, { count: 0, by_reason: {} }, {});
         expect(nonFinitePaths(placed)).toEqual([]);
         for (const c of Object.values(placed.vm_clusters)) expect(c === NOISE_CLUSTER_ID || latest.vms.labelIds.includes(c)).toBe(true);
