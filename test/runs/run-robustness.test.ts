@@ -204,6 +204,7 @@ function checkRun(run: ClusteringRun, snapshot: FleetSnapshot): void {
   expect(Object.keys(result.vm_clusters).sort()).toEqual([...snapshot.vmIds].sort());
   expect(Object.keys(result.tenant_clusters)).toEqual(expectedTenants(snapshot));
   expect(Object.keys(result.affinity_groups).sort()).toEqual([...snapshot.vmIds].sort());
+  for (const g of Object.values(result.affinity_groups)) expect(g).toMatch(/^g-\d+$/);
   expect(result.anomalies.map((a) => a.vm_id).sort()).toEqual([...snapshot.vmIds].sort());
   expect(nonFinitePaths(result)).toEqual([]);
   // What the API serves of the run: the same summaries, and a page for every cluster id it names.
@@ -232,9 +233,9 @@ const base: FleetShape = {
 };
 
 describe('a clustering run over a generated fleet of any shape', () => {
-  it(`completes with a consistent result, twice in a row, and a restart's model placement too (fast-check, seed 20261205, ${RUNS} fleets)`, () => {
+  it(`completes with a consistent result, twice in a row, and a restart's model placement too, of the same fleet and of another (fast-check, seed 20261205, ${RUNS} fleets)`, () => {
     fc.assert(
-      fc.property(shape, (s) => {
+      fc.property(shape, shape, (s, later) => {
         const options = optionsOf(s);
         let identity: IdentityState = initialIdentity;
         // Two runs: the second is matched against the first, as the service's runs are.
@@ -258,6 +259,13 @@ describe('a clustering run over a generated fleet of any shape', () => {
         const placed = buildResult(provisional, { count: 0, by_reason: {} }, {});
         expect(nonFinitePaths(placed)).toEqual([]);
         for (const c of Object.values(placed.vm_clusters)) expect(c === NOISE_CLUSTER_ID || latest.vms.labelIds.includes(c)).toBe(true);
+        // A restart finds another fleet than the model's (any other shape): the placement still completes.
+        const moved = provisionalRun(parsed.model, snapshotOf(later, 0), 'provisional-run-000003');
+        expect([...moved.vms.ids].sort()).toEqual([...snapshotOf(later, 0).vmIds].sort());
+        const movedResult = buildResult(moved, { count: 0, by_reason: {} }, {});
+        expect(nonFinitePaths(movedResult)).toEqual([]);
+        for (const c of Object.values(movedResult.vm_clusters)) expect(c === NOISE_CLUSTER_ID || latest.vms.labelIds.includes(c)).toBe(true);
+        for (const c of Object.values(movedResult.tenant_clusters)) expect(c === NOISE_CLUSTER_ID || latest.tenants.labelIds.includes(c)).toBe(true);
       }),
       { seed: 20261205, numRuns: RUNS },
     );
