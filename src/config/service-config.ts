@@ -105,7 +105,7 @@ const SecurityEnv = z.object({
     .string()
     .trim()
     .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
-    .pipe(z.array(z.union([z.literal('*'), z.string().regex(/^[a-z0-9._:[\]-]{1,253}$/, 'a host name or IP address without port')])).min(1))
+    .pipe(z.array(z.union([z.literal('*'), z.string().regex(/^[a-z0-9._:[\]-]{1,253}$/, 'a host name or IP address without port')])))
     .optional(),
   /** Origins allowed to call the API from a browser, comma-separated; unset: no CORS headers at all. */
   CORS_ORIGINS: z
@@ -164,7 +164,8 @@ export function isLoopbackHost(host: string): boolean {
  * holds no key); else the loopback names and HOST itself when it names one address (not 0.0.0.0 or ::).
  */
 function allowedHostsOf(configured: string[] | undefined, keys: readonly ApiKey[], host: string): string[] | null {
-  if (configured !== undefined) return configured.includes('*') ? null : configured;
+  // Empty is unset: compose passes `${ALLOWED_HOSTS:-}` through as an empty string.
+  if (configured !== undefined && configured.length > 0) return configured.includes('*') ? null : configured;
   if (keys.length > 0) return null;
   const names: string[] = [...LOOPBACK_NAMES];
   const own = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');

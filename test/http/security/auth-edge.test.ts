@@ -198,6 +198,8 @@ describe('an open API', () => {
     expect(loadServiceConfig(keyed).security.allowedHosts).toBeNull();
     expect(loadServiceConfig({ ...keyed, ALLOWED_HOSTS: 'Clusters.Example, 10.0.0.5' }).security.allowedHosts).toEqual(['clusters.example', '10.0.0.5']);
     expect(loadServiceConfig({ ALLOWED_HOSTS: '*' }).security.allowedHosts).toBeNull();
+    // compose passes an unset variable through as empty: the default holds.
+    expect(loadServiceConfig({ ALLOWED_HOSTS: '' }).security.allowedHosts).toEqual(['localhost', '127.0.0.1', '::1']);
     expect(() => loadServiceConfig({ ALLOWED_HOSTS: 'clusters.example:8080/x' })).toThrow(/ALLOWED_HOSTS/);
     expect(loadServiceConfig({ SCRYPT_RATE_LIMIT_MAX: '0' }).security.keyCheckLimit).toBeNull();
     expect(loadServiceConfig({ SCRYPT_RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_SECONDS: '10' }).security.keyCheckLimit).toEqual({ max: 3, windowMs: 10_000 });
