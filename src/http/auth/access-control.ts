@@ -18,7 +18,7 @@
  */
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { type ApiKey, bearerToken, KeyVerifier } from './api-keys.ts';
@@ -92,6 +92,8 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
   /** The matched route's pattern; undefined for a request no route matched (the not-found handler's). */
   const patternOf = (request: FastifyRequest): string | undefined => request.routeOptions.url;
   const isHealthProbe = (request: FastifyRequest): boolean => OPEN_EXACT.has(patternOf(request) ?? '');
+  // An IPv6 client is its /64 (the plugin's own default): one host usually holds a whole /64 to pick from.
+  const clientOf = (request: FastifyRequest): string => `ip:${normalizeIP(request.ip)}`;
 
   app.decorateRequest('scope');
   app.decorateRequest('apiKey', null);
@@ -113,7 +115,7 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
       timeWindow: windowMs,
       // Probes and orchestrators poll health; they are not clients to slow down.
       allowList: isHealthProbe,
-      keyGenerator: (request) => (request.apiKey === null ? `ip:${request.ip}` : `key:${request.apiKey.id}`),
+      keyGenerator: (request) => (request.apiKey === null ? clientOf(request) : `key:${request.apiKey.id}`),
       errorResponseBuilder: (_request, context) => new ApiError(429, 'rate_limited', `too many requests; retry in ${context.after}`),
     });
     let limit: ReturnType<FastifyInstance['rateLimit']> | null = null;
@@ -149,7 +151,7 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
 
   /** A key the SHA-256 check did not know: a scrypt key, within the client's and the process's bounds. */
   const slowKey = async (request: FastifyRequest, reply: FastifyReply, token: string): Promise<ApiKey | null> => {
-    const client = `ip:${request.ip}`;
+    const client = clientOf(request);
     // Asked before the cache of proven keys: once the budget is spent, a right key and a wrong one look alike.
     const spent = keyChecks.refusal(client);
     if (spent !== null) throw rateLimited(reply, spent.retryAfterSeconds, 'too many key checks from this client');

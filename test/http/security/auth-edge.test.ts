@@ -101,6 +101,15 @@ describe('scrypt key checks', () => {
     expect((await send(a, '/v1/stats', bearer(ADMIN_KEY), '203.0.113.1')).status).toBe(200);
   });
 
+  it('count an IPv6 client by its /64, so stepping through its own addresses buys no fresh budget', async () => {
+    const a = appWith({ rateLimit: { max: 100, windowMs: 60_000 }, keyCheckLimit: { max: 2, windowMs: 60_000 } });
+    const from = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3'];
+    const out: number[] = [];
+    for (const address of from) out.push((await send(a, '/v1/vms', bearer('guess'), address)).status);
+    expect(out).toEqual([401, 401, 429]);
+    expect((await send(a, '/v1/vms', bearer('guess'), '2001:db8:1:3::1')).status).toBe(401);
+  });
+
   it('a proven scrypt key counts against its address, so the general limit tells nothing of it either', async () => {
     const a = appWith({ rateLimit: { max: 3, windowMs: 60_000 } });
     const url = `/v1/tenants/${tenants.b}`;
