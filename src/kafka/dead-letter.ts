@@ -9,7 +9,7 @@
  * keeps only an excerpt of its text. A failure that no retry can cure (no ACL to write the topic, a message
  * the broker refuses) is thrown as a DeadLetterError with `retriable: false`, for the consumer to report.
  */
-import { type Admin, ConfigResourceTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, Kafka, Message, Producer } from 'kafkajs';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import { type KafkaLogger, silentLogger } from './options.ts';
 
@@ -40,6 +40,8 @@ export interface DeadLetterOptions {
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
 /** The longest excerpt of its text a reject too big to send whole keeps, in characters. */
 export const EXCERPT_MAX_CHARS = 4096;
+/** kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the named exports Node's ESM loader sees. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 /** A record batch's own header (magic 2): its size counts against max.message.bytes too. */
 const BATCH_OVERHEAD_BYTES = 61;
 
@@ -202,7 +204,7 @@ export class DeadLetterProducer {
     try {
       const described = await this.admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
       });
       const entry = described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes');
       const value = Number(entry?.configValue);
