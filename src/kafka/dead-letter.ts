@@ -87,6 +87,7 @@ export class DeadLetterProducer {
   private readonly sources: Set<string>;
   private readonly logger: KafkaLogger;
   private readonly ensured = new Set<string>();
+  private readonly createWarned = new Set<string>();
   /** Bytes one send may hold, per DLQ topic, once learned (forgotten when the broker says it is too large). */
   private readonly limits = new Map<string, number>();
   private buffer: TopicMessage[] = [];
@@ -248,8 +249,11 @@ export class DeadLetterProducer {
       }
       for (const t of missing) this.ensured.add(t);
     } catch (err) {
-      // Not fatal: the send below may still succeed through auto creation; if it fails, flush throws.
-      this.logger.warn({ topics: missing, err: (err as Error).message }, 'could not create dead-letter topics');
+      // Not fatal: the send below may still succeed through auto creation; if it fails, flush throws. Tried
+      // again at the next flush, but said once: a missing ACL would otherwise repeat it at every retry.
+      const fresh = missing.filter((t) => !this.createWarned.has(t));
+      for (const t of fresh) this.createWarned.add(t);
+      this.logger[fresh.length > 0 ? 'warn' : 'debug']({ topics: missing, err: (err as Error).message }, 'could not create dead-letter topics');
     }
   }
 }
