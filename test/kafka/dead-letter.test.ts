@@ -153,7 +153,7 @@ describe("dead letters past the broker's message.max.bytes", () => {
     try {
       await consumer.ready();
       await send(topics.flows, [{ value: empties }, { value: quotes }]);
-      await waitFor(async () => ((await committedOffset(settings.groupId, topics.flows)) === '2' ? true : undefined), 30_000, 'the input committed');
+      await waitFor(async () => ((await committedOffset(settings.groupId, topics.flows)) === '2' ? true : undefined), 20_000, 'the input committed');
       const committedMs = performance.now() - t0;
       expect(dlq.sentByTopic.get(dlqTopic)).toBe(3001);
       const dead = await readDeadLetters(dlqTopic, 3001);
