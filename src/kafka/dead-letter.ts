@@ -42,6 +42,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
 export const EXCERPT_MAX_CHARS = 4096;
 /** kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the named exports Node's ESM loader sees. */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+/** The smallest send a refused guess of the limit is halved down to. */
+const MIN_SEND_BYTES = 4096;
 /** A record batch's own header (magic 2): its size counts against max.message.bytes too. */
 const BATCH_OVERHEAD_BYTES = 61;
 
@@ -89,7 +91,7 @@ export class DeadLetterProducer {
   private readonly ensured = new Set<string>();
   private readonly createWarned = new Set<string>();
   /** Bytes one send may hold, per DLQ topic, once learned (forgotten when the broker says it is too large). */
-  private readonly limits = new Map<string, number>();
+  private readonly limits = new Map<string, SendLimit>();
   private buffer: TopicMessage[] = [];
   /** Serialises flushes: a second flush waits for the first, then sends what arrived meanwhile. */
   private flushing: Promise<void> = Promise.resolve();
@@ -179,11 +181,22 @@ export class DeadLetterProducer {
       await this.ensureTopics([...byTopic.keys()]);
       for (const [t, entries] of byTopic) {
         topic = t;
-        const limit = await this.limitFor(t);
-        for (const chunk of splitUnder(entries, limit, this.logger)) {
-          await this.producer.send({ topic: t, messages: chunk.map((m) => m.message), acks: -1 });
-          for (const m of chunk) sent.add(m);
-          this.sentByTopic.set(t, (this.sentByTopic.get(t) ?? 0) + chunk.length);
+        for (;;) {
+          const limit = await this.limitFor(t);
+          try {
+            for (const chunk of splitUnder(entries.filter((m) => !sent.has(m)), limit.bytes, this.logger)) {
+              await this.producer.send({ topic: t, messages: chunk.map((m) => m.message), acks: -1 });
+              for (const m of chunk) sent.add(m);
+              this.sentByTopic.set(t, (this.sentByTopic.get(t) ?? 0) + chunk.length);
+            }
+            break;
+          } catch (err) {
+            // A limit not read from the broker is a guess: halve it and go on, down to MIN_SEND_BYTES.
+            if (toDeadLetterError(err, t).code !== 'MESSAGE_TOO_LARGE' || limit.learned || limit.bytes <= MIN_SEND_BYTES) throw err;
+            const smaller = Math.max(MIN_SEND_BYTES, Math.floor(limit.bytes / 2));
+            this.limits.set(t, { bytes: smaller, learned: false });
+            this.logger.warn({ topic: t, refused: limit.bytes, limit: smaller }, `${t} refused a send of up to ${limit.bytes} bytes: sending at most ${smaller}`);
+          }
         }
       }
     } catch (err) {
@@ -191,17 +204,20 @@ export class DeadLetterProducer {
       this.buffer = taken.filter((m) => !sent.has(m)).concat(this.buffer);
       const failure = toDeadLetterError(err, topic);
       // The topic's limit may have been lowered since it was read: read it again before the next try.
-      if (failure.code === 'MESSAGE_TOO_LARGE' && topic !== null) this.limits.delete(topic);
+      if (failure.code === 'MESSAGE_TOO_LARGE' && topic !== null && this.limits.get(topic)?.learned) this.limits.delete(topic);
       throw failure;
     }
   }
 
-  /** The bytes one send to `topic` may hold: its max.message.bytes, capped by the configured bound. */
-  private async limitFor(topic: string): Promise<number> {
+  /**
+   * The bytes one send to `topic` may hold: its max.message.bytes, capped by the configured bound; when it
+   * cannot be read, the bound (learned: false, so a refusal halves it).
+   */
+  private async limitFor(topic: string): Promise<SendLimit> {
     const known = this.limits.get(topic);
     if (known !== undefined) return known;
     const bound = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    let limit = bound;
+    let limit: SendLimit = { bytes: bound, learned: false };
     try {
       const described = await this.admin.describeConfigs({
         includeSynonyms: false,
@@ -210,13 +226,13 @@ export class DeadLetterProducer {
       const entry = described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes');
       const value = Number(entry?.configValue);
       if (Number.isSafeInteger(value) && value > 0) {
-        limit = this.options.maxMessageBytes === undefined ? value : Math.min(value, bound);
-        this.logger.debug({ topic, max_message_bytes: value, limit }, 'dead-letter topic size limit');
+        limit = { bytes: this.options.maxMessageBytes === undefined ? value : Math.min(value, this.options.maxMessageBytes), learned: true };
+        this.logger.debug({ topic, max_message_bytes: value, limit: limit.bytes }, 'dead-letter topic size limit');
       }
     } catch (err) {
       this.logger.warn(
-        { topic, err: (err as Error).message, limit },
-        `cannot read max.message.bytes of ${topic} (describeConfigs); dead letters are sent in batches of at most ${limit} bytes`,
+        { topic, err: (err as Error).message, limit: limit.bytes },
+        `cannot read max.message.bytes of ${topic} (describeConfigs); dead letters are sent in batches of at most ${limit.bytes} bytes, halved if the broker refuses them`,
       );
     }
     this.limits.set(topic, limit);
@@ -256,6 +272,12 @@ export class DeadLetterProducer {
       this.logger[fresh.length > 0 ? 'warn' : 'debug']({ topics: missing, err: (err as Error).message }, 'could not create dead-letter topics');
     }
   }
+}
+
+interface SendLimit {
+  bytes: number;
+  /** Read from the topic's config (else the configured or default bound: a guess). */
+  learned: boolean;
 }
 
 interface TopicMessage {

@@ -16,7 +16,8 @@ import {
   AclOperationTypes,
   AclPermissionTypes,
   AclResourceTypes,
-  type Kafka,
+  Kafka,
+  logLevel,
   type Message,
   ResourcePatternTypes,
 } from 'kafkajs';
@@ -174,18 +175,56 @@ describe("dead letters past the broker's message.max.bytes", () => {
       await dlq.disconnect();
     }
   }, 90_000);
+
+  it("guesses the limit when it may not read the topic's config, and halves the guess when the broker refuses it", async () => {
+    const dlqTopic = uniqueTopic('guess.rejected');
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: dlqTopic, numPartitions: 1, replicationFactor: 1 }] });
+    // WRITE (with DESCRIBE) but no DESCRIBE_CONFIGS: describeConfigs is refused.
+    await admin.createAcls({ acl: [allow(AclResourceTypes.TOPIC, dlqTopic, AclOperationTypes.WRITE)] });
+    const sasl = new Kafka({
+      clientId: 'dlq-guess',
+      brokers: [broker.saslBrokers!],
+      sasl: { mechanism: 'scram-sha-256', username: USER.username, password: USER.password },
+      logLevel: logLevel.NOTHING,
+    });
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (fields: object) => void warnings.push(fields as Record<string, unknown>) };
+    const dlq = new DeadLetterProducer(sasl, { sourceTopics: [], catchAllTopic: dlqTopic, createTopics: false, logger });
+    await dlq.connect();
+    try {
+      for (let i = 0; i < 3000; i++) {
+        dlq.add({ reason: 'missing_field', field: 'ts', message: 'ts: a required field is absent or null', topic: 'elsewhere', source: `elsewhere/0@${i}`, index: 0, raw: '{}' });
+      }
+      await dlq.flush();
+      expect(dlq.sentByTopic.get(dlqTopic)).toBe(3000);
+      expect(warnings[0]).toMatchObject({ topic: dlqTopic, limit: 1_000_000 });
+      // ~750 KB of dead letters: refused at 1,000,000 .. 62,500 bytes per send, accepted at 31,250 (< 32 KiB).
+      expect(warnings.slice(1).map((w) => [w.refused, w.limit])).toEqual([
+        [1_000_000, 500_000],
+        [500_000, 250_000],
+        [250_000, 125_000],
+        [125_000, 62_500],
+        [62_500, 31_250],
+      ]);
+      const dead = await readDeadLetters(dlqTopic, 3000);
+      expect(dead.map((d) => d.value.source)).toEqual(Array.from({ length: 3000 }, (_, i) => `elsewhere/0@${i}`));
+    } finally {
+      await dlq.disconnect();
+    }
+  }, 60_000);
+});
+
+const allow = (resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes) => ({
+  resourceType,
+  resourceName,
+  resourcePatternType: ResourcePatternTypes.LITERAL,
+  principal: PRINCIPAL,
+  host: '*',
+  operation,
+  permissionType: AclPermissionTypes.ALLOW,
 });
 
 describe('a dead-letter topic the service may not write', () => {
-  const allow = (resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes) => ({
-    resourceType,
-    resourceName,
-    resourcePatternType: ResourcePatternTypes.LITERAL,
-    principal: PRINCIPAL,
-    host: '*',
-    operation,
-    permissionType: AclPermissionTypes.ALLOW,
-  });
 
   it('holds the input uncommitted, says why on /readyz, counts and logs it once, stops promptly, and loses nothing', async () => {
     const topics = await createInputTopics('acl');
