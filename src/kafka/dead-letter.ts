@@ -280,7 +280,8 @@ interface SendLimit {
   learned: boolean;
 }
 
-interface TopicMessage {
+/** A buffered dead letter: its topic, its value, and the Kafka message made of it. */
+export interface TopicMessage {
   topic: string;
   value: DeadLetterValue;
   message: Message;
