@@ -180,7 +180,9 @@ export type ReclusterAccepted = z.infer<typeof ReclusterAccepted>;
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
-  missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
+  missing: z
+    .array(z.enum(['inputs', 'dead_letters', 'first_run']))
+    .describe('What the service still waits for; dead_letters: the input is held because its rejects cannot be written to the dead-letter topic'),
   reasons: z.array(z.string()).describe('Why it is not ready, one sentence per missing item, in the same order'),
 });
 export type Readiness = z.infer<typeof Readiness>;
