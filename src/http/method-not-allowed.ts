@@ -37,16 +37,21 @@ export function allowHeader(methods: Iterable<string>): string {
 /** Registers before the routes, so that the onRoute hook sees each of them. */
 export function registerMethodNotAllowed(app: FastifyInstance): void {
   const known = new Map<string, KnownPath>();
+  /** Methods of catch-all routes (CORS preflight's OPTIONS *): every path has them, no path is made known by them. */
+  const everywhere = new Set<string>();
+  const methodsOf = (method: string | string[]): string[] => (Array.isArray(method) ? method : [method]).map((m) => m.toUpperCase());
 
   app.addHook('onRoute', (route) => {
-    // A catch-all (CORS preflight's OPTIONS *) belongs to no path.
-    if (route.url === '*' || route.url === '/*') return;
+    if (route.url === '*' || route.url === '/*') {
+      for (const method of methodsOf(route.method)) everywhere.add(method);
+      return;
+    }
     let entry = known.get(route.url);
     if (entry === undefined) {
       entry = { pattern: pathPattern(route.url), methods: new Set() };
       known.set(route.url, entry);
     }
-    for (const method of Array.isArray(route.method) ? route.method : [route.method]) entry.methods.add(method.toUpperCase());
+    for (const method of methodsOf(route.method)) entry.methods.add(method);
   });
 
   app.addHook('preParsing', async (request, reply) => {
@@ -56,7 +61,7 @@ export function registerMethodNotAllowed(app: FastifyInstance): void {
     const allowed: string[] = [];
     for (const entry of known.values()) if (entry.pattern.test(path)) allowed.push(...entry.methods);
     if (allowed.length === 0) return;
-    const allow = allowHeader(allowed);
+    const allow = allowHeader([...allowed, ...everywhere]);
     reply.header('allow', allow);
     throw new ApiError(405, 'method_not_allowed', `${request.method.slice(0, 20)} is not allowed here; allowed: ${allow}`);
   });

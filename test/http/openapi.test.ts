@@ -176,4 +176,12 @@ describe('undeclared methods', () => {
       expect(res.headers.allow, label(op)).toBe(op.method === 'GET' ? 'GET, HEAD' : 'POST');
     }
   });
+
+  it('name OPTIONS in Allow too when CORS answers preflights on every path', async () => {
+    const app = appWith({ keys: [], corsOrigins: ['https://dashboard.example'] });
+    const res = await app.inject({ method: 'DELETE', url: '/v1/vms' });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD, OPTIONS');
+    expect((await app.inject({ method: 'DELETE', url: '/v1/nothing-here' })).statusCode).toBe(404);
+  });
 });
