@@ -41,24 +41,32 @@ declare module 'fastify' {
 }
 
 /**
- * Paths the rate limiter lets through (the allow list in auth/access-control.ts): probes poll them. A test
- * (test/http/openapi.test.ts) checks every documented 429 against the limiter, so the two cannot drift.
+ * Health probes: the rate limiter lets them through and the Host check skips them (auth/access-control.ts),
+ * since orchestrators poll them. A test (test/http/openapi.test.ts) checks every documented 429 against the
+ * limiter, so the two cannot drift.
  */
-const RATE_LIMIT_EXEMPT = new Set(['/healthz', '/readyz']);
+const HEALTH_PROBES = new Set(['/healthz', '/readyz']);
 
 /** What of the configuration shows in the document. */
 export interface DocumentedEdge {
   /** API keys are configured: routes that are not open need one. */
   keys: boolean;
+  /** Some keys are scrypt hashes, whose checks are bounded: a route that checks a key can answer 429. */
+  slowKeys: boolean;
   metricsPublic: boolean;
   rateLimit: boolean;
+  /** The Host header is checked against a list of names (421 for another). */
+  hostChecked: boolean;
 }
 
 export function documentedEdge(security: SecurityOptions | undefined): DocumentedEdge {
   return {
     keys: (security?.keys.length ?? 0) > 0,
+    slowKeys: security?.keys.some((k) => k.hash.kind === 'scrypt') ?? false,
     metricsPublic: security?.metricsPublic ?? false,
     rateLimit: security?.rateLimit != null,
+    // Read by name: the list of Host names belongs to the access control, which may or may not hold one.
+    hostChecked: security !== undefined && 'allowedHosts' in security && security.allowedHosts != null,
   };
 }
 
@@ -74,8 +82,15 @@ function edgeResponses(access: RouteAccess, url: string, edge: DocumentedEdge): 
     out[401] = ErrorBody.describe('No API key, or not a valid one (unauthorized); with a WWW-Authenticate challenge');
     if (access === 'admin') out[403] = ErrorBody.describe('The API key is a tenant key; this endpoint needs an admin key (forbidden)');
   }
-  if (edge.rateLimit && !RATE_LIMIT_EXEMPT.has(url)) {
-    out[429] = ErrorBody.describe('Too many requests in the window for this API key, or for this client without one (rate_limited)');
+  if (edge.hostChecked && !HEALTH_PROBES.has(url)) {
+    out[421] = ErrorBody.describe('The Host header names a host this service does not answer to (unknown_host; ALLOWED_HOSTS)');
+  }
+  const limited = edge.rateLimit && !HEALTH_PROBES.has(url);
+  const keyChecksBounded = edge.keys && edge.slowKeys && access !== 'open';
+  if (limited || keyChecksBounded) {
+    out[429] = ErrorBody.describe(
+      'Too many requests in the window for this API key, or for this client without one; or too many scrypt key checks (rate_limited)',
+    );
   }
   // The router refuses a path parameter past maxParamLength (app.ts) before any schema sees it.
   if (url.includes('/:')) out[414] = ErrorBody.describe('A path parameter is longer than the router accepts (uri_too_long)');

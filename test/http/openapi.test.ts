@@ -124,6 +124,14 @@ describe('rate limit', () => {
     expect(ops.filter((op) => '429' in op.operation.responses)).toEqual([]);
   });
 
+  it('lists 429 on the operations that check a key when scrypt key checks are bounded, even without a limit', async () => {
+    const withScrypt = operations(await documentOf(appWith({ keys })));
+    expect(keys.some((k) => k.hash.kind === 'scrypt')).toBe(true);
+    expect(withScrypt.filter((op) => !('429' in op.operation.responses)).map(label).sort()).toEqual(OPEN);
+    const sha256Only = operations(await documentOf(appWith({ keys: keys.filter((k) => k.hash.kind === 'sha256') })));
+    expect(sha256Only.filter((op) => '429' in op.operation.responses)).toEqual([]);
+  });
+
   it('lists 429 exactly on the operations the limiter counts', async () => {
     const limited = { keys: [], rateLimit: { max: 1, windowMs: 60_000 } };
     const ops = operations(await documentOf(appWith(limited)));
@@ -136,6 +144,17 @@ describe('rate limit', () => {
       expect(second.statusCode === 429, `${label(op)}: ${second.statusCode}`).toBe('429' in op.operation.responses);
       if (second.statusCode === 429) expect(second.headers['retry-after'], label(op)).toMatch(/^\d+$/);
     }
+  });
+});
+
+describe('Host check', () => {
+  it('lists 421 on every operation but the health probes when the Host header is checked, and nowhere otherwise', async () => {
+    // A variable, not a literal: the list of Host names is the access control's to hold (ALLOWED_HOSTS).
+    const checked = { keys: [], allowedHosts: ['localhost', '127.0.0.1', '::1'] };
+    const ops = operations(await documentOf(appWith(checked)));
+    expect(ops.filter((op) => !('421' in op.operation.responses)).map(label).sort()).toEqual(OPEN);
+    const any = operations(await documentOf(appWith({ keys: [] })));
+    expect(any.filter((op) => '421' in op.operation.responses)).toEqual([]);
   });
 });
 
