@@ -24,10 +24,14 @@ import { FileModelStore, type LoadedModel, loadLatestModel } from './models/mode
 import { fleetCodec } from './fleet/fleet-codec.ts';
 import { applySnapshot, captureSnapshotInSlices, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
+import { acquireStateLock, StateDirLockedError } from './storage/state-lock.ts';
 import { Snapshotter } from './snapshots/snapshotter.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
+
+/** Exit code when another process holds STATE_DIR (2 is a configuration error, 1 any other failure). */
+const STATE_DIR_LOCKED_EXIT = 3;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
@@ -43,6 +47,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const { env } = config;
+  // One process per STATE_DIR: a second one would overwrite the first's snapshots and commit its offsets.
+  try {
+    const lock = acquireStateLock(env.STATE_DIR, {
+      onLost: (why) => {
+        process.stderr.write(`alcor-traffic-clusters: lost the STATE_DIR lock ${join(env.STATE_DIR, 'alcor.lock')} (${why}); stopping\n`);
+        process.exit(STATE_DIR_LOCKED_EXIT);
+      },
+    });
+    process.once('exit', () => lock.release());
+  } catch (err) {
+    if (err instanceof StateDirLockedError) {
+      process.stderr.write(`alcor-traffic-clusters: ${err.message}\n`);
+      process.exit(STATE_DIR_LOCKED_EXIT);
+    }
+    throw err;
+  }
   const metrics = new ServiceMetrics(new Registry());
   let sink: ((r: RejectedRecord) => void) | null = null;
   const pipelineConfig = toPipelineConfig(config.pipeline);
