@@ -46,6 +46,8 @@ export class ServiceMetrics {
   private readonly snapshotCapture: Histogram;
   private readonly snapshotTimestamp: Gauge;
   private readonly snapshotFailures: Counter<'step'>;
+  private readonly offsetMismatches: Counter<'reason'>;
+  private readonly messagesSkippedTotal: Counter;
 
   constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
     const p = options.prefix ?? 'alcor_';
@@ -135,6 +137,17 @@ export class ServiceMetrics {
       labelNames: ['step'],
       registers,
     });
+    this.offsetMismatches = new Counter({
+      name: `${p}kafka_offset_mismatches_total`,
+      help: 'Kafka offsets that no longer fit the log (cluster_changed, below_start, beyond_end, start_moved_back, partition_missing at a restore; offsets_behind while consuming): the state is rebuilt from the input, nothing skipped',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.messagesSkippedTotal = new Counter({
+      name: `${p}kafka_messages_skipped_total`,
+      help: 'Messages redelivered below the offset the state already holds (after a restart or a rebalance), skipped so that none counts twice',
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: `${p}http_request_duration_seconds`,
       help: 'HTTP request duration, by method, route pattern and status',
@@ -214,6 +227,14 @@ export class ServiceMetrics {
 
   snapshotFailed(step: string): void {
     this.snapshotFailures.inc({ step });
+  }
+
+  kafkaOffsetMismatch(reason: string): void {
+    this.offsetMismatches.inc({ reason });
+  }
+
+  kafkaMessagesSkipped(n: number): void {
+    if (n > 0) this.messagesSkippedTotal.inc(n);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
