@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
-import { stats } from '../helpers/reliability.ts';
+import { stats, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 let kafka: TestKafka;
@@ -107,6 +107,7 @@ describe('Kafka offsets that go backwards', () => {
     await recreateTopics(Object.values(topics));
     await produceFlows(topics.flows, 'new', 2, 10);
 
+    const restartedAt = Date.now();
     const second = await startServiceProcess(env);
     services.push(second);
     // Every record of the new log, and only those: the old state is not kept on top of them.
@@ -118,6 +119,7 @@ describe('Kafka offsets that go backwards', () => {
       30_000,
       'the 20 flows of the recreated topic to be applied',
     );
+    const rebuiltMs = Date.now() - restartedAt;
     expect(after.rejected.count).toBe(0);
     const lines = second.output().split('\n');
     const rewind = lines.filter((l) => l.includes('no longer fit the Kafka log'));
@@ -128,6 +130,14 @@ describe('Kafka offsets that go backwards', () => {
     expect(metrics).toContain('alcor_kafka_offset_mismatches_total{reason="beyond_end"} 1');
     const vms = (await (await fetch(`${second.url}/v1/vms/old-0`)).json()) as { error?: string };
     expect(vms.error).toBe('unknown_vm');
+    const detectedMs = (JSON.parse(rewind[0]!) as { time: number }).time - restartedAt;
+    await writeReliabilityReport('offset-rewind', {
+      snapshot_offset: 6,
+      log_after_recreation: '0..2',
+      detected_ms_after_start: detectedMs,
+      rebuilt_ms_after_start: rebuiltMs,
+      flows_applied_after_restart: after.records.flows,
+    });
     expect(await second.stop('SIGTERM')).toBe(0);
   }, 240_000);
 });
