@@ -57,15 +57,16 @@ describe('STATE_DIR lock', () => {
 
   it('takes over a lock from another host once it has not been refreshed for the stale time; a live holder keeps it fresh', async () => {
     const dir = freshDir();
-    const live = take(dir, { pid: 7, host: 'box-a', staleAfterMs: 300, refreshMs: 50 });
-    await new Promise((r) => setTimeout(r, 600));
-    expect(() => acquireStateLock(dir, { pid: 8, host: 'box-b', staleAfterMs: 300 })).toThrow(StateDirLockedError);
+    // Refreshed every 20 ms, judged stale after 1 s: well past the stale time, a live holder still holds it.
+    const live = take(dir, { pid: 7, host: 'box-a', staleAfterMs: 1000, refreshMs: 20 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(() => acquireStateLock(dir, { pid: 8, host: 'box-b', staleAfterMs: 1000 })).toThrow(StateDirLockedError);
     live.release();
     // A dead container's lock: never refreshed again.
     await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, host: 'gone', startedAt: 'x', token: 't' }));
-    const old = new Date(Date.now() - 1000);
+    const old = new Date(Date.now() - 5000);
     await utimes(join(dir, LOCK_FILE), old, old);
-    expect(take(dir, { pid: 1, host: 'box-b', staleAfterMs: 300 }).tookOverFrom).toEqual({ pid: 1, host: 'gone', startedAt: 'x', token: 't' });
+    expect(take(dir, { pid: 1, host: 'box-b', staleAfterMs: 1000 }).tookOverFrom).toEqual({ pid: 1, host: 'gone', startedAt: 'x', token: 't' });
   });
 
   it('tells the holder when its lock was taken from it', async () => {
@@ -74,7 +75,7 @@ describe('STATE_DIR lock', () => {
     take(dir, { pid: 7, host: 'box-a', refreshMs: 20, onLost: (why) => lost.push(why) });
     await rm(join(dir, LOCK_FILE));
     await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: 9, host: 'box-b', startedAt: 'x', token: 'other' }));
-    await new Promise((r) => setTimeout(r, 100));
+    for (let waited = 0; lost.length === 0 && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     expect(lost).toEqual(['taken over by pid 9 on host box-b']);
   });
 });
