@@ -90,7 +90,11 @@ describe('the service with a shared STATE_DIR', () => {
     const STATE_DIR = freshDir();
     const first = await startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' });
     services.push(first);
-    const second = startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' });
+    // Should it start after all, it is stopped with the others.
+    const second = startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' }).then((s) => {
+      services.push(s);
+      return s;
+    });
     await expect(second).rejects.toThrow(/^service exited with 3:\nalcor-traffic-clusters: STATE_DIR is in use: .*alcor\.lock is held by pid \d+ on host/);
     // The first is unaffected, and its lock goes with it.
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
