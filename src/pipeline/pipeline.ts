@@ -77,10 +77,10 @@ export class Pipeline {
     ]);
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
-      flow: (f: FlowRecord, raw: unknown) => {
+      flow: (f: FlowRecord, raw: unknown, index: number | null) => {
         this.recordsIn.flows++;
         const late = this.fleet.applyFlow(f);
-        if (late) this.reject(late, null, raw);
+        if (late) this.reject(late, index, raw);
       },
       vmAttributes: (a: VmAttributes) => {
         this.recordsIn.vmAttributes++;
