@@ -39,6 +39,9 @@ function createWorker(entry: URL): Worker {
   return new Worker(bootstrap, { eval: true });
 }
 
+/** The worker's entry beside this module: `.ts` run from the sources, `.js` compiled to dist/ (npm run build). */
+const WORKER_ENTRY = new URL(`./cluster-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
 interface WorkerReply {
   id: number;
   progress?: unknown;
@@ -60,7 +63,7 @@ class WorkerChannel {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const w = createWorker(new URL('./cluster-worker.ts', import.meta.url));
+    const w = createWorker(WORKER_ENTRY);
     w.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
