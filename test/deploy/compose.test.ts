@@ -28,8 +28,9 @@ describe('docker-compose.yml', () => {
     expect(compose.services.service!.build).toBe('.');
     expect(compose.services.service!.ports).toEqual(['8080:8080']);
     expect(compose.services.service!.depends_on?.kafka?.condition).toBe('service_healthy');
-    expect(compose.services.producer!.command).toEqual(['node', '--import', 'tsx', 'src/cli/produce.ts', 'fixtures/small.jsonl.gz']);
-    expect(readFileSync('Dockerfile', 'utf8')).toMatch(/CMD \["node", "--import", "tsx", "src\/main.ts"\]/);
+    // Both run the image's compiled output (npm run build), not the TypeScript sources.
+    expect(compose.services.producer!.command).toEqual(['node', 'dist/cli/produce.js', 'fixtures/small.jsonl.gz']);
+    expect(readFileSync('Dockerfile', 'utf8')).toMatch(/CMD \["node", "dist\/main.js"\]/);
   });
 
   /** The service's environment as the container sees it: the image's, then compose's, interpolated from `shell`. */
@@ -85,6 +86,27 @@ describe('Dockerfile', () => {
     expect(image.instructions[chown]!.args).toContain(`mkdir -p ${image.env.STATE_DIR} ${image.env.MODELS_DIR}`);
     // Changes to a volume's path after VOLUME are discarded by the build.
     expect(chown).toBeLessThan(at((i) => i.keyword === 'VOLUME'));
+  });
+
+  it('runs the compiled output with production dependencies only, built in a separate stage', () => {
+    const stages = image.instructions.map((i, at) => (i.keyword === 'FROM' ? at : -1)).filter((at) => at >= 0);
+    expect(stages.length).toBe(2);
+    expect(image.instructions[stages[0]!]!.args).toMatch(/ AS build$/);
+    const build = image.instructions.slice(stages[0], stages[1]);
+    const runtime = image.instructions.slice(stages[1]);
+    expect(build.filter((i) => i.keyword === 'RUN').map((i) => i.args)).toEqual(['npm ci --no-audit --no-fund', 'npm run build']);
+    expect(runtime.filter((i) => i.keyword === 'RUN' && i.args.startsWith('npm')).map((i) => i.args)).toEqual(['npm ci --omit=dev --no-audit --no-fund']);
+    // Only the service's folders: no sources, tests, bench or local models in the image that runs.
+    expect(runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual(['package.json package-lock.json ./', '--from=build /app/dist ./dist', 'fixtures ./fixtures']);
+    expect(runtime.at(-1)).toEqual({ keyword: 'CMD', args: '["node", "dist/main.js"]' });
+  });
+
+  it('keeps local state, models, dependencies, caches and test output out of the build context', () => {
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    for (const path of ['models', 'state', 'node_modules', '.cache', 'test-output', 'dist', '.env', '.git']) expect(ignored, path).toContain(path);
+    // Nothing the Dockerfile copies from the context is ignored.
+    const copied = image.instructions.filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(copied.filter((path) => ignored.some((pattern) => isUnder(path, pattern)))).toEqual([]);
   });
 
   it('sets HOST=0.0.0.0 with neither keys nor the opt-in, so the service refuses to start open', () => {
