@@ -19,8 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../../src/dev/kafka-broker.ts';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { ensureBuilt } from '../helpers/build.ts';
 import { isRootUser, isUnder, readImage } from '../helpers/dockerfile.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 const ADMIN_KEY = 'image-test-admin-key-0123456789abcdef';
@@ -32,7 +33,7 @@ const [uid, gid] = (image.user ?? '0:0').split(':').map(Number) as [number, numb
 function cannotRunAsImageUser(): string | null {
   if (process.getuid?.() !== 0) return 'not root: cannot switch to the image\'s user';
   const reads = (path: string) => spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'test', '-r', path]).status === 0;
-  if (!reads(join(process.cwd(), 'src/main.ts')) || !reads(join(process.cwd(), 'node_modules/tsx/package.json'))) {
+  if (!reads(join(process.cwd(), 'package.json')) || !reads(join(process.cwd(), 'node_modules/fastify/package.json'))) {
     return `the working tree is not readable by uid ${uid} (a clone under /root?)`;
   }
   return null;
@@ -91,16 +92,17 @@ const filesIn = (dir: string): string[] => {
 };
 
 describe.skipIf(skipReason !== null)(`the service as the image runs it, as its non-root USER${skipReason === null ? '' : ` (skipped: ${skipReason})`}`, () => {
-  let kafka: TestKafka;
+  let kafka: { brokers: string };
   let service: Started | null = null;
 
   beforeAll(async () => {
-    kafka = await startTestKafka();
+    // The CMD runs the compiled output.
+    await ensureBuilt();
+    kafka = await sharedTestKafka();
   }, 180_000);
 
   afterAll(async () => {
     if (service?.child.exitCode === null) service.child.kill('SIGKILL');
-    await kafka?.stop();
     for (const dir of volumes) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

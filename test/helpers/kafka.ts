@@ -1,22 +1,17 @@
 /**
  * Integration-test helpers around a real single-node KRaft broker (src/dev/kafka-broker.ts).
  *
- * Either call startTestKafka()/stop() in beforeAll/afterAll, or use this file as a vitest globalSetup:
- * `setup` starts one broker on free ports for the whole run and publishes its address both as
- * `process.env.TEST_KAFKA_BROKERS` and via `project.provide('kafkaBrokers', ...)`; tests read it with
- * getTestKafkaBrokers(). Give every test its own topic (uniqueTopic) and consumer group (uniqueGroup).
+ * Most tests share one broker for the whole run: `await sharedTestKafka()` in beforeAll (this file is
+ * vitest's globalSetup, see below). A test that needs a broker of its own calls startTestKafka()/stop().
+ * Give every test its own topic (uniqueTopic) and consumer group (uniqueGroup).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    kafkaBrokers: string;
-  }
-}
 
 export const TEST_KAFKA_ENV = 'TEST_KAFKA_BROKERS';
 
@@ -87,44 +82,67 @@ async function warmUpGroupCoordinator(brokers: string): Promise<void> {
   }
 }
 
-// ----- vitest globalSetup ---------------------------------------------------------------------------
+// ----- one broker for the whole test run (vitest globalSetup) ------------------------------------------
 
-let globalBroker: TestKafka | undefined;
+/**
+ * vitest.config.ts names this file as a globalSetup. `setup` starts no broker: it opens a loopback HTTP
+ * endpoint (its address in TEST_KAFKA_LAUNCHER) that starts one on the first request and answers every
+ * request with its address, so that a run without Kafka tests starts no broker, and a run with them starts
+ * exactly one, shared by every file that calls sharedTestKafka(). Tests that need a specially configured
+ * broker (SASL and ACLs, a small message.max.bytes, a broker they kill) start their own.
+ */
+export const TEST_KAFKA_LAUNCHER_ENV = 'TEST_KAFKA_LAUNCHER';
 
-interface ProvideLike {
-  provide(key: 'kafkaBrokers', value: string): void;
-}
+let launcher: Server | undefined;
+let sharedBroker: Promise<TestKafka> | undefined;
 
-/** vitest globalSetup `setup`: one broker per test run. Reuses TEST_KAFKA_BROKERS when already set. */
-export async function setup(project?: ProvideLike): Promise<void> {
-  let brokers = process.env[TEST_KAFKA_ENV];
-  if (!brokers) {
-    globalBroker = await startTestKafka();
-    brokers = globalBroker.brokers;
-    process.env[TEST_KAFKA_ENV] = brokers;
-  }
-  project?.provide('kafkaBrokers', brokers);
-}
-
-/** vitest globalSetup `teardown`. */
-export async function teardown(): Promise<void> {
-  const b = globalBroker;
-  globalBroker = undefined;
-  if (b) {
-    delete process.env[TEST_KAFKA_ENV];
-    await b.stop();
-  }
-}
-
-/** The broker address published by `setup` (env var; pass vitest's `inject('kafkaBrokers')` as fallback). */
-export function getTestKafkaBrokers(injected?: string): string {
-  const brokers = process.env[TEST_KAFKA_ENV] ?? injected;
-  if (!brokers) {
-    throw new Error(
-      `${TEST_KAFKA_ENV} is not set: add "test/helpers/kafka.ts" to vitest globalSetup, or call startTestKafka() in beforeAll`,
+/** vitest globalSetup `setup`. A TEST_KAFKA_BROKERS already set (a broker of your own) is used as it is. */
+export async function setup(): Promise<void> {
+  if (process.env[TEST_KAFKA_ENV]) return;
+  const server = createServer((_request, response) => {
+    // Started once; a failure is kept too, so that every file reports it at once instead of retrying.
+    sharedBroker ??= startTestKafka();
+    sharedBroker.then(
+      (broker) => response.end(broker.brokers),
+      (err: unknown) => {
+        response.statusCode = 500;
+        response.end(err instanceof Error ? err.message : String(err));
+      },
     );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  launcher = server;
+  process.env[TEST_KAFKA_LAUNCHER_ENV] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** vitest globalSetup `teardown`: stops the shared broker if a test started it. */
+export async function teardown(): Promise<void> {
+  const server = launcher;
+  const broker = sharedBroker;
+  launcher = undefined;
+  sharedBroker = undefined;
+  delete process.env[TEST_KAFKA_LAUNCHER_ENV];
+  server?.closeAllConnections();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  const started = await broker?.catch(() => undefined);
+  await started?.stop();
+}
+
+/**
+ * The broker shared by the whole test run, started by the first file that asks (give every test its own
+ * topics and groups: uniqueTopic, uniqueGroup). Outside vitest's globalSetup, TEST_KAFKA_BROKERS names one.
+ */
+export async function sharedTestKafka(): Promise<{ brokers: string }> {
+  const given = process.env[TEST_KAFKA_ENV];
+  if (given) return { brokers: given };
+  const url = process.env[TEST_KAFKA_LAUNCHER_ENV];
+  if (!url) {
+    throw new Error(`neither ${TEST_KAFKA_ENV} nor ${TEST_KAFKA_LAUNCHER_ENV} is set: run the tests with vitest (its globalSetup starts the broker), or set ${TEST_KAFKA_ENV}`);
   }
-  return brokers;
+  const response = await fetch(url);
+  const body = await response.text();
+  if (!response.ok) throw new Error(`the shared test broker did not start: ${body}`);
+  return { brokers: body };
 }
 
 // ----- names and topics -----------------------------------------------------------------------------

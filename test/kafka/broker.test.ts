@@ -4,11 +4,10 @@
  * group (eachBatch), commits, and checks that a restarted member of the same group gets nothing old.
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createTopics,
-  startTestKafka,
-  type TestKafka,
+  sharedTestKafka,
   testKafkaClient,
   uniqueGroup,
   uniqueTopic,
@@ -66,15 +65,11 @@ async function startConsumer(
 }
 
 describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('local KRaft broker', () => {
-  let kafka: TestKafka;
+  let kafka: { brokers: string };
 
   beforeAll(async () => {
-    kafka = await startTestKafka();
+    kafka = await sharedTestKafka();
   }, 120_000);
-
-  afterAll(async () => {
-    await kafka?.stop();
-  }, 30_000);
 
   it('produces 1000 messages to 3 partitions and consumes exactly them once per group', async () => {
     const topic = uniqueTopic('broker-test');

@@ -3,18 +3,15 @@
  * applied offset are skipped (and counted); a log that ends below the applied offset (the topic recreated or
  * truncated under the consumer) is reported and its messages applied, not skipped as "already applied".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { localKafkaSettings } from '../../src/kafka/options.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
-let kafka: TestKafka;
+let kafka: { brokers: string };
 beforeAll(async () => {
-  kafka = await startTestKafka();
+  kafka = await sharedTestKafka();
 }, 180_000);
-afterAll(async () => {
-  await kafka?.stop();
-}, 60_000);
 
 describe('consumer offsets going backwards', () => {
   it('applies the messages of a log that ends below the applied offset, and still resumes the others at their applied offset', async () => {

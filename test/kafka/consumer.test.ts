@@ -5,13 +5,13 @@
  * committed (set SKIP_KAFKA_TESTS=1 to skip).
  */
 import type { Kafka, Message } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { type FlowConsumer, pipelineBatchHandler, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { DeadLetterProducer, type DeadLetterValue } from '../../src/kafka/dead-letter.ts';
 import { KafkaEnvError, type KafkaSettings, localKafkaSettings, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from '../../src/kafka/options.ts';
 import { defaultPipelineConfig, Pipeline, type TopicNames } from '../../src/pipeline/pipeline.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
 const T0 = 1_793_491_200_000;
 let seq = 0;
@@ -152,17 +152,13 @@ describe('Kafka settings from the environment', () => {
 });
 
 describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('flow consumer on a real broker', () => {
-  let kafka: TestKafka;
+  let kafka: { brokers: string };
   let client: Kafka;
 
   beforeAll(async () => {
-    kafka = await startTestKafka();
+    kafka = await sharedTestKafka();
     client = testKafkaClient(kafka.brokers, 'consumer-test');
   }, 120_000);
-
-  afterAll(async () => {
-    await kafka?.stop();
-  }, 30_000);
 
   it('applies valid records once, dead-letters the rest, commits to the end and resumes there', async () => {
     const topics: TopicNames = { flows: uniqueTopic('flows'), vmAttributes: uniqueTopic('vms'), tenantAttributes: uniqueTopic('tenants') };

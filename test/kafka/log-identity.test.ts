@@ -2,9 +2,9 @@
  * Whether a snapshot's offsets still point into the same Kafka log: the comparison itself, then the log
  * identity read from a real broker through deleted records and a recreated topic.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkResumePoint, describeKafkaLog, type KafkaLogIdentity, startOffsets } from '../../src/kafka/log-identity.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
 
 const identity = (clusterId: string, low: string, high: string): KafkaLogIdentity => ({
   clusterId,
@@ -49,13 +49,10 @@ describe('checkResumePoint', () => {
 });
 
 describe('describeKafkaLog against a broker', () => {
-  let kafka: TestKafka;
+  let kafka: { brokers: string };
   beforeAll(async () => {
-    kafka = await startTestKafka();
+    kafka = await sharedTestKafka();
   }, 180_000);
-  afterAll(async () => {
-    await kafka?.stop();
-  }, 60_000);
 
   it('reads the cluster id and partition extents; records deleted below a snapshot offset and a recreated topic are caught', async () => {
     const topic = uniqueTopic('identity');

@@ -3,12 +3,12 @@
  * consumer, and compared message by message with the trace's lines (set SKIP_KAFKA_TESTS=1 to skip).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/dev/kafka-broker.ts';
 import { deriveKey, eventTimeOf, produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
 const TRACE = join(PROJECT_ROOT, 'fixtures', 'small.jsonl.gz');
 
@@ -89,15 +89,11 @@ describe('produceTrace helpers', () => {
 });
 
 describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('produceTrace into a real broker', () => {
-  let kafka: TestKafka;
+  let kafka: { brokers: string };
 
   beforeAll(async () => {
-    kafka = await startTestKafka();
+    kafka = await sharedTestKafka();
   }, 120_000);
-
-  afterAll(async () => {
-    await kafka?.stop();
-  }, 30_000);
 
   it('sends every valid line of small.jsonl.gz to its topic, values and keys intact', async () => {
     const topicMap = {

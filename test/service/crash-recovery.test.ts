@@ -10,20 +10,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { agreement, featuresOf, rerun, SMALL_RECORDS, stats, waitForRecords, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
-let kafka: TestKafka;
+let kafka: { brokers: string };
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  kafka = await startTestKafka();
+  kafka = await sharedTestKafka();
 }, 180_000);
 
 afterAll(async () => {
   for (const s of services) await s.stop('SIGKILL');
-  await kafka?.stop();
 }, 60_000);
 
 describe('crash recovery from snapshots', () => {

@@ -8,21 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { rerun, type Stats } from '../helpers/reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
-let kafka: TestKafka;
+let kafka: { brokers: string };
 const FIVE_MINUTES = 5 * 60_000;
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  kafka = await startTestKafka();
+  kafka = await sharedTestKafka();
 }, 180_000);
 
 afterAll(async () => {
   for (const s of services) await s.stop('SIGKILL');
-  await kafka?.stop();
 }, 60_000);
 
 describe('the live service over Kafka', () => {

@@ -8,20 +8,19 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { stats, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
-let kafka: TestKafka;
+let kafka: { brokers: string };
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  kafka = await startTestKafka();
+  kafka = await sharedTestKafka();
 }, 180_000);
 
 afterAll(async () => {
   for (const s of services) await s.stop('SIGKILL');
-  await kafka?.stop();
 }, 60_000);
 
 const BASE_TS = Date.now() - 10 * 60_000;

@@ -11,22 +11,21 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
-import { createTopics, startTestKafka, type TestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { stats, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
-let kafka: TestKafka;
+let kafka: { brokers: string };
 let dir = '';
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  kafka = await startTestKafka();
+  kafka = await sharedTestKafka();
   dir = await mkdtemp(join(tmpdir(), 'soak-'));
 }, 180_000);
 
 afterAll(async () => {
   for (const s of services) await s.stop('SIGKILL');
-  await kafka?.stop();
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
