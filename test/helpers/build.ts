@@ -1,18 +1,16 @@
 /**
  * The production build (`npm run build` → dist/) for the tests that run the compiled service. Built once and
  * reused while it is newer than every source it comes from; test files running in parallel wait for one
- * another's build (a lock folder) instead of deleting dist/ under each other.
+ * another's build instead of deleting dist/ under each other.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withFileLock } from './lock.ts';
 
 export const DIST_ENTRY = 'dist/main.js';
 const STAMP = 'dist/.built';
-const LOCK = '.cache/build.lock';
 const INPUTS = ['src', 'scripts/build.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
-/** A lock older than this was left by a killed run. */
-const STALE_LOCK_MS = 5 * 60_000;
 
 function newestMtime(path: string): number {
   const st = statSync(path);
@@ -26,22 +24,9 @@ const upToDate = (): boolean => existsSync(STAMP) && statSync(STAMP).mtimeMs >= 
 
 /** Runs `npm run build` unless dist/ is already built from the current sources. */
 export async function ensureBuilt(): Promise<void> {
-  mkdirSync('.cache', { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch {
-      const held = statSync(LOCK, { throwIfNoEntry: false });
-      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  try {
+  await withFileLock('.cache/build.lock', () => {
     if (upToDate()) return;
     execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'pipe', 'pipe'] });
     writeFileSync(STAMP, `${new Date().toISOString()}\n`);
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
+  });
 }

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { aptInstall } from './apt.ts';
 
 const run = promisify(execFile);
 
@@ -30,7 +31,12 @@ async function installedVersion(): Promise<string | null> {
 export async function ensureSchemathesis(): Promise<string> {
   if ((await installedVersion()) === SCHEMATHESIS_VERSION) return CLI;
   try {
-    if (!existsSync(join(VENV, 'bin', 'python'))) await run('python3', ['-m', 'venv', VENV]);
+    if (!existsSync(join(VENV, 'bin', 'python'))) {
+      // Debian's python3 comes without venv (and ensurepip) unless python3-venv is installed.
+      const hasVenv = await run('python3', ['-c', 'import venv, ensurepip']).then(() => true, () => false);
+      if (!hasVenv) await aptInstall(['python3', 'python3-venv']);
+      await run('python3', ['-m', 'venv', VENV]);
+    }
     await run(join(VENV, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`], {
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -38,7 +44,7 @@ export async function ensureSchemathesis(): Promise<string> {
     const detail = err instanceof Error ? err.message : String(err);
     throw new Error(
       `could not install schemathesis==${SCHEMATHESIS_VERSION} into ${VENV}: it needs python3 with the venv module and pip access to PyPI ` +
-        `(.ci/run installs python3-venv); remove the folder to retry.\n${detail}`,
+        `(installed through apt-get when missing, as root or with passwordless sudo); remove the folder to retry.\n${detail}`,
     );
   }
   const version = await installedVersion();

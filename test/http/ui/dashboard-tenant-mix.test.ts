@@ -3,13 +3,14 @@
  * clusters the rest of the page names (vm-6, not the run's internal label 5, nor a square root), in headless
  * Chromium over the small fixture replayed as `alcor-clusters replay` does (a run every five minutes).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ClusteringRun } from '../../../src/runs/clustering-run.ts';
+import { ensureChromium } from '../../helpers/chromium.ts';
 import { appFor, replaySmall } from '../helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,7 +22,8 @@ let context: BrowserContext;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+  // Installed through apt-get when missing (test/helpers/chromium.ts), or a clear error saying what to do.
+  await ensureChromium({ path: CHROMIUM });
   const replayed = await replaySmall(5);
   run = replayed.run;
   api = appFor(replayed.view).app;

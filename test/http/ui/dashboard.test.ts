@@ -4,7 +4,7 @@
  * Screenshots go to test-output/ui/ (git-ignored). Without Chromium these tests fail, on purpose: a browser
  * test that skips itself would pass on a machine where the dashboard was never loaded.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +15,7 @@ import type { AnomalyList, ClusterList, RunList, TenantPage, VmPage } from '../.
 import type { ClusteringRun } from '../../../src/runs/clustering-run.ts';
 import type { RunRecord } from '../../../src/runs/history.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
+import { ensureChromium } from '../../helpers/chromium.ts';
 import { appFor, getJson, replaySmall } from '../helpers.ts';
 import { keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../security/setup.ts';
 
@@ -65,9 +66,8 @@ async function waitForRun(page: Page, runId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: the dashboard's browser tests need it (apt-get install -y chromium, or set CHROMIUM_PATH)`);
-  }
+  // Installed through apt-get when missing (test/helpers/chromium.ts), or a clear error saying what to do.
+  await ensureChromium({ path: CHROMIUM });
   const replayed = await replaySmall();
   run = replayed.run;
   history = [...replayed.view.runHistory()];
