@@ -3,8 +3,8 @@
  * trace (the clustering worker thread and the dashboard's static files found beside the compiled modules),
  * and never loads the plotting libraries, which only the commands that draw plots import.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -90,3 +90,18 @@ describe('node dist/main.js', () => {
     expect(await exited, out).toBe(0);
   });
 });
+
+it('alcor-clusters runs the compiled CLI where there are no TypeScript sources (production dependencies only)', async () => {
+  await ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'dist-bin-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync('bin/alcor-clusters', join(dir, 'bin/alcor-clusters'));
+    symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
+    const help = spawnSync(process.execPath, [join(dir, 'bin/alcor-clusters'), 'replay', '--help'], { encoding: 'utf8' });
+    expect([help.status, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^Usage: alcor-clusters replay /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 300_000);
