@@ -4,12 +4,13 @@
  * once. Graceful shutdown on SIGINT/SIGTERM: the consumer finishes and commits its batch and leaves the
  * group, the server closes, an in-flight run completes.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { toPipelineConfig, toRunOptions } from './config/pipeline-options.ts';
+import { EnvFileError, type EnvFileLoad, loadEnvFile } from './config/env-file.ts';
 import { ConfigError, loadServiceConfig } from './config/service-config.ts';
 import type { RejectedRecord } from './contract/rejections.ts';
 import { buildApp } from './http/app.ts';
@@ -29,14 +30,28 @@ import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
 
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
   let kafkaSettings: ReturnType<typeof parseKafkaEnv>;
+  let envFile: EnvFileLoad | null;
   try {
+    // .env fills in what the environment leaves unset (env-file.ts); then everything is checked at once.
+    envFile = loadEnvFile();
     config = loadServiceConfig(process.env);
     kafkaSettings = parseKafkaEnv(process.env);
+    // Before listening: a server that answers and then dies on a missing trace helps nobody.
+    if (!kafkaSettings && !readable(config.env.EMBEDDED_TRACE)) throw new ConfigError([`EMBEDDED_TRACE: cannot read ${config.env.EMBEDDED_TRACE}`]);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof KafkaEnvError) {
+    if (err instanceof ConfigError || err instanceof KafkaEnvError || err instanceof EnvFileError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
@@ -77,8 +92,13 @@ async function main(): Promise<void> {
   // A limit reached is logged on its 1st, 10th, 100th... hit (the fleet's own thinning); all hits are counted in /metrics.
   pipeline.fleet.onCapHit = (cap, count) =>
     app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and README "Bounded resources"`);
-  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent', security: config.security });
+  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
+  if (envFile)
+    log.info(
+      { env_file: envFile.path, applied: envFile.applied.length, kept_from_environment: envFile.overridden },
+      `read ${envFile.applied.length} settings from ${envFile.path}; variables set in the environment win over it`,
+    );
   const access = accessSummary(config.security);
   log[access.level](access.fields, access.message);
   if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
