@@ -272,10 +272,15 @@ export class FleetState {
     const src = f.srcVm === null ? null : this.liveEntry(f.srcVm, ts);
     const dst = f.dstVm === null ? null : this.liveEntry(f.dstVm, ts);
     if (src === null && dst === null) {
-      if (this.refused) this.counters.flowsRefused++;
-      else this.counters.flowsForDeletedVms++;
+      const refused = this.refused;
       this.refused = false;
-      return null;
+      if (!refused) {
+        this.counters.flowsForDeletedVms++;
+        return null;
+      }
+      // Lost data, not a record without effect: rejected, so that it is counted by reason and kept.
+      this.counters.flowsRefused++;
+      return rejection('vm_cap', null, `no VM of the flow is tracked: ${this.maxVms} VMs are (max_vms)`);
     }
     this.refused = false;
     const bucket = this.bucketOf(ts);
@@ -442,13 +447,16 @@ export class FleetState {
     }
   }
 
-  /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
-  applyVmAttributes(a: VmAttributes): void {
+  /**
+   * Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result.
+   * Returns a rejection when the VM is new and `maxVms` are tracked.
+   */
+  applyVmAttributes(a: VmAttributes): Rejection | null {
     const deletedAt = this.deleted.get(a.vmId);
     if (deletedAt !== undefined) {
       if (a.ts <= deletedAt) {
         this.counters.vmAttributesStale++;
-        return;
+        return null;
       }
       // A newer snapshot of a VM that was deleted: the id came back (re-created); start afresh.
       this.deleted.delete(a.vmId);
@@ -457,11 +465,11 @@ export class FleetState {
     let e = this.vms.get(a.vmId);
     if (e?.attributes && e.attributes.ts > a.ts) {
       this.counters.vmAttributesStale++;
-      return;
+      return null;
     }
     if (a.ts < (e === undefined ? this.sweptAt : e.bornAfterSweep) - this.idleMs) {
       this.counters.vmAttributesExpired++;
-      return;
+      return null;
     }
     if (a.state === 'deleted') {
       this.counters.vmAttributesApplied++;
@@ -471,16 +479,17 @@ export class FleetState {
       }
       this.deleted.set(a.vmId, a.ts);
       this.counters.vmsDeleted++;
-      return;
+      return null;
     }
     if (e === undefined) {
       const added = this.addVm(a.vmId);
-      if (added === null) return;
+      if (added === null) return rejection('vm_cap', 'vm_id', `VM not tracked: ${this.maxVms} VMs are (max_vms)`);
       e = added;
     }
     this.counters.vmAttributesApplied++;
     e.attributes = a;
     if (a.ts > e.lastSeen) e.lastSeen = a.ts;
+    return null;
   }
 
   applyTenantAttributes(t: TenantAttributes): void {
@@ -498,9 +507,14 @@ export class FleetState {
     return this.bySerial.get(serial);
   }
 
+  /** A held VM is live when last seen after this: in the window ending at the watermark. */
+  liveSince(): number {
+    return this.watermark - this.config.windowMs;
+  }
+
   /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */
   liveVms(): VmEntry[] {
-    const since = this.watermark - this.config.windowMs;
+    const since = this.liveSince();
     const out: VmEntry[] = [];
     for (const e of this.vms.values()) if (e.lastSeen > since) out.push(e);
     out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));

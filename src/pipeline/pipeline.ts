@@ -82,9 +82,10 @@ export class Pipeline {
         const late = this.fleet.applyFlow(f);
         if (late) this.reject(late, null, raw);
       },
-      vmAttributes: (a: VmAttributes) => {
+      vmAttributes: (a: VmAttributes, raw: unknown) => {
         this.recordsIn.vmAttributes++;
-        this.fleet.applyVmAttributes(a);
+        const refused = this.fleet.applyVmAttributes(a);
+        if (refused) this.reject(refused, null, raw);
       },
       tenantAttributes: (t: TenantAttributes) => {
         this.recordsIn.tenantAttributes++;
