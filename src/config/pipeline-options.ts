@@ -10,6 +10,16 @@ import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
 const positiveInt = z.coerce.number().int().positive();
+/** A number of clusters: one cluster would say nothing about anything. */
+const clusterCount = z.coerce.number().int().min(2, 'at least 2: one cluster would say nothing').max(1000);
+
+/**
+ * A check across fields runs only when those fields are valid themselves: WINDOW_MINUTES=0 is one error
+ * (the window), not also a complaint that the lateness exceeds a window of 0.
+ */
+const whenValid = (...fields: string[]) => ({
+  when: (payload: z.core.ParsePayload): boolean => !payload.issues.some((i) => fields.includes(String(i.path?.[0]))),
+});
 
 export const PipelineOptions = z
   .object({
@@ -18,13 +28,13 @@ export const PipelineOptions = z
     latenessSeconds: z.coerce.number().min(0).default(defaultWindowConfig.allowedLatenessMs / 1000),
     reclusterMinutes: z.coerce.number().min(0).default(5),
     algorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
-    k: positiveInt.max(1000).optional(),
-    kMin: positiveInt.max(1000).default(2),
-    kMax: positiveInt.max(1000).default(24),
+    k: clusterCount.optional(),
+    kMin: clusterCount.default(2),
+    kMax: clusterCount.default(24),
     tenantAlgorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
-    tenantK: positiveInt.max(1000).optional(),
-    tenantKMin: positiveInt.max(1000).default(2),
-    tenantKMax: positiveInt.max(1000).default(12),
+    tenantK: clusterCount.optional(),
+    tenantKMin: clusterCount.default(2),
+    tenantKMax: clusterCount.default(12),
     restarts: positiveInt.max(100).default(5),
     seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
     pca: z.stringbool().default(false),
@@ -49,19 +59,26 @@ export const PipelineOptions = z
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
     maxBatchRecords: positiveInt.max(10_000_000).default(defaultDecodeLimits.maxBatchRecords),
   })
-  .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'] })
-  .refine((o) => o.tenantKMin <= o.tenantKMax, { message: 'tenantKMin must not exceed tenantKMax', path: ['tenantKMin'] })
+  .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'], ...whenValid('kMin', 'kMax') })
+  .refine((o) => o.tenantKMin <= o.tenantKMax, {
+    message: 'tenantKMin must not exceed tenantKMax',
+    path: ['tenantKMin'],
+    ...whenValid('tenantKMin', 'tenantKMax'),
+  })
   .refine((o) => (o.windowMinutes * 60) % o.bucketSeconds === 0, {
     message: 'the window must be a whole number of buckets',
     path: ['bucketSeconds'],
+    ...whenValid('windowMinutes', 'bucketSeconds'),
   })
   .refine((o) => o.latenessSeconds <= o.windowMinutes * 60, {
     message: 'allowed lateness cannot exceed the window',
     path: ['latenessSeconds'],
+    ...whenValid('windowMinutes', 'latenessSeconds'),
   })
   .refine((o) => o.idleMinutes === undefined || o.idleMinutes >= o.windowMinutes, {
     message: 'the idle time cannot be shorter than the window',
     path: ['idleMinutes'],
+    ...whenValid('windowMinutes', 'idleMinutes'),
   });
 export type PipelineOptions = z.infer<typeof PipelineOptions>;
 

@@ -9,7 +9,7 @@ import { EnvFileError, loadEnvFile } from '../../config/env-file.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaSettings, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
 import { produceTrace } from '../../kafka/produce-trace.ts';
 import { defaultTopics } from '../../pipeline/pipeline.ts';
-import { parseFlags } from '../args.ts';
+import { flagName, parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { Progress, progressMode } from '../progress.ts';
 
@@ -78,9 +78,14 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     process.stderr.write(`produce: ${(err as Error).message}\n\n${help(prog)}`);
     return 2;
   }
+  const unknown = unknownFlags(Object.keys(parsedArgs.values), Object.keys(Flags.shape));
+  if (unknown !== null) {
+    process.stderr.write(`produce: ${unknown}\n`);
+    return 2;
+  }
   const flags = Flags.safeParse(parsedArgs.values);
   if (!flags.success) {
-    const lines = flags.error.issues.map((i) => `  ${i.path.length ? `--${String(i.path[0])}` : ''} ${i.message}`);
+    const lines = flags.error.issues.map((i) => `  ${i.path.length ? flagName(String(i.path[0])) : ''} ${i.message}`);
     process.stderr.write(`produce: invalid options\n${lines.join('\n')}\n\n${help(prog)}`);
     return 2;
   }
