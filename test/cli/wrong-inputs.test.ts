@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions } from '../../src/config/pipeline-options.ts';
-import { ConfigError, loadServiceConfig } from '../../src/config/service-config.ts';
+import { type ConfigError, loadServiceConfig } from '../../src/config/service-config.ts';
 
 const run = promisify(execFile);
 const bin = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', ...args]);

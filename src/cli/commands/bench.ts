@@ -38,7 +38,7 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     return 0;
   }
   // Names only: a --plot value is not a section.
-  const problem = unknownSections(argv.filter((a, i) => argv[i - 1] !== '--plot'));
+  const problem = unknownSections(argv.filter((_arg, i) => argv[i - 1] !== '--plot'));
   if (problem !== null) {
     process.stderr.write(`bench: ${problem}\n`);
     return 2;
