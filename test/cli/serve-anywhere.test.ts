@@ -3,6 +3,7 @@
  * its bundled trace in the package, and writes nothing into the current folder.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,16 +11,19 @@ import { expect, it } from 'vitest';
 import { getFreePort } from '../../src/dev/kafka-broker.ts';
 
 const BIN = resolve('bin/alcor-clusters');
+const KEY = 'operator-test-key-0123456789';
 
-it('reads PORT and the state folders from ./.env, the environment winning, and serves the bundled trace from any folder', async () => {
+it('reads PORT, API_KEYS and the state folders from ./.env, the environment winning, and serves the bundled trace from any folder', async () => {
   const port = await getFreePort();
   const cwd = mkdtempSync(join(tmpdir(), 'elsewhere-'));
   const state = mkdtempSync(join(tmpdir(), 'state-'));
   const models = mkdtempSync(join(tmpdir(), 'models-'));
   // LOG_LEVEL is in both: the environment's warn must win over the file's debug.
-  writeFileSync(join(cwd, '.env'), `PORT=${port}\nSTATE_DIR=${state}\nMODELS_DIR=${models}\nLOG_LEVEL=debug\nRECLUSTER_WALLCLOCK_SECONDS=0\n`);
+  // API_KEYS from .env closes the API: the issue's open API with keys "configured" there.
+  const entry = `${createHash('sha256').update(KEY).digest('hex')}:admin`;
+  writeFileSync(join(cwd, '.env'), `PORT=${port}\nSTATE_DIR=${state}\nMODELS_DIR=${models}\nAPI_KEYS=${entry}\nLOG_LEVEL=debug\nRECLUSTER_WALLCLOCK_SECONDS=0\n`);
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-  for (const name of ['KAFKA_BROKERS', 'PORT', 'STATE_DIR', 'MODELS_DIR', 'EMBEDDED_TRACE']) delete env[name];
+  for (const name of ['KAFKA_BROKERS', 'PORT', 'STATE_DIR', 'MODELS_DIR', 'EMBEDDED_TRACE', 'API_KEYS']) delete env[name];
   const child = spawn(process.execPath, [BIN, 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -30,12 +34,14 @@ it('reads PORT and the state folders from ./.env, the environment winning, and s
   });
   const exited = new Promise<number | null>((done) => child.once('exit', done));
   let stats: { messages?: number } = {};
+  let anonymous = 0;
   try {
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline && child.exitCode === null) {
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
       if (ready?.ok) {
-        stats = (await (await fetch(`http://127.0.0.1:${port}/v1/stats`)).json()) as { messages?: number };
+        anonymous = (await fetch(`http://127.0.0.1:${port}/v1/stats`)).status;
+        stats = (await (await fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { messages?: number };
         break;
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -44,6 +50,7 @@ it('reads PORT and the state folders from ./.env, the environment winning, and s
     child.kill('SIGTERM');
   }
   expect(await exited, out).toBe(0);
+  expect(anonymous, out).toBe(401);
   expect(stats.messages, out).toBe(4323);
   // warn from the environment, not debug from the file: no info or debug lines.
   expect(out).not.toMatch(/"level":(20|30)\b/);
