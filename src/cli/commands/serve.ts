@@ -9,7 +9,9 @@ const help = (prog: string): string => `Usage: ${prog} [--host H] [--port N] [--
 
 Runs the service: consumes the contract's Kafka topics when KAFKA_BROKERS is set, else replays the bundled
 trace into itself, and serves the clusters over REST (OpenAPI page at /docs). Every setting comes from the
-environment (see .env.example); a bad value stops it at start-up with a line naming it.
+environment (see .env.example), then from .env in the current folder for what the environment leaves unset;
+a bad value stops it at start-up with a line naming it. State and models go to the package's state/ and
+models/ unless STATE_DIR and MODELS_DIR say otherwise (docs/OPERATING.md).
 
   --host H                   listen address (HOST, default 127.0.0.1)
   --port N                   listen port (PORT, default 8080)
