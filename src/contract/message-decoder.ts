@@ -14,7 +14,8 @@ export type RecordKind = 'flow' | 'vm' | 'tenant';
 export interface RecordSink {
   /** The record object is reused for the next flow: copy what must outlive the call. `raw` is its source. */
   flow(record: FlowRecord, raw: unknown): void;
-  vmAttributes(record: VmAttributes, raw: unknown): void;
+  /** `raw` and `index` (as for reject) are for a rejection the state makes: a new VM beyond MAX_VMS. */
+  vmAttributes(record: VmAttributes, raw: unknown, index: number | null): void;
   tenantAttributes(record: TenantAttributes): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
   reject(r: Rejection, index: number | null, raw: unknown): void;
@@ -87,7 +88,7 @@ export class MessageDecoder {
       }
       case 'vm': {
         const d = decodeVmAttributesFast(record);
-        if (d.ok) sink.vmAttributes(d.value, raw);
+        if (d.ok) sink.vmAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }

@@ -82,10 +82,10 @@ export class Pipeline {
         const late = this.fleet.applyFlow(f);
         if (late) this.reject(late, null, raw);
       },
-      vmAttributes: (a: VmAttributes, raw: unknown) => {
+      vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
         const refused = this.fleet.applyVmAttributes(a);
-        if (refused) this.reject(refused, null, raw);
+        if (refused) this.reject(refused, index, raw);
       },
       tenantAttributes: (t: TenantAttributes) => {
         this.recordsIn.tenantAttributes++;

@@ -66,3 +66,13 @@ it('counts flows and attributes of VMs beyond max_vms as vm_cap rejections, and 
   expect(summary[2]).toBe('not applied, superseded by newer state 3: flows_for_deleted_vms 1, vm_attributes_stale 1, tenant_attributes_stale 1');
   expect(summary[3]).toBe('limits reached: vms_refused 6 (README "Bounded resources")');
 });
+
+it('names the record of a batch that vm_cap turned away by its index', async () => {
+  const batch = JSON.stringify({ topic: 'vm-attributes', value: [{ ts: T, vm_id: 'a', tenant_id: 't1' }, { ts: T, vm_id: 'b', tenant_id: 't1' }] });
+  const dir = mkdtempSync(join(tmpdir(), 'not-applied-'));
+  writeFileSync(join(dir, 'trace.jsonl'), `${flowLine(T, 'x', 'x')}\n${batch}\n`);
+  const options = PipelineOptions.parse({ maxVms: '2' });
+  const rejected: RejectedRecord[] = [];
+  await replayTrace(join(dir, 'trace.jsonl'), { pipeline: toPipelineConfig(options), run: toRunOptions(options), onReject: (r) => rejected.push(r) });
+  expect(rejected.map((r) => [r.reason, r.source, r.index, JSON.parse(r.raw).vm_id])).toEqual([['vm_cap', 'line 2', 1, 'b']]);
+});
