@@ -45,12 +45,19 @@ async function main(): Promise<void> {
   const { env } = config;
   const metrics = new ServiceMetrics(new Registry());
   let sink: ((r: RejectedRecord) => void) | null = null;
-  const pipelineConfig = toPipelineConfig(config.pipeline);
+  const replayed = toPipelineConfig(config.pipeline);
+  // Live input has a wall clock to bound event times by; the bundled trace is a replay with its own time.
+  const pipelineConfig = kafkaSettings && replayed.future ? { ...replayed, future: { ...replayed.future, wallClock: Date.now } } : replayed;
   // With Kafka input the state survives restarts: the newest usable snapshot and the offsets it includes.
   const snapshotStore =
     kafkaSettings && env.SNAPSHOT_INTERVAL_SECONDS > 0 ? new SnapshotStore(env.SNAPSHOT_DIR ?? join(env.STATE_DIR, 'snapshots'), env.SNAPSHOTS_KEPT) : null;
   const snapshotLoad: SnapshotLoad = snapshotStore
-    ? await loadLatestSnapshot(snapshotStore, fleetCodec, { window: pipelineConfig.window, topics: pipelineConfig.topics })
+    ? await loadLatestSnapshot(
+        snapshotStore,
+        fleetCodec,
+        { window: pipelineConfig.window, topics: pipelineConfig.topics },
+        Date.now() + (pipelineConfig.future?.maxSkewMs ?? 0),
+      )
     : { restored: null, problems: [] };
   const restored = snapshotLoad.restored;
   const pipeline = new Pipeline(

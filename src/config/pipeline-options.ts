@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
@@ -16,6 +17,10 @@ export const PipelineOptions = z
     windowMinutes: z.coerce.number().positive().max(24 * 60).default(15),
     bucketSeconds: positiveInt.max(3600).default(60),
     latenessSeconds: z.coerce.number().min(0).default(defaultWindowConfig.allowedLatenessMs / 1000),
+    /** How far ahead of now (wall clock live; the time the quorum of sources agree on) a record may be: else future_ts. */
+    maxFutureSkewSeconds: z.coerce.number().min(0).max(7 * 86_400).default(DEFAULT_MAX_FUTURE_SKEW_MS / 1000),
+    /** Distinct recent sources (exporting hosts) that must reach a time before flows may lead it by more than the skew. */
+    futureQuorum: positiveInt.max(1000).default(DEFAULT_FUTURE_QUORUM),
     reclusterMinutes: z.coerce.number().min(0).default(5),
     algorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
     k: positiveInt.max(1000).optional(),
@@ -81,6 +86,8 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
     reclusterEveryMs: o.reclusterMinutes * 60_000,
     limits: { ...defaultDecodeLimits, maxMessageBytes: o.maxMessageBytes, maxBatchRecords: o.maxBatchRecords },
+    // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
+    future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
   };
 }
 

@@ -139,6 +139,8 @@ const PIPELINE_ENV: Record<string, string> = {
   WINDOW_MINUTES: 'windowMinutes',
   BUCKET_SECONDS: 'bucketSeconds',
   LATENESS_SECONDS: 'latenessSeconds',
+  MAX_FUTURE_SKEW_SECONDS: 'maxFutureSkewSeconds',
+  FUTURE_QUORUM: 'futureQuorum',
   RECLUSTER_MINUTES: 'reclusterMinutes',
   ALGORITHM: 'algorithm',
   K: 'k',

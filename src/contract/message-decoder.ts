@@ -14,8 +14,9 @@ export type RecordKind = 'flow' | 'vm' | 'tenant';
 export interface RecordSink {
   /** The record object is reused for the next flow: copy what must outlive the call. `raw` is its source. */
   flow(record: FlowRecord, raw: unknown): void;
-  vmAttributes(record: VmAttributes): void;
-  tenantAttributes(record: TenantAttributes): void;
+  /** `raw` and `index` (position in its batch, null for a lone record) are for a rejection after decoding. */
+  vmAttributes(record: VmAttributes, raw: unknown, index: number | null): void;
+  tenantAttributes(record: TenantAttributes, raw: unknown, index: number | null): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
   reject(r: Rejection, index: number | null, raw: unknown): void;
 }
@@ -87,13 +88,13 @@ export class MessageDecoder {
       }
       case 'vm': {
         const d = decodeVmAttributesFast(record);
-        if (d.ok) sink.vmAttributes(d.value);
+        if (d.ok) sink.vmAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }
       case 'tenant': {
         const d = decodeTenantAttributes(record);
-        if (d.ok) sink.tenantAttributes(d.value);
+        if (d.ok) sink.tenantAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }

@@ -7,6 +7,7 @@ import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
+import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
@@ -28,6 +29,8 @@ export interface PipelineConfig {
   /** Event time between clustering runs; 0 runs only on demand (and at the end of a replay). */
   reclusterEveryMs: number;
   limits: DecodeLimits;
+  /** The bound on event times ahead of now (future_ts); default: the skew and quorum defaults, no wall clock. */
+  future?: FutureBoundConfig;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -35,6 +38,7 @@ export const defaultPipelineConfig: PipelineConfig = {
   topics: defaultTopics,
   reclusterEveryMs: 5 * 60_000,
   limits: defaultDecodeLimits,
+  future: defaultFutureBoundConfig,
 };
 
 export type RejectHandler = (r: RejectedRecord) => void;
@@ -53,6 +57,8 @@ export const MAX_RAW_KEPT = 16 * 1024;
 
 export class Pipeline {
   readonly fleet: FleetState;
+  /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
+  readonly future: FutureBound;
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -69,6 +75,7 @@ export class Pipeline {
     fleet?: FleetState,
   ) {
     this.fleet = fleet ?? new FleetState(config.window);
+    this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.decoder = new MessageDecoder(config.limits);
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -79,16 +86,20 @@ export class Pipeline {
     this.sink = {
       flow: (f: FlowRecord, raw: unknown) => {
         this.recordsIn.flows++;
-        const late = this.fleet.applyFlow(f);
-        if (late) this.reject(late, null, raw);
+        const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
+        if (refused) this.reject(refused, null, raw);
       },
-      vmAttributes: (a: VmAttributes) => {
+      vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
-        this.fleet.applyVmAttributes(a);
+        const future = this.future.checkAttributes(a.ts, this.fleet.watermark);
+        if (future) this.reject(future, index, raw);
+        else this.fleet.applyVmAttributes(a);
       },
-      tenantAttributes: (t: TenantAttributes) => {
+      tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.tenantAttributes++;
-        this.fleet.applyTenantAttributes(t);
+        const future = this.future.checkAttributes(t.ts, this.fleet.watermark);
+        if (future) this.reject(future, index, raw);
+        else this.fleet.applyTenantAttributes(t);
       },
       reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
     };

@@ -31,6 +31,8 @@ clustering as of the end of the trace.
   --window-minutes N         sliding window length (default 15)
   --bucket-seconds N         window granularity (default 60)
   --lateness-seconds N       allowed lateness behind the watermark (default 300)
+  --max-future-skew-seconds N   how far a record may lead the time most sources agree on; further: future_ts (default 300)
+  --future-quorum N          distinct recent sources (exporting hosts) that must agree before time leaps (default 3)
   --recluster-minutes N      event time between periodic runs; 0 = only the final run (default 5)
   --algorithm kmeans|dbscan  VM clustering algorithm (default kmeans)
   --k N | --k-min N --k-max N          VM clusters: fixed, or automatic within bounds (2..24)
