@@ -3,10 +3,11 @@
  * `future_ts` before it reaches the fleet state, so that no single record and no single source (an exporting
  * host with a wrong clock) can move the watermark, plant a tombstone or pin a tenant in the future.
  *
- * Two notions of now, both applied when both are known:
+ * Two notions of now:
  * - the wall clock (the live service): nothing later than wall clock + the skew;
- * - the input's own, robust now (always, and alone in a replay): the event time that a quorum of the sources
- *   heard from recently have reached. A flow may not lead it by more than the skew.
+ * - the input's own, robust now (alone in a replay; live, for flows older than wall clock - the skew, i.e. a
+ *   backlog being caught up on): the event time that a quorum of the sources heard from recently have
+ *   reached. A flow may not lead it by more than the skew.
  * Records in order never meet the bound (each source is at most a bucket or so ahead of the others), so the
  * window moves exactly as it would without it.
  */
@@ -73,12 +74,16 @@ export class FutureBound {
    */
   checkFlow(f: FlowRecord, watermark: number): Rejection | null {
     const ts = f.ts;
-    const wall = this.wallRejection(ts);
+    const skew = this.config.maxSkewMs;
+    const clock = this.config.wallClock;
+    const now = clock === null ? Number.NaN : clock();
     this.vote(flowSource(f), ts, watermark);
-    if (wall !== null) return wall;
+    if (ts > now + skew) return this.wallRejection(ts, now);
     // Not ahead of the watermark: nothing moves (the watermark holds accepted times only).
     if (ts <= watermark) return null;
-    const skew = this.config.maxSkewMs;
+    // Within the skew of the wall clock either way: the present, whoever says it (flows resuming after a
+    // quiet spell need no quorum). The quorum still guards a backlog being caught up on, far behind the clock.
+    if (ts >= now - skew) return null;
     if (++this.sinceRefresh < REFRESH_EVERY && ts <= this.robust + skew) return null;
     this.refresh(watermark);
     if (ts <= this.robust + skew) return null;
@@ -95,9 +100,12 @@ export class FutureBound {
    * judge against.
    */
   checkAttributes(ts: number, watermark: number): Rejection | null {
-    const wall = this.wallRejection(ts);
-    if (wall !== null || this.config.wallClock !== null) return wall;
     const skew = this.config.maxSkewMs;
+    const clock = this.config.wallClock;
+    if (clock !== null) {
+      const now = clock();
+      return ts > now + skew ? this.wallRejection(ts, now) : null;
+    }
     if (watermark === Number.NEGATIVE_INFINITY || ts <= watermark + skew) return null;
     return rejection(
       'future_ts',
@@ -111,12 +119,8 @@ export class FutureBound {
     return this.config.wallClock === null ? Number.POSITIVE_INFINITY : this.config.wallClock() + this.config.maxSkewMs;
   }
 
-  private wallRejection(ts: number): Rejection | null {
-    if (this.config.wallClock === null) return null;
-    const now = this.config.wallClock();
-    const skew = this.config.maxSkewMs;
-    if (ts <= now + skew) return null;
-    return rejection('future_ts', 'ts', `ts ${iso(ts)} is ${seconds(ts - now)} s ahead of the wall clock; the allowed future skew is ${seconds(skew)} s`);
+  private wallRejection(ts: number, now: number): Rejection {
+    return rejection('future_ts', 'ts', `ts ${iso(ts)} is ${seconds(ts - now)} s ahead of the wall clock; the allowed future skew is ${seconds(this.config.maxSkewMs)} s`);
   }
 
   private vote(source: string, ts: number, watermark: number): void {

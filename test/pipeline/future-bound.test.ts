@@ -57,6 +57,25 @@ describe('live (wall clock known): event times are bounded by wall clock + the s
     expect(live.p.fleet.vms.has('vm-cmp-5')).toBe(false);
   });
 
+  it('takes flows resuming at wall-clock time after a quiet hour at once, from a single host', () => {
+    const { p } = pipelineAt(T0 + HOUR);
+    minuteOf(p, T0);
+    minuteOf(p, T0 + HOUR, ['cmp-1']);
+    expect(p.rejections.count).toBe(0);
+    expect(p.fleet.watermark).toBe(T0 + HOUR);
+  });
+
+  it('while catching up on a backlog far behind the wall clock, a host two hours ahead of the others is rejected by the quorum', () => {
+    const { p, rejects } = pipelineAt(T0 + 7 * 24 * HOUR);
+    for (let m = 0; m <= 3; m++) {
+      minuteOf(p, T0 + m * MIN, HOSTS.slice(0, 4));
+      p.ingestMessage('overlay-flows', flowJson(T0 + m * MIN + 2 * HOUR, 'cmp-5'), `cmp-5@${m}`);
+    }
+    expect(p.fleet.watermark).toBe(T0 + 3 * MIN);
+    expect(p.rejections.summary()).toEqual({ count: 4, by_reason: { future_ts: 4 } });
+    expect(rejects[0]!.message).toBe('ts 2026-11-01T02:00:00.000Z is 7200 s ahead of 2026-11-01T00:00:00.000Z, the time 3 of 5 recent sources have reached; the allowed future skew is 300 s');
+  });
+
   it('accepts a record up to the skew ahead of the wall clock, and not one millisecond more', () => {
     const { p } = pipelineAt(T0);
     p.ingestMessage('overlay-flows', flowJson(T0 + 5 * MIN + 1, 'cmp-1'), 'a');
