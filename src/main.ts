@@ -91,12 +91,19 @@ async function main(): Promise<void> {
   if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
   else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
   for (const p of snapshotLoad.problems) log.error({ snapshot: p.path, problem: p.error }, `skipping the snapshot ${p.path}: ${p.error}`);
+  if (snapshotLoad.problems.length > 0) log.warn({ skipped: snapshotLoad.problems.length }, `skipped ${snapshotLoad.problems.length} snapshot(s) on the way back in`);
   if (restored) {
     const s = restored.snapshot;
     log.info(
       { snapshot: restored.path, taken_at: new Date(s.takenAt).toISOString(), vms: pipeline.fleet.vms.size, offsets: s.offsets, latest_run: s.service.latest?.runId ?? null },
       'restored the state from a snapshot: consuming from its offsets',
     );
+    const d = restored.droppedFuture;
+    if (d.tombstones + d.tenants + d.vmAttributes > 0)
+      log.warn(
+        { snapshot: restored.path, tombstones: d.tombstones, tenant_attributes: d.tenants, vm_attributes: d.vmAttributes },
+        'dropped attributes later than the wall clock plus the allowed future skew from the restored snapshot (see docs/event-time.md)',
+      );
   } else if (snapshotStore) log.info({ dir: snapshotStore.dir }, 'no snapshot to restore: starting with empty windows');
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
   service.on('modelFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the model'));

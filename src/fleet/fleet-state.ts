@@ -108,6 +108,14 @@ export interface VmData {
   distinct: DistinctSetsState;
 }
 
+/** Attributes later than a bound, dropped from the state (FleetState.dropFutureAttributes). */
+export interface FutureAttributes {
+  /** VM id and the time of its deletion. */
+  tombstones: Array<[string, number]>;
+  tenants: TenantAttributes[];
+  vmAttributes: VmAttributes[];
+}
+
 /** The limits that can be reached, for the `onCapHit` hook. */
 export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm';
 
@@ -491,6 +499,37 @@ export class FleetState {
     }
     this.counters.tenantAttributesApplied++;
     this.tenants.set(t.tenantId, t);
+  }
+
+  /**
+   * Forgets what attributes messages later than `latest` put in the state: deletion tombstones, tenant
+   * attributes, and VM attributes (the VM keeps its traffic; its attributes come back with the next message).
+   * For state made before such messages were rejected (a snapshot of an older build) or before there was a
+   * time to judge them by (attributes ahead of a replay's first flow). Returns what was dropped.
+   */
+  dropFutureAttributes(latest: number): FutureAttributes {
+    const dropped: FutureAttributes = { tombstones: [], tenants: [], vmAttributes: [] };
+    for (const [vmId, at] of this.deleted) {
+      if (!(at > latest)) continue;
+      this.deleted.delete(vmId);
+      this.deletedSerials.delete(vmId);
+      dropped.tombstones.push([vmId, at]);
+    }
+    for (const t of this.tenants.values()) {
+      if (!(t.ts > latest)) continue;
+      this.tenants.delete(t.tenantId);
+      dropped.tenants.push(t);
+    }
+    const seenBy = Number.isFinite(this.watermark) ? Math.min(this.watermark, latest) : latest;
+    for (const e of this.vms.values()) {
+      if (e.attributes !== null && e.attributes.ts > latest) {
+        dropped.vmAttributes.push(e.attributes);
+        e.attributes = null;
+      }
+      // Only those attributes can have made it so: flows are never later than the watermark.
+      if (e.lastSeen > latest) e.lastSeen = seenBy;
+    }
+    return dropped;
   }
 
   /** The live VM with this serial, if any. */

@@ -86,8 +86,10 @@ export class Pipeline {
     this.sink = {
       flow: (f: FlowRecord, raw: unknown) => {
         this.recordsIn.flows++;
+        const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
         if (refused) this.reject(refused, null, raw);
+        else if (first) this.judgeEarlyAttributes();
       },
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
@@ -162,6 +164,30 @@ export class Pipeline {
     this.context.topic = '';
     this.context.source = source;
     this.reject(rejection('too_large', null, `line of ${bytes} bytes exceeds ${this.config.limits.maxMessageBytes}`), null, head);
+  }
+
+  /**
+   * In a replay, attributes that came before the first flow had no time to be judged by: once the first
+   * flow sets one, those later than it by more than the skew are taken back out and rejected as future_ts
+   * (their decoded form is what is kept). Live, the wall clock judged them on arrival.
+   */
+  private judgeEarlyAttributes(): void {
+    if (this.future.config.wallClock !== null) return;
+    const first = this.fleet.watermark;
+    const dropped = this.fleet.dropFutureAttributes(first + this.future.config.maxSkewMs);
+    if (dropped.tombstones.length + dropped.tenants.length + dropped.vmAttributes.length === 0) return;
+    const saved = { ...this.context };
+    const skew = Math.round(this.future.config.maxSkewMs / 1000);
+    const judge = (topic: string, ts: number, record: unknown) => {
+      this.context.topic = topic;
+      this.context.source = 'before the first flow';
+      const ahead = Math.round((ts - first) / 1000);
+      this.reject(rejection('future_ts', 'ts', `ts is ${ahead} s ahead of the first flow (${new Date(first).toISOString()}); the allowed future skew is ${skew} s`), null, record);
+    };
+    for (const [vmId, ts] of dropped.tombstones) judge(this.config.topics.vmAttributes, ts, { vmId, ts, state: 'deleted' });
+    for (const a of dropped.vmAttributes) judge(this.config.topics.vmAttributes, a.ts, a);
+    for (const t of dropped.tenants) judge(this.config.topics.tenantAttributes, t.ts, t);
+    this.context = saved;
   }
 
   private reject(r: Rejection, index: number | null, raw: unknown): void {

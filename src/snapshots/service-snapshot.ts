@@ -126,6 +126,8 @@ export interface RestoredState {
   path: string;
   snapshot: ServiceSnapshot;
   fleet: FleetState;
+  /** Attributes later than wall clock + the allowed future skew, dropped on the way in (an older build kept them). */
+  droppedFuture: { tombstones: number; tenants: number; vmAttributes: number };
 }
 
 export interface SnapshotLoad {
@@ -153,7 +155,9 @@ export async function loadLatestSnapshot(
       const snapshot = decodeSnapshot(file.bytes, expect);
       const fleet = codec.decode(snapshot.fleet, expect.window);
       if (fleet.watermark > latestSaneTs) throw new SnapshotIncompatibleError(futureWatermarkProblem(fleet.watermark, latestSaneTs));
-      return { restored: { path: file.path, snapshot, fleet }, problems };
+      const future = fleet.dropFutureAttributes(latestSaneTs);
+      const droppedFuture = { tombstones: future.tombstones.length, tenants: future.tenants.length, vmAttributes: future.vmAttributes.length };
+      return { restored: { path: file.path, snapshot, fleet, droppedFuture }, problems };
     } catch (err) {
       problems.push({ path: file.path, error: err instanceof Error ? err.message : String(err) });
     }

@@ -11,7 +11,7 @@ import { InlineClusterer } from '../../src/service/clusterer.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { captureSnapshot, encodeSnapshot, loadLatestSnapshot } from '../../src/snapshots/service-snapshot.ts';
 import { SnapshotStore } from '../../src/snapshots/snapshot-store.ts';
-import { flow, MIN, T0 } from '../helpers/records.ts';
+import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
 
 const HOUR = 60 * MIN;
 const FAR = Date.UTC(9999, 11, 31, 23, 59, 59);
@@ -122,6 +122,30 @@ describe('replay (no wall clock): the input\'s own robust now', () => {
     expect(p.fleet.counters.flowsApplied).toBe(10);
   });
 
+  it('attributes ahead of the first flow are judged by it once it comes: far-future ones are taken back out as future_ts', () => {
+    const { p, rejects } = pipelineAt(null);
+    p.ingestMessage('vm-attributes', `[${vmJson(T0, 'vm-cmp-1')},${vmJson(T0, 'vm-cmp-2')},${vmJson(FAR, 'vm-cmp-2', 'deleted')},${vmJson(FAR, 'vm-cmp-3', 'active', 'tenant-b')}]`, 'v1');
+    p.ingestMessage('tenant-attributes', tenantJson(FAR, 'pinned'), 't1');
+    expect(p.fleet.deleted.has('vm-cmp-2')).toBe(true);
+    minuteOf(p, T0 + MIN);
+    expect(rejects.map((r) => [r.topic, r.source, r.reason])).toEqual([
+      ['vm-attributes', 'before the first flow', 'future_ts'],
+      ['vm-attributes', 'before the first flow', 'future_ts'],
+      ['tenant-attributes', 'before the first flow', 'future_ts'],
+    ]);
+    expect(rejects[0]!.message).toBe(`ts is ${Math.round((FAR - T0 - MIN) / 1000)} s ahead of the first flow (2026-11-01T00:01:00.000Z); the allowed future skew is 300 s`);
+    expect(JSON.parse(rejects[0]!.raw)).toEqual({ vmId: 'vm-cmp-2', ts: FAR, state: 'deleted' });
+    expect(p.fleet.deleted.size).toBe(0);
+    expect(p.fleet.tenants.size).toBe(0);
+    expect(p.fleet.vms.get('vm-cmp-1')?.attributes?.ts).toBe(T0);
+    expect(p.fleet.vms.get('vm-cmp-3')?.attributes).toBeNull();
+    // The VM that was "deleted" in 9999 sends flows like the others.
+    expect(p.fleet.counters.flowsApplied).toBe(5);
+    expect(p.fleet.vms.has('vm-cmp-2')).toBe(true);
+    p.ingestMessage('tenant-attributes', tenantJson(T0 + MIN, 'in time'), 't2');
+    expect(p.fleet.tenants.get('tenant-a')?.name).toBe('in time');
+  });
+
   it('one poisoned flow cannot move the window; ordinary progress moves it exactly as before', () => {
     const { p, rejects } = pipelineAt(null);
     minuteOf(p, T0);
@@ -189,6 +213,33 @@ describe('snapshots and the watermark', () => {
     minuteOf(back, T0 + 2 * MIN);
     expect(back.rejections.count).toBe(0);
     expect(back.fleet.watermark).toBe(T0 + 2 * MIN);
+  });
+
+  it('a snapshot of an older build with far-future tombstones and attributes is restored without them', async () => {
+    const store = new SnapshotStore(await mkdtemp(join(tmpdir(), 'future-snap-')));
+    const { p } = pipelineAt(null);
+    minuteOf(p, T0);
+    // As an older build applied them: straight into the fleet state, no bound.
+    p.fleet.applyVmAttributes({ ...vmAttrs({ vmId: 'vm-cmp-1', tenantId: 'tenant-a' }), ts: FAR, state: 'deleted' });
+    p.fleet.applyVmAttributes({ ...vmAttrs({ vmId: 'vm-cmp-2', tenantId: 'tenant-x' }), ts: FAR });
+    p.fleet.applyTenantAttributes({ ts: FAR, tenantId: 'tenant-a', name: 'pinned', tier: null, labels: null, deleted: false });
+    await save(store, p, T0 + MIN);
+
+    const load = await loadLatestSnapshot(store, fleetCodec, { window, topics }, T0 + 10 * MIN);
+    expect(load.problems).toEqual([]);
+    expect(load.restored?.droppedFuture).toEqual({ tombstones: 1, tenants: 1, vmAttributes: 1 });
+    const fleet = load.restored!.fleet;
+    expect(fleet.watermark).toBe(T0);
+    expect([...fleet.deleted.keys()]).toEqual([]);
+    expect(fleet.tenants.size).toBe(0);
+    expect(fleet.vms.get('vm-cmp-2')?.attributes).toBeNull();
+    expect(fleet.vms.get('vm-cmp-2')?.lastSeen).toBe(T0);
+    const back = new Pipeline({ ...toPipelineConfig(opts), future: { maxSkewMs: 5 * MIN, quorum: 3, wallClock: () => T0 + 2 * MIN } }, () => {}, fleet);
+    minuteOf(back, T0 + MIN);
+    back.ingestMessage('vm-attributes', vmJson(T0 + MIN, 'vm-cmp-2'), 'v');
+    expect(back.fleet.counters.flowsApplied).toBe(10);
+    expect(back.fleet.vms.get('vm-cmp-1')).toBeDefined();
+    expect(back.fleet.vms.get('vm-cmp-2')?.attributes?.tenantId).toBe('tenant-a');
   });
 
   it('a snapshot with a watermark beyond wall clock + skew (an older build, a wrong clock) is skipped with its reason; the older one is restored', async () => {
