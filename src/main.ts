@@ -19,8 +19,8 @@ import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/con
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
-import { FileHistoryStore, loadHistory } from './models/history-store.ts';
-import { FileModelStore, loadLatestModel } from './models/model-store.ts';
+import { EMBEDDED_MODELS_SUBDIR, FileHistoryStore, type LoadedHistory, loadHistory } from './models/history-store.ts';
+import { FileModelStore, type LoadedModel, loadLatestModel } from './models/model-store.ts';
 import { fleetCodec } from './fleet/fleet-codec.ts';
 import { applySnapshot, captureSnapshotInSlices, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
@@ -68,15 +68,20 @@ async function main(): Promise<void> {
     },
     restored?.fleet,
   );
+  // The embedded demo replays the same trace from its start on every start: an earlier demo's history and
+  // model describe a later event time (loading them appended the same replay again), and a Kafka service
+  // over the same MODELS_DIR must not take the demo's runs for its own. So the demo keeps its files apart
+  // and starts clean each time.
+  const modelsDir = kafkaSettings ? env.MODELS_DIR : join(env.MODELS_DIR, EMBEDDED_MODELS_SUBDIR);
   // A model that cannot be used is logged and skipped: the service starts fresh rather than not at all.
-  const loaded = await loadLatestModel(env.MODELS_DIR);
+  const loaded: LoadedModel = kafkaSettings ? await loadLatestModel(modelsDir) : { status: 'none' };
   // So is a run history that cannot be used: /v1/runs starts empty.
-  const loadedHistory = await loadHistory(env.MODELS_DIR);
+  const loadedHistory: LoadedHistory = kafkaSettings ? await loadHistory(modelsDir) : { status: 'none' };
   const service = new ClusterService(pipeline, new WorkerClusterer(), toRunOptions(config.pipeline), Date.now, {
     historySize: env.RUN_HISTORY,
-    models: new FileModelStore(env.MODELS_DIR),
+    models: new FileModelStore(modelsDir),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
-    historySink: new FileHistoryStore(env.MODELS_DIR),
+    historySink: new FileHistoryStore(modelsDir),
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !restored ? loaded.model : null,
   });
@@ -106,10 +111,10 @@ async function main(): Promise<void> {
       );
   } else if (snapshotStore) log.info({ dir: snapshotStore.dir }, 'no snapshot to restore: starting with empty windows');
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
-  service.on('modelFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the model'));
+  service.on('modelFailed', (err) => log.error({ err, dir: modelsDir }, 'could not write the model'));
   if (loadedHistory.status === 'invalid') log.error({ history: loadedHistory.path, problem: loadedHistory.error }, `ignoring the run history ${loadedHistory.path}: ${loadedHistory.error}; starting a fresh one`);
   else if (loadedHistory.status === 'loaded') log.info({ history: loadedHistory.path, runs: loadedHistory.history.runs.length, last_run: loadedHistory.history.last_run_number }, 'loaded the run history: run ids continue from it');
-  service.on('historyFailed', (err) => log.error({ err, dir: env.MODELS_DIR }, 'could not write the run history'));
+  service.on('historyFailed', (err) => log.error({ err, dir: modelsDir }, 'could not write the run history'));
   service.on('run', (run, changes) => {
     metrics.runCompleted(run);
     metrics.runChanges(changes);
@@ -218,7 +223,10 @@ async function main(): Promise<void> {
     const file = createWriteStream(rejectsPath);
     rejectsFile = file;
     sink = (r) => file.write(`${JSON.stringify(r)}\n`);
-    log.info({ trace: env.EMBEDDED_TRACE, rejects: rejectsPath }, 'KAFKA_BROKERS is unset: replaying the bundled trace');
+    log.info(
+      { trace: env.EMBEDDED_TRACE, rejects: rejectsPath, models: modelsDir },
+      'KAFKA_BROKERS is unset: replaying the bundled trace, with a fresh run history (the demo never loads its saved models or history)',
+    );
     for await (const chunk of readTraceChunks(env.EMBEDDED_TRACE)) {
       chunk.lines.forEach((line, i) => {
         if (line) service.ingestTraceLine(line, `${env.EMBEDDED_TRACE}:${chunk.firstLine + i}`);

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   rate_limited: 'too many requests for this API key or client',
   not_found: 'no such route',
   method_not_allowed: 'the route does not accept this method',
+  unknown_host: 'the Host header names a host this service does not answer to (ALLOWED_HOSTS)',
   payload_too_large: 'the request body exceeds the size limit',
   uri_too_long: 'a path parameter is longer than allowed',
   unsupported_media_type: 'the request body has an unsupported content type',

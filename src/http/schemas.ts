@@ -77,6 +77,8 @@ export const VmAttributesBody = z.object({
 });
 export type VmAttributesBody = z.infer<typeof VmAttributesBody>;
 
+const FeatureMeans = z.record(z.string(), z.number().nullable());
+
 export const VmDetail = z.object({
   vm_id: z.string(),
   tenant_id: z.string().nullable().describe('Null until the VM\'s attributes arrive'),
@@ -95,6 +97,10 @@ export const VmDetail = z.object({
     .describe('1 - distance / distance to the next-closest centroid, in [0, 1]: 0 on the border, 1 on its own centroid'),
   anomaly_score: z.number().nullable().describe('How unlike its peers it behaves: 1 is usual, above 3 or so unusual (see /v1/anomalies)'),
   affinity_group: z.string().nullable().describe('Traffic affinity group in the latest run (see /v1/affinity-groups)'),
+  cluster_means: FeatureMeans.nullable().describe(
+    'Every feature\'s mean over the VM\'s cluster in the latest run, by name (null: undefined), to read its current values against; null when it is in no cluster of the run',
+  ),
+  fleet_means: FeatureMeans.nullable().describe('Every feature\'s mean over all VMs of the latest run, by name (null: undefined); null before a run'),
 });
 export type VmDetail = z.infer<typeof VmDetail>;
 
@@ -105,6 +111,7 @@ export type VmPage = z.infer<typeof VmPage>;
 
 export const TenantItem = z.object({
   tenant_id: z.string(),
+  name: z.string().nullable().describe('The tenant\'s name from its attributes; null until they arrive'),
   cluster_id: z.string(),
   vm_count: z.number().int().describe('VMs of the tenant in the latest run'),
 });

@@ -9,6 +9,8 @@ import type { HistorySink } from '../service/types.ts';
 import { writeFileAtomically } from '../storage/atomic-file.ts';
 
 export const HISTORY_FILE = 'run-history.json';
+/** The embedded demo's models and history: a folder of MODELS_DIR, apart from a Kafka service's. */
+export const EMBEDDED_MODELS_SUBDIR = 'embedded';
 
 export type LoadedHistory =
   | { status: 'loaded'; path: string; history: HistoryDocument }

@@ -54,6 +54,11 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   service.on('modelFailed', (err) => {
     modelError ??= err;
   });
+  // A run must never fail; if one does, a result from an older run (or none) would pass for this trace's.
+  let runError: Error | null = null;
+  service.on('runFailed', (status, err) => {
+    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`);
+  });
   let runs = 0;
   let clusteringMs = 0;
   let lines = 0;
@@ -88,6 +93,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
+  if (runError) throw runError;
   if (modelError) throw modelError;
 
   const final = service.latestRun();

@@ -105,12 +105,12 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
 
 /**
  * The tenants a run clusters (those named by a live VM's attributes and not deleted), sorted, with their
- * feature matrix for the given VM labels.
+ * feature matrix for the given VM labels (vmClusterIds[l] is the id of label l).
  */
 export function tenantMatrixOf(
   snapshot: Pick<FleetSnapshot, 'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'>,
   vmLabels: Int32Array,
-  vmClusters: number,
+  vmClusterIds: readonly string[],
 ): { tenantIds: string[]; matrix: FeatureMatrix } {
   const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
   const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
@@ -123,7 +123,7 @@ export function tenantMatrixOf(
     vmExternalBytes: snapshot.vmExternalBytes,
     vmSameTenantBytes: snapshot.vmSameTenantBytes,
     windowMinutes: snapshot.windowMs / 60_000,
-    vmClusters,
+    vmClusterIds,
   });
   return { tenantIds, matrix };
 }

@@ -72,6 +72,8 @@ describe('before the first run', () => {
       confidence: null,
       anomaly_score: null,
       affinity_group: null,
+      cluster_means: null,
+      fleet_means: null,
     });
   });
 
@@ -107,7 +109,7 @@ describe('errors', () => {
     const a = app(emptyView());
     for (const [method, url] of [
       ['GET', '/v2/assignments'],
-      ['GET', '/'],
+      ['GET', '/v1'],
       ['DELETE', '/v1/assignments'],
     ] as const) {
       const res = await a.inject({ method, url });
