@@ -15,7 +15,7 @@ import type { RejectedRecord } from './contract/rejections.ts';
 import { buildApp } from './http/app.ts';
 import { accessSummary } from './http/auth/access-control.ts';
 import { ServiceMetrics } from './http/metrics.ts';
-import { type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
+import { type DeadLetterBlock, type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
@@ -177,8 +177,10 @@ async function main(): Promise<void> {
       sourceTopics: topicList,
       suffix: kafkaSettings.dlqSuffix,
       catchAllTopic: kafkaSettings.dlqCatchAllTopic,
+      ...(kafkaSettings.dlqMaxMessageBytes === undefined ? {} : { maxMessageBytes: kafkaSettings.dlqMaxMessageBytes }),
       logger: kafkaLog,
     });
+    const recheckMs = kafkaSettings.dlqRecheckMs ?? 60_000;
     deadLetter = dlq;
     // Bad credentials or an untrusted certificate stop the start-up with a line naming what to check.
     const settings = kafkaSettings;
@@ -191,6 +193,12 @@ async function main(): Promise<void> {
       logger: kafkaLog,
       deadLetter: dlq,
       onReady: () => service.markInputsReady(),
+      deadLetterRecheckMs: recheckMs,
+      onDeadLetterFailure: (err) => metrics.deadLetterFailed(err.code),
+      onDeadLetterBlocked: (blocked) => {
+        metrics.deadLetterBlocked(blocked !== null);
+        service.markInputsHeld(blocked && deadLetterHeldReason(blocked, recheckMs));
+      },
       onBatch: (messages) => {
         for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
       },
@@ -240,6 +248,21 @@ async function main(): Promise<void> {
     const stats = service.ingestStats();
     log.info({ records: stats.records, rejected: stats.rejected.count, vms: service.latestRun()?.vms.ids.length ?? 0 }, 'bundled trace loaded');
   }
+}
+
+/** The /readyz sentence of a held input: what failed, what it means for the records, what to do. */
+function deadLetterHeldReason({ error, since }: DeadLetterBlock, recheckMs: number): string {
+  const topic = error.topic ?? 'the dead-letter topic';
+  const fix =
+    error.code === 'MESSAGE_TOO_LARGE' || error.code === 'RECORD_LIST_TOO_LARGE'
+      ? `raise max.message.bytes of ${topic}`
+      : /AUTHORIZATION/.test(error.code)
+        ? `grant the service's Kafka user WRITE (and DESCRIBE) on ${topic}`
+        : `fix the cause on the broker`;
+  return (
+    `rejects cannot be written to ${topic} since ${new Date(since).toISOString()}: ${error.code} (${error.message}); ` +
+    `consuming is held and the records stay uncommitted (nothing is lost); ${fix}: it is retried every ${Math.round(recheckMs / 1000)} s`
+  );
 }
 
 main().catch((err: unknown) => {

@@ -65,6 +65,12 @@ function validationMessage(error: FastifyError): string {
   return error.message;
 }
 
+/** bad_cursor when the cursor is all that is wrong, as when paging.ts refuses it; else bad_request. */
+function validationCode(error: FastifyError): ErrorCode {
+  const onlyCursor = error.validation !== undefined && error.validation.length > 0 && error.validation.every((v) => v.instancePath === '/cursor');
+  return onlyCursor ? 'bad_cursor' : 'bad_request';
+}
+
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { error: code, message: message ?? ERROR_CODES[code] };
 }
@@ -74,7 +80,7 @@ export function handleError(error: FastifyError | ApiError, request: FastifyRequ
     return reply.code(error.statusCode).send(errorBody(error.code, error.message));
   }
   if (error.validation) {
-    return reply.code(400).send(errorBody('bad_request', validationMessage(error)));
+    return reply.code(400).send(errorBody(validationCode(error), validationMessage(error)));
   }
   const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
   if (status >= 400 && status < 500) {

@@ -46,6 +46,8 @@ export class ServiceMetrics {
   private readonly snapshotCapture: Histogram;
   private readonly snapshotTimestamp: Gauge;
   private readonly snapshotFailures: Counter<'step'>;
+  private readonly deadLetterFailures: Counter<'code'>;
+  private readonly deadLetterHeld: Gauge;
 
   constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
     const p = options.prefix ?? 'alcor_';
@@ -135,6 +137,18 @@ export class ServiceMetrics {
       labelNames: ['step'],
       registers,
     });
+    this.deadLetterFailures = new Counter({
+      name: `${p}dead_letter_failures_total`,
+      help: 'Dead-letter flushes that failed for a reason no retry cures, by Kafka error code (e.g. TOPIC_AUTHORIZATION_FAILED, MESSAGE_TOO_LARGE)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.deadLetterHeld = new Gauge({
+      name: `${p}dead_letter_blocked`,
+      help: '1 while the input is held because its rejects cannot be written to the dead-letter topic (the records stay uncommitted), else 0',
+      registers,
+    });
+    this.deadLetterHeld.set(0);
     this.httpDuration = new Histogram({
       name: `${p}http_request_duration_seconds`,
       help: 'HTTP request duration, by method, route pattern and status',
@@ -214,6 +228,14 @@ export class ServiceMetrics {
 
   snapshotFailed(step: string): void {
     this.snapshotFailures.inc({ step });
+  }
+
+  deadLetterFailed(code: string): void {
+    this.deadLetterFailures.inc({ code });
+  }
+
+  deadLetterBlocked(blocked: boolean): void {
+    this.deadLetterHeld.set(blocked ? 1 : 0);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {

@@ -7,6 +7,7 @@
  * and a transform cannot be encoded.
  */
 import { z } from 'zod';
+import { CURSOR_PATTERN } from './paging.ts';
 
 // ---- shared pieces ----------------------------------------------------------------------------------------
 
@@ -22,7 +23,11 @@ const Id = z.string().min(1).max(128);
 const Timestamp = z.iso.datetime().describe('RFC 3339, UTC');
 /** The watermark of an empty run is not a time: null rather than an invalid date. */
 const RunTime = Timestamp.nullable().describe('Event time the run describes (RFC 3339), null when no flow was seen');
-const Cursor = z.string().min(1).max(1024).describe('Opaque cursor from a previous page\'s next_cursor');
+const Cursor = z
+  .string()
+  .max(1024)
+  .regex(CURSOR_PATTERN, 'not a cursor this API issued')
+  .describe('Opaque cursor from a previous page\'s next_cursor. Any cursor of this form is a position: the page starts after it');
 const NextCursor = z.string().nullable().describe('Pass as cursor to get the next page; null on the last page');
 
 export const MAX_PAGE = 1000;
@@ -180,7 +185,9 @@ export type ReclusterAccepted = z.infer<typeof ReclusterAccepted>;
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
-  missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
+  missing: z
+    .array(z.enum(['inputs', 'dead_letters', 'first_run']))
+    .describe('What the service still waits for; dead_letters: the input is held because its rejects cannot be written to the dead-letter topic'),
   reasons: z.array(z.string()).describe('Why it is not ready, one sentence per missing item, in the same order'),
 });
 export type Readiness = z.infer<typeof Readiness>;

@@ -61,6 +61,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
+  private held: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private identity: IdentityState = initialIdentity;
   private readonly history: RunHistory;
@@ -239,6 +240,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.ready = ready;
   }
 
+  /** The input is held (the reason, for /readyz) or no longer (null): see ServiceView.inputsHeld. */
+  markInputsHeld(reason: string | null): void {
+    this.held = reason;
+  }
+
   async close(): Promise<void> {
     this.stopWallClockSchedule();
     await this.whenIdle();
@@ -301,6 +307,10 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
   inputsReady(): boolean {
     return this.ready;
+  }
+
+  inputsHeld(): string | null {
+    return this.held;
   }
 
   firstRunCompleted(): boolean {
