@@ -17,6 +17,7 @@ import { accessSummary } from './http/auth/access-control.ts';
 import { ServiceMetrics } from './http/metrics.ts';
 import { type DeadLetterBlock, type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
+import { describeKafkaLog, startOffsets, verifyResumePoint } from './kafka/log-identity.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaLogger, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from './kafka/options.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { EMBEDDED_MODELS_SUBDIR, FileHistoryStore, type LoadedHistory, loadHistory } from './models/history-store.ts';
@@ -24,10 +25,14 @@ import { FileModelStore, type LoadedModel, loadLatestModel } from './models/mode
 import { fleetCodec } from './fleet/fleet-codec.ts';
 import { applySnapshot, captureSnapshotInSlices, loadLatestSnapshot, type SnapshotLoad } from './snapshots/service-snapshot.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
+import { acquireStateLock, StateDirLockedError } from './storage/state-lock.ts';
 import { Snapshotter } from './snapshots/snapshotter.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
+
+/** Exit code when another process holds STATE_DIR (2 is a configuration error, 1 any other failure). */
+const STATE_DIR_LOCKED_EXIT = 3;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
@@ -43,6 +48,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const { env } = config;
+  // One process per STATE_DIR: a second one would overwrite the first's snapshots and commit its offsets.
+  try {
+    const lock = acquireStateLock(env.STATE_DIR, {
+      onLost: (why) => {
+        process.stderr.write(`alcor-traffic-clusters: lost the STATE_DIR lock ${join(env.STATE_DIR, 'alcor.lock')} (${why}); stopping\n`);
+        process.exit(STATE_DIR_LOCKED_EXIT);
+      },
+    });
+    process.once('exit', () => lock.release());
+  } catch (err) {
+    if (err instanceof StateDirLockedError) {
+      process.stderr.write(`alcor-traffic-clusters: ${err.message}\n`);
+      process.exit(STATE_DIR_LOCKED_EXIT);
+    }
+    throw err;
+  }
   const metrics = new ServiceMetrics(new Registry());
   let sink: ((r: RejectedRecord) => void) | null = null;
   const replayed = toPipelineConfig(config.pipeline);
@@ -59,7 +80,16 @@ async function main(): Promise<void> {
         Date.now() + (pipelineConfig.future?.maxSkewMs ?? 0),
       )
     : { restored: null, problems: [] };
-  const restored = snapshotLoad.restored;
+  let restored = snapshotLoad.restored;
+  // The snapshot's offsets must still name the same records (same cluster, partitions not recreated or
+  // truncated): else its state is dropped and rebuilt from the start of the input, nothing skipped.
+  const resumeCheck = restored && kafkaSettings ? await verifyResumePoint(kafkaSettings, restored.snapshot) : null;
+  const rebuiltFrom = resumeCheck?.status === 'mismatch' ? restored : null;
+  let resumeFrom = restored?.snapshot.offsets ?? [];
+  if (resumeCheck?.status === 'mismatch') {
+    restored = null;
+    resumeFrom = startOffsets(resumeCheck.identity);
+  }
   const pipeline = new Pipeline(
     pipelineConfig,
     (r) => {
@@ -109,7 +139,16 @@ async function main(): Promise<void> {
         { snapshot: restored.path, tombstones: d.tombstones, tenant_attributes: d.tenants, vm_attributes: d.vmAttributes },
         'dropped attributes later than the wall clock plus the allowed future skew from the restored snapshot (see docs/event-time.md)',
       );
+  } else if (resumeCheck?.status === 'mismatch' && rebuiltFrom) {
+    for (const p of resumeCheck.problems) metrics.kafkaOffsetMismatch(p.reason);
+    log.error(
+      { snapshot: rebuiltFrom.path, problems: resumeCheck.problems, from: resumeFrom },
+      `the offsets of the snapshot ${rebuiltFrom.path} no longer fit the Kafka log (${resumeCheck.problems.map((p) => `${p.reason}: ${p.detail}`).join('; ')}): rebuilding the state from the start of the input topics instead of skipping the records below them`,
+    );
   } else if (snapshotStore) log.info({ dir: snapshotStore.dir }, 'no snapshot to restore: starting with empty windows');
+  if (resumeCheck?.status === 'unverified') {
+    log.warn({ err: resumeCheck.error }, 'could not check the snapshot\'s offsets against the Kafka cluster; resuming from them (the consumer still checks that no log ends below them)');
+  }
   service.on('provisional', (run) => log.info({ run_id: run.runId, vms: run.vms.ids.length }, 'VMs placed by the loaded model until the first run'));
   service.on('modelFailed', (err) => log.error({ err, dir: modelsDir }, 'could not write the model'));
   if (loadedHistory.status === 'invalid') log.error({ history: loadedHistory.path, problem: loadedHistory.error }, `ignoring the run history ${loadedHistory.path}: ${loadedHistory.error}; starting a fresh one`);
@@ -138,9 +177,13 @@ async function main(): Promise<void> {
   let snapshotter: Snapshotter | null = null;
   let deadLetter: DeadLetterProducer | null = null;
   let rejectsFile: WriteStream | null = null;
+  let skippedReported = 0;
+  let stopLogAdmin: () => Promise<void> = async () => {};
   const timer = setInterval(() => {
     reportRecords();
     for (const l of consumer?.lag() ?? []) metrics.consumerLag(l.topic, l.partition, l.lag);
+    metrics.kafkaMessagesSkipped((consumer?.messagesSkipped ?? 0) - skippedReported);
+    skippedReported = consumer?.messagesSkipped ?? 0;
     // Not ready while the consumer is out of its group (broker down, rebalancing).
     if (consumer) service.markInputsReady(consumer.connected);
   }, 5000);
@@ -155,6 +198,7 @@ async function main(): Promise<void> {
     const final = snapshotter;
     await consumer?.stop(final ? async () => void (await final.takeNow()) : undefined);
     await deadLetter?.disconnect();
+    await stopLogAdmin().catch(() => undefined);
     await app.close();
     await service.close();
     rejectsFile?.end();
@@ -202,15 +246,31 @@ async function main(): Promise<void> {
       onBatch: (messages) => {
         for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
       },
-      ...(snapshotStore ? { commits: 'external' as const, resumeFrom: restored?.snapshot.offsets ?? [] } : {}),
+      ...(snapshotStore ? { commits: 'external' as const, resumeFrom } : {}),
+      onOffsetsBehind: () => metrics.kafkaOffsetMismatch('offsets_behind'),
     });
     consumer = flowConsumer;
     if (snapshotStore) {
+      const logAdmin = kafka.admin();
+      stopLogAdmin = () => logAdmin.disconnect();
       snapshotter = new Snapshotter({
         store: snapshotStore,
         intervalMs: env.SNAPSHOT_INTERVAL_SECONDS * 1000,
         // No batch is applied while the fleet is encoded (in slices, so the API keeps answering).
-        capture: () => flowConsumer.exclusive(() => captureSnapshotInSlices(service, flowConsumer.appliedOffsets(), fleetCodec, Date.now())),
+        capture: async () => {
+          // The log the offsets point into, kept with them (before the capture: the input is not held meanwhile).
+          // At most 5 s: with the broker away the snapshot is still written (its commit waits for the broker).
+          let timer: NodeJS.Timeout | undefined;
+          const identity = await Promise.race([
+            logAdmin
+              .connect()
+              .then(() => describeKafkaLog(logAdmin, topicList))
+              .catch(() => null),
+            new Promise<null>((r) => (timer = setTimeout(() => r(null), 5000))),
+          ]);
+          clearTimeout(timer);
+          return flowConsumer.exclusive(() => captureSnapshotInSlices(service, flowConsumer.appliedOffsets(), fleetCodec, Date.now(), identity));
+        },
         beforeCommit: () => dlq.flush(),
         commit: (offsets) => flowConsumer.commit(offsets),
         onSaved: (o) => {

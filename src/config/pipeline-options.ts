@@ -49,6 +49,12 @@ export const PipelineOptions = z
     idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
     /** Event time a deleted VM's tombstone is kept against older messages. */
     deletedRetentionHours: z.coerce.number().min(0).max(24 * 365).default(DEFAULT_DELETED_RETENTION_MS / 3_600_000),
+    /** Tenants held at once; new ones beyond it are refused. Default DEFAULT_MAX_TENANTS. */
+    maxTenants: positiveInt.max(10_000_000).optional(),
+    /** Labels held over all tenants; beyond it a tenant's message is applied without labels. Default DEFAULT_MAX_TENANT_LABELS. */
+    maxTenantLabels: z.coerce.number().int().min(0).max(100_000_000).optional(),
+    /** Tombstones of deleted VMs held at once; beyond it the oldest is forgotten early. Default DEFAULT_MAX_DELETED_VMS. */
+    maxDeletedVms: positiveInt.max(10_000_000).optional(),
     /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
@@ -82,6 +88,10 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
       maxVmPairs: o.maxVmPairs,
       deletedRetentionMs: o.deletedRetentionHours * 3_600_000,
       ...(o.idleMinutes === undefined ? {} : { idleMs: o.idleMinutes * 60_000 }),
+      // Only when set: a snapshot is checked against the whole window configuration.
+      ...(o.maxTenants === undefined ? {} : { maxTenants: o.maxTenants }),
+      ...(o.maxTenantLabels === undefined ? {} : { maxTenantLabels: o.maxTenantLabels }),
+      ...(o.maxDeletedVms === undefined ? {} : { maxDeletedVms: o.maxDeletedVms }),
     },
     topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
     reclusterEveryMs: o.reclusterMinutes * 60_000,

@@ -48,6 +48,8 @@ export class ServiceMetrics {
   private readonly snapshotFailures: Counter<'step'>;
   private readonly deadLetterFailures: Counter<'code'>;
   private readonly deadLetterHeld: Gauge;
+  private readonly offsetMismatches: Counter<'reason'>;
+  private readonly messagesSkippedTotal: Counter;
 
   constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
     const p = options.prefix ?? 'alcor_';
@@ -115,7 +117,7 @@ export class ServiceMetrics {
     });
     this.fleetEvents = new Counter({
       name: `${p}fleet_events_total`,
-      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), vm_attributes_stale, vms_deleted, ...',
+      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), vm_attributes_stale, vms_deleted, ...',
       labelNames: ['event'],
       registers,
     });
@@ -149,6 +151,17 @@ export class ServiceMetrics {
       registers,
     });
     this.deadLetterHeld.set(0);
+    this.offsetMismatches = new Counter({
+      name: `${p}kafka_offset_mismatches_total`,
+      help: 'Kafka offsets that no longer fit the log (cluster_changed, below_start, beyond_end, start_moved_back, partition_missing at a restore; offsets_behind while consuming): the state is rebuilt from the input, nothing skipped',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.messagesSkippedTotal = new Counter({
+      name: `${p}kafka_messages_skipped_total`,
+      help: 'Messages redelivered below the offset the state already holds (after a restart or a rebalance), skipped so that none counts twice',
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: `${p}http_request_duration_seconds`,
       help: 'HTTP request duration, by method, route pattern and status',
@@ -236,6 +249,14 @@ export class ServiceMetrics {
 
   deadLetterBlocked(blocked: boolean): void {
     this.deadLetterHeld.set(blocked ? 1 : 0);
+  }
+
+  kafkaOffsetMismatch(reason: string): void {
+    this.offsetMismatches.inc({ reason });
+  }
+
+  kafkaMessagesSkipped(n: number): void {
+    if (n > 0) this.messagesSkippedTotal.inc(n);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {

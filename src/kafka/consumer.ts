@@ -61,6 +61,12 @@ export interface FlowConsumerOptions {
   commits?: 'per-batch' | 'external';
   /** External commits: the offsets a restored snapshot holds; earlier messages are skipped. */
   resumeFrom?: readonly PartitionOffset[];
+  /**
+   * External commits: a partition's log ends below the offset applied (the topic was recreated, or
+   * truncated by an unclean leader election, while running or since the snapshot). Its messages are then
+   * applied, not skipped: nothing new is dropped, records re-read from a truncated log may count twice.
+   */
+  onOffsetsBehind?: (p: { topic: string; partition: number; applied: string; logEnd: string }) => void;
   /** Called on every (re)join of the group, e.g. to flip readiness. */
   onReady?: () => void;
   /** Flushed before every commit, so committed input has its rejects in the DLQ. */
@@ -209,11 +215,25 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       const last = slice[slice.length - 1];
       if (!last) continue;
       if (external) {
-        const done = applied.get(key)?.next;
+        let done = applied.get(key)?.next;
+        if (done !== undefined && BigInt(batch.highWatermark) < done) {
+          // Offsets went backwards under us: these are other records than those applied, not a redelivery.
+          logger.error(
+            { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
+            `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
+          );
+          options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
+          applied.delete(key);
+          done = undefined;
+        }
         if (done !== undefined) {
           const before = slice.length;
           slice = slice.filter((m) => BigInt(m.offset) >= done);
-          messagesSkipped += before - slice.length;
+          const skipped = before - slice.length;
+          if (skipped > 0) {
+            messagesSkipped += skipped;
+            logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+          }
         }
         if (slice.length > 0) {
           // Synchronous by contract: the offsets are recorded in the same turn the state changed.

@@ -1,6 +1,6 @@
 /**
  * The run history file in MODELS_DIR (`run-history.json`), so that GET /v1/runs and the run numbering
- * survive a restart. Rewritten whole after each run (the history is bounded), atomically.
+ * survive a restart. Rewritten whole after each run (the history is bounded), atomically and durably.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ export class FileHistoryStore implements HistorySink {
   }
 
   async save(history: HistoryDocument): Promise<string> {
-    await writeFileAtomically(this.path, `${JSON.stringify(history)}\n`);
+    await writeFileAtomically(this.path, `${JSON.stringify(history)}\n`, { durable: true });
     return this.path;
   }
 }

@@ -84,11 +84,11 @@ export class Pipeline {
     ]);
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
-      flow: (f: FlowRecord, raw: unknown) => {
+      flow: (f: FlowRecord, raw: unknown, index: number | null) => {
         this.recordsIn.flows++;
         const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
-        if (refused) this.reject(refused, null, raw);
+        if (refused) this.reject(refused, index, raw);
         else if (first) this.judgeEarlyAttributes();
       },
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
+import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
 import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
@@ -32,6 +33,12 @@ export interface ServiceSnapshot {
   topics: TopicNames;
   /** Next offset per partition: every message before it is in the state, none after it. */
   offsets: PartitionOffset[];
+  /**
+   * The Kafka log those offsets point into (cluster id, partition extents) as seen just before the capture,
+   * so that a restart can tell whether they still mean the same records; null without Kafka, when the
+   * cluster could not be asked, and in format-1 snapshots.
+   */
+  kafka: KafkaLogIdentity | null;
   pipeline: PipelineState;
   fleet: Uint8Array;
   service: ClusterServiceState;
@@ -46,11 +53,21 @@ const SnapshotShape = z.object({
   window: z.record(z.string(), z.unknown()),
   topics: z.object({ flows: z.string(), vmAttributes: z.string(), tenantAttributes: z.string() }),
   offsets: z.array(z.object({ topic: z.string(), partition: z.number().int().min(0), next: z.string().regex(/^\d{1,19}$/) })),
+  kafka: z
+    .object({
+      clusterId: z.string(),
+      partitions: z.array(
+        z.object({ topic: z.string(), partition: z.number().int().min(0), low: z.string().regex(/^-?\d{1,19}$/), high: z.string().regex(/^-?\d{1,19}$/) }),
+      ),
+    })
+    .nullish()
+    .transform((k) => k ?? null),
   pipeline: z.object({
     messagesIn: z.number().int().min(0),
     recordsIn: Counts,
     rejected: z.object({ count: z.number().int().min(0), by_reason: z.record(z.string(), z.number().int().min(0)) }),
-    nextRunAt: z.number(),
+    // NaN until the first scheduled run is known (no flow yet, or RECLUSTER_MINUTES=0): zod's number refuses NaN.
+    nextRunAt: z.union([z.number(), z.nan()]),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({
@@ -62,7 +79,7 @@ const SnapshotShape = z.object({
 });
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
-function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number): Omit<ServiceSnapshot, 'fleet'> {
+function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number, kafka: KafkaLogIdentity | null): Omit<ServiceSnapshot, 'fleet'> {
   const pipeline = service.pipeline;
   return {
     kind: SNAPSHOT_KIND,
@@ -70,13 +87,20 @@ function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: 
     window: { ...pipeline.config.window },
     topics: { ...pipeline.config.topics },
     offsets,
+    kafka,
     pipeline: pipeline.exportState(),
     service: service.exportState(),
   };
 }
 
-export function captureSnapshot(service: ClusterService, offsets: PartitionOffset[], codec: FleetCodec, now: number): ServiceSnapshot {
-  return { ...snapshotHead(service, offsets, now), fleet: codec.encode(service.pipeline.fleet) };
+export function captureSnapshot(
+  service: ClusterService,
+  offsets: PartitionOffset[],
+  codec: FleetCodec,
+  now: number,
+  kafka: KafkaLogIdentity | null = null,
+): ServiceSnapshot {
+  return { ...snapshotHead(service, offsets, now, kafka), fleet: codec.encode(service.pipeline.fleet) };
 }
 
 /**
@@ -88,9 +112,10 @@ export async function captureSnapshotInSlices(
   offsets: PartitionOffset[],
   codec: FleetCodec,
   now: number,
+  kafka: KafkaLogIdentity | null = null,
 ): Promise<ServiceSnapshot> {
-  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now);
-  const head = snapshotHead(service, offsets, now);
+  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
+  const head = snapshotHead(service, offsets, now, kafka);
   return { ...head, fleet: await codec.encodeInSlices(service.pipeline.fleet) };
 }
 
