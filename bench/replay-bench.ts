@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cluster } from '../src/clustering/index.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { imputeColumnMeans } from '../src/features/impute.ts';
-import { buildTenantMatrix, tenantClusteringScaling } from '../src/features/tenant-features.ts';
+import { buildTenantMatrix, tenantClusteringInput, tenantClusteringScaling } from '../src/features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-features.ts';
 import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { replayTrace } from '../src/replay/replay.ts';
@@ -107,10 +107,10 @@ export async function benchReplay(path: string, passes = 3): Promise<ReplayBench
     vmExternalBytes: snapshot.vmExternalBytes,
     vmSameTenantBytes: snapshot.vmSameTenantBytes,
     windowMinutes: snapshot.windowMs / 60_000,
-    vmClusters: vmOut.k,
+    vmClusterIds: Array.from({ length: vmOut.k }, (_, c) => `vm-${c}`),
   });
   const tenantT = performance.now();
-  cluster(tm, { ...runOptions.tenant, ...tenantClusteringScaling(tm.cols) });
+  cluster(tenantClusteringInput(tm), { ...runOptions.tenant, ...tenantClusteringScaling(tm.cols) });
   const tenantMs = performance.now() - tenantT;
 
   const e2e = await replayTrace(path, {

@@ -96,3 +96,35 @@ export function summarize(
   }
   return out;
 }
+
+/**
+ * Summaries of clusters found in a transformed space (square roots, say), told in the units of `matrix`:
+ * the same rows and columns before the transform. Centroids and each distinguishing feature's cluster and
+ * overall means become means of `matrix`; the z-scores, and so which features are listed and in what order,
+ * stay those of the space the clustering compared.
+ */
+export function inUnitsOf(clusters: readonly ClusterSummary[], matrix: FeatureMatrix, labels: Int32Array): ClusterSummary[] {
+  const { rows, cols, data, names } = matrix;
+  const k = clusters.length;
+  const sizes = new Int32Array(k);
+  const sums = new Float64Array(k * cols);
+  const overall = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) {
+    const l = labels[i] as number;
+    for (let j = 0; j < cols; j++) overall[j] = (overall[j] as number) + (data[i * cols + j] as number);
+    if (l < 0 || l >= k) continue;
+    sizes[l] = (sizes[l] as number) + 1;
+    for (let j = 0; j < cols; j++) sums[l * cols + j] = (sums[l * cols + j] as number) + (data[i * cols + j] as number);
+  }
+  if (rows > 0) for (let j = 0; j < cols; j++) overall[j] = (overall[j] as number) / rows;
+  const column = new Map(names.map((name, j) => [name, j]));
+  return clusters.map((c) => {
+    const size = sizes[c.index] as number;
+    const centroid = Array.from({ length: cols }, (_, j) => (size > 0 ? (sums[c.index * cols + j] as number) / size : 0));
+    const distinguishing = c.distinguishing.map((d) => {
+      const j = column.get(d.feature);
+      return j === undefined ? d : { ...d, value: centroid[j] as number, overall: overall[j] as number };
+    });
+    return { ...c, centroid, distinguishing };
+  });
+}

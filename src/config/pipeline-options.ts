@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
@@ -26,6 +27,10 @@ export const PipelineOptions = z
     windowMinutes: z.coerce.number().positive().max(24 * 60).default(15),
     bucketSeconds: positiveInt.max(3600).default(60),
     latenessSeconds: z.coerce.number().min(0).default(defaultWindowConfig.allowedLatenessMs / 1000),
+    /** How far ahead of now (wall clock live; the time the quorum of sources agree on) a record may be: else future_ts. */
+    maxFutureSkewSeconds: z.coerce.number().min(0).max(7 * 86_400).default(DEFAULT_MAX_FUTURE_SKEW_MS / 1000),
+    /** Distinct recent sources (exporting hosts) that must reach a time before flows may lead it by more than the skew. */
+    futureQuorum: positiveInt.max(1000).default(DEFAULT_FUTURE_QUORUM),
     reclusterMinutes: z.coerce.number().min(0).default(5),
     algorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
     k: clusterCount.optional(),
@@ -54,6 +59,12 @@ export const PipelineOptions = z
     idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
     /** Event time a deleted VM's tombstone is kept against older messages. */
     deletedRetentionHours: z.coerce.number().min(0).max(24 * 365).default(DEFAULT_DELETED_RETENTION_MS / 3_600_000),
+    /** Tenants held at once; new ones beyond it are refused. Default DEFAULT_MAX_TENANTS. */
+    maxTenants: positiveInt.max(10_000_000).optional(),
+    /** Labels held over all tenants; beyond it a tenant's message is applied without labels. Default DEFAULT_MAX_TENANT_LABELS. */
+    maxTenantLabels: z.coerce.number().int().min(0).max(100_000_000).optional(),
+    /** Tombstones of deleted VMs held at once; beyond it the oldest is forgotten early. Default DEFAULT_MAX_DELETED_VMS. */
+    maxDeletedVms: positiveInt.max(10_000_000).optional(),
     /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
@@ -94,10 +105,16 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
       maxVmPairs: o.maxVmPairs,
       deletedRetentionMs: o.deletedRetentionHours * 3_600_000,
       ...(o.idleMinutes === undefined ? {} : { idleMs: o.idleMinutes * 60_000 }),
+      // Only when set: a snapshot is checked against the whole window configuration.
+      ...(o.maxTenants === undefined ? {} : { maxTenants: o.maxTenants }),
+      ...(o.maxTenantLabels === undefined ? {} : { maxTenantLabels: o.maxTenantLabels }),
+      ...(o.maxDeletedVms === undefined ? {} : { maxDeletedVms: o.maxDeletedVms }),
     },
     topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
     reclusterEveryMs: o.reclusterMinutes * 60_000,
     limits: { ...defaultDecodeLimits, maxMessageBytes: o.maxMessageBytes, maxBatchRecords: o.maxBatchRecords },
+    // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
+    future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
   };
 }
 

@@ -4,6 +4,7 @@
  * options (the same schema as the replay command's flags, under SCREAMING_SNAKE_CASE names).
  * Kafka settings are parsed by src/kafka/options.ts from the same environment.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type ApiKey, parseKeyHash } from '../http/auth/api-keys.ts';
 import { parseScope } from '../http/auth/scope.ts';
@@ -95,6 +96,20 @@ const SecurityEnv = z.object({
   /** Requests per RATE_LIMIT_WINDOW_SECONDS per API key (per client IP without one); 0 turns it off. */
   RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** scrypt key checks per RATE_LIMIT_WINDOW_SECONDS per client IP (a key proven once is not checked again); 0: no per-client bound. */
+  SCRYPT_RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(100_000).default(10),
+  /** Serve an API without keys on an address other than loopback, on purpose. */
+  ALLOW_OPEN_API: z.stringbool().default(false),
+  /**
+   * Host names the service answers to (the Host header, without port), comma-separated; `*`: any. Unset:
+   * any when API keys are configured, else the loopback names and HOST (DNS rebinding, README "Security").
+   */
+  ALLOWED_HOSTS: z
+    .string()
+    .trim()
+    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
+    .pipe(z.array(z.union([z.literal('*'), z.string().regex(/^[a-z0-9._:[\]-]{1,253}$/, 'a host name or IP address without port')])))
+    .optional(),
   /** Origins allowed to call the API from a browser, comma-separated; unset: no CORS headers at all. */
   CORS_ORIGINS: z
     .string()
@@ -129,6 +144,36 @@ export interface SecurityConfig {
   corsOrigins: string[] | null;
   /** null: the socket's address is the client's. */
   trustProxy: number | string[] | null;
+  /** scrypt checks per window per client; null: no per-client bound. */
+  keyCheckLimit: { max: number; windowMs: number } | null;
+  /** Host names requests may name; null: any. */
+  allowedHosts: string[] | null;
+}
+
+/** Names of this machine a browser can reach only from it: an open API is safe behind them. */
+export const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Whether HOST listens on loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+/**
+ * The Host names of an API: the configured ones; else none to check when keys protect it (a rebinding page
+ * holds no key); else the loopback names and HOST itself when it names one address (not 0.0.0.0 or ::).
+ */
+function allowedHostsOf(configured: string[] | undefined, keys: readonly ApiKey[], host: string): string[] | null {
+  // Empty is unset: compose passes `${ALLOWED_HOSTS:-}` through as an empty string.
+  if (configured !== undefined && configured.length > 0) return configured.includes('*') ? null : configured;
+  if (keys.length > 0) return null;
+  const names: string[] = [...LOOPBACK_NAMES];
+  const own = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (!ANY_ADDRESS.has(own) && !names.includes(own)) names.push(own);
+  return names;
 }
 
 export interface ServiceConfig {
@@ -142,6 +187,8 @@ const PIPELINE_ENV: Record<string, string> = {
   WINDOW_MINUTES: 'windowMinutes',
   BUCKET_SECONDS: 'bucketSeconds',
   LATENESS_SECONDS: 'latenessSeconds',
+  MAX_FUTURE_SKEW_SECONDS: 'maxFutureSkewSeconds',
+  FUTURE_QUORUM: 'futureQuorum',
   RECLUSTER_MINUTES: 'reclusterMinutes',
   ALGORITHM: 'algorithm',
   K: 'k',
@@ -159,6 +206,9 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_VMS: 'maxVms',
   MAX_PEERS_PER_VM: 'maxPeersPerVm',
   MAX_VM_PAIRS: 'maxVmPairs',
+  MAX_TENANTS: 'maxTenants',
+  MAX_TENANT_LABELS: 'maxTenantLabels',
+  MAX_DELETED_VMS: 'maxDeletedVms',
   IDLE_MINUTES: 'idleMinutes',
   DELETED_RETENTION_HOURS: 'deletedRetentionHours',
   MAX_MESSAGE_BYTES: 'maxMessageBytes',
@@ -193,12 +243,20 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
   if (!s.success) for (const i of s.error.issues) problems.push(`${String(i.path[0])}: ${i.message}`);
   if (!e.success || !p.success || !s.success) throw new ConfigError(problems);
   const sec = s.data;
+  if (sec.API_KEYS.length === 0 && !sec.ALLOW_OPEN_API && !isLoopbackHost(e.data.HOST)) {
+    throw new ConfigError([
+      `HOST: ${e.data.HOST} is not a loopback address and API_KEYS is unset: anyone who reaches the port would be admin. ` +
+        'Set API_KEYS (npm run hash-key -- --generate --scope admin), or ALLOW_OPEN_API=true to serve an open API on purpose.',
+    ]);
+  }
   const security: SecurityConfig = {
     keys: sec.API_KEYS,
     metricsPublic: sec.METRICS_PUBLIC,
     rateLimit: sec.RATE_LIMIT_MAX === 0 ? null : { max: sec.RATE_LIMIT_MAX, windowMs: sec.RATE_LIMIT_WINDOW_SECONDS * 1000 },
     corsOrigins: sec.CORS_ORIGINS === undefined || sec.CORS_ORIGINS.length === 0 ? null : sec.CORS_ORIGINS,
     trustProxy: sec.TRUST_PROXY ?? null,
+    keyCheckLimit: sec.SCRYPT_RATE_LIMIT_MAX === 0 ? null : { max: sec.SCRYPT_RATE_LIMIT_MAX, windowMs: sec.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    allowedHosts: allowedHostsOf(sec.ALLOWED_HOSTS, sec.API_KEYS, e.data.HOST),
   };
   return { env: e.data, pipeline: p.data, security };
 }

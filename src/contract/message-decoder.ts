@@ -12,11 +12,14 @@ import { checkStructure, MAX_DEPTH } from './structure.ts';
 export type RecordKind = 'flow' | 'vm' | 'tenant';
 
 export interface RecordSink {
-  /** The record object is reused for the next flow: copy what must outlive the call. `raw` is its source. */
-  flow(record: FlowRecord, raw: unknown): void;
-  /** `raw` and `index` (as for reject) are for a rejection the state makes: a new VM beyond MAX_VMS. */
+  /**
+   * The record object is reused for the next flow: copy what must outlive the call. `raw` is its source,
+   * `index` its position in its batch (null for a single record), for a reject decided after decoding.
+   */
+  flow(record: FlowRecord, raw: unknown, index: number | null): void;
+  /** `raw` and `index` as for a flow. */
   vmAttributes(record: VmAttributes, raw: unknown, index: number | null): void;
-  tenantAttributes(record: TenantAttributes): void;
+  tenantAttributes(record: TenantAttributes, raw: unknown, index: number | null): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
   reject(r: Rejection, index: number | null, raw: unknown): void;
 }
@@ -83,7 +86,7 @@ export class MessageDecoder {
       case 'flow': {
         const r = decodeFlowInto(record, this.scratch);
         if (r) sink.reject(r, index, raw);
-        else sink.flow(this.scratch, raw);
+        else sink.flow(this.scratch, raw, index);
         return;
       }
       case 'vm': {
@@ -94,7 +97,7 @@ export class MessageDecoder {
       }
       case 'tenant': {
         const d = decodeTenantAttributes(record);
-        if (d.ok) sink.tenantAttributes(d.value);
+        if (d.ok) sink.tenantAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }

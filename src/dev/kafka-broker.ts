@@ -202,6 +202,12 @@ export interface SaslOptions {
   /** Default: all of SASL_MECHANISMS. */
   mechanisms?: readonly SaslMechanismName[];
   users: readonly SaslUser[];
+  /**
+   * ACLs on: the StandardAuthorizer lets SASL users do only what an ACL grants them (create ACLs through the
+   * PLAINTEXT listener, e.g. kafkajs `admin.createAcls`), while PLAINTEXT clients and the controller
+   * (User:ANONYMOUS) stay super users. Default false: every authenticated user may do everything.
+   */
+  acls?: boolean;
 }
 
 /** A TLS listener with the broker's key and certificate in a PKCS12 keystore (see makeSelfSignedKeystore). */
@@ -276,6 +282,10 @@ function securedListeners(opts: ListenerOptions, host: string): { listeners: str
             ? `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`
             : 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
       }
+    }
+    if (opts.sasl.acls) {
+      props['authorizer.class.name'] = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer';
+      props['super.users'] = 'User:ANONYMOUS';
     }
   }
   return { listeners, protocols, props };

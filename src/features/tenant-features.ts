@@ -15,8 +15,11 @@ export interface TenantVmView {
   vmExternalBytes: Float64Array;
   vmSameTenantBytes: Float64Array;
   windowMinutes: number;
-  /** Number of VM clusters (noise is not a cluster and gets no mix column). */
-  vmClusters: number;
+  /**
+   * Id of each VM cluster, by label (noise is not a cluster and gets no mix column): the mix columns are
+   * named by them, so that a person reads the same id here as everywhere else.
+   */
+  vmClusterIds: readonly string[];
 }
 
 export const TENANT_BASE_FEATURES = [
@@ -32,17 +35,51 @@ const BASE_WEIGHTS = [0.6, 0.3, 0.3, 0.6, 0.6];
 /** Mix columns are compared by Hellinger distance (square roots of shares), left unstandardised. */
 export const MIX_WEIGHT = 2.5;
 
-export function tenantFeatureNames(vmClusters: number): string[] {
-  const names: string[] = [...TENANT_BASE_FEATURES];
-  for (let c = 0; c < vmClusters; c++) names.push(`vm_cluster_${c}_vm_share`);
-  for (let c = 0; c < vmClusters; c++) names.push(`vm_cluster_${c}_byte_share`);
-  return names;
+/** The mix columns' names: e.g. `vm-6_vm_share` (share of the tenant's VMs in vm-6) and `vm-6_byte_share`. */
+export function tenantFeatureNames(vmClusterIds: readonly string[]): string[] {
+  return [...TENANT_BASE_FEATURES, ...vmClusterIds.map((id) => `${id}_vm_share`), ...vmClusterIds.map((id) => `${id}_byte_share`)];
 }
 
-/** Rows follow `view.tenantIds`. Mix columns hold square roots of shares. */
+/**
+ * Where a tenant matrix's columns are: the base features first, then one VM-share column per VM cluster
+ * (by label), then one byte-share column per VM cluster. Found by position, not by name: a run without
+ * any VM cluster (no VM, or every VM noise) has no mix column at all, and is still a run.
+ */
+export interface TenantColumns {
+  logVms: number;
+  logBytes: number;
+  external: number;
+  internal: number;
+  /** First VM-share column, and first byte-share column; each block has vmClusters columns. */
+  vmShare: number;
+  byteShare: number;
+  vmClusters: number;
+}
+
+export function tenantColumns(cols: number): TenantColumns {
+  const base = TENANT_BASE_FEATURES.length;
+  const mix = cols - base;
+  if (mix < 0 || mix % 2 !== 0) throw new RangeError(`a tenant matrix has ${base} base columns and two per VM cluster, not ${cols} columns`);
+  const vmClusters = mix / 2;
+  return {
+    logVms: TENANT_BASE_FEATURES.indexOf('log_vms'),
+    logBytes: TENANT_BASE_FEATURES.indexOf('log_bytes_per_min'),
+    external: TENANT_BASE_FEATURES.indexOf('external_share'),
+    internal: TENANT_BASE_FEATURES.indexOf('internal_share'),
+    vmShare: base,
+    byteShare: base + vmClusters,
+    vmClusters,
+  };
+}
+
+/**
+ * Rows follow `view.tenantIds`. Mix columns hold the shares themselves: a tenant's VM shares add up to one
+ * (when any of its VMs is in a cluster), and so do its byte shares (when those VMs carried traffic).
+ */
 export function buildTenantMatrix(view: TenantVmView): FeatureMatrix {
-  const { tenantIds, vmClusters } = view;
-  const names = tenantFeatureNames(vmClusters);
+  const { tenantIds } = view;
+  const vmClusters = view.vmClusterIds.length;
+  const names = tenantFeatureNames(view.vmClusterIds);
   const cols = names.length;
   const rows = tenantIds.length;
   const row = new Map<string, number>(tenantIds.map((t, i) => [t, i]));
@@ -87,16 +124,34 @@ export function buildTenantMatrix(view: TenantVmView): FeatureMatrix {
     }
     const base = o + TENANT_BASE_FEATURES.length;
     for (let c = 0; c < vmClusters; c++) {
-      data[base + c] = members > 0 ? Math.sqrt(countMix[r * vmClusters + c]! / members) : 0;
-      data[base + vmClusters + c] = memberBytes > 0 ? Math.sqrt(byteMix[r * vmClusters + c]! / memberBytes) : 0;
+      data[base + c] = members > 0 ? countMix[r * vmClusters + c]! / members : 0;
+      data[base + vmClusters + c] = memberBytes > 0 ? byteMix[r * vmClusters + c]! / memberBytes : 0;
     }
   }
   return { rows, cols, data, names };
 }
 
 /**
- * Per-column weights and scale floors for the clustering stage, which standardises every column. Mix
- * columns are left unstandardised: their square-root shares lie in [0, 1], so their standard deviation
+ * The matrix the clustering compares: the mix columns' square roots, so that squared Euclidean distance
+ * between them is the Hellinger distance of the mixes (a rare VM cluster counts, but does not swamp the
+ * rest). Only the clustering sees these roots; summaries and names are told in shares (see clusterTenants).
+ */
+export function tenantClusteringInput(matrix: FeatureMatrix): FeatureMatrix {
+  const { rows, cols } = matrix;
+  const { vmShare } = tenantColumns(cols);
+  const data = Float64Array.from(matrix.data);
+  for (let i = 0; i < rows; i++) for (let j = vmShare; j < cols; j++) data[i * cols + j] = Math.sqrt(data[i * cols + j]!);
+  return { rows, cols, data, names: matrix.names };
+}
+
+/** The names of a tenant matrix built for one set of VM cluster ids, for another (the stable ids of identity.ts). */
+export function renameVmClusters(names: readonly string[], vmClusterIds: readonly string[]): readonly string[] {
+  return names.length === TENANT_BASE_FEATURES.length + 2 * vmClusterIds.length ? tenantFeatureNames(vmClusterIds) : names;
+}
+
+/**
+ * Per-column weights and scale floors for the clustering stage (of tenantClusteringInput's matrix), which
+ * standardises every column. Mix columns are left unstandardised: their square-root shares lie in [0, 1], so their standard deviation
  * stays below 1 and a scale floor of 1 fixes their scale at 1. Standardised, a rare VM cluster (three
  * scanners in a fleet) would get a huge z-score and split tenants on one VM.
  */

@@ -39,7 +39,10 @@ export class FleetCodecError extends Error {
   }
 }
 
-/** Counters in the order they are written; a change here is a new version. */
+/**
+ * Counters in the order they are written. New ones are only ever appended: a file written before them
+ * holds a prefix of this list and decodes with the rest at 0; any other change is a new version.
+ */
 const COUNTERS: readonly (keyof FleetCounters)[] = [
   'flowsApplied',
   'flowsForDeletedVms',
@@ -55,7 +58,13 @@ const COUNTERS: readonly (keyof FleetCounters)[] = [
   'flowsRefused',
   'vmPairsRefused',
   'peerSetsSketched',
+  // Appended after the first release of version 1.
+  'tenantsRefused',
+  'tenantLabelsRefused',
+  'deletedEvicted',
 ];
+/** Counters in the first files of version 1. */
+const FIRST_COUNTERS = 14;
 const VM_STATES: readonly VmState[] = ['active', 'stopped', 'deleted'];
 const NO_STRING = 0xffffffff;
 const SETS = 4;
@@ -456,9 +465,12 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
   const sweptAt = r.f64('swept at');
   if (!isNonNegativeInteger(nextSerial)) corrupt('next serial is not a non-negative integer');
   const nCounters = r.u16('counters');
-  if (nCounters !== COUNTERS.length) corrupt(`${nCounters} counters; version ${FLEET_CODEC_VERSION} has ${COUNTERS.length}`);
+  if (nCounters < FIRST_COUNTERS || nCounters > COUNTERS.length)
+    corrupt(`${nCounters} counters; version ${FLEET_CODEC_VERSION} has ${FIRST_COUNTERS} to ${COUNTERS.length} (a newer build wrote it?)`);
   const counters = {} as FleetCounters;
-  for (const k of COUNTERS) counters[k] = r.f64(k);
+  COUNTERS.forEach((k, i) => {
+    counters[k] = i < nCounters ? r.f64(k) : 0;
+  });
 
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const nStrings = r.count(4, 'strings');

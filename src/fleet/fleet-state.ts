@@ -44,6 +44,9 @@ import { DEFAULT_MAX_VM_PAIRS, PairTraffic, type PairTrafficState } from '../win
 import { RingSlab } from '../windows/ring-slab.ts';
 import {
   DEFAULT_DELETED_RETENTION_MS,
+  DEFAULT_MAX_DELETED_VMS,
+  DEFAULT_MAX_TENANT_LABELS,
+  DEFAULT_MAX_TENANTS,
   DEFAULT_MAX_VMS,
   idleMsOf,
   validateWindowConfig,
@@ -80,6 +83,12 @@ export interface FleetCounters {
   vmPairsRefused: number;
   /** Times a VM's distinct peer or port set outgrew `maxPeersPerVm` and switched to a sketch. */
   peerSetsSketched: number;
+  /** Attribute messages naming a new tenant while `maxTenants` were held: not applied. */
+  tenantsRefused: number;
+  /** Tenant attribute messages applied without their labels, which would have passed `maxTenantLabels`. */
+  tenantLabelsRefused: number;
+  /** Tombstones of deleted VMs forgotten before their retention, oldest first, to stay within `maxDeletedVms`. */
+  deletedEvicted: number;
 }
 
 /** The whole state as plain data (views, not copies, of the typed arrays): what the fleet codec writes. */
@@ -108,8 +117,16 @@ export interface VmData {
   distinct: DistinctSetsState;
 }
 
+/** Attributes later than a bound, dropped from the state (FleetState.dropFutureAttributes). */
+export interface FutureAttributes {
+  /** VM id and the time of its deletion. */
+  tombstones: Array<[string, number]>;
+  tenants: TenantAttributes[];
+  vmAttributes: VmAttributes[];
+}
+
 /** The limits that can be reached, for the `onCapHit` hook. */
-export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm';
+export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm' | 'max_tenants' | 'max_tenant_labels' | 'max_deleted_vms';
 
 export class FleetState {
   readonly config: WindowConfig;
@@ -138,6 +155,9 @@ export class FleetState {
     flowsRefused: 0,
     vmPairsRefused: 0,
     peerSetsSketched: 0,
+    tenantsRefused: 0,
+    tenantLabelsRefused: 0,
+    deletedEvicted: 0,
   };
   /**
    * Called when a cap is hit for the 1st, 10th, 100th... time (a log line's worth, not one per record); the
@@ -159,6 +179,11 @@ export class FleetState {
   readonly maxVms: number;
   readonly idleMs: number;
   readonly deletedRetentionMs: number;
+  readonly maxTenants: number;
+  readonly maxTenantLabels: number;
+  readonly maxDeletedVms: number;
+  /** Labels held over all tenants, against `maxTenantLabels`. */
+  private tenantLabels = 0;
   /** Set by liveEntry when it refused a new VM at the cap. */
   private refused = false;
 
@@ -174,6 +199,9 @@ export class FleetState {
     this.maxVms = config.maxVms ?? DEFAULT_MAX_VMS;
     this.idleMs = idleMsOf(config);
     this.deletedRetentionMs = config.deletedRetentionMs ?? DEFAULT_DELETED_RETENTION_MS;
+    this.maxTenants = config.maxTenants ?? DEFAULT_MAX_TENANTS;
+    this.maxTenantLabels = config.maxTenantLabels ?? DEFAULT_MAX_TENANT_LABELS;
+    this.maxDeletedVms = config.maxDeletedVms ?? DEFAULT_MAX_DELETED_VMS;
     // The sets report switches straight into the fleet's counters.
     this.distinctShape = {
       cap: config.maxPeersPerVm,
@@ -238,7 +266,10 @@ export class FleetState {
     }
     for (const [id, at] of d.deleted) this.deleted.set(id, at);
     for (const [id, serial] of d.deletedSerials) this.deletedSerials.set(id, serial);
-    for (const t of d.tenants) this.tenants.set(t.tenantId, t);
+    for (const t of d.tenants) {
+      this.tenants.set(t.tenantId, t);
+      this.tenantLabels += labelCount(t);
+    }
   }
 
   private capHit(cap: FleetCap, count: number): void {
@@ -477,7 +508,7 @@ export class FleetState {
         this.deletedSerials.set(a.vmId, e.serial);
         this.removeVm(e);
       }
-      this.deleted.set(a.vmId, a.ts);
+      this.addTombstone(a.vmId, a.ts);
       this.counters.vmsDeleted++;
       return null;
     }
@@ -492,14 +523,78 @@ export class FleetState {
     return null;
   }
 
-  applyTenantAttributes(t: TenantAttributes): void {
+  /**
+   * Remembers a deletion. At `maxDeletedVms` the oldest tombstone (first remembered) goes: it is the
+   * nearest to its retention anyway, and all it guards against is a message older than its deletion.
+   */
+  private addTombstone(vmId: string, at: number): void {
+    if (!this.deleted.has(vmId) && this.deleted.size >= this.maxDeletedVms) {
+      const oldest = this.deleted.keys().next().value;
+      if (oldest !== undefined) {
+        this.deleted.delete(oldest);
+        this.deletedSerials.delete(oldest);
+        this.capHit('max_deleted_vms', ++this.counters.deletedEvicted);
+      }
+    }
+    this.deleted.set(vmId, at);
+  }
+
+  /**
+   * Applies a tenant's attribute snapshot: the newest ts wins. A new tenant at `maxTenants` is refused (a
+   * tenant_cap rejection, returned); a message whose labels would pass `maxTenantLabels` is applied without
+   * them (a partial set would mislead).
+   */
+  applyTenantAttributes(t: TenantAttributes): Rejection | null {
     const held = this.tenants.get(t.tenantId);
     if (held && held.ts > t.ts) {
       this.counters.tenantAttributesStale++;
-      return;
+      return null;
     }
+    if (held === undefined && this.tenants.size >= this.maxTenants) {
+      this.capHit('max_tenants', ++this.counters.tenantsRefused);
+      return rejection('tenant_cap', 'tenant_id', `tenant not tracked: ${this.maxTenants} tenants are (max_tenants)`);
+    }
+    const heldLabels = held === undefined ? 0 : labelCount(held);
+    let record = t;
+    if (this.tenantLabels - heldLabels + labelCount(t) > this.maxTenantLabels) {
+      record = { ...t, labels: null };
+      this.capHit('max_tenant_labels', ++this.counters.tenantLabelsRefused);
+    }
+    this.tenantLabels += labelCount(record) - heldLabels;
     this.counters.tenantAttributesApplied++;
-    this.tenants.set(t.tenantId, t);
+    this.tenants.set(t.tenantId, record);
+    return null;
+  }
+
+  /**
+   * Forgets what attributes messages later than `latest` put in the state: deletion tombstones, tenant
+   * attributes, and VM attributes (the VM keeps its traffic; its attributes come back with the next message).
+   * For state made before such messages were rejected (a snapshot of an older build) or before there was a
+   * time to judge them by (attributes ahead of a replay's first flow). Returns what was dropped.
+   */
+  dropFutureAttributes(latest: number): FutureAttributes {
+    const dropped: FutureAttributes = { tombstones: [], tenants: [], vmAttributes: [] };
+    for (const [vmId, at] of this.deleted) {
+      if (!(at > latest)) continue;
+      this.deleted.delete(vmId);
+      this.deletedSerials.delete(vmId);
+      dropped.tombstones.push([vmId, at]);
+    }
+    for (const t of this.tenants.values()) {
+      if (!(t.ts > latest)) continue;
+      this.tenants.delete(t.tenantId);
+      dropped.tenants.push(t);
+    }
+    const seenBy = Number.isFinite(this.watermark) ? Math.min(this.watermark, latest) : latest;
+    for (const e of this.vms.values()) {
+      if (e.attributes !== null && e.attributes.ts > latest) {
+        dropped.vmAttributes.push(e.attributes);
+        e.attributes = null;
+      }
+      // Only those attributes can have made it so: flows are never later than the watermark.
+      if (e.lastSeen > latest) e.lastSeen = seenBy;
+    }
+    return dropped;
   }
 
   /** The live VM with this serial, if any. */
@@ -520,6 +615,10 @@ export class FleetState {
     out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
     return out;
   }
+}
+
+function labelCount(t: TenantAttributes): number {
+  return t.labels === null ? 0 : Object.keys(t.labels).length;
 }
 
 /** IPv4 peers are counted as numbers above every VM serial: no string hashing on the hot path. */

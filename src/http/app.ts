@@ -6,8 +6,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServiceView } from '../service/types.ts';
 import { registerSecurity, type SecurityOptions } from './auth/access-control.ts';
-import { registerDocs } from './docs.ts';
+import { documentedEdge, registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
+import { registerMethodNotAllowed } from './method-not-allowed.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
 import { affinityGraphRoutes } from './routes/affinity-graph.ts';
@@ -73,9 +74,10 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
     metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  // Before the routes: the rate limiter and the docs attach to each route as it is added.
+  // Before the routes: the rate limiter, the docs and the 405 answer attach to each route as it is added.
   registerSecurity(app, options.security ?? { keys: [] });
-  registerDocs(app);
+  registerDocs(app, documentedEdge(options.security));
+  registerMethodNotAllowed(app);
   app.register(healthRoutes, { view });
   app.register(metricsRoutes, { view, metrics });
   app.register(assignmentRoutes, { view });

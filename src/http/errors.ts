@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   rate_limited: 'too many requests for this API key or client',
   not_found: 'no such route',
   method_not_allowed: 'the route does not accept this method',
+  unknown_host: 'the Host header names a host this service does not answer to (ALLOWED_HOSTS)',
   payload_too_large: 'the request body exceeds the size limit',
   uri_too_long: 'a path parameter is longer than allowed',
   unsupported_media_type: 'the request body has an unsupported content type',
@@ -64,6 +65,12 @@ function validationMessage(error: FastifyError): string {
   return error.message;
 }
 
+/** bad_cursor when the cursor is all that is wrong, as when paging.ts refuses it; else bad_request. */
+function validationCode(error: FastifyError): ErrorCode {
+  const onlyCursor = error.validation !== undefined && error.validation.length > 0 && error.validation.every((v) => v.instancePath === '/cursor');
+  return onlyCursor ? 'bad_cursor' : 'bad_request';
+}
+
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { error: code, message: message ?? ERROR_CODES[code] };
 }
@@ -73,7 +80,7 @@ export function handleError(error: FastifyError | ApiError, request: FastifyRequ
     return reply.code(error.statusCode).send(errorBody(error.code, error.message));
   }
   if (error.validation) {
-    return reply.code(400).send(errorBody('bad_request', validationMessage(error)));
+    return reply.code(400).send(errorBody(validationCode(error), validationMessage(error)));
   }
   const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
   if (status >= 400 && status < 500) {

@@ -46,6 +46,10 @@ export class ServiceMetrics {
   private readonly snapshotCapture: Histogram;
   private readonly snapshotTimestamp: Gauge;
   private readonly snapshotFailures: Counter<'step'>;
+  private readonly deadLetterFailures: Counter<'code'>;
+  private readonly deadLetterHeld: Gauge;
+  private readonly offsetMismatches: Counter<'reason'>;
+  private readonly messagesSkippedTotal: Counter;
 
   constructor(registry: Registry, options: ServiceMetricsOptions = {}) {
     const p = options.prefix ?? 'alcor_';
@@ -113,7 +117,7 @@ export class ServiceMetrics {
     });
     this.fleetEvents = new Counter({
       name: `${p}fleet_events_total`,
-      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), vm_attributes_stale, vms_deleted, ...',
+      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), vm_attributes_stale, vms_deleted, ...',
       labelNames: ['event'],
       registers,
     });
@@ -133,6 +137,29 @@ export class ServiceMetrics {
       name: `${p}snapshot_failures_total`,
       help: 'Snapshots that failed, by step (capture, write, commit); the previous one stays the resume point',
       labelNames: ['step'],
+      registers,
+    });
+    this.deadLetterFailures = new Counter({
+      name: `${p}dead_letter_failures_total`,
+      help: 'Dead-letter flushes that failed for a reason no retry cures, by Kafka error code (e.g. TOPIC_AUTHORIZATION_FAILED, MESSAGE_TOO_LARGE)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.deadLetterHeld = new Gauge({
+      name: `${p}dead_letter_blocked`,
+      help: '1 while the input is held because its rejects cannot be written to the dead-letter topic (the records stay uncommitted), else 0',
+      registers,
+    });
+    this.deadLetterHeld.set(0);
+    this.offsetMismatches = new Counter({
+      name: `${p}kafka_offset_mismatches_total`,
+      help: 'Kafka offsets that no longer fit the log (cluster_changed, below_start, beyond_end, start_moved_back, partition_missing at a restore; offsets_behind while consuming): the state is rebuilt from the input, nothing skipped',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.messagesSkippedTotal = new Counter({
+      name: `${p}kafka_messages_skipped_total`,
+      help: 'Messages redelivered below the offset the state already holds (after a restart or a rebalance), skipped so that none counts twice',
       registers,
     });
     this.httpDuration = new Histogram({
@@ -214,6 +241,22 @@ export class ServiceMetrics {
 
   snapshotFailed(step: string): void {
     this.snapshotFailures.inc({ step });
+  }
+
+  deadLetterFailed(code: string): void {
+    this.deadLetterFailures.inc({ code });
+  }
+
+  deadLetterBlocked(blocked: boolean): void {
+    this.deadLetterHeld.set(blocked ? 1 : 0);
+  }
+
+  kafkaOffsetMismatch(reason: string): void {
+    this.offsetMismatches.inc({ reason });
+  }
+
+  kafkaMessagesSkipped(n: number): void {
+    if (n > 0) this.messagesSkippedTotal.inc(n);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {

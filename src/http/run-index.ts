@@ -173,3 +173,21 @@ export function vmInsight(run: ClusteringRun, index: RunIndex, vmId: string): Vm
     affinityGroup: group === undefined ? null : affinityGroupId(group),
   };
 }
+
+export interface FeatureMeans {
+  cluster: Record<string, number | null> | null;
+  fleet: Record<string, number | null> | null;
+}
+
+/**
+ * Every VM feature's mean over one cluster of the run and over all its VMs, by name: fleet-wide aggregate
+ * figures like a cluster's distinguishing means. Null where the run does not hold them for every feature.
+ */
+export function featureMeans(run: ClusteringRun, clusterId: string | null): FeatureMeans {
+  const names = run.vms.features.names;
+  const byName = (values: readonly number[] | undefined): Record<string, number | null> | null =>
+    values === undefined || values.length !== names.length ? null : Object.fromEntries(names.map((name, j) => [name, finiteOrNull(values[j]!)]));
+  const label = clusterId === null ? -1 : run.vms.labelIds.indexOf(clusterId);
+  const outcome = run.vms.outcome;
+  return { cluster: byName(label >= 0 ? outcome.clusters[label]?.centroid : undefined), fleet: byName(outcome.model.means) };
+}

@@ -7,6 +7,7 @@
  * and a transform cannot be encoded.
  */
 import { z } from 'zod';
+import { CURSOR_PATTERN } from './paging.ts';
 
 // ---- shared pieces ----------------------------------------------------------------------------------------
 
@@ -22,7 +23,11 @@ const Id = z.string().min(1).max(128);
 const Timestamp = z.iso.datetime().describe('RFC 3339, UTC');
 /** The watermark of an empty run is not a time: null rather than an invalid date. */
 const RunTime = Timestamp.nullable().describe('Event time the run describes (RFC 3339), null when no flow was seen');
-const Cursor = z.string().min(1).max(1024).describe('Opaque cursor from a previous page\'s next_cursor');
+const Cursor = z
+  .string()
+  .max(1024)
+  .regex(CURSOR_PATTERN, 'not a cursor this API issued')
+  .describe('Opaque cursor from a previous page\'s next_cursor. Any cursor of this form is a position: the page starts after it');
 const NextCursor = z.string().nullable().describe('Pass as cursor to get the next page; null on the last page');
 
 export const MAX_PAGE = 1000;
@@ -77,6 +82,8 @@ export const VmAttributesBody = z.object({
 });
 export type VmAttributesBody = z.infer<typeof VmAttributesBody>;
 
+const FeatureMeans = z.record(z.string(), z.number().nullable());
+
 export const VmDetail = z.object({
   vm_id: z.string(),
   tenant_id: z.string().nullable().describe('Null until the VM\'s attributes arrive'),
@@ -95,6 +102,10 @@ export const VmDetail = z.object({
     .describe('1 - distance / distance to the next-closest centroid, in [0, 1]: 0 on the border, 1 on its own centroid'),
   anomaly_score: z.number().nullable().describe('How unlike its peers it behaves: 1 is usual, above 3 or so unusual (see /v1/anomalies)'),
   affinity_group: z.string().nullable().describe('Traffic affinity group in the latest run (see /v1/affinity-groups)'),
+  cluster_means: FeatureMeans.nullable().describe(
+    'Every feature\'s mean over the VM\'s cluster in the latest run, by name (null: undefined), to read its current values against; null when it is in no cluster of the run',
+  ),
+  fleet_means: FeatureMeans.nullable().describe('Every feature\'s mean over all VMs of the latest run, by name (null: undefined); null before a run'),
 });
 export type VmDetail = z.infer<typeof VmDetail>;
 
@@ -105,6 +116,7 @@ export type VmPage = z.infer<typeof VmPage>;
 
 export const TenantItem = z.object({
   tenant_id: z.string(),
+  name: z.string().nullable().describe('The tenant\'s name from its attributes; null until they arrive'),
   cluster_id: z.string(),
   vm_count: z.number().int().describe('VMs of the tenant in the latest run'),
 });
@@ -173,7 +185,9 @@ export type ReclusterAccepted = z.infer<typeof ReclusterAccepted>;
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
-  missing: z.array(z.enum(['inputs', 'first_run'])).describe('What the service still waits for'),
+  missing: z
+    .array(z.enum(['inputs', 'dead_letters', 'first_run']))
+    .describe('What the service still waits for; dead_letters: the input is held because its rejects cannot be written to the dead-letter topic'),
   reasons: z.array(z.string()).describe('Why it is not ready, one sentence per missing item, in the same order'),
 });
 export type Readiness = z.infer<typeof Readiness>;

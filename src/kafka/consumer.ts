@@ -18,7 +18,7 @@
  * reconnects with backoff until stop(). Nothing here throws into the process.
  */
 import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from 'kafkajs';
-import type { DeadLetterProducer } from './dead-letter.ts';
+import { type DeadLetterError, type DeadLetterProducer, toDeadLetterError } from './dead-letter.ts';
 import { defaultRetry, describeKafkaError, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
@@ -61,10 +61,28 @@ export interface FlowConsumerOptions {
   commits?: 'per-batch' | 'external';
   /** External commits: the offsets a restored snapshot holds; earlier messages are skipped. */
   resumeFrom?: readonly PartitionOffset[];
+  /**
+   * External commits: a partition's log ends below the offset applied (the topic was recreated, or
+   * truncated by an unclean leader election, while running or since the snapshot). Its messages are then
+   * applied, not skipped: nothing new is dropped, records re-read from a truncated log may count twice.
+   */
+  onOffsetsBehind?: (p: { topic: string; partition: number; applied: string; logEnd: string }) => void;
   /** Called on every (re)join of the group, e.g. to flip readiness. */
   onReady?: () => void;
   /** Flushed before every commit, so committed input has its rejects in the DLQ. */
   deadLetter?: Pick<DeadLetterProducer, 'flush'>;
+  /**
+   * Every flush that failed for a reason no retry cures (DeadLetterError with retriable false: no ACL to
+   * write the topic, a message the broker refuses). The batch stays uncommitted and unfinished meanwhile.
+   */
+  onDeadLetterFailure?: (err: DeadLetterError) => void;
+  /**
+   * The dead-letter topic became unwritable (the first such failure) or writable again (null): consumption
+   * is held until then, e.g. to flip readiness.
+   */
+  onDeadLetterBlocked?: (blocked: DeadLetterBlock | null) => void;
+  /** While the dead-letter topic is unwritable, how often the flush is tried again. Default 60 s. */
+  deadLetterRecheckMs?: number;
   logger?: KafkaLogger;
   /** Messages per onBatch call; a heartbeat and a commit follow each call. Default 2000. */
   maxMessagesPerCall?: number;
@@ -80,6 +98,13 @@ export interface FlowConsumerOptions {
   reconnectMaxMs?: number;
 }
 
+/** Why consumption is held: the dead letters of the current batch cannot be written. */
+export interface DeadLetterBlock {
+  error: DeadLetterError;
+  /** Wall-clock ms of the first failure. */
+  since: number;
+}
+
 export interface FlowConsumer {
   /** True while a member of the group with partitions assigned (or ready for them). */
   readonly connected: boolean;
@@ -92,6 +117,8 @@ export interface FlowConsumer {
   readonly commitFailures: number;
   /** Messages skipped because the state already held them (external commits). */
   readonly messagesSkipped: number;
+  /** Set while the current batch's dead letters cannot be written for a reason no retry cures. */
+  readonly deadLetterBlocked: DeadLetterBlock | null;
   /** External commits: next offset applied per partition, including those restored. */
   appliedOffsets(): PartitionOffset[];
   /**
@@ -110,6 +137,8 @@ export interface FlowConsumer {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Heartbeat errors that mean this member must give its batch up and rejoin the group. */
+const GROUP_LOST = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
 
 export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   const settings = options.kafka;
@@ -128,6 +157,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   const applied = new Map<string, { topic: string; partition: number; next: bigint }>();
   for (const o of options.resumeFrom ?? []) applied.set(partitionKey(o.topic, o.partition), { topic: o.topic, partition: o.partition, next: BigInt(o.next) });
   let messagesSkipped = 0;
+  let deadLetterBlocked: DeadLetterBlock | null = null;
   /** The batch being applied, so that stop() can wait for it before a final snapshot. */
   let inFlight: Promise<void> = Promise.resolve();
 
@@ -185,11 +215,25 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       const last = slice[slice.length - 1];
       if (!last) continue;
       if (external) {
-        const done = applied.get(key)?.next;
+        let done = applied.get(key)?.next;
+        if (done !== undefined && BigInt(batch.highWatermark) < done) {
+          // Offsets went backwards under us: these are other records than those applied, not a redelivery.
+          logger.error(
+            { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
+            `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
+          );
+          options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
+          applied.delete(key);
+          done = undefined;
+        }
         if (done !== undefined) {
           const before = slice.length;
           slice = slice.filter((m) => BigInt(m.offset) >= done);
-          messagesSkipped += before - slice.length;
+          const skipped = before - slice.length;
+          if (skipped > 0) {
+            messagesSkipped += skipped;
+            logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+          }
         }
         if (slice.length > 0) {
           // Synchronous by contract: the offsets are recorded in the same turn the state changed.
@@ -200,7 +244,8 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       } else {
         await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
       }
-      if (options.deadLetter) await flushUntilDone(options.deadLetter, heartbeat, isRunning);
+      // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
+      if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return;
       resolveOffset(last.offset);
       // External commits happen with snapshots (commit()); here only the per-batch mode commits.
       if (!external) {
@@ -221,22 +266,63 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     }
   };
 
-  /** The DLQ must hold a batch's rejects before its commit; keep the group membership while it is down. */
-  const flushUntilDone = async (
-    dlq: Pick<DeadLetterProducer, 'flush'>,
-    heartbeat: () => Promise<void>,
-    isRunning: () => boolean,
-  ): Promise<void> => {
-    for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
+  /**
+   * The DLQ must hold a batch's rejects before its commit: retried until it does, keeping the group
+   * membership meanwhile. True once flushed; false when the batch is to be left uncommitted (stop(), a
+   * rebalance). A failure no retry cures (an ACL, a size limit) is reported once, and then tried only every
+   * deadLetterRecheckMs, so that an operator's fix resumes the input without a restart.
+   */
+  const flushUntilDone = async (dlq: Pick<DeadLetterProducer, 'flush'>, heartbeat: () => Promise<void>, current: () => boolean): Promise<boolean> => {
+    const recheckMs = options.deadLetterRecheckMs ?? 60_000;
+    for (let wait = 500; ; ) {
+      let pauseMs: number;
       try {
         await dlq.flush();
-        return;
+        if (deadLetterBlocked) {
+          logger.info({ blocked_ms: Date.now() - deadLetterBlocked.since }, 'dead-letter topic writable again: consuming resumes');
+          deadLetterBlocked = null;
+          options.onDeadLetterBlocked?.(null);
+        }
+        return true;
       } catch (err) {
-        logger.error({ err: (err as Error).message, retryInMs: wait }, 'dead-letter flush failed; batch not committed yet');
-        if (!isRunning() && stopping) throw err;
-        await heartbeat().catch(() => undefined);
-        await sleep(wait);
+        const failure = toDeadLetterError(err, null);
+        if (failure.retriable) {
+          logger.error({ err: failure.message, retryInMs: wait }, 'dead-letter flush failed; batch not committed yet');
+          pauseMs = wait;
+          wait = Math.min(wait * 2, 10_000);
+        } else {
+          options.onDeadLetterFailure?.(failure);
+          if (deadLetterBlocked === null) {
+            deadLetterBlocked = { error: failure, since: Date.now() };
+            logger.error(
+              { code: failure.code, topic: failure.topic, err: failure.message, recheckInMs: recheckMs },
+              `cannot write dead letters to ${failure.topic ?? 'the dead-letter topic'}: ${failure.code} (${failure.message}); consuming is held, the batch stays uncommitted (nothing is lost) and is retried every ${Math.round(recheckMs / 1000)} s`,
+            );
+            options.onDeadLetterBlocked?.(deadLetterBlocked);
+          } else {
+            logger.debug({ code: failure.code, topic: failure.topic }, 'dead-letter topic still not writable');
+          }
+          pauseMs = recheckMs;
+        }
       }
+      if (!(await holdBatch(pauseMs, heartbeat, current))) return false;
+    }
+  };
+
+  /** Waits `ms` with the batch held, heartbeating; false as soon as the batch must be given up. */
+  const holdBatch = async (ms: number, heartbeat: () => Promise<void>, current: () => boolean): Promise<boolean> => {
+    const until = Date.now() + ms;
+    for (;;) {
+      if (stopping || !current()) return false;
+      const left = until - Date.now();
+      if (left <= 0) return true;
+      // kafkajs sends a heartbeat only when one is due; a rebalance shows up here as an error.
+      const lost = await heartbeat().then(
+        () => false,
+        (err: unknown) => GROUP_LOST.has(String((err as { type?: unknown }).type)),
+      );
+      if (lost) return false;
+      await Promise.race([sleep(Math.min(left, 1000)), stopSignal]);
     }
   };
 
@@ -334,6 +420,9 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     get messagesSkipped() {
       return messagesSkipped;
     },
+    get deadLetterBlocked() {
+      return deadLetterBlocked;
+    },
     exclusive(fn) {
       const run = inFlight.then(fn);
       inFlight = run.then(
@@ -353,6 +442,8 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     stop(beforeLeave) {
       stopped ??= (async () => {
         stopping = true;
+        // Wakes a batch held for its dead letters (and the supervisor's back-off) at once.
+        signalStop();
         const c = consumer;
         if (c && beforeLeave) {
           // No new batches; the one being applied finishes; then the caller snapshots and commits.
@@ -361,7 +452,6 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
           await beforeLeave().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'final snapshot before leaving the group failed'));
         }
         wake();
-        signalStop();
         // kafkajs' disconnect waits for the in-flight eachBatch, then leaves the group.
         await c?.disconnect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'consumer disconnect failed'));
         // A connect in progress cannot be aborted; its retries end within ~10 s and the loop then exits.

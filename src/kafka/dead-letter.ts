@@ -3,8 +3,13 @@
  * catch-all topic when the source topic is not an input topic. `add` is synchronous so it can be the
  * pipeline's onReject; `flush` is awaited by the consumer before it commits a batch's offsets, so every
  * committed input message has its rejects durably (acks=all) in the DLQ.
+ *
+ * A flush is cut into sends that each stay under the topic's `max.message.bytes` (read from the broker; a
+ * send larger than that is refused as a whole, however often it is retried), and a reject too big even alone
+ * keeps only an excerpt of its text. A failure that no retry can cure (no ACL to write the topic, a message
+ * the broker refuses) is thrown as a DeadLetterError with `retriable: false`, for the consumer to report.
  */
-import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, Kafka, Message, Producer } from 'kafkajs';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import { type KafkaLogger, silentLogger } from './options.ts';
 
@@ -22,8 +27,25 @@ export interface DeadLetterOptions {
   partitions?: number;
   /** Default: min(3, brokers in the cluster). */
   replicationFactor?: number;
+  /**
+   * Upper bound of one send (a record batch), in bytes. Each topic's own `max.message.bytes` is read with
+   * describeConfigs and the smaller of the two is used; when it cannot be read (no DESCRIBE_CONFIGS ACL),
+   * this value, default DEFAULT_MAX_MESSAGE_BYTES (below Kafka's default of 1,048,588).
+   */
+  maxMessageBytes?: number;
   logger?: KafkaLogger;
 }
+
+/** Below Kafka's default `message.max.bytes` (1,048,588): a safe limit when the topic's cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
+/** The longest excerpt of its text a reject too big to send whole keeps, in characters. */
+export const EXCERPT_MAX_CHARS = 4096;
+/** kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the named exports Node's ESM loader sees. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+/** The smallest send a refused guess of the limit is halved down to. */
+const MIN_SEND_BYTES = 4096;
+/** A record batch's own header (magic 2): its size counts against max.message.bytes too. */
+const BATCH_OVERHEAD_BYTES = 61;
 
 /** The JSON value of a dead-letter message. */
 export interface DeadLetterValue {
@@ -34,6 +56,27 @@ export interface DeadLetterValue {
   source: string;
   index: number | null;
   raw: string;
+  /**
+   * Only when the reject was too big for the dead-letter topic even alone: `raw` is then an excerpt of
+   * the text, and this is the length in characters of the text it was cut from.
+   */
+  raw_chars?: number;
+}
+
+/**
+ * Why a flush failed. `retriable: false` when retrying cannot help until an operator acts (an ACL, a size
+ * limit): `code` is Kafka's error name, e.g. TOPIC_AUTHORIZATION_FAILED or MESSAGE_TOO_LARGE.
+ */
+export class DeadLetterError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly retriable: boolean,
+    readonly topic: string | null,
+  ) {
+    super(message);
+    this.name = 'DeadLetterError';
+  }
 }
 
 export class DeadLetterProducer {
@@ -46,6 +89,9 @@ export class DeadLetterProducer {
   private readonly sources: Set<string>;
   private readonly logger: KafkaLogger;
   private readonly ensured = new Set<string>();
+  private readonly createWarned = new Set<string>();
+  /** Bytes one send may hold, per DLQ topic, once learned (forgotten when the broker says it is too large). */
+  private readonly limits = new Map<string, SendLimit>();
   private buffer: TopicMessage[] = [];
   /** Serialises flushes: a second flush waits for the first, then sends what arrived meanwhile. */
   private flushing: Promise<void> = Promise.resolve();
@@ -63,15 +109,7 @@ export class DeadLetterProducer {
       index: r.index,
       raw: r.raw,
     };
-    this.buffer.push({
-      topic,
-      message: {
-        // Keyed by the source position so the rejects of one message stay together, in order.
-        key: r.source || null,
-        value: JSON.stringify(value),
-        headers: { reason: r.reason, 'source-topic': r.topic, source: r.source },
-      },
-    });
+    this.buffer.push({ topic, value, message: deadLetterMessage(value) });
   };
 
   constructor(
@@ -101,7 +139,8 @@ export class DeadLetterProducer {
   async connect(): Promise<void> {
     if (this.connected) return;
     await this.producer.connect();
-    if (this.options.createTopics !== false) await this.admin.connect();
+    // Also for the topics' size limits (describeConfigs), not only to create them.
+    await this.admin.connect();
     this.connected = true;
   }
 
@@ -127,26 +166,77 @@ export class DeadLetterProducer {
 
   private async sendBuffered(): Promise<void> {
     if (this.buffer.length === 0) return;
-    if (!this.connected) await this.connect();
+    if (!this.connected) await this.connect().catch((err: unknown) => Promise.reject(toDeadLetterError(err, null)));
     const taken = this.buffer;
     this.buffer = [];
+    const sent = new Set<TopicMessage>();
+    let topic: string | null = null;
     try {
-      const byTopic = new Map<string, Message[]>();
-      for (const { topic, message } of taken) {
-        const list = byTopic.get(topic);
-        if (list) list.push(message);
-        else byTopic.set(topic, [message]);
+      const byTopic = new Map<string, TopicMessage[]>();
+      for (const m of taken) {
+        const list = byTopic.get(m.topic);
+        if (list) list.push(m);
+        else byTopic.set(m.topic, [m]);
       }
       await this.ensureTopics([...byTopic.keys()]);
-      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-      await this.producer.sendBatch({ topicMessages, acks: -1 });
-      for (const { topic, messages } of topicMessages) {
-        this.sentByTopic.set(topic, (this.sentByTopic.get(topic) ?? 0) + messages.length);
+      for (const [t, entries] of byTopic) {
+        topic = t;
+        for (;;) {
+          const limit = await this.limitFor(t);
+          try {
+            for (const chunk of splitUnder(entries.filter((m) => !sent.has(m)), limit.bytes, this.logger)) {
+              await this.producer.send({ topic: t, messages: chunk.map((m) => m.message), acks: -1 });
+              for (const m of chunk) sent.add(m);
+              this.sentByTopic.set(t, (this.sentByTopic.get(t) ?? 0) + chunk.length);
+            }
+            break;
+          } catch (err) {
+            // A limit not read from the broker is a guess: halve it and go on, down to MIN_SEND_BYTES.
+            if (toDeadLetterError(err, t).code !== 'MESSAGE_TOO_LARGE' || limit.learned || limit.bytes <= MIN_SEND_BYTES) throw err;
+            const smaller = Math.max(MIN_SEND_BYTES, Math.floor(limit.bytes / 2));
+            this.limits.set(t, { bytes: smaller, learned: false });
+            this.logger.warn({ topic: t, refused: limit.bytes, limit: smaller }, `${t} refused a send of up to ${limit.bytes} bytes: sending at most ${smaller}`);
+          }
+        }
       }
     } catch (err) {
-      this.buffer = taken.concat(this.buffer);
-      throw err;
+      // What was sent stays sent (a retry would only duplicate it); the rest waits, in order.
+      this.buffer = taken.filter((m) => !sent.has(m)).concat(this.buffer);
+      const failure = toDeadLetterError(err, topic);
+      // The topic's limit may have been lowered since it was read: read it again before the next try.
+      if (failure.code === 'MESSAGE_TOO_LARGE' && topic !== null && this.limits.get(topic)?.learned) this.limits.delete(topic);
+      throw failure;
     }
+  }
+
+  /**
+   * The bytes one send to `topic` may hold: its max.message.bytes, capped by the configured bound; when it
+   * cannot be read, the bound (learned: false, so a refusal halves it).
+   */
+  private async limitFor(topic: string): Promise<SendLimit> {
+    const known = this.limits.get(topic);
+    if (known !== undefined) return known;
+    const bound = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    let limit: SendLimit = { bytes: bound, learned: false };
+    try {
+      const described = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
+      });
+      const entry = described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes');
+      const value = Number(entry?.configValue);
+      if (Number.isSafeInteger(value) && value > 0) {
+        limit = { bytes: this.options.maxMessageBytes === undefined ? value : Math.min(value, this.options.maxMessageBytes), learned: true };
+        this.logger.debug({ topic, max_message_bytes: value, limit: limit.bytes }, 'dead-letter topic size limit');
+      }
+    } catch (err) {
+      this.logger.warn(
+        { topic, err: (err as Error).message, limit: limit.bytes },
+        `cannot read max.message.bytes of ${topic} (describeConfigs); dead letters are sent in batches of at most ${limit.bytes} bytes, halved if the broker refuses them`,
+      );
+    }
+    this.limits.set(topic, limit);
+    return limit;
   }
 
   private async ensureTopics(topics: string[]): Promise<void> {
@@ -175,13 +265,130 @@ export class DeadLetterProducer {
       }
       for (const t of missing) this.ensured.add(t);
     } catch (err) {
-      // Not fatal: the send below may still succeed through auto creation; if it fails, flush throws.
-      this.logger.warn({ topics: missing, err: (err as Error).message }, 'could not create dead-letter topics');
+      // Not fatal: the send below may still succeed through auto creation; if it fails, flush throws. Tried
+      // again at the next flush, but said once: a missing ACL would otherwise repeat it at every retry.
+      const fresh = missing.filter((t) => !this.createWarned.has(t));
+      for (const t of fresh) this.createWarned.add(t);
+      this.logger[fresh.length > 0 ? 'warn' : 'debug']({ topics: missing, err: (err as Error).message }, 'could not create dead-letter topics');
     }
   }
 }
 
-interface TopicMessage {
+interface SendLimit {
+  bytes: number;
+  /** Read from the topic's config (else the configured or default bound: a guess). */
+  learned: boolean;
+}
+
+/** A buffered dead letter: its topic, its value, and the Kafka message made of it. */
+export interface TopicMessage {
   topic: string;
+  value: DeadLetterValue;
   message: Message;
+}
+
+function deadLetterMessage(value: DeadLetterValue): Message {
+  return {
+    // Keyed by the source position so the rejects of one message stay together, in order.
+    key: value.source || null,
+    value: JSON.stringify(value),
+    headers: { reason: value.reason, 'source-topic': value.topic, source: value.source },
+  };
+}
+
+const utf8 = (s: string | Buffer | null | undefined): number => (s == null ? 0 : typeof s === 'string' ? Buffer.byteLength(s) : s.length);
+
+/**
+ * An upper bound of a message's size in a record batch (format v2): the varints at their widest (length 5,
+ * timestamp delta 10, offset delta 5, key and value lengths 5 each, header count 5) around the bytes.
+ */
+export function recordBytes(m: Message): number {
+  let n = 5 + 1 + 10 + 5 + 5 + utf8(m.key) + 5 + utf8(m.value as string | Buffer | null) + 5;
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += 5 + utf8(k) + 5 + utf8(typeof v === 'string' || Buffer.isBuffer(v) ? v : null);
+  return n;
+}
+
+/**
+ * Consecutive runs of messages whose record batch stays within `limit` bytes, in order. A message too big
+ * even alone is replaced by one that keeps an excerpt of its text (see excerpt()).
+ */
+export function splitUnder(entries: readonly TopicMessage[], limit: number, logger: KafkaLogger = silentLogger): TopicMessage[][] {
+  const room = limit - BATCH_OVERHEAD_BYTES;
+  const chunks: TopicMessage[][] = [];
+  let chunk: TopicMessage[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    let size = recordBytes(entry.message);
+    if (size > room) {
+      const cut = excerpt(entry.value, room);
+      logger.warn(
+        { topic: entry.topic, reason: entry.value.reason, source: entry.value.source, bytes: size, limit, excerpt_chars: cut.raw.length },
+        `a dead letter of ${size} bytes exceeds the topic's ${limit}: its text is cut to an excerpt`,
+      );
+      // In place: should the send fail, the buffer keeps the excerpt.
+      entry.value = cut;
+      entry.message = deadLetterMessage(cut);
+      size = recordBytes(entry.message);
+    }
+    if (chunk.length > 0 && bytes + size > room) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(entry);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * The dead letter with its text cut to the longest prefix (at most EXCERPT_MAX_CHARS) with which the
+ * message fits in `room` bytes; reason, field, message, topic, source and index are kept whole.
+ */
+export function excerpt(value: DeadLetterValue, room: number): DeadLetterValue {
+  const chars = value.raw_chars ?? value.raw.length;
+  const sized = (n: number): DeadLetterValue => ({ ...value, raw: value.raw.slice(0, n), raw_chars: chars });
+  let lo = 0;
+  let hi = Math.min(EXCERPT_MAX_CHARS, value.raw.length);
+  if (recordBytes(deadLetterMessage(sized(hi))) <= room) return sized(hi);
+  // Escaping makes bytes per character uneven: search the longest prefix that fits.
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (recordBytes(deadLetterMessage(sized(mid))) <= room) lo = mid;
+    else hi = mid - 1;
+  }
+  // Never half of a surrogate pair.
+  const code = value.raw.charCodeAt(lo - 1);
+  return sized(code >= 0xd800 && code <= 0xdbff ? lo - 1 : lo);
+}
+
+interface KafkaErrorLike {
+  name?: unknown;
+  type?: unknown;
+  retriable?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * A kafkajs error as a DeadLetterError. kafkajs wraps the broker's error (a KafkaJSNonRetriableError around
+ * the protocol error, or KafkaJSNumberOfRetriesExceeded around a retriable one): the innermost cause decides.
+ */
+export function toDeadLetterError(err: unknown, topic: string | null): DeadLetterError {
+  if (err instanceof DeadLetterError) return err;
+  let e = err as KafkaErrorLike | null | undefined;
+  for (let depth = 0; depth < 10 && e && typeof e === 'object'; depth++) {
+    const inner = e.cause ?? (Array.isArray(e.errors) ? (e.errors as unknown[]).find((x) => (x as KafkaErrorLike).retriable === false) ?? e.errors[0] : undefined);
+    if (!inner || typeof inner !== 'object') break;
+    e = inner as KafkaErrorLike;
+  }
+  const root = e && typeof e === 'object' ? e : {};
+  const message = typeof root.message === 'string' ? root.message : String(err);
+  const code = typeof root.type === 'string' ? root.type : typeof root.name === 'string' ? root.name : 'Error';
+  // Only the broker's own verdicts (protocol errors: an ACL, a size) are final; a timeout, a lost connection
+  // or a client-side failure may pass, and is retried.
+  const final = root.retriable === false && typeof root.type === 'string';
+  return new DeadLetterError(message, code, !final, topic);
 }

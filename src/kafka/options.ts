@@ -19,6 +19,10 @@ export interface KafkaSettings {
   dlqSuffix: string;
   /** Dead-letter topic for records whose source topic is not one of `topics`. */
   dlqCatchAllTopic: string;
+  /** Upper bound of one dead-letter send in bytes; absent: each DLQ topic's own max.message.bytes (DeadLetterOptions). */
+  dlqMaxMessageBytes?: number;
+  /** While the DLQ cannot be written (an ACL, a size limit), how often to try again; default 60 s. */
+  dlqRecheckMs?: number;
   /** Where a group with no committed offset starts: the whole retained history, or only new messages. */
   fromBeginning: boolean;
   sasl: { mechanism: SaslMechanism; username: string; password: string } | null;
@@ -71,6 +75,8 @@ const envSchema = z.object({
   KAFKA_TOPIC_TENANT_ATTRIBUTES: topicName.default(defaultTopics.tenantAttributes),
   KAFKA_DLQ_SUFFIX: z.string().regex(/^[a-zA-Z0-9._-]{1,64}$/, '1..64 of [a-zA-Z0-9._-]').default('.rejected'),
   KAFKA_DLQ_CATCH_ALL_TOPIC: topicName.default('unknown.rejected'),
+  KAFKA_DLQ_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+  KAFKA_DLQ_RECHECK_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
   KAFKA_FROM_BEGINNING: envBool.default(true),
   KAFKA_SASL_MECHANISM: z
     .string()
@@ -152,6 +158,8 @@ export function parseKafkaEnv(env: Readonly<Record<string, string | undefined>> 
     },
     dlqSuffix: e.KAFKA_DLQ_SUFFIX,
     dlqCatchAllTopic: e.KAFKA_DLQ_CATCH_ALL_TOPIC,
+    ...(e.KAFKA_DLQ_MAX_MESSAGE_BYTES === undefined ? {} : { dlqMaxMessageBytes: e.KAFKA_DLQ_MAX_MESSAGE_BYTES }),
+    dlqRecheckMs: Math.round(e.KAFKA_DLQ_RECHECK_SECONDS * 1000),
     fromBeginning: e.KAFKA_FROM_BEGINNING,
     sasl,
     tls,

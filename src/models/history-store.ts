@@ -1,6 +1,6 @@
 /**
  * The run history file in MODELS_DIR (`run-history.json`), so that GET /v1/runs and the run numbering
- * survive a restart. Rewritten whole after each run (the history is bounded), atomically.
+ * survive a restart. Rewritten whole after each run (the history is bounded), atomically and durably.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import type { HistorySink } from '../service/types.ts';
 import { writeFileAtomically } from '../storage/atomic-file.ts';
 
 export const HISTORY_FILE = 'run-history.json';
+/** The embedded demo's models and history: a folder of MODELS_DIR, apart from a Kafka service's. */
+export const EMBEDDED_MODELS_SUBDIR = 'embedded';
 
 export type LoadedHistory =
   | { status: 'loaded'; path: string; history: HistoryDocument }
@@ -37,7 +39,7 @@ export class FileHistoryStore implements HistorySink {
   }
 
   async save(history: HistoryDocument): Promise<string> {
-    await writeFileAtomically(this.path, `${JSON.stringify(history)}\n`);
+    await writeFileAtomically(this.path, `${JSON.stringify(history)}\n`, { durable: true });
     return this.path;
   }
 }

@@ -1,13 +1,13 @@
 /**
- * Model files in MODELS_DIR: `model-<sequence>.json`, one per run, written atomically (a temporary file
- * renamed over the final name, so a crash mid-write never leaves a half document under a model's name),
- * the latest few kept. The sequence continues across restarts, so the newest file is always the highest.
+ * Model files in MODELS_DIR: `model-<sequence>.json`, one per run, written atomically and durably (a
+ * temporary file fsync'd and renamed over the final name, so a crash or power loss mid-write never leaves a
+ * half document under a model's name), the latest few kept. The sequence continues across restarts, so the newest file is always the highest.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ModelDocument, parseModel } from '../runs/model.ts';
 import type { ModelSink } from '../service/types.ts';
-import { writeFileAtomically } from '../storage/atomic-file.ts';
+import { removeLeftoverTempFiles, writeFileAtomically } from '../storage/atomic-file.ts';
 import { type NumberedFile, numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
 
 const MODEL_FILE = /^model-(\d{1,15})\.json$/;
@@ -42,6 +42,7 @@ export async function loadLatestModel(dir: string): Promise<LoadedModel> {
 
 export class FileModelStore implements ModelSink {
   private sequence: number | null = null;
+  private cleaned = false;
 
   constructor(
     readonly dir: string,
@@ -50,11 +51,16 @@ export class FileModelStore implements ModelSink {
 
   /** Writes the document as the newest model and returns its path; older files beyond `keep` are removed. */
   async save(model: ModelDocument): Promise<string> {
+    // A process killed mid-write left its temporary file: the first save of this one clears them.
+    if (!this.cleaned) {
+      await removeLeftoverTempFiles(this.dir, 'model-');
+      this.cleaned = true;
+    }
     const files = await modelFiles(this.dir);
     this.sequence = Math.max(this.sequence ?? 0, files[0]?.sequence ?? 0) + 1;
     const name = numberedName('model', this.sequence, '.json');
     const path = join(this.dir, name);
-    await writeFileAtomically(path, `${JSON.stringify(model)}\n`);
+    await writeFileAtomically(path, `${JSON.stringify(model)}\n`, { durable: true });
     await removeBeyond(this.dir, [{ name, sequence: this.sequence }, ...files], this.keep);
     return path;
   }

@@ -15,7 +15,7 @@ import { readTraceChunks } from '../trace/trace-reader.ts';
 /** Stats of valid records that were not applied because newer state superseded them. */
 export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;
 /** Stats of the bounded resources' limits (README "Bounded resources"). */
-export const LIMIT_STATS = ['vms_refused', 'vm_pairs_refused', 'peer_sets_sketched'] as const;
+export const LIMIT_STATS = ['vms_refused', 'vm_pairs_refused', 'peer_sets_sketched', 'tenant_labels_refused', 'deleted_evicted'] as const;
 
 export interface ReplayOptions {
   pipeline: PipelineConfig;
@@ -59,6 +59,11 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   service.on('modelFailed', (err) => {
     modelError ??= err;
   });
+  // A run must never fail; if one does, a result from an older run (or none) would pass for this trace's.
+  let runError: Error | null = null;
+  service.on('runFailed', (status, err) => {
+    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`);
+  });
   let runs = 0;
   let clusteringMs = 0;
   let lines = 0;
@@ -93,6 +98,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
+  if (runError) throw runError;
   if (modelError) throw modelError;
 
   const final = service.latestRun();
@@ -112,10 +118,13 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     vm_attributes_expired: c.vmAttributesExpired,
     tenant_attributes_stale: c.tenantAttributesStale,
     // Limits hit (LIMIT_STATS): VM mentions refused at max_vms (a flow with one tracked end is still
-    // applied to it), pairs the affinity graph could not hold, peer sets counted by a sketch.
+    // applied to it), pairs the affinity graph could not hold, peer sets counted by a sketch, tenant
+    // messages applied without their labels, tombstones forgotten early.
     vms_refused: c.vmsRefused,
     vm_pairs_refused: c.vmPairsRefused,
     peer_sets_sketched: c.peerSetsSketched,
+    tenant_labels_refused: c.tenantLabelsRefused,
+    deleted_evicted: c.deletedEvicted,
     vms_deleted: c.vmsDeleted,
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,

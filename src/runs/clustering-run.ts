@@ -3,9 +3,10 @@
  * deterministic, so it can run inline (replay, tests) or in a worker thread (the service).
  */
 import { cluster } from '../clustering/index.ts';
+import { inUnitsOf } from '../clustering/summarize.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { tenantClusteringScaling } from '../features/tenant-features.ts';
+import { renameVmClusters, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
@@ -134,16 +135,39 @@ export function clusterVms(vmFeatures: FeatureMatrix, options: RunOptions = defa
   });
 }
 
-/** The tenant clusters, from the mix of VM clusters each tenant holds (labels parallel to the snapshot's VMs). */
+/**
+ * The tenant clusters, from the mix of VM clusters each tenant holds (labels parallel to the snapshot's VMs).
+ * The mix columns are named by the VM clusters' ids of this run (vm-<label>; identity.ts renames them to
+ * the stable ids) and hold shares; the clustering compares their square roots, but the clusters are
+ * summarised in shares, which is what a person reads.
+ */
 export function clusterTenants(
   inputs: TenantInputs,
   vmLabels: Int32Array,
   vmClusters: number,
   options: RunOptions = defaultRunOptions,
 ): TenantClustering {
-  const { tenantIds, matrix } = tenantMatrixOf(inputs, vmLabels, vmClusters);
-  const outcome = cluster(matrix, { ...options.tenant, ...tenantClusteringScaling(matrix.cols) });
+  const { tenantIds, matrix } = tenantMatrixOf(inputs, vmLabels, labelIds(VM_CLUSTER_PREFIX, vmClusters));
+  const outcome = cluster(tenantClusteringInput(matrix), { ...options.tenant, ...tenantClusteringScaling(matrix.cols) });
+  outcome.clusters = inUnitsOf(outcome.clusters, matrix, outcome.labels);
   return { tenantIds, features: matrix, outcome };
+}
+
+/**
+ * The tenant side with its mix columns named by the given VM cluster ids (by label): the stable ids once
+ * identity.ts has matched the VM clusters, so that `vm-6_vm_share` is the share of the tenant's VMs in the
+ * cluster every other view calls vm-6.
+ */
+export function withVmClusterIds(tenants: Side, vmLabelIds: readonly string[]): Side {
+  const old = tenants.features.names;
+  const names = renameVmClusters(old, vmLabelIds);
+  if (names === old) return tenants;
+  const renamed = new Map(old.map((name, j) => [name, names[j]!]));
+  const clusters = tenants.outcome.clusters.map((c) => ({
+    ...c,
+    distinguishing: c.distinguishing.map((d) => ({ ...d, feature: renamed.get(d.feature) ?? d.feature })),
+  }));
+  return { ...tenants, features: { ...tenants.features, names }, outcome: { ...tenants.outcome, clusters } };
 }
 
 /** Explanations, names, anomalies and the 2-D picture of the VM clusters; their times go to the outcome's. */

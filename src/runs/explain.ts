@@ -7,6 +7,7 @@
  */
 import { modelDims, projectRows } from '../clustering/project.ts';
 import type { ClusteringOutcome, ClusterSummary, FeatureMatrix } from '../clustering/types.ts';
+import { tenantColumns } from '../features/tenant-features.ts';
 
 /** Plain typed arrays, parallel to the run's VM ids, so that they cross the worker-thread boundary. */
 export interface VmExplanations {
@@ -215,26 +216,17 @@ const NOTABLE_ROLE = 0.2;
 
 const band = (bands: ReadonlyArray<[number, string]>, x: number): string => bands.find(([upTo]) => x <= upTo)![1];
 
-function column(features: FeatureMatrix, name: string): number {
-  const j = features.names.indexOf(name);
-  if (j < 0) throw new Error(`tenant features have no ${name} column`);
-  return j;
-}
-
 /**
  * A name per tenant cluster (indexed by label) from its dominant traits: its size band, traffic band, how
  * much of its traffic leaves the overlay or stays in the tenant, and the roles of its VMs (pooled over its
  * tenants, by the VM clusters' roles), e.g. "medium, heavy traffic, external-facing, mostly web servers".
  * Size and traffic are the members' geometric means (the features are logs), the shares their means.
- * `features` is the run's tenant matrix (tenant-features.ts): five base columns, then per VM cluster the
- * square root of its share of the tenant's VMs, then of its bytes. Like VM names, a suggestion, not an id.
+ * `features` is the run's tenant matrix (tenant-features.ts): five base columns, then per VM cluster its
+ * share of the tenant's VMs, then of its bytes. Like VM names, a suggestion, not an id.
+ * A run without VM clusters has no mix columns: its tenant clusters are then of "mixed roles".
  */
 export function nameTenantClusters(outcome: ClusteringOutcome, features: FeatureMatrix, vmRoles: readonly string[]): string[] {
-  const logVms = column(features, 'log_vms');
-  const logBytes = column(features, 'log_bytes_per_min');
-  const external = column(features, 'external_share');
-  const internal = column(features, 'internal_share');
-  const mixStart = column(features, 'vm_cluster_0_vm_share');
+  const { logVms, logBytes, external, internal, vmShare, vmClusters } = tenantColumns(features.cols);
   const roleCount = new Map<number, Map<string, number>>();
   for (let i = 0; i < features.rows; i++) {
     const label = outcome.labels[i]!;
@@ -244,8 +236,8 @@ export function nameTenantClusters(outcome: ClusteringOutcome, features: Feature
     const counts = roleCount.get(label) ?? new Map<string, number>();
     roleCount.set(label, counts);
     vmRoles.forEach((role, c) => {
-      const root = features.data[o + mixStart + c] ?? 0;
-      counts.set(role, (counts.get(role) ?? 0) + vms * root * root);
+      if (c >= vmClusters) return;
+      counts.set(role, (counts.get(role) ?? 0) + vms * features.data[o + vmShare + c]!);
     });
   }
   const names: string[] = [];

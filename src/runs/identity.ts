@@ -18,6 +18,7 @@ import {
   type Side,
   TENANT_CLUSTER_PREFIX,
   VM_CLUSTER_PREFIX,
+  withVmClusterIds,
 } from './clustering-run.ts';
 
 export interface IdentityThresholds {
@@ -261,8 +262,10 @@ export interface IdentifiedRun {
 /** Gives a fresh run the stable ids of the state's previous run, and advances the state to it. */
 export function assignIdentities(run: ClusteringRun, state: IdentityState, t: IdentityThresholds = defaultThresholds): IdentifiedRun {
   const vms = matchSide(state.previous?.vms ?? null, run.vms, VM_CLUSTER_PREFIX, state.nextVm, t);
-  const tenants = matchSide(state.previous?.tenants ?? null, run.tenants, TENANT_CLUSTER_PREFIX, state.nextTenant, t);
-  const identified: ClusteringRun = { ...run, vms: withIds(run.vms, vms.labelIds), tenants: withIds(run.tenants, tenants.labelIds) };
+  // Tenant features name VM clusters: by their stable ids from here on (and so comparable across runs).
+  const tenantSide = withVmClusterIds(run.tenants, vms.labelIds);
+  const tenants = matchSide(state.previous?.tenants ?? null, tenantSide, TENANT_CLUSTER_PREFIX, state.nextTenant, t);
+  const identified: ClusteringRun = { ...run, vms: withIds(run.vms, vms.labelIds), tenants: withIds(tenantSide, tenants.labelIds) };
   return {
     run: identified,
     changes: { runId: run.runId, previousRunId: state.previous?.runId ?? null, vms: vms.changes, tenants: tenants.changes },

@@ -4,9 +4,10 @@
  * files. Nothing here depends on wall-clock time, so a replay writes the same documents every time.
  */
 import { z } from 'zod';
-import { summarize } from '../clustering/summarize.ts';
+import { inUnitsOf, summarize } from '../clustering/summarize.ts';
 import type { ClusteringOutcome, ClusterSummary, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
+import { tenantClusteringInput } from '../features/tenant-features.ts';
 import { VM_FEATURES, vmFeatureMinScales } from '../features/vm-features.ts';
 import { type ClusteringRun, clusterIdOf, NOISE_CLUSTER_ID, type Side } from './clustering-run.ts';
 import type { IdentityState } from './identity.ts';
@@ -185,8 +186,12 @@ export function nearestClusters(side: SideModel, matrix: FeatureMatrix): Int32Ar
   return labels;
 }
 
-/** A side placed by the model: only the clusters that received members, relabelled 0..k-1 in model order. */
-function provisionalSide(side: SideModel, ids: string[], matrix: FeatureMatrix, modelLabels: Int32Array, modelRunId: string): Side {
+/**
+ * A side placed by the model: only the clusters that received members, relabelled 0..k-1 in model order.
+ * `matrix` is what the model compares (tenants: tenantClusteringInput's); `features`, the side's features
+ * as people read them, in whose units the clusters are summarised.
+ */
+function provisionalSide(side: SideModel, ids: string[], matrix: FeatureMatrix, modelLabels: Int32Array, modelRunId: string, features = matrix): Side {
   const used = new Int32Array(side.clusters.length).fill(-1);
   let k = 0;
   for (const l of modelLabels) if (l >= 0 && used[l] === -1) used[l] = 0;
@@ -198,7 +203,8 @@ function provisionalSide(side: SideModel, ids: string[], matrix: FeatureMatrix, 
   });
   const labels = Int32Array.from(modelLabels, (l) => (l < 0 ? -1 : (used[l] as number)));
   const constant = Uint8Array.from(side.scaler.constant);
-  const clusters = summarize(matrix, labels, k, Float64Array.from(side.scaler.means), Float64Array.from(side.scaler.scales), constant);
+  const summaries = summarize(matrix, labels, k, Float64Array.from(side.scaler.means), Float64Array.from(side.scaler.scales), constant);
+  const clusters = features === matrix ? summaries : inUnitsOf(summaries, features, labels);
   const outcome: ClusteringOutcome = {
     algorithm: side.algorithm === 'dbscan' ? 'dbscan' : 'kmeans',
     parameters: { provisional: true, modelRunId, k },
@@ -221,7 +227,7 @@ function provisionalSide(side: SideModel, ids: string[], matrix: FeatureMatrix, 
     clusterIds: Array.from(labels, (l) => (l < 0 ? NOISE_CLUSTER_ID : (labelIds[l] as string))),
     labelIds,
     outcome,
-    features: matrix,
+    features,
   };
 }
 
@@ -237,13 +243,16 @@ export function provisionalRun(model: ModelDocument, snapshot: FleetSnapshot, ru
   const vmModelLabels = nearestClusters(model.vms, vmFeatures);
   const vms = provisionalSide(model.vms, snapshot.vmIds, vmFeatures, vmModelLabels, model.run_id);
 
-  // Tenant features hold the mix of VM clusters by the model run's labels, so they use those labels.
-  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmModelLabels, model.vms.clusters.length);
+  // Tenant features hold the mix of VM clusters by the model run's labels, named by its VM cluster ids.
+  const vmClusterIds = model.vms.clusters.map((c) => c.cluster_id);
+  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmModelLabels, vmClusterIds);
   const names = model.tenants.feature_names;
   const comparable = names.length === tenantFeatures.names.length && names.every((n, i) => n === tenantFeatures.names[i]);
-  // A model whose tenant features no longer line up places no tenant: better none than wrong ones.
+  // A model whose tenant features no longer line up (an older model's, named by label) places no tenant:
+  // better none than wrong ones.
+  const tenantInput = tenantClusteringInput(tenantFeatures);
   const tenants = comparable
-    ? provisionalSide(model.tenants, tenantIds, tenantFeatures, nearestClusters(model.tenants, tenantFeatures), model.run_id)
+    ? provisionalSide(model.tenants, tenantIds, tenantInput, nearestClusters(model.tenants, tenantInput), model.run_id, tenantFeatures)
     : provisionalSide(model.tenants, [], { rows: 0, cols: tenantFeatures.cols, data: new Float64Array(0), names: tenantFeatures.names }, new Int32Array(0), model.run_id);
   return {
     runId,

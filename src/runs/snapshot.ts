@@ -106,12 +106,12 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
 
 /**
  * The tenants a run clusters (those named by a live VM's attributes and not deleted), sorted, with their
- * feature matrix for the given VM labels.
+ * feature matrix for the given VM labels (vmClusterIds[l] is the id of label l).
  */
 export function tenantMatrixOf(
   snapshot: Pick<FleetSnapshot, 'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'>,
   vmLabels: Int32Array,
-  vmClusters: number,
+  vmClusterIds: readonly string[],
 ): { tenantIds: string[]; matrix: FeatureMatrix } {
   const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
   const tenantIds = trackedTenantIds(snapshot.vmTenants, (t) => deletedTenants.has(t));
@@ -124,7 +124,7 @@ export function tenantMatrixOf(
     vmExternalBytes: snapshot.vmExternalBytes,
     vmSameTenantBytes: snapshot.vmSameTenantBytes,
     windowMinutes: snapshot.windowMs / 60_000,
-    vmClusters,
+    vmClusterIds,
   });
   return { tenantIds, matrix };
 }

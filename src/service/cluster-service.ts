@@ -50,11 +50,19 @@ export interface ClusterServiceOptions {
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
 const PROVISIONAL_REFRESH_MS = 5000;
 
+/** What a run sees of the input: a later run with the same would find exactly the same clusters. */
+interface RunInput {
+  watermark: number;
+  /** Records applied so far (flows, VM and tenant attributes), rejected ones not counted. */
+  records: number;
+}
+
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
+  private held: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private identity: IdentityState = initialIdentity;
   private readonly history: RunHistory;
@@ -64,6 +72,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private seedModel: ModelDocument | null;
   private provisionalAt = Number.NEGATIVE_INFINITY;
   private saving: Promise<void> = Promise.resolve();
+  /** The input of the latest completed run; null before the first one. */
+  private lastInput: RunInput | null = null;
 
   constructor(
     readonly pipeline: Pipeline,
@@ -108,9 +118,17 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.timer = null;
   }
 
-  /** Starts a run unless one is in flight, in which case that run's id is returned. */
+  /**
+   * Starts a run unless one is in flight, in which case that run's id is returned. A scheduled or final
+   * run on the very input of the latest run is not started (it would repeat that run, write another model
+   * and push a real run out of the history): the latest run's id is returned. A request always runs.
+   */
   startRun(reason: RunStatus['reason']): RecluterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
+    const input = this.currentInput();
+    if (reason !== 'request' && this.latest !== null && this.seedModel === null && sameInput(this.lastInput, input)) {
+      return { runId: this.latest.runId, started: false };
+    }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
     const snapshot = this.pipeline.snapshot();
@@ -124,10 +142,12 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.seedModel = null;
         this.latest = run;
         this.history.add(runRecord(run, changes, status.reason));
+        this.lastInput = input;
         this.inFlight = null;
         this.saveModel(run);
         this.saveHistory();
         this.emit('run', run, changes);
+        this.catchUp(input.watermark);
       },
       (err: unknown) => {
         this.inFlight = null;
@@ -136,6 +156,24 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     );
     this.inFlight = { status, done };
     return { runId: status.runId, started: true };
+  }
+
+  private currentInput(): RunInput {
+    const { recordsIn, fleet } = this.pipeline;
+    return { watermark: fleet.watermark, records: recordsIn.flows + recordsIn.vmAttributes + recordsIn.tenantAttributes };
+  }
+
+  /**
+   * The event-time schedule fires on ingestion, and a tick passed while a run was in flight is turned
+   * away: after a backlog the latest run would describe its first tick until the wall clock came round.
+   * So when the watermark has passed a later tick than the finished run's, the latest one is run at once.
+   */
+  private catchUp(runWatermark: number): void {
+    const every = this.pipeline.config.reclusterEveryMs;
+    const now = this.pipeline.fleet.watermark;
+    if (!(every > 0) || !Number.isFinite(now)) return;
+    if (Number.isFinite(runWatermark) && Math.floor(now / every) <= Math.floor(runWatermark / every)) return;
+    this.startRun('schedule');
   }
 
   /** Resolves once no run is in flight and every model is written. */
@@ -203,6 +241,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.ready = ready;
   }
 
+  /** The input is held (the reason, for /readyz) or no longer (null): see ServiceView.inputsHeld. */
+  markInputsHeld(reason: string | null): void {
+    this.held = reason;
+  }
+
   async close(): Promise<void> {
     this.stopWallClockSchedule();
     await this.whenIdle();
@@ -267,9 +310,17 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.ready;
   }
 
+  inputsHeld(): string | null {
+    return this.held;
+  }
+
   firstRunCompleted(): boolean {
     // Until the first real run, the latest run is either absent or the loaded model's placement; a
     // restored state drops the model and brings its own latest run.
     return this.latest !== null && this.seedModel === null;
   }
+}
+
+function sameInput(a: RunInput | null, b: RunInput): boolean {
+  return a !== null && a.records === b.records && a.watermark === b.watermark;
 }

@@ -54,6 +54,11 @@ export interface ServiceView {
   /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
   inputsReady(): boolean;
   /**
+   * Why the input is held although connected (its dead letters cannot be written), one sentence; null
+   * when it is not. Optional: views without a Kafka input have none.
+   */
+  inputsHeld?(): string | null;
+  /**
    * True once a clustering run has completed in this process or was restored with the service's state.
    * A loaded model's provisional placement is served by latestRun() but does not count: it is a guess.
    */

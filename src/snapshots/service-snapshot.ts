@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
+import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
 import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
@@ -32,6 +33,12 @@ export interface ServiceSnapshot {
   topics: TopicNames;
   /** Next offset per partition: every message before it is in the state, none after it. */
   offsets: PartitionOffset[];
+  /**
+   * The Kafka log those offsets point into (cluster id, partition extents) as seen just before the capture,
+   * so that a restart can tell whether they still mean the same records; null without Kafka, when the
+   * cluster could not be asked, and in format-1 snapshots.
+   */
+  kafka: KafkaLogIdentity | null;
   pipeline: PipelineState;
   fleet: Uint8Array;
   service: ClusterServiceState;
@@ -46,11 +53,21 @@ const SnapshotShape = z.object({
   window: z.record(z.string(), z.unknown()),
   topics: z.object({ flows: z.string(), vmAttributes: z.string(), tenantAttributes: z.string() }),
   offsets: z.array(z.object({ topic: z.string(), partition: z.number().int().min(0), next: z.string().regex(/^\d{1,19}$/) })),
+  kafka: z
+    .object({
+      clusterId: z.string(),
+      partitions: z.array(
+        z.object({ topic: z.string(), partition: z.number().int().min(0), low: z.string().regex(/^-?\d{1,19}$/), high: z.string().regex(/^-?\d{1,19}$/) }),
+      ),
+    })
+    .nullish()
+    .transform((k) => k ?? null),
   pipeline: z.object({
     messagesIn: z.number().int().min(0),
     recordsIn: Counts,
     rejected: z.object({ count: z.number().int().min(0), by_reason: z.record(z.string(), z.number().int().min(0)) }),
-    nextRunAt: z.number(),
+    // NaN until the first scheduled run is known (no flow yet, or RECLUSTER_MINUTES=0): zod's number refuses NaN.
+    nextRunAt: z.union([z.number(), z.nan()]),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({
@@ -62,7 +79,7 @@ const SnapshotShape = z.object({
 });
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
-function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number): Omit<ServiceSnapshot, 'fleet'> {
+function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number, kafka: KafkaLogIdentity | null): Omit<ServiceSnapshot, 'fleet'> {
   const pipeline = service.pipeline;
   return {
     kind: SNAPSHOT_KIND,
@@ -70,13 +87,20 @@ function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: 
     window: { ...pipeline.config.window },
     topics: { ...pipeline.config.topics },
     offsets,
+    kafka,
     pipeline: pipeline.exportState(),
     service: service.exportState(),
   };
 }
 
-export function captureSnapshot(service: ClusterService, offsets: PartitionOffset[], codec: FleetCodec, now: number): ServiceSnapshot {
-  return { ...snapshotHead(service, offsets, now), fleet: codec.encode(service.pipeline.fleet) };
+export function captureSnapshot(
+  service: ClusterService,
+  offsets: PartitionOffset[],
+  codec: FleetCodec,
+  now: number,
+  kafka: KafkaLogIdentity | null = null,
+): ServiceSnapshot {
+  return { ...snapshotHead(service, offsets, now, kafka), fleet: codec.encode(service.pipeline.fleet) };
 }
 
 /**
@@ -88,9 +112,10 @@ export async function captureSnapshotInSlices(
   offsets: PartitionOffset[],
   codec: FleetCodec,
   now: number,
+  kafka: KafkaLogIdentity | null = null,
 ): Promise<ServiceSnapshot> {
-  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now);
-  const head = snapshotHead(service, offsets, now);
+  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
+  const head = snapshotHead(service, offsets, now, kafka);
   return { ...head, fleet: await codec.encodeInSlices(service.pipeline.fleet) };
 }
 
@@ -126,6 +151,8 @@ export interface RestoredState {
   path: string;
   snapshot: ServiceSnapshot;
   fleet: FleetState;
+  /** Attributes later than wall clock + the allowed future skew, dropped on the way in (an older build kept them). */
+  droppedFuture: { tombstones: number; tenants: number; vmAttributes: number };
 }
 
 export interface SnapshotLoad {
@@ -137,23 +164,35 @@ export interface SnapshotLoad {
 /**
  * The newest snapshot that decodes and fits this configuration; older ones are tried after a bad one,
  * because each carries its own offsets and so still resumes exactly. None: a fresh start.
+ * `latestSaneTs` (wall clock + the allowed future skew): a snapshot whose watermark is later was written
+ * under a wrong clock or before future event times were rejected; restoring it would reject every record
+ * as too late, so it is skipped like a damaged one (docs/event-time.md).
  */
 export async function loadLatestSnapshot(
   store: SnapshotStore,
   codec: FleetCodec,
   expect: { window: WindowConfig; topics: TopicNames },
+  latestSaneTs: number = Number.POSITIVE_INFINITY,
 ): Promise<SnapshotLoad> {
   const problems: SnapshotFileProblem[] = [];
   for await (const file of store.newestFirst(problems)) {
     try {
       const snapshot = decodeSnapshot(file.bytes, expect);
       const fleet = codec.decode(snapshot.fleet, expect.window);
-      return { restored: { path: file.path, snapshot, fleet }, problems };
+      if (fleet.watermark > latestSaneTs) throw new SnapshotIncompatibleError(futureWatermarkProblem(fleet.watermark, latestSaneTs));
+      const future = fleet.dropFutureAttributes(latestSaneTs);
+      const droppedFuture = { tombstones: future.tombstones.length, tenants: future.tenants.length, vmAttributes: future.vmAttributes.length };
+      return { restored: { path: file.path, snapshot, fleet, droppedFuture }, problems };
     } catch (err) {
       problems.push({ path: file.path, error: err instanceof Error ? err.message : String(err) });
     }
   }
   return { restored: null, problems };
+}
+
+function futureWatermarkProblem(watermark: number, latestSaneTs: number): string {
+  const iso = (ms: number) => (Number.isNaN(new Date(ms).getTime()) ? String(ms) : new Date(ms).toISOString());
+  return `its watermark ${iso(watermark)} is later than the wall clock plus the allowed future skew (${iso(latestSaneTs)}): written under a wrong clock or before future_ts rejects; not restored`;
 }
 
 /** Puts a restored snapshot's counters, schedule and runs into a pipeline built on its fleet state. */

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 
 const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** 2 added the Kafka log identity (cluster id, partition extents); version 1 files still load, without it. */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + version(4) + reserved(4) + sha256(32) + payload length(8). */
 const HEADER_BYTES = 56;
 
@@ -20,11 +22,12 @@ export class SnapshotFileError extends Error {
   }
 }
 
-export function encodeSnapshotFile(document: unknown): Buffer {
+/** `version`: only for tests that write an older format. */
+export function encodeSnapshotFile(document: unknown, version: number = SNAPSHOT_FORMAT_VERSION): Buffer {
   const payload = serialize(document);
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
-  header.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
+  header.writeUInt32LE(version, 8);
   createHash('sha256').update(payload).digest().copy(header, 16);
   header.writeBigUInt64LE(BigInt(payload.length), 48);
   return Buffer.concat([header, payload]);
@@ -35,8 +38,8 @@ export function decodeSnapshotFile(bytes: Uint8Array): unknown {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) throw new SnapshotFileError('not a snapshot file (bad magic)');
   const version = buf.readUInt32LE(8);
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SnapshotFileError(`snapshot format version ${version}, this build reads version ${SNAPSHOT_FORMAT_VERSION}`);
+  if (version < OLDEST_READABLE_VERSION || version > SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotFileError(`snapshot format version ${version}, this build reads versions ${OLDEST_READABLE_VERSION} to ${SNAPSHOT_FORMAT_VERSION}`);
   }
   const length = buf.readBigUInt64LE(48);
   if (length !== BigInt(buf.length - HEADER_BYTES)) {

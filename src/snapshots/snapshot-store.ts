@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomically } from '../storage/atomic-file.ts';
+import { removeLeftoverTempFiles, writeFileAtomically } from '../storage/atomic-file.ts';
 import { numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
 
 const SNAPSHOT_FILE = /^snapshot-(\d{1,15})\.bin$/;
@@ -25,6 +25,7 @@ export interface SnapshotFileProblem {
 
 export class SnapshotStore {
   private sequence: number | null = null;
+  private cleaned = false;
 
   constructor(
     readonly dir: string,
@@ -33,6 +34,11 @@ export class SnapshotStore {
 
   /** Writes the bytes as the newest snapshot, durably, and returns its path; older ones beyond `keep` go. */
   async save(bytes: Uint8Array): Promise<string> {
+    // A process killed mid-write left its temporary file (as large as a snapshot): the first save clears them.
+    if (!this.cleaned) {
+      await removeLeftoverTempFiles(this.dir, 'snapshot-');
+      this.cleaned = true;
+    }
     const files = await numberedFiles(this.dir, SNAPSHOT_FILE);
     this.sequence = Math.max(this.sequence ?? 0, files[0]?.sequence ?? 0) + 1;
     const name = numberedName('snapshot', this.sequence, '.bin');

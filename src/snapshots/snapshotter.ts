@@ -1,8 +1,10 @@
 /**
  * Takes snapshots of the running service on a wall-clock interval and at shutdown: capture (synchronous,
- * between batches), write durably, make sure the rejects of the included records are in the dead-letter
- * topic, then commit the snapshot's offsets for the group. A failure at any step leaves the previous
+ * between batches), make sure the rejects of the included records are in the dead-letter topic, write
+ * durably, then commit the snapshot's offsets for the group. A failure at any step leaves the previous
  * snapshot and its committed offsets in force: the resume point only ever moves to a snapshot on disk.
+ * The dead letters go first because a snapshot on disk is a resume point even when its commit fails: a
+ * restart skips the records it includes, and so would never dead-letter them again.
  */
 import type { PartitionOffset } from '../kafka/consumer.ts';
 import type { ServiceSnapshot } from './service-snapshot.ts';
@@ -13,15 +15,17 @@ export interface SnapshotterOptions {
   store: SnapshotStore;
   /** State and offsets of one moment (the caller holds the input still until it resolves). */
   capture: () => ServiceSnapshot | Promise<ServiceSnapshot>;
-  /** Before the commit: e.g. the dead-letter producer's flush. */
+  /** Before the write (and so the commit): the dead-letter producer's flush. A failure is step 'dead_letters'. */
   beforeCommit?: () => Promise<void>;
   /** Commits the snapshot's offsets for the group; none when there is no Kafka input. */
   commit?: (offsets: readonly PartitionOffset[]) => Promise<void>;
   intervalMs: number;
   onSaved?: (outcome: SnapshotSaved) => void;
-  onFailed?: (err: Error, step: 'capture' | 'write' | 'commit') => void;
+  onFailed?: (err: Error, step: SnapshotStep) => void;
   now?: () => number;
 }
+
+export type SnapshotStep = 'capture' | 'dead_letters' | 'write' | 'commit';
 
 export interface SnapshotSaved {
   path: string;
@@ -67,19 +71,23 @@ export class Snapshotter {
 
   private async take(): Promise<SnapshotSaved | null> {
     const o = this.options;
-    let step: 'capture' | 'write' | 'commit' = 'capture';
+    let step: SnapshotStep = 'capture';
     try {
       const t0 = performance.now();
       const snapshot = await o.capture();
       const bytes = encodeSnapshot(snapshot);
       const captureMs = performance.now() - t0;
+      if (o.commit && o.beforeCommit) {
+        step = 'dead_letters';
+        await o.beforeCommit();
+      }
       step = 'write';
+      const t1 = performance.now();
       const path = await o.store.save(bytes);
-      const writeMs = performance.now() - t0 - captureMs;
+      const writeMs = performance.now() - t1;
       step = 'commit';
       let committed = false;
       if (o.commit) {
-        await o.beforeCommit?.();
         await o.commit(snapshot.offsets);
         committed = true;
       }

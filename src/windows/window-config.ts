@@ -21,10 +21,23 @@ export interface WindowConfig {
   idleMs?: number;
   /** How long (event time) a deleted VM's tombstone is kept against older messages; default DEFAULT_DELETED_RETENTION_MS. */
   deletedRetentionMs?: number;
+  /**
+   * Tenants held at once (their attributes); a new tenant beyond it is refused (counted), held ones keep
+   * updating. Default DEFAULT_MAX_TENANTS. Optional like the two below, and left out unless set, so that
+   * snapshots of builds without it stay compatible.
+   */
+  maxTenants?: number;
+  /** Labels held over all tenants; a tenant message that would pass it is applied without its labels (counted). Default DEFAULT_MAX_TENANT_LABELS. */
+  maxTenantLabels?: number;
+  /** Tombstones of deleted VMs held at once; beyond it the oldest is forgotten early (counted). Default DEFAULT_MAX_DELETED_VMS. */
+  maxDeletedVms?: number;
 }
 
 export const DEFAULT_MAX_VMS = 250_000;
 export const DEFAULT_DELETED_RETENTION_MS = 24 * 3_600_000;
+export const DEFAULT_MAX_TENANTS = 100_000;
+export const DEFAULT_MAX_TENANT_LABELS = 200_000;
+export const DEFAULT_MAX_DELETED_VMS = 250_000;
 
 export const defaultWindowConfig: WindowConfig = {
   windowMs: 15 * 60_000,
@@ -44,6 +57,9 @@ export function validateWindowConfig(c: WindowConfig): WindowConfig {
   if (c.maxVmPairs !== undefined && !(c.maxVmPairs >= 0)) throw new RangeError('maxVmPairs must not be negative');
   if (c.idleMs !== undefined && !(c.idleMs >= c.windowMs)) throw new RangeError('the idle time must be at least the window');
   if (c.deletedRetentionMs !== undefined && !(c.deletedRetentionMs >= 0)) throw new RangeError('deleted retention must not be negative');
+  if (c.maxTenants !== undefined && !(c.maxTenants >= 1)) throw new RangeError('maxTenants must be at least 1');
+  if (c.maxTenantLabels !== undefined && !(c.maxTenantLabels >= 0)) throw new RangeError('maxTenantLabels must not be negative');
+  if (c.maxDeletedVms !== undefined && !(c.maxDeletedVms >= 1)) throw new RangeError('maxDeletedVms must be at least 1');
   return c;
 }
 

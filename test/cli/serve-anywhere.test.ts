@@ -55,8 +55,9 @@ it('reads PORT, API_KEYS and the state folders from ./.env, the environment winn
   // warn from the environment, not debug from the file: no info or debug lines.
   expect(out).not.toMatch(/"level":(20|30)\b/);
   expect(readdirSync(cwd)).toEqual(['.env']);
+  // The lock is released at exit; the demo's models go to their own subfolder.
   expect(readdirSync(state)).toEqual(['rejected.jsonl']);
-  expect(readdirSync(models).some((f) => f.endsWith('.json'))).toBe(true);
+  expect(readdirSync(join(models, 'embedded')).some((f) => f.endsWith('.json'))).toBe(true);
 }, 120_000);
 
 it('stops before listening, with one line, when EMBEDDED_TRACE cannot be read', async () => {

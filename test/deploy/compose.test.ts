@@ -3,10 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
 import { parseKafkaEnv } from '../../src/kafka/options.ts';
+import { interpolate, isRootUser, isUnder, readImage } from '../helpers/dockerfile.ts';
 
 interface Compose {
-  services: Record<string, { image?: string; build?: string; environment?: Record<string, string | number>; command?: string[]; depends_on?: Record<string, { condition: string }>; ports?: string[] }>;
+  services: Record<
+    string,
+    { image?: string; build?: string; environment?: Record<string, string | number>; command?: string[]; depends_on?: Record<string, { condition: string }>; ports?: string[]; volumes?: string[] }
+  >;
+  volumes?: Record<string, unknown>;
 }
+
+const SHA = 'a'.repeat(64);
 
 /** There is no Docker engine here: the compose file is checked by parsing it and validating what it configures. */
 describe('docker-compose.yml', () => {
@@ -25,11 +32,66 @@ describe('docker-compose.yml', () => {
     expect(readFileSync('Dockerfile', 'utf8')).toMatch(/CMD \["node", "--import", "tsx", "src\/main.ts"\]/);
   });
 
-  it('gives the service an environment its own configuration accepts', () => {
-    const env = Object.fromEntries(Object.entries(compose.services.service!.environment ?? {}).map(([k, v]) => [k, String(v)]));
-    const config = loadServiceConfig(env);
+  /** The service's environment as the container sees it: the image's, then compose's, interpolated from `shell`. */
+  const serviceEnv = (shell: Record<string, string>): Record<string, string> => ({
+    ...readImage().env,
+    ...Object.fromEntries(Object.entries(compose.services.service!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), shell)])),
+  });
+
+  it('gives the service an environment its own configuration accepts once API_KEYS is passed', () => {
+    const config = loadServiceConfig(serviceEnv({ API_KEYS: `${SHA}:admin` }));
     expect(config.env.HOST).toBe('0.0.0.0');
-    expect(parseKafkaEnv(env)?.brokers).toEqual(['kafka:9092']);
+    expect(config.security.keys.map((k) => k.scope)).toEqual([{ kind: 'admin' }]);
+    expect(config.security.allowedHosts).toBeNull();
+    expect(parseKafkaEnv(serviceEnv({}))?.brokers).toEqual(['kafka:9092']);
+  });
+
+  it('does not start an open API on 0.0.0.0 unless ALLOW_OPEN_API=true is passed, and then checks the Host', () => {
+    expect(() => loadServiceConfig(serviceEnv({}))).toThrow(/HOST: 0\.0\.0\.0 is not a loopback address and API_KEYS is unset/);
+    const open = loadServiceConfig(serviceEnv({ ALLOW_OPEN_API: 'true' }));
+    expect(open.security.keys).toEqual([]);
+    expect(open.security.allowedHosts).toEqual(['localhost', '127.0.0.1', '::1']);
+    expect(loadServiceConfig(serviceEnv({ ALLOW_OPEN_API: 'true', ALLOWED_HOSTS: 'clusters.example' })).security.allowedHosts).toEqual(['clusters.example']);
+  });
+
+  it('keeps the state and models on a named volume at the image\'s volume path', () => {
+    const image = readImage();
+    const env = serviceEnv({ API_KEYS: `${SHA}:admin` });
+    const mounts = (compose.services.service!.volumes ?? []).map((v) => v.split(':') as [string, string]);
+    expect(mounts).toEqual([['service-state', image.volumes[0]]]);
+    expect(Object.keys(compose.volumes ?? {})).toEqual(['service-state']);
+    for (const name of ['STATE_DIR', 'MODELS_DIR']) expect(isUnder(env[name]!, image.volumes[0]!)).toBe(true);
+  });
+});
+
+describe('Dockerfile', () => {
+  const image = readImage();
+  const volume = image.volumes[0]!;
+
+  it('runs as a non-root user given by number, and keeps the code out of its reach', () => {
+    expect(isRootUser(image.user)).toBe(false);
+    expect(image.user).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+    expect(image.workdir).toBe('/app');
+    // The code is copied by root (no --chown): the service cannot rewrite what it runs.
+    for (const i of image.instructions.filter((i) => i.keyword === 'COPY' && !isUnder(i.args.split(/\s+/).at(-1)!, volume))) expect(i.args).not.toMatch(/--chown/);
+  });
+
+  it('declares one volume, created and owned by that user before VOLUME, that holds STATE_DIR and MODELS_DIR', () => {
+    expect(image.volumes).toEqual(['/var/lib/alcor-clusters']);
+    for (const name of ['STATE_DIR', 'MODELS_DIR']) expect(isUnder(image.env[name]!, volume)).toBe(true);
+    const at = (pred: (i: { keyword: string; args: string }) => boolean) => image.instructions.findIndex(pred);
+    const chown = at((i) => i.keyword === 'RUN' && i.args.includes(`chown -R ${image.user} ${volume}`));
+    expect(chown).toBeGreaterThanOrEqual(0);
+    expect(image.instructions[chown]!.args).toContain(`mkdir -p ${image.env.STATE_DIR} ${image.env.MODELS_DIR}`);
+    // Changes to a volume's path after VOLUME are discarded by the build.
+    expect(chown).toBeLessThan(at((i) => i.keyword === 'VOLUME'));
+  });
+
+  it('sets HOST=0.0.0.0 with neither keys nor the opt-in, so the service refuses to start open', () => {
+    expect(image.env.HOST).toBe('0.0.0.0');
+    expect(image.env.API_KEYS).toBeUndefined();
+    expect(image.env.ALLOW_OPEN_API).toBeUndefined();
+    expect(() => loadServiceConfig(image.env)).toThrow(/is not a loopback address and API_KEYS is unset/);
   });
 });
 

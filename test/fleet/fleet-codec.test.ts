@@ -160,7 +160,7 @@ describe('fleet codec', async () => {
     expect(expectCodecError(() => decodeFleetState(bytes, { ...damageable, windowMs: 30 * 60_000 })).code).toBe('config_mismatch');
     // The count of strings (after the header, window shape, watermark and counters) made huge.
     const huge = bytes.slice();
-    new DataView(huge.buffer).setUint32(174, 0xfffffff0, true);
+    new DataView(huge.buffer).setUint32(62 + 17 * 8, 0xfffffff0, true);
     expect(expectCodecError(() => decodeFleetState(reframed(huge), damageable)).code).toBe('truncated');
     const flipped = bytes.slice();
     flipped[bytes.length >> 1]! ^= 0x10;

@@ -14,6 +14,7 @@ interface Item {
 }
 interface TenantItem {
   tenant_id: string;
+  name: string | null;
   cluster_id: string;
   vm_count: number;
 }
@@ -140,6 +141,14 @@ describe('GET /v1/vms/{vm_id}', () => {
       expect(value, name).toBe(Number.isFinite(expected) ? expected : null);
     }
     expect(body.last_seen).toBe(new Date(live.lastSeen).toISOString());
+    // Every feature's mean over its cluster and over the fleet, in the run's feature order.
+    const label = run.vms.labelIds.indexOf(run.vms.clusterIds[row]!);
+    const byName = (values: readonly number[]) => Object.fromEntries(VM_FEATURES.map((name, j) => [name, values[j]]));
+    expect(body.cluster_means).toEqual(byName(run.vms.outcome.clusters[label]!.centroid));
+    expect(body.fleet_means).toEqual(byName(run.vms.outcome.model.means));
+    const overall = run.vms.outcome.clusters[label]!.distinguishing[0]!;
+    expect((body.fleet_means as Record<string, number>)[overall.feature]).toBe(overall.overall);
+    expect((body.cluster_means as Record<string, number>)[overall.feature]).toBe(overall.value);
     const a = live.attributes!;
     expect(body.attributes).toEqual({
       ts: new Date(a.ts).toISOString(),
@@ -254,6 +263,7 @@ describe('tenants', () => {
     const clusters = assignments(run.tenants);
     for (const t of items) {
       expect(t.cluster_id).toBe(clusters[t.tenant_id]);
+      expect(t.name).toBe(view.tenant(t.tenant_id)?.name ?? null);
       expect(t.vm_count).toBe(run.vmTenants.filter((x) => x === t.tenant_id).length);
     }
   });

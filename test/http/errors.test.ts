@@ -72,6 +72,8 @@ describe('before the first run', () => {
       confidence: null,
       anomaly_score: null,
       affinity_group: null,
+      cluster_means: null,
+      fleet_means: null,
     });
   });
 
@@ -103,17 +105,38 @@ describe('before the first run', () => {
 });
 
 describe('errors', () => {
-  it('is 404 not_found for an unknown route or method', async () => {
+  it('is 404 not_found for an unknown route', async () => {
     const a = app(emptyView());
     for (const [method, url] of [
       ['GET', '/v2/assignments'],
-      ['GET', '/'],
-      ['DELETE', '/v1/assignments'],
+      ['GET', '/v1'],
+      ['DELETE', '/v1/assignment'],
     ] as const) {
       const res = await a.inject({ method, url });
       expect(res.statusCode, url).toBe(404);
       expect(res.json()).toEqual({ error: 'not_found', message: expect.stringContaining(url) });
     }
+  });
+
+  it('is 405 method_not_allowed with an Allow header for a method a known path does not declare', async () => {
+    const a = app(emptyView());
+    for (const [method, url, allow] of [
+      ['DELETE', '/v1/assignments', 'GET, HEAD'],
+      ['POST', '/v1/vms/vm-1?limit=3', 'GET, HEAD'],
+      ['PUT', '/v1/runs/run-000001/changes', 'GET, HEAD'],
+      ['GET', '/v1/recluster', 'POST'],
+      ['OPTIONS', '/healthz', 'GET, HEAD'],
+      ['TRACE', '/ui/index.html', 'GET, HEAD'],
+    ] as const) {
+      const res = await a.inject({ method, url });
+      expect(res.statusCode, `${method} ${url}`).toBe(405);
+      expect(res.headers.allow, `${method} ${url}`).toBe(allow);
+      expect(res.json()).toEqual({ error: 'method_not_allowed', message: `${method} is not allowed here; allowed: ${allow}` });
+    }
+    // A method with a body is answered before the body is read: no content type, no parse error.
+    const query = await a.inject({ method: 'QUERY' as 'GET', url: '/v1/vms/vm-1', payload: 'x' });
+    expect(query.statusCode).toBe(405);
+    expect(query.headers.allow).toBe('GET, HEAD');
   });
 
   it('is 500 internal with no details when the view throws', async () => {

@@ -18,9 +18,10 @@ export interface Replayed {
   view: ServiceView;
 }
 
-export async function replaySmall(): Promise<Replayed> {
+/** One final run by default; with `reclusterMinutes` (5: the CLI's default) the runs a replay makes on the way. */
+export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
   const { lastRun, pipeline, history } = await replayTrace('fixtures/small.jsonl.gz', {
-    pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
+    pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes })),
     run: toRunOptions(PipelineOptions.parse({})),
   });
   if (lastRun === null) throw new Error('the fixture produced no run');

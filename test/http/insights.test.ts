@@ -106,13 +106,20 @@ describe('GET /v1/affinity-groups', () => {
     expect(members).toEqual(Object.keys(expected).filter((id) => expected[id] === largest.group_id).sort());
   });
 
-  it('is 404 for an unknown group and 400 for a cursor it did not issue', async () => {
+  it('is 404 for an unknown group, 400 for a malformed cursor, and an empty last page past every group', async () => {
     const unknown = await getJson<ErrorBody>(app, '/v1/affinity-groups/g-99999');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toBe('unknown_group');
-    const bad = await getJson<ErrorBody>(app, '/v1/affinity-groups?cursor=eHl6');
-    expect(bad.status).toBe(400);
-    expect(bad.body.error).toBe('bad_cursor');
+    for (const cursor of ['!!!', 'eHl', 'Zy0x=']) {
+      const bad = await getJson<ErrorBody>(app, `/v1/affinity-groups?cursor=${cursor}`);
+      expect(bad.status, cursor).toBe(400);
+      expect(bad.body.error).toBe('bad_cursor');
+    }
+    // A well-formed cursor naming no group ("xyz") is a position past every group, as the document allows.
+    const past = await getJson<{ groups: unknown[]; next_cursor: string | null }>(app, '/v1/affinity-groups?cursor=eHl6');
+    expect(past.status).toBe(200);
+    expect(past.body.groups).toEqual([]);
+    expect(past.body.next_cursor).toBeNull();
   });
 
   it('is 404 no_affinity for a run that carries no groups', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/http/errors.ts';
-import { decodeCursor, encodeCursor, page } from '../../src/http/paging.ts';
+import { CURSOR_PATTERN, decodeCursor, encodeCursor, page } from '../../src/http/paging.ts';
 
 describe('keyset paging', () => {
   const ids = ['a', 'b', 'b-1', 'c', 'é', '中', '😀'];
@@ -30,9 +30,20 @@ describe('keyset paging', () => {
     expect(page(['a', 'b'], 2, undefined)).toEqual({ ids: ['a', 'b'], nextCursor: null });
   });
 
-  it('rejects cursors it did not issue', () => {
-    for (const bad of ['', '!!!', 'YQ==', 'Y', 'a b']) {
+  it('rejects cursors that are not canonical unpadded base64url', () => {
+    // 'YR' and 'YWJ' decode to 'a' and 'ab' too, but with bits past the last byte set: not the encoder's form.
+    for (const bad of ['', '!!!', 'YQ==', 'Y', 'a b', 'YR', 'YWJ', 'YWJjZ']) {
       expect(() => decodeCursor(bad), bad).toThrow(ApiError);
+      expect(CURSOR_PATTERN.test(bad), bad).toBe(false);
     }
+  });
+
+  it('takes any cursor of the documented pattern as a position, even one it never issued', () => {
+    expect(decodeCursor('YQ')).toBe('a');
+    expect(decodeCursor('YWI')).toBe('ab');
+    // 0xFF is no UTF-8: it reads as U+FFFD, a position after every id below it.
+    expect(decodeCursor('_w')).toBe('\uFFFD');
+    expect(page(['a', 'z', '\uFFFF'], 10, '_w').ids).toEqual(['\uFFFF']);
+    for (const id of [...ids, 'x'.repeat(128)]) expect(CURSOR_PATTERN.test(encodeCursor(id)), id).toBe(true);
   });
 });

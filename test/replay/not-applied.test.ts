@@ -76,3 +76,15 @@ it('names the record of a batch that vm_cap turned away by its index', async () 
   await replayTrace(join(dir, 'trace.jsonl'), { pipeline: toPipelineConfig(options), run: toRunOptions(options), onReject: (r) => rejected.push(r) });
   expect(rejected.map((r) => [r.reason, r.source, r.index, JSON.parse(r.raw).vm_id])).toEqual([['vm_cap', 'line 2', 1, 'b']]);
 });
+
+it('counts tenant attributes turned away at max_tenants as tenant_cap rejections', async () => {
+  const tenant = (id: string) => JSON.stringify({ topic: 'tenant-attributes', value: { ts: T, tenant_id: id, name: id } });
+  const dir = mkdtempSync(join(tmpdir(), 'not-applied-'));
+  writeFileSync(join(dir, 'trace.jsonl'), `${flowLine(T, 'x', 'y')}\n${tenant('t1')}\n${tenant('t2')}\n${tenant('t1')}\n`);
+  const options = PipelineOptions.parse({ maxTenants: '1' });
+  const rejected: RejectedRecord[] = [];
+  const { result } = await replayTrace(join(dir, 'trace.jsonl'), { pipeline: toPipelineConfig(options), run: toRunOptions(options), onReject: (r) => rejected.push(r) });
+  expect(result.rejected).toEqual({ count: 1, by_reason: { tenant_cap: 1 } });
+  expect(rejected.map((r) => [r.reason, r.source, r.field])).toEqual([['tenant_cap', 'line 3', 'tenant_id']]);
+  expect(result.stats).toMatchObject({ tenant_attribute_records: 3, tenant_attributes_applied: 2 });
+});

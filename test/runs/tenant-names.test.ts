@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { cluster } from '../../src/clustering/index.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { buildTenantMatrix, tenantClusteringScaling } from '../../src/features/tenant-features.ts';
+import { buildTenantMatrix, tenantClusteringInput, tenantClusteringScaling } from '../../src/features/tenant-features.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { clusterIdOf } from '../../src/runs/clustering-run.ts';
 import { nameTenantClusters } from '../../src/runs/explain.ts';
@@ -42,7 +42,7 @@ function handMade(tenants: HandTenant[]) {
     vmExternalBytes: Float64Array.from(vmTenants, (t, i) => bytes[i]! * tenants.find((x) => x.id === t)!.external),
     vmSameTenantBytes: Float64Array.from(vmTenants, (t, i) => bytes[i]! * tenants.find((x) => x.id === t)!.sameTenant),
     windowMinutes: 1,
-    vmClusters: ROLES.length,
+    vmClusterIds: ROLES.map((_, c) => `vm-${c}`),
   });
   return matrix;
 }
@@ -63,7 +63,7 @@ describe('tenant cluster names', () => {
       { id: 'solo', labels: [1], bytesPerVm: 1e9, external: 0.2, sameTenant: 0.8 },
     ];
     const m = handMade(tenants);
-    const outcome = cluster(m, { k: 4, seed: 1, ...tenantClusteringScaling(m.cols) });
+    const outcome = cluster(tenantClusteringInput(m), { k: 4, seed: 1, ...tenantClusteringScaling(m.cols) });
     const names = nameTenantClusters(outcome, m, ROLES);
     const nameOf = (tenant: string) => names[outcome.labels[tenants.findIndex((t) => t.id === tenant)]!];
     // The groups are the ones built above.
@@ -92,7 +92,7 @@ describe('tenant cluster names', () => {
       vmExternalBytes: new Float64Array(20).fill(1e9),
       vmSameTenantBytes: new Float64Array(20),
       windowMinutes: 1,
-      vmClusters: 5,
+      vmClusterIds: roles.map((_, c) => `vm-${c}`),
     });
     // One tenant, one cluster whose centroid is the tenant's own row.
     const outcome = {

@@ -32,6 +32,8 @@ clustering as of the end of the trace.
   --window-minutes N         sliding window length (default 15)
   --bucket-seconds N         window granularity (default 60)
   --lateness-seconds N       allowed lateness behind the watermark (default 300)
+  --max-future-skew-seconds N   how far a record may lead the time most sources agree on; further: future_ts (default 300)
+  --future-quorum N          distinct recent sources (exporting hosts) that must agree before time leaps (default 3)
   --recluster-minutes N      event time between periodic runs; 0 = only the final run (default 5)
   --algorithm kmeans|dbscan  VM clustering algorithm (default kmeans)
   --k N | --k-min N --k-max N          VM clusters: fixed, or automatic within bounds (2..24)
@@ -48,6 +50,9 @@ clustering as of the end of the trace.
   --deleted-retention-hours N   tombstones of deleted VMs are kept this long (24)
   --max-message-bytes N      longer lines are rejected as too_large (4194304)
   --max-batch-records N      larger arrays of records are rejected as batch_too_large (100000)
+  --max-tenants N            tenants held at once; attributes of new ones beyond it are rejected as tenant_cap (100000)
+  --max-tenant-labels N      labels kept over all tenants; a message beyond it is kept without its labels (200000)
+  --max-deleted-vms N        tombstones of deleted VMs kept; the oldest is forgotten early beyond it (250000)
 
 Exits 1 when no line of the file is a trace record (a truth file, say): every line would be rejected.
 `;

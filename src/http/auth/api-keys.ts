@@ -92,7 +92,7 @@ export class KeyVerifier {
    * Keys already proven against a scrypt hash, by the SHA-256 of the key: scrypt is deliberately slow and
    * must not run on every request. Only successes are kept, so its size is bounded by the configured keys.
    */
-  private readonly proven = new Map<string, ApiKey>();
+  private readonly provenByDigest = new Map<string, ApiKey>();
 
   constructor(readonly keys: readonly ApiKey[]) {
     for (const key of keys) {
@@ -105,30 +105,42 @@ export class KeyVerifier {
     return this.keys.length > 0;
   }
 
-  /** The cheap check (SHA-256 keys and keys proven before); null when the key needs `verifySlow` or is wrong. */
+  /**
+   * The cheap check against the SHA-256 keys (random keys: guessing them is hopeless, so this check needs
+   * no bound of its own); null when the key is wrong or may be a scrypt key.
+   */
   lookup(token: string): ApiKey | null {
     const digest = sha256(token);
     let found: ApiKey | null = null;
     for (const { key, digest: expected } of this.sha256Keys) {
       if (timingSafeEqual(digest, expected) && found === null) found = key;
     }
-    // A map lookup by the SHA-256 of the key: its timing can only tell about a hash of the guess.
-    return found ?? this.proven.get(digest.toString('hex')) ?? null;
+    return found;
   }
 
-  /** Whether a key that `lookup` did not know could still match (there are scrypt hashes to try). */
+  /**
+   * A key proven against a scrypt hash before, found by the SHA-256 of the key. Cheap, but scrypt keys are
+   * chosen by people: callers keep it behind the same per-client bound as `verifySlow`, or a client could
+   * test guesses at hashing speed.
+   */
+  proven(token: string): ApiKey | null {
+    // A map lookup by the SHA-256 of the key: its timing can only tell about a hash of the guess.
+    return this.provenByDigest.get(sha256(token).toString('hex')) ?? null;
+  }
+
+  /** Whether a key that `lookup` did not know could still match (there are scrypt hashes). */
   get hasSlowKeys(): boolean {
     return this.scryptKeys.length > 0;
   }
 
-  /** Tries every scrypt hash; a match is remembered for `lookup`. */
+  /** Tries every scrypt hash; a match is remembered for `proven`. */
   async verifySlow(token: string): Promise<ApiKey | null> {
     let found: ApiKey | null = null;
     for (const { key, hash } of this.scryptKeys) {
       const derived = await scryptAsync(token, hash.salt, hash.digest.length, scryptOptions(hash));
       if (timingSafeEqual(derived, hash.digest) && found === null) found = key;
     }
-    if (found !== null) this.proven.set(sha256(token).toString('hex'), found);
+    if (found !== null) this.provenByDigest.set(sha256(token).toString('hex'), found);
     return found;
   }
 }

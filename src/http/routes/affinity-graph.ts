@@ -83,7 +83,14 @@ export const affinityGraphRoutes: FastifyPluginAsyncZod<RouteOptions> = async (a
   app.get(
     '/v1/affinity-graph',
     {
-      config: scoped,
+      config: {
+        ...scoped,
+        exclusiveQuery: {
+          name: 'focus',
+          keys: ['vm_id', 'group_id'],
+          description: 'Exactly one of vm_id and group_id, each its own query parameter (`?vm_id=...` or `?group_id=...`); neither or both is a 400',
+        },
+      },
       schema: {
         tags: ['affinity'],
         summary: 'The traffic graph around one VM or inside one affinity group of the latest run, for drawing',

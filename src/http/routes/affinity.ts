@@ -17,11 +17,13 @@ const groupNumber = (id: string): number => (id.startsWith(AFFINITY_GROUP_PREFIX
 /**
  * Groups are listed by number (by size), not by id string: the cursor is the last group id, as issued. A
  * tenant's list skips the groups without its VMs, so the page starts at the first group numbered after it.
+ * A well-formed cursor that names no group id is past every group: an empty last page, as a keyset cursor
+ * past the last id gives elsewhere.
  */
 function groupStart(cursor: string | undefined, groups: AffinityIndex['groups']): number {
   if (cursor === undefined) return 0;
   const n = groupNumber(decodeCursor(cursor));
-  if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'bad_cursor', 'cursor: not a cursor this API issued');
+  if (!Number.isSafeInteger(n) || n < 0) return groups.length;
   const start = groups.findIndex((g) => groupNumber(g.group_id) > n);
   return start < 0 ? groups.length : start;
 }

@@ -92,7 +92,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     },
     async (request) => {
       const index = requireRun(view, request.scope);
-      return clusterPage(index, index.tenants, request.params.cluster_id, request.query, tenantItems);
+      return clusterPage(index, index.tenants, request.params.cluster_id, request.query, (i, ids) => tenantItems(i, ids, view));
     },
   );
 };

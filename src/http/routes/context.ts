@@ -33,7 +33,11 @@ export function latestIndex(view: ServiceView, scope: AccessScope): RunIndex | n
   return run === null ? null : scopeIndex(runIndex(run), scope);
 }
 
-/** Error responses for the OpenAPI document (the error handler produces them). */
+/**
+ * Error responses for the OpenAPI document (the error handler produces them). A route lists those its own
+ * parameters and lookups can cause; 401, 403, 414, 429 and 500 come from the edge and are added by docs.ts
+ * according to the route's access and the configuration, so that the document says what this instance does.
+ */
 export const errors = {
   400: ErrorBody.describe('A parameter is invalid (bad_request, bad_cursor)'),
   404: ErrorBody.describe('Unknown id'),

@@ -25,6 +25,11 @@ export const healthRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
         missing.push('inputs');
         reasons.push('the inputs are not connected: the Kafka consumer has not joined its group (or the embedded trace is still loading)');
       }
+      const held = view.inputsHeld?.() ?? null;
+      if (held !== null) {
+        missing.push('dead_letters');
+        reasons.push(held);
+      }
       if (!view.firstRunCompleted()) {
         missing.push('first_run');
         const inProgress = view.runInProgress();

@@ -1,12 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { ServiceMetrics } from '../metrics.ts';
 import type { RouteOptions } from './context.ts';
 
 export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: ServiceMetrics }> = async (app, { view, metrics }) => {
   app.get(
     '/metrics',
-    // No response schema: the body is Prometheus text, which the JSON serializer must not touch.
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)' } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        // Documented as text: Fastify sends a string with its own content type as it is, unserialized.
+        response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string() } } } },
+      },
+    },
     async (_request, reply) => {
       // Gauges of the live state are read at scrape time, so they are current without a timer.
       const stats = view.ingestStats();

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { ServiceView } from '../../service/types.ts';
 import { sees } from '../auth/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
@@ -6,9 +7,11 @@ import type { RunIndex } from '../run-index.ts';
 import { TenantDetail, type TenantItem, TenantListQuery, TenantPage, TenantParams } from '../schemas.ts';
 import { errors, latestIndex, type RouteOptions, requireRun, scoped } from './context.ts';
 
-export function tenantItems(index: RunIndex, ids: readonly string[]): TenantItem[] {
+/** `view` gives each tenant's name from its attributes. */
+export function tenantItems(index: RunIndex, ids: readonly string[], view: Pick<ServiceView, 'tenant'>): TenantItem[] {
   return ids.map((id) => ({
     tenant_id: id,
+    name: view.tenant(id)?.name ?? null,
     cluster_id: index.tenants.clusterOf.get(id)!,
     vm_count: index.vmsOfTenant.get(id)?.length ?? 0,
   }));
@@ -31,7 +34,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
       const index = requireRun(view, request.scope);
       const ids = q.cluster_id === undefined ? index.tenants.sorted : (index.tenants.members.get(q.cluster_id) ?? []);
       const p = page(ids, q.limit, q.cursor);
-      return { items: tenantItems(index, p.ids), next_cursor: p.nextCursor };
+      return { items: tenantItems(index, p.ids, view), next_cursor: p.nextCursor };
     },
   );
 

@@ -15,6 +15,8 @@ const ECHARTS_BUNDLE = createRequire(import.meta.url).resolve('echarts/dist/echa
 const VENDOR_FILES = new Set(['/echarts.esm.min.mjs']);
 
 export const uiRoutes: FastifyPluginAsync = async (app) => {
+  // The service's root leads a person who opens it in a browser to the dashboard.
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${UI_PREFIX}/`));
   app.get(UI_PREFIX, { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${UI_PREFIX}/`));
   await app.register(fastifyStatic, { root: UI_ROOT, prefix: `${UI_PREFIX}/`, index: 'index.html', cacheControl: false });
   await app.register(fastifyStatic, {

@@ -3,7 +3,7 @@ import type { VmAttributes } from '../../contract/records.ts';
 import { sees } from '../auth/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
-import { type RunIndex, vmInsight } from '../run-index.ts';
+import { featureMeans, type RunIndex, vmInsight } from '../run-index.ts';
 import { type VmAttributesBody, VmDetail, type VmItem, VmListQuery, VmPage, VmParams } from '../schemas.ts';
 import { errors, latestIndex, type RouteOptions, requireRun, scoped } from './context.ts';
 
@@ -91,10 +91,12 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
       const run = view.latestRun();
       // The scoped index holds the VM only when the run agrees it is the tenant's; else no run figures.
       const insight = run === null || index === null ? null : vmInsight(run, index, id);
+      const clusterId = index?.vms.clusterOf.get(id) ?? null;
+      const means = run === null ? null : featureMeans(run, clusterId);
       return {
         vm_id: vm.vmId,
         tenant_id: vm.tenantId,
-        cluster_id: index?.vms.clusterOf.get(id) ?? null,
+        cluster_id: clusterId,
         features: vm.features === null ? null : finiteFeatures(vm.features),
         attributes: vm.attributes === null ? null : vmAttributesBody(vm.attributes),
         last_seen: Number.isFinite(vm.lastSeen) ? iso(vm.lastSeen) : null,
@@ -103,6 +105,8 @@ export const vmRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view 
         confidence: insight?.confidence ?? null,
         anomaly_score: insight?.anomalyScore ?? null,
         affinity_group: insight?.affinityGroup ?? null,
+        cluster_means: means?.cluster ?? null,
+        fleet_means: means?.fleet ?? null,
       };
     },
   );

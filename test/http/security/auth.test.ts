@@ -47,11 +47,13 @@ describe('with API keys', () => {
     }
   });
 
-  it('asks for a key before it says a route does not exist or a parameter is bad', async () => {
-    expect((await get(app, '/v1/nothing-here')).statusCode).toBe(401);
+  it('asks for a key before it says a parameter is bad; an unknown path is 404 whatever the key', async () => {
     expect((await get(app, '/v1/vms?limit=-1')).statusCode).toBe(401);
-    expect((await get(app, '/v1/nothing-here', bearer(TENANT_A_KEY))).statusCode).toBe(404);
     expect((await get(app, '/v1/vms?limit=-1', bearer(TENANT_A_KEY))).statusCode).toBe(400);
+    for (const headers of [{}, bearer('not-a-key'), bearer(TENANT_A_KEY), bearer(TENANT_B_KEY)]) {
+      const res = await get(app, '/v1/nothing-here', headers);
+      expect([res.statusCode, res.json()]).toEqual([404, { error: 'not_found', message: 'no route GET /v1/nothing-here' }]);
+    }
   });
 
   it('keeps health, readiness and the OpenAPI document open', async () => {
@@ -163,7 +165,15 @@ describe('configuration', () => {
   const scrypt = `scrypt$16384$8$1$${'s'.repeat(22)}$${'h'.repeat(43)}`;
 
   it('defaults to an open API with a rate limit of 1200 a minute and no CORS', () => {
-    expect(loadServiceConfig({}).security).toEqual({ keys: [], metricsPublic: false, rateLimit: { max: 1200, windowMs: 60_000 }, corsOrigins: null, trustProxy: null });
+    expect(loadServiceConfig({}).security).toEqual({
+      keys: [],
+      metricsPublic: false,
+      rateLimit: { max: 1200, windowMs: 60_000 },
+      corsOrigins: null,
+      trustProxy: null,
+      keyCheckLimit: { max: 10, windowMs: 60_000 },
+      allowedHosts: ['localhost', '127.0.0.1', '::1'],
+    });
     expect(loadServiceConfig({ TRUST_PROXY: '1' }).security.trustProxy).toBe(1);
     expect(loadServiceConfig({ TRUST_PROXY: '10.0.0.0/8, loopback' }).security.trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
     expect(() => loadServiceConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY/);

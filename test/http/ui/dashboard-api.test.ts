@@ -140,6 +140,9 @@ describe('/ui static files', () => {
   test('the page, its modules and the vendored chart bundle; nothing else of node_modules', async () => {
     const redirect = await app.inject('/ui');
     expect([redirect.statusCode, redirect.headers.location]).toEqual([302, '/ui/']);
+    // The root leads a browser to the dashboard rather than answering a JSON 404.
+    const root = await app.inject('/');
+    expect([root.statusCode, root.headers.location]).toEqual([302, '/ui/']);
     const page = await app.inject('/ui/');
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
@@ -158,6 +161,6 @@ describe('/ui static files', () => {
   test('the OpenAPI document lists the dashboard\'s endpoints but not its files', async () => {
     const doc = (await getJson<{ paths: Record<string, unknown> }>(app, '/docs/json')).body;
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/vm-projection', '/v1/affinity-graph']));
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/ui'))).toEqual([]);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/ui') || p === '/')).toEqual([]);
   });
 });

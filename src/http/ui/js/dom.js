@@ -16,10 +16,15 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-/** Replace a table's content: `columns` are `{ label, num? }`, each row `{ cells, onclick?, selected?, dataset? }`. */
+const columnClass = (c) => [c?.num ? 'num' : '', c?.kind ?? ''].join(' ').trim() || undefined;
+
+/**
+ * Replace a table's content: `columns` are `{ label, num?, kind? }` (`kind`: a class for the column's cells,
+ * e.g. `id` for ids that stay whole), each row `{ cells, onclick?, selected?, dataset? }`.
+ */
 export function fillTable(table, columns, rows) {
   table.replaceChildren(
-    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { class: c.num ? 'num' : undefined }, c.label)))),
+    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { class: columnClass(c) }, c.label)))),
     el(
       'tbody',
       {},
@@ -27,7 +32,7 @@ export function fillTable(table, columns, rows) {
         el(
           'tr',
           { class: [r.onclick ? 'clickable' : '', r.selected ? 'selected' : ''].join(' ').trim() || undefined, onclick: r.onclick, dataset: r.dataset },
-          r.cells.map((cell, i) => el('td', { class: columns[i]?.num ? 'num' : undefined }, cell)),
+          r.cells.map((cell, i) => el('td', { class: columnClass(columns[i]) }, cell)),
         ),
       ),
     ),
@@ -47,6 +52,8 @@ export function num(value, digits = 3) {
   if (value === null || value === undefined) return '–';
   if (!Number.isFinite(value)) return String(value);
   if (Number.isInteger(value)) return value.toLocaleString('en');
+  // 4.81e-8 rather than 0.0000000481: a figure keeps to its column.
+  if (Math.abs(value) < 1e-3) return Number(value.toPrecision(digits)).toExponential();
   return Number(value.toPrecision(digits)).toLocaleString('en', { maximumSignificantDigits: digits });
 }
 

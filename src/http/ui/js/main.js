@@ -5,6 +5,7 @@
  */
 import { apiKey, explain, get, getAll, setApiKey } from './api.js';
 import { clearChart, drawAffinity, drawRuns, drawScatter } from './charts.js';
+import { useClusters } from './colours.js';
 import { el, when } from './dom.js';
 import { renderAnomalies, renderClusters, renderRunEvents, renderRuns, renderTenantClusters, renderTenantDetail, renderVmDetail } from './views.js';
 
@@ -18,7 +19,8 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   tenant: params.get('tenant') ?? '',
-  vmId: null,
+  // `?vm=<vm_id>` opens the page on that VM: a selection can be linked to.
+  vmId: params.get('vm') || null,
   groupId: '',
   runId: null,
   selectedRun: null,
@@ -49,6 +51,7 @@ async function settle(...loaders) {
 async function loadClusters() {
   const [vms, tenants] = await Promise.all([get('/v1/clusters/vms'), get('/v1/clusters/tenants')]);
   state.vmClusters = vms;
+  useClusters(vms.clusters.map((c) => c.cluster_id));
   state.vmNames = new Map(vms.clusters.filter((c) => c.name).map((c) => [c.cluster_id, c.name]));
   state.tenantNames = new Map(tenants.clusters.filter((c) => c.name).map((c) => [c.cluster_id, c.name]));
   let counts = null;
@@ -74,7 +77,10 @@ async function loadScatter() {
     shown === 0 && projection.total > 0
       ? 'This run has no projection (it was restored from a saved model); the next run will have one.'
       : `${shown.toLocaleString('en')} of ${projection.total.toLocaleString('en')} VMs${projection.sampled ? ' (a fixed sample)' : ''}; PC1 and PC2 explain ${Math.round((projection.explained[0] + projection.explained[1]) * 100)}% of the variance.`;
-  drawScatter($('scatter'), projection, state.vmNames, state.vmId, selectVm);
+  const outside = drawScatter($('scatter'), projection, state.vmNames, state.vmId, selectVm);
+  if (outside > 0) {
+    $('scatter-note').textContent += ` The axes span the 1st to 99th percentiles: ${outside.toLocaleString('en')} VM${outside === 1 ? ' lies' : 's lie'} beyond, drawn outlined on the edge.`;
+  }
   $('scatter').dataset.points = String(shown);
 }
 
@@ -131,7 +137,10 @@ async function loadTenantPicker() {
   const select = $('tenant-select');
   select.replaceChildren(
     el('option', { value: '' }, 'All tenants'),
-    ...items.map((t) => el('option', { value: t.tenant_id, selected: t.tenant_id === state.tenant }, `${t.tenant_id} (${t.vm_count} VMs)`)),
+    ...items
+      .map((t) => ({ ...t, label: t.name ? `${t.name} (${t.vm_count} VMs)` : `${t.tenant_id} (${t.vm_count} VMs)` }))
+      .sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }))
+      .map((t) => el('option', { value: t.tenant_id, selected: t.tenant_id === state.tenant, title: t.tenant_id }, t.label)),
   );
 }
 
@@ -184,13 +193,33 @@ async function poll() {
 
 // ---- selection --------------------------------------------------------------------------------------------
 
+/** Keeps the page's address in step with the selection, so that it can be linked to or reloaded. */
+function setParam(name, value) {
+  const url = new URL(location.href);
+  if (value === '' || value === null) url.searchParams.delete(name);
+  else url.searchParams.set(name, value);
+  history.replaceState(null, '', url);
+}
+
 function selectVm(vmId) {
   state.vmId = vmId;
   state.groupId = '';
   $('group-select').value = '';
-  settle(loadVm, loadAffinity, loadAnomalies, async () => {
-    if (state.projection !== null) drawScatter($('scatter'), state.projection, state.vmNames, state.vmId, selectVm);
-  });
+  setParam('vm', vmId);
+  settle(
+    async () => {
+      await loadVm();
+      // The detail may be far from what was clicked (an anomaly, a table row): bring it into view, at its top.
+      const panel = $('detail-panel');
+      panel.scrollTop = 0;
+      panel.scrollIntoView({ block: 'nearest' });
+    },
+    loadAffinity,
+    loadAnomalies,
+    async () => {
+      if (state.projection !== null) drawScatter($('scatter'), state.projection, state.vmNames, state.vmId, selectVm);
+    },
+  );
 }
 
 function selectGroup(groupId) {
@@ -202,10 +231,7 @@ function selectGroup(groupId) {
 function selectTenant(tenantId) {
   state.tenant = tenantId;
   $('tenant-select').value = tenantId;
-  const url = new URL(location.href);
-  if (tenantId === '') url.searchParams.delete('tenant');
-  else url.searchParams.set('tenant', tenantId);
-  history.replaceState(null, '', url);
+  setParam('tenant', tenantId);
   refreshAll();
 }
 

@@ -1,8 +1,7 @@
 /** The dashboard's tables and detail panels, drawn from the API's responses. */
-import { clusterColour } from './colours.js';
+import { swatch } from './colours.js';
 import { el, facts, fillTable, num, shortId, when } from './dom.js';
 
-const swatch = (clusterId) => el('span', { class: 'swatch', style: { background: clusterColour(clusterId) } });
 const clusterCell = (clusterId, names) => [swatch(clusterId), clusterId, names?.get(clusterId) ? ` · ${names.get(clusterId)}` : ''];
 
 function distinguishing(list) {
@@ -17,8 +16,8 @@ export function renderClusters(table, list, tenantCounts, onCluster) {
   const clusters = tenantCounts === null ? list.clusters : list.clusters.filter((c) => tenantCounts.has(c.cluster_id));
   const columns =
     tenantCounts === null
-      ? [{ label: 'cluster' }, { label: 'name' }, { label: 'VMs', num: true }, { label: 'distinguishing features' }]
-      : [{ label: 'cluster' }, { label: 'name' }, { label: 'tenant VMs', num: true }, { label: 'all VMs', num: true }, { label: 'distinguishing features' }];
+      ? [{ label: 'cluster', kind: 'id' }, { label: 'name' }, { label: 'VMs', num: true }, { label: 'distinguishing features' }]
+      : [{ label: 'cluster', kind: 'id' }, { label: 'name' }, { label: 'tenant VMs', num: true }, { label: 'all VMs', num: true }, { label: 'distinguishing features' }];
   fillTable(
     table,
     columns,
@@ -36,7 +35,7 @@ export function renderClusters(table, list, tenantCounts, onCluster) {
 export function renderTenantClusters(table, list, onCluster) {
   fillTable(
     table,
-    [{ label: 'cluster' }, { label: 'name' }, { label: 'tenants', num: true }, { label: 'distinguishing features' }],
+    [{ label: 'cluster', kind: 'id' }, { label: 'name' }, { label: 'tenants', num: true }, { label: 'distinguishing features' }],
     list.clusters.map((c) => ({
       dataset: { clusterId: c.cluster_id },
       onclick: onCluster ? () => onCluster(c.cluster_id) : undefined,
@@ -45,32 +44,43 @@ export function renderTenantClusters(table, list, onCluster) {
   );
 }
 
+/** One line per anomaly: ids and the cluster's name are cut to the column (with an ellipsis), whole on hover. */
 export function renderAnomalies(table, items, names, selectedVm, onVm) {
   fillTable(
     table,
     [{ label: 'VM' }, { label: 'tenant' }, { label: 'cluster' }, { label: 'score', num: true }],
-    items.map((a) => ({
-      dataset: { vmId: a.vm_id },
-      selected: a.vm_id === selectedVm,
-      onclick: () => onVm(a.vm_id),
-      cells: [el('span', { title: a.vm_id }, shortId(a.vm_id)), a.tenant_id ? el('span', { title: a.tenant_id }, shortId(a.tenant_id)) : '–', clusterCell(a.cluster_id, names), num(a.score)],
-    })),
+    items.map((a) => {
+      const name = names?.get(a.cluster_id);
+      return {
+        dataset: { vmId: a.vm_id },
+        selected: a.vm_id === selectedVm,
+        onclick: () => onVm(a.vm_id),
+        cells: [
+          el('span', { title: a.vm_id }, a.vm_id),
+          a.tenant_id ? el('span', { title: a.tenant_id }, a.tenant_id) : '–',
+          el('span', { title: name ? `${a.cluster_id} · ${name}` : a.cluster_id }, swatch(a.cluster_id), a.cluster_id, name ? ` · ${name}` : ''),
+          num(a.score),
+        ],
+      };
+    }),
   );
 }
 
 /** The VM's place in the run, its attributes and its features over the window (cluster-distinguishing ones first). */
 export function renderVmDetail(container, vm, names, clusterDescription, actions) {
   const a = vm.attributes;
-  const highlighted = new Map((clusterDescription?.distinguishing ?? []).map((d) => [d.feature, d]));
+  const highlighted = new Set((clusterDescription?.distinguishing ?? []).map((d) => d.feature));
   const features = Object.entries(vm.features ?? {}).sort(([x], [y]) => (highlighted.has(y) ? 1 : 0) - (highlighted.has(x) ? 1 : 0) || x.localeCompare(y));
   const featureTable = el('table', { id: 'vm-features' });
+  // Every feature next to its cluster's and the fleet's means in the latest run; the ones that set the
+  // cluster apart first, in bold.
   fillTable(
     featureTable,
-    [{ label: 'feature (window)' }, { label: 'this VM', num: true }, { label: 'cluster mean', num: true }, { label: 'fleet mean', num: true }],
-    features.map(([name, value]) => {
-      const d = highlighted.get(name);
-      return { cells: [d ? el('b', {}, name) : name, num(value), d ? num(d.value) : '', d ? num(d.overall) : ''] };
-    }),
+    [{ label: 'feature (window)' }, { label: 'this VM', num: true }, { label: 'cluster', num: true }, { label: 'fleet', num: true }],
+    features.map(([name, value]) => ({
+      dataset: { feature: name },
+      cells: [highlighted.has(name) ? el('b', {}, name) : name, num(value), num(vm.cluster_means?.[name]), num(vm.fleet_means?.[name])],
+    })),
   );
   container.replaceChildren(
     el('h3', { id: 'vm-detail-id' }, vm.vm_id),
@@ -102,7 +112,7 @@ export function renderVmDetail(container, vm, names, clusterDescription, actions
           ['labels', a.labels === null ? null : Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(', ')],
           ['as of', when(a.ts)],
         ]),
-    el('h3', {}, 'Features over the window'),
+    el('h3', {}, 'Features over the window', el('small', {}, ' with the means of its cluster and of the fleet')),
     vm.features === null ? el('p', { class: 'note' }, 'No traffic in the window.') : featureTable,
   );
 }
@@ -126,7 +136,7 @@ export function renderRuns(table, runs, selectedRun, onRun) {
   fillTable(
     table,
     [
-      { label: 'run' },
+      { label: 'run', kind: 'id' },
       { label: 'computed at (event time)' },
       { label: 'reason' },
       { label: 'ms', num: true },
