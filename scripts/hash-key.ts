@@ -17,7 +17,7 @@ async function readStdin(): Promise<string> {
 
 const HELP = `Usage: npm run hash-key -- [--scrypt] [--scope admin|tenant:<tenant_id>] [<key> | --generate]
 
-Prints the API_KEYS entry for an API key: <hash>:<scope> (README "Security"). The key is read from standard
+Prints the API_KEYS entry for an API key: <hash>:<scope> (docs/security.md). The key is read from standard
 input when not given (so it stays out of shell history).
 
   --generate        make a random key and print it, then its entry

@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   if (restored) applySnapshot(restored.snapshot, pipeline, service);
   // A limit reached is logged on its 1st, 10th, 100th... hit (the fleet's own thinning); all hits are counted in /metrics.
   pipeline.fleet.onCapHit = (cap, count) =>
-    app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and README "Bounded resources"`);
+    app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and docs/operations.md "Bounded resources"`);
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
   if (envFile)

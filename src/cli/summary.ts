@@ -21,7 +21,7 @@ export function formatReplaySummary(o: ReplayOutcome): string {
   const superseded = counted(SUPERSEDED_STATS);
   if (superseded.length > 0) lines.push(`not applied, superseded by newer state ${fmt(SUPERSEDED_STATS.reduce((a, n) => a + (s[n] ?? 0), 0))}: ${superseded.join(', ')}`);
   const limits = counted(LIMIT_STATS);
-  if (limits.length > 0) lines.push(`limits reached: ${limits.join(', ')} (README "Bounded resources")`);
+  if (limits.length > 0) lines.push(`limits reached: ${limits.join(', ')} (docs/operations.md "Bounded resources")`);
   const run = result.run;
   if (run === null) {
     lines.push('no clustering run: the trace held no usable flows');

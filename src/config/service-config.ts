@@ -14,7 +14,7 @@ import { PipelineOptions } from './pipeline-options.ts';
 const ServiceEnv = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-  // Defaults inside the package's folder, whatever the current folder (README "Configuration"); a value
+  // Defaults inside the package's folder, whatever the current folder (docs/operations.md, .env.example); a value
   // given is a path as usual, relative ones from the current folder.
   STATE_DIR: z.string().min(1).default(packagePath('state')),
   MODELS_DIR: z.string().min(1).default(packagePath('models')),
@@ -102,7 +102,7 @@ const SecurityEnv = z.object({
   ALLOW_OPEN_API: z.stringbool().default(false),
   /**
    * Host names the service answers to (the Host header, without port), comma-separated; `*`: any. Unset:
-   * any when API keys are configured, else the loopback names and HOST (DNS rebinding, README "Security").
+   * any when API keys are configured, else the loopback names and HOST (DNS rebinding, docs/security.md).
    */
   ALLOWED_HOSTS: z
     .string()

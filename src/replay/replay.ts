@@ -14,7 +14,7 @@ import { readTraceChunks } from '../trace/trace-reader.ts';
 
 /** Stats of valid records that were not applied because newer state superseded them. */
 export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;
-/** Stats of the bounded resources' limits (README "Bounded resources"). */
+/** Stats of the bounded resources' limits (docs/operations.md "Bounded resources"). */
 export const LIMIT_STATS = ['vms_refused', 'vm_pairs_refused', 'peer_sets_sketched', 'tenant_labels_refused', 'deleted_evicted'] as const;
 
 export interface ReplayOptions {

@@ -64,7 +64,7 @@ it('counts flows and attributes of VMs beyond max_vms as vm_cap rejections, and 
   const summary = formatReplaySummary(outcome).split('\n');
   expect(summary[1]).toBe('rejected 3: vm_cap 3');
   expect(summary[2]).toBe('not applied, superseded by newer state 3: flows_for_deleted_vms 1, vm_attributes_stale 1, tenant_attributes_stale 1');
-  expect(summary[3]).toBe('limits reached: vms_refused 6 (README "Bounded resources")');
+  expect(summary[3]).toBe('limits reached: vms_refused 6 (docs/operations.md "Bounded resources")');
 });
 
 it('names the record of a batch that vm_cap turned away by its index', async () => {
