@@ -63,6 +63,22 @@ export type SearchReason =
   /** k was fixed: never a search, a warm fit when the previous run had that k. */
   | 'fixed-k';
 
+/** Every reason, for the readers of persisted records. */
+export const SEARCH_REASONS = [
+  'no-previous-run',
+  'requested',
+  'run-cap',
+  'no-reference',
+  'cluster-lost',
+  'new-rows',
+  'moved',
+  'unexplained-rise',
+  'final-run',
+  'vm-searched',
+  'no-drift',
+  'fixed-k',
+] as const satisfies readonly SearchReason[];
+
 /** Why a search was asked for whatever the drift. */
 export type ForcedSearch = Extract<SearchReason, 'requested' | 'final-run' | 'vm-searched'>;
 
