@@ -76,7 +76,7 @@ export const defaultClusteringOptions: ClusteringOptions = {
   minClusterSilhouette: 0.25,
   dbscan: { minPoints: 5 },
   drift: defaultDriftPolicy,
-  warmSilhouetteSampleSize: 500,
+  warmSilhouetteSampleSize: 300,
 };
 
 export interface ClusterSummary {
