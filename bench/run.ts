@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay replay-hour kafka api scale memory]: runs the benchmarks (all, or those named) and writes their figures
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
  */
@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseFlags } from '../src/cli/args.ts';
 import { benchChartSpec } from '../src/cli/bench-chart.ts';
+import { unknownSections } from '../src/cli/commands/bench.ts';
 import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
@@ -25,6 +26,13 @@ const PLOT = 'bench/results/latest.svg';
 
 async function main(): Promise<void> {
   const { positionals: only, values: flags } = parseFlags(process.argv.slice(2), ['json']);
+  // Before generating anything: a misspelt name would otherwise run nothing and say nothing.
+  const unknown = unknownSections(only);
+  if (unknown !== null) {
+    process.stderr.write(`bench: ${unknown}\n`);
+    process.exitCode = 2;
+    return;
+  }
   // Every section but replay-hour runs on the 1M-record trace.
   if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
