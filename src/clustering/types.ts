@@ -1,3 +1,5 @@
+import { type DriftPolicy, defaultDriftPolicy, type ForcedSearch, type SearchRecord, type WarmStart } from './drift.ts';
+
 /** A dense numeric table: one row per entity (VM or tenant), one column per traffic feature. */
 export interface FeatureMatrix {
   readonly rows: number;
@@ -43,6 +45,20 @@ export interface ClusteringOptions {
   /** 'weakest-cluster': the largest k whose every cluster has at least this mean silhouette; default 0.25. */
   minClusterSilhouette: number;
   dbscan: { eps?: number; minPoints: number };
+  /**
+   * k-means only: the previous run's partition aligned to these rows (drift.ts). With it a run fits once
+   * from the previous clusters and searches k only on drift; without it every run searches.
+   */
+  warm?: WarmStart;
+  /** Search k even when a warm fit would do, for this reason (an operator's request, say). */
+  forceSearch?: ForcedSearch;
+  /** When a warm run gives way to a search (drift.ts). */
+  drift: DriftPolicy;
+  /**
+   * The silhouette of a warm run is measured on a seeded sample of at most this many rows: it is reported,
+   * not used to choose, and a sample of silhouetteSampleSize would cost many times the warm fit.
+   */
+  warmSilhouetteSampleSize: number;
 }
 
 export const defaultClusteringOptions: ClusteringOptions = {
@@ -59,6 +75,8 @@ export const defaultClusteringOptions: ClusteringOptions = {
   silhouetteTolerance: 0.025,
   minClusterSilhouette: 0.25,
   dbscan: { minPoints: 5 },
+  drift: defaultDriftPolicy,
+  warmSilhouetteSampleSize: 300,
 };
 
 export interface ClusterSummary {
@@ -106,6 +124,8 @@ export interface ClusteringOutcome {
     /** In the clustering space (standardised, weighted, projected). */
     centroids: number[][];
   };
+  /** k-means only: whether this run searched k and why (drift.ts). */
+  search?: SearchRecord;
   /** Milliseconds per stage; the only part of the outcome that is not reproducible. */
   timings: Record<string, number>;
 }

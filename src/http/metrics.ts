@@ -34,6 +34,7 @@ export class ServiceMetrics {
   private readonly clusters: Gauge<'side'>;
   private readonly silhouette: Gauge<'side'>;
   private readonly runsTotal: Counter;
+  private readonly runSearches: Counter<'side' | 'mode' | 'reason'>;
   private readonly clusterEvents: Counter<'side' | 'event'>;
   private readonly moves: Counter<'side'>;
   private readonly lastRunChanges: Gauge<'side' | 'change'>;
@@ -87,6 +88,12 @@ export class ServiceMetrics {
       registers,
     });
     this.runsTotal = new Counter({ name: `${p}runs_total`, help: 'Clustering runs completed', registers });
+    this.runSearches = new Counter({
+      name: `${p}run_searches_total`,
+      help: 'Clustering runs by side, mode (search: k searched; warm: one fit from the previous run) and reason (docs/clustering.md)',
+      labelNames: ['side', 'mode', 'reason'],
+      registers,
+    });
     this.clusterEvents = new Counter({
       name: `${p}cluster_events_total`,
       help: 'Cluster lifecycle events over the runs, by side (vm, tenant) and event (born, died, split, merged)',
@@ -222,6 +229,8 @@ export class ServiceMetrics {
     this.runDuration.observe({ side }, ms / 1000);
     this.clusters.set({ side }, s.outcome.k);
     this.silhouette.set({ side }, s.outcome.quality.silhouette ?? Number.NaN);
+    const search = s.outcome.search;
+    if (search) this.runSearches.inc({ side, mode: search.searched ? 'search' : 'warm', reason: search.reason });
   }
 
   /** The fleet state's monotonic counters (camelCase names), reported as events in snake_case. */

@@ -176,6 +176,11 @@ export type VmClusterPage = z.infer<typeof VmClusterPage>;
 export const TenantClusterPage = ClusterPageBase.extend({ members: z.array(TenantItem) });
 export type TenantClusterPage = z.infer<typeof TenantClusterPage>;
 
+/** The optional body of POST /v1/recluster. */
+export const ReclusterBody = z.object({
+  search: z.boolean().optional().describe('True: search k even when the fleet has not drifted (a fixed k never searches)'),
+});
+
 export const ReclusterAccepted = z.object({
   run_id: z.string(),
   started: z.boolean().describe('False when a run was already in progress: its id is returned'),
@@ -230,6 +235,24 @@ const RunSide = z.object({
   inertia: z.number().nullable(),
   noise: z.number().int(),
   changes: EventCounts.describe('Lifecycle events against the previous run'),
+  search: z
+    .object({
+      searched: z.boolean().describe('True: k was searched; false: one warm fit from the previous run (docs/clustering.md)'),
+      reason: z.string().describe('Why: no-previous-run, requested, run-cap, no-reference, cluster-lost, new-rows, moved, unexplained-rise, final-run, vm-searched, no-drift, fixed-k'),
+      runs_since_search: z.number().int().describe('Runs since the last search, after this one (0 when it searched)'),
+      reference_unexplained: z.number().nullable().describe('Unexplained share (inertia / total sum of squares) of the last search: the drift reference'),
+      drift: z
+        .object({
+          unexplained: z.number().nullable().describe("The warm fit's unexplained share"),
+          moved: z.number().nullable().describe('Share of the previous run\'s entities that changed cluster in the warm fit'),
+          new_rows: z.number().nullable().describe('Share of the entities that are new since the previous run'),
+          lost_clusters: z.number().int().describe('Previous clusters with no member left or empty after the warm fit'),
+        })
+        .nullable()
+        .describe('The warm fit\'s measures; null when no warm fit was made'),
+    })
+    .nullable()
+    .describe('Whether the run searched k and why; null for DBSCAN and runs of older versions'),
 });
 
 export const RunSummary = z.object({

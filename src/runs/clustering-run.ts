@@ -2,7 +2,7 @@
  * One clustering run: VMs first, then tenants from the mix of VM clusters they hold. Pure and
  * deterministic, so it can run inline (replay, tests) or in a worker thread (the service).
  */
-import { cluster } from '../clustering/index.ts';
+import { alignLabels, cluster, type ForcedSearch, type WarmStart } from '../clustering/index.ts';
 import { inUnitsOf } from '../clustering/summarize.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
@@ -66,6 +66,44 @@ export interface ClusteringRun {
   vmPairs?: VmPairs;
 }
 
+/** What a run keeps of one side of the previous run to start warm from it (clustering/drift.ts). */
+export interface PreviousSide {
+  ids: readonly string[];
+  /** Label of each id in the previous run's outcome (0..k-1). */
+  labels: Int32Array;
+  k: number;
+  referenceUnexplained: number | null;
+  runsSinceSearch: number;
+}
+
+/** The previous run as the next one starts from it; sides are null when there is nothing to start from. */
+export interface PreviousRun {
+  vms: PreviousSide | null;
+  tenants: PreviousSide | null;
+  /** Search k whatever the drift, for this reason (POST /v1/recluster with "search": true, a trace's last run); null: on drift only. */
+  forceSearch: Extract<ForcedSearch, 'requested' | 'final-run'> | null;
+}
+
+/** The previous run's partitions, for a warm start; a side without a k-means search record gives none. */
+export function previousRunOf(run: ClusteringRun | null, forceSearch: PreviousRun['forceSearch'] = null): PreviousRun {
+  const side = (s: Side | undefined): PreviousSide | null => {
+    const search = s?.outcome.search;
+    if (s === undefined || search === undefined || s.outcome.algorithm !== 'kmeans') return null;
+    return { ids: s.ids, labels: s.outcome.labels, k: s.outcome.k, referenceUnexplained: search.referenceUnexplained, runsSinceSearch: search.runsSinceSearch };
+  };
+  return { vms: side(run?.vms), tenants: side(run?.tenants), forceSearch };
+}
+
+function warmOf(previous: PreviousSide | null | undefined, ids: readonly string[]): WarmStart | undefined {
+  if (!previous) return undefined;
+  return {
+    labels: alignLabels(previous.ids, previous.labels, ids),
+    k: previous.k,
+    referenceUnexplained: previous.referenceUnexplained,
+    runsSinceSearch: previous.runsSinceSearch,
+  };
+}
+
 export const NOISE_CLUSTER_ID = 'noise';
 export const VM_CLUSTER_PREFIX = 'vm-';
 export const TENANT_CLUSTER_PREFIX = 'tenant-';
@@ -110,10 +148,15 @@ export type TenantInputs = Pick<
  * (clusterer.ts): the affinity groups need only the traffic graph and the tenant clusters only the VM
  * labels, so they run beside the VM clustering and its insights; assembled, both give this result.
  */
-export function runClustering(snapshot: FleetSnapshot, runId: string, options: RunOptions = defaultRunOptions): ClusteringRun {
+export function runClustering(
+  snapshot: FleetSnapshot,
+  runId: string,
+  options: RunOptions = defaultRunOptions,
+  previous: PreviousRun | null = null,
+): ClusteringRun {
   const started = performance.now();
-  const vmOutcome = clusterVms(snapshot.vmFeatures, options);
-  const tenants = clusterTenants(snapshot, vmOutcome.labels, vmOutcome.k, options);
+  const vmOutcome = clusterVms(snapshot.vmFeatures, options, previous, snapshot.vmIds);
+  const tenants = clusterTenants(snapshot, vmOutcome.labels, vmOutcome.k, options, previous, vmOutcome.search?.searched !== false);
   const insights = describeVms(vmOutcome, snapshot.vmFeatures, options);
   let t = performance.now();
   const affinity = runAffinity(snapshot.vmIds.length, snapshot.vmPairs, options);
@@ -125,13 +168,24 @@ export function runClustering(snapshot: FleetSnapshot, runId: string, options: R
   return run;
 }
 
-/** The VM clusters; missing feature values are imputed in place first. */
-export function clusterVms(vmFeatures: FeatureMatrix, options: RunOptions = defaultRunOptions): ClusteringOutcome {
+/**
+ * The VM clusters; missing feature values are imputed in place first. With the previous run (and the VM
+ * ids of these rows) the fit starts from its clusters and searches k only on drift.
+ */
+export function clusterVms(
+  vmFeatures: FeatureMatrix,
+  options: RunOptions = defaultRunOptions,
+  previous: PreviousRun | null = null,
+  vmIds: readonly string[] = [],
+): ClusteringOutcome {
   imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
+  const warm = vmIds.length === vmFeatures.rows ? warmOf(previous?.vms, vmIds) : undefined;
   return cluster(vmFeatures, {
     ...options.vm,
     weights: vmFeatureWeights(options.vmFeatureWeights),
     minScales: vmFeatureMinScales(),
+    ...(warm === undefined ? {} : { warm }),
+    ...(previous?.forceSearch ? { forceSearch: previous.forceSearch } : {}),
   });
 }
 
@@ -146,9 +200,19 @@ export function clusterTenants(
   vmLabels: Int32Array,
   vmClusters: number,
   options: RunOptions = defaultRunOptions,
+  previous: PreviousRun | null = null,
+  vmSearched = true,
 ): TenantClustering {
   const { tenantIds, matrix } = tenantMatrixOf(inputs, vmLabels, labelIds(VM_CLUSTER_PREFIX, vmClusters));
-  const outcome = cluster(tenantClusteringInput(matrix), { ...options.tenant, ...tenantClusteringScaling(matrix.cols) });
+  const warm = warmOf(previous?.tenants, tenantIds);
+  // A VM search may have redrawn the VM clusters that the tenants' mix columns count: the tenants search too.
+  const forceSearch: ForcedSearch | null = previous?.forceSearch ?? (vmSearched ? 'vm-searched' : null);
+  const outcome = cluster(tenantClusteringInput(matrix), {
+    ...options.tenant,
+    ...tenantClusteringScaling(matrix.cols),
+    ...(warm === undefined ? {} : { warm }),
+    ...(forceSearch === null ? {} : { forceSearch }),
+  });
   outcome.clusters = inUnitsOf(outcome.clusters, matrix, outcome.labels);
   return { tenantIds, features: matrix, outcome };
 }

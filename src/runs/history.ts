@@ -4,6 +4,7 @@
  * It outlives the process as a versioned JSON document (src/models/ writes the file), checked on reading.
  */
 import { z } from 'zod';
+import { SEARCH_REASONS, type SearchRecord } from '../clustering/drift.ts';
 import type { ClusteringRun, Side } from './clustering-run.ts';
 import type { RunChanges } from './identity.ts';
 
@@ -14,6 +15,8 @@ export interface SideRecord {
   silhouette: number | null;
   inertia: number | null;
   noise: number;
+  /** Whether the run searched k and why (k-means only; absent in runs of older versions). */
+  search?: SearchRecord;
 }
 
 export interface RunRecord {
@@ -29,7 +32,14 @@ export interface RunRecord {
 
 function sideRecord(side: Side): SideRecord {
   const o = side.outcome;
-  return { count: side.ids.length, k: o.k, silhouette: o.quality.silhouette, inertia: o.quality.inertia, noise: o.quality.noise };
+  return {
+    count: side.ids.length,
+    k: o.k,
+    silhouette: o.quality.silhouette,
+    inertia: o.quality.inertia,
+    noise: o.quality.noise,
+    ...(o.search === undefined ? {} : { search: o.search }),
+  };
 }
 
 export function runRecord(run: ClusteringRun, changes: RunChanges, reason: RunRecord['reason']): RunRecord {
@@ -90,6 +100,15 @@ const SideRecordSchema = z.object({
   silhouette: z.number().nullable(),
   inertia: z.number().nullable(),
   noise: z.number().int().min(0),
+  search: z
+    .object({
+      searched: z.boolean(),
+      reason: z.enum(SEARCH_REASONS),
+      runsSinceSearch: z.number().int().min(0),
+      referenceUnexplained: z.number().nullable(),
+      drift: z.object({ unexplained: z.number(), moved: z.number(), newRows: z.number(), lostClusters: z.number().int() }).nullable(),
+    })
+    .optional(),
 });
 const SideChangesSchema = z.object({
   events: z.array(

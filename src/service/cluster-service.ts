@@ -7,13 +7,13 @@ import type { TenantAttributes } from '../contract/records.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
 import { trackedTenantCount } from '../fleet/tracked-tenants.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
-import type { ClusteringRun, RunOptions } from '../runs/clustering-run.ts';
+import { type ClusteringRun, previousRunOf, type RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
 import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
 import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
 import type { FleetSnapshot } from '../runs/snapshot.ts';
 import type { Clusterer } from './clusterer.ts';
-import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, RunStatus, ServiceView, VmView } from './types.ts';
+import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
 export interface ClusterServiceEvents {
   /** A completed run, with what changed since the previous one. */
@@ -123,18 +123,25 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * run on the very input of the latest run is not started (it would repeat that run, write another model
    * and push a real run out of the history): the latest run's id is returned. A request always runs.
    */
-  startRun(reason: RunStatus['reason']): RecluterRequestOutcome {
+  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}): RecluterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
     const input = this.currentInput();
-    if (reason !== 'request' && this.latest !== null && this.seedModel === null && sameInput(this.lastInput, input)) {
+    // A trace's final run must search (its result is the product): it repeats a warm run on the same input.
+    const repeatsSearch = reason !== 'final' || this.latest?.vms.outcome.search?.searched !== false;
+    if (reason !== 'request' && this.latest !== null && this.seedModel === null && sameInput(this.lastInput, input) && repeatsSearch) {
       return { runId: this.latest.runId, started: false };
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
     const snapshot = this.pipeline.snapshot();
     // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
+    // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
+    const previous = previousRunOf(
+      this.seedModel === null ? this.latest : null,
+      request.search === true ? 'requested' : reason === 'final' ? 'final-run' : null,
+    );
     if (this.seedModel) this.placeByModel(snapshot);
-    const done = this.clusterer.run(snapshot, status.runId, this.runOptions).then(
+    const done = this.clusterer.run(snapshot, status.runId, this.runOptions, previous).then(
       (raw) => {
         // Identities are the service's memory, not the worker's: matched here, on the main thread.
         const { run, changes, state } = assignIdentities(raw, this.identity);
@@ -267,8 +274,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.inFlight?.status ?? null;
   }
 
-  requestRecluster(): RecluterRequestOutcome {
-    return this.startRun('request');
+  requestRecluster(options: ReclusterOptions = {}): RecluterRequestOutcome {
+    return this.startRun('request', options);
   }
 
   vm(vmId: string): VmView | null {

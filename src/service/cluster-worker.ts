@@ -4,19 +4,38 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { FeatureMatrix } from '../clustering/types.ts';
-import { clusterTenants, clusterVms, describeVms, type RunOptions, runAffinity, type TenantInputs } from '../runs/clustering-run.ts';
+import {
+  clusterTenants,
+  clusterVms,
+  describeVms,
+  type PreviousRun,
+  type RunOptions,
+  runAffinity,
+  type TenantInputs,
+} from '../runs/clustering-run.ts';
 import type { VmPairs } from '../runs/snapshot.ts';
 
 export type WorkerRequest =
   /** The VM clusters (their labels reported as soon as known, as progress), then their insights. */
-  | { id: number; kind: 'vms'; features: FeatureMatrix; options: RunOptions }
-  | { id: number; kind: 'tenants'; inputs: TenantInputs; vmLabels: Int32Array; vmClusters: number; options: RunOptions }
+  | { id: number; kind: 'vms'; features: FeatureMatrix; options: RunOptions; vmIds: string[]; previous: PreviousRun | null }
+  | {
+      id: number;
+      kind: 'tenants';
+      inputs: TenantInputs;
+      vmLabels: Int32Array;
+      vmClusters: number;
+      options: RunOptions;
+      previous: PreviousRun | null;
+      vmSearched: boolean;
+    }
   | { id: number; kind: 'affinity'; vmCount: number; pairs: VmPairs; options: RunOptions };
 
 /** The VM labels, sent before the insights so that the tenant side can start on the other thread. */
 export interface VmLabelsProgress {
   labels: Int32Array;
   k: number;
+  /** False when the VM side ran warm: the tenant side may then run warm too. */
+  searched: boolean;
 }
 
 function handle(req: WorkerRequest): unknown {
@@ -27,10 +46,10 @@ function handle(req: WorkerRequest): unknown {
       return { affinity, ms: performance.now() - started };
     }
     case 'tenants':
-      return clusterTenants(req.inputs, req.vmLabels, req.vmClusters, req.options);
+      return clusterTenants(req.inputs, req.vmLabels, req.vmClusters, req.options, req.previous, req.vmSearched);
     case 'vms': {
-      const vmOutcome = clusterVms(req.features, req.options);
-      const progress: VmLabelsProgress = { labels: vmOutcome.labels, k: vmOutcome.k };
+      const vmOutcome = clusterVms(req.features, req.options, req.previous, req.vmIds);
+      const progress: VmLabelsProgress = { labels: vmOutcome.labels, k: vmOutcome.k, searched: vmOutcome.search?.searched !== false };
       parentPort?.postMessage({ id: req.id, progress });
       const insights = describeVms(vmOutcome, req.features, req.options);
       return { vmOutcome, vmFeatures: req.features, insights };

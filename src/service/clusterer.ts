@@ -7,6 +7,7 @@ import type { AffinityGroups } from '../runs/affinity.ts';
 import {
   assembleRun,
   type ClusteringRun,
+  type PreviousRun,
   type RunOptions,
   type RunParts,
   runClustering,
@@ -17,13 +18,14 @@ import type { FleetSnapshot } from '../runs/snapshot.ts';
 import type { VmLabelsProgress, WorkerRequest } from './cluster-worker.ts';
 
 export interface Clusterer {
-  run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun>;
+  /** With the previous run, the run starts warm from its clusters and searches k only on drift (clustering/drift.ts). */
+  run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous?: PreviousRun | null): Promise<ClusteringRun>;
   close(): Promise<void>;
 }
 
 export class InlineClusterer implements Clusterer {
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun> {
-    return runClustering(snapshot, runId, options);
+  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
+    return runClustering(snapshot, runId, options, previous);
   }
 
   async close(): Promise<void> {}
@@ -124,7 +126,7 @@ export class WorkerClusterer implements Clusterer {
   private readonly first = new WorkerChannel();
   private readonly second = new WorkerChannel();
 
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun> {
+  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
     const started = performance.now();
     // Thread 2 gets a copy of the traffic graph (small next to the features): the run keeps the original.
     const { a, b, bytes } = snapshot.vmPairs;
@@ -135,7 +137,7 @@ export class WorkerClusterer implements Clusterer {
     );
     let tenants: Promise<TenantClustering> | null = null;
     const requestTenants = (progress: unknown): void => {
-      const { labels, k } = progress as VmLabelsProgress;
+      const { labels, k, searched } = progress as VmLabelsProgress;
       const inputs: TenantInputs = {
         windowMs: snapshot.windowMs,
         tenants: snapshot.tenants,
@@ -145,13 +147,16 @@ export class WorkerClusterer implements Clusterer {
         vmExternalBytes: snapshot.vmExternalBytes,
         vmSameTenantBytes: snapshot.vmSameTenantBytes,
       };
-      tenants = this.second.request<TenantClustering>({ kind: 'tenants', inputs, vmLabels: labels, vmClusters: k, options }, []);
+      tenants = this.second.request<TenantClustering>(
+        { kind: 'tenants', inputs, vmLabels: labels, vmClusters: k, options, previous, vmSearched: searched },
+        [],
+      );
       // Awaited below once the VM side is done; a failure before then must not count as unhandled.
       tenants.catch(() => {});
     };
     // The feature matrix is the bulk of the message: transfer it rather than copy it.
     const vms = await this.first.request<Pick<RunParts, 'vmOutcome' | 'vmFeatures' | 'insights'>>(
-      { kind: 'vms', features: snapshot.vmFeatures, options },
+      { kind: 'vms', features: snapshot.vmFeatures, options, vmIds: snapshot.vmIds, previous },
       [snapshot.vmFeatures.data.buffer] as ArrayBuffer[],
       requestTenants,
     ).catch(async (err: unknown) => {

@@ -25,6 +25,11 @@ export interface RunStatus {
   reason: 'schedule' | 'request' | 'final';
 }
 
+export interface ReclusterOptions {
+  /** Search k even when the fleet has not drifted (a fixed k still never searches). */
+  search?: boolean;
+}
+
 export interface RecluterRequestOutcome {
   runId: string;
   /** False when a run was already in progress: its id is returned and no second run starts. */
@@ -49,7 +54,7 @@ export interface ServiceView {
   /** Live state of one VM (not deleted); null when unknown. */
   vm(vmId: string): VmView | null;
   tenant(tenantId: string): TenantAttributes | null;
-  requestRecluster(): RecluterRequestOutcome;
+  requestRecluster(options?: ReclusterOptions): RecluterRequestOutcome;
   ingestStats(): IngestStats;
   /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
   inputsReady(): boolean;

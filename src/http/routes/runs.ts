@@ -12,7 +12,33 @@ import { errors, latestIndex, type RouteOptions, scoped } from './context.ts';
 const isoOrNull = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 function side(s: SideRecord, changes: SideChanges): RunSummary['vms'] {
-  return { count: s.count, k: s.k, silhouette: finiteOrNull(s.silhouette), inertia: finiteOrNull(s.inertia), noise: s.noise, changes: countEvents(changes) };
+  const search = s.search;
+  return {
+    count: s.count,
+    k: s.k,
+    silhouette: finiteOrNull(s.silhouette),
+    inertia: finiteOrNull(s.inertia),
+    noise: s.noise,
+    changes: countEvents(changes),
+    search:
+      search === undefined
+        ? null
+        : {
+            searched: search.searched,
+            reason: search.reason,
+            runs_since_search: search.runsSinceSearch,
+            reference_unexplained: finiteOrNull(search.referenceUnexplained),
+            drift:
+              search.drift === null
+                ? null
+                : {
+                    unexplained: finiteOrNull(search.drift.unexplained),
+                    moved: finiteOrNull(search.drift.moved),
+                    new_rows: finiteOrNull(search.drift.newRows),
+                    lost_clusters: search.drift.lostClusters,
+                  },
+          },
+  };
 }
 
 function summary(r: RunRecord): RunSummary {
