@@ -6,7 +6,7 @@ import { cluster } from '../clustering/index.ts';
 import { inUnitsOf } from '../clustering/summarize.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { renameVmClusters, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
+import { renameVmClusters, TENANT_K_SELECTION, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
@@ -23,7 +23,7 @@ export interface RunOptions {
 
 export const defaultRunOptions: RunOptions = {
   vm: { algorithm: 'kmeans', kMin: 2, kMax: 24, restarts: 5, seed: 1 },
-  tenant: { algorithm: 'kmeans', kMin: 2, kMax: 12, restarts: 5, seed: 1 },
+  tenant: { algorithm: 'kmeans', kMin: 2, kMax: 12, restarts: 5, seed: 1, kSelection: TENANT_K_SELECTION },
   vmFeatureWeights: {},
 };
 
@@ -148,7 +148,11 @@ export function clusterTenants(
   options: RunOptions = defaultRunOptions,
 ): TenantClustering {
   const { tenantIds, matrix } = tenantMatrixOf(inputs, vmLabels, labelIds(VM_CLUSTER_PREFIX, vmClusters));
-  const outcome = cluster(tenantClusteringInput(matrix), { ...options.tenant, ...tenantClusteringScaling(matrix.cols) });
+  const outcome = cluster(tenantClusteringInput(matrix), {
+    kSelection: TENANT_K_SELECTION,
+    ...options.tenant,
+    ...tenantClusteringScaling(matrix.cols),
+  });
   outcome.clusters = inUnitsOf(outcome.clusters, matrix, outcome.labels);
   return { tenantIds, features: matrix, outcome };
 }
