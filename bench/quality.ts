@@ -119,6 +119,41 @@ export function summariseSet(perSeed: SeedQuality[]): SetQuality {
   };
 }
 
+/** Every seed of the chosen sets, replayed and scored; progress lines go to `log`. */
+export async function benchQuality(
+  realism: Realism,
+  set: 'unseen' | 'tuning' | 'all' = 'all',
+  periodic = false,
+  dir = 'fixtures/generated/quality',
+  log: (line: string) => void = (line) => process.stderr.write(line),
+): Promise<Record<string, unknown>> {
+  const sets: Array<[string, readonly number[]]> = [];
+  if (set !== 'unseen') sets.push(['tuning', TUNING_SEEDS]);
+  if (set !== 'tuning') sets.push(['unseen', UNSEEN_SEEDS]);
+  const out: Record<string, unknown> = {
+    command: `npx tsx bench/quality.ts --set ${set} --realism ${realism}${periodic ? ' --periodic' : ''}`,
+    realism,
+    fleet: QUALITY_FLEET,
+    runs: periodic ? 'periodic every 5 min and final, as npm run replay' : 'final run only (reclusterMinutes 0)',
+  };
+  for (const [label, seeds] of sets) {
+    const per: SeedQuality[] = [];
+    for (const seed of seeds) {
+      const q = await seedQuality(seed, realism, dir, periodic);
+      per.push(q);
+      log(
+        `${label} seed ${seed}: VM ARI ${q.vm_ari.toFixed(4)} (k ${q.vm_k}/${q.vm_truth_classes})  tenant ARI ${q.tenant_ari.toFixed(4)} (k ${q.tenant_k}/${q.tenant_truth_classes})  ${q.seconds} s\n`,
+      );
+    }
+    const s = summariseSet(per);
+    out[label] = s;
+    log(
+      `${label}: VM ARI mean ${s.vm_ari_mean.toFixed(4)} worst ${s.vm_ari_worst.toFixed(4)}; tenant ARI mean ${s.tenant_ari_mean.toFixed(4)} worst ${s.tenant_ari_worst.toFixed(4)}\n`,
+    );
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -133,31 +168,7 @@ async function main(): Promise<void> {
   const realism = values.realism as Realism;
   if (!REALISMS.includes(realism)) throw new Error(`--realism must be one of ${REALISMS.join(', ')}`);
   if (!['unseen', 'tuning', 'all'].includes(values.set)) throw new Error('--set must be unseen, tuning or all');
-  const sets: Array<[string, readonly number[]]> = [];
-  if (values.set !== 'unseen') sets.push(['tuning', TUNING_SEEDS]);
-  if (values.set !== 'tuning') sets.push(['unseen', UNSEEN_SEEDS]);
-  const out: Record<string, unknown> = {
-    started: new Date().toISOString(),
-    command: `npx tsx bench/quality.ts --set ${values.set} --realism ${realism}${values.periodic ? ' --periodic' : ''}`,
-    realism,
-    fleet: QUALITY_FLEET,
-    runs: values.periodic ? 'periodic every 5 min and final, as npm run replay' : 'final run only (reclusterMinutes 0)',
-  };
-  for (const [label, seeds] of sets) {
-    const per: SeedQuality[] = [];
-    for (const seed of seeds) {
-      const q = await seedQuality(seed, realism, values.dir, values.periodic);
-      per.push(q);
-      process.stdout.write(
-        `${label} seed ${seed}: VM ARI ${q.vm_ari.toFixed(4)} (k ${q.vm_k}/${q.vm_truth_classes})  tenant ARI ${q.tenant_ari.toFixed(4)} (k ${q.tenant_k}/${q.tenant_truth_classes})  ${q.seconds} s\n`,
-      );
-    }
-    const s = summariseSet(per);
-    out[label] = s;
-    process.stdout.write(
-      `${label}: VM ARI mean ${s.vm_ari_mean.toFixed(4)} worst ${s.vm_ari_worst.toFixed(4)}; tenant ARI mean ${s.tenant_ari_mean.toFixed(4)} worst ${s.tenant_ari_worst.toFixed(4)}\n`,
-    );
-  }
+  const out = { started: new Date().toISOString(), ...(await benchQuality(realism, values.set as 'unseen' | 'tuning' | 'all', values.periodic, values.dir, (line) => process.stdout.write(line))) };
   const path = values.out ?? `bench/results/quality-${realism}.json`;
   await writeFile(path, `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`written to ${path}\n`);
