@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- replay replay-hour kafka api scale memory]: runs the benchmarks (all, or those named) and writes their figures
+ * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
  */
@@ -14,6 +15,7 @@ import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchMemory } from './memory.ts';
+import { benchQuality } from './quality.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
 
@@ -67,6 +69,11 @@ async function main(): Promise<void> {
     figures.scale = await benchScale(TRACE);
   }
   if (wanted('memory')) figures.memory = await benchMemory();
+  // Three minutes of replays: only when asked for by name.
+  if (only.includes('quality')) {
+    process.stderr.write('quality benchmark (15 hard traces, tuning and unseen seeds)...\n');
+    figures.quality = await benchQuality('hard');
+  }
   await mkdir('bench/results', { recursive: true });
   // A partial run (`npm run bench -- api`) updates its own sections and keeps the others' last figures.
   let previous: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 import { driftReason, measureDrift, type SearchReason, type SearchRecord, searchBeforeFit, warmCentres } from './drift.ts';
 import { dbscan, INDEX_AXES, KNEE_SAMPLE, KNEE_SAMPLE_ABOVE, kDistances, kneeEps } from './dbscan.ts';
 import { KdIndex } from './kd-index.ts';
+import { defaultStability, stability } from './stability.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
@@ -11,7 +12,7 @@ import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOption
 
 export * from './types.ts';
 export * from './drift.ts';
-export { chooseK, selectK, selectKByTolerance } from './selectK.ts';
+export { chooseK, selectK, selectKByStability, selectKByTolerance } from './selectK.ts';
 
 /** The weakest-cluster rule ignores clusters smaller than this: see the comment where it is used. */
 const MIN_SCORED_CLUSTER = 3;
@@ -192,13 +193,19 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
             if (v < weakest) weakest = v;
           }
         }
-        return {
+        const candidate: KCandidate = {
           k: run.k,
           silhouette: sil?.mean ?? -1,
           inertia: run.inertia,
           calinskiHarabasz: calinskiHarabasz(total, run.inertia, searchRows, run.k),
           minClusterSilhouette: Number.isFinite(weakest) ? weakest : -1,
         };
+        if (o.kSelection === 'stability' && o.k === undefined) {
+          candidate.stability = timed(timings, 'stability', () =>
+            stability(searchPoints, run, { ...defaultStability, maxIterations: o.maxIterations, tolerance: kmeansTolerance(searchPoints), seed: o.seed }),
+          );
+        }
+        return candidate;
       };
       parameters.restarts = o.restarts;
       parameters.maxIterations = o.maxIterations;
@@ -216,7 +223,11 @@ export function cluster(matrix: FeatureMatrix, options: Partial<ClusteringOption
         kTo = Math.min(o.kMax, searchRows - 1);
         parameters.kSelection = o.kSelection;
         if (o.kSelection === 'weakest-cluster') parameters.minClusterSilhouette = o.minClusterSilhouette;
-        else parameters.silhouetteTolerance = o.silhouetteTolerance;
+        else if (o.kSelection === 'stability') {
+          parameters.stabilityTolerance = o.stabilityTolerance;
+          parameters.stabilityResamples = defaultStability.resamples;
+          parameters.stabilityShare = defaultStability.share;
+        } else parameters.silhouetteTolerance = o.silhouetteTolerance;
         parameters.kMin = kMin;
         parameters.kMax = kTo;
       }

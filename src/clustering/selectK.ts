@@ -22,8 +22,9 @@ export function selectKByTolerance(candidates: readonly KCandidate[], tolerance:
 export function chooseK(
   candidates: readonly KCandidate[],
   rule: KSelection,
-  options: { silhouetteTolerance: number; minClusterSilhouette: number },
+  options: { silhouetteTolerance: number; minClusterSilhouette: number; stabilityTolerance: number },
 ): number | null {
+  if (rule === 'stability') return selectKByStability(candidates, options.stabilityTolerance);
   return rule === 'weakest-cluster'
     ? selectK(candidates, options.minClusterSilhouette)
     : selectKByTolerance(candidates, options.silhouetteTolerance);
@@ -52,4 +53,20 @@ export function selectK(candidates: readonly KCandidate[], minClusterSilhouette:
   // Fallback: strict > keeps the smallest k among equal scores.
   for (const c of candidates) if (chosen === null || c.silhouette > chosen.silhouette) chosen = c;
   return chosen?.k ?? null;
+}
+
+/**
+ * The stability rule: the largest k whose stability over resamples (stability.ts) is within `tolerance` of
+ * the most stable k's. Why: on tenants, whose mixes of VM clusters are near-identical within a kind and far
+ * apart between kinds, the true k is refound from nearly every subsample, while a split of one kind (by its
+ * small tenants, whose mixes miss a role) is refound differently each time; and a merge of two kinds is
+ * stable too, hence the largest k among the near-best. Measured on the tuning seeds of bench/quality.ts
+ * against the silhouette rules (docs/clustering.md "Choosing k").
+ */
+export function selectKByStability(candidates: readonly KCandidate[], tolerance: number): number | null {
+  let best = Number.NEGATIVE_INFINITY;
+  for (const c of candidates) if ((c.stability ?? Number.NEGATIVE_INFINITY) > best) best = c.stability ?? Number.NEGATIVE_INFINITY;
+  let chosen: number | null = null;
+  for (const c of candidates) if ((c.stability ?? Number.NEGATIVE_INFINITY) >= best - tolerance && (chosen === null || c.k > chosen)) chosen = c.k;
+  return chosen;
 }

@@ -10,7 +10,7 @@ export interface FeatureMatrix {
 }
 
 export type ClusteringAlgorithm = 'kmeans' | 'dbscan';
-export type KSelection = 'silhouette-tolerance' | 'weakest-cluster';
+export type KSelection = 'silhouette-tolerance' | 'weakest-cluster' | 'stability';
 
 export interface ClusteringOptions {
   algorithm: ClusteringAlgorithm;
@@ -38,12 +38,14 @@ export interface ClusteringOptions {
    * size, and only the chosen k is fitted on all rows.
    */
   searchSampleSize: number;
-  /** How automatic k is chosen (see selectK.ts): 'silhouette-tolerance' (default) or 'weakest-cluster'. */
+  /** How automatic k is chosen (see selectK.ts): 'silhouette-tolerance' (default), 'weakest-cluster' or 'stability'. */
   kSelection: KSelection;
   /** 'silhouette-tolerance': the largest k whose mean silhouette is within this of the best; default 0.025. */
   silhouetteTolerance: number;
   /** 'weakest-cluster': the largest k whose every cluster has at least this mean silhouette; default 0.25. */
   minClusterSilhouette: number;
+  /** 'stability': the largest k whose stability is within this of the most stable k's; default 0.02. */
+  stabilityTolerance: number;
   dbscan: { eps?: number; minPoints: number };
   /**
    * k-means only: the previous run's partition aligned to these rows (drift.ts). With it a run fits once
@@ -74,6 +76,7 @@ export const defaultClusteringOptions: ClusteringOptions = {
   kSelection: 'silhouette-tolerance',
   silhouetteTolerance: 0.025,
   minClusterSilhouette: 0.25,
+  stabilityTolerance: 0.02,
   dbscan: { minPoints: 5 },
   drift: defaultDriftPolicy,
   warmSilhouetteSampleSize: 300,
@@ -96,6 +99,8 @@ export interface KCandidate {
   calinskiHarabasz: number;
   /** Lowest per-cluster mean silhouette: how well the weakest cluster stands apart. */
   minClusterSilhouette: number;
+  /** Mean agreement with refits on subsamples (stability.ts); only computed by the 'stability' rule. */
+  stability?: number;
 }
 
 export interface ClusteringOutcome {

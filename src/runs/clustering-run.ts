@@ -6,7 +6,7 @@ import { alignLabels, cluster, type ForcedSearch, type WarmStart } from '../clus
 import { inUnitsOf } from '../clustering/summarize.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
-import { renameVmClusters, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
+import { renameVmClusters, TENANT_K_SELECTION, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
@@ -23,7 +23,7 @@ export interface RunOptions {
 
 export const defaultRunOptions: RunOptions = {
   vm: { algorithm: 'kmeans', kMin: 2, kMax: 24, restarts: 5, seed: 1 },
-  tenant: { algorithm: 'kmeans', kMin: 2, kMax: 12, restarts: 5, seed: 1 },
+  tenant: { algorithm: 'kmeans', kMin: 2, kMax: 12, restarts: 5, seed: 1, kSelection: TENANT_K_SELECTION },
   vmFeatureWeights: {},
 };
 
@@ -208,6 +208,7 @@ export function clusterTenants(
   // A VM search may have redrawn the VM clusters that the tenants' mix columns count: the tenants search too.
   const forceSearch: ForcedSearch | null = previous?.forceSearch ?? (vmSearched ? 'vm-searched' : null);
   const outcome = cluster(tenantClusteringInput(matrix), {
+    kSelection: TENANT_K_SELECTION,
     ...options.tenant,
     ...tenantClusteringScaling(matrix.cols),
     ...(warm === undefined ? {} : { warm }),

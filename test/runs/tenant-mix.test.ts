@@ -2,7 +2,7 @@
  * The tenant features that hold a tenant's mix of VM clusters, as a person reads them: named by the stable
  * VM cluster id shown everywhere else, and valued as the share itself (whatever the clustering compares
  * inside), in the replay result, the replay table and /v1/clusters/tenants. On the committed small fixture,
- * whose tenant-2 (peer-to-peer training jobs) holds 68% of its VMs in vm-6, which is label 5 of the run.
+ * whose tenant-3 (peer-to-peer training jobs) holds 68% of its VMs in vm-6, which is label 5 of the run.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clusterTable } from '../../src/cli/summary.ts';
@@ -81,7 +81,7 @@ describe('tenant mix features', () => {
       }
     }
     expect(checked).toBe(7);
-    const p2p = result.run!.tenants.clusters.find((c) => c.cluster_id === 'tenant-2')!;
+    const p2p = result.run!.tenants.clusters.find((c) => c.cluster_id === 'tenant-3')!;
     expect(p2p.distinguishing.slice(0, 2)).toEqual([
       { feature: 'vm-6_byte_share', value: 0.8132, overall: 0.1423, z: 0.742 },
       { feature: 'vm-6_vm_share', value: 0.6758, overall: 0.1183, z: 0.676 },
@@ -96,7 +96,7 @@ describe('tenant mix features', () => {
     const { status, body } = await getJson<ClusterList>(app, '/v1/clusters/tenants');
     expect(status).toBe(200);
     expect(body.clusters.map((c) => c.distinguishing)).toEqual(result.run!.tenants.clusters.map((c) => c.distinguishing));
-    expect(body.clusters.find((c) => c.cluster_id === 'tenant-2')!.distinguishing[1]).toEqual({ feature: 'vm-6_vm_share', value: 0.6758, overall: 0.1183, z: 0.676 });
+    expect(body.clusters.find((c) => c.cluster_id === 'tenant-3')!.distinguishing[1]).toEqual({ feature: 'vm-6_vm_share', value: 0.6758, overall: 0.1183, z: 0.676 });
     await app.close();
   });
 });

@@ -8,7 +8,7 @@
  *   npm run fixtures -- --preset bench-10k | bench-100k | bench-1m
  *
  * Options: --name --seed --vms --tenants --minutes [--out-dir fixtures] [--batch 50] [--records N]
- * [--gzip-level 0..9] [--window 15]. `--records N` sizes the trace length for about N flow records (it overrides
+ * [--gzip-level 0..9] [--window 15] [--realism standard|hard]. `--records N` sizes the trace length for about N flow records (it overrides
  * --minutes). Explicit options override a preset's values.
  */
 import { once } from 'node:events';
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { PRESETS, type PresetName } from '../../fixtures/presets.ts';
 import { TraceGenerator } from '../../fixtures/trace.ts';
-import type { FixtureConfig } from '../../fixtures/types.ts';
+import { type FixtureConfig, REALISMS, type Realism } from '../../fixtures/types.ts';
 import type { Command } from '../command.ts';
 
 const help = (prog: string): string => `Usage: ${prog} --preset NAME | --name N --seed N --vms N --tenants N [options]
@@ -37,6 +37,7 @@ Presets: ${Object.keys(PRESETS).join(', ')}; explicit options override a preset'
   --batch N            records per array message (default 50)
   --gzip-level 0..9    (default 9)
   --window N           window minutes the truth is computed for (default 15)
+  --realism R          standard (default; the committed fixtures) or hard (docs/clustering.md "Harder fixtures")
   --json               print the summary as JSON
 `;
 
@@ -64,6 +65,7 @@ function parseOptions(argv: readonly string[]) {
       records: { type: 'string' },
       'gzip-level': { type: 'string' },
       window: { type: 'string' },
+      realism: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -99,12 +101,14 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   const gzipLevel = int(values['gzip-level'], 'gzip-level') ?? preset?.gzipLevel ?? 9;
   const batch = int(values.batch, 'batch') ?? 50;
   const windowMinutes = int(values.window, 'window') ?? 15;
+  const realism = values.realism ?? 'standard';
+  if (!(REALISMS as readonly string[]).includes(realism)) throw new Error(`--realism must be one of ${REALISMS.join(', ')}, got "${realism}"`);
   if (name === undefined || seed === undefined || vms === undefined || tenants === undefined) {
     throw new Error('need --preset, or --name, --seed, --vms and --tenants');
   }
   if (!/^[\w.-]+$/.test(name)) throw new Error(`--name may hold only letters, digits, '.', '_' and '-'`);
 
-  const base: FixtureConfig = { name, seed, vms, tenants, minutes, batch, windowMinutes };
+  const base: FixtureConfig = { name, seed, vms, tenants, minutes, batch, windowMinutes, ...(realism === 'hard' ? { realism: realism as Realism } : {}) };
   if (records !== undefined) {
     const rate = new TraceGenerator({ ...base, minutes: 30 }).estimateRecordsPerMinute(6);
     minutes = Math.max(windowMinutes + 5, Math.round(records / Math.max(1, rate)));

@@ -50,7 +50,7 @@ describe('dashboard tenant clusters', () => {
     const page = await context.newPage();
     await page.goto(`${base}/ui`);
     await page.waitForSelector(`body[data-run-id="${run.runId}"]`, { timeout: 20_000 });
-    const p2p = await page.textContent('#tenant-clusters tbody tr[data-cluster-id="tenant-2"]');
+    const p2p = await page.textContent('#tenant-clusters tbody tr[data-cluster-id="tenant-3"]');
     expect(p2p).toContain('vm-6_byte_share 0.813 vs 0.142');
     expect(p2p).toContain('vm-6_vm_share 0.676 vs 0.118');
     expect(await page.textContent('#tenant-clusters')).not.toMatch(/vm_cluster_\d/);
