@@ -130,6 +130,8 @@ export class FleetState {
   /** Live entries by serial, to resolve peers at feature extraction (a Map: serials are never reused). */
   private readonly bySerial = new Map<number, VmEntry>();
   readonly tenants = new Map<string, TenantAttributes>();
+  /** Capacity each host announced on the host-attributes topic (placement advice); newest ts wins. */
+  readonly hostCapacity = new Map<string, { vcpus: number; memoryMb: number; ts: number }>();
   /** Newest flow event time seen; -Infinity before the first flow. */
   watermark = Number.NEGATIVE_INFINITY;
   readonly counters: FleetCounters = {
