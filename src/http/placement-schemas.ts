@@ -23,6 +23,7 @@ export const PlacementResponse = z.object({
   moves: z
     .array(
       z.object({
+        step: z.number().int().describe('moves with the same step are one decision, applied together (a pair brought onto a third host)'),
         vm_ids: z.array(z.string()).describe('the VMs moved together: one VM, or the part of an affinity group on from_host'),
         affinity_group: z.string().nullable(),
         from_host: z.string(),
@@ -67,5 +68,5 @@ export const PlacementResponse = z.object({
     hosts_without_capacity: z.array(z.string()),
     hosts_over_capacity: z.array(z.string()),
   }),
-  strategy: z.enum(['single', 'groups', 'group-density']),
+  strategy: z.enum(['single', 'groups', 'group-density', 'pairs']),
 });

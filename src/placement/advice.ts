@@ -30,7 +30,7 @@ export interface PlacementPlan {
 }
 
 const BLOCKED_SHOWN = 10;
-const STRATEGIES: readonly PlacementStrategy[] = ['groups', 'group-density', 'single'];
+const STRATEGIES: readonly PlacementStrategy[] = ['groups', 'group-density', 'pairs', 'single'];
 
 export function planPlacement(input: PlacementInput, options: Partial<PlacementOptions> = {}): PlacementPlan {
   const o: PlacementOptions = { ...defaultPlacementOptions, ...options };
@@ -72,6 +72,7 @@ export function describePlacement(p: PlacementPlan, input: PlacementInput, tenan
   const mine = (v: number): boolean => tenant === null || ids[v]!.tenant === tenant;
   const moves = plan.steps
     .map((s) => ({
+      step: s.step,
       vm_ids: s.members.filter(mine).map((v) => ids[v]!.id),
       affinity_group: s.group >= 0 ? affinityGroupId(s.group) : null,
       from_host: f.hostIds[s.from]!,

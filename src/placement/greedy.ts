@@ -12,8 +12,17 @@ import type { PlacementFleet } from './fleet.ts';
 import type { PlacementConstraint, PlacementStrategy } from './types.ts';
 
 const EPS = 1e-9;
+/** Roomiest hosts kept as targets for pairs: enough to skip a few that anti-affinity rules out. */
+const ROOMY_HOSTS = 8;
+
+function isMemberHost(host: Int32Array, members: ArrayLike<number>, h: number): boolean {
+  for (let i = 0; i < members.length; i++) if (host[members[i]!] === h) return true;
+  return false;
+}
 
 export interface PlanStep {
+  /** Moves with the same step are one decision: a pair from two hosts moved onto a third. */
+  step: number;
   members: number[];
   /** Affinity group of a group unit, -1 for a single VM. */
   group: number;
@@ -66,11 +75,14 @@ interface Units {
   group: Int32Array;
   /** Group unit of each VM, -1 when none. */
   groupUnitOf: Int32Array;
+  /** Pair units each VM belongs to. */
+  pairUnitsOf: Map<number, number[]>;
 }
 
-function buildUnits(f: PlacementFleet, groups: Int32Array | null, withGroups: boolean, maxMoves: number): Units {
+function buildUnits(f: PlacementFleet, groups: Int32Array | null, withGroups: boolean, withPairs: boolean, maxMoves: number): Units {
   const n = f.vmCount;
   const lists: number[][] = [];
+  const pairUnitsOf = new Map<number, number[]>();
   const groupOfUnit: number[] = [];
   const groupUnitOf = new Int32Array(n).fill(-1);
   if (withGroups && groups !== null) {
@@ -92,6 +104,34 @@ function buildUnits(f: PlacementFleet, groups: Int32Array | null, withGroups: bo
       lists.push(list);
     }
   }
+  if (withPairs && maxMoves >= 2) {
+    // Each VM with its heaviest peer on another host: when neither host has room for the other, both can
+    // still meet on a third host, a move no single VM gains by on its own.
+    const seen = new Set<number>();
+    for (let v = 0; v < n; v++) {
+      let best = -1;
+      let bestW = 0;
+      for (let j = f.adjStart[v]!; j < f.adjStart[v + 1]!; j++) {
+        const x = f.adjTo[j]!;
+        if (f.hostOf[x] !== f.hostOf[v] && f.adjWeight[j]! > bestW) {
+          bestW = f.adjWeight[j]!;
+          best = x;
+        }
+      }
+      if (best < 0) continue;
+      const key = Math.min(v, best) * n + Math.max(v, best);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const u = n + lists.length;
+      for (const m of [v, best]) {
+        const l = pairUnitsOf.get(m);
+        if (l === undefined) pairUnitsOf.set(m, [u]);
+        else l.push(u);
+      }
+      groupOfUnit.push(-1);
+      lists.push([Math.min(v, best), Math.max(v, best)]);
+    }
+  }
   const total = n + lists.length;
   const start = new Int32Array(total + 1);
   let size = n;
@@ -109,7 +149,7 @@ function buildUnits(f: PlacementFleet, groups: Int32Array | null, withGroups: bo
     for (const v of l) members[o++] = v;
   });
   start[total] = o;
-  return { start, members, group, groupUnitOf };
+  return { start, members, group, groupUnitOf, pairUnitsOf };
 }
 
 /** Max-heap of (score, unit, version); ties by smaller unit so that runs are deterministic. */
@@ -185,6 +225,9 @@ export class PlacementState {
   private readonly hostWeight: Float64Array;
   private readonly mark: Int32Array;
   private tick = 0;
+  /** The hosts with the most free vCPUs: where a pair from two full hosts can meet. */
+  private roomy: number[] = [];
+  private roomyStale = true;
 
   constructor(readonly f: PlacementFleet) {
     this.host = f.hostOf.slice();
@@ -198,6 +241,42 @@ export class PlacementState {
     }
     this.hostWeight = new Float64Array(f.hostIds.length);
     this.mark = new Int32Array(f.vmCount);
+  }
+
+  /** The ROOMY_HOSTS hosts with the most free vCPUs (ties by index), found again only after a move. */
+  private roomyHosts(): number[] {
+    if (!this.roomyStale) return this.roomy;
+    const f = this.f;
+    const top: number[] = [];
+    const room = (h: number): number => f.capVcpus[h]! - this.loadVcpus[h]!;
+    for (let h = 0; h < f.hostIds.length; h++) {
+      const r = room(h);
+      if (!(r > 0) || !(f.capMemoryMb[h]! > this.loadMemoryMb[h]!)) continue;
+      if (top.length === ROOMY_HOSTS && r <= room(top[top.length - 1]!)) continue;
+      let i = top.length < ROOMY_HOSTS ? top.length : top.length - 1;
+      top[i] = h;
+      while (i > 0 && room(top[i - 1]!) < r) {
+        top[i] = top[i - 1]!;
+        top[i - 1] = h;
+        i--;
+      }
+    }
+    this.roomy = top;
+    this.roomyStale = false;
+    return top;
+  }
+
+  /** Gain of moving VM m alone to h, in the current placement. */
+  singleGain(m: number, h: number): number {
+    const f = this.f;
+    let gain = 0;
+    const own = this.host[m]!;
+    for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
+      const hx = this.host[f.adjTo[j]!]!;
+      if (hx === h) gain += f.adjWeight[j]!;
+      else if (hx === own) gain -= f.adjWeight[j]!;
+    }
+    return gain;
   }
 
   private bumpAa(h: number, g: number, d: number): void {
@@ -238,11 +317,13 @@ export class PlacementState {
     let sumV = 0;
     let sumM = 0;
     let fixed: PlacementConstraint | null = null;
+    let oneHost = true;
     const tick = ++this.tick;
     const seenAa = new Set<number>();
     for (let i = 0; i < k; i++) {
       const m = members[i]!;
-      if (this.moved[m] === 1 || this.host[m] !== from) return null;
+      if (this.moved[m] === 1 || this.host[m]! < 0) return null;
+      if (this.host[m] !== from) oneHost = false;
       this.mark[m] = tick;
       sumV += f.vcpus[m]!;
       sumM += f.memoryMb[m]!;
@@ -258,23 +339,32 @@ export class PlacementState {
     if (k > budget) fixed ??= 'move_budget';
     const w = this.hostWeight;
     const touched: number[] = [];
+    // Traffic each member keeps with its own host (lost by moving) and the pair traffic a move would join.
+    let lost = 0;
+    let joined = 0;
     for (let i = 0; i < k; i++) {
       const m = members[i]!;
+      const hm = this.host[m]!;
       for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
         const x = f.adjTo[j]!;
-        if (this.mark[x] === tick) continue;
         const h = this.host[x]!;
+        if (this.mark[x] === tick) {
+          if (h !== hm) joined += f.adjWeight[j]! / 2;
+          continue;
+        }
+        if (h === hm) lost += f.adjWeight[j]!;
         if (w[h] === 0) touched.push(h);
         w[h]! += f.adjWeight[j]!;
       }
     }
-    const wFrom = w[from]!;
     const out: Evaluation = { to: -1, gain: 0, blockedTo: -1, blockedGain: 0, constraint: null };
     let bestTo = -1;
     let bestGain = EPS;
-    for (const h of touched) {
-      const gain = w[h]! - wFrom;
-      if (h === from || gain <= EPS) continue;
+    const consider = (h: number): void => {
+      // A target that is one member's host is a smaller move, which that member's own unit covers.
+      if (oneHost ? h === from : isMemberHost(this.host, members, h)) return;
+      const gain = w[h]! - lost + joined;
+      if (gain <= EPS) return;
       if (gain > bestGain || (gain === bestGain && h < bestTo)) {
         bestGain = gain;
         bestTo = h;
@@ -286,7 +376,9 @@ export class PlacementState {
           out.gain = gain;
         }
       }
-    }
+    };
+    for (const h of touched) consider(h);
+    if (!oneHost) for (const h of this.roomyHosts()) if (w[h] === 0) consider(h);
     for (const h of touched) w[h] = 0;
     if (bestTo >= 0 && bestGain > out.gain + EPS) {
       out.blockedTo = bestTo;
@@ -313,11 +405,12 @@ export class PlacementState {
       this.host[m] = to;
       this.moved[m] = 1;
     }
+    this.roomyStale = true;
   }
 }
 
 export function greedyPlan(f: PlacementFleet, groups: Int32Array | null, strategy: PlacementStrategy, maxMoves: number): Plan {
-  const units = buildUnits(f, groups, strategy !== 'single', maxMoves);
+  const units = buildUnits(f, groups, strategy !== 'single', strategy === 'pairs', maxMoves);
   const unitCount = units.group.length;
   const state = new PlacementState(f);
   const version = new Int32Array(unitCount);
@@ -338,6 +431,7 @@ export function greedyPlan(f: PlacementFleet, groups: Int32Array | null, strateg
   };
   if (maxMoves > 0) for (let u = 0; u < unitCount; u++) consider(u);
   let saved = 0;
+  let stepCount = 0;
   while (budget > 0 && heap.size > 0) {
     const top = heap.pop();
     const u = top.unit;
@@ -351,21 +445,35 @@ export function greedyPlan(f: PlacementFleet, groups: Int32Array | null, strateg
       heap.push(s, u, version[u]!);
       continue;
     }
-    const from = state.host[members[0]!]!;
-    state.apply(members, e.to);
+    const froms = new Set(Array.from(members, (m) => state.host[m]!));
     budget -= members.length;
     saved += e.gain;
     const better = e.blockedTo >= 0 && e.constraint !== null ? { to: e.blockedTo, gain: e.blockedGain, constraint: e.constraint } : null;
-    steps.push({
-      members: Array.from(members),
-      group: units.group[u]!,
-      from,
-      to: e.to,
-      gain: e.gain,
-      better,
-      fromLoad: [state.loadVcpus[from]!, state.loadMemoryMb[from]!],
-      toLoad: [state.loadVcpus[e.to]!, state.loadMemoryMb[e.to]!],
-    });
+    const step = stepCount++;
+    // Members of one host move as one; a pair from two hosts as two moves of one step, each with its own gain.
+    for (const from of froms) {
+      const part = Array.from(members).filter((m) => state.host[m] === from);
+      let gain = e.gain;
+      if (froms.size > 1) {
+        gain = 0;
+        for (const m of part) {
+          gain += state.singleGain(m, e.to);
+          state.apply([m], e.to);
+        }
+      } else state.apply(part, e.to);
+      steps.push({
+        step,
+        members: part,
+        group: units.group[u]!,
+        from,
+        to: e.to,
+        gain,
+        better,
+        fromLoad: [state.loadVcpus[from]!, state.loadMemoryMb[from]!],
+        toLoad: [state.loadVcpus[e.to]!, state.loadMemoryMb[e.to]!],
+      });
+    }
+
     const again = new Set<number>();
     for (const m of members)
       for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
@@ -374,9 +482,13 @@ export function greedyPlan(f: PlacementFleet, groups: Int32Array | null, strateg
         again.add(x);
         const gu = units.groupUnitOf[x]!;
         if (gu >= 0) again.add(gu);
+        for (const pu of units.pairUnitsOf.get(x) ?? []) again.add(pu);
       }
-    for (const w of waiting[from]!) again.add(w);
-    waiting[from] = [];
+    for (const h of froms) {
+      for (const w of waiting[h]!) again.add(w);
+      waiting[h] = [];
+    }
+
     for (const x of again) {
       version[x]!++;
       consider(x);

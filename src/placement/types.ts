@@ -45,7 +45,7 @@ export interface PlacementOptions {
   strategy: 'best' | PlacementStrategy;
 }
 
-export type PlacementStrategy = 'single' | 'groups' | 'group-density';
+export type PlacementStrategy = 'single' | 'groups' | 'group-density' | 'pairs';
 
 export const defaultPlacementOptions: PlacementOptions = {
   maxMoves: 20,
@@ -75,6 +75,11 @@ export interface HostLoad {
 }
 
 export interface PlacementMove {
+  /**
+   * Moves with the same step are one decision, to apply together: a pair of VMs from two hosts brought
+   * onto a third, where the first move alone may save nothing (its saving can be 0 or negative).
+   */
+  step: number;
   /** The VMs moved together: one VM, or the part of an affinity group that sat on `from_host`. */
   vm_ids: string[];
   affinity_group: string | null;
