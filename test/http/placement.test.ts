@@ -10,6 +10,7 @@ import { appFor, replaySmall } from './helpers.ts';
 import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './security/setup.ts';
 
 interface Move {
+  step: number;
   vm_ids: string[];
   from_host: string;
   to_host: string;
@@ -51,7 +52,11 @@ describe('GET /v1/placement', () => {
     const { computed_at: _, ...rest } = advice as Record<string, unknown>;
     expect(rest).toEqual(buildResult(run, { count: 0, by_reason: {} }, {}).placement);
     expect(body.migrations).toBe(20);
-    expect(body.moves.every((m) => m.bytes_per_minute_saved > 0 && m.from_host !== m.to_host)).toBe(true);
+    expect(body.moves.every((m) => m.from_host !== m.to_host)).toBe(true);
+    // Each step saves (a pair brought onto a third host is two moves of one step; the first may save nothing).
+    const bySteps = new Map<number, number>();
+    for (const m of body.moves) bySteps.set(m.step, (bySteps.get(m.step) ?? 0) + m.bytes_per_minute_saved);
+    expect([...bySteps.values()].every((saved) => saved > 0)).toBe(true);
     expect(body.cross_host_bytes_per_minute.after).toBeLessThan(body.cross_host_bytes_per_minute.before);
   });
 
