@@ -49,9 +49,16 @@ export function placementLines(p: PlacementAdvice | null, ms: number | undefined
   const out = [
     `placement: ${p.migrations} migrations (budget ${p.max_moves}, ${p.strategy}) cut cross-host traffic ${fmt(Math.round(before))} -> ${fmt(Math.round(after))} B/min${share}${cost}`,
   ];
-  for (const m of p.moves.slice(0, 5))
-    out.push(`  ${m.vm_ids.join(', ')}: ${m.from_host} -> ${m.to_host} saves ${fmt(Math.round(m.bytes_per_minute_saved))} B/min${m.better_blocked ? ` (better: ${m.better_blocked.to_host}, stopped by ${m.better_blocked.constraint})` : ''}`);
-  if (p.moves.length > 5) out.push(`  ... ${p.moves.length - 5} more moves`);
+  // One line per step: a pair brought onto a third host is two moves that only save together.
+  const steps = new Map<number, PlacementAdvice['moves']>();
+  for (const m of p.moves) steps.set(m.step, [...(steps.get(m.step) ?? []), m]);
+  for (const moves of [...steps.values()].slice(0, 5)) {
+    const saved = moves.reduce((sum, m) => sum + m.bytes_per_minute_saved, 0);
+    const what = moves.map((m) => `${m.vm_ids.join(', ')}: ${m.from_host} -> ${m.to_host}`).join(' and ');
+    const better = moves[0]!.better_blocked;
+    out.push(`  ${what} saves ${fmt(Math.round(saved))} B/min${better ? ` (better: ${better.to_host}, stopped by ${better.constraint})` : ''}`);
+  }
+  if (steps.size > 5) out.push(`  ... ${steps.size - 5} more steps`);
   return out;
 }
 
