@@ -6,6 +6,7 @@
  * explained variance agreement, with the timings of both sides. Figures go to bench/results/crosscheck.json.
  * With --scale ROWS the matrix is the scale bench's (`npm run bench -- scale`): the trace's (default
  * bench-1m's) VM feature vectors replicated with jitter up to ROWS rows, e.g. --scale 100000.
+ * `npm run crosscheck -- placement [...]` runs the placement advice's check instead (bench/placement-crosscheck.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -211,6 +212,11 @@ function round(v: number, digits = 6): number {
 }
 
 async function main(): Promise<void> {
+  // `npm run crosscheck -- placement ...`: the placement advice against an exact ILP (bench/placement-crosscheck.ts).
+  if (process.argv[2] === 'placement') {
+    await import('./placement-crosscheck.ts');
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const python = ensureVenv();
 

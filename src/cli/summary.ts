@@ -1,6 +1,7 @@
 /** The text summary a replay prints: what went in, what was rejected and why, and tables of what came out. */
 import Table from 'cli-table3';
 import { LIMIT_STATS, type ReplayOutcome, SUPERSEDED_STATS } from '../replay/replay.ts';
+import type { PlacementAdvice } from '../placement/types.ts';
 import type { SideSummary } from '../runs/result.ts';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -39,7 +40,32 @@ export function formatReplaySummary(o: ReplayOutcome): string {
   if (top.length > 0) lines.push(`most anomalous: ${top.join(', ')}`);
   const groups = new Set(Object.values(result.affinity_groups)).size;
   if (groups > 0) lines.push(`affinity groups: ${fmt(groups)}`);
+  const placement = placementLines(result.placement, o.lastRun?.vms.outcome.timings.placement);
+  lines.push(...placement);
   return `${lines.join('\n')}\n`;
+}
+
+/** The placement advice in a few lines: what it saves, the first moves, or why there are none. */
+export function placementLines(p: PlacementAdvice | null, ms: number | undefined): string[] {
+  if (p === null) return [];
+  const { before, after } = p.cross_host_bytes_per_minute;
+  const share = before > 0 ? ` (${(((before - after) / before) * 100).toFixed(1)}%)` : '';
+  const cost = ms === undefined ? '' : `, computed in ${ms.toFixed(0)} ms`;
+  if (p.moves.length === 0) return [`placement: no moves (${p.no_moves_reason}); cross-host traffic ${fmt(Math.round(before))} B/min${cost}`];
+  const out = [
+    `placement: ${p.migrations} migrations (budget ${p.max_moves}, ${p.strategy}) cut cross-host traffic ${fmt(Math.round(before))} -> ${fmt(Math.round(after))} B/min${share}${cost}`,
+  ];
+  // One line per step: a pair brought onto a third host is two moves that only save together.
+  const steps = new Map<number, PlacementAdvice['moves']>();
+  for (const m of p.moves) steps.set(m.step, [...(steps.get(m.step) ?? []), m]);
+  for (const moves of [...steps.values()].slice(0, 5)) {
+    const saved = moves.reduce((sum, m) => sum + m.bytes_per_minute_saved, 0);
+    const what = moves.map((m) => `${m.vm_ids.join(', ')}: ${m.from_host} -> ${m.to_host}`).join(' and ');
+    const better = moves[0]!.better_blocked;
+    out.push(`  ${what} saves ${fmt(Math.round(saved))} B/min${better ? ` (better: ${better.to_host}, stopped by ${better.constraint})` : ''}`);
+  }
+  if (steps.size > 5) out.push(`  ... ${steps.size - 5} more steps`);
+  return out;
 }
 
 /** One row per cluster: id, size, suggested name, the three features that set it apart most. */

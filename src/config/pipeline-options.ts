@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
-import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
@@ -48,6 +48,13 @@ export const PipelineOptions = z
     flowsTopic: z.string().min(1).default(defaultTopics.flows),
     vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
     tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
+    /** Host capacities for the placement advice (docs/placement.md). */
+    hostAttributesTopic: z.string().min(1).default(DEFAULT_HOST_ATTRIBUTES_TOPIC),
+    /** Most VM migrations one placement advice suggests. */
+    placementMaxMoves: z.coerce.number().int().min(0).max(100_000).default(20),
+    /** Capacity of a host that announced none; unset: the largest load observed on any host. */
+    placementDefaultVcpus: positiveInt.max(1_000_000).optional(),
+    placementDefaultMemoryMb: positiveInt.max(1_000_000_000).optional(),
     // Bounded resources: each cap, when hit, is counted (FleetState.counters, rejection reasons) and logged.
     /** VMs tracked at once; new ones beyond it are refused. */
     maxVms: positiveInt.max(10_000_000).default(DEFAULT_MAX_VMS),
@@ -69,6 +76,10 @@ export const PipelineOptions = z
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
     maxBatchRecords: positiveInt.max(10_000_000).default(defaultDecodeLimits.maxBatchRecords),
+  })
+  .refine((o) => (o.placementDefaultVcpus === undefined) === (o.placementDefaultMemoryMb === undefined), {
+    message: 'a default host capacity needs both vCPUs and memory',
+    path: ['placementDefaultVcpus'],
   })
   .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'], ...whenValid('kMin', 'kMax') })
   .refine((o) => o.tenantKMin <= o.tenantKMax, {
@@ -115,6 +126,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     limits: { ...defaultDecodeLimits, maxMessageBytes: o.maxMessageBytes, maxBatchRecords: o.maxBatchRecords },
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
+    hostAttributesTopic: o.hostAttributesTopic,
   };
 }
 
@@ -141,6 +153,13 @@ export function toRunOptions(o: PipelineOptions): RunOptions {
       ...(o.tenantK === undefined ? {} : { k: o.tenantK }),
     },
     vmFeatureWeights: {},
+    placement: {
+      maxMoves: o.placementMaxMoves,
+      defaultCapacity:
+        o.placementDefaultVcpus === undefined || o.placementDefaultMemoryMb === undefined
+          ? 'max-observed'
+          : { vcpus: o.placementDefaultVcpus, memoryMb: o.placementDefaultMemoryMb },
+    },
   };
 }
 

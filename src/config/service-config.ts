@@ -216,6 +216,10 @@ const PIPELINE_ENV: Record<string, string> = {
   KAFKA_TOPIC_FLOWS: 'flowsTopic',
   KAFKA_TOPIC_VM_ATTRIBUTES: 'vmAttributesTopic',
   KAFKA_TOPIC_TENANT_ATTRIBUTES: 'tenantAttributesTopic',
+  KAFKA_TOPIC_HOST_ATTRIBUTES: 'hostAttributesTopic',
+  PLACEMENT_MAX_MOVES: 'placementMaxMoves',
+  PLACEMENT_DEFAULT_VCPUS: 'placementDefaultVcpus',
+  PLACEMENT_DEFAULT_MEMORY_MB: 'placementDefaultMemoryMb',
 };
 
 export class ConfigError extends Error {

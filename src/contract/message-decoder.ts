@@ -3,13 +3,13 @@
  * decoded record by record: one bad record never spoils the others.
  */
 import { decodeFlowInto } from './flow-decoder.ts';
-import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
+import { emptyFlowRecord, type FlowRecord, type HostAttributes, type TenantAttributes, type VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
 import { decodeVmAttributesFast } from './attributes-decoder.ts';
-import { decodeTenantAttributes } from './schema-decoder.ts';
+import { decodeHostAttributes, decodeTenantAttributes } from './schema-decoder.ts';
 import { checkStructure, MAX_DEPTH } from './structure.ts';
 
-export type RecordKind = 'flow' | 'vm' | 'tenant';
+export type RecordKind = 'flow' | 'vm' | 'tenant' | 'host';
 
 export interface RecordSink {
   /**
@@ -20,6 +20,8 @@ export interface RecordSink {
   /** `raw` and `index` as for a flow. */
   vmAttributes(record: VmAttributes, raw: unknown, index: number | null): void;
   tenantAttributes(record: TenantAttributes, raw: unknown, index: number | null): void;
+  /** Host capacities (placement advice); a sink without it drops them. */
+  hostAttributes?(record: HostAttributes): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
   reject(r: Rejection, index: number | null, raw: unknown): void;
 }
@@ -98,6 +100,12 @@ export class MessageDecoder {
       case 'tenant': {
         const d = decodeTenantAttributes(record);
         if (d.ok) sink.tenantAttributes(d.value, raw, index);
+        else sink.reject(d.rejection, index, raw);
+        return;
+      }
+      case 'host': {
+        const d = decodeHostAttributes(record);
+        if (d.ok) sink.hostAttributes?.(d.value);
         else sink.reject(d.rejection, index, raw);
         return;
       }

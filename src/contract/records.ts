@@ -57,6 +57,14 @@ export interface VmAttributes {
   labels: Record<string, string> | null;
 }
 
+export interface HostAttributes {
+  ts: number;
+  hostId: string;
+  vcpus: number;
+  memoryMb: number;
+  labels: Record<string, string> | null;
+}
+
 export interface TenantAttributes {
   ts: number;
   tenantId: string;

@@ -6,9 +6,9 @@
 import type { z } from 'zod';
 import { fill, parseTimestamp } from './flow-decoder.ts';
 import { protocolNumber } from './protocols.ts';
-import { emptyFlowRecord, type FlowRecord, type TenantAttributes, type VmAttributes } from './records.ts';
+import { emptyFlowRecord, type FlowRecord, type HostAttributes, type TenantAttributes, type VmAttributes } from './records.ts';
 import { type Rejection, type RejectReason, rejection } from './rejections.ts';
-import { FlowRecordWire, TenantAttributesWire, VmAttributesWire } from './schemas.ts';
+import { FlowRecordWire, HostAttributesWire, TenantAttributesWire, VmAttributesWire } from './schemas.ts';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
@@ -112,4 +112,12 @@ export function decodeTenantAttributes(raw: Record<string, unknown>): Decoded<Te
       deleted: w.deleted ?? false,
     },
   };
+}
+
+/** Host attributes (the placement advice's capacities): rare, so through the schema. */
+export function decodeHostAttributes(raw: Record<string, unknown>): Decoded<HostAttributes> {
+  const parsed = HostAttributesWire.safeParse(raw);
+  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
+  const w = parsed.data;
+  return { ok: true, value: { ts: time(w.ts), hostId: w.host_id, vcpus: w.vcpus, memoryMb: w.memory_mb, labels: copyLabels(w.labels) } };
 }

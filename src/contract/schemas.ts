@@ -94,3 +94,13 @@ export const TenantAttributesWire = z
     path: ['tenant_id'],
   });
 export type TenantAttributesWire = z.infer<typeof TenantAttributesWire>;
+
+/** Extension (docs/placement.md): a host's capacity for the placement advice; the newest `ts` wins. */
+export const HostAttributesWire = z.object({
+  ts: Timestamp,
+  host_id: z.string().min(1).max(MAX_TEXT_LENGTH),
+  vcpus: Count,
+  memory_mb: Count,
+  labels: Labels.nullish(),
+});
+export type HostAttributesWire = z.infer<typeof HostAttributesWire>;

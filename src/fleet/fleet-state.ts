@@ -128,6 +128,9 @@ export interface FutureAttributes {
 /** The limits that can be reached, for the `onCapHit` hook. */
 export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm' | 'max_tenants' | 'max_tenant_labels' | 'max_deleted_vms';
 
+/** Hosts whose capacity is kept (placement advice): far above any one region's compute hosts. */
+export const MAX_HOSTS = 100_000;
+
 export class FleetState {
   readonly config: WindowConfig;
   readonly vms = new Map<string, VmEntry>();
@@ -138,6 +141,10 @@ export class FleetState {
   /** Live entries by serial, to resolve peers at feature extraction (a Map: serials are never reused). */
   private readonly bySerial = new Map<number, VmEntry>();
   readonly tenants = new Map<string, TenantAttributes>();
+  /** Capacity each host announced on the host-attributes topic (placement advice); newest ts wins. */
+  readonly hostCapacity = new Map<string, { vcpus: number; memoryMb: number; ts: number }>();
+  /** New hosts turned away at MAX_HOSTS. */
+  hostsRefused = 0;
   /** Newest flow event time seen; -Infinity before the first flow. */
   watermark = Number.NEGATIVE_INFINITY;
   readonly counters: FleetCounters = {
@@ -595,6 +602,20 @@ export class FleetState {
       if (e.lastSeen > latest) e.lastSeen = seenBy;
     }
     return dropped;
+  }
+
+  /**
+   * A host's announced capacity (placement advice): the newest ts wins. A new host beyond MAX_HOSTS is
+   * refused and counted, so that a flood of host ids cannot grow the map without bound.
+   */
+  applyHostAttributes(h: { ts: number; hostId: string; vcpus: number; memoryMb: number }): void {
+    const held = this.hostCapacity.get(h.hostId);
+    if (held !== undefined && held.ts > h.ts) return;
+    if (held === undefined && this.hostCapacity.size >= MAX_HOSTS) {
+      this.hostsRefused++;
+      return;
+    }
+    this.hostCapacity.set(h.hostId, { vcpus: h.vcpus, memoryMb: h.memoryMb, ts: h.ts });
   }
 
   /** The live VM with this serial, if any. */

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   unknown_cluster: 'the latest run has no cluster with this id',
   unknown_group: 'the latest run has no affinity group with this id',
   no_affinity: 'the latest run has no affinity groups (it was not computed from traffic)',
+  no_placement: 'the latest run has no placement advice (it was not computed from traffic)',
   unknown_run: 'no run with this id in the service\'s history',
   no_run: 'no clustering run has completed yet',
   internal: 'internal error',

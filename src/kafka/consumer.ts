@@ -145,6 +145,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   const logger = options.logger ?? silentLogger;
   const perCall = Math.max(1, options.maxMessagesPerCall ?? 2000);
   const topics = [settings.topics.flows, settings.topics.vmAttributes, settings.topics.tenantAttributes];
+  if (settings.hostAttributesTopic !== undefined) topics.push(settings.hostAttributesTopic);
   // Short retries per operation (about 10 s in all): a failed connect comes back to the supervisor soon,
   // so stop() is never stuck behind minutes of connect retries, and the supervisor does the long back-off.
   // restartOnFailure: the consumer restarts itself after any retriable crash, however many.

@@ -15,6 +15,8 @@ export interface KafkaSettings {
   clientId: string;
   groupId: string;
   topics: TopicNames;
+  /** Host capacities for the placement advice (docs/placement.md); not subscribed when absent. */
+  hostAttributesTopic?: string;
   /** Appended to a source topic's name to get its dead-letter topic. */
   dlqSuffix: string;
   /** Dead-letter topic for records whose source topic is not one of `topics`. */
@@ -73,6 +75,8 @@ const envSchema = z.object({
   KAFKA_TOPIC_FLOWS: topicName.default(defaultTopics.flows),
   KAFKA_TOPIC_VM_ATTRIBUTES: topicName.default(defaultTopics.vmAttributes),
   KAFKA_TOPIC_TENANT_ATTRIBUTES: topicName.default(defaultTopics.tenantAttributes),
+  /** Host capacities (placement advice): subscribed only when set. */
+  KAFKA_TOPIC_HOST_ATTRIBUTES: topicName.optional(),
   KAFKA_DLQ_SUFFIX: z.string().regex(/^[a-zA-Z0-9._-]{1,64}$/, '1..64 of [a-zA-Z0-9._-]').default('.rejected'),
   KAFKA_DLQ_CATCH_ALL_TOPIC: topicName.default('unknown.rejected'),
   KAFKA_DLQ_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
@@ -156,6 +160,7 @@ export function parseKafkaEnv(env: Readonly<Record<string, string | undefined>> 
       vmAttributes: e.KAFKA_TOPIC_VM_ATTRIBUTES,
       tenantAttributes: e.KAFKA_TOPIC_TENANT_ATTRIBUTES,
     },
+    ...(e.KAFKA_TOPIC_HOST_ATTRIBUTES === undefined ? {} : { hostAttributesTopic: e.KAFKA_TOPIC_HOST_ATTRIBUTES }),
     dlqSuffix: e.KAFKA_DLQ_SUFFIX,
     dlqCatchAllTopic: e.KAFKA_DLQ_CATCH_ALL_TOPIC,
     ...(e.KAFKA_DLQ_MAX_MESSAGE_BYTES === undefined ? {} : { dlqMaxMessageBytes: e.KAFKA_DLQ_MAX_MESSAGE_BYTES }),

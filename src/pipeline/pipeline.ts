@@ -4,7 +4,7 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
-import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
+import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
@@ -16,6 +16,9 @@ export interface TopicNames {
   vmAttributes: string;
   tenantAttributes: string;
 }
+
+/** The trace topic of host capacities (placement advice, docs/placement.md): a CONTRACT.md extension. */
+export const DEFAULT_HOST_ATTRIBUTES_TOPIC = 'host-attributes';
 
 export const defaultTopics: TopicNames = {
   flows: 'overlay-flows',
@@ -31,6 +34,11 @@ export interface PipelineConfig {
   limits: DecodeLimits;
   /** The bound on event times ahead of now (future_ts); default: the skew and quorum defaults, no wall clock. */
   future?: FutureBoundConfig;
+  /**
+   * Topic of host capacities (placement advice); none: not read. Kept apart from `topics`, which a snapshot
+   * records and is checked against, so that turning it on keeps the snapshots of earlier builds usable.
+   */
+  hostAttributesTopic?: string;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -62,6 +70,8 @@ export class Pipeline {
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
+  /** Host-attribute records applied (kept apart from recordsIn, whose shape snapshots and /v1/stats fix). */
+  hostAttributesIn = 0;
   private readonly decoder: MessageDecoder;
   private readonly kinds: Map<string, RecordKind>;
   private nextRunAt = Number.NaN;
@@ -82,6 +92,7 @@ export class Pipeline {
       [config.topics.vmAttributes, 'vm'],
       [config.topics.tenantAttributes, 'tenant'],
     ]);
+    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
@@ -100,6 +111,10 @@ export class Pipeline {
         this.recordsIn.tenantAttributes++;
         const refused = this.future.checkAttributes(t.ts, this.fleet.watermark) ?? this.fleet.applyTenantAttributes(t);
         if (refused) this.reject(refused, index, raw);
+      },
+      hostAttributes: (h: HostAttributes) => {
+        this.hostAttributesIn++;
+        this.fleet.applyHostAttributes(h);
       },
       reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
     };

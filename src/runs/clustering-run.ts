@@ -6,6 +6,8 @@ import { alignLabels, cluster, type ForcedSearch, type WarmStart } from '../clus
 import { inUnitsOf } from '../clustering/summarize.ts';
 import type { ClusteringOptions, ClusteringOutcome, FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
+import { placeRun, placementInput, type RunPlacement } from '../placement/run-placement.ts';
+import type { PlacementOptions } from '../placement/types.ts';
 import { renameVmClusters, TENANT_K_SELECTION, tenantClusteringInput, tenantClusteringScaling } from '../features/tenant-features.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts';
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
@@ -19,6 +21,8 @@ export interface RunOptions {
   tenant: Partial<ClusteringOptions>;
   /** Overrides of the default VM feature weights, by feature name. */
   vmFeatureWeights: Record<string, number>;
+  /** Placement advice options (docs/placement.md); the defaults when absent. */
+  placement?: Partial<PlacementOptions>;
 }
 
 export const defaultRunOptions: RunOptions = {
@@ -64,6 +68,8 @@ export interface ClusteringRun {
   /** The dashboard's 2-D picture of the VMs (projection.ts) and the traffic graph its affinity view draws. */
   vmProjection?: VmProjection;
   vmPairs?: VmPairs;
+  /** Placement advice (src/placement), when the snapshot had the VMs' hosts. */
+  placement?: RunPlacement;
 }
 
 /** What a run keeps of one side of the previous run to start warm from it (clustering/drift.ts). */
@@ -162,7 +168,7 @@ export function runClustering(
   const affinity = runAffinity(snapshot.vmIds.length, snapshot.vmPairs, options);
   const affinityMs = performance.now() - t;
   t = performance.now();
-  const run = assembleRun(snapshot, runId, { vmOutcome, vmFeatures: snapshot.vmFeatures, insights, tenants, affinity }, 0);
+  const run = assembleRun(snapshot, runId, { vmOutcome, vmFeatures: snapshot.vmFeatures, insights, tenants, affinity }, 0, options);
   vmOutcome.timings.affinity = affinityMs;
   run.durationMs = performance.now() - started;
   return run;
@@ -265,13 +271,22 @@ export interface RunParts {
 
 /** The run from its stages' results; the snapshot gives the ids, tenants of VMs, times and traffic graph. */
 export function assembleRun(
-  snapshot: Pick<FleetSnapshot, 'watermark' | 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs'>,
+  snapshot: Pick<FleetSnapshot, 'watermark' | 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs' | 'placement'>,
   runId: string,
   parts: RunParts,
   durationMs: number,
+  options: RunOptions = defaultRunOptions,
 ): ClusteringRun {
   const { vmOutcome, vmFeatures, insights, tenants, affinity } = parts;
   const tenantClusterNames = nameTenantClusters(tenants.outcome, tenants.features, insights.vmClusterRoles);
+  // Placement needs the affinity groups, so it is the last stage; its cost is in the run's timings.
+  let placement: RunPlacement | undefined;
+  if (snapshot.placement !== undefined) {
+    const t = performance.now();
+    const input = placementInput(snapshot.vmIds, snapshot.vmTenants, snapshot.placement, snapshot.vmPairs, affinity.group, snapshot.windowMs);
+    placement = placeRun(input, options.placement);
+    vmOutcome.timings.placement = performance.now() - t;
+  }
   return {
     runId,
     computedAt: snapshot.watermark,
@@ -299,5 +314,6 @@ export function assembleRun(
     affinity,
     vmProjection: insights.vmProjection,
     vmPairs: snapshot.vmPairs,
+    ...(placement === undefined ? {} : { placement }),
   };
 }

@@ -4,6 +4,8 @@
  */
 import type { ClusteringOutcome } from '../clustering/types.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
+import { describePlacement } from '../placement/advice.ts';
+import type { PlacementAdvice } from '../placement/types.ts';
 import { affinityGroupId } from './affinity.ts';
 import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
@@ -29,6 +31,8 @@ export interface ReplayResult {
   anomalies: Array<{ vm_id: string; score: number }>;
   /** Traffic affinity group of every VM of the run (affinity.ts). */
   affinity_groups: Record<string, string>;
+  /** Placement advice for the whole fleet (docs/placement.md); null without a run or VM hosts. */
+  placement: PlacementAdvice | null;
   rejected: RejectionSummary;
   run: {
     run_id: string;
@@ -93,12 +97,13 @@ export function affinityAssignments(run: ClusteringRun): Record<string, string> 
 }
 
 export function buildResult(run: ClusteringRun | null, rejected: RejectionSummary, stats: Record<string, number>): ReplayResult {
-  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, rejected, run: null, stats };
+  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, placement: null, rejected, run: null, stats };
   return {
     vm_clusters: assignments(run.vms),
     tenant_clusters: assignments(run.tenants),
     anomalies: anomalyList(run),
     affinity_groups: affinityAssignments(run),
+    placement: run.placement === undefined ? null : describePlacement(run.placement.plan, run.placement.input),
     rejected,
     run: {
       run_id: run.runId,

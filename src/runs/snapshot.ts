@@ -7,6 +7,7 @@ import { buildTenantMatrix } from '../features/tenant-features.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantIds } from '../fleet/tracked-tenants.ts';
+import type { PlacementSnapshot } from '../placement/run-placement.ts';
 
 export interface TenantInfo {
   tenantId: string;
@@ -34,6 +35,8 @@ export interface FleetSnapshot {
   tenants: TenantInfo[];
   /** The window's VM-to-VM traffic graph: undirected edges between rows of vmIds, bytes both ways. */
   vmPairs: VmPairs;
+  /** Hosts, sizes and labels of the VMs and the hosts' capacity, for the placement advice. */
+  placement?: PlacementSnapshot;
 }
 
 /** Edges sorted by (a, b) with a < b, so that the same state gives the same list whatever the table's order. */
@@ -101,6 +104,19 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
     vmSameTenantBytes,
     tenants,
     vmPairs,
+    placement: placementSnapshot(fleet, vms),
+  };
+}
+
+function placementSnapshot(fleet: FleetState, vms: readonly ReturnType<FleetState['liveVms']>[number][]): PlacementSnapshot {
+  return {
+    vmHosts: vms.map((v) => v.attributes?.hostId ?? null),
+    vmVcpus: vms.map((v) => v.attributes?.vcpus ?? null),
+    vmMemoryMb: vms.map((v) => v.attributes?.memoryMb ?? null),
+    vmLabels: vms.map((v) => v.attributes?.labels ?? null),
+    hostCapacity: [...fleet.hostCapacity.entries()]
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([host, c]) => [host, { vcpus: c.vcpus, memoryMb: c.memoryMb }]),
   };
 }
 

@@ -165,7 +165,7 @@ export class WorkerClusterer implements Clusterer {
     });
     if (tenants === null) throw new Error('clustering worker sent no VM labels');
     const [groups, tenantSide] = await Promise.all([affinity, tenants as Promise<TenantClustering>]);
-    const run = assembleRun(snapshot, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0);
+    const run = assembleRun(snapshot, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0, options);
     vms.vmOutcome.timings.affinity = groups.ms;
     run.durationMs = performance.now() - started;
     return run;

@@ -24,6 +24,7 @@ function decode(kind: RecordKind, text: string, decoder = new MessageDecoder()):
     flow: () => out.accepted.push(position++),
     vmAttributes: () => out.accepted.push(position++),
     tenantAttributes: () => out.accepted.push(position++),
+    hostAttributes: () => out.accepted.push(position++),
     reject: (r, index) => {
       out.rejected.push({ reason: r.reason, field: r.field, index });
       position++;
@@ -37,6 +38,7 @@ const VALID: Record<RecordKind, Record<string, unknown>> = {
   flow: { ts: 1_793_491_200_000, src_vm: 'vm-1', dst_vm: 'vm-2', src_ip: '10.0.0.1', dst_ip: '10.0.0.2', src_port: 40_000, dst_port: 443, protocol: 'tcp', bytes: 1200, packets: 3 },
   vm: { ts: 1_793_491_200_000, vm_id: 'vm-1', tenant_id: 't-1', labels: { env: 'prod' } },
   tenant: { ts: 1_793_491_200_000, tenant_id: 't-1', name: 'shop', labels: { team: 'a' } },
+  host: { ts: 1_793_491_200_000, host_id: 'cmp-1', vcpus: 64, memory_mb: 262_144, labels: { rack: 'r1' } },
 };
 
 const FORBIDDEN = ['__proto__', 'constructor', 'prototype'] as const;

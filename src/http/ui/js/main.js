@@ -6,8 +6,8 @@
 import { apiKey, explain, get, getAll, setApiKey } from './api.js';
 import { clearChart, drawAffinity, drawRuns, drawScatter } from './charts.js';
 import { useClusters } from './colours.js';
-import { el, when } from './dom.js';
-import { renderAnomalies, renderClusters, renderRunEvents, renderRuns, renderTenantClusters, renderTenantDetail, renderVmDetail } from './views.js';
+import { el, num, when } from './dom.js';
+import { renderAnomalies, renderClusters, renderPlacement, renderRunEvents, renderRuns, renderTenantClusters, renderTenantDetail, renderVmDetail } from './views.js';
 
 const params = new URLSearchParams(location.search);
 // `?poll=<ms>` (at least 500) lets a test see a new run land without waiting the default 5 s.
@@ -92,6 +92,25 @@ async function loadAnomalies() {
   renderAnomalies($('anomalies'), items, state.vmNames, state.vmId, selectVm);
 }
 
+async function loadPlacement() {
+  const advice = await get('/v1/placement').catch((err) => {
+    if (err.code === 'no_placement') return null;
+    throw err;
+  });
+  if (advice === null) {
+    $('placement-note').textContent = 'This run has no placement advice (it was not computed from traffic).';
+    renderPlacement($('placement-moves'), $('placement-hosts'), null, selectVm);
+    return;
+  }
+  const { before, after } = advice.cross_host_bytes_per_minute;
+  const share = before > 0 ? ` (${(((before - after) / before) * 100).toFixed(1)}% less)` : '';
+  $('placement-note').textContent =
+    advice.moves.length === 0
+      ? `No moves: ${advice.no_moves_reason.replaceAll('_', ' ')}. Cross-host traffic ${num(before)} B/min.`
+      : `${advice.migrations} of at most ${advice.max_moves} migrations cut cross-host traffic from ${num(before)} to ${num(after)} B/min${share}.${state.tenant !== '' && apiKey() === '' ? ' Fleet-wide: a tenant key shows only its own VMs.' : ''}`;
+  renderPlacement($('placement-moves'), $('placement-hosts'), advice, selectVm);
+}
+
 async function loadGroups() {
   const list = await get('/v1/affinity-groups', { limit: 200 }).catch((err) => {
     if (err.code === 'no_affinity') return { groups: [] };
@@ -173,7 +192,7 @@ async function refreshAll() {
   // The cluster names colour the other views' labels: they load first.
   const clustersOk = await settle(loadClusters);
   if (!clustersOk) return;
-  const allOk = await settle(loadScatter, loadAnomalies, loadGroups, loadVm, loadAffinity, loadTenant, loadTenantPicker, loadRunEvents);
+  const allOk = await settle(loadScatter, loadAnomalies, loadPlacement, loadGroups, loadVm, loadAffinity, loadTenant, loadTenantPicker, loadRunEvents);
   if (allOk && state.runId !== null) document.body.dataset.runId = state.runId;
 }
 

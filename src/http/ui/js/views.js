@@ -178,3 +178,40 @@ export function renderRunEvents(container, vmChanges, tenantChanges) {
   ];
   container.replaceChildren(...side('VM clusters', vmChanges), ...side('Tenant clusters', tenantChanges));
 }
+
+const HOSTS_SHOWN = 20;
+
+/** A host's load as "used / capacity" vCPUs (capacity – when unknown). */
+function load(l) {
+  return `${num(l.vcpus)} / ${l.vcpus_capacity === null ? '–' : num(l.vcpus_capacity)}`;
+}
+
+/** The placement advice: its moves in order, and the hosts with the most cross-host traffic before and after. */
+export function renderPlacement(movesTable, hostsTable, advice, onVm) {
+  fillTable(
+    movesTable,
+    [{ label: 'VMs' }, { label: 'from' }, { label: 'to' }, { label: 'saves B/min', num: true }, { label: 'vCPUs on target', num: true }, { label: 'a better move, stopped by' }],
+    (advice?.moves ?? []).map((m) => ({
+      dataset: { vmId: m.vm_ids[0] },
+      onclick: () => onVm(m.vm_ids[0]),
+      cells: [
+        el('span', { title: m.vm_ids.join(', ') }, m.vm_ids.length === 1 ? m.vm_ids[0] : `${m.vm_ids.length} VMs of ${m.affinity_group}`),
+        m.from_host,
+        m.to_host,
+        num(m.bytes_per_minute_saved),
+        load(m.to_load),
+        m.better_blocked ? `${m.better_blocked.to_host} (${num(m.better_blocked.bytes_per_minute_saved)}): ${m.better_blocked.constraint.replaceAll('_', ' ')}` : '',
+      ],
+    })),
+  );
+  const hosts = [...(advice?.hosts ?? [])]
+    .sort((a, b) => b.cross_host_bytes_per_minute_before - a.cross_host_bytes_per_minute_before || a.host_id.localeCompare(b.host_id))
+    .slice(0, HOSTS_SHOWN);
+  fillTable(
+    hostsTable,
+    [{ label: 'host' }, { label: 'vCPUs before', num: true }, { label: 'vCPUs after', num: true }, { label: 'cross-host B/min before', num: true }, { label: 'after', num: true }],
+    hosts.map((h) => ({
+      cells: [h.host_id, load(h.load_before), load(h.load_after), num(h.cross_host_bytes_per_minute_before), num(h.cross_host_bytes_per_minute_after)],
+    })),
+  );
+}

@@ -1,0 +1,183 @@
+/**
+ * npm run crosscheck -- placement [--sizes 20,50,100,200] [--seeds 1,2,3] [--moves 5,10] [--time-limit S]
+ * [--fixtures small,medium]: the placement advice (src/placement) against
+ *   - the exact optimum with the same move budget, an ILP solved by CBC through PuLP (bench/placement.py, in a
+ *     venv under .cache/placement-venv installed on first use; never a runtime dependency), on generated
+ *     fleets of up to 200 VMs (src/fixtures/placement-fleet.ts);
+ *   - the plain greedy baseline (move the single VM with the largest gain, repeat) on the same fleets and on
+ *     the committed trace fixtures, replayed.
+ * Figures go to bench/results/placement.json (section "crosscheck").
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
+import { generatePlacementFleet } from '../src/fixtures/placement-fleet.ts';
+import { planPlacement } from '../src/placement/advice.ts';
+import type { PlacementInput } from '../src/placement/types.ts';
+import { replayTrace } from '../src/replay/replay.ts';
+
+const VENV = '.cache/placement-venv';
+const VENV_PYTHON = join(VENV, 'bin', 'python');
+const RESULTS = 'bench/results/placement.json';
+
+function list(name: string, fallback: string): string[] {
+  const i = process.argv.indexOf(name);
+  return (i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback).split(',').filter((s) => s.length > 0);
+}
+
+function solverPython(): string {
+  const ready = (): boolean => existsSync(VENV_PYTHON) && spawnSync(VENV_PYTHON, ['-c', 'import pulp'], { stdio: 'ignore' }).status === 0;
+  if (ready()) return VENV_PYTHON;
+  process.stderr.write(`installing PuLP (with its bundled CBC) into ${VENV} (once, for the cross-check only)...\n`);
+  if (!existsSync(VENV_PYTHON)) execFileSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
+  execFileSync(VENV_PYTHON, ['-m', 'pip', 'install', '--quiet', 'pulp'], { stdio: 'inherit' });
+  if (!ready()) throw new Error(`PuLP does not import in ${VENV}; remove the directory to retry`);
+  return VENV_PYTHON;
+}
+
+/**
+ * The instance as the ILP reads it: hosts and VMs by index, traffic per minute, as the advice sees it. VMs
+ * the scheduler left without a host (and their pairs) are left out, as the advice leaves them out.
+ */
+function ilpInstance(name: string, input: PlacementInput, maxMoves: number): unknown {
+  const hostIds = [...input.hostCapacity.keys()].sort();
+  const hostIndex = new Map(hostIds.map((h, i) => [h, i]));
+  const kept = input.vms.flatMap((v, i) => (v.host === null ? [] : [i]));
+  const row = new Map(kept.map((v, r) => [v, r]));
+  const pairs: Array<[number, number, number]> = [];
+  input.pairs.a.forEach((a, e) => {
+    const ra = row.get(a);
+    const rb = row.get(input.pairs.b[e]!);
+    if (ra !== undefined && rb !== undefined && ra !== rb) pairs.push([ra, rb, input.pairs.bytes[e]! / input.windowMinutes]);
+  });
+  return {
+    name,
+    hosts: hostIds.map((h) => ({ vcpus: input.hostCapacity.get(h)!.vcpus, memory_mb: input.hostCapacity.get(h)!.memoryMb })),
+    vms: kept.map((i) => {
+      const v = input.vms[i]!;
+      return {
+        host: hostIndex.get(v.host!)!,
+        vcpus: v.vcpus,
+        memory_mb: v.memoryMb,
+        sized: v.vcpus !== null && v.memoryMb !== null,
+        pinned: v.labels?.pinned === 'true',
+        aa: v.labels?.anti_affinity ?? null,
+      };
+    }),
+    pairs,
+    max_moves: maxMoves,
+  };
+}
+
+const round = (x: number, d = 4): number => Number(x.toFixed(d));
+
+async function main(): Promise<void> {
+  const sizes = list('--sizes', '20,50,100,200').map(Number);
+  const seeds = list('--seeds', '1,2,3').map(Number);
+  const budgets = list('--moves', '5,10').map(Number);
+  const timeLimit = Number(list('--time-limit', '60')[0]);
+  const fixtures = list('--fixtures', 'small,medium');
+  const cases: Array<{ name: string; input: PlacementInput; maxMoves: number }> = [];
+  for (const vms of sizes)
+    for (const seed of seeds)
+      for (const maxMoves of budgets) {
+        // Hosts fuller than the bench's, so that capacity binds on a few dozen VMs.
+        const fleet = generatePlacementFleet({ vms, seed, hostCapacity: { vcpus: 32, memoryMb: 128 * 1024 }, utilisation: 0.85 });
+        cases.push({ name: `vms${vms}-seed${seed}-moves${maxMoves}`, input: fleet.input, maxMoves });
+      }
+  const dir = await mkdtemp(join(tmpdir(), 'placement-crosscheck-'));
+  const rows: Array<Record<string, unknown>> = [];
+  try {
+    const file = join(dir, 'instances.json');
+    await writeFile(file, JSON.stringify(cases.map((c) => ilpInstance(c.name, c.input, c.maxMoves))));
+    const python = solverPython();
+    const out = execFileSync(python, ['bench/placement.py', file, String(timeLimit)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const exact = new Map(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { name: string; saved: number; optimal: boolean; seconds: number; migrations: number; status: string })
+        .map((r) => [r.name, r]),
+    );
+    for (const c of cases) {
+      const t = performance.now();
+      const best = planPlacement(c.input, { maxMoves: c.maxMoves });
+      const ms = performance.now() - t;
+      const single = planPlacement(c.input, { maxMoves: c.maxMoves, strategy: 'single' });
+      const e = exact.get(c.name)!;
+      const saved = best.before - best.after;
+      const row = {
+        instance: c.name,
+        cross_host_before: round(best.before, 1),
+        saved_ours: round(saved, 1),
+        saved_greedy_baseline: round(single.before - single.after, 1),
+        saved_exact: round(e.saved, 1),
+        exact_proven_optimal: e.optimal,
+        ratio_to_exact: e.saved > 0 ? round(saved / e.saved) : 1,
+        ratio_to_baseline: single.before - single.after > 0 ? round(saved / (single.before - single.after)) : 1,
+        strategy: best.plan.strategy,
+        ours_ms: round(ms, 2),
+        exact_s: e.seconds,
+      };
+      rows.push(row);
+      process.stdout.write(`${JSON.stringify(row)}\n`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const fixtureRows: Array<Record<string, unknown>> = [];
+  for (const name of fixtures) {
+    const { lastRun } = await replayTrace(`fixtures/${name}.jsonl.gz`, {
+      pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
+      run: toRunOptions(PipelineOptions.parse({})),
+    });
+    const placed = lastRun?.placement;
+    if (placed === undefined) continue;
+    for (const maxMoves of [5, 20, 100]) {
+      const best = planPlacement(placed.input, { maxMoves });
+      const single = planPlacement(placed.input, { maxMoves, strategy: 'single' });
+      const row = {
+        fixture: name,
+        vms: placed.input.vms.length,
+        max_moves: maxMoves,
+        cross_host_before: round(best.before, 0),
+        saved_ours: round(best.before - best.after, 0),
+        saved_greedy_baseline: round(single.before - single.after, 0),
+        ratio_to_baseline: single.before - single.after > 0 ? round((best.before - best.after) / (single.before - single.after)) : 1,
+        strategy: best.plan.strategy,
+      };
+      fixtureRows.push(row);
+      process.stdout.write(`${JSON.stringify(row)}\n`);
+    }
+  }
+  const ratios = rows.map((r) => r.ratio_to_exact as number);
+  const summary = {
+    instances: rows.length,
+    proven_optimal: rows.filter((r) => r.exact_proven_optimal).length,
+    min_ratio_to_exact: Math.min(...ratios),
+    mean_ratio_to_exact: round(ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length)),
+    below_90_percent: rows.filter((r) => (r.ratio_to_exact as number) < 0.9).map((r) => r.instance),
+    min_ratio_to_baseline: Math.min(...[...rows, ...fixtureRows].map((r) => r.ratio_to_baseline as number)),
+    mean_ratio_to_baseline: round(
+      [...rows, ...fixtureRows].reduce((a, r) => a + (r.ratio_to_baseline as number), 0) / Math.max(1, rows.length + fixtureRows.length),
+    ),
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  let doc: Record<string, unknown> = {};
+  try {
+    doc = JSON.parse(await readFile(RESULTS, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // First run: a new file.
+  }
+  doc.crosscheck = { node: process.version, date: new Date().toISOString(), time_limit_s: timeLimit, summary, instances: rows, fixtures: fixtureRows };
+  await writeFile(RESULTS, `${JSON.stringify(doc, null, 2)}\n`);
+  process.stdout.write(`written to ${RESULTS}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`crosscheck placement: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
