@@ -7,6 +7,7 @@ import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
+import { ConnectionLog } from '../security-groups/connection-log.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
@@ -53,6 +54,8 @@ export const MAX_RAW_KEPT = 16 * 1024;
 
 export class Pipeline {
   readonly fleet: FleetState;
+  /** Per-port connections between VMs and peers, what security groups are learned from (not snapshotted). */
+  readonly connections: ConnectionLog;
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -69,6 +72,7 @@ export class Pipeline {
     fleet?: FleetState,
   ) {
     this.fleet = fleet ?? new FleetState(config.window);
+    this.connections = new ConnectionLog(config.window.windowMs);
     this.decoder = new MessageDecoder(config.limits);
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -81,6 +85,7 @@ export class Pipeline {
         this.recordsIn.flows++;
         const late = this.fleet.applyFlow(f);
         if (late) this.reject(late, index, raw);
+        else this.connections.add(f);
       },
       vmAttributes: (a: VmAttributes) => {
         this.recordsIn.vmAttributes++;
