@@ -149,6 +149,8 @@ export class ConnectionLog {
     const key = `${f.protocol}|${port}|${otherPort}|${endKey(client)}|${endKey(server)}`;
     const epoch = this.epochOf(f.ts);
     if (epoch > this.newestEpoch) this.newestEpoch = epoch;
+    // Before the cap is checked: room made by forgotten entries is room for this one.
+    if (epoch > this.purgedEpoch) this.purge(epoch);
     let c = this.entries.get(key);
     if (c === undefined) {
       if (this.entries.size >= this.maxConnections) {
@@ -169,7 +171,6 @@ export class ConnectionLog {
       c.ring[slot + 1]! += f.bytes;
     }
     this.counters.recorded++;
-    if (epoch > this.purgedEpoch) this.purge(epoch);
     return true;
   }
 

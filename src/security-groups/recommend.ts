@@ -100,20 +100,18 @@ export interface ResolvedConnection {
 
 /**
  * Connections whose records could not tell the server end get it from the traffic: the end whose port
- * talks to more distinct peers is the listening one (a service port is shared by its clients, a client's
- * port by few servers); on a tie, the lower port.
+ * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
+ * ephemeral ports; a client's port meets one server port); on a tie, the lower port.
  */
 export function resolveConnections(log: ConnectionLog, watermark: number): ResolvedConnection[] {
   const all = [...log.traffic(watermark)];
   const peers = new Map<string, Set<string>>();
   for (const [c] of all) {
     if (c.otherPort < 0) continue;
-    const a = `${endKey(c.server)}|${c.port}`;
-    const b = `${endKey(c.client)}|${c.otherPort}`;
-    const sa = getOrAdd(peers, a, () => new Set());
-    sa.add(endKey(c.client));
-    const sb = getOrAdd(peers, b, () => new Set());
-    sb.add(endKey(c.server));
+    const server = `${endKey(c.server)}|${c.port}`;
+    const client = `${endKey(c.client)}|${c.otherPort}`;
+    getOrAdd(peers, server, () => new Set()).add(client);
+    getOrAdd(peers, client, () => new Set()).add(server);
   }
   const out: ResolvedConnection[] = [];
   for (const [c, t] of all) {
@@ -209,8 +207,8 @@ export function portSegments(ports: readonly number[], o: Pick<SecurityGroupOpti
 
 export interface SecurityGroupsOutcome {
   document: SecurityGroupsDocument;
-  /** The connections of the log with their server ends decided (what the check and tests evaluate). */
-  connections: ResolvedConnection[];
+  /** The connections of the log with their server ends decided and the check's verdict. */
+  connections: CheckedConnection[];
   places: Map<string, VmPlace>;
   durationMs: number;
 }
@@ -245,7 +243,7 @@ export function recommendSecurityGroups(
   });
   const anomalousSet = new Set(anomalousVms);
 
-  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare: 0 };
+  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
   const candidates = new Map<string, Candidate>();
   for (const c of connections) {
     if (c.earlierFlows === 0) continue;
@@ -261,14 +259,15 @@ export function recommendSecurityGroups(
       notLearned.no_group!++;
       continue;
     }
-    const eth = ethertypeOf(c.server.ip);
     if (sp !== undefined) {
+      const eth = ethertypeOf(c.client.ip);
       const remoteGroup = cp !== undefined && cp.tenant === sp.tenant ? cp.groupId : null;
       const address = remoteGroup === null ? c.client.ip : null;
       const key = `${sp.groupId}|i|${eth}|${c.protocol}|${remoteGroup ?? `a${address}`}`;
       addTo(candidates, key, () => ({ groupId: sp.groupId, tenant: sp.tenant, direction: 'ingress', ethertype: eth, protocol: c.protocol, remoteGroup, addresses: new Set(), ports: new Map() }), c.port, sv!, c.earlierFlows, c.earlierBytes, address);
     }
     if (cp !== undefined) {
+      const eth = ethertypeOf(c.server.ip);
       const remoteGroup = sp !== undefined && sp.tenant === cp.tenant ? sp.groupId : null;
       const address = remoteGroup === null ? c.server.ip : null;
       const key = `${cp.groupId}|e|${eth}|${c.protocol}|${remoteGroup ?? `a${address}`}`;
@@ -276,33 +275,35 @@ export function recommendSecurityGroups(
     }
   }
 
-  // Outside addresses: one candidate per address, unless a group has more of them than maxPrefixesPerRule
-  // for a direction, ethertype and protocol: then one candidate for any address.
-  const byOutside = new Map<string, Candidate[]>();
+  // Outside addresses: one candidate per address, except for the ports of a group, direction, ethertype and
+  // protocol that more than maxPrefixesPerRule addresses used: those go to one candidate for any address.
+  const addressesByPort = new Map<string, Set<string>>();
+  const outsideKey = (c: Candidate): string => `${c.groupId}|${c.direction}|${c.ethertype}|${c.protocol}`;
   for (const c of candidates.values()) {
     if (c.remoteGroup !== null) continue;
-    const k = `${c.groupId}|${c.direction}|${c.ethertype}|${c.protocol}`;
-    const list = getOrAdd(byOutside, k, () => []);
-    list.push(c);
+    for (const port of c.ports.keys()) {
+      const set = getOrAdd(addressesByPort, `${outsideKey(c)}|${port}`, () => new Set());
+      for (const a of c.addresses) set.add(a);
+    }
   }
   const anyAddress = new Set<Candidate>();
-  for (const list of byOutside.values()) {
-    if (list.length <= o.maxPrefixesPerRule) continue;
-    const first = list[0]!;
-    const merged: Candidate = { ...first, addresses: new Set(), ports: new Map() };
-    for (const c of list) {
+  for (const [key, c] of [...candidates]) {
+    if (c.remoteGroup !== null) continue;
+    for (const [port, t] of [...c.ports]) {
+      if (addressesByPort.get(`${outsideKey(c)}|${port}`)!.size <= o.maxPrefixesPerRule) continue;
+      const merged = getOrAdd(candidates, `${outsideKey(c)}|any`, () => {
+        const m: Candidate = { ...c, addresses: new Set(), ports: new Map() };
+        anyAddress.add(m);
+        return m;
+      });
       for (const a of c.addresses) merged.addresses.add(a);
-      for (const [port, t] of c.ports) {
-        const p = getOrAdd(merged.ports, port, () => ({ flows: 0, bytes: 0, vms: new Set() }));
-        p.flows += t.flows;
-        p.bytes += t.bytes;
-        for (const v of t.vms) p.vms.add(v);
-      }
-      candidates.delete(`${c.groupId}|${c.direction === 'ingress' ? 'i' : 'e'}|${c.ethertype}|${c.protocol}|a${[...c.addresses][0]}`);
+      const p = getOrAdd(merged.ports, port, () => ({ flows: 0, bytes: 0, vms: new Set() }));
+      p.flows += t.flows;
+      p.bytes += t.bytes;
+      for (const v of t.vms) p.vms.add(v);
+      c.ports.delete(port);
     }
-    const key = `${first.groupId}|${first.direction}|${first.ethertype}|${first.protocol}|any`;
-    candidates.set(key, merged);
-    anyAddress.add(merged);
+    if (c.ports.size === 0) candidates.delete(key);
   }
 
   const rulesByGroup = new Map<string, SecurityGroupRule[]>();
@@ -312,7 +313,7 @@ export function recommendSecurityGroups(
     const kept: number[] = [];
     for (const [port, t] of c.ports) {
       if (t.flows >= o.minFlows) kept.push(port);
-      else notLearned.rare! += t.flows;
+      else notLearned.rare_rules!++;
     }
     if (kept.length === 0) continue;
     const hasPorts = !(kept.length === 1 && kept[0] === -1);
@@ -343,7 +344,8 @@ export function recommendSecurityGroups(
         project_id: c.tenant,
         tenant_id: c.tenant,
         learned_from: { vms: vms.size, flows, bytes, ports: s.ports.length },
-        basis: any ? 'any_address' : s.range ? 'port_range' : 'exact',
+        basis: s.range ? 'port_range' : 'exact',
+        remote_basis: any ? 'any_address' : 'seen',
       });
     }
   }

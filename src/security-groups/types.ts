@@ -28,11 +28,13 @@ export interface SecurityGroupRule {
   project_id: string;
   tenant_id: string;
   learned_from: LearnedFrom;
+  /** Why the ports are as wide as they are: `exact` (every port of the range seen), `port_range` (many ports seen close together). */
+  basis: 'exact' | 'port_range';
   /**
-   * Why the rule is as wide as it is: `exact` (ports and peers as seen), `port_range` (many ports seen
-   * close together), `any_address` (more distinct outside addresses than `maxPrefixesPerRule`).
+   * Why the remote is as wide as it is: `seen` (the peers' group, or the one address seen), `any_address`
+   * (more distinct outside addresses used the port than `maxPrefixesPerRule`).
    */
-  basis: 'exact' | 'port_range' | 'any_address';
+  remote_basis: 'seen' | 'any_address';
 }
 
 export interface SecurityGroup {
@@ -128,7 +130,10 @@ export interface SecurityGroupsSummary {
   check_from_anomalous: CheckFigures;
   /** The connection log's state and counters (caps reached, records it could not use). */
   connections: { held: number; max: number; recorded: number; refused: number; bad_port: number; no_vm: number; forgotten: number };
-  /** Connections of the learned windows left out of learning, by reason. */
+  /**
+   * What learning left out: connections with an anomalous (probing) end (`anomalous`) or no end in a group
+   * (`no_group`), and would-be rules seen in fewer than minFlows flows (`rare_rules`).
+   */
   not_learned: Record<string, number>;
 }
 
