@@ -12,6 +12,7 @@ import { registerMethodNotAllowed } from './method-not-allowed.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
 import { affinityGraphRoutes } from './routes/affinity-graph.ts';
+import { securityGroupRoutes } from './routes/security-groups.ts';
 import { anomalyRoutes } from './routes/anomalies.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { clusterRoutes } from './routes/clusters.ts';
@@ -87,6 +88,7 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.register(reclusterRoutes, { view });
   app.register(statsRoutes, { view });
   app.register(anomalyRoutes, { view });
+  app.register(securityGroupRoutes, { view });
   app.register(affinityRoutes, { view });
   app.register(runRoutes, { view });
   // The dashboard (/ui) and the two views of the latest run that only it needs.

@@ -116,6 +116,10 @@ export function connectionVerdict(index: RuleIndex, places: ReadonlyMap<string, 
   return w.allowed ? w : v;
 }
 
+function nameIn(tenant: string, end: { vmId: string | null; ip: string }, places: ReadonlyMap<string, VmPlace>): string {
+  return end.vmId !== null && places.get(end.vmId)?.tenant === tenant ? end.vmId : end.ip;
+}
+
 export interface CheckOutcome {
   byTenant: Map<string, TenantCheck>;
   all: CheckFigures;
@@ -188,8 +192,9 @@ export function checkRules(
       }
       if (!v.allowed)
         t.denied.push({
-          client: c.client.vmId ?? c.client.ip,
-          server: c.server.vmId ?? c.server.ip,
+          // Another tenant's VM is named by its address: a tenant's view names only its own VMs.
+          client: nameIn(tenant, c.client, places),
+          server: nameIn(tenant, c.server, places),
           protocol: protocolName(c.protocol),
           port: c.port < 0 ? null : c.port,
           flows,
