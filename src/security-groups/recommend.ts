@@ -275,14 +275,16 @@ export function recommendSecurityGroups(
     }
   }
 
-  // Outside addresses: one candidate per address, except for the ports of a group, direction, ethertype and
-  // protocol that more than maxPrefixesPerRule addresses used: those go to one candidate for any address.
+  // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
+  // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
+  // both): those go to one candidate for any address per ethertype.
   const addressesByPort = new Map<string, Set<string>>();
+  const portKey = (c: Candidate, port: number): string => `${c.groupId}|${c.direction}|${c.protocol}|${port}`;
   const outsideKey = (c: Candidate): string => `${c.groupId}|${c.direction}|${c.ethertype}|${c.protocol}`;
   for (const c of candidates.values()) {
     if (c.remoteGroup !== null) continue;
     for (const port of c.ports.keys()) {
-      const set = getOrAdd(addressesByPort, `${outsideKey(c)}|${port}`, () => new Set());
+      const set = getOrAdd(addressesByPort, portKey(c, port), () => new Set());
       for (const a of c.addresses) set.add(a);
     }
   }
@@ -290,7 +292,7 @@ export function recommendSecurityGroups(
   for (const [key, c] of [...candidates]) {
     if (c.remoteGroup !== null) continue;
     for (const [port, t] of [...c.ports]) {
-      if (addressesByPort.get(`${outsideKey(c)}|${port}`)!.size <= o.maxPrefixesPerRule) continue;
+      if (addressesByPort.get(portKey(c, port))!.size <= o.maxPrefixesPerRule) continue;
       const merged = getOrAdd(candidates, `${outsideKey(c)}|any`, () => {
         const m: Candidate = { ...c, addresses: new Set(), ports: new Map() };
         anyAddress.add(m);
