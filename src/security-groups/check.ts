@@ -6,11 +6,11 @@
  * connection's bytes in both directions are allowed or denied together.
  */
 import { getOrAdd } from './maps.ts';
-import { hostPrefix, protocolName, type ResolvedConnection, type VmPlace } from './recommend.ts';
+import { protocolName, type ResolvedConnection, type VmPlace } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroup, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
-  /** Null when the connection has no traffic in the check window. */
+  /** Null when the connection has no traffic in the check window (set by checkRules). */
   allowed: boolean | null;
 }
 
@@ -52,8 +52,11 @@ export function ruleMatches(rule: SecurityGroupRule, protocol: string, port: num
   if (rule.ethertype !== (remoteIp.includes(':') ? 'IPv6' : 'IPv4')) return false;
   if (rule.port_range_min !== null && (port < rule.port_range_min || port > (rule.port_range_max ?? rule.port_range_min))) return false;
   if (rule.remote_group_id !== null) return rule.remote_group_id === remoteGroup;
-  const p = rule.remote_ip_prefix;
-  return p === '0.0.0.0/0' || p === '::/0' || p === hostPrefix(remoteIp);
+  const p = rule.remote_ip_prefix!;
+  if (p === '0.0.0.0/0' || p === '::/0') return true;
+  // A host prefix: the address and /32 or /128, compared without building the string.
+  const slash = p.length - (remoteIp.includes(':') ? 4 : 3);
+  return slash === remoteIp.length && p.startsWith(remoteIp);
 }
 
 export interface RuleIndex {
@@ -138,7 +141,7 @@ interface TenantTally {
 }
 
 export function checkRules(
-  connections: readonly ResolvedConnection[],
+  connections: CheckedConnection[],
   places: ReadonlyMap<string, VmPlace>,
   tenants: ReadonlyMap<string, readonly SecurityGroup[]>,
   anomalous: ReadonlySet<string>,
@@ -150,14 +153,10 @@ export function checkRules(
   const all = tally();
   const normal = tally();
   const fromAnomalous = tally();
-  const checked: CheckedConnection[] = [];
   for (const c of connections) {
-    if (c.latestFlows === 0) {
-      checked.push({ ...c, allowed: null });
-      continue;
-    }
+    if (c.latestFlows === 0) continue;
     const v = connectionVerdict(index, places, c);
-    checked.push({ ...c, allowed: v.allowed });
+    c.allowed = v.allowed;
     const flows = c.latestFlows;
     const bytes = c.latestBytes;
     const isAnomalous = (c.client.vmId !== null && anomalous.has(c.client.vmId)) || (c.server.vmId !== null && anomalous.has(c.server.vmId));
@@ -217,5 +216,5 @@ export function checkRules(
     const byRule = [...t.rules.values()].sort((a, b) => (a.rule_id < b.rule_id ? -1 : 1));
     byTenant.set(tenant, { all: figures(t.all), normal_vm_to_vm: figures(t.normal), from_anomalous: figures(t.anomalous), by_vm: byVm, by_rule: byRule, denied });
   }
-  return { byTenant, all: figures(all), normal: figures(normal), anomalous: figures(fromAnomalous), connections: checked };
+  return { byTenant, all: figures(all), normal: figures(normal), anomalous: figures(fromAnomalous), connections };
 }

@@ -202,30 +202,38 @@ export class ConnectionLog {
 
   /**
    * Every connection with its traffic split at the check window: the EPOCHS_PER_WINDOW epochs that end with
-   * the epoch of `watermark`. Entries are not changed.
+   * the epoch of `watermark`. Entries are not changed; `visit` gets one reused traffic object.
    */
-  *traffic(watermark: number): Generator<[Connection, ConnectionTraffic]> {
+  forEachTraffic(watermark: number, visit: (c: Connection, t: ConnectionTraffic) => void): void {
     const last = this.epochOf(watermark);
     const first = last - EPOCHS_PER_WINDOW + 1;
+    const t: ConnectionTraffic = { earlierFlows: 0, earlierBytes: 0, latestFlows: 0, latestBytes: 0 };
     for (const c of this.entries.values()) {
-      let earlierFlows = c.earlierFlows;
-      let earlierBytes = c.earlierBytes;
-      let latestFlows = 0;
-      let latestBytes = 0;
+      t.earlierFlows = c.earlierFlows;
+      t.earlierBytes = c.earlierBytes;
+      t.latestFlows = 0;
+      t.latestBytes = 0;
       for (let e = c.newestEpoch - RING + 1; e <= c.newestEpoch; e++) {
         const slot = 2 * slotOf(e);
         const flows = c.ring[slot]!;
         const bytes = c.ring[slot + 1]!;
         if (e >= first && e <= last) {
-          latestFlows += flows;
-          latestBytes += bytes;
+          t.latestFlows += flows;
+          t.latestBytes += bytes;
         } else if (e < first) {
-          earlierFlows += flows;
-          earlierBytes += bytes;
+          t.earlierFlows += flows;
+          t.earlierBytes += bytes;
         }
       }
-      yield [c, { earlierFlows, earlierBytes, latestFlows, latestBytes }];
+      visit(c, t);
     }
+  }
+
+  /** forEachTraffic as a list of copies (tests, small logs). */
+  traffic(watermark: number): Array<[Connection, ConnectionTraffic]> {
+    const out: Array<[Connection, ConnectionTraffic]> = [];
+    this.forEachTraffic(watermark, (c, t) => out.push([c, { ...t }]));
+    return out;
   }
 }
 

@@ -103,34 +103,41 @@ export interface ResolvedConnection {
  * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
  * ephemeral ports; a client's port meets one server port); on a tie, the lower port.
  */
-export function resolveConnections(log: ConnectionLog, watermark: number): ResolvedConnection[] {
-  const all = [...log.traffic(watermark)];
+export function resolveConnections(log: ConnectionLog, watermark: number): CheckedConnection[] {
   const peers = new Map<string, Set<string>>();
-  for (const [c] of all) {
-    if (c.otherPort < 0) continue;
+  const out: CheckedConnection[] = [];
+  log.forEachTraffic(watermark, (c, t) => {
+    out.push({
+      client: c.client,
+      server: c.server,
+      protocol: c.protocol,
+      port: c.port,
+      altPort: c.otherPort,
+      earlierFlows: t.earlierFlows,
+      earlierBytes: t.earlierBytes,
+      latestFlows: t.latestFlows,
+      latestBytes: t.latestBytes,
+      allowed: null,
+    });
+    if (c.otherPort < 0) return;
     const server = `${endKey(c.server)}|${c.port}`;
     const client = `${endKey(c.client)}|${c.otherPort}`;
     getOrAdd(peers, server, () => new Set()).add(client);
     getOrAdd(peers, client, () => new Set()).add(server);
-  }
-  const out: ResolvedConnection[] = [];
-  for (const [c, t] of all) {
-    let client = c.client;
-    let server = c.server;
-    let port = c.port;
-    let altPort = -1;
-    if (c.otherPort >= 0) {
-      const degServer = peers.get(`${endKey(c.server)}|${c.port}`)!.size;
-      const degClient = peers.get(`${endKey(c.client)}|${c.otherPort}`)!.size;
-      const swap = degClient > degServer || (degClient === degServer && c.otherPort < c.port);
-      if (swap) {
-        client = c.server;
-        server = c.client;
-        port = c.otherPort;
-        altPort = c.port;
-      } else altPort = c.otherPort;
+  });
+  for (const r of out) {
+    if (r.altPort < 0) continue;
+    // Still in the log's order: client and server as stored, altPort the client's port.
+    const degServer = peers.get(`${endKey(r.server)}|${r.port}`)!.size;
+    const degClient = peers.get(`${endKey(r.client)}|${r.altPort}`)!.size;
+    if (degClient > degServer || (degClient === degServer && r.altPort < r.port)) {
+      const client = r.client;
+      r.client = r.server;
+      r.server = client;
+      const port = r.port;
+      r.port = r.altPort;
+      r.altPort = port;
     }
-    out.push({ client, server, protocol: c.protocol, port, altPort, ...t });
   }
   return out;
 }
