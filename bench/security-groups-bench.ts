@@ -48,6 +48,9 @@ try {
     const out = await replayTrace(path, options);
     const sg = out.securityGroups!;
     const g = goalFigures(sg.connections, sg.document, scanners);
+    // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
+    const exact = recommendSecurityGroups(membershipOf(out.lastRun!), out.pipeline.connections, { minRangePorts: Number.MAX_SAFE_INTEGER });
+    const ge = goalFigures(exact.connections, exact.document, scanners);
     const s = sg.document.summary;
     for (const t of sg.document.tenants) {
       rulesPerTenant.push(t.rule_count);
@@ -66,6 +69,8 @@ try {
       scanners: scanners.size,
       ...g,
       share_normal_bytes_allowed: g.share_normal_bytes_allowed === null ? null : Number(g.share_normal_bytes_allowed.toFixed(5)),
+      exact_ports_only_share_normal_bytes_allowed: ge.share_normal_bytes_allowed === null ? null : Number(ge.share_normal_bytes_allowed.toFixed(5)),
+      exact_ports_only_rules: ge.rules,
       check_all_share_bytes_allowed: s.check.share_bytes_allowed,
       check_all_share_flows_allowed: s.check.share_flows_allowed,
       anomalous_vms_not_learned: s.vms_anomalous,
