@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay kafka api scale]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay kafka api scale memory]: runs the benchmarks (all, or those named) and writes their figures
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
  */
@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseFlags } from '../src/cli/args.ts';
 import { benchChartSpec } from '../src/cli/bench-chart.ts';
+import { unknownSections } from '../src/cli/commands/bench.ts';
 import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
@@ -21,11 +22,18 @@ const RESULTS = 'bench/results/latest.json';
 const PLOT = 'bench/results/latest.svg';
 
 async function main(): Promise<void> {
+  const { positionals: only, values: flags } = parseFlags(process.argv.slice(2), ['json']);
+  // Before generating anything: a misspelt name would otherwise run nothing and say nothing.
+  const unknown = unknownSections(only);
+  if (unknown !== null) {
+    process.stderr.write(`bench: ${unknown}\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (!existsSync(TRACE)) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
-  const { positionals: only, values: flags } = parseFlags(process.argv.slice(2), ['json']);
   if (typeof flags.plot === 'string' && plotFormatOf(flags.plot) === null) throw new Error(`--plot ${flags.plot}: name the file .svg or .png`);
   const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
   const started = new Date().toISOString();

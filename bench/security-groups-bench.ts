@@ -9,7 +9,7 @@
  * of the first seed's replay are copied per replica (each replica's VMs, tenants and addresses renamed, so
  * the copies are disjoint fleets) up to the target number of VMs, and recommendSecurityGroups is timed on
  * them; a run at that size is taken from bench/results/latest.json (scale.sizes, run_wall_ms and
- * run_inline_ms). Writes bench/results/security-groups.json.
+ * run_inline_ms). Writes bench/results/security-groups.json (`--scale none` keeps its cost figures).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,9 @@ function arg(name: string, fallback: string): string {
 
 const seeds = arg('seeds', '101,102,103,104,105').split(',').map(Number);
 const vms = Number(arg('vms', '600'));
-const scales = arg('scale', '10000,100000').split(',').map(Number);
+/** `--scale none` keeps the cost figures of the previous results file. */
+const scaleArg = arg('scale', '10000,100000');
+const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
 const defaults = PipelineOptions.parse({});
 const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
 const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
@@ -166,6 +168,13 @@ for (const target of scales) {
   console.log(JSON.stringify(row));
 }
 
+if (scales.length === 0) {
+  try {
+    cost.push(...(JSON.parse(readFileSync('bench/results/security-groups.json', 'utf8')) as { cost: Array<Record<string, unknown>> }).cost);
+  } catch {
+    // No previous figures: the cost stays empty.
+  }
+}
 const result = {
   started: new Date().toISOString(),
   command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scales.join(',')}`,

@@ -15,6 +15,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
+const HELP = `Usage: npm run hash-key -- [--scrypt] [--scope admin|tenant:<tenant_id>] [<key> | --generate]
+
+Prints the API_KEYS entry for an API key: <hash>:<scope> (docs/security.md). The key is read from standard
+input when not given (so it stays out of shell history).
+
+  --generate        make a random key and print it, then its entry
+  --scope SCOPE     admin (default) or tenant:<tenant_id>
+  --scrypt          hash with scrypt (for a key a person chose) instead of SHA-256 (right for generated keys)
+  --help            this text
+`;
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -22,8 +33,13 @@ async function main(): Promise<void> {
       scrypt: { type: 'boolean', default: false },
       generate: { type: 'boolean', default: false },
       scope: { type: 'string', default: 'admin' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   if (parseScope(values.scope) === null) throw new Error(`--scope: admin or tenant:<tenant_id>, got ${JSON.stringify(values.scope)}`);
   let key: string;
   if (values.generate) {

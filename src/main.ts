@@ -4,12 +4,13 @@
  * once. Graceful shutdown on SIGINT/SIGTERM: the consumer finishes and commits its batch and leaves the
  * group, the server closes, an in-flight run completes.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { toPipelineConfig, toRunOptions } from './config/pipeline-options.ts';
+import { EnvFileError, type EnvFileLoad, loadEnvFile } from './config/env-file.ts';
 import { ConfigError, loadServiceConfig } from './config/service-config.ts';
 import type { RejectedRecord } from './contract/rejections.ts';
 import { buildApp } from './http/app.ts';
@@ -31,17 +32,31 @@ import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
 
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Exit code when another process holds STATE_DIR (2 is a configuration error, 1 any other failure). */
 const STATE_DIR_LOCKED_EXIT = 3;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
   let kafkaSettings: ReturnType<typeof parseKafkaEnv>;
+  let envFile: EnvFileLoad | null;
   try {
+    // .env fills in what the environment leaves unset (env-file.ts); then everything is checked at once.
+    envFile = loadEnvFile();
     config = loadServiceConfig(process.env);
     kafkaSettings = parseKafkaEnv(process.env);
+    // Before listening: a server that answers and then dies on a missing trace helps nobody.
+    if (!kafkaSettings && !readable(config.env.EMBEDDED_TRACE)) throw new ConfigError([`EMBEDDED_TRACE: cannot read ${config.env.EMBEDDED_TRACE}`]);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof KafkaEnvError) {
+    if (err instanceof ConfigError || err instanceof KafkaEnvError || err instanceof EnvFileError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
@@ -66,12 +81,19 @@ async function main(): Promise<void> {
   }
   const metrics = new ServiceMetrics(new Registry());
   let sink: ((r: RejectedRecord) => void) | null = null;
-  const pipelineConfig = toPipelineConfig(config.pipeline);
+  const replayed = toPipelineConfig(config.pipeline);
+  // Live input has a wall clock to bound event times by; the bundled trace is a replay with its own time.
+  const pipelineConfig = kafkaSettings && replayed.future ? { ...replayed, future: { ...replayed.future, wallClock: Date.now } } : replayed;
   // With Kafka input the state survives restarts: the newest usable snapshot and the offsets it includes.
   const snapshotStore =
     kafkaSettings && env.SNAPSHOT_INTERVAL_SECONDS > 0 ? new SnapshotStore(env.SNAPSHOT_DIR ?? join(env.STATE_DIR, 'snapshots'), env.SNAPSHOTS_KEPT) : null;
   const snapshotLoad: SnapshotLoad = snapshotStore
-    ? await loadLatestSnapshot(snapshotStore, fleetCodec, { window: pipelineConfig.window, topics: pipelineConfig.topics })
+    ? await loadLatestSnapshot(
+        snapshotStore,
+        fleetCodec,
+        { window: pipelineConfig.window, topics: pipelineConfig.topics },
+        Date.now() + (pipelineConfig.future?.maxSkewMs ?? 0),
+      )
     : { restored: null, problems: [] };
   let restored = snapshotLoad.restored;
   // The snapshot's offsets must still name the same records (same cluster, partitions not recreated or
@@ -111,20 +133,32 @@ async function main(): Promise<void> {
   if (restored) applySnapshot(restored.snapshot, pipeline, service);
   // A limit reached is logged on its 1st, 10th, 100th... hit (the fleet's own thinning); all hits are counted in /metrics.
   pipeline.fleet.onCapHit = (cap, count) =>
-    app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and README "Bounded resources"`);
-  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL !== 'silent', security: config.security });
+    app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and docs/operations.md "Bounded resources"`);
+  const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
+  if (envFile)
+    log.info(
+      { env_file: envFile.path, applied: envFile.applied.length, kept_from_environment: envFile.overridden },
+      `read ${envFile.applied.length} settings from ${envFile.path}; variables set in the environment win over it`,
+    );
   const access = accessSummary(config.security);
   log[access.level](access.fields, access.message);
   if (loaded.status === 'loaded') log.info({ model: loaded.path, run_id: loaded.model.run_id }, 'loaded the latest model: cluster ids carry on from it');
   else if (loaded.status === 'invalid') log.error({ model: loaded.path, problem: loaded.error }, `ignoring the model file ${loaded.path}: ${loaded.error}; starting fresh`);
   for (const p of snapshotLoad.problems) log.error({ snapshot: p.path, problem: p.error }, `skipping the snapshot ${p.path}: ${p.error}`);
+  if (snapshotLoad.problems.length > 0) log.warn({ skipped: snapshotLoad.problems.length }, `skipped ${snapshotLoad.problems.length} snapshot(s) on the way back in`);
   if (restored) {
     const s = restored.snapshot;
     log.info(
       { snapshot: restored.path, taken_at: new Date(s.takenAt).toISOString(), vms: pipeline.fleet.vms.size, offsets: s.offsets, latest_run: s.service.latest?.runId ?? null },
       'restored the state from a snapshot: consuming from its offsets',
     );
+    const d = restored.droppedFuture;
+    if (d.tombstones + d.tenants + d.vmAttributes > 0)
+      log.warn(
+        { snapshot: restored.path, tombstones: d.tombstones, tenant_attributes: d.tenants, vm_attributes: d.vmAttributes },
+        'dropped attributes later than the wall clock plus the allowed future skew from the restored snapshot (see docs/event-time.md)',
+      );
   } else if (resumeCheck?.status === 'mismatch' && rebuiltFrom) {
     for (const p of resumeCheck.problems) metrics.kafkaOffsetMismatch(p.reason);
     log.error(

@@ -1,6 +1,6 @@
 /** The text summary a replay prints: what went in, what was rejected and why, and tables of what came out. */
 import Table from 'cli-table3';
-import type { ReplayOutcome } from '../replay/replay.ts';
+import { LIMIT_STATS, type ReplayOutcome, SUPERSEDED_STATS } from '../replay/replay.ts';
 import type { SideSummary } from '../runs/result.ts';
 import type { SecurityGroupsSummary } from '../security-groups/types.ts';
 
@@ -15,8 +15,14 @@ export function formatReplaySummary(o: ReplayOutcome): string {
   lines.push(
     `replayed ${fmt(s.lines ?? 0)} lines, ${fmt(records)} records (${fmt(s.flow_records ?? 0)} flows) in ${(timings.totalMs / 1000).toFixed(2)} s (${fmt(Math.round(rate))} records/s; clustering ${(timings.clusteringMs / 1000).toFixed(2)} s over ${o.runs} runs)`,
   );
-  const by = Object.entries(result.rejected.by_reason).map(([r, n]) => `${r} ${n}`);
+  const by = Object.entries(result.rejected.by_reason).map(([r, n]) => `${r} ${fmt(n ?? 0)}`);
   lines.push(`rejected ${fmt(result.rejected.count)}${by.length ? `: ${by.join(', ')}` : ''}`);
+  // Every record not applied is shown: rejected above, superseded (valid but older than what is held) here.
+  const counted = (names: readonly string[]) => names.filter((n) => (s[n] ?? 0) > 0).map((n) => `${n} ${fmt(s[n]!)}`);
+  const superseded = counted(SUPERSEDED_STATS);
+  if (superseded.length > 0) lines.push(`not applied, superseded by newer state ${fmt(SUPERSEDED_STATS.reduce((a, n) => a + (s[n] ?? 0), 0))}: ${superseded.join(', ')}`);
+  const limits = counted(LIMIT_STATS);
+  if (limits.length > 0) lines.push(`limits reached: ${limits.join(', ')} (docs/operations.md "Bounded resources")`);
   const run = result.run;
   if (run === null) {
     lines.push('no clustering run: the trace held no usable flows');

@@ -4,27 +4,42 @@
  */
 import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
 const positiveInt = z.coerce.number().int().positive();
+/** A number of clusters: one cluster would say nothing about anything. */
+const clusterCount = z.coerce.number().int().min(2, 'at least 2: one cluster would say nothing').max(1000);
+
+/**
+ * A check across fields runs only when those fields are valid themselves: WINDOW_MINUTES=0 is one error
+ * (the window), not also a complaint that the lateness exceeds a window of 0.
+ */
+const whenValid = (...fields: string[]) => ({
+  when: (payload: z.core.ParsePayload): boolean => !payload.issues.some((i) => fields.includes(String(i.path?.[0]))),
+});
 
 export const PipelineOptions = z
   .object({
     windowMinutes: z.coerce.number().positive().max(24 * 60).default(15),
     bucketSeconds: positiveInt.max(3600).default(60),
     latenessSeconds: z.coerce.number().min(0).default(defaultWindowConfig.allowedLatenessMs / 1000),
+    /** How far ahead of now (wall clock live; the time the quorum of sources agree on) a record may be: else future_ts. */
+    maxFutureSkewSeconds: z.coerce.number().min(0).max(7 * 86_400).default(DEFAULT_MAX_FUTURE_SKEW_MS / 1000),
+    /** Distinct recent sources (exporting hosts) that must reach a time before flows may lead it by more than the skew. */
+    futureQuorum: positiveInt.max(1000).default(DEFAULT_FUTURE_QUORUM),
     reclusterMinutes: z.coerce.number().min(0).default(5),
     algorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
-    k: positiveInt.max(1000).optional(),
-    kMin: positiveInt.max(1000).default(2),
-    kMax: positiveInt.max(1000).default(24),
+    k: clusterCount.optional(),
+    kMin: clusterCount.default(2),
+    kMax: clusterCount.default(24),
     tenantAlgorithm: z.enum(['kmeans', 'dbscan']).default('kmeans'),
-    tenantK: positiveInt.max(1000).optional(),
-    tenantKMin: positiveInt.max(1000).default(2),
-    tenantKMax: positiveInt.max(1000).default(12),
+    tenantK: clusterCount.optional(),
+    tenantKMin: clusterCount.default(2),
+    tenantKMax: clusterCount.default(12),
     restarts: positiveInt.max(100).default(5),
     seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
     pca: z.stringbool().default(false),
@@ -55,19 +70,26 @@ export const PipelineOptions = z
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
     maxBatchRecords: positiveInt.max(10_000_000).default(defaultDecodeLimits.maxBatchRecords),
   })
-  .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'] })
-  .refine((o) => o.tenantKMin <= o.tenantKMax, { message: 'tenantKMin must not exceed tenantKMax', path: ['tenantKMin'] })
+  .refine((o) => o.kMin <= o.kMax, { message: 'kMin must not exceed kMax', path: ['kMin'], ...whenValid('kMin', 'kMax') })
+  .refine((o) => o.tenantKMin <= o.tenantKMax, {
+    message: 'tenantKMin must not exceed tenantKMax',
+    path: ['tenantKMin'],
+    ...whenValid('tenantKMin', 'tenantKMax'),
+  })
   .refine((o) => (o.windowMinutes * 60) % o.bucketSeconds === 0, {
     message: 'the window must be a whole number of buckets',
     path: ['bucketSeconds'],
+    ...whenValid('windowMinutes', 'bucketSeconds'),
   })
   .refine((o) => o.latenessSeconds <= o.windowMinutes * 60, {
     message: 'allowed lateness cannot exceed the window',
     path: ['latenessSeconds'],
+    ...whenValid('windowMinutes', 'latenessSeconds'),
   })
   .refine((o) => o.idleMinutes === undefined || o.idleMinutes >= o.windowMinutes, {
     message: 'the idle time cannot be shorter than the window',
     path: ['idleMinutes'],
+    ...whenValid('windowMinutes', 'idleMinutes'),
   });
 export type PipelineOptions = z.infer<typeof PipelineOptions>;
 
@@ -91,6 +113,8 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     topics: { flows: o.flowsTopic, vmAttributes: o.vmAttributesTopic, tenantAttributes: o.tenantAttributesTopic },
     reclusterEveryMs: o.reclusterMinutes * 60_000,
     limits: { ...defaultDecodeLimits, maxMessageBytes: o.maxMessageBytes, maxBatchRecords: o.maxBatchRecords },
+    // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
+    future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
   };
 }
 

@@ -8,17 +8,20 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type ApiKey, parseKeyHash } from '../http/auth/api-keys.ts';
 import { parseScope } from '../http/auth/scope.ts';
+import { packagePath } from './package-root.ts';
 import { PipelineOptions } from './pipeline-options.ts';
 
 const ServiceEnv = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-  STATE_DIR: z.string().min(1).default('state'),
-  MODELS_DIR: z.string().min(1).default('models'),
+  // Defaults inside the package's folder, whatever the current folder (docs/operations.md, .env.example); a value
+  // given is a path as usual, relative ones from the current folder.
+  STATE_DIR: z.string().min(1).default(packagePath('state')),
+  MODELS_DIR: z.string().min(1).default(packagePath('models')),
   /** Runs kept for GET /v1/runs and their changes. */
   RUN_HISTORY: z.coerce.number().int().min(1).max(10_000).default(50),
   /** Trace replayed into the service when KAFKA_BROKERS is unset. */
-  EMBEDDED_TRACE: z.string().min(1).default('fixtures/small.jsonl.gz'),
+  EMBEDDED_TRACE: z.string().min(1).default(packagePath('fixtures/small.jsonl.gz')),
   /** Wall-clock seconds between runs besides the event-time schedule (0: event time only). */
   RECLUSTER_WALLCLOCK_SECONDS: z.coerce.number().min(0).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -99,7 +102,7 @@ const SecurityEnv = z.object({
   ALLOW_OPEN_API: z.stringbool().default(false),
   /**
    * Host names the service answers to (the Host header, without port), comma-separated; `*`: any. Unset:
-   * any when API keys are configured, else the loopback names and HOST (DNS rebinding, README "Security").
+   * any when API keys are configured, else the loopback names and HOST (DNS rebinding, docs/security.md).
    */
   ALLOWED_HOSTS: z
     .string()
@@ -184,6 +187,8 @@ const PIPELINE_ENV: Record<string, string> = {
   WINDOW_MINUTES: 'windowMinutes',
   BUCKET_SECONDS: 'bucketSeconds',
   LATENESS_SECONDS: 'latenessSeconds',
+  MAX_FUTURE_SKEW_SECONDS: 'maxFutureSkewSeconds',
+  FUTURE_QUORUM: 'futureQuorum',
   RECLUSTER_MINUTES: 'reclusterMinutes',
   ALGORITHM: 'algorithm',
   K: 'k',

@@ -17,8 +17,9 @@ export interface RecordSink {
    * `index` its position in its batch (null for a single record), for a reject decided after decoding.
    */
   flow(record: FlowRecord, raw: unknown, index: number | null): void;
-  vmAttributes(record: VmAttributes): void;
-  tenantAttributes(record: TenantAttributes): void;
+  /** `raw` and `index` as for a flow. */
+  vmAttributes(record: VmAttributes, raw: unknown, index: number | null): void;
+  tenantAttributes(record: TenantAttributes, raw: unknown, index: number | null): void;
   /** `index` is the record's position in its batch, or null when the whole message was rejected. */
   reject(r: Rejection, index: number | null, raw: unknown): void;
 }
@@ -90,13 +91,13 @@ export class MessageDecoder {
       }
       case 'vm': {
         const d = decodeVmAttributesFast(record);
-        if (d.ok) sink.vmAttributes(d.value);
+        if (d.ok) sink.vmAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }
       case 'tenant': {
         const d = decodeTenantAttributes(record);
-        if (d.ok) sink.tenantAttributes(d.value);
+        if (d.ok) sink.tenantAttributes(d.value, raw, index);
         else sink.reject(d.rejection, index, raw);
         return;
       }

@@ -20,7 +20,10 @@ export const REJECT_REASONS = {
   missing_vm: 'a flow names neither src_vm nor dst_vm',
   missing_port: 'a TCP, UDP or SCTP flow lacks src_port or dst_port',
   forbidden_key: 'the record carries a prototype-pollution key (__proto__, constructor, prototype)',
+  vm_cap: 'the record names only VMs that are not tracked because MAX_VMS VMs are (a resource limit)',
+  tenant_cap: 'the tenant attributes name a new tenant while MAX_TENANTS tenants are held (a resource limit)',
   too_late: 'the record is older than the watermark minus the allowed lateness',
+  future_ts: 'the record is further ahead of now (wall clock, or the time most recent sources agree on) than the allowed future skew',
 } as const;
 
 export type RejectReason = keyof typeof REJECT_REASONS;

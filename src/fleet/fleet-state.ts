@@ -117,6 +117,14 @@ export interface VmData {
   distinct: DistinctSetsState;
 }
 
+/** Attributes later than a bound, dropped from the state (FleetState.dropFutureAttributes). */
+export interface FutureAttributes {
+  /** VM id and the time of its deletion. */
+  tombstones: Array<[string, number]>;
+  tenants: TenantAttributes[];
+  vmAttributes: VmAttributes[];
+}
+
 /** The limits that can be reached, for the `onCapHit` hook. */
 export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm' | 'max_tenants' | 'max_tenant_labels' | 'max_deleted_vms';
 
@@ -295,10 +303,15 @@ export class FleetState {
     const src = f.srcVm === null ? null : this.liveEntry(f.srcVm, ts);
     const dst = f.dstVm === null ? null : this.liveEntry(f.dstVm, ts);
     if (src === null && dst === null) {
-      if (this.refused) this.counters.flowsRefused++;
-      else this.counters.flowsForDeletedVms++;
+      const refused = this.refused;
       this.refused = false;
-      return null;
+      if (!refused) {
+        this.counters.flowsForDeletedVms++;
+        return null;
+      }
+      // Lost data, not a record without effect: rejected, so that it is counted by reason and kept.
+      this.counters.flowsRefused++;
+      return rejection('vm_cap', null, `no VM of the flow is tracked: ${this.maxVms} VMs are (max_vms)`);
     }
     this.refused = false;
     const bucket = this.bucketOf(ts);
@@ -465,13 +478,16 @@ export class FleetState {
     }
   }
 
-  /** Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result. */
-  applyVmAttributes(a: VmAttributes): void {
+  /**
+   * Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result.
+   * Returns a rejection when the VM is new and `maxVms` are tracked.
+   */
+  applyVmAttributes(a: VmAttributes): Rejection | null {
     const deletedAt = this.deleted.get(a.vmId);
     if (deletedAt !== undefined) {
       if (a.ts <= deletedAt) {
         this.counters.vmAttributesStale++;
-        return;
+        return null;
       }
       // A newer snapshot of a VM that was deleted: the id came back (re-created); start afresh.
       this.deleted.delete(a.vmId);
@@ -480,11 +496,11 @@ export class FleetState {
     let e = this.vms.get(a.vmId);
     if (e?.attributes && e.attributes.ts > a.ts) {
       this.counters.vmAttributesStale++;
-      return;
+      return null;
     }
     if (a.ts < (e === undefined ? this.sweptAt : e.bornAfterSweep) - this.idleMs) {
       this.counters.vmAttributesExpired++;
-      return;
+      return null;
     }
     if (a.state === 'deleted') {
       this.counters.vmAttributesApplied++;
@@ -494,16 +510,17 @@ export class FleetState {
       }
       this.addTombstone(a.vmId, a.ts);
       this.counters.vmsDeleted++;
-      return;
+      return null;
     }
     if (e === undefined) {
       const added = this.addVm(a.vmId);
-      if (added === null) return;
+      if (added === null) return rejection('vm_cap', 'vm_id', `VM not tracked: ${this.maxVms} VMs are (max_vms)`);
       e = added;
     }
     this.counters.vmAttributesApplied++;
     e.attributes = a;
     if (a.ts > e.lastSeen) e.lastSeen = a.ts;
+    return null;
   }
 
   /**
@@ -523,18 +540,19 @@ export class FleetState {
   }
 
   /**
-   * Applies a tenant's attribute snapshot: the newest ts wins. A new tenant at `maxTenants` is refused; a
-   * message whose labels would pass `maxTenantLabels` is applied without them (a partial set would mislead).
+   * Applies a tenant's attribute snapshot: the newest ts wins. A new tenant at `maxTenants` is refused (a
+   * tenant_cap rejection, returned); a message whose labels would pass `maxTenantLabels` is applied without
+   * them (a partial set would mislead).
    */
-  applyTenantAttributes(t: TenantAttributes): void {
+  applyTenantAttributes(t: TenantAttributes): Rejection | null {
     const held = this.tenants.get(t.tenantId);
     if (held && held.ts > t.ts) {
       this.counters.tenantAttributesStale++;
-      return;
+      return null;
     }
     if (held === undefined && this.tenants.size >= this.maxTenants) {
       this.capHit('max_tenants', ++this.counters.tenantsRefused);
-      return;
+      return rejection('tenant_cap', 'tenant_id', `tenant not tracked: ${this.maxTenants} tenants are (max_tenants)`);
     }
     const heldLabels = held === undefined ? 0 : labelCount(held);
     let record = t;
@@ -545,6 +563,38 @@ export class FleetState {
     this.tenantLabels += labelCount(record) - heldLabels;
     this.counters.tenantAttributesApplied++;
     this.tenants.set(t.tenantId, record);
+    return null;
+  }
+
+  /**
+   * Forgets what attributes messages later than `latest` put in the state: deletion tombstones, tenant
+   * attributes, and VM attributes (the VM keeps its traffic; its attributes come back with the next message).
+   * For state made before such messages were rejected (a snapshot of an older build) or before there was a
+   * time to judge them by (attributes ahead of a replay's first flow). Returns what was dropped.
+   */
+  dropFutureAttributes(latest: number): FutureAttributes {
+    const dropped: FutureAttributes = { tombstones: [], tenants: [], vmAttributes: [] };
+    for (const [vmId, at] of this.deleted) {
+      if (!(at > latest)) continue;
+      this.deleted.delete(vmId);
+      this.deletedSerials.delete(vmId);
+      dropped.tombstones.push([vmId, at]);
+    }
+    for (const t of this.tenants.values()) {
+      if (!(t.ts > latest)) continue;
+      this.tenants.delete(t.tenantId);
+      dropped.tenants.push(t);
+    }
+    const seenBy = Number.isFinite(this.watermark) ? Math.min(this.watermark, latest) : latest;
+    for (const e of this.vms.values()) {
+      if (e.attributes !== null && e.attributes.ts > latest) {
+        dropped.vmAttributes.push(e.attributes);
+        e.attributes = null;
+      }
+      // Only those attributes can have made it so: flows are never later than the watermark.
+      if (e.lastSeen > latest) e.lastSeen = seenBy;
+    }
+    return dropped;
   }
 
   /** The live VM with this serial, if any. */
@@ -552,9 +602,14 @@ export class FleetState {
     return this.bySerial.get(serial);
   }
 
+  /** A held VM is live when last seen after this: in the window ending at the watermark. */
+  liveSince(): number {
+    return this.watermark - this.config.windowMs;
+  }
+
   /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */
   liveVms(): VmEntry[] {
-    const since = this.watermark - this.config.windowMs;
+    const since = this.liveSince();
     const out: VmEntry[] = [];
     for (const e of this.vms.values()) if (e.lastSeen > since) out.push(e);
     out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));

@@ -28,8 +28,8 @@ import { vmRoutes } from './routes/vms.ts';
 
 export interface AppOptions {
   metrics: ServiceMetrics;
-  /** Pino request logging; default false (tests, embedding). */
-  logger?: boolean;
+  /** Pino request logging, at a level (LOG_LEVEL) or the default info; default false (tests, embedding). */
+  logger?: boolean | { level: string };
   /** API keys, rate limit, CORS; absent: an open API (every request admin), no rate limit, no CORS. */
   security?: SecurityOptions;
 }

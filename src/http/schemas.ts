@@ -197,8 +197,11 @@ export const IngestStatsResponse = z.object({
   records: z.object({ flows: z.number().int(), vm_attributes: z.number().int(), tenant_attributes: z.number().int() }),
   rejected: z.object({ count: z.number().int(), by_reason: z.record(z.string(), z.number().int()) }),
   watermark: z.string().nullable(),
-  vms_tracked: z.number().int(),
-  tenants_tracked: z.number().int(),
+  vms_tracked: z.number().int().describe('VMs held in memory, what MAX_VMS bounds: live VMs and those silent for less than IDLE_MINUTES'),
+  tenants_tracked: z
+    .number()
+    .int()
+    .describe('Tenants named by the attributes of a live VM (seen in the window) and not deleted: the tenants a run clusters (docs/OPERATING.md)'),
   latest_run_id: z.string().nullable(),
   run_in_progress: z.string().nullable(),
 });

@@ -8,6 +8,7 @@ import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/rec
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { ConnectionLog } from '../security-groups/connection-log.ts';
+import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
@@ -29,6 +30,8 @@ export interface PipelineConfig {
   /** Event time between clustering runs; 0 runs only on demand (and at the end of a replay). */
   reclusterEveryMs: number;
   limits: DecodeLimits;
+  /** The bound on event times ahead of now (future_ts); default: the skew and quorum defaults, no wall clock. */
+  future?: FutureBoundConfig;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -36,6 +39,7 @@ export const defaultPipelineConfig: PipelineConfig = {
   topics: defaultTopics,
   reclusterEveryMs: 5 * 60_000,
   limits: defaultDecodeLimits,
+  future: defaultFutureBoundConfig,
 };
 
 export type RejectHandler = (r: RejectedRecord) => void;
@@ -56,6 +60,8 @@ export class Pipeline {
   readonly fleet: FleetState;
   /** Per-port connections between VMs and peers, what security groups are learned from (not snapshotted). */
   readonly connections: ConnectionLog;
+  /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
+  readonly future: FutureBound;
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -73,6 +79,7 @@ export class Pipeline {
   ) {
     this.fleet = fleet ?? new FleetState(config.window);
     this.connections = new ConnectionLog(config.window.windowMs);
+    this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.decoder = new MessageDecoder(config.limits);
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -83,17 +90,23 @@ export class Pipeline {
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
         this.recordsIn.flows++;
-        const late = this.fleet.applyFlow(f);
-        if (late) this.reject(late, index, raw);
-        else this.connections.add(f);
+        const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
+        const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
+        if (refused) this.reject(refused, index, raw);
+        else {
+          this.connections.add(f);
+          if (first) this.judgeEarlyAttributes();
+        }
       },
-      vmAttributes: (a: VmAttributes) => {
+      vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
-        this.fleet.applyVmAttributes(a);
+        const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
+        if (refused) this.reject(refused, index, raw);
       },
-      tenantAttributes: (t: TenantAttributes) => {
+      tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.tenantAttributes++;
-        this.fleet.applyTenantAttributes(t);
+        const refused = this.future.checkAttributes(t.ts, this.fleet.watermark) ?? this.fleet.applyTenantAttributes(t);
+        if (refused) this.reject(refused, index, raw);
       },
       reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
     };
@@ -156,6 +169,30 @@ export class Pipeline {
     this.context.topic = '';
     this.context.source = source;
     this.reject(rejection('too_large', null, `line of ${bytes} bytes exceeds ${this.config.limits.maxMessageBytes}`), null, head);
+  }
+
+  /**
+   * In a replay, attributes that came before the first flow had no time to be judged by: once the first
+   * flow sets one, those later than it by more than the skew are taken back out and rejected as future_ts
+   * (their decoded form is what is kept). Live, the wall clock judged them on arrival.
+   */
+  private judgeEarlyAttributes(): void {
+    if (this.future.config.wallClock !== null) return;
+    const first = this.fleet.watermark;
+    const dropped = this.fleet.dropFutureAttributes(first + this.future.config.maxSkewMs);
+    if (dropped.tombstones.length + dropped.tenants.length + dropped.vmAttributes.length === 0) return;
+    const saved = { ...this.context };
+    const skew = Math.round(this.future.config.maxSkewMs / 1000);
+    const judge = (topic: string, ts: number, record: unknown) => {
+      this.context.topic = topic;
+      this.context.source = 'before the first flow';
+      const ahead = Math.round((ts - first) / 1000);
+      this.reject(rejection('future_ts', 'ts', `ts is ${ahead} s ahead of the first flow (${new Date(first).toISOString()}); the allowed future skew is ${skew} s`), null, record);
+    };
+    for (const [vmId, ts] of dropped.tombstones) judge(this.config.topics.vmAttributes, ts, { vmId, ts, state: 'deleted' });
+    for (const a of dropped.vmAttributes) judge(this.config.topics.vmAttributes, a.ts, a);
+    for (const t of dropped.tenants) judge(this.config.topics.tenantAttributes, t.ts, t);
+    this.context = saved;
   }
 
   private reject(r: Rejection, index: number | null, raw: unknown): void {

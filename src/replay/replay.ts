@@ -13,6 +13,11 @@ import { buildResult, type ReplayResult } from '../runs/result.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
 import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 
+/** Stats of valid records that were not applied because newer state superseded them. */
+export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;
+/** Stats of the bounded resources' limits (docs/operations.md "Bounded resources"). */
+export const LIMIT_STATS = ['vms_refused', 'vm_pairs_refused', 'peer_sets_sketched', 'tenant_labels_refused', 'deleted_evicted'] as const;
+
 export interface ReplayOptions {
   pipeline: PipelineConfig;
   run: RunOptions;
@@ -100,15 +105,30 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   if (modelError) throw modelError;
 
   const final = service.latestRun();
+  const c = pipeline.fleet.counters;
   const stats: Record<string, number> = {
     lines,
     messages: pipeline.messagesIn,
     flow_records: pipeline.recordsIn.flows,
     vm_attribute_records: pipeline.recordsIn.vmAttributes,
     tenant_attribute_records: pipeline.recordsIn.tenantAttributes,
-    flows_applied: pipeline.fleet.counters.flowsApplied,
-    flows_for_deleted_vms: pipeline.fleet.counters.flowsForDeletedVms,
-    vms_deleted: pipeline.fleet.counters.vmsDeleted,
+    flows_applied: c.flowsApplied,
+    vm_attributes_applied: c.vmAttributesApplied,
+    tenant_attributes_applied: c.tenantAttributesApplied,
+    // Valid records that changed nothing (SUPERSEDED_STATS); rejected ones are counted in `rejected`.
+    flows_for_deleted_vms: c.flowsForDeletedVms,
+    vm_attributes_stale: c.vmAttributesStale,
+    vm_attributes_expired: c.vmAttributesExpired,
+    tenant_attributes_stale: c.tenantAttributesStale,
+    // Limits hit (LIMIT_STATS): VM mentions refused at max_vms (a flow with one tracked end is still
+    // applied to it), pairs the affinity graph could not hold, peer sets counted by a sketch, tenant
+    // messages applied without their labels, tombstones forgotten early.
+    vms_refused: c.vmsRefused,
+    vm_pairs_refused: c.vmPairsRefused,
+    peer_sets_sketched: c.peerSetsSketched,
+    tenant_labels_refused: c.tenantLabelsRefused,
+    deleted_evicted: c.deletedEvicted,
+    vms_deleted: c.vmsDeleted,
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,
     runs,

@@ -6,6 +6,7 @@ import type { FeatureMatrix } from '../clustering/types.ts';
 import { buildTenantMatrix } from '../features/tenant-features.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
+import { trackedTenantIds } from '../fleet/tracked-tenants.ts';
 
 export interface TenantInfo {
   tenantId: string;
@@ -113,7 +114,7 @@ export function tenantMatrixOf(
   vmClusterIds: readonly string[],
 ): { tenantIds: string[]; matrix: FeatureMatrix } {
   const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
-  const tenantIds = [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deletedTenants.has(t)))].sort();
+  const tenantIds = trackedTenantIds(snapshot.vmTenants, (t) => deletedTenants.has(t));
   const matrix = buildTenantMatrix({
     tenantIds,
     vmTenants: snapshot.vmTenants,

@@ -7,6 +7,7 @@ import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
+import { trackedTenantCount } from '../fleet/tracked-tenants.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ClusteringRun, RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
@@ -317,7 +318,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       rejected: p.rejections.summary(),
       watermark: Number.isFinite(p.fleet.watermark) ? p.fleet.watermark : null,
       vmsTracked: p.fleet.vms.size,
-      tenantsTracked: p.fleet.tenants.size,
+      tenantsTracked: trackedTenantCount(p.fleet),
       fleet: { ...p.fleet.counters },
     };
   }

@@ -151,6 +151,8 @@ export interface RestoredState {
   path: string;
   snapshot: ServiceSnapshot;
   fleet: FleetState;
+  /** Attributes later than wall clock + the allowed future skew, dropped on the way in (an older build kept them). */
+  droppedFuture: { tombstones: number; tenants: number; vmAttributes: number };
 }
 
 export interface SnapshotLoad {
@@ -162,23 +164,35 @@ export interface SnapshotLoad {
 /**
  * The newest snapshot that decodes and fits this configuration; older ones are tried after a bad one,
  * because each carries its own offsets and so still resumes exactly. None: a fresh start.
+ * `latestSaneTs` (wall clock + the allowed future skew): a snapshot whose watermark is later was written
+ * under a wrong clock or before future event times were rejected; restoring it would reject every record
+ * as too late, so it is skipped like a damaged one (docs/event-time.md).
  */
 export async function loadLatestSnapshot(
   store: SnapshotStore,
   codec: FleetCodec,
   expect: { window: WindowConfig; topics: TopicNames },
+  latestSaneTs: number = Number.POSITIVE_INFINITY,
 ): Promise<SnapshotLoad> {
   const problems: SnapshotFileProblem[] = [];
   for await (const file of store.newestFirst(problems)) {
     try {
       const snapshot = decodeSnapshot(file.bytes, expect);
       const fleet = codec.decode(snapshot.fleet, expect.window);
-      return { restored: { path: file.path, snapshot, fleet }, problems };
+      if (fleet.watermark > latestSaneTs) throw new SnapshotIncompatibleError(futureWatermarkProblem(fleet.watermark, latestSaneTs));
+      const future = fleet.dropFutureAttributes(latestSaneTs);
+      const droppedFuture = { tombstones: future.tombstones.length, tenants: future.tenants.length, vmAttributes: future.vmAttributes.length };
+      return { restored: { path: file.path, snapshot, fleet, droppedFuture }, problems };
     } catch (err) {
       problems.push({ path: file.path, error: err instanceof Error ? err.message : String(err) });
     }
   }
   return { restored: null, problems };
+}
+
+function futureWatermarkProblem(watermark: number, latestSaneTs: number): string {
+  const iso = (ms: number) => (Number.isNaN(new Date(ms).getTime()) ? String(ms) : new Date(ms).toISOString());
+  return `its watermark ${iso(watermark)} is later than the wall clock plus the allowed future skew (${iso(latestSaneTs)}): written under a wrong clock or before future_ts rejects; not restored`;
 }
 
 /** Puts a restored snapshot's counters, schedule and runs into a pipeline built on its fleet state. */

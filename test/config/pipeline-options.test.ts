@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
+import { loadServiceConfig } from '../../src/config/service-config.ts';
 
 describe('pipeline options: bounded resources', () => {
   it('defaults to caps the fixtures never reach, and an idle time of twice the window', () => {
@@ -30,5 +31,19 @@ describe('pipeline options: bounded resources', () => {
     expect(short.error?.issues[0]?.path).toEqual(['idleMinutes']);
     expect(PipelineOptions.safeParse({ maxVms: '0' }).success).toBe(false);
     expect(PipelineOptions.safeParse({ maxPeersPerVm: '-1' }).success).toBe(false);
+  });
+});
+
+describe('pipeline options: the bound on future event times', () => {
+  it('defaults to a 300 s skew and a quorum of 3, without a wall clock (a replay has none)', () => {
+    expect(toPipelineConfig(PipelineOptions.parse({})).future).toEqual({ maxSkewMs: 300_000, quorum: 3, wallClock: null });
+  });
+
+  it('reads MAX_FUTURE_SKEW_SECONDS and FUTURE_QUORUM from the environment and names them when they are bad', () => {
+    const c = loadServiceConfig({ MAX_FUTURE_SKEW_SECONDS: '90', FUTURE_QUORUM: '5' });
+    expect(toPipelineConfig(c.pipeline).future).toEqual({ maxSkewMs: 90_000, quorum: 5, wallClock: null });
+    expect(() => loadServiceConfig({ MAX_FUTURE_SKEW_SECONDS: '-1', FUTURE_QUORUM: '0' })).toThrow(
+      /^invalid configuration:\n {2}MAX_FUTURE_SKEW_SECONDS: .+\n {2}FUTURE_QUORUM: .+$/,
+    );
   });
 });

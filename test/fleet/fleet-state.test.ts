@@ -157,8 +157,11 @@ describe('FleetState bounded memory', () => {
     fleet.onCapHit = (cap, n) => hits.push(`${cap}:${n}`);
     fleet.applyFlow(flow({ ts: T0, srcVm: 'a', dstVm: 'b', bytes: 100 }));
     fleet.applyFlow(flow({ ts: T0, srcVm: 'a', dstVm: 'c', bytes: 100 }));
-    fleet.applyVmAttributes(vmAttrs({ vmId: 'd', tenantId: 't1' }));
-    for (let i = 0; i < 9; i++) fleet.applyFlow(flow({ ts: T0, srcVm: 'e', dstVm: 'f' }));
+    // Lost records are rejections (vm_cap), so that they are counted by reason and kept; a flow with one
+    // tracked end ('a' to the refused 'c') is applied to that end.
+    expect(fleet.applyVmAttributes(vmAttrs({ vmId: 'd', tenantId: 't1' }))).toEqual({ reason: 'vm_cap', field: 'vm_id', message: 'VM not tracked: 2 VMs are (max_vms)' });
+    for (let i = 0; i < 9; i++)
+      expect(fleet.applyFlow(flow({ ts: T0, srcVm: 'e', dstVm: 'f' }))).toEqual({ reason: 'vm_cap', field: null, message: 'no VM of the flow is tracked: 2 VMs are (max_vms)' });
     expect([...fleet.vms.keys()]).toEqual(['a', 'b']);
     expect(fleet.counters.vmsRefused).toBe(20);
     expect(fleet.counters.flowsRefused).toBe(9);

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { trackedTenantCount } from '../../src/fleet/tracked-tenants.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
 import { takeSnapshot } from '../../src/runs/snapshot.ts';
@@ -53,7 +54,7 @@ export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
       rejected: pipeline.rejections.summary(),
       watermark: fleet.watermark,
       vmsTracked: fleet.vms.size,
-      tenantsTracked: fleet.tenants.size,
+      tenantsTracked: trackedTenantCount(fleet),
     }),
     inputsReady: () => true,
     firstRunCompleted: () => true,

@@ -40,7 +40,9 @@ describe('replay of a partial fleet', () => {
     expect(result.run?.computed_at).toBeNull();
   });
 
-  it('runs on schedule and at the end when every VM it held was deleted while its flows still come', async () => {
+  // The last flow sits on a tick: the scheduled run there sees all input, so the final run has nothing new and is
+  // not recorded (issue 16 item 3).
+  it('runs on schedule when every VM it held was deleted while its flows still come', async () => {
     const flow = (ts: number) => ({
       topic: 'overlay-flows',
       value: { ts, src_vm: 'vm-a', src_ip: '10.0.0.1', dst_ip: '10.0.0.2', src_port: 40_000, dst_port: 443, protocol: 'tcp', bytes: 1000, packets: 10 },
@@ -55,7 +57,7 @@ describe('replay of a partial fleet', () => {
     expect(runs).toBe(2);
     expect(history.map((r) => [r.runId, r.reason, r.computedAt, r.vms.count])).toEqual([
       ['run-000001', 'schedule', T0 + 10 * MIN, 0],
-      ['run-000002', 'final', T0 + 20 * MIN, 0],
+      ['run-000002', 'schedule', T0 + 20 * MIN, 0],
     ]);
     expect(result.vm_clusters).toEqual({});
     expect(result.stats.flows_for_deleted_vms).toBe(2);

@@ -1,21 +1,33 @@
 /**
- * bench [replay kafka api scale] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
+ * bench [replay kafka api scale memory] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
  * which holds bench/ and the generated traces).
  */
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 
-const help = (prog: string): string => `Usage: ${prog} [replay] [kafka] [api] [scale] [--plot FILE.svg|FILE.png] [--json]
+/** The benchmarks bench/run.ts runs, in its order, each with one line for --help. */
+export const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
+  ['replay', 'read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run'],
+  ['kafka', 'ingest from a real broker: single-record messages and arrays of 100'],
+  ['api', 'GET /v1/vms/{id} latency under load, idle and during a recluster'],
+  ['scale', 'the stages of a clustering run at 10k, 50k and 100k VMs'],
+  ['memory', 'what the live state costs per VM at 10k, 50k and 100k VMs, and the snapshot codec at 10k'],
+];
+
+/** Why the section names are wrong, or null: an unknown name would otherwise run nothing and say nothing. */
+export function unknownSections(names: readonly string[]): string | null {
+  const unknown = names.filter((n) => !n.startsWith('--') && !BENCH_SECTIONS.some(([s]) => s === n));
+  return unknown.length === 0 ? null : `unknown benchmark ${unknown.join(', ')} (${BENCH_SECTIONS.map(([s]) => s).join(', ')})`;
+}
+
+const help = (prog: string): string => `Usage: ${prog} [${BENCH_SECTIONS.map(([s]) => s).join('] [')}] [--plot FILE.svg|FILE.png] [--json]
 
 Runs the benchmarks (all, or those named) from the repository's root and writes their figures to
 bench/results/latest.json (a partial run keeps the other sections' last figures) and a chart of them to
 bench/results/latest.svg. The 1M-record trace is generated into fixtures/generated/ on first use; the Kafka
 benchmark starts its own broker (Java 17 and Maven).
 
-  replay    read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run
-  kafka     ingest from a real broker: single-record messages and arrays of 100
-  api       GET /v1/vms/{id} latency under load, idle and during a recluster
-  scale     the stages of a clustering run at 10k, 50k and 100k VMs
+${BENCH_SECTIONS.map(([s, what]) => `  ${s.padEnd(8)}  ${what}`).join('\n')}
   --plot FILE   write the chart there instead (.svg or .png)
   --json        stdout holds only the figures' JSON document
 `;
@@ -24,6 +36,12 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(help(prog));
     return 0;
+  }
+  // Names only: a --plot value is not a section.
+  const problem = unknownSections(argv.filter((_arg, i) => argv[i - 1] !== '--plot'));
+  if (problem !== null) {
+    process.stderr.write(`bench: ${problem}\n`);
+    return 2;
   }
   const script = fileURLToPath(new URL('../../../bench/run.ts', import.meta.url));
   // bench/run.ts is a script that reads its own argv when loaded.

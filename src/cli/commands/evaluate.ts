@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { confusion, ResultAssignments, type SideScore, score, Truth } from '../../evaluation/score.ts';
-import { parseFlags } from '../args.ts';
+import { parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { pcaScatterSpec, plotFormatOf, type ScatterPoint, writePlot } from '../plots.ts';
 
@@ -19,6 +19,8 @@ information (NMI) for VMs (truth: role) and tenants (truth: kind), and for the t
   --confusion   list which truth classes each cluster holds
   --plot FILE   scatter of the VMs on two principal components, coloured by truth and by cluster
                 (.svg or .png; needs the vm_projection that replay --out writes)
+
+Exits 1, after the scores, when most VMs or tenants of the result are not in the truth: the truth of another trace.
 `;
 
 /** The coordinates replay writes next to the assignments (projection.ts). */
@@ -55,9 +57,9 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     (values.help ? process.stdout : process.stderr).write(help(prog));
     return values.help ? 0 : 2;
   }
-  const unknown = Object.keys(values).filter((k) => !['json', 'confusion', 'help', 'plot'].includes(k));
-  if (unknown.length > 0) {
-    process.stderr.write(`evaluate: unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}\n`);
+  const unknown = unknownFlags(Object.keys(values), ['json', 'confusion', 'help', 'plot']);
+  if (unknown !== null) {
+    process.stderr.write(`evaluate: ${unknown}\n`);
     return 2;
   }
   // --plot always has a value here: parseFlags refuses a non-boolean flag without one.
@@ -66,9 +68,23 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     process.stderr.write(`evaluate: --plot ${plot}: name the file .svg or .png\n`);
     return 2;
   }
-  const raw = await readJson(positionals[0]!);
-  const result = ResultAssignments.parse(raw);
-  const truth = Truth.parse(await readJson(positionals[1]!));
+  const [resultPath, truthPath] = positionals as [string, string];
+  const raw = await readJson(resultPath);
+  const rawTruth = await readJson(truthPath);
+  const parsedResult = ResultAssignments.safeParse(raw);
+  const parsedTruth = Truth.safeParse(rawTruth);
+  if (!parsedResult.success || !parsedTruth.success) {
+    if (!parsedResult.success && !parsedTruth.success && Truth.safeParse(raw).success && ResultAssignments.safeParse(rawTruth).success) {
+      process.stderr.write(`evaluate: the arguments are the wrong way round: the result first, then the truth (${prog} ${truthPath} ${resultPath})\n`);
+    } else if (!parsedResult.success) {
+      process.stderr.write(`evaluate: ${resultPath} is not a replay result (replay --out writes one): ${firstIssue(parsedResult.error)}\n`);
+    } else if (!parsedTruth.success) {
+      process.stderr.write(`evaluate: ${truthPath} is not a ground truth (fixtures writes one, <name>.truth.json): ${firstIssue(parsedTruth.error)}\n`);
+    }
+    return 2;
+  }
+  const result = parsedResult.data;
+  const truth = parsedTruth.data;
   const s = score(result, truth);
   if (plot !== undefined) {
     const projected = ProjectedResult.safeParse(raw);
@@ -103,7 +119,28 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
       }
     }
   }
+  // Most of the result's ids unknown to the truth means the wrong pair of files, not a bad clustering: say so,
+  // and fail. (Ids of the truth missing from the result are normal for a replay capped by --max-vms.)
+  const mismatched = (['VMs', 'tenants'] as const).filter((label) => {
+    const side = label === 'VMs' ? s.vms : s.tenants;
+    return side.extra > side.scored || (label === 'VMs' && side.scored === 0);
+  });
+  if (mismatched.length > 0) {
+    const side = mismatched[0] === 'VMs' ? s.vms : s.tenants;
+    process.stderr.write(
+      `evaluate: most ${mismatched[0]} of ${resultPath} are not in ${truthPath} (${side.scored} in both, ${side.extra} only in the result, ${side.missing} only in the truth): is it the truth of the trace replayed?\n`,
+    );
+    return 1;
+  }
   return 0;
+}
+
+/** One line for a schema failure: where and what, not zod's whole issue list. */
+function firstIssue(error: z.ZodError): string {
+  const i = error.issues[0];
+  if (i === undefined) return 'invalid';
+  const where = i.path.length > 0 ? i.path.map(String).join('.') : 'the document';
+  return `${where}: ${i.message}${error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : ''}`;
 }
 
 export const evaluateCommand: Command = {

@@ -2,12 +2,14 @@
  * produce <trace.jsonl[.gz]> [--rate N] [--speedup X] [--batch N] [--brokers host:port] [--raw-invalid]
  * Streams a trace into Kafka (CONTRACT.md: `npm run produce -- <trace>`), one message per line.
  */
-import { Kafka } from 'kafkajs';
+import { statSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
 import { z } from 'zod';
-import { KafkaEnvError, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
+import { EnvFileError, loadEnvFile } from '../../config/env-file.ts';
+import { describeKafkaError, KafkaEnvError, type KafkaSettings, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
 import { produceTrace } from '../../kafka/produce-trace.ts';
 import { defaultTopics } from '../../pipeline/pipeline.ts';
-import { parseFlags } from '../args.ts';
+import { flagName, parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { Progress, progressMode } from '../progress.ts';
 
@@ -28,6 +30,10 @@ other topics keep their name. SASL/TLS settings come from the KAFKA_* environmen
   --progress                 draw the progress bar even when stderr is not a terminal
   --no-progress              no progress output at all
   --json                     print the final counts as one JSON document on stdout
+  --verbose                  show kafkajs' own log lines (connection retries, topic creation) on stderr
+
+Settings missing from the environment are read from .env in the current folder, as the service does. With
+no broker answering, it stops within seconds with one line.
 `;
 
 const Flags = z
@@ -41,21 +47,45 @@ const Flags = z
     progress: z.boolean().optional(),
     noProgress: z.boolean().optional(),
     json: z.boolean().optional(),
+    verbose: z.boolean().optional(),
     help: z.boolean().optional(),
   })
   .strict();
 
+/**
+ * Whether a broker answers, tried a few times within seconds: the producer's own retries (for sends, where
+ * riding out a broker restart matters) would take minutes to give up on an address where nothing listens.
+ */
+async function reachable(settings: KafkaSettings, level: logLevel): Promise<string | null> {
+  const admin = new Kafka(
+    toKafkaConfig(settings, { clientIdSuffix: 'produce', logLevel: level, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1000 } }),
+  ).admin();
+  try {
+    await admin.connect();
+    return null;
+  } catch (err) {
+    return describeKafkaError(err, settings).message;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 async function run(argv: readonly string[], prog: string): Promise<number> {
   let parsedArgs: ReturnType<typeof parseFlags>;
   try {
-    parsedArgs = parseFlags(argv, ['raw-invalid', 'no-eta', 'progress', 'no-progress', 'json', 'help']);
+    parsedArgs = parseFlags(argv, ['raw-invalid', 'no-eta', 'progress', 'no-progress', 'json', 'verbose', 'help']);
   } catch (err) {
     process.stderr.write(`produce: ${(err as Error).message}\n\n${help(prog)}`);
     return 2;
   }
+  const unknown = unknownFlags(Object.keys(parsedArgs.values), Object.keys(Flags.shape));
+  if (unknown !== null) {
+    process.stderr.write(`produce: ${unknown}\n`);
+    return 2;
+  }
   const flags = Flags.safeParse(parsedArgs.values);
   if (!flags.success) {
-    const lines = flags.error.issues.map((i) => `  ${i.path.length ? `--${String(i.path[0])}` : ''} ${i.message}`);
+    const lines = flags.error.issues.map((i) => `  ${i.path.length ? flagName(String(i.path[0])) : ''} ${i.message}`);
     process.stderr.write(`produce: invalid options\n${lines.join('\n')}\n\n${help(prog)}`);
     return 2;
   }
@@ -65,12 +95,18 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     return f.help ? 0 : 2;
   }
   const trace = parsedArgs.positionals[0]!;
+  // The file first: a typo must not wait for a broker (a missing file is reported by name, by runCli).
+  if (!statSync(trace).isFile()) {
+    process.stderr.write(`produce: ${trace} is not a file\n`);
+    return 2;
+  }
 
   let settings: ReturnType<typeof parseKafkaEnv>;
   try {
+    loadEnvFile();
     settings = parseKafkaEnv(f.brokers ? { ...process.env, KAFKA_BROKERS: f.brokers } : process.env);
   } catch (err) {
-    process.stderr.write(`produce: ${err instanceof KafkaEnvError ? err.message : String(err)}\n`);
+    process.stderr.write(`produce: ${err instanceof KafkaEnvError || err instanceof EnvFileError ? err.message : String(err)}\n`);
     return 2;
   }
   if (settings === null) {
@@ -78,7 +114,15 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     return 2;
   }
 
-  const kafka = new Kafka(toKafkaConfig(settings, { clientIdSuffix: 'produce' }));
+  // kafkajs' own lines (the partitioner notice, "does not host this topic-partition" while a topic is
+  // created, each retry) are for --verbose: a user reads this command's lines, not the client library's.
+  const level = f.verbose ? logLevel.INFO : logLevel.NOTHING;
+  const unreachable = await reachable(settings, level);
+  if (unreachable !== null) {
+    process.stderr.write(`produce: cannot connect to Kafka at ${settings.brokers.join(',')}: ${unreachable}\n`);
+    return 1;
+  }
+  const kafka = new Kafka(toKafkaConfig(settings, { clientIdSuffix: 'produce', logLevel: level }));
   const mode = progressMode({ force: f.progress === true, off: f.noProgress === true }, process.stderr);
   // Made at the first report, when the file's size is known.
   const bar: { progress: Progress | null } = { progress: null };
@@ -107,6 +151,9 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
       },
       kafka,
     );
+  } catch (err) {
+    // One line naming what to check (credentials, certificates), never kafkajs' error dump.
+    throw new Error(describeKafkaError(err, settings).message);
   } finally {
     // The bar's redraw timer would keep the process alive after an error.
     bar.progress?.stop();

@@ -8,13 +8,14 @@ import { describeIssues, PipelineOptions, toPipelineConfig, toRunOptions } from 
 import type { RejectedRecord } from '../../contract/rejections.ts';
 import { type ReplayOutcome, replayTrace } from '../../replay/replay.ts';
 import type { SideSummary } from '../../runs/result.ts';
-import { parseFlags } from '../args.ts';
+import { parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { plotFormatOf, throughputSpec, writePlot } from '../plots.ts';
 import { Progress, progressMode } from '../progress.ts';
 import { projectRun } from '../projection.ts';
 import { formatReplaySummary } from '../summary.ts';
 import { ThroughputRecorder } from '../throughput.ts';
+import { unwritable } from '../writable.ts';
 
 const help = (prog: string): string => `Usage: ${prog} <trace.jsonl|trace.jsonl.gz> --out <result.json> [options]
 
@@ -31,6 +32,8 @@ clustering as of the end of the trace.
   --window-minutes N         sliding window length (default 15)
   --bucket-seconds N         window granularity (default 60)
   --lateness-seconds N       allowed lateness behind the watermark (default 300)
+  --max-future-skew-seconds N   how far a record may lead the time most sources agree on; further: future_ts (default 300)
+  --future-quorum N          distinct recent sources (exporting hosts) that must agree before time leaps (default 3)
   --recluster-minutes N      event time between periodic runs; 0 = only the final run (default 5)
   --algorithm kmeans|dbscan  VM clustering algorithm (default kmeans)
   --k N | --k-min N --k-max N          VM clusters: fixed, or automatic within bounds (2..24)
@@ -40,6 +43,18 @@ clustering as of the end of the trace.
   --pca true|false           project on principal components before clustering (default false)
   --dbscan-eps X, --dbscan-min-points N   DBSCAN parameters (eps automatic when absent)
   --flows-topic, --vm-attributes-topic, --tenant-attributes-topic   topic names in the trace
+  --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
+  --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
+  --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)
+  --idle-minutes N           a VM silent this long (event time) is forgotten (default twice the window)
+  --deleted-retention-hours N   tombstones of deleted VMs are kept this long (24)
+  --max-message-bytes N      longer lines are rejected as too_large (4194304)
+  --max-batch-records N      larger arrays of records are rejected as batch_too_large (100000)
+  --max-tenants N            tenants held at once; attributes of new ones beyond it are rejected as tenant_cap (100000)
+  --max-tenant-labels N      labels kept over all tenants; a message beyond it is kept without its labels (200000)
+  --max-deleted-vms N        tombstones of deleted VMs kept; the oldest is forgotten early beyond it (250000)
+
+Exits 1 when no line of the file is a trace record (a truth file, say): every line would be rejected.
 `;
 
 /** What `--json` prints: the stats flat (as before), then the run's clusters in brief. */
@@ -77,20 +92,27 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     return values.help ? 0 : 2;
   }
   const { out, rejects, json, modelsDir, plot, progress: forceProgress, noProgress, help: _help, ...rest } = values;
+  const unknown = unknownFlags(Object.keys(rest), Object.keys(PipelineOptions.shape));
+  if (unknown !== null) {
+    process.stderr.write(`replay: ${unknown}\n`);
+    return 2;
+  }
   const options = PipelineOptions.safeParse(rest);
   if (!options.success) {
     process.stderr.write(`replay: invalid options\n${describeIssues(options.error)}\n`);
     return 2;
   }
-  const unknown = Object.keys(rest).filter((k) => !(k in options.data));
-  if (unknown.length > 0) {
-    process.stderr.write(`replay: unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}\n`);
-    return 2;
-  }
-  // Before the replay, not after it: a long replay must not end on a plot file it cannot write.
+  // Before the replay, not after it: a long replay must not end on a file it cannot write.
   if (typeof plot === 'string' && plotFormatOf(plot) === null) {
     process.stderr.write(`replay: --plot ${plot}: name the file .svg or .png\n`);
     return 2;
+  }
+  for (const [flag, path] of [['--out', out], ['--rejects', rejects], ['--plot', plot]] as const) {
+    const problem = typeof path === 'string' ? unwritable(path) : null;
+    if (problem !== null) {
+      process.stderr.write(`replay: ${flag} ${path}: ${problem}\n`);
+      return 2;
+    }
   }
   const trace = positionals[0]!;
 
@@ -138,6 +160,11 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     await writePlot(throughputSpec(recorder.samples(), recorder.runsAt(), `replay of ${trace}: records/s`), plot);
   }
   process.stdout.write(json ? `${JSON.stringify(jsonSummary(trace, typeof out === 'string' ? out : null, outcome))}\n` : formatReplaySummary(outcome));
+  const s = outcome.result.stats;
+  if ((s.lines ?? 0) > 0 && (s.flow_records ?? 0) + (s.vm_attribute_records ?? 0) + (s.tenant_attribute_records ?? 0) === 0) {
+    process.stderr.write(`replay: no line of ${trace} holds a record: all ${s.lines} were rejected; a trace has one {"topic", "value"} object per line (CONTRACT.md "Trace files")\n`);
+    return 1;
+  }
   return 0;
 }
 

@@ -2,14 +2,16 @@
  * serve [--host H] [--port N] [--brokers HOST:PORT,...]: the service (src/main.ts), configured by the
  * environment (.env.example); the flags are shorthands for HOST, PORT and KAFKA_BROKERS.
  */
-import { parseFlags } from '../args.ts';
+import { parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const help = (prog: string): string => `Usage: ${prog} [--host H] [--port N] [--brokers HOST:PORT[,...]]
 
 Runs the service: consumes the contract's Kafka topics when KAFKA_BROKERS is set, else replays the bundled
 trace into itself, and serves the clusters over REST (OpenAPI page at /docs). Every setting comes from the
-environment (see .env.example); a bad value stops it at start-up with a line naming it.
+environment (see .env.example), then from .env in the current folder for what the environment leaves unset;
+a bad value stops it at start-up with a line naming it. State and models go to the package's state/ and
+models/ unless STATE_DIR and MODELS_DIR say otherwise (docs/OPERATING.md).
 
   --host H                   listen address (HOST, default 127.0.0.1)
   --port N                   listen port (PORT, default 8080)
@@ -31,9 +33,13 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     process.stdout.write(help(prog));
     return 0;
   }
-  const unknown = Object.keys(values).filter((k) => !(k in ENV_OF));
-  if (positionals.length > 0 || unknown.length > 0) {
-    process.stderr.write(`serve: unexpected ${[...positionals, ...unknown.map((k) => `--${k}`)].join(', ')}\n\n${help(prog)}`);
+  const unknown = unknownFlags(Object.keys(values), Object.keys(ENV_OF));
+  if (unknown !== null) {
+    process.stderr.write(`serve: ${unknown}\n\n${help(prog)}`);
+    return 2;
+  }
+  if (positionals.length > 0) {
+    process.stderr.write(`serve: unexpected ${positionals.join(', ')}\n\n${help(prog)}`);
     return 2;
   }
   // The service validates its environment at start-up (service-config.ts): the flags only feed it.
