@@ -177,7 +177,7 @@ if (scales.length === 0) {
 }
 const result = {
   started: new Date().toISOString(),
-  command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scales.join(',')}`,
+  command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg}`,
   goal,
   rules_per_group_port_histogram: histogram(rulesPerGroupPort),
   rules_per_tenant: { histogram: histogram(rulesPerTenant) },
