@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { LIMIT_STATS, type ReplayOutcome, SUPERSEDED_STATS } from '../replay/replay.ts';
 import type { PlacementAdvice } from '../placement/types.ts';
 import type { SideSummary } from '../runs/result.ts';
+import type { SecurityGroupsSummary } from '../security-groups/types.ts';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
@@ -42,6 +43,8 @@ export function formatReplaySummary(o: ReplayOutcome): string {
   if (groups > 0) lines.push(`affinity groups: ${fmt(groups)}`);
   const placement = placementLines(result.placement, o.lastRun?.vms.outcome.timings.placement);
   lines.push(...placement);
+  const sg = result.security_groups?.summary;
+  if (sg) lines.push(...securityGroupLines(sg, timings.securityGroupsMs));
   return `${lines.join('\n')}\n`;
 }
 
@@ -66,6 +69,17 @@ export function placementLines(p: PlacementAdvice | null, ms: number | undefined
   }
   if (steps.size > 5) out.push(`  ... ${steps.size - 5} more steps`);
   return out;
+}
+
+const pct = (share: number | null): string => (share === null ? 'n/a' : `${(100 * share).toFixed(2)}%`);
+
+/** The recommended security groups in two lines: how many rules, and what the check against the latest window found. */
+export function securityGroupLines(sg: SecurityGroupsSummary, ms: number): string[] {
+  const c = sg.check;
+  return [
+    `security groups: ${fmt(sg.groups)} groups, ${fmt(sg.rules)} rules over ${fmt(sg.tenants)} tenants (per tenant median ${sg.rules_per_tenant.median}, max ${sg.rules_per_tenant.max}; per group and port max ${sg.rules_per_group_port.max}), ${fmt(sg.vms_anomalous)} anomalous VMs not learned from, ${(ms / 1000).toFixed(2)} s`,
+    `  checked against the latest window: ${pct(c.share_flows_allowed)} of flows and ${pct(c.share_bytes_allowed)} of bytes allowed (normal VM-to-VM: ${pct(sg.check_normal_vm_to_vm.share_bytes_allowed)} of bytes), ${fmt(c.flows_denied)} flows denied, ${fmt(sg.check_from_anomalous.flows_denied)} of them from anomalous VMs`,
+  ];
 }
 
 /** One row per cluster: id, size, suggested name, the three features that set it apart most. */

@@ -13,6 +13,7 @@ import type { ServiceMetrics } from './metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
 import { affinityGraphRoutes } from './routes/affinity-graph.ts';
 import { placementRoutes } from './routes/placement.ts';
+import { securityGroupRoutes } from './routes/security-groups.ts';
 import { anomalyRoutes } from './routes/anomalies.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { clusterRoutes } from './routes/clusters.ts';
@@ -88,6 +89,7 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   app.register(reclusterRoutes, { view });
   app.register(statsRoutes, { view });
   app.register(anomalyRoutes, { view });
+  app.register(securityGroupRoutes, { view });
   app.register(affinityRoutes, { view });
   app.register(runRoutes, { view });
   app.register(placementRoutes, { view });

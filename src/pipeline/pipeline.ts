@@ -7,6 +7,7 @@ import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
+import { ConnectionLog } from '../security-groups/connection-log.ts';
 import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
@@ -65,6 +66,8 @@ export const MAX_RAW_KEPT = 16 * 1024;
 
 export class Pipeline {
   readonly fleet: FleetState;
+  /** Per-port connections between VMs and peers, what security groups are learned from (not snapshotted). */
+  readonly connections: ConnectionLog;
   /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
   readonly future: FutureBound;
   readonly rejections = new RejectionCounter();
@@ -85,6 +88,7 @@ export class Pipeline {
     fleet?: FleetState,
   ) {
     this.fleet = fleet ?? new FleetState(config.window);
+    this.connections = new ConnectionLog(config.window.windowMs);
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.decoder = new MessageDecoder(config.limits);
     this.kinds = new Map<string, RecordKind>([
@@ -100,7 +104,10 @@ export class Pipeline {
         const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
         if (refused) this.reject(refused, index, raw);
-        else if (first) this.judgeEarlyAttributes();
+        else {
+          this.connections.add(f);
+          if (first) this.judgeEarlyAttributes();
+        }
       },
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;

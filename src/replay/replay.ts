@@ -11,6 +11,7 @@ import { InlineClusterer } from '../service/clusterer.ts';
 import { ClusterService } from '../service/cluster-service.ts';
 import { buildResult, type ReplayResult } from '../runs/result.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
+import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 
 /** Stats of valid records that were not applied because newer state superseded them. */
 export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;
@@ -44,7 +45,9 @@ export interface ReplayOutcome {
   runs: number;
   /** Every run's summary and changes, oldest first. */
   history: readonly RunRecord[];
-  timings: { ingestMs: number; clusteringMs: number; totalMs: number };
+  timings: { ingestMs: number; clusteringMs: number; totalMs: number; securityGroupsMs: number };
+  /** Security groups learned from the final run and the trace's connections; null without a run. */
+  securityGroups: SecurityGroupsOutcome | null;
 }
 
 export async function replayTrace(path: string, options: ReplayOptions): Promise<ReplayOutcome> {
@@ -131,13 +134,15 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     runs,
     watermark: Number.isFinite(pipeline.fleet.watermark) ? pipeline.fleet.watermark : 0,
   };
+  const securityGroups = final === null ? null : recommendSecurityGroups(membershipOf(final), pipeline.connections);
   const totalMs = performance.now() - started;
   return {
-    result: buildResult(final, pipeline.rejections.summary(), stats),
+    result: buildResult(final, pipeline.rejections.summary(), stats, securityGroups?.document ?? null),
     lastRun: final,
     pipeline,
     runs,
     history: service.runHistory(),
-    timings: { ingestMs: totalMs - clusteringMs, clusteringMs, totalMs },
+    timings: { ingestMs: totalMs - clusteringMs - (securityGroups?.durationMs ?? 0), clusteringMs, totalMs, securityGroupsMs: securityGroups?.durationMs ?? 0 },
+    securityGroups,
   };
 }

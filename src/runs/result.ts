@@ -6,6 +6,7 @@ import type { ClusteringOutcome } from '../clustering/types.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import { describePlacement } from '../placement/advice.ts';
 import type { PlacementAdvice } from '../placement/types.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { affinityGroupId } from './affinity.ts';
 import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
@@ -42,6 +43,8 @@ export interface ReplayResult {
     tenants: SideSummary;
   } | null;
   stats: Record<string, number>;
+  /** Recommended security groups per tenant and their check against the latest window (docs/security-groups.md); null without a run. */
+  security_groups?: SecurityGroupsDocument | null;
 }
 
 const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
@@ -96,8 +99,14 @@ export function affinityAssignments(run: ClusteringRun): Record<string, string> 
   return out;
 }
 
-export function buildResult(run: ClusteringRun | null, rejected: RejectionSummary, stats: Record<string, number>): ReplayResult {
-  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, placement: null, rejected, run: null, stats };
+export function buildResult(
+  run: ClusteringRun | null,
+  rejected: RejectionSummary,
+  stats: Record<string, number>,
+  securityGroups?: SecurityGroupsDocument | null,
+): ReplayResult {
+  const sg = securityGroups === undefined ? {} : { security_groups: securityGroups };
+  if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, placement: null, rejected, run: null, stats, ...sg };
   return {
     vm_clusters: assignments(run.vms),
     tenant_clusters: assignments(run.tenants),
@@ -113,5 +122,6 @@ export function buildResult(run: ClusteringRun | null, rejected: RejectionSummar
       tenants: summariseSide(run.tenants, run.tenantClusterNames),
     },
     stats,
+    ...sg,
   };
 }

@@ -2,6 +2,8 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
+import { membershipOf, recommendSecurityGroups } from '../security-groups/recommend.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
 import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
@@ -59,6 +61,7 @@ interface RunInput {
 
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
+  private securityGroupsCache: { run: ClusteringRun; document: SecurityGroupsDocument } | null = null;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
@@ -264,6 +267,20 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   latestRun(): ClusteringRun | null {
     this.refreshProvisional();
     return this.latest;
+  }
+
+  /**
+   * Computed on the first request after a run, not with every run: it costs a fraction of a run
+   * (docs/security-groups.md) that a service nobody asks need not pay. Checked against the connection log as
+   * it is at that moment, with the check window ending at the run's watermark.
+   */
+  securityGroups(): SecurityGroupsDocument | null {
+    const run = this.latestRun();
+    if (run === null) return null;
+    if (this.securityGroupsCache?.run !== run) {
+      this.securityGroupsCache = { run, document: recommendSecurityGroups(membershipOf(run), this.pipeline.connections).document };
+    }
+    return this.securityGroupsCache.document;
   }
 
   runHistory(): readonly RunRecord[] {

@@ -7,6 +7,7 @@ import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { HistoryDocument, RunRecord } from '../runs/history.ts';
 import type { ModelDocument } from '../runs/model.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 
 export interface VmView {
   vmId: string;
@@ -70,6 +71,11 @@ export interface ServiceView {
   firstRunCompleted(): boolean;
   /** Summaries and changes of the most recent completed runs, oldest first. */
   runHistory(): readonly RunRecord[];
+  /**
+   * Security groups learned for the latest run and its check against the latest window
+   * (docs/security-groups.md); null before the first run. Optional: views without a connection log have none.
+   */
+  securityGroups?(): SecurityGroupsDocument | null;
 }
 
 /** Where each run's model goes (src/models/ writes files); the service only hands documents over. */

@@ -361,6 +361,8 @@ describe('operations', () => {
         'POST /v1/recluster',
         'GET /v1/stats',
         'GET /v1/anomalies',
+        'GET /v1/security-groups',
+        'GET /v1/placement',
         'GET /v1/affinity-groups',
         'GET /v1/affinity-groups/{group_id}',
         'GET /v1/runs',

@@ -49,6 +49,7 @@ describe('before the first run', () => {
     '/v1/clusters/vms/vm-0',
     '/v1/clusters/tenants/tenant-0',
     '/v1/anomalies',
+    '/v1/security-groups',
     '/v1/affinity-groups',
     '/v1/affinity-groups/g-0',
   ])('%s is 503 no_run', async (url) => {

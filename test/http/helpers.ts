@@ -20,7 +20,7 @@ export interface Replayed {
 
 /** One final run by default; with `reclusterMinutes` (5: the CLI's default) the runs a replay makes on the way. */
 export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
-  const { lastRun, pipeline, history } = await replayTrace('fixtures/small.jsonl.gz', {
+  const { lastRun, pipeline, history, securityGroups } = await replayTrace('fixtures/small.jsonl.gz', {
     pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes })),
     run: toRunOptions(PipelineOptions.parse({})),
   });
@@ -59,6 +59,7 @@ export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
     inputsReady: () => true,
     firstRunCompleted: () => true,
     runHistory: () => history,
+    securityGroups: () => securityGroups?.document ?? null,
   };
   return { run: lastRun, view };
 }

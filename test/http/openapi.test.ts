@@ -71,7 +71,7 @@ describe('without API keys', () => {
     const doc = await documentOf(appWith({ keys: [] }));
     expect(doc.components.securitySchemes).toBeUndefined();
     const ops = operations(doc);
-    expect(ops).toHaveLength(22);
+    expect(ops).toHaveLength(23);
     for (const op of ops) {
       expect(op.operation.security, label(op)).toBeUndefined();
       expect(Object.keys(op.operation.responses), label(op)).not.toContain('401');

@@ -19,7 +19,7 @@ const sha256 = (key: string): string => createHash('sha256').update(key).digest(
 const SEED = 1;
 const MAX_EXAMPLES = 20;
 /** Operations in the document (test/http/api.test.ts lists them). */
-const OPERATIONS = 21;
+const OPERATIONS = 23;
 
 /** The fixture's largest tenant, so that the tenant key sees VMs, clusters and groups of its own. */
 function largestTenant(): string {

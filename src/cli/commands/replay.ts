@@ -74,6 +74,7 @@ function jsonSummary(trace: string, out: string | null, o: ReplayOutcome): Recor
     rejected: o.result.rejected,
     timings: o.timings,
     run: run === null ? null : { run_id: run.run_id, computed_at: run.computed_at, window_minutes: run.window_minutes, vms: side(run.vms), tenants: side(run.tenants) },
+    security_groups: o.result.security_groups?.summary ?? null,
   };
 }
 

@@ -7,6 +7,7 @@ import { apiKey, explain, get, getAll, setApiKey } from './api.js';
 import { clearChart, drawAffinity, drawRuns, drawScatter } from './charts.js';
 import { useClusters } from './colours.js';
 import { el, num, when } from './dom.js';
+import { renderSecurityGroups } from './security-groups.js';
 import { renderAnomalies, renderClusters, renderPlacement, renderRunEvents, renderRuns, renderTenantClusters, renderTenantDetail, renderVmDetail } from './views.js';
 
 const params = new URLSearchParams(location.search);
@@ -111,6 +112,11 @@ async function loadPlacement() {
   renderPlacement($('placement-moves'), $('placement-hosts'), advice, selectVm);
 }
 
+async function loadSecurityGroups() {
+  const doc = await get('/v1/security-groups', { tenant_id: state.tenant });
+  renderSecurityGroups($('security-groups'), $('security-groups-note'), doc, state.tenant);
+}
+
 async function loadGroups() {
   const list = await get('/v1/affinity-groups', { limit: 200 }).catch((err) => {
     if (err.code === 'no_affinity') return { groups: [] };
@@ -192,7 +198,7 @@ async function refreshAll() {
   // The cluster names colour the other views' labels: they load first.
   const clustersOk = await settle(loadClusters);
   if (!clustersOk) return;
-  const allOk = await settle(loadScatter, loadAnomalies, loadPlacement, loadGroups, loadVm, loadAffinity, loadTenant, loadTenantPicker, loadRunEvents);
+  const allOk = await settle(loadScatter, loadAnomalies, loadPlacement, loadSecurityGroups, loadGroups, loadVm, loadAffinity, loadTenant, loadTenantPicker, loadRunEvents);
   if (allOk && state.runId !== null) document.body.dataset.runId = state.runId;
 }
 

@@ -1,0 +1,55 @@
+/**
+ * The goal of issue 15 measured against a generated trace's truth: the share of the normal VM-to-VM bytes
+ * of the check window the rules allow, and the scanners' probes to ports their targets do not serve, which
+ * must all be denied. "Normal" is the truth's (every VM but the scanners), not the run's ranking, so that
+ * a rule the ranking wrongly held back counts against the rules.
+ */
+import type { CheckedConnection } from './check.ts';
+import type { SecurityGroupsDocument } from './types.ts';
+
+export interface GoalFigures {
+  normal_vm_to_vm_bytes: number;
+  normal_vm_to_vm_bytes_allowed: number;
+  share_normal_bytes_allowed: number | null;
+  /** Scanner connections of the check window to a VM at a port that VM serves to no normal client. */
+  probes: number;
+  probes_allowed: number;
+  rules: number;
+  groups: number;
+}
+
+export function goalFigures(connections: readonly CheckedConnection[], document: SecurityGroupsDocument, scanners: ReadonlySet<string>): GoalFigures {
+  const served = new Set<string>();
+  const isNormalVm = (vm: string | null): vm is string => vm !== null && !scanners.has(vm);
+  for (const c of connections) {
+    if (!isNormalVm(c.client.vmId) || !isNormalVm(c.server.vmId)) continue;
+    served.add(`${c.server.vmId}|${c.protocol}|${c.port}`);
+    if (c.altPort >= 0) served.add(`${c.client.vmId}|${c.protocol}|${c.altPort}`);
+  }
+  let bytes = 0;
+  let allowed = 0;
+  let probes = 0;
+  let probesAllowed = 0;
+  for (const c of connections) {
+    if (c.allowed === null) continue;
+    if (isNormalVm(c.client.vmId) && isNormalVm(c.server.vmId)) {
+      bytes += c.latestBytes;
+      if (c.allowed) allowed += c.latestBytes;
+    }
+    const cv = c.client.vmId;
+    const sv = c.server.vmId;
+    if (cv !== null && scanners.has(cv) && sv !== null && !scanners.has(sv) && !served.has(`${sv}|${c.protocol}|${c.port}`)) {
+      probes++;
+      if (c.allowed) probesAllowed++;
+    }
+  }
+  return {
+    normal_vm_to_vm_bytes: bytes,
+    normal_vm_to_vm_bytes_allowed: allowed,
+    share_normal_bytes_allowed: bytes === 0 ? null : allowed / bytes,
+    probes,
+    probes_allowed: probesAllowed,
+    rules: document.summary.rules,
+    groups: document.summary.groups,
+  };
+}

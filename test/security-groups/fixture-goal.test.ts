@@ -1,0 +1,41 @@
+/**
+ * The goal of issue 15 on generated traces (several seeds): the rules learned from all but the last window
+ * allow at least 99% of the normal VM-to-VM bytes of the last window, and deny every scanner probe to a port
+ * its target does not serve.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
+import { TraceGenerator } from '../../src/fixtures/index.ts';
+import { replayTrace } from '../../src/replay/replay.ts';
+import { goalFigures } from '../../src/security-groups/goal.ts';
+
+const defaults = PipelineOptions.parse({});
+const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
+const dir = mkdtempSync(join(tmpdir(), 'sg-goal-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('security groups on generated traces', () => {
+  for (const seed of [31, 32, 33]) {
+    it(`seed ${seed}: >= 99% of normal VM-to-VM bytes allowed, every probe to an unserved port denied`, async () => {
+      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: 240, tenants: 20, minutes: 45 });
+      const path = join(dir, `sg-${seed}.jsonl`);
+      writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
+      const truth = gen.truth();
+      const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+      const out = await replayTrace(path, options);
+      const sg = out.securityGroups!;
+      const g = goalFigures(sg.connections, sg.document, scanners);
+      expect(g.normal_vm_to_vm_bytes).toBeGreaterThan(0);
+      expect(g.share_normal_bytes_allowed!).toBeGreaterThanOrEqual(0.99);
+      expect(scanners.size).toBeGreaterThan(0);
+      expect(g.probes).toBeGreaterThan(0);
+      expect(g.probes_allowed).toBe(0);
+      // The result document carries the same recommendation.
+      expect(out.result.security_groups?.summary.rules).toBe(g.rules);
+      expect(out.result.security_groups?.tenants.length).toBeGreaterThan(0);
+    }, 60_000);
+  }
+});
