@@ -43,6 +43,10 @@ clustering as of the end of the trace.
   --pca true|false           project on principal components before clustering (default false)
   --dbscan-eps X, --dbscan-min-points N   DBSCAN parameters (eps automatic when absent)
   --flows-topic, --vm-attributes-topic, --tenant-attributes-topic   topic names in the trace
+  --host-attributes-topic NAME   topic of host capacities in the trace (default host-attributes)
+  --placement-max-moves N    migrations the placement advice may suggest (default 20)
+  --placement-default-vcpus N, --placement-default-memory-mb N   capacity of hosts without host attributes
+                             (both or neither; default: the largest load seen on any host)
   --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
   --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
   --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)
