@@ -39,10 +39,12 @@ beforeAll(async () => {
   [cli, open, keyed] = await Promise.all([
     ensureSchemathesis(),
     startServiceProcess({}),
-    // A tight rate limit (100 a second) so that some answers are 429s, which the document must cover too.
+    // A limit Schemathesis never reaches: the limiter counts before the key is checked (no key oracle), and
+    // Schemathesis' ST203 wants 401, not 429, for a request without a key, so a 429 there fails it by timing
+    // alone (it did on an idle machine). The documented 429s are checked by real requests in openapi.test.ts.
     startServiceProcess({
       API_KEYS: `${sha256(ADMIN_KEY)}:admin,${sha256(TENANT_KEY)}:tenant:${largestTenant()}`,
-      RATE_LIMIT_MAX: '100',
+      RATE_LIMIT_MAX: '100000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
     }),
   ]);
