@@ -173,6 +173,29 @@ export function testKafkaClient(brokers: string, clientId = 'test'): Kafka {
   });
 }
 
+/** The three input topics of one service under test: fresh names, created on the broker. */
+export interface ServiceInputs {
+  topics: { flows: string; vm: string; tenant: string };
+  /** The service's environment for them: brokers, topic names, and no wall-clock runs (event time only). */
+  env: Record<string, string>;
+}
+
+export async function createServiceInputs(brokers: string, name: string): Promise<ServiceInputs> {
+  const prefix = uniqueTopic(name);
+  const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
+  await createTopics(brokers, Object.values(topics), 1);
+  return {
+    topics,
+    env: {
+      KAFKA_BROKERS: brokers,
+      KAFKA_TOPIC_FLOWS: topics.flows,
+      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
+      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
+      RECLUSTER_WALLCLOCK_SECONDS: '0',
+    },
+  };
+}
+
 /** Creates the topics (waiting for leaders) with `partitions` partitions each, replication factor 1. */
 export async function createTopics(brokers: string, topics: string[], partitions = 1): Promise<void> {
   const admin: Admin = testKafkaClient(brokers, 'test-admin').admin();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueGroup } from '../helpers/kafka.ts';
 import { agreement, featuresOf, rerun, SMALL_RECORDS, stats, waitForRecords, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
@@ -27,16 +27,8 @@ afterAll(async () => {
 
 describe('crash recovery from snapshots', () => {
   it('after kill -9 mid-stream and a restart, applies every record once and ends in the state of an uninterrupted run', async () => {
-    const prefix = uniqueTopic('crash');
-    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-    await createTopics(kafka.brokers, Object.values(topics), 1);
-    const base = {
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_TOPIC_FLOWS: topics.flows,
-      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
-      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
-    };
+    const { topics, env: inputs } = await createServiceInputs(kafka.brokers, 'crash');
+    const base = inputs;
     const crashing = { ...base, KAFKA_GROUP_ID: uniqueGroup('crash'), STATE_DIR: mkdtempSync(join(tmpdir(), 'crash-state-')), SNAPSHOT_INTERVAL_SECONDS: '0.5', LOG_LEVEL: 'info' };
     const snapshotDir = join(crashing.STATE_DIR, 'snapshots');
 

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueGroup } from '../helpers/kafka.ts';
 import { type Assignments, rerun, type Stats } from '../helpers/reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
@@ -41,16 +41,10 @@ const flow = (ts: number | string, host: string) => ({
 
 describe('the live service and records from the future', () => {
   it('rejects and dead-letters them, keeps the watermark at the present, and keeps it across a restart', async () => {
-    const prefix = uniqueTopic('future');
-    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-    await createTopics(kafka.brokers, Object.values(topics), 1);
+    const { topics, env: inputs } = await createServiceInputs(kafka.brokers, 'future');
     const env = {
-      KAFKA_BROKERS: kafka.brokers,
+      ...inputs,
       KAFKA_GROUP_ID: uniqueGroup('future'),
-      KAFKA_TOPIC_FLOWS: topics.flows,
-      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
-      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
       STATE_DIR: mkdtempSync(join(tmpdir(), 'future-state-')),
       SNAPSHOT_INTERVAL_SECONDS: '1',
     };

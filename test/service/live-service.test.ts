@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueGroup } from '../helpers/kafka.ts';
 import { rerun, type Stats } from '../helpers/reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
@@ -26,17 +26,8 @@ afterAll(async () => {
 
 describe('the live service over Kafka', () => {
   it('consumes a produced fixture, serves the clusters replay finds, dead-letters bad records and resumes from committed offsets', async () => {
-    const prefix = uniqueTopic('live');
-    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-    await createTopics(kafka.brokers, Object.values(topics), 1);
-    const env = {
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_GROUP_ID: uniqueGroup('live'),
-      KAFKA_TOPIC_FLOWS: topics.flows,
-      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
-      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
-    };
+    const { topics, env: inputs } = await createServiceInputs(kafka.brokers, 'live');
+    const env = { ...inputs, KAFKA_GROUP_ID: uniqueGroup('live') };
     await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/produce.ts', 'fixtures/small.jsonl.gz'], {
       env: { ...process.env, ...env },
       maxBuffer: 1 << 24,

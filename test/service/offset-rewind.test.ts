@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, createTopics, sharedTestKafka, testKafkaClient, uniqueGroup } from '../helpers/kafka.ts';
 import { stats, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
@@ -80,18 +80,12 @@ async function recreateTopics(topics: string[]): Promise<void> {
 
 describe('Kafka offsets that go backwards', () => {
   it('a snapshot whose offsets lie beyond the end of recreated topics: logged, counted, state rebuilt from the input, no record skipped', async () => {
-    const prefix = uniqueTopic('rewind');
-    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-    await createTopics(kafka.brokers, Object.values(topics), 1);
+    const { topics, env: inputs } = await createServiceInputs(kafka.brokers, 'rewind');
     const env = {
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_TOPIC_FLOWS: topics.flows,
-      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
-      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
+      ...inputs,
       KAFKA_GROUP_ID: uniqueGroup('rewind'),
       STATE_DIR: mkdtempSync(join(tmpdir(), 'rewind-state-')),
       SNAPSHOT_INTERVAL_SECONDS: '0.5',
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
       LOG_LEVEL: 'info',
     };
 
