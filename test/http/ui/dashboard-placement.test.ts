@@ -2,13 +2,14 @@
  * The dashboard's placement view in headless Chromium: the moves of GET /v1/placement in order, a click on
  * one opens its VM's detail, and the hosts table lists the hosts with the most cross-host traffic.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ClusteringRun } from '../../../src/runs/clustering-run.ts';
+import { ensureChromium } from '../../helpers/chromium.ts';
 import { appFor, getJson, replaySmall } from '../helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,7 +28,8 @@ let context: BrowserContext;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: the dashboard's browser tests need it`);
+  // Installed through apt-get when missing (test/helpers/chromium.ts), or a clear error saying what to do.
+  await ensureChromium({ path: CHROMIUM });
   const replayed = await replaySmall();
   run = replayed.run;
   api = appFor(replayed.view).app;

@@ -2,7 +2,7 @@
  * The dashboard's security-groups view in headless Chromium: without a tenant the fleet's figures, with one
  * its groups' rules and what the check would deny, as GET /v1/security-groups gives them.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +10,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SecurityGroupsDocument } from '../../../src/security-groups/types.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
+import { ensureChromium } from '../../helpers/chromium.ts';
 import { appFor, replaySmall } from '../helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -23,7 +24,8 @@ let context: BrowserContext;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+  // Installed through apt-get when missing (test/helpers/chromium.ts), or a clear error saying what to do.
+  await ensureChromium({ path: CHROMIUM });
   const replayed = await replaySmall();
   view = replayed.view;
   runId = replayed.run.runId;
