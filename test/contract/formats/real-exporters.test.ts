@@ -180,7 +180,7 @@ describe('a real exporter end to end: softflowd -> collector -> Kafka -> adapter
       const pipeline = new Pipeline({ ...defaultPipelineConfig, flowFormat: format }, (r) => {
         reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
       });
-      messages.forEach((text, i) => pipeline.ingestMessage(defaultPipelineConfig.topics.flows, text, `0@${i}`));
+      for (const [i, text] of messages.entries()) pipeline.ingestMessage(defaultPipelineConfig.topics.flows, text, `0@${i}`);
       const { missing_vm: unattributed = 0, ...other } = reasons;
       expect(other).toEqual({});
       expect(pipeline.recordsIn.flows + unattributed).toBe(expected.size);
