@@ -579,3 +579,12 @@ function planOf(f: PlacementFleet, target: Int32Array, strategy: Plan['strategy'
   }
   return { strategy, steps, host: s.host, saved, migrations: order.length, loadVcpus: s.loadVcpus, loadMemoryMb: s.loadMemoryMb };
 }
+
+/**
+ * An order that applies the moves from the fleet's placement to `target` one at a time within every
+ * constraint, or null when none does (e.g. a swap between two full hosts). For the cross-check, which
+ * compares the advice with an optimum that only constrains the final placement.
+ */
+export function moveOrder(f: PlacementFleet, target: Int32Array): number[] | null {
+  return new Search(f, target, Number.POSITIVE_INFINITY).sequence();
+}
