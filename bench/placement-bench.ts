@@ -1,8 +1,9 @@
 /**
- * npm run bench:placement [-- --vms 10000,100000] [--moves N] [--out FILE]: the placement advice's cost on
+ * npx tsx bench/placement-bench.ts [--vms 10000,100000] [--moves N] [--out FILE]: the placement advice's cost on
  * generated fleets (src/fixtures/placement-fleet.ts: applications placed by a traffic-blind scheduler),
- * each strategy and the 'best' the service runs, with the share of cross-host traffic each saves.
- * Figures go to bench/results/placement.json (merged with the crosscheck's).
+ * the 'best' the service runs and the plain greedy baseline ('single'), with the share of cross-host traffic
+ * each saves. Figures go to bench/results/placement.json (merged with the crosscheck's); `npm run bench --
+ * placement` (bench/run.ts) puts the same figures in bench/results/latest.json.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { generatePlacementFleet } from '../src/fixtures/placement-fleet.ts';
@@ -16,10 +17,13 @@ function arg(name: string, fallback: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
-async function main(): Promise<void> {
-  const sizes = arg('--vms', '10000,100000').split(',').map(Number);
-  const maxMoves = Number(arg('--moves', '50'));
-  const out = arg('--out', RESULTS);
+export interface PlacementBench {
+  rows: Array<Record<string, number | string>>;
+  /** Per fleet size: the advice's cost and what it saves over the plain greedy baseline. */
+  summary: Array<{ vms: number; max_moves: number; ms: number; baseline_ms: number; saved_share: number; ratio_to_baseline: number }>;
+}
+
+export function benchPlacement(sizes: readonly number[] = [10_000, 100_000], maxMoves = 50, log: (line: string) => void = () => {}): PlacementBench {
   const rows: Array<Record<string, number | string>> = [];
   for (const vms of sizes) {
     const fleet = generatePlacementFleet({ vms, seed: 1 });
@@ -47,20 +51,41 @@ async function main(): Promise<void> {
         strategy,
         chosen,
         ms: Math.round(times[1]! * 10) / 10,
+        saved: Math.round(saved),
         saved_share: Math.round((saved / before) * 1e5) / 1e5,
       };
       rows.push(row);
-      process.stdout.write(`${JSON.stringify(row)}\n`);
+      log(`${JSON.stringify(row)}\n`);
     }
   }
+  const summary = sizes.map((vms) => {
+    const best = rows.find((r) => r.vms === vms && r.strategy === 'best')!;
+    const single = rows.find((r) => r.vms === vms && r.strategy === 'single')!;
+    return {
+      vms,
+      max_moves: maxMoves,
+      ms: best.ms as number,
+      baseline_ms: single.ms as number,
+      saved_share: best.saved_share as number,
+      ratio_to_baseline: Math.round(((best.saved as number) / Math.max(1e-9, single.saved as number)) * 1e4) / 1e4,
+    };
+  });
+  return { rows, summary };
+}
+
+async function main(): Promise<void> {
+  const sizes = arg('--vms', '10000,100000').split(',').map(Number);
+  const maxMoves = Number(arg('--moves', '50'));
+  const out = arg('--out', RESULTS);
+  const { rows, summary } = benchPlacement(sizes, maxMoves, (line) => process.stdout.write(line));
   let doc: Record<string, unknown> = {};
   try {
     doc = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>;
   } catch {
     // First run: a new file.
   }
-  doc.bench = { node: process.version, date: new Date().toISOString(), rows };
+  doc.bench = { node: process.version, date: new Date().toISOString(), summary, rows };
   await writeFile(out, `${JSON.stringify(doc, null, 2)}\n`);
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) await main();
