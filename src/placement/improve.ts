@@ -235,14 +235,15 @@ class Search {
     for (const w of this.onHost[h]!) {
       if (w === incoming || !this.movable(w) || !this.fits(incoming, h, w)) continue;
       const touched: number[] = [];
-      this.weights(w, B, touched, -1);
+      // Traffic w has with `incoming` is lost too: they would have shared h.
+      const pair = this.weights(w, B, touched, incoming);
       // Hosts w talks to, its home, and the roomiest: any other host gains w nothing, so a roomy one serves.
       const targets = new Set<number>(touched);
       if (s.host[w] !== f.hostOf[w]) targets.add(f.hostOf[w]!);
       for (const r of s.roomyHosts()) targets.add(r);
       for (const h2 of targets) {
         if (used.has(h2)) continue;
-        const loss = B[h]! - B[h2]!;
+        const loss = B[h]! - B[h2]! + pair;
         if (best !== null && loss >= best.loss) continue;
         if (this.fits(w, h2, -1)) best = { moves: [w, h2], loss };
         else if (depth > 1 && B[h2]! > 0) {
@@ -464,7 +465,7 @@ function potential(f: PlacementFleet, host: Int32Array, v: number, w: Float64Arr
  * makes room for.
  */
 export function improvePlan(f: PlacementFleet, plan: Plan, maxMoves: number, limits: ImproveLimits = defaultImproveLimits): Plan {
-  if (maxMoves <= 0 || plan.steps.length === 0) return plan;
+  if (maxMoves <= 0) return plan;
   const search = new Search(f, plan.host, maxMoves);
   let candidates: number[];
   if (f.vmCount <= limits.exhaustiveVms) candidates = Array.from({ length: f.vmCount }, (_, v) => v);
