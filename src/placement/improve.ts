@@ -31,9 +31,14 @@ export interface ImproveLimits {
   chainDepth: number;
   /** Placements kept by the beam search on fleets of at most `exhaustiveVms` VMs (1: plain local search). */
   beam: number;
+  /**
+   * The beam runs only while VMs x move budget stays within this: its cost grows with both, and the
+   * advice is a stage of every clustering run.
+   */
+  beamWork: number;
 }
 
-export const defaultImproveLimits: ImproveLimits = { exhaustiveVms: 500, candidates: 400, maxOperations: 200, chainDepth: 2, beam: 6 };
+export const defaultImproveLimits: ImproveLimits = { exhaustiveVms: 500, candidates: 400, maxOperations: 200, chainDepth: 2, beam: 6, beamWork: 4000 };
 
 interface Operation {
   estimate: number;
@@ -485,7 +490,8 @@ export function improvePlan(f: PlacementFleet, plan: Plan, maxMoves: number, lim
     }
     candidates = [...chosen].sort((a, b) => a - b);
   }
-  const target = f.vmCount <= limits.exhaustiveVms && limits.beam > 1 ? beamSearch(f, plan.host, maxMoves, candidates, limits) : localSearch(search, candidates, limits);
+  const beam = f.vmCount <= limits.exhaustiveVms && limits.beam > 1 && f.vmCount * maxMoves <= limits.beamWork;
+  const target = beam ? beamSearch(f, plan.host, maxMoves, candidates, limits) : localSearch(search, candidates, limits);
   if (target === null) return plan;
   const order = new Search(f, target, maxMoves).sequence();
   return order === null ? plan : planOf(f, target, plan.strategy, order);
