@@ -28,7 +28,7 @@ import {
   type SslOptions,
   startKafkaBroker,
   stopProcess,
-} from '../src/dev/kafka-broker.ts';
+} from '../tools/kafka-broker/broker.ts';
 
 const CACHE_DIR = resolveFromRoot('.cache/kafka');
 const HOST = '127.0.0.1';

@@ -3,7 +3,7 @@
  * JAAS property only shows up as a broker that will not start or a client that cannot log in.
  */
 import { describe, expect, it } from 'vitest';
-import { buildServerProperties, scramFormatArgs } from '../../src/dev/kafka-broker.ts';
+import { buildServerProperties, scramFormatArgs } from '../../tools/kafka-broker/broker.ts';
 
 const lines = (text: string, pattern: RegExp): string[] => text.split('\n').filter((l) => pattern.test(l));
 const base = { host: '127.0.0.1', port: 9092, controllerPort: 9093, logDirs: '/tmp/k' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildServerProperties, parseConsumerPerfOutput, parseProducerPerfOutput } from '../../src/dev/kafka-broker.ts';
+import { buildServerProperties, parseConsumerPerfOutput, parseProducerPerfOutput } from '../../tools/kafka-broker/broker.ts';
 
 describe('Kafka perf tool output parsing (real 3.9.1 output)', () => {
   it('parses ProducerPerformance summary', () => {

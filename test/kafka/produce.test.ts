@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/dev/kafka-broker.ts';
+import { PROJECT_ROOT } from '../../tools/kafka-broker/broker.ts';
 import { deriveKey, eventTimeOf, produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 export const KAFKA_VERSION = '3.9.1';
 
-/** Project root (this file is src/dev/kafka-broker.ts). */
+/** Project root (this file is tools/kafka-broker/broker.ts). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const POM_PATH = join(PROJECT_ROOT, 'scripts', 'kafka', 'pom.xml');
 const LOG4J_PATH = join(PROJECT_ROOT, 'scripts', 'kafka', 'log4j.properties');
