@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePort } from '../../tools/kafka-broker/broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { DIST_ENTRY, ensureBuilt } from '../helpers/build.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
