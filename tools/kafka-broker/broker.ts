@@ -2,8 +2,7 @@
  * Starting a broker: server.properties written, storage formatted once, `kafka.Kafka` spawned, ready when
  * its log says it started and its port accepts.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -2,7 +2,6 @@
  * The broker's secured listeners: SASL_PLAINTEXT, and SSL or SASL_SSL, as server.properties entries and
  * the SCRAM credentials the storage is formatted with.
  */
-
 export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 export const SASL_MECHANISMS: readonly SaslMechanismName[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
