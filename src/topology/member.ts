@@ -58,6 +58,8 @@ interface Checkpoint {
 
 /** The runs topic's record: the service's state after a run, and which tick or request it answered. */
 interface PublishedRun {
+  /** The member that ran it (a process's random id). */
+  member: string;
   state: ClusterServiceState;
   tick: number | null;
   request: string | null;
@@ -73,6 +75,12 @@ const RouterStateShape = z.object({
 });
 
 const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boolean() });
+
+/**
+ * A member killed inside a transaction holds back every read_committed reader of its topics until its
+ * successor fences it or this passes: short, since a transaction here is one batch or one tick.
+ */
+const TRANSACTION_TIMEOUT_MS = 15_000;
 
 const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
 /** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
@@ -114,7 +122,7 @@ export class ScaleOutMember {
     rejected: { count: 0, by_reason: {} },
   };
   private statsTimer: NodeJS.Timeout | null = null;
-  private publishedRunCount = 0;
+  private readonly memberId = randomUUID();
   private runsRead: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: MemberOptions) {
@@ -233,8 +241,14 @@ export class ScaleOutMember {
       ].filter((w) => !existing.has(w.topic));
       // Several members starting at once race to create them: whoever loses finds them made.
       if (wanted.length > 0) await admin.createTopics({ waitForLeaders: true, topics: wanted.map((w) => ({ ...w, replicationFactor })) }).catch(() => undefined);
-      const meta = await admin.fetchTopicMetadata({ topics: [t.byVm] });
-      const have = meta.topics[0]?.partitions.length ?? 0;
+      // Another member may have just created them: wait until every partition has a leader.
+      const all = Object.values(t);
+      const meta = await retrying(async () => {
+        const m = await admin.fetchTopicMetadata({ topics: all });
+        if (m.topics.some((x) => x.partitions.length === 0 || x.partitions.some((q) => q.leader < 0))) throw new Error('internal topics have no leaders yet');
+        return m;
+      });
+      const have = meta.topics.find((x) => x.name === t.byVm)?.partitions.length ?? 0;
       if (have !== P) throw new Error(`${t.byVm} has ${have} partitions but SCALE_OUT_PARTITIONS is ${P}: every member must agree with the topic`);
     } finally {
       await admin.disconnect();
@@ -329,6 +343,7 @@ export class ScaleOutMember {
     if (producer === undefined) {
       producer = this.o.kafka.producer({
         transactionalId: `${this.groups.route}-${key.replace(/[^a-zA-Z0-9._-]/g, '_')}`,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
         idempotent: true,
         maxInFlightRequests: 1,
         createPartitioner: Partitioners.DefaultPartitioner,
@@ -403,6 +418,7 @@ export class ScaleOutMember {
           if (state.apply(record) === 'publish') {
             const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
             await this.publishTick(p, state, features, next);
+            await heartbeat();
           }
         }
         await heartbeat();
@@ -420,7 +436,7 @@ export class ScaleOutMember {
     if (!this.assignedWindows.has(p) || this.windows.get(p) !== state) throw new Error(`${this.topics.byVm}/${p} moved to another member during the batch`);
     let producer = this.windowProducers.get(p);
     if (producer === undefined) {
-      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, idempotent: true, maxInFlightRequests: 1 });
+      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       this.windowProducers.set(p, producer);
     }
@@ -509,6 +525,11 @@ export class ScaleOutMember {
     const { kafka, topology } = this.o;
     const consumer = kafka.consumer({ groupId: this.groups.leader, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
     this.leaderConsumer = consumer;
+    // Out of the group (a rebalance, a missed session) means possibly no longer the leader: stop at once
+    // rather than run beside a successor; the next join says whether this member leads again.
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (this.leader) void this.stepDown();
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const leads = (e.payload.memberAssignment[this.topics.leader] ?? []).length > 0;
       if (leads && !this.leader) void this.becomeLeader();
@@ -542,7 +563,7 @@ export class ScaleOutMember {
     if (!this.leader) return;
     this.o.log.info({ app: this.o.topology.appId }, 'this member is the leader: it gathers the ticks and runs the clustering');
     // The leader's id fences a former leader's producer: its late runs never land.
-    this.runsProducer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, idempotent: true, maxInFlightRequests: 1 });
+    this.runsProducer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
     await this.runsProducer.connect();
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
       if (m.value === null) return;
@@ -600,14 +621,21 @@ export class ScaleOutMember {
 
   private current: { tick: number | null; request: string | null } = { tick: null, request: null };
 
-  private async publishRun(): Promise<void> {
+  /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
+  private publishing: Promise<void> = Promise.resolve();
+
+  private publishRun(): Promise<void> {
+    const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...this.current };
+    this.publishing = this.publishing.then(() => this.writeRun(record));
+    return this.publishing;
+  }
+
+  private async writeRun(record: PublishedRun): Promise<void> {
     const producer = this.runsProducer;
     if (!this.leader || producer === null) return;
-    const { tick, request } = this.current;
+    const { tick, request } = record;
     if (tick !== null) this.lastRunTick = Math.max(this.lastRunTick, tick);
     if (request !== null) this.answered.add(request);
-    const record: PublishedRun = { state: this.o.service.exportState(), tick, request };
-    this.publishedRunCount = record.state.runCount;
     try {
       const txn = await producer.transaction();
       try {
@@ -627,8 +655,8 @@ export class ScaleOutMember {
   private adoptRun(run: PublishedRun): void {
     if (run.tick !== null) this.lastRunTick = Math.max(this.lastRunTick, run.tick);
     if (run.request !== null) this.answered.add(run.request);
-    // The leader's own run is in its service already.
-    if (run.state.runCount <= this.publishedRunCount && this.leader) return;
+    // This member's own run is in its service already; any other member's (a successor's) replaces its own.
+    if (run.member === this.memberId) return;
     this.o.service.restoreState(run.state);
   }
 
@@ -662,5 +690,17 @@ export class ScaleOutMember {
     }
     // A run the leader could not start while another was in flight is started now.
     if (this.leader) this.runPending();
+  }
+}
+
+/** Retries what fails while topics are being created (no leader yet): a few seconds at most. */
+export async function retrying<T>(fn: () => Promise<T>, attempts = 40, delayMs = 250): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
+import { retrying } from './member.ts';
 
 export interface TableMessage {
   partition: number;
@@ -39,7 +40,7 @@ export class TopicReader {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const o of await admin.fetchTopicOffsets(this.topic)) {
+      for (const o of await retrying(() => admin.fetchTopicOffsets(this.topic))) {
         if (this.partitions && !this.partitions.has(o.partition)) continue;
         if (BigInt(o.high) > BigInt(o.low)) this.remaining.set(o.partition, BigInt(o.high));
       }
