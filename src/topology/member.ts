@@ -139,7 +139,8 @@ export class ScaleOutMember {
   status(): MemberStatus {
     let vms = 0;
     let lag = 0n;
-    for (const [p, w] of this.windows) {
+    const held = [...this.windows.entries()].filter(([p]) => this.assignedWindows.has(p));
+    for (const [p, w] of held) {
       vms += w.fleet.vms.size;
       const at = this.position.get(p);
       const saved = this.checkpointed.get(p);
@@ -147,7 +148,7 @@ export class ScaleOutMember {
     }
     return {
       leader: this.leader,
-      partitions: [...this.windows.keys()].sort((a, b) => a - b),
+      partitions: held.map(([p]) => p).sort((a, b) => a - b),
       vms,
       leaderships: this.leaderships,
       ...this.stats,
@@ -485,6 +486,8 @@ export class ScaleOutMember {
     await admin.connect();
     const extents = await admin.fetchTopicOffsets(this.topics.byVm).finally(() => admin.disconnect());
     for (const p of wanted) {
+      // Moved away while the changelog was read: its new owner restores it.
+      if (!this.assignedWindows.has(p)) continue;
       const c = latest.get(p);
       const extent = extents.find((e) => e.partition === p);
       const low = BigInt(extent?.low ?? '0');
