@@ -253,7 +253,7 @@ export class Pipeline {
 }
 
 /** The text kept for a rejected record: the original text when there is one, else its JSON, capped. */
-function keepRaw(raw: unknown): string {
+export function keepRaw(raw: unknown): string {
   let text: string;
   if (typeof raw === 'string') text = raw;
   else {
