@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
 import { parseKafkaEnv } from '../../src/kafka/options.ts';
+import { parseTopologyEnv } from '../../src/topology/config.ts';
 import { interpolate, isRootUser, isUnder, readImage } from '../helpers/dockerfile.ts';
 
 interface Compose {
@@ -26,7 +27,6 @@ describe('docker-compose.yml', () => {
     expect(kafka.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(kafka.environment?.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe(1);
     expect(compose.services.service!.build).toBe('.');
-    expect(compose.services.service!.ports).toEqual(['8080:8080']);
     expect(compose.services.service!.depends_on?.kafka?.condition).toBe('service_healthy');
     // Both run the image's compiled output (npm run build), not the TypeScript sources.
     expect(compose.services.producer!.command).toEqual(['node', 'dist/cli/produce.js', 'fixtures/small.jsonl.gz']);
@@ -55,13 +55,42 @@ describe('docker-compose.yml', () => {
     expect(loadServiceConfig(serviceEnv({ ALLOW_OPEN_API: 'true', ALLOWED_HOSTS: 'clusters.example' })).security.allowedHosts).toEqual(['clusters.example']);
   });
 
-  it('keeps the state and models on a named volume at the image\'s volume path', () => {
-    const image = readImage();
-    const env = serviceEnv({ API_KEYS: `${SHA}:admin` });
-    const mounts = (compose.services.service!.volumes ?? []).map((v) => v.split(':') as [string, string]);
-    expect(mounts).toEqual([['service-state', image.volumes[0]]]);
-    expect(Object.keys(compose.volumes ?? {})).toEqual(['service-state']);
-    for (const name of ['STATE_DIR', 'MODELS_DIR']) expect(isUnder(env[name]!, image.volumes[0]!)).toBe(true);
+  /** `docker compose up --scale service=N`: what N replicas of one service definition need to start side by side. */
+  describe('--scale service=3', () => {
+    const replicas = 3;
+    const service = compose.services.service!;
+
+    it('publishes a host port range with room for every replica, not one fixed host port', () => {
+      expect(service.ports).toEqual(['8080-8089:8080']);
+      const m = /^(\d+)-(\d+):(\d+)$/.exec(service.ports![0]!)!;
+      expect(Number(m[2]) - Number(m[1]) + 1).toBeGreaterThanOrEqual(replicas);
+      // The container port is the one the service listens on and its healthcheck asks.
+      expect(serviceEnv({ API_KEYS: `${SHA}:admin` }).PORT).toBe(m[3]);
+    });
+
+    it('shares no named volume between replicas: each gets the image volume as its own, holding STATE_DIR and MODELS_DIR', () => {
+      // A shared named volume would put every replica on one STATE_DIR lock: all but one would exit 3.
+      expect(service.volumes).toBeUndefined();
+      expect(compose.volumes).toBeUndefined();
+      const image = readImage();
+      const env = serviceEnv({ API_KEYS: `${SHA}:admin` });
+      expect(image.volumes).toEqual(['/var/lib/alcor-clusters']);
+      for (const name of ['STATE_DIR', 'MODELS_DIR']) expect(isUnder(env[name]!, image.volumes[0]!)).toBe(true);
+    });
+
+    it('runs every replica as a member of one scale-out application against the one broker', () => {
+      const env = serviceEnv({ API_KEYS: `${SHA}:admin` });
+      expect(parseTopologyEnv(env)).toEqual({ appId: 'alcor-traffic-clusters', partitions: 12, replicationFactor: 1, sessionTimeoutMs: 30_000 });
+      // The by-VM partitions are the ceiling of window owners: three replicas get four each.
+      expect(parseTopologyEnv(env)!.partitions % replicas).toBe(0);
+      // Replication factor above the broker count would fail topic creation on the single-node broker.
+      expect(parseTopologyEnv(env)!.replicationFactor).toBeLessThanOrEqual(Number(compose.services.kafka!.environment?.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR));
+      // Transactions (route and window) need the broker's transaction log to be writable on one node.
+      expect(compose.services.kafka!.environment?.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe(1);
+      expect(compose.services.kafka!.environment?.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR).toBe(1);
+      // No fixed container name: compose names replicas service-1..N only when none is given.
+      expect(Object.keys(service)).not.toContain('container_name');
+    });
   });
 });
 
