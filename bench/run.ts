@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale memory placement]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay replay-hour kafka api scale memory placement scale-out]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -19,6 +19,7 @@ import { benchPlacement } from './placement-bench.ts';
 import { benchQuality } from './quality.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
+import { benchScaleOut } from './scale-out-members-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
 /** Issue 11's replay goal is set on a generated hour of 300 tenants. */
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     return;
   }
   // Every section but replay-hour and placement (generated fleets of its own) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement'))) {
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement' && name !== 'scale-out'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -68,6 +69,10 @@ async function main(): Promise<void> {
   if (wanted('scale')) {
     process.stderr.write('scale benchmark (10k, 50k, 100k VMs)...\n');
     figures.scale = await benchScale(TRACE);
+  }
+  if (wanted('scale-out')) {
+    process.stderr.write('scale-out benchmark (starts a broker and 1, 2 and 3 member processes)...\n');
+    figures.scale_out = await benchScaleOut();
   }
   if (wanted('memory')) figures.memory = await benchMemory();
   if (wanted('placement')) {

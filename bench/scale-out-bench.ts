@@ -26,8 +26,8 @@ async function messages(path: string): Promise<Array<[string, string]>> {
   return out;
 }
 
-async function main(): Promise<void> {
-  const trace = process.argv[2] ?? 'fixtures/medium.jsonl.gz';
+/** The repartition hop and the checkpoints, measured in this process on `trace` (no broker). */
+export async function measureScaleOutInProcess(trace: string, partitions = 12) {
   const config = toPipelineConfig(PipelineOptions.parse({}));
   const input = await messages(trace);
   const inputBytes = input.reduce((n, [, text]) => n + text.length, 0);
@@ -42,7 +42,6 @@ async function main(): Promise<void> {
   const onePipelineCpuS = cpu() - c0;
   const records = pipeline.recordsIn.flows + pipeline.recordsIn.vmAttributes + pipeline.recordsIn.tenantAttributes;
 
-  const partitions = 12;
   c0 = cpu();
   const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));
   input.forEach(([topic, text], i) => {
@@ -59,7 +58,7 @@ async function main(): Promise<void> {
     vms += p.fleet.vms.size;
     perPartition.push(p.fleet.vms.size);
   }
-  const figures = {
+  return {
     trace,
     input_records: records,
     input_bytes_per_record: +(inputBytes / records).toFixed(1),
@@ -71,12 +70,18 @@ async function main(): Promise<void> {
     vms_per_partition: { min: Math.min(...perPartition), max: Math.max(...perPartition) },
     checkpoint_bytes_per_vm: Math.round(checkpointBytes / Math.max(1, vms)),
   };
+}
+
+async function main(): Promise<void> {
+  const figures = await measureScaleOutInProcess(process.argv[2] ?? 'fixtures/medium.jsonl.gz');
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/scale-out.json', `${JSON.stringify(figures, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+// Run directly (npx tsx bench/scale-out-bench.ts), not when `npm run bench -- scale-out` imports it.
+if (import.meta.url === `file://${process.argv[1]}`)
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
