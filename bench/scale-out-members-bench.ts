@@ -67,7 +67,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     const prefix = uniqueTopic('scaleout-bench');
     const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
     await createTopics(broker.brokers, Object.values(topics), INPUT_PARTITIONS);
-    await produceTrace(
+    const produced = await produceTrace(
       TRACE,
       { topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant } },
       testKafkaClient(broker.brokers, 'scaleout-bench-producer'),
@@ -125,11 +125,14 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     const owned = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
     const vms = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')));
     const changelog = topologyTopics(appId);
-    const changelogDirs = readdirSync(dataDir).filter((d) => d.startsWith(`${changelog.changelog}-`));
+    // The broker's log.dirs is dataDir/kraft (tools/kafka-broker/broker.ts); a partition is `<topic>-<n>`.
+    const logDirs = join(dataDir, 'kraft');
+    const changelogDirs = readdirSync(logDirs).filter((d) => d.startsWith(`${changelog.changelog}-`));
     const state = {
       rss_mb_per_member: members.map((m) => round(rssBytes(m.child.pid!) / 2 ** 20)),
       checkpoint_bytes_per_member: vms.map((v) => Math.round(v * inProcess.checkpoint_bytes_per_vm)),
-      changelog_bytes_on_broker: changelogDirs.reduce((s, d) => s + dirBytes(join(dataDir, d)), 0),
+      // Preallocated index files count at their allocated size: an upper bound of what the changelog holds.
+      changelog_bytes_on_broker: changelogDirs.reduce((s, d) => s + dirBytes(join(logDirs, d)), 0),
     };
 
     // Reads on a member that is not the leader while the leader computes and publishes a requested run.
@@ -170,9 +173,9 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     await waitFor(() => leaderOf(alive), 120_000, 'a new leader');
     const leaderFailoverS = (performance.now() - t0) / 1000;
 
-    // The tool reads every input topic's records the members read; the flows topic holds nearly all of them.
-    const flows = (await Promise.all(alive.map((m) => getJson<Stats>(`${m.url}/v1/stats`))))[0]!.body.records.flows;
-    const perf = await runConsumerPerformance({ brokers: broker.brokers, topic: topics.flows, messages: flows });
+    // Messages, not records: the tool must stop at the topic's end, not wait for its idle timeout.
+    const flowMessages = produced.byTopic[topics.flows] ?? 0;
+    const perf = await runConsumerPerformance({ brokers: broker.brokers, topic: topics.flows, messages: flowMessages });
     const one = throughput.members_1 as { records_per_s: number };
     return {
       trace: TRACE,
@@ -187,6 +190,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       kill9_to_partitions_served_again_s: round(partitionsServedAgainS, 2),
       leader_failover_s: round(leaderFailoverS, 2),
       get_vm_during_run: reads,
+      kafka_tool_flows_messages: flowMessages,
       kafka_tool_flows_messages_per_s: Math.round(perf.recordsPerSec),
       kafka_tool_flows_fetch_messages_per_s: Math.round(perf.fetchRecordsPerSec),
       ratio_1_member_to_kafka_tool_fetch: round(one.records_per_s / perf.fetchRecordsPerSec, 3),
