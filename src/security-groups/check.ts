@@ -84,19 +84,21 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   const G = l.groups.length;
   const span = l.remoteSpan;
   const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes } = c;
-  const { endGroup, endTenant, endAnomalous, rulesByKey, rulePosition, ruleMin, ruleMax } = l;
+  const { endGroup, endTenant, endAnomalous, rulesBySide, rulePosition, ruleMin, ruleMax } = l;
 
   /**
    * The first rule (in its group's list order) of `group` in `direction` that matches: the peer's group
    * (when of the same tenant), the peer's address, or any address. -1 when none does.
    */
   const firstRule = (group: number, direction: number, proto: number, p: number, peerGroup: number, peerIp: number): number => {
-    const base = candidateKey(group, direction, c.ipV6[peerIp]!, proto, 0, span);
+    const bySide = rulesBySide[2 * group + direction];
+    if (bySide === undefined) return NO_RULE;
+    const base = candidateKey(c.ipV6[peerIp]!, proto, 0, span);
     let best = NO_RULE;
     for (let k = 0; k < 3; k++) {
       const remote = k === 0 ? (peerGroup < 0 ? -1 : 1 + peerGroup) : k === 1 ? 1 + G + peerIp : 0;
       if (remote < 0) continue;
-      const list = rulesByKey.get(base + remote);
+      const list = bySide.get(base + remote);
       if (list === undefined) continue;
       for (const r of list) {
         const min = ruleMin[r]!;
@@ -189,7 +191,8 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
       }
     }
     // The rules that matched (those of the verdict, also when the other side denied) count for their tenants.
-    for (const r of [ingressRule, egressRule]) {
+    for (let k = 0; k < 2; k++) {
+      const r = k === 0 ? ingressRule : egressRule;
       if (r === NO_RULE) continue;
       ruleUsed[r] = 1;
       ruleTally[2 * r]! += flows;

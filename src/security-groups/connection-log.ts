@@ -440,8 +440,10 @@ export class ConnectionLog {
     for (let r = 0; r < n; r++) {
       const newest = this.cNewest[r]!;
       const base = r * 2 * RING;
-      for (let e = newest - RING + 1; e <= newest; e++) {
-        const slot = base + 2 * slotOf(e);
+      // One modulo a row: the slots of consecutive epochs follow each other round the ring.
+      let s = slotOf(newest - RING + 1);
+      for (let e = newest - RING + 1; e <= newest; e++, s = s === RING - 1 ? 0 : s + 1) {
+        const slot = base + 2 * s;
         const flows = ring[slot]!;
         if (flows === 0) continue;
         if (e >= first && e <= last) {

@@ -155,6 +155,8 @@ const EGRESS = 1;
 
 /** The traffic of one group, direction, ethertype, protocol and remote, by port. */
 interface Candidate {
+  /** Where it is filed: side (group and direction), then the key of the rest (candidateKey). */
+  side: number;
   key: number;
   group: number;
   direction: number;
@@ -184,7 +186,7 @@ export interface Learned {
   endGroup: Int32Array;
   endTenant: Int32Array;
   endAnomalous: Uint8Array;
-  /** Remote ids: 1 + group, or 1 + groups + address id; keys are candidateKey's. */
+  /** Remote ids: 1 + group, or 1 + groups + address id, below remoteSpan. */
   remoteSpan: number;
   rules: SecurityGroupRule[];
   /** Per rule: its position in its group's list (the first match in list order wins), port bounds (-1: any port). */
@@ -192,19 +194,34 @@ export interface Learned {
   ruleGroup: Int32Array;
   ruleMin: Int32Array;
   ruleMax: Int32Array;
-  /** Candidate key → the rules learned from it, in list order. */
-  rulesByKey: Map<number, number[]>;
+  /**
+   * By side (2 * group + direction), candidate key → the rules learned from it, in list order. Two levels
+   * keep the keys small integers, which maps hash without allocating.
+   */
+  rulesBySide: Array<Map<number, number[]> | undefined>;
 }
 
-export function candidateKey(group: number, direction: number, ipv6: number, protocol: number, remote: number, remoteSpan: number): number {
-  return (((group * 2 + direction) * 2 + ipv6) * 256 + protocol) * remoteSpan + remote;
+/** A candidate's key within its side (group and direction). */
+export function candidateKey(ipv6: number, protocol: number, remote: number, remoteSpan: number): number {
+  return (ipv6 * 256 + protocol) * remoteSpan + remote;
 }
 
-function addTo(candidates: Map<number, Candidate>, key: number, group: number, direction: number, ipv6: number, protocol: number, remote: number, port: number, vm: number, flows: number, bytes: number): Candidate {
-  let c = candidates.get(key);
+/** Candidates by side (2 * group + direction), then by candidateKey; `created` gets every new one. */
+type CandidateTable = Array<Map<number, Candidate> | undefined>;
+
+function addTo(candidates: CandidateTable, created: Candidate[], group: number, direction: number, ipv6: number, protocol: number, remote: number, remoteSpan: number, port: number, vm: number, flows: number, bytes: number): Candidate {
+  const side = 2 * group + direction;
+  const key = candidateKey(ipv6, protocol, remote, remoteSpan);
+  let bySide = candidates[side];
+  if (bySide === undefined) {
+    bySide = new Map();
+    candidates[side] = bySide;
+  }
+  let c = bySide.get(key);
   if (c === undefined) {
-    c = { key, group, direction, ipv6, protocol, remote, ports: new Map() };
-    candidates.set(key, c);
+    c = { side, key, group, direction, ipv6, protocol, remote, ports: new Map() };
+    bySide.set(key, c);
+    created.push(c);
   }
   addPort(c, port, vm, null, flows, bytes);
   return c;
@@ -361,10 +378,9 @@ export function* recommendInSlices(
 
   const G = groups.length;
   const remoteSpan = 1 + G + cols.ipCount;
-  if (G * 1024 * remoteSpan > Number.MAX_SAFE_INTEGER) throw new RangeError('security groups: too many groups and addresses for one numeric key');
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const candidates = new Map<number, Candidate>();
-  const addressCandidates: Candidate[] = [];
+  const candidates: CandidateTable = new Array(2 * G);
+  const created: Candidate[] = [];
   for (let i = 0; i < n; i++) {
     if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
     if (earlierFlows[i] === 0) continue;
@@ -384,20 +400,12 @@ export function* recommendInSlices(
     if (sg >= 0) {
       const ip = clientIp[i]!;
       const remote = cg >= 0 && endTenant[ce] === endTenant[se] ? 1 + cg : 1 + G + ip;
-      const v6 = cols.ipV6[ip]!;
-      const key = candidateKey(sg, INGRESS, v6, proto, remote, remoteSpan);
-      const size = candidates.size;
-      const c = addTo(candidates, key, sg, INGRESS, v6, proto, remote, port[i]!, se, earlierFlows[i]!, earlierBytes[i]!);
-      if (candidates.size > size && remote > G) addressCandidates.push(c);
+      addTo(candidates, created, sg, INGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, se, earlierFlows[i]!, earlierBytes[i]!);
     }
     if (cg >= 0) {
       const ip = serverIp[i]!;
       const remote = sg >= 0 && endTenant[se] === endTenant[ce] ? 1 + sg : 1 + G + ip;
-      const v6 = cols.ipV6[ip]!;
-      const key = candidateKey(cg, EGRESS, v6, proto, remote, remoteSpan);
-      const size = candidates.size;
-      const c = addTo(candidates, key, cg, EGRESS, v6, proto, remote, port[i]!, ce, earlierFlows[i]!, earlierBytes[i]!);
-      if (candidates.size > size && remote > G) addressCandidates.push(c);
+      addTo(candidates, created, cg, EGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, ce, earlierFlows[i]!, earlierBytes[i]!);
     }
   }
   yield;
@@ -406,38 +414,41 @@ export function* recommendInSlices(
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
   // both): those go to one candidate for any address per ethertype. An address candidate holds one
   // address, so the addresses of a port are the address candidates that have it.
-  const addressesByPort = new Map<number, number>();
-  const portKey = (c: Candidate, p: number): number => ((c.group * 2 + c.direction) * 256 + c.protocol) * 65_537 + p + 1;
-  for (const c of addressCandidates)
+  const addressCandidates = created.filter((c) => c.remote > G);
+  const addressesByPort: Array<Map<number, number> | undefined> = new Array(2 * G);
+  const portKey = (c: Candidate, p: number): number => c.protocol * 65_537 + p + 1;
+  for (const c of addressCandidates) {
+    let bySide = addressesByPort[c.side];
+    if (bySide === undefined) {
+      bySide = new Map();
+      addressesByPort[c.side] = bySide;
+    }
     for (const p of c.ports.keys()) {
       const k = portKey(c, p);
-      addressesByPort.set(k, (addressesByPort.get(k) ?? 0) + 1);
+      bySide.set(k, (bySide.get(k) ?? 0) + 1);
     }
+  }
   for (const c of addressCandidates) {
     for (const [p, t] of c.ports) {
-      if (addressesByPort.get(portKey(c, p))! <= o.maxPrefixesPerRule) continue;
-      const key = candidateKey(c.group, c.direction, c.ipv6, c.protocol, ANY, remoteSpan);
-      let merged = candidates.get(key);
-      if (merged === undefined) {
-        merged = { key, group: c.group, direction: c.direction, ipv6: c.ipv6, protocol: c.protocol, remote: ANY, ports: new Map() };
-        candidates.set(key, merged);
-      }
+      if (addressesByPort[c.side]!.get(portKey(c, p))! <= o.maxPrefixesPerRule) continue;
+      const merged = addTo(candidates, created, c.group, c.direction, c.ipv6, c.protocol, ANY, remoteSpan, p, t.vm, 0, 0);
+      // addTo counted the first VM; the rest and the traffic follow.
       addPort(merged, p, t.vm, t.vms, t.flows, t.bytes);
       c.ports.delete(p);
     }
-    if (c.ports.size === 0) candidates.delete(c.key);
+    if (c.ports.size === 0) candidates[c.side]!.delete(c.key);
   }
   yield;
 
   // Rules group by group, each group's candidates in the order of their text keys (the order rule ids follow).
   const byGroup: Candidate[][] = Array.from({ length: G }, () => []);
-  for (const c of candidates.values()) byGroup[c.group]!.push(c);
+  for (const bySide of candidates) if (bySide !== undefined) for (const c of bySide.values()) byGroup[c.group]!.push(c);
   const rules: SecurityGroupRule[] = [];
   const rulePosition: number[] = [];
   const ruleGroup: number[] = [];
   const ruleMin: number[] = [];
   const ruleMax: number[] = [];
-  const rulesByKey = new Map<number, number[]>();
+  const rulesBySide: Array<Map<number, number[]> | undefined> = new Array(2 * G);
   const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
   const textKey = (c: Candidate): string => {
     const g = groups[c.group]!.id;
@@ -467,7 +478,12 @@ export function* recommendInSlices(
       const remoteGroup = c.remote !== ANY && c.remote <= G ? groups[c.remote - 1]!.id : null;
       const remotePrefix = remoteGroup !== null ? null : any ? (c.ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[c.remote - 1 - G]!);
       const direction: Direction = c.direction === INGRESS ? 'ingress' : 'egress';
-      const forKey = getOrAdd(rulesByKey, c.key, () => []);
+      let bySide = rulesBySide[c.side];
+      if (bySide === undefined) {
+        bySide = new Map();
+        rulesBySide[c.side] = bySide;
+      }
+      const forKey = getOrAdd(bySide, c.key, () => []);
       for (const s of segments) {
         let flows = 0;
         let bytes = 0;
@@ -558,7 +574,7 @@ export function* recommendInSlices(
     ruleGroup: Int32Array.from(ruleGroup),
     ruleMin: Int32Array.from(ruleMin),
     ruleMax: Int32Array.from(ruleMax),
-    rulesByKey,
+    rulesBySide,
   };
   const checked = yield* checkLearned(learned, o.maxListed);
 
