@@ -536,6 +536,13 @@ export class ConnectionLog {
     if (s.ints.length % INTS !== 0 || s.doubles.length !== (s.ints.length / INTS) * DOUBLES) throw new RangeError('connection log: columns of different lengths');
     const log = new ConnectionLog(s.windowMs, maxConnections, retainWindows);
     const total = s.ints.length / INTS;
+    for (let i = 0; i < s.ints.length; i += INTS) {
+      const ends = s.endVm.length;
+      const ips = s.ips.length;
+      if (!(s.ints[i]! < ends && s.ints[i + 1]! < ends && s.ints[i + 2]! < ips && s.ints[i + 3]! < ips && Math.min(s.ints[i]!, s.ints[i + 1]!, s.ints[i + 2]!, s.ints[i + 3]!) >= 0))
+        throw new RangeError('connection log: a row names an end or address the snapshot does not hold');
+    }
+    if (s.endIp.some((ip) => ip >= s.ips.length) || s.endVm.length !== s.endIp.length) throw new RangeError('connection log: ends and addresses do not match');
     const n = Math.min(total, maxConnections);
     Object.assign(log.counters, s.counters);
     log.counters.refused += total - n;

@@ -326,7 +326,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       watermark: Number.isFinite(p.fleet.watermark) ? p.fleet.watermark : null,
       vmsTracked: p.fleet.vms.size,
       tenantsTracked: trackedTenantCount(p.fleet),
-      fleet: { ...p.fleet.counters },
+      fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
+      connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
     };
   }
 

@@ -46,6 +46,8 @@ export interface IngestStats {
   tenantsTracked: number;
   /** The fleet state's own counters: expiries, caps hit, stale attributes (FleetCounters). */
   fleet?: Readonly<Record<string, number>>;
+  /** The security groups' connection log: connections held, its cap, new ones refused at the cap. */
+  connections?: { held: number; max: number; refused: number };
 }
 
 export interface ServiceView {
