@@ -127,6 +127,7 @@ async function main(): Promise<void> {
     models: new FileModelStore(modelsDir),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
+    securityGroupsEveryRun: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !restored ? loaded.model : null,
   });

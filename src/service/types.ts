@@ -76,8 +76,9 @@ export interface ServiceView {
   /**
    * Security groups learned for the latest run and its check against the latest window
    * (docs/security-groups.md); null before the first run. Optional: views without a connection log have none.
+   * The service computes it in slices, so it may answer with a promise.
    */
-  securityGroups?(): SecurityGroupsDocument | null;
+  securityGroups?(): Promise<SecurityGroupsDocument | null> | SecurityGroupsDocument | null;
 }
 
 /** Where each run's model goes (src/models/ writes files); the service only hands documents over. */
