@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale memory]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay replay-hour kafka api scale memory security-groups]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -18,6 +18,7 @@ import { benchMemory } from './memory.ts';
 import { benchQuality } from './quality.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
+import { benchSecurityGroups } from './security-groups-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
 /** Issue 11's replay goal is set on a generated hour of 300 tenants. */
@@ -35,8 +36,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour'))) {
+  // Every section but replay-hour and security-groups (traces of their own) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'security-groups'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
     figures.scale = await benchScale(TRACE);
   }
   if (wanted('memory')) figures.memory = await benchMemory();
+  if (wanted('security-groups')) {
+    process.stderr.write('security groups: the goal over five generated traces, the cost at 10k and 100k VMs against a run...\n');
+    figures.security_groups = await benchSecurityGroups();
+  }
   // Three minutes of replays: only when asked for by name.
   if (only.includes('quality')) {
     process.stderr.write('quality benchmark (15 hard traces, tuning and unseen seeds)...\n');
