@@ -197,15 +197,24 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         const sgCpu = process.cpuUsage();
         const started = performance.now();
         let longest = 0;
+        let longestCpu = 0;
         let first = 0;
+        let firstCpu = 0;
         let count = 0;
         let heapPeak = 0;
         for (;;) {
           const s = performance.now();
+          const c = process.cpuUsage();
           const step = steps.next();
           const ms = performance.now() - s;
-          if (count === 0) first = ms;
-          else longest = Math.max(longest, ms);
+          const cpuMs = cpuMsSince(c);
+          if (count === 0) {
+            first = ms;
+            firstCpu = cpuMs;
+          } else {
+            longest = Math.max(longest, ms);
+            longestCpu = Math.max(longestCpu, cpuMs);
+          }
           count++;
           if (count % 16 === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
           if (step.done === true) {
@@ -221,7 +230,9 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
               security_groups_cpu_ms: round(sgCpuMs),
               steps: count,
               first_step_ms: round(first),
+              first_step_cpu_ms: round(firstCpu),
               longest_other_step_ms: round(longest),
+              longest_other_step_cpu_ms: round(longestCpu),
               run_wall_ms: round(runWallMs),
               run_inline_ms: round(runInlineMs),
               run_inline_cpu_ms: round(runInlineCpuMs),

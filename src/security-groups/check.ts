@@ -209,6 +209,7 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   const vmsByTenant: number[][] = Array.from({ length: T }, () => []);
   for (let e = 0; e < l.ends; e++) if (endTenant[e]! >= 0 && vmTally[4 * e + 2]! > 0) vmsByTenant[endTenant[e]!]!.push(e);
   for (let t = 0; t < T; t++) {
+    if ((t & 255) === 255) yield;
     const byVm: VmCheck[] = vmsByTenant[t]!
       .map((e) => ({ vm_id: c.endVm[e]!, flows: vmTally[4 * e]!, bytes: vmTally[4 * e + 1]!, flows_denied: vmTally[4 * e + 2]!, bytes_denied: vmTally[4 * e + 3]! }))
       .sort((a, b) => b.bytes_denied - a.bytes_denied || (a.vm_id < b.vm_id ? -1 : 1))

@@ -294,6 +294,7 @@ export function* recommendInSlices(
   const peers = new Map<number, Set<number>>();
   const endPort = (end: number, p: number): number => end * 65_536 + p;
   for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
     if (altPort[i]! < 0) continue;
     const s = endPort(server[i]!, port[i]!);
     const c = endPort(client[i]!, altPort[i]!);
@@ -301,6 +302,7 @@ export function* recommendInSlices(
     getOrAdd(peers, c, () => new Set()).add(s);
   }
   for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
     if (altPort[i]! < 0) continue;
     const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
     const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
@@ -322,6 +324,7 @@ export function* recommendInSlices(
   const services = new Int32Array(ends);
   const oneOff = new Int32Array(ends);
   for (let i = 0; i < n; i++) {
+    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
     const c = client[i]!;
     if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
     services[c]!++;
@@ -339,7 +342,9 @@ export function* recommendInSlices(
   const endTenant = new Int32Array(ends).fill(-1);
   const endAnomalous = new Uint8Array(ends);
   const anomalousSet = new Set<string>();
-  membership.vmIds.forEach((vmId, row) => {
+  for (let row = 0; row < membership.vmIds.length; row++) {
+    if ((row & 4095) === 4095) yield;
+    const vmId = membership.vmIds[row]!;
     const tenant = membership.vmTenants[row] ?? null;
     const score = membership.anomalyScores?.[row] ?? 0;
     let end = cols.vmEnds.get(vmId);
@@ -352,7 +357,7 @@ export function* recommendInSlices(
     }
     if (tenant === null) {
       vmsWithoutTenant.push(vmId);
-      return;
+      continue;
     }
     const clusterId = membership.clusterIds[row]!;
     const groupId = groupIdOf(tenant, clusterId);
@@ -373,7 +378,7 @@ export function* recommendInSlices(
       endGroup[end] = g;
       endTenant[end] = t;
     }
-  });
+  }
   yield;
 
   const G = groups.length;
@@ -417,7 +422,9 @@ export function* recommendInSlices(
   const addressCandidates = created.filter((c) => c.remote > G);
   const addressesByPort: Array<Map<number, number> | undefined> = new Array(2 * G);
   const portKey = (c: Candidate, p: number): number => c.protocol * 65_537 + p + 1;
-  for (const c of addressCandidates) {
+  for (let k = 0; k < addressCandidates.length; k++) {
+    if ((k & 4095) === 4095) yield;
+    const c = addressCandidates[k]!;
     let bySide = addressesByPort[c.side];
     if (bySide === undefined) {
       bySide = new Map();
@@ -428,7 +435,9 @@ export function* recommendInSlices(
       bySide.set(k, (bySide.get(k) ?? 0) + 1);
     }
   }
-  for (const c of addressCandidates) {
+  for (let k = 0; k < addressCandidates.length; k++) {
+    if ((k & 4095) === 4095) yield;
+    const c = addressCandidates[k]!;
     for (const [p, t] of c.ports) {
       if (addressesByPort[c.side]!.get(portKey(c, p))! <= o.maxPrefixesPerRule) continue;
       const merged = addTo(candidates, created, c.group, c.direction, c.ipv6, c.protocol, ANY, remoteSpan, p, t.vm, 0, 0);
@@ -535,7 +544,9 @@ export function* recommendInSlices(
   // Groups by tenant, sorted.
   const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
   const tenantDocs = new Map<number, SecurityGroup[]>();
-  for (const g of groupOrder) {
+  for (let k = 0; k < groupOrder.length; k++) {
+    if ((k & 1023) === 1023) yield;
+    const g = groupOrder[k]!;
     const info = groups[g]!;
     const groupRules = rulesOfGroup[g]!;
     const name = membership.clusterNames.get(info.clusterId);
@@ -580,7 +591,9 @@ export function* recommendInSlices(
 
   const tenantOrder = Array.from(tenants.keys()).sort((a, b) => (tenants[a]! < tenants[b]! ? -1 : tenants[a]! > tenants[b]! ? 1 : 0));
   const docs: TenantSecurityGroups[] = [];
-  for (const t of tenantOrder) {
+  for (let k = 0; k < tenantOrder.length; k++) {
+    if ((k & 1023) === 1023) yield;
+    const t = tenantOrder[k]!;
     const tenantGroupDocs = tenantDocs.get(t)!;
     const vmCount = tenantGroupDocs.reduce((k, g) => k + g.vm_ids.length, 0);
     const notes: string[] = [];
@@ -600,6 +613,7 @@ export function* recommendInSlices(
   const ruleCounts = docs.map((t) => t.rule_count);
   const gp: number[] = [];
   for (let g = 0; g < G; g++) {
+    if ((g & 4095) === 4095) yield;
     // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
     const per = new Map<number, number>();
     for (const r of rulesOfGroup[g]!) {
