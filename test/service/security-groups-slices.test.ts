@@ -75,6 +75,10 @@ describe('security groups in slices', () => {
     expect(doc).toEqual(recommendSecurityGroups(membershipOf(service.latestRun()!), pipeline.connections).document);
     expect(doc!.run_id).toBe(service.latestRun()!.runId);
     expect(doc!.summary.rules).toBeGreaterThan(100);
+    // The log's size and cap in the ingest counters (GET /v1/stats), its refusals as a fleet event (/metrics).
+    expect(service.ingestStats().connections).toEqual({ held: pipeline.connections.size, max: 1_000_000, refused: 0 });
+    expect(service.ingestStats().fleet?.securityGroupConnectionsRefused).toBe(0);
+    expect(doc!.summary.connections.held).toBe(pipeline.connections.size);
     await service.close();
   }, 60_000);
 });
