@@ -202,12 +202,17 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   yield;
 
   const rulesByTenant: RuleCheck[][] = Array.from({ length: T }, () => []);
-  for (let r = 0; r < l.rules.length; r++)
+  for (let r = 0; r < l.rules.length; r++) {
+    if ((r & 65_535) === 65_535) yield;
     if (ruleUsed[r] === 1) rulesByTenant[l.groups[l.ruleGroup[r]!]!.tenant]!.push({ rule_id: l.rules[r]!.id, flows: ruleTally[2 * r]!, bytes: ruleTally[2 * r + 1]! });
+  }
   const endName = (tenant: number, end: number, ip: number): string => (c.endVm[end] !== null && endTenant[end] === tenant ? c.endVm[end]! : c.ips[ip]!);
   const byTenant: TenantCheck[] = [];
   const vmsByTenant: number[][] = Array.from({ length: T }, () => []);
-  for (let e = 0; e < l.ends; e++) if (endTenant[e]! >= 0 && vmTally[4 * e + 2]! > 0) vmsByTenant[endTenant[e]!]!.push(e);
+  for (let e = 0; e < l.ends; e++) {
+    if ((e & 65_535) === 65_535) yield;
+    if (endTenant[e]! >= 0 && vmTally[4 * e + 2]! > 0) vmsByTenant[endTenant[e]!]!.push(e);
+  }
   for (let t = 0; t < T; t++) {
     if ((t & 255) === 255) yield;
     const byVm: VmCheck[] = vmsByTenant[t]!

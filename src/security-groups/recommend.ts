@@ -451,7 +451,11 @@ export function* recommendInSlices(
 
   // Rules group by group, each group's candidates in the order of their text keys (the order rule ids follow).
   const byGroup: Candidate[][] = Array.from({ length: G }, () => []);
-  for (const bySide of candidates) if (bySide !== undefined) for (const c of bySide.values()) byGroup[c.group]!.push(c);
+  for (let side = 0; side < candidates.length; side++) {
+    if ((side & 4095) === 4095) yield;
+    const bySide = candidates[side];
+    if (bySide !== undefined) for (const c of bySide.values()) byGroup[c.group]!.push(c);
+  }
   const rules: SecurityGroupRule[] = [];
   const rulePosition: number[] = [];
   const ruleGroup: number[] = [];
