@@ -1,6 +1,6 @@
 /**
  * The outcome of the learner and the check on fixed generated traces, as the implementation before integer
- * ids gave it (test/security-groups/golden/security-groups.json was written when the two were compared
+ * ids gave it (test/security-groups/golden.json was written when the two were compared
  * equal, commit "Security groups over integer ids and typed arrays"): the summary in full, the document
  * and the checked connections by SHA-256. A change of rules or verdicts fails here; when it is meant,
  * rewrite the file with UPDATE_GOLDEN=1 and say why in the commit.
@@ -14,7 +14,7 @@ import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/confi
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 
-const GOLDEN = 'test/security-groups/golden/security-groups.json';
+const GOLDEN = 'test/security-groups/golden.json';
 const defaults = PipelineOptions.parse({});
 const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
 const dir = mkdtempSync(join(tmpdir(), 'sg-golden-'));
