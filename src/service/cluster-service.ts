@@ -327,6 +327,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       vmsTracked: p.fleet.vms.size,
       tenantsTracked: trackedTenantCount(p.fleet),
       fleet: { ...p.fleet.counters },
+      attribution: { ...p.addresses.counters, unattributed: { ...p.addresses.counters.unattributed }, claims: p.addresses.size },
     };
   }
 

@@ -2,6 +2,7 @@
  * What the edges (HTTP, Kafka) see of the running service. The composition root implements it with the
  * pipeline, the clusterer and the run history; tests may implement it with a replayed run.
  */
+import type { AttributionCounters } from '../attribution/address-map.ts';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
@@ -46,6 +47,8 @@ export interface IngestStats {
   tenantsTracked: number;
   /** The fleet state's own counters: expiries, caps hit, stale attributes (FleetCounters). */
   fleet?: Readonly<Record<string, number>>;
+  /** Flow ends by how they were attributed to VMs, or why not, and the address map's size and cap hits. */
+  attribution?: AttributionCounters & { claims: number };
 }
 
 export interface ServiceView {
