@@ -103,11 +103,14 @@ export class AddressMap {
       this.deleted.delete(a.vmId);
     }
     const current = this.open.get(a.vmId);
-    if (a.state === 'deleted' || a.ip === null) {
-      if (a.state === 'deleted') this.remember(a.vmId, a.ts);
+    if (a.state === 'deleted') {
+      this.remember(a.vmId, a.ts);
       if (current !== undefined && a.ts >= current.from) this.end(current, a.ts);
       return;
     }
+    // Producers leave optional fields out of some messages: a message without an address is not taken as
+    // the VM giving its address up; only a deletion or another address ends a claim.
+    if (a.ip === null) return;
     const vpc = a.vpcId ?? '';
     if (current !== undefined) {
       if (current.ip === a.ip && current.vpc === vpc && current.vni === a.vni) {

@@ -79,9 +79,10 @@ describe('address map', () => {
     expect(ends(map, addressed('10.0.0.1', '10.0.0.9', 100, T0 - MIN))[0]).toBeNull();
   });
 
-  it('a VM that changes address keeps the old one until the change', () => {
+  it('a VM that changes address keeps the old one until the change; a message without an address changes nothing', () => {
     const map = new AddressMap(config);
     map.observe(vm('a', '10.0.0.1', 'vpc-a', 100, T0));
+    map.observe(vm('a', null, 'vpc-a', 100, T0 + 2 * MIN));
     map.observe(vm('a', '10.0.0.2', 'vpc-a', 100, T0 + 5 * MIN));
     expect(map.lookup('10.0.0.1', 100, T0 + 4 * MIN)).toBe('a');
     expect(map.lookup('10.0.0.1', 100, T0 + 5 * MIN)).toBeNull();
