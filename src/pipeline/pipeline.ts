@@ -110,13 +110,14 @@ export class Pipeline {
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
-        this.recordsIn.flows++;
         this.addresses.attribute(f);
-        // Neither end named nor attributed: no VM to count it for, as before attribution existed.
+        // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
+        // attribution existed (so not counted among the records decoded either).
         if (f.srcVm === null && f.dstVm === null) {
           this.reject(rejection('missing_vm', 'src_vm'), index, raw);
           return;
         }
+        this.recordsIn.flows++;
         const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
         if (refused) this.reject(refused, index, raw);
