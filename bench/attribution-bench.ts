@@ -65,7 +65,7 @@ function timeMap(events: MapEvent[], config: Pipeline['config'], passes: number)
   const times: number[] = [];
   const horizonMs = config.window.windowMs + config.window.allowedLatenessMs;
   for (let p = 0; p < passes; p++) {
-    const map = new AddressMap({ horizonMs, maxClaims: config.maxAddressClaims ?? 400_000, graceMs: config.window.allowedLatenessMs });
+    const map = new AddressMap({ horizonMs, maxClaims: config.maxAddressClaims ?? 400_000 });
     const t = performance.now();
     for (const e of events) {
       if (e.vm !== null) map.observe(e.vm);

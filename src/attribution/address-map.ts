@@ -9,11 +9,9 @@
  * VMs at once, leaves its side unattributed, counted by reason. Pure: records in, decisions out.
  */
 import type { FlowRecord, VmAttributes } from '../contract/records.ts';
-import { ipv4Number } from '../fleet/fleet-state.ts';
 
 export const UNATTRIBUTED_REASONS = ['unknown_address', 'ambiguous_no_vni', 'conflicting_claims'] as const;
 export type UnattributedReason = (typeof UNATTRIBUTED_REASONS)[number];
-type EndOutcome = 'named' | 'outside' | 'by_address' | UnattributedReason;
 
 /** One VM's hold on one address in one VPC, over [from, to) of event time (`to` Infinity while it lasts). */
 export interface Claim {
@@ -23,11 +21,6 @@ export interface Claim {
   vni: number | null;
   ip: string;
   from: number;
-  /**
-   * Where the claim starts to count for flows: `from` less the grace (a VM's traffic may start before its
-   * first attributes message), but never before the end of an earlier claim on the address in the VPC.
-   */
-  reach: number;
   to: number;
 }
 
@@ -40,10 +33,6 @@ export interface AttributionCounters {
   endsByAddress: number;
   /** Flow ends left without a VM, by reason. */
   unattributed: Record<UnattributedReason, number>;
-  /** Address-only flows held for attributes that may still come (counted again each time one is held). */
-  flowsHeld: number;
-  /** Flows not held because the most flows were held already: applied as they were. */
-  heldRefused: number;
   /** New claims not remembered because `maxClaims` were held. */
   claimsRefused: number;
   /** Ended claims forgotten once older than the horizon. */
@@ -58,8 +47,6 @@ export interface AddressMapConfig {
   horizonMs: number;
   /** Claims held at most (open and ended together); a new one beyond is refused and counted. */
   maxClaims: number;
-  /** How long before its first attributes message a claim counts (the allowed lateness). */
-  graceMs: number;
 }
 
 export const DEFAULT_MAX_CLAIMS = 400_000;
@@ -76,7 +63,7 @@ export interface AddressMapState {
 const PRUNE_EVERY_MS = 60_000;
 
 export function emptyAttributionCounters(): AttributionCounters {
-  return { endsNamed: 0, endsOutside: 0, endsByAddress: 0, unattributed: { unknown_address: 0, ambiguous_no_vni: 0, conflicting_claims: 0 }, flowsHeld: 0, heldRefused: 0, claimsRefused: 0, claimsForgotten: 0 };
+  return { endsNamed: 0, endsOutside: 0, endsByAddress: 0, unattributed: { unknown_address: 0, ambiguous_no_vni: 0, conflicting_claims: 0 }, claimsRefused: 0, claimsForgotten: 0 };
 }
 
 export class AddressMap {
@@ -91,11 +78,6 @@ export class AddressMap {
   readonly counters: AttributionCounters = emptyAttributionCounters();
   /** Set by `lookup`: why the last lookup found no VM. */
   private reason: UnattributedReason = 'unknown_address';
-  /** How each end of the flow last resolved came out. */
-  private srcOutcome: EndOutcome = 'named';
-  private dstOutcome: EndOutcome = 'named';
-  /** VNIs the attributes have given to VPCs (bounded by the claims that brought them). */
-  private readonly vnis = new Set<number>();
 
   constructor(
     readonly config: AddressMapConfig,
@@ -132,22 +114,16 @@ export class AddressMap {
     const vpc = a.vpcId ?? '';
     if (current !== undefined) {
       if (current.ip === a.ip && current.vpc === vpc && current.vni === a.vni) {
-        if (a.ts < current.from) {
-          current.from = a.ts;
-          current.reach = this.reachOf(current);
-        }
+        if (a.ts < current.from) current.from = a.ts;
         return;
       }
       if (a.ts < current.from) {
-        const earlier: Claim = { vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, reach: a.ts, to: current.from };
-        earlier.reach = this.reachOf(earlier);
-        this.add(earlier);
+        this.add({ vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, to: current.from });
         return;
       }
       this.end(current, a.ts);
     }
-    const claim: Claim = { vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, reach: a.ts, to: Number.POSITIVE_INFINITY };
-    claim.reach = this.reachOf(claim);
+    const claim: Claim = { vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, to: Number.POSITIVE_INFINITY };
     if (this.add(claim)) this.open.set(a.vmId, claim);
   }
 
@@ -157,51 +133,23 @@ export class AddressMap {
    * outside the overlay (CONTRACT.md), not looked up.
    */
   attribute(f: FlowRecord): void {
-    this.resolve(f);
-    this.countResolved();
-  }
-
-  /**
-   * As `attribute`, counting nothing yet: the outcome of each end is kept (`srcOutcome`, `dstOutcome`) until
-   * `countResolved`, so that a flow held for late attributes and resolved again is counted once.
-   */
-  resolve(f: FlowRecord): void {
     if (f.ts >= this.prunedAt + PRUNE_EVERY_MS) this.prune(f.ts);
     if (f.srcVm !== null || f.dstVm !== null) {
-      this.srcOutcome = f.srcVm === null ? 'outside' : 'named';
-      this.dstOutcome = f.dstVm === null ? 'outside' : 'named';
+      const named = (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1);
+      this.counters.endsNamed += named;
+      this.counters.endsOutside += 2 - named;
       return;
     }
     const src = this.lookup(f.srcIp, f.vni, f.ts);
-    this.srcOutcome = src === null ? this.reason : 'by_address';
-    f.srcVm = src;
+    if (src !== null) {
+      f.srcVm = src;
+      this.counters.endsByAddress++;
+    } else this.counters.unattributed[this.reason]++;
     const dst = this.lookup(f.dstIp, f.vni, f.ts);
-    this.dstOutcome = dst === null ? this.reason : 'by_address';
-    f.dstVm = dst;
-  }
-
-  /** Counts the ends of the flow last resolved. */
-  countResolved(): void {
-    this.count(this.srcOutcome);
-    this.count(this.dstOutcome);
-  }
-
-  private count(outcome: EndOutcome): void {
-    const c = this.counters;
-    if (outcome === 'named') c.endsNamed++;
-    else if (outcome === 'outside') c.endsOutside++;
-    else if (outcome === 'by_address') c.endsByAddress++;
-    else c.unattributed[outcome]++;
-  }
-
-  /**
-   * True when the flow last resolved (one naming no VM) may still be attributed by attributes that have not
-   * come yet: an end's address is unknown, it is a private one, and the flow's VNI is that of a VPC the map
-   * knows. Traffic to the internet, or in segments the attributes never named, is not worth waiting for.
-   */
-  worthWaiting(f: FlowRecord): boolean {
-    if (f.vni === null || !this.vnis.has(f.vni)) return false;
-    return (this.srcOutcome === 'unknown_address' && isPrivateAddress(f.srcIp)) || (this.dstOutcome === 'unknown_address' && isPrivateAddress(f.dstIp));
+    if (dst !== null) {
+      f.dstVm = dst;
+      this.counters.endsByAddress++;
+    } else this.counters.unattributed[this.reason]++;
   }
 
   /**
@@ -219,7 +167,7 @@ export class AddressMap {
     let vpcs = 0;
     let firstVpc: string | null = null;
     for (const c of claims) {
-      if (!(c.reach <= ts && ts < c.to)) continue;
+      if (!(c.from <= ts && ts < c.to)) continue;
       if (vni === null) {
         if (firstVpc === null) {
           firstVpc = c.vpc;
@@ -248,15 +196,6 @@ export class AddressMap {
     return null;
   }
 
-  /** `from` less the grace, but not before an earlier claim on the same address in the same VPC ended. */
-  private reachOf(claim: Claim): number {
-    let reach = claim.from - this.config.graceMs;
-    for (const c of this.byAddress.get(claim.ip) ?? []) {
-      if (c !== claim && c.vpc === claim.vpc && c.to <= claim.from && c.to > reach) reach = c.to;
-    }
-    return reach;
-  }
-
   /** A deletion, within the same cap as the claims: at it the oldest deletion remembered goes. */
   private remember(vmId: string, at: number): void {
     if (!this.deleted.has(vmId) && this.deleted.size >= this.config.maxClaims) {
@@ -276,7 +215,6 @@ export class AddressMap {
       this.counters.claimsRefused++;
       return false;
     }
-    if (claim.vni !== null) this.vnis.add(claim.vni);
     const list = this.byAddress.get(claim.ip);
     if (list === undefined) this.byAddress.set(claim.ip, [claim]);
     else list.push(claim);
@@ -323,16 +261,4 @@ export class AddressMap {
     Object.assign(this.counters, s.counters, { unattributed: { ...s.counters.unattributed } });
     this.prunedAt = s.prunedAt;
   }
-}
-
-/** RFC 1918, shared address space (RFC 6598) and IPv6 unique local addresses: where VMs live in a VPC. */
-export function isPrivateAddress(ip: string): boolean {
-  const v4 = ipv4Number(ip);
-  if (v4 >= 0) {
-    const a = Math.floor(v4 / 2 ** 24);
-    const b = Math.floor(v4 / 2 ** 16) % 256;
-    return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128);
-  }
-  const head = ip.slice(0, 2).toLowerCase();
-  return head === 'fc' || head === 'fd';
 }

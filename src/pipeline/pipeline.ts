@@ -4,7 +4,6 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { DEFAULT_MAX_HELD_FLOWS, type HeldFlow, HeldFlows } from '../attribution/held-flows.ts';
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
@@ -65,8 +64,6 @@ export interface PipelineState {
   nextRunAt: number;
   /** The address map of attribution; absent in snapshots of earlier builds (rebuilt from the VM attributes). */
   attribution?: AddressMapState;
-  /** Address-only flows held for late attributes, in arrival order; absent in snapshots of earlier builds. */
-  held?: HeldFlow[];
 }
 
 /** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
@@ -80,8 +77,6 @@ export class Pipeline {
   readonly future: FutureBound;
   /** Attributes flow ends that carry only an address to the VM holding it (docs/exporters.md). */
   addresses: AddressMap;
-  /** Address-only flows waiting, at most until they would be too late, for the attributes of their VMs. */
-  readonly held = new HeldFlows(DEFAULT_MAX_HELD_FLOWS);
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -115,28 +110,27 @@ export class Pipeline {
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
-        const addressOnly = f.srcVm === null && f.dstVm === null;
-        if (this.held.size > 0 && f.ts > this.fleet.watermark) this.releaseHeld(f.ts - this.config.window.allowedLatenessMs);
-        this.addresses.resolve(f);
-        if (addressOnly && this.addresses.worthWaiting(f) && f.ts >= this.fleet.watermark - this.config.window.allowedLatenessMs) {
-          const held = { flow: { ...f, srcVm: null, dstVm: null }, raw: keepRaw(raw), index, topic: this.context.topic, source: this.context.source };
-          if (this.held.add(held)) {
-            this.addresses.counters.flowsHeld++;
-            return;
-          }
-          this.addresses.counters.heldRefused++;
+        this.addresses.attribute(f);
+        // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
+        // attribution existed (so not counted among the records decoded either).
+        if (f.srcVm === null && f.dstVm === null) {
+          this.reject(rejection('missing_vm', 'src_vm'), index, raw);
+          return;
         }
-        this.addresses.countResolved();
-        this.applyAttributed(f, raw, index);
+        this.recordsIn.flows++;
+        const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
+        const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
+        if (refused) this.reject(refused, index, raw);
+        else {
+          this.connections.add(f);
+          if (first) this.judgeEarlyAttributes();
+        }
       },
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
         const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
         if (refused) this.reject(refused, index, raw);
-        else {
-          this.addresses.observe(a);
-          if (a.ip !== null && this.held.size > 0) this.retryHeld(a.ip);
-        }
+        else this.addresses.observe(a);
       },
       tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.tenantAttributes++;
@@ -149,51 +143,6 @@ export class Pipeline {
       },
       reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
     };
-  }
-
-  /** A flow whose ends are attributed (or never will be): rejected without a VM, else applied to the fleet. */
-  private applyAttributed(f: FlowRecord, raw: unknown, index: number | null): void {
-    // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
-    // attribution existed (so not counted among the records decoded either).
-    if (f.srcVm === null && f.dstVm === null) {
-      this.reject(rejection('missing_vm', 'src_vm'), index, raw);
-      return;
-    }
-    this.recordsIn.flows++;
-    const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
-    const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
-    if (refused) this.reject(refused, index, raw);
-    else {
-      this.connections.add(f);
-      if (first) this.judgeEarlyAttributes();
-    }
-  }
-
-  /** A held flow, resolved again: held once more while still worth waiting for (and `wait`), else applied. */
-  private settleHeld(h: HeldFlow, wait: boolean): void {
-    const f = { ...h.flow };
-    this.addresses.resolve(f);
-    if (wait && this.addresses.worthWaiting(f) && this.held.add(h)) return;
-    this.addresses.countResolved();
-    const saved = { ...this.context };
-    this.context.topic = h.topic;
-    this.context.source = h.source;
-    this.applyAttributed(f, h.raw, h.index);
-    this.context = saved;
-  }
-
-  /** Attributes that name this address may settle flows held for it. */
-  private retryHeld(ip: string): void {
-    for (const h of this.held.takeFor(ip)) this.settleHeld(h, true);
-  }
-
-  /**
-   * Applies the held flows older than `before` as they now resolve: called before the watermark moves past
-   * them by more than the allowed lateness (they would be too late after), and with Infinity at the end of a
-   * replay.
-   */
-  releaseHeld(before = Number.POSITIVE_INFINITY): void {
-    for (const h of this.held.takeOlderThan(before)) this.settleHeld(h, false);
   }
 
   /** A message as it comes off Kafka: its topic and its value's text (null for a tombstone). */
@@ -308,13 +257,12 @@ export class Pipeline {
       rejected: this.rejections.summary(),
       nextRunAt: this.nextRunAt,
       attribution: this.addresses.exportState(),
-      held: this.held.exportState(),
     };
   }
 
   private addressMapConfig(): AddressMapConfig {
     const w = this.config.window;
-    return { horizonMs: w.windowMs + w.allowedLatenessMs, maxClaims: this.config.maxAddressClaims ?? DEFAULT_MAX_CLAIMS, graceMs: w.allowedLatenessMs };
+    return { horizonMs: w.windowMs + w.allowedLatenessMs, maxClaims: this.config.maxAddressClaims ?? DEFAULT_MAX_CLAIMS };
   }
 
   /** The address map from what the fleet state holds: each VM's latest attributes and the deletions. */
@@ -330,7 +278,6 @@ export class Pipeline {
     this.rejections.restore(state.rejected);
     this.nextRunAt = state.nextRunAt;
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
-    for (const h of state.held ?? []) this.held.add({ ...h, flow: { ...h.flow } });
   }
 
   snapshot(): FleetSnapshot {

@@ -98,8 +98,6 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
       service.ingestTraceLine(line, source);
     }
   }
-  // Nothing more can come for the flows still held for late attributes: they count as they now resolve.
-  pipeline.releaseHeld();
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
@@ -140,8 +138,6 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     flow_ends_ambiguous_no_vni: a.unattributed.ambiguous_no_vni,
     flow_ends_conflicting_claims: a.unattributed.conflicting_claims,
     address_claims_refused: a.claimsRefused,
-    flows_held_for_attributes: a.flowsHeld,
-    flows_held_refused: a.heldRefused,
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,
     runs,

@@ -48,44 +48,17 @@ export interface ServiceSnapshot {
 const EventTime = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v), { message: 'expected a time' });
 const Tally = z.number().int().min(0);
 const AddressMapShape = z.object({
-  claims: z.array(z.object({ vmId: z.string(), vpc: z.string(), vni: z.number().int().min(0).nullable(), ip: z.string(), from: EventTime, reach: EventTime, to: EventTime })),
+  claims: z.array(z.object({ vmId: z.string(), vpc: z.string(), vni: z.number().int().min(0).nullable(), ip: z.string(), from: EventTime, to: EventTime })),
   deleted: z.array(z.tuple([z.string(), EventTime])),
   counters: z.object({
     endsNamed: Tally,
     endsOutside: Tally,
     endsByAddress: Tally,
     unattributed: z.object({ unknown_address: Tally, ambiguous_no_vni: Tally, conflicting_claims: Tally }),
-    flowsHeld: Tally,
-    heldRefused: Tally,
     claimsRefused: Tally,
     claimsForgotten: Tally,
   }),
   prunedAt: EventTime,
-});
-
-const Nullable = <T extends z.ZodType>(t: T) => t.nullable();
-/** A decoded flow (records.ts FlowRecord) held for late attributes. */
-const HeldFlowShape = z.object({
-  flow: z.object({
-    ts: z.number(),
-    startTs: Nullable(z.number()),
-    srcVm: Nullable(z.string()),
-    dstVm: Nullable(z.string()),
-    srcIp: z.string(),
-    dstIp: z.string(),
-    srcPort: z.number().int(),
-    dstPort: z.number().int(),
-    protocol: z.number().int(),
-    bytes: z.number(),
-    packets: z.number(),
-    vni: Nullable(z.number().int()),
-    srcHost: Nullable(z.string()),
-    dstHost: Nullable(z.string()),
-  }),
-  raw: z.string(),
-  index: Nullable(z.number().int()),
-  topic: z.string(),
-  source: z.string(),
 });
 
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
@@ -114,7 +87,6 @@ const SnapshotShape = z.object({
     nextRunAt: z.union([z.number(), z.nan()]),
     // Absent in snapshots of builds before attribution: the pipeline rebuilds the map from the VM attributes.
     attribution: AddressMapShape.optional(),
-    held: z.array(HeldFlowShape).optional(),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({

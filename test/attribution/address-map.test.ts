@@ -3,8 +3,7 @@ import { AddressMap, type AddressMapConfig } from '../../src/attribution/address
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
 
-/** No grace: each claim counts from its message exactly (the grace has its own test). */
-const config: AddressMapConfig = { horizonMs: 20 * MIN, maxClaims: 1000, graceMs: 0 };
+const config: AddressMapConfig = { horizonMs: 20 * MIN, maxClaims: 1000 };
 
 function vm(vmId: string, ip: string | null, vpcId: string | null, vni: number | null, ts = T0, state: VmAttributes['state'] = 'active'): VmAttributes {
   return vmAttrs({ vmId, tenantId: 't', ip, vpcId, vni, ts, state });
@@ -80,21 +79,6 @@ describe('address map', () => {
     expect(ends(map, addressed('10.0.0.1', '10.0.0.9', 100, T0 - MIN))[0]).toBeNull();
   });
 
-  it('a claim counts from the grace before its first message, but not before the previous holder left', () => {
-    const map = new AddressMap({ ...config, graceMs: 5 * MIN });
-    map.observe(vm('old', '10.0.0.1', 'vpc-a', 100, T0));
-    map.observe(vm('old', null, 'vpc-a', 100, T0 + 10 * MIN, 'deleted'));
-    map.observe(vm('new', '10.0.0.1', 'vpc-a', 100, T0 + 12 * MIN));
-    map.observe(vm('b', '10.0.0.1', 'vpc-b', 200, T0 + 12 * MIN));
-    expect(map.lookup('10.0.0.1', 100, T0 - 4 * MIN)).toBe('old');
-    expect(map.lookup('10.0.0.1', 100, T0 - 6 * MIN)).toBeNull();
-    expect(map.lookup('10.0.0.1', 100, T0 + 9 * MIN)).toBe('old');
-    // The new VM's claim reaches back to the deletion only; another VPC's claim reaches its full grace.
-    expect(map.lookup('10.0.0.1', 100, T0 + 10 * MIN)).toBe('new');
-    expect(map.lookup('10.0.0.1', 200, T0 + 8 * MIN)).toBe('b');
-    expect(map.lookup('10.0.0.1', 200, T0 + 6 * MIN)).toBeNull();
-  });
-
   it('a VM that changes address keeps the old one until the change; a message without an address changes nothing', () => {
     const map = new AddressMap(config);
     map.observe(vm('a', '10.0.0.1', 'vpc-a', 100, T0));
@@ -137,7 +121,7 @@ describe('address map', () => {
   });
 
   it('is capped: a new claim beyond maxClaims is refused and counted; ended claims go past the horizon', () => {
-    const map = new AddressMap({ horizonMs: 10 * MIN, maxClaims: 2, graceMs: 0 });
+    const map = new AddressMap({ horizonMs: 10 * MIN, maxClaims: 2 });
     map.observe(vm('a', '10.0.0.1', 'vpc-a', 100, T0));
     map.observe(vm('b', '10.0.0.2', 'vpc-a', 100, T0));
     map.observe(vm('c', '10.0.0.3', 'vpc-a', 100, T0));

@@ -26,8 +26,6 @@ describe('attribution in /metrics', () => {
       endsOutside: 4,
       endsByAddress: 6,
       unattributed: { unknown_address: 2, ambiguous_no_vni: 1, conflicting_claims: 0 },
-      flowsHeld: 0,
-      heldRefused: 0,
       claimsRefused: 0,
       claimsForgotten: 3,
     };
