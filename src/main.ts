@@ -185,9 +185,12 @@ async function main(): Promise<void> {
   // Counters of records in by topic follow the pipeline's own counts.
   const topics = pipeline.config.topics;
   const reported = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+  const flowFormat = pipeline.config.flowFormat ?? 'alcor';
+  metrics.flowRecordsIn(flowFormat, 0);
   const reportRecords = (): void => {
     const now = pipeline.recordsIn;
     metrics.recordsIn(topics.flows, now.flows - reported.flows);
+    metrics.flowRecordsIn(flowFormat, now.flows - reported.flows);
     metrics.recordsIn(topics.vmAttributes, now.vmAttributes - reported.vmAttributes);
     metrics.recordsIn(topics.tenantAttributes, now.tenantAttributes - reported.tenantAttributes);
     Object.assign(reported, now);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
+import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
@@ -47,6 +48,8 @@ export const PipelineOptions = z
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
     flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
+    flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
     vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
     tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
     /** Host capacities for the placement advice (docs/placement.md). */
@@ -131,6 +134,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
     maxAddressClaims: o.maxAddressClaims,
+    flowFormat: o.flowFormat,
   };
 }
 

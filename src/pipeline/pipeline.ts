@@ -5,6 +5,7 @@
  */
 import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
@@ -43,6 +44,8 @@ export interface PipelineConfig {
   hostAttributesTopic?: string;
   /** Address claims the attribution of flow addresses to VMs holds at most (docs/exporters.md); default 400,000. */
   maxAddressClaims?: number;
+  /** The JSON of the flows topic: the contract's own (default) or a flow collector's (docs/exporters.md). */
+  flowFormat?: FlowFormat;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -100,7 +103,7 @@ export class Pipeline {
     this.addresses = new AddressMap(this.addressMapConfig());
     // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
     if (fleet !== undefined) this.rebuildAddresses();
-    this.decoder = new MessageDecoder(config.limits);
+    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
       [config.topics.vmAttributes, 'vm'],

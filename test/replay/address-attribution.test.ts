@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
-import { type AddressPlan, TraceGenerator } from '../../src/fixtures/index.ts';
+import { type AddressPlan, TraceGenerator } from '../../src/generator/index.ts';
 import { type ReplayOutcome, replayTrace } from '../../src/replay/replay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'address-attribution-'));
