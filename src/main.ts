@@ -137,15 +137,17 @@ async function main(): Promise<void> {
     models: new FileModelStore(modelsDir),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
+    securityGroupsEveryRun: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !restored ? loaded.model : null,
   });
-  if (restored) applySnapshot(restored.snapshot, pipeline, service);
+  const connectionsProblem = restored ? applySnapshot(restored.snapshot, pipeline, service) : null;
   // A limit reached is logged on its 1st, 10th, 100th... hit (the fleet's own thinning); all hits are counted in /metrics.
   pipeline.fleet.onCapHit = (cap, count) =>
     app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and docs/operations.md "Bounded resources"`);
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
+  if (connectionsProblem !== null) log.warn(connectionsProblem);
   if (envFile)
     log.info(
       { env_file: envFile.path, applied: envFile.applied.length, kept_from_environment: envFile.overridden },

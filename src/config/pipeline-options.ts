@@ -3,11 +3,13 @@
  * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
@@ -65,6 +67,8 @@ export const PipelineOptions = z
     maxPeersPerVm: positiveInt.max(1_000_000).default(defaultWindowConfig.maxPeersPerVm),
     /** VM pairs remembered for the affinity graph. */
     maxVmPairs: positiveInt.max(100_000_000).default(DEFAULT_MAX_VM_PAIRS),
+    /** Connections the security groups' connection log holds (docs/security-groups.md); new ones beyond it are refused. */
+    maxSecurityGroupConnections: positiveInt.max(100_000_000).default(DEFAULT_MAX_CONNECTIONS),
     /** Event time without flows or attributes after which a VM is forgotten; default twice the window. */
     idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
     /** Event time a deleted VM's tombstone is kept against older messages. */
@@ -75,6 +79,8 @@ export const PipelineOptions = z
     maxTenantLabels: z.coerce.number().int().min(0).max(100_000_000).optional(),
     /** Tombstones of deleted VMs held at once; beyond it the oldest is forgotten early. Default DEFAULT_MAX_DELETED_VMS. */
     maxDeletedVms: positiveInt.max(10_000_000).optional(),
+    /** Address claims (VM, address, VPC, time span) held to attribute flows by address; beyond it new ones are refused. */
+    maxAddressClaims: positiveInt.max(100_000_000).default(DEFAULT_MAX_CLAIMS),
     /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
@@ -130,7 +136,9 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
+    maxAddressClaims: o.maxAddressClaims,
     flowFormat: o.flowFormat,
+    maxSecurityGroupConnections: o.maxSecurityGroupConnections,
   };
 }
 

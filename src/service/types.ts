@@ -2,6 +2,7 @@
  * What the edges (HTTP, Kafka) see of the running service. The composition root implements it with the
  * pipeline, the clusterer and the run history; tests may implement it with a replayed run.
  */
+import type { AttributionCounters } from '../attribution/address-map.ts';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
@@ -46,6 +47,10 @@ export interface IngestStats {
   tenantsTracked: number;
   /** The fleet state's own counters: expiries, caps hit, stale attributes (FleetCounters). */
   fleet?: Readonly<Record<string, number>>;
+  /** The security groups' connection log: connections held, its cap, new ones refused at the cap. */
+  connections?: { held: number; max: number; refused: number };
+  /** Flow ends by how they were attributed to VMs, or why not, and the address map's size and cap hits. */
+  attribution?: AttributionCounters & { claims: number };
 }
 
 export interface ServiceView {
@@ -74,8 +79,9 @@ export interface ServiceView {
   /**
    * Security groups learned for the latest run and its check against the latest window
    * (docs/security-groups.md); null before the first run. Optional: views without a connection log have none.
+   * The service computes it in slices, so it may answer with a promise.
    */
-  securityGroups?(): SecurityGroupsDocument | null;
+  securityGroups?(): Promise<SecurityGroupsDocument | null> | SecurityGroupsDocument | null;
 }
 
 /** Where each run's model goes (src/models/ writes files); the service only hands documents over. */

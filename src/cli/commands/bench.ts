@@ -1,5 +1,5 @@
 /**
- * bench [replay replay-hour kafka api scale memory] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
+ * bench [replay attribution replay-hour kafka api scale memory] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
  * which holds bench/ and the generated traces).
  */
 import { fileURLToPath } from 'node:url';
@@ -8,12 +8,14 @@ import type { Command } from '../command.ts';
 /** The benchmarks bench/run.ts runs, in its order, each with one line for --help. */
 export const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
   ['replay', 'read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run'],
+  ['attribution', 'attribution of addresses to VMs (issue 14): its share of ingest time, ARI of address-only vs named flows'],
   ['replay-hour', 'the replay section on a generated hour of 300 tenants (issue 11): warm runs and searches'],
   ['kafka', 'ingest from a real broker: single-record messages and arrays of 100'],
   ['api', 'GET /v1/vms/{id} latency under load, idle and during a recluster'],
   ['scale', 'the stages of a clustering run at 10k, 50k and 100k VMs'],
   ['memory', 'what the live state costs per VM at 10k, 50k and 100k VMs, and the snapshot codec at 10k'],
   ['placement', 'placement advice at 10k and 100k VMs: its cost, and what it saves over the plain greedy baseline'],
+  ['security-groups', 'security groups: the goal over five generated traces, rules per cluster and port, cost against a run at 10k and 100k VMs'],
   ['scale-out', 'members as processes on one broker: records/s with 1-3 members, balance, kill -9 and leader failover, reads during a run'],
 ];
 

@@ -51,6 +51,7 @@ clustering as of the end of the trace.
   --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
   --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
   --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)
+  --max-security-group-connections N   connections kept for the security groups (1000000)
   --idle-minutes N           a VM silent this long (event time) is forgotten (default twice the window)
   --deleted-retention-hours N   tombstones of deleted VMs are kept this long (24)
   --max-message-bytes N      longer lines are rejected as too_large (4194304)
@@ -58,6 +59,7 @@ clustering as of the end of the trace.
   --max-tenants N            tenants held at once; attributes of new ones beyond it are rejected as tenant_cap (100000)
   --max-tenant-labels N      labels kept over all tenants; a message beyond it is kept without its labels (200000)
   --max-deleted-vms N        tombstones of deleted VMs kept; the oldest is forgotten early beyond it (250000)
+  --max-address-claims N     address claims kept to attribute address-only flows to VMs (400000)
 
 Exits 1 when no line of the file is a trace record (a truth file, say): every line would be rejected.
 `;
