@@ -48,9 +48,10 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
-function dirBytes(dir: string): number {
+/** Bytes of a partition's log segments; its index files are preallocated (10 MB each) and say nothing. */
+function segmentBytes(dir: string): number {
   let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isFile() && e.name.endsWith('.log')) n += statSync(join(dir, e.name)).size;
   return n;
 }
 
@@ -131,8 +132,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     const state = {
       rss_mb_per_member: members.map((m) => round(rssBytes(m.child.pid!) / 2 ** 20)),
       checkpoint_bytes_per_member: vms.map((v) => Math.round(v * inProcess.checkpoint_bytes_per_vm)),
-      // Preallocated index files count at their allocated size: an upper bound of what the changelog holds.
-      changelog_bytes_on_broker: changelogDirs.reduce((s, d) => s + dirBytes(join(logDirs, d)), 0),
+      changelog_segment_bytes_on_broker: changelogDirs.reduce((s, d) => s + segmentBytes(join(logDirs, d)), 0),
     };
 
     // Reads on a member that is not the leader while the leader computes and publishes a requested run.
@@ -175,6 +175,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
 
     // Messages, not records: the tool must stop at the topic's end, not wait for its idle timeout.
     const flowMessages = produced.byTopic[topics.flows] ?? 0;
+    // The trace packs many flow records into one message: the tool counts messages, the members records.
+    const flowRecords = (await getJson<Stats>(`${alive[0]!.url}/v1/stats`)).body.records.flows;
     const perf = await runConsumerPerformance({ brokers: broker.brokers, topic: topics.flows, messages: flowMessages });
     const one = throughput.members_1 as { records_per_s: number };
     return {
@@ -193,7 +195,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       kafka_tool_flows_messages: flowMessages,
       kafka_tool_flows_messages_per_s: Math.round(perf.recordsPerSec),
       kafka_tool_flows_fetch_messages_per_s: Math.round(perf.fetchRecordsPerSec),
-      ratio_1_member_to_kafka_tool_fetch: round(one.records_per_s / perf.fetchRecordsPerSec, 3),
+      kafka_tool_flows_fetch_records_per_s: Math.round((perf.fetchRecordsPerSec * flowRecords) / Math.max(1, flowMessages)),
+      ratio_1_member_to_kafka_tool_fetch_records: round((one.records_per_s * flowMessages) / (perf.fetchRecordsPerSec * flowRecords), 4),
     };
   } finally {
     for (const m of running) await m.stop('SIGKILL');
