@@ -20,7 +20,8 @@ import { TraceGenerator } from '../src/fixtures/index.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
-import { type Membership, membershipOf, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
+import { membershipOf } from '../src/runs/membership.ts';
+import { type Membership, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,7 +15,7 @@ import { ConfigError, loadServiceConfig } from './config/service-config.ts';
 import type { RejectedRecord } from './contract/rejections.ts';
 import { buildApp } from './http/app.ts';
 import { accessSummary } from './http/auth/access-control.ts';
-import { ServiceMetrics } from './http/metrics.ts';
+import { ServiceMetrics } from './observability/service-metrics.ts';
 import { type DeadLetterBlock, type FlowConsumer, messageSource, startFlowConsumer } from './kafka/consumer.ts';
 import { DeadLetterProducer } from './kafka/dead-letter.ts';
 import { describeKafkaLog, startOffsets, verifyResumePoint } from './kafka/log-identity.ts';

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
-import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics } from '../contract/topics.ts';
+import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';

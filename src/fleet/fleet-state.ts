@@ -5,7 +5,7 @@
 import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type Rejection, rejection } from '../contract/rejections.ts';
-import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
+import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../traffic/ports.ts';
 import {
   S_BYTES_CLIENT,
   S_BYTES_CROSS_HOST,
@@ -30,7 +30,7 @@ import {
   S_SERVED_BASE,
   S_USED_BASE,
   STAT_COUNT,
-} from '../features/vm-stats.ts';
+} from '../traffic/vm-stats.ts';
 import {
   type DistinctSetsState,
   type DistinctShape,

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { runConsumerPerformance } from '../dev/kafka-broker.ts';
-import { defaultPipelineConfig, Pipeline, type TopicNames } from '../pipeline/pipeline.ts';
+import type { TopicNames } from '../contract/topics.ts';
+import { defaultPipelineConfig, Pipeline } from '../pipeline/pipeline.ts';
 import { pipelineBatchHandler, startFlowConsumer } from './consumer.ts';
 import { localKafkaSettings } from './options.ts';
 

@@ -9,7 +9,7 @@
  * path with input no encoder of ours produced.
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { defaultTopics } from '../pipeline/pipeline.ts';
+import { defaultTopics } from '../contract/topics.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
 import { isValidTopicName } from './options.ts';
 

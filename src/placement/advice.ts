@@ -6,7 +6,7 @@
  * `planPlacement` computes the plan for the whole fleet once; `describePlacement` turns it into the
  * document for the whole fleet or one tenant (only moves of its VMs, and the traffic touching them).
  */
-import { affinityGroupId } from '../runs/affinity.ts';
+import { affinityGroupId } from '../contract/ids.ts';
 import { crossHostByHost, crossHostTraffic, type PlacementFleet, prepareFleet } from './fleet.ts';
 import { blockedMoves, greedyPlan, hostLoads, type Plan } from './greedy.ts';
 import {

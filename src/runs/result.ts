@@ -7,7 +7,7 @@ import type { RejectionSummary } from '../contract/rejections.ts';
 import { describePlacement } from '../placement/advice.ts';
 import type { PlacementAdvice } from '../placement/types.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
-import { affinityGroupId } from './affinity.ts';
+import { affinityGroupId } from '../contract/ids.ts';
 import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
 export interface ClusterDescription {

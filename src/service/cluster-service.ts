@@ -2,7 +2,8 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendSecurityGroups } from '../security-groups/recommend.ts';
+import { membershipOf } from '../runs/membership.ts';
+import { recommendSecurityGroups } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';

@@ -4,7 +4,7 @@ import { MessageDecoder, type RecordKind, type RecordSink } from '../../src/cont
 import { Random } from '../../src/core/random.ts';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices, FleetCodecError } from '../../src/fleet/fleet-codec.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { takeSnapshot } from '../../src/runs/snapshot.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { defaultWindowConfig, type WindowConfig } from '../../src/windows/window-config.ts';

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { trackedTenantCount } from '../../src/fleet/tracked-tenants.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';

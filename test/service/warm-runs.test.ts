@@ -2,7 +2,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf } from '../../src/runs/clustering-run.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
