@@ -107,7 +107,7 @@ export function eventTimeOf(value: unknown): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Pending {
+interface PendingMessage {
   topic: string;
   message: Message;
   records: number;
@@ -151,7 +151,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   };
   const started = Date.now();
   let lastProgress = 0;
-  let pending: Pending[] = [];
+  let pending: PendingMessage[] = [];
   let pendingRecords = 0;
   let pendingBytes = 0;
   let rateAnchor = started;
@@ -221,7 +221,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     }
   };
 
-  const enqueue = async (p: Pending): Promise<void> => {
+  const enqueue = async (p: PendingMessage): Promise<void> => {
     if (pendingBytes + p.bytes > maxRequestBytes) await send();
     pending.push(p);
     pendingBytes += p.bytes;

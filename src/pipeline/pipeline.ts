@@ -10,7 +10,7 @@ import { FleetState } from '../fleet/fleet-state.ts';
 import { ConnectionLog } from '../security-groups/connection-log.ts';
 import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
-import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
+import { type RunInput, takeRunInput } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
 export interface PipelineConfig {
@@ -230,8 +230,8 @@ export class Pipeline {
     this.nextRunAt = state.nextRunAt;
   }
 
-  snapshot(): FleetSnapshot {
-    return takeSnapshot(this.fleet);
+  runInput(): RunInput {
+    return takeRunInput(this.fleet);
   }
 }
 

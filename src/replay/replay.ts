@@ -3,7 +3,7 @@
  * time, with a final run at the end. Deterministic: the result depends only on the trace and the options.
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
-import { FileModelStore } from '../models/model-store.ts';
+import { FileModelStore } from '../model-store/model-store.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, defaultRunOptions, type RunOptions } from '../runs/clustering-run.ts';
 import type { RunRecord } from '../runs/history.ts';

@@ -7,7 +7,7 @@
 import { UndirectedGraph } from 'graphology';
 import louvainModule from 'graphology-communities-louvain';
 import { Random } from '../core/random.ts';
-import type { VmPairs } from './snapshot.ts';
+import type { VmPairs } from './run-input.ts';
 
 export interface AffinityOptions {
   seed: number;

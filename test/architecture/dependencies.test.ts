@@ -4,7 +4,7 @@
  * small made-up case, so that a rule that can no longer fail does not pass unnoticed.
  */
 import { describe, expect, it } from 'vitest';
-import { type FolderImport, folderCycles, folderImports, readSources, SRC_ROOT, type SourceFile } from './source-graph.ts';
+import { type FolderImport, folderCycles, folderImports, readSources, SRC_ROOT, type SourceFile, typeDefinitions } from './source-graph.ts';
 
 const src = readSources(SRC_ROOT);
 
@@ -13,6 +13,10 @@ function cycleReport(imports: readonly FolderImport[]): string[] {
     const inside = imports.filter((i) => folders.includes(i.from) && folders.includes(i.to));
     return `${folders.join(' <-> ')}: ${inside.map((i) => `${i.file} -> ${i.target}`).join(', ')}`;
   });
+}
+
+function duplicates(files: readonly SourceFile[]): string[] {
+  return [...typeDefinitions(files)].filter(([, where]) => where.length > 1).map(([name, where]) => `${name}: ${where.join(', ')}`);
 }
 
 describe('folder imports', () => {
@@ -38,5 +42,26 @@ describe('folder imports', () => {
     // The rule must see the real imports, not an empty graph.
     expect(imports.some((i) => i.from === 'runs' && i.to === 'clustering')).toBe(true);
     expect(cycleReport(imports)).toEqual([]);
+  });
+});
+
+describe('type names', () => {
+  it('finds a type name defined twice, exported or not, at any depth', () => {
+    const files: SourceFile[] = [
+      { path: 'runs/projection.ts', text: 'export interface VmProjection { x: Float32Array }' },
+      { path: 'cli/projection.ts', text: 'function f() {\n  type VmProjection = { points: number[] };\n}' },
+      { path: 'a.ts', text: 'export class Pending {}\nenum Kind { A }' },
+      { path: 'b.ts', text: 'interface Pending { n: number }\nexport type Other = 1;' },
+      { path: 'http/auth.ts', text: "declare module 'fastify' { interface FastifyContextConfig { access?: string } }" },
+      { path: 'http/docs.ts', text: "declare module 'fastify' { interface FastifyContextConfig { query?: string } }" },
+    ];
+    expect(duplicates(files)).toEqual(['VmProjection: runs/projection.ts:1, cli/projection.ts:2', 'Pending: a.ts:1, b.ts:1']);
+  });
+
+  it('no type name is defined twice in src/', () => {
+    const defs = typeDefinitions(src);
+    // The rule must see the real definitions, not an empty map.
+    expect(defs.get('ClusteringRun')).toEqual([expect.stringMatching(/^runs\/clustering-run\.ts:\d+$/)]);
+    expect(duplicates(src)).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { VM_FEATURE_COUNT, VM_FEATURES, type VmFeatureName } from '../../src/features/vm-features.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import { defaultWindowConfig } from '../../src/windows/window-config.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
 
 function features(fleet: FleetState, vmId: string): { [K in VmFeatureName]: number } {
-  const snap = takeSnapshot(fleet);
+  const snap = takeRunInput(fleet);
   const i = snap.vmIds.indexOf(vmId);
   if (i < 0) throw new Error(`${vmId} not live`);
   const row = snap.vmFeatures.data.subarray(i * VM_FEATURE_COUNT, (i + 1) * VM_FEATURE_COUNT);
@@ -25,7 +25,7 @@ describe('FleetState windows', () => {
     expect(features(fleet, 'a').used_web_share).toBe(1);
     // Once its last flow is older than the window, the VM leaves the live set.
     fleet.applyFlow(flow({ ts: T0 + 26 * MIN, srcVm: 'b', bytes: 1 }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['b']);
+    expect(takeRunInput(fleet).vmIds).toEqual(['b']);
   });
 
   it('counts late records within the allowed lateness in their own bucket, and rejects older ones', () => {
@@ -51,10 +51,10 @@ describe('FleetState windows', () => {
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 3 * MIN, vmId: 'b', tenantId: 't1', state: 'deleted' }));
     fleet.applyFlow(flow({ ts: T0 + 4 * MIN, srcVm: 'b', dstVm: 'a' }));
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'b', tenantId: 't1' }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['a']);
-    // A newer snapshot re-creates the id.
+    expect(takeRunInput(fleet).vmIds).toEqual(['a']);
+    // Newer attributes re-create the id.
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 5 * MIN, vmId: 'b', tenantId: 't1' }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['a', 'b']);
+    expect(takeRunInput(fleet).vmIds).toEqual(['a', 'b']);
   });
 
   it('follows live migration: cross-host traffic is judged by the host at the time of the record', () => {
