@@ -12,7 +12,7 @@ import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOption
 
 export * from './types.ts';
 export * from './drift.ts';
-export { chooseK, selectK, selectKByStability, selectKByTolerance } from './select-k.ts';
+export { selectK, selectKByStability, selectKByTolerance } from './select-k.ts';
 
 /** The weakest-cluster rule ignores clusters smaller than this: see the comment where it is used. */
 const MIN_SCORED_CLUSTER = 3;

@@ -1,6 +1,6 @@
 /**
  * A real single-node KRaft Kafka broker for development, tests, CI and benchmarks, run straight from the
- * Maven Central jars (no Docker, no Kafka download): see scripts/kafka/pom.xml and shared/KAFKA-LOCAL.md.
+ * Maven Central jars (no Docker, no Kafka download): see scripts/kafka/pom.xml and docs/kafka.md.
  *
  * - ensureKafkaJars(): fetch the broker + tools jars once into `<cacheDir>/lib` (safe for concurrent callers).
  * - startKafkaBroker(): write server.properties, format storage, spawn `kafka.Kafka`, wait until ready.

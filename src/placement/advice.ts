@@ -173,8 +173,3 @@ function noMoveReason(p: PlacementPlan, tenant: string | null, before: number): 
   if (tenant !== null && p.plan.steps.length > 0) return 'no_move_for_tenant';
   return 'no_feasible_move';
 }
-
-/** The advice for the whole fleet (or one tenant) in one call. */
-export function advisePlacement(input: PlacementInput, options: Partial<PlacementOptions> = {}, tenant: string | null = null): PlacementAdvice {
-  return describePlacement(planPlacement(input, options), input, tenant);
-}

@@ -9,7 +9,7 @@
  * opens a new connection every minute is still one entry. A record whose ports cannot tell the service end
  * (two ports above the well-known range on the same side of the ephemeral boundary, as in cluster
  * interconnects) is kept with both ports and its ends in a fixed order; the learner decides which end
- * serves (resolveConnections in learn.ts).
+ * serves (resolveConnections in recommend.ts).
  *
  * Time is kept in epochs of a quarter window, like the pair table: a ring of EPOCHS_PER_WINDOW + 1 epoch
  * slots holds the latest window, and an epoch that leaves the ring is added to `earlier`. The check window
