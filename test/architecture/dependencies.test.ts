@@ -4,7 +4,7 @@
  * small made-up case, so that a rule that can no longer fail does not pass unnoticed.
  */
 import { describe, expect, it } from 'vitest';
-import { type FolderImport, folderCycles, folderImports, readSources, SRC_ROOT, type SourceFile, typeDefinitions } from './source-graph.ts';
+import { type FolderImport, folderCycles, folderImports, packageImports, readSources, SRC_ROOT, type SourceFile, typeDefinitions } from './source-graph.ts';
 
 const src = readSources(SRC_ROOT);
 
@@ -42,6 +42,38 @@ describe('folder imports', () => {
     // The rule must see the real imports, not an empty graph.
     expect(imports.some((i) => i.from === 'runs' && i.to === 'clustering')).toBe(true);
     expect(cycleReport(imports)).toEqual([]);
+  });
+});
+
+/** The pure core (docs/architecture.md): records in, results out, nothing of Kafka, HTTP, files or the process. */
+const PURE_CORE = ['traffic', 'windows', 'fleet', 'features', 'clustering', 'placement', 'security-groups', 'runs'];
+const EDGE_FOLDERS = ['kafka', 'http', 'snapshots', 'model-store', 'storage', 'config', 'service', 'pipeline', 'replay', 'trace', 'cli', 'observability', 'dev', 'main.ts'];
+const EDGE_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|child_process|worker_threads|process)$|^(kafkajs|fastify|@fastify\/|prom-client|pino)/;
+
+function edgeImports(files: readonly SourceFile[]): string[] {
+  const folders = folderImports(files)
+    .filter((i) => PURE_CORE.includes(i.from) && EDGE_FOLDERS.includes(i.to))
+    .map((i) => `${i.file} -> ${i.target}`);
+  const modules = packageImports(files)
+    .filter((i) => PURE_CORE.includes(i.folder) && EDGE_MODULES.test(i.module))
+    .map((i) => `${i.file} -> ${i.module}`);
+  return [...folders, ...modules];
+}
+
+describe('the pure core', () => {
+  it('finds a core module that reaches for an edge folder, Kafka, HTTP or files', () => {
+    const files: SourceFile[] = [
+      { path: 'runs/a.ts', text: "import { readFile } from 'node:fs/promises';\nimport { z } from 'zod';" },
+      { path: 'fleet/b.ts', text: "import type { Consumer } from 'kafkajs';\nimport { deflateSync } from 'node:zlib';" },
+      { path: 'features/c.ts', text: "import type { ServiceMetrics } from '../observability/service-metrics.ts';" },
+      { path: 'http/d.ts', text: "import Fastify from 'fastify';\nimport { runClustering } from '../runs/clustering-run.ts';" },
+    ];
+    expect(edgeImports(files)).toEqual(['features/c.ts -> observability/service-metrics.ts', 'runs/a.ts -> node:fs/promises', 'fleet/b.ts -> kafkajs']);
+  });
+
+  it('imports no edge folder, Kafka, HTTP, metrics or file system', () => {
+    expect(packageImports(src).some((i) => i.module === 'kafkajs')).toBe(true);
+    expect(edgeImports(src)).toEqual([]);
   });
 });
 

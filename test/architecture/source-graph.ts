@@ -55,6 +55,16 @@ export function folderImports(files: readonly SourceFile[]): FolderImport[] {
   return out;
 }
 
+/** Imports of packages and Node modules (not relative paths): `node:fs`, `kafkajs`, `fastify/types`... */
+export function packageImports(files: readonly SourceFile[]): Array<{ folder: string; file: string; module: string }> {
+  return files.flatMap((f) =>
+    ts
+      .preProcessFile(f.text, true, true)
+      .importedFiles.filter((i) => !i.fileName.startsWith('.'))
+      .map((i) => ({ folder: folderOf(f.path), file: f.path, module: i.fileName })),
+  );
+}
+
 /** Groups of two or more folders that reach each other through imports (strongly connected components). */
 export function folderCycles(imports: readonly FolderImport[]): string[][] {
   const next = new Map<string, Set<string>>();
