@@ -10,7 +10,7 @@ import { documentedEdge, registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
 import { registerMethodNotAllowed } from './method-not-allowed.ts';
 import type { ServiceMetrics } from '../observability/service-metrics.ts';
-import { HttpMetrics } from './metrics.ts';
+import { HttpMetrics } from './request-metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
 import { affinityGraphRoutes } from './routes/affinity-graph.ts';
 import { placementRoutes } from './routes/placement.ts';

@@ -2,7 +2,7 @@
  * The service's Prometheus metrics on one registry: input, Kafka, runs, snapshots and the live state. Callers
  * report events through small methods, so that metric names, labels and units are decided here once and the
  * rest of the code imports no prom-client. The HTTP server's own metrics join the same registry from
- * src/http/metrics.ts.
+ * src/http/request-metrics.ts.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusteringRun, Side } from '../runs/clustering-run.ts';
