@@ -5,15 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describePlacement, planPlacement } from '../../src/placement/advice.ts';
+import { planPlacement } from '../../src/placement/advice.ts';
 import type { Capacity, PlacementAdvice, PlacementInput, PlacementOptions, PlacementVm } from '../../src/placement/types.ts';
+import { advisePlacement } from './advise.ts';
 
 const SEED = 20261205;
-
-/** The advice for the whole fleet (or one tenant) in one call, as a run and then a request make it. */
-function advisePlacement(input: PlacementInput, options: Partial<PlacementOptions> = {}, tenant: string | null = null): PlacementAdvice {
-  return describePlacement(planPlacement(input, options), input, tenant);
-}
 
 interface Case {
   input: PlacementInput;
