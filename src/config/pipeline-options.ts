@@ -3,6 +3,7 @@
  * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
  */
 import { z } from 'zod';
+import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics } from '../contract/topics.ts';
@@ -47,6 +48,8 @@ export const PipelineOptions = z
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
     flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
+    flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
     vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
     tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
     /** Host capacities for the placement advice (docs/placement.md). */
@@ -128,6 +131,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
+    flowFormat: o.flowFormat,
   };
 }
 

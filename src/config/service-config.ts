@@ -214,6 +214,7 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_MESSAGE_BYTES: 'maxMessageBytes',
   MAX_BATCH_RECORDS: 'maxBatchRecords',
   KAFKA_TOPIC_FLOWS: 'flowsTopic',
+  KAFKA_FLOW_FORMAT: 'flowFormat',
   KAFKA_TOPIC_VM_ATTRIBUTES: 'vmAttributesTopic',
   KAFKA_TOPIC_TENANT_ATTRIBUTES: 'tenantAttributesTopic',
   KAFKA_TOPIC_HOST_ATTRIBUTES: 'hostAttributesTopic',

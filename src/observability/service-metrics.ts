@@ -28,6 +28,7 @@ export class ServiceMetrics {
   /** Prefix of every metric name, for metrics that join the registry from elsewhere (HTTP). */
   readonly prefix: string;
   private readonly recordsInTotal: Counter<'topic'>;
+  private readonly flowRecordsByFormat: Counter<'format'>;
   private readonly rejectedTotal: Counter<'reason'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly vmsTracked: Gauge;
@@ -61,6 +62,12 @@ export class ServiceMetrics {
     this.prefix = p;
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
     this.recordsInTotal = new Counter({ name: `${p}records_in_total`, help: 'Input records decoded, by topic', labelNames: ['topic'], registers });
+    this.flowRecordsByFormat = new Counter({
+      name: `${p}flow_records_in_total`,
+      help: 'Flow records decoded, by the JSON format of the flows topic (alcor, goflow2, pmacct)',
+      labelNames: ['format'],
+      registers,
+    });
     this.rejectedTotal = new Counter({
       name: `${p}records_rejected_total`,
       help: 'Input records rejected, by reason',
@@ -176,6 +183,11 @@ export class ServiceMetrics {
 
   recordsIn(topic: string, n = 1): void {
     this.recordsInTotal.inc({ topic }, n);
+  }
+
+  /** Flow records decoded in a format; n = 0 shows the configured format before its first record. */
+  flowRecordsIn(format: string, n: number): void {
+    this.flowRecordsByFormat.inc({ format }, n);
   }
 
   rejected(reason: string, n = 1): void {
