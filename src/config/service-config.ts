@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ServiceError } from '../errors/catalogue.ts';
 import { type ApiKey, parseKeyHash } from '../http/auth/api-keys.ts';
 import { parseScope } from '../http/auth/scope.ts';
 import { packagePath } from './package-root.ts';
@@ -222,9 +223,9 @@ const PIPELINE_ENV: Record<string, string> = {
   PLACEMENT_DEFAULT_MEMORY_MB: 'placementDefaultMemoryMb',
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends ServiceError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    super('config_invalid', `invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
 }

@@ -6,6 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { ServiceError } from '../errors/catalogue.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
 import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
@@ -123,9 +124,9 @@ export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {
   return encodeSnapshotFile(snapshot);
 }
 
-export class SnapshotIncompatibleError extends Error {
+export class SnapshotIncompatibleError extends ServiceError {
   constructor(message: string) {
-    super(message);
+    super('snapshot_incompatible', message);
     this.name = 'SnapshotIncompatibleError';
   }
 }
