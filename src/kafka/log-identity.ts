@@ -13,7 +13,8 @@
  */
 import { type Admin, Kafka } from 'kafkajs';
 import type { PartitionOffset } from './consumer.ts';
-import { defaultRetry, describeKafkaError, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { defaultRetry, describeKafkaError, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface PartitionExtent {
   topic: string;

@@ -11,7 +11,7 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { defaultTopics } from '../pipeline/pipeline.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
-import { isValidTopicName } from './options.ts';
+import { isValidTopicName } from '../config/kafka-settings.ts';
 
 export interface ProduceOptions {
   /** Records per second (array values count each element); 0 or absent: no limit. */

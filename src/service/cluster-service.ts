@@ -2,18 +2,20 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendSecurityGroups } from '../security-groups/recommend.ts';
+import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
-import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
+import { vmFeatureView } from '../features/vm-features.ts';
+import type { FleetCap, FleetCounters, FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantCount } from '../fleet/tracked-tenants.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf, type RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
 import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
 import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
 import type { FleetSnapshot } from '../runs/snapshot.ts';
+import type { WindowConfig } from '../windows/window-config.ts';
 import type { Clusterer } from './clusterer.ts';
 import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
@@ -26,6 +28,8 @@ export interface ClusterServiceEvents {
   modelSaved: [unknown];
   modelFailed: [Error];
   historyFailed: [Error];
+  /** A bounded resource's limit was reached, on its 1st, 10th, 100th... hit (the fleet's own thinning). */
+  capHit: [FleetCap, number];
 }
 
 /** What a snapshot keeps of the service: its latest run, run numbering, cluster identities and history. */
@@ -47,6 +51,14 @@ export interface ClusterServiceOptions {
   history?: HistoryDocument | null;
   /** Receives the history after each run; none: it is not kept. */
   historySink?: HistorySink | null;
+}
+
+/** What a durable snapshot needs of the service besides its fleet state, read at one moment. */
+export interface ServiceStateHead {
+  window: WindowConfig;
+  topics: TopicNames;
+  pipeline: PipelineState;
+  service: ClusterServiceState;
 }
 
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
@@ -79,7 +91,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private lastInput: RunInput | null = null;
 
   constructor(
-    readonly pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly clusterer: Clusterer,
     private readonly runOptions: RunOptions,
     private readonly now: () => number = Date.now,
@@ -94,6 +106,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     for (const record of options.history?.runs ?? []) this.history.add(record);
     // Run ids continue the earlier process's sequence, so that /v1/runs never names two runs alike.
     this.runCount = Math.max(options.history?.last_run_number ?? 0, runNumber(this.seedModel?.run_id ?? '') ?? 0);
+    pipeline.fleet.onCapHit = (cap, count) => void this.emit('capHit', cap, count);
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
@@ -105,6 +118,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   ingestTraceLine(line: string, source: string): void {
     this.pipeline.ingestTraceLine(line, source);
     if (this.pipeline.runDue()) this.startRun('schedule');
+  }
+
+  /** A trace line too long to read whole (the trace reader kept only its head): rejected as too_large. */
+  ingestOversize(bytes: number, head: string, source: string): void {
+    this.pipeline.ingestOversize(bytes, head, source);
   }
 
   /** Also runs every `intervalMs` of wall-clock time, for quiet periods in which event time stands still. */
@@ -237,6 +255,23 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return { runCount: this.runCount, identity: this.identity, latest: this.latest, history: [...this.history.list()] };
   }
 
+  /** Everything a durable snapshot keeps but the fleet state; call between messages, like exportState. */
+  stateHead(): ServiceStateHead {
+    const { config } = this.pipeline;
+    return { window: { ...config.window }, topics: { ...config.topics }, pipeline: this.pipeline.exportState(), service: this.exportState() };
+  }
+
+  /** The fleet state encoded by `encode` (a snapshot's codec); the caller applies no input meanwhile. */
+  encodeFleet<T>(encode: (fleet: FleetState) => T): T {
+    return encode(this.pipeline.fleet);
+  }
+
+  /** Continues from a snapshot's pipeline counters and schedule, and its service state (the fleet was given to the pipeline). */
+  restoreSnapshot(head: { pipeline: PipelineState; service: ClusterServiceState }): void {
+    this.pipeline.restoreState(head.pipeline);
+    this.restoreState(head.service);
+  }
+
   /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
   restoreState(state: ClusterServiceState): void {
     // Never back: the persisted run history may already hold runs numbered after the snapshot was taken.
@@ -278,9 +313,14 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     const run = this.latestRun();
     if (run === null) return null;
     if (this.securityGroupsCache?.run !== run) {
-      this.securityGroupsCache = { run, document: recommendSecurityGroups(membershipOf(run), this.pipeline.connections).document };
+      this.securityGroupsCache = { run, document: this.learnSecurityGroups(run).document };
     }
     return this.securityGroupsCache.document;
+  }
+
+  /** Security groups learned from `run` and the connection log as it is now, with the time it took. */
+  learnSecurityGroups(run: ClusteringRun): SecurityGroupsOutcome {
+    return recommendSecurityGroups(membershipOf(run), this.pipeline.connections);
   }
 
   runHistory(): readonly RunRecord[] {
@@ -299,25 +339,14 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     const fleet = this.pipeline.fleet;
     const e = fleet.vms.get(vmId);
     if (!e) return null;
-    let features: Record<string, number> | null = null;
-    if (Number.isFinite(fleet.watermark)) {
-      const { first, last } = fleet.windowRange();
-      const row = new Float64Array(VM_FEATURE_COUNT);
-      extractVmFeatures(e, first, last, fleet.config.windowMs / 60_000, row, 0, undefined, (serial) => fleet.vmBySerial(serial));
-      features = {};
-      VM_FEATURES.forEach((name, i) => {
-        const v = row[i]!;
-        if (features && Number.isFinite(v)) features[name] = v;
-      });
-    }
-    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features, lastSeen: e.lastSeen };
+    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features: vmFeatureView(fleet, e), lastSeen: e.lastSeen };
   }
 
   tenant(tenantId: string): TenantAttributes | null {
     return this.pipeline.fleet.tenants.get(tenantId) ?? null;
   }
 
-  ingestStats(): IngestStats {
+  ingestStats(): IngestStats & { fleet: FleetCounters } {
     const p = this.pipeline;
     return {
       messages: p.messagesIn,

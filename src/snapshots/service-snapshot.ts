@@ -10,7 +10,7 @@ import { ServiceError } from '../errors/catalogue.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
 import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
-import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { PipelineState, TopicNames } from '../pipeline/pipeline.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
 import { decodeSnapshotFile, encodeSnapshotFile, SnapshotFileError } from './snapshot-file.ts';
@@ -81,17 +81,8 @@ const SnapshotShape = z.object({
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
 function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number, kafka: KafkaLogIdentity | null): Omit<ServiceSnapshot, 'fleet'> {
-  const pipeline = service.pipeline;
-  return {
-    kind: SNAPSHOT_KIND,
-    takenAt: now,
-    window: { ...pipeline.config.window },
-    topics: { ...pipeline.config.topics },
-    offsets,
-    kafka,
-    pipeline: pipeline.exportState(),
-    service: service.exportState(),
-  };
+  const { window, topics, pipeline, service: state } = service.stateHead();
+  return { kind: SNAPSHOT_KIND, takenAt: now, window, topics, offsets, kafka, pipeline, service: state };
 }
 
 export function captureSnapshot(
@@ -101,7 +92,7 @@ export function captureSnapshot(
   now: number,
   kafka: KafkaLogIdentity | null = null,
 ): ServiceSnapshot {
-  return { ...snapshotHead(service, offsets, now, kafka), fleet: codec.encode(service.pipeline.fleet) };
+  return { ...snapshotHead(service, offsets, now, kafka), fleet: service.encodeFleet((fleet) => codec.encode(fleet)) };
 }
 
 /**
@@ -115,9 +106,10 @@ export async function captureSnapshotInSlices(
   now: number,
   kafka: KafkaLogIdentity | null = null,
 ): Promise<ServiceSnapshot> {
-  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
+  const encodeInSlices = codec.encodeInSlices?.bind(codec);
+  if (!encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
   const head = snapshotHead(service, offsets, now, kafka);
-  return { ...head, fleet: await codec.encodeInSlices(service.pipeline.fleet) };
+  return { ...head, fleet: await service.encodeFleet((fleet) => encodeInSlices(fleet)) };
 }
 
 export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {
@@ -196,8 +188,7 @@ function futureWatermarkProblem(watermark: number, latestSaneTs: number): string
   return `its watermark ${iso(watermark)} is later than the wall clock plus the allowed future skew (${iso(latestSaneTs)}): written under a wrong clock or before future_ts rejects; not restored`;
 }
 
-/** Puts a restored snapshot's counters, schedule and runs into a pipeline built on its fleet state. */
-export function applySnapshot(snapshot: ServiceSnapshot, pipeline: Pipeline, service: ClusterService): void {
-  pipeline.restoreState(snapshot.pipeline);
-  service.restoreState(snapshot.service);
+/** Puts a restored snapshot's counters, schedule and runs into a service built on its fleet state. */
+export function applySnapshot(snapshot: ServiceSnapshot, service: ClusterService): void {
+  service.restoreSnapshot(snapshot);
 }

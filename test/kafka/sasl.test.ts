@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
-import { describeKafkaError, type KafkaLogger, type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
+import { type KafkaSettings, parseKafkaEnv } from '../../src/config/kafka-settings.ts';
+import { describeKafkaError, type KafkaLogger } from '../../src/kafka/options.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { getJson, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
