@@ -65,7 +65,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   // A run must never fail; if one does, a result from an older run (or none) would pass for this trace's.
   let runError: Error | null = null;
   service.on('runFailed', (status, err) => {
-    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`);
+    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`, { cause: err });
   });
   let runs = 0;
   let clusteringMs = 0;

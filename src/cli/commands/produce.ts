@@ -154,7 +154,7 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     );
   } catch (err) {
     // One line naming what to check (credentials, certificates), never kafkajs' error dump.
-    throw new Error(describeKafkaError(err, settings).message);
+    throw new Error(describeKafkaError(err, settings).message, { cause: err });
   } finally {
     // The bar's redraw timer would keep the process alive after an error.
     bar.progress?.stop();
