@@ -13,7 +13,7 @@ import { parseScope } from '../access/scope.ts';
 import { envBoolean } from './env-values.ts';
 import { packagePath } from './package-root.ts';
 import { readKafkaSettings, type KafkaSettings } from './kafka-settings.ts';
-import { PipelineOptions, TOPIC_ENV } from './pipeline-options.ts';
+import { PipelineOptions, TOPIC_ENV, TopicOptions } from './pipeline-options.ts';
 
 const ServiceEnv = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -248,8 +248,10 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
   }
   const s = SecurityEnv.safeParse(env);
   if (!s.success) for (const i of s.error.issues) problems.push(`${String(i.path[0])}: ${i.message}`);
-  // The Kafka part takes the topic names the pipeline options read; with those broken, they are listed already.
-  const kafka = p.success ? readKafkaSettings(env, p.data, problems) : null;
+  // The Kafka part takes the topic names the pipeline options read (with another pipeline option broken, the
+  // same schema's topic part alone), so that its problems are listed too.
+  const topics = p.success ? p.data : TopicOptions.safeParse(raw).data;
+  const kafka = topics ? readKafkaSettings(env, topics, problems) : null;
   if (!e.success || !p.success || !s.success || problems.length > 0) throw new ConfigError(problems);
   const sec = s.data;
   if (sec.API_KEYS.length === 0 && !sec.ALLOW_OPEN_API && !isLoopbackHost(e.data.HOST)) {
