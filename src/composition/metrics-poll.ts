@@ -13,7 +13,7 @@ export const METRICS_POLL_MS = 5000;
 export function recordsInReporter(service: ClusterService, metrics: ServiceMetrics, topics: TopicNames): () => void {
   const reported = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   return () => {
-    const now = service.ingestStats().records;
+    const now = service.recordsIn();
     metrics.recordsIn(topics.flows, now.flows - reported.flows);
     metrics.recordsIn(topics.vmAttributes, now.vmAttributes - reported.vmAttributes);
     metrics.recordsIn(topics.tenantAttributes, now.tenantAttributes - reported.tenantAttributes);

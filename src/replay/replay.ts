@@ -78,7 +78,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   const onProgress = options.onProgress;
   const onRead = onProgress
     ? (bytesRead: number, fileBytes: number) => {
-        const r = service.ingestStats().records;
+        const r = service.recordsIn();
         onProgress({ bytesRead, fileBytes, records: r.flows + r.vmAttributes + r.tenantAttributes });
       }
     : undefined;

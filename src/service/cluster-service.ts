@@ -346,6 +346,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.pipeline.fleet.tenants.get(tenantId) ?? null;
   }
 
+  /** Records applied so far by topic: ingestStats' first figures, cheap enough to poll while reading a trace. */
+  recordsIn(): Readonly<IngestStats['records']> {
+    return this.pipeline.recordsIn;
+  }
+
   ingestStats(): IngestStats & { fleet: FleetCounters } {
     const p = this.pipeline;
     return {
