@@ -1,12 +1,17 @@
 /**
- * npm run crosscheck -- placement [--sizes 20,50,100,200] [--seeds 1,2,3] [--moves 5,10] [--time-limit S]
+ * npm run crosscheck -- placement [--sizes 20,50,100,200] [--seeds 4,5,6,7,8,9] [--moves 5,10] [--time-limit S]
  * [--fixtures small,medium]: the placement advice (src/placement) against
  *   - the exact optimum with the same move budget, an ILP solved by CBC through PuLP (bench/placement.py, in a
  *     venv under .cache/placement-venv installed on first use; never a runtime dependency), on generated
  *     fleets of up to 200 VMs (src/fixtures/placement-fleet.ts);
  *   - the plain greedy baseline (move the single VM with the largest gain, repeat) on the same fleets and on
  *     the committed trace fixtures, replayed.
- * Figures go to bench/results/placement.json (section "crosscheck").
+ * Figures go to bench/results/placement.json (section "crosscheck"). The improvement phase was tuned on seeds
+ * 1 to 3; the default seeds are others, so that the figure is not the one tuned for.
+ *
+ * The ILP constrains only the final placement; the advice must apply its moves one at a time within every
+ * constraint. Where the ILP's moves cannot be so applied (a swap between two full hosts), its optimum is
+ * out of the advice's reach: `exact_applicable_in_order` says which, and the summary gives both figures.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,14 +19,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
-import { generatePlacementFleet } from '../src/fixtures/placement-fleet.ts';
+import { generatePlacementFleet, smallPlacementFleetOptions } from '../src/fixtures/placement-fleet.ts';
 import { planPlacement } from '../src/placement/advice.ts';
+import { prepareFleet } from '../src/placement/fleet.ts';
+import { moveOrder } from '../src/placement/improve.ts';
+import { defaultPlacementOptions } from '../src/placement/types.ts';
 import type { PlacementInput } from '../src/placement/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 
 const VENV = '.cache/placement-venv';
 const VENV_PYTHON = join(VENV, 'bin', 'python');
 const RESULTS = 'bench/results/placement.json';
+/** The optimum of each small fleet, for test/placement/exact.test.ts (which needs no solver). */
+const EXACT = 'fixtures/placement-exact.json';
 
 function list(name: string, fallback: string): string[] {
   const i = process.argv.indexOf(name);
@@ -76,7 +86,7 @@ const round = (x: number, d = 4): number => Number(x.toFixed(d));
 
 async function main(): Promise<void> {
   const sizes = list('--sizes', '20,50,100,200').map(Number);
-  const seeds = list('--seeds', '1,2,3').map(Number);
+  const seeds = list('--seeds', '4,5,6,7,8,9').map(Number);
   const budgets = list('--moves', '5,10').map(Number);
   const timeLimit = Number(list('--time-limit', '60')[0]);
   const fixtures = list('--fixtures', 'small,medium');
@@ -84,8 +94,7 @@ async function main(): Promise<void> {
   for (const vms of sizes)
     for (const seed of seeds)
       for (const maxMoves of budgets) {
-        // Hosts fuller than the bench's, so that capacity binds on a few dozen VMs.
-        const fleet = generatePlacementFleet({ vms, seed, hostCapacity: { vcpus: 32, memoryMb: 128 * 1024 }, utilisation: 0.85 });
+        const fleet = generatePlacementFleet({ vms, seed, ...smallPlacementFleetOptions });
         cases.push({ name: `vms${vms}-seed${seed}-moves${maxMoves}`, input: fleet.input, maxMoves });
       }
   const dir = await mkdtemp(join(tmpdir(), 'placement-crosscheck-'));
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
       out
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l) as { name: string; saved: number; optimal: boolean; seconds: number; migrations: number; status: string })
+        .map((l) => JSON.parse(l) as { name: string; saved: number; optimal: boolean; seconds: number; migrations: number; status: string; final: number[] })
         .map((r) => [r.name, r]),
     );
     for (const c of cases) {
@@ -109,6 +118,12 @@ async function main(): Promise<void> {
       const single = planPlacement(c.input, { maxMoves: c.maxMoves, strategy: 'single' });
       const e = exact.get(c.name)!;
       const saved = best.before - best.after;
+      // The ILP's rows are the VMs with a host, in order.
+      const fleet = prepareFleet(c.input, defaultPlacementOptions);
+      const target = fleet.hostOf.slice();
+      c.input.vms.flatMap((v, i) => (v.host === null ? [] : [i])).forEach((v, r) => {
+        target[v] = e.final[r]!;
+      });
       const row = {
         instance: c.name,
         cross_host_before: round(best.before, 1),
@@ -116,6 +131,7 @@ async function main(): Promise<void> {
         saved_greedy_baseline: round(single.before - single.after, 1),
         saved_exact: round(e.saved, 1),
         exact_proven_optimal: e.optimal,
+        exact_applicable_in_order: moveOrder(fleet, target) !== null,
         ratio_to_exact: e.saved > 0 ? round(saved / e.saved) : 1,
         ratio_to_baseline: single.before - single.after > 0 ? round(saved / (single.before - single.after)) : 1,
         strategy: best.plan.strategy,
@@ -154,12 +170,17 @@ async function main(): Promise<void> {
     }
   }
   const ratios = rows.map((r) => r.ratio_to_exact as number);
+  const inOrder = rows.filter((r) => r.exact_applicable_in_order).map((r) => r.ratio_to_exact as number);
   const summary = {
     instances: rows.length,
+    seeds,
     proven_optimal: rows.filter((r) => r.exact_proven_optimal).length,
     min_ratio_to_exact: Math.min(...ratios),
     mean_ratio_to_exact: round(ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length)),
     below_90_percent: rows.filter((r) => (r.ratio_to_exact as number) < 0.9).map((r) => r.instance),
+    exact_not_applicable_in_order: rows.filter((r) => !r.exact_applicable_in_order).map((r) => r.instance),
+    min_ratio_to_exact_applicable_in_order: Math.min(...inOrder),
+    mean_ratio_to_exact_applicable_in_order: round(inOrder.reduce((a, b) => a + b, 0) / Math.max(1, inOrder.length)),
     min_ratio_to_baseline: Math.min(...[...rows, ...fixtureRows].map((r) => r.ratio_to_baseline as number)),
     mean_ratio_to_baseline: round(
       [...rows, ...fixtureRows].reduce((a, r) => a + (r.ratio_to_baseline as number), 0) / Math.max(1, rows.length + fixtureRows.length),
@@ -172,9 +193,25 @@ async function main(): Promise<void> {
   } catch {
     // First run: a new file.
   }
+  const exactDoc = {
+    about: 'The ILP optimum (CBC through PuLP, bench/placement.py) of small generated fleets: generatePlacementFleet({ vms, seed, ...smallPlacementFleetOptions })',
+    written_by: `npm run crosscheck -- placement --time-limit ${timeLimit}`,
+    instances: rows.map((r) => {
+      const [, vms, seed, moves] = /vms(\d+)-seed(\d+)-moves(\d+)/.exec(r.instance as string)!;
+      return {
+        vms: Number(vms),
+        seed: Number(seed),
+        max_moves: Number(moves),
+        saved_exact: r.saved_exact,
+        proven_optimal: r.exact_proven_optimal,
+        applicable_in_order: r.exact_applicable_in_order,
+      };
+    }),
+  };
+  await writeFile(EXACT, `${JSON.stringify(exactDoc, null, 1)}\n`);
   doc.crosscheck = { node: process.version, date: new Date().toISOString(), time_limit_s: timeLimit, summary, instances: rows, fixtures: fixtureRows };
   await writeFile(RESULTS, `${JSON.stringify(doc, null, 2)}\n`);
-  process.stdout.write(`written to ${RESULTS}\n`);
+  process.stdout.write(`written to ${RESULTS} and ${EXACT}\n`);
 }
 
 main().catch((err: unknown) => {

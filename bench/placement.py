@@ -72,7 +72,10 @@ def solve(inst, time_limit):
     together = pulp.value(prob.objective) or 0.0
     total = sum(w for _, _, w in inst["pairs"])
     before_together = sum(w for a, b, w in inst["pairs"] if vms[a]["host"] == vms[b]["host"])
-    moved = sum(1 for v, vm in enumerate(vms) if (pulp.value(at(v, vm["host"])) if not isinstance(at(v, vm["host"]), int) else at(v, vm["host"])) < 0.5)
+    def value(x):
+        return x if isinstance(x, int) else (pulp.value(x) or 0.0)
+
+    moved = sum(1 for v, vm in enumerate(vms) if value(at(v, vm["host"])) < 0.5)
     return {
         "name": inst["name"],
         "status": pulp.LpStatus[status],
@@ -81,6 +84,9 @@ def solve(inst, time_limit):
         "cross_before": total - before_together,
         "migrations": moved,
         "seconds": round(seconds, 3),
+        # The host of each VM in the solution, so that the cross-check can tell whether its moves can be
+        # applied one at a time (the ILP constrains only the final placement).
+        "final": [next((h for h in range(H) if value(at(v, h)) > 0.5), vm["host"]) for v, vm in enumerate(vms)],
     }
 
 

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale memory]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay replay-hour kafka api scale memory placement]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -15,6 +15,7 @@ import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchMemory } from './memory.ts';
+import { benchPlacement } from './placement-bench.ts';
 import { benchQuality } from './quality.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
@@ -35,8 +36,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour'))) {
+  // Every section but replay-hour and placement (generated fleets of its own) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
     figures.scale = await benchScale(TRACE);
   }
   if (wanted('memory')) figures.memory = await benchMemory();
+  if (wanted('placement')) {
+    process.stderr.write('placement benchmark (advice and plain greedy baseline at 10k and 100k VMs)...\n');
+    figures.placement = benchPlacement();
+  }
   // Three minutes of replays: only when asked for by name.
   if (only.includes('quality')) {
     process.stderr.write('quality benchmark (15 hard traces, tuning and unseen seeds)...\n');

@@ -7,7 +7,8 @@
  * decoding), the watermark and counters, a table of every string (VM ids, tenant ids, attribute values,
  * peers outside the overlay), then VMs (attributes by string index, ring counters with a bitmap of the
  * non-zero columns per bucket, occupied slots of the distinct-set tables with their slot index, sketches as
- * raw registers), tombstones, tenants and the occupied slots of the pair table. Typed arrays keep their
+ * raw registers), tombstones, tenants, the occupied slots of the pair table and (from version 2) the hosts'
+ * announced capacities. Version 1 files still decode (with no host capacities). Typed arrays keep their
  * layout (slot indexes are written), so that a decoded table probes exactly like the original.
  *
  * Decoding trusts nothing: every read is bounds-checked, every count is checked against the bytes left
@@ -23,10 +24,12 @@ import type { DistinctSetsState } from '../windows/distinct-sets.ts';
 import { PAIR_EMPTY, PAIR_STRIDE, type PairTrafficState } from '../windows/pair-traffic.ts';
 import { HLL_MAX_RANK, HLL_REGISTERS } from '../windows/windowed-hll.ts';
 import { type WindowConfig, windowBuckets } from '../windows/window-config.ts';
-import { type FleetCounters, FleetState, type FleetStateData, type VmData } from './fleet-state.ts';
+import { type FleetCounters, FleetState, type FleetStateData, type HostCapacity, type VmData } from './fleet-state.ts';
 
 export const FLEET_CODEC_MAGIC = 0x53464341; // "ACFS" read as a little-endian u32
-export const FLEET_CODEC_VERSION = 1;
+export const FLEET_CODEC_VERSION = 2;
+/** The oldest version this build still reads: version 1 lacks only the host capacities. */
+const OLDEST_VERSION = 1;
 
 export type FleetCodecErrorCode = 'bad_magic' | 'unsupported_version' | 'checksum' | 'truncated' | 'config_mismatch' | 'corrupt';
 
@@ -274,6 +277,14 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
   body.u32(data.tenants.length);
   for (const t of data.tenants) writeTenant(body, t, strings);
   writePairs(body, data.pairs);
+  const hosts = data.hostCapacity ?? [];
+  body.u32(hosts.length);
+  for (const [id, c] of hosts) {
+    body.u32(strings.ref(id));
+    body.f64(c.vcpus);
+    body.f64(c.memoryMb);
+    body.f64(c.ts);
+  }
 
   const w = new Writer();
   w.u32(FLEET_CODEC_MAGIC);
@@ -441,8 +452,8 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
   const head = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (head.getUint32(0, true) !== FLEET_CODEC_MAGIC) throw new FleetCodecError('bad_magic', 'not a fleet state (bad magic number)');
   const version = head.getUint16(4, true);
-  if (version !== FLEET_CODEC_VERSION)
-    throw new FleetCodecError('unsupported_version', `version ${version}; this build reads version ${FLEET_CODEC_VERSION}`);
+  if (version < OLDEST_VERSION || version > FLEET_CODEC_VERSION)
+    throw new FleetCodecError('unsupported_version', `version ${version}; this build reads versions ${OLDEST_VERSION} to ${FLEET_CODEC_VERSION}`);
   const framed = bytes.subarray(0, bytes.length - 4);
   if (head.getUint32(bytes.length - 4, true) !== crc32(framed))
     throw new FleetCodecError('checksum', 'CRC-32 mismatch: the bytes were damaged or cut short');
@@ -523,9 +534,19 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
   const tenants: TenantAttributes[] = [];
   for (let i = 0; i < nTenants; i++) tenants.push(readTenant(r, str, optStr));
   const pairs = readPairs(r);
+  const hostCapacity: Array<[string, HostCapacity]> = [];
+  if (version >= 2) {
+    const nHosts = r.count(4 + 3 * 8, 'hosts');
+    for (let i = 0; i < nHosts; i++) {
+      const id = str('host id');
+      const c = { vcpus: r.f64('host vCPUs'), memoryMb: r.f64('host memory'), ts: r.f64('host ts') };
+      if (!(c.vcpus >= 0 && c.memoryMb >= 0 && Number.isFinite(c.vcpus) && Number.isFinite(c.memoryMb) && Number.isFinite(c.ts))) corrupt(`host ${id} has a bad capacity`);
+      hostCapacity.push([id, c]);
+    }
+  }
   if (r.left !== 0) corrupt(`${r.left} bytes after the end of the state`);
 
-  const data: FleetStateData = { watermark, nextSerial, sweptBucket, sweptAt, counters, vms, deleted, deletedSerials, tenants, pairs };
+  const data: FleetStateData = { watermark, nextSerial, sweptBucket, sweptAt, counters, vms, deleted, deletedSerials, tenants, pairs, hostCapacity };
   try {
     return new FleetState(config, data);
   } catch (err) {

@@ -104,6 +104,14 @@ export interface FleetStateData {
   deletedSerials: Array<[string, number]>;
   tenants: TenantAttributes[];
   pairs: PairTrafficState;
+  /** Announced host capacities (placement advice); absent from states written before they were kept. */
+  hostCapacity?: Array<[string, HostCapacity]>;
+}
+
+export interface HostCapacity {
+  vcpus: number;
+  memoryMb: number;
+  ts: number;
 }
 
 export interface VmData {
@@ -142,7 +150,7 @@ export class FleetState {
   private readonly bySerial = new Map<number, VmEntry>();
   readonly tenants = new Map<string, TenantAttributes>();
   /** Capacity each host announced on the host-attributes topic (placement advice); newest ts wins. */
-  readonly hostCapacity = new Map<string, { vcpus: number; memoryMb: number; ts: number }>();
+  readonly hostCapacity = new Map<string, HostCapacity>();
   /** New hosts turned away at MAX_HOSTS. */
   hostsRefused = 0;
   /** Newest flow event time seen; -Infinity before the first flow. */
@@ -236,6 +244,7 @@ export class FleetState {
       deletedSerials: [...this.deletedSerials],
       tenants: [...this.tenants.values()],
       pairs: this.pairs.exportState(),
+      hostCapacity: [...this.hostCapacity.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
     };
   }
 
@@ -276,6 +285,11 @@ export class FleetState {
     for (const t of d.tenants) {
       this.tenants.set(t.tenantId, t);
       this.tenantLabels += labelCount(t);
+    }
+    for (const [id, c] of d.hostCapacity ?? []) {
+      if (this.hostCapacity.has(id)) throw new RangeError(`host ${id} appears twice`);
+      if (this.hostCapacity.size >= MAX_HOSTS) throw new RangeError(`more than ${MAX_HOSTS} hosts`);
+      this.hostCapacity.set(id, c);
     }
   }
 

@@ -9,6 +9,7 @@
 import { affinityGroupId } from '../runs/affinity.ts';
 import { crossHostByHost, crossHostTraffic, type PlacementFleet, prepareFleet } from './fleet.ts';
 import { blockedMoves, greedyPlan, hostLoads, type Plan } from './greedy.ts';
+import { defaultImproveLimits, improvePlan } from './improve.ts';
 import {
   type BlockedMove,
   defaultPlacementOptions,
@@ -37,16 +38,22 @@ export function planPlacement(input: PlacementInput, options: Partial<PlacementO
   const maxMoves = Math.max(0, Math.floor(o.maxMoves));
   const fleet = prepareFleet(input, o);
   const strategies = o.strategy === 'best' ? STRATEGIES : [o.strategy];
-  let best: Plan | null = null;
-  for (const s of strategies) {
-    const p = greedyPlan(fleet, input.groups, s, maxMoves);
-    // Ties keep the earlier strategy; a strategy that saves the same with fewer migrations wins.
-    if (best === null || p.saved > best.saved + 1e-9 || (Math.abs(p.saved - best.saved) <= 1e-9 && p.migrations < best.migrations)) best = p;
-  }
-  const plan = best!;
+  const greedy = strategies.map((s) => greedyPlan(fleet, input.groups, s, maxMoves));
+  // The baseline alone stays the baseline; otherwise every start is improved on small fleets (where a
+  // different start often ends better) and the best greedy plan only on large ones (to bound the cost).
+  const improve = o.strategy === 'best';
+  const starts = improve && fleet.vmCount > defaultImproveLimits.exhaustiveVms ? [bestOf(greedy)] : greedy;
+  const plan = bestOf(starts.map((g) => (improve ? improvePlan(fleet, g, maxMoves) : g)));
   const before = crossHostTraffic(fleet, fleet.hostOf);
   const after = crossHostTraffic(fleet, plan.host);
   return { fleet, plan, before, after, blocked: blockedMoves(fleet, plan, BLOCKED_SHOWN * 10), options: { ...o, maxMoves } };
+}
+
+/** The plan that saves most; ties keep the earlier one unless another saves as much with fewer migrations. */
+function bestOf(plans: readonly Plan[]): Plan {
+  let best = plans[0]!;
+  for (const p of plans) if (p.saved > best.saved + 1e-9 || (Math.abs(p.saved - best.saved) <= 1e-9 && p.migrations < best.migrations)) best = p;
+  return best;
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;

@@ -244,7 +244,7 @@ export class PlacementState {
   }
 
   /** The ROOMY_HOSTS hosts with the most free vCPUs (ties by index), found again only after a move. */
-  private roomyHosts(): number[] {
+  roomyHosts(): number[] {
     if (!this.roomyStale) return this.roomy;
     const f = this.f;
     const top: number[] = [];
@@ -284,7 +284,8 @@ export class PlacementState {
     this.aaCount.set(key, (this.aaCount.get(key) ?? 0) + d);
   }
 
-  private aaOn(h: number, g: number): number {
+  /** Members of anti-affinity group g on host h. */
+  aaOn(h: number, g: number): number {
     return this.aaCount.get(h * this.f.antiAffinityGroups + g) ?? 0;
   }
 
@@ -389,22 +390,27 @@ export class PlacementState {
   }
 
   apply(members: ArrayLike<number>, to: number): void {
+    for (let i = 0; i < members.length; i++) this.relocate(members[i]!, to);
+  }
+
+  /**
+   * Puts VM m on host `to`, wherever it is now; it counts as moved while it is off its original host, so
+   * that the improvement phase (improve.ts) can retarget or undo a move.
+   */
+  relocate(m: number, to: number): void {
     const f = this.f;
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!;
-      const from = this.host[m]!;
-      this.loadVcpus[from]! -= f.vcpus[m]!;
-      this.loadMemoryMb[from]! -= f.memoryMb[m]!;
-      this.loadVcpus[to]! += f.vcpus[m]!;
-      this.loadMemoryMb[to]! += f.memoryMb[m]!;
-      const g = f.antiAffinity[m]!;
-      if (g >= 0) {
-        this.bumpAa(from, g, -1);
-        this.bumpAa(to, g, 1);
-      }
-      this.host[m] = to;
-      this.moved[m] = 1;
+    const from = this.host[m]!;
+    this.loadVcpus[from]! -= f.vcpus[m]!;
+    this.loadMemoryMb[from]! -= f.memoryMb[m]!;
+    this.loadVcpus[to]! += f.vcpus[m]!;
+    this.loadMemoryMb[to]! += f.memoryMb[m]!;
+    const g = f.antiAffinity[m]!;
+    if (g >= 0) {
+      this.bumpAa(from, g, -1);
+      this.bumpAa(to, g, 1);
     }
+    this.host[m] = to;
+    this.moved[m] = to === f.hostOf[m] ? 0 : 1;
     this.roomyStale = true;
   }
 }

@@ -103,6 +103,31 @@ describe('fleet codec', async () => {
     });
   }
 
+  it("keeps the hosts' announced capacities, and still decodes version 1 files, which have none", () => {
+    const original = new FleetState(defaultWindowConfig);
+    ingest(lines.slice(0, 500), [original]);
+    const plain = encodeFleetState(original);
+    original.applyHostAttributes({ ts: 2000, hostId: 'cmp-b', vcpus: 64, memoryMb: 262144 });
+    original.applyHostAttributes({ ts: 1000, hostId: 'cmp-a', vcpus: 32, memoryMb: 131072 });
+    const decoded = decodeFleetState(encodeFleetState(original), defaultWindowConfig);
+    expect([...decoded.hostCapacity].sort()).toEqual([
+      ['cmp-a', { vcpus: 32, memoryMb: 131072, ts: 1000 }],
+      ['cmp-b', { vcpus: 64, memoryMb: 262144, ts: 2000 }],
+    ]);
+    // What the placement advice of a run after a restore reads.
+    expect(takeSnapshot(decoded).placement?.hostCapacity).toEqual([
+      ['cmp-a', { vcpus: 32, memoryMb: 131072 }],
+      ['cmp-b', { vcpus: 64, memoryMb: 262144 }],
+    ]);
+    // A version 1 file is a version 2 file without the host section (here an empty one: a count of 0).
+    const v1 = new Uint8Array(plain.length - 4);
+    v1.set(plain.subarray(0, plain.length - 8));
+    v1[4] = 1;
+    const old = decodeFleetState(reframed(v1), defaultWindowConfig);
+    expect(old.hostCapacity.size).toBe(0);
+    expect(Buffer.from(encodeFleetState(old)).equals(Buffer.from(plain))).toBe(true);
+  });
+
   it('encodes to the same bytes in slices, yielding to the event loop between them', async () => {
     const fleet = new FleetState(defaultWindowConfig);
     ingest(lines, [fleet]);
@@ -154,9 +179,11 @@ describe('fleet codec', async () => {
 
   it('refuses other data, other versions and other window shapes with a typed error', () => {
     expect(expectCodecError(() => decodeFleetState(new TextEncoder().encode('{"not":"a fleet"}'), damageable)).code).toBe('bad_magic');
-    const v2 = reframed(bytes);
-    v2[4] = 2;
-    expect(expectCodecError(() => decodeFleetState(reframed(v2), damageable)).code).toBe('unsupported_version');
+    for (const version of [0, 3]) {
+      const other = reframed(bytes);
+      other[4] = version;
+      expect(expectCodecError(() => decodeFleetState(reframed(other), damageable)).code).toBe('unsupported_version');
+    }
     expect(expectCodecError(() => decodeFleetState(bytes, { ...damageable, windowMs: 30 * 60_000 })).code).toBe('config_mismatch');
     // The count of strings (after the header, window shape, watermark and counters) made huge.
     const huge = bytes.slice();
