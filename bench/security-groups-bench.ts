@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { emptyFlowRecord } from '../src/contract/records.ts';
-import { TraceGenerator } from '../src/fixtures/index.ts';
+import { TraceGenerator } from '../src/generator/index.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SecurityGroupsDocument } from '../../src/security-groups/types.ts';
 import type { ServiceView } from '../../src/service/types.ts';
 import { replaySmall } from './helpers.ts';
-import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from './security/setup.ts';
+import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from './auth/setup.ts';
 
 let view: ServiceView;
 let tenants: Tenants;

@@ -4,15 +4,15 @@
  * ConsumerPerformance tool on the same topic, and next to the pipeline alone (no Kafka) on the same
  * message texts: the three figures separate kafkajs' cost from the pipeline's.
  *
- * Benchmark tooling: needs a running broker and the Kafka jars (src/dev/kafka-broker.ts); the service
- * never imports it.
+ * Benchmark tooling: needs a running broker and the Kafka jars (tools/kafka-broker/); the service never
+ * imports it.
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { runConsumerPerformance } from '../dev/kafka-broker.ts';
-import { defaultPipelineConfig, Pipeline, type TopicNames } from '../pipeline/pipeline.ts';
-import { pipelineBatchHandler, startFlowConsumer } from './consumer.ts';
-import { localKafkaSettings } from './options.ts';
+import { defaultPipelineConfig, Pipeline, type TopicNames } from '../src/pipeline/pipeline.ts';
+import { pipelineBatchHandler, startFlowConsumer } from '../src/kafka/consumer.ts';
+import { localKafkaSettings } from '../src/kafka/options.ts';
+import { runConsumerPerformance } from '../tools/kafka-broker/index.ts';
 
 export interface BenchKafkaIngestOptions {
   brokers: string;

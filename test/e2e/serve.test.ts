@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 
 it('serves the bundled trace on the port given by --port and stops on SIGTERM', async () => {
   const port = await getFreePort();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureChromium } from '../helpers/chromium.ts';
+import { ensureChromium } from './chromium.ts';
 
 describe('ensureChromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chromium-setup-'));

@@ -1,9 +1,10 @@
 /**
- * The dev broker's server.properties for its secured listeners: exact lines, since a typo in a listener or
+ * The dev broker's server.properties, its secured listeners included: exact lines, since a typo in a listener or
  * JAAS property only shows up as a broker that will not start or a client that cannot log in.
  */
 import { describe, expect, it } from 'vitest';
-import { buildServerProperties, scramFormatArgs } from '../../src/dev/kafka-broker.ts';
+import { scramFormatArgs } from '../../../tools/kafka-broker/listeners.ts';
+import { buildServerProperties } from '../../../tools/kafka-broker/properties.ts';
 
 const lines = (text: string, pattern: RegExp): string[] => text.split('\n').filter((l) => pattern.test(l));
 const base = { host: '127.0.0.1', port: 9092, controllerPort: 9093, logDirs: '/tmp/k' };
@@ -11,6 +12,15 @@ const users = [
   { username: 'svc', password: 'pw1' },
   { username: 'ops', password: 'pw2' },
 ];
+
+describe('dev broker server.properties', () => {
+  it('generates a single-node KRaft config', () => {
+    const p = buildServerProperties({ port: 19092, controllerPort: 19093, logDirs: '/tmp/x' });
+    expect(p).toContain('listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n');
+    expect(p).toContain('controller.quorum.voters=1@127.0.0.1:19093\n');
+    expect(p).toContain('offsets.topic.replication.factor=1\n');
+  });
+});
 
 describe('dev broker listeners', () => {
   it('keeps the plain broker as it was', () => {

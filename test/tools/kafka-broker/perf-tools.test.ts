@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildServerProperties, parseConsumerPerfOutput, parseProducerPerfOutput } from '../../src/dev/kafka-broker.ts';
+import { parseConsumerPerfOutput, parseProducerPerfOutput } from '../../../tools/kafka-broker/perf-tools.ts';
 
 describe('Kafka perf tool output parsing (real 3.9.1 output)', () => {
   it('parses ProducerPerformance summary', () => {
@@ -25,12 +25,5 @@ describe('Kafka perf tool output parsing (real 3.9.1 output)', () => {
     expect(r.recordsPerSec).toBeCloseTo(214362.2722);
     expect(r.fetchRecordsPerSec).toBeCloseTo(407331.9756);
     expect(r.rebalanceMs).toBe(442);
-  });
-
-  it('generates a single-node KRaft config', () => {
-    const p = buildServerProperties({ port: 19092, controllerPort: 19093, logDirs: '/tmp/x' });
-    expect(p).toContain('listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n');
-    expect(p).toContain('controller.quorum.voters=1@127.0.0.1:19093\n');
-    expect(p).toContain('offsets.topic.replication.factor=1\n');
   });
 });

@@ -11,7 +11,7 @@ import {
   testKafkaClient,
   uniqueGroup,
   uniqueTopic,
-} from '../helpers/kafka.ts';
+} from '../../helpers/kafka.ts';
 
 const N = 1000;
 const PARTITIONS = 3;

@@ -1,15 +1,16 @@
 /**
  * The production build as the image runs it: `node dist/main.js`, no TypeScript loader, serves the bundled
  * trace (the clustering worker thread and the dashboard's static files found beside the compiled modules),
- * and never loads the plotting libraries, which only the commands that draw plots import.
+ * and never loads the plotting libraries, which only the commands that draw plots import. It ships the
+ * service's folders only.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { DIST_ENTRY, ensureBuilt } from '../helpers/build.ts';
 import { loadedPackages, PLOTTING_PACKAGES, packageOf } from '../helpers/loaded-packages.ts';
 import { waitFor } from '../helpers/service-process.ts';
@@ -80,6 +81,11 @@ describe('node dist/main.js', () => {
     // The log does see packages (the check can fail): the web framework is among them.
     expect(packages.has('fastify')).toBe(true);
     expect(PLOTTING_PACKAGES.filter((p) => packages.has(p))).toEqual([]);
+  });
+
+  it('ships the folders of src/ and nothing else: no development tooling (tools/, bench/, test/)', () => {
+    const foldersOf = (root: string): string[] => readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    expect(foldersOf('dist')).toEqual(foldersOf('src'));
   });
 
   it('stops cleanly on SIGTERM', async () => {

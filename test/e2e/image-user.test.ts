@@ -16,7 +16,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { ensureBuilt } from '../helpers/build.ts';

@@ -24,7 +24,7 @@ let app: FastifyInstance;
 let owners: Map<string, string | null>;
 
 const report = {
-  generated_by: 'test/http/security/hostile-inputs.test.ts',
+  generated_by: 'test/http/auth/hostile-inputs.test.ts',
   fixture: 'fixtures/small.jsonl.gz',
   seed: SEED,
   hostile_inputs: { requests: 0, exhaustive: 0, random: 0, by_status: {} as Record<string, number> },

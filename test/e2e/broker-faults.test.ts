@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
+import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { replayTrace } from '../../src/replay/replay.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 
 const BIN = resolve('bin/alcor-clusters');
 const KEY = 'operator-test-key-0123456789';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { loadedPackages, PLOTTING_PACKAGES } from '../helpers/loaded-packages.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
