@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { EnvFileError, type EnvFileLoad, loadEnvFile } from '../config/env-file.ts';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '../config/service-config.ts';
-import { StateDirLockedError } from '../storage/state-lock.ts';
+import { Registry } from 'prom-client';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { toPipelineConfig } from '../config/pipeline-options.ts';
+import { ServiceMetrics } from '../http/metrics.ts';
+import { acquireStateLock, StateDirLockedError } from '../storage/state-lock.ts';
+import { parseTopologyEnv, type TopologyConfig, TopologyEnvError } from '../topology/config.ts';
+import { serveScaleOut } from '../topology/serve.ts';
 import { createService, type ServiceHandle } from './create-service.ts';
 
 /** Exit codes: 2 a configuration error, 3 STATE_DIR held by another process, 1 any other failure at start. */
@@ -31,6 +37,13 @@ export async function serveProcess(overrides: Readonly<Record<string, string>> =
   try {
     envFile = loadEnvFile(undefined, env);
     config = loadServiceConfig(env);
+    const topology = parseTopologyEnv(env);
+    if (topology) {
+      // Several members of one application: the windows live in Kafka's partitions, not in this process's snapshots.
+      if (!config.kafka) throw new ConfigError(['SCALE_OUT_APP_ID: set without KAFKA_BROKERS (the members of an application share their work through Kafka)']);
+      await serveScaleOutMember(config, config.kafka, topology);
+      return;
+    }
     handle = await createService(config, {
       envFile,
       onStateLockLost: (why) => {
@@ -39,7 +52,7 @@ export async function serveProcess(overrides: Readonly<Record<string, string>> =
       },
     });
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof EnvFileError) exit(EXIT_CONFIG, err.message);
+    if (err instanceof ConfigError || err instanceof EnvFileError || err instanceof TopologyEnvError) exit(EXIT_CONFIG, err.message);
     if (err instanceof StateDirLockedError) exit(EXIT_STATE_DIR_LOCKED, `${PROGRAM}: ${err.message}`);
     exit(EXIT_START_FAILED, `${PROGRAM}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -54,6 +67,18 @@ export async function serveProcess(overrides: Readonly<Record<string, string>> =
   } catch (err) {
     exit(EXIT_START_FAILED, `${PROGRAM}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** A member of a scale-out application (src/topology/): its own serve loop, behind the same STATE_DIR lock and exit codes. */
+async function serveScaleOutMember(config: ServiceConfig, kafka: KafkaSettings, topology: TopologyConfig): Promise<void> {
+  const lock = acquireStateLock(config.env.STATE_DIR, {
+    onLost: (why) => exit(EXIT_STATE_DIR_LOCKED, `${PROGRAM}: lost the STATE_DIR lock ${join(config.env.STATE_DIR, 'alcor.lock')} (${why}); stopping`),
+  });
+  process.once('exit', () => lock.release());
+  const replayed = toPipelineConfig(config.pipeline);
+  // Live input has a wall clock to bound event times by.
+  const pipeline = replayed.future ? { ...replayed, future: { ...replayed.future, wallClock: Date.now } } : replayed;
+  await serveScaleOut({ config, kafka, topology, pipeline, metrics: new ServiceMetrics(new Registry()) });
 }
 
 function exit(code: number, message: string): never {

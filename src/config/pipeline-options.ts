@@ -3,6 +3,7 @@
  * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
  */
 import { z } from 'zod';
+import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { envBoolean } from './env-values.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
@@ -66,6 +67,8 @@ export const PipelineOptions = z
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
     ...topicShape,
+    /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
+    flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
     /** Most VM migrations one placement advice suggests. */
     placementMaxMoves: z.coerce.number().int().min(0).max(100_000).default(20),
     /** Capacity of a host that announced none; unset: the largest load observed on any host. */
@@ -143,6 +146,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
+    flowFormat: o.flowFormat,
   };
 }
 

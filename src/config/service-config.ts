@@ -220,6 +220,7 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_MESSAGE_BYTES: 'maxMessageBytes',
   MAX_BATCH_RECORDS: 'maxBatchRecords',
   ...TOPIC_ENV,
+  KAFKA_FLOW_FORMAT: 'flowFormat',
   PLACEMENT_MAX_MOVES: 'placementMaxMoves',
   PLACEMENT_DEFAULT_VCPUS: 'placementDefaultVcpus',
   PLACEMENT_DEFAULT_MEMORY_MB: 'placementDefaultMemoryMb',

@@ -4,6 +4,7 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
@@ -40,6 +41,8 @@ export interface PipelineConfig {
    * records and is checked against, so that turning it on keeps the snapshots of earlier builds usable.
    */
   hostAttributesTopic?: string;
+  /** The JSON of the flows topic: the contract's own (default) or a flow collector's (docs/exporters.md). */
+  flowFormat?: FlowFormat;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -90,7 +93,7 @@ export class Pipeline {
     this.fleet = fleet ?? new FleetState(config.window);
     this.connections = new ConnectionLog(config.window.windowMs);
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
-    this.decoder = new MessageDecoder(config.limits);
+    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
       [config.topics.vmAttributes, 'vm'],
@@ -250,7 +253,7 @@ export class Pipeline {
 }
 
 /** The text kept for a rejected record: the original text when there is one, else its JSON, capped. */
-function keepRaw(raw: unknown): string {
+export function keepRaw(raw: unknown): string {
   let text: string;
   if (typeof raw === 'string') text = raw;
   else {

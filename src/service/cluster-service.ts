@@ -144,9 +144,10 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * run on the very input of the latest run is not started (it would repeat that run, write another model
    * and push a real run out of the history): the latest run's id is returned. A request always runs.
    */
-  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}): RecluterRequestOutcome {
+  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: FleetSnapshot): RecluterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
-    const input = this.currentInput();
+    // A snapshot gathered elsewhere (scale-out: the leader's, from every partition) is always a new input.
+    const input = given === undefined ? this.currentInput() : { watermark: given.watermark, records: Number.NaN };
     // A trace's final run must search (its result is the product): it repeats a warm run on the same input.
     const repeatsSearch = reason !== 'final' || this.latest?.vms.outcome.search?.searched !== false;
     if (reason !== 'request' && this.latest !== null && this.seedModel === null && sameInput(this.lastInput, input) && repeatsSearch) {
@@ -154,7 +155,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
-    const snapshot = this.pipeline.snapshot();
+    const snapshot = given ?? this.pipeline.snapshot();
     // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
     // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
     const previous = previousRunOf(

@@ -43,6 +43,7 @@ clustering as of the end of the trace.
   --pca true|false           project on principal components before clustering (default false)
   --dbscan-eps X, --dbscan-min-points N   DBSCAN parameters (eps automatic when absent)
   --flows-topic, --vm-attributes-topic, --tenant-attributes-topic   topic names in the trace
+  --flow-format alcor|goflow2|pmacct   the JSON of the flows topic's values: ours, or a flow collector's (default alcor)
   --host-attributes-topic NAME   topic of host capacities in the trace (default host-attributes)
   --placement-max-moves N    migrations the placement advice may suggest (default 20)
   --placement-default-vcpus N, --placement-default-memory-mb N   capacity of hosts without host attributes
