@@ -93,12 +93,14 @@ async function assemble(config: ServiceConfig, input: ServiceInput, releaseLock:
     models: new FileModelStore(modelsDir),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
+    securityGroupsEveryRun: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !prepared.restored ? loaded.model : null,
   });
-  prepared.restored?.applyTo(service);
+  const restoreProblem = prepared.restored?.applyTo(service) ?? null;
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
+  if (restoreProblem !== null) log.warn(restoreProblem);
 
   if (envFile)
     log.info(

@@ -9,6 +9,7 @@ import { envBoolean } from './env-values.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
@@ -81,6 +82,8 @@ export const PipelineOptions = z
     maxPeersPerVm: positiveInt.max(1_000_000).default(defaultWindowConfig.maxPeersPerVm),
     /** VM pairs remembered for the affinity graph. */
     maxVmPairs: positiveInt.max(100_000_000).default(DEFAULT_MAX_VM_PAIRS),
+    /** Connections the security groups' connection log holds (docs/security-groups.md); new ones beyond it are refused. */
+    maxSecurityGroupConnections: positiveInt.max(100_000_000).default(DEFAULT_MAX_CONNECTIONS),
     /** Event time without flows or attributes after which a VM is forgotten; default twice the window. */
     idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
     /** Event time a deleted VM's tombstone is kept against older messages. */
@@ -147,6 +150,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
     flowFormat: o.flowFormat,
+    maxSecurityGroupConnections: o.maxSecurityGroupConnections,
   };
 }
 

@@ -212,6 +212,7 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_VMS: 'maxVms',
   MAX_PEERS_PER_VM: 'maxPeersPerVm',
   MAX_VM_PAIRS: 'maxVmPairs',
+  MAX_SECURITY_GROUP_CONNECTIONS: 'maxSecurityGroupConnections',
   MAX_TENANTS: 'maxTenants',
   MAX_TENANT_LABELS: 'maxTenantLabels',
   MAX_DELETED_VMS: 'maxDeletedVms',

@@ -131,7 +131,7 @@ export class ServiceMetrics {
     });
     this.fleetEvents = new Counter({
       name: `${p}fleet_events_total`,
-      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), vm_attributes_stale, vms_deleted, ...',
+      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), security_group_connections_refused (max_security_group_connections), vm_attributes_stale, vms_deleted, ...',
       labelNames: ['event'],
       registers,
     });

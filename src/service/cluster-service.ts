@@ -2,7 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
+import { membershipOf, recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
@@ -16,6 +16,7 @@ import { assignIdentities, type IdentityState, initialIdentity, type RunChanges,
 import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
 import type { FleetSnapshot } from '../runs/snapshot.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
+import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { Clusterer } from './clusterer.ts';
 import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
@@ -51,6 +52,11 @@ export interface ClusterServiceOptions {
   history?: HistoryDocument | null;
   /** Receives the history after each run; none: it is not kept. */
   historySink?: HistorySink | null;
+  /**
+   * Start the security groups of each run as it completes (in slices, docs/security-groups.md), rather
+   * than on the first request after it. The service does; replay computes them once, at its end.
+   */
+  securityGroupsEveryRun?: boolean;
 }
 
 /** What a durable snapshot needs of the service besides its fleet state, read at one moment. */
@@ -59,6 +65,7 @@ export interface ServiceStateHead {
   topics: TopicNames;
   pipeline: PipelineState;
   service: ClusterServiceState;
+  connections: ConnectionLogState;
 }
 
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
@@ -73,7 +80,8 @@ interface RunInput {
 
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
-  private securityGroupsCache: { run: ClusteringRun; document: SecurityGroupsDocument } | null = null;
+  private securityGroupsJob: { run: ClusteringRun; done: Promise<SecurityGroupsDocument> } | null = null;
+  private readonly securityGroupsEveryRun: boolean;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
@@ -99,6 +107,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   ) {
     super();
     this.history = new RunHistory(options.historySize ?? DEFAULT_RUN_HISTORY);
+    this.securityGroupsEveryRun = options.securityGroupsEveryRun ?? false;
     this.models = options.models ?? null;
     this.historySink = options.historySink ?? null;
     this.seedModel = options.model ?? null;
@@ -176,6 +185,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.saveModel(run);
         this.saveHistory();
         this.emit('run', run, changes);
+        // A failure is the request's to report (GET /v1/security-groups answers 500); here it must not escape.
+        if (this.securityGroupsEveryRun) this.securityGroups().catch(() => {});
         this.catchUp(input.watermark);
       },
       (err: unknown) => {
@@ -259,7 +270,13 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   /** Everything a durable snapshot keeps but the fleet state; call between messages, like exportState. */
   stateHead(): ServiceStateHead {
     const { config } = this.pipeline;
-    return { window: { ...config.window }, topics: { ...config.topics }, pipeline: this.pipeline.exportState(), service: this.exportState() };
+    return {
+      window: { ...config.window },
+      topics: { ...config.topics },
+      pipeline: this.pipeline.exportState(),
+      service: this.exportState(),
+      connections: this.pipeline.connections.exportState(),
+    };
   }
 
   /** The fleet state encoded by `encode` (a snapshot's codec); the caller applies no input meanwhile. */
@@ -267,10 +284,15 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return encode(this.pipeline.fleet);
   }
 
-  /** Continues from a snapshot's pipeline counters and schedule, and its service state (the fleet was given to the pipeline). */
-  restoreSnapshot(head: { pipeline: PipelineState; service: ClusterServiceState }): void {
+  /**
+   * Continues from a snapshot's pipeline counters and schedule, connection log and service state (the fleet
+   * was given to the pipeline); returns why the connection log was not restored (the rest was), or null.
+   */
+  restoreSnapshot(head: { pipeline: PipelineState; service: ClusterServiceState; connections: ConnectionLogState | null }): string | null {
     this.pipeline.restoreState(head.pipeline);
+    const problem = this.pipeline.restoreConnections(head.connections);
     this.restoreState(head.service);
+    return problem;
   }
 
   /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
@@ -306,17 +328,19 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 
   /**
-   * Computed on the first request after a run, not with every run: it costs a fraction of a run
-   * (docs/security-groups.md) that a service nobody asks need not pay. Checked against the connection log as
-   * it is at that moment, with the check window ending at the run's watermark.
+   * The latest run's security groups, computed once per run: as the run completes (securityGroupsEveryRun)
+   * or on the first request after it. In slices of about SECURITY_GROUPS_SLICE_MS with the event loop
+   * given back between them (at 100k VMs the whole takes seconds); the first slice copies the connection
+   * log as it is then, and the check window ends at the run's watermark.
    */
-  securityGroups(): SecurityGroupsDocument | null {
+  securityGroups(): Promise<SecurityGroupsDocument | null> {
     const run = this.latestRun();
-    if (run === null) return null;
-    if (this.securityGroupsCache?.run !== run) {
-      this.securityGroupsCache = { run, document: this.learnSecurityGroups(run).document };
+    if (run === null) return Promise.resolve(null);
+    if (this.securityGroupsJob?.run !== run) {
+      const steps = recommendInSlices(membershipOf(run), this.pipeline.connections);
+      this.securityGroupsJob = { run, done: inSlices(steps, SECURITY_GROUPS_SLICE_MS).then((outcome) => outcome.document) };
     }
-    return this.securityGroupsCache.document;
+    return this.securityGroupsJob.done;
   }
 
   /** Security groups learned from `run` and the connection log as it is now, with the time it took. */
@@ -361,7 +385,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       watermark: Number.isFinite(p.fleet.watermark) ? p.fleet.watermark : null,
       vmsTracked: p.fleet.vms.size,
       tenantsTracked: trackedTenantCount(p.fleet),
-      fleet: { ...p.fleet.counters },
+      fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
+      connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
     };
   }
 
@@ -382,4 +407,30 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
 function sameInput(a: RunInput | null, b: RunInput): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
+}
+
+/** Longest the security groups hold the event loop at once, but for their first slice (a copy of the log). */
+export const SECURITY_GROUPS_SLICE_MS = 20;
+
+/** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
+export function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const slice = (): void => {
+      try {
+        const until = performance.now() + sliceMs;
+        for (;;) {
+          const step = steps.next();
+          if (step.done === true) {
+            resolve(step.value);
+            return;
+          }
+          if (performance.now() >= until) break;
+        }
+        setImmediate(slice);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    slice();
+  });
 }

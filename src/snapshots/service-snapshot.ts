@@ -11,6 +11,7 @@ import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
 import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
 import type { PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
 import { decodeSnapshotFile, encodeSnapshotFile, SnapshotFileError } from './snapshot-file.ts';
@@ -43,7 +44,23 @@ export interface ServiceSnapshot {
   pipeline: PipelineState;
   fleet: Uint8Array;
   service: ClusterServiceState;
+  /** The connections security groups are learned from (docs/security-groups.md); null in format-1 and -2 snapshots. */
+  connections: ConnectionLogState | null;
 }
+
+const Counter = z.number().min(0);
+/** The log's columns are checked for shape here and for consistent lengths by ConnectionLog.restore. */
+const ConnectionsShape = z.object({
+  windowMs: z.number().positive(),
+  newestEpoch: z.number(),
+  purgedEpoch: z.number(),
+  counters: z.object({ recorded: Counter, refused: Counter, badPort: Counter, noVm: Counter, forgotten: Counter }),
+  endVm: z.array(z.string().nullable()),
+  endIp: z.array(z.number().int().min(0)),
+  ips: z.array(z.string()),
+  ints: z.instanceof(Int32Array),
+  doubles: z.instanceof(Float64Array),
+});
 
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
 
@@ -77,12 +94,13 @@ const SnapshotShape = z.object({
     latest: z.unknown(),
     history: z.array(z.unknown()),
   }),
+  connections: ConnectionsShape.nullish().transform((c) => c ?? null),
 });
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
 function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number, kafka: KafkaLogIdentity | null): Omit<ServiceSnapshot, 'fleet'> {
-  const { window, topics, pipeline, service: state } = service.stateHead();
-  return { kind: SNAPSHOT_KIND, takenAt: now, window, topics, offsets, kafka, pipeline, service: state };
+  const { window, topics, pipeline, service: state, connections } = service.stateHead();
+  return { kind: SNAPSHOT_KIND, takenAt: now, window, topics, offsets, kafka, pipeline, service: state, connections };
 }
 
 export function captureSnapshot(
@@ -188,7 +206,10 @@ function futureWatermarkProblem(watermark: number, latestSaneTs: number): string
   return `its watermark ${iso(watermark)} is later than the wall clock plus the allowed future skew (${iso(latestSaneTs)}): written under a wrong clock or before future_ts rejects; not restored`;
 }
 
-/** Puts a restored snapshot's counters, schedule and runs into a service built on its fleet state. */
-export function applySnapshot(snapshot: ServiceSnapshot, service: ClusterService): void {
-  service.restoreSnapshot(snapshot);
+/**
+ * Puts a restored snapshot's counters, schedule, connection log and runs into a service built on its fleet
+ * state; returns why the connection log was not restored (the rest was), or null.
+ */
+export function applySnapshot(snapshot: ServiceSnapshot, service: ClusterService): string | null {
+  return service.restoreSnapshot(snapshot);
 }

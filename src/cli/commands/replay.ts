@@ -51,6 +51,7 @@ clustering as of the end of the trace.
   --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
   --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
   --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)
+  --max-security-group-connections N   connections kept for the security groups (1000000)
   --idle-minutes N           a VM silent this long (event time) is forgotten (default twice the window)
   --deleted-retention-hours N   tombstones of deleted VMs are kept this long (24)
   --max-message-bytes N      longer lines are rejected as too_large (4194304)

@@ -14,8 +14,8 @@ import type { ClusterService } from '../../service/cluster-service.ts';
 export interface RestoredInputState {
   /** The fleet state to continue from. */
   fleet: FleetState;
-  /** Puts the rest of the restored state (counters, schedule, runs) into the service built on `fleet`. */
-  applyTo(service: ClusterService): void;
+  /** Puts the rest of the restored state (counters, schedule, runs) into the service built on `fleet`; a problem to log, or null. */
+  applyTo(service: ClusterService): string | null;
 }
 
 export interface InputPreparation {

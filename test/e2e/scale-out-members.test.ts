@@ -141,5 +141,5 @@ describe('members that die and join mid-stream', () => {
     expect(after[0]!.previous_run_id).toBe(before.run_id);
     const newLeader = await waitFor(() => leaderOf(alive), 30_000, 'the new leader');
     expect(await metric(newLeader.url, 'alcor_scale_out_leaderships')).toBe(1);
-  }, 240_000);
+  }, 360_000);
 });
