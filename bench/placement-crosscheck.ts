@@ -9,6 +9,10 @@
  * Figures go to bench/results/placement.json (section "crosscheck"). The improvement phase was tuned on seeds
  * 1 to 3; the default seeds are others, so that the figure is not the one tuned for.
  *
+ * --fixture-optimum solves the ILP for the replayed small fixture's advice (budget FIXTURE_MOVES, the advice's own
+ * problem: capacities after defaults, as prepareFleet builds them) and stores it in FIXTURE_OPTIMUM, which
+ * test/placement/fixture-optimum.test.ts compares a replay's advice against (no solver needed there).
+ *
  * --tiers labels the generated fleets' hosts with racks of TIER_RACK hosts and zones of TIER_ZONE racks, and
  * compares the weighted cost (traffic x host distance, distances 1/2/3) that both sides then minimise; its
  * figures go to the section "crosscheck_tiers" and leave fixtures/placement-exact.json alone.
@@ -25,7 +29,7 @@ import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { generatePlacementFleet, smallPlacementFleetOptions } from '../src/fixtures/placement-fleet.ts';
 import { planPlacement } from '../src/placement/advice.ts';
-import { placementCost, prepareFleet } from '../src/placement/fleet.ts';
+import { type PlacementFleet, placementCost, prepareFleet } from '../src/placement/fleet.ts';
 import { moveOrder } from '../src/placement/improve.ts';
 import { type Capacity, defaultPlacementOptions, defaultTierOptions, type PlacementInput } from '../src/placement/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
@@ -36,6 +40,8 @@ const RESULTS = 'bench/results/placement.json';
 /** The optimum of each small fleet, for test/placement/exact.test.ts (which needs no solver). */
 const EXACT = 'fixtures/placement-exact.json';
 
+const FIXTURE_OPTIMUM = 'fixtures/small.placement-optimum.json';
+const FIXTURE_MOVES = 20;
 const TIER_RACK = 2;
 const TIER_ZONE = 2;
 
@@ -108,6 +114,71 @@ function ilpInstance(name: string, input: PlacementInput, maxMoves: number): unk
   };
 }
 
+/** The instance from the advice's own problem (capacities after defaults, traffic per minute, VMs with a host). */
+function fleetInstance(name: string, f: PlacementFleet, maxMoves: number): unknown {
+  const kept: number[] = [];
+  for (let v = 0; v < f.vmCount; v++) if (f.hostOf[v]! >= 0) kept.push(v);
+  const row = new Map(kept.map((v, r) => [v, r]));
+  const pairs: Array<[number, number, number]> = [];
+  for (const v of kept)
+    for (let j = f.adjStart[v]!; j < f.adjStart[v + 1]!; j++) {
+      const x = f.adjTo[j]!;
+      if (x > v) pairs.push([row.get(v)!, row.get(x)!, f.adjWeight[j]!]);
+    }
+  if (f.tiers !== null) throw new Error('the fixture optimum is for untiered fleets');
+  return {
+    name,
+    // A host without capacity takes no VM; what it holds stays (the ILP may not move it onto others' room).
+    hosts: f.hostIds.map((_, h) => ({ vcpus: Number.isNaN(f.capVcpus[h]!) ? 0 : f.capVcpus[h]!, memory_mb: Number.isNaN(f.capMemoryMb[h]!) ? 0 : f.capMemoryMb[h]! })),
+    vms: kept.map((v) => ({
+      host: f.hostOf[v]!,
+      vcpus: f.vcpus[v]!,
+      memory_mb: f.memoryMb[v]!,
+      sized: f.sized[v] === 1,
+      pinned: f.pinned[v] === 1,
+      aa: f.antiAffinity[v]! >= 0 ? f.antiAffinity[v]! : null,
+    })),
+    pairs,
+    max_moves: maxMoves,
+  };
+}
+
+/** The exact optimum of the small fixture's advice, stored for the test that compares a replay with it. */
+async function fixtureOptimum(timeLimit: number): Promise<void> {
+  const { lastRun } = await replayTrace('fixtures/small.jsonl.gz', {
+    pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
+    run: toRunOptions(PipelineOptions.parse({})),
+  });
+  const placed = lastRun?.placement;
+  if (placed === undefined) throw new Error('the small fixture gave no placement advice');
+  const best = planPlacement(placed.input, { maxMoves: FIXTURE_MOVES });
+  const dir = await mkdtemp(join(tmpdir(), 'placement-fixture-'));
+  try {
+    const file = join(dir, 'instances.json');
+    await writeFile(file, JSON.stringify([fleetInstance('small', best.fleet, FIXTURE_MOVES)]));
+    const out = execFileSync(solverPython(), ['bench/placement.py', file, String(timeLimit)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const e = JSON.parse(out.trim()) as { saved: number; cross_before: number; optimal: boolean; seconds: number; migrations: number };
+    if (Math.abs(e.cross_before - best.before) > 1e-6 * Math.max(1, best.before)) throw new Error(`the ILP prices the start at ${e.cross_before}, the advice at ${best.before}`);
+    const doc = {
+      about: 'The exact optimum (ILP, CBC through PuLP: bench/placement.py) of the placement advice of the last run of a replay of fixtures/small.jsonl.gz',
+      written_by: `npm run crosscheck -- placement --fixture-optimum --time-limit ${timeLimit}`,
+      vms: placed.input.vms.length,
+      hosts: best.fleet.hostIds.length,
+      max_moves: FIXTURE_MOVES,
+      cross_host_bytes_per_minute_before: round(best.before, 1),
+      saved_exact: round(e.saved, 1),
+      proven_optimal: e.optimal,
+      exact_migrations: e.migrations,
+      exact_s: e.seconds,
+      saved_advice_when_written: round(best.before - best.after, 1),
+    };
+    await writeFile(FIXTURE_OPTIMUM, `${JSON.stringify(doc, null, 1)}\n`);
+    process.stdout.write(`${JSON.stringify(doc)}\nwritten to ${FIXTURE_OPTIMUM}\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function tiered(input: PlacementInput): boolean {
   return [...input.hostCapacity.values()].some((c) => c.labels !== undefined);
 }
@@ -124,6 +195,7 @@ async function main(): Promise<void> {
   const seeds = list('--seeds', '4,5,6,7,8,9').map(Number);
   const budgets = list('--moves', '5,10').map(Number);
   const timeLimit = Number(list('--time-limit', '60')[0]);
+  if (process.argv.includes('--fixture-optimum')) return fixtureOptimum(timeLimit);
   const tiers = process.argv.includes('--tiers');
   const fixtures = tiers ? [] : list('--fixtures', 'small,medium');
   const cases: Array<{ name: string; input: PlacementInput; maxMoves: number }> = [];
