@@ -3,8 +3,8 @@
  * next to Kafka's own ConsumerPerformance tool on the same topic.
  */
 import { rm } from 'node:fs/promises';
-import { getFreePorts, startKafkaBroker } from '../src/dev/kafka-broker.ts';
-import { benchKafkaIngest } from '../src/kafka/bench-ingest.ts';
+import { getFreePorts, startKafkaBroker } from '../tools/kafka-broker/index.ts';
+import { benchKafkaIngest } from './kafka-ingest.ts';
 
 export async function benchKafka(records = 200_000): Promise<Record<string, unknown>> {
   const [port, controllerPort] = await getFreePorts(2);

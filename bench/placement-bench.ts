@@ -1,12 +1,12 @@
 /**
  * npx tsx bench/placement-bench.ts [--vms 10000,100000] [--moves N] [--out FILE]: the placement advice's cost on
- * generated fleets (src/fixtures/placement-fleet.ts: applications placed by a traffic-blind scheduler),
+ * generated fleets (src/generator/placement-fleet.ts: applications placed by a traffic-blind scheduler),
  * the 'best' the service runs and the plain greedy baseline ('single'), with the share of cross-host traffic
  * each saves. Figures go to bench/results/placement.json (merged with the crosscheck's); `npm run bench --
  * placement` (bench/run.ts) puts the same figures in bench/results/latest.json.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { generatePlacementFleet } from '../src/fixtures/placement-fleet.ts';
+import { generatePlacementFleet } from '../src/generator/placement-fleet.ts';
 import { planPlacement } from '../src/placement/advice.ts';
 import type { PlacementOptions } from '../src/placement/types.ts';
 

@@ -3,7 +3,7 @@
  * [--fixtures small,medium] [--tiers]: the placement advice (src/placement) against
  *   - the exact optimum with the same move budget, an ILP solved by CBC through PuLP (bench/placement.py, in a
  *     venv under .cache/placement-venv installed on first use; never a runtime dependency), on generated
- *     fleets of up to 200 VMs (src/fixtures/placement-fleet.ts);
+ *     fleets of up to 200 VMs (src/generator/placement-fleet.ts);
  *   - the plain greedy baseline (move the single VM with the largest gain, repeat) on the same fleets and on
  *     the committed trace fixtures, replayed.
  * Figures go to bench/results/placement.json (section "crosscheck"). The improvement phase was tuned on seeds
@@ -27,7 +27,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
-import { generatePlacementFleet, smallPlacementFleetOptions } from '../src/fixtures/placement-fleet.ts';
+import { generatePlacementFleet, smallPlacementFleetOptions } from '../src/generator/placement-fleet.ts';
 import { planPlacement } from '../src/placement/advice.ts';
 import { type PlacementFleet, placementCost, prepareFleet } from '../src/placement/fleet.ts';
 import { moveOrder } from '../src/placement/improve.ts';

@@ -18,8 +18,8 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { score, type Truth } from '../src/evaluation/score.ts';
-import { TraceGenerator } from '../src/fixtures/trace.ts';
-import { type Realism, REALISMS } from '../src/fixtures/types.ts';
+import { TraceGenerator } from '../src/generator/trace.ts';
+import { type Realism, REALISMS } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 
 /** Seeds looked at while tuning (features, k rule, its constants). */

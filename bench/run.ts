@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale memory placement]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay replay-hour kafka api scale memory placement security-groups]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -19,6 +19,7 @@ import { benchPlacement } from './placement-bench.ts';
 import { benchQuality } from './quality.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
+import { benchSecurityGroups } from './security-groups-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
 /** Issue 11's replay goal is set on a generated hour of 300 tenants. */
@@ -36,8 +37,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour and placement (generated fleets of its own) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement'))) {
+  // Every section but replay-hour, placement and security-groups (fleets or traces of their own) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement' && name !== 'security-groups'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -73,6 +74,10 @@ async function main(): Promise<void> {
   if (wanted('placement')) {
     process.stderr.write('placement benchmark (advice and plain greedy baseline at 10k and 100k VMs)...\n');
     figures.placement = benchPlacement();
+  }
+  if (wanted('security-groups')) {
+    process.stderr.write('security groups: the goal over five generated traces, the cost at 10k and 100k VMs against a run...\n');
+    figures.security_groups = await benchSecurityGroups();
   }
   // Three minutes of replays: only when asked for by name.
   if (only.includes('quality')) {

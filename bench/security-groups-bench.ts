@@ -1,90 +1,51 @@
 /**
- * Security groups (issue 15): the goal on generated traces over several seeds, the rule-count
- * distribution, and the cost of computing them against a clustering run, up to 100k VMs.
+ * Security groups (issue 15): the goal on generated traces over several seeds, the distribution of rules
+ * per cluster and service port, and the cost of computing them against a clustering run of the same size,
+ * measured in the same process, up to 100k VMs.
  *
  *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000]
+ *   npm run bench -- security-groups     (the same with the defaults, as a section of bench/results/latest.json)
  *
  * Goal: each seed's trace (TraceGenerator, 45 minutes) is replayed; the rules learned from all but the
  * last window are checked against it (src/security-groups/goal.ts). Cost: the connections and membership
  * of the first seed's replay are copied per replica (each replica's VMs, tenants and addresses renamed, so
- * the copies are disjoint fleets) up to the target number of VMs, and recommendSecurityGroups is timed on
- * them; a run at that size is taken from bench/results/latest.json (scale.sizes, run_wall_ms and
- * run_inline_ms). Writes bench/results/security-groups.json (`--scale none` keeps its cost figures).
+ * the copies are disjoint fleets) up to the target number of VMs, and the security groups are computed on
+ * them step by step as the service does (recommendInSlices: the whole, and the longest step, which is what
+ * holds the event loop); the same seed's fleet snapshot, replicated to the same size (replicateSnapshot of
+ * the scale bench), is clustered once through the worker threads and once inline, for the run the cost is
+ * a share of. Wall and CPU time both: on a shared machine the CPU time is the steadier. The command line
+ * writes bench/results/security-groups.json (`--scale none` keeps its cost figures).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { emptyFlowRecord } from '../src/contract/records.ts';
-import { TraceGenerator } from '../src/fixtures/index.ts';
+import { TraceGenerator } from '../src/generator/index.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
-import { type Membership, membershipOf, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
+import { type Membership, membershipOf, recommendInSlices, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
+import type { FleetSnapshot } from '../src/runs/snapshot.ts';
+import { runClustering } from '../src/runs/clustering-run.ts';
+import { WorkerClusterer } from '../src/service/clusterer.ts';
+import { replicateSnapshot } from './scale-bench.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+export interface SecurityGroupsBenchOptions {
+  seeds: readonly number[];
+  vms: number;
+  /** Fleet sizes the cost is measured at; none: no cost figures. */
+  scales: readonly number[];
 }
 
-const seeds = arg('seeds', '101,102,103,104,105').split(',').map(Number);
-const vms = Number(arg('vms', '600'));
-/** `--scale none` keeps the cost figures of the previous results file. */
-const scaleArg = arg('scale', '10000,100000');
-const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
-const defaults = PipelineOptions.parse({});
-const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
-const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = { seeds: [101, 102, 103, 104, 105], vms: 600, scales: [10_000, 100_000] };
 
-const goal: Array<Record<string, unknown>> = [];
-let source: { membership: Membership; connections: ResolvedConnection[]; windowMs: number } | null = null;
-const rulesPerGroupPort: number[] = [];
-const rulesPerTenant: number[] = [];
-try {
-  for (const seed of seeds) {
-    const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms, tenants: Math.round(vms / 12), minutes: 45 });
-    const path = join(dir, `sg-${seed}.jsonl`);
-    writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
-    const truth = gen.truth();
-    const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
-    const out = await replayTrace(path, options);
-    const sg = out.securityGroups!;
-    const g = goalFigures(sg.connections, sg.document, scanners);
-    // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
-    const exact = recommendSecurityGroups(membershipOf(out.lastRun!), out.pipeline.connections, { minRangePorts: Number.MAX_SAFE_INTEGER });
-    const ge = goalFigures(exact.connections, exact.document, scanners);
-    const s = sg.document.summary;
-    for (const t of sg.document.tenants) {
-      rulesPerTenant.push(t.rule_count);
-      const per = new Map<string, number>();
-      for (const gr of t.security_groups)
-        for (const r of gr.security_group_rules) {
-          const k = `${gr.id}|${r.direction}|${r.protocol}|${r.port_range_min}|${r.port_range_max}`;
-          per.set(k, (per.get(k) ?? 0) + 1);
-        }
-      rulesPerGroupPort.push(...per.values());
-    }
-    goal.push({
-      seed,
-      vms: out.result.stats.vms_live,
-      tenants: s.tenants,
-      scanners: scanners.size,
-      ...g,
-      share_normal_bytes_allowed: g.share_normal_bytes_allowed === null ? null : Number(g.share_normal_bytes_allowed.toFixed(5)),
-      exact_ports_only_share_normal_bytes_allowed: ge.share_normal_bytes_allowed === null ? null : Number(ge.share_normal_bytes_allowed.toFixed(5)),
-      exact_ports_only_rules: ge.rules,
-      check_all_share_bytes_allowed: s.check.share_bytes_allowed,
-      check_all_share_flows_allowed: s.check.share_flows_allowed,
-      anomalous_vms_not_learned: s.vms_anomalous,
-      security_groups_ms: Math.round(sg.durationMs),
-      final_run_ms: Math.round(out.lastRun!.durationMs),
-    });
-    console.log(JSON.stringify(goal[goal.length - 1]));
-    if (source === null) source = { membership: membershipOf(out.lastRun!), connections: sg.connections, windowMs: out.lastRun!.windowMs };
-    rmSync(path);
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+interface Source {
+  membership: Membership;
+  connections: ResolvedConnection[];
+  windowMs: number;
+  snapshot: FleetSnapshot;
 }
 
 function histogram(values: readonly number[]): Record<string, number> {
@@ -93,9 +54,14 @@ function histogram(values: readonly number[]): Record<string, number> {
   return h;
 }
 
+const round = (x: number): number => Math.round(x);
+const cpuMsSince = (c: NodeJS.CpuUsage): number => {
+  const used = process.cpuUsage(c);
+  return (used.user + used.system) / 1000;
+};
+
 /** The source fleet copied `copies` times: VM ids, tenants and addresses renamed per copy. */
-function replicate(copies: number): { membership: Membership; log: ConnectionLog } {
-  const src = source!;
+function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
   const m = src.membership;
   const ids: string[] = [];
   const clusters: string[] = [];
@@ -144,44 +110,179 @@ function replicate(copies: number): { membership: Membership; log: ConnectionLog
   };
 }
 
-const latest = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as { scale?: { sizes?: Array<{ vms: number; run_wall_ms?: number; run_inline_ms?: number }> } };
-const cost: Array<Record<string, unknown>> = [];
-for (const target of scales) {
-  const copies = Math.max(1, Math.round(target / source!.membership.vmIds.length));
-  const { membership, log } = replicate(copies);
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const sg = recommendSecurityGroups(membership, log);
-  const run = latest.scale?.sizes?.find((s) => s.vms === target);
-  const row = {
-    vms: membership.vmIds.length,
-    connections: log.size,
-    rules: sg.document.summary.rules,
-    security_groups_ms: Math.round(sg.durationMs),
-    run_wall_ms: run?.run_wall_ms ?? null,
-    run_inline_ms: run?.run_inline_ms ?? null,
-    share_of_run_wall: run?.run_wall_ms ? Number((sg.durationMs / run.run_wall_ms).toFixed(3)) : null,
-    share_of_run_inline: run?.run_inline_ms ? Number((sg.durationMs / run.run_inline_ms).toFixed(3)) : null,
-    heap_mb_during: Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e6),
+/** The goal per seed, the rule distributions, and the cost against a run at each of `scales` VMs. */
+export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaultSecurityGroupsBench): Promise<Record<string, unknown>> {
+  const defaults = PipelineOptions.parse({});
+  const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+  const goal: Array<Record<string, unknown>> = [];
+  let source: Source | null = null;
+  const rulesPerGroupPort: number[] = [];
+  const rulesPerTenant: number[] = [];
+  try {
+    for (const seed of o.seeds) {
+      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: o.vms, tenants: Math.round(o.vms / 12), minutes: 45 });
+      const path = join(dir, `sg-${seed}.jsonl`);
+      writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
+      const truth = gen.truth();
+      const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+      const out = await replayTrace(path, options);
+      const sg = out.securityGroups!;
+      const g = goalFigures(sg.connections, sg.document, scanners);
+      // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
+      const exact = recommendSecurityGroups(membershipOf(out.lastRun!), out.pipeline.connections, { minRangePorts: Number.MAX_SAFE_INTEGER });
+      const ge = goalFigures(exact.connections, exact.document, scanners);
+      const s = sg.document.summary;
+      for (const t of sg.document.tenants) {
+        rulesPerTenant.push(t.rule_count);
+        const per = new Map<string, number>();
+        for (const gr of t.security_groups)
+          for (const r of gr.security_group_rules) {
+            const k = `${gr.id}|${r.direction}|${r.protocol}|${r.port_range_min}|${r.port_range_max}`;
+            per.set(k, (per.get(k) ?? 0) + 1);
+          }
+        rulesPerGroupPort.push(...per.values());
+      }
+      goal.push({
+        seed,
+        vms: out.result.stats.vms_live,
+        tenants: s.tenants,
+        scanners: scanners.size,
+        ...g,
+        share_normal_bytes_allowed: g.share_normal_bytes_allowed === null ? null : Number(g.share_normal_bytes_allowed.toFixed(5)),
+        exact_ports_only_share_normal_bytes_allowed: ge.share_normal_bytes_allowed === null ? null : Number(ge.share_normal_bytes_allowed.toFixed(5)),
+        exact_ports_only_rules: ge.rules,
+        check_all_share_bytes_allowed: s.check.share_bytes_allowed,
+        check_all_share_flows_allowed: s.check.share_flows_allowed,
+        anomalous_vms_not_learned: s.vms_anomalous,
+        security_groups_ms: round(sg.durationMs),
+        final_run_ms: round(out.lastRun!.durationMs),
+      });
+      process.stderr.write(`  security groups: ${JSON.stringify(goal[goal.length - 1])}\n`);
+      if (source === null) source = { membership: membershipOf(out.lastRun!), connections: sg.connections, windowMs: out.lastRun!.windowMs, snapshot: out.pipeline.snapshot() };
+      rmSync(path);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const cost: Array<Record<string, unknown>> = [];
+  if (o.scales.length > 0 && source !== null) {
+    const clusterer = new WorkerClusterer();
+    try {
+      // The service's workers are long-lived: one untimed run first, so that thread start-up is not counted.
+      await clusterer.run(replicateSnapshot(source.snapshot, source.snapshot.vmIds.length, 1), 'warm-up', options.run);
+      for (const target of o.scales) {
+        const copies = Math.max(1, Math.round(target / source.membership.vmIds.length));
+        const rows = copies * source.membership.vmIds.length;
+        const loadBefore = loadavg()[0]!;
+        // The run the cost is a share of: the same fleet at the same size, through the workers and inline.
+        const forWorker = replicateSnapshot(source.snapshot, rows, rows);
+        let t = performance.now();
+        await clusterer.run(forWorker, 'bench', options.run);
+        const runWallMs = performance.now() - t;
+        const forInline = replicateSnapshot(source.snapshot, rows, rows);
+        const cpu = process.cpuUsage();
+        t = performance.now();
+        runClustering(forInline, 'bench', options.run);
+        const runInlineMs = performance.now() - t;
+        const runInlineCpuMs = cpuMsSince(cpu);
+
+        const { membership, log } = replicate(source, copies);
+        global.gc?.();
+        const heapBefore = process.memoryUsage().heapUsed;
+        // Step by step as the service runs it (src/service/cluster-service.ts): the longest step is what
+        // holds the event loop; the first one copies the connection log.
+        const steps = recommendInSlices(membership, log);
+        const sgCpu = process.cpuUsage();
+        const started = performance.now();
+        let longest = 0;
+        let longestCpu = 0;
+        let first = 0;
+        let firstCpu = 0;
+        let count = 0;
+        let heapPeak = 0;
+        for (;;) {
+          const s = performance.now();
+          const c = process.cpuUsage();
+          const step = steps.next();
+          const ms = performance.now() - s;
+          const cpuMs = cpuMsSince(c);
+          if (count === 0) {
+            first = ms;
+            firstCpu = cpuMs;
+          } else {
+            longest = Math.max(longest, ms);
+            longestCpu = Math.max(longestCpu, cpuMs);
+          }
+          count++;
+          if (count % 16 === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+          if (step.done === true) {
+            const sgMs = performance.now() - started;
+            const sgCpuMs = cpuMsSince(sgCpu);
+            const summary = step.value.document.summary;
+            const row = {
+              vms: rows,
+              connections: log.size,
+              rules: summary.rules,
+              rules_per_group_port: summary.rules_per_group_port,
+              security_groups_ms: round(sgMs),
+              security_groups_cpu_ms: round(sgCpuMs),
+              steps: count,
+              first_step_ms: round(first),
+              first_step_cpu_ms: round(firstCpu),
+              longest_other_step_ms: round(longest),
+              longest_other_step_cpu_ms: round(longestCpu),
+              run_wall_ms: round(runWallMs),
+              run_inline_ms: round(runInlineMs),
+              run_inline_cpu_ms: round(runInlineCpuMs),
+              share_of_run_wall: Number((sgMs / runWallMs).toFixed(3)),
+              share_of_run_inline: Number((sgMs / runInlineMs).toFixed(3)),
+              cpu_share_of_run_inline: Number((sgCpuMs / runInlineCpuMs).toFixed(3)),
+              heap_mb_during: round((Math.max(heapPeak, process.memoryUsage().heapUsed) - heapBefore) / 1e6),
+              load_average: [Number(loadBefore.toFixed(2)), Number(loadavg()[0]!.toFixed(2))],
+            };
+            cost.push(row);
+            process.stderr.write(`  security groups: ${JSON.stringify(row)}\n`);
+            break;
+          }
+        }
+      }
+    } finally {
+      await clusterer.close();
+    }
+  }
+  return {
+    method:
+      'goal: TraceGenerator traces (45 minutes), rules learned from all but the last window checked against it; cost: the first seed\'s connections and fleet replicated per copy (disjoint VMs, tenants, addresses), the security groups computed step by step as the service does, and a clustering run of the same replicated fleet timed in the same process (workers, then inline)',
+    goal,
+    rules_per_group_port_histogram: histogram(rulesPerGroupPort),
+    rules_per_tenant: { histogram: histogram(rulesPerTenant) },
+    cost,
   };
-  cost.push(row);
-  console.log(JSON.stringify(row));
 }
 
-if (scales.length === 0) {
-  try {
-    cost.push(...(JSON.parse(readFileSync('bench/results/security-groups.json', 'utf8')) as { cost: Array<Record<string, unknown>> }).cost);
-  } catch {
-    // No previous figures: the cost stays empty.
-  }
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
-const result = {
-  started: new Date().toISOString(),
-  command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg}`,
-  goal,
-  rules_per_group_port_histogram: histogram(rulesPerGroupPort),
-  rules_per_tenant: { histogram: histogram(rulesPerTenant) },
-  cost,
-};
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/security-groups.json', `${JSON.stringify(result, null, 2)}\n`);
+
+// Run as a script (not imported by bench/run.ts): the options from the command line, the results file.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const seeds = arg('seeds', defaultSecurityGroupsBench.seeds.join(',')).split(',').map(Number);
+  const vms = Number(arg('vms', String(defaultSecurityGroupsBench.vms)));
+  /** `--scale none` keeps the cost figures of the previous results file. */
+  const scaleArg = arg('scale', defaultSecurityGroupsBench.scales.join(','));
+  const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
+  const figures = await benchSecurityGroups({ seeds, vms, scales });
+  if (scales.length === 0) {
+    try {
+      figures.cost = (JSON.parse(readFileSync('bench/results/security-groups.json', 'utf8')) as { cost: unknown }).cost;
+    } catch {
+      // No previous figures: the cost stays empty.
+    }
+  }
+  const result = { started: new Date().toISOString(), command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg}`, ...figures };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/security-groups.json', `${JSON.stringify(result, null, 2)}\n`);
+}

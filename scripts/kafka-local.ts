@@ -19,18 +19,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { packagePath } from '../src/config/package-root.ts';
 import {
   isKafkaBrokerPid,
   makeSelfSignedKeystore,
   portAccepts,
-  resolveFromRoot,
   type SaslOptions,
   type SslOptions,
   startKafkaBroker,
   stopProcess,
-} from '../src/dev/kafka-broker.ts';
+} from '../tools/kafka-broker/index.ts';
 
-const CACHE_DIR = resolveFromRoot('.cache/kafka');
+const CACHE_DIR = packagePath('.cache/kafka');
 const HOST = '127.0.0.1';
 
 interface PidFile {

@@ -31,6 +31,8 @@ import { Snapshotter } from './snapshots/snapshotter.ts';
 import { ClusterService } from './service/cluster-service.ts';
 import { WorkerClusterer } from './service/clusterer.ts';
 import { readTraceChunks } from './trace/trace-reader.ts';
+import { parseTopologyEnv, type TopologyConfig, TopologyEnvError } from './topology/config.ts';
+import { serveScaleOut } from './topology/serve.ts';
 
 function readable(path: string): boolean {
   try {
@@ -48,15 +50,18 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
   let kafkaSettings: ReturnType<typeof parseKafkaEnv>;
   let envFile: EnvFileLoad | null;
+  let topology: TopologyConfig | null;
   try {
     // .env fills in what the environment leaves unset (env-file.ts); then everything is checked at once.
     envFile = loadEnvFile();
     config = loadServiceConfig(process.env);
     kafkaSettings = parseKafkaEnv(process.env);
+    topology = parseTopologyEnv(process.env);
+    if (topology && !kafkaSettings) throw new ConfigError(['SCALE_OUT_APP_ID: set without KAFKA_BROKERS (the members of an application share their work through Kafka)']);
     // Before listening: a server that answers and then dies on a missing trace helps nobody.
     if (!kafkaSettings && !readable(config.env.EMBEDDED_TRACE)) throw new ConfigError([`EMBEDDED_TRACE: cannot read ${config.env.EMBEDDED_TRACE}`]);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof KafkaEnvError || err instanceof EnvFileError) {
+    if (err instanceof ConfigError || err instanceof KafkaEnvError || err instanceof EnvFileError || err instanceof TopologyEnvError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
@@ -84,6 +89,11 @@ async function main(): Promise<void> {
   const replayed = toPipelineConfig(config.pipeline);
   // Live input has a wall clock to bound event times by; the bundled trace is a replay with its own time.
   const pipelineConfig = kafkaSettings && replayed.future ? { ...replayed, future: { ...replayed.future, wallClock: Date.now } } : replayed;
+  // Several members of one application: the windows live in Kafka's partitions, not in this process's snapshots.
+  if (topology && kafkaSettings) {
+    await serveScaleOut({ config, kafka: kafkaSettings, topology, pipeline: pipelineConfig, metrics });
+    return;
+  }
   // With Kafka input the state survives restarts: the newest usable snapshot and the offsets it includes.
   const snapshotStore =
     kafkaSettings && env.SNAPSHOT_INTERVAL_SECONDS > 0 ? new SnapshotStore(env.SNAPSHOT_DIR ?? join(env.STATE_DIR, 'snapshots'), env.SNAPSHOTS_KEPT) : null;
@@ -127,15 +137,17 @@ async function main(): Promise<void> {
     models: new FileModelStore(modelsDir),
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
+    securityGroupsEveryRun: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !restored ? loaded.model : null,
   });
-  if (restored) applySnapshot(restored.snapshot, pipeline, service);
+  const connectionsProblem = restored ? applySnapshot(restored.snapshot, pipeline, service) : null;
   // A limit reached is logged on its 1st, 10th, 100th... hit (the fleet's own thinning); all hits are counted in /metrics.
   pipeline.fleet.onCapHit = (cap, count) =>
     app.log.warn({ cap, count }, `limit ${cap} reached (${count} times so far): see alcor_fleet_events_total and docs/operations.md "Bounded resources"`);
   const app = buildApp(service, { metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: config.security });
   const log = app.log;
+  if (connectionsProblem !== null) log.warn(connectionsProblem);
   if (envFile)
     log.info(
       { env_file: envFile.path, applied: envFile.applied.length, kept_from_environment: envFile.overridden },
@@ -185,9 +197,12 @@ async function main(): Promise<void> {
   // Counters of records in by topic follow the pipeline's own counts.
   const topics = pipeline.config.topics;
   const reported = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+  const flowFormat = pipeline.config.flowFormat ?? 'alcor';
+  metrics.flowRecordsIn(flowFormat, 0);
   const reportRecords = (): void => {
     const now = pipeline.recordsIn;
     metrics.recordsIn(topics.flows, now.flows - reported.flows);
+    metrics.flowRecordsIn(flowFormat, now.flows - reported.flows);
     metrics.recordsIn(topics.vmAttributes, now.vmAttributes - reported.vmAttributes);
     metrics.recordsIn(topics.tenantAttributes, now.tenantAttributes - reported.tenantAttributes);
     Object.assign(reported, now);

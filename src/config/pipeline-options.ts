@@ -3,11 +3,13 @@
  * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
  */
 import { z } from 'zod';
+import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
-import type { RunOptions } from '../runs/clustering-run.ts';
 import { defaultTierOptions } from '../placement/types.ts';
+import type { RunOptions } from '../runs/clustering-run.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
 import { DEFAULT_DELETED_RETENTION_MS, DEFAULT_MAX_VMS, defaultWindowConfig } from '../windows/window-config.ts';
 
@@ -47,6 +49,8 @@ export const PipelineOptions = z
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
     flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
+    flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
     vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
     tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
     /** Host capacities for the placement advice (docs/placement.md). */
@@ -74,6 +78,8 @@ export const PipelineOptions = z
     maxPeersPerVm: positiveInt.max(1_000_000).default(defaultWindowConfig.maxPeersPerVm),
     /** VM pairs remembered for the affinity graph. */
     maxVmPairs: positiveInt.max(100_000_000).default(DEFAULT_MAX_VM_PAIRS),
+    /** Connections the security groups' connection log holds (docs/security-groups.md); new ones beyond it are refused. */
+    maxSecurityGroupConnections: positiveInt.max(100_000_000).default(DEFAULT_MAX_CONNECTIONS),
     /** Event time without flows or attributes after which a VM is forgotten; default twice the window. */
     idleMinutes: z.coerce.number().positive().max(7 * 24 * 60).optional(),
     /** Event time a deleted VM's tombstone is kept against older messages. */
@@ -139,6 +145,8 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
+    flowFormat: o.flowFormat,
+    maxSecurityGroupConnections: o.maxSecurityGroupConnections,
   };
 }
 

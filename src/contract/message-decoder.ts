@@ -3,6 +3,7 @@
  * decoded record by record: one bad record never spoils the others.
  */
 import { decodeFlowInto } from './flow-decoder.ts';
+import { decodeCollectorFlowInto, type FlowFormat } from './formats/flow-formats.ts';
 import { emptyFlowRecord, type FlowRecord, type HostAttributes, type TenantAttributes, type VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
 import { decodeVmAttributesFast } from './attributes-decoder.ts';
@@ -42,7 +43,11 @@ export const defaultDecodeLimits: DecodeLimits = {
 export class MessageDecoder {
   private readonly scratch = emptyFlowRecord();
 
-  constructor(private readonly limits: DecodeLimits = defaultDecodeLimits) {}
+  /** `flowFormat`: the JSON the flows carry, the contract's own or a collector's (docs/CONTRACT.md). */
+  constructor(
+    private readonly limits: DecodeLimits = defaultDecodeLimits,
+    private readonly flowFormat: FlowFormat = 'alcor',
+  ) {}
 
   /** Decodes a message's text (UTF-8 already decoded). */
   decodeText(kind: RecordKind, text: string, sink: RecordSink): void {
@@ -86,7 +91,7 @@ export class MessageDecoder {
     const record = raw as Record<string, unknown>;
     switch (kind) {
       case 'flow': {
-        const r = decodeFlowInto(record, this.scratch);
+        const r = this.flowFormat === 'alcor' ? decodeFlowInto(record, this.scratch) : decodeCollectorFlowInto(this.flowFormat, record, this.scratch);
         if (r) sink.reject(r, index, raw);
         else sink.flow(this.scratch, raw, index);
         return;

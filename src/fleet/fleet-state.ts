@@ -348,6 +348,44 @@ export class FleetState {
     return null;
   }
 
+  /**
+   * Scale-out (src/topology/): one VM's side of a flow, in the state of the partition that owns that VM.
+   * The peer lives in another partition, so it is known by its key (`peerKey`, the same number for the same
+   * VM id everywhere) in the peer sets, and the VM pair is counted by the side with the smaller VM id only,
+   * once per record as applyFlow does. The watermark is the router's (advanceTo), so no lateness applies here.
+   */
+  applyFlowHalf(f: FlowRecord, outgoing: boolean, peerKey: (vmId: string) => number): void {
+    const vmId = outgoing ? f.srcVm : f.dstVm;
+    if (vmId === null) return;
+    const own = this.liveEntry(vmId, f.ts);
+    if (own === null) {
+      if (this.refused) this.counters.flowsRefused++;
+      else this.counters.flowsForDeletedVms++;
+      this.refused = false;
+      return;
+    }
+    const bucket = this.bucketOf(f.ts);
+    const infra = isInfraTraffic(f);
+    this.accumulate(own, f, bucket, outgoing, null, infra, peerKey);
+    const peerId = outgoing ? f.dstVm : f.srcVm;
+    if (peerId !== null && !infra && vmId < peerId && !this.pairs.add(peerKey(vmId), peerKey(peerId), bucket, f.bytes))
+      this.capHit('max_vm_pairs', ++this.counters.vmPairsRefused);
+    this.counters.flowsApplied++;
+  }
+
+  /**
+   * Scale-out: moves to the router's watermark, sweeping first at the router's last sweep point, so that a
+   * partition forgets its silent VMs at the same event time as one process holding every VM would.
+   */
+  advanceTo(sweptAt: number, watermark: number): void {
+    if (sweptAt > this.sweptAt) {
+      // Several routers (input partitions) may be ahead of one another: never back.
+      if (sweptAt > this.watermark) this.watermark = sweptAt;
+      this.sweep();
+    }
+    if (watermark > this.watermark) this.watermark = watermark;
+  }
+
   private liveEntry(vmId: string, ts: number): VmEntry | null {
     let e = this.index.get(vmId);
     if (e === undefined) {
@@ -371,6 +409,7 @@ export class FleetState {
     outgoing: boolean,
     peer: VmEntry | null,
     infra: boolean,
+    peerKey?: (vmId: string) => number,
   ): void {
     const row = this.slab.row(vm.ring, bucket);
     if (row < 0) return;
@@ -409,6 +448,7 @@ export class FleetState {
 
     const peerSet = outgoing ? PEERS_OUT : PEERS_IN;
     if (peer !== null) vm.distinct.touch(peerSet, peer.serial, bucket);
+    else if (peerVmId !== null && peerKey !== undefined) vm.distinct.touch(peerSet, peerKey(peerVmId), bucket);
     else if (peerVmId !== null) {
       const serial = this.deletedSerials.get(peerVmId);
       if (serial !== undefined) vm.distinct.touch(peerSet, serial, bucket);

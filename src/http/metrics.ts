@@ -25,6 +25,7 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 export class ServiceMetrics {
   readonly registry: Registry;
   private readonly recordsInTotal: Counter<'topic'>;
+  private readonly flowRecordsByFormat: Counter<'format'>;
   private readonly rejectedTotal: Counter<'reason'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly vmsTracked: Gauge;
@@ -58,6 +59,12 @@ export class ServiceMetrics {
     this.registry = registry;
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
     this.recordsInTotal = new Counter({ name: `${p}records_in_total`, help: 'Input records decoded, by topic', labelNames: ['topic'], registers });
+    this.flowRecordsByFormat = new Counter({
+      name: `${p}flow_records_in_total`,
+      help: 'Flow records decoded, by the JSON format of the flows topic (alcor, goflow2, pmacct)',
+      labelNames: ['format'],
+      registers,
+    });
     this.rejectedTotal = new Counter({
       name: `${p}records_rejected_total`,
       help: 'Input records rejected, by reason',
@@ -124,7 +131,7 @@ export class ServiceMetrics {
     });
     this.fleetEvents = new Counter({
       name: `${p}fleet_events_total`,
-      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), vm_attributes_stale, vms_deleted, ...',
+      help: 'Changes of the live state and limits hit, by event: vms_expired, vms_refused (max_vms), flows_refused, vm_pairs_refused (max_vm_pairs), peer_sets_sketched (max_peers_per_vm), tenants_refused (max_tenants), tenant_labels_refused (max_tenant_labels), deleted_evicted (max_deleted_vms), security_group_connections_refused (max_security_group_connections), vm_attributes_stale, vms_deleted, ...',
       labelNames: ['event'],
       registers,
     });
@@ -180,6 +187,11 @@ export class ServiceMetrics {
 
   recordsIn(topic: string, n = 1): void {
     this.recordsInTotal.inc({ topic }, n);
+  }
+
+  /** Flow records decoded in a format; n = 0 shows the configured format before its first record. */
+  flowRecordsIn(format: string, n: number): void {
+    this.flowRecordsByFormat.inc({ format }, n);
   }
 
   rejected(reason: string, n = 1): void {

@@ -209,6 +209,10 @@ export const IngestStatsResponse = z.object({
     .describe('Tenants named by the attributes of a live VM (seen in the window) and not deleted: the tenants a run clusters (docs/OPERATING.md)'),
   latest_run_id: z.string().nullable(),
   run_in_progress: z.string().nullable(),
+  security_group_connections: z
+    .object({ held: z.number().int(), max: z.number().int(), refused: z.number().int() })
+    .optional()
+    .describe('The connection log security groups are learned from: connections held, MAX_SECURITY_GROUP_CONNECTIONS, new connections refused at it'),
 });
 
 // ---- run history ------------------------------------------------------------------------------------------

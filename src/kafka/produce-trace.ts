@@ -9,6 +9,7 @@
  * path with input no encoder of ours produced.
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
+import { collectorToContract, type FlowFormat } from '../contract/formats/flow-formats.ts';
 import { defaultTopics } from '../pipeline/pipeline.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
 import { isValidTopicName } from './options.ts';
@@ -33,6 +34,11 @@ export interface ProduceOptions {
   maxRequestBytes?: number;
   /** Broker acknowledgement per batch; default -1 (all in-sync replicas). */
   acks?: -1 | 0 | 1;
+  /**
+   * The JSON of the trace's flows (docs/exporters.md): for a collector's, the key is the record's source
+   * address and the pacing reads its own time fields. Values are sent unchanged. Default `alcor`.
+   */
+  flowFormat?: FlowFormat;
   /** Called at most every `progressIntervalMs` (default 500) and once at the end. */
   onProgress?: (p: ProduceProgress) => void;
   progressIntervalMs?: number;
@@ -91,6 +97,21 @@ export function deriveKey(traceTopic: string, value: unknown): string | null {
   return null;
 }
 
+/**
+ * A collector's flow value as the contract's FlowRecords (what keys and pacing read); records that do not
+ * translate stay as they are (the service rejects them, with their reason).
+ */
+function contractView(format: FlowFormat, value: unknown): unknown {
+  if (format === 'alcor') return value;
+  const one = (rec: unknown): unknown => {
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return rec;
+    const d = collectorToContract(format, rec as Record<string, unknown>);
+    // The source address stands for the VM a collector cannot name: one source's flows share a partition.
+    return d.ok ? { ...d.value, src_vm: d.value.src_ip } : rec;
+  };
+  return Array.isArray(value) ? value.map(one) : one(value);
+}
+
 /** Newest event time (ms) among the value's records, or NaN when none has a usable `ts`. */
 export function eventTimeOf(value: unknown): number {
   let best = Number.NaN;
@@ -133,6 +154,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   const maxRequestBytes = options.maxRequestBytes ?? 900_000;
   const topicMap = options.topicMap ?? {};
   const flowsTopic = topicMap[defaultTopics.flows] ?? defaultTopics.flows;
+  const flowFormat = options.flowFormat ?? 'alcor';
   const progressEvery = options.progressIntervalMs ?? 500;
   const warn = options.onWarning ?? (() => {});
   // A rate-limited batch holds about 1/20 s of records, so pacing stays smooth at low rates.
@@ -290,7 +312,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
         skip(lineNo, `value larger than ${maxBytes} bytes`);
         continue;
       }
-      const value = obj.value;
+      const value = traceTopic === defaultTopics.flows ? contractView(flowFormat, obj.value) : obj.value;
       if (speedup > 0) {
         const t = eventTimeOf(value);
         if (Number.isFinite(t) && t > newestEvent) {

@@ -4,10 +4,11 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
-import { ConnectionLog } from '../security-groups/connection-log.ts';
+import { ConnectionLog, type ConnectionLogState, DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
 import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
@@ -40,6 +41,10 @@ export interface PipelineConfig {
    * records and is checked against, so that turning it on keeps the snapshots of earlier builds usable.
    */
   hostAttributesTopic?: string;
+  /** The JSON of the flows topic: the contract's own (default) or a flow collector's (docs/exporters.md). */
+  flowFormat?: FlowFormat;
+  /** Connections the security groups' log holds; default DEFAULT_MAX_CONNECTIONS. */
+  maxSecurityGroupConnections?: number;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -66,8 +71,8 @@ export const MAX_RAW_KEPT = 16 * 1024;
 
 export class Pipeline {
   readonly fleet: FleetState;
-  /** Per-port connections between VMs and peers, what security groups are learned from (not snapshotted). */
-  readonly connections: ConnectionLog;
+  /** Per-port connections between VMs and peers, what security groups are learned from (in snapshots). */
+  private connectionLog: ConnectionLog;
   /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
   readonly future: FutureBound;
   readonly rejections = new RejectionCounter();
@@ -88,9 +93,9 @@ export class Pipeline {
     fleet?: FleetState,
   ) {
     this.fleet = fleet ?? new FleetState(config.window);
-    this.connections = new ConnectionLog(config.window.windowMs);
+    this.connectionLog = new ConnectionLog(config.window.windowMs, config.maxSecurityGroupConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
-    this.decoder = new MessageDecoder(config.limits);
+    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
       [config.topics.vmAttributes, 'vm'],
@@ -105,7 +110,7 @@ export class Pipeline {
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
         if (refused) this.reject(refused, index, raw);
         else {
-          this.connections.add(f);
+          this.connectionLog.add(f);
           if (first) this.judgeEarlyAttributes();
         }
       },
@@ -247,10 +252,30 @@ export class Pipeline {
   snapshot(): FleetSnapshot {
     return takeSnapshot(this.fleet);
   }
+
+  get connections(): ConnectionLog {
+    return this.connectionLog;
+  }
+
+  /**
+   * Continues from a snapshot's connection log; null (a snapshot older than the log's place in it, or of
+   * another window length) starts an empty one: the rules are then learned from the traffic that follows.
+   */
+  restoreConnections(state: ConnectionLogState | null): string | null {
+    if (state === null) return null;
+    if (state.windowMs !== this.config.window.windowMs) return `the connection log was kept for a window of ${state.windowMs} ms: not restored`;
+    try {
+      this.connectionLog = ConnectionLog.restore(state, this.connectionLog.maxConnections, this.connectionLog.retainWindows);
+      return null;
+    } catch (err) {
+      // A log that does not hold together costs only the rules until traffic teaches them again.
+      return `the connection log was not restored: ${(err as Error).message}`;
+    }
+  }
 }
 
 /** The text kept for a rejected record: the original text when there is one, else its JSON, capped. */
-function keepRaw(raw: unknown): string {
+export function keepRaw(raw: unknown): string {
   let text: string;
   if (typeof raw === 'string') text = raw;
   else {

@@ -5,44 +5,41 @@
  * (outside address, VM without a tenant) imposes nothing. Replies ride on their request (stateful), so a
  * connection's bytes in both directions are allowed or denied together.
  */
-import { getOrAdd } from './maps.ts';
-import { protocolName, type ResolvedConnection, type VmPlace } from './recommend.ts';
-import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroup, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
+import { candidateKey, type Learned, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
+import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
   /** Null when the connection has no traffic in the check window (set by checkRules). */
   allowed: boolean | null;
 }
 
-interface Tally {
-  flows: number;
-  bytes: number;
-  flowsAllowed: number;
-  bytesAllowed: number;
-}
+/** Tallies as four numbers at `at` of a Float64Array: flows, bytes, flows allowed, bytes allowed. */
+const TALLY = 4;
 
-const tally = (): Tally => ({ flows: 0, bytes: 0, flowsAllowed: 0, bytesAllowed: 0 });
-
-function add(t: Tally, flows: number, bytes: number, allowed: boolean): void {
-  t.flows += flows;
-  t.bytes += bytes;
+function add(t: Float64Array, at: number, flows: number, bytes: number, allowed: boolean): void {
+  t[at]! += flows;
+  t[at + 1]! += bytes;
   if (allowed) {
-    t.flowsAllowed += flows;
-    t.bytesAllowed += bytes;
+    t[at + 2]! += flows;
+    t[at + 3]! += bytes;
   }
 }
 
-export function figures(t: Tally): CheckFigures {
+export function figures(t: Float64Array, at = 0): CheckFigures {
   const r = (x: number): number => Number(x.toPrecision(6));
+  const flows = t[at]!;
+  const bytes = t[at + 1]!;
+  const flowsAllowed = t[at + 2]!;
+  const bytesAllowed = t[at + 3]!;
   return {
-    flows: t.flows,
-    bytes: t.bytes,
-    flows_allowed: t.flowsAllowed,
-    bytes_allowed: t.bytesAllowed,
-    flows_denied: t.flows - t.flowsAllowed,
-    bytes_denied: t.bytes - t.bytesAllowed,
-    share_flows_allowed: t.flows === 0 ? null : r(t.flowsAllowed / t.flows),
-    share_bytes_allowed: t.bytes === 0 ? null : r(t.bytesAllowed / t.bytes),
+    flows,
+    bytes,
+    flows_allowed: flowsAllowed,
+    bytes_allowed: bytesAllowed,
+    flows_denied: flows - flowsAllowed,
+    bytes_denied: bytes - bytesAllowed,
+    share_flows_allowed: flows === 0 ? null : r(flowsAllowed / flows),
+    share_bytes_allowed: bytes === 0 ? null : r(bytesAllowed / bytes),
   };
 }
 
@@ -59,162 +56,199 @@ export function ruleMatches(rule: SecurityGroupRule, protocol: string, port: num
   return slash === remoteIp.length && p.startsWith(remoteIp);
 }
 
-export interface RuleIndex {
-  /** Rules of each group by direction. */
-  ingress: Map<string, SecurityGroupRule[]>;
-  egress: Map<string, SecurityGroupRule[]>;
-}
-
-export function ruleIndex(groups: Iterable<SecurityGroup>): RuleIndex {
-  const ingress = new Map<string, SecurityGroupRule[]>();
-  const egress = new Map<string, SecurityGroupRule[]>();
-  for (const g of groups) {
-    ingress.set(g.id, g.security_group_rules.filter((r) => r.direction === 'ingress'));
-    egress.set(g.id, g.security_group_rules.filter((r) => r.direction === 'egress'));
-  }
-  return { ingress, egress };
-}
-
-export interface Verdict {
-  allowed: boolean;
-  /** The rules that allowed it (ingress of the server's group, egress of the client's), when allowed. */
-  ingressRule: SecurityGroupRule | null;
-  egressRule: SecurityGroupRule | null;
-  /** When denied: the side whose group had no rule. */
-  deniedBy: 'ingress' | 'egress' | null;
-}
-
-/** The verdict on one connection in one orientation: client to server at `port`. */
-export function verdictOf(
-  index: RuleIndex,
-  places: ReadonlyMap<string, VmPlace>,
-  client: { vmId: string | null; ip: string },
-  server: { vmId: string | null; ip: string },
-  protocol: number,
-  port: number,
-): Verdict {
-  const proto = protocolName(protocol);
-  const cp = client.vmId === null ? undefined : places.get(client.vmId);
-  const sp = server.vmId === null ? undefined : places.get(server.vmId);
-  let ingressRule: SecurityGroupRule | null = null;
-  if (sp !== undefined) {
-    const remote = cp !== undefined && cp.tenant === sp.tenant ? cp.groupId : null;
-    ingressRule = index.ingress.get(sp.groupId)?.find((r) => ruleMatches(r, proto, port, remote, client.ip)) ?? null;
-    if (ingressRule === null) return { allowed: false, ingressRule: null, egressRule: null, deniedBy: 'ingress' };
-  }
-  let egressRule: SecurityGroupRule | null = null;
-  if (cp !== undefined) {
-    const remote = sp !== undefined && sp.tenant === cp.tenant ? sp.groupId : null;
-    egressRule = index.egress.get(cp.groupId)?.find((r) => ruleMatches(r, proto, port, remote, server.ip)) ?? null;
-    if (egressRule === null) return { allowed: false, ingressRule, egressRule: null, deniedBy: 'egress' };
-  }
-  return { allowed: true, ingressRule, egressRule, deniedBy: null };
-}
-
-/** A connection's verdict; one whose server end the records could not tell is allowed in either orientation. */
-export function connectionVerdict(index: RuleIndex, places: ReadonlyMap<string, VmPlace>, c: ResolvedConnection): Verdict {
-  const v = verdictOf(index, places, c.client, c.server, c.protocol, c.port);
-  if (v.allowed || c.altPort < 0) return v;
-  const w = verdictOf(index, places, c.server, c.client, c.protocol, c.altPort);
-  return w.allowed ? w : v;
-}
-
-function nameIn(tenant: string, end: { vmId: string | null; ip: string }, places: ReadonlyMap<string, VmPlace>): string {
-  return end.vmId !== null && places.get(end.vmId)?.tenant === tenant ? end.vmId : end.ip;
-}
 
 export interface CheckOutcome {
-  byTenant: Map<string, TenantCheck>;
+  /** By tenant index (Learned.tenants). */
+  byTenant: TenantCheck[];
   all: CheckFigures;
   normal: CheckFigures;
   anomalous: CheckFigures;
-  connections: CheckedConnection[];
+  /** Per connection: -1 without traffic in the check window, 0 denied, 1 allowed. */
+  allowed: Int8Array;
 }
 
-interface TenantTally {
-  all: Tally;
-  normal: Tally;
-  anomalous: Tally;
-  vms: Map<string, { flows: number; bytes: number; flowsDenied: number; bytesDenied: number }>;
-  rules: Map<string, RuleCheck>;
-  denied: DeniedConnection[];
-}
+const NO_RULE = -1;
+/** A verdict's outcome: allowed, or denied by the server's ingress or the client's egress. */
+const ALLOWED = 0;
+const DENIED_INGRESS = 1;
+const DENIED_EGRESS = 2;
 
-export function checkRules(
-  connections: CheckedConnection[],
-  places: ReadonlyMap<string, VmPlace>,
-  tenants: ReadonlyMap<string, readonly SecurityGroup[]>,
-  anomalous: ReadonlySet<string>,
-  maxListed: number,
-): CheckOutcome {
-  const index = ruleIndex([...tenants.values()].flat());
-  const perTenant = new Map<string, TenantTally>();
-  for (const t of tenants.keys()) perTenant.set(t, { all: tally(), normal: tally(), anomalous: tally(), vms: new Map(), rules: new Map(), denied: [] });
-  const all = tally();
-  const normal = tally();
-  const fromAnomalous = tally();
-  for (const c of connections) {
-    if (c.latestFlows === 0) continue;
-    const v = connectionVerdict(index, places, c);
-    c.allowed = v.allowed;
-    const flows = c.latestFlows;
-    const bytes = c.latestBytes;
-    const isAnomalous = (c.client.vmId !== null && anomalous.has(c.client.vmId)) || (c.server.vmId !== null && anomalous.has(c.server.vmId));
-    const isNormalVmToVm = !isAnomalous && c.client.vmId !== null && c.server.vmId !== null;
-    add(all, flows, bytes, v.allowed);
-    if (isNormalVmToVm) add(normal, flows, bytes, v.allowed);
-    if (isAnomalous) add(fromAnomalous, flows, bytes, v.allowed);
-    const ends: string[] = [];
-    if (c.client.vmId !== null && places.has(c.client.vmId)) ends.push(c.client.vmId);
-    if (c.server.vmId !== null && places.has(c.server.vmId)) ends.push(c.server.vmId);
-    const seen = new Set<string>();
-    for (const vmId of ends) {
-      const tenant = places.get(vmId)!.tenant;
-      const t = perTenant.get(tenant)!;
-      const vm = getOrAdd(t.vms, vmId, () => ({ flows: 0, bytes: 0, flowsDenied: 0, bytesDenied: 0 }));
-      vm.flows += flows;
-      vm.bytes += bytes;
-      if (!v.allowed) {
-        vm.flowsDenied += flows;
-        vm.bytesDenied += bytes;
+/**
+ * The check over learned rules: numbers all the way (each rule's candidate key, port bounds and position
+ * in its group's list), so that a connection costs a few map look-ups rather than a scan of text rules.
+ */
+export function* checkLearned(l: Learned, maxListed: number): Generator<void, CheckOutcome, void> {
+  const c = l.cols;
+  const n = c.count;
+  const T = l.tenants.length;
+  const G = l.groups.length;
+  const span = l.remoteSpan;
+  const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes } = c;
+  const { endGroup, endTenant, endAnomalous, rulesBySide, rulePosition, ruleMin, ruleMax } = l;
+
+  /**
+   * The first rule (in its group's list order) of `group` in `direction` that matches: the peer's group
+   * (when of the same tenant), the peer's address, or any address. -1 when none does.
+   */
+  const firstRule = (group: number, direction: number, proto: number, p: number, peerGroup: number, peerIp: number): number => {
+    const bySide = rulesBySide[2 * group + direction];
+    if (bySide === undefined) return NO_RULE;
+    const base = candidateKey(c.ipV6[peerIp]!, proto, 0, span);
+    let best = NO_RULE;
+    for (let k = 0; k < 3; k++) {
+      const remote = k === 0 ? (peerGroup < 0 ? -1 : 1 + peerGroup) : k === 1 ? 1 + G + peerIp : 0;
+      if (remote < 0) continue;
+      const list = bySide.get(base + remote);
+      if (list === undefined) continue;
+      for (const r of list) {
+        const min = ruleMin[r]!;
+        if (min >= 0 && (p < min || p > ruleMax[r]!)) continue;
+        if (best === NO_RULE || rulePosition[r]! < rulePosition[best]!) best = r;
+        break;
       }
-      if (seen.has(tenant)) continue;
-      seen.add(tenant);
-      add(t.all, flows, bytes, v.allowed);
-      if (isNormalVmToVm) add(t.normal, flows, bytes, v.allowed);
-      if (isAnomalous) add(t.anomalous, flows, bytes, v.allowed);
-      for (const r of [v.ingressRule, v.egressRule]) {
-        if (r === null || r.tenant_id !== tenant) continue;
-        const rc = getOrAdd(t.rules, r.id, () => ({ rule_id: r.id, flows: 0, bytes: 0 }));
-        rc.flows += flows;
-        rc.bytes += bytes;
+    }
+    return best;
+  };
+
+  // The verdict of the last call to judge: its outcome and the rules that allowed it.
+  let ingressRule = NO_RULE;
+  let egressRule = NO_RULE;
+  /** The verdict on one connection in one orientation: client end `ce` to server end `se` at port `p`. */
+  const judge = (ce: number, se: number, cIp: number, sIp: number, proto: number, p: number): number => {
+    const cg = endGroup[ce]!;
+    const sg = endGroup[se]!;
+    ingressRule = NO_RULE;
+    egressRule = NO_RULE;
+    if (sg >= 0) {
+      ingressRule = firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp);
+      if (ingressRule === NO_RULE) return DENIED_INGRESS;
+    }
+    if (cg >= 0) {
+      egressRule = firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp);
+      if (egressRule === NO_RULE) return DENIED_EGRESS;
+    }
+    return ALLOWED;
+  };
+
+  const TALLIES = 3 * TALLY;
+  const tenantTally = new Float64Array(T * TALLIES);
+  const total = new Float64Array(TALLIES);
+  const vmTally = new Float64Array(l.ends * 4);
+  const ruleTally = new Float64Array(l.rules.length * 2);
+  const ruleUsed = new Uint8Array(l.rules.length);
+  const deniedRows: number[][] = Array.from({ length: T }, () => []);
+  const deniedReasons: number[][] = Array.from({ length: T }, () => []);
+  const allowedOut = new Int8Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const flows = latestFlows[i]!;
+    if (flows === 0) continue;
+    const bytes = latestBytes[i]!;
+    const ce = client[i]!;
+    const se = server[i]!;
+    const proto = protocol[i]!;
+    // One whose server end the records could not tell is allowed in either orientation.
+    let verdict = judge(ce, se, clientIp[i]!, serverIp[i]!, proto, port[i]!);
+    if (verdict !== ALLOWED && altPort[i]! >= 0) {
+      const first = verdict;
+      const firstIngress = ingressRule;
+      const firstEgress = egressRule;
+      verdict = judge(se, ce, serverIp[i]!, clientIp[i]!, proto, altPort[i]!);
+      if (verdict !== ALLOWED) {
+        verdict = first;
+        ingressRule = firstIngress;
+        egressRule = firstEgress;
       }
-      if (!v.allowed)
-        t.denied.push({
-          // Another tenant's VM is named by its address: a tenant's view names only its own VMs.
-          client: nameIn(tenant, c.client, places),
-          server: nameIn(tenant, c.server, places),
-          protocol: protocolName(c.protocol),
-          port: c.port < 0 ? null : c.port,
-          flows,
-          bytes,
-          reason: v.deniedBy ?? 'ingress',
-          anomalous: isAnomalous,
-        });
+    }
+    const allowed = verdict === ALLOWED;
+    allowedOut[i] = allowed ? 1 : 0;
+    const isAnomalous = endAnomalous[ce] === 1 || endAnomalous[se] === 1;
+    const isNormalVmToVm = !isAnomalous && c.endVm[ce] !== null && c.endVm[se] !== null;
+    add(total, 0, flows, bytes, allowed);
+    if (isNormalVmToVm) add(total, TALLY, flows, bytes, allowed);
+    if (isAnomalous) add(total, 2 * TALLY, flows, bytes, allowed);
+    const ct = endTenant[ce]!;
+    const st = endTenant[se]!;
+    for (let k = 0; k < 2; k++) {
+      const e = k === 0 ? ce : se;
+      const t = k === 0 ? ct : st;
+      if (t < 0) continue;
+      vmTally[4 * e]! += flows;
+      vmTally[4 * e + 1]! += bytes;
+      if (!allowed) {
+        vmTally[4 * e + 2]! += flows;
+        vmTally[4 * e + 3]! += bytes;
+      }
+      // A connection within a tenant counts once in its figures.
+      if (k === 1 && t === ct) continue;
+      const at = t * TALLIES;
+      add(tenantTally, at, flows, bytes, allowed);
+      if (isNormalVmToVm) add(tenantTally, at + TALLY, flows, bytes, allowed);
+      if (isAnomalous) add(tenantTally, at + 2 * TALLY, flows, bytes, allowed);
+      if (!allowed) {
+        deniedRows[t]!.push(i);
+        deniedReasons[t]!.push(verdict);
+      }
+    }
+    // The rules that matched (those of the verdict, also when the other side denied) count for their tenants.
+    for (let k = 0; k < 2; k++) {
+      const r = k === 0 ? ingressRule : egressRule;
+      if (r === NO_RULE) continue;
+      ruleUsed[r] = 1;
+      ruleTally[2 * r]! += flows;
+      ruleTally[2 * r + 1]! += bytes;
     }
   }
-  const byTenant = new Map<string, TenantCheck>();
-  for (const [tenant, t] of perTenant) {
-    const byVm: VmCheck[] = [...t.vms]
-      .filter(([, v]) => v.flowsDenied > 0)
-      .sort((a, b) => b[1].bytesDenied - a[1].bytesDenied || (a[0] < b[0] ? -1 : 1))
-      .slice(0, maxListed)
-      .map(([vmId, v]) => ({ vm_id: vmId, flows: v.flows, bytes: v.bytes, flows_denied: v.flowsDenied, bytes_denied: v.bytesDenied }));
-    const denied = t.denied
+  yield;
+
+  const rulesByTenant: RuleCheck[][] = Array.from({ length: T }, () => []);
+  for (let r = 0; r < l.rules.length; r++) {
+    if ((r & 65_535) === 65_535) yield;
+    if (ruleUsed[r] === 1) rulesByTenant[l.groups[l.ruleGroup[r]!]!.tenant]!.push({ rule_id: l.rules[r]!.id, flows: ruleTally[2 * r]!, bytes: ruleTally[2 * r + 1]! });
+  }
+  const endName = (tenant: number, end: number, ip: number): string => (c.endVm[end] !== null && endTenant[end] === tenant ? c.endVm[end]! : c.ips[ip]!);
+  const byTenant: TenantCheck[] = [];
+  const vmsByTenant: number[][] = Array.from({ length: T }, () => []);
+  for (let e = 0; e < l.ends; e++) {
+    if ((e & 65_535) === 65_535) yield;
+    if (endTenant[e]! >= 0 && vmTally[4 * e + 2]! > 0) vmsByTenant[endTenant[e]!]!.push(e);
+  }
+  for (let t = 0; t < T; t++) {
+    if ((t & 255) === 255) yield;
+    const byVm: VmCheck[] = vmsByTenant[t]!
+      .map((e) => ({ vm_id: c.endVm[e]!, flows: vmTally[4 * e]!, bytes: vmTally[4 * e + 1]!, flows_denied: vmTally[4 * e + 2]!, bytes_denied: vmTally[4 * e + 3]! }))
+      .sort((a, b) => b.bytes_denied - a.bytes_denied || (a.vm_id < b.vm_id ? -1 : 1))
+      .slice(0, maxListed);
+    // The largest first: only those at least as large as the maxListed-th need the full (stable) order.
+    const rows = deniedRows[t]!;
+    const reasons = deniedReasons[t]!;
+    let picked = Array.from(rows.keys());
+    if (rows.length > maxListed) {
+      const sizes = Float64Array.from(rows, (i) => latestBytes[i]!).sort();
+      const threshold = maxListed === 0 ? Number.POSITIVE_INFINITY : sizes[sizes.length - maxListed]!;
+      picked = picked.filter((k) => latestBytes[rows[k]!]! >= threshold);
+    }
+    const denied: DeniedConnection[] = picked
+      .map((k) => {
+        const i = rows[k]!;
+        return {
+          // Another tenant's VM is named by its address: a tenant's view names only its own VMs.
+          client: endName(t, client[i]!, clientIp[i]!),
+          server: endName(t, server[i]!, serverIp[i]!),
+          protocol: protocolName(protocol[i]!),
+          port: port[i]! < 0 ? null : port[i]!,
+          flows: latestFlows[i]!,
+          bytes: latestBytes[i]!,
+          reason: reasons[k] === DENIED_EGRESS ? ('egress' as const) : ('ingress' as const),
+          anomalous: endAnomalous[client[i]!] === 1 || endAnomalous[server[i]!] === 1,
+        };
+      })
       .sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : a.client > b.client ? 1 : (a.port ?? -1) - (b.port ?? -1)))
       .slice(0, maxListed);
-    const byRule = [...t.rules.values()].sort((a, b) => (a.rule_id < b.rule_id ? -1 : 1));
-    byTenant.set(tenant, { all: figures(t.all), normal_vm_to_vm: figures(t.normal), from_anomalous: figures(t.anomalous), by_vm: byVm, by_rule: byRule, denied });
+    const byRule = rulesByTenant[t]!;
+    byRule.sort((a, b) => (a.rule_id < b.rule_id ? -1 : 1));
+    const at = t * TALLIES;
+    byTenant.push({ all: figures(tenantTally, at), normal_vm_to_vm: figures(tenantTally, at + TALLY), from_anomalous: figures(tenantTally, at + 2 * TALLY), by_vm: byVm, by_rule: byRule, denied });
   }
-  return { byTenant, all: figures(all), normal: figures(normal), anomalous: figures(fromAnomalous), connections };
+  return { byTenant, all: figures(total, 0), normal: figures(total, TALLY), anomalous: figures(total, 2 * TALLY), allowed: allowedOut };
 }

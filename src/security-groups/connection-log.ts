@@ -9,13 +9,18 @@
  * opens a new connection every minute is still one entry. A record whose ports cannot tell the service end
  * (two ports above the well-known range on the same side of the ephemeral boundary, as in cluster
  * interconnects) is kept with both ports and its ends in a fixed order; the learner decides which end
- * serves (resolveConnections in learn.ts).
+ * serves (resolve in recommend.ts).
  *
  * Time is kept in epochs of a quarter window, like the pair table: a ring of EPOCHS_PER_WINDOW + 1 epoch
  * slots holds the latest window, and an epoch that leaves the ring is added to `earlier`. The check window
  * of a run is the EPOCHS_PER_WINDOW epochs ending with the watermark's; everything older is what rules are
  * learned from. Bounded: at most `maxConnections` entries (new ones beyond it refused and counted); an
  * entry silent for `retainWindows` windows is forgotten.
+ *
+ * Columns of integers rather than an object and a string key per connection: at 100k VMs the log holds
+ * about 3 million connections, and the learner walks all of them at every run. Ends (a VM, or an address
+ * outside the fleet's VMs) and addresses are interned to small integers; connections sit in insertion
+ * order (the order the learner and its output depend on) behind an open-addressing hash of their key.
  */
 import { ICMP, ICMPV6 } from '../contract/protocols.ts';
 import type { FlowRecord } from '../contract/records.ts';
@@ -25,30 +30,12 @@ export const EPOCHS_PER_WINDOW = 4;
 const RING = EPOCHS_PER_WINDOW + 1;
 export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
 export const DEFAULT_RETAIN_WINDOWS = 4;
+const INITIAL_ROWS = 1024;
 
 /** One end of a connection: a VM (by id) or an address outside the VMs of the fleet. */
 export interface ConnectionEnd {
   vmId: string | null;
   ip: string;
-}
-
-export interface Connection {
-  client: ConnectionEnd;
-  server: ConnectionEnd;
-  protocol: number;
-  /** The server end's port; -1 for protocols without ports. */
-  port: number;
-  /**
-   * The client end's port when the records could not tell which end serves (then `client` and `server`
-   * are only the ends in a fixed order); -1 otherwise.
-   */
-  otherPort: number;
-  /** Epoch of the newest record. */
-  newestEpoch: number;
-  /** Flows then bytes per epoch slot (epoch % RING). */
-  ring: Float64Array;
-  earlierFlows: number;
-  earlierBytes: number;
 }
 
 /** Flows and bytes of a connection split at the start of the check window. */
@@ -72,12 +59,86 @@ export interface ConnectionLogCounters {
   forgotten: number;
 }
 
+/**
+ * The log's connections at one watermark, as columns the learner owns (copies: the log goes on taking
+ * records while a sliced computation reads them). Ends and addresses are the log's interned tables; they
+ * only grow between compactions, and a compaction replaces them, so these references stay valid.
+ */
+export interface ConnectionColumns {
+  count: number;
+  /** Ends and addresses interned when the copy was taken (ids below these). */
+  ends: number;
+  ipCount: number;
+  client: Int32Array;
+  server: Int32Array;
+  /** Address ids of the ends as the connection's first record gave them. */
+  clientIp: Int32Array;
+  serverIp: Int32Array;
+  protocol: Int32Array;
+  /** The server end's port; -1 for protocols without ports. */
+  port: Int32Array;
+  /** The client end's port when the records could not tell which end serves; -1 otherwise. */
+  otherPort: Int32Array;
+  earlierFlows: Float64Array;
+  earlierBytes: Float64Array;
+  latestFlows: Float64Array;
+  latestBytes: Float64Array;
+  /** Per end id: the VM id, or null for an address. */
+  endVm: readonly (string | null)[];
+  /** Per address id: the address, and 1 for IPv6. */
+  ips: readonly string[];
+  ipV6: Uint8Array;
+  /** End ids of VMs by VM id. */
+  vmEnds: ReadonlyMap<string, number>;
+}
+
+/** The log as plain data, for snapshots (src/fleet/fleet-codec.ts). Rows in insertion order. */
+export interface ConnectionLogState {
+  windowMs: number;
+  newestEpoch: number;
+  purgedEpoch: number;
+  counters: ConnectionLogCounters;
+  endVm: (string | null)[];
+  endIp: number[];
+  ips: string[];
+  /** Per row: client, server, client ip, server ip, protocol, port, other port. */
+  ints: Int32Array;
+  /** Per row: newest epoch, earlier flows, earlier bytes, then the ring's flows and bytes per slot. */
+  doubles: Float64Array;
+}
+
+const INTS = 7;
+const DOUBLES = 3 + 2 * RING;
+
 export class ConnectionLog {
-  private readonly entries = new Map<string, Connection>();
   readonly epochMs: number;
   private newestEpoch = Number.NEGATIVE_INFINITY;
   private purgedEpoch = Number.NEGATIVE_INFINITY;
   readonly counters: ConnectionLogCounters = { recorded: 0, refused: 0, badPort: 0, noVm: 0, forgotten: 0 };
+  /** Connections in insertion order. */
+  private rows = 0;
+  private cClient = new Int32Array(INITIAL_ROWS);
+  private cServer = new Int32Array(INITIAL_ROWS);
+  private cClientIp = new Int32Array(INITIAL_ROWS);
+  private cServerIp = new Int32Array(INITIAL_ROWS);
+  private cProtocol = new Int32Array(INITIAL_ROWS);
+  private cPort = new Int32Array(INITIAL_ROWS);
+  private cOther = new Int32Array(INITIAL_ROWS);
+  private cNewest = new Float64Array(INITIAL_ROWS);
+  private cEarlierFlows = new Float64Array(INITIAL_ROWS);
+  private cEarlierBytes = new Float64Array(INITIAL_ROWS);
+  /** Flows then bytes per epoch slot (epoch % RING), 2 * RING per row. */
+  private ring = new Float64Array(INITIAL_ROWS * 2 * RING);
+  /** Open addressing: row + 1, 0 for empty; at most half full. */
+  private table = new Int32Array(2 * INITIAL_ROWS);
+  // Interned ends and addresses. Replaced (never shrunk in place) at compaction: see ConnectionColumns.
+  private vmEnds = new Map<string, number>();
+  private addressEnds = new Map<string, number>();
+  private endVm: (string | null)[] = [];
+  private endIp: number[] = [];
+  private ipIds = new Map<string, number>();
+  private ips: string[] = [];
+  private ipV6 = new Uint8Array(1024);
 
   constructor(
     readonly windowMs: number,
@@ -91,7 +152,7 @@ export class ConnectionLog {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.rows;
   }
 
   epochOf(ts: number): number {
@@ -112,128 +173,396 @@ export class ConnectionLog {
       return false;
     }
     if (sp < 0 || dp < 0) sp = dp = -1;
-    const src: ConnectionEnd = { vmId: f.srcVm, ip: f.srcIp };
-    const dst: ConnectionEnd = { vmId: f.dstVm, ip: f.dstIp };
-    let client: ConnectionEnd;
-    let server: ConnectionEnd;
+    // Whether the source is the client end, and the ports of server and client.
+    let srcIsClient: boolean;
     let port: number;
     let otherPort = -1;
     const end = sp < 0 ? NO_SERVICE : serviceEnd(sp, dp);
     if (end === LOCAL_SERVICE) {
       // The source serves: a reply.
-      client = dst;
-      server = src;
+      srcIsClient = false;
       port = sp;
     } else if (end === REMOTE_SERVICE) {
-      client = src;
-      server = dst;
+      srcIsClient = true;
       port = dp;
     } else if (sp < 0) {
       // No ports (ICMP): the ends in a fixed order, so that an echo and its reply are one entry.
-      [client, server] = endKey(src) <= endKey(dst) ? [src, dst] : [dst, src];
+      srcIsClient = endOrdered(f.srcVm, f.srcIp, f.dstVm, f.dstIp);
       port = -1;
     } else {
       // Undecided: both ports kept, ends in a fixed order.
-      if (endKey(src) <= endKey(dst)) {
-        client = src;
-        server = dst;
-        port = dp;
-        otherPort = sp;
-      } else {
-        client = dst;
-        server = src;
-        port = sp;
-        otherPort = dp;
-      }
+      srcIsClient = endOrdered(f.srcVm, f.srcIp, f.dstVm, f.dstIp);
+      port = srcIsClient ? dp : sp;
+      otherPort = srcIsClient ? sp : dp;
     }
-    const key = `${f.protocol}|${port}|${otherPort}|${endKey(client)}|${endKey(server)}`;
+    const clientVm = srcIsClient ? f.srcVm : f.dstVm;
+    const clientIp = srcIsClient ? f.srcIp : f.dstIp;
+    const serverVm = srcIsClient ? f.dstVm : f.srcVm;
+    const serverIp = srcIsClient ? f.dstIp : f.srcIp;
     const epoch = this.epochOf(f.ts);
     if (epoch > this.newestEpoch) this.newestEpoch = epoch;
     // Before the cap is checked: room made by forgotten entries is room for this one.
     if (epoch > this.purgedEpoch) this.purge(epoch);
-    let c = this.entries.get(key);
-    if (c === undefined) {
-      if (this.entries.size >= this.maxConnections) {
+    // Looked up without interning first: a refused connection must not grow the end tables.
+    let client = clientVm === null ? this.addressEnds.get(clientIp) : this.vmEnds.get(clientVm);
+    let server = serverVm === null ? this.addressEnds.get(serverIp) : this.vmEnds.get(serverVm);
+    const protocol = f.protocol;
+    let row = client === undefined || server === undefined ? -1 : this.find(client, server, protocol, port, otherPort);
+    if (row < 0) {
+      if (this.rows >= this.maxConnections) {
         this.counters.refused++;
         return false;
       }
-      c = { client, server, protocol: f.protocol, port, otherPort, newestEpoch: epoch, ring: new Float64Array(2 * RING), earlierFlows: 0, earlierBytes: 0 };
-      this.entries.set(key, c);
+      client ??= this.internEnd(clientVm, clientIp);
+      server ??= this.internEnd(serverVm, serverIp);
+      row = this.insert(client, server, this.internIp(clientIp), this.internIp(serverIp), protocol, port, otherPort, epoch);
     }
-    this.roll(c, epoch);
-    if (epoch <= c.newestEpoch - RING) {
+    this.roll(row, epoch);
+    if (epoch <= this.cNewest[row]! - RING) {
       // Older than the ring (a late record): it belongs to the earlier windows.
-      c.earlierFlows++;
-      c.earlierBytes += f.bytes;
+      this.cEarlierFlows[row]!++;
+      this.cEarlierBytes[row]! += f.bytes;
     } else {
-      const slot = 2 * slotOf(epoch);
-      c.ring[slot]!++;
-      c.ring[slot + 1]! += f.bytes;
+      const slot = row * 2 * RING + 2 * slotOf(epoch);
+      this.ring[slot]!++;
+      this.ring[slot + 1]! += f.bytes;
     }
     this.counters.recorded++;
     return true;
   }
 
-  /** Moves the epochs that leave the ring when `epoch` becomes the entry's newest into `earlier`. */
-  private roll(c: Connection, epoch: number): void {
-    if (epoch <= c.newestEpoch) return;
-    const clear = Math.min(RING, epoch - c.newestEpoch);
-    for (let e = epoch - clear + 1; e <= epoch; e++) {
-      const slot = 2 * slotOf(e);
-      c.earlierFlows += c.ring[slot]!;
-      c.earlierBytes += c.ring[slot + 1]!;
-      c.ring[slot] = 0;
-      c.ring[slot + 1] = 0;
-    }
-    c.newestEpoch = epoch;
+  private internEnd(vmId: string | null, ip: string): number {
+    // Both ends of a connection may be one VM (or address): the second finds the first's id.
+    const known = vmId === null ? this.addressEnds.get(ip) : this.vmEnds.get(vmId);
+    if (known !== undefined) return known;
+    const id = this.endVm.length;
+    this.endVm.push(vmId);
+    this.endIp.push(this.internIp(ip));
+    if (vmId === null) this.addressEnds.set(ip, id);
+    else this.vmEnds.set(vmId, id);
+    return id;
   }
 
-  /** Forgets entries silent for `retainWindows` windows; at most once per epoch. */
-  private purge(epoch: number): void {
-    this.purgedEpoch = epoch;
-    const before = epoch - this.retainWindows * EPOCHS_PER_WINDOW;
-    for (const [key, c] of this.entries) {
-      if (c.newestEpoch < before) {
-        this.entries.delete(key);
-        this.counters.forgotten++;
+  private internIp(ip: string): number {
+    let id = this.ipIds.get(ip);
+    if (id === undefined) {
+      id = this.ips.length;
+      this.ips.push(ip);
+      this.ipIds.set(ip, id);
+      if (id >= this.ipV6.length) {
+        const grown = new Uint8Array(2 * this.ipV6.length);
+        grown.set(this.ipV6);
+        this.ipV6 = grown;
       }
+      this.ipV6[id] = ip.includes(':') ? 1 : 0;
     }
+    return id;
+  }
+
+  private find(client: number, server: number, protocol: number, port: number, otherPort: number): number {
+    const t = this.table;
+    const mask = t.length - 1;
+    let i = hashOf(client, server, protocol, port, otherPort) & mask;
+    for (;;) {
+      const r = t[i]! - 1;
+      if (r < 0) return -1;
+      if (this.cClient[r] === client && this.cServer[r] === server && this.cPort[r] === port && this.cProtocol[r] === protocol && this.cOther[r] === otherPort) return r;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private insert(client: number, server: number, clientIp: number, serverIp: number, protocol: number, port: number, otherPort: number, epoch: number): number {
+    if (this.rows === this.cClient.length) this.growRows(2 * this.rows);
+    const r = this.rows++;
+    this.cClient[r] = client;
+    this.cServer[r] = server;
+    this.cClientIp[r] = clientIp;
+    this.cServerIp[r] = serverIp;
+    this.cProtocol[r] = protocol;
+    this.cPort[r] = port;
+    this.cOther[r] = otherPort;
+    this.cNewest[r] = epoch;
+    this.cEarlierFlows[r] = 0;
+    this.cEarlierBytes[r] = 0;
+    this.ring.fill(0, r * 2 * RING, (r + 1) * 2 * RING);
+    if (2 * this.rows > this.table.length) this.rehash(2 * this.table.length);
+    else this.place(r);
+    return r;
+  }
+
+  private place(r: number): void {
+    const t = this.table;
+    const mask = t.length - 1;
+    let i = hashOf(this.cClient[r]!, this.cServer[r]!, this.cProtocol[r]!, this.cPort[r]!, this.cOther[r]!) & mask;
+    while (t[i] !== 0) i = (i + 1) & mask;
+    t[i] = r + 1;
+  }
+
+  private rehash(slots: number): void {
+    this.table = new Int32Array(slots);
+    for (let r = 0; r < this.rows; r++) this.place(r);
+  }
+
+  private growRows(rows: number): void {
+    const grow = <T extends Int32Array | Float64Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a.subarray(0, Math.min(a.length, n)));
+      return b;
+    };
+    this.cClient = grow(this.cClient, rows);
+    this.cServer = grow(this.cServer, rows);
+    this.cClientIp = grow(this.cClientIp, rows);
+    this.cServerIp = grow(this.cServerIp, rows);
+    this.cProtocol = grow(this.cProtocol, rows);
+    this.cPort = grow(this.cPort, rows);
+    this.cOther = grow(this.cOther, rows);
+    this.cNewest = grow(this.cNewest, rows);
+    this.cEarlierFlows = grow(this.cEarlierFlows, rows);
+    this.cEarlierBytes = grow(this.cEarlierBytes, rows);
+    this.ring = grow(this.ring, rows * 2 * RING);
+  }
+
+  /** Moves the epochs that leave the ring when `epoch` becomes the row's newest into `earlier`. */
+  private roll(r: number, epoch: number): void {
+    const newest = this.cNewest[r]!;
+    if (epoch <= newest) return;
+    const clear = Math.min(RING, epoch - newest);
+    const base = r * 2 * RING;
+    for (let e = epoch - clear + 1; e <= epoch; e++) {
+      const slot = base + 2 * slotOf(e);
+      this.cEarlierFlows[r]! += this.ring[slot]!;
+      this.cEarlierBytes[r]! += this.ring[slot + 1]!;
+      this.ring[slot] = 0;
+      this.ring[slot + 1] = 0;
+    }
+    this.cNewest[r] = epoch;
   }
 
   /**
-   * Every connection with its traffic split at the check window: the EPOCHS_PER_WINDOW epochs that end with
-   * the epoch of `watermark`. Entries are not changed; `visit` gets one reused traffic object.
+   * Forgets entries silent for `retainWindows` windows; at most once per epoch. The survivors keep their
+   * order, and ends and addresses no survivor uses are forgotten with them (outside addresses are
+   * unbounded: a scan from many sources must not grow the tables for good).
    */
-  forEachTraffic(watermark: number, visit: (c: Connection, t: ConnectionTraffic) => void): void {
-    const last = this.epochOf(watermark);
-    const first = last - EPOCHS_PER_WINDOW + 1;
-    const t: ConnectionTraffic = { earlierFlows: 0, earlierBytes: 0, latestFlows: 0, latestBytes: 0 };
-    for (const c of this.entries.values()) {
-      t.earlierFlows = c.earlierFlows;
-      t.earlierBytes = c.earlierBytes;
-      t.latestFlows = 0;
-      t.latestBytes = 0;
-      for (let e = c.newestEpoch - RING + 1; e <= c.newestEpoch; e++) {
-        const slot = 2 * slotOf(e);
-        const flows = c.ring[slot]!;
-        const bytes = c.ring[slot + 1]!;
-        if (e >= first && e <= last) {
-          t.latestFlows += flows;
-          t.latestBytes += bytes;
-        } else if (e < first) {
-          t.earlierFlows += flows;
-          t.earlierBytes += bytes;
-        }
-      }
-      visit(c, t);
+  private purge(epoch: number): void {
+    this.purgedEpoch = epoch;
+    const before = epoch - this.retainWindows * EPOCHS_PER_WINDOW;
+    let kept = 0;
+    for (let r = 0; r < this.rows; r++) {
+      if (this.cNewest[r]! < before) continue;
+      if (kept !== r) this.moveRow(r, kept);
+      kept++;
     }
+    if (kept === this.rows) return;
+    this.counters.forgotten += this.rows - kept;
+    this.rows = kept;
+    this.compactEnds();
+    let slots = 2 * INITIAL_ROWS;
+    while (slots < 2 * kept) slots *= 2;
+    this.rehash(slots);
   }
 
-  /** forEachTraffic as a list of copies (tests, small logs). */
-  traffic(watermark: number): Array<[Connection, ConnectionTraffic]> {
-    const out: Array<[Connection, ConnectionTraffic]> = [];
-    this.forEachTraffic(watermark, (c, t) => out.push([c, { ...t }]));
+  private moveRow(from: number, to: number): void {
+    this.cClient[to] = this.cClient[from]!;
+    this.cServer[to] = this.cServer[from]!;
+    this.cClientIp[to] = this.cClientIp[from]!;
+    this.cServerIp[to] = this.cServerIp[from]!;
+    this.cProtocol[to] = this.cProtocol[from]!;
+    this.cPort[to] = this.cPort[from]!;
+    this.cOther[to] = this.cOther[from]!;
+    this.cNewest[to] = this.cNewest[from]!;
+    this.cEarlierFlows[to] = this.cEarlierFlows[from]!;
+    this.cEarlierBytes[to] = this.cEarlierBytes[from]!;
+    this.ring.copyWithin(to * 2 * RING, from * 2 * RING, (from + 1) * 2 * RING);
+  }
+
+  /** New end and address tables holding only what the rows use, in first-use order. */
+  private compactEnds(): void {
+    const endMap = new Int32Array(this.endVm.length).fill(-1);
+    const ipMap = new Int32Array(this.ips.length).fill(-1);
+    const endVm: (string | null)[] = [];
+    const endIp: number[] = [];
+    const ips: string[] = [];
+    const ipIds = new Map<string, number>();
+    const vmEnds = new Map<string, number>();
+    const addressEnds = new Map<string, number>();
+    const ipV6 = new Uint8Array(Math.max(1024, this.ips.length));
+    const ipOf = (old: number): number => {
+      let id = ipMap[old]!;
+      if (id < 0) {
+        id = ipMap[old] = ips.length;
+        const ip = this.ips[old]!;
+        ips.push(ip);
+        ipIds.set(ip, id);
+        ipV6[id] = this.ipV6[old]!;
+      }
+      return id;
+    };
+    const endOf = (old: number): number => {
+      let id = endMap[old]!;
+      if (id < 0) {
+        id = endMap[old] = endVm.length;
+        const vm = this.endVm[old]!;
+        endVm.push(vm);
+        endIp.push(ipOf(this.endIp[old]!));
+        if (vm === null) addressEnds.set(this.ips[this.endIp[old]!]!, id);
+        else vmEnds.set(vm, id);
+      }
+      return id;
+    };
+    for (let r = 0; r < this.rows; r++) {
+      this.cClient[r] = endOf(this.cClient[r]!);
+      this.cServer[r] = endOf(this.cServer[r]!);
+      this.cClientIp[r] = ipOf(this.cClientIp[r]!);
+      this.cServerIp[r] = ipOf(this.cServerIp[r]!);
+    }
+    this.endVm = endVm;
+    this.endIp = endIp;
+    this.ips = ips;
+    this.ipIds = ipIds;
+    this.ipV6 = ipV6;
+    this.vmEnds = vmEnds;
+    this.addressEnds = addressEnds;
+  }
+
+  /**
+   * The connections with their traffic split at the check window: the EPOCHS_PER_WINDOW epochs that end
+   * with the epoch of `watermark`. Copies (the log is not changed, and changes to it later do not reach them).
+   */
+  columns(watermark: number): ConnectionColumns {
+    const n = this.rows;
+    const last = this.epochOf(watermark);
+    const first = last - EPOCHS_PER_WINDOW + 1;
+    const earlierFlows = this.cEarlierFlows.slice(0, n);
+    const earlierBytes = this.cEarlierBytes.slice(0, n);
+    const latestFlows = new Float64Array(n);
+    const latestBytes = new Float64Array(n);
+    const ring = this.ring;
+    for (let r = 0; r < n; r++) {
+      const newest = this.cNewest[r]!;
+      const base = r * 2 * RING;
+      // One modulo a row: the slots of consecutive epochs follow each other round the ring.
+      let s = slotOf(newest - RING + 1);
+      for (let e = newest - RING + 1; e <= newest; e++, s = s === RING - 1 ? 0 : s + 1) {
+        const slot = base + 2 * s;
+        const flows = ring[slot]!;
+        if (flows === 0) continue;
+        if (e >= first && e <= last) {
+          latestFlows[r]! += flows;
+          latestBytes[r]! += ring[slot + 1]!;
+        } else if (e < first) {
+          earlierFlows[r]! += flows;
+          earlierBytes[r]! += ring[slot + 1]!;
+        }
+      }
+    }
+    return {
+      count: n,
+      ends: this.endVm.length,
+      ipCount: this.ips.length,
+      client: this.cClient.slice(0, n),
+      server: this.cServer.slice(0, n),
+      clientIp: this.cClientIp.slice(0, n),
+      serverIp: this.cServerIp.slice(0, n),
+      protocol: this.cProtocol.slice(0, n),
+      port: this.cPort.slice(0, n),
+      otherPort: this.cOther.slice(0, n),
+      earlierFlows,
+      earlierBytes,
+      latestFlows,
+      latestBytes,
+      endVm: this.endVm,
+      ips: this.ips,
+      ipV6: this.ipV6,
+      vmEnds: this.vmEnds,
+    };
+  }
+
+  /** Every connection with its ends and traffic as plain objects (tests, small logs). */
+  traffic(watermark: number): Array<[{ client: ConnectionEnd; server: ConnectionEnd; protocol: number; port: number; otherPort: number }, ConnectionTraffic]> {
+    const c = this.columns(watermark);
+    const out: Array<[{ client: ConnectionEnd; server: ConnectionEnd; protocol: number; port: number; otherPort: number }, ConnectionTraffic]> = [];
+    for (let r = 0; r < c.count; r++)
+      out.push([
+        {
+          client: { vmId: c.endVm[c.client[r]!]!, ip: c.ips[c.clientIp[r]!]! },
+          server: { vmId: c.endVm[c.server[r]!]!, ip: c.ips[c.serverIp[r]!]! },
+          protocol: c.protocol[r]!,
+          port: c.port[r]!,
+          otherPort: c.otherPort[r]!,
+        },
+        { earlierFlows: c.earlierFlows[r]!, earlierBytes: c.earlierBytes[r]!, latestFlows: c.latestFlows[r]!, latestBytes: c.latestBytes[r]! },
+      ]);
     return out;
+  }
+
+  /** The log as plain data (a copy), for a snapshot. */
+  exportState(): ConnectionLogState {
+    const n = this.rows;
+    const ints = new Int32Array(n * INTS);
+    const doubles = new Float64Array(n * DOUBLES);
+    for (let r = 0; r < n; r++) {
+      const i = r * INTS;
+      ints[i] = this.cClient[r]!;
+      ints[i + 1] = this.cServer[r]!;
+      ints[i + 2] = this.cClientIp[r]!;
+      ints[i + 3] = this.cServerIp[r]!;
+      ints[i + 4] = this.cProtocol[r]!;
+      ints[i + 5] = this.cPort[r]!;
+      ints[i + 6] = this.cOther[r]!;
+      const d = r * DOUBLES;
+      doubles[d] = this.cNewest[r]!;
+      doubles[d + 1] = this.cEarlierFlows[r]!;
+      doubles[d + 2] = this.cEarlierBytes[r]!;
+      doubles.set(this.ring.subarray(r * 2 * RING, (r + 1) * 2 * RING), d + 3);
+    }
+    return {
+      windowMs: this.windowMs,
+      newestEpoch: this.newestEpoch,
+      purgedEpoch: this.purgedEpoch,
+      counters: { ...this.counters },
+      endVm: [...this.endVm],
+      endIp: [...this.endIp],
+      ips: [...this.ips],
+      ints,
+      doubles,
+    };
+  }
+
+  /**
+   * A log with a snapshot's connections, under this process's cap: when the cap is now lower than the rows
+   * the snapshot holds, the newest rows (the latest inserted) are the ones left out, counted as refused.
+   */
+  static restore(s: ConnectionLogState, maxConnections: number = DEFAULT_MAX_CONNECTIONS, retainWindows: number = DEFAULT_RETAIN_WINDOWS): ConnectionLog {
+    if (s.ints.length % INTS !== 0 || s.doubles.length !== (s.ints.length / INTS) * DOUBLES) throw new RangeError('connection log: columns of different lengths');
+    const log = new ConnectionLog(s.windowMs, maxConnections, retainWindows);
+    const total = s.ints.length / INTS;
+    for (let i = 0; i < s.ints.length; i += INTS) {
+      const ends = s.endVm.length;
+      const ips = s.ips.length;
+      if (!(s.ints[i]! < ends && s.ints[i + 1]! < ends && s.ints[i + 2]! < ips && s.ints[i + 3]! < ips && Math.min(s.ints[i]!, s.ints[i + 1]!, s.ints[i + 2]!, s.ints[i + 3]!) >= 0))
+        throw new RangeError('connection log: a row names an end or address the snapshot does not hold');
+    }
+    if (s.endIp.some((ip) => ip >= s.ips.length) || s.endVm.length !== s.endIp.length) throw new RangeError('connection log: ends and addresses do not match');
+    const n = Math.min(total, maxConnections);
+    Object.assign(log.counters, s.counters);
+    log.counters.refused += total - n;
+    log.newestEpoch = s.newestEpoch;
+    log.purgedEpoch = s.purgedEpoch;
+    // Addresses first, so that their ids are the snapshot's.
+    for (const ip of s.ips) log.internIp(ip);
+    for (let e = 0; e < s.endVm.length; e++) log.internEnd(s.endVm[e]!, s.ips[s.endIp[e]!] ?? '');
+    let rows = INITIAL_ROWS;
+    while (rows < n) rows *= 2;
+    log.growRows(rows);
+    for (let r = 0; r < n; r++) {
+      const i = r * INTS;
+      const d = r * DOUBLES;
+      const row = log.insert(s.ints[i]!, s.ints[i + 1]!, s.ints[i + 2]!, s.ints[i + 3]!, s.ints[i + 4]!, s.ints[i + 5]!, s.ints[i + 6]!, s.doubles[d]!);
+      log.cEarlierFlows[row] = s.doubles[d + 1]!;
+      log.cEarlierBytes[row] = s.doubles[d + 2]!;
+      log.ring.set(s.doubles.subarray(d + 3, d + DOUBLES), row * 2 * RING);
+    }
+    return log;
   }
 }
 
@@ -241,6 +570,20 @@ function slotOf(epoch: number): number {
   return ((epoch % RING) + RING) % RING;
 }
 
-export function endKey(e: ConnectionEnd): string {
-  return e.vmId === null ? `a${e.ip}` : `v${e.vmId}`;
+function hashOf(client: number, server: number, protocol: number, port: number, otherPort: number): number {
+  let h = Math.imul(client, 0x9e3779b1) ^ Math.imul(server + 0x7f4a7c15, 0x85ebca6b);
+  h ^= Math.imul((protocol << 17) ^ (port + 1), 0xc2b2ae35) ^ Math.imul(otherPort + 1, 0x27d4eb2f);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/**
+ * Whether the first end comes first in the fixed order of ends (addresses before VMs, then by text), the
+ * order the key `a<ip>` / `v<vm id>` of an end sorts in.
+ */
+function endOrdered(aVm: string | null, aIp: string, bVm: string | null, bIp: string): boolean {
+  if (aVm === null) return bVm === null ? aIp <= bIp : true;
+  return bVm === null ? false : aVm <= bVm;
 }

@@ -6,9 +6,9 @@
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
-import { type CheckedConnection, checkRules } from './check.ts';
+import { type CheckedConnection, checkLearned } from './check.ts';
+import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { getOrAdd } from './maps.ts';
-import { type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW, endKey } from './connection-log.ts';
 import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -84,64 +84,6 @@ export function groupIdOf(tenant: string, clusterId: string): string {
   return `${tenant}:${clusterId}`;
 }
 
-/** A connection with its server end decided, and its traffic before and in the check window. */
-export interface ResolvedConnection {
-  client: ConnectionEnd;
-  server: ConnectionEnd;
-  protocol: number;
-  port: number;
-  /** The other orientation's server port when the records could not tell (the check tries both); -1 otherwise. */
-  altPort: number;
-  earlierFlows: number;
-  earlierBytes: number;
-  latestFlows: number;
-  latestBytes: number;
-}
-
-/**
- * Connections whose records could not tell the server end get it from the traffic: the end whose port
- * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
- * ephemeral ports; a client's port meets one server port); on a tie, the lower port.
- */
-export function resolveConnections(log: ConnectionLog, watermark: number): CheckedConnection[] {
-  const peers = new Map<string, Set<string>>();
-  const out: CheckedConnection[] = [];
-  log.forEachTraffic(watermark, (c, t) => {
-    out.push({
-      client: c.client,
-      server: c.server,
-      protocol: c.protocol,
-      port: c.port,
-      altPort: c.otherPort,
-      earlierFlows: t.earlierFlows,
-      earlierBytes: t.earlierBytes,
-      latestFlows: t.latestFlows,
-      latestBytes: t.latestBytes,
-      allowed: null,
-    });
-    if (c.otherPort < 0) return;
-    const server = `${endKey(c.server)}|${c.port}`;
-    const client = `${endKey(c.client)}|${c.otherPort}`;
-    getOrAdd(peers, server, () => new Set()).add(client);
-    getOrAdd(peers, client, () => new Set()).add(server);
-  });
-  for (const r of out) {
-    if (r.altPort < 0) continue;
-    // Still in the log's order: client and server as stored, altPort the client's port.
-    const degServer = peers.get(`${endKey(r.server)}|${r.port}`)!.size;
-    const degClient = peers.get(`${endKey(r.client)}|${r.altPort}`)!.size;
-    if (degClient > degServer || (degClient === degServer && r.altPort < r.port)) {
-      const client = r.client;
-      r.client = r.server;
-      r.server = client;
-      const port = r.port;
-      r.port = r.altPort;
-      r.altPort = port;
-    }
-  }
-  return out;
-}
-
 export function protocolName(p: number): string {
   if (p === TCP) return 'tcp';
   if (p === UDP) return 'udp';
@@ -159,32 +101,18 @@ export function hostPrefix(ip: string): string {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
-interface PortTraffic {
-  flows: number;
-  bytes: number;
-  vms: Set<string>;
-}
-
-/** The traffic of one group, direction, ethertype, protocol and remote, by port. */
-interface Candidate {
-  groupId: string;
-  tenant: string;
-  direction: Direction;
-  ethertype: Ethertype;
+/** A connection with its server end decided, and its traffic before and in the check window. */
+export interface ResolvedConnection {
+  client: ConnectionEnd;
+  server: ConnectionEnd;
   protocol: number;
-  /** A group of the same tenant, or null for outside addresses (in `addresses`). */
-  remoteGroup: string | null;
-  addresses: Set<string>;
-  ports: Map<number, PortTraffic>;
-}
-
-function addTo(candidates: Map<string, Candidate>, key: string, make: () => Candidate, port: number, vm: string, flows: number, bytes: number, address: string | null): void {
-  const c = getOrAdd(candidates, key, () => make());
-  if (address !== null) c.addresses.add(address);
-  const p = getOrAdd(c.ports, port, () => ({ flows: 0, bytes: 0, vms: new Set() }));
-  p.flows += flows;
-  p.bytes += bytes;
-  p.vms.add(vm);
+  port: number;
+  /** The other orientation's server port when the records could not tell (the check tries both); -1 otherwise. */
+  altPort: number;
+  earlierFlows: number;
+  earlierBytes: number;
+  latestFlows: number;
+  latestBytes: number;
 }
 
 /** Ports as segments: a range where many ports sit close together above 1024, else contiguous runs of seen ports. */
@@ -212,11 +140,120 @@ export function portSegments(ports: readonly number[], o: Pick<SecurityGroupOpti
   return out;
 }
 
+/** The traffic of one candidate rule at one port: a second VM makes a set (most ports have one VM). */
+interface PortTraffic {
+  flows: number;
+  bytes: number;
+  vm: number;
+  vms: Set<number> | null;
+}
+
+/** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
+const ANY = 0;
+const INGRESS = 0;
+const EGRESS = 1;
+
+/** The traffic of one group, direction, ethertype, protocol and remote, by port. */
+interface Candidate {
+  /** Where it is filed: side (group and direction), then the key of the rest (candidateKey). */
+  side: number;
+  key: number;
+  group: number;
+  direction: number;
+  ipv6: number;
+  protocol: number;
+  remote: number;
+  ports: Map<number, PortTraffic>;
+}
+
+interface GroupInfo {
+  id: string;
+  tenant: number;
+  clusterId: string;
+  vms: string[];
+}
+
+/**
+ * What learning hands the check: the connections as columns, each end's group, tenant and rank, and the
+ * rules as columns beside their documents (the check matches numbers, not text).
+ */
+export interface Learned {
+  cols: ConnectionColumns;
+  ends: number;
+  groups: GroupInfo[];
+  tenants: string[];
+  /** Per end: group index and tenant index (-1: not in a group), 1 when ranked anomalous. */
+  endGroup: Int32Array;
+  endTenant: Int32Array;
+  endAnomalous: Uint8Array;
+  /** Remote ids: 1 + group, or 1 + groups + address id, below remoteSpan. */
+  remoteSpan: number;
+  rules: SecurityGroupRule[];
+  /** Per rule: its position in its group's list (the first match in list order wins), port bounds (-1: any port). */
+  rulePosition: Int32Array;
+  ruleGroup: Int32Array;
+  ruleMin: Int32Array;
+  ruleMax: Int32Array;
+  /**
+   * By side (2 * group + direction), candidate key → the rules learned from it, in list order. Two levels
+   * keep the keys small integers, which maps hash without allocating.
+   */
+  rulesBySide: Array<Map<number, number[]> | undefined>;
+}
+
+/** A candidate's key within its side (group and direction). */
+export function candidateKey(ipv6: number, protocol: number, remote: number, remoteSpan: number): number {
+  return (ipv6 * 256 + protocol) * remoteSpan + remote;
+}
+
+/** Candidates by side (2 * group + direction), then by candidateKey; `created` gets every new one. */
+type CandidateTable = Array<Map<number, Candidate> | undefined>;
+
+function addTo(candidates: CandidateTable, created: Candidate[], group: number, direction: number, ipv6: number, protocol: number, remote: number, remoteSpan: number, port: number, vm: number, flows: number, bytes: number): Candidate {
+  const side = 2 * group + direction;
+  const key = candidateKey(ipv6, protocol, remote, remoteSpan);
+  let bySide = candidates[side];
+  if (bySide === undefined) {
+    bySide = new Map();
+    candidates[side] = bySide;
+  }
+  let c = bySide.get(key);
+  if (c === undefined) {
+    c = { side, key, group, direction, ipv6, protocol, remote, ports: new Map() };
+    bySide.set(key, c);
+    created.push(c);
+  }
+  addPort(c, port, vm, null, flows, bytes);
+  return c;
+}
+
+function addPort(c: Candidate, port: number, vm: number, vms: Set<number> | null, flows: number, bytes: number): void {
+  let p = c.ports.get(port);
+  if (p === undefined) {
+    p = { flows: 0, bytes: 0, vm, vms: null };
+    c.ports.set(port, p);
+  }
+  p.flows += flows;
+  p.bytes += bytes;
+  if (vms !== null) {
+    p.vms ??= new Set([p.vm]);
+    for (const v of vms) p.vms.add(v);
+  } else if (vm !== p.vm) {
+    p.vms ??= new Set([p.vm]);
+    p.vms.add(vm);
+  }
+}
+
+/** Connections between two steps of the sliced computation: a slice is about this many. */
+export const SLICE_ROWS = 16_384;
+
 export interface SecurityGroupsOutcome {
   document: SecurityGroupsDocument;
-  /** The connections of the log with their server ends decided and the check's verdict. */
-  connections: CheckedConnection[];
-  places: Map<string, VmPlace>;
+  /** The connections of the log with their server ends decided and the check's verdict (built on first use). */
+  readonly connections: CheckedConnection[];
+  /** Where each VM of the run is (built on first use). */
+  readonly places: Map<string, VmPlace>;
+  /** Time spent computing (for the sliced computation: its slices, not the pauses between them). */
   durationMs: number;
 }
 
@@ -226,195 +263,371 @@ export function recommendSecurityGroups(
   options: Partial<SecurityGroupOptions> = {},
 ): SecurityGroupsOutcome {
   const started = performance.now();
+  const steps = recommendInSlices(membership, log, options);
+  let step = steps.next();
+  while (step.done !== true) step = steps.next();
+  step.value.durationMs = performance.now() - started;
+  return step.value;
+}
+
+/**
+ * recommendSecurityGroups as steps of about SLICE_ROWS connections each, so that a caller can give the
+ * event loop back between them (src/service/cluster-service.ts). The first step copies what it needs of
+ * the log: later records do not change the outcome.
+ */
+export function* recommendInSlices(
+  membership: Membership,
+  log: ConnectionLog,
+  options: Partial<SecurityGroupOptions> = {},
+): Generator<void, SecurityGroupsOutcome, void> {
   const o = { ...defaultSecurityGroupOptions, ...options };
-  const places = new Map<string, VmPlace>();
+  const cols = log.columns(membership.computedAt);
+  const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
+  yield;
+  const n = cols.count;
+  const ends = cols.ends;
+  const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, earlierFlows, earlierBytes } = cols;
+
+  // Connections whose records could not tell the server end get it from the traffic: the end whose port
+  // meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
+  // ephemeral ports; a client's port meets one server port); on a tie, the lower port.
+  const peers = new Map<number, Set<number>>();
+  const endPort = (end: number, p: number): number => end * 65_536 + p;
+  for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    if (altPort[i]! < 0) continue;
+    const s = endPort(server[i]!, port[i]!);
+    const c = endPort(client[i]!, altPort[i]!);
+    getOrAdd(peers, s, () => new Set()).add(c);
+    getOrAdd(peers, c, () => new Set()).add(s);
+  }
+  for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    if (altPort[i]! < 0) continue;
+    const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
+    const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
+    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) {
+      const c = client[i]!;
+      client[i] = server[i]!;
+      server[i] = c;
+      const ip = clientIp[i]!;
+      clientIp[i] = serverIp[i]!;
+      serverIp[i] = ip;
+      const p = port[i]!;
+      port[i] = altPort[i]!;
+      altPort[i] = p;
+    }
+  }
+  yield;
+
+  // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
+  const services = new Int32Array(ends);
+  const oneOff = new Int32Array(ends);
+  for (let i = 0; i < n; i++) {
+    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    const c = client[i]!;
+    if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
+    services[c]!++;
+    if (earlierFlows[i]! < o.minFlows) oneOff[c]!++;
+  }
+  const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
+
   const vmsWithoutTenant: string[] = [];
   const anomalousVms: string[] = [];
-  const groupMembers = new Map<string, { tenant: string; clusterId: string; vms: string[] }>();
-  const connections = resolveConnections(log, membership.computedAt);
-  const probers = probingVms(connections, o);
-  membership.vmIds.forEach((vmId, row) => {
+  const tenantIds = new Map<string, number>();
+  const tenants: string[] = [];
+  const groupIds = new Map<string, number>();
+  const groups: GroupInfo[] = [];
+  const endGroup = new Int32Array(ends).fill(-1);
+  const endTenant = new Int32Array(ends).fill(-1);
+  const endAnomalous = new Uint8Array(ends);
+  const anomalousSet = new Set<string>();
+  for (let row = 0; row < membership.vmIds.length; row++) {
+    if ((row & 4095) === 4095) yield;
+    const vmId = membership.vmIds[row]!;
     const tenant = membership.vmTenants[row] ?? null;
     const score = membership.anomalyScores?.[row] ?? 0;
-    const anomalous = score > o.anomalyThreshold && probers.has(vmId);
-    if (anomalous) anomalousVms.push(vmId);
+    let end = cols.vmEnds.get(vmId);
+    if (end !== undefined && end >= ends) end = undefined;
+    const anomalous = score > o.anomalyThreshold && end !== undefined && isProber(end);
+    if (anomalous) {
+      anomalousVms.push(vmId);
+      anomalousSet.add(vmId);
+      endAnomalous[end!] = 1;
+    }
     if (tenant === null) {
       vmsWithoutTenant.push(vmId);
-      return;
+      continue;
     }
     const clusterId = membership.clusterIds[row]!;
     const groupId = groupIdOf(tenant, clusterId);
-    places.set(vmId, { tenant, groupId, anomalous });
-    const g = getOrAdd(groupMembers, groupId, () => ({ tenant, clusterId, vms: [] }));
-    g.vms.push(vmId);
-  });
-  const anomalousSet = new Set(anomalousVms);
+    let t = tenantIds.get(tenant);
+    if (t === undefined) {
+      t = tenants.length;
+      tenants.push(tenant);
+      tenantIds.set(tenant, t);
+    }
+    let g = groupIds.get(groupId);
+    if (g === undefined) {
+      g = groups.length;
+      groups.push({ id: groupId, tenant: t, clusterId, vms: [] });
+      groupIds.set(groupId, g);
+    }
+    groups[g]!.vms.push(vmId);
+    if (end !== undefined) {
+      endGroup[end] = g;
+      endTenant[end] = t;
+    }
+  }
+  yield;
 
+  const G = groups.length;
+  const remoteSpan = 1 + G + cols.ipCount;
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const candidates = new Map<string, Candidate>();
-  for (const c of connections) {
-    if (c.earlierFlows === 0) continue;
-    const cv = c.client.vmId;
-    const sv = c.server.vmId;
-    if ((cv !== null && anomalousSet.has(cv)) || (sv !== null && anomalousSet.has(sv))) {
+  const candidates: CandidateTable = new Array(2 * G);
+  const created: Candidate[] = [];
+  for (let i = 0; i < n; i++) {
+    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    if (earlierFlows[i] === 0) continue;
+    const ce = client[i]!;
+    const se = server[i]!;
+    if (endAnomalous[ce] === 1 || endAnomalous[se] === 1) {
       notLearned.anomalous!++;
       continue;
     }
-    const cp = cv === null ? undefined : places.get(cv);
-    const sp = sv === null ? undefined : places.get(sv);
-    if (cp === undefined && sp === undefined) {
+    const cg = endGroup[ce]!;
+    const sg = endGroup[se]!;
+    if (cg < 0 && sg < 0) {
       notLearned.no_group!++;
       continue;
     }
-    if (sp !== undefined) {
-      const eth = ethertypeOf(c.client.ip);
-      const remoteGroup = cp !== undefined && cp.tenant === sp.tenant ? cp.groupId : null;
-      const address = remoteGroup === null ? c.client.ip : null;
-      const key = `${sp.groupId}|i|${eth}|${c.protocol}|${remoteGroup ?? `a${address}`}`;
-      addTo(candidates, key, () => ({ groupId: sp.groupId, tenant: sp.tenant, direction: 'ingress', ethertype: eth, protocol: c.protocol, remoteGroup, addresses: new Set(), ports: new Map() }), c.port, sv!, c.earlierFlows, c.earlierBytes, address);
+    const proto = protocol[i]!;
+    if (sg >= 0) {
+      const ip = clientIp[i]!;
+      const remote = cg >= 0 && endTenant[ce] === endTenant[se] ? 1 + cg : 1 + G + ip;
+      addTo(candidates, created, sg, INGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, se, earlierFlows[i]!, earlierBytes[i]!);
     }
-    if (cp !== undefined) {
-      const eth = ethertypeOf(c.server.ip);
-      const remoteGroup = sp !== undefined && sp.tenant === cp.tenant ? sp.groupId : null;
-      const address = remoteGroup === null ? c.server.ip : null;
-      const key = `${cp.groupId}|e|${eth}|${c.protocol}|${remoteGroup ?? `a${address}`}`;
-      addTo(candidates, key, () => ({ groupId: cp.groupId, tenant: cp.tenant, direction: 'egress', ethertype: eth, protocol: c.protocol, remoteGroup, addresses: new Set(), ports: new Map() }), c.port, cv!, c.earlierFlows, c.earlierBytes, address);
+    if (cg >= 0) {
+      const ip = serverIp[i]!;
+      const remote = sg >= 0 && endTenant[se] === endTenant[ce] ? 1 + sg : 1 + G + ip;
+      addTo(candidates, created, cg, EGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, ce, earlierFlows[i]!, earlierBytes[i]!);
     }
   }
+  yield;
 
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
-  // both): those go to one candidate for any address per ethertype.
-  const addressesByPort = new Map<string, Set<string>>();
-  const portKey = (c: Candidate, port: number): string => `${c.groupId}|${c.direction}|${c.protocol}|${port}`;
-  const outsideKey = (c: Candidate): string => `${c.groupId}|${c.direction}|${c.ethertype}|${c.protocol}`;
-  for (const c of candidates.values()) {
-    if (c.remoteGroup !== null) continue;
-    for (const port of c.ports.keys()) {
-      const set = getOrAdd(addressesByPort, portKey(c, port), () => new Set());
-      for (const a of c.addresses) set.add(a);
+  // both): those go to one candidate for any address per ethertype. An address candidate holds one
+  // address, so the addresses of a port are the address candidates that have it.
+  const addressCandidates = created.filter((c) => c.remote > G);
+  const addressesByPort: Array<Map<number, number> | undefined> = new Array(2 * G);
+  const portKey = (c: Candidate, p: number): number => c.protocol * 65_537 + p + 1;
+  for (let k = 0; k < addressCandidates.length; k++) {
+    if ((k & 4095) === 4095) yield;
+    const c = addressCandidates[k]!;
+    let bySide = addressesByPort[c.side];
+    if (bySide === undefined) {
+      bySide = new Map();
+      addressesByPort[c.side] = bySide;
+    }
+    for (const p of c.ports.keys()) {
+      const k = portKey(c, p);
+      bySide.set(k, (bySide.get(k) ?? 0) + 1);
     }
   }
-  const anyAddress = new Set<Candidate>();
-  for (const [key, c] of [...candidates]) {
-    if (c.remoteGroup !== null) continue;
-    for (const [port, t] of [...c.ports]) {
-      if (addressesByPort.get(portKey(c, port))!.size <= o.maxPrefixesPerRule) continue;
-      const merged = getOrAdd(candidates, `${outsideKey(c)}|any`, () => {
-        const m: Candidate = { ...c, addresses: new Set(), ports: new Map() };
-        anyAddress.add(m);
-        return m;
-      });
-      for (const a of c.addresses) merged.addresses.add(a);
-      const p = getOrAdd(merged.ports, port, () => ({ flows: 0, bytes: 0, vms: new Set() }));
-      p.flows += t.flows;
-      p.bytes += t.bytes;
-      for (const v of t.vms) p.vms.add(v);
-      c.ports.delete(port);
+  for (let k = 0; k < addressCandidates.length; k++) {
+    if ((k & 4095) === 4095) yield;
+    const c = addressCandidates[k]!;
+    for (const [p, t] of c.ports) {
+      if (addressesByPort[c.side]!.get(portKey(c, p))! <= o.maxPrefixesPerRule) continue;
+      const merged = addTo(candidates, created, c.group, c.direction, c.ipv6, c.protocol, ANY, remoteSpan, p, t.vm, 0, 0);
+      // addTo counted the first VM; the rest and the traffic follow.
+      addPort(merged, p, t.vm, t.vms, t.flows, t.bytes);
+      c.ports.delete(p);
     }
-    if (c.ports.size === 0) candidates.delete(key);
+    if (c.ports.size === 0) candidates[c.side]!.delete(c.key);
   }
+  yield;
 
-  const rulesByGroup = new Map<string, SecurityGroupRule[]>();
-  const sortedKeys = [...candidates.keys()].sort();
-  for (const key of sortedKeys) {
-    const c = candidates.get(key)!;
-    const kept: number[] = [];
-    for (const [port, t] of c.ports) {
-      if (t.flows >= o.minFlows) kept.push(port);
-      else notLearned.rare_rules!++;
-    }
-    if (kept.length === 0) continue;
-    const hasPorts = !(kept.length === 1 && kept[0] === -1);
-    const segments = hasPorts ? portSegments(kept, o) : [{ min: -1, max: -1, range: false, ports: [-1] }];
-    const rules = getOrAdd(rulesByGroup, c.groupId, () => []);
-    for (const s of segments) {
-      const vms = new Set<string>();
-      let flows = 0;
-      let bytes = 0;
-      for (const port of s.ports) {
-        const t = c.ports.get(port)!;
-        flows += t.flows;
-        bytes += t.bytes;
-        for (const v of t.vms) vms.add(v);
+  // Rules group by group, each group's candidates in the order of their text keys (the order rule ids follow).
+  const byGroup: Candidate[][] = Array.from({ length: G }, () => []);
+  for (let side = 0; side < candidates.length; side++) {
+    if ((side & 4095) === 4095) yield;
+    const bySide = candidates[side];
+    if (bySide !== undefined) for (const c of bySide.values()) byGroup[c.group]!.push(c);
+  }
+  const rules: SecurityGroupRule[] = [];
+  const rulePosition: number[] = [];
+  const ruleGroup: number[] = [];
+  const ruleMin: number[] = [];
+  const ruleMax: number[] = [];
+  const rulesBySide: Array<Map<number, number[]> | undefined> = new Array(2 * G);
+  const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
+  const textKey = (c: Candidate): string => {
+    const g = groups[c.group]!.id;
+    const eth = c.ipv6 === 1 ? 'IPv6' : 'IPv4';
+    if (c.remote === ANY) return `${g}|${c.direction === INGRESS ? 'ingress' : 'egress'}|${eth}|${c.protocol}|any`;
+    const remote = c.remote <= G ? groups[c.remote - 1]!.id : `a${cols.ips[c.remote - 1 - G]!}`;
+    return `${g}|${c.direction === INGRESS ? 'i' : 'e'}|${eth}|${c.protocol}|${remote}`;
+  };
+  for (let g = 0; g < G; g++) {
+    if ((g & 1023) === 1023) yield;
+    const list = byGroup[g]!;
+    if (list.length === 0) continue;
+    const keyed = list.map((c) => [textKey(c), c] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const groupRules = rulesOfGroup[g]!;
+    const groupId = groups[g]!.id;
+    const tenant = tenants[groups[g]!.tenant]!;
+    for (const [, c] of keyed) {
+      const kept: number[] = [];
+      for (const [p, t] of c.ports) {
+        if (t.flows >= o.minFlows) kept.push(p);
+        else notLearned.rare_rules!++;
       }
-      const any = anyAddress.has(c);
-      const remotePrefix = c.remoteGroup !== null ? null : any ? (c.ethertype === 'IPv6' ? '::/0' : '0.0.0.0/0') : hostPrefix([...c.addresses][0]!);
-      rules.push({
-        id: `${c.groupId}/${c.direction}/${rules.length}`,
-        security_group_id: c.groupId,
-        direction: c.direction,
-        ethertype: c.ethertype,
-        protocol: protocolName(c.protocol),
-        port_range_min: s.min < 0 ? null : s.min,
-        port_range_max: s.max < 0 ? null : s.max,
-        remote_group_id: c.remoteGroup,
-        remote_ip_prefix: remotePrefix,
-        project_id: c.tenant,
-        tenant_id: c.tenant,
-        learned_from: { vms: vms.size, flows, bytes, ports: s.ports.length },
-        basis: s.range ? 'port_range' : 'exact',
-        remote_basis: any ? 'any_address' : 'seen',
-      });
+      if (kept.length === 0) continue;
+      const hasPorts = !(kept.length === 1 && kept[0] === -1);
+      const segments = hasPorts ? portSegments(kept, o) : [{ min: -1, max: -1, range: false, ports: [-1] }];
+      const any = c.remote === ANY;
+      const remoteGroup = c.remote !== ANY && c.remote <= G ? groups[c.remote - 1]!.id : null;
+      const remotePrefix = remoteGroup !== null ? null : any ? (c.ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[c.remote - 1 - G]!);
+      const direction: Direction = c.direction === INGRESS ? 'ingress' : 'egress';
+      let bySide = rulesBySide[c.side];
+      if (bySide === undefined) {
+        bySide = new Map();
+        rulesBySide[c.side] = bySide;
+      }
+      const forKey = getOrAdd(bySide, c.key, () => []);
+      for (const s of segments) {
+        let flows = 0;
+        let bytes = 0;
+        let vms = 0;
+        if (s.ports.length === 1) {
+          const t = c.ports.get(s.ports[0]!)!;
+          flows = t.flows;
+          bytes = t.bytes;
+          vms = t.vms === null ? 1 : t.vms.size;
+        } else {
+          const set = new Set<number>();
+          for (const p of s.ports) {
+            const t = c.ports.get(p)!;
+            flows += t.flows;
+            bytes += t.bytes;
+            if (t.vms === null) set.add(t.vm);
+            else for (const v of t.vms) set.add(v);
+          }
+          vms = set.size;
+        }
+        forKey.push(rules.length);
+        rulePosition.push(groupRules.length);
+        ruleGroup.push(g);
+        ruleMin.push(s.min);
+        ruleMax.push(s.max);
+        const rule: SecurityGroupRule = {
+          id: `${groupId}/${direction}/${groupRules.length}`,
+          security_group_id: groupId,
+          direction,
+          ethertype: c.ipv6 === 1 ? 'IPv6' : 'IPv4',
+          protocol: protocolName(c.protocol),
+          port_range_min: s.min < 0 ? null : s.min,
+          port_range_max: s.max < 0 ? null : s.max,
+          remote_group_id: remoteGroup,
+          remote_ip_prefix: remotePrefix,
+          project_id: tenant,
+          tenant_id: tenant,
+          learned_from: { vms, flows, bytes, ports: s.ports.length },
+          basis: s.range ? 'port_range' : 'exact',
+          remote_basis: any ? 'any_address' : 'seen',
+        };
+        rules.push(rule);
+        groupRules.push(rule);
+      }
     }
   }
+  yield;
 
   // Groups by tenant, sorted.
-  const tenants = new Map<string, SecurityGroup[]>();
-  for (const groupId of [...groupMembers.keys()].sort()) {
-    const g = groupMembers.get(groupId)!;
-    const rules = rulesByGroup.get(groupId) ?? [];
-    const name = membership.clusterNames.get(g.clusterId);
+  const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
+  const tenantDocs = new Map<number, SecurityGroup[]>();
+  for (let k = 0; k < groupOrder.length; k++) {
+    if ((k & 1023) === 1023) yield;
+    const g = groupOrder[k]!;
+    const info = groups[g]!;
+    const groupRules = rulesOfGroup[g]!;
+    const name = membership.clusterNames.get(info.clusterId);
+    const tenant = tenants[info.tenant]!;
     const group: SecurityGroup = {
-      id: groupId,
-      security_group_id: groupId,
-      name: `cluster-${g.clusterId}`,
-      description: `VMs of cluster ${g.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
-      tenant_id: g.tenant,
-      project_id: g.tenant,
-      cluster_id: g.clusterId,
-      vm_ids: g.vms.sort(),
-      security_group_rules: rules,
+      id: info.id,
+      security_group_id: info.id,
+      name: `cluster-${info.clusterId}`,
+      description: `VMs of cluster ${info.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
+      tenant_id: tenant,
+      project_id: tenant,
+      cluster_id: info.clusterId,
+      vm_ids: info.vms.sort(),
+      security_group_rules: groupRules,
     };
-    if (rules.length === 0) {
-      group.note = g.vms.every((v) => anomalousSet.has(v))
+    if (groupRules.length === 0) {
+      group.note = info.vms.every((v) => anomalousSet.has(v))
         ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
         : 'no normal traffic seen in the earlier windows: the group allows nothing';
     }
-    const list = getOrAdd(tenants, g.tenant, () => []);
-    list.push(group);
+    getOrAdd(tenantDocs, info.tenant, () => []).push(group);
   }
+  yield;
 
-  const checked = checkRules(connections, places, tenants, anomalousSet, o.maxListed);
-  const tenantDocs: TenantSecurityGroups[] = [];
-  for (const tenant of [...tenants.keys()].sort()) {
-    const groups = tenants.get(tenant)!;
-    const vmCount = groups.reduce((n, g) => n + g.vm_ids.length, 0);
+  const learned: Learned = {
+    cols,
+    ends,
+    groups,
+    tenants,
+    endGroup,
+    endTenant,
+    endAnomalous,
+    remoteSpan,
+    rules,
+    rulePosition: Int32Array.from(rulePosition),
+    ruleGroup: Int32Array.from(ruleGroup),
+    ruleMin: Int32Array.from(ruleMin),
+    ruleMax: Int32Array.from(ruleMax),
+    rulesBySide,
+  };
+  const checked = yield* checkLearned(learned, o.maxListed);
+
+  const tenantOrder = Array.from(tenants.keys()).sort((a, b) => (tenants[a]! < tenants[b]! ? -1 : tenants[a]! > tenants[b]! ? 1 : 0));
+  const docs: TenantSecurityGroups[] = [];
+  for (let k = 0; k < tenantOrder.length; k++) {
+    if ((k & 1023) === 1023) yield;
+    const t = tenantOrder[k]!;
+    const tenantGroupDocs = tenantDocs.get(t)!;
+    const vmCount = tenantGroupDocs.reduce((k, g) => k + g.vm_ids.length, 0);
     const notes: string[] = [];
     if (vmCount === 1) notes.push('the tenant has one VM: its group is learned only from traffic with outside addresses and other tenants');
-    const silent = groups.filter((g) => g.security_group_rules.length === 0).length;
-    if (silent > 0) notes.push(`${silent} of ${groups.length} groups talk to nothing in the earlier windows and allow nothing`);
-    tenantDocs.push({
-      tenant_id: tenant,
-      project_id: tenant,
-      rule_count: groups.reduce((n, g) => n + g.security_group_rules.length, 0),
-      security_groups: groups,
-      check: checked.byTenant.get(tenant)!,
+    const silent = tenantGroupDocs.filter((g) => g.security_group_rules.length === 0).length;
+    if (silent > 0) notes.push(`${silent} of ${tenantGroupDocs.length} groups talk to nothing in the earlier windows and allow nothing`);
+    docs.push({
+      tenant_id: tenants[t]!,
+      project_id: tenants[t]!,
+      rule_count: tenantGroupDocs.reduce((k, g) => k + g.security_group_rules.length, 0),
+      security_groups: tenantGroupDocs,
+      check: checked.byTenant[t]!,
       notes,
     });
   }
 
-  const ruleCounts = tenantDocs.map((t) => t.rule_count);
-  const perGroupPort = new Map<string, number>();
-  for (const t of tenantDocs)
-    for (const g of t.security_groups)
-      for (const r of g.security_group_rules) {
-        const k = `${g.id}|${r.direction}|${r.protocol}|${r.port_range_min}|${r.port_range_max}`;
-        perGroupPort.set(k, (perGroupPort.get(k) ?? 0) + 1);
-      }
-  const gp = [...perGroupPort.values()];
+  const ruleCounts = docs.map((t) => t.rule_count);
+  const gp: number[] = [];
+  for (let g = 0; g < G; g++) {
+    if ((g & 4095) === 4095) yield;
+    // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
+    const per = new Map<number, number>();
+    for (const r of rulesOfGroup[g]!) {
+      const k = ((r.direction === 'ingress' ? 0 : 1) * 256 + protocolNumberOf(r)) * 65_537 * 65_537 + ((r.port_range_min ?? -1) + 1) * 65_537 + (r.port_range_max ?? -1) + 1;
+      per.set(k, (per.get(k) ?? 0) + 1);
+    }
+    for (const v of per.values()) gp.push(v);
+  }
   const wm = membership.computedAt;
-  const checkFrom = (log.epochOf(wm) - EPOCHS_PER_WINDOW + 1) * log.epochMs;
+  const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
   const document: SecurityGroupsDocument = {
     run_id: membership.runId,
@@ -423,45 +636,92 @@ export function recommendSecurityGroups(
     anomalous_vms: anomalousVms.sort(),
     vms_without_tenant: vmsWithoutTenant.sort(),
     summary: {
-      tenants: tenantDocs.length,
-      groups: groupMembers.size,
+      tenants: docs.length,
+      groups: G,
       rules: ruleCounts.reduce((a, b) => a + b, 0),
       rules_per_tenant: distribution(ruleCounts),
-      rules_per_group_port: { ...distribution(gp), over_3: gp.filter((n) => n > 3).length },
+      rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
       vms_anomalous: anomalousVms.length,
       vms_without_tenant: vmsWithoutTenant.length,
       check: checked.all,
       check_normal_vm_to_vm: checked.normal,
       check_from_anomalous: checked.anomalous,
       connections: {
-        held: log.size,
-        max: log.maxConnections,
-        recorded: log.counters.recorded,
-        refused: log.counters.refused,
-        bad_port: log.counters.badPort,
-        no_vm: log.counters.noVm,
-        forgotten: log.counters.forgotten,
+        held: logFigures.held,
+        max: logFigures.max,
+        recorded: logFigures.recorded,
+        refused: logFigures.refused,
+        bad_port: logFigures.badPort,
+        no_vm: logFigures.noVm,
+        forgotten: logFigures.forgotten,
       },
       not_learned: notLearned,
     },
-    tenants: tenantDocs,
+    tenants: docs,
   };
-  return { document, connections: checked.connections, places, durationMs: performance.now() - started };
+  return new Outcome(document, learned, checked.allowed, membership, anomalousSet);
 }
 
-/** VMs that opened connections to many distinct services in the earlier windows, most of them one-offs. */
-export function probingVms(connections: readonly ResolvedConnection[], o: Pick<SecurityGroupOptions, 'proberMinServices' | 'minFlows'>): Set<string> {
-  const opened = new Map<string, { services: number; oneOff: number }>();
-  for (const c of connections) {
-    const vm = c.client.vmId;
-    if (vm === null || c.earlierFlows === 0) continue;
-    const t = getOrAdd(opened, vm, () => ({ services: 0, oneOff: 0 }));
-    t.services++;
-    if (c.earlierFlows < o.minFlows) t.oneOff++;
+function protocolNumberOf(r: SecurityGroupRule): number {
+  const p = r.protocol;
+  if (p === 'tcp') return TCP;
+  if (p === 'udp') return UDP;
+  if (p === 'icmp') return ICMP;
+  if (p === 'ipv6-icmp') return ICMPV6;
+  if (p === 'sctp') return SCTP;
+  return Number(p);
+}
+
+class Outcome implements SecurityGroupsOutcome {
+  durationMs = 0;
+  private connectionList: CheckedConnection[] | null = null;
+  private placeMap: Map<string, VmPlace> | null = null;
+
+  constructor(
+    readonly document: SecurityGroupsDocument,
+    private readonly learned: Learned,
+    /** Per connection: -1 no check-window traffic, 0 denied, 1 allowed. */
+    private readonly allowed: Int8Array,
+    private readonly membership: Membership,
+    private readonly anomalous: ReadonlySet<string>,
+  ) {}
+
+  get connections(): CheckedConnection[] {
+    if (this.connectionList === null) {
+      const c = this.learned.cols;
+      const list: CheckedConnection[] = [];
+      for (let i = 0; i < c.count; i++) {
+        const a = this.allowed[i]!;
+        list.push({
+          client: { vmId: c.endVm[c.client[i]!]!, ip: c.ips[c.clientIp[i]!]! },
+          server: { vmId: c.endVm[c.server[i]!]!, ip: c.ips[c.serverIp[i]!]! },
+          protocol: c.protocol[i]!,
+          port: c.port[i]!,
+          altPort: c.otherPort[i]!,
+          earlierFlows: c.earlierFlows[i]!,
+          earlierBytes: c.earlierBytes[i]!,
+          latestFlows: c.latestFlows[i]!,
+          latestBytes: c.latestBytes[i]!,
+          allowed: a < 0 ? null : a === 1,
+        });
+      }
+      this.connectionList = list;
+    }
+    return this.connectionList;
   }
-  const out = new Set<string>();
-  for (const [vm, t] of opened) if (t.services >= o.proberMinServices && 2 * t.oneOff > t.services) out.add(vm);
-  return out;
+
+  get places(): Map<string, VmPlace> {
+    if (this.placeMap === null) {
+      const m = this.membership;
+      const places = new Map<string, VmPlace>();
+      m.vmIds.forEach((vmId, row) => {
+        const tenant = m.vmTenants[row] ?? null;
+        if (tenant !== null) places.set(vmId, { tenant, groupId: groupIdOf(tenant, m.clusterIds[row]!), anomalous: this.anomalous.has(vmId) });
+      });
+      this.placeMap = places;
+    }
+    return this.placeMap;
+  }
 }
 
 function distribution(values: readonly number[]): { min: number; median: number; p90: number; max: number } {

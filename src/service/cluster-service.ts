@@ -2,7 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendSecurityGroups } from '../security-groups/recommend.ts';
+import { membershipOf, recommendInSlices } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
@@ -47,6 +47,11 @@ export interface ClusterServiceOptions {
   history?: HistoryDocument | null;
   /** Receives the history after each run; none: it is not kept. */
   historySink?: HistorySink | null;
+  /**
+   * Start the security groups of each run as it completes (in slices, docs/security-groups.md), rather
+   * than on the first request after it. The service does; replay computes them once, at its end.
+   */
+  securityGroupsEveryRun?: boolean;
 }
 
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
@@ -61,7 +66,8 @@ interface RunInput {
 
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
-  private securityGroupsCache: { run: ClusteringRun; document: SecurityGroupsDocument } | null = null;
+  private securityGroupsJob: { run: ClusteringRun; done: Promise<SecurityGroupsDocument> } | null = null;
+  private readonly securityGroupsEveryRun: boolean;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
@@ -87,6 +93,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   ) {
     super();
     this.history = new RunHistory(options.historySize ?? DEFAULT_RUN_HISTORY);
+    this.securityGroupsEveryRun = options.securityGroupsEveryRun ?? false;
     this.models = options.models ?? null;
     this.historySink = options.historySink ?? null;
     this.seedModel = options.model ?? null;
@@ -126,9 +133,10 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * run on the very input of the latest run is not started (it would repeat that run, write another model
    * and push a real run out of the history): the latest run's id is returned. A request always runs.
    */
-  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}): RecluterRequestOutcome {
+  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: FleetSnapshot): RecluterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
-    const input = this.currentInput();
+    // A snapshot gathered elsewhere (scale-out: the leader's, from every partition) is always a new input.
+    const input = given === undefined ? this.currentInput() : { watermark: given.watermark, records: Number.NaN };
     // A trace's final run must search (its result is the product): it repeats a warm run on the same input.
     const repeatsSearch = reason !== 'final' || this.latest?.vms.outcome.search?.searched !== false;
     if (reason !== 'request' && this.latest !== null && this.seedModel === null && sameInput(this.lastInput, input) && repeatsSearch) {
@@ -136,7 +144,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
-    const snapshot = this.pipeline.snapshot();
+    const snapshot = given ?? this.pipeline.snapshot();
     // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
     // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
     const previous = previousRunOf(
@@ -157,6 +165,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.saveModel(run);
         this.saveHistory();
         this.emit('run', run, changes);
+        // A failure is the request's to report (GET /v1/security-groups answers 500); here it must not escape.
+        if (this.securityGroupsEveryRun) this.securityGroups().catch(() => {});
         this.catchUp(input.watermark);
       },
       (err: unknown) => {
@@ -270,17 +280,19 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 
   /**
-   * Computed on the first request after a run, not with every run: it costs a fraction of a run
-   * (docs/security-groups.md) that a service nobody asks need not pay. Checked against the connection log as
-   * it is at that moment, with the check window ending at the run's watermark.
+   * The latest run's security groups, computed once per run: as the run completes (securityGroupsEveryRun)
+   * or on the first request after it. In slices of about SECURITY_GROUPS_SLICE_MS with the event loop
+   * given back between them (at 100k VMs the whole takes seconds); the first slice copies the connection
+   * log as it is then, and the check window ends at the run's watermark.
    */
-  securityGroups(): SecurityGroupsDocument | null {
+  securityGroups(): Promise<SecurityGroupsDocument | null> {
     const run = this.latestRun();
-    if (run === null) return null;
-    if (this.securityGroupsCache?.run !== run) {
-      this.securityGroupsCache = { run, document: recommendSecurityGroups(membershipOf(run), this.pipeline.connections).document };
+    if (run === null) return Promise.resolve(null);
+    if (this.securityGroupsJob?.run !== run) {
+      const steps = recommendInSlices(membershipOf(run), this.pipeline.connections);
+      this.securityGroupsJob = { run, done: inSlices(steps, SECURITY_GROUPS_SLICE_MS).then((outcome) => outcome.document) };
     }
-    return this.securityGroupsCache.document;
+    return this.securityGroupsJob.done;
   }
 
   runHistory(): readonly RunRecord[] {
@@ -326,7 +338,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       watermark: Number.isFinite(p.fleet.watermark) ? p.fleet.watermark : null,
       vmsTracked: p.fleet.vms.size,
       tenantsTracked: trackedTenantCount(p.fleet),
-      fleet: { ...p.fleet.counters },
+      fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
+      connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
     };
   }
 
@@ -347,4 +360,30 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
 function sameInput(a: RunInput | null, b: RunInput): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
+}
+
+/** Longest the security groups hold the event loop at once, but for their first slice (a copy of the log). */
+export const SECURITY_GROUPS_SLICE_MS = 20;
+
+/** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
+export function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const slice = (): void => {
+      try {
+        const until = performance.now() + sliceMs;
+        for (;;) {
+          const step = steps.next();
+          if (step.done === true) {
+            resolve(step.value);
+            return;
+          }
+          if (performance.now() >= until) break;
+        }
+        setImmediate(slice);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    slice();
+  });
 }

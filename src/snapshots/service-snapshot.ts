@@ -10,6 +10,7 @@ import type { FleetState } from '../fleet/fleet-state.ts';
 import type { PartitionOffset } from '../kafka/consumer.ts';
 import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
 import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
 import { decodeSnapshotFile, encodeSnapshotFile, SnapshotFileError } from './snapshot-file.ts';
@@ -42,7 +43,23 @@ export interface ServiceSnapshot {
   pipeline: PipelineState;
   fleet: Uint8Array;
   service: ClusterServiceState;
+  /** The connections security groups are learned from (docs/security-groups.md); null in format-1 and -2 snapshots. */
+  connections: ConnectionLogState | null;
 }
+
+const Counter = z.number().min(0);
+/** The log's columns are checked for shape here and for consistent lengths by ConnectionLog.restore. */
+const ConnectionsShape = z.object({
+  windowMs: z.number().positive(),
+  newestEpoch: z.number(),
+  purgedEpoch: z.number(),
+  counters: z.object({ recorded: Counter, refused: Counter, badPort: Counter, noVm: Counter, forgotten: Counter }),
+  endVm: z.array(z.string().nullable()),
+  endIp: z.array(z.number().int().min(0)),
+  ips: z.array(z.string()),
+  ints: z.instanceof(Int32Array),
+  doubles: z.instanceof(Float64Array),
+});
 
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
 
@@ -76,6 +93,7 @@ const SnapshotShape = z.object({
     latest: z.unknown(),
     history: z.array(z.unknown()),
   }),
+  connections: ConnectionsShape.nullish().transform((c) => c ?? null),
 });
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
@@ -90,6 +108,7 @@ function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: 
     kafka,
     pipeline: pipeline.exportState(),
     service: service.exportState(),
+    connections: pipeline.connections.exportState(),
   };
 }
 
@@ -195,8 +214,13 @@ function futureWatermarkProblem(watermark: number, latestSaneTs: number): string
   return `its watermark ${iso(watermark)} is later than the wall clock plus the allowed future skew (${iso(latestSaneTs)}): written under a wrong clock or before future_ts rejects; not restored`;
 }
 
-/** Puts a restored snapshot's counters, schedule and runs into a pipeline built on its fleet state. */
-export function applySnapshot(snapshot: ServiceSnapshot, pipeline: Pipeline, service: ClusterService): void {
+/**
+ * Puts a restored snapshot's counters, schedule, connection log and runs into a pipeline built on its
+ * fleet state; returns why the connection log was not restored (the rest was), or null.
+ */
+export function applySnapshot(snapshot: ServiceSnapshot, pipeline: Pipeline, service: ClusterService): string | null {
   pipeline.restoreState(snapshot.pipeline);
+  const problem = pipeline.restoreConnections(snapshot.connections);
   service.restoreState(snapshot.service);
+  return problem;
 }

@@ -9,8 +9,11 @@ import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 
 const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
-/** 2 added the Kafka log identity (cluster id, partition extents); version 1 files still load, without it. */
-export const SNAPSHOT_FORMAT_VERSION = 2;
+/**
+ * 2 added the Kafka log identity (cluster id, partition extents), 3 the security groups' connection log;
+ * files of versions 1 and 2 still load, without them.
+ */
+export const SNAPSHOT_FORMAT_VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + version(4) + reserved(4) + sha256(32) + payload length(8). */
 const HEADER_BYTES = 56;

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
-import { getFreePort } from '../../src/dev/kafka-broker.ts';
+import { getFreePort } from '../../tools/kafka-broker/index.ts';
 
 const run = promisify(execFile);
 const produce = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', 'produce', ...args], { env: { ...process.env, KAFKA_BROKERS: '' } });

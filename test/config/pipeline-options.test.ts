@@ -8,6 +8,7 @@ describe('pipeline options: bounded resources', () => {
     expect(c.window).toMatchObject({ maxVms: 250_000, maxPeersPerVm: 4096, maxVmPairs: 2_000_000, deletedRetentionMs: 24 * 3_600_000 });
     expect(c.window.idleMs).toBeUndefined();
     expect(c.limits).toMatchObject({ maxMessageBytes: 4 * 1024 * 1024, maxBatchRecords: 100_000 });
+    expect(c.maxSecurityGroupConnections).toBe(1_000_000);
   });
 
   it('carries every cap from flags or the environment into the configuration', () => {
@@ -19,10 +20,12 @@ describe('pipeline options: bounded resources', () => {
       deletedRetentionHours: '2',
       maxMessageBytes: '65536',
       maxBatchRecords: '500',
+      maxSecurityGroupConnections: '7000',
     });
     const c = toPipelineConfig(o);
     expect(c.window).toMatchObject({ maxVms: 1000, maxPeersPerVm: 64, maxVmPairs: 5000, idleMs: 45 * 60_000, deletedRetentionMs: 2 * 3_600_000 });
     expect(c.limits).toMatchObject({ maxMessageBytes: 65_536, maxBatchRecords: 500 });
+    expect(c.maxSecurityGroupConnections).toBe(7000);
   });
 
   it('refuses an idle time shorter than the window, and caps that are not positive', () => {

@@ -2,7 +2,7 @@
  * The README stays a five-minute read and every page it moved into docs/ stays reachable: every relative
  * link in README.md and docs/*.md names a file that exists (and, for a Markdown page, a heading that
  * exists), every docs/ page is linked from the README, and the README's Layout lists exactly the folders
- * of src/.
+ * of src/. And test/ mirrors src/ as the Layout says, so that a module's tests are found where it is.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -95,8 +95,45 @@ describe('README and docs/', () => {
     expect([...listedSrc].sort()).toEqual([...srcFolders].sort());
     const missing = entries.filter((e) => !existsSync(e));
     expect(missing).toEqual([]);
-    for (const folder of ['docs/', 'bench/', 'scripts/', 'fixtures/', 'models/', 'test/', 'bin/']) {
+    for (const folder of ['docs/', 'bench/', 'scripts/', 'tools/', 'fixtures/', 'models/', 'test/', 'bin/']) {
       expect(entries).toContain(folder);
     }
+  });
+});
+
+/** Test folders that mirror no src/ folder: what each holds instead (docs/testing.md). */
+const TEST_FOLDERS_BESIDE_SRC: Record<string, string> = {
+  helpers: 'helpers shared by tests, and their own tests',
+  e2e: 'end-to-end tests: the service as a process, the compiled build, broker restarts, the soak',
+  docs: 'README.md and docs/',
+  tools: 'tools/ (the development Kafka broker)',
+  deploy: 'the Dockerfile, docker-compose.yml and the package files',
+};
+
+const folders = (dir: string): string[] => readdirSync(dir).filter((f) => statSync(join(dir, f)).isDirectory());
+const holdsTests = (dir: string): boolean =>
+  readdirSync(dir).some((f) => (statSync(join(dir, f)).isDirectory() ? holdsTests(join(dir, f)) : f.endsWith('.test.ts')));
+
+describe('test/ mirrors src/', () => {
+  it('every folder of src/ has its test folder in test/, with tests in it', () => {
+    const untested = folders('src').filter((f) => !existsSync(join('test', f)) || !holdsTests(join('test', f)));
+    expect(untested).toEqual([]);
+  });
+
+  it('every folder of test/ mirrors a folder of src/ (or tools/), or is one of the few that hold other tests', () => {
+    const strays: string[] = [];
+    const walk = (testDir: string, sourceDir: string): void => {
+      for (const f of folders(testDir)) {
+        if (!existsSync(join(sourceDir, f))) strays.push(join(testDir, f));
+        else walk(join(testDir, f), join(sourceDir, f));
+      }
+    };
+    for (const f of folders('test')) {
+      if (f === 'tools') walk(join('test', f), 'tools');
+      else if (f in TEST_FOLDERS_BESIDE_SRC) continue;
+      else if (!existsSync(join('src', f))) strays.push(join('test', f));
+      else walk(join('test', f), join('src', f));
+    }
+    expect(strays).toEqual([]);
   });
 });

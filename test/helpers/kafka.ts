@@ -1,5 +1,5 @@
 /**
- * Integration-test helpers around a real single-node KRaft broker (src/dev/kafka-broker.ts).
+ * Integration-test helpers around a real single-node KRaft broker (tools/kafka-broker/).
  *
  * Most tests share one broker for the whole run: `await sharedTestKafka()` in beforeAll (this file is
  * vitest's globalSetup, see below). A test that needs a broker of its own calls startTestKafka()/stop().
@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
+import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 
 export const TEST_KAFKA_ENV = 'TEST_KAFKA_BROKERS';
 

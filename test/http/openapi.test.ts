@@ -10,7 +10,7 @@ import type { SecurityOptions } from '../../src/http/auth/access-control.ts';
 import type { ApiKey } from '../../src/http/auth/api-keys.ts';
 import type { ServiceView } from '../../src/service/types.ts';
 import { replaySmall } from './helpers.ts';
-import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './security/setup.ts';
+import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './auth/setup.ts';
 
 interface Operation {
   security?: Array<Record<string, string[]>>;

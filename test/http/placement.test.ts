@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildResult } from '../../src/runs/result.ts';
 import type { ServiceView } from '../../src/service/types.ts';
 import { appFor, replaySmall } from './helpers.ts';
-import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './security/setup.ts';
+import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './auth/setup.ts';
 
 interface Move {
   step: number;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SecurityGroupsDocument } from '../../src/security-groups/types.ts';
 import type { ServiceView } from '../../src/service/types.ts';
 import { replaySmall } from './helpers.ts';
-import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from './security/setup.ts';
+import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from './auth/setup.ts';
 
 let view: ServiceView;
 let tenants: Tenants;
@@ -32,7 +32,7 @@ describe('GET /v1/security-groups', () => {
   it('gives the admin every tenant with its groups, rules and check, and the fleet summary', async () => {
     const { status, body } = await get('/v1/security-groups', ADMIN_KEY);
     expect(status).toBe(200);
-    const doc = view.securityGroups!()!;
+    const doc = (await view.securityGroups!())!;
     expect(body.tenants.length).toBe(doc.tenants.length);
     expect(body.summary?.rules).toBe(doc.summary.rules);
     expect(body.summary!.rules).toBeGreaterThan(0);

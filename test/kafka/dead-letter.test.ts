@@ -22,7 +22,7 @@ import {
   ResourcePatternTypes,
 } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
+import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { pipelineBatchHandler, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { DeadLetterProducer, type DeadLetterValue } from '../../src/kafka/dead-letter.ts';
 import { type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';

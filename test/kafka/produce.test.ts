@@ -6,13 +6,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/dev/kafka-broker.ts';
+import { PACKAGE_ROOT } from '../../src/config/package-root.ts';
 import { deriveKey, eventTimeOf, produceTrace } from '../../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../../src/pipeline/pipeline.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
-const TRACE = join(PROJECT_ROOT, 'fixtures', 'small.jsonl.gz');
+const TRACE = join(PACKAGE_ROOT, 'fixtures', 'small.jsonl.gz');
 
 interface Expected {
   topic: string;
@@ -164,7 +164,7 @@ describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('produceTrace into a real 
       KAFKA_TOPIC_TENANT_ATTRIBUTES: uniqueTopic('cli-tenants'),
     };
     delete env.KAFKAJS_NO_PARTITIONER_WARNING;
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'bin', 'alcor-clusters'), 'produce', TRACE, '--brokers', kafka.brokers, '--no-progress'], { env });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, 'bin', 'alcor-clusters'), 'produce', TRACE, '--brokers', kafka.brokers, '--no-progress'], { env });
     expect(stdout).toBe('');
     const lines = stderr.trimEnd().split('\n');
     // The fixture's hostile lines are reported as the command's own warnings; nothing else but the final count.

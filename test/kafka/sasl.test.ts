@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../src/dev/kafka-broker.ts';
+import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { describeKafkaError, type KafkaLogger, type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';

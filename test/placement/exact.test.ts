@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { generatePlacementFleet, smallPlacementFleetOptions } from '../../src/fixtures/placement-fleet.ts';
+import { generatePlacementFleet, smallPlacementFleetOptions } from '../../src/generator/placement-fleet.ts';
 import { planPlacement } from '../../src/placement/advice.ts';
 
 interface ExactInstance {

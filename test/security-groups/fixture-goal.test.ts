@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { TraceGenerator } from '../../src/fixtures/index.ts';
+import { TraceGenerator } from '../../src/generator/index.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { goalFigures } from '../../src/security-groups/goal.ts';
 

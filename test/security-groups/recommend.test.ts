@@ -225,6 +225,23 @@ describe('connection log', () => {
     expect(log.counters.forgotten).toBe(2);
   });
 
+  it('forgets the ends and addresses of forgotten connections too: a scan from many sources does not grow it for good', () => {
+    const log = new ConnectionLog(WINDOW, 1_000_000, 1);
+    for (let i = 0; i < 500; i++) log.add(flow(T0, `198.51.${i >> 8}.${i & 255}`, w1, 40_000, 22));
+    log.add(flow(T0, a1, w1, 40_000, 443));
+    expect(log.columns(T0).ends).toBe(502);
+    // One window later, only the new connection's ends and addresses are left.
+    log.add(flow(T0 + WINDOW + 4 * MIN, a2, w2, 40_000, 443));
+    const c = log.columns(T0 + WINDOW + 4 * MIN);
+    expect([c.count, c.ends, c.ipCount]).toEqual([1, 2, 2]);
+    expect(log.traffic(T0 + WINDOW + 4 * MIN).map(([k]) => [k.client, k.server, k.port])).toEqual([[{ vmId: 'a2', ip: a2.ip }, { vmId: 'w2', ip: w2.ip }, 443]]);
+    // The same VMs come back as new ends, found again by the next record.
+    log.add(flow(T0 + WINDOW + 5 * MIN, w2, a2, 443, 40_001));
+    log.add(flow(T0 + WINDOW + 5 * MIN, a1, w1, 40_000, 443));
+    expect(log.size).toBe(2);
+    expect(log.counters.forgotten).toBe(501);
+  });
+
   it('splits a connection at the check window, a late record counting as earlier', () => {
     const log = new ConnectionLog(WINDOW);
     log.add(flow(T0, a1, w1, 40_000, 443, 6, 10));

@@ -1,4 +1,7 @@
-/** The snapshot document keeps the Kafka log identity of its offsets; snapshots of the first format still load. */
+/**
+ * The snapshot document keeps the Kafka log identity of its offsets and the security groups' connection log;
+ * snapshots of the first and second formats still load (without them).
+ */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +12,7 @@ import type { KafkaLogIdentity } from '../../src/kafka/log-identity.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';
-import { captureSnapshot, decodeSnapshot, encodeSnapshot, loadLatestSnapshot } from '../../src/snapshots/service-snapshot.ts';
+import { applySnapshot, captureSnapshot, decodeSnapshot, encodeSnapshot, loadLatestSnapshot } from '../../src/snapshots/service-snapshot.ts';
 import { encodeSnapshotFile } from '../../src/snapshots/snapshot-file.ts';
 import { SnapshotStore } from '../../src/snapshots/snapshot-store.ts';
 
@@ -46,5 +49,59 @@ describe('service snapshot format', () => {
     expect(load.restored?.snapshot.kafka).toBe(null);
     expect(load.restored?.snapshot.offsets).toEqual(offsets);
     expect([...(load.restored?.fleet.vms.keys() ?? [])].sort()).toEqual(['vm-1', 'vm-2']);
+  });
+
+  it('carries the connection log: a restored service learns the same rules and keeps counting where it was', () => {
+    const s = service();
+    const snapshot = captureSnapshot(s, offsets, fleetCodec, 1000, identity);
+    const back = decodeSnapshot(encodeSnapshot(snapshot), expectFor);
+    expect(back.connections?.ints.length).toBe(7);
+    const pipeline = new Pipeline(config);
+    const restored = new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0);
+    expect(applySnapshot(back, pipeline, restored)).toBe(null);
+    expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))).toEqual(s.pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1)));
+    expect(pipeline.connections.counters).toEqual({ recorded: 1, refused: 0, badPort: 0, noVm: 0, forgotten: 0 });
+    // The same connection again adds to the restored entry instead of making a second one.
+    restored.ingestMessage(
+      config.topics.flows,
+      JSON.stringify({ ts: '2026-11-01T00:00:30Z', src_vm: 'vm-2', dst_vm: 'vm-1', src_ip: '10.0.0.2', dst_ip: '10.0.0.1', src_port: 443, dst_port: 40001, protocol: 'tcp', bytes: 5, packets: 1 }),
+      'x',
+    );
+    expect(pipeline.connections.size).toBe(1);
+    expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))[0]![1]).toEqual({ earlierFlows: 0, earlierBytes: 0, latestFlows: 2, latestBytes: 15 });
+  });
+
+  it('a format-2 snapshot (no connection log) restores with an empty one; a log that does not hold together is refused, not fatal', async () => {
+    const { connections: _dropped, ...v2 } = captureSnapshot(service(), offsets, fleetCodec, 1000, identity);
+    const dir = await mkdtemp(join(tmpdir(), 'snapshot-v2-'));
+    await new SnapshotStore(dir).save(encodeSnapshotFile(v2, 2));
+    const load = await loadLatestSnapshot(new SnapshotStore(dir), fleetCodec, expectFor);
+    expect(load.problems).toEqual([]);
+    expect(load.restored?.snapshot.connections).toBe(null);
+    const pipeline = new Pipeline(config);
+    expect(applySnapshot(load.restored!.snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(null);
+    expect(pipeline.connections.size).toBe(0);
+    const broken = captureSnapshot(service(), offsets, fleetCodec, 1000, identity);
+    broken.connections!.ints[0] = 99;
+    const other = new Pipeline(config);
+    expect(applySnapshot(broken, other, new ClusterService(other, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(
+      'the connection log was not restored: connection log: a row names an end or address the snapshot does not hold',
+    );
+    expect(other.connections.size).toBe(0);
+  });
+
+  it('restores under a lower cap by leaving out the newest connections, counted as refused', () => {
+    const s = service();
+    s.ingestMessage(
+      config.topics.flows,
+      JSON.stringify({ ts: '2026-11-01T00:00:10Z', src_vm: 'vm-1', dst_vm: 'vm-3', src_ip: '10.0.0.1', dst_ip: '10.0.0.3', src_port: 40000, dst_port: 5432, protocol: 'tcp', bytes: 10, packets: 1 }),
+      'x',
+    );
+    const snapshot = captureSnapshot(s, offsets, fleetCodec, 1000, identity);
+    const pipeline = new Pipeline({ ...config, maxSecurityGroupConnections: 1 });
+    applySnapshot(snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
+    expect(pipeline.connections.size).toBe(1);
+    expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))[0]![0].port).toBe(443);
+    expect(pipeline.connections.counters.refused).toBe(1);
   });
 });

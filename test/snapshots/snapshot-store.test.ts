@@ -24,7 +24,7 @@ describe('snapshot file format', () => {
     expect(() => decodeSnapshotFile(Buffer.from('{"json": true}'))).toThrow('not a snapshot file (bad magic)');
     const future = Buffer.from(bytes);
     future.writeUInt32LE(9, 8);
-    expect(() => decodeSnapshotFile(future)).toThrow('snapshot format version 9, this build reads versions 1 to 2');
+    expect(() => decodeSnapshotFile(future)).toThrow('snapshot format version 9, this build reads versions 1 to 3');
   });
 });
 

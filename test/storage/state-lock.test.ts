@@ -1,4 +1,4 @@
-/** One process per STATE_DIR: the lock file, its stale detection, and the service refusing a second start. */
+/** One process per STATE_DIR: the lock file and its stale detection (the service refusing a second start: test/e2e/state-dir-lock.test.ts). */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireStateLock, LOCK_FILE, type StateLock, StateDirLockedError } from '../../src/storage/state-lock.ts';
-import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
 
 const held: StateLock[] = [];
 afterEach(() => {
@@ -78,29 +77,4 @@ describe('STATE_DIR lock', () => {
     for (let waited = 0; lost.length === 0 && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     expect(lost).toEqual(['taken over by pid 9 on host box-b']);
   });
-});
-
-describe('the service with a shared STATE_DIR', () => {
-  const services: ServiceProcess[] = [];
-  afterEach(async () => {
-    for (const s of services.splice(0)) await s.stop('SIGKILL');
-  });
-
-  it('refuses to start a second process on the same STATE_DIR with a clear error and exit code 3', async () => {
-    const STATE_DIR = freshDir();
-    const first = await startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' });
-    services.push(first);
-    // Should it start after all, it is stopped with the others.
-    const second = startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' }).then((s) => {
-      services.push(s);
-      return s;
-    });
-    await expect(second).rejects.toThrow(/^service exited with 3:\nalcor-traffic-clusters: STATE_DIR is in use: .*alcor\.lock is held by pid \d+ on host/);
-    // The first is unaffected, and its lock goes with it.
-    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
-    expect(await first.stop('SIGTERM')).toBe(0);
-    const third = await startServiceProcess({ STATE_DIR, RECLUSTER_WALLCLOCK_SECONDS: '0' });
-    services.push(third);
-    expect((await fetch(`${third.url}/healthz`)).status).toBe(200);
-  }, 120_000);
 });

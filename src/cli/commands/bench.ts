@@ -14,6 +14,7 @@ export const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
   ['scale', 'the stages of a clustering run at 10k, 50k and 100k VMs'],
   ['memory', 'what the live state costs per VM at 10k, 50k and 100k VMs, and the snapshot codec at 10k'],
   ['placement', 'placement advice at 10k and 100k VMs: its cost, and what it saves over the plain greedy baseline'],
+  ['security-groups', 'security groups: the goal over five generated traces, rules per cluster and port, cost against a run at 10k and 100k VMs'],
 ];
 
 /** Why the section names are wrong, or null: an unknown name would otherwise run nothing and say nothing. */

@@ -17,9 +17,9 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { PRESETS, type PresetName } from '../../fixtures/presets.ts';
-import { TraceGenerator } from '../../fixtures/trace.ts';
-import { type FixtureConfig, REALISMS, type Realism } from '../../fixtures/types.ts';
+import { PRESETS, type PresetName } from '../../generator/presets.ts';
+import { TraceGenerator } from '../../generator/trace.ts';
+import { type FixtureConfig, REALISMS, type Realism } from '../../generator/types.ts';
 import type { Command } from '../command.ts';
 
 const help = (prog: string): string => `Usage: ${prog} --preset NAME | --name N --seed N --vms N --tenants N [options]

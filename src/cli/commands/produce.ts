@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { z } from 'zod';
+import { FLOW_FORMATS } from '../../contract/formats/flow-formats.ts';
 import { EnvFileError, loadEnvFile } from '../../config/env-file.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaSettings, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
 import { produceTrace } from '../../kafka/produce-trace.ts';
@@ -24,6 +25,8 @@ other topics keep their name. SASL/TLS settings come from the KAFKA_* environmen
   --rate N                   at most N records/s (elements of an array value count one each); default no limit
   --speedup X                pace by the records' event time, X times real time; 0 = as fast as possible
   --batch N                  messages per send request (default 500)
+  --flow-format alcor|goflow2|pmacct   the JSON of the trace's flows (docs/exporters.md): for a collector's,
+                             the key is the source address and --speedup reads its time fields (default alcor)
   --raw-invalid              send lines that are not {"topic","value"} JSON raw to the flows topic
                              (default: count and skip them with a warning)
   --no-eta                   show no share done and no ETA (the rate only)
@@ -43,6 +46,7 @@ const Flags = z
     speedup: z.coerce.number().min(0).optional(),
     batch: z.coerce.number().int().min(1).max(100_000).optional(),
     rawInvalid: z.boolean().optional(),
+    flowFormat: z.enum(FLOW_FORMATS).optional(),
     noEta: z.boolean().optional(),
     progress: z.boolean().optional(),
     noProgress: z.boolean().optional(),
@@ -135,6 +139,7 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
         ...(f.speedup !== undefined ? { speedup: f.speedup } : {}),
         ...(f.batch !== undefined ? { batch: f.batch } : {}),
         rawInvalid: f.rawInvalid === true,
+        ...(f.flowFormat !== undefined ? { flowFormat: f.flowFormat } : {}),
         topicMap: {
           [defaultTopics.flows]: settings.topics.flows,
           [defaultTopics.vmAttributes]: settings.topics.vmAttributes,

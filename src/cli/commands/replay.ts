@@ -43,6 +43,7 @@ clustering as of the end of the trace.
   --pca true|false           project on principal components before clustering (default false)
   --dbscan-eps X, --dbscan-min-points N   DBSCAN parameters (eps automatic when absent)
   --flows-topic, --vm-attributes-topic, --tenant-attributes-topic   topic names in the trace
+  --flow-format alcor|goflow2|pmacct   the JSON of the flows topic's values: ours, or a flow collector's (default alcor)
   --host-attributes-topic NAME   topic of host capacities in the trace (default host-attributes)
   --placement-max-moves N    migrations the placement advice may suggest (default 20)
   --placement-default-vcpus N, --placement-default-memory-mb N   capacity of hosts without host attributes
@@ -54,6 +55,7 @@ clustering as of the end of the trace.
   --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
   --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
   --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)
+  --max-security-group-connections N   connections kept for the security groups (1000000)
   --idle-minutes N           a VM silent this long (event time) is forgotten (default twice the window)
   --deleted-retention-hours N   tombstones of deleted VMs are kept this long (24)
   --max-message-bytes N      longer lines are rejected as too_large (4194304)

@@ -17,7 +17,7 @@ export const securityGroupRoutes: FastifyPluginAsyncZod<RouteOptions> = async (a
       },
     },
     async (request) => {
-      const doc = view.securityGroups?.() ?? null;
+      const doc = (await view.securityGroups?.()) ?? null;
       if (doc === null) throw noRun();
       const scope = request.scope;
       const filter = request.query.tenant_id ?? request.query.project_id;

@@ -27,6 +27,7 @@ export const statsRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { vi
         tenants_tracked: s.tenantsTracked,
         latest_run_id: latest?.runId ?? null,
         run_in_progress: inFlight?.runId ?? null,
+        ...(s.connections === undefined ? {} : { security_group_connections: s.connections }),
       };
     },
   );

@@ -5,7 +5,7 @@ import type { AffinityGraph, VmProjection } from '../../../src/http/dashboard-sc
 import type { ClusteringRun } from '../../../src/runs/clustering-run.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 import { replaySmall } from '../helpers.ts';
-import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../security/setup.ts';
+import { ADMIN_KEY, bearer, fleetOwners, foreignIds, keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../auth/setup.ts';
 
 let view: ServiceView;
 let run: ClusteringRun;

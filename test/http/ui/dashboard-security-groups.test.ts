@@ -60,7 +60,7 @@ async function open(url: string): Promise<{ page: Page; problems: string[] }> {
 
 describe('dashboard: security groups', () => {
   test('without a tenant: the fleet figures; with one: a row per rule (or per group without rules) and the denied connections', async () => {
-    const doc: SecurityGroupsDocument = view.securityGroups!()!;
+    const doc: SecurityGroupsDocument = (await view.securityGroups!())!;
     const fleet = await open(`${base}/ui/`);
     expect(await fleet.page.textContent('#security-groups-note')).toContain(`${doc.summary.rules.toLocaleString('en-US')} rules over ${doc.summary.tenants} tenants`);
     expect(await fleet.page.$$('#security-groups tbody tr')).toHaveLength(0);

@@ -17,7 +17,7 @@ import type { RunRecord } from '../../../src/runs/history.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 import { ensureChromium } from '../../helpers/chromium.ts';
 import { appFor, getJson, replaySmall } from '../helpers.ts';
-import { keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../security/setup.ts';
+import { keysFor, largestTenants, securedApp, TENANT_A_KEY, type Tenants } from '../auth/setup.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = 'test-output/ui';

@@ -1,0 +1,82 @@
+/**
+ * Scale-out figures measured in one process (`npx tsx bench/scale-out-bench.ts [trace]`): what the repartition
+ * hop costs (by-VM bytes and records per input record, CPU of route + window against one pipeline) and the
+ * checkpoint bytes per VM that a moved partition restores. Multi-process figures (records/s with 1-3
+ * members, failover times) are not measured here: docs/scale-out.md says what is and is not.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import { PipelineOptions, toPipelineConfig } from '../src/config/pipeline-options.ts';
+import { Pipeline } from '../src/pipeline/pipeline.ts';
+import { vmKey } from '../src/topology/by-vm.ts';
+import { LocalTopology } from '../src/topology/local-topology.ts';
+import { readTraceChunks } from '../src/trace/trace-reader.ts';
+
+async function messages(path: string): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const chunk of readTraceChunks(path))
+    for (const line of chunk.lines) {
+      if (!line) continue;
+      try {
+        const { topic, value } = JSON.parse(line) as { topic?: unknown; value?: unknown };
+        if (typeof topic === 'string' && value !== undefined) out.push([topic, JSON.stringify(value)]);
+      } catch {
+        // not a message
+      }
+    }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const trace = process.argv[2] ?? 'fixtures/medium.jsonl.gz';
+  const config = toPipelineConfig(PipelineOptions.parse({}));
+  const input = await messages(trace);
+  const inputBytes = input.reduce((n, [, text]) => n + text.length, 0);
+
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  let c0 = cpu();
+  const pipeline = new Pipeline(config);
+  for (const [i, [topic, text]] of input.entries()) pipeline.ingestMessage(topic, text, `m${i}`);
+  const onePipelineCpuS = cpu() - c0;
+  const records = pipeline.recordsIn.flows + pipeline.recordsIn.vmAttributes + pipeline.recordsIn.tenantAttributes;
+
+  const partitions = 12;
+  c0 = cpu();
+  const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));
+  input.forEach(([topic, text], i) => {
+    topology.ingest(topic, text, `m${i}`);
+    if (i % 50 === 49) topology.endOfBatch();
+  });
+  topology.endOfBatch();
+  const topologyCpuS = cpu() - c0;
+  let checkpointBytes = 0;
+  let vms = 0;
+  const perPartition: number[] = [];
+  for (const p of topology.partitions) {
+    checkpointBytes += p.encodeFleet().byteLength;
+    vms += p.fleet.vms.size;
+    perPartition.push(p.fleet.vms.size);
+  }
+  const figures = {
+    trace,
+    input_records: records,
+    input_bytes_per_record: +(inputBytes / records).toFixed(1),
+    partitions,
+    by_vm_records_per_input_record: +(topology.byVmRecords / records).toFixed(3),
+    by_vm_bytes_per_input_record: +(topology.byVmBytes / records).toFixed(1),
+    cpu_s_per_million_records: { one_pipeline: +((onePipelineCpuS / records) * 1e6).toFixed(2), route_and_window_in_one_process: +((topologyCpuS / records) * 1e6).toFixed(2) },
+    vms_held: vms,
+    vms_per_partition: { min: Math.min(...perPartition), max: Math.max(...perPartition) },
+    checkpoint_bytes_per_vm: Math.round(checkpointBytes / Math.max(1, vms)),
+  };
+  await mkdir('bench/results', { recursive: true });
+  await writeFile('bench/results/scale-out.json', `${JSON.stringify(figures, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,85 @@
+/**
+ * Scale-out settings (docs/scale-out.md): several members of one application share the work through Kafka.
+ * Every internal topic is named after the application id, so that two applications on one cluster never
+ * read each other's state, and a new id starts from nothing.
+ */
+import { z } from 'zod';
+import { isValidTopicName } from '../kafka/options.ts';
+
+export interface TopologyConfig {
+  appId: string;
+  /** Partitions of the by-VM topic (and its changelog): the most members that can own windows. */
+  partitions: number;
+  replicationFactor: number;
+  /** How long the group waits for a silent member before its partitions move (and the leadership). */
+  sessionTimeoutMs: number;
+}
+
+export interface TopologyTopics {
+  /** Each accepted flow as its two VM-sided halves, and each VM-attributes record, keyed by VM id. */
+  byVm: string;
+  /** Checkpoints of each by-VM partition's windows with the offset they include (compacted). */
+  changelog: string;
+  /** Accepted tenant attributes keyed by tenant id: the global table every member reads (compacted). */
+  tenants: string;
+  /** Each window partition's features at each tick, keyed by partition (compacted). */
+  features: string;
+  /** One partition: its owner is the leader; members post recluster requests to it. */
+  leader: string;
+  /** The latest run with the run numbering, ids and history (compacted). */
+  runs: string;
+}
+
+export function topologyTopics(appId: string): TopologyTopics {
+  return {
+    byVm: `${appId}-by-vm`,
+    changelog: `${appId}-window-changelog`,
+    tenants: `${appId}-tenants`,
+    features: `${appId}-features`,
+    leader: `${appId}-leader`,
+    runs: `${appId}-runs`,
+  };
+}
+
+/** Consumer groups (and transactional id prefixes) of the three consuming stages. */
+export function topologyGroups(appId: string): { route: string; window: string; leader: string } {
+  return { route: `${appId}-route`, window: `${appId}-window`, leader: `${appId}-leader` };
+}
+
+const Env = z.object({
+  SCALE_OUT_APP_ID: z
+    .string()
+    .trim()
+    .min(1)
+    .max(180)
+    .refine((id) => isValidTopicName(`${id}-window-changelog`), 'letters, digits, ".", "_" and "-" only'),
+  SCALE_OUT_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(12),
+  SCALE_OUT_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(16).default(1),
+  SCALE_OUT_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+});
+
+export class TopologyEnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid scale-out settings:\n  ${problems.join('\n  ')}`);
+    this.name = 'TopologyEnvError';
+  }
+}
+
+/** The scale-out settings, or null when SCALE_OUT_APP_ID is unset (one process holds every VM, as before). */
+export function parseTopologyEnv(env: Readonly<Record<string, string | undefined>>): TopologyConfig | null {
+  if (!env.SCALE_OUT_APP_ID?.trim()) return null;
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(Env.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') input[key] = v;
+  }
+  const parsed = Env.safeParse(input);
+  if (!parsed.success) throw new TopologyEnvError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  const e = parsed.data;
+  return {
+    appId: e.SCALE_OUT_APP_ID,
+    partitions: e.SCALE_OUT_PARTITIONS,
+    replicationFactor: e.SCALE_OUT_REPLICATION_FACTOR,
+    sessionTimeoutMs: e.SCALE_OUT_SESSION_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The topology in one process, without Kafka: a router, P window partitions and the leader's gather, joined
+ * by arrays instead of topics. For the test that holds N partitions equal to one process, and for the bench's
+ * repartition figures; the Kafka members (member.ts) run the very same stages.
+ */
+import type { RejectedRecord } from '../contract/rejections.ts';
+import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import type { FleetSnapshot, TenantInfo } from '../runs/snapshot.ts';
+import { FleetState } from '../fleet/fleet-state.ts';
+import { decodeByVm } from './by-vm.ts';
+import { gatherSnapshot } from './gather.ts';
+import { PartitionState, type PartitionFeatures } from './partition-state.ts';
+import { type Routed, Router } from './router.ts';
+import type { TenantAttributes } from '../contract/records.ts';
+
+export class LocalTopology {
+  readonly router: Router;
+  readonly partitions: PartitionState[];
+  /** The global table of tenants, as every member keeps it. */
+  readonly tenants: FleetState;
+  /** Bytes written to the by-VM topic (keys and values) and records, for the repartition figures. */
+  byVmBytes = 0;
+  byVmRecords = 0;
+  /** Snapshots gathered at each scheduled tick. */
+  readonly ticks: FleetSnapshot[] = [];
+  private readonly out: Routed[] = [];
+
+  constructor(
+    readonly config: PipelineConfig,
+    readonly partitionCount: number,
+    onReject: (r: RejectedRecord) => void = () => {},
+    /** Which partition a VM id goes to; Kafka's murmur2 in the members, any fixed function here. */
+    private readonly partitionOf: (key: string) => number,
+  ) {
+    this.router = new Router(config, onReject);
+    this.partitions = Array.from({ length: partitionCount }, (_, p) => new PartitionState(p, config.window));
+    this.tenants = new FleetState(config.window);
+  }
+
+  ingest(topic: string, text: string | null, source: string): void {
+    this.router.route(topic, text, source, this.out);
+    this.deliver();
+  }
+
+  endOfBatch(): void {
+    this.router.endOfBatch(this.out);
+    this.deliver();
+  }
+
+  /** A requested run's snapshot: every partition publishes where it stands. */
+  request(id: string): FleetSnapshot {
+    return this.gather(this.partitions.map((p) => p.features(null, id)));
+  }
+
+  private deliver(): void {
+    const routed = this.out.splice(0);
+    let tick: PartitionFeatures[] | null = null;
+    for (const r of routed) {
+      if (r.to === 'tenants') {
+        this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
+        continue;
+      }
+      const targets = r.to === 'by-vm' ? [this.partitionOf(r.key) % this.partitionCount] : this.partitions.map((_, p) => p);
+      const record = decodeByVm(r.value);
+      if (record === null) throw new Error(`undecodable by-VM record ${r.value.slice(0, 80)}`);
+      for (const p of targets) {
+        this.byVmRecords++;
+        this.byVmBytes += r.value.length + (r.to === 'by-vm' ? r.key.length : 0);
+        if (this.partitions[p]!.apply(record) === 'publish') {
+          tick ??= [];
+          tick.push(this.partitions[p]!.features(record.k === 't' ? record.tick : null, null));
+        }
+      }
+    }
+    if (tick !== null && tick.length === this.partitionCount) this.ticks.push(this.gather(tick));
+  }
+
+  private gather(parts: PartitionFeatures[]): FleetSnapshot {
+    return gatherSnapshot(parts, tenantInfos(this.tenants), []);
+  }
+}
+
+/** The tenants of a fleet's global table as a run sees them (takeSnapshot's order). */
+export function tenantInfos(fleet: FleetState): TenantInfo[] {
+  const tenants: TenantInfo[] = [];
+  for (const t of fleet.tenants.values()) tenants.push({ tenantId: t.tenantId, name: t.name, tier: t.tier, deleted: t.deleted });
+  tenants.sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0));
+  return tenants;
+}

@@ -1,0 +1,709 @@
+/**
+ * One member of a scale-out application (docs/scale-out.md): the route, window and leader stages over
+ * Kafka, around the pure stages of this folder. Kafka does the coordination: consumer groups assign input
+ * partitions (route), by-VM partitions (window) and the single leader partition (leader); transactions make
+ * each stage's output and its input offsets one atomic step.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Consumer, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { z } from 'zod';
+import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
+import type { TenantAttributes } from '../contract/records.ts';
+import { FleetState } from '../fleet/fleet-state.ts';
+import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
+import type { KafkaLogger } from '../kafka/options.ts';
+import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
+import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { decodeByVm, encodeByVm } from './by-vm.ts';
+import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
+import { gatherSnapshot } from './gather.ts';
+import { tenantInfos } from './local-topology.ts';
+import { type PartitionFeatures, PartitionState } from './partition-state.ts';
+import { type Routed, Router, type RouterState } from './router.ts';
+import { TopicReader } from './topic-reader.ts';
+
+export interface MemberOptions {
+  kafka: Kafka;
+  topology: TopologyConfig;
+  pipeline: PipelineConfig;
+  /** Serves every member's API; the leader's runs happen in it too. */
+  service: ClusterService;
+  deadLetter: DeadLetterProducer;
+  log: KafkaLogger;
+  onReject?: (r: RejectedRecord) => void;
+}
+
+/** What a member reports of itself (metrics, /v1/stats). */
+export interface MemberStatus {
+  leader: boolean;
+  /** By-VM partitions whose windows this member holds. */
+  partitions: number[];
+  vms: number;
+  /** Times this member became the leader. */
+  leaderships: number;
+  /** Records of every input partition, from the routers' states committed with their offsets. */
+  records: { flows: number; vmAttributes: number; tenantAttributes: number };
+  rejected: RejectionSummary;
+  /** By-VM records not yet checkpointed, over the partitions held. */
+  changelogLag: number;
+}
+
+/** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
+interface Checkpoint {
+  partition: number;
+  offset: string;
+  fleet: Uint8Array;
+}
+
+/** The runs topic's record: the service's state after a run, and which tick or request it answered. */
+interface PublishedRun {
+  /** The member that ran it (a process's random id). */
+  member: string;
+  state: ClusterServiceState;
+  tick: number | null;
+  request: string | null;
+}
+
+const RouterStateShape = z.object({
+  watermark: z.number().nullable(),
+  sweptAt: z.number().nullable(),
+  sweptBucket: z.number().nullable(),
+  nextTick: z.number().nullable(),
+  records: z.object({ flows: z.number(), vmAttributes: z.number(), tenantAttributes: z.number() }),
+  rejected: z.object({ count: z.number(), by_reason: z.record(z.string(), z.number()) }),
+});
+
+const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boolean() });
+
+/**
+ * A member killed inside a transaction holds back every read_committed reader of its topics until its
+ * successor fences it or this passes: short, since a transaction here is one batch or one tick.
+ */
+const TRANSACTION_TIMEOUT_MS = 15_000;
+
+const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
+/** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
+const LARGE = [{ name: 'max.message.bytes', value: String(64 * 1024 * 1024) }];
+
+export class ScaleOutMember {
+  readonly topics: TopologyTopics;
+  private readonly groups: ReturnType<typeof topologyGroups>;
+  private readonly tenantTable: FleetState;
+  private readonly routers = new Map<string, Router>();
+  private readonly routeProducers = new Map<string, Producer>();
+  private readonly windows = new Map<number, PartitionState>();
+  private readonly windowProducers = new Map<number, Producer>();
+  /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
+  private readonly checkpointed = new Map<number, bigint>();
+  private readonly position = new Map<number, bigint>();
+  private assignedWindows = new Set<number>();
+  private routeConsumer: Consumer | null = null;
+  private windowConsumer: Consumer | null = null;
+  private leaderConsumer: Consumer | null = null;
+  private plain: Producer | null = null;
+  private runsProducer: Producer | null = null;
+  private featuresReader: TopicReader | null = null;
+  private readonly readers: TopicReader[] = [];
+  private leader = false;
+  private leaderships = 0;
+  private joined = { route: false, window: false };
+  private restoring: Promise<void> | null = null;
+  /** Features per tick (or request) and partition, on the leader, until every partition has published. */
+  private readonly pending = new Map<string, Map<number, PartitionFeatures>>();
+  /** The newest tick and the requests the published runs answered: never run twice (a new leader reads them). */
+  private lastRunTick = Number.NEGATIVE_INFINITY;
+  private readonly answered = new Set<string>();
+  private readonly searches = new Map<string, boolean>();
+  private runsCaughtUp = false;
+  private tenantsCaughtUp = false;
+  private stats: Pick<MemberStatus, 'records' | 'rejected'> = {
+    records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
+    rejected: { count: 0, by_reason: {} },
+  };
+  private statsTimer: NodeJS.Timeout | null = null;
+  private readonly memberId = randomUUID();
+  private runsRead: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: MemberOptions) {
+    this.topics = topologyTopics(o.topology.appId);
+    this.groups = topologyGroups(o.topology.appId);
+    this.tenantTable = new FleetState(o.pipeline.window);
+  }
+
+  /** The global table of tenants (every member reads all of them). */
+  tenant(tenantId: string): TenantAttributes | null {
+    return this.tenantTable.tenants.get(tenantId) ?? null;
+  }
+
+  status(): MemberStatus {
+    let vms = 0;
+    let lag = 0n;
+    const held = [...this.windows.entries()].filter(([p]) => this.assignedWindows.has(p));
+    for (const [p, w] of held) {
+      vms += w.fleet.vms.size;
+      const at = this.position.get(p);
+      const saved = this.checkpointed.get(p);
+      if (at !== undefined && saved !== undefined && at > saved) lag += at - saved;
+    }
+    return {
+      leader: this.leader,
+      partitions: held.map(([p]) => p).sort((a, b) => a - b),
+      vms,
+      leaderships: this.leaderships,
+      ...this.stats,
+      changelogLag: Number(lag),
+    };
+  }
+
+  /** Null when ready to serve; else why not, for /readyz. */
+  notReadyReason(): string | null {
+    if (!this.joined.route || !this.joined.window) return 'joining the consumer groups of the route and window stages';
+    if (!this.tenantsCaughtUp) return `reading the tenant table (${this.topics.tenants})`;
+    if (!this.runsCaughtUp) return `catching up with the published runs (${this.topics.runs})`;
+    if (this.restoring) return `restoring the windows of by-VM partitions ${[...this.assignedWindows].join(', ')} from ${this.topics.changelog}`;
+    return null;
+  }
+
+  async start(): Promise<void> {
+    await this.ensureTopics();
+    const { kafka, service } = this.o;
+    this.plain = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+    await this.plain.connect();
+    // Every member serves every run: the runs topic is read whole, and read on.
+    const runs = new TopicReader(kafka, this.topics.runs, `${this.o.topology.appId}-runs-reader`, (m) => {
+      if (m.value === null) return;
+      try {
+        this.adoptRun(decodeSnapshotFile(m.value) as PublishedRun);
+      } catch (err) {
+        this.o.log.error({ err: String(err), offset: m.offset }, `skipping an unreadable record of ${this.topics.runs}`);
+      }
+    });
+    const tenants = new TopicReader(kafka, this.topics.tenants, `${this.o.topology.appId}-tenants-reader`, (m) => {
+      if (m.value === null) return;
+      try {
+        this.tenantTable.applyTenantAttributes(JSON.parse(m.value.toString()) as TenantAttributes);
+      } catch {
+        this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.tenants}`);
+      }
+    });
+    this.readers.push(runs, tenants);
+    this.runsRead = runs.caughtUp;
+    await Promise.all([runs.start(), tenants.start()]);
+    void runs.caughtUp.then(() => {
+      this.runsCaughtUp = true;
+    });
+    void tenants.caughtUp.then(() => {
+      this.tenantsCaughtUp = true;
+    });
+    await this.startWindow();
+    await this.startRoute();
+    await this.startLeader();
+    service.on('run', () => void this.publishRun());
+    this.statsTimer = setInterval(() => void this.refreshStats(), 2000);
+    this.statsTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    await Promise.all([this.routeConsumer, this.windowConsumer, this.leaderConsumer].map((c) => c?.disconnect().catch(() => undefined)));
+    await this.featuresReader?.stop();
+    await Promise.all(this.readers.map((r) => r.stop()));
+    await Promise.all([...this.routeProducers.values(), ...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
+    await this.plain?.disconnect().catch(() => undefined);
+    await this.runsProducer?.disconnect().catch(() => undefined);
+  }
+
+  /** A run asked for through the API of any member: the leader gets it through its topic. */
+  requestRun(search: boolean): void {
+    const req = `${Date.now().toString(36)}-${randomUUID()}`;
+    this.plain
+      ?.send({ topic: this.topics.leader, messages: [{ key: 'request', value: JSON.stringify({ req, search }) }] })
+      .catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not post the run request to the leader'));
+  }
+
+  // ---- topics --------------------------------------------------------------------------------------------
+
+  private async ensureTopics(): Promise<void> {
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const t = this.topics;
+      const P = this.o.topology.partitions;
+      const replicationFactor = this.o.topology.replicationFactor;
+      const wanted = [
+        { topic: t.byVm, numPartitions: P, configEntries: [] as { name: string; value: string }[] },
+        { topic: t.changelog, numPartitions: P, configEntries: [...COMPACTED, ...LARGE] },
+        { topic: t.tenants, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
+        { topic: t.leader, numPartitions: 1, configEntries: [] },
+        { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
+      ].filter((w) => !existing.has(w.topic));
+      // Several members starting at once race to create them: whoever loses finds them made.
+      if (wanted.length > 0) await admin.createTopics({ waitForLeaders: true, topics: wanted.map((w) => ({ ...w, replicationFactor })) }).catch(() => undefined);
+      // Another member may have just created them: wait until every partition has a leader.
+      const all = Object.values(t);
+      const meta = await retrying(async () => {
+        const m = await admin.fetchTopicMetadata({ topics: all });
+        if (m.topics.some((x) => x.partitions.length === 0 || x.partitions.some((q) => q.leader < 0))) throw new Error('internal topics have no leaders yet');
+        return m;
+      });
+      const have = meta.topics.find((x) => x.name === t.byVm)?.partitions.length ?? 0;
+      if (have !== P) throw new Error(`${t.byVm} has ${have} partitions but SCALE_OUT_PARTITIONS is ${P}: every member must agree with the topic`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  // ---- route ---------------------------------------------------------------------------------------------
+
+  private async startRoute(): Promise<void> {
+    const { kafka, pipeline, topology } = this.o;
+    const consumer = kafka.consumer({ groupId: this.groups.route, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    this.routeConsumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.joined.route = true;
+      const mine = new Set<string>();
+      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
+      // A partition that moved away: its router and producer go (the new owner continues from the commit).
+      for (const key of [...this.routers.keys()]) if (!mine.has(key)) this.routers.delete(key);
+      for (const [key, producer] of [...this.routeProducers]) {
+        if (mine.has(key)) continue;
+        this.routeProducers.delete(key);
+        void producer.disconnect().catch(() => undefined);
+      }
+    });
+    await consumer.connect();
+    const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
+    await consumer.subscribe({ topics: inputs, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        if (batch.messages.length === 0) return;
+        const key = `${batch.topic}:${batch.partition}`;
+        const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        const before = router.exportState();
+        const out: Routed[] = [];
+        for (const m of batch.messages) router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+        router.endOfBatch(out);
+        try {
+          // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
+          await this.o.deadLetter.flush();
+          const producer = await this.routeProducer(key);
+          const txn = await producer.transaction();
+          try {
+            await this.sendRouted(txn, out);
+            // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
+            const committed = { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString(), metadata: JSON.stringify(router.exportState()) };
+            await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
+            await txn.commit();
+          } catch (err) {
+            await txn.abort().catch(() => undefined);
+            throw err;
+          }
+        } catch (err) {
+          // Nothing of the batch was written: the router goes back to where the batch began, and kafkajs
+          // fetches the batch again (or its new owner does, from the committed offset and router state).
+          router.restoreState(before);
+          this.routeProducers.get(key)?.disconnect().catch(() => undefined);
+          this.routeProducers.delete(key);
+          throw err;
+        }
+        await heartbeat();
+      },
+    });
+  }
+
+  /** A router for an input partition, continuing from the state committed with its offset. */
+  private async routerFor(topic: string, partition: number): Promise<Router> {
+    const router = new Router(this.o.pipeline, (r) => {
+      this.o.deadLetter.add(r);
+      this.o.onReject?.(r);
+    });
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
+      const p = committed?.partitions.find((x) => x.partition === partition);
+      if (p?.metadata) {
+        const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
+        if (parsed.success) router.restoreState(parsed.data as RouterState);
+        else this.o.log.error({ topic, partition }, 'the router state committed with the offset is unreadable: its watermark starts afresh');
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    this.routers.set(`${topic}:${partition}`, router);
+    return router;
+  }
+
+  /** One transactional producer per input partition: its id fences a former owner still writing (KIP-98). */
+  private async routeProducer(key: string): Promise<Producer> {
+    let producer = this.routeProducers.get(key);
+    if (producer === undefined) {
+      producer = this.o.kafka.producer({
+        transactionalId: `${this.groups.route}-${key.replace(/[^a-zA-Z0-9._-]/g, '_')}`,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      this.routeProducers.set(key, producer);
+    }
+    return producer;
+  }
+
+  private async sendRouted(txn: { send: Producer['send'] }, out: Routed[]): Promise<void> {
+    const byVm: Message[] = [];
+    const tenants: Message[] = [];
+    for (const r of out) {
+      if (r.to === 'by-vm') byVm.push({ key: r.key, value: r.value });
+      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+      else for (let p = 0; p < this.o.topology.partitions; p++) byVm.push({ partition: p, value: r.value });
+    }
+    if (byVm.length > 0) await txn.send({ topic: this.topics.byVm, messages: byVm });
+    if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
+  }
+
+  // ---- window --------------------------------------------------------------------------------------------
+
+  private async startWindow(): Promise<void> {
+    const { kafka, topology } = this.o;
+    const consumer = kafka.consumer({ groupId: this.groups.window, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    this.windowConsumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.joined.window = true;
+      const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
+      this.assignedWindows = mine;
+      for (const p of [...this.windows.keys()]) {
+        if (mine.has(p)) continue;
+        // Moved to another member: its windows are that member's now (restored from the changelog).
+        this.windows.delete(p);
+        this.position.delete(p);
+        this.checkpointed.delete(p);
+        const producer = this.windowProducers.get(p);
+        this.windowProducers.delete(p);
+        void producer?.disconnect().catch(() => undefined);
+      }
+      if ([...mine].some((p) => !this.windows.has(p))) this.restoring ??= this.restore().finally(() => (this.restoring = null));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const p = batch.partition;
+        while (!this.windows.has(p)) {
+          this.restoring ??= this.restore().finally(() => (this.restoring = null));
+          await this.restoring;
+          if (!this.assignedWindows.has(p)) return;
+        }
+        const state = this.windows.get(p)!;
+        const from = this.checkpointed.get(p) ?? 0n;
+        let next = this.position.get(p) ?? from;
+        // No gap check against the checkpoint here: transaction markers (and aborted records, which a
+        // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
+        for (const m of batch.messages) {
+          const offset = BigInt(m.offset);
+          // Offsets in state: what the checkpoint already includes is not applied again.
+          if (offset < next) continue;
+          next = offset + 1n;
+          this.position.set(p, next);
+          const record = m.value === null ? null : decodeByVm(m.value.toString());
+          if (record === null) {
+            this.o.log.error({ partition: p, offset: m.offset }, `skipping a record of ${this.topics.byVm} that is not a by-VM record`);
+            continue;
+          }
+          if (state.apply(record) === 'publish') {
+            const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+            await this.publishTick(p, state, features, next);
+            await heartbeat();
+          }
+        }
+        await heartbeat();
+      },
+    });
+  }
+
+  /**
+   * Features of a tick, the partition's checkpoint and the window group's offset, in one transaction: a
+   * member that lost the partition meanwhile is fenced by its successor's producer and writes none of it.
+   */
+  private async publishTick(p: number, state: PartitionState, features: PartitionFeatures, next: bigint): Promise<void> {
+    // A batch still running for a partition that moved away must not open the producer again: that would
+    // fence the new owner's transactions instead of this member's.
+    if (!this.assignedWindows.has(p) || this.windows.get(p) !== state) throw new Error(`${this.topics.byVm}/${p} moved to another member during the batch`);
+    let producer = this.windowProducers.get(p);
+    if (producer === undefined) {
+      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      this.windowProducers.set(p, producer);
+    }
+    const checkpoint: Checkpoint = { partition: p, offset: next.toString(), fleet: state.encodeFleet() };
+    const txn = await producer.transaction();
+    try {
+      await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
+      await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
+      await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
+      await txn.commit();
+      this.checkpointed.set(p, next);
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      // Fenced or failed: this member's copy of the partition is no longer the truth; restore it next time.
+      this.windows.delete(p);
+      this.position.delete(p);
+      this.windowProducers.delete(p);
+      void producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The newest checkpoint of every assigned partition not held yet, in one read of the changelog. */
+  private async restore(): Promise<void> {
+    const wanted = new Set([...this.assignedWindows].filter((p) => !this.windows.has(p)));
+    if (wanted.size === 0) return;
+    const latest = new Map<number, Checkpoint>();
+    const reader = new TopicReader(
+      this.o.kafka,
+      this.topics.changelog,
+      `${this.o.topology.appId}-restore`,
+      (m) => {
+        if (!wanted.has(m.partition) || m.value === null) return;
+        try {
+          latest.set(m.partition, decodeSnapshotFile(m.value) as Checkpoint);
+        } catch (err) {
+          this.o.log.error({ partition: m.partition, offset: m.offset, err: String(err) }, 'skipping an unreadable checkpoint: an older one (or the input) rebuilds the partition');
+        }
+      },
+      wanted,
+    );
+    await reader.start();
+    await reader.caughtUp;
+    await reader.stop();
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    const extents = await admin.fetchTopicOffsets(this.topics.byVm).finally(() => admin.disconnect());
+    for (const p of wanted) {
+      // Moved away while the changelog was read: its new owner restores it.
+      if (!this.assignedWindows.has(p)) continue;
+      const c = latest.get(p);
+      const extent = extents.find((e) => e.partition === p);
+      const low = BigInt(extent?.low ?? '0');
+      const high = BigInt(extent?.high ?? '0');
+      let state: PartitionState | null = null;
+      let from = low;
+      if (c !== undefined) {
+        const offset = BigInt(c.offset);
+        if (offset > high || offset < low) {
+          // The by-VM topic was recreated or truncated under the checkpoint: it describes other records.
+          this.o.log.error(
+            { partition: p, checkpoint: c.offset, low: low.toString(), high: high.toString() },
+            `the checkpoint of ${this.topics.byVm}/${p} does not match the topic (offset ${c.offset} outside ${low}..${high}): rebuilding the partition from the start of the topic`,
+          );
+        } else {
+          try {
+            state = PartitionState.restore(p, this.o.pipeline.window, c.fleet);
+            from = offset;
+          } catch (err) {
+            this.o.log.error({ partition: p, err: String(err) }, `the checkpoint of ${this.topics.byVm}/${p} cannot be decoded: rebuilding the partition from the start of the topic`);
+          }
+        }
+      } else if (low > 0n) {
+        this.o.log.warn({ partition: p, low: low.toString() }, `${this.topics.byVm}/${p} has no checkpoint and its first records were deleted by retention: its windows start at offset ${low}`);
+      }
+      this.windows.set(p, state ?? new PartitionState(p, this.o.pipeline.window));
+      this.checkpointed.set(p, from);
+      this.position.set(p, from);
+      // The group's committed offset is the checkpoint's (one transaction), but a checkpoint may be gone.
+      this.windowConsumer?.seek({ topic: this.topics.byVm, partition: p, offset: from.toString() });
+      this.o.log.info({ partition: p, offset: from.toString(), vms: this.windows.get(p)!.fleet.vms.size }, `holding ${this.topics.byVm}/${p}`);
+    }
+  }
+
+  // ---- leader --------------------------------------------------------------------------------------------
+
+  private async startLeader(): Promise<void> {
+    const { kafka, topology } = this.o;
+    const consumer = kafka.consumer({ groupId: this.groups.leader, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    this.leaderConsumer = consumer;
+    // Out of the group (a rebalance, a missed session) means possibly no longer the leader: stop at once
+    // rather than run beside a successor; the next join says whether this member leads again.
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (this.leader) void this.stepDown();
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const leads = (e.payload.memberAssignment[this.topics.leader] ?? []).length > 0;
+      if (leads && !this.leader) void this.becomeLeader();
+      else if (!leads && this.leader) void this.stepDown();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topics.leader, fromBeginning: false });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (!this.leader || message.value === null) return;
+        let parsed: z.infer<typeof RequestShape>;
+        try {
+          parsed = RequestShape.parse(JSON.parse(message.value.toString()));
+        } catch {
+          this.o.log.error({ offset: message.offset }, `skipping an unreadable request on ${this.topics.leader}`);
+          return;
+        }
+        this.searches.set(parsed.req, parsed.search);
+        // Behind everything routed so far in every partition: the run sees all of it.
+        const value = encodeByVm({ k: 'q', req: parsed.req, w: null, sa: null });
+        await this.plain?.send({ topic: this.topics.byVm, messages: Array.from({ length: this.o.topology.partitions }, (_, p) => ({ partition: p, value })) });
+      },
+    });
+  }
+
+  private async becomeLeader(): Promise<void> {
+    this.leader = true;
+    this.leaderships++;
+    // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
+    await this.runsRead;
+    if (!this.leader) return;
+    this.o.log.info({ app: this.o.topology.appId }, 'this member is the leader: it gathers the ticks and runs the clustering');
+    // The leader's id fences a former leader's producer: its late runs never land.
+    this.runsProducer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
+    await this.runsProducer.connect();
+    const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
+      if (m.value === null) return;
+      try {
+        this.onFeatures(decodeSnapshotFile(m.value) as PartitionFeatures);
+      } catch (err) {
+        this.o.log.error({ offset: m.offset, err: String(err) }, `skipping unreadable features on ${this.topics.features}`);
+      }
+    });
+    this.featuresReader = reader;
+    await reader.start();
+  }
+
+  private async stepDown(): Promise<void> {
+    this.leader = false;
+    this.pending.clear();
+    const reader = this.featuresReader;
+    this.featuresReader = null;
+    await reader?.stop();
+    await this.runsProducer?.disconnect().catch(() => undefined);
+    this.runsProducer = null;
+  }
+
+  private onFeatures(f: PartitionFeatures): void {
+    if (f.tick !== null && f.tick <= this.lastRunTick) return;
+    if (f.request !== null && this.answered.has(f.request)) return;
+    const key = f.tick !== null ? `t${f.tick}` : `q${f.request}`;
+    let parts = this.pending.get(key);
+    if (parts === undefined) {
+      parts = new Map();
+      this.pending.set(key, parts);
+    }
+    parts.set(f.partition, f);
+    this.runPending();
+  }
+
+  /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
+  private runPending(): void {
+    if (!this.leader || !this.runsCaughtUp || this.o.service.runInProgress() !== null) return;
+    const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
+    if (complete.length === 0) return;
+    // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
+    const request = complete.find(([key]) => key.startsWith('q'));
+    const ticks = complete.filter(([key]) => key.startsWith('t')).sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
+    const chosen = request ?? ticks[ticks.length - 1]!;
+    const parts = [...chosen[1].values()].sort((a, b) => a.partition - b.partition);
+    const first = parts[0]!;
+    if (first.tick !== null) for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+    this.pending.delete(chosen[0]);
+    this.current = { tick: first.tick, request: first.request };
+    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), []);
+    const search = first.request !== null && this.searches.get(first.request) === true;
+    this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+  }
+
+  private current: { tick: number | null; request: string | null } = { tick: null, request: null };
+
+  /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
+  private publishing: Promise<void> = Promise.resolve();
+
+  private publishRun(): Promise<void> {
+    const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...this.current };
+    this.publishing = this.publishing.then(() => this.writeRun(record));
+    return this.publishing;
+  }
+
+  private async writeRun(record: PublishedRun): Promise<void> {
+    const producer = this.runsProducer;
+    if (!this.leader || producer === null) return;
+    const { tick, request } = record;
+    if (tick !== null) this.lastRunTick = Math.max(this.lastRunTick, tick);
+    if (request !== null) this.answered.add(request);
+    try {
+      const txn = await producer.transaction();
+      try {
+        await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value: encodeSnapshotFile(record) }] });
+        await txn.commit();
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, `could not publish the run to ${this.topics.runs}`);
+    }
+    this.runPending();
+  }
+
+  /** A run published by the leader (this member or another): served from now on. */
+  private adoptRun(run: PublishedRun): void {
+    if (run.tick !== null) this.lastRunTick = Math.max(this.lastRunTick, run.tick);
+    if (run.request !== null) this.answered.add(run.request);
+    // This member's own run is in its service already; any other member's (a successor's) replaces its own.
+    if (run.member === this.memberId) return;
+    this.o.service.restoreState(run.state);
+  }
+
+  /** Records and rejects of every input partition, summed from the router states committed with the offsets. */
+  private async refreshStats(): Promise<void> {
+    const admin = this.o.kafka.admin();
+    try {
+      await admin.connect();
+      const t = this.o.pipeline.topics;
+      const groups = await admin.fetchOffsets({ groupId: this.groups.route, topics: [t.flows, t.vmAttributes, t.tenantAttributes] });
+      const records = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+      const byReason: Record<string, number> = {};
+      let count = 0;
+      for (const g of groups)
+        for (const p of g.partitions) {
+          if (!p.metadata) continue;
+          const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
+          if (!parsed.success) continue;
+          const s = parsed.data;
+          records.flows += s.records.flows;
+          records.vmAttributes += s.records.vmAttributes;
+          records.tenantAttributes += s.records.tenantAttributes;
+          count += s.rejected.count;
+          for (const [reason, n] of Object.entries(s.rejected.by_reason)) byReason[reason] = (byReason[reason] ?? 0) + n;
+        }
+      this.stats = { records, rejected: { count, by_reason: byReason } };
+    } catch (err) {
+      this.o.log.debug({ err: String(err) }, 'could not read the routers\' committed states');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    // A run the leader could not start while another was in flight is started now.
+    if (this.leader) this.runPending();
+  }
+}
+
+/** Retries what fails while topics are being created (no leader yet): a few seconds at most. */
+export async function retrying<T>(fn: () => Promise<T>, attempts = 40, delayMs = 250): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}

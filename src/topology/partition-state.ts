@@ -1,0 +1,144 @@
+/**
+ * The window stage of one by-VM partition (pure): the windows of the VMs that partition holds, moved through
+ * event time by the router's stamps, and what it publishes at a tick: its VMs' features and its share of
+ * the VM-pair graph, with what the leader needs to finish the cross-partition parts (peer keys, tenants).
+ */
+import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
+import { decodeFleetState, encodeFleetState } from '../fleet/fleet-codec.ts';
+import { FleetState } from '../fleet/fleet-state.ts';
+import type { PlacementSnapshot } from '../placement/run-placement.ts';
+import { takeSnapshot } from '../runs/snapshot.ts';
+import { PEERS_IN, PEERS_OUT } from '../windows/distinct-sets.ts';
+import type { WindowConfig } from '../windows/window-config.ts';
+import { type ByVmRecord, orNegInf, vmKey } from './by-vm.ts';
+
+/** One partition's features at one tick (or request): a plain document, structured-cloned onto the topic. */
+export interface PartitionFeatures {
+  partition: number;
+  /** The scheduled tick (event time), or null for a requested run. */
+  tick: number | null;
+  request: string | null;
+  watermark: number;
+  windowMs: number;
+  /** Live VMs sorted by id, and their rows. */
+  vmIds: string[];
+  vmTenants: (string | null)[];
+  vmVpcs: (string | null)[];
+  features: Float64Array;
+  vmBytes: Float64Array;
+  vmExternalBytes: Float64Array;
+  /** Peer keys of each VM in the window, out then in: peerCounts[2i], peerCounts[2i + 1] of them. */
+  peerCounts: Int32Array;
+  peerKeys: Float64Array;
+  /** Every VM held (live or not, not deleted) and its tenant: the peers a same-tenant share may count. */
+  heldIds: string[];
+  heldTenants: (string | null)[];
+  /** Pairs this partition counts (its VM has the smaller id): VM keys and bytes in the window. */
+  pairLo: Float64Array;
+  pairHi: Float64Array;
+  pairBytes: Float64Array;
+  placement: Omit<PlacementSnapshot, 'hostCapacity'>;
+}
+
+/** What a by-VM record asks of the member after it is applied. */
+export type ApplyOutcome = 'applied' | 'publish';
+
+export class PartitionState {
+  readonly fleet: FleetState;
+  /** Records applied and rejected here (vm_cap) since this process took the partition. */
+  applied = 0;
+  refusedAtCap = 0;
+
+  constructor(
+    readonly partition: number,
+    readonly window: WindowConfig,
+    fleet?: FleetState,
+  ) {
+    this.fleet = fleet ?? new FleetState(window);
+  }
+
+  apply(r: ByVmRecord): ApplyOutcome {
+    this.applied++;
+    if (r.k === 'q') return 'publish';
+    this.fleet.advanceTo(orNegInf(r.sa), orNegInf(r.w));
+    if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, vmKey);
+    else if (r.k === 'v') {
+      if (this.fleet.applyVmAttributes(r.r) !== null) this.refusedAtCap++;
+    } else if (r.k === 't') return 'publish';
+    return 'applied';
+  }
+
+  features(tick: number | null, request: string | null): PartitionFeatures {
+    const fleet = this.fleet;
+    const snap = takeSnapshot(fleet);
+    const { first, last } = fleet.windowRange();
+    const peerCounts = new Int32Array(2 * snap.vmIds.length);
+    const keys: number[] = [];
+    snap.vmIds.forEach((id, i) => {
+      const e = fleet.vms.get(id);
+      if (e === undefined) return;
+      // takeSnapshot purged each VM's sets at the window's first bucket: what is left is the window's.
+      const before = keys.length;
+      e.distinct.forEachNumber(PEERS_OUT, (k) => void (k >= VM_KEY_FLOOR && keys.push(k)));
+      peerCounts[2 * i] = keys.length - before;
+      e.distinct.forEachNumber(PEERS_IN, (k) => void (k >= VM_KEY_FLOOR && keys.push(k)));
+      peerCounts[2 * i + 1] = keys.length - before - peerCounts[2 * i]!;
+    });
+    const lo: number[] = [];
+    const hi: number[] = [];
+    const bytes: number[] = [];
+    if (Number.isFinite(fleet.watermark))
+      fleet.pairs.forEach(first, last, (a, b, sum) => {
+        lo.push(a);
+        hi.push(b);
+        bytes.push(sum);
+      });
+    const heldIds: string[] = [];
+    const heldTenants: (string | null)[] = [];
+    for (const e of fleet.vms.values()) {
+      heldIds.push(e.vmId);
+      heldTenants.push(e.tenantId);
+    }
+    const p = snap.placement;
+    return {
+      partition: this.partition,
+      tick,
+      request,
+      watermark: fleet.watermark,
+      windowMs: fleet.config.windowMs,
+      vmIds: snap.vmIds,
+      vmTenants: snap.vmTenants,
+      vmVpcs: snap.vmVpcs,
+      features: snap.vmFeatures.data,
+      vmBytes: snap.vmBytes,
+      vmExternalBytes: snap.vmExternalBytes,
+      peerCounts,
+      peerKeys: Float64Array.from(keys),
+      heldIds,
+      heldTenants,
+      pairLo: Float64Array.from(lo),
+      pairHi: Float64Array.from(hi),
+      pairBytes: Float64Array.from(bytes),
+      placement: {
+        vmHosts: p?.vmHosts ?? [],
+        vmVcpus: p?.vmVcpus ?? [],
+        vmMemoryMb: p?.vmMemoryMb ?? [],
+        vmLabels: p?.vmLabels ?? [],
+      },
+    };
+  }
+
+  /** The checkpoint's bytes for the fleet part (the fleet codec, as the single-process snapshots use). */
+  encodeFleet(): Uint8Array {
+    return encodeFleetState(this.fleet);
+  }
+
+  static restore(partition: number, window: WindowConfig, fleetBytes: Uint8Array): PartitionState {
+    return new PartitionState(partition, window, decodeFleetState(fleetBytes, window));
+  }
+}
+
+/** VM peer keys (vmKey) lie above every IPv4 key of the distinct sets. */
+const VM_KEY_FLOOR = 2 ** 33;
+
+export const FEATURE_COLUMNS = VM_FEATURE_COUNT;

@@ -1,0 +1,185 @@
+/**
+ * The route stage of one input partition (pure): messages in, decoded and validated exactly as the
+ * single-process pipeline does, rejects counted by reason and handed on, and each accepted record out as
+ * by-VM records keyed by VM id (a flow as its two VM-sided halves) or a tenant-table record. It keeps the
+ * event time a single process would have (watermark, sweep points, run ticks) and stamps every record with it.
+ */
+import { type DecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
+import { defaultFutureBoundConfig, FutureBound } from '../pipeline/future-bound.ts';
+import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { type ByVmRecord, encodeByVm, finiteOrNull } from './by-vm.ts';
+
+export type Routed =
+  /** `key`: the VM id (Kafka's default partitioner places it); `partition`: a marker for one partition. */
+  | { to: 'by-vm'; key: string; value: string }
+  | { to: 'by-vm-all'; value: string }
+  | { to: 'tenants'; key: string; value: string };
+
+/** What a router must carry to continue where another member left off (it rides in the offset commit). */
+export interface RouterState {
+  watermark: number | null;
+  sweptAt: number | null;
+  sweptBucket: number | null;
+  /** Event time of the next run tick; null before the first flow. */
+  nextTick: number | null;
+  records: { flows: number; vmAttributes: number; tenantAttributes: number };
+  rejected: RejectionSummary;
+}
+
+export class Router {
+  readonly rejections = new RejectionCounter();
+  readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
+  private watermark = Number.NEGATIVE_INFINITY;
+  private sweptAt = Number.NEGATIVE_INFINITY;
+  private sweptBucket = Number.NEGATIVE_INFINITY;
+  private nextTick = Number.NaN;
+  /** The watermark last announced to every partition. */
+  private announced = Number.NEGATIVE_INFINITY;
+  private readonly decoder: MessageDecoder;
+  private readonly future: FutureBound;
+  private readonly kinds: Map<string, RecordKind>;
+  private readonly sink: RecordSink;
+  private out: Routed[] = [];
+  private context = { topic: '', source: '' };
+
+  constructor(
+    private readonly config: PipelineConfig & { limits: DecodeLimits },
+    private readonly onReject: (r: RejectedRecord) => void,
+  ) {
+    this.decoder = new MessageDecoder(config.limits);
+    this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
+    this.kinds = new Map<string, RecordKind>([
+      [config.topics.flows, 'flow'],
+      [config.topics.vmAttributes, 'vm'],
+      [config.topics.tenantAttributes, 'tenant'],
+    ]);
+    this.sink = {
+      flow: (f, raw, index) => this.flow(f, raw, index),
+      vmAttributes: (a, raw, index) => this.vmAttributes(a, raw, index),
+      tenantAttributes: (t, raw, index) => this.tenantAttributes(t, raw, index),
+      reject: (r, index, raw) => this.reject(r, index, raw),
+    };
+  }
+
+  /** Routes one input message; what it produces is appended to `out`. */
+  route(topic: string, text: string | null, source: string, out: Routed[]): void {
+    this.out = out;
+    this.context.topic = topic;
+    this.context.source = source;
+    if (text === null) {
+      this.reject(rejection('null_value', null), null, '');
+      return;
+    }
+    const kind = this.kinds.get(topic);
+    if (kind === undefined) {
+      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, text);
+      return;
+    }
+    this.decoder.decodeText(kind, text, this.sink);
+    this.tickIfDue();
+  }
+
+  /** At the end of a batch: every partition learns the watermark, so that each can pass the next tick. */
+  endOfBatch(out: Routed[]): void {
+    if (!(this.watermark > this.announced)) return;
+    this.announced = this.watermark;
+    out.push({ to: 'by-vm-all', value: encodeByVm({ k: 'm', ...this.time() }) });
+  }
+
+  exportState(): RouterState {
+    return {
+      watermark: finiteOrNull(this.watermark),
+      sweptAt: finiteOrNull(this.sweptAt),
+      sweptBucket: finiteOrNull(this.sweptBucket),
+      nextTick: finiteOrNull(this.nextTick),
+      records: { ...this.recordsIn },
+      rejected: this.rejections.summary(),
+    };
+  }
+
+  restoreState(s: RouterState): void {
+    this.watermark = s.watermark ?? Number.NEGATIVE_INFINITY;
+    this.announced = this.watermark;
+    this.sweptAt = s.sweptAt ?? Number.NEGATIVE_INFINITY;
+    this.sweptBucket = s.sweptBucket ?? Number.NEGATIVE_INFINITY;
+    this.nextTick = s.nextTick ?? Number.NaN;
+    Object.assign(this.recordsIn, s.records);
+    this.rejections.restore(s.rejected);
+  }
+
+  private time(): { w: number | null; sa: number | null } {
+    return { w: finiteOrNull(this.watermark), sa: finiteOrNull(this.sweptAt) };
+  }
+
+  private flow(f: FlowRecord, raw: unknown, index: number | null): void {
+    this.recordsIn.flows++;
+    const refused = this.future.checkFlow(f, this.watermark);
+    if (refused) {
+      this.reject(refused, index, raw);
+      return;
+    }
+    // The same event time as FleetState.applyFlow: a later flow moves the watermark (and sweeps when it
+    // enters a new bucket), a flow later than the allowed lateness behind it is rejected.
+    const ts = f.ts;
+    if (ts > this.watermark) {
+      this.watermark = ts;
+      const bucket = Math.floor(ts / this.config.window.bucketMs);
+      if (bucket > this.sweptBucket) {
+        this.sweptBucket = bucket;
+        this.sweptAt = ts;
+      }
+    } else if (ts < this.watermark - this.config.window.allowedLatenessMs) {
+      this.reject(
+        rejection(
+          'too_late',
+          'ts',
+          `ts is ${Math.round((this.watermark - ts) / 1000)} s behind the watermark; allowed lateness is ${this.config.window.allowedLatenessMs / 1000} s`,
+        ),
+        index,
+        raw,
+      );
+      return;
+    }
+    const t = this.time();
+    // The decoder reuses its record: the halves are encoded now.
+    if (f.srcVm !== null) this.out.push({ to: 'by-vm', key: f.srcVm, value: encodeByVm({ k: 'f', o: true, r: f, ...t }) });
+    if (f.dstVm !== null) this.out.push({ to: 'by-vm', key: f.dstVm, value: encodeByVm({ k: 'f', o: false, r: f, ...t }) });
+  }
+
+  private vmAttributes(a: VmAttributes, raw: unknown, index: number | null): void {
+    this.recordsIn.vmAttributes++;
+    const refused = this.future.checkAttributes(a.ts, this.watermark);
+    if (refused) this.reject(refused, index, raw);
+    else this.out.push({ to: 'by-vm', key: a.vmId, value: encodeByVm({ k: 'v', r: a, ...this.time() }) });
+  }
+
+  private tenantAttributes(t: TenantAttributes, raw: unknown, index: number | null): void {
+    this.recordsIn.tenantAttributes++;
+    const refused = this.future.checkAttributes(t.ts, this.watermark);
+    if (refused) this.reject(refused, index, raw);
+    else this.out.push({ to: 'tenants', key: t.tenantId, value: JSON.stringify(t) });
+  }
+
+  /** Pipeline.runDue's schedule: ticks at multiples of the interval, checked after each message. */
+  private tickIfDue(): void {
+    const every = this.config.reclusterEveryMs;
+    const w = this.watermark;
+    if (!(every > 0) || w === Number.NEGATIVE_INFINITY) return;
+    if (Number.isNaN(this.nextTick)) {
+      this.nextTick = (Math.floor(w / every) + 1) * every;
+      return;
+    }
+    if (w < this.nextTick) return;
+    const tick = Math.floor(w / every) * every;
+    this.nextTick = tick + every;
+    this.announced = w;
+    this.out.push({ to: 'by-vm-all', value: encodeByVm({ k: 't', tick, ...this.time() } satisfies ByVmRecord) });
+  }
+
+  private reject(r: Rejection, index: number | null, raw: unknown): void {
+    this.rejections.add(r.reason);
+    this.onReject({ ...r, topic: this.context.topic, source: this.context.source, index, raw: keepRaw(raw) });
+  }
+}

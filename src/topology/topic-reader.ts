@@ -1,0 +1,91 @@
+/**
+ * Reads a topic from its beginning, every partition, as a table: the global tenants, the runs, the features
+ * on the leader, a partition's checkpoints on a restore. A consumer group of its own (never committed), so
+ * that every member reads everything; `caughtUp` resolves once it has read what the topic held at start.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { retrying } from './member.ts';
+
+export interface TableMessage {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+}
+
+export class TopicReader {
+  readonly caughtUp: Promise<void>;
+  private done: () => void = () => {};
+  private consumer: Consumer | null = null;
+  private readonly groupId: string;
+  private readonly remaining = new Map<number, bigint>();
+  private stopped = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly topic: string,
+    groupPrefix: string,
+    private readonly onMessage: (m: TableMessage) => void,
+    /** Only these partitions count for `caughtUp` (all when absent). */
+    private readonly partitions?: ReadonlySet<number>,
+  ) {
+    this.groupId = `${groupPrefix}-${randomUUID()}`;
+    this.caughtUp = new Promise((resolve) => {
+      this.done = resolve;
+    });
+  }
+
+  async start(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const o of await retrying(() => admin.fetchTopicOffsets(this.topic))) {
+        if (this.partitions && !this.partitions.has(o.partition)) continue;
+        if (BigInt(o.high) > BigInt(o.low)) this.remaining.set(o.partition, BigInt(o.high));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    this.check();
+    const consumer = this.kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, maxBytesPerPartition: 64 * 1024 * 1024 });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        for (const m of batch.messages) {
+          if (this.stopped) return;
+          this.onMessage({ partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, value: m.value });
+        }
+        const until = this.remaining.get(batch.partition);
+        // lastOffset counts transaction markers too: at the high watermark once everything committed is read.
+        if (until !== undefined && BigInt(batch.lastOffset()) + 1n >= until) {
+          this.remaining.delete(batch.partition);
+          this.check();
+        }
+        await heartbeat();
+      },
+    });
+  }
+
+  private check(): void {
+    if (this.remaining.size === 0) this.done();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const consumer = this.consumer;
+    this.consumer = null;
+    if (consumer === null) return;
+    await consumer.disconnect().catch(() => undefined);
+    // The group was this reader's alone: leave no trace of it on the cluster.
+    const admin = this.kafka.admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteGroups([this.groupId]))
+      .catch(() => undefined)
+      .finally(() => admin.disconnect().catch(() => undefined));
+  }
+}

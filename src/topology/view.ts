@@ -1,0 +1,90 @@
+/**
+ * What the HTTP API sees of a scale-out member: the runs every member reads from the runs topic (through
+ * the ClusterService that holds them), the tenant table, and the member's readiness. A VM's features are
+ * the latest run's: its windows live on whichever member owns its partition.
+ */
+import type { TenantAttributes } from '../contract/records.ts';
+import type { ClusteringRun } from '../runs/clustering-run.ts';
+import type { RunRecord } from '../runs/history.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
+import type { ClusterService } from '../service/cluster-service.ts';
+import type { IngestStats, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from '../service/types.ts';
+import type { ScaleOutMember } from './member.ts';
+
+export class ScaleOutView implements ServiceView {
+  private vmRows: { run: ClusteringRun; rows: Map<string, number> } | null = null;
+
+  constructor(
+    private readonly service: ClusterService,
+    private readonly member: ScaleOutMember,
+  ) {}
+
+  latestRun(): ClusteringRun | null {
+    return this.service.latestRun();
+  }
+
+  runInProgress(): RunStatus | null {
+    return this.service.runInProgress();
+  }
+
+  vm(vmId: string): VmView | null {
+    const run = this.service.latestRun();
+    if (run === null) return null;
+    if (this.vmRows?.run !== run) this.vmRows = { run, rows: new Map(run.vms.ids.map((id, i) => [id, i])) };
+    const row = this.vmRows.rows.get(vmId);
+    if (row === undefined) return null;
+    const m = run.vms.features;
+    const features: Record<string, number> = {};
+    for (let c = 0; c < m.cols; c++) {
+      const v = m.data[row * m.cols + c]!;
+      if (Number.isFinite(v)) features[m.names[c]!] = v;
+    }
+    return { vmId, tenantId: run.vmTenants[row] ?? null, attributes: null, features, lastSeen: run.computedAt };
+  }
+
+  tenant(tenantId: string): TenantAttributes | null {
+    return this.member.tenant(tenantId);
+  }
+
+  /** Any member takes the request; the leader runs it once every partition has published its features. */
+  requestRecluster(options: ReclusterOptions = {}): RecluterRequestOutcome {
+    const inFlight = this.service.runInProgress();
+    if (inFlight !== null) return { runId: inFlight.runId, started: false };
+    this.member.requestRun(options.search === true);
+    const next = this.service.exportState().runCount + 1;
+    return { runId: `run-${String(next).padStart(6, '0')}`, started: true };
+  }
+
+  ingestStats(): IngestStats {
+    const s = this.member.status();
+    const run = this.service.latestRun();
+    return {
+      messages: 0,
+      records: { ...s.records },
+      rejected: { count: s.rejected.count, by_reason: { ...s.rejected.by_reason } },
+      watermark: run?.computedAt ?? null,
+      vmsTracked: s.vms,
+      tenantsTracked: run?.tenants.ids.length ?? 0,
+    };
+  }
+
+  inputsReady(): boolean {
+    return this.member.notReadyReason() === null;
+  }
+
+  inputsHeld(): string | null {
+    return this.member.notReadyReason();
+  }
+
+  firstRunCompleted(): boolean {
+    return this.service.firstRunCompleted();
+  }
+
+  runHistory(): readonly RunRecord[] {
+    return this.service.runHistory();
+  }
+
+  securityGroups(): SecurityGroupsDocument | null {
+    return null;
+  }
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
+import type { FleetSnapshot } from '../../src/runs/snapshot.ts';
+import { vmKey } from '../../src/topology/by-vm.ts';
+import { LocalTopology } from '../../src/topology/local-topology.ts';
+import { readTraceChunks } from '../../src/trace/trace-reader.ts';
+
+const config = toPipelineConfig(PipelineOptions.parse({}));
+
+/** The small fixture's messages as Kafka would carry them: topic and value text. */
+async function messages(path: string): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const chunk of readTraceChunks(path)) {
+    for (const line of chunk.lines) {
+      if (!line) continue;
+      try {
+        const { topic, value } = JSON.parse(line) as { topic?: unknown; value?: unknown };
+        if (typeof topic === 'string' && value !== undefined) out.push([topic, JSON.stringify(value)]);
+      } catch {
+        // Lines that are not JSON never reach Kafka as messages of a topic.
+      }
+    }
+  }
+  return out;
+}
+
+function comparable(s: FleetSnapshot) {
+  return {
+    watermark: s.watermark,
+    vmIds: s.vmIds,
+    vmTenants: s.vmTenants,
+    vmVpcs: s.vmVpcs,
+    features: Array.from(s.vmFeatures.data),
+    vmBytes: Array.from(s.vmBytes),
+    vmSameTenantBytes: Array.from(s.vmSameTenantBytes),
+    pairs: [Array.from(s.vmPairs.a), Array.from(s.vmPairs.b), Array.from(s.vmPairs.bytes)],
+    tenants: s.tenants,
+    hosts: s.placement?.vmHosts,
+  };
+}
+
+describe('the topology in one process', () => {
+  it.each([1, 3, 7])('with %i partitions gathers at every tick and at the end exactly the snapshot of one pipeline holding every VM', async (partitions) => {
+    const input = await messages('fixtures/small.jsonl.gz');
+    const pipeline = new Pipeline(config);
+    const expected: FleetSnapshot[] = [];
+    const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));
+    for (const [i, [topic, text]] of input.entries()) {
+      pipeline.ingestMessage(topic, text, `m${i}`);
+      if (pipeline.runDue()) expected.push(pipeline.snapshot());
+      topology.ingest(topic, text, `m${i}`);
+      // Kafka batches of 50 messages: the watermark reaches every partition at each batch's end.
+      if (i % 50 === 49) topology.endOfBatch();
+    }
+    topology.endOfBatch();
+    expect(topology.router.rejections.summary()).toEqual(pipeline.rejections.summary());
+    expect(topology.router.recordsIn).toEqual(pipeline.recordsIn);
+    expect(topology.ticks.length).toBe(expected.length);
+    expect(expected.length).toBeGreaterThan(5);
+    for (const [t, got] of topology.ticks.entries()) expect(comparable(got)).toEqual(comparable(expected[t]!));
+    expect(comparable(topology.request('final'))).toEqual(comparable(pipeline.snapshot()));
+  }, 120_000);
+});
