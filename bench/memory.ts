@@ -67,6 +67,7 @@ export function buildFleet(n: number, rng: Random): { fleet: FleetState; ids: st
       vmId: ids[i]!,
       tenantId: `tenant-${Math.floor(i / 200)}`,
       vpcId: `vpc-${Math.floor(i / 100)}`,
+      vni: null,
       subnetId: null,
       ip: null,
       image: 'ubuntu-24.04',

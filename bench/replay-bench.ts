@@ -12,7 +12,7 @@ import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { readTraceChunks } from '../src/trace/trace-reader.ts';
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timeRead(path: string): Promise<{ seconds: number; lines: number }> {
   const t = performance.now();
@@ -39,7 +39,8 @@ async function timeParse(path: string): Promise<{ seconds: number; records: numb
   return { seconds: (performance.now() - t) / 1000, records };
 }
 
-async function timeIngest(path: string): Promise<{ seconds: number; pipeline: Pipeline }> {
+/** Pipeline ingest alone (no runs) of a whole trace. */
+export async function timeIngest(path: string): Promise<{ seconds: number; pipeline: Pipeline }> {
   const pipeline = new Pipeline(toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })));
   const t = performance.now();
   for await (const c of readTraceChunks(path)) {

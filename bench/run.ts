@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay replay-hour kafka api scale memory placement security-groups]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay attribution replay-hour kafka api scale memory placement security-groups]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -13,6 +13,7 @@ import { benchChartSpec } from '../src/cli/bench-chart.ts';
 import { unknownSections } from '../src/cli/commands/bench.ts';
 import { plotFormatOf, writePlot } from '../src/cli/plots.ts';
 import { benchApi } from './api-bench.ts';
+import { benchAttribution } from './attribution-bench.ts';
 import { benchKafka } from './kafka-bench.ts';
 import { benchMemory } from './memory.ts';
 import { benchPlacement } from './placement-bench.ts';
@@ -37,8 +38,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour, placement and security-groups (fleets or traces of their own) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'placement' && name !== 'security-groups'))) {
+  // Every section but replay-hour, attribution, placement and security-groups (generated traces or fleets of their own) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'attribution' && name !== 'placement' && name !== 'security-groups'))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
   if (wanted('replay')) {
     process.stderr.write('replay benchmark (3 passes)...\n');
     figures.replay = await benchReplay(TRACE);
+  }
+  if (wanted('attribution')) {
+    process.stderr.write('attribution benchmark (an hour of 60 tenants reusing one address range; 3 passes)...\n');
+    figures.attribution = await benchAttribution();
   }
   if (wanted('replay-hour')) {
     if (!existsSync(HOUR_TRACE)) execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', ...HOUR_ARGS], { stdio: 'inherit' });

@@ -30,6 +30,7 @@ function heapAdded(config: WindowConfig): Record<string, number> {
       vmId: `vm-${i}-${'x'.repeat(100)}`,
       tenantId: 't',
       vpcId: null,
+      vni: null,
       subnetId: null,
       ip: null,
       image: null,

@@ -3,6 +3,7 @@
  * the service's configuration, so that a value means the same everywhere and is checked once, at the edge.
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
@@ -90,6 +91,8 @@ export const PipelineOptions = z
     maxTenantLabels: z.coerce.number().int().min(0).max(100_000_000).optional(),
     /** Tombstones of deleted VMs held at once; beyond it the oldest is forgotten early. Default DEFAULT_MAX_DELETED_VMS. */
     maxDeletedVms: positiveInt.max(10_000_000).optional(),
+    /** Address claims (VM, address, VPC, time span) held to attribute flows by address; beyond it new ones are refused. */
+    maxAddressClaims: positiveInt.max(100_000_000).default(DEFAULT_MAX_CLAIMS),
     /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
@@ -145,6 +148,7 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     // No wall clock here: a replay has only the trace's own time; the live service adds Date.now.
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
+    maxAddressClaims: o.maxAddressClaims,
     flowFormat: o.flowFormat,
     maxSecurityGroupConnections: o.maxSecurityGroupConnections,
   };

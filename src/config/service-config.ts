@@ -210,6 +210,7 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_TENANTS: 'maxTenants',
   MAX_TENANT_LABELS: 'maxTenantLabels',
   MAX_DELETED_VMS: 'maxDeletedVms',
+  MAX_ADDRESS_CLAIMS: 'maxAddressClaims',
   IDLE_MINUTES: 'idleMinutes',
   DELETED_RETENTION_HOURS: 'deletedRetentionHours',
   MAX_MESSAGE_BYTES: 'maxMessageBytes',

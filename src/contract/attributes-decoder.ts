@@ -6,7 +6,7 @@
 import { timeField } from './flow-decoder.ts';
 import type { VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
-import { MAX_ID_LENGTH, MAX_LABELS, MAX_TEXT_LENGTH } from './schemas.ts';
+import { MAX_ID_LENGTH, MAX_LABELS, MAX_TEXT_LENGTH, MAX_VNI } from './schemas.ts';
 
 type Field<T> = T | Rejection;
 
@@ -28,6 +28,12 @@ function count(raw: Record<string, unknown>, field: string): Field<number | null
   if (typeof v !== 'number') return rejection('invalid_type', field, `${field}: expected a number`);
   if (!Number.isInteger(v)) return rejection('invalid_type', field, `${field}: expected an integer`);
   if (v < 0 || v > Number.MAX_SAFE_INTEGER) return rejection('out_of_range', field, `${field}: must be >= 0`);
+  return v;
+}
+
+function segment(raw: Record<string, unknown>, field: string): Field<number | null> {
+  const v = count(raw, field);
+  if (typeof v === 'number' && v > MAX_VNI) return rejection('out_of_range', field, `${field}: must be 0..${MAX_VNI}`);
   return v;
 }
 
@@ -82,6 +88,10 @@ export function decodeVmAttributesFast(raw: Record<string, unknown>): { ok: true
   }
   const l = labels(raw);
   if (isRejection(l)) return fail(l);
+  const vni = segment(raw, 'vni');
+  if (isRejection(vni)) return fail(vni);
+  const segmentationId = segment(raw, 'segmentation_id');
+  if (isRejection(segmentationId)) return fail(segmentationId);
   const id = vmId ?? deviceId;
   if (id === null) return fail(rejection('missing_field', 'vm_id', 'vm_id (or device_id) is required'));
   const tenant = tenantId ?? projectId;
@@ -102,6 +112,7 @@ export function decodeVmAttributesFast(raw: Record<string, unknown>): { ok: true
       vmId: id,
       tenantId: tenant,
       vpcId: vpcId ?? networkId,
+      vni: vni ?? segmentationId,
       subnetId,
       ip,
       image,

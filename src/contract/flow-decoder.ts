@@ -132,7 +132,8 @@ export function fill(
   srcHost: string | null,
   dstHost: string | null,
 ): Rejection | null {
-  if (srcVm === null && dstVm === null) return rejection('missing_vm', 'src_vm');
+  // A flow naming neither VM is valid here: its addresses may name them (src/attribution); the pipeline
+  // rejects it as missing_vm only when they do not.
   if (protocolHasPorts(protocol)) {
     if (srcPort === null) return rejection('missing_port', 'src_port');
     if (dstPort === null) return rejection('missing_port', 'dst_port');

@@ -46,6 +46,8 @@ export interface VmAttributes {
   vmId: string;
   tenantId: string;
   vpcId: string | null;
+  /** The VPC's overlay segment (VNI): what tells a flow's address apart from the same address in another VPC. */
+  vni: number | null;
   subnetId: string | null;
   ip: string | null;
   image: string | null;

@@ -84,6 +84,7 @@ export function decodeVmAttributes(raw: Record<string, unknown>): Decoded<VmAttr
       vmId: (w.vm_id ?? w.device_id)!,
       tenantId: (w.tenant_id ?? w.project_id)!,
       vpcId: w.vpc_id ?? w.network_id ?? null,
+      vni: w.vni ?? w.segmentation_id ?? null,
       subnetId: w.subnet_id ?? null,
       ip: w.ip ?? null,
       image: w.image ?? null,

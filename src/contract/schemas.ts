@@ -71,6 +71,9 @@ export const VmAttributesWire = z
     state: VmState.nullish(),
     cpu_util: z.number().min(0).max(1).nullish(),
     labels: Labels.nullish(),
+    // Last: the hand-written decoder checks fields in this order, and the first broken one names the reason.
+    vni: z.number().int().min(0).max(MAX_VNI).nullish(),
+    segmentation_id: z.number().int().min(0).max(MAX_VNI).nullish(),
   })
   .refine((v) => (v.vm_id ?? v.device_id) != null, { message: 'vm_id (or device_id) is required', path: ['vm_id'] })
   .refine((v) => (v.tenant_id ?? v.project_id) != null, {

@@ -18,7 +18,7 @@
 import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
-import type { VmState } from '../contract/schemas.ts';
+import { MAX_VNI, type VmState } from '../contract/schemas.ts';
 import { STAT_COUNT } from '../features/vm-stats.ts';
 import type { DistinctSetsState } from '../windows/distinct-sets.ts';
 import { PAIR_EMPTY, PAIR_STRIDE, type PairTrafficState } from '../windows/pair-traffic.ts';
@@ -70,6 +70,8 @@ const COUNTERS: readonly (keyof FleetCounters)[] = [
 /** Counters in the first files of version 1. */
 const FIRST_COUNTERS = 14;
 const VM_STATES: readonly VmState[] = ['active', 'stopped', 'deleted'];
+/** Flag on an attributes record's state byte: a VNI (u32) follows it. */
+const HAS_VNI = 0x80;
 const NO_STRING = 0xffffffff;
 const SETS = 4;
 
@@ -356,7 +358,9 @@ function writeVmAttributes(w: Writer, a: VmAttributes, strings: StringTable): vo
   w.f64(a.ts);
   for (const s of [a.vmId, a.tenantId, a.vpcId, a.subnetId, a.ip, a.image, a.hostId]) w.u32(strings.ref(s));
   writeNullableNumbers(w, [a.vcpus, a.memoryMb, a.cpuUtil]);
-  w.u8(VM_STATES.indexOf(a.state));
+  // The VNI rides on the state byte's top bit: files without it (every earlier one) read back as null.
+  w.u8(VM_STATES.indexOf(a.state) | (a.vni === null ? 0 : HAS_VNI));
+  if (a.vni !== null) w.u32(a.vni);
   writeLabels(w, a.labels, strings);
 }
 
@@ -601,14 +605,18 @@ function readVmAttributes(r: Reader, str: StrReader, optStr: OptStrReader): VmAt
   const image = optStr('image');
   const hostId = optStr('host id');
   const [vcpus, memoryMb, cpuUtil] = readNullableNumbers(r, 3);
-  const state = VM_STATES[r.u8('VM state')];
+  const stateByte = r.u8('VM state');
+  const state = VM_STATES[stateByte & ~HAS_VNI];
   if (state === undefined) corrupt('unknown VM state');
+  const vni = (stateByte & HAS_VNI) === 0 ? null : r.u32('VNI');
+  if (vni !== null && vni > MAX_VNI) corrupt(`VNI ${vni} out of range`);
   const labels = readLabels(r, str);
   return {
     ts,
     vmId,
     tenantId,
     vpcId,
+    vni,
     subnetId,
     ip,
     image,

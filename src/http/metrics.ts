@@ -2,6 +2,7 @@
  * The service's Prometheus metrics on one registry. Callers report events through small methods, so that
  * metric names, labels and units are decided here once and the rest of the code imports no prom-client.
  */
+import { type AttributionCounters, UNATTRIBUTED_REASONS } from '../attribution/address-map.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusteringRun, Side } from '../runs/clustering-run.ts';
 import { countEvents, type LifecycleEventType, type RunChanges } from '../runs/identity.ts';
@@ -43,8 +44,13 @@ export class ServiceMetrics {
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly snapshotBytes: Gauge;
   private readonly fleetEvents: Counter<'event'>;
+  private readonly endsAttributed: Counter<'how'>;
+  private readonly endsUnattributed: Counter<'reason'>;
+  private readonly addressClaims: Gauge;
+  private readonly addressClaimsRefused: Counter;
   /** The fleet's counters as last reported, so each scrape adds only what happened since. */
   private readonly fleetReported = new Map<string, number>();
+  private readonly attributionReported = new Map<string, number>();
   private readonly snapshotCapture: Histogram;
   private readonly snapshotTimestamp: Gauge;
   private readonly snapshotFailures: Counter<'step'>;
@@ -127,6 +133,24 @@ export class ServiceMetrics {
     this.lastRunTimestamp = new Gauge({
       name: `${p}last_run_timestamp_seconds`,
       help: 'Wall-clock time the latest run completed; alert on its age',
+      registers,
+    });
+    this.endsAttributed = new Counter({
+      name: `${p}flow_ends_attributed_total`,
+      help: 'Flow ends attributed to a VM, by how: named (src_vm/dst_vm given), by_address (a flow naming no VM, through the address map)',
+      labelNames: ['how'],
+      registers,
+    });
+    this.endsUnattributed = new Counter({
+      name: `${p}flow_ends_unattributed_total`,
+      help: 'Flow ends without a VM, by reason: outside (the null end of a flow naming the other VM), unknown_address, ambiguous_no_vni, conflicting_claims',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.addressClaims = new Gauge({ name: `${p}address_claims`, help: 'Claims held by the address map (max MAX_ADDRESS_CLAIMS)', registers });
+    this.addressClaimsRefused = new Counter({
+      name: `${p}address_claims_refused_total`,
+      help: 'New address claims not remembered because MAX_ADDRESS_CLAIMS were held',
       registers,
     });
     this.fleetEvents = new Counter({
@@ -252,6 +276,23 @@ export class ServiceMetrics {
       if (delta > 0) this.fleetEvents.inc({ event: name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) }, delta);
       this.fleetReported.set(name, value);
     }
+  }
+
+  /** The attribution's monotonic counters as a scrape finds them; each adds what happened since the last. */
+  attribution(a: AttributionCounters & { claims: number }): void {
+    const seen: Array<[string, number, (n: number) => void]> = [
+      ['named', a.endsNamed, (n) => this.endsAttributed.inc({ how: 'named' }, n)],
+      ['by_address', a.endsByAddress, (n) => this.endsAttributed.inc({ how: 'by_address' }, n)],
+      ['outside', a.endsOutside, (n) => this.endsUnattributed.inc({ reason: 'outside' }, n)],
+      ['claims_refused', a.claimsRefused, (n) => this.addressClaimsRefused.inc(n)],
+    ];
+    for (const reason of UNATTRIBUTED_REASONS) seen.push([reason, a.unattributed[reason], (n) => this.endsUnattributed.inc({ reason }, n)]);
+    for (const [key, value, inc] of seen) {
+      const delta = value - (this.attributionReported.get(key) ?? 0);
+      if (delta > 0) inc(delta);
+      this.attributionReported.set(key, value);
+    }
+    this.addressClaims.set(a.claims);
   }
 
   snapshotSaved(bytes: number, captureMs: number, atMs: number = Date.now()): void {

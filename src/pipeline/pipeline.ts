@@ -3,6 +3,7 @@
  * applied to the fleet state, rejections counted and handed to a sink, and the event-time schedule of
  * clustering runs. It knows nothing of where messages come from.
  */
+import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -41,6 +42,8 @@ export interface PipelineConfig {
    * records and is checked against, so that turning it on keeps the snapshots of earlier builds usable.
    */
   hostAttributesTopic?: string;
+  /** Address claims the attribution of flow addresses to VMs holds at most (docs/exporters.md); default 400,000. */
+  maxAddressClaims?: number;
   /** The JSON of the flows topic: the contract's own (default) or a flow collector's (docs/exporters.md). */
   flowFormat?: FlowFormat;
   /** Connections the security groups' log holds; default DEFAULT_MAX_CONNECTIONS. */
@@ -64,6 +67,8 @@ export interface PipelineState {
   rejected: RejectionSummary;
   /** Event time of the next scheduled run; NaN before the first flow. */
   nextRunAt: number;
+  /** The address map of attribution; absent in snapshots of earlier builds (rebuilt from the VM attributes). */
+  attribution?: AddressMapState;
 }
 
 /** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
@@ -75,6 +80,8 @@ export class Pipeline {
   private connectionLog: ConnectionLog;
   /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
   readonly future: FutureBound;
+  /** Attributes flow ends that carry only an address to the VM holding it (docs/exporters.md). */
+  addresses: AddressMap;
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -95,6 +102,9 @@ export class Pipeline {
     this.fleet = fleet ?? new FleetState(config.window);
     this.connectionLog = new ConnectionLog(config.window.windowMs, config.maxSecurityGroupConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
+    this.addresses = new AddressMap(this.addressMapConfig());
+    // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
+    if (fleet !== undefined) this.rebuildAddresses();
     this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -105,6 +115,13 @@ export class Pipeline {
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
+        this.addresses.attribute(f);
+        // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
+        // attribution existed (so not counted among the records decoded either).
+        if (f.srcVm === null && f.dstVm === null) {
+          this.reject(rejection('missing_vm', 'src_vm'), index, raw);
+          return;
+        }
         this.recordsIn.flows++;
         const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
         const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
@@ -118,6 +135,7 @@ export class Pipeline {
         this.recordsIn.vmAttributes++;
         const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
         if (refused) this.reject(refused, index, raw);
+        else this.addresses.observe(a);
       },
       tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.tenantAttributes++;
@@ -238,7 +256,24 @@ export class Pipeline {
   }
 
   exportState(): PipelineState {
-    return { messagesIn: this.messagesIn, recordsIn: { ...this.recordsIn }, rejected: this.rejections.summary(), nextRunAt: this.nextRunAt };
+    return {
+      messagesIn: this.messagesIn,
+      recordsIn: { ...this.recordsIn },
+      rejected: this.rejections.summary(),
+      nextRunAt: this.nextRunAt,
+      attribution: this.addresses.exportState(),
+    };
+  }
+
+  private addressMapConfig(): AddressMapConfig {
+    const w = this.config.window;
+    return { horizonMs: w.windowMs + w.allowedLatenessMs, maxClaims: this.config.maxAddressClaims ?? DEFAULT_MAX_CLAIMS };
+  }
+
+  /** The address map from what the fleet state holds: each VM's latest attributes and the deletions. */
+  private rebuildAddresses(): void {
+    this.addresses = new AddressMap(this.addressMapConfig());
+    for (const e of this.fleet.vms.values()) if (e.attributes !== null) this.addresses.observe(e.attributes);
   }
 
   /** Continues from a snapshot's counters and schedule (the fleet state is given to the constructor). */
@@ -247,6 +282,7 @@ export class Pipeline {
     Object.assign(this.recordsIn, state.recordsIn);
     this.rejections.restore(state.rejected);
     this.nextRunAt = state.nextRunAt;
+    if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
   }
 
   snapshot(): FleetSnapshot {

@@ -106,6 +106,7 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
 
   const final = service.latestRun();
   const c = pipeline.fleet.counters;
+  const a = pipeline.addresses.counters;
   const stats: Record<string, number> = {
     lines,
     messages: pipeline.messagesIn,
@@ -129,6 +130,14 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     tenant_labels_refused: c.tenantLabelsRefused,
     deleted_evicted: c.deletedEvicted,
     vms_deleted: c.vmsDeleted,
+    // Attribution of flow ends to VMs (docs/exporters.md): named by the flow, found by address, or why not.
+    flow_ends_named: a.endsNamed,
+    flow_ends_outside: a.endsOutside,
+    flow_ends_by_address: a.endsByAddress,
+    flow_ends_unknown_address: a.unattributed.unknown_address,
+    flow_ends_ambiguous_no_vni: a.unattributed.ambiguous_no_vni,
+    flow_ends_conflicting_claims: a.unattributed.conflicting_claims,
+    address_claims_refused: a.claimsRefused,
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,
     runs,

@@ -340,6 +340,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       tenantsTracked: trackedTenantCount(p.fleet),
       fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
       connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
+      attribution: { ...p.addresses.counters, unattributed: { ...p.addresses.counters.unattributed }, claims: p.addresses.size },
     };
   }
 

@@ -2,6 +2,7 @@
  * What the edges (HTTP, Kafka) see of the running service. The composition root implements it with the
  * pipeline, the clusterer and the run history; tests may implement it with a replayed run.
  */
+import type { AttributionCounters } from '../attribution/address-map.ts';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
@@ -48,6 +49,8 @@ export interface IngestStats {
   fleet?: Readonly<Record<string, number>>;
   /** The security groups' connection log: connections held, its cap, new ones refused at the cap. */
   connections?: { held: number; max: number; refused: number };
+  /** Flow ends by how they were attributed to VMs, or why not, and the address map's size and cap hits. */
+  attribution?: AttributionCounters & { claims: number };
 }
 
 export interface ServiceView {

@@ -61,6 +61,23 @@ const ConnectionsShape = z.object({
   doubles: z.instanceof(Float64Array),
 });
 
+/** Event times of the address map: ended or open claims (Infinity), no sweep yet (-Infinity); never NaN. */
+const EventTime = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v), { message: 'expected a time' });
+const Tally = z.number().int().min(0);
+const AddressMapShape = z.object({
+  claims: z.array(z.object({ vmId: z.string(), vpc: z.string(), vni: z.number().int().min(0).nullable(), ip: z.string(), from: EventTime, to: EventTime })),
+  deleted: z.array(z.tuple([z.string(), EventTime])),
+  counters: z.object({
+    endsNamed: Tally,
+    endsOutside: Tally,
+    endsByAddress: Tally,
+    unattributed: z.object({ unknown_address: Tally, ambiguous_no_vni: Tally, conflicting_claims: Tally }),
+    claimsRefused: Tally,
+    claimsForgotten: Tally,
+  }),
+  prunedAt: EventTime,
+});
+
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
 
 /** The outer shape is checked; the nested run and fleet bytes are this build's own (checksummed, versioned). */
@@ -85,6 +102,8 @@ const SnapshotShape = z.object({
     rejected: z.object({ count: z.number().int().min(0), by_reason: z.record(z.string(), z.number().int().min(0)) }),
     // NaN until the first scheduled run is known (no flow yet, or RECLUSTER_MINUTES=0): zod's number refuses NaN.
     nextRunAt: z.union([z.number(), z.nan()]),
+    // Absent in snapshots of builds before attribution: the pipeline rebuilds the map from the VM attributes.
+    attribution: AddressMapShape.optional(),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({

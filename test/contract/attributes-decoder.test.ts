@@ -17,8 +17,9 @@ const valid = {
   state: 'active',
   cpu_util: 0.5,
   labels: { app: 'shop' },
+  vni: 16_777_215,
 };
-const aliases = { device_id: 'vm-2', project_id: 't-2', network_id: 'net-2', 'binding:host_id': 'node-2' };
+const aliases = { device_id: 'vm-2', project_id: 't-2', network_id: 'net-2', 'binding:host_id': 'node-2', segmentation_id: 1001 };
 
 describe('VM attributes fast decoder', () => {
   it('agrees with the zod schema on accept/reject, reason and output for arbitrary messages', () => {
@@ -26,6 +27,7 @@ describe('VM attributes fast decoder', () => {
       fc.constant(undefined),
       fc.constant(null),
       fc.integer({ min: -3, max: 200 }),
+      fc.constant(16_777_216),
       fc.double({ noNaN: true }),
       fc.constantFrom('', 'active', 'stopped', 'deleted', 'gone', '2026-11-01T00:00:00Z', 'x'.repeat(130), 'y'.repeat(300)),
       fc.string({ maxLength: 20 }),

@@ -82,7 +82,6 @@ describe('flow decoder', () => {
     [{ packets: '10' }, 'invalid_type', 'packets'],
     [{ vni: 16_777_216 }, 'out_of_range', 'vni'],
     [{ src_host: 'h'.repeat(257) }, 'out_of_range', 'src_host'],
-    [{ src_vm: null, dst_vm: undefined }, 'missing_vm', 'src_vm'],
     [{ src_port: undefined }, 'missing_port', 'src_port'],
     [{ protocol: 'sctp', dst_port: null }, 'missing_port', 'dst_port'],
   ])('rejects %j as %s', (patch, reason, field) => {
@@ -92,6 +91,15 @@ describe('flow decoder', () => {
     const schema = decodeFlowWithSchema(raw);
     expect(schema.ok).toBe(false);
     if (!schema.ok) expect([schema.rejection.reason, schema.rejection.field]).toEqual([reason, field]);
+  });
+
+  it('accepts a flow that names neither VM: attribution by address decides, missing_vm is then the pipeline verdict', () => {
+    const raw: Record<string, unknown> = { ...valid, src_vm: null };
+    delete raw.dst_vm;
+    const out = emptyFlowRecord();
+    expect(decodeFlowInto(raw, out)).toBeNull();
+    expect([out.srcVm, out.dstVm]).toEqual([null, null]);
+    expect(decodeFlowWithSchema(raw).ok).toBe(true);
   });
 
   it('agrees with the zod schema on accept/reject, reason and output for arbitrary records', () => {

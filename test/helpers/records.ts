@@ -22,6 +22,7 @@ export function vmAttrs(patch: Partial<VmAttributes> & { vmId: string; tenantId:
   return {
     ts: T0,
     vpcId: null,
+    vni: null,
     subnetId: null,
     ip: null,
     image: null,

@@ -17,3 +17,31 @@ describe('fleet events in /metrics', () => {
     ]);
   });
 });
+
+describe('attribution in /metrics', () => {
+  it('reports flow ends by how they were attributed and unattributed ones by reason, adding what happened since the last scrape', async () => {
+    const metrics = new ServiceMetrics(new Registry(), { defaultMetrics: false });
+    const counters = {
+      endsNamed: 10,
+      endsOutside: 4,
+      endsByAddress: 6,
+      unattributed: { unknown_address: 2, ambiguous_no_vni: 1, conflicting_claims: 0 },
+      claimsRefused: 0,
+      claimsForgotten: 3,
+    };
+    metrics.attribution({ ...counters, claims: 7 });
+    metrics.attribution({ ...counters, endsByAddress: 9, unattributed: { ...counters.unattributed, conflicting_claims: 2 }, claimsRefused: 1, claims: 8 });
+    const { body } = await metrics.exposition();
+    const lines = body.split('\n').filter((l) => /^alcor_(flow_ends|address_claims)/.test(l));
+    expect(lines).toEqual([
+      'alcor_flow_ends_attributed_total{how="named"} 10',
+      'alcor_flow_ends_attributed_total{how="by_address"} 9',
+      'alcor_flow_ends_unattributed_total{reason="outside"} 4',
+      'alcor_flow_ends_unattributed_total{reason="unknown_address"} 2',
+      'alcor_flow_ends_unattributed_total{reason="ambiguous_no_vni"} 1',
+      'alcor_flow_ends_unattributed_total{reason="conflicting_claims"} 2',
+      'alcor_address_claims 8',
+      'alcor_address_claims_refused_total 1',
+    ]);
+  });
+});

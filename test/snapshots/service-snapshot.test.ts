@@ -105,3 +105,57 @@ describe('service snapshot format', () => {
     expect(pipeline.connections.counters.refused).toBe(1);
   });
 });
+
+describe('address map in the snapshot', () => {
+  const attrs = (ts: string, id: string, vpc: string, vni: number, state = 'active') =>
+    JSON.stringify({ ts, vm_id: id, tenant_id: 't', vpc_id: vpc, ip: '10.0.0.1', vni, state });
+  const addressed = (ts: string, vni: number) =>
+    JSON.stringify({ ts, src_ip: '10.0.0.1', dst_ip: '198.51.100.7', vni, src_port: 40000, dst_port: 443, protocol: 'tcp', bytes: 10, packets: 1 });
+
+  /** Two VPCs reuse one address; in A it passed from a deleted VM to a new one. */
+  function withAddresses(): ClusterService {
+    const s = new ClusterService(new Pipeline(config), new InlineClusterer(), toRunOptions(opts), () => 0);
+    const t = config.topics;
+    s.ingestMessage(t.vmAttributes, attrs('2026-11-01T00:00:00Z', 'old', 'A', 100), 'x');
+    s.ingestMessage(t.vmAttributes, attrs('2026-11-01T00:00:00Z', 'other', 'B', 200), 'x');
+    s.ingestMessage(t.flows, addressed('2026-11-01T00:01:00Z', 100), 'x');
+    s.ingestMessage(t.vmAttributes, attrs('2026-11-01T00:02:00Z', 'old', 'A', 100, 'deleted'), 'x');
+    s.ingestMessage(t.vmAttributes, attrs('2026-11-01T00:03:00Z', 'new', 'A', 100), 'x');
+    s.ingestMessage(t.flows, addressed('2026-11-01T00:04:00Z', 100), 'x');
+    return s;
+  }
+
+  async function restore(bytes: Buffer): Promise<Pipeline> {
+    const dir = await mkdtemp(join(tmpdir(), 'snapshot-addresses-'));
+    await new SnapshotStore(dir).save(bytes);
+    const load = await loadLatestSnapshot(new SnapshotStore(dir), fleetCodec, expectFor);
+    expect(load.problems).toEqual([]);
+    const restored = load.restored;
+    if (restored === null) throw new Error('not restored');
+    const pipeline = new Pipeline(config, () => {}, restored.fleet);
+    applySnapshot(restored.snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
+    return pipeline;
+  }
+
+  it('travels with it exactly: claims, their time spans, deletions and counters', async () => {
+    const original = withAddresses();
+    const snapshot = captureSnapshot(original, offsets, fleetCodec, 1000, identity);
+    const pipeline = await restore(encodeSnapshot(snapshot));
+    expect(pipeline.addresses.exportState()).toEqual(original.pipeline.addresses.exportState());
+    // A late flow from before the deletion is still the old VM's, a new one the new VM's, VPC B's its own.
+    expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:01:30Z'))).toBe('old');
+    expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:04:00Z'))).toBe('new');
+    expect(pipeline.addresses.lookup('10.0.0.1', 200, Date.parse('2026-11-01T00:04:00Z'))).toBe('other');
+    expect(pipeline.fleet.vms.get('new')?.attributes?.vni).toBe(100);
+  });
+
+  it('restores a snapshot of an earlier build (no address map) with a map rebuilt from the VM attributes', async () => {
+    const original = withAddresses();
+    const snapshot = captureSnapshot(original, offsets, fleetCodec, 1000, identity);
+    const { attribution: _none, ...pipelineState } = snapshot.pipeline;
+    const pipeline = await restore(encodeSnapshot({ ...snapshot, pipeline: pipelineState }));
+    expect(pipeline.addresses.size).toBe(2);
+    expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:04:00Z'))).toBe('new');
+    expect(pipeline.addresses.lookup('10.0.0.1', 200, Date.parse('2026-11-01T00:04:00Z'))).toBe('other');
+  });
+});

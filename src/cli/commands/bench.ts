@@ -1,5 +1,5 @@
 /**
- * bench [replay replay-hour kafka api scale memory] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
+ * bench [replay attribution replay-hour kafka api scale memory] [--plot FILE]: the benchmarks of bench/run.ts (run from the repository,
  * which holds bench/ and the generated traces).
  */
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import type { Command } from '../command.ts';
 /** The benchmarks bench/run.ts runs, in its order, each with one line for --help. */
 export const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
   ['replay', 'read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run'],
+  ['attribution', 'attribution of addresses to VMs (issue 14): its share of ingest time, ARI of address-only vs named flows'],
   ['replay-hour', 'the replay section on a generated hour of 300 tenants (issue 11): warm runs and searches'],
   ['kafka', 'ingest from a real broker: single-record messages and arrays of 100'],
   ['api', 'GET /v1/vms/{id} latency under load, idle and during a recluster'],

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { PRESETS, type PresetName } from '../../generator/presets.ts';
 import { TraceGenerator } from '../../generator/trace.ts';
-import { type FixtureConfig, REALISMS, type Realism } from '../../generator/types.ts';
+import { ADDRESS_PLANS, type AddressPlan, type FixtureConfig, REALISMS, type Realism } from '../../generator/types.ts';
 import type { Command } from '../command.ts';
 
 const help = (prog: string): string => `Usage: ${prog} --preset NAME | --name N --seed N --vms N --tenants N [options]
@@ -38,6 +38,9 @@ Presets: ${Object.keys(PRESETS).join(', ')}; explicit options override a preset'
   --gzip-level 0..9    (default 9)
   --window N           window minutes the truth is computed for (default 15)
   --realism R          standard (default; the committed fixtures) or hard (docs/clustering.md "Harder fixtures")
+  --addresses P        standard (default), per-vpc or shared (every VPC reuses the same private addresses): VM
+                       attributes carry ip and the VNI, a deleted VM's address goes to a new VM (docs/exporters.md)
+  --address-only       flows carry addresses and the VNI only, no src_vm/dst_vm (needs --addresses per-vpc|shared)
   --json               print the summary as JSON
 `;
 
@@ -66,6 +69,8 @@ function parseOptions(argv: readonly string[]) {
       'gzip-level': { type: 'string' },
       window: { type: 'string' },
       realism: { type: 'string' },
+      addresses: { type: 'string' },
+      'address-only': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -103,12 +108,17 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   const windowMinutes = int(values.window, 'window') ?? 15;
   const realism = values.realism ?? 'standard';
   if (!(REALISMS as readonly string[]).includes(realism)) throw new Error(`--realism must be one of ${REALISMS.join(', ')}, got "${realism}"`);
+  const addresses = values.addresses ?? 'standard';
+  if (!(ADDRESS_PLANS as readonly string[]).includes(addresses)) throw new Error(`--addresses must be one of ${ADDRESS_PLANS.join(', ')}, got "${addresses}"`);
   if (name === undefined || seed === undefined || vms === undefined || tenants === undefined) {
     throw new Error('need --preset, or --name, --seed, --vms and --tenants');
   }
   if (!/^[\w.-]+$/.test(name)) throw new Error(`--name may hold only letters, digits, '.', '_' and '-'`);
 
-  const base: FixtureConfig = { name, seed, vms, tenants, minutes, batch, windowMinutes, ...(realism === 'hard' ? { realism: realism as Realism } : {}) };
+  const base: FixtureConfig = { name, seed, vms, tenants, minutes, batch, windowMinutes, ...(realism === 'hard' ? { realism: realism as Realism } : {}),
+    ...(addresses === 'standard' ? {} : { addresses: addresses as AddressPlan }),
+    ...(values['address-only'] ? { addressOnly: true } : {}),
+  };
   if (records !== undefined) {
     const rate = new TraceGenerator({ ...base, minutes: 30 }).estimateRecordsPerMinute(6);
     minutes = Math.max(windowMinutes + 5, Math.round(records / Math.max(1, rate)));

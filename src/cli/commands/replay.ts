@@ -63,6 +63,7 @@ clustering as of the end of the trace.
   --max-tenants N            tenants held at once; attributes of new ones beyond it are rejected as tenant_cap (100000)
   --max-tenant-labels N      labels kept over all tenants; a message beyond it is kept without its labels (200000)
   --max-deleted-vms N        tombstones of deleted VMs kept; the oldest is forgotten early beyond it (250000)
+  --max-address-claims N     address claims kept to attribute address-only flows to VMs (400000)
 
 Exits 1 when no line of the file is a trace record (a truth file, say): every line would be rejected.
 `;

@@ -19,6 +19,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: Serv
       const stats = view.ingestStats();
       metrics.tracked(stats.vmsTracked, stats.tenantsTracked);
       if (stats.fleet) metrics.fleetCounters(stats.fleet);
+      if (stats.attribution) metrics.attribution(stats.attribution);
       const { contentType, body } = await metrics.exposition();
       return reply.type(contentType).send(body);
     },
