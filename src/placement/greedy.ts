@@ -227,6 +227,8 @@ export class PlacementState {
   private tick = 0;
   private readonly hostMark: Int32Array;
   private hostTick = 0;
+  /** With tiers: the last evaluation that priced each rack (or zone) of peers. */
+  private readonly hoodMark: Int32Array;
   /** The hosts with the most free vCPUs: where a pair from two full hosts can meet. */
   private roomy: number[] = [];
   private roomyStale = true;
@@ -244,6 +246,7 @@ export class PlacementState {
     this.hostWeight = new Float64Array(f.hostIds.length);
     this.mark = new Int32Array(f.vmCount);
     this.hostMark = new Int32Array(f.hostIds.length);
+    this.hoodMark = new Int32Array(f.tiers?.neighbourhoods.length ?? 0);
   }
 
   /** The ROOMY_HOSTS hosts with the most free vCPUs (ties by index), found again only after a move. */
@@ -374,11 +377,12 @@ export class PlacementState {
     const out: Evaluation = { to: -1, gain: 0, blockedTo: -1, blockedGain: 0, constraint: null };
     let bestTo = -1;
     let bestGain = EPS;
-    const consider = (h: number): void => {
+    /** Whether h became the feasible target; `known` is h's gain when the caller has it already. */
+    const consider = (h: number, known = Number.NaN): boolean => {
       // A target that is one member's host is a smaller move, which that member's own unit covers.
-      if (oneHost ? h === from : isMemberHost(this.host, members, h)) return;
-      const gain = tiered ? this.tieredGain(h, touched) - lost + joined : w[h]! - lost + joined;
-      if (gain <= EPS) return;
+      if (oneHost ? h === from : isMemberHost(this.host, members, h)) return false;
+      const gain = !Number.isNaN(known) ? known : tiered ? this.tieredGain(h, touched) - lost + joined : w[h]! - lost + joined;
+      if (gain <= EPS) return false;
       if (gain > bestGain || (gain === bestGain && h < bestTo)) {
         bestGain = gain;
         bestTo = h;
@@ -388,8 +392,10 @@ export class PlacementState {
         if (c === null) {
           out.to = h;
           out.gain = gain;
+          return true;
         }
       }
+      return false;
     };
     for (const h of touched) consider(h);
     if (tiered) {
@@ -399,12 +405,18 @@ export class PlacementState {
       for (const h of touched) this.hostMark[h] = seen;
       for (const h of touched) {
         const hood = t.neighbourhoodOf[h]!;
-        if (hood < 0) continue;
-        for (const g of t.neighbourhoods[hood]!)
-          if (this.hostMark[g] !== seen) {
-            this.hostMark[g] = seen;
-            consider(g);
-          }
+        if (hood < 0 || this.hoodMark[hood] === seen) continue;
+        this.hoodMark[hood] = seen;
+        // The hosts of a rack (or of a zone without racks) that hold no peer are all as far from every peer,
+        // so they share one gain: priced once, and the first (smallest) feasible one is the rack's candidate.
+        let gain = Number.NaN;
+        for (const g of t.neighbourhoods[hood]!) {
+          if (this.hostMark[g] === seen) continue;
+          if (Number.isNaN(gain)) gain = this.tieredGain(g, touched) - lost + joined;
+          if (gain <= EPS || consider(g, gain)) break;
+          // Only a feasible host can beat the best feasible move; a smaller gain cannot.
+          if (gain < out.gain) break;
+        }
       }
       if (!oneHost) for (const h of this.roomyHosts()) if (this.hostMark[h] !== seen) consider(h);
     } else if (!oneHost) for (const h of this.roomyHosts()) if (w[h] === 0) consider(h);
