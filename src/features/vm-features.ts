@@ -5,8 +5,8 @@
  */
 import type { VmEntry } from '../fleet/vm-entry.ts';
 import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
-import { PORT_CLASSES } from './ports.ts';
-import * as S from './vm-stats.ts';
+import { PORT_CLASSES } from '../traffic/ports.ts';
+import * as S from '../traffic/vm-stats.ts';
 
 export const VM_FEATURES = [
   'log_bytes_per_min',

@@ -19,7 +19,7 @@ import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { MAX_VNI, type VmState } from '../contract/schemas.ts';
-import { STAT_COUNT } from '../features/vm-stats.ts';
+import { STAT_COUNT } from '../traffic/vm-stats.ts';
 import type { DistinctSetsState } from '../windows/distinct-sets.ts';
 import { PAIR_EMPTY, PAIR_STRIDE, type PairTrafficState } from '../windows/pair-traffic.ts';
 import { HLL_MAX_RANK, HLL_REGISTERS } from '../windows/windowed-hll.ts';

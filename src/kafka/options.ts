@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { type KafkaConfig, type LogEntry, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
-import { defaultTopics, type TopicNames } from '../pipeline/pipeline.ts';
+import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 

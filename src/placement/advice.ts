@@ -6,7 +6,7 @@
  * `planPlacement` computes the plan for the whole fleet once; `describePlacement` turns it into the
  * document for the whole fleet or one tenant (only moves of its VMs, and the traffic touching them).
  */
-import { affinityGroupId } from '../runs/affinity.ts';
+import { affinityGroupId } from '../contract/ids.ts';
 import { crossHostByHost, crossHostTraffic, hostDistance, type PlacementFleet, placementCost, prepareFleet } from './fleet.ts';
 import { blockedMoves, greedyPlan, hostLoads, type Plan } from './greedy.ts';
 import { defaultImproveLimits, improvePlan } from './improve.ts';
@@ -237,9 +237,4 @@ function noMoveReason(p: PlacementPlan, tenant: string | null, before: number): 
   if (tenant !== null && before <= 0) return 'no_cross_host_traffic';
   if (tenant !== null && p.plan.steps.length > 0) return 'no_move_for_tenant';
   return 'no_feasible_move';
-}
-
-/** The advice for the whole fleet (or one tenant) in one call. */
-export function advisePlacement(input: PlacementInput, options: Partial<PlacementOptions> = {}, tenant: string | null = null): PlacementAdvice {
-  return describePlacement(planPlacement(input, options), input, tenant);
 }

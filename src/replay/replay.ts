@@ -3,7 +3,7 @@
  * time, with a final run at the end. Deterministic: the result depends only on the trace and the options.
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
-import { FileModelStore } from '../models/model-store.ts';
+import { FileModelStore } from '../model-store/model-store.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, defaultRunOptions, type RunOptions } from '../runs/clustering-run.ts';
 import type { RunRecord } from '../runs/history.ts';
@@ -11,7 +11,8 @@ import { InlineClusterer } from '../service/clusterer.ts';
 import { ClusterService } from '../service/cluster-service.ts';
 import { buildResult, type ReplayResult } from '../runs/result.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
-import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
+import { membershipOf } from '../runs/membership.ts';
+import { recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 
 /** Stats of valid records that were not applied because newer state superseded them. */
 export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;

@@ -2,7 +2,8 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendInSlices } from '../security-groups/recommend.ts';
+import { membershipOf } from '../runs/membership.ts';
+import { recommendInSlices } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
@@ -12,10 +13,10 @@ import type { Pipeline } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf, type RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
 import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
-import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
-import type { FleetSnapshot } from '../runs/snapshot.ts';
+import { buildModelDocument, type ModelDocument, provisionalRun } from '../runs/model-document.ts';
+import type { RunInput } from '../runs/run-input.ts';
 import type { Clusterer } from './clusterer.ts';
-import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
+import type { HistorySink, IngestStats, ModelSink, ReclusterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
 export interface ClusterServiceEvents {
   /** A completed run, with what changed since the previous one. */
@@ -58,7 +59,7 @@ export interface ClusterServiceOptions {
 const PROVISIONAL_REFRESH_MS = 5000;
 
 /** What a run sees of the input: a later run with the same would find exactly the same clusters. */
-interface RunInput {
+interface InputProgress {
   watermark: number;
   /** Records applied so far (flows, VM and tenant attributes), rejected ones not counted. */
   records: number;
@@ -82,7 +83,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private provisionalAt = Number.NEGATIVE_INFINITY;
   private saving: Promise<void> = Promise.resolve();
   /** The input of the latest completed run; null before the first one. */
-  private lastInput: RunInput | null = null;
+  private lastInput: InputProgress | null = null;
 
   constructor(
     readonly pipeline: Pipeline,
@@ -133,7 +134,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * run on the very input of the latest run is not started (it would repeat that run, write another model
    * and push a real run out of the history): the latest run's id is returned. A request always runs.
    */
-  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: FleetSnapshot): RecluterRequestOutcome {
+  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: RunInput): ReclusterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
     // A snapshot gathered elsewhere (scale-out: the leader's, from every partition) is always a new input.
     const input = given === undefined ? this.currentInput() : { watermark: given.watermark, records: Number.NaN };
@@ -144,15 +145,15 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
-    const snapshot = given ?? this.pipeline.snapshot();
-    // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
+    const runInput = given ?? this.pipeline.runInput();
+    // Before the worker takes the run input's buffers: the run will be matched against this placement.
     // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
     const previous = previousRunOf(
       this.seedModel === null ? this.latest : null,
       request.search === true ? 'requested' : reason === 'final' ? 'final-run' : null,
     );
-    if (this.seedModel) this.placeByModel(snapshot);
-    const done = this.clusterer.run(snapshot, status.runId, this.runOptions, previous).then(
+    if (this.seedModel) this.placeByModel(runInput);
+    const done = this.clusterer.run(runInput, status.runId, this.runOptions, previous).then(
       (raw) => {
         // Identities are the service's memory, not the worker's: matched here, on the main thread.
         const { run, changes, state } = assignIdentities(raw, this.identity);
@@ -178,7 +179,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return { runId: status.runId, started: true };
   }
 
-  private currentInput(): RunInput {
+  private currentInput(): InputProgress {
     const { recordsIn, fleet } = this.pipeline;
     return { watermark: fleet.watermark, records: recordsIn.flows + recordsIn.vmAttributes + recordsIn.tenantAttributes };
   }
@@ -205,7 +206,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private saveModel(run: ClusteringRun): void {
     const sink = this.models;
     if (sink === null) return;
-    const model = buildModel(run, this.identity);
+    const model = buildModelDocument(run, this.identity);
     // One write at a time, in run order, so the newest file is the newest run.
     this.saving = this.saving.then(
       () => sink.save(model).then((where) => void this.emit('modelSaved', where)),
@@ -223,11 +224,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       .catch((err: unknown) => void this.emit('historyFailed', err instanceof Error ? err : new Error(String(err))));
   }
 
-  /** Places the snapshot's VMs by the loaded model; the placement is served until the first real run. */
-  private placeByModel(snapshot: FleetSnapshot): void {
+  /** Places the run input's VMs by the loaded model; the placement is served until the first real run. */
+  private placeByModel(input: RunInput): void {
     const model = this.seedModel;
-    if (model === null || snapshot.vmIds.length === 0) return;
-    const run = provisionalRun(model, snapshot, `provisional-${model.run_id}`);
+    if (model === null || input.vmIds.length === 0) return;
+    const run = provisionalRun(model, input, `provisional-${model.run_id}`);
     this.latest = run;
     this.identity = { ...this.identity, previous: seedFrom(run) };
     this.provisionalAt = this.now();
@@ -238,7 +239,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private refreshProvisional(): void {
     if (this.seedModel === null || this.inFlight !== null) return;
     if (this.now() - this.provisionalAt < PROVISIONAL_REFRESH_MS || this.pipeline.fleet.vms.size === 0) return;
-    this.placeByModel(this.pipeline.snapshot());
+    this.placeByModel(this.pipeline.runInput());
   }
 
   /** A consistent copy for a snapshot; call between messages (the main thread), never during ingestion. */
@@ -303,7 +304,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.inFlight?.status ?? null;
   }
 
-  requestRecluster(options: ReclusterOptions = {}): RecluterRequestOutcome {
+  requestRecluster(options: ReclusterOptions = {}): ReclusterRequestOutcome {
     return this.startRun('request', options);
   }
 
@@ -359,7 +360,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 }
 
-function sameInput(a: RunInput | null, b: RunInput): boolean {
+function sameInput(a: InputProgress | null, b: InputProgress): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
 }
 

@@ -7,9 +7,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { FleetState } from '../fleet/fleet-state.ts';
-import type { PartitionOffset } from '../kafka/consumer.ts';
-import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
-import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { KafkaLogIdentity, PartitionOffset, TopicNames } from '../contract/topics.ts';
+import type { Pipeline, PipelineState } from '../pipeline/pipeline.ts';
 import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';

@@ -7,7 +7,7 @@ import { Kafka } from 'kafkajs';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { toRunOptions } from '../config/pipeline-options.ts';
 import { buildApp } from '../http/app.ts';
-import type { ServiceMetrics } from '../http/metrics.ts';
+import type { ServiceMetrics } from '../observability/service-metrics.ts';
 import { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import { describeKafkaError, type KafkaLogger, type KafkaSettings, redactKafkaSettings, toKafkaConfig } from '../kafka/options.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';

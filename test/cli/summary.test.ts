@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clusterTable, placementLines } from '../../src/cli/summary.ts';
-import { advisePlacement } from '../../src/placement/advice.ts';
+import { advisePlacement } from '../placement/advise.ts';
 import type { PlacementVm } from '../../src/placement/types.ts';
 import type { SideSummary } from '../../src/runs/result.ts';
 

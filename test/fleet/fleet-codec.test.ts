@@ -4,8 +4,8 @@ import { MessageDecoder, type RecordKind, type RecordSink } from '../../src/cont
 import { Random } from '../../src/core/random.ts';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices, FleetCodecError } from '../../src/fleet/fleet-codec.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { defaultWindowConfig, type WindowConfig } from '../../src/windows/window-config.ts';
 
@@ -85,8 +85,8 @@ describe('fleet codec', async () => {
       const decoded = decodeFleetState(bytes, config);
       expect(Buffer.from(encodeFleetState(decoded)).equals(Buffer.from(bytes))).toBe(true);
       ingest(lines.slice(cut), [original, decoded]);
-      const a = takeSnapshot(original);
-      const b = takeSnapshot(decoded);
+      const a = takeRunInput(original);
+      const b = takeRunInput(decoded);
       expect(b.vmIds).toEqual(a.vmIds);
       expect(bytesOf(b.vmFeatures.data).equals(bytesOf(a.vmFeatures.data))).toBe(true);
       expect(b.vmTenants).toEqual(a.vmTenants);
@@ -115,7 +115,7 @@ describe('fleet codec', async () => {
       ['cmp-b', { vcpus: 64, memoryMb: 262144, ts: 2000, labels: { rack: 'r7', zone: 'az1' } }],
     ]);
     // What the placement advice of a run after a restore reads: the labels carry its tiers.
-    expect(takeSnapshot(decoded).placement?.hostCapacity).toEqual([
+    expect(takeRunInput(decoded).placement?.hostCapacity).toEqual([
       ['cmp-a', { vcpus: 32, memoryMb: 131072 }],
       ['cmp-b', { vcpus: 64, memoryMb: 262144, labels: { rack: 'r7', zone: 'az1' } }],
     ]);
@@ -149,12 +149,12 @@ describe('fleet codec', async () => {
     const cut = Math.floor(lines.length * 0.6);
     const original = new FleetState(defaultWindowConfig);
     ingest(lines.slice(0, cut), [original]);
-    // Reads (a clustering run's snapshot, GET /v1/vms) purge expired keys: let them happen between slices.
+    // Reads (a clustering run's input, GET /v1/vms) purge expired keys: let them happen between slices.
     let reads = 0;
     let reading = true;
     const reader = (): void => {
       if (!reading) return;
-      takeSnapshot(original);
+      takeRunInput(original);
       reads++;
       setImmediate(reader);
     };
@@ -164,8 +164,8 @@ describe('fleet codec', async () => {
     expect(reads).toBeGreaterThan(1);
     const decoded = decodeFleetState(bytes, defaultWindowConfig);
     ingest(lines.slice(cut), [original, decoded]);
-    const a = takeSnapshot(original);
-    const b = takeSnapshot(decoded);
+    const a = takeRunInput(original);
+    const b = takeRunInput(decoded);
     expect(b.vmIds).toEqual(a.vmIds);
     expect(bytesOf(b.vmFeatures.data).equals(bytesOf(a.vmFeatures.data))).toBe(true);
   });

@@ -5,8 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { advisePlacement, planPlacement } from '../../src/placement/advice.ts';
+import { planPlacement } from '../../src/placement/advice.ts';
 import type { Capacity, PlacementAdvice, PlacementInput, PlacementOptions, PlacementVm } from '../../src/placement/types.ts';
+import { advisePlacement } from './advise.ts';
 
 const SEED = 20261205;
 

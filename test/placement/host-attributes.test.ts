@@ -1,13 +1,13 @@
 /**
  * The host-attributes topic (a CONTRACT.md extension for the placement advice): valid records set a host's
  * capacity (newest ts wins), bad ones are rejected by reason and lose nothing else, and the capacities reach
- * the snapshot a run's advice is computed from.
+ * the run input a run's advice is computed from.
  */
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 
 const line = (value: unknown): string => JSON.stringify({ topic: 'host-attributes', value });
 
@@ -39,7 +39,7 @@ describe('host-attributes topic', () => {
       ['host-attributes', 'line 3', 2, 'missing_field', 'host_id'],
       ['host-attributes', 'line 3', 3, 'invalid_type', 'vcpus'],
     ]);
-    expect(takeSnapshot(pipeline.fleet).placement?.hostCapacity).toEqual([
+    expect(takeRunInput(pipeline.fleet).placement?.hostCapacity).toEqual([
       ['cmp-1', { vcpus: 64, memoryMb: 262144, labels: { rack: 'r1' } }],
       ['cmp-2', { vcpus: 32, memoryMb: 131072 }],
     ]);

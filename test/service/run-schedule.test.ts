@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import type { ClusteringRun, RunOptions } from '../../src/runs/clustering-run.ts';
-import type { ModelDocument } from '../../src/runs/model.ts';
-import type { FleetSnapshot } from '../../src/runs/snapshot.ts';
+import type { ModelDocument } from '../../src/runs/model-document.ts';
+import type { RunInput } from '../../src/runs/run-input.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { type Clusterer, InlineClusterer } from '../../src/service/clusterer.ts';
 import type { HistorySink, ModelSink } from '../../src/service/types.ts';
@@ -29,10 +29,10 @@ class GatedClusterer implements Clusterer {
   private readonly gates: Array<() => void> = [];
   private readonly inline = new InlineClusterer();
 
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun> {
-    this.started.push({ runId, watermark: snapshot.watermark });
+  async run(input: RunInput, runId: string, options: RunOptions): Promise<ClusteringRun> {
+    this.started.push({ runId, watermark: input.watermark });
     await new Promise<void>((resolve) => this.gates.push(resolve));
-    return this.inline.run(snapshot, runId, options);
+    return this.inline.run(input, runId, options);
   }
 
   /** Lets the oldest waiting run finish. */

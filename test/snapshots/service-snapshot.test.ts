@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { fleetCodec } from '../../src/fleet/fleet-codec.ts';
-import type { KafkaLogIdentity } from '../../src/kafka/log-identity.ts';
+import type { KafkaLogIdentity } from '../../src/contract/topics.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';

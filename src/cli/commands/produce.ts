@@ -9,7 +9,7 @@ import { FLOW_FORMATS } from '../../contract/formats/flow-formats.ts';
 import { EnvFileError, loadEnvFile } from '../../config/env-file.ts';
 import { describeKafkaError, KafkaEnvError, type KafkaSettings, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
 import { produceTrace } from '../../kafka/produce-trace.ts';
-import { defaultTopics } from '../../pipeline/pipeline.ts';
+import { defaultTopics } from '../../contract/topics.ts';
 import { flagName, parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { Progress, progressMode } from '../progress.ts';
