@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { envBoolean } from './env-values.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics } from '../contract/topics.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
@@ -27,6 +28,25 @@ const whenValid = (...fields: string[]) => ({
   when: (payload: z.core.ParsePayload): boolean => !payload.issues.some((i) => fields.includes(String(i.path?.[0]))),
 });
 
+/** The topic names: Kafka's (KAFKA_TOPIC_*) and a trace's alike. */
+const topicShape = {
+  flowsTopic: z.string().min(1).default(defaultTopics.flows),
+  vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
+  tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
+  /** Host capacities for the placement advice (docs/placement.md). */
+  hostAttributesTopic: z.string().min(1).default(DEFAULT_HOST_ATTRIBUTES_TOPIC),
+};
+export const TopicOptions = z.object(topicShape);
+export type TopicOptionsValue = z.infer<typeof TopicOptions>;
+
+/** The environment variables of the topic names. */
+export const TOPIC_ENV: Record<string, keyof TopicOptionsValue> = {
+  KAFKA_TOPIC_FLOWS: 'flowsTopic',
+  KAFKA_TOPIC_VM_ATTRIBUTES: 'vmAttributesTopic',
+  KAFKA_TOPIC_TENANT_ATTRIBUTES: 'tenantAttributesTopic',
+  KAFKA_TOPIC_HOST_ATTRIBUTES: 'hostAttributesTopic',
+};
+
 export const PipelineOptions = z
   .object({
     windowMinutes: z.coerce.number().positive().max(24 * 60).default(15),
@@ -47,16 +67,12 @@ export const PipelineOptions = z
     tenantKMax: clusterCount.default(12),
     restarts: positiveInt.max(100).default(5),
     seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
-    pca: z.stringbool().default(false),
+    pca: envBoolean.default(false),
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
-    flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    ...topicShape,
     /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
     flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
-    vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
-    tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
-    /** Host capacities for the placement advice (docs/placement.md). */
-    hostAttributesTopic: z.string().min(1).default(DEFAULT_HOST_ATTRIBUTES_TOPIC),
     /** Most VM migrations one placement advice suggests. */
     placementMaxMoves: z.coerce.number().int().min(0).max(100_000).default(20),
     /** Capacity of a host that announced none; unset: the largest load observed on any host. */

@@ -18,6 +18,7 @@
 import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { ServiceError } from '../errors/catalogue.ts';
 import { MAX_VNI, type VmState } from '../contract/schemas.ts';
 import { STAT_COUNT } from '../traffic/vm-stats.ts';
 import type { DistinctSetsState } from '../windows/distinct-sets.ts';
@@ -33,12 +34,12 @@ const OLDEST_VERSION = 1;
 
 export type FleetCodecErrorCode = 'bad_magic' | 'unsupported_version' | 'checksum' | 'truncated' | 'config_mismatch' | 'corrupt';
 
-export class FleetCodecError extends Error {
+export class FleetCodecError extends ServiceError {
   constructor(
     readonly code: FleetCodecErrorCode,
     message: string,
   ) {
-    super(`fleet state ${code}: ${message}`);
+    super('fleet_codec_invalid', `fleet state ${code}: ${message}`);
     this.name = 'FleetCodecError';
   }
 }

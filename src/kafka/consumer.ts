@@ -20,7 +20,8 @@
 import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from 'kafkajs';
 import type { PartitionOffset } from '../contract/topics.ts';
 import { type DeadLetterError, type DeadLetterProducer, toDeadLetterError } from './dead-letter.ts';
-import { defaultRetry, describeKafkaError, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { defaultRetry, describeKafkaError, type KafkaLogger, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
   topic: string;

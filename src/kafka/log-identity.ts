@@ -13,7 +13,8 @@
  */
 import { type Admin, Kafka } from 'kafkajs';
 import type { KafkaLogIdentity, PartitionExtent, PartitionOffset } from '../contract/topics.ts';
-import { defaultRetry, describeKafkaError, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { defaultRetry, describeKafkaError, silentLogger, toKafkaConfig } from './options.ts';
 
 export async function describeKafkaLog(admin: Admin, topics: readonly string[]): Promise<KafkaLogIdentity> {
   const { clusterId } = await admin.describeCluster();

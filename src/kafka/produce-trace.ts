@@ -12,7 +12,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { collectorToContract, type FlowFormat } from '../contract/formats/flow-formats.ts';
 import { defaultTopics } from '../contract/topics.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
-import { isValidTopicName } from './options.ts';
+import { isValidTopicName } from '../config/kafka-settings.ts';
 
 export interface ProduceOptions {
   /** Records per second (array values count each element); 0 or absent: no limit. */

@@ -4,7 +4,7 @@
  */
 import type { FeatureMatrix } from '../clustering/types.ts';
 import { buildTenantMatrix } from '../features/tenant-features.ts';
-import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
+import { fleetVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantIds } from '../fleet/tracked-tenants.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
@@ -76,9 +76,8 @@ export function takeRunInput(fleet: FleetState): RunInput {
   const vmSameTenantBytes = new Float64Array(n);
   const volumes: VmVolumes = { bytes: 0, external: 0, sameTenant: 0 };
   const { first, last } = fleet.windowRange();
-  const minutes = fleet.config.windowMs / 60_000;
   for (let i = 0; i < n; i++) {
-    extractVmFeatures(vms[i]!, first, last, minutes, data, i * VM_FEATURE_COUNT, volumes, (serial) => fleet.vmBySerial(serial));
+    fleetVmFeatures(fleet, vms[i]!, data, i * VM_FEATURE_COUNT, volumes);
     vmBytes[i] = volumes.bytes;
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;

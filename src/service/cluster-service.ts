@@ -3,18 +3,22 @@
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
 import { membershipOf } from '../runs/membership.ts';
-import { recommendInSlices } from '../security-groups/recommend.ts';
+import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
-import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
+import { vmFeatureView } from '../features/vm-features.ts';
+import type { FleetCap, FleetCounters, FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantCount } from '../fleet/tracked-tenants.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { TopicNames } from '../contract/topics.ts';
+import type { Pipeline, PipelineState } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf, type RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
 import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
 import { buildModelDocument, type ModelDocument, provisionalRun } from '../runs/model-document.ts';
 import type { RunInput } from '../runs/run-input.ts';
+import type { WindowConfig } from '../windows/window-config.ts';
+import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { Clusterer } from './clusterer.ts';
 import type { HistorySink, IngestStats, ModelSink, ReclusterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
@@ -27,6 +31,8 @@ export interface ClusterServiceEvents {
   modelSaved: [unknown];
   modelFailed: [Error];
   historyFailed: [Error];
+  /** A bounded resource's limit was reached, on its 1st, 10th, 100th... hit (the fleet's own thinning). */
+  capHit: [FleetCap, number];
 }
 
 /** What a snapshot keeps of the service: its latest run, run numbering, cluster identities and history. */
@@ -53,6 +59,15 @@ export interface ClusterServiceOptions {
    * than on the first request after it. The service does; replay computes them once, at its end.
    */
   securityGroupsEveryRun?: boolean;
+}
+
+/** What a durable snapshot needs of the service besides its fleet state, read at one moment. */
+export interface ServiceStateHead {
+  window: WindowConfig;
+  topics: TopicNames;
+  pipeline: PipelineState;
+  service: ClusterServiceState;
+  connections: ConnectionLogState;
 }
 
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
@@ -86,7 +101,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private lastInput: InputProgress | null = null;
 
   constructor(
-    readonly pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly clusterer: Clusterer,
     private readonly runOptions: RunOptions,
     private readonly now: () => number = Date.now,
@@ -102,6 +117,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     for (const record of options.history?.runs ?? []) this.history.add(record);
     // Run ids continue the earlier process's sequence, so that /v1/runs never names two runs alike.
     this.runCount = Math.max(options.history?.last_run_number ?? 0, runNumber(this.seedModel?.run_id ?? '') ?? 0);
+    pipeline.fleet.onCapHit = (cap, count) => void this.emit('capHit', cap, count);
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
@@ -113,6 +129,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   ingestTraceLine(line: string, source: string): void {
     this.pipeline.ingestTraceLine(line, source);
     if (this.pipeline.runDue()) this.startRun('schedule');
+  }
+
+  /** A trace line too long to read whole (the trace reader kept only its head): rejected as too_large. */
+  ingestOversize(bytes: number, head: string, source: string): void {
+    this.pipeline.ingestOversize(bytes, head, source);
   }
 
   /** Also runs every `intervalMs` of wall-clock time, for quiet periods in which event time stands still. */
@@ -248,6 +269,34 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return { runCount: this.runCount, identity: this.identity, latest: this.latest, history: [...this.history.list()] };
   }
 
+  /** Everything a durable snapshot keeps but the fleet state; call between messages, like exportState. */
+  stateHead(): ServiceStateHead {
+    const { config } = this.pipeline;
+    return {
+      window: { ...config.window },
+      topics: { ...config.topics },
+      pipeline: this.pipeline.exportState(),
+      service: this.exportState(),
+      connections: this.pipeline.connections.exportState(),
+    };
+  }
+
+  /** The fleet state encoded by `encode` (a snapshot's codec); the caller applies no input meanwhile. */
+  encodeFleet<T>(encode: (fleet: FleetState) => T): T {
+    return encode(this.pipeline.fleet);
+  }
+
+  /**
+   * Continues from a snapshot's pipeline counters and schedule, connection log and service state (the fleet
+   * was given to the pipeline); returns why the connection log was not restored (the rest was), or null.
+   */
+  restoreSnapshot(head: { pipeline: PipelineState; service: ClusterServiceState; connections: ConnectionLogState | null }): string | null {
+    this.pipeline.restoreState(head.pipeline);
+    const problem = this.pipeline.restoreConnections(head.connections);
+    this.restoreState(head.service);
+    return problem;
+  }
+
   /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
   restoreState(state: ClusterServiceState): void {
     // Never back: the persisted run history may already hold runs numbered after the snapshot was taken.
@@ -296,6 +345,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.securityGroupsJob.done;
   }
 
+  /** Security groups learned from `run` and the connection log as it is now, with the time it took. */
+  learnSecurityGroups(run: ClusteringRun): SecurityGroupsOutcome {
+    return recommendSecurityGroups(membershipOf(run), this.pipeline.connections);
+  }
+
   runHistory(): readonly RunRecord[] {
     return this.history.list();
   }
@@ -312,25 +366,19 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     const fleet = this.pipeline.fleet;
     const e = fleet.vms.get(vmId);
     if (!e) return null;
-    let features: Record<string, number> | null = null;
-    if (Number.isFinite(fleet.watermark)) {
-      const { first, last } = fleet.windowRange();
-      const row = new Float64Array(VM_FEATURE_COUNT);
-      extractVmFeatures(e, first, last, fleet.config.windowMs / 60_000, row, 0, undefined, (serial) => fleet.vmBySerial(serial));
-      features = {};
-      VM_FEATURES.forEach((name, i) => {
-        const v = row[i]!;
-        if (features && Number.isFinite(v)) features[name] = v;
-      });
-    }
-    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features, lastSeen: e.lastSeen };
+    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features: vmFeatureView(fleet, e), lastSeen: e.lastSeen };
   }
 
   tenant(tenantId: string): TenantAttributes | null {
     return this.pipeline.fleet.tenants.get(tenantId) ?? null;
   }
 
-  ingestStats(): IngestStats {
+  /** Records applied so far by topic: ingestStats' first figures, cheap enough to poll while reading a trace. */
+  recordsIn(): Readonly<IngestStats['records']> {
+    return this.pipeline.recordsIn;
+  }
+
+  ingestStats(): IngestStats & { fleet: FleetCounters } {
     const p = this.pipeline;
     return {
       messages: p.messagesIn,
