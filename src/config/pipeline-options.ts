@@ -10,6 +10,7 @@ import { envBoolean } from './env-values.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
 import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics } from '../contract/topics.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import { defaultTierOptions } from '../placement/types.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
@@ -77,6 +78,17 @@ export const PipelineOptions = z
     /** Capacity of a host that announced none; unset: the largest load observed on any host. */
     placementDefaultVcpus: positiveInt.max(1_000_000).optional(),
     placementDefaultMemoryMb: positiveInt.max(1_000_000_000).optional(),
+    /** Host label keys of the placement tiers (docs/placement.md#tiers): unused while no host carries them. */
+    placementRackLabel: z.string().min(1).max(256).default(defaultTierOptions.rackLabel),
+    placementZoneLabel: z.string().min(1).max(256).default(defaultTierOptions.zoneLabel),
+    /** Distances same rack, same zone, across zones ("1,2,3"): a pair costs traffic x distance, 0 on one host. */
+    placementTierDistances: z
+      .string()
+      .default(`${defaultTierOptions.sameRack},${defaultTierOptions.sameZone},${defaultTierOptions.acrossZones}`)
+      .transform((s) => s.split(',').map((x) => Number(x.trim())))
+      .refine((d) => d.length === 3 && d.every((x) => Number.isFinite(x) && x > 0 && x <= 1_000_000) && d[0]! <= d[1]! && d[1]! <= d[2]!, {
+        message: 'three positive numbers, non-decreasing: same rack, same zone, across zones',
+      }),
     // Bounded resources: each cap, when hit, is counted (FleetState.counters, rejection reasons) and logged.
     /** VMs tracked at once; new ones beyond it are refused. */
     maxVms: positiveInt.max(10_000_000).default(DEFAULT_MAX_VMS),
@@ -188,6 +200,13 @@ export function toRunOptions(o: PipelineOptions): RunOptions {
         o.placementDefaultVcpus === undefined || o.placementDefaultMemoryMb === undefined
           ? 'max-observed'
           : { vcpus: o.placementDefaultVcpus, memoryMb: o.placementDefaultMemoryMb },
+      tiers: {
+        rackLabel: o.placementRackLabel,
+        zoneLabel: o.placementZoneLabel,
+        sameRack: o.placementTierDistances[0]!,
+        sameZone: o.placementTierDistances[1]!,
+        acrossZones: o.placementTierDistances[2]!,
+      },
     },
   };
 }

@@ -226,6 +226,9 @@ const PIPELINE_ENV: Record<string, string> = {
   PLACEMENT_MAX_MOVES: 'placementMaxMoves',
   PLACEMENT_DEFAULT_VCPUS: 'placementDefaultVcpus',
   PLACEMENT_DEFAULT_MEMORY_MB: 'placementDefaultMemoryMb',
+  PLACEMENT_RACK_LABEL: 'placementRackLabel',
+  PLACEMENT_ZONE_LABEL: 'placementZoneLabel',
+  PLACEMENT_TIER_DISTANCES: 'placementTierDistances',
 };
 
 export class ConfigError extends ServiceError {

@@ -112,6 +112,8 @@ export interface HostCapacity {
   vcpus: number;
   memoryMb: number;
   ts: number;
+  /** The host's labels, when it sent any: racks and zones for tiered placement costs. */
+  labels?: Record<string, string>;
 }
 
 export interface VmData {
@@ -662,14 +664,16 @@ export class FleetState {
    * A host's announced capacity (placement advice): the newest ts wins. A new host beyond MAX_HOSTS is
    * refused and counted, so that a flood of host ids cannot grow the map without bound.
    */
-  applyHostAttributes(h: { ts: number; hostId: string; vcpus: number; memoryMb: number }): void {
+  applyHostAttributes(h: { ts: number; hostId: string; vcpus: number; memoryMb: number; labels?: Record<string, string> | null }): void {
     const held = this.hostCapacity.get(h.hostId);
     if (held !== undefined && held.ts > h.ts) return;
     if (held === undefined && this.hostCapacity.size >= MAX_HOSTS) {
       this.hostsRefused++;
       return;
     }
-    this.hostCapacity.set(h.hostId, { vcpus: h.vcpus, memoryMb: h.memoryMb, ts: h.ts });
+    const c: HostCapacity = { vcpus: h.vcpus, memoryMb: h.memoryMb, ts: h.ts };
+    if (h.labels !== undefined && h.labels !== null) c.labels = h.labels;
+    this.hostCapacity.set(h.hostId, c);
   }
 
   /** The live VM with this serial, if any. */

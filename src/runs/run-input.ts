@@ -115,7 +115,7 @@ function placementFacts(fleet: FleetState, vms: readonly ReturnType<FleetState['
     vmLabels: vms.map((v) => v.attributes?.labels ?? null),
     hostCapacity: [...fleet.hostCapacity.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([host, c]) => [host, { vcpus: c.vcpus, memoryMb: c.memoryMb }]),
+      .map(([host, c]) => [host, c.labels === undefined ? { vcpus: c.vcpus, memoryMb: c.memoryMb } : { vcpus: c.vcpus, memoryMb: c.memoryMb, labels: c.labels }]),
   };
 }
 

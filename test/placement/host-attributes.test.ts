@@ -29,7 +29,7 @@ describe('host-attributes topic', () => {
       pipeline.ingestTraceLine(l, `line ${i + 1}`);
     });
     expect(Object.fromEntries(pipeline.fleet.hostCapacity)).toEqual({
-      'cmp-1': { vcpus: 64, memoryMb: 262144, ts: 2000 },
+      'cmp-1': { vcpus: 64, memoryMb: 262144, ts: 2000, labels: { rack: 'r1' } },
       'cmp-2': { vcpus: 32, memoryMb: 131072, ts: 1000 },
     });
     expect(pipeline.hostAttributesIn).toBe(3);
@@ -40,15 +40,20 @@ describe('host-attributes topic', () => {
       ['host-attributes', 'line 3', 3, 'invalid_type', 'vcpus'],
     ]);
     expect(takeRunInput(pipeline.fleet).placement?.hostCapacity).toEqual([
-      ['cmp-1', { vcpus: 64, memoryMb: 262144 }],
+      ['cmp-1', { vcpus: 64, memoryMb: 262144, labels: { rack: 'r1' } }],
       ['cmp-2', { vcpus: 32, memoryMb: 131072 }],
     ]);
   });
 
   it('takes the placement knobs from the options', () => {
     const o = PipelineOptions.parse({ placementMaxMoves: '7', placementDefaultVcpus: '48', placementDefaultMemoryMb: '196608' });
-    expect(toRunOptions(o).placement).toEqual({ maxMoves: 7, defaultCapacity: { vcpus: 48, memoryMb: 196608 } });
-    expect(toRunOptions(PipelineOptions.parse({})).placement).toEqual({ maxMoves: 20, defaultCapacity: 'max-observed' });
+    const tiers = { rackLabel: 'rack', zoneLabel: 'zone', sameRack: 1, sameZone: 2, acrossZones: 3 };
+    expect(toRunOptions(o).placement).toEqual({ maxMoves: 7, defaultCapacity: { vcpus: 48, memoryMb: 196608 }, tiers });
+    expect(toRunOptions(PipelineOptions.parse({})).placement).toEqual({ maxMoves: 20, defaultCapacity: 'max-observed', tiers });
     expect(PipelineOptions.safeParse({ placementDefaultVcpus: '48' }).success).toBe(false);
+    const t = PipelineOptions.parse({ placementRackLabel: 'tor', placementZoneLabel: 'az', placementTierDistances: '1, 4,10' });
+    expect(toRunOptions(t).placement?.tiers).toEqual({ rackLabel: 'tor', zoneLabel: 'az', sameRack: 1, sameZone: 4, acrossZones: 10 });
+    // Three positive distances, never closer across a wider tier.
+    for (const bad of ['1,2', '1,2,x', '0,1,2', '3,2,1', '1,2,3,4']) expect(PipelineOptions.safeParse({ placementTierDistances: bad }).success).toBe(false);
   });
 });
