@@ -11,8 +11,8 @@
 import { readFile } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/http/app.ts';
-import { type ApiKey, hashKey, parseKeyHash } from '../src/http/auth/api-keys.ts';
-import { ServiceMetrics } from '../src/http/metrics.ts';
+import { type ApiKey, hashKey, parseKeyHash } from '../src/access/api-keys.ts';
+import { ServiceMetrics } from '../src/observability/service-metrics.ts';
 import { replaySmall } from '../test/http/helpers.ts';
 
 const PERSON_KEY = 'correct-horse-battery';

@@ -22,7 +22,7 @@ import { defaultClusteringOptions } from '../src/clustering/types.ts';
 import { imputeColumnMeans } from '../src/features/impute.ts';
 import { vmFeatureMinScales, vmFeatureWeights } from '../src/features/vm-features.ts';
 import { defaultPipelineConfig, Pipeline } from '../src/pipeline/pipeline.ts';
-import { takeSnapshot } from '../src/runs/snapshot.ts';
+import { takeRunInput } from '../src/runs/run-input.ts';
 import { readTraceChunks } from '../src/trace/trace-reader.ts';
 import { replicate } from './scale-bench.ts';
 
@@ -109,7 +109,7 @@ async function featureMatrix(trace: string): Promise<FeatureMatrix> {
       if (line.length > 0) pipeline.ingestTraceLine(line, source);
     }
   }
-  const matrix = takeSnapshot(pipeline.fleet).vmFeatures;
+  const matrix = takeRunInput(pipeline.fleet).vmFeatures;
   imputeColumnMeans(matrix.data, matrix.rows, matrix.cols);
   return matrix;
 }

@@ -9,9 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { defaultPipelineConfig, Pipeline, type TopicNames } from '../src/pipeline/pipeline.ts';
+import type { TopicNames } from '../src/contract/topics.ts';
 import { pipelineBatchHandler, startFlowConsumer } from '../src/kafka/consumer.ts';
 import { localKafkaSettings } from '../src/kafka/options.ts';
+import { defaultPipelineConfig, Pipeline } from '../src/pipeline/pipeline.ts';
 import { runConsumerPerformance } from '../tools/kafka-broker/index.ts';
 
 export interface BenchKafkaIngestOptions {

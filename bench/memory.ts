@@ -21,7 +21,7 @@ import { Random } from '../src/core/random.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices } from '../src/fleet/fleet-codec.ts';
 import { FleetState } from '../src/fleet/fleet-state.ts';
-import { takeSnapshot } from '../src/runs/snapshot.ts';
+import { takeRunInput } from '../src/runs/run-input.ts';
 import { defaultWindowConfig, idleMsOf } from '../src/windows/window-config.ts';
 
 const SIZES = [10_000, 50_000, 100_000];
@@ -193,8 +193,8 @@ async function measureCodec(fleet: FleetState): Promise<CodecFigures> {
   await encodeFleetStateInSlices(fleet);
   delay.disable();
   const slicedMs = performance.now() - slicedStart;
-  const a = takeSnapshot(fleet).vmFeatures.data;
-  const b = decoded ? takeSnapshot(decoded).vmFeatures.data : new Float64Array(0);
+  const a = takeRunInput(fleet).vmFeatures.data;
+  const b = decoded ? takeRunInput(decoded).vmFeatures.data : new Float64Array(0);
   return {
     bytes: bytes.length,
     bytes_per_vm: Math.round(bytes.length / fleet.vms.size),
@@ -243,7 +243,7 @@ export async function benchMemory(): Promise<MemoryFigures[]> {
     if (n === SIZES[0] || n === SIZES[SIZES.length - 1]) figures.codec = await measureCodec(fleet);
     const expired = silenceHalf(fleet, ids);
     // The pair table shrinks at a run's purge (every RECLUSTER_MINUTES): take one, as the service would.
-    takeSnapshot(fleet);
+    takeRunInput(fleet);
     const after = usage();
     const heapAfter = after.heap - before.heap;
     const typedAfter = after.external - before.external;

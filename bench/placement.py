@@ -4,8 +4,11 @@
 usage: python3 bench/placement.py <instances.json> <time_limit_s>
 
 Each instance: {"name", "hosts": [{"vcpus", "memory_mb"}], "vms": [{"host", "vcpus", "memory_mb", "pinned", "aa"}],
-"pairs": [[a, b, w]], "max_moves"}. Maximises the traffic between VMs on one host (so minimises the cross-host
-traffic) with every VM on one host, each host within capacity, at most one member of an anti-affinity group per
+"pairs": [[a, b, w]], "max_moves"}, optionally "tiers": {"rack": [per host], "zone": [per host], "distances":
+[same rack, same zone, across zones]} (every host in one rack and one zone, racks within zones). Maximises the
+traffic between VMs on one host (so minimises the cross-host traffic); with tiers, the cost saved against
+putting every pair across zones, sum of w x (R on one host + (Z - R) in one rack + (X - Z) in one zone), so
+minimises traffic x host distance as the advice does (src/placement/fleet.ts hostDistance). Every VM on one host, each host within capacity, at most one member of an anti-affinity group per
 host, pinned VMs where they are and at most max_moves VMs off their host. Prints one JSON object per instance.
 Used for the check only: never a runtime dependency of the product.
 """
@@ -65,6 +68,23 @@ def solve(inst, time_limit):
             if not isinstance(xb, int):
                 prob += y <= xb
             objective.append(w * y)
+    tiers = inst.get("tiers")
+    if tiers is not None:
+        near, mid, far = tiers["distances"]
+        # A pair on one host counts R (above, scaled below); in one rack Z - R more; in one zone X - Z more.
+        objective = [near * term for term in objective]
+        for key, weight in (("rack", mid - near), ("zone", far - mid)):
+            if weight <= 0:
+                continue
+            blocks = {}
+            for h in range(H):
+                blocks.setdefault(tiers[key][h], []).append(h)
+            for i, (a, b, w) in enumerate(inst["pairs"]):
+                for k, members in blocks.items():
+                    y = pulp.LpVariable(f"{key}_{i}_{k}", lowBound=0, upBound=1)
+                    prob += y <= pulp.lpSum(at(a, h) for h in members)
+                    prob += y <= pulp.lpSum(at(b, h) for h in members)
+                    objective.append(w * weight * y)
     prob += pulp.lpSum(objective)
     started = time.perf_counter()
     status = prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1))
@@ -72,6 +92,17 @@ def solve(inst, time_limit):
     together = pulp.value(prob.objective) or 0.0
     total = sum(w for _, _, w in inst["pairs"])
     before_together = sum(w for a, b, w in inst["pairs"] if vms[a]["host"] == vms[b]["host"])
+    if tiers is not None:
+        total = sum(w * far for _, _, w in inst["pairs"])
+
+        def distance(ha, hb):
+            if ha == hb:
+                return 0
+            if tiers["rack"][ha] == tiers["rack"][hb]:
+                return near
+            return mid if tiers["zone"][ha] == tiers["zone"][hb] else far
+
+        before_together = total - sum(w * distance(vms[a]["host"], vms[b]["host"]) for a, b, w in inst["pairs"])
     def value(x):
         return x if isinstance(x, int) else (pulp.value(x) or 0.0)
 

@@ -17,7 +17,7 @@ import { createGzip } from 'node:zlib';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
-import { score, type Truth } from '../src/evaluation/score.ts';
+import { score, type TruthLabels } from '../src/evaluation/score.ts';
 import { TraceGenerator } from '../src/generator/trace.ts';
 import { type Realism, REALISMS } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
@@ -52,13 +52,13 @@ export interface SetQuality {
   per_seed: SeedQuality[];
 }
 
-export async function traceFor(seed: number, realism: Realism, dir: string): Promise<{ trace: string; truth: Truth }> {
+export async function traceFor(seed: number, realism: Realism, dir: string): Promise<{ trace: string; truth: TruthLabels }> {
   const name = `q-${realism}-${seed}-${QUALITY_FLEET.vms}`;
   const trace = join(dir, `${name}.jsonl.gz`);
   const truthPath = join(dir, `${name}.truth.json`);
   if (existsSync(trace) && existsSync(truthPath)) {
     const { readFile } = await import('node:fs/promises');
-    return { trace, truth: JSON.parse(await readFile(truthPath, 'utf8')) as Truth };
+    return { trace, truth: JSON.parse(await readFile(truthPath, 'utf8')) as TruthLabels };
   }
   await mkdir(dir, { recursive: true });
   const gen = new TraceGenerator({ name, seed, ...QUALITY_FLEET, realism });
@@ -79,7 +79,7 @@ export async function traceFor(seed: number, realism: Realism, dir: string): Pro
   await rename(tmp, trace);
   const truth = gen.truth();
   await writeFile(truthPath, `${JSON.stringify(truth)}\n`);
-  return { trace, truth: truth as unknown as Truth };
+  return { trace, truth: truth as unknown as TruthLabels };
 }
 
 export async function seedQuality(seed: number, realism: Realism, dir: string, periodic: boolean): Promise<SeedQuality> {

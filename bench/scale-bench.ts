@@ -3,15 +3,15 @@
  * automatic k, DBSCAN, explanations, anomalies, affinity groups, identity matching) and peak RSS.
  *
  * How the VMs are made: the 1M-record trace is ingested once through the real pipeline (11.6k VMs), and
- * its snapshot's feature matrix is replicated row by row up to the target size with Gaussian jitter of
+ * its run input's feature matrix is replicated row by row up to the target size with Gaussian jitter of
  * JITTER x each column's standard deviation (values kept >= 0 where the column has no negatives), so the
  * rows keep the trace's realistic structure without being exact duplicates. The traffic graph for the
  * affinity groups is the trace's graph copied once per replica (disjoint copies). Feature extraction
- * (the snapshot) and the windows' memory are therefore measured on the real 11.6k-VM fleet only;
+ * (the run input) and the windows' memory are therefore measured on the real 11.6k-VM fleet only;
  * generating a 100k-VM trace would take about 70 s and 2 GB per run of the bench.
  *
  * The stage figures add up to an estimate (full_run_estimate_ms); the run_* figures are whole runs on the
- * replicated snapshot, through the service's WorkerClusterer (its two threads) and inline.
+ * replicated run input, through the service's WorkerClusterer (its two threads) and inline.
  */
 import { loadavg } from 'node:os';
 import { dbscanBruteForce, kDistancesBruteForce, kneeEps } from '../src/clustering/dbscan.ts';
@@ -28,7 +28,7 @@ import { scoreAnomalies } from '../src/runs/anomalies.ts';
 import { type RunOptions, runClustering, type Side } from '../src/runs/clustering-run.ts';
 import { explainVms, nameClusters } from '../src/runs/explain.ts';
 import { matchSide, sideClusters } from '../src/runs/identity.ts';
-import type { FleetSnapshot, VmPairs } from '../src/runs/snapshot.ts';
+import type { RunInput, VmPairs } from '../src/runs/run-input.ts';
 import { WorkerClusterer } from '../src/service/clusterer.ts';
 import { readTraceChunks } from '../src/trace/trace-reader.ts';
 
@@ -74,9 +74,9 @@ export interface ScaleFigures {
   full_run_estimate_ms: number;
   /**
    * A whole run as the service makes it: WorkerClusterer (two worker threads, the affinity groups and
-   * tenant clusters beside the VM clusters) on the replicated snapshot, wall time from the request to the
+   * tenant clusters beside the VM clusters) on the replicated run input, wall time from the request to the
    * assembled run, with a warm worker. Includes what the estimate leaves out (tenant side, projection,
-   * moving the snapshot and the result between threads).
+   * moving the run input and the result between threads).
    */
   run_wall_ms: number;
   /** The same run inline (runClustering, one thread), as replay makes it. */
@@ -159,10 +159,10 @@ function replicatePairs(base: VmPairs, baseRows: number, rows: number): VmPairs 
 }
 
 /**
- * The whole snapshot at `rows` VMs: the replicated feature matrix and traffic graph, the volumes of the
+ * The whole run input at `rows` VMs: the replicated feature matrix and traffic graph, the volumes of the
  * replicated row, and each replica's VMs in tenants of their own (disjoint copies of the trace's tenants).
  */
-export function replicateSnapshot(base: FleetSnapshot, rows: number, seed: number): FleetSnapshot {
+export function replicateRunInput(base: RunInput, rows: number, seed: number): RunInput {
   const n = base.vmIds.length;
   const replica = (i: number): number => Math.floor(i / n);
   const tenantOf = (t: string, r: number): string => (r === 0 ? t : `${t}~${r}`);
@@ -201,11 +201,11 @@ const round = (ms: number): number => Math.round(ms);
 
 type RunFigures = Pick<ScaleFigures, 'run_wall_ms' | 'run_inline_ms' | 'run_stages_ms' | 'run_tenants'>;
 
-/** One run through the worker threads, then the same run inline, each on its own copy of the snapshot. */
-async function measureRun(clusterer: WorkerClusterer, base: FleetSnapshot, rows: number, options: RunOptions): Promise<RunFigures> {
-  // Built before the clock starts: WorkerClusterer transfers the snapshot's feature buffer away.
-  const forWorker = replicateSnapshot(base, rows, rows);
-  const forInline = replicateSnapshot(base, rows, rows);
+/** One run through the worker threads, then the same run inline, each on its own copy of the run input. */
+async function measureRun(clusterer: WorkerClusterer, base: RunInput, rows: number, options: RunOptions): Promise<RunFigures> {
+  // Built before the clock starts: WorkerClusterer transfers the run input's feature buffer away.
+  const forWorker = replicateRunInput(base, rows, rows);
+  const forInline = replicateRunInput(base, rows, rows);
   let t = performance.now();
   const run = await clusterer.run(forWorker, 'bench', options);
   const wallMs = performance.now() - t;
@@ -314,7 +314,7 @@ function measure(base: FeatureMatrix, basePairs: VmPairs, rows: number, vmOption
 export async function benchScale(trace: string, sizes: readonly number[] = [10_000, 50_000, 100_000]): Promise<ScaleBenchResult> {
   const pipeline = new Pipeline(toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })));
   for await (const c of readTraceChunks(trace)) for (const line of c.lines) if (line) pipeline.ingestTraceLine(line, 'bench');
-  const snap = time(() => pipeline.snapshot());
+  const snap = time(() => pipeline.runInput());
   const base = snap.value.vmFeatures;
   imputeColumnMeans(base.data, base.rows, base.cols);
   const fleet = pipeline.fleet;
@@ -327,7 +327,7 @@ export async function benchScale(trace: string, sizes: readonly number[] = [10_0
   const clusterer = new WorkerClusterer();
   // The service's workers are long-lived: one untimed run first, so that thread start-up and the
   // workers' module loading are not counted in the first size's figure.
-  await clusterer.run(replicateSnapshot(snap.value, sizes[0] ?? 10_000, 1), 'warm-up', runOptions);
+  await clusterer.run(replicateRunInput(snap.value, sizes[0] ?? 10_000, 1), 'warm-up', runOptions);
   const out: ScaleFigures[] = [];
   try {
     for (const rows of sizes) {

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { produceTrace } from '../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../src/contract/topics.ts';
 import { topologyTopics } from '../src/topology/config.ts';
 import { createTopics, testKafkaClient, uniqueTopic } from '../test/helpers/kafka.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../test/helpers/service-process.ts';

@@ -26,11 +26,12 @@ import { TraceGenerator } from '../src/generator/index.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
-import { type Membership, membershipOf, recommendInSlices, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
-import type { FleetSnapshot } from '../src/runs/snapshot.ts';
+import { membershipOf } from '../src/runs/membership.ts';
+import { type Membership, recommendInSlices, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
+import type { RunInput } from '../src/runs/run-input.ts';
 import { runClustering } from '../src/runs/clustering-run.ts';
 import { WorkerClusterer } from '../src/service/clusterer.ts';
-import { replicateSnapshot } from './scale-bench.ts';
+import { replicateRunInput } from './scale-bench.ts';
 
 export interface SecurityGroupsBenchOptions {
   seeds: readonly number[];
@@ -45,7 +46,7 @@ interface Source {
   membership: Membership;
   connections: ResolvedConnection[];
   windowMs: number;
-  snapshot: FleetSnapshot;
+  snapshot: RunInput;
 }
 
 function histogram(values: readonly number[]): Record<string, number> {
@@ -159,7 +160,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         final_run_ms: round(out.lastRun!.durationMs),
       });
       process.stderr.write(`  security groups: ${JSON.stringify(goal[goal.length - 1])}\n`);
-      if (source === null) source = { membership: membershipOf(out.lastRun!), connections: sg.connections, windowMs: out.lastRun!.windowMs, snapshot: out.pipeline.snapshot() };
+      if (source === null) source = { membership: membershipOf(out.lastRun!), connections: sg.connections, windowMs: out.lastRun!.windowMs, snapshot: out.pipeline.runInput() };
       rmSync(path);
     }
   } finally {
@@ -171,17 +172,17 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
     const clusterer = new WorkerClusterer();
     try {
       // The service's workers are long-lived: one untimed run first, so that thread start-up is not counted.
-      await clusterer.run(replicateSnapshot(source.snapshot, source.snapshot.vmIds.length, 1), 'warm-up', options.run);
+      await clusterer.run(replicateRunInput(source.snapshot, source.snapshot.vmIds.length, 1), 'warm-up', options.run);
       for (const target of o.scales) {
         const copies = Math.max(1, Math.round(target / source.membership.vmIds.length));
         const rows = copies * source.membership.vmIds.length;
         const loadBefore = loadavg()[0]!;
         // The run the cost is a share of: the same fleet at the same size, through the workers and inline.
-        const forWorker = replicateSnapshot(source.snapshot, rows, rows);
+        const forWorker = replicateRunInput(source.snapshot, rows, rows);
         let t = performance.now();
         await clusterer.run(forWorker, 'bench', options.run);
         const runWallMs = performance.now() - t;
-        const forInline = replicateSnapshot(source.snapshot, rows, rows);
+        const forInline = replicateRunInput(source.snapshot, rows, rows);
         const cpu = process.cpuUsage();
         t = performance.now();
         runClustering(forInline, 'bench', options.run);

@@ -6,8 +6,8 @@
  * SHA-256 is right for generated keys (256 random bits); --scrypt for a key a person chose.
  */
 import { parseArgs } from 'node:util';
-import { generateKey, hashKey } from '../src/http/auth/api-keys.ts';
-import { parseScope } from '../src/http/auth/scope.ts';
+import { generateKey, hashKey } from '../src/access/api-keys.ts';
+import { parseScope } from '../src/access/scope.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -9,7 +9,7 @@ import type { FeatureMatrix } from '../clustering/types.ts';
 import { imputeColumnMeans } from '../features/impute.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 
-export interface VmProjection {
+export interface ResultProjection {
   /** 'clustering-space': the run's own projection; 'features': z-scored features, projected here. */
   method: 'clustering-space' | 'features';
   /** Share of the standardised features' variance along each axis. */
@@ -20,7 +20,7 @@ export interface VmProjection {
 
 const round = (x: number): number => Number(x.toPrecision(4));
 
-export function projectRun(run: ClusteringRun): VmProjection {
+export function projectRun(run: ClusteringRun): ResultProjection {
   const p = run.vmProjection;
   if (p === undefined) return projectVms(run.vms.features, run.vms.ids);
   const points: Record<string, [number, number]> = {};
@@ -30,7 +30,7 @@ export function projectRun(run: ClusteringRun): VmProjection {
   return { method: 'clustering-space', explained_variance: [round(p.explained[0]), round(p.explained[1])], points };
 }
 
-export function projectVms(features: FeatureMatrix, ids: readonly string[]): VmProjection {
+export function projectVms(features: FeatureMatrix, ids: readonly string[]): ResultProjection {
   const { rows, cols } = features;
   if (rows < 3) {
     // Too few points for two components: place them on the first axis in order.

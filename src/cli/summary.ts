@@ -58,6 +58,12 @@ export function placementLines(p: PlacementAdvice | null, ms: number | undefined
   const out = [
     `placement: ${p.migrations} migrations (budget ${p.max_moves}, ${p.strategy}) cut cross-host traffic ${fmt(Math.round(before))} -> ${fmt(Math.round(after))} B/min${share}${cost}`,
   ];
+  const w = p.weighted_cost;
+  // With tiers the moves were chosen by weighted cost, which a move within a rack cuts without cutting cross-host bytes.
+  if (w !== undefined)
+    out.push(
+      `  tiers (${w.rack_label}/${w.zone_label}, distances ${w.distances.same_rack}/${w.distances.same_zone}/${w.distances.across_zones}): weighted cost ${fmt(Math.round(w.before))} -> ${fmt(Math.round(w.after))} B/min x distance`,
+    );
   // One line per step: a pair brought onto a third host is two moves that only save together.
   const steps = new Map<number, PlacementAdvice['moves']>();
   for (const m of p.moves) steps.set(m.step, [...(steps.get(m.step) ?? []), m]);
@@ -65,7 +71,8 @@ export function placementLines(p: PlacementAdvice | null, ms: number | undefined
     const saved = moves.reduce((sum, m) => sum + m.bytes_per_minute_saved, 0);
     const what = moves.map((m) => `${m.vm_ids.join(', ')}: ${m.from_host} -> ${m.to_host}`).join(' and ');
     const better = moves[0]!.better_blocked;
-    out.push(`  ${what} saves ${fmt(Math.round(saved))} B/min${better ? ` (better: ${better.to_host}, stopped by ${better.constraint})` : ''}`);
+    const weighted = w === undefined ? '' : ` cross-host, ${fmt(Math.round(moves.reduce((sum, m) => sum + (m.cost_saved ?? 0), 0)))} weighted`;
+    out.push(`  ${what} saves ${fmt(Math.round(saved))} B/min${weighted}${better ? ` (better: ${better.to_host}, stopped by ${better.constraint})` : ''}`);
   }
   if (steps.size > 5) out.push(`  ... ${steps.size - 5} more steps`);
   return out;

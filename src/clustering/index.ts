@@ -5,14 +5,14 @@ import { defaultStability, stability } from './stability.ts';
 import { type KMeansRun, KMEANS_RELATIVE_TOLERANCE, kmeansPath, kmeansTolerance, lloyd, type Points } from './kmeans.ts';
 import { principalComponents } from './pca.ts';
 import { calinskiHarabasz, type DistanceSample, distanceSample, sampleIndices, silhouette, silhouetteDetail, totalSumOfSquares, clusterSilhouetteExact } from './quality.ts';
-import { chooseK } from './selectK.ts';
+import { chooseK } from './select-k.ts';
 import { standardize } from './standardize.ts';
 import { relabel, summarize } from './summarize.ts';
 import { type ClusteringOptions, type ClusteringOutcome, defaultClusteringOptions, type FeatureMatrix, type KCandidate } from './types.ts';
 
 export * from './types.ts';
 export * from './drift.ts';
-export { chooseK, selectK, selectKByStability, selectKByTolerance } from './selectK.ts';
+export { selectK, selectKByStability, selectKByTolerance } from './select-k.ts';
 
 /** The weakest-cluster rule ignores clusters smaller than this: see the comment where it is used. */
 const MIN_SCORED_CLUSTER = 3;

@@ -38,7 +38,7 @@ export interface ClusteringOptions {
    * size, and only the chosen k is fitted on all rows.
    */
   searchSampleSize: number;
-  /** How automatic k is chosen (see selectK.ts): 'silhouette-tolerance' (default), 'weakest-cluster' or 'stability'. */
+  /** How automatic k is chosen (see select-k.ts): 'silhouette-tolerance' (default), 'weakest-cluster' or 'stability'. */
   kSelection: KSelection;
   /** 'silhouette-tolerance': the largest k whose mean silhouette is within this of the best; default 0.025. */
   silhouetteTolerance: number;

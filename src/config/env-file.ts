@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { ServiceError } from '../errors/catalogue.ts';
 
 export const ENV_FILE = '.env';
 
@@ -20,9 +21,9 @@ export interface EnvFileLoad {
   overridden: string[];
 }
 
-export class EnvFileError extends Error {
-  constructor(message: string) {
-    super(message);
+export class EnvFileError extends ServiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('env_file_invalid', message, options);
     this.name = 'EnvFileError';
   }
 }
@@ -38,7 +39,7 @@ export function loadEnvFile(path: string = ENV_FILE, env: NodeJS.ProcessEnv = pr
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') return null;
-    throw new EnvFileError(`cannot read ${absolute}: ${e.code ?? e.message}`);
+    throw new EnvFileError(`cannot read ${absolute}: ${e.code ?? e.message}`, { cause: err });
   }
   const parsed = parseEnv(text);
   for (const name of Object.keys(parsed)) {

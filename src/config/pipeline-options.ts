@@ -6,8 +6,11 @@ import { z } from 'zod';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
+import { envBoolean } from './env-values.ts';
 import { DEFAULT_FUTURE_QUORUM, DEFAULT_MAX_FUTURE_SKEW_MS } from '../pipeline/future-bound.ts';
-import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { DEFAULT_HOST_ATTRIBUTES_TOPIC, defaultTopics } from '../contract/topics.ts';
+import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import { defaultTierOptions } from '../placement/types.ts';
 import type { RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { DEFAULT_MAX_VM_PAIRS } from '../windows/pair-traffic.ts';
@@ -24,6 +27,25 @@ const clusterCount = z.coerce.number().int().min(2, 'at least 2: one cluster wou
 const whenValid = (...fields: string[]) => ({
   when: (payload: z.core.ParsePayload): boolean => !payload.issues.some((i) => fields.includes(String(i.path?.[0]))),
 });
+
+/** The topic names: Kafka's (KAFKA_TOPIC_*) and a trace's alike. */
+const topicShape = {
+  flowsTopic: z.string().min(1).default(defaultTopics.flows),
+  vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
+  tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
+  /** Host capacities for the placement advice (docs/placement.md). */
+  hostAttributesTopic: z.string().min(1).default(DEFAULT_HOST_ATTRIBUTES_TOPIC),
+};
+export const TopicOptions = z.object(topicShape);
+export type TopicOptionsValue = z.infer<typeof TopicOptions>;
+
+/** The environment variables of the topic names. */
+export const TOPIC_ENV: Record<string, keyof TopicOptionsValue> = {
+  KAFKA_TOPIC_FLOWS: 'flowsTopic',
+  KAFKA_TOPIC_VM_ATTRIBUTES: 'vmAttributesTopic',
+  KAFKA_TOPIC_TENANT_ATTRIBUTES: 'tenantAttributesTopic',
+  KAFKA_TOPIC_HOST_ATTRIBUTES: 'hostAttributesTopic',
+};
 
 export const PipelineOptions = z
   .object({
@@ -45,21 +67,28 @@ export const PipelineOptions = z
     tenantKMax: clusterCount.default(12),
     restarts: positiveInt.max(100).default(5),
     seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
-    pca: z.stringbool().default(false),
+    pca: envBoolean.default(false),
     dbscanEps: z.coerce.number().positive().optional(),
     dbscanMinPoints: positiveInt.max(1000).default(5),
-    flowsTopic: z.string().min(1).default(defaultTopics.flows),
+    ...topicShape,
     /** The JSON the flows topic carries: the contract's own, or a flow collector's (docs/exporters.md). */
     flowFormat: z.enum(FLOW_FORMATS).default('alcor'),
-    vmAttributesTopic: z.string().min(1).default(defaultTopics.vmAttributes),
-    tenantAttributesTopic: z.string().min(1).default(defaultTopics.tenantAttributes),
-    /** Host capacities for the placement advice (docs/placement.md). */
-    hostAttributesTopic: z.string().min(1).default(DEFAULT_HOST_ATTRIBUTES_TOPIC),
     /** Most VM migrations one placement advice suggests. */
     placementMaxMoves: z.coerce.number().int().min(0).max(100_000).default(20),
     /** Capacity of a host that announced none; unset: the largest load observed on any host. */
     placementDefaultVcpus: positiveInt.max(1_000_000).optional(),
     placementDefaultMemoryMb: positiveInt.max(1_000_000_000).optional(),
+    /** Host label keys of the placement tiers (docs/placement.md#tiers): unused while no host carries them. */
+    placementRackLabel: z.string().min(1).max(256).default(defaultTierOptions.rackLabel),
+    placementZoneLabel: z.string().min(1).max(256).default(defaultTierOptions.zoneLabel),
+    /** Distances same rack, same zone, across zones ("1,2,3"): a pair costs traffic x distance, 0 on one host. */
+    placementTierDistances: z
+      .string()
+      .default(`${defaultTierOptions.sameRack},${defaultTierOptions.sameZone},${defaultTierOptions.acrossZones}`)
+      .transform((s) => s.split(',').map((x) => Number(x.trim())))
+      .refine((d) => d.length === 3 && d.every((x) => Number.isFinite(x) && x > 0 && x <= 1_000_000) && d[0]! <= d[1]! && d[1]! <= d[2]!, {
+        message: 'three positive numbers, non-decreasing: same rack, same zone, across zones',
+      }),
     // Bounded resources: each cap, when hit, is counted (FleetState.counters, rejection reasons) and logged.
     /** VMs tracked at once; new ones beyond it are refused. */
     maxVms: positiveInt.max(10_000_000).default(DEFAULT_MAX_VMS),
@@ -171,6 +200,13 @@ export function toRunOptions(o: PipelineOptions): RunOptions {
         o.placementDefaultVcpus === undefined || o.placementDefaultMemoryMb === undefined
           ? 'max-observed'
           : { vcpus: o.placementDefaultVcpus, memoryMb: o.placementDefaultMemoryMb },
+      tiers: {
+        rackLabel: o.placementRackLabel,
+        zoneLabel: o.placementZoneLabel,
+        sameRack: o.placementTierDistances[0]!,
+        sameZone: o.placementTierDistances[1]!,
+        acrossZones: o.placementTierDistances[2]!,
+      },
     },
   };
 }

@@ -1,15 +1,19 @@
 /**
  * The service's configuration, parsed once at start-up from the environment: where to listen, where to
  * keep state and models, what to replay when no Kafka is configured, and the pipeline and clustering
- * options (the same schema as the replay command's flags, under SCREAMING_SNAKE_CASE names).
- * Kafka settings are parsed by src/kafka/options.ts from the same environment.
+ * options (the same schema as the replay command's flags, under SCREAMING_SNAKE_CASE names), access control,
+ * and the Kafka input (kafka-settings.ts). One loader for all of them: every variable is read once, and every
+ * problem of every part is listed in one ConfigError.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { type ApiKey, parseKeyHash } from '../http/auth/api-keys.ts';
-import { parseScope } from '../http/auth/scope.ts';
+import { ServiceError } from '../errors/catalogue.ts';
+import { type ApiKey, parseKeyHash } from '../access/api-keys.ts';
+import { parseScope } from '../access/scope.ts';
+import { envBoolean } from './env-values.ts';
 import { packagePath } from './package-root.ts';
-import { PipelineOptions } from './pipeline-options.ts';
+import { readKafkaSettings, type KafkaSettings } from './kafka-settings.ts';
+import { PipelineOptions, TOPIC_ENV, TopicOptions } from './pipeline-options.ts';
 
 const ServiceEnv = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -92,14 +96,14 @@ export const ApiKeysSetting = z
 const SecurityEnv = z.object({
   API_KEYS: ApiKeysSetting.default([]),
   /** Serve /metrics without a key even when keys are configured (a scraper on a trusted network). */
-  METRICS_PUBLIC: z.stringbool().default(false),
+  METRICS_PUBLIC: envBoolean.default(false),
   /** Requests per RATE_LIMIT_WINDOW_SECONDS per API key (per client IP without one); 0 turns it off. */
   RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** scrypt key checks per RATE_LIMIT_WINDOW_SECONDS per client IP (a key proven once is not checked again); 0: no per-client bound. */
   SCRYPT_RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(100_000).default(10),
   /** Serve an API without keys on an address other than loopback, on purpose. */
-  ALLOW_OPEN_API: z.stringbool().default(false),
+  ALLOW_OPEN_API: envBoolean.default(false),
   /**
    * Host names the service answers to (the Host header, without port), comma-separated; `*`: any. Unset:
    * any when API keys are configured, else the loopback names and HOST (DNS rebinding, docs/security.md).
@@ -180,6 +184,8 @@ export interface ServiceConfig {
   env: ServiceEnv;
   pipeline: PipelineOptions;
   security: SecurityConfig;
+  /** The Kafka input; null when KAFKA_BROKERS is unset (the service then serves EMBEDDED_TRACE). */
+  kafka: KafkaSettings | null;
 }
 
 /** PipelineOptions keys read from the environment, e.g. kMin from K_MIN. Topics come from KAFKA_TOPIC_*. */
@@ -215,19 +221,19 @@ const PIPELINE_ENV: Record<string, string> = {
   DELETED_RETENTION_HOURS: 'deletedRetentionHours',
   MAX_MESSAGE_BYTES: 'maxMessageBytes',
   MAX_BATCH_RECORDS: 'maxBatchRecords',
-  KAFKA_TOPIC_FLOWS: 'flowsTopic',
+  ...TOPIC_ENV,
   KAFKA_FLOW_FORMAT: 'flowFormat',
-  KAFKA_TOPIC_VM_ATTRIBUTES: 'vmAttributesTopic',
-  KAFKA_TOPIC_TENANT_ATTRIBUTES: 'tenantAttributesTopic',
-  KAFKA_TOPIC_HOST_ATTRIBUTES: 'hostAttributesTopic',
   PLACEMENT_MAX_MOVES: 'placementMaxMoves',
   PLACEMENT_DEFAULT_VCPUS: 'placementDefaultVcpus',
   PLACEMENT_DEFAULT_MEMORY_MB: 'placementDefaultMemoryMb',
+  PLACEMENT_RACK_LABEL: 'placementRackLabel',
+  PLACEMENT_ZONE_LABEL: 'placementZoneLabel',
+  PLACEMENT_TIER_DISTANCES: 'placementTierDistances',
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends ServiceError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    super('config_invalid', `invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
 }
@@ -248,7 +254,11 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
   }
   const s = SecurityEnv.safeParse(env);
   if (!s.success) for (const i of s.error.issues) problems.push(`${String(i.path[0])}: ${i.message}`);
-  if (!e.success || !p.success || !s.success) throw new ConfigError(problems);
+  // The Kafka part takes the topic names the pipeline options read (with another pipeline option broken, the
+  // same schema's topic part alone), so that its problems are listed too.
+  const topics = p.success ? p.data : TopicOptions.safeParse(raw).data;
+  const kafka = topics ? readKafkaSettings(env, topics, problems) : null;
+  if (!e.success || !p.success || !s.success || problems.length > 0) throw new ConfigError(problems);
   const sec = s.data;
   if (sec.API_KEYS.length === 0 && !sec.ALLOW_OPEN_API && !isLoopbackHost(e.data.HOST)) {
     throw new ConfigError([
@@ -265,5 +275,5 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
     keyCheckLimit: sec.SCRYPT_RATE_LIMIT_MAX === 0 ? null : { max: sec.SCRYPT_RATE_LIMIT_MAX, windowMs: sec.RATE_LIMIT_WINDOW_SECONDS * 1000 },
     allowedHosts: allowedHostsOf(sec.ALLOWED_HOSTS, sec.API_KEYS, e.data.HOST),
   };
-  return { env: e.data, pipeline: p.data, security };
+  return { env: e.data, pipeline: p.data, security, kafka };
 }

@@ -1,7 +1,8 @@
 /**
  * Hot-path decoder for VmAttributes: through the zod schema one message cost about 12 µs, a tenth of a
  * whole replay's time although attributes are 4% of the records. Held by
- * `test/contract/attributes-decoder.test.ts` to the same decisions and output as `decodeVmAttributes`.
+ * `test/contract/attributes-decoder.test.ts` to the same decisions and output as `decodeVmAttributes`
+ * (test/contract/reference-decoders.ts, through the zod schema).
  */
 import { timeField } from './flow-decoder.ts';
 import type { VmAttributes } from './records.ts';

@@ -7,8 +7,6 @@ export const PROTOCOL_NUMBERS = {
   sctp: 132,
 } as const;
 
-export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
-
 export const TCP = 6;
 export const UDP = 17;
 export const ICMP = 1;

@@ -1,14 +1,13 @@
 /**
- * Decoding through the zod schemas: tenant attributes (rare, so the schema's cost does not matter), and the
- * reference the hot-path decoders of flows and VM attributes are tested against. Turns zod issues into the
- * reason catalogue.
+ * Decoding through the zod schemas: tenant and host attributes (rare, so the schema's cost does not matter).
+ * Turns zod issues into the reason catalogue. The hot-path decoders of flows and VM attributes are tested
+ * against decoders built the same way from these parts (test/contract/reference-decoders.ts).
  */
 import type { z } from 'zod';
-import { fill, parseTimestamp } from './flow-decoder.ts';
-import { protocolNumber } from './protocols.ts';
-import { emptyFlowRecord, type FlowRecord, type HostAttributes, type TenantAttributes, type VmAttributes } from './records.ts';
+import { parseTimestamp } from './flow-decoder.ts';
+import type { HostAttributes, TenantAttributes } from './records.ts';
 import { type Rejection, type RejectReason, rejection } from './rejections.ts';
-import { FlowRecordWire, HostAttributesWire, TenantAttributesWire, VmAttributesWire } from './schemas.ts';
+import { HostAttributesWire, TenantAttributesWire } from './schemas.ts';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
@@ -34,68 +33,19 @@ export function reasonFromIssue(issue: z.core.$ZodIssue, raw: Record<string, unk
   return rejection(reason, field, field ? `${field}: ${issue.message}` : issue.message);
 }
 
-function time(value: string | number): number {
+/** The event time of a value the schema accepted. */
+export function schemaTime(value: string | number): number {
   const t = parseTimestamp(value);
   if (typeof t !== 'number') throw new Error('unreachable: schema accepted an invalid time');
   return t;
 }
 
-export function decodeFlowWithSchema(raw: Record<string, unknown>): Decoded<FlowRecord> {
-  const parsed = FlowRecordWire.safeParse(raw);
-  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
-  const w = parsed.data;
-  const out = emptyFlowRecord();
-  const r = fill(
-    out,
-    time(w.ts),
-    w.start_ts == null ? null : time(w.start_ts),
-    w.src_vm ?? null,
-    w.dst_vm ?? null,
-    w.src_ip,
-    w.dst_ip,
-    w.src_port ?? null,
-    w.dst_port ?? null,
-    protocolNumber(w.protocol)!,
-    w.bytes,
-    w.packets,
-    w.vni ?? null,
-    w.src_host ?? null,
-    w.dst_host ?? null,
-  );
-  return r ? { ok: false, rejection: r } : { ok: true, value: out };
-}
-
 /** Copies labels into a null-prototype object so no key can reach Object.prototype. */
-function copyLabels(labels: Record<string, string> | null | undefined): Record<string, string> | null {
+export function copyLabels(labels: Record<string, string> | null | undefined): Record<string, string> | null {
   if (labels == null) return null;
   const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(labels)) out[k] = v;
   return out;
-}
-
-export function decodeVmAttributes(raw: Record<string, unknown>): Decoded<VmAttributes> {
-  const parsed = VmAttributesWire.safeParse(raw);
-  if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
-  const w = parsed.data;
-  return {
-    ok: true,
-    value: {
-      ts: time(w.ts),
-      vmId: (w.vm_id ?? w.device_id)!,
-      tenantId: (w.tenant_id ?? w.project_id)!,
-      vpcId: w.vpc_id ?? w.network_id ?? null,
-      vni: w.vni ?? w.segmentation_id ?? null,
-      subnetId: w.subnet_id ?? null,
-      ip: w.ip ?? null,
-      image: w.image ?? null,
-      hostId: w.host_id ?? w['binding:host_id'] ?? null,
-      vcpus: w.vcpus ?? null,
-      memoryMb: w.memory_mb ?? null,
-      state: w.state ?? 'active',
-      cpuUtil: w.cpu_util ?? null,
-      labels: copyLabels(w.labels),
-    },
-  };
 }
 
 export function decodeTenantAttributes(raw: Record<string, unknown>): Decoded<TenantAttributes> {
@@ -105,7 +55,7 @@ export function decodeTenantAttributes(raw: Record<string, unknown>): Decoded<Te
   return {
     ok: true,
     value: {
-      ts: time(w.ts),
+      ts: schemaTime(w.ts),
       tenantId: (w.tenant_id ?? w.project_id)!,
       name: w.name ?? null,
       tier: w.tier ?? null,
@@ -120,5 +70,5 @@ export function decodeHostAttributes(raw: Record<string, unknown>): Decoded<Host
   const parsed = HostAttributesWire.safeParse(raw);
   if (!parsed.success) return { ok: false, rejection: reasonFromIssue(parsed.error.issues[0]!, raw) };
   const w = parsed.data;
-  return { ok: true, value: { ts: time(w.ts), hostId: w.host_id, vcpus: w.vcpus, memoryMb: w.memory_mb, labels: copyLabels(w.labels) } };
+  return { ok: true, value: { ts: schemaTime(w.ts), hostId: w.host_id, vcpus: w.vcpus, memoryMb: w.memory_mb, labels: copyLabels(w.labels) } };
 }

@@ -81,10 +81,6 @@ function entropy(sizes: Float64Array, n: number): number {
   return h;
 }
 
-export function mutualInformation(truth: ArrayLike<string | number>, predicted: ArrayLike<string | number>): number {
-  return mutualInformationOf(contingency(truth, predicted));
-}
-
 function mutualInformationOf(c: Contingency): number {
   if (c.rows === 1 || c.cols === 1) return 0;
   const logN = Math.log(c.n);

@@ -6,12 +6,16 @@
 import { z } from 'zod';
 import { adjustedRandIndex, normalizedMutualInformation } from './metrics.ts';
 
-export const Truth = z.object({
+/**
+ * What scoring reads of a truth file: only the labels. The generator writes the whole document (`Truth`,
+ * src/fixtures/types.ts); reading no more than this lets a truth made elsewhere be scored too.
+ */
+export const TruthLabels = z.object({
   name: z.string().optional(),
   vms: z.record(z.string(), z.object({ role: z.string(), tenant_id: z.string().nullish(), app: z.string().nullish() })),
   tenants: z.record(z.string(), z.object({ kind: z.string() })),
 });
-export type Truth = z.infer<typeof Truth>;
+export type TruthLabels = z.infer<typeof TruthLabels>;
 
 export const ResultAssignments = z.object({
   vm_clusters: z.record(z.string(), z.string()),
@@ -54,7 +58,7 @@ function scoreSide(truth: Record<string, string>, predicted: Record<string, stri
   };
 }
 
-export function score(result: ResultAssignments, truth: Truth): Score {
+export function score(result: ResultAssignments, truth: TruthLabels): Score {
   const vmTruth = Object.fromEntries(Object.entries(truth.vms).map(([id, v]) => [id, v.role]));
   const tenantTruth = Object.fromEntries(Object.entries(truth.tenants).map(([id, t]) => [id, t.kind]));
   const out: Score = { vms: scoreSide(vmTruth, result.vm_clusters), tenants: scoreSide(tenantTruth, result.tenant_clusters) };
@@ -64,7 +68,7 @@ export function score(result: ResultAssignments, truth: Truth): Score {
 }
 
 /** Each VM's application: app names repeat across tenants, so the class is the pair. */
-export function applicationTruth(truth: Truth): Record<string, string> {
+export function applicationTruth(truth: TruthLabels): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [id, v] of Object.entries(truth.vms)) if (v.app != null) out[id] = `${v.tenant_id ?? ''}/${v.app}`;
   return out;

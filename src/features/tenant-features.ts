@@ -41,7 +41,7 @@ export const TENANT_BASE_FEATURES = [
  */
 const BASE_WEIGHTS = [0, 0, 0, 0.3, 0.3];
 
-/** How the tenant side chooses k unless told otherwise (selectK.ts selectKByStability). */
+/** How the tenant side chooses k unless told otherwise (select-k.ts selectKByStability). */
 export const TENANT_K_SELECTION = 'stability' as const;
 /** Mix columns are compared by Hellinger distance (square roots of shares), left unstandardised. */
 export const MIX_WEIGHT = 2.5;

@@ -3,10 +3,11 @@
  * ratios, logs) so that a small shop's web server and a large one's look alike. Volumes appear only as logs,
  * and the default clustering weights keep them light.
  */
+import type { FleetState } from '../fleet/fleet-state.ts';
 import type { VmEntry } from '../fleet/vm-entry.ts';
 import { LOCAL_PORTS, PEERS_IN, PEERS_OUT, REMOTE_PORTS } from '../windows/distinct-sets.ts';
-import { PORT_CLASSES } from './ports.ts';
-import * as S from './vm-stats.ts';
+import { PORT_CLASSES } from '../traffic/ports.ts';
+import * as S from '../traffic/vm-stats.ts';
 
 export const VM_FEATURES = [
   'log_bytes_per_min',
@@ -209,4 +210,26 @@ export function vmFeatureWeights(overrides: Readonly<Record<string, number>> = {
     w[i] = value;
   }
   return w;
+}
+
+/**
+ * The VM's features over the fleet's current window, written into `out` at `offset`: the one way both a
+ * clustering run's matrix and a single VM's view read a VM, so that the two always agree.
+ */
+export function fleetVmFeatures(fleet: FleetState, vm: VmEntry, out: Float64Array, offset: number, volumes?: VmVolumes): void {
+  const { first, last } = fleet.windowRange();
+  extractVmFeatures(vm, first, last, fleet.config.windowMs / 60_000, out, offset, volumes, (serial) => fleet.vmBySerial(serial));
+}
+
+/** One VM's current features by name, unknown ones (NaN) left out; null before the fleet has seen event time. */
+export function vmFeatureView(fleet: FleetState, vm: VmEntry): Record<string, number> | null {
+  if (!Number.isFinite(fleet.watermark)) return null;
+  const row = new Float64Array(VM_FEATURE_COUNT);
+  fleetVmFeatures(fleet, vm, row, 0);
+  const features: Record<string, number> = {};
+  VM_FEATURES.forEach((name, i) => {
+    const v = row[i]!;
+    if (Number.isFinite(v)) features[name] = v;
+  });
+  return features;
 }

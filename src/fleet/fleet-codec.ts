@@ -8,7 +8,8 @@
  * peers outside the overlay), then VMs (attributes by string index, ring counters with a bitmap of the
  * non-zero columns per bucket, occupied slots of the distinct-set tables with their slot index, sketches as
  * raw registers), tombstones, tenants, the occupied slots of the pair table and (from version 2) the hosts'
- * announced capacities. Version 1 files still decode (with no host capacities). Typed arrays keep their
+ * announced capacities (from version 3 with their labels: racks and zones of tiered placement costs).
+ * Version 1 files still decode (with no host capacities), version 2 files with hosts without labels. Typed arrays keep their
  * layout (slot indexes are written), so that a decoded table probes exactly like the original.
  *
  * Decoding trusts nothing: every read is bounds-checked, every count is checked against the bytes left
@@ -17,8 +18,9 @@
 import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { ServiceError } from '../errors/catalogue.ts';
 import { MAX_VNI, type VmState } from '../contract/schemas.ts';
-import { STAT_COUNT } from '../features/vm-stats.ts';
+import { STAT_COUNT } from '../traffic/vm-stats.ts';
 import type { DistinctSetsState } from '../windows/distinct-sets.ts';
 import { PAIR_EMPTY, PAIR_STRIDE, type PairTrafficState } from '../windows/pair-traffic.ts';
 import { HLL_MAX_RANK, HLL_REGISTERS } from '../windows/windowed-hll.ts';
@@ -26,18 +28,18 @@ import { type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { type FleetCounters, FleetState, type FleetStateData, type HostCapacity, type VmData } from './fleet-state.ts';
 
 export const FLEET_CODEC_MAGIC = 0x53464341; // "ACFS" read as a little-endian u32
-export const FLEET_CODEC_VERSION = 2;
+export const FLEET_CODEC_VERSION = 3;
 /** The oldest version this build still reads: version 1 lacks only the host capacities. */
 const OLDEST_VERSION = 1;
 
 export type FleetCodecErrorCode = 'bad_magic' | 'unsupported_version' | 'checksum' | 'truncated' | 'config_mismatch' | 'corrupt';
 
-export class FleetCodecError extends Error {
+export class FleetCodecError extends ServiceError {
   constructor(
     readonly code: FleetCodecErrorCode,
     message: string,
   ) {
-    super(`fleet state ${code}: ${message}`);
+    super('fleet_codec_invalid', `fleet state ${code}: ${message}`);
     this.name = 'FleetCodecError';
   }
 }
@@ -285,6 +287,7 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
     body.f64(c.vcpus);
     body.f64(c.memoryMb);
     body.f64(c.ts);
+    writeLabels(body, c.labels ?? null, strings);
   }
 
   const w = new Writer();
@@ -544,7 +547,8 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
       const id = str('host id');
       const c = { vcpus: r.f64('host vCPUs'), memoryMb: r.f64('host memory'), ts: r.f64('host ts') };
       if (!(c.vcpus >= 0 && c.memoryMb >= 0 && Number.isFinite(c.vcpus) && Number.isFinite(c.memoryMb) && Number.isFinite(c.ts))) corrupt(`host ${id} has a bad capacity`);
-      hostCapacity.push([id, c]);
+      const labels = version >= 3 ? readLabels(r, str) : null;
+      hostCapacity.push([id, labels === null ? c : { ...c, labels }]);
     }
   }
   if (r.left !== 0) corrupt(`${r.left} bytes after the end of the state`);

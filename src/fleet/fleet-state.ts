@@ -5,7 +5,7 @@
 import { ICMP, ICMPV6, TCP, UDP } from '../contract/protocols.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type Rejection, rejection } from '../contract/rejections.ts';
-import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
+import { isInfraPort, LOCAL_SERVICE, METADATA_IPS, portClass, REMOTE_SERVICE, serviceEnd } from '../traffic/ports.ts';
 import {
   S_BYTES_CLIENT,
   S_BYTES_CROSS_HOST,
@@ -30,7 +30,7 @@ import {
   S_SERVED_BASE,
   S_USED_BASE,
   STAT_COUNT,
-} from '../features/vm-stats.ts';
+} from '../traffic/vm-stats.ts';
 import {
   type DistinctSetsState,
   type DistinctShape,
@@ -61,10 +61,10 @@ export interface FleetCounters {
   /** Flows whose every VM end was already deleted: valid, but they change nothing. */
   flowsForDeletedVms: number;
   vmAttributesApplied: number;
-  /** Attribute snapshots older than the one already held (the newest ts wins). */
+  /** Attribute records older than the one already held (the newest ts wins). */
   vmAttributesStale: number;
   /**
-   * Attribute snapshots older than the idle time before the VM's entry was made (or before the last sweep,
+   * Attribute records older than the idle time before the VM's entry was made (or before the last sweep,
    * for a VM not held): they belong to a VM that expired, and are dropped as the sweep would have.
    */
   vmAttributesExpired: number;
@@ -112,6 +112,8 @@ export interface HostCapacity {
   vcpus: number;
   memoryMb: number;
   ts: number;
+  /** The host's labels, when it sent any: racks and zones for tiered placement costs. */
+  labels?: Record<string, string>;
 }
 
 export interface VmData {
@@ -540,7 +542,7 @@ export class FleetState {
   }
 
   /**
-   * Applies a VM's attribute snapshot: the newest ts wins; `deleted` removes the VM from every result.
+   * Applies a VM's attributes record: the newest ts wins; `deleted` removes the VM from every result.
    * Returns a rejection when the VM is new and `maxVms` are tracked.
    */
   applyVmAttributes(a: VmAttributes): Rejection | null {
@@ -550,7 +552,7 @@ export class FleetState {
         this.counters.vmAttributesStale++;
         return null;
       }
-      // A newer snapshot of a VM that was deleted: the id came back (re-created); start afresh.
+      // Newer attributes of a VM that was deleted: the id came back (re-created); start afresh.
       this.deleted.delete(a.vmId);
       this.deletedSerials.delete(a.vmId);
     }
@@ -601,7 +603,7 @@ export class FleetState {
   }
 
   /**
-   * Applies a tenant's attribute snapshot: the newest ts wins. A new tenant at `maxTenants` is refused (a
+   * Applies a tenant's attributes record: the newest ts wins. A new tenant at `maxTenants` is refused (a
    * tenant_cap rejection, returned); a message whose labels would pass `maxTenantLabels` is applied without
    * them (a partial set would mislead).
    */
@@ -662,14 +664,16 @@ export class FleetState {
    * A host's announced capacity (placement advice): the newest ts wins. A new host beyond MAX_HOSTS is
    * refused and counted, so that a flood of host ids cannot grow the map without bound.
    */
-  applyHostAttributes(h: { ts: number; hostId: string; vcpus: number; memoryMb: number }): void {
+  applyHostAttributes(h: { ts: number; hostId: string; vcpus: number; memoryMb: number; labels?: Record<string, string> | null }): void {
     const held = this.hostCapacity.get(h.hostId);
     if (held !== undefined && held.ts > h.ts) return;
     if (held === undefined && this.hostCapacity.size >= MAX_HOSTS) {
       this.hostsRefused++;
       return;
     }
-    this.hostCapacity.set(h.hostId, { vcpus: h.vcpus, memoryMb: h.memoryMb, ts: h.ts });
+    const c: HostCapacity = { vcpus: h.vcpus, memoryMb: h.memoryMb, ts: h.ts };
+    if (h.labels !== undefined && h.labels !== null) c.labels = h.labels;
+    this.hostCapacity.set(h.hostId, c);
   }
 
   /** The live VM with this serial, if any. */

@@ -9,7 +9,8 @@ import { registerSecurity, type SecurityOptions } from './auth/access-control.ts
 import { documentedEdge, registerDocs } from './docs.ts';
 import { errorBody, handleError } from './errors.ts';
 import { registerMethodNotAllowed } from './method-not-allowed.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import type { ServiceMetrics } from '../observability/service-metrics.ts';
+import { HttpMetrics } from './request-metrics.ts';
 import { affinityRoutes } from './routes/affinity.ts';
 import { affinityGraphRoutes } from './routes/affinity-graph.ts';
 import { placementRoutes } from './routes/placement.ts';
@@ -70,10 +71,11 @@ export function buildApp(view: ServiceView, options: AppOptions): FastifyInstanc
   });
 
   const { metrics } = options;
+  const httpMetrics = new HttpMetrics(metrics.registry, metrics.prefix);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL, keeps the label set bounded; unmatched requests share one label.
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    httpMetrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   // Before the routes: the rate limiter, the docs and the 405 answer attach to each route as it is added.

@@ -13,7 +13,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { routeAccess, type SecurityOptions } from './auth/access-control.ts';
-import type { RouteAccess } from './auth/scope.ts';
+import type { RouteAccess } from '../access/scope.ts';
 import { ErrorBody } from './schemas.ts';
 
 export const DOCS_PREFIX = '/docs';

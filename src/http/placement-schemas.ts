@@ -15,6 +15,7 @@ const BlockedMove = z.object({
   to_host: z.string(),
   bytes_per_minute_saved: z.number(),
   constraint: Constraint.describe('what stopped the move'),
+  cost_saved: z.number().optional().describe('with tiers only: the weighted cost (traffic x host distance) the move would have saved'),
 });
 
 export const PlacementResponse = z.object({
@@ -32,6 +33,7 @@ export const PlacementResponse = z.object({
         from_load: HostLoad.describe('load of from_host after this move'),
         to_load: HostLoad.describe('load of to_host after this move'),
         better_blocked: BlockedMove.nullable().describe('the move of these VMs that would have saved more, and what stopped it'),
+        cost_saved: z.number().optional().describe('with tiers only: the weighted cost (traffic x host distance) this move saves'),
       }),
     )
     .describe('in the order to apply them'),
@@ -69,4 +71,14 @@ export const PlacementResponse = z.object({
     hosts_over_capacity: z.array(z.string()),
   }),
   strategy: z.enum(['single', 'groups', 'group-density', 'pairs']),
+  weighted_cost: z
+    .object({
+      before: z.number(),
+      after: z.number(),
+      distances: z.object({ same_host: z.literal(0), same_rack: z.number(), same_zone: z.number(), across_zones: z.number() }),
+      rack_label: z.string(),
+      zone_label: z.string(),
+    })
+    .optional()
+    .describe('with tiers only (a host has a rack or zone label): traffic x host distance, the objective of the advice'),
 });

@@ -3,7 +3,7 @@
  * contract's assignment maps and cluster descriptions (from runs/result.ts), and id-sorted member lists for
  * paging and filters. Runs are immutable, so the index is cached by identity and dropped with the run.
  */
-import { affinityGroupId } from '../runs/affinity.ts';
+import { affinityGroupId } from '../contract/ids.ts';
 import { type ClusteringRun, clusterIdOf } from '../runs/clustering-run.ts';
 import { buildResult, type SideSummary } from '../runs/result.ts';
 import { compareIds } from './paging.ts';

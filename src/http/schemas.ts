@@ -285,7 +285,7 @@ export const LifecycleEventBody = z
   })
   .describe('What happened to a cluster between the previous run and this one');
 
-export const RunChanges = z.object({
+export const RunChangesPage = z.object({
   run_id: z.string(),
   previous_run_id: z.string().nullable(),
   computed_at: RunTime,
@@ -297,7 +297,7 @@ export const RunChanges = z.object({
     .describe('A page of the entities whose cluster id changed, sorted by id'),
   next_cursor: NextCursor,
 });
-export type RunChanges = z.infer<typeof RunChanges>;
+export type RunChangesPage = z.infer<typeof RunChangesPage>;
 
 // ---- anomalies and affinity groups ------------------------------------------------------------------------
 

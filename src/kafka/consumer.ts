@@ -18,8 +18,10 @@
  * reconnects with backoff until stop(). Nothing here throws into the process.
  */
 import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from 'kafkajs';
+import type { PartitionOffset } from '../contract/topics.ts';
 import { type DeadLetterError, type DeadLetterProducer, toDeadLetterError } from './dead-letter.ts';
-import { defaultRetry, describeKafkaError, type KafkaLogger, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { defaultRetry, describeKafkaError, type KafkaLogger, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
   topic: string;
@@ -40,14 +42,6 @@ export interface PartitionLag {
   committed: number | null;
   /** highWatermark - committed (or - first offset seen, before any commit). */
   lag: number;
-}
-
-/** The next offset to read on one partition (a Kafka commit's meaning). */
-export interface PartitionOffset {
-  topic: string;
-  partition: number;
-  /** Decimal string: Kafka offsets are 64-bit. */
-  next: string;
 }
 
 export interface FlowConsumerOptions {

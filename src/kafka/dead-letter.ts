@@ -11,6 +11,7 @@
  */
 import type { Admin, ConfigResourceTypes, Kafka, Message, Producer } from 'kafkajs';
 import type { RejectedRecord } from '../contract/rejections.ts';
+import { ServiceError } from '../errors/catalogue.ts';
 import { type KafkaLogger, silentLogger } from './options.ts';
 
 export interface DeadLetterOptions {
@@ -67,14 +68,15 @@ export interface DeadLetterValue {
  * Why a flush failed. `retriable: false` when retrying cannot help until an operator acts (an ACL, a size
  * limit): `code` is Kafka's error name, e.g. TOPIC_AUTHORIZATION_FAILED or MESSAGE_TOO_LARGE.
  */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends ServiceError {
   constructor(
     message: string,
     readonly code: string,
     readonly retriable: boolean,
     readonly topic: string | null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super('dead_letter_failed', message, options);
     this.name = 'DeadLetterError';
   }
 }
@@ -390,5 +392,5 @@ export function toDeadLetterError(err: unknown, topic: string | null): DeadLette
   // Only the broker's own verdicts (protocol errors: an ACL, a size) are final; a timeout, a lost connection
   // or a client-side failure may pass, and is retried.
   const final = root.retriable === false && typeof root.type === 'string';
-  return new DeadLetterError(message, code, !final, topic);
+  return new DeadLetterError(message, code, !final, topic, { cause: err });
 }

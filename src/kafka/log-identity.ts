@@ -12,22 +12,9 @@
  * the consumer then also checks, batch by batch, that the log's end is not behind what it applied.
  */
 import { type Admin, Kafka } from 'kafkajs';
-import type { PartitionOffset } from './consumer.ts';
-import { defaultRetry, describeKafkaError, type KafkaSettings, silentLogger, toKafkaConfig } from './options.ts';
-
-export interface PartitionExtent {
-  topic: string;
-  partition: number;
-  /** First offset still in the log (the partition's start). */
-  low: string;
-  /** Next offset to be written (the partition's end, the high watermark). */
-  high: string;
-}
-
-export interface KafkaLogIdentity {
-  clusterId: string;
-  partitions: PartitionExtent[];
-}
+import type { KafkaLogIdentity, PartitionExtent, PartitionOffset } from '../contract/topics.ts';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
+import { defaultRetry, describeKafkaError, silentLogger, toKafkaConfig } from './options.ts';
 
 export async function describeKafkaLog(admin: Admin, topics: readonly string[]): Promise<KafkaLogIdentity> {
   const { clusterId } = await admin.describeCluster();

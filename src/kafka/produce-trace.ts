@@ -10,9 +10,9 @@
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { collectorToContract, type FlowFormat } from '../contract/formats/flow-formats.ts';
-import { defaultTopics } from '../pipeline/pipeline.ts';
+import { defaultTopics } from '../contract/topics.ts';
 import { readTraceChunks } from '../trace/trace-reader.ts';
-import { isValidTopicName } from './options.ts';
+import { isValidTopicName } from '../config/kafka-settings.ts';
 
 export interface ProduceOptions {
   /** Records per second (array values count each element); 0 or absent: no limit. */
@@ -128,7 +128,7 @@ export function eventTimeOf(value: unknown): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Pending {
+interface PendingMessage {
   topic: string;
   message: Message;
   records: number;
@@ -173,7 +173,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
   };
   const started = Date.now();
   let lastProgress = 0;
-  let pending: Pending[] = [];
+  let pending: PendingMessage[] = [];
   let pendingRecords = 0;
   let pendingBytes = 0;
   let rateAnchor = started;
@@ -243,7 +243,7 @@ async function produceWith(producer: Producer, path: string, options: ProduceOpt
     }
   };
 
-  const enqueue = async (p: Pending): Promise<void> => {
+  const enqueue = async (p: PendingMessage): Promise<void> => {
     if (pendingBytes + p.bytes > maxRequestBytes) await send();
     pending.push(p);
     pendingBytes += p.bytes;

@@ -10,24 +10,10 @@ import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from 
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { ConnectionLog, type ConnectionLogState, DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
+import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
-import { type FleetSnapshot, takeSnapshot } from '../runs/snapshot.ts';
+import { type RunInput, takeRunInput } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
-
-export interface TopicNames {
-  flows: string;
-  vmAttributes: string;
-  tenantAttributes: string;
-}
-
-/** The trace topic of host capacities (placement advice, docs/placement.md): a CONTRACT.md extension. */
-export const DEFAULT_HOST_ATTRIBUTES_TOPIC = 'host-attributes';
-
-export const defaultTopics: TopicNames = {
-  flows: 'overlay-flows',
-  vmAttributes: 'vm-attributes',
-  tenantAttributes: 'tenant-attributes',
-};
 
 export interface PipelineConfig {
   window: WindowConfig;
@@ -285,8 +271,8 @@ export class Pipeline {
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
   }
 
-  snapshot(): FleetSnapshot {
-    return takeSnapshot(this.fleet);
+  runInput(): RunInput {
+    return takeRunInput(this.fleet);
   }
 
   get connections(): ConnectionLog {

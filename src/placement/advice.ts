@@ -6,8 +6,8 @@
  * `planPlacement` computes the plan for the whole fleet once; `describePlacement` turns it into the
  * document for the whole fleet or one tenant (only moves of its VMs, and the traffic touching them).
  */
-import { affinityGroupId } from '../runs/affinity.ts';
-import { crossHostByHost, crossHostTraffic, type PlacementFleet, prepareFleet } from './fleet.ts';
+import { affinityGroupId } from '../contract/ids.ts';
+import { crossHostByHost, crossHostTraffic, hostDistance, type PlacementFleet, placementCost, prepareFleet } from './fleet.ts';
 import { blockedMoves, greedyPlan, hostLoads, type Plan } from './greedy.ts';
 import { defaultImproveLimits, improvePlan } from './improve.ts';
 import {
@@ -19,6 +19,7 @@ import {
   type PlacementInput,
   type PlacementOptions,
   type PlacementStrategy,
+  type WeightedCost,
 } from './types.ts';
 
 export interface PlacementPlan {
@@ -77,14 +78,24 @@ export function describePlacement(p: PlacementPlan, input: PlacementInput, tenan
   const { fleet: f, plan } = p;
   const ids = input.vms;
   const mine = (v: number): boolean => tenant === null || ids[v]!.tenant === tenant;
+  const tiered = f.tiers !== null;
+  // With tiers a gain is weighted cost; the cross-host bytes of each move are counted apart, on the placement it applies to.
+  const replay = f.hostOf.slice();
+  const crossSaved = plan.steps.map((s) => {
+    if (!tiered) return { move: s.gain, better: s.better?.gain ?? 0 };
+    const move = crossHostGain(f, replay, s.members, s.to);
+    const better = s.better === null ? 0 : crossHostGain(f, replay, s.members, s.better.to);
+    for (const m of s.members) replay[m] = s.to;
+    return { move, better };
+  });
   const moves = plan.steps
-    .map((s) => ({
+    .map((s, i) => ({
       step: s.step,
       vm_ids: s.members.filter(mine).map((v) => ids[v]!.id),
       affinity_group: s.group >= 0 ? affinityGroupId(s.group) : null,
       from_host: f.hostIds[s.from]!,
       to_host: f.hostIds[s.to]!,
-      bytes_per_minute_saved: round(s.gain),
+      bytes_per_minute_saved: round(crossSaved[i]!.move),
       from_load: load(f, s.from, s.fromLoad[0], s.fromLoad[1]),
       to_load: load(f, s.to, s.toLoad[0], s.toLoad[1]),
       better_blocked:
@@ -93,15 +104,23 @@ export function describePlacement(p: PlacementPlan, input: PlacementInput, tenan
           : {
               vm_ids: s.members.filter(mine).map((v) => ids[v]!.id),
               to_host: f.hostIds[s.better.to]!,
-              bytes_per_minute_saved: round(s.better.gain),
+              bytes_per_minute_saved: round(crossSaved[i]!.better),
               constraint: s.better.constraint,
+              ...(tiered ? { cost_saved: round(s.better.gain) } : {}),
             },
+      ...(tiered ? { cost_saved: round(s.gain) } : {}),
     }))
     .filter((m) => m.vm_ids.length > 0);
   const blocked: BlockedMove[] = p.blocked
     .filter((b) => mine(b.vm))
     .slice(0, BLOCKED_SHOWN)
-    .map((b) => ({ vm_ids: [ids[b.vm]!.id], to_host: f.hostIds[b.to]!, bytes_per_minute_saved: round(b.gain), constraint: b.constraint }));
+    .map((b) => ({
+      vm_ids: [ids[b.vm]!.id],
+      to_host: f.hostIds[b.to]!,
+      bytes_per_minute_saved: round(tiered ? crossHostGain(f, plan.host, [b.vm], b.to) : b.gain),
+      constraint: b.constraint,
+      ...(tiered ? { cost_saved: round(b.gain) } : {}),
+    }));
   const before = tenant === null ? p.before : tenantCrossHost(f, f.hostOf, mine);
   const after = tenant === null ? p.after : tenantCrossHost(f, plan.host, mine);
   const hostsShown = new Set<number>();
@@ -155,7 +174,46 @@ export function describePlacement(p: PlacementPlan, input: PlacementInput, tenan
       hosts_over_capacity: tenant === null ? hostsOver : hostsOver.filter((h) => hosts.some((x) => x.host_id === h)),
     },
     strategy: plan.strategy,
+    ...(tiered ? { weighted_cost: weightedCost(p, tenant === null ? null : mine) } : {}),
   };
+}
+
+/** Cross-host bytes per minute that moving `members` together to `to` takes off the fabric, on placement `host`. */
+function crossHostGain(f: PlacementFleet, host: Int32Array, members: readonly number[], to: number): number {
+  const moving = new Set(members);
+  let gain = 0;
+  for (const m of members)
+    for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
+      const x = f.adjTo[j]!;
+      const w = f.adjWeight[j]!;
+      // A pair inside the moving set ends on one host; seen from both ends, each end counts half.
+      if (moving.has(x)) gain += host[x] !== host[m] ? w / 2 : 0;
+      else gain += (host[x] !== host[m] ? w : 0) - (host[x] !== to ? w : 0);
+    }
+  return gain;
+}
+
+function weightedCost(p: PlacementPlan, mine: ((v: number) => boolean) | null): WeightedCost {
+  const { fleet: f, plan } = p;
+  const t = p.options.tiers;
+  const cost = (host: Int32Array): number => (mine === null ? placementCost(f, host) : tenantCost(f, host, mine));
+  return {
+    before: round(cost(f.hostOf)),
+    after: round(cost(plan.host)),
+    distances: { same_host: 0, same_rack: t.sameRack, same_zone: t.sameZone, across_zones: t.acrossZones },
+    rack_label: t.rackLabel,
+    zone_label: t.zoneLabel,
+  };
+}
+
+function tenantCost(f: PlacementFleet, host: Int32Array, mine: (v: number) => boolean): number {
+  let sum = 0;
+  for (let v = 0; v < f.vmCount; v++)
+    for (let j = f.adjStart[v]!; j < f.adjStart[v + 1]!; j++) {
+      const x = f.adjTo[j]!;
+      if (x > v && host[x] !== host[v] && (mine(v) || mine(x))) sum += f.adjWeight[j]! * hostDistance(f, host[v]!, host[x]!);
+    }
+  return sum;
 }
 
 function tenantCrossHost(f: PlacementFleet, host: Int32Array, mine: (v: number) => boolean): number {
@@ -179,9 +237,4 @@ function noMoveReason(p: PlacementPlan, tenant: string | null, before: number): 
   if (tenant !== null && before <= 0) return 'no_cross_host_traffic';
   if (tenant !== null && p.plan.steps.length > 0) return 'no_move_for_tenant';
   return 'no_feasible_move';
-}
-
-/** The advice for the whole fleet (or one tenant) in one call. */
-export function advisePlacement(input: PlacementInput, options: Partial<PlacementOptions> = {}, tenant: string | null = null): PlacementAdvice {
-  return describePlacement(planPlacement(input, options), input, tenant);
 }

@@ -30,6 +30,21 @@ export interface PlacementFleet {
   pairsWithoutHost: number;
   /** Pairs with traffic between two VMs that both have a host. */
   pairs: number;
+  /** Rack and zone of each host when some host carries a tier label, null otherwise (every distance 1). */
+  tiers: FleetTiers | null;
+}
+
+export interface FleetTiers {
+  /** Rack of each host (numbered within its zone), -1 when the host has no rack label. */
+  rackOf: Int32Array;
+  /** Zone of each host, -1 when the host has no zone label. */
+  zoneOf: Int32Array;
+  /** Hosts of each rack (or of each zone, for a host with a zone and no rack): where a VM can join its peers' tier. */
+  neighbourhoodOf: Int32Array;
+  neighbourhoods: number[][];
+  sameRack: number;
+  sameZone: number;
+  acrossZones: number;
 }
 
 export function prepareFleet(input: PlacementInput, options: PlacementOptions): PlacementFleet {
@@ -129,7 +144,76 @@ export function prepareFleet(input: PlacementInput, options: PlacementOptions): 
     adjWeight,
     pairsWithoutHost,
     pairs: kept,
+    tiers: prepareTiers(input, options, hostIds),
   };
+}
+
+function prepareTiers(input: PlacementInput, options: PlacementOptions, hostIds: readonly string[]): FleetTiers | null {
+  const t = options.tiers;
+  const H = hostIds.length;
+  const rackOf = new Int32Array(H).fill(-1);
+  const zoneOf = new Int32Array(H).fill(-1);
+  const neighbourhoodOf = new Int32Array(H).fill(-1);
+  const racks = new Map<string, number>();
+  const zones = new Map<string, number>();
+  const hoods = new Map<string, number>();
+  const neighbourhoods: number[][] = [];
+  let labelled = false;
+  const index = (m: Map<string, number>, k: string): number => {
+    let i = m.get(k);
+    if (i === undefined) {
+      i = m.size;
+      m.set(k, i);
+    }
+    return i;
+  };
+  for (let h = 0; h < H; h++) {
+    const labels = input.hostCapacity.get(hostIds[h]!)?.labels;
+    if (labels === undefined) continue;
+    const zone = labels[t.zoneLabel];
+    const rack = labels[t.rackLabel];
+    const hasZone = zone !== undefined && zone !== '';
+    const hasRack = rack !== undefined && rack !== '';
+    if (hasZone) zoneOf[h] = index(zones, zone);
+    // A rack name is only unique within its zone.
+    if (hasRack) rackOf[h] = index(racks, `${hasZone ? zone : ''}\u0000${rack}`);
+    if (hasZone || hasRack) {
+      labelled = true;
+      const hood = index(hoods, hasRack ? `r${rackOf[h]}` : `z${zoneOf[h]}`);
+      neighbourhoodOf[h] = hood;
+      if (hood === neighbourhoods.length) neighbourhoods.push([]);
+      neighbourhoods[hood]!.push(h);
+    }
+  }
+  if (!labelled) return null;
+  return { rackOf, zoneOf, neighbourhoodOf, neighbourhoods, sameRack: t.sameRack, sameZone: t.sameZone, acrossZones: t.acrossZones };
+}
+
+/**
+ * Distance of two hosts: 0 for one host, 1 across hosts without tiers; with tiers the rack, zone or
+ * across-zones distance. A host without labels is in no rack and no zone, so it is across zones from every
+ * other: the advice never counts on a closeness nobody announced.
+ */
+export function hostDistance(f: PlacementFleet, a: number, b: number): number {
+  if (a === b) return 0;
+  const t = f.tiers;
+  if (t === null) return 1;
+  const ra = t.rackOf[a]!;
+  const za = t.zoneOf[a]!;
+  if (ra >= 0 && ra === t.rackOf[b]) return t.sameRack;
+  if (za >= 0 && za === t.zoneOf[b]) return t.sameZone;
+  return t.acrossZones;
+}
+
+/** Weighted cost of a placement (traffic times host distance, bytes per minute), each pair once. */
+export function placementCost(f: PlacementFleet, host: Int32Array): number {
+  let sum = 0;
+  for (let v = 0; v < f.vmCount; v++)
+    for (let j = f.adjStart[v]!; j < f.adjStart[v + 1]!; j++) {
+      const x = f.adjTo[j]!;
+      if (x > v && host[x] !== host[v]) sum += f.adjWeight[j]! * hostDistance(f, host[v]!, host[x]!);
+    }
+  return sum;
 }
 
 function validSize(x: number | null | undefined): x is number {

@@ -8,7 +8,7 @@
  * A VM moves at most once: the advice is a list of migrations, and moving a VM twice is one migration too
  * many. The 'single' strategy is the plain baseline (the single VM with the largest gain, repeat).
  */
-import type { PlacementFleet } from './fleet.ts';
+import { hostDistance, type PlacementFleet } from './fleet.ts';
 import type { PlacementConstraint, PlacementStrategy } from './types.ts';
 
 const EPS = 1e-9;
@@ -225,6 +225,10 @@ export class PlacementState {
   private readonly hostWeight: Float64Array;
   private readonly mark: Int32Array;
   private tick = 0;
+  private readonly hostMark: Int32Array;
+  private hostTick = 0;
+  /** With tiers: the last evaluation that priced each rack (or zone) of peers. */
+  private readonly hoodMark: Int32Array;
   /** The hosts with the most free vCPUs: where a pair from two full hosts can meet. */
   private roomy: number[] = [];
   private roomyStale = true;
@@ -241,6 +245,8 @@ export class PlacementState {
     }
     this.hostWeight = new Float64Array(f.hostIds.length);
     this.mark = new Int32Array(f.vmCount);
+    this.hostMark = new Int32Array(f.hostIds.length);
+    this.hoodMark = new Int32Array(f.tiers?.neighbourhoods.length ?? 0);
   }
 
   /** The ROOMY_HOSTS hosts with the most free vCPUs (ties by index), found again only after a move. */
@@ -271,6 +277,13 @@ export class PlacementState {
     const f = this.f;
     let gain = 0;
     const own = this.host[m]!;
+    if (f.tiers !== null) {
+      for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
+        const hx = this.host[f.adjTo[j]!]!;
+        gain += f.adjWeight[j]! * (hostDistance(f, own, hx) - hostDistance(f, h, hx));
+      }
+      return gain;
+    }
     for (let j = f.adjStart[m]!; j < f.adjStart[m + 1]!; j++) {
       const hx = this.host[f.adjTo[j]!]!;
       if (hx === h) gain += f.adjWeight[j]!;
@@ -343,6 +356,7 @@ export class PlacementState {
     // Traffic each member keeps with its own host (lost by moving) and the pair traffic a move would join.
     let lost = 0;
     let joined = 0;
+    const tiered = f.tiers !== null;
     for (let i = 0; i < k; i++) {
       const m = members[i]!;
       const hm = this.host[m]!;
@@ -350,10 +364,12 @@ export class PlacementState {
         const x = f.adjTo[j]!;
         const h = this.host[x]!;
         if (this.mark[x] === tick) {
-          if (h !== hm) joined += f.adjWeight[j]! / 2;
+          if (h !== hm) joined += (f.adjWeight[j]! * (tiered ? hostDistance(f, hm, h) : 1)) / 2;
           continue;
         }
-        if (h === hm) lost += f.adjWeight[j]!;
+        // With tiers, `lost` is the members' cost now; a target's gain subtracts their cost there.
+        if (tiered) lost -= f.adjWeight[j]! * hostDistance(f, hm, h);
+        else if (h === hm) lost += f.adjWeight[j]!;
         if (w[h] === 0) touched.push(h);
         w[h]! += f.adjWeight[j]!;
       }
@@ -361,11 +377,12 @@ export class PlacementState {
     const out: Evaluation = { to: -1, gain: 0, blockedTo: -1, blockedGain: 0, constraint: null };
     let bestTo = -1;
     let bestGain = EPS;
-    const consider = (h: number): void => {
+    /** Whether h became the feasible target; `known` is h's gain when the caller has it already. */
+    const consider = (h: number, known = Number.NaN): boolean => {
       // A target that is one member's host is a smaller move, which that member's own unit covers.
-      if (oneHost ? h === from : isMemberHost(this.host, members, h)) return;
-      const gain = w[h]! - lost + joined;
-      if (gain <= EPS) return;
+      if (oneHost ? h === from : isMemberHost(this.host, members, h)) return false;
+      const gain = !Number.isNaN(known) ? known : tiered ? this.tieredGain(h, touched) - lost + joined : w[h]! - lost + joined;
+      if (gain <= EPS) return false;
       if (gain > bestGain || (gain === bestGain && h < bestTo)) {
         bestGain = gain;
         bestTo = h;
@@ -375,11 +392,34 @@ export class PlacementState {
         if (c === null) {
           out.to = h;
           out.gain = gain;
+          return true;
         }
       }
+      return false;
     };
     for (const h of touched) consider(h);
-    if (!oneHost) for (const h of this.roomyHosts()) if (w[h] === 0) consider(h);
+    if (tiered) {
+      // A host full of a VM's peers can still have a neighbour in their rack (or zone) with room.
+      const t = f.tiers!;
+      const seen = ++this.hostTick;
+      for (const h of touched) this.hostMark[h] = seen;
+      for (const h of touched) {
+        const hood = t.neighbourhoodOf[h]!;
+        if (hood < 0 || this.hoodMark[hood] === seen) continue;
+        this.hoodMark[hood] = seen;
+        // The hosts of a rack (or of a zone without racks) that hold no peer are all as far from every peer,
+        // so they share one gain: priced once, and the first (smallest) feasible one is the rack's candidate.
+        let gain = Number.NaN;
+        for (const g of t.neighbourhoods[hood]!) {
+          if (this.hostMark[g] === seen) continue;
+          if (Number.isNaN(gain)) gain = this.tieredGain(g, touched) - lost + joined;
+          if (gain <= EPS || consider(g, gain)) break;
+          // Only a feasible host can beat the best feasible move; a smaller gain cannot.
+          if (gain < out.gain) break;
+        }
+      }
+      if (!oneHost) for (const h of this.roomyHosts()) if (this.hostMark[h] !== seen) consider(h);
+    } else if (!oneHost) for (const h of this.roomyHosts()) if (w[h] === 0) consider(h);
     for (const h of touched) w[h] = 0;
     if (bestTo >= 0 && bestGain > out.gain + EPS) {
       out.blockedTo = bestTo;
@@ -387,6 +427,13 @@ export class PlacementState {
       out.constraint = fixed ?? this.constraintOn(members, bestTo, sumV, sumM);
     }
     return out;
+  }
+
+  /** With tiers: the cost the members' outside traffic (per host in `hostWeight`) would have on host h. */
+  private tieredGain(h: number, touched: readonly number[]): number {
+    let cost = 0;
+    for (const t of touched) cost += this.hostWeight[t]! * hostDistance(this.f, h, t);
+    return -cost;
   }
 
   apply(members: ArrayLike<number>, to: number): void {

@@ -1,12 +1,12 @@
 /**
- * Placement advice as a stage of a clustering run: its input from the run's snapshot (each VM's host,
+ * Placement advice as a stage of a clustering run: its input from the run's input (each VM's host,
  * size and labels, the hosts' announced capacity) and the run's affinity groups.
  */
 import { type PlacementPlan, planPlacement } from './advice.ts';
 import type { Capacity, PlacementInput, PlacementOptions, PlacementVm } from './types.ts';
 
-/** What a snapshot keeps for placement, parallel to its VM ids; plain data for the worker boundary. */
-export interface PlacementSnapshot {
+/** What a run input keeps for placement, parallel to its VM ids; plain data for the worker boundary. */
+export interface PlacementFacts {
   vmHosts: (string | null)[];
   vmVcpus: (number | null)[];
   vmMemoryMb: (number | null)[];
@@ -24,7 +24,7 @@ export interface RunPlacement {
 export function placementInput(
   vmIds: readonly string[],
   vmTenants: readonly (string | null)[],
-  s: PlacementSnapshot,
+  s: PlacementFacts,
   pairs: PlacementInput['pairs'],
   groups: Int32Array | null,
   windowMs: number,

@@ -16,7 +16,24 @@ export interface PlacementVm {
 export interface Capacity {
   vcpus: number;
   memoryMb: number;
+  /** The host's labels (host-attributes topic): where the rack and zone labels of tiered costs come from. */
+  labels?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Distances of tiered costs (docs/placement.md#tiers): a pair costs its traffic times the distance of its
+ * hosts, 0 on one host. Tiers apply only when some host carries the rack or zone label; without them every
+ * pair across hosts costs 1, the cross-host traffic.
+ */
+export interface PlacementTierOptions {
+  rackLabel: string;
+  zoneLabel: string;
+  sameRack: number;
+  sameZone: number;
+  acrossZones: number;
+}
+
+export const defaultTierOptions: PlacementTierOptions = { rackLabel: 'rack', zoneLabel: 'zone', sameRack: 1, sameZone: 2, acrossZones: 3 };
 
 export interface PlacementInput {
   vms: readonly PlacementVm[];
@@ -43,6 +60,7 @@ export interface PlacementOptions {
   pinnedLabel: string;
   /** 'best' runs every strategy and keeps the one that saves most; 'single' is the plain greedy baseline. */
   strategy: 'best' | PlacementStrategy;
+  tiers: PlacementTierOptions;
 }
 
 export type PlacementStrategy = 'single' | 'groups' | 'group-density' | 'pairs';
@@ -53,6 +71,7 @@ export const defaultPlacementOptions: PlacementOptions = {
   antiAffinityLabel: 'anti_affinity',
   pinnedLabel: 'pinned',
   strategy: 'best',
+  tiers: defaultTierOptions,
 };
 
 /** Why a move with more benefit than the one taken (or any move) was not suggested. */
@@ -92,6 +111,8 @@ export interface PlacementMove {
   to_load: HostLoad;
   /** The move of these VMs that would have saved more, and the constraint that stopped it. */
   better_blocked: BlockedMove | null;
+  /** With tiers only: the weighted cost (traffic x host distance, per minute) this move saves. */
+  cost_saved?: number;
 }
 
 export interface BlockedMove {
@@ -99,6 +120,8 @@ export interface BlockedMove {
   to_host: string;
   bytes_per_minute_saved: number;
   constraint: PlacementConstraint;
+  /** With tiers only: the weighted cost this move would have saved (what made it better). */
+  cost_saved?: number;
 }
 
 export interface HostSummary {
@@ -141,4 +164,17 @@ export interface PlacementAdvice {
     hosts_over_capacity: string[];
   };
   strategy: PlacementStrategy;
+  /**
+   * With tiers only (some host has a rack or zone label): the objective the advice minimised, traffic x host
+   * distance in bytes per minute, the whole fleet's (or, for a tenant, of pairs touching its VMs).
+   */
+  weighted_cost?: WeightedCost;
+}
+
+export interface WeightedCost {
+  before: number;
+  after: number;
+  distances: { same_host: 0; same_rack: number; same_zone: number; across_zones: number };
+  rack_label: string;
+  zone_label: string;
 }

@@ -3,15 +3,15 @@
  * time, with a final run at the end. Deterministic: the result depends only on the trace and the options.
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
-import { FileModelStore } from '../models/model-store.ts';
+import { FileModelStore } from '../model-store/model-store.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, defaultRunOptions, type RunOptions } from '../runs/clustering-run.ts';
 import type { RunRecord } from '../runs/history.ts';
 import { InlineClusterer } from '../service/clusterer.ts';
 import { ClusterService } from '../service/cluster-service.ts';
 import { buildResult, type ReplayResult } from '../runs/result.ts';
-import { readTraceChunks } from '../trace/trace-reader.ts';
-import { membershipOf, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
+import { feedTrace } from '../trace/trace-feed.ts';
+import type { SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 
 /** Stats of valid records that were not applied because newer state superseded them. */
 export const SUPERSEDED_STATS = ['flows_for_deleted_vms', 'vm_attributes_stale', 'vm_attributes_expired', 'tenant_attributes_stale'] as const;
@@ -65,11 +65,10 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   // A run must never fail; if one does, a result from an older run (or none) would pass for this trace's.
   let runError: Error | null = null;
   service.on('runFailed', (status, err) => {
-    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`);
+    runError ??= new Error(`clustering run ${status.runId} failed: ${err.message}`, { cause: err });
   });
   let runs = 0;
   let clusteringMs = 0;
-  let lines = 0;
   service.on('run', (run) => {
     runs++;
     clusteringMs += run.durationMs;
@@ -79,25 +78,11 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   const onProgress = options.onProgress;
   const onRead = onProgress
     ? (bytesRead: number, fileBytes: number) => {
-        const r = pipeline.recordsIn;
+        const r = service.recordsIn();
         onProgress({ bytesRead, fileBytes, records: r.flows + r.vmAttributes + r.tenantAttributes });
       }
     : undefined;
-  for await (const chunk of readTraceChunks(path, options.pipeline.limits.maxMessageBytes, onRead)) {
-    let oversize = 0;
-    for (let i = 0; i < chunk.lines.length; i++) {
-      const line = chunk.lines[i]!;
-      const source = `line ${chunk.firstLine + i}`;
-      if (line === null) {
-        const o = chunk.oversize[oversize++]!;
-        pipeline.ingestOversize(o.bytes, o.head, source);
-        continue;
-      }
-      if (line.length === 0) continue;
-      lines++;
-      service.ingestTraceLine(line, source);
-    }
-  }
+  const lines = await feedTrace(path, service, { maxLineBytes: options.pipeline.limits.maxMessageBytes, ...(onRead ? { onRead } : {}) });
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
@@ -105,14 +90,15 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
   if (modelError) throw modelError;
 
   const final = service.latestRun();
-  const c = pipeline.fleet.counters;
-  const a = pipeline.addresses.counters;
+  const ingested = service.ingestStats();
+  const c = ingested.fleet;
+  const a = ingested.attribution!;
   const stats: Record<string, number> = {
     lines,
-    messages: pipeline.messagesIn,
-    flow_records: pipeline.recordsIn.flows,
-    vm_attribute_records: pipeline.recordsIn.vmAttributes,
-    tenant_attribute_records: pipeline.recordsIn.tenantAttributes,
+    messages: ingested.messages,
+    flow_records: ingested.records.flows,
+    vm_attribute_records: ingested.records.vmAttributes,
+    tenant_attribute_records: ingested.records.tenantAttributes,
     flows_applied: c.flowsApplied,
     vm_attributes_applied: c.vmAttributesApplied,
     tenant_attributes_applied: c.tenantAttributesApplied,
@@ -141,12 +127,12 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,
     runs,
-    watermark: Number.isFinite(pipeline.fleet.watermark) ? pipeline.fleet.watermark : 0,
+    watermark: ingested.watermark ?? 0,
   };
-  const securityGroups = final === null ? null : recommendSecurityGroups(membershipOf(final), pipeline.connections);
+  const securityGroups = final === null ? null : service.learnSecurityGroups(final);
   const totalMs = performance.now() - started;
   return {
-    result: buildResult(final, pipeline.rejections.summary(), stats, securityGroups?.document ?? null),
+    result: buildResult(final, ingested.rejected, stats, securityGroups?.document ?? null),
     lastRun: final,
     pipeline,
     runs,

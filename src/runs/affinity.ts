@@ -7,7 +7,7 @@
 import { UndirectedGraph } from 'graphology';
 import louvainModule from 'graphology-communities-louvain';
 import { Random } from '../core/random.ts';
-import type { VmPairs } from './snapshot.ts';
+import type { VmPairs } from './run-input.ts';
 
 export interface AffinityOptions {
   seed: number;
@@ -16,8 +16,6 @@ export interface AffinityOptions {
 }
 
 export const defaultAffinityOptions: AffinityOptions = { seed: 1, resolution: 1 };
-
-export const AFFINITY_GROUP_PREFIX = 'g-';
 
 type Louvain = typeof louvainModule.default;
 // The package is CommonJS with `module.exports = fn` but types it as an ES default export: under NodeNext
@@ -32,10 +30,6 @@ export interface AffinityGroups {
   /** Modularity of the partition (0 when the graph has no edges). */
   modularity: number;
   edges: number;
-}
-
-export function affinityGroupId(group: number): string {
-  return `${AFFINITY_GROUP_PREFIX}${group}`;
 }
 
 /**

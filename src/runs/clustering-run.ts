@@ -13,8 +13,8 @@ import { vmFeatureMinScales, vmFeatureWeights } from '../features/vm-features.ts
 import { type AffinityGroups, affinityGroups } from './affinity.ts';
 import { scoreAnomalies, type VmAnomalies } from './anomalies.ts';
 import { describeVmClusters, explainVms, nameTenantClusters, type VmExplanations } from './explain.ts';
-import { projectFleet, type VmProjection } from './projection.ts';
-import { type FleetSnapshot, tenantMatrixOf, type VmPairs } from './snapshot.ts';
+import { projectFleet, type FleetProjection } from './projection.ts';
+import { type RunInput, tenantMatrixOf, type VmPairs } from './run-input.ts';
 
 export interface RunOptions {
   vm: Partial<ClusteringOptions>;
@@ -46,7 +46,7 @@ export interface Side {
 
 export interface ClusteringRun {
   runId: string;
-  /** Event time the run describes (the watermark of its snapshot), epoch ms. */
+  /** Event time the run describes (the watermark of its input), epoch ms. */
   computedAt: number;
   windowMs: number;
   vms: Side;
@@ -66,9 +66,9 @@ export interface ClusteringRun {
   vmAnomalies?: VmAnomalies;
   affinity?: AffinityGroups;
   /** The dashboard's 2-D picture of the VMs (projection.ts) and the traffic graph its affinity view draws. */
-  vmProjection?: VmProjection;
+  vmProjection?: FleetProjection;
   vmPairs?: VmPairs;
-  /** Placement advice (src/placement), when the snapshot had the VMs' hosts. */
+  /** Placement advice (src/placement), when the input had the VMs' hosts. */
   placement?: RunPlacement;
 }
 
@@ -134,7 +134,7 @@ export interface VmInsights {
   /** Role of each VM cluster, by label: what the tenant clusters' names are made of. */
   vmClusterRoles: string[];
   vmAnomalies: VmAnomalies;
-  vmProjection: VmProjection;
+  vmProjection: FleetProjection;
 }
 
 export interface TenantClustering {
@@ -143,9 +143,9 @@ export interface TenantClustering {
   outcome: ClusteringOutcome;
 }
 
-/** What the tenant side needs of a snapshot (a worker gets only this part). */
+/** What the tenant side needs of a input (a worker gets only this part). */
 export type TenantInputs = Pick<
-  FleetSnapshot,
+  RunInput,
   'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'
 >;
 
@@ -155,20 +155,20 @@ export type TenantInputs = Pick<
  * labels, so they run beside the VM clustering and its insights; assembled, both give this result.
  */
 export function runClustering(
-  snapshot: FleetSnapshot,
+  input: RunInput,
   runId: string,
   options: RunOptions = defaultRunOptions,
   previous: PreviousRun | null = null,
 ): ClusteringRun {
   const started = performance.now();
-  const vmOutcome = clusterVms(snapshot.vmFeatures, options, previous, snapshot.vmIds);
-  const tenants = clusterTenants(snapshot, vmOutcome.labels, vmOutcome.k, options, previous, vmOutcome.search?.searched !== false);
-  const insights = describeVms(vmOutcome, snapshot.vmFeatures, options);
+  const vmOutcome = clusterVms(input.vmFeatures, options, previous, input.vmIds);
+  const tenants = clusterTenants(input, vmOutcome.labels, vmOutcome.k, options, previous, vmOutcome.search?.searched !== false);
+  const insights = describeVms(vmOutcome, input.vmFeatures, options);
   let t = performance.now();
-  const affinity = runAffinity(snapshot.vmIds.length, snapshot.vmPairs, options);
+  const affinity = runAffinity(input.vmIds.length, input.vmPairs, options);
   const affinityMs = performance.now() - t;
   t = performance.now();
-  const run = assembleRun(snapshot, runId, { vmOutcome, vmFeatures: snapshot.vmFeatures, insights, tenants, affinity }, 0, options);
+  const run = assembleRun(input, runId, { vmOutcome, vmFeatures: input.vmFeatures, insights, tenants, affinity }, 0, options);
   vmOutcome.timings.affinity = affinityMs;
   run.durationMs = performance.now() - started;
   return run;
@@ -196,7 +196,7 @@ export function clusterVms(
 }
 
 /**
- * The tenant clusters, from the mix of VM clusters each tenant holds (labels parallel to the snapshot's VMs).
+ * The tenant clusters, from the mix of VM clusters each tenant holds (labels parallel to the input's VMs).
  * The mix columns are named by the VM clusters' ids of this run (vm-<label>; identity.ts renames them to
  * the stable ids) and hold shares; the clustering compares their square roots, but the clusters are
  * summarised in shares, which is what a person reads.
@@ -255,23 +255,23 @@ export function describeVms(vmOutcome: ClusteringOutcome, vmFeatures: FeatureMat
   return { vmExplanations, vmClusterNames: vmClusters.names, vmClusterRoles: vmClusters.roles, vmAnomalies, vmProjection };
 }
 
-/** The affinity stage on its own: the window's traffic graph between the snapshot's VM rows. */
+/** The affinity stage on its own: the window's traffic graph between the input's VM rows. */
 export function runAffinity(vmCount: number, pairs: VmPairs, options: RunOptions = defaultRunOptions): AffinityGroups {
   return affinityGroups(vmCount, pairs, { seed: options.vm.seed ?? 1 });
 }
 
 export interface RunParts {
   vmOutcome: ClusteringOutcome;
-  /** The snapshot's VM features as clustered (imputed). */
+  /** The input's VM features as clustered (imputed). */
   vmFeatures: FeatureMatrix;
   insights: VmInsights;
   tenants: TenantClustering;
   affinity: AffinityGroups;
 }
 
-/** The run from its stages' results; the snapshot gives the ids, tenants of VMs, times and traffic graph. */
+/** The run from its stages' results; the input gives the ids, tenants of VMs, times and traffic graph. */
 export function assembleRun(
-  snapshot: Pick<FleetSnapshot, 'watermark' | 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs' | 'placement'>,
+  input: Pick<RunInput, 'watermark' | 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs' | 'placement'>,
   runId: string,
   parts: RunParts,
   durationMs: number,
@@ -281,18 +281,18 @@ export function assembleRun(
   const tenantClusterNames = nameTenantClusters(tenants.outcome, tenants.features, insights.vmClusterRoles);
   // Placement needs the affinity groups, so it is the last stage; its cost is in the run's timings.
   let placement: RunPlacement | undefined;
-  if (snapshot.placement !== undefined) {
+  if (input.placement !== undefined) {
     const t = performance.now();
-    const input = placementInput(snapshot.vmIds, snapshot.vmTenants, snapshot.placement, snapshot.vmPairs, affinity.group, snapshot.windowMs);
-    placement = placeRun(input, options.placement);
+    const placementIn = placementInput(input.vmIds, input.vmTenants, input.placement, input.vmPairs, affinity.group, input.windowMs);
+    placement = placeRun(placementIn, options.placement);
     vmOutcome.timings.placement = performance.now() - t;
   }
   return {
     runId,
-    computedAt: snapshot.watermark,
-    windowMs: snapshot.windowMs,
+    computedAt: input.watermark,
+    windowMs: input.windowMs,
     vms: {
-      ids: snapshot.vmIds,
+      ids: input.vmIds,
       clusterIds: clusterIds(VM_CLUSTER_PREFIX, vmOutcome.labels),
       labelIds: labelIds(VM_CLUSTER_PREFIX, vmOutcome.k),
       outcome: vmOutcome,
@@ -305,7 +305,7 @@ export function assembleRun(
       outcome: tenants.outcome,
       features: tenants.features,
     },
-    vmTenants: snapshot.vmTenants,
+    vmTenants: input.vmTenants,
     durationMs,
     vmExplanations: insights.vmExplanations,
     vmClusterNames: insights.vmClusterNames,
@@ -313,7 +313,7 @@ export function assembleRun(
     vmAnomalies: insights.vmAnomalies,
     affinity,
     vmProjection: insights.vmProjection,
-    vmPairs: snapshot.vmPairs,
+    vmPairs: input.vmPairs,
     ...(placement === undefined ? {} : { placement }),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The service's memory of its recent runs: a summary of each and what changed since the one before, for
  * operators asking "when did this cluster appear, and which VMs moved". Bounded: the oldest run goes first.
- * It outlives the process as a versioned JSON document (src/models/ writes the file), checked on reading.
+ * It outlives the process as a versioned JSON document (src/model-store/ writes the file), checked on reading.
  */
 import { z } from 'zod';
 import { SEARCH_REASONS, type SearchRecord } from '../clustering/drift.ts';

@@ -21,7 +21,7 @@ export interface ProjectionOptions {
 export const defaultProjectionOptions: ProjectionOptions = { sampleSize: 5000, seed: 1 };
 
 /** Plain typed arrays so that they cross the worker-thread boundary. */
-export interface VmProjection {
+export interface FleetProjection {
   /** Coordinates of each VM on the first and second component, parallel to the run's ids. */
   x: Float32Array;
   y: Float32Array;
@@ -36,7 +36,7 @@ function standardRow(model: ClusteringModel, data: Float64Array, offset: number,
   }
 }
 
-export function projectFleet(features: FeatureMatrix, model: ClusteringModel, options: Partial<ProjectionOptions> = {}): VmProjection {
+export function projectFleet(features: FeatureMatrix, model: ClusteringModel, options: Partial<ProjectionOptions> = {}): FleetProjection {
   const o = { ...defaultProjectionOptions, ...options };
   const { rows, cols, data } = features;
   const x = new Float32Array(rows);

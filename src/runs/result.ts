@@ -7,10 +7,11 @@ import type { RejectionSummary } from '../contract/rejections.ts';
 import { describePlacement } from '../placement/advice.ts';
 import type { PlacementAdvice } from '../placement/types.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
-import { affinityGroupId } from './affinity.ts';
+import { affinityGroupId } from '../contract/ids.ts';
 import { type ClusteringRun, clusterIdOf, type Side } from './clustering-run.ts';
 
-export interface ClusterDescription {
+/** A cluster as the result file describes it (the API's ClusterDescription is its wire form in http/). */
+export interface ResultCluster {
   cluster_id: string;
   size: number;
   /** A name suggested by the cluster's dominant traits (explain.ts); not an id. */
@@ -22,7 +23,7 @@ export interface SideSummary {
   algorithm: string;
   parameters: Record<string, number | string | boolean>;
   quality: { k: number; silhouette: number | null; inertia: number | null; noise: number };
-  clusters: ClusterDescription[];
+  clusters: ResultCluster[];
 }
 
 export interface ReplayResult {

@@ -24,7 +24,7 @@
  */
 import { ICMP, ICMPV6 } from '../contract/protocols.ts';
 import type { FlowRecord } from '../contract/records.ts';
-import { LOCAL_SERVICE, NO_SERVICE, REMOTE_SERVICE, serviceEnd } from '../features/ports.ts';
+import { LOCAL_SERVICE, NO_SERVICE, REMOTE_SERVICE, serviceEnd } from '../traffic/ports.ts';
 
 export const EPOCHS_PER_WINDOW = 4;
 const RING = EPOCHS_PER_WINDOW + 1;

@@ -5,7 +5,6 @@
  * a document out. How rules are learned is told in docs/security-groups.md.
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
-import type { ClusteringRun } from '../runs/clustering-run.ts';
 import { type CheckedConnection, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { getOrAdd } from './maps.ts';
@@ -44,7 +43,10 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   maxListed: 20,
 };
 
-/** What the recommendation needs of a run: which VM is in which tenant and cluster, and which are anomalous. */
+/**
+ * What the recommendation needs of a run: which VM is in which tenant and cluster, and which are anomalous
+ * (src/runs/membership.ts takes it from a clustering run).
+ */
 export interface Membership {
   runId: string;
   computedAt: number;
@@ -55,23 +57,6 @@ export interface Membership {
   anomalyScores: ArrayLike<number> | null;
   /** Suggested names of the VM clusters by cluster id. */
   clusterNames: ReadonlyMap<string, string>;
-}
-
-export function membershipOf(run: ClusteringRun): Membership {
-  const names = new Map<string, string>();
-  run.vmClusterNames?.forEach((name, label) => {
-    const id = run.vms.labelIds[label];
-    if (id !== undefined) names.set(id, name);
-  });
-  return {
-    runId: run.runId,
-    computedAt: run.computedAt,
-    vmIds: run.vms.ids,
-    clusterIds: run.vms.clusterIds,
-    vmTenants: run.vmTenants,
-    anomalyScores: run.vmAnomalies?.score ?? null,
-    clusterNames: names,
-  };
 }
 
 export interface VmPlace {

@@ -2,20 +2,25 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { membershipOf, recommendInSlices } from '../security-groups/recommend.ts';
+import { membershipOf } from '../runs/membership.ts';
+import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
 import type { TenantAttributes } from '../contract/records.ts';
-import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES } from '../features/vm-features.ts';
+import { vmFeatureView } from '../features/vm-features.ts';
+import type { FleetCap, FleetCounters, FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantCount } from '../fleet/tracked-tenants.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { TopicNames } from '../contract/topics.ts';
+import type { Pipeline, PipelineState } from '../pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf, type RunOptions } from '../runs/clustering-run.ts';
 import { DEFAULT_RUN_HISTORY, type HistoryDocument, historyDocument, RunHistory, type RunRecord, runNumber, runRecord } from '../runs/history.ts';
 import { assignIdentities, type IdentityState, initialIdentity, type RunChanges, seedFrom } from '../runs/identity.ts';
-import { buildModel, type ModelDocument, provisionalRun } from '../runs/model.ts';
-import type { FleetSnapshot } from '../runs/snapshot.ts';
+import { buildModelDocument, type ModelDocument, provisionalRun } from '../runs/model-document.ts';
+import type { RunInput } from '../runs/run-input.ts';
+import type { WindowConfig } from '../windows/window-config.ts';
+import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { Clusterer } from './clusterer.ts';
-import type { HistorySink, IngestStats, ModelSink, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
+import type { HistorySink, IngestStats, ModelSink, ReclusterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from './types.ts';
 
 export interface ClusterServiceEvents {
   /** A completed run, with what changed since the previous one. */
@@ -26,6 +31,8 @@ export interface ClusterServiceEvents {
   modelSaved: [unknown];
   modelFailed: [Error];
   historyFailed: [Error];
+  /** A bounded resource's limit was reached, on its 1st, 10th, 100th... hit (the fleet's own thinning). */
+  capHit: [FleetCap, number];
 }
 
 /** What a snapshot keeps of the service: its latest run, run numbering, cluster identities and history. */
@@ -54,11 +61,20 @@ export interface ClusterServiceOptions {
   securityGroupsEveryRun?: boolean;
 }
 
+/** What a durable snapshot needs of the service besides its fleet state, read at one moment. */
+export interface ServiceStateHead {
+  window: WindowConfig;
+  topics: TopicNames;
+  pipeline: PipelineState;
+  service: ClusterServiceState;
+  connections: ConnectionLogState;
+}
+
 /** A provisional placement is redone at most this often (wall clock) while data comes in before the first run. */
 const PROVISIONAL_REFRESH_MS = 5000;
 
 /** What a run sees of the input: a later run with the same would find exactly the same clusters. */
-interface RunInput {
+interface InputProgress {
   watermark: number;
   /** Records applied so far (flows, VM and tenant attributes), rejected ones not counted. */
   records: number;
@@ -82,10 +98,10 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private provisionalAt = Number.NEGATIVE_INFINITY;
   private saving: Promise<void> = Promise.resolve();
   /** The input of the latest completed run; null before the first one. */
-  private lastInput: RunInput | null = null;
+  private lastInput: InputProgress | null = null;
 
   constructor(
-    readonly pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly clusterer: Clusterer,
     private readonly runOptions: RunOptions,
     private readonly now: () => number = Date.now,
@@ -101,6 +117,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     for (const record of options.history?.runs ?? []) this.history.add(record);
     // Run ids continue the earlier process's sequence, so that /v1/runs never names two runs alike.
     this.runCount = Math.max(options.history?.last_run_number ?? 0, runNumber(this.seedModel?.run_id ?? '') ?? 0);
+    pipeline.fleet.onCapHit = (cap, count) => void this.emit('capHit', cap, count);
   }
 
   /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
@@ -112,6 +129,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   ingestTraceLine(line: string, source: string): void {
     this.pipeline.ingestTraceLine(line, source);
     if (this.pipeline.runDue()) this.startRun('schedule');
+  }
+
+  /** A trace line too long to read whole (the trace reader kept only its head): rejected as too_large. */
+  ingestOversize(bytes: number, head: string, source: string): void {
+    this.pipeline.ingestOversize(bytes, head, source);
   }
 
   /** Also runs every `intervalMs` of wall-clock time, for quiet periods in which event time stands still. */
@@ -133,7 +155,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * run on the very input of the latest run is not started (it would repeat that run, write another model
    * and push a real run out of the history): the latest run's id is returned. A request always runs.
    */
-  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: FleetSnapshot): RecluterRequestOutcome {
+  startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: RunInput): ReclusterRequestOutcome {
     if (this.inFlight) return { runId: this.inFlight.status.runId, started: false };
     // A snapshot gathered elsewhere (scale-out: the leader's, from every partition) is always a new input.
     const input = given === undefined ? this.currentInput() : { watermark: given.watermark, records: Number.NaN };
@@ -144,15 +166,15 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
-    const snapshot = given ?? this.pipeline.snapshot();
-    // Before the worker takes the snapshot's buffers: the run will be matched against this placement.
+    const runInput = given ?? this.pipeline.runInput();
+    // Before the worker takes the run input's buffers: the run will be matched against this placement.
     // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
     const previous = previousRunOf(
       this.seedModel === null ? this.latest : null,
       request.search === true ? 'requested' : reason === 'final' ? 'final-run' : null,
     );
-    if (this.seedModel) this.placeByModel(snapshot);
-    const done = this.clusterer.run(snapshot, status.runId, this.runOptions, previous).then(
+    if (this.seedModel) this.placeByModel(runInput);
+    const done = this.clusterer.run(runInput, status.runId, this.runOptions, previous).then(
       (raw) => {
         // Identities are the service's memory, not the worker's: matched here, on the main thread.
         const { run, changes, state } = assignIdentities(raw, this.identity);
@@ -178,7 +200,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return { runId: status.runId, started: true };
   }
 
-  private currentInput(): RunInput {
+  private currentInput(): InputProgress {
     const { recordsIn, fleet } = this.pipeline;
     return { watermark: fleet.watermark, records: recordsIn.flows + recordsIn.vmAttributes + recordsIn.tenantAttributes };
   }
@@ -205,7 +227,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private saveModel(run: ClusteringRun): void {
     const sink = this.models;
     if (sink === null) return;
-    const model = buildModel(run, this.identity);
+    const model = buildModelDocument(run, this.identity);
     // One write at a time, in run order, so the newest file is the newest run.
     this.saving = this.saving.then(
       () => sink.save(model).then((where) => void this.emit('modelSaved', where)),
@@ -223,11 +245,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       .catch((err: unknown) => void this.emit('historyFailed', err instanceof Error ? err : new Error(String(err))));
   }
 
-  /** Places the snapshot's VMs by the loaded model; the placement is served until the first real run. */
-  private placeByModel(snapshot: FleetSnapshot): void {
+  /** Places the run input's VMs by the loaded model; the placement is served until the first real run. */
+  private placeByModel(input: RunInput): void {
     const model = this.seedModel;
-    if (model === null || snapshot.vmIds.length === 0) return;
-    const run = provisionalRun(model, snapshot, `provisional-${model.run_id}`);
+    if (model === null || input.vmIds.length === 0) return;
+    const run = provisionalRun(model, input, `provisional-${model.run_id}`);
     this.latest = run;
     this.identity = { ...this.identity, previous: seedFrom(run) };
     this.provisionalAt = this.now();
@@ -238,13 +260,41 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private refreshProvisional(): void {
     if (this.seedModel === null || this.inFlight !== null) return;
     if (this.now() - this.provisionalAt < PROVISIONAL_REFRESH_MS || this.pipeline.fleet.vms.size === 0) return;
-    this.placeByModel(this.pipeline.snapshot());
+    this.placeByModel(this.pipeline.runInput());
   }
 
   /** A consistent copy for a snapshot; call between messages (the main thread), never during ingestion. */
   exportState(): ClusterServiceState {
     // A run in flight is not in the snapshot: after a restore it is simply due again or redone on request.
     return { runCount: this.runCount, identity: this.identity, latest: this.latest, history: [...this.history.list()] };
+  }
+
+  /** Everything a durable snapshot keeps but the fleet state; call between messages, like exportState. */
+  stateHead(): ServiceStateHead {
+    const { config } = this.pipeline;
+    return {
+      window: { ...config.window },
+      topics: { ...config.topics },
+      pipeline: this.pipeline.exportState(),
+      service: this.exportState(),
+      connections: this.pipeline.connections.exportState(),
+    };
+  }
+
+  /** The fleet state encoded by `encode` (a snapshot's codec); the caller applies no input meanwhile. */
+  encodeFleet<T>(encode: (fleet: FleetState) => T): T {
+    return encode(this.pipeline.fleet);
+  }
+
+  /**
+   * Continues from a snapshot's pipeline counters and schedule, connection log and service state (the fleet
+   * was given to the pipeline); returns why the connection log was not restored (the rest was), or null.
+   */
+  restoreSnapshot(head: { pipeline: PipelineState; service: ClusterServiceState; connections: ConnectionLogState | null }): string | null {
+    this.pipeline.restoreState(head.pipeline);
+    const problem = this.pipeline.restoreConnections(head.connections);
+    this.restoreState(head.service);
+    return problem;
   }
 
   /** Continues from a snapshot: the latest run is served at once and ids carry on (a loaded model is dropped). */
@@ -295,6 +345,11 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.securityGroupsJob.done;
   }
 
+  /** Security groups learned from `run` and the connection log as it is now, with the time it took. */
+  learnSecurityGroups(run: ClusteringRun): SecurityGroupsOutcome {
+    return recommendSecurityGroups(membershipOf(run), this.pipeline.connections);
+  }
+
   runHistory(): readonly RunRecord[] {
     return this.history.list();
   }
@@ -303,7 +358,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     return this.inFlight?.status ?? null;
   }
 
-  requestRecluster(options: ReclusterOptions = {}): RecluterRequestOutcome {
+  requestRecluster(options: ReclusterOptions = {}): ReclusterRequestOutcome {
     return this.startRun('request', options);
   }
 
@@ -311,25 +366,19 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     const fleet = this.pipeline.fleet;
     const e = fleet.vms.get(vmId);
     if (!e) return null;
-    let features: Record<string, number> | null = null;
-    if (Number.isFinite(fleet.watermark)) {
-      const { first, last } = fleet.windowRange();
-      const row = new Float64Array(VM_FEATURE_COUNT);
-      extractVmFeatures(e, first, last, fleet.config.windowMs / 60_000, row, 0, undefined, (serial) => fleet.vmBySerial(serial));
-      features = {};
-      VM_FEATURES.forEach((name, i) => {
-        const v = row[i]!;
-        if (features && Number.isFinite(v)) features[name] = v;
-      });
-    }
-    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features, lastSeen: e.lastSeen };
+    return { vmId, tenantId: e.tenantId, attributes: e.attributes, features: vmFeatureView(fleet, e), lastSeen: e.lastSeen };
   }
 
   tenant(tenantId: string): TenantAttributes | null {
     return this.pipeline.fleet.tenants.get(tenantId) ?? null;
   }
 
-  ingestStats(): IngestStats {
+  /** Records applied so far by topic: ingestStats' first figures, cheap enough to poll while reading a trace. */
+  recordsIn(): Readonly<IngestStats['records']> {
+    return this.pipeline.recordsIn;
+  }
+
+  ingestStats(): IngestStats & { fleet: FleetCounters } {
     const p = this.pipeline;
     return {
       messages: p.messagesIn,
@@ -359,7 +408,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 }
 
-function sameInput(a: RunInput | null, b: RunInput): boolean {
+function sameInput(a: InputProgress | null, b: InputProgress): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
 }
 

@@ -13,7 +13,7 @@ import {
   runAffinity,
   type TenantInputs,
 } from '../runs/clustering-run.ts';
-import type { VmPairs } from '../runs/snapshot.ts';
+import type { VmPairs } from '../runs/run-input.ts';
 
 export type WorkerRequest =
   /** The VM clusters (their labels reported as soon as known, as progress), then their insights. */

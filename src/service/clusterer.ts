@@ -14,18 +14,18 @@ import {
   type TenantClustering,
   type TenantInputs,
 } from '../runs/clustering-run.ts';
-import type { FleetSnapshot } from '../runs/snapshot.ts';
+import type { RunInput } from '../runs/run-input.ts';
 import type { VmLabelsProgress, WorkerRequest } from './cluster-worker.ts';
 
 export interface Clusterer {
   /** With the previous run, the run starts warm from its clusters and searches k only on drift (clustering/drift.ts). */
-  run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous?: PreviousRun | null): Promise<ClusteringRun>;
+  run(input: RunInput, runId: string, options: RunOptions, previous?: PreviousRun | null): Promise<ClusteringRun>;
   close(): Promise<void>;
 }
 
 export class InlineClusterer implements Clusterer {
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
-    return runClustering(snapshot, runId, options, previous);
+  async run(input: RunInput, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
+    return runClustering(input, runId, options, previous);
   }
 
   async close(): Promise<void> {}
@@ -51,7 +51,7 @@ interface WorkerReply {
   error?: string;
 }
 
-interface Pending {
+interface PendingRequest {
   resolve: (r: unknown) => void;
   reject: (e: Error) => void;
   onProgress?: (p: unknown) => void;
@@ -61,7 +61,7 @@ interface Pending {
 class WorkerChannel {
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, PendingRequest>();
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -126,26 +126,26 @@ export class WorkerClusterer implements Clusterer {
   private readonly first = new WorkerChannel();
   private readonly second = new WorkerChannel();
 
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
+  async run(input: RunInput, runId: string, options: RunOptions, previous: PreviousRun | null = null): Promise<ClusteringRun> {
     const started = performance.now();
     // Thread 2 gets a copy of the traffic graph (small next to the features): the run keeps the original.
-    const { a, b, bytes } = snapshot.vmPairs;
+    const { a, b, bytes } = input.vmPairs;
     const pairs = { a: a.slice(), b: b.slice(), bytes: bytes.slice() };
     const affinity = this.second.request<{ affinity: AffinityGroups; ms: number }>(
-      { kind: 'affinity', vmCount: snapshot.vmIds.length, pairs, options },
+      { kind: 'affinity', vmCount: input.vmIds.length, pairs, options },
       [pairs.a.buffer, pairs.b.buffer, pairs.bytes.buffer] as ArrayBuffer[],
     );
     let tenants: Promise<TenantClustering> | null = null;
     const requestTenants = (progress: unknown): void => {
       const { labels, k, searched } = progress as VmLabelsProgress;
       const inputs: TenantInputs = {
-        windowMs: snapshot.windowMs,
-        tenants: snapshot.tenants,
-        vmTenants: snapshot.vmTenants,
-        vmVpcs: snapshot.vmVpcs,
-        vmBytes: snapshot.vmBytes,
-        vmExternalBytes: snapshot.vmExternalBytes,
-        vmSameTenantBytes: snapshot.vmSameTenantBytes,
+        windowMs: input.windowMs,
+        tenants: input.tenants,
+        vmTenants: input.vmTenants,
+        vmVpcs: input.vmVpcs,
+        vmBytes: input.vmBytes,
+        vmExternalBytes: input.vmExternalBytes,
+        vmSameTenantBytes: input.vmSameTenantBytes,
       };
       tenants = this.second.request<TenantClustering>(
         { kind: 'tenants', inputs, vmLabels: labels, vmClusters: k, options, previous, vmSearched: searched },
@@ -156,8 +156,8 @@ export class WorkerClusterer implements Clusterer {
     };
     // The feature matrix is the bulk of the message: transfer it rather than copy it.
     const vms = await this.first.request<Pick<RunParts, 'vmOutcome' | 'vmFeatures' | 'insights'>>(
-      { kind: 'vms', features: snapshot.vmFeatures, options, vmIds: snapshot.vmIds, previous },
-      [snapshot.vmFeatures.data.buffer] as ArrayBuffer[],
+      { kind: 'vms', features: input.vmFeatures, options, vmIds: input.vmIds, previous },
+      [input.vmFeatures.data.buffer] as ArrayBuffer[],
       requestTenants,
     ).catch(async (err: unknown) => {
       await affinity.catch(() => {});
@@ -165,7 +165,7 @@ export class WorkerClusterer implements Clusterer {
     });
     if (tenants === null) throw new Error('clustering worker sent no VM labels');
     const [groups, tenantSide] = await Promise.all([affinity, tenants as Promise<TenantClustering>]);
-    const run = assembleRun(snapshot, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0, options);
+    const run = assembleRun(input, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0, options);
     vms.vmOutcome.timings.affinity = groups.ms;
     run.durationMs = performance.now() - started;
     return run;

@@ -7,7 +7,7 @@ import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { HistoryDocument, RunRecord } from '../runs/history.ts';
-import type { ModelDocument } from '../runs/model.ts';
+import type { ModelDocument } from '../runs/model-document.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 
 export interface VmView {
@@ -32,7 +32,7 @@ export interface ReclusterOptions {
   search?: boolean;
 }
 
-export interface RecluterRequestOutcome {
+export interface ReclusterRequestOutcome {
   runId: string;
   /** False when a run was already in progress: its id is returned and no second run starts. */
   started: boolean;
@@ -60,7 +60,7 @@ export interface ServiceView {
   /** Live state of one VM (not deleted); null when unknown. */
   vm(vmId: string): VmView | null;
   tenant(tenantId: string): TenantAttributes | null;
-  requestRecluster(options?: ReclusterOptions): RecluterRequestOutcome;
+  requestRecluster(options?: ReclusterOptions): ReclusterRequestOutcome;
   ingestStats(): IngestStats;
   /** True once the inputs are connected (Kafka consumer joined, or the embedded trace loaded). */
   inputsReady(): boolean;
@@ -84,12 +84,12 @@ export interface ServiceView {
   securityGroups?(): Promise<SecurityGroupsDocument | null> | SecurityGroupsDocument | null;
 }
 
-/** Where each run's model goes (src/models/ writes files); the service only hands documents over. */
+/** Where each run's model goes (src/model-store/ writes files); the service only hands documents over. */
 export interface ModelSink {
   save(model: ModelDocument): Promise<unknown>;
 }
 
-/** Where the run history goes after each run (src/models/ writes a file). */
+/** Where the run history goes after each run (src/model-store/ writes a file). */
 export interface HistorySink {
   save(history: HistoryDocument): Promise<unknown>;
 }

@@ -6,10 +6,10 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { ServiceError } from '../errors/catalogue.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
-import type { PartitionOffset } from '../kafka/consumer.ts';
-import type { KafkaLogIdentity } from '../kafka/log-identity.ts';
-import type { Pipeline, PipelineState, TopicNames } from '../pipeline/pipeline.ts';
+import type { KafkaLogIdentity, PartitionOffset, TopicNames } from '../contract/topics.ts';
+import type { PipelineState } from '../pipeline/pipeline.ts';
 import type { ConnectionLogState } from '../security-groups/connection-log.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
@@ -117,18 +117,8 @@ const SnapshotShape = z.object({
 
 /** Everything but the fleet bytes: read at once, so that it describes the same moment as the offsets. */
 function snapshotHead(service: ClusterService, offsets: PartitionOffset[], now: number, kafka: KafkaLogIdentity | null): Omit<ServiceSnapshot, 'fleet'> {
-  const pipeline = service.pipeline;
-  return {
-    kind: SNAPSHOT_KIND,
-    takenAt: now,
-    window: { ...pipeline.config.window },
-    topics: { ...pipeline.config.topics },
-    offsets,
-    kafka,
-    pipeline: pipeline.exportState(),
-    service: service.exportState(),
-    connections: pipeline.connections.exportState(),
-  };
+  const { window, topics, pipeline, service: state, connections } = service.stateHead();
+  return { kind: SNAPSHOT_KIND, takenAt: now, window, topics, offsets, kafka, pipeline, service: state, connections };
 }
 
 export function captureSnapshot(
@@ -138,7 +128,7 @@ export function captureSnapshot(
   now: number,
   kafka: KafkaLogIdentity | null = null,
 ): ServiceSnapshot {
-  return { ...snapshotHead(service, offsets, now, kafka), fleet: codec.encode(service.pipeline.fleet) };
+  return { ...snapshotHead(service, offsets, now, kafka), fleet: service.encodeFleet((fleet) => codec.encode(fleet)) };
 }
 
 /**
@@ -152,18 +142,19 @@ export async function captureSnapshotInSlices(
   now: number,
   kafka: KafkaLogIdentity | null = null,
 ): Promise<ServiceSnapshot> {
-  if (!codec.encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
+  const encodeInSlices = codec.encodeInSlices?.bind(codec);
+  if (!encodeInSlices) return captureSnapshot(service, offsets, codec, now, kafka);
   const head = snapshotHead(service, offsets, now, kafka);
-  return { ...head, fleet: await codec.encodeInSlices(service.pipeline.fleet) };
+  return { ...head, fleet: await service.encodeFleet((fleet) => encodeInSlices(fleet)) };
 }
 
 export function encodeSnapshot(snapshot: ServiceSnapshot): Buffer {
   return encodeSnapshotFile(snapshot);
 }
 
-export class SnapshotIncompatibleError extends Error {
+export class SnapshotIncompatibleError extends ServiceError {
   constructor(message: string) {
-    super(message);
+    super('snapshot_incompatible', message);
     this.name = 'SnapshotIncompatibleError';
   }
 }
@@ -234,12 +225,9 @@ function futureWatermarkProblem(watermark: number, latestSaneTs: number): string
 }
 
 /**
- * Puts a restored snapshot's counters, schedule, connection log and runs into a pipeline built on its
- * fleet state; returns why the connection log was not restored (the rest was), or null.
+ * Puts a restored snapshot's counters, schedule, connection log and runs into a service built on its fleet
+ * state; returns why the connection log was not restored (the rest was), or null.
  */
-export function applySnapshot(snapshot: ServiceSnapshot, pipeline: Pipeline, service: ClusterService): string | null {
-  pipeline.restoreState(snapshot.pipeline);
-  const problem = pipeline.restoreConnections(snapshot.connections);
-  service.restoreState(snapshot.service);
-  return problem;
+export function applySnapshot(snapshot: ServiceSnapshot, service: ClusterService): string | null {
+  return service.restoreSnapshot(snapshot);
 }

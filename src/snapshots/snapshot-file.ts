@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
+import { ServiceError } from '../errors/catalogue.ts';
 
 const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
 /**
@@ -18,9 +19,9 @@ const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + version(4) + reserved(4) + sha256(32) + payload length(8). */
 const HEADER_BYTES = 56;
 
-export class SnapshotFileError extends Error {
-  constructor(message: string) {
-    super(message);
+export class SnapshotFileError extends ServiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('snapshot_file_invalid', message, options);
     this.name = 'SnapshotFileError';
   }
 }
@@ -54,6 +55,6 @@ export function decodeSnapshotFile(bytes: Uint8Array): unknown {
   try {
     return deserialize(payload);
   } catch (err) {
-    throw new SnapshotFileError(`payload cannot be deserialised: ${(err as Error).message}`);
+    throw new SnapshotFileError(`payload cannot be deserialised: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -6,7 +6,7 @@
  * The dead letters go first because a snapshot on disk is a resume point even when its commit fails: a
  * restart skips the records it includes, and so would never dead-letter them again.
  */
-import type { PartitionOffset } from '../kafka/consumer.ts';
+import type { PartitionOffset } from '../contract/topics.ts';
 import type { ServiceSnapshot } from './service-snapshot.ts';
 import { encodeSnapshot } from './service-snapshot.ts';
 import type { SnapshotStore } from './snapshot-store.ts';

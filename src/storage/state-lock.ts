@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { ServiceError } from '../errors/catalogue.ts';
 
 export const LOCK_FILE = 'alcor.lock';
 export const DEFAULT_LOCK_STALE_AFTER_MS = 30_000;
@@ -26,7 +27,7 @@ export interface LockOwner {
   token: string;
 }
 
-export class StateDirLockedError extends Error {
+export class StateDirLockedError extends ServiceError {
   constructor(
     readonly path: string,
     readonly owner: LockOwner | null,
@@ -34,6 +35,7 @@ export class StateDirLockedError extends Error {
   ) {
     const who = owner ? `pid ${owner.pid} on host ${owner.host} (since ${owner.startedAt})` : 'another process (the lock file is being written)';
     super(
+      'state_dir_locked',
       `STATE_DIR is in use: ${path} is held by ${who}. One service per STATE_DIR: give this one its own STATE_DIR, or stop the other. ` +
         `A lock left by a process that died is taken over at once on the same host, and after ${staleAfterMs / 1000} s without a refresh from another host.`,
     );

@@ -4,7 +4,7 @@
  * read each other's state, and a new id starts from nothing.
  */
 import { z } from 'zod';
-import { isValidTopicName } from '../kafka/options.ts';
+import { isValidTopicName } from '../config/kafka-settings.ts';
 
 export interface TopologyConfig {
   appId: string;

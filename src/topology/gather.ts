@@ -1,12 +1,12 @@
 /**
  * The leader's half of a tick (pure): every window partition's features at the same point of the stream,
- * merged into the FleetSnapshot one process would have taken there, so that the clustering run is the
+ * merged into the RunInput one process would have taken there, so that the clustering run is the
  * existing one, unchanged. What no partition can compute alone is finished here: the share of a VM's
  * peers in its own tenant (peers live in other partitions) and the VM-pair graph's rows.
  */
 import { VM_FEATURES, VM_FEATURE_COUNT } from '../features/vm-features.ts';
-import type { PlacementSnapshot } from '../placement/run-placement.ts';
-import type { FleetSnapshot, TenantInfo } from '../runs/snapshot.ts';
+import type { PlacementFacts } from '../placement/run-placement.ts';
+import type { RunInput, TenantInfo } from '../runs/run-input.ts';
 import { vmKey } from './by-vm.ts';
 import type { PartitionFeatures } from './partition-state.ts';
 
@@ -17,7 +17,7 @@ interface Row {
   i: number;
 }
 
-export function gatherSnapshot(parts: readonly PartitionFeatures[], tenants: TenantInfo[], hostCapacity: PlacementSnapshot['hostCapacity']): FleetSnapshot {
+export function gatherSnapshot(parts: readonly PartitionFeatures[], tenants: TenantInfo[], hostCapacity: PlacementFacts['hostCapacity']): RunInput {
   const rows: Row[] = [];
   for (const part of parts) for (let i = 0; i < part.vmIds.length; i++) rows.push({ part, i });
   // liveVms() sorts by id: the same row order as one process, so the same clustering.
@@ -35,7 +35,7 @@ export function gatherSnapshot(parts: readonly PartitionFeatures[], tenants: Ten
   const vmIds: string[] = [];
   const vmTenants: (string | null)[] = [];
   const vmVpcs: (string | null)[] = [];
-  const placement: PlacementSnapshot = { vmHosts: [], vmVcpus: [], vmMemoryMb: [], vmLabels: [], hostCapacity };
+  const placement: PlacementFacts = { vmHosts: [], vmVcpus: [], vmMemoryMb: [], vmLabels: [], hostCapacity };
 
   // Tenants of every VM held anywhere, by key: FleetState resolves peers among its held VMs the same way.
   const tenantOfKey = new Map<number, string | null>();

@@ -5,7 +5,7 @@
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
-import type { FleetSnapshot, TenantInfo } from '../runs/snapshot.ts';
+import type { RunInput, TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { decodeByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
@@ -22,7 +22,7 @@ export class LocalTopology {
   byVmBytes = 0;
   byVmRecords = 0;
   /** Snapshots gathered at each scheduled tick. */
-  readonly ticks: FleetSnapshot[] = [];
+  readonly ticks: RunInput[] = [];
   private readonly out: Routed[] = [];
 
   constructor(
@@ -48,7 +48,7 @@ export class LocalTopology {
   }
 
   /** A requested run's snapshot: every partition publishes where it stands. */
-  request(id: string): FleetSnapshot {
+  request(id: string): RunInput {
     return this.gather(this.partitions.map((p) => p.features(null, id)));
   }
 
@@ -75,12 +75,12 @@ export class LocalTopology {
     if (tick !== null && tick.length === this.partitionCount) this.ticks.push(this.gather(tick));
   }
 
-  private gather(parts: PartitionFeatures[]): FleetSnapshot {
+  private gather(parts: PartitionFeatures[]): RunInput {
     return gatherSnapshot(parts, tenantInfos(this.tenants), []);
   }
 }
 
-/** The tenants of a fleet's global table as a run sees them (takeSnapshot's order). */
+/** The tenants of a fleet's global table as a run sees them (takeRunInput's order). */
 export function tenantInfos(fleet: FleetState): TenantInfo[] {
   const tenants: TenantInfo[] = [];
   for (const t of fleet.tenants.values()) tenants.push({ tenantId: t.tenantId, name: t.name, tier: t.tier, deleted: t.deleted });

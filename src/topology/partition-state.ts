@@ -6,8 +6,8 @@
 import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
 import { decodeFleetState, encodeFleetState } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
-import type { PlacementSnapshot } from '../placement/run-placement.ts';
-import { takeSnapshot } from '../runs/snapshot.ts';
+import type { PlacementFacts } from '../placement/run-placement.ts';
+import { takeRunInput } from '../runs/run-input.ts';
 import { PEERS_IN, PEERS_OUT } from '../windows/distinct-sets.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
 import { type ByVmRecord, orNegInf, vmKey } from './by-vm.ts';
@@ -37,7 +37,7 @@ export interface PartitionFeatures {
   pairLo: Float64Array;
   pairHi: Float64Array;
   pairBytes: Float64Array;
-  placement: Omit<PlacementSnapshot, 'hostCapacity'>;
+  placement: Omit<PlacementFacts, 'hostCapacity'>;
 }
 
 /** What a by-VM record asks of the member after it is applied. */
@@ -70,14 +70,14 @@ export class PartitionState {
 
   features(tick: number | null, request: string | null): PartitionFeatures {
     const fleet = this.fleet;
-    const snap = takeSnapshot(fleet);
+    const snap = takeRunInput(fleet);
     const { first, last } = fleet.windowRange();
     const peerCounts = new Int32Array(2 * snap.vmIds.length);
     const keys: number[] = [];
     snap.vmIds.forEach((id, i) => {
       const e = fleet.vms.get(id);
       if (e === undefined) return;
-      // takeSnapshot purged each VM's sets at the window's first bucket: what is left is the window's.
+      // takeRunInput purged each VM's sets at the window's first bucket: what is left is the window's.
       const before = keys.length;
       e.distinct.forEachNumber(PEERS_OUT, (k) => void (k >= VM_KEY_FLOOR && keys.push(k)));
       peerCounts[2 * i] = keys.length - before;

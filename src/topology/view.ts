@@ -8,7 +8,7 @@ import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { RunRecord } from '../runs/history.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import type { ClusterService } from '../service/cluster-service.ts';
-import type { IngestStats, RecluterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from '../service/types.ts';
+import type { IngestStats, ReclusterRequestOutcome, ReclusterOptions, RunStatus, ServiceView, VmView } from '../service/types.ts';
 import type { ScaleOutMember } from './member.ts';
 
 export class ScaleOutView implements ServiceView {
@@ -47,7 +47,7 @@ export class ScaleOutView implements ServiceView {
   }
 
   /** Any member takes the request; the leader runs it once every partition has published its features. */
-  requestRecluster(options: ReclusterOptions = {}): RecluterRequestOutcome {
+  requestRecluster(options: ReclusterOptions = {}): ReclusterRequestOutcome {
     const inFlight = this.service.runInProgress();
     if (inFlight !== null) return { runId: inFlight.runId, started: false };
     this.member.requestRun(options.search === true);

@@ -44,12 +44,6 @@ export interface PairTrafficState {
 export const PAIR_STRIDE = STRIDE;
 export const PAIR_EMPTY = EMPTY;
 
-export interface PairEdge {
-  lo: number;
-  hi: number;
-  bytes: number;
-}
-
 export class PairTraffic {
   private table: Float64Array;
   private mask: number;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clusterTable } from '../../src/cli/summary.ts';
+import { clusterTable, placementLines } from '../../src/cli/summary.ts';
+import { advisePlacement } from '../placement/advise.ts';
+import type { PlacementVm } from '../../src/placement/types.ts';
 import type { SideSummary } from '../../src/runs/result.ts';
 
 const side = (named: boolean): SideSummary => ({
@@ -35,5 +37,31 @@ describe('clusterTable', () => {
   it('has no name column when no cluster has a name', () => {
     const header = clusterTable(side(false), 'tenants').split('\n')[1]!;
     expect(header.split('│').map((c) => c.trim())).toEqual(['', 'cluster', 'tenants', 'sets it apart (value, z)', '']);
+  });
+});
+
+describe('placementLines', () => {
+  it('with tiers, states the weighted cost beside the cross-host bytes, fleet-wide and per move', () => {
+    const vm = (id: string, host: string, pinned: boolean): PlacementVm => ({ id, tenant: 't', host, vcpus: 2, memoryMb: 2048, labels: pinned ? { pinned: 'true' } : null });
+    const roomy = { vcpus: 8, memoryMb: 8192 };
+    const advice = advisePlacement(
+      {
+        vms: [vm('a', 'h1', false), vm('b', 'h3', true)],
+        pairs: { a: Int32Array.of(0), b: Int32Array.of(1), bytes: Float64Array.of(600) },
+        hostCapacity: new Map([
+          ['h1', { ...roomy, labels: { zone: 'z1', rack: 'r1' } }],
+          ['h3', { vcpus: 2, memoryMb: 2048, labels: { zone: 'z2', rack: 'r3' } }],
+          ['h4', { ...roomy, labels: { zone: 'z2', rack: 'r3' } }],
+        ]),
+        groups: null,
+        windowMinutes: 1,
+      },
+      { maxMoves: 1 },
+    );
+    expect(placementLines(advice, undefined)).toEqual([
+      'placement: 1 migrations (budget 1, groups) cut cross-host traffic 600 -> 600 B/min (0.0%)',
+      '  tiers (rack/zone, distances 1/2/3): weighted cost 1,800 -> 600 B/min x distance',
+      '  a: h1 -> h4 saves 0 B/min cross-host, 1,200 weighted (better: h3, stopped by vcpus)',
+    ]);
   });
 });

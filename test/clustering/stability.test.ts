@@ -1,5 +1,5 @@
 /**
- * The stability rule for k (stability.ts, selectK.ts selectKByStability): agreement of refits on
+ * The stability rule for k (stability.ts, select-k.ts selectKByStability): agreement of refits on
  * subsamples, and the largest k within a tolerance of the most stable one.
  */
 import { describe, expect, it } from 'vitest';

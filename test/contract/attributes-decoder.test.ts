@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeVmAttributesFast } from '../../src/contract/attributes-decoder.ts';
-import { decodeVmAttributes } from '../../src/contract/schema-decoder.ts';
+import { decodeVmAttributes } from './reference-decoders.ts';
 
 const valid = {
   ts: '2026-11-01T00:00:00Z',

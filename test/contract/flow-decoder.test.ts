@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFlowInto } from '../../src/contract/flow-decoder.ts';
 import { emptyFlowRecord } from '../../src/contract/records.ts';
-import { decodeFlowWithSchema } from '../../src/contract/schema-decoder.ts';
+import { decodeFlowWithSchema } from './reference-decoders.ts';
 
 const valid = {
   ts: 1_793_491_200_000,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
-import { parseKafkaEnv } from '../../src/kafka/options.ts';
+import { parseKafkaEnv } from '../../src/config/kafka-settings.ts';
 import { parseTopologyEnv } from '../../src/topology/config.ts';
 import { interpolate, isRootUser, isUnder, readImage } from '../helpers/dockerfile.ts';
 

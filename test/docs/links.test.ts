@@ -106,6 +106,7 @@ const TEST_FOLDERS_BESIDE_SRC: Record<string, string> = {
   helpers: 'helpers shared by tests, and their own tests',
   e2e: 'end-to-end tests: the service as a process, the compiled build, broker restarts, the soak',
   docs: 'README.md and docs/',
+  architecture: 'rules over the whole of src/: one-way folder dependencies, one definition per type name',
   tools: 'tools/ (the development Kafka broker)',
   deploy: 'the Dockerfile, docker-compose.yml and the package files',
 };

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { agreement, rerun, SMALL_RECORDS, stats, waitForRecords, writeReliabilityReport } from '../helpers/reliability.ts';

@@ -12,12 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { DIST_ENTRY, ensureBuilt } from '../helpers/build.ts';
+import { loadedPackages, PLOTTING_PACKAGES, packageOf } from '../helpers/loaded-packages.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
-/** Packages only the plotting commands may load (bench charts, evaluation plots). */
-const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'];
-
-const packageOf = (url: string): string | null => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? null;
 
 describe('node dist/main.js', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dist-service-'));
@@ -80,7 +77,7 @@ describe('node dist/main.js', () => {
   });
 
   it('loads no plotting library', () => {
-    const packages = new Set(readFileSync(moduleLog, 'utf8').split('\n').map(packageOf));
+    const packages = loadedPackages(moduleLog);
     // The log does see packages (the check can fail): the web framework is among them.
     expect(packages.has('fastify')).toBe(true);
     expect(PLOTTING_PACKAGES.filter((p) => packages.has(p))).toEqual([]);

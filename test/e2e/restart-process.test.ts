@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_MODELS_SUBDIR, HISTORY_FILE } from '../../src/models/history-store.ts';
+import { EMBEDDED_MODELS_SUBDIR, HISTORY_FILE } from '../../src/model-store/history-store.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 interface RunsBody {

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { createServiceInputs, sharedTestKafka, testKafkaClient } from '../helpers/kafka.ts';
 import { agreement, featuresOf, SMALL_RECORDS, stats, waitForRecords } from '../helpers/reliability.ts';
 import { memberEnv, replayReference, requestedRun } from '../helpers/scale-out.ts';

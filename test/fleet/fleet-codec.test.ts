@@ -4,8 +4,8 @@ import { MessageDecoder, type RecordKind, type RecordSink } from '../../src/cont
 import { Random } from '../../src/core/random.ts';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices, FleetCodecError } from '../../src/fleet/fleet-codec.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { defaultWindowConfig, type WindowConfig } from '../../src/windows/window-config.ts';
 
@@ -85,8 +85,8 @@ describe('fleet codec', async () => {
       const decoded = decodeFleetState(bytes, config);
       expect(Buffer.from(encodeFleetState(decoded)).equals(Buffer.from(bytes))).toBe(true);
       ingest(lines.slice(cut), [original, decoded]);
-      const a = takeSnapshot(original);
-      const b = takeSnapshot(decoded);
+      const a = takeRunInput(original);
+      const b = takeRunInput(decoded);
       expect(b.vmIds).toEqual(a.vmIds);
       expect(bytesOf(b.vmFeatures.data).equals(bytesOf(a.vmFeatures.data))).toBe(true);
       expect(b.vmTenants).toEqual(a.vmTenants);
@@ -107,17 +107,17 @@ describe('fleet codec', async () => {
     const original = new FleetState(defaultWindowConfig);
     ingest(lines.slice(0, 500), [original]);
     const plain = encodeFleetState(original);
-    original.applyHostAttributes({ ts: 2000, hostId: 'cmp-b', vcpus: 64, memoryMb: 262144 });
+    original.applyHostAttributes({ ts: 2000, hostId: 'cmp-b', vcpus: 64, memoryMb: 262144, labels: { rack: 'r7', zone: 'az1' } });
     original.applyHostAttributes({ ts: 1000, hostId: 'cmp-a', vcpus: 32, memoryMb: 131072 });
     const decoded = decodeFleetState(encodeFleetState(original), defaultWindowConfig);
     expect([...decoded.hostCapacity].sort()).toEqual([
       ['cmp-a', { vcpus: 32, memoryMb: 131072, ts: 1000 }],
-      ['cmp-b', { vcpus: 64, memoryMb: 262144, ts: 2000 }],
+      ['cmp-b', { vcpus: 64, memoryMb: 262144, ts: 2000, labels: { rack: 'r7', zone: 'az1' } }],
     ]);
-    // What the placement advice of a run after a restore reads.
-    expect(takeSnapshot(decoded).placement?.hostCapacity).toEqual([
+    // What the placement advice of a run after a restore reads: the labels carry its tiers.
+    expect(takeRunInput(decoded).placement?.hostCapacity).toEqual([
       ['cmp-a', { vcpus: 32, memoryMb: 131072 }],
-      ['cmp-b', { vcpus: 64, memoryMb: 262144 }],
+      ['cmp-b', { vcpus: 64, memoryMb: 262144, labels: { rack: 'r7', zone: 'az1' } }],
     ]);
     // A version 1 file is a version 2 file without the host section (here an empty one: a count of 0).
     const v1 = new Uint8Array(plain.length - 4);
@@ -126,6 +126,10 @@ describe('fleet codec', async () => {
     const old = decodeFleetState(reframed(v1), defaultWindowConfig);
     expect(old.hostCapacity.size).toBe(0);
     expect(Buffer.from(encodeFleetState(old)).equals(Buffer.from(plain))).toBe(true);
+    // Without hosts a version 2 file differs from a version 3 one only by its version number.
+    const v2 = Uint8Array.from(plain);
+    v2[4] = 2;
+    expect(Buffer.from(encodeFleetState(decodeFleetState(reframed(v2), defaultWindowConfig))).equals(Buffer.from(plain))).toBe(true);
   });
 
   it('encodes to the same bytes in slices, yielding to the event loop between them', async () => {
@@ -145,12 +149,12 @@ describe('fleet codec', async () => {
     const cut = Math.floor(lines.length * 0.6);
     const original = new FleetState(defaultWindowConfig);
     ingest(lines.slice(0, cut), [original]);
-    // Reads (a clustering run's snapshot, GET /v1/vms) purge expired keys: let them happen between slices.
+    // Reads (a clustering run's input, GET /v1/vms) purge expired keys: let them happen between slices.
     let reads = 0;
     let reading = true;
     const reader = (): void => {
       if (!reading) return;
-      takeSnapshot(original);
+      takeRunInput(original);
       reads++;
       setImmediate(reader);
     };
@@ -160,8 +164,8 @@ describe('fleet codec', async () => {
     expect(reads).toBeGreaterThan(1);
     const decoded = decodeFleetState(bytes, defaultWindowConfig);
     ingest(lines.slice(cut), [original, decoded]);
-    const a = takeSnapshot(original);
-    const b = takeSnapshot(decoded);
+    const a = takeRunInput(original);
+    const b = takeRunInput(decoded);
     expect(b.vmIds).toEqual(a.vmIds);
     expect(bytesOf(b.vmFeatures.data).equals(bytesOf(a.vmFeatures.data))).toBe(true);
   });
@@ -179,7 +183,7 @@ describe('fleet codec', async () => {
 
   it('refuses other data, other versions and other window shapes with a typed error', () => {
     expect(expectCodecError(() => decodeFleetState(new TextEncoder().encode('{"not":"a fleet"}'), damageable)).code).toBe('bad_magic');
-    for (const version of [0, 3]) {
+    for (const version of [0, 4]) {
       const other = reframed(bytes);
       other[4] = version;
       expect(expectCodecError(() => decodeFleetState(reframed(other), damageable)).code).toBe('unsupported_version');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import { defaultWindowConfig } from '../../src/windows/window-config.ts';
 import { vmFeaturesOf as features } from '../helpers/features.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
@@ -17,7 +17,7 @@ describe('FleetState windows', () => {
     expect(features(fleet, 'a').used_web_share).toBe(1);
     // Once its last flow is older than the window, the VM leaves the live set.
     fleet.applyFlow(flow({ ts: T0 + 26 * MIN, srcVm: 'b', bytes: 1 }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['b']);
+    expect(takeRunInput(fleet).vmIds).toEqual(['b']);
   });
 
   it('counts late records within the allowed lateness in their own bucket, and rejects older ones', () => {
@@ -43,10 +43,10 @@ describe('FleetState windows', () => {
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 3 * MIN, vmId: 'b', tenantId: 't1', state: 'deleted' }));
     fleet.applyFlow(flow({ ts: T0 + 4 * MIN, srcVm: 'b', dstVm: 'a' }));
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 2 * MIN, vmId: 'b', tenantId: 't1' }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['a']);
-    // A newer snapshot re-creates the id.
+    expect(takeRunInput(fleet).vmIds).toEqual(['a']);
+    // Newer attributes re-create the id.
     fleet.applyVmAttributes(vmAttrs({ ts: T0 + 5 * MIN, vmId: 'b', tenantId: 't1' }));
-    expect(takeSnapshot(fleet).vmIds).toEqual(['a', 'b']);
+    expect(takeRunInput(fleet).vmIds).toEqual(['a', 'b']);
   });
 
   it('follows live migration: cross-host traffic is judged by the host at the time of the record', () => {

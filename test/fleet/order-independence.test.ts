@@ -4,7 +4,7 @@ import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
 import { Random } from '../../src/core/random.ts';
 import { FleetState } from '../../src/fleet/fleet-state.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { defaultWindowConfig } from '../../src/windows/window-config.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
@@ -28,12 +28,12 @@ describe('fleet state', () => {
     // which an ordered trace never outruns by more than the skew, unlike these orders.
     const live = toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 }));
     const wallClock = () => Date.UTC(2026, 10, 2);
-    const snapshots = Object.values(orders).map((order) => {
+    const inputs = Object.values(orders).map((order) => {
       const p = new Pipeline({ ...live, future: { maxSkewMs: 300_000, quorum: 3, wallClock } });
       for (const l of order) p.ingestTraceLine(l, 'x');
-      return takeSnapshot(p.fleet);
+      return takeRunInput(p.fleet);
     });
-    const [a, ...others] = snapshots;
+    const [a, ...others] = inputs;
     for (const b of others) {
       expect(b!.vmIds).toEqual(a!.vmIds);
       expect(Array.from(b!.vmFeatures.data)).toEqual(Array.from(a!.vmFeatures.data));
@@ -69,15 +69,15 @@ describe('fleet state', () => {
         fleet.applyFlow(f);
       }
       if (order !== 'attributesFirst') for (const a of attrs.slice(next)) fleet.applyVmAttributes(a);
-      return { snapshot: takeSnapshot(fleet), expired: fleet.counters.vmsExpired };
+      return { input: takeRunInput(fleet), expired: fleet.counters.vmsExpired };
     };
     const trace = replayed('trace');
     expect(trace.expired).toBeGreaterThan(10);
     for (const other of [replayed('attributesFirst'), replayed('flowsFirst')]) {
       expect(other.expired).toBeGreaterThan(10);
-      expect(other.snapshot.vmIds).toEqual(trace.snapshot.vmIds);
-      expect(Array.from(other.snapshot.vmFeatures.data)).toEqual(Array.from(trace.snapshot.vmFeatures.data));
-      expect(other.snapshot.vmTenants).toEqual(trace.snapshot.vmTenants);
+      expect(other.input.vmIds).toEqual(trace.input.vmIds);
+      expect(Array.from(other.input.vmFeatures.data)).toEqual(Array.from(trace.input.vmFeatures.data));
+      expect(other.input.vmTenants).toEqual(trace.input.vmTenants);
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VM_FEATURES } from '../../src/features/vm-features.ts';
-import type { ServiceMetrics } from '../../src/http/metrics.ts';
+import type { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { assignments, buildResult } from '../../src/runs/result.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
 import type { ServiceView } from '../../src/service/types.ts';

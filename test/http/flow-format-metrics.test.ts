@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 
 const formatLines = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('alcor_flow_records_in_total'));
 

@@ -6,11 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { trackedTenantCount } from '../../src/fleet/tracked-tenants.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 import type { ServiceView, VmView } from '../../src/service/types.ts';
 
 export interface Replayed {
@@ -27,11 +27,11 @@ export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
   if (lastRun === null) throw new Error('the fixture produced no run');
   const fleet = pipeline.fleet;
   // Features as the live state has them (before imputation), one row per live VM.
-  const snapshot = takeSnapshot(fleet);
+  const input = takeRunInput(fleet);
   const features = new Map<string, Record<string, number>>();
-  snapshot.vmIds.forEach((id, row) => {
+  input.vmIds.forEach((id, row) => {
     const values: Record<string, number> = {};
-    const m = snapshot.vmFeatures;
+    const m = input.vmFeatures;
     m.names.forEach((name, j) => {
       values[name] = m.data[row * m.cols + j]!;
     });

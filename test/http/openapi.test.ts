@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SecurityOptions } from '../../src/http/auth/access-control.ts';
-import type { ApiKey } from '../../src/http/auth/api-keys.ts';
+import type { ApiKey } from '../../src/access/api-keys.ts';
 import type { ServiceView } from '../../src/service/types.ts';
 import { replaySmall } from './helpers.ts';
 import { ADMIN_KEY, bearer, keysFor, largestTenants, securedApp, TENANT_A_KEY } from './auth/setup.ts';

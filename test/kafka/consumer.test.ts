@@ -9,8 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { type FlowConsumer, pipelineBatchHandler, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { DeadLetterProducer, type DeadLetterValue } from '../../src/kafka/dead-letter.ts';
-import { KafkaEnvError, type KafkaSettings, localKafkaSettings, parseKafkaEnv, redactKafkaSettings, toKafkaConfig } from '../../src/kafka/options.ts';
-import { defaultPipelineConfig, Pipeline, type TopicNames } from '../../src/pipeline/pipeline.ts';
+import { KafkaEnvError, type KafkaSettings, parseKafkaEnv } from '../../src/config/kafka-settings.ts';
+import { localKafkaSettings, redactKafkaSettings, toKafkaConfig } from '../../src/kafka/options.ts';
+import type { TopicNames } from '../../src/contract/topics.ts';
+import { defaultPipelineConfig, Pipeline } from '../../src/pipeline/pipeline.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
 const T0 = 1_793_491_200_000;

@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { pipelineBatchHandler, startFlowConsumer } from '../../src/kafka/consumer.ts';
 import { DeadLetterProducer, type DeadLetterValue } from '../../src/kafka/dead-letter.ts';
-import { type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
+import { type KafkaSettings, parseKafkaEnv } from '../../src/config/kafka-settings.ts';
 import { defaultPipelineConfig, MAX_RAW_KEPT, Pipeline } from '../../src/pipeline/pipeline.ts';
 import { testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';

@@ -3,7 +3,8 @@
  * identity read from a real broker through deleted records and a recreated topic.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkResumePoint, describeKafkaLog, type KafkaLogIdentity, startOffsets } from '../../src/kafka/log-identity.ts';
+import type { KafkaLogIdentity } from '../../src/contract/topics.ts';
+import { checkResumePoint, describeKafkaLog, startOffsets } from '../../src/kafka/log-identity.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
 
 const identity = (clusterId: string, low: string, high: string): KafkaLogIdentity => ({

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
 const T0_NS = 1_793_491_200_000_000_000;

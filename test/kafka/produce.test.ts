@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/package-root.ts';
 import { deriveKey, eventTimeOf, produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/pipeline/pipeline.ts';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 

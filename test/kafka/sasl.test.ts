@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort, getFreePorts, type KafkaBroker, makeSelfSignedKeystore, type SelfSignedKeystore, startKafkaBroker } from '../../tools/kafka-broker/index.ts';
 import { type ConsumedMessage, startFlowConsumer } from '../../src/kafka/consumer.ts';
-import { describeKafkaError, type KafkaLogger, type KafkaSettings, parseKafkaEnv } from '../../src/kafka/options.ts';
+import { type KafkaSettings, parseKafkaEnv } from '../../src/config/kafka-settings.ts';
+import { describeKafkaError, type KafkaLogger } from '../../src/kafka/options.ts';
+import { createService } from '../../src/composition/create-service.ts';
+import { loadServiceConfig } from '../../src/config/service-config.ts';
+import { ServiceError } from '../../src/errors/catalogue.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { getJson, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
@@ -233,6 +237,33 @@ describe('SASL and TLS from the configuration', () => {
       /^alcor-traffic-clusters: cannot connect to Kafka: Kafka rejected the credentials: SASL SCRAM-SHA-512 authentication of user "alcor-svc" failed \(.+\); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD\n$/,
     );
     expect(out + err).not.toContain(wrong);
+  }, 90_000);
+
+  it('keeps the broker\'s own error as the cause of the start-up error, under a catalogue code', async () => {
+    const config = loadServiceConfig({
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      MODELS_DIR: join(dir, 'models-cause'),
+      STATE_DIR: join(dir, 'state-cause'),
+      KAFKA_BROKERS: broker.saslBrokers!,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: USER.username,
+      KAFKA_SASL_PASSWORD: 'not-the-password-either',
+    });
+    const service = await createService(config);
+    let failure: unknown;
+    try {
+      await service.start();
+    } catch (err) {
+      failure = err;
+    } finally {
+      await service.stop();
+    }
+    expect(failure).toBeInstanceOf(ServiceError);
+    expect((failure as ServiceError).errorCode).toBe('kafka_connect_failed');
+    const cause = (failure as ServiceError).cause;
+    expect(cause).toBeInstanceOf(Error);
+    expect((cause as Error).name).toMatch(/^KafkaJS/);
   }, 90_000);
 
   it('explains other errors by their own message', () => {

@@ -5,8 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { advisePlacement, planPlacement } from '../../src/placement/advice.ts';
+import { planPlacement } from '../../src/placement/advice.ts';
 import type { Capacity, PlacementAdvice, PlacementInput, PlacementOptions, PlacementVm } from '../../src/placement/types.ts';
+import { advisePlacement } from './advise.ts';
 
 const SEED = 20261205;
 
@@ -114,8 +115,41 @@ function capacityOf(c: Case, host: string): Capacity | null {
   return { vcpus: Math.max(0, ...[...loads.values()].map((l) => l.vcpus)), memoryMb: Math.max(0, ...[...loads.values()].map((l) => l.memoryMb)) };
 }
 
-/** Applies the moves in order and checks every constraint on each; returns the placement after them. */
-function checkMoves(c: Case, advice: PlacementAdvice): Map<string, string | null> {
+/** Host distance of tiered costs, from the host labels of the input (1 across hosts without tiers). */
+type Distance = (a: string, b: string) => number;
+
+function tierDistance(input: PlacementInput, d: [number, number, number]): Distance {
+  const labels = (h: string): Readonly<Record<string, string>> => input.hostCapacity.get(h)?.labels ?? {};
+  return (a, b) => {
+    if (a === b) return 0;
+    const la = labels(a);
+    const lb = labels(b);
+    const za = la.zone ?? '';
+    if (la.rack !== undefined && la.rack === lb.rack && za === (lb.zone ?? '')) return d[0];
+    if (la.zone !== undefined && la.zone === lb.zone) return d[1];
+    return d[2];
+  };
+}
+
+/** Traffic x host distance per minute of a placement, from the input itself. */
+function weightedCost(input: PlacementInput, hostOf: Map<string, string | null>, distance: Distance): number {
+  let sum = 0;
+  for (let e = 0; e < input.pairs.a.length; e++) {
+    const a = input.vms[input.pairs.a[e]!]!;
+    const b = input.vms[input.pairs.b[e]!]!;
+    const ha = hostOf.get(a.id);
+    const hb = hostOf.get(b.id);
+    if (a.id === b.id || ha == null || hb == null) continue;
+    sum += (input.pairs.bytes[e]! / input.windowMinutes) * distance(ha, hb);
+  }
+  return sum;
+}
+
+/**
+ * Applies the moves in order and checks every constraint on each; returns the placement after them. With
+ * tiers (`distance`), each step saves weighted cost, and `cost_saved` is that saving.
+ */
+function checkMoves(c: Case, advice: PlacementAdvice, distance: Distance | null = null): Map<string, string | null> {
   const byId = new Map(c.input.vms.map((v) => [v.id, v]));
   const hostOf = new Map(c.input.vms.map((v) => [v.id, v.host]));
   const load = (h: string): Capacity => {
@@ -131,6 +165,7 @@ function checkMoves(c: Case, advice: PlacementAdvice): Map<string, string | null
   const moved = new Set<string>();
   const stepSaved = new Map<number, number>();
   let previous = crossHost(c.input, hostOf);
+  let previousCost = distance === null ? 0 : weightedCost(c.input, hostOf, distance);
   expect(advice.migrations).toBeLessThanOrEqual(c.options.maxMoves ?? 20);
   for (const m of advice.moves) {
     expect(m.vm_ids.length).toBeGreaterThan(0);
@@ -163,7 +198,13 @@ function checkMoves(c: Case, advice: PlacementAdvice): Map<string, string | null
     }
     const now = crossHost(c.input, hostOf);
     expect(m.bytes_per_minute_saved).toBeCloseTo(previous - now, 2);
-    stepSaved.set(m.step, (stepSaved.get(m.step) ?? 0) + previous - now);
+    if (distance === null) stepSaved.set(m.step, (stepSaved.get(m.step) ?? 0) + previous - now);
+    else {
+      const cost = weightedCost(c.input, hostOf, distance);
+      expect(m.cost_saved).toBeCloseTo(previousCost - cost, 2);
+      stepSaved.set(m.step, (stepSaved.get(m.step) ?? 0) + previousCost - cost);
+      previousCost = cost;
+    }
     previous = now;
   }
   // A step (one VM, a group's part on one host, or a pair brought onto a third host) always saves.
@@ -172,7 +213,57 @@ function checkMoves(c: Case, advice: PlacementAdvice): Map<string, string | null
   return hostOf;
 }
 
+/** The generated fleets with rack and zone labels on the hosts that announce a capacity, and tier distances. */
+const tieredCaseArb: fc.Arbitrary<Case & { distances: [number, number, number] }> = caseArb.chain((c) =>
+  fc
+    .record({
+      labels: fc.array(fc.record({ zone: fc.constantFrom('z1', 'z2', ''), rack: fc.constantFrom('r1', 'r2', '') }), { minLength: 7, maxLength: 7 }),
+      distances: fc.constantFrom<[number, number, number]>([1, 2, 3], [1, 5, 20], [2, 2, 2]),
+    })
+    .map(({ labels, distances }) => {
+      const hostCapacity = new Map<string, Capacity>();
+      for (const [h, cap] of c.input.hostCapacity) {
+        const l = labels[Number(h.slice('host-'.length))]!;
+        hostCapacity.set(h, { ...cap, labels: Object.fromEntries(Object.entries(l).filter(([, v]) => v !== '')) });
+      }
+      const [sameRack, sameZone, acrossZones] = distances;
+      return {
+        input: { ...c.input, hostCapacity },
+        options: { ...c.options, tiers: { rackLabel: 'rack', zoneLabel: 'zone', sameRack, sameZone, acrossZones } },
+        distances,
+      };
+    }),
+);
+
 describe('placement advice over generated fleets', () => {
+  it('with rack and zone tiers, every move keeps every constraint and saves weighted cost, and every figure is the real one', () => {
+    let withMoves = 0;
+    let tiered = 0;
+    fc.assert(
+      fc.property(tieredCaseArb, (c) => {
+        const advice = advisePlacement(c.input, c.options);
+        const distance = tierDistance(c.input, c.distances);
+        const initial = new Map(c.input.vms.map((v) => [v.id, v.host]));
+        const labelled = [...c.input.hostCapacity.values()].some((h) => Object.keys(h.labels ?? {}).length > 0);
+        const after = checkMoves(c, advice, labelled ? distance : null);
+        expect(advice.cross_host_bytes_per_minute.before).toBeCloseTo(crossHost(c.input, initial), 2);
+        expect(advice.cross_host_bytes_per_minute.after).toBeCloseTo(crossHost(c.input, after), 2);
+        // Tiers apply exactly when a host carries a tier label.
+        expect(advice.weighted_cost !== undefined).toBe(labelled);
+        if (advice.weighted_cost !== undefined) {
+          tiered++;
+          expect(advice.weighted_cost.before).toBeCloseTo(weightedCost(c.input, initial, distance), 2);
+          expect(advice.weighted_cost.after).toBeCloseTo(weightedCost(c.input, after, distance), 2);
+          if (advice.moves.length > 0) withMoves++;
+        }
+        expect(advice.no_moves_reason === null).toBe(advice.moves.length > 0);
+      }),
+      { seed: SEED, numRuns: 600 },
+    );
+    expect(tiered).toBeGreaterThan(300);
+    expect(withMoves).toBeGreaterThan(100);
+  });
+
   it('every suggested move keeps every constraint, and the reported savings are the real ones', () => {
     let withMoves = 0;
     fc.assert(
@@ -350,6 +441,44 @@ describe('placement advice on bad input', () => {
     const a = advisePlacement(i);
     expect(a.moves.map((m) => [m.vm_ids, m.affinity_group, m.to_host, m.bytes_per_minute_saved])).toEqual([[['a', 'b'], 'g-0', 'h2', 200]]);
     expect(a.strategy).toBe('groups');
+  });
+
+  it('with tiers, moves a VM into its full peer host\'s rack, a move that saves no cross-host bytes', () => {
+    // a (h1, z1/r1) talks most to b on the full h3 (z2/r3), a little to c on h2 (z1/r2); h4 shares b's rack.
+    // b and c are pinned, so the only question is where a goes.
+    const pinned = { labels: { pinned: 'true' } };
+    const vms = [vm('a', 'h1'), vm('b', 'h3', pinned), vm('c', 'h2', pinned)];
+    const caps: Record<string, Capacity> = {
+      h1: { ...roomy, labels: { zone: 'z1', rack: 'r1' } },
+      h2: { ...roomy, labels: { zone: 'z1', rack: 'r2' } },
+      h3: { vcpus: 2, memoryMb: 2048, labels: { zone: 'z2', rack: 'r3' } },
+      h4: { ...roomy, labels: { zone: 'z2', rack: 'r3' } },
+    };
+    const pairs: Array<[number, number, number]> = [
+      [0, 1, 600],
+      [0, 2, 100],
+    ];
+    const tiered = advisePlacement(input(vms, pairs, caps), { maxMoves: 1 });
+    // Cost before 600 x 3 + 100 x 2 = 2000; a on h4: 600 x 1 + 100 x 3 = 900.
+    expect(tiered.moves.map((m) => [m.vm_ids, m.from_host, m.to_host, m.bytes_per_minute_saved, m.cost_saved])).toEqual([[['a'], 'h1', 'h4', 0, 1100]]);
+    expect(tiered.cross_host_bytes_per_minute).toEqual({ before: 700, after: 700 });
+    expect(tiered.weighted_cost).toEqual({
+      before: 2000,
+      after: 900,
+      distances: { same_host: 0, same_rack: 1, same_zone: 2, across_zones: 3 },
+      rack_label: 'rack',
+      zone_label: 'zone',
+    });
+    // Without the labels only a's small peer is worth joining: the same fleet, the move it cannot see.
+    const plain = Object.fromEntries(Object.entries(caps).map(([h, c]) => [h, { vcpus: c.vcpus, memoryMb: c.memoryMb }]));
+    const untiered = advisePlacement(input(vms, pairs, plain), { maxMoves: 1 });
+    expect(untiered.moves.map((m) => [m.vm_ids, m.from_host, m.to_host, m.bytes_per_minute_saved, m.cost_saved])).toEqual([[['a'], 'h1', 'h2', 100, undefined]]);
+    expect(untiered.weighted_cost).toBeUndefined();
+    // Other label keys and distances from the options.
+    const keyed = Object.fromEntries(Object.entries(caps).map(([h, c]) => [h, { ...c, labels: { az: c.labels!.zone!, tor: c.labels!.rack! } }]));
+    const custom = advisePlacement(input(vms, pairs, keyed), { maxMoves: 1, tiers: { rackLabel: 'tor', zoneLabel: 'az', sameRack: 1, sameZone: 1, acrossZones: 1 } });
+    // Every distance 1: the tiers change nothing, and the small peer wins again.
+    expect(custom.moves.map((m) => [m.to_host, m.cost_saved])).toEqual([['h2', 100]]);
   });
 
   it('a budget of zero: move_budget_zero', () => {

@@ -4,10 +4,10 @@
  * and a swap between two full hosts that no order of single moves can apply (never suggested).
  */
 import { describe, expect, it } from 'vitest';
-import { advisePlacement } from '../../src/placement/advice.ts';
 import { prepareFleet } from '../../src/placement/fleet.ts';
 import { moveOrder } from '../../src/placement/improve.ts';
 import { type Capacity, defaultPlacementOptions, type PlacementInput, type PlacementVm } from '../../src/placement/types.ts';
+import { advisePlacement } from './advise.ts';
 
 const CAP: Capacity = { vcpus: 4, memoryMb: 4096 };
 

@@ -7,12 +7,12 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
-import { score, Truth } from '../../src/evaluation/score.ts';
+import { score, TruthLabels } from '../../src/evaluation/score.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 
 const defaults = PipelineOptions.parse({});
 const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
-const truthOf = (name: string) => Truth.parse(JSON.parse(readFileSync(`fixtures/${name}.truth.json`, 'utf8')));
+const truthOf = (name: string) => TruthLabels.parse(JSON.parse(readFileSync(`fixtures/${name}.truth.json`, 'utf8')));
 
 interface Injected {
   malformed_lines: number;

@@ -8,13 +8,13 @@ import { cluster } from '../../src/clustering/index.ts';
 import { project, projectRows } from '../../src/clustering/project.ts';
 import type { FeatureMatrix } from '../../src/clustering/types.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { score, Truth } from '../../src/evaluation/score.ts';
+import { score, TruthLabels } from '../../src/evaluation/score.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { affinityGroups } from '../../src/runs/affinity.ts';
 import { scoreAnomalies } from '../../src/runs/anomalies.ts';
 import { runClustering } from '../../src/runs/clustering-run.ts';
 import { explainVms, nameClusters } from '../../src/runs/explain.ts';
-import { takeSnapshot } from '../../src/runs/snapshot.ts';
+import { takeRunInput } from '../../src/runs/run-input.ts';
 
 function matrix(rows: number[][], names: string[]): FeatureMatrix {
   return { rows: rows.length, cols: names.length, data: Float64Array.from(rows.flat()), names };
@@ -119,7 +119,7 @@ const AFFINITY_MIN_NMI = 0.92;
 
 describe.each(['small', 'medium'])('the %s fixture', (name) => {
   it(`ranks every scanner within the top (scanners + ${SCANNER_MARGIN}) anomalies and groups VMs by application`, async () => {
-    const truth = Truth.parse(JSON.parse(readFileSync(`fixtures/${name}.truth.json`, 'utf8')));
+    const truth = TruthLabels.parse(JSON.parse(readFileSync(`fixtures/${name}.truth.json`, 'utf8')));
     const { result, pipeline, lastRun } = await replayTrace(`fixtures/${name}.jsonl.gz`, options);
     const scanners = Object.entries(truth.vms)
       .filter(([, v]) => v.role === 'scanner')
@@ -140,7 +140,7 @@ describe.each(['small', 'medium'])('the %s fixture', (name) => {
 
     // Every VM cluster is named, and a rerun on the same state gives the same insights.
     expect(result.run!.vms.clusters.every((c) => typeof c.name === 'string' && c.name.length > 0)).toBe(true);
-    const again = runClustering(takeSnapshot(pipeline.fleet), 'again', options.run);
+    const again = runClustering(takeRunInput(pipeline.fleet), 'again', options.run);
     expect(again.vmAnomalies).toEqual(lastRun!.vmAnomalies);
     expect(again.affinity).toEqual(lastRun!.affinity);
   });

@@ -13,9 +13,9 @@ import { Random } from '../../src/core/random.ts';
 import { type ClusteringRun, NOISE_CLUSTER_ID, type RunOptions, runClustering, type Side } from '../../src/runs/clustering-run.ts';
 import { runRecord } from '../../src/runs/history.ts';
 import { assignIdentities, initialIdentity, type IdentityState } from '../../src/runs/identity.ts';
-import { buildModel, parseModel, provisionalRun } from '../../src/runs/model.ts';
+import { buildModelDocument, parseModelDocument, provisionalRun } from '../../src/runs/model-document.ts';
 import { buildResult } from '../../src/runs/result.ts';
-import type { FleetSnapshot, TenantInfo } from '../../src/runs/snapshot.ts';
+import type { RunInput, TenantInfo } from '../../src/runs/run-input.ts';
 
 type FeatureShape = 'random' | 'blobs' | 'identical' | 'zero' | 'unknown-attributes';
 type VmAlgorithm = 'kmeans' | 'dbscan' | 'dbscan-all-noise';
@@ -51,8 +51,8 @@ const shape: fc.Arbitrary<FleetShape> = fc.record({
   seed: fc.integer({ min: 0, max: 0x7fffffff }),
 });
 
-/** A snapshot as takeSnapshot gives one: built afresh on each call, since a run imputes its features in place. */
-function snapshotOf(s: FleetShape, watermark: number): FleetSnapshot {
+/** A run input as takeRunInput gives one: built afresh on each call, since a run imputes its features in place. */
+function runInputOf(s: FleetShape, watermark: number): RunInput {
   const rnd = new Random(s.seed);
   const n = s.vms;
   const cols = VM_FEATURE_COUNT;
@@ -128,9 +128,9 @@ function optionsOf(s: FleetShape): RunOptions {
 }
 
 /** The tenants a run must cluster: those of a live VM, unless deleted. */
-function expectedTenants(snapshot: FleetSnapshot): string[] {
-  const deleted = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
-  return [...new Set(snapshot.vmTenants.filter((t): t is string => t !== null && !deleted.has(t)))].sort();
+function expectedTenants(input: RunInput): string[] {
+  const deleted = new Set(input.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
+  return [...new Set(input.vmTenants.filter((t): t is string => t !== null && !deleted.has(t)))].sort();
 }
 
 /** Every number anywhere in a published document is finite: JSON would carry NaN and Infinity as null. */
@@ -196,16 +196,16 @@ function checkTenantMix(run: ClusteringRun): void {
   for (const c of run.tenants.outcome.clusters) for (const d of c.distinguishing) expect(known.has(d.feature)).toBe(true);
 }
 
-function checkRun(run: ClusteringRun, snapshot: FleetSnapshot): void {
-  checkSide(run.vms, snapshot.vmIds, 'vm-', run.vmClusterNames);
-  checkSide(run.tenants, expectedTenants(snapshot), 'tenant-', run.tenantClusterNames);
+function checkRun(run: ClusteringRun, input: RunInput): void {
+  checkSide(run.vms, input.vmIds, 'vm-', run.vmClusterNames);
+  checkSide(run.tenants, expectedTenants(input), 'tenant-', run.tenantClusterNames);
   checkTenantMix(run);
   const result = buildResult(run, { count: 0, by_reason: {} }, {});
-  expect(Object.keys(result.vm_clusters).sort()).toEqual([...snapshot.vmIds].sort());
-  expect(Object.keys(result.tenant_clusters)).toEqual(expectedTenants(snapshot));
-  expect(Object.keys(result.affinity_groups).sort()).toEqual([...snapshot.vmIds].sort());
+  expect(Object.keys(result.vm_clusters).sort()).toEqual([...input.vmIds].sort());
+  expect(Object.keys(result.tenant_clusters)).toEqual(expectedTenants(input));
+  expect(Object.keys(result.affinity_groups).sort()).toEqual([...input.vmIds].sort());
   for (const g of Object.values(result.affinity_groups)) expect(g).toMatch(/^g-\d+$/);
-  expect(result.anomalies.map((a) => a.vm_id).sort()).toEqual([...snapshot.vmIds].sort());
+  expect(result.anomalies.map((a) => a.vm_id).sort()).toEqual([...input.vmIds].sort());
   expect(nonFinitePaths(result)).toEqual([]);
   // What the API serves of the run: the same summaries, and a page for every cluster id it names.
   const index = runIndex(run);
@@ -240,28 +240,28 @@ describe('a clustering run over a generated fleet of any shape', () => {
         let identity: IdentityState = initialIdentity;
         // Two runs: the second is matched against the first, as the service's runs are.
         for (const [n, watermark] of [[1, Date.UTC(2026, 10, 1, 0, 15)], [2, Date.UTC(2026, 10, 1, 0, 20)]] as const) {
-          const snapshot = snapshotOf(s, watermark);
-          const raw = runClustering(snapshot, `run-00000${n}`, options);
+          const input = runInputOf(s, watermark);
+          const raw = runClustering(input, `run-00000${n}`, options);
           const identified = assignIdentities(raw, identity);
           identity = identified.state;
-          checkRun(identified.run, snapshotOf(s, watermark));
+          checkRun(identified.run, runInputOf(s, watermark));
           expect(nonFinitePaths(runRecord(identified.run, identified.changes, 'schedule'))).toEqual([]);
         }
         // The model the last run leaves, read back as a restarted instance reads it, places the fleet again.
-        const latest = assignIdentities(runClustering(snapshotOf(s, 0), 'run-000003', options), identity).run;
-        const parsed = parseModel(JSON.stringify(buildModel(latest, identity)));
+        const latest = assignIdentities(runClustering(runInputOf(s, 0), 'run-000003', options), identity).run;
+        const parsed = parseModelDocument(JSON.stringify(buildModelDocument(latest, identity)));
         if (!parsed.ok) throw new Error(parsed.error);
-        const provisional = provisionalRun(parsed.model, snapshotOf(s, 0), 'provisional-run-000003');
-        expect([...provisional.vms.ids].sort()).toEqual([...snapshotOf(s, 0).vmIds].sort());
+        const provisional = provisionalRun(parsed.model, runInputOf(s, 0), 'provisional-run-000003');
+        expect([...provisional.vms.ids].sort()).toEqual([...runInputOf(s, 0).vmIds].sort());
         // Its tenant features line up with the model's (named by the same VM cluster ids), so tenants are placed too.
-        expect(provisional.tenants.ids).toEqual(expectedTenants(snapshotOf(s, 0)));
+        expect(provisional.tenants.ids).toEqual(expectedTenants(runInputOf(s, 0)));
         expect(provisional.tenants.features.names).toEqual(latest.tenants.features.names);
         const placed = buildResult(provisional, { count: 0, by_reason: {} }, {});
         expect(nonFinitePaths(placed)).toEqual([]);
         for (const c of Object.values(placed.vm_clusters)) expect(c === NOISE_CLUSTER_ID || latest.vms.labelIds.includes(c)).toBe(true);
         // A restart finds another fleet than the model's (any other shape): the placement still completes.
-        const moved = provisionalRun(parsed.model, snapshotOf(later, 0), 'provisional-run-000003');
-        expect([...moved.vms.ids].sort()).toEqual([...snapshotOf(later, 0).vmIds].sort());
+        const moved = provisionalRun(parsed.model, runInputOf(later, 0), 'provisional-run-000003');
+        expect([...moved.vms.ids].sort()).toEqual([...runInputOf(later, 0).vmIds].sort());
         const movedResult = buildResult(moved, { count: 0, by_reason: {} }, {});
         expect(nonFinitePaths(movedResult)).toEqual([]);
         for (const c of Object.values(movedResult.vm_clusters)) expect(c === NOISE_CLUSTER_ID || latest.vms.labelIds.includes(c)).toBe(true);
@@ -284,8 +284,8 @@ describe('a clustering run over a generated fleet of any shape', () => {
       ...base,
       ...patch,
     };
-    const { run } = assignIdentities(runClustering(snapshotOf(s, Date.UTC(2026, 10, 1)), 'run-000001', optionsOf(s)), initialIdentity);
-    checkRun(run, snapshotOf(s, Date.UTC(2026, 10, 1)));
+    const { run } = assignIdentities(runClustering(runInputOf(s, Date.UTC(2026, 10, 1)), 'run-000001', optionsOf(s)), initialIdentity);
+    checkRun(run, runInputOf(s, Date.UTC(2026, 10, 1)));
     expect(run.tenants.features.names.slice(0, TENANT_BASE_FEATURES.length)).toEqual([...TENANT_BASE_FEATURES]);
   });
 });

@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import type { ClusteringRun, RunOptions } from '../../src/runs/clustering-run.ts';
-import type { ModelDocument } from '../../src/runs/model.ts';
-import type { FleetSnapshot } from '../../src/runs/snapshot.ts';
+import type { ModelDocument } from '../../src/runs/model-document.ts';
+import type { RunInput } from '../../src/runs/run-input.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { type Clusterer, InlineClusterer } from '../../src/service/clusterer.ts';
 import type { HistorySink, ModelSink } from '../../src/service/types.ts';
@@ -29,10 +29,10 @@ class GatedClusterer implements Clusterer {
   private readonly gates: Array<() => void> = [];
   private readonly inline = new InlineClusterer();
 
-  async run(snapshot: FleetSnapshot, runId: string, options: RunOptions): Promise<ClusteringRun> {
-    this.started.push({ runId, watermark: snapshot.watermark });
+  async run(input: RunInput, runId: string, options: RunOptions): Promise<ClusteringRun> {
+    this.started.push({ runId, watermark: input.watermark });
     await new Promise<void>((resolve) => this.gates.push(resolve));
-    return this.inline.run(snapshot, runId, options);
+    return this.inline.run(input, runId, options);
   }
 
   /** Lets the oldest waiting run finish. */
@@ -66,7 +66,7 @@ describe('run schedule', () => {
     const service = new ClusterService(new Pipeline(toPipelineConfig(opts)), clusterer, toRunOptions(opts));
     // The whole trace arrives while the first scheduled run (at the 00:05 tick) is still in flight.
     for (const l of lines) service.ingestTraceLine(l, 'x');
-    const watermark = service.pipeline.fleet.watermark;
+    const watermark = service.ingestStats().watermark ?? Number.NaN;
     expect(new Date(watermark).toISOString()).toBe('2026-11-01T00:45:03.000Z');
     expect(clusterer.started).toHaveLength(1);
     expect(clusterer.started[0]!.watermark).toBeLessThan(START + 6 * MINUTE);

@@ -7,7 +7,8 @@ import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/confi
 import { emptyFlowRecord } from '../../src/contract/records.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
-import { type Membership, membershipOf, recommendInSlices, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
+import { membershipOf } from '../../src/runs/membership.ts';
+import { type Membership, recommendInSlices, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
 import { ClusterService, inSlices } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';

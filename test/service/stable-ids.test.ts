@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { FileModelStore, loadLatestModel } from '../../src/models/model-store.ts';
+import { FileModelStore, loadLatestModel } from '../../src/model-store/model-store.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
-import { MODEL_SCHEMA, MODEL_VERSION, type ModelDocument, parseModel } from '../../src/runs/model.ts';
+import { MODEL_SCHEMA, MODEL_VERSION, type ModelDocument, parseModelDocument } from '../../src/runs/model-document.ts';
 import { ClusterService, type ClusterServiceOptions } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
@@ -107,7 +107,7 @@ describe('persisted models', () => {
       ['not a model', '{"hello": "world"}', /not a model document/],
     ];
     for (const [what, text, error] of cases) {
-      expect(parseModel(text), what).toEqual({ ok: false, error: expect.stringMatching(error) });
+      expect(parseModelDocument(text), what).toEqual({ ok: false, error: expect.stringMatching(error) });
       await writeFile(join(dir, 'model-99999999.json'), text);
       const loaded = await loadLatestModel(dir);
       expect(loaded, what).toEqual({ status: 'invalid', path: join(dir, 'model-99999999.json'), error: expect.stringMatching(error) });

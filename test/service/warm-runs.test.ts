@@ -2,7 +2,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { type ClusteringRun, previousRunOf } from '../../src/runs/clustering-run.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
@@ -67,10 +67,10 @@ describe('warm runs in the service', () => {
     const inline = new InlineClusterer();
     const worker = new WorkerClusterer();
     try {
-      const first = await inline.run(pipeline.snapshot(), 'run-1', options);
+      const first = await inline.run(pipeline.runInput(), 'run-1', options);
       const previous = previousRunOf(first);
-      const a = await worker.run(pipeline.snapshot(), 'run-2', options, previous);
-      const b = await inline.run(pipeline.snapshot(), 'run-2', options, previous);
+      const a = await worker.run(pipeline.runInput(), 'run-2', options, previous);
+      const b = await inline.run(pipeline.runInput(), 'run-2', options, previous);
       expect(a.vms.outcome.search).toMatchObject({ searched: false, reason: 'no-drift' });
       expect(a.vms.outcome.search).toEqual(b.vms.outcome.search);
       expect(a.tenants.outcome.search).toEqual(b.tenants.outcome.search);

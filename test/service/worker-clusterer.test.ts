@@ -26,8 +26,8 @@ describe('WorkerClusterer', () => {
     const inline = new InlineClusterer();
     const options = toRunOptions(opts);
     // Each clusterer gets its own snapshot: the worker path transfers the snapshot's buffers away.
-    const a = await worker.run(pipeline.snapshot(), 'run-1', options);
-    const b = await inline.run(pipeline.snapshot(), 'run-1', options);
+    const a = await worker.run(pipeline.runInput(), 'run-1', options);
+    const b = await inline.run(pipeline.runInput(), 'run-1', options);
     await worker.close();
     expect(a.affinity?.edges).toBeGreaterThan(0);
     expect(a.affinity?.sizes).toEqual(b.affinity?.sizes);
@@ -44,11 +44,11 @@ describe('WorkerClusterer', () => {
     const worker = new WorkerClusterer();
     const options = toRunOptions(opts);
     const bad = { ...options, vm: { ...options.vm, algorithm: 'no-such-algorithm' as 'kmeans' } };
-    await expect(worker.run(pipeline.snapshot(), 'run-1', bad)).rejects.toThrow('unknown clustering algorithm no-such-algorithm');
+    await expect(worker.run(pipeline.runInput(), 'run-1', bad)).rejects.toThrow('unknown clustering algorithm no-such-algorithm');
     // The tenant side fails on the second thread, after the VM side has gone well on the first.
     const badTenants = { ...options, tenant: { ...options.tenant, algorithm: 'no-tenant-algorithm' as 'kmeans' } };
-    await expect(worker.run(pipeline.snapshot(), 'run-1', badTenants)).rejects.toThrow('unknown clustering algorithm no-tenant-algorithm');
-    const next = await worker.run(pipeline.snapshot(), 'run-2', options);
+    await expect(worker.run(pipeline.runInput(), 'run-1', badTenants)).rejects.toThrow('unknown clustering algorithm no-tenant-algorithm');
+    const next = await worker.run(pipeline.runInput(), 'run-2', options);
     expect(next.vms.ids).toHaveLength(485);
     expect(next.affinity?.group).toHaveLength(485);
     await worker.close();

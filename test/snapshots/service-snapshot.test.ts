@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { fleetCodec } from '../../src/fleet/fleet-codec.ts';
-import type { KafkaLogIdentity } from '../../src/kafka/log-identity.ts';
+import type { KafkaLogIdentity } from '../../src/contract/topics.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';
@@ -58,8 +58,8 @@ describe('service snapshot format', () => {
     expect(back.connections?.ints.length).toBe(7);
     const pipeline = new Pipeline(config);
     const restored = new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0);
-    expect(applySnapshot(back, pipeline, restored)).toBe(null);
-    expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))).toEqual(s.pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1)));
+    expect(applySnapshot(back, restored)).toBe(null);
+    expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))).toEqual((s as unknown as { pipeline: Pipeline }).pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1)));
     expect(pipeline.connections.counters).toEqual({ recorded: 1, refused: 0, badPort: 0, noVm: 0, forgotten: 0 });
     // The same connection again adds to the restored entry instead of making a second one.
     restored.ingestMessage(
@@ -79,12 +79,12 @@ describe('service snapshot format', () => {
     expect(load.problems).toEqual([]);
     expect(load.restored?.snapshot.connections).toBe(null);
     const pipeline = new Pipeline(config);
-    expect(applySnapshot(load.restored!.snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(null);
+    expect(applySnapshot(load.restored!.snapshot, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(null);
     expect(pipeline.connections.size).toBe(0);
     const broken = captureSnapshot(service(), offsets, fleetCodec, 1000, identity);
     broken.connections!.ints[0] = 99;
     const other = new Pipeline(config);
-    expect(applySnapshot(broken, other, new ClusterService(other, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(
+    expect(applySnapshot(broken, new ClusterService(other, new InlineClusterer(), toRunOptions(opts), () => 0))).toBe(
       'the connection log was not restored: connection log: a row names an end or address the snapshot does not hold',
     );
     expect(other.connections.size).toBe(0);
@@ -99,7 +99,7 @@ describe('service snapshot format', () => {
     );
     const snapshot = captureSnapshot(s, offsets, fleetCodec, 1000, identity);
     const pipeline = new Pipeline({ ...config, maxSecurityGroupConnections: 1 });
-    applySnapshot(snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
+    applySnapshot(snapshot, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
     expect(pipeline.connections.size).toBe(1);
     expect(pipeline.connections.traffic(Date.UTC(2026, 10, 1, 0, 1))[0]![0].port).toBe(443);
     expect(pipeline.connections.counters.refused).toBe(1);
@@ -133,7 +133,7 @@ describe('address map in the snapshot', () => {
     const restored = load.restored;
     if (restored === null) throw new Error('not restored');
     const pipeline = new Pipeline(config, () => {}, restored.fleet);
-    applySnapshot(restored.snapshot, pipeline, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
+    applySnapshot(restored.snapshot, new ClusterService(pipeline, new InlineClusterer(), toRunOptions(opts), () => 0));
     return pipeline;
   }
 
@@ -141,7 +141,7 @@ describe('address map in the snapshot', () => {
     const original = withAddresses();
     const snapshot = captureSnapshot(original, offsets, fleetCodec, 1000, identity);
     const pipeline = await restore(encodeSnapshot(snapshot));
-    expect(pipeline.addresses.exportState()).toEqual(original.pipeline.addresses.exportState());
+    expect(pipeline.addresses.exportState()).toEqual((original as unknown as { pipeline: Pipeline }).pipeline.addresses.exportState());
     // A late flow from before the deletion is still the old VM's, a new one the new VM's, VPC B's its own.
     expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:01:30Z'))).toBe('old');
     expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:04:00Z'))).toBe('new');

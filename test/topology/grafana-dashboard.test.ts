@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ServiceMetrics } from '../../src/http/metrics.ts';
+import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { registerScaleOutMetrics, SCALE_OUT_METRICS } from '../../src/topology/metrics.ts';
 
 interface Dashboard {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
-import type { FleetSnapshot } from '../../src/runs/snapshot.ts';
+import type { RunInput } from '../../src/runs/run-input.ts';
 import { vmKey } from '../../src/topology/by-vm.ts';
 import { LocalTopology } from '../../src/topology/local-topology.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
@@ -25,7 +25,7 @@ async function messages(path: string): Promise<Array<[string, string]>> {
   return out;
 }
 
-function comparable(s: FleetSnapshot) {
+function comparable(s: RunInput) {
   return {
     watermark: s.watermark,
     vmIds: s.vmIds,
@@ -44,11 +44,11 @@ describe('the topology in one process', () => {
   it.each([1, 3, 7])('with %i partitions gathers at every tick and at the end exactly the snapshot of one pipeline holding every VM', async (partitions) => {
     const input = await messages('fixtures/small.jsonl.gz');
     const pipeline = new Pipeline(config);
-    const expected: FleetSnapshot[] = [];
+    const expected: RunInput[] = [];
     const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));
     for (const [i, [topic, text]] of input.entries()) {
       pipeline.ingestMessage(topic, text, `m${i}`);
-      if (pipeline.runDue()) expected.push(pipeline.snapshot());
+      if (pipeline.runDue()) expected.push(pipeline.runInput());
       topology.ingest(topic, text, `m${i}`);
       // Kafka batches of 50 messages: the watermark reaches every partition at each batch's end.
       if (i % 50 === 49) topology.endOfBatch();
@@ -59,6 +59,6 @@ describe('the topology in one process', () => {
     expect(topology.ticks.length).toBe(expected.length);
     expect(expected.length).toBeGreaterThan(5);
     for (const [t, got] of topology.ticks.entries()) expect(comparable(got)).toEqual(comparable(expected[t]!));
-    expect(comparable(topology.request('final'))).toEqual(comparable(pipeline.snapshot()));
+    expect(comparable(topology.request('final'))).toEqual(comparable(pipeline.runInput()));
   }, 120_000);
 });

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { confusion, ResultAssignments, type SideScore, score, Truth } from '../../evaluation/score.ts';
+import { confusion, ResultAssignments, type SideScore, score, TruthLabels } from '../../evaluation/score.ts';
 import { parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { pcaScatterSpec, plotFormatOf, type ScatterPoint, writePlot } from '../plots.ts';
@@ -34,7 +34,7 @@ const ProjectedResult = z.object({
 
 const NOT_IN_TRUTH = '(not in truth)';
 
-export function scatterPoints(result: z.infer<typeof ProjectedResult>, truth: Truth): ScatterPoint[] {
+export function scatterPoints(result: z.infer<typeof ProjectedResult>, truth: TruthLabels): ScatterPoint[] {
   return Object.entries(result.vm_projection.points)
     .map(([vm_id, [x, y]]) => ({ vm_id, x, y, truth: truth.vms[vm_id]?.role ?? NOT_IN_TRUTH, cluster: result.vm_clusters[vm_id] ?? 'none' }))
     .sort((a, b) => (a.vm_id < b.vm_id ? -1 : a.vm_id > b.vm_id ? 1 : 0));
@@ -72,9 +72,9 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   const raw = await readJson(resultPath);
   const rawTruth = await readJson(truthPath);
   const parsedResult = ResultAssignments.safeParse(raw);
-  const parsedTruth = Truth.safeParse(rawTruth);
+  const parsedTruth = TruthLabels.safeParse(rawTruth);
   if (!parsedResult.success || !parsedTruth.success) {
-    if (!parsedResult.success && !parsedTruth.success && Truth.safeParse(raw).success && ResultAssignments.safeParse(rawTruth).success) {
+    if (!parsedResult.success && !parsedTruth.success && TruthLabels.safeParse(raw).success && ResultAssignments.safeParse(rawTruth).success) {
       process.stderr.write(`evaluate: the arguments are the wrong way round: the result first, then the truth (${prog} ${truthPath} ${resultPath})\n`);
     } else if (!parsedResult.success) {
       process.stderr.write(`evaluate: ${resultPath} is not a replay result (replay --out writes one): ${firstIssue(parsedResult.error)}\n`);

@@ -7,9 +7,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { z } from 'zod';
 import { FLOW_FORMATS } from '../../contract/formats/flow-formats.ts';
 import { EnvFileError, loadEnvFile } from '../../config/env-file.ts';
-import { describeKafkaError, KafkaEnvError, type KafkaSettings, parseKafkaEnv, toKafkaConfig } from '../../kafka/options.ts';
+import { KafkaEnvError, type KafkaSettings, parseKafkaEnv } from '../../config/kafka-settings.ts';
+import { describeKafkaError, toKafkaConfig } from '../../kafka/options.ts';
 import { produceTrace } from '../../kafka/produce-trace.ts';
-import { defaultTopics } from '../../pipeline/pipeline.ts';
+import { defaultTopics } from '../../contract/topics.ts';
 import { flagName, parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
 import { Progress, progressMode } from '../progress.ts';
@@ -158,7 +159,7 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     );
   } catch (err) {
     // One line naming what to check (credentials, certificates), never kafkajs' error dump.
-    throw new Error(describeKafkaError(err, settings).message);
+    throw new Error(describeKafkaError(err, settings).message, { cause: err });
   } finally {
     // The bar's redraw timer would keep the process alive after an error.
     bar.progress?.stop();

@@ -47,7 +47,11 @@ clustering as of the end of the trace.
   --host-attributes-topic NAME   topic of host capacities in the trace (default host-attributes)
   --placement-max-moves N    migrations the placement advice may suggest (default 20)
   --placement-default-vcpus N, --placement-default-memory-mb N   capacity of hosts without host attributes
+  --placement-rack-label K, --placement-zone-label K   host labels of the placement tiers (rack, zone)
+  --placement-tier-distances R,Z,X   costs same rack, same zone, across zones (1,2,3)
                              (both or neither; default: the largest load seen on any host)
+  --placement-rack-label K, --placement-zone-label K   host labels of the placement tiers (default rack, zone)
+  --placement-tier-distances R,Z,X   costs same rack, same zone, across zones (default 1,2,3)
   --max-vms N                VMs tracked at once; records of new VMs beyond it are rejected as vm_cap (250000)
   --max-peers-per-vm N       exact distinct peers and ports per VM before a sketch counts them (4096)
   --max-vm-pairs N           VM pairs kept for the affinity graph (2000000)

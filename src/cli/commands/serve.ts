@@ -1,6 +1,7 @@
 /**
- * serve [--host H] [--port N] [--brokers HOST:PORT,...]: the service (src/main.ts), configured by the
- * environment (.env.example); the flags are shorthands for HOST, PORT and KAFKA_BROKERS.
+ * serve [--host H] [--port N] [--brokers HOST:PORT,...]: the service, started as `npm start` starts it
+ * (src/composition/serve-process.ts), configured by the environment (.env.example); the flags are
+ * shorthands for HOST, PORT and KAFKA_BROKERS and win over both the environment and .env.
  */
 import { parseFlags, unknownFlags } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -42,12 +43,15 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
     process.stderr.write(`serve: unexpected ${positionals.join(', ')}\n\n${help(prog)}`);
     return 2;
   }
-  // The service validates its environment at start-up (service-config.ts): the flags only feed it.
+  // The service validates its configuration at start-up (service-config.ts): the flags only feed it.
+  const overrides: Record<string, string> = {};
   for (const [flag, env] of Object.entries(ENV_OF)) {
     const v = values[flag];
-    if (typeof v === 'string') process.env[env] = v;
+    if (typeof v === 'string') overrides[env] = v;
   }
-  await import('../../main.ts');
+  // Loaded here, not at the top: `serve --help` needs none of the service's modules.
+  const { serveProcess } = await import('../../composition/serve-process.ts');
+  await serveProcess(overrides);
   return 0;
 }
 

@@ -21,9 +21,9 @@ import helmet from '@fastify/helmet';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
-import { type ApiKey, bearerToken, KeyVerifier } from './api-keys.ts';
+import { type ApiKey, bearerToken, KeyVerifier } from '../../access/api-keys.ts';
 import { isRefusal, KeyCheckLimit } from './key-check-limit.ts';
-import { ADMIN, type AccessScope, type RouteAccess } from './scope.ts';
+import { ADMIN, type AccessScope, type RouteAccess } from '../../access/scope.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -9,7 +9,7 @@
  * partition's modularity and edge count.
  */
 import type { AffinityIndex, RunIndex, SideIndex } from '../run-index.ts';
-import type { AccessScope } from './scope.ts';
+import type { AccessScope } from '../../access/scope.ts';
 
 /** Per run index, per tenant: built on a tenant's first request after a run, dropped with the run. */
 const cache = new WeakMap<RunIndex, Map<string, RunIndex>>();

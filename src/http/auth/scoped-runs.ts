@@ -6,7 +6,7 @@
 import type { RunRecord } from '../../runs/history.ts';
 import type { ServiceView } from '../../service/types.ts';
 import type { RunIndex } from '../run-index.ts';
-import type { AccessScope } from './scope.ts';
+import type { AccessScope } from '../../access/scope.ts';
 
 /**
  * Which tenant a VM named in some past run belongs to: its live attributes, else the latest run's. A VM

@@ -4,9 +4,9 @@
  * served by /v1/affinity-groups; this adds the edges they were found from.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AFFINITY_GROUP_PREFIX, affinityGroupId } from '../../runs/affinity.ts';
+import { AFFINITY_GROUP_PREFIX, affinityGroupId } from '../../contract/ids.ts';
 import type { ClusteringRun } from '../../runs/clustering-run.ts';
-import type { VmPairs } from '../../runs/snapshot.ts';
+import type { VmPairs } from '../../runs/run-input.ts';
 import { AffinityGraph, AffinityGraphQuery } from '../dashboard-schemas.ts';
 import { ApiError } from '../errors.ts';
 import { errors, type RouteOptions, requireRunAndIndex, scoped } from './context.ts';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AFFINITY_GROUP_PREFIX } from '../../runs/affinity.ts';
+import { AFFINITY_GROUP_PREFIX } from '../../contract/ids.ts';
 import { ApiError } from '../errors.ts';
 import { decodeCursor, encodeCursor, page } from '../paging.ts';
 import type { AffinityIndex } from '../run-index.ts';

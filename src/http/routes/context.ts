@@ -1,7 +1,7 @@
 /** What every route group is registered with, and the lookups they share. */
 import type { ClusteringRun } from '../../runs/clustering-run.ts';
 import type { ServiceView } from '../../service/types.ts';
-import type { AccessScope } from '../auth/scope.ts';
+import type { AccessScope } from '../../access/scope.ts';
 import { scopeIndex } from '../auth/scoped-index.ts';
 import { noRun } from '../errors.ts';
 import { type RunIndex, runIndex } from '../run-index.ts';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ServiceMetrics } from '../metrics.ts';
+import type { ServiceMetrics } from '../../observability/service-metrics.ts';
 import type { RouteOptions } from './context.ts';
 
 export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: ServiceMetrics }> = async (app, { view, metrics }) => {

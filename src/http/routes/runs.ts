@@ -6,7 +6,7 @@ import { scopeRunRecord, vmOwner } from '../auth/scoped-runs.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import { finiteOrNull } from '../run-index.ts';
-import { RunChanges, RunChangesQuery, RunList, RunParams, type RunSummary } from '../schemas.ts';
+import { RunChangesPage, RunChangesQuery, RunList, RunParams, type RunSummary } from '../schemas.ts';
 import { errors, latestIndex, type RouteOptions, scoped } from './context.ts';
 
 const isoOrNull = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -81,7 +81,7 @@ export const runRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { view
         summary: 'What changed in a run: clusters born, died, split, merged, and a page of the entities that moved',
         params: RunParams,
         querystring: RunChangesQuery,
-        response: { 200: RunChanges, 400: errors[400], 404: errors[404], 500: errors[500] },
+        response: { 200: RunChangesPage, 400: errors[400], 404: errors[404], 500: errors[500] },
       },
     },
     async (request) => {

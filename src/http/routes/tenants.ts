@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ServiceView } from '../../service/types.ts';
-import { sees } from '../auth/scope.ts';
+import { sees } from '../../access/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import type { RunIndex } from '../run-index.ts';

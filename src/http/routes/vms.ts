@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { VmAttributes } from '../../contract/records.ts';
-import { sees } from '../auth/scope.ts';
+import { sees } from '../../access/scope.ts';
 import { ApiError } from '../errors.ts';
 import { page } from '../paging.ts';
 import { featureMeans, type RunIndex, vmInsight } from '../run-index.ts';

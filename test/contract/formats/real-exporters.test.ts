@@ -4,8 +4,8 @@
  * own JSON into the test broker. The records read back from Kafka, decoded by the collector adapters, must
  * be exactly the traffic of the capture: every direction of every connection with its bytes and packets,
  * at the capture's times, and so the same VM-to-VM graph as the same traffic in our own format. Through the
- * pipeline (KAFKA_FLOW_FORMAT), no record is rejected for anything but the VM ids it cannot carry, which the
- * address attribution (issue 14, part 1) gives.
+ * pipeline (KAFKA_FLOW_FORMAT), with VM attributes giving each VM its address, the address attribution makes
+ * of them exactly the fleet (features and VM-pair graph, hence the clusters) of the same traffic naming its VMs.
  *
  * The capture is plain (no VXLAN): softflowd keys flows on the outer headers and so would see one tunnel, and
  * pmacct's tunnel decoding is known to abort (docs/exporters.md); the VNI is checked in the adapters' tests.
@@ -155,7 +155,7 @@ describe('a real exporter end to end: softflowd -> collector -> Kafka -> adapter
   }
 
   for (const format of ['goflow2', 'pmacct'] as const) {
-    it(`${format}: every direction of every connection arrives with its bytes, packets and times`, async () => {
+    it(`${format}: every direction of every connection arrives with its bytes, packets and times, and attributed by address gives the fleet of the same traffic naming its VMs`, async () => {
       const { messages } = await collect(format);
       const got = new Map<string, { bytes: number; packets: number }>();
       const decoded: { srcIp: string; dstIp: string; bytes: number }[] = [];
@@ -175,15 +175,40 @@ describe('a real exporter end to end: softflowd -> collector -> Kafka -> adapter
       expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
       expect(vmGraph(decoded)).toEqual(vmGraph(ownFormatFlows(packets)));
 
-      // The same messages through the pipeline as the service reads them from the flows topic in this format.
-      const reasons: Record<string, number> = {};
-      const pipeline = new Pipeline({ ...defaultPipelineConfig, flowFormat: format }, (r) => {
-        reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
-      });
-      for (const [i, text] of messages.entries()) pipeline.ingestMessage(defaultPipelineConfig.topics.flows, text, `0@${i}`);
-      const { missing_vm: unattributed = 0, ...other } = reasons;
-      expect(other).toEqual({});
-      expect(pipeline.recordsIn.flows + unattributed).toBe(expected.size);
+      // The same messages through the pipeline as the service reads them from the flows topic in this format,
+      // after VM attributes that give each VM its address: the address attribution must turn them into exactly
+      // the fleet that the same traffic in our own format, naming its VMs, gives.
+      const attributes = Array.from({ length: VMS }, (_, i) =>
+        JSON.stringify({ ts: START - 60_000, vm_id: `vm-${i}`, tenant_id: `tenant-${i % 3}`, vpc_id: 'vpc-1', ip: vmAddress(i) }),
+      );
+      const vmOf = new Map(Array.from({ length: VMS }, (_, i) => [vmAddress(i), `vm-${i}`]));
+      const feed = (flowFormat: CollectorFormat | 'alcor', flows: readonly string[]) => {
+        const reasons: Record<string, number> = {};
+        const pipeline = new Pipeline({ ...defaultPipelineConfig, flowFormat }, (r) => {
+          reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
+        });
+        for (const [i, text] of attributes.entries()) pipeline.ingestMessage(defaultPipelineConfig.topics.vmAttributes, text, `0@${i}`);
+        for (const [i, text] of flows.entries()) pipeline.ingestMessage(defaultPipelineConfig.topics.flows, text, `0@${i}`);
+        return { pipeline, reasons };
+      };
+      const collected = feed(format, messages);
+      const own = feed(
+        'alcor',
+        messages.map((text) => {
+          const d = collectorToContract(format, JSON.parse(text) as Record<string, unknown>);
+          if (!d.ok) throw new Error(d.rejection.message);
+          const w = d.value as { src_ip: string; dst_ip: string };
+          return JSON.stringify({ ...d.value, src_vm: vmOf.get(w.src_ip), dst_vm: vmOf.get(w.dst_ip) });
+        }),
+      );
+      expect(collected.reasons).toEqual({});
+      expect(own.reasons).toEqual({});
+      expect(collected.pipeline.recordsIn.flows).toBe(expected.size);
+      // The run's whole input: VM ids, tenants, the 45 features of every VM and the VM-pair traffic graph.
+      const input = collected.pipeline.runInput();
+      expect(input.vmIds).toHaveLength(VMS);
+      expect(input.vmPairs.a.length).toBeGreaterThan(0);
+      expect(input).toEqual(own.pipeline.runInput());
     }, 180_000);
   }
 });

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../../../src/config/service-config.ts';
 import type { SecurityOptions } from '../../../src/http/auth/access-control.ts';
-import type { ApiKey } from '../../../src/http/auth/api-keys.ts';
+import type { ApiKey } from '../../../src/access/api-keys.ts';
 import { KeyCheckLimit } from '../../../src/http/auth/key-check-limit.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 import { replaySmall } from '../helpers.ts';

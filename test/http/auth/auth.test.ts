@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../../../src/config/service-config.ts';
-import type { ApiKey } from '../../../src/http/auth/api-keys.ts';
+import type { ApiKey } from '../../../src/access/api-keys.ts';
 import { runIndex } from '../../../src/http/run-index.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 import { replaySmall } from '../helpers.ts';

@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../../src/http/app.ts';
 import type { SecurityOptions } from '../../../src/http/auth/access-control.ts';
-import { type ApiKey, hashKey, parseKeyHash } from '../../../src/http/auth/api-keys.ts';
-import { ServiceMetrics } from '../../../src/http/metrics.ts';
+import { type ApiKey, hashKey, parseKeyHash } from '../../../src/access/api-keys.ts';
+import { ServiceMetrics } from '../../../src/observability/service-metrics.ts';
 import { runIndex } from '../../../src/http/run-index.ts';
 import type { ServiceView } from '../../../src/service/types.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The persisted model: what a restarted service needs to place VMs in the clusters it knew before its
- * first run, and to keep their ids. One versioned JSON document per run; src/models/ reads and writes the
+ * first run, and to keep their ids. One versioned JSON document per run; src/model-store/ reads and writes the
  * files. Nothing here depends on wall-clock time, so a replay writes the same documents every time.
  */
 import { z } from 'zod';
@@ -11,7 +11,7 @@ import { tenantClusteringInput } from '../features/tenant-features.ts';
 import { VM_FEATURES, vmFeatureMinScales } from '../features/vm-features.ts';
 import { type ClusteringRun, clusterIdOf, NOISE_CLUSTER_ID, type Side } from './clustering-run.ts';
 import type { IdentityState } from './identity.ts';
-import { type FleetSnapshot, tenantMatrixOf } from './snapshot.ts';
+import { type RunInput, tenantMatrixOf } from './run-input.ts';
 
 export const MODEL_SCHEMA = 'alcor-traffic-clusters/model';
 /** Bump on any change a reader of the previous version would misread. */
@@ -105,7 +105,7 @@ function sideModel(side: Side, minScales: Float64Array | null): SideModel {
 }
 
 /** The document for a run whose ids are already the stable ones, with the identity state after it. */
-export function buildModel(run: ClusteringRun, identity: IdentityState): ModelDocument {
+export function buildModelDocument(run: ClusteringRun, identity: IdentityState): ModelDocument {
   return {
     schema: MODEL_SCHEMA,
     version: MODEL_VERSION,
@@ -118,10 +118,10 @@ export function buildModel(run: ClusteringRun, identity: IdentityState): ModelDo
   };
 }
 
-export type ParsedModel = { ok: true; model: ModelDocument } | { ok: false; error: string };
+export type ParsedModelDocument = { ok: true; model: ModelDocument } | { ok: false; error: string };
 
 /** Parses and checks a model file's text: valid JSON, this schema and version, today's VM features. */
-export function parseModel(text: string): ParsedModel {
+export function parseModelDocument(text: string): ParsedModelDocument {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -234,18 +234,18 @@ function provisionalSide(side: SideModel, ids: string[], matrix: FeatureMatrix, 
 /**
  * A cheap run from a saved model, before the first real one: every VM goes to the nearest of the model's
  * clusters and keeps its id, and tenants follow from the mix of VM clusters they hold. It also seeds the
- * identity matching of the first real run. Imputes the snapshot's unknown values in place, as a run would.
+ * identity matching of the first real run. Imputes the input's unknown values in place, as a run would.
  */
-export function provisionalRun(model: ModelDocument, snapshot: FleetSnapshot, runId: string): ClusteringRun {
+export function provisionalRun(model: ModelDocument, input: RunInput, runId: string): ClusteringRun {
   const started = performance.now();
-  const vmFeatures = snapshot.vmFeatures;
+  const vmFeatures = input.vmFeatures;
   imputeColumnMeans(vmFeatures.data, vmFeatures.rows, vmFeatures.cols);
   const vmModelLabels = nearestClusters(model.vms, vmFeatures);
-  const vms = provisionalSide(model.vms, snapshot.vmIds, vmFeatures, vmModelLabels, model.run_id);
+  const vms = provisionalSide(model.vms, input.vmIds, vmFeatures, vmModelLabels, model.run_id);
 
   // Tenant features hold the mix of VM clusters by the model run's labels, named by its VM cluster ids.
   const vmClusterIds = model.vms.clusters.map((c) => c.cluster_id);
-  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(snapshot, vmModelLabels, vmClusterIds);
+  const { tenantIds, matrix: tenantFeatures } = tenantMatrixOf(input, vmModelLabels, vmClusterIds);
   const names = model.tenants.feature_names;
   const comparable = names.length === tenantFeatures.names.length && names.every((n, i) => n === tenantFeatures.names[i]);
   // A model whose tenant features no longer line up (an older model's, named by label) places no tenant:
@@ -256,11 +256,11 @@ export function provisionalRun(model: ModelDocument, snapshot: FleetSnapshot, ru
     : provisionalSide(model.tenants, [], { rows: 0, cols: tenantFeatures.cols, data: new Float64Array(0), names: tenantFeatures.names }, new Int32Array(0), model.run_id);
   return {
     runId,
-    computedAt: snapshot.watermark,
-    windowMs: snapshot.windowMs,
+    computedAt: input.watermark,
+    windowMs: input.windowMs,
     vms,
     tenants,
-    vmTenants: snapshot.vmTenants,
+    vmTenants: input.vmTenants,
     durationMs: performance.now() - started,
   };
 }

@@ -21,10 +21,6 @@ export function parseScope(text: string): AccessScope | null {
   return null;
 }
 
-export function formatScope(scope: AccessScope): string {
-  return scope.kind === 'admin' ? 'admin' : `tenant:${scope.tenantId}`;
-}
-
 /** Whether a record owned by `tenantId` (null: not known yet) is visible in `scope`. */
 export function sees(scope: AccessScope, tenantId: string | null | undefined): boolean {
   return scope.kind === 'admin' || (tenantId !== null && tenantId !== undefined && tenantId === scope.tenantId);

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ModelDocument, parseModel } from '../runs/model.ts';
+import { type ModelDocument, parseModelDocument } from '../runs/model-document.ts';
 import type { ModelSink } from '../service/types.ts';
 import { removeLeftoverTempFiles, writeFileAtomically } from '../storage/atomic-file.ts';
 import { type NumberedFile, numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
@@ -36,7 +36,7 @@ export async function loadLatestModel(dir: string): Promise<LoadedModel> {
   } catch (err) {
     return { status: 'invalid', path, error: `cannot read it (${(err as Error).message})` };
   }
-  const parsed = parseModel(text);
+  const parsed = parseModelDocument(text);
   return parsed.ok ? { status: 'loaded', path, model: parsed.model } : { status: 'invalid', path, error: parsed.error };
 }
 

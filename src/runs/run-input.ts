@@ -1,13 +1,13 @@
 /**
- * A FleetSnapshot is the plain data a clustering run needs, taken from the live state at one watermark.
+ * A RunInput is the plain data a clustering run needs, taken from the live state at one watermark.
  * Plain arrays and typed arrays only, so that it can be posted to a worker thread.
  */
 import type { FeatureMatrix } from '../clustering/types.ts';
 import { buildTenantMatrix } from '../features/tenant-features.ts';
-import { extractVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
+import { fleetVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '../features/vm-features.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantIds } from '../fleet/tracked-tenants.ts';
-import type { PlacementSnapshot } from '../placement/run-placement.ts';
+import type { PlacementFacts } from '../placement/run-placement.ts';
 
 export interface TenantInfo {
   tenantId: string;
@@ -16,8 +16,8 @@ export interface TenantInfo {
   deleted: boolean;
 }
 
-export interface FleetSnapshot {
-  /** Event time the snapshot describes (the watermark). */
+export interface RunInput {
+  /** Event time the input describes (the watermark). */
   watermark: number;
   windowMs: number;
   vmIds: string[];
@@ -36,7 +36,7 @@ export interface FleetSnapshot {
   /** The window's VM-to-VM traffic graph: undirected edges between rows of vmIds, bytes both ways. */
   vmPairs: VmPairs;
   /** Hosts, sizes and labels of the VMs and the hosts' capacity, for the placement advice. */
-  placement?: PlacementSnapshot;
+  placement?: PlacementFacts;
 }
 
 /** Edges sorted by (a, b) with a < b, so that the same state gives the same list whatever the table's order. */
@@ -67,7 +67,7 @@ function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first:
   };
 }
 
-export function takeSnapshot(fleet: FleetState): FleetSnapshot {
+export function takeRunInput(fleet: FleetState): RunInput {
   const vms = fleet.liveVms();
   const n = vms.length;
   const data = new Float64Array(n * VM_FEATURE_COUNT);
@@ -76,9 +76,8 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
   const vmSameTenantBytes = new Float64Array(n);
   const volumes: VmVolumes = { bytes: 0, external: 0, sameTenant: 0 };
   const { first, last } = fleet.windowRange();
-  const minutes = fleet.config.windowMs / 60_000;
   for (let i = 0; i < n; i++) {
-    extractVmFeatures(vms[i]!, first, last, minutes, data, i * VM_FEATURE_COUNT, volumes, (serial) => fleet.vmBySerial(serial));
+    fleetVmFeatures(fleet, vms[i]!, data, i * VM_FEATURE_COUNT, volumes);
     vmBytes[i] = volumes.bytes;
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;
@@ -104,11 +103,11 @@ export function takeSnapshot(fleet: FleetState): FleetSnapshot {
     vmSameTenantBytes,
     tenants,
     vmPairs,
-    placement: placementSnapshot(fleet, vms),
+    placement: placementFacts(fleet, vms),
   };
 }
 
-function placementSnapshot(fleet: FleetState, vms: readonly ReturnType<FleetState['liveVms']>[number][]): PlacementSnapshot {
+function placementFacts(fleet: FleetState, vms: readonly ReturnType<FleetState['liveVms']>[number][]): PlacementFacts {
   return {
     vmHosts: vms.map((v) => v.attributes?.hostId ?? null),
     vmVcpus: vms.map((v) => v.attributes?.vcpus ?? null),
@@ -116,7 +115,7 @@ function placementSnapshot(fleet: FleetState, vms: readonly ReturnType<FleetStat
     vmLabels: vms.map((v) => v.attributes?.labels ?? null),
     hostCapacity: [...fleet.hostCapacity.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([host, c]) => [host, { vcpus: c.vcpus, memoryMb: c.memoryMb }]),
+      .map(([host, c]) => [host, c.labels === undefined ? { vcpus: c.vcpus, memoryMb: c.memoryMb } : { vcpus: c.vcpus, memoryMb: c.memoryMb, labels: c.labels }]),
   };
 }
 
@@ -125,21 +124,21 @@ function placementSnapshot(fleet: FleetState, vms: readonly ReturnType<FleetStat
  * feature matrix for the given VM labels (vmClusterIds[l] is the id of label l).
  */
 export function tenantMatrixOf(
-  snapshot: Pick<FleetSnapshot, 'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'>,
+  input: Pick<RunInput, 'windowMs' | 'tenants' | 'vmTenants' | 'vmVpcs' | 'vmBytes' | 'vmExternalBytes' | 'vmSameTenantBytes'>,
   vmLabels: Int32Array,
   vmClusterIds: readonly string[],
 ): { tenantIds: string[]; matrix: FeatureMatrix } {
-  const deletedTenants = new Set(snapshot.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
-  const tenantIds = trackedTenantIds(snapshot.vmTenants, (t) => deletedTenants.has(t));
+  const deletedTenants = new Set(input.tenants.filter((t) => t.deleted).map((t) => t.tenantId));
+  const tenantIds = trackedTenantIds(input.vmTenants, (t) => deletedTenants.has(t));
   const matrix = buildTenantMatrix({
     tenantIds,
-    vmTenants: snapshot.vmTenants,
-    vmVpcs: snapshot.vmVpcs,
+    vmTenants: input.vmTenants,
+    vmVpcs: input.vmVpcs,
     vmLabels,
-    vmBytes: snapshot.vmBytes,
-    vmExternalBytes: snapshot.vmExternalBytes,
-    vmSameTenantBytes: snapshot.vmSameTenantBytes,
-    windowMinutes: snapshot.windowMs / 60_000,
+    vmBytes: input.vmBytes,
+    vmExternalBytes: input.vmExternalBytes,
+    vmSameTenantBytes: input.vmSameTenantBytes,
+    windowMinutes: input.windowMs / 60_000,
     vmClusterIds,
   });
   return { tenantIds, matrix };

@@ -1,6 +1,8 @@
 /**
- * The service's Prometheus metrics on one registry. Callers report events through small methods, so that
- * metric names, labels and units are decided here once and the rest of the code imports no prom-client.
+ * The service's Prometheus metrics on one registry: input, Kafka, runs, snapshots and the live state. Callers
+ * report events through small methods, so that metric names, labels and units are decided here once and the
+ * rest of the code imports no prom-client. The HTTP server's own metrics join the same registry from
+ * src/http/request-metrics.ts.
  */
 import { type AttributionCounters, UNATTRIBUTED_REASONS } from '../attribution/address-map.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
@@ -21,10 +23,11 @@ export interface ServiceMetricsOptions {
 
 // Clustering takes milliseconds on small fleets and tens of seconds on large ones.
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class ServiceMetrics {
   readonly registry: Registry;
+  /** Prefix of every metric name, for metrics that join the registry from elsewhere (HTTP). */
+  readonly prefix: string;
   private readonly recordsInTotal: Counter<'topic'>;
   private readonly flowRecordsByFormat: Counter<'format'>;
   private readonly rejectedTotal: Counter<'reason'>;
@@ -41,7 +44,6 @@ export class ServiceMetrics {
   private readonly moves: Counter<'side'>;
   private readonly lastRunChanges: Gauge<'side' | 'change'>;
   private readonly lastRunTimestamp: Gauge;
-  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly snapshotBytes: Gauge;
   private readonly fleetEvents: Counter<'event'>;
   private readonly endsAttributed: Counter<'how'>;
@@ -63,6 +65,7 @@ export class ServiceMetrics {
     const p = options.prefix ?? 'alcor_';
     const registers = [registry];
     this.registry = registry;
+    this.prefix = p;
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
     this.recordsInTotal = new Counter({ name: `${p}records_in_total`, help: 'Input records decoded, by topic', labelNames: ['topic'], registers });
     this.flowRecordsByFormat = new Counter({
@@ -200,13 +203,6 @@ export class ServiceMetrics {
       help: 'Messages redelivered below the offset the state already holds (after a restart or a rebalance), skipped so that none counts twice',
       registers,
     });
-    this.httpDuration = new Histogram({
-      name: `${p}http_request_duration_seconds`,
-      help: 'HTTP request duration, by method, route pattern and status',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: HTTP_BUCKETS,
-      registers,
-    });
   }
 
   recordsIn(topic: string, n = 1): void {
@@ -319,10 +315,6 @@ export class ServiceMetrics {
 
   kafkaMessagesSkipped(n: number): void {
     if (n > 0) this.messagesSkippedTotal.inc(n);
-  }
-
-  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
   }
 
   /** Prometheus text exposition of everything on the registry. */

@@ -3,10 +3,10 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { FileHistoryStore } from '../../src/models/history-store.ts';
-import { FileModelStore } from '../../src/models/model-store.ts';
+import { FileHistoryStore } from '../../src/model-store/history-store.ts';
+import { FileModelStore } from '../../src/model-store/model-store.ts';
 import { historyDocument } from '../../src/runs/history.ts';
-import type { ModelDocument } from '../../src/runs/model.ts';
+import type { ModelDocument } from '../../src/runs/model-document.ts';
 import { writeFileAtomically } from '../../src/storage/atomic-file.ts';
 
 vi.mock(import('../../src/storage/atomic-file.ts'), async (importOriginal) => {
