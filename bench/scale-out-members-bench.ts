@@ -58,6 +58,13 @@ function segmentBytes(dir: string): number {
 const percentile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
+/** A failure with the members' last output, the only record of why a member died. */
+function withLogs(members: ServiceProcess[]): (err: unknown) => never {
+  return (err) => {
+    throw new Error(`${String(err)}\n${members.map((m, i) => `--- member ${i} (exit ${m.child.exitCode})\n${m.output().slice(-3000)}`).join('\n')}`);
+  };
+}
+
 export async function benchScaleOut(): Promise<Record<string, unknown>> {
   const inProcess = await measureScaleOutInProcess(TRACE, PARTITIONS);
   const [port, controllerPort] = await getFreePorts(2);
@@ -93,7 +100,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
       // The clock starts at the first routed record: process start-up and group joins are not ingest.
       const first = await waitFor(async () => ((await routed(members[0]!.url)) > 0 ? performance.now() : undefined), 120_000, 'the first routed record');
-      await waitFor(async () => ((await routed(members[0]!.url)) >= total ? true : undefined), 300_000, `${total} records routed by ${n} members`);
+      await waitFor(async () => ((await routed(members[0]!.url)) >= total ? true : undefined), 300_000, `${total} records routed by ${n} members`).catch(withLogs(members));
       // Applied by the window owners too. Checkpoints are written at run ticks, so the lag does not fall to
       // 0 at the end of the input: the windows are done when it has stopped moving for 2 s.
       let lastLag = '';
