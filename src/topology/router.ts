@@ -7,6 +7,7 @@
 import { type DecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
+import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { defaultFutureBoundConfig, FutureBound } from '../pipeline/future-bound.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { type ByVmRecord, encodeByVm, finiteOrNull } from './by-vm.ts';
@@ -38,6 +39,7 @@ export class Router {
   /** The watermark last announced to every partition. */
   private announced = Number.NEGATIVE_INFINITY;
   private readonly decoder: MessageDecoder;
+  readonly addresses: AddressMap;
   private readonly future: FutureBound;
   private readonly kinds: Map<string, RecordKind>;
   private readonly sink: RecordSink;
@@ -48,7 +50,14 @@ export class Router {
     private readonly config: PipelineConfig & { limits: DecodeLimits },
     private readonly onReject: (r: RejectedRecord) => void,
   ) {
-    this.decoder = new MessageDecoder(config.limits);
+    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
+    // Flows that carry only addresses are attributed at the route, where their VM ids become the key. This
+    // map learns from the VM attributes this member routes and is not part of the router's durable state:
+    // docs/scale-out.md says what that leaves out.
+    this.addresses = new AddressMap({
+      horizonMs: config.window.windowMs + config.window.allowedLatenessMs,
+      maxClaims: config.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
+    });
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.kinds = new Map<string, RecordKind>([
       [config.topics.flows, 'flow'],
@@ -114,6 +123,12 @@ export class Router {
   }
 
   private flow(f: FlowRecord, raw: unknown, index: number | null): void {
+    this.addresses.attribute(f);
+    // As in the pipeline: neither end named nor attributed is rejected, never routed nowhere.
+    if (f.srcVm === null && f.dstVm === null) {
+      this.reject(rejection('missing_vm', 'src_vm'), index, raw);
+      return;
+    }
     this.recordsIn.flows++;
     const refused = this.future.checkFlow(f, this.watermark);
     if (refused) {
@@ -152,7 +167,10 @@ export class Router {
     this.recordsIn.vmAttributes++;
     const refused = this.future.checkAttributes(a.ts, this.watermark);
     if (refused) this.reject(refused, index, raw);
-    else this.out.push({ to: 'by-vm', key: a.vmId, value: encodeByVm({ k: 'v', r: a, ...this.time() }) });
+    else {
+      this.addresses.observe(a);
+      this.out.push({ to: 'by-vm', key: a.vmId, value: encodeByVm({ k: 'v', r: a, ...this.time() }) });
+    }
   }
 
   private tenantAttributes(t: TenantAttributes, raw: unknown, index: number | null): void {
