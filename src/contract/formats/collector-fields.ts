@@ -46,6 +46,37 @@ export function portsOf(protocol: number, src: number | null | undefined, dst: n
   return { src_port: src ?? null, dst_port: dst ?? null };
 }
 
+/** What every collector record gives, in the collector's own names already read. */
+export interface CollectorFlow {
+  ts: number | string;
+  startTs: number | string | null;
+  srcIp: string;
+  dstIp: string;
+  protocol: number;
+  srcPort: number | null | undefined;
+  dstPort: number | null | undefined;
+  bytes: z.infer<typeof CollectorCount>;
+  packets: z.infer<typeof CollectorCount>;
+  samplingRate: z.infer<typeof CollectorCount> | null | undefined;
+  vni: number | null | undefined;
+}
+
+/** The contract's FlowRecord wire object of a collector record: ports where the protocol has them, counts scaled by sampling. */
+export function contractFlow(f: CollectorFlow): Record<string, unknown> {
+  const rate = f.samplingRate == null ? 1 : countValue(f.samplingRate);
+  return {
+    ts: f.ts,
+    start_ts: f.startTs,
+    src_ip: f.srcIp,
+    dst_ip: f.dstIp,
+    ...portsOf(f.protocol, f.srcPort, f.dstPort),
+    protocol: f.protocol,
+    bytes: scaleBySampling(countValue(f.bytes), rate),
+    packets: scaleBySampling(countValue(f.packets), rate),
+    vni: f.vni ?? null,
+  };
+}
+
 /** The first zod issue as a rejection naming the collector's field. */
 export function issueRejection(error: z.ZodError, raw: Record<string, unknown>): Rejection {
   return reasonFromIssue(error.issues[0]!, raw);

@@ -14,10 +14,8 @@ import {
   CollectorPort,
   CollectorProtocol,
   collectorProtocol,
-  countValue,
+  contractFlow,
   issueRejection,
-  portsOf,
-  scaleBySampling,
 } from './collector-fields.ts';
 
 /** Nanoseconds since the epoch as a number (JSON loses the last bits, far below a millisecond), digits, or RFC 3339 (the datetimenano renderer). */
@@ -76,17 +74,18 @@ export function goflow2ToContract(raw: Record<string, unknown>): Decoded<Record<
   if (ts === null) return { ok: false, rejection: rejection('missing_field', 'time_flow_end_ns', 'time_flow_end_ns: absent or 0, and no time_received_ns') };
   const protocol = collectorProtocol(g.proto, 'proto');
   if (typeof protocol !== 'number') return { ok: false, rejection: protocol };
-  const rate = g.sampling_rate == null ? 1 : countValue(g.sampling_rate);
-  const wire = {
+  const wire = contractFlow({
     ts,
-    start_ts: nanoTimeMs(g.time_flow_start_ns),
-    src_ip: g.src_addr,
-    dst_ip: g.dst_addr,
-    ...portsOf(protocol, g.src_port, g.dst_port),
+    startTs: nanoTimeMs(g.time_flow_start_ns),
+    srcIp: g.src_addr,
+    dstIp: g.dst_addr,
     protocol,
-    bytes: scaleBySampling(countValue(g.bytes), rate),
-    packets: scaleBySampling(countValue(g.packets), rate),
-    vni: g.vni ?? null,
-  };
+    srcPort: g.src_port,
+    dstPort: g.dst_port,
+    bytes: g.bytes,
+    packets: g.packets,
+    samplingRate: g.sampling_rate,
+    vni: g.vni,
+  });
   return { ok: true, value: wire };
 }

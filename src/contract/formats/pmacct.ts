@@ -14,10 +14,8 @@ import {
   CollectorPort,
   CollectorProtocol,
   collectorProtocol,
-  countValue,
+  contractFlow,
   issueRejection,
-  portsOf,
-  scaleBySampling,
 } from './collector-fields.ts';
 
 const PmacctTime = z.union([z.number().min(0), z.string().max(40)]);
@@ -87,17 +85,18 @@ export function pmacctToContract(raw: Record<string, unknown>): Decoded<Record<s
   if (ts === null) return { ok: false, rejection: rejection('missing_field', 'timestamp_end', 'timestamp_end: absent or unset, and no stamp_updated or timestamp_arrival') };
   const protocol = collectorProtocol(p.ip_proto, 'ip_proto');
   if (typeof protocol !== 'number') return { ok: false, rejection: protocol };
-  const rate = p.sampling_rate == null ? 1 : countValue(p.sampling_rate);
-  const wire = {
+  const wire = contractFlow({
     ts,
-    start_ts: pmacctTimeMs(p.timestamp_start),
-    src_ip: p.ip_src,
-    dst_ip: p.ip_dst,
-    ...portsOf(protocol, p.port_src, p.port_dst),
+    startTs: pmacctTimeMs(p.timestamp_start),
+    srcIp: p.ip_src,
+    dstIp: p.ip_dst,
     protocol,
-    bytes: scaleBySampling(countValue(p.bytes), rate),
-    packets: scaleBySampling(countValue(p.packets), rate),
-    vni: p.vxlan ?? null,
-  };
+    srcPort: p.port_src,
+    dstPort: p.port_dst,
+    bytes: p.bytes,
+    packets: p.packets,
+    samplingRate: p.sampling_rate,
+    vni: p.vxlan,
+  });
   return { ok: true, value: wire };
 }
