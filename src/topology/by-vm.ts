@@ -24,50 +24,330 @@ export type ByVmRecord =
   /** A run requested through the API (any member): publish features now, tagged with the request. */
   | { k: 'q'; req: string; w: null; sa: null };
 
-const time = { w: z.number().nullable(), sa: z.number().nullable() };
-const str = z.string();
-const nstr = z.string().nullable();
-const Flow = z.object({
-  ts: z.number(),
-  startTs: z.number().nullable(),
-  srcVm: nstr,
-  dstVm: nstr,
-  srcIp: str,
-  dstIp: str,
-  srcPort: z.number(),
-  dstPort: z.number(),
-  protocol: z.number(),
-  bytes: z.number(),
-  packets: z.number(),
-  vni: z.number().nullable(),
-  srcHost: nstr,
-  dstHost: nstr,
-});
 // The attributes were validated at the route against the wire contract; here only their shape is checked.
-const Vm = z.looseObject({ ts: z.number(), vmId: str, state: str });
+const Vm = z.looseObject({ ts: z.number(), vmId: z.string(), state: z.string() });
 
-const Schema = z.discriminatedUnion('k', [
-  z.object({ k: z.literal('f'), o: z.boolean(), r: Flow, ...time }),
-  z.object({ k: z.literal('v'), r: Vm, ...time }),
-  z.object({ k: z.literal('m'), ...time }),
-  z.object({ k: z.literal('t'), tick: z.number(), ...time }),
-  z.object({ k: z.literal('q'), req: z.string().max(200), w: z.null(), sa: z.null() }),
-]);
+/**
+ * The by-VM topic's message format (docs/scale-out.md, "The by-VM messages"): one message carries a run of
+ * records bound for one partition, in a compact binary form, because a JSON message per record cost more
+ * in the Kafka client (per-message partitioning, CRCs, framing) and in JSON than the windows themselves.
+ *
+ *   message := 0xB1 varint(count) record*
+ *   record  := kind:u8 [num(w) num(sa)] body          (kind 6, a request, has no times)
+ *   kind 1/2: a flow's source (1) or destination (2) half: num(ts) num(startTs) str(srcVm) str(dstVm)
+ *             str(srcIp) str(dstIp) num(srcPort) num(dstPort) num(protocol) num(bytes) num(packets)
+ *             num(vni) str(srcHost) str(dstHost)
+ *   kind 3:   VM attributes: text (their JSON)       kind 4: the watermark marker (no body)
+ *   kind 5:   a run tick: num(tick)                  kind 6: a run request: text (its id)
+ *   num     := varint 0 (null) | varint 1 then float64 LE | varint n >= 2: the integer n - 3 (-1 upward)
+ *   str     := varint 0 (null) | varint 1 then text (a new string, numbered in order from 0) | varint n >= 2:
+ *              the string numbered n - 2 earlier in this message
+ *   text    := varint(byte length) UTF-8 bytes
+ * A tick or a request is the last record of its message: a partition publishes after whole messages only,
+ * so that its checkpoint's offset (the next message) never splits one.
+ */
+export const BY_VM_FORMAT = 0xb1;
 
-/** A by-VM record, or null when it is not one of ours (counted by the caller, never applied). */
-export function decodeByVm(text: string): ByVmRecord | null {
-  let value: unknown;
+const KIND = { out: 1, in: 2, vm: 3, mark: 4, tick: 5, request: 6 } as const;
+
+/** Integers from -1 up to this travel as varints (exact in a double), anything else as a float64. */
+const MAX_VARINT_INT = 2 ** 53 - 4;
+
+class Writer {
+  buf: Buffer;
+  pos = 0;
+  private readonly strings = new Map<string, number>();
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.pos++] = b;
+  }
+
+  varint(v: number): void {
+    this.room(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  num(x: number | null): void {
+    if (x === null) this.varint(0);
+    else if (Number.isInteger(x) && x >= -1 && x <= MAX_VARINT_INT && !Object.is(x, -0)) this.varint(x + 3);
+    else {
+      this.varint(1);
+      this.room(8);
+      this.buf.writeDoubleLE(x, this.pos);
+      this.pos += 8;
+    }
+  }
+
+  text(s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varint(n);
+    this.room(n);
+    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+  }
+
+  str(s: string | null): void {
+    const seen = s === null ? undefined : this.strings.get(s);
+    if (s === null) this.varint(0);
+    else if (seen !== undefined) this.varint(seen + 2);
+    else {
+      this.strings.set(s, this.strings.size);
+      this.varint(1);
+      this.text(s);
+    }
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+class Reader {
+  pos = 0;
+  private readonly strings: string[] = [];
+
+  constructor(private readonly buf: Buffer) {}
+
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new RangeError('truncated');
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): number {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new RangeError('varint too long');
+    }
+  }
+
+  num(): number | null {
+    const tag = this.varint();
+    if (tag === 0) return null;
+    if (tag >= 2) return tag - 3;
+    const x = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return x;
+  }
+
+  /** A number that may not be null. */
+  n(): number {
+    const x = this.num();
+    if (x === null) throw new RangeError('null number');
+    return x;
+  }
+
+  text(): string {
+    const n = this.varint();
+    if (this.pos + n > this.buf.length) throw new RangeError('truncated');
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  str(): string | null {
+    const tag = this.varint();
+    if (tag === 0) return null;
+    if (tag === 1) {
+      const s = this.text();
+      this.strings.push(s);
+      return s;
+    }
+    const s = this.strings[tag - 2];
+    if (s === undefined) throw new RangeError('unknown string');
+    return s;
+  }
+
+  /** A string that may not be null. */
+  s(): string {
+    const x = this.str();
+    if (x === null) throw new RangeError('null string');
+    return x;
+  }
+
+  get end(): boolean {
+    return this.pos === this.buf.length;
+  }
+}
+
+/** One by-VM message: the records in order; a tick or a request only as the last one. */
+export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
+  const w = new Writer(64 + 96 * records.length);
+  w.byte(BY_VM_FORMAT);
+  w.varint(records.length);
+  for (const r of records) {
+    if (r.k === 'q') {
+      w.byte(KIND.request);
+      w.text(r.req);
+      continue;
+    }
+    w.byte(r.k === 'f' ? (r.o ? KIND.out : KIND.in) : r.k === 'v' ? KIND.vm : r.k === 'm' ? KIND.mark : KIND.tick);
+    w.num(r.w);
+    w.num(r.sa);
+    if (r.k === 'f') {
+      const f = r.r;
+      w.num(f.ts);
+      w.num(f.startTs);
+      w.str(f.srcVm);
+      w.str(f.dstVm);
+      w.str(f.srcIp);
+      w.str(f.dstIp);
+      w.num(f.srcPort);
+      w.num(f.dstPort);
+      w.num(f.protocol);
+      w.num(f.bytes);
+      w.num(f.packets);
+      w.num(f.vni);
+      w.str(f.srcHost);
+      w.str(f.dstHost);
+    } else if (r.k === 'v') w.text(JSON.stringify(r.r));
+    else if (r.k === 't') w.num(r.tick);
+  }
+  return w.done();
+}
+
+/** The records of a by-VM message, or null when it is not one of ours (counted by the caller, never applied). */
+export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
   try {
-    value = JSON.parse(text);
+    const rd = new Reader(bytes);
+    if (rd.byte() !== BY_VM_FORMAT) return null;
+    const count = rd.varint();
+    // Every record takes at least one byte: a count beyond that is not ours (and must not allocate).
+    if (count > bytes.length) return null;
+    const out: ByVmRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const kind = rd.byte();
+      if (kind === KIND.request) {
+        const req = rd.text();
+        // A request ends its message (as a tick does): the partition's checkpoint falls between messages.
+        if (req.length === 0 || req.length > 200 || i !== count - 1) return null;
+        out.push({ k: 'q', req, w: null, sa: null });
+        continue;
+      }
+      const w = rd.num();
+      const sa = rd.num();
+      if (kind === KIND.out || kind === KIND.in) {
+        const r: FlowRecord = {
+          ts: rd.n(),
+          startTs: rd.num(),
+          srcVm: rd.str(),
+          dstVm: rd.str(),
+          srcIp: rd.s(),
+          dstIp: rd.s(),
+          srcPort: rd.n(),
+          dstPort: rd.n(),
+          protocol: rd.n(),
+          bytes: rd.n(),
+          packets: rd.n(),
+          vni: rd.num(),
+          srcHost: rd.str(),
+          dstHost: rd.str(),
+        };
+        out.push({ k: 'f', o: kind === KIND.out, r, w, sa });
+      } else if (kind === KIND.vm) {
+        const parsed = Vm.safeParse(JSON.parse(rd.text()));
+        if (!parsed.success) return null;
+        out.push({ k: 'v', r: parsed.data as unknown as VmAttributes, w, sa });
+      } else if (kind === KIND.mark) out.push({ k: 'm', w, sa });
+      else if (kind === KIND.tick) out.push({ k: 't', tick: rd.n(), w, sa });
+      else return null;
+      if (kind === KIND.tick && i !== count - 1) return null;
+    }
+    return rd.end ? out : null;
   } catch {
     return null;
   }
-  const parsed = Schema.safeParse(value);
-  return parsed.success ? (parsed.data as ByVmRecord) : null;
 }
 
-export function encodeByVm(r: ByVmRecord): string {
-  return JSON.stringify(r);
+/** What the route stage sends down the hop: a record for one VM's partition, or a marker for every partition. */
+export type ByVmRouted = { to: 'by-vm'; key: string; record: ByVmRecord } | { to: 'by-vm-all'; record: ByVmRecord };
+
+export interface ByVmMessage {
+  partition: number;
+  value: Buffer;
+  /** Records in it (a marker counts once per partition). */
+  records: number;
+}
+
+/**
+ * The by-VM messages of routed records, in order: one message per partition for each stretch between two
+ * markers, each marker closing the stretch in every partition (so that a partition's order is the router's).
+ * Other kinds of output (the tenant table) are left to the caller.
+ */
+export function packByVm(out: readonly (ByVmRouted | { to: 'tenants' })[], partitions: number, partitionOf: (vmId: string) => number): ByVmMessage[] {
+  const messages: ByVmMessage[] = [];
+  const pending: ByVmRecord[][] = Array.from({ length: partitions }, () => []);
+  for (const r of out) {
+    if (r.to === 'by-vm') pending[partitionOf(r.key)]!.push(r.record);
+    else if (r.to === 'by-vm-all')
+      for (let p = 0; p < partitions; p++) {
+        const records = pending[p]!;
+        records.push(r.record);
+        messages.push({ partition: p, value: encodeByVm(records), records: records.length });
+        pending[p] = [];
+      }
+  }
+  for (let p = 0; p < partitions; p++) {
+    const records = pending[p]!;
+    if (records.length > 0) messages.push({ partition: p, value: encodeByVm(records), records: records.length });
+  }
+  return messages;
+}
+
+/**
+ * Kafka's default partitioner for a key (murmur2 of its UTF-8 bytes, made positive, modulo the partitions),
+ * as the Java client and kafkajs' DefaultPartitioner compute it: a VM's records go where any Kafka tool
+ * would put a message keyed by its id, computed here once per record instead of by the client per message.
+ */
+export function kafkaPartitionOf(key: string, partitions: number): number {
+  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+function murmur2(data: Uint8Array): number {
+  const m = 0x5bd1e995;
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const length4 = length >> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const tail = length & ~3;
+  const rest = length & 3;
+  // The tail bytes mix in cascade (the Java client's fall-through switch).
+  if (rest === 3) h ^= data[tail + 2]! << 16;
+  if (rest >= 2) h ^= data[tail + 1]! << 8;
+  if (rest >= 1) {
+    h ^= data[tail]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
 }
 
 export const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);

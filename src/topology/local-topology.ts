@@ -7,7 +7,7 @@ import type { RejectedRecord } from '../contract/rejections.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import type { RunInput, TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
-import { decodeByVm } from './by-vm.ts';
+import { decodeByVm, packByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
 import { PartitionState, type PartitionFeatures } from './partition-state.ts';
 import { type Routed, Router } from './router.ts';
@@ -55,22 +55,19 @@ export class LocalTopology {
   private deliver(): void {
     const routed = this.out.splice(0);
     let tick: PartitionFeatures[] | null = null;
-    for (const r of routed) {
-      if (r.to === 'tenants') {
-        this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
-        continue;
-      }
-      const targets = r.to === 'by-vm' ? [this.partitionOf(r.key) % this.partitionCount] : this.partitions.map((_, p) => p);
-      const record = decodeByVm(r.value);
-      if (record === null) throw new Error(`undecodable by-VM record ${r.value.slice(0, 80)}`);
-      for (const p of targets) {
-        this.byVmRecords++;
-        this.byVmBytes += r.value.length + (r.to === 'by-vm' ? r.key.length : 0);
-        if (this.partitions[p]!.apply(record) === 'publish') {
+    for (const r of routed) if (r.to === 'tenants') this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
+    // Through the by-VM messages' encoding, as the members send them.
+    for (const m of packByVm(routed, this.partitionCount, (key) => this.partitionOf(key) % this.partitionCount)) {
+      const records = decodeByVm(m.value);
+      if (records === null) throw new Error(`undecodable by-VM message for partition ${m.partition}`);
+      this.byVmRecords += records.length;
+      this.byVmBytes += m.value.length;
+      const partition = this.partitions[m.partition]!;
+      for (const record of records)
+        if (partition.apply(record) === 'publish') {
           tick ??= [];
-          tick.push(this.partitions[p]!.features(record.k === 't' ? record.tick : null, null));
+          tick.push(partition.features(record.k === 't' ? record.tick : null, null));
         }
-      }
     }
     if (tick !== null && tick.length === this.partitionCount) this.ticks.push(this.gather(tick));
   }

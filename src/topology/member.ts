@@ -15,7 +15,7 @@ import type { KafkaLogger } from '../kafka/options.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
-import { decodeByVm, encodeByVm } from './by-vm.ts';
+import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherSnapshot } from './gather.ts';
 import { tenantInfos } from './local-topology.ts';
@@ -45,7 +45,7 @@ export interface MemberStatus {
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
   rejected: RejectionSummary;
-  /** By-VM records not yet checkpointed, over the partitions held. */
+  /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
 }
 
@@ -356,13 +356,11 @@ export class ScaleOutMember {
   }
 
   private async sendRouted(txn: { send: Producer['send'] }, out: Routed[]): Promise<void> {
-    const byVm: Message[] = [];
+    const P = this.o.topology.partitions;
+    // A message per partition and stretch between markers, placed as Kafka's default partitioner places the VM id.
+    const byVm: Message[] = packByVm(out, P, (vmId) => kafkaPartitionOf(vmId, P)).map((m) => ({ partition: m.partition, value: m.value }));
     const tenants: Message[] = [];
-    for (const r of out) {
-      if (r.to === 'by-vm') byVm.push({ key: r.key, value: r.value });
-      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
-      else for (let p = 0; p < this.o.topology.partitions; p++) byVm.push({ partition: p, value: r.value });
-    }
+    for (const r of out) if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
     if (byVm.length > 0) await txn.send({ topic: this.topics.byVm, messages: byVm });
     if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
   }
@@ -411,16 +409,18 @@ export class ScaleOutMember {
           if (offset < next) continue;
           next = offset + 1n;
           this.position.set(p, next);
-          const record = m.value === null ? null : decodeByVm(m.value.toString());
-          if (record === null) {
-            this.o.log.error({ partition: p, offset: m.offset }, `skipping a record of ${this.topics.byVm} that is not a by-VM record`);
+          const records = m.value === null ? null : decodeByVm(m.value);
+          if (records === null) {
+            this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
             continue;
           }
-          if (state.apply(record) === 'publish') {
-            const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
-            await this.publishTick(p, state, features, next);
-            await heartbeat();
-          }
+          for (const record of records)
+            if (state.apply(record) === 'publish') {
+              // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
+              const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+              await this.publishTick(p, state, features, next);
+              await heartbeat();
+            }
         }
         await heartbeat();
       },
@@ -552,7 +552,7 @@ export class ScaleOutMember {
         }
         this.searches.set(parsed.req, parsed.search);
         // Behind everything routed so far in every partition: the run sees all of it.
-        const value = encodeByVm({ k: 'q', req: parsed.req, w: null, sa: null });
+        const value = encodeByVm([{ k: 'q', req: parsed.req, w: null, sa: null }]);
         await this.plain?.send({ topic: this.topics.byVm, messages: Array.from({ length: this.o.topology.partitions }, (_, p) => ({ partition: p, value })) });
       },
     });

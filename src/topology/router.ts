@@ -10,12 +10,11 @@ import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSu
 import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { defaultFutureBoundConfig, FutureBound } from '../pipeline/future-bound.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
-import { type ByVmRecord, encodeByVm, finiteOrNull } from './by-vm.ts';
+import { type ByVmRouted, finiteOrNull } from './by-vm.ts';
 
 export type Routed =
-  /** `key`: the VM id (Kafka's default partitioner places it); `partition`: a marker for one partition. */
-  | { to: 'by-vm'; key: string; value: string }
-  | { to: 'by-vm-all'; value: string }
+  /** `key` of a by-VM record: the VM id (Kafka's default partitioner places it); markers go to every partition. */
+  | ByVmRouted
   | { to: 'tenants'; key: string; value: string };
 
 /** What a router must carry to continue where another member left off (it rides in the offset commit). */
@@ -94,7 +93,7 @@ export class Router {
   endOfBatch(out: Routed[]): void {
     if (!(this.watermark > this.announced)) return;
     this.announced = this.watermark;
-    out.push({ to: 'by-vm-all', value: encodeByVm({ k: 'm', ...this.time() }) });
+    out.push({ to: 'by-vm-all', record: { k: 'm', ...this.time() } });
   }
 
   exportState(): RouterState {
@@ -157,10 +156,11 @@ export class Router {
       );
       return;
     }
-    const t = this.time();
-    // The decoder reuses its record: the halves are encoded now.
-    if (f.srcVm !== null) this.out.push({ to: 'by-vm', key: f.srcVm, value: encodeByVm({ k: 'f', o: true, r: f, ...t }) });
-    if (f.dstVm !== null) this.out.push({ to: 'by-vm', key: f.dstVm, value: encodeByVm({ k: 'f', o: false, r: f, ...t }) });
+    const { w, sa } = this.time();
+    // The decoder reuses its record: the halves share a copy.
+    const r = { ...f };
+    if (f.srcVm !== null) this.out.push({ to: 'by-vm', key: f.srcVm, record: { k: 'f', o: true, r, w, sa } });
+    if (f.dstVm !== null) this.out.push({ to: 'by-vm', key: f.dstVm, record: { k: 'f', o: false, r, w, sa } });
   }
 
   private vmAttributes(a: VmAttributes, raw: unknown, index: number | null): void {
@@ -169,7 +169,7 @@ export class Router {
     if (refused) this.reject(refused, index, raw);
     else {
       this.addresses.observe(a);
-      this.out.push({ to: 'by-vm', key: a.vmId, value: encodeByVm({ k: 'v', r: a, ...this.time() }) });
+      this.out.push({ to: 'by-vm', key: a.vmId, record: { k: 'v', r: a, ...this.time() } });
     }
   }
 
@@ -193,7 +193,7 @@ export class Router {
     const tick = Math.floor(w / every) * every;
     this.nextTick = tick + every;
     this.announced = w;
-    this.out.push({ to: 'by-vm-all', value: encodeByVm({ k: 't', tick, ...this.time() } satisfies ByVmRecord) });
+    this.out.push({ to: 'by-vm-all', record: { k: 't', tick, ...this.time() } });
   }
 
   private reject(r: Rejection, index: number | null, raw: unknown): void {
