@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- scale-out`: members of one scale-out application as real processes on a broker started
  * here. The small fixture is produced once into input topics of three partitions (so the route stage can
- * spread), then applications of 1, 2 and 3 members each consume it from the start under a fresh app id.
+ * spread), then today's single process and applications of 1, 2 and 3 members each consume it from the start
+ * (the members under a fresh app id).
  * With 3 members it also measures partition balance, a kill -9 of a member and of the leader, and reads
  * during a run. The single-process figures (repartition bytes, checkpoint bytes per VM) come from
  * bench/scale-out-bench.ts's in-process topology on the same trace.
@@ -91,6 +92,38 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       SCALE_OUT_SESSION_TIMEOUT_MS: '10000',
     };
     const throughput: Record<string, unknown> = {};
+    {
+      // Today's single process (no SCALE_OUT_APP_ID) on the same topics, measured the same way: what one
+      // member is held against. Done when every record is counted and its runs have stopped for 2 s.
+      const single = await startServiceProcess(inputs);
+      running.push(single);
+      const cpu0 = cpuSeconds(single.child.pid!);
+      const first = await waitFor(async () => ((await routed(single.url)) > 0 ? performance.now() : undefined), 120_000, 'the first record (one process)');
+      let last = '';
+      let lastChange = performance.now();
+      await waitFor(
+        async () => {
+          const { body } = await getJson<Stats>(`${single.url}/v1/stats`);
+          const now = `${body.records.flows + body.records.vm_attributes + body.records.tenant_attributes},${body.latest_run_id}`;
+          if (now !== last) {
+            last = now;
+            lastChange = performance.now();
+          }
+          return (await routed(single.url)) >= total && performance.now() - lastChange > 2000 ? true : undefined;
+        },
+        300_000,
+        `${total} records in one process`,
+      ).catch(withLogs([single]));
+      const cpu = cpuSeconds(single.child.pid!) - cpu0;
+      const seconds = (lastChange - first) / 1000;
+      throughput.single_process = {
+        load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+        records_per_s: Math.round(total / seconds),
+        seconds: round(seconds, 2),
+        cpu_s_per_million_records: round((cpu / total) * 1e6),
+      };
+      await single.stop('SIGKILL');
+    }
     let three: { members: ServiceProcess[]; appId: string } | null = null;
     for (const n of [1, 2, 3]) {
       const appId = uniqueTopic(`bench${n}`);
@@ -120,6 +153,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       const seconds = (lastChange - first) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
       throughput[`members_${n}`] = {
+        load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
         records_per_s: Math.round(total / seconds),
         seconds: round(seconds, 2),
         start_to_first_record_s: round((first - started) / 1000, 2),
@@ -154,6 +188,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     const vmIds = Object.keys(assigned.vm_clusters ?? {});
     const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
     if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
+    // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
+    await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
     const latencies: number[] = [];
     const readStart = performance.now();
     for (let i = 0; ; i++) {
@@ -164,8 +200,21 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
       if (performance.now() - readStart > 120_000) break;
     }
+    const runSeconds = (performance.now() - readStart) / 1000;
+    // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
+    // request's latency beyond that is the machine's load.
+    const loopText = await (await fetch(`${reader.url}/metrics`)).text();
+    const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
     latencies.sort((a, b) => a - b);
-    const reads = { requests: latencies.length, p50_ms: round(percentile(latencies, 0.5), 2), p99_ms: round(percentile(latencies, 0.99), 2), run_seconds: round((performance.now() - readStart) / 1000, 1) };
+    const reads = {
+      requests: latencies.length,
+      p50_ms: round(percentile(latencies, 0.5), 2),
+      p99_ms: round(percentile(latencies, 0.99), 2),
+      run_seconds: round(runSeconds, 1),
+      reader_event_loop_delay_p99_ms: round(loop('alcor_nodejs_eventloop_lag_p99_seconds'), 1),
+      reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
+      load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+    };
 
     // kill -9 of a member that does not lead: until the survivors own every partition again.
     const victim = reader;

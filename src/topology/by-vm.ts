@@ -95,6 +95,24 @@ class Writer {
   }
 
   text(s: string): void {
+    // Most strings (ids, addresses, hosts) are short ASCII: copied by hand, their length is their byte length.
+    const len = s.length;
+    if (len < 0x80) {
+      this.room(1 + len);
+      const buf = this.buf;
+      let at = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at++] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = at;
+        return;
+      }
+    }
     const n = Buffer.byteLength(s, 'utf8');
     this.varint(n);
     this.room(n);
@@ -319,7 +337,19 @@ export function packByVm(out: readonly (ByVmRouted | { to: 'tenants' })[], parti
  * would put a message keyed by its id, computed here once per record instead of by the client per message.
  */
 export function kafkaPartitionOf(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  return (murmur2(asciiBytes(key) ?? Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+/** VM ids are ASCII as a rule: their UTF-8 bytes are their char codes, without a Buffer per call. */
+const ascii = new Uint8Array(256);
+function asciiBytes(s: string): Uint8Array | null {
+  if (s.length > ascii.length) return null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return null;
+    ascii[i] = c;
+  }
+  return ascii.subarray(0, s.length);
 }
 
 function murmur2(data: Uint8Array): number {

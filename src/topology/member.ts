@@ -82,6 +82,12 @@ const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boole
  */
 const TRANSACTION_TIMEOUT_MS = 15_000;
 
+/**
+ * Wall time between two checkpoints of a partition at least: while a backlog is read, ticks pass many times
+ * a second and each checkpoint is the whole partition; a successor replays at most this much more input.
+ */
+const CHECKPOINT_EVERY_MS = 10_000;
+
 const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
 /** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
 const LARGE = [{ name: 'max.message.bytes', value: String(64 * 1024 * 1024) }];
@@ -97,6 +103,8 @@ export class ScaleOutMember {
   /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
   private readonly checkpointed = new Map<number, bigint>();
   private readonly position = new Map<number, bigint>();
+  /** When (wall clock) each held partition last wrote a checkpoint. */
+  private readonly checkpointedAt = new Map<number, number>();
   private assignedWindows = new Set<number>();
   private routeConsumer: Consumer | null = null;
   private windowConsumer: Consumer | null = null;
@@ -381,6 +389,7 @@ export class ScaleOutMember {
         this.windows.delete(p);
         this.position.delete(p);
         this.checkpointed.delete(p);
+        this.checkpointedAt.delete(p);
         const producer = this.windowProducers.get(p);
         this.windowProducers.delete(p);
         void producer?.disconnect().catch(() => undefined);
@@ -441,20 +450,32 @@ export class ScaleOutMember {
       await producer.connect();
       this.windowProducers.set(p, producer);
     }
-    const checkpoint: Checkpoint = { partition: p, offset: next.toString(), fleet: state.encodeFleet() };
+    // A checkpoint is the whole partition: at a tick, and at most every CHECKPOINT_EVERY_MS of wall time (in
+    // real time every tick is 5 minutes apart; a backlog passes many ticks a second), never for a request.
+    // Features without one are safe: a successor replays from the older checkpoint and publishes the same
+    // features again, which the leader ignores (the tick was run, the request answered) or takes as they are.
+    const now = Date.now();
+    const checkpoint: Checkpoint | null =
+      features.tick !== null && now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS ? { partition: p, offset: next.toString(), fleet: state.encodeFleet() } : null;
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
-      await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
-      await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
+      if (checkpoint !== null) {
+        await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
+        await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
+      }
       await txn.commit();
-      this.checkpointed.set(p, next);
+      if (checkpoint !== null) {
+        this.checkpointed.set(p, next);
+        this.checkpointedAt.set(p, now);
+      }
     } catch (err) {
       await txn.abort().catch(() => undefined);
       // Fenced or failed: this member's copy of the partition is no longer the truth; restore it next time.
       this.windows.delete(p);
       this.position.delete(p);
       this.windowProducers.delete(p);
+      this.checkpointedAt.delete(p);
       void producer.disconnect().catch(() => undefined);
       throw err;
     }
