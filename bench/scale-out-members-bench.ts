@@ -160,6 +160,15 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
         cpu_s_per_million_records_per_member: cpu.map((c) => round((c / total) * 1e6)),
         cpu_s_per_million_records_total: round((cpu.reduce((a, b) => a + b, 0) / total) * 1e6),
       };
+      if (n === 1) {
+        // The hop as the broker stores it (record batches, headers, transaction markers included).
+        const byVm = `${topologyTopics(appId).byVm}-`;
+        const logDirs = join(dataDir, 'kraft');
+        const bytes = readdirSync(logDirs)
+          .filter((d) => d.startsWith(byVm))
+          .reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0);
+        (throughput.members_1 as Record<string, unknown>).by_vm_log_bytes_per_input_record = round(bytes / total);
+      }
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
     }
