@@ -390,6 +390,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
       connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
       attribution: { ...p.addresses.counters, unattributed: { ...p.addresses.counters.unattributed }, claims: p.addresses.size },
+      heldFlows: { ...p.held.counters, flows: p.held.size, bytes: p.held.bytes },
     };
   }
 
