@@ -5,7 +5,7 @@
  * (outside address, VM without a tenant) imposes nothing. Replies ride on their request (stateful), so a
  * connection's bytes in both directions are allowed or denied together.
  */
-import { candidateKey, type Learned, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
+import { type Learned, protocolField, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
@@ -82,30 +82,38 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   const n = c.count;
   const T = l.tenants.length;
   const G = l.groups.length;
-  const span = l.remoteSpan;
   const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes } = c;
-  const { endGroup, endTenant, endAnomalous, rulesBySide, rulePosition, ruleMin, ruleMax } = l;
+  const { endGroup, endTenant, endAnomalous, candidates, candidateRules, sideRemotes, rulePosition, ruleMin, ruleMax } = l;
 
+  /** The first rule of candidate (side, field, remote) that allows port `p`, -1 when none does. */
+  const firstOf = (side: number, field: number, remote: number, p: number): number => {
+    const id = candidates.find(side, field, remote, 0);
+    if (id < 0) return NO_RULE;
+    for (let r = candidateRules[2 * id]!; r < candidateRules[2 * id + 1]!; r++) {
+      const min = ruleMin[r]!;
+      if (min >= 0 && (p < min || p > ruleMax[r]!)) continue;
+      return r;
+    }
+    return NO_RULE;
+  };
   /**
    * The first rule (in its group's list order) of `group` in `direction` that matches: the peer's group
    * (when of the same tenant), the peer's address, or any address. -1 when none does.
    */
   const firstRule = (group: number, direction: number, proto: number, p: number, peerGroup: number, peerIp: number): number => {
-    const bySide = rulesBySide[2 * group + direction];
-    if (bySide === undefined) return NO_RULE;
-    const base = candidateKey(c.ipV6[peerIp]!, proto, 0, span);
+    const side = 2 * group + direction;
+    const remotes = sideRemotes[side]!;
+    if (remotes === 0) return NO_RULE;
+    const field = protocolField(c.ipV6[peerIp]!, proto);
     let best = NO_RULE;
-    for (let k = 0; k < 3; k++) {
-      const remote = k === 0 ? (peerGroup < 0 ? -1 : 1 + peerGroup) : k === 1 ? 1 + G + peerIp : 0;
-      if (remote < 0) continue;
-      const list = bySide.get(base + remote);
-      if (list === undefined) continue;
-      for (const r of list) {
-        const min = ruleMin[r]!;
-        if (min >= 0 && (p < min || p > ruleMax[r]!)) continue;
-        if (best === NO_RULE || rulePosition[r]! < rulePosition[best]!) best = r;
-        break;
-      }
+    if ((remotes & 1) !== 0 && peerGroup >= 0) best = firstOf(side, field, 1 + peerGroup, p);
+    if ((remotes & 2) !== 0) {
+      const r = firstOf(side, field, 1 + G + peerIp, p);
+      if (r !== NO_RULE && (best === NO_RULE || rulePosition[r]! < rulePosition[best]!)) best = r;
+    }
+    if ((remotes & 4) !== 0) {
+      const r = firstOf(side, field, 0, p);
+      if (r !== NO_RULE && (best === NO_RULE || rulePosition[r]! < rulePosition[best]!)) best = r;
     }
     return best;
   };
