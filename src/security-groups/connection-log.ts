@@ -141,8 +141,11 @@ export class ConnectionLog {
   private ipIds = new Map<string, number>();
   private ips: string[] = [];
   private ipV6 = new Uint8Array(1024);
-  /** Splits being taken (usually none or one): see ConnectionSplit. */
-  private pins: ConnectionSplit[] = [];
+  /**
+   * Splits being taken (usually none or one): see ConnectionSplit. Held weakly: a computation dropped
+   * before its end (an error in a step) must not leave the log filling in a split no one reads.
+   */
+  private pins: WeakRef<ConnectionSplit>[] = [];
 
   constructor(
     readonly windowMs: number,
@@ -356,7 +359,7 @@ export class ConnectionLog {
     for (let r = 0; r < this.rows; r++) if (this.cNewest[r]! >= before) kept++;
     if (kept === this.rows) return;
     // Splits being taken are finished first: the rows they read move now.
-    for (const pin of this.pins) pin.fillAll();
+    for (const pin of this.pins) pin.deref()?.fillAll();
     this.pins = [];
     // Into new columns, never in place: a run's snapshot (ConnectionColumns) reads the old ones.
     const from = this.columnsRef();
@@ -504,15 +507,24 @@ export class ConnectionLog {
       vmEnds: this.vmEnds,
     };
     const pin = new ConnectionSplit(columns, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), (done) => {
-      this.pins = this.pins.filter((p) => p !== done);
+      this.pins = this.pins.filter((p) => {
+        const held = p.deref();
+        return held !== undefined && held !== done;
+      });
     });
-    if (n > 0) this.pins.push(pin);
+    if (n > 0) this.pins.push(new WeakRef(pin));
     else pin.fillAll();
     return pin;
   }
 
   private beforeChange(row: number): void {
-    for (const pin of this.pins) pin.fillRow(row);
+    let dropped = false;
+    for (const ref of this.pins) {
+      const pin = ref.deref();
+      if (pin === undefined) dropped = true;
+      else pin.fillRow(row);
+    }
+    if (dropped) this.pins = this.pins.filter((p) => p.deref() !== undefined);
   }
 
   /** Every connection with its ends and traffic as plain objects (tests, small logs). */
