@@ -48,13 +48,6 @@ export class PartitionState {
   /** Records applied and rejected here (vm_cap) since this process took the partition. */
   applied = 0;
   refusedAtCap = 0;
-  /**
-   * The newest tick published. Every router (one per input partition of the flows) announces each tick: the
-   * partition publishes at the first announcement only, not once per router (the leader would keep the last).
-   * Not in the checkpoint: after a restore a tick may be published again, which the leader ignores or overwrites.
-   */
-  private publishedTick = Number.NEGATIVE_INFINITY;
-
   constructor(
     readonly partition: number,
     readonly window: WindowConfig,
@@ -70,10 +63,7 @@ export class PartitionState {
     if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, vmKey);
     else if (r.k === 'v') {
       if (this.fleet.applyVmAttributes(r.r) !== null) this.refusedAtCap++;
-    } else if (r.k === 't' && r.tick > this.publishedTick) {
-      this.publishedTick = r.tick;
-      return 'publish';
-    }
+    } else if (r.k === 't') return 'publish';
     return 'applied';
   }
 
