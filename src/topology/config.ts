@@ -22,6 +22,8 @@ export interface TopologyTopics {
   changelog: string;
   /** Accepted tenant attributes keyed by tenant id: the global table every member reads (compacted). */
   tenants: string;
+  /** Every VM's address claims keyed by VM id: the global table that attributes address-only flows (compacted). */
+  addresses: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
   features: string;
   /** One partition: its owner is the leader; members post recluster requests to it. */
@@ -35,6 +37,7 @@ export function topologyTopics(appId: string): TopologyTopics {
     byVm: `${appId}-by-vm`,
     changelog: `${appId}-window-changelog`,
     tenants: `${appId}-tenants`,
+    addresses: `${appId}-addresses`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,
     runs: `${appId}-runs`,

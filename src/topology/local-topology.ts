@@ -60,6 +60,8 @@ export class LocalTopology {
         this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
         continue;
       }
+      // Its router keeps its own address map: nothing goes to a shared table.
+      if (r.to === 'addresses') continue;
       const targets = r.to === 'by-vm' ? [this.partitionOf(r.key) % this.partitionCount] : this.partitions.map((_, p) => p);
       const record = decodeByVm(r.value);
       if (record === null) throw new Error(`undecodable by-VM record ${r.value.slice(0, 80)}`);

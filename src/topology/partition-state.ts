@@ -3,6 +3,7 @@
  * event time by the router's stamps, and what it publishes at a tick: its VMs' features and its share of
  * the VM-pair graph, with what the leader needs to finish the cross-partition parts (peer keys, tenants).
  */
+import type { VmAttributes } from '../contract/records.ts';
 import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
 import { decodeFleetState, encodeFleetState } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
@@ -38,6 +39,8 @@ export interface PartitionFeatures {
   pairHi: Float64Array;
   pairBytes: Float64Array;
   placement: Omit<PlacementFacts, 'hostCapacity'>;
+  /** Each live VM's latest attributes (vmIds' order): published with the run, so every member serves them. */
+  vmAttributes: (VmAttributes | null)[];
 }
 
 /** What a by-VM record asks of the member after it is applied. */
@@ -125,6 +128,7 @@ export class PartitionState {
         vmMemoryMb: p?.vmMemoryMb ?? [],
         vmLabels: p?.vmLabels ?? [],
       },
+      vmAttributes: snap.vmIds.map((id) => fleet.vms.get(id)?.attributes ?? null),
     };
   }
 
