@@ -22,6 +22,8 @@ export interface TopologyTopics {
   changelog: string;
   /** Accepted tenant attributes keyed by tenant id: the global table every member reads (compacted). */
   tenants: string;
+  /** Host capacities (placement advice) keyed by host id: a global table, read by the leader (compacted). */
+  hosts: string;
   /** Every VM's address claims keyed by VM id: the global table that attributes address-only flows (compacted). */
   addresses: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
@@ -38,6 +40,7 @@ export function topologyTopics(appId: string): TopologyTopics {
     changelog: `${appId}-window-changelog`,
     tenants: `${appId}-tenants`,
     addresses: `${appId}-addresses`,
+    hosts: `${appId}-hosts`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,
     runs: `${appId}-runs`,

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { type Consumer, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
-import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
-import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
@@ -38,6 +39,8 @@ export interface MemberOptions {
   onReject?: (r: RejectedRecord) => void;
   /** Where the local copies of this member's checkpoints are kept (local-cache.ts); none: every restore reads the changelog. */
   stateDir?: string;
+  /** The input topic of host capacities (KAFKA_TOPIC_HOST_ATTRIBUTES), routed to the hosts' table; none: not read. */
+  hostAttributesTopic?: string;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -128,6 +131,11 @@ export class ScaleOutMember {
   private readonly readers: TopicReader[] = [];
   private leader = false;
   private leaderships = 0;
+  /**
+   * False while no other member has published a run since this member last led: a rebalance that hands
+   * the leadership straight back (a member joining) is the same tenure, not a failover.
+   */
+  private tenureEnded = true;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
   /** Features per tick (or request) and partition, on the leader, until every partition has published. */
@@ -232,9 +240,18 @@ export class ScaleOutMember {
       if (record === null) this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.addresses}`);
       else this.addressTable.apply(record);
     });
-    this.readers.push(runs, tenants, addresses);
+    // Host capacities join the tenants' table (a FleetState): the leader gives them to each run.
+    const hosts = new TopicReader(kafka, this.topics.hosts, `${this.o.topology.appId}-hosts-reader`, (m) => {
+      if (m.value === null) return;
+      try {
+        this.tenantTable.applyHostAttributes(JSON.parse(m.value.toString()) as HostAttributes);
+      } catch {
+        this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
+      }
+    });
+    this.readers.push(runs, tenants, addresses, hosts);
     this.runsRead = runs.caughtUp;
-    await Promise.all([runs.start(), tenants.start(), addresses.start()]);
+    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
     void runs.caughtUp.then(() => {
       this.runsCaughtUp = true;
     });
@@ -285,6 +302,7 @@ export class ScaleOutMember {
         { topic: t.changelog, numPartitions: P, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.tenants, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.leader, numPartitions: 1, configEntries: [] },
         { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
@@ -325,6 +343,7 @@ export class ScaleOutMember {
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
+    if (this.o.hostAttributesTopic !== undefined) inputs.push(this.o.hostAttributesTopic);
     await consumer.subscribe({ topics: inputs, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -413,15 +432,18 @@ export class ScaleOutMember {
     const byVm: Message[] = [];
     const tenants: Message[] = [];
     const addresses: Message[] = [];
+    const hosts: Message[] = [];
     for (const r of out) {
       if (r.to === 'by-vm') byVm.push({ key: r.key, value: r.value });
       else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
       else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
+      else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
       else for (let p = 0; p < this.o.topology.partitions; p++) byVm.push({ partition: p, value: r.value });
     }
     if (byVm.length > 0) await txn.send({ topic: this.topics.byVm, messages: byVm });
     if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
     if (addresses.length > 0) await txn.send({ topic: this.topics.addresses, messages: addresses });
+    if (hosts.length > 0) await txn.send({ topic: this.topics.hosts, messages: hosts });
   }
 
   // ---- window --------------------------------------------------------------------------------------------
@@ -462,6 +484,7 @@ export class ScaleOutMember {
         let next = this.position.get(p) ?? from;
         // No gap check against the checkpoint here: transaction markers (and aborted records, which a
         // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
+        let refusedInBatch = false;
         for (const m of batch.messages) {
           const offset = BigInt(m.offset);
           // Offsets in state: what the checkpoint already includes is not applied again.
@@ -473,12 +496,21 @@ export class ScaleOutMember {
             this.o.log.error({ partition: p, offset: m.offset }, `skipping a record of ${this.topics.byVm} that is not a by-VM record`);
             continue;
           }
-          if (state.apply(record) === 'publish') {
+          const outcome = state.apply(record);
+          if (typeof outcome === 'object' && record.k === 'v') {
+            // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
+            // a record applied again after a restore is dead-lettered again).
+            const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
+            this.o.deadLetter.add(r);
+            this.o.onReject?.(r);
+            refusedInBatch = true;
+          } else if (outcome === 'publish') {
             const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
             await this.publishTick(p, state, features, next);
             await heartbeat();
           }
         }
+        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
         await heartbeat();
       },
     });
@@ -686,7 +718,8 @@ export class ScaleOutMember {
 
   private async becomeLeader(): Promise<void> {
     this.leader = true;
-    this.leaderships++;
+    if (this.tenureEnded) this.leaderships++;
+    this.tenureEnded = false;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
     if (!this.leader) return;
@@ -743,10 +776,18 @@ export class ScaleOutMember {
     const chosen = request ?? ticks[ticks.length - 1]!;
     const parts = [...chosen[1].values()].sort((a, b) => a.partition - b.partition);
     const first = parts[0]!;
-    if (first.tick !== null) for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+    if (first.tick !== null) {
+      for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+    } else {
+      // A tick every partition had passed when it answered the request has features older than the
+      // request's: run after it, it would serve staler clusters (one process's tick run would see the newer data).
+      const passed = Math.min(...parts.map((x) => x.watermark));
+      for (const key of [...this.pending.keys()]) if (key.startsWith('t') && Number(key.slice(1)) <= passed) this.pending.delete(key);
+      this.lastRunTick = Math.max(this.lastRunTick, passed);
+    }
     this.pending.delete(chosen[0]);
     this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts) };
-    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), []);
+    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
     this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
   }
@@ -793,6 +834,7 @@ export class ScaleOutMember {
     if (run.request !== null) this.answered.add(run.request);
     // This member's own run is in its service already; any other member's (a successor's) replaces its own.
     if (run.member === this.memberId) return;
+    this.tenureEnded = true;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);
   }

@@ -29,7 +29,7 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   gauge('alcor_scale_out_vms_owned', 'VMs held in the windows of this member\'s partitions', (s) => s.vms);
   gauge('alcor_scale_out_changelog_lag', 'By-VM records applied by this member but not yet in a checkpoint', (s) => s.changelogLag);
   gauge('alcor_scale_out_leader', '1 while this member is the leader (gathers ticks, runs the clustering)', (s) => (s.leader ? 1 : 0));
-  gauge('alcor_scale_out_leaderships', 'Times this member became the leader: a failover moves it up by one somewhere', (s) => s.leaderships);
+  gauge('alcor_scale_out_leaderships', 'Times this member took the leadership (first, or after another member published a run): a failover moves it up by one somewhere', (s) => s.leaderships);
   // The member counts; each scrape adds what happened since the last.
   const reported: Record<string, number> = {};
   new Counter({

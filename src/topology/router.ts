@@ -18,6 +18,8 @@ export type Routed =
   | { to: 'by-vm'; key: string; value: string }
   | { to: 'by-vm-all'; value: string }
   | { to: 'tenants'; key: string; value: string }
+  /** A host's announced capacity for the hosts' global table, keyed by host id. */
+  | { to: 'hosts'; key: string; value: string }
   /** A VM's address claims for the shared table (address-table.ts), keyed by VM id. */
   | { to: 'addresses'; key: string; value: string };
 
@@ -69,10 +71,13 @@ export class Router {
       [config.topics.vmAttributes, 'vm'],
       [config.topics.tenantAttributes, 'tenant'],
     ]);
+    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
     this.sink = {
       flow: (f, raw, index) => this.flow(f, raw, index),
       vmAttributes: (a, raw, index) => this.vmAttributes(a, raw, index),
       tenantAttributes: (t, raw, index) => this.tenantAttributes(t, raw, index),
+      // As in one process: validated, newest ts wins (where the table is read), no event-time bound.
+      hostAttributes: (h) => this.out.push({ to: 'hosts', key: h.hostId, value: JSON.stringify(h) }),
       reject: (r, index, raw) => this.reject(r, index, raw),
     };
   }

@@ -34,7 +34,7 @@ export interface TestMember {
   stop(): Promise<void>;
 }
 
-export async function startTestMember(brokers: string, topology: TopologyConfig, pipeline: PipelineConfig, stateDir?: string): Promise<TestMember> {
+export async function startTestMember(brokers: string, topology: TopologyConfig, pipeline: PipelineConfig, extra: { stateDir?: string; hostAttributesTopic?: string } = {}): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {
     debug: () => {},
@@ -47,7 +47,7 @@ export async function startTestMember(brokers: string, topology: TopologyConfig,
   const t = pipeline.topics;
   const deadLetter = new DeadLetterProducer(kafka, { sourceTopics: [t.flows, t.vmAttributes, t.tenantAttributes] });
   await deadLetter.connect();
-  const member = new ScaleOutMember({ kafka, topology, pipeline, service, deadLetter, log, ...(stateDir === undefined ? {} : { stateDir }) });
+  const member = new ScaleOutMember({ kafka, topology, pipeline, service, deadLetter, log, ...extra });
   await member.start();
   return {
     member,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
 import { comparableRunInput, generatedMessages, startTestMember, type TestMember } from '../helpers/members.ts';
 import { waitFor } from '../helpers/service-process.ts';
@@ -27,17 +27,26 @@ afterAll(async () => {
 describe('the shared address table', () => {
   it('attributes address-only flows on a member that never routed the VMs\' attributes, as one process does', async () => {
     const { topics } = await createServiceInputs(brokers, 'addrtable');
+    const hostTopic = `${topics.flows}.hosts`;
+    await createTopics(brokers, [hostTopic]);
     const defaults = toPipelineConfig(PipelineOptions.parse({}));
     // A wall clock, as the live service has (serve-process.ts): the trace lies in its past.
     const pipeline: PipelineConfig = {
       ...defaults,
       topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
+      hostAttributesTopic: hostTopic,
       future: { ...defaults.future!, wallClock: Date.now },
     };
     const topicOf: Record<string, string> = { 'overlay-flows': topics.flows, 'vm-attributes': topics.vm, 'tenant-attributes': topics.tenant };
     // Flows that carry only addresses and the VNI, every VPC reusing the same addresses.
     const trace = generatedMessages(new TraceGenerator({ name: 'addr', seed: 31, vms: 60, tenants: 6, minutes: 22, addresses: 'shared', addressOnly: true }), topicOf);
-    const attributes = trace.filter((m) => m.topic !== topics.flows);
+    // Every host's capacity, one of them announced twice (the newer wins): placement advice in member mode.
+    const hostIds = [...new Set(trace.flatMap((m) => [...m.value.matchAll(/"host_id":"([^"]+)"/g)].map((x) => x[1]!)))].sort();
+    expect(hostIds.length).toBeGreaterThan(3);
+    const T0 = Date.UTC(2026, 10, 1);
+    const hosts = hostIds.map((id, i) => ({ topic: hostTopic, value: JSON.stringify({ ts: T0, host_id: id, vcpus: 32 + i, memory_mb: 131072, labels: { rack: `r${i % 2}`, zone: 'az1' } }) }));
+    hosts.push({ topic: hostTopic, value: JSON.stringify({ ts: T0 + 60_000, host_id: hostIds[0], vcpus: 96, memory_mb: 393216 }) });
+    const attributes = [...trace.filter((m) => m.topic !== topics.flows), ...hosts];
     const flows = trace.filter((m) => m.topic === topics.flows);
 
     // One process over the same messages in the same order: the attributes, then the flows.
@@ -57,16 +66,17 @@ describe('the shared address table', () => {
       for (let i = 0; i < messages.length; i += 50) await producer.send({ topic, messages: messages.slice(i, i + 50) });
     };
     // Member A routes the attributes, then stops: what it learnt lives on only in <app>-addresses.
-    const a = await startTestMember(brokers, topology, pipeline);
+    const a = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
     started.push(a);
     await send(topics.vm, attributes.filter((m) => m.topic === topics.vm));
     await send(topics.tenant, attributes.filter((m) => m.topic === topics.tenant));
+    await send(hostTopic, hosts);
     await waitFor(async () => (a.member.status().records.vmAttributes === single.recordsIn.vmAttributes ? true : undefined), 60_000, 'the attributes routed by member A');
     expect(a.member.addressTable.vms).toBeGreaterThan(50);
     await a.stop();
 
     // Member B starts afresh: its routers learn every claim from the table before they route a flow.
-    const b = await startTestMember(brokers, topology, pipeline);
+    const b = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
     started.push(b);
     expect(b.member.addressTable.recordsRead).toBeGreaterThan(0);
     await send(topics.flows, flows);
@@ -81,6 +91,10 @@ describe('the shared address table', () => {
     expect(b.member.addressTable.map.counters.endsByAddress).toBe(single.addresses.counters.endsByAddress);
     expect(b.member.addressTable.map.counters.unattributed).toEqual(single.addresses.counters.unattributed);
     expect(comparableRunInput(run.input)).toEqual(comparableRunInput(expected));
+    // The hosts' capacities reached the leader through <app>-hosts, as one process holds them.
+    expect(run.input.placement?.hostCapacity).toEqual(expected.placement?.hostCapacity);
+    expect(run.input.placement?.hostCapacity.find(([id]) => id === hostIds[0])?.[1]).toEqual({ vcpus: 96, memoryMb: 393216 });
+    expect(run.input.placement?.vmHosts).toEqual(expected.placement?.vmHosts);
 
     // /v1/vms/{id} has the VM's attributes on the leader that ran it, and on a member that only read the run.
     await waitFor(async () => (b.service.runHistory().some((r) => r.reason === 'request') && b.service.runInProgress() === null ? true : undefined), 60_000, 'the run completed');
