@@ -5,18 +5,18 @@
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
-import type { RunInput, TenantInfo } from '../runs/run-input.ts';
+import { hostCapacityFacts, type RunInput, type TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { decodeByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
 import { PartitionState, type PartitionFeatures } from './partition-state.ts';
 import { type Routed, Router } from './router.ts';
-import type { TenantAttributes } from '../contract/records.ts';
+import type { HostAttributes, TenantAttributes } from '../contract/records.ts';
 
 export class LocalTopology {
   readonly router: Router;
   readonly partitions: PartitionState[];
-  /** The global table of tenants, as every member keeps it. */
+  /** The global tables of tenants and of host capacities, as every member keeps them. */
   readonly tenants: FleetState;
   /** Bytes written to the by-VM topic (keys and values) and records, for the repartition figures. */
   byVmBytes = 0;
@@ -60,6 +60,12 @@ export class LocalTopology {
         this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
         continue;
       }
+      if (r.to === 'hosts') {
+        this.tenants.applyHostAttributes(JSON.parse(r.value) as HostAttributes);
+        continue;
+      }
+      // Its router keeps its own address map: nothing goes to a shared table.
+      if (r.to === 'addresses') continue;
       const targets = r.to === 'by-vm' ? [this.partitionOf(r.key) % this.partitionCount] : this.partitions.map((_, p) => p);
       const record = decodeByVm(r.value);
       if (record === null) throw new Error(`undecodable by-VM record ${r.value.slice(0, 80)}`);
@@ -76,7 +82,7 @@ export class LocalTopology {
   }
 
   private gather(parts: PartitionFeatures[]): RunInput {
-    return gatherSnapshot(parts, tenantInfos(this.tenants), []);
+    return gatherSnapshot(parts, tenantInfos(this.tenants), hostCapacityFacts(this.tenants));
   }
 }
 
