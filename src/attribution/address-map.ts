@@ -228,6 +228,32 @@ export class AddressMap {
     return this.fail('unknown_address');
   }
 
+  /**
+   * Replaces every claim of one VM by `claims` and its deletion by `deletedAt`: the scale-out address table
+   * (src/topology/address-table.ts) derives a VM's claims from its whole history, not message by message.
+   * `previousIps`: the addresses of the claims it gave before, where they are to be removed.
+   */
+  replaceClaims(vmId: string, previousIps: Iterable<string>, claims: readonly Claim[], deletedAt: number | null): void {
+    for (const ip of new Set(previousIps)) {
+      const list = this.byAddress.get(ip);
+      if (list === undefined) continue;
+      const kept = list.filter((c) => c.vmId !== vmId);
+      this.claimCount -= list.length - kept.length;
+      if (kept.length === 0) this.byAddress.delete(ip);
+      else this.byAddress.set(ip, kept);
+    }
+    this.open.delete(vmId);
+    // Claims the last prune forgot stay forgotten: no flow that old can be applied.
+    const before = this.prunedAt - this.config.horizonMs;
+    for (const c of claims) {
+      if (c.to < before) continue;
+      const claim = { ...c };
+      if (this.add(claim) && claim.to === Number.POSITIVE_INFINITY) this.open.set(vmId, claim);
+    }
+    if (deletedAt === null) this.deleted.delete(vmId);
+    else this.remember(vmId, deletedAt);
+  }
+
   private fail(reason: UnattributedReason): null {
     this.reason = reason;
     return null;

@@ -113,10 +113,15 @@ function placementFacts(fleet: FleetState, vms: readonly ReturnType<FleetState['
     vmVcpus: vms.map((v) => v.attributes?.vcpus ?? null),
     vmMemoryMb: vms.map((v) => v.attributes?.memoryMb ?? null),
     vmLabels: vms.map((v) => v.attributes?.labels ?? null),
-    hostCapacity: [...fleet.hostCapacity.entries()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([host, c]) => [host, c.labels === undefined ? { vcpus: c.vcpus, memoryMb: c.memoryMb } : { vcpus: c.vcpus, memoryMb: c.memoryMb, labels: c.labels }]),
+    hostCapacity: hostCapacityFacts(fleet),
   };
+}
+
+/** The hosts' announced capacities as a run takes them, sorted by host id (a scale-out leader: from its host table). */
+export function hostCapacityFacts(fleet: FleetState): PlacementFacts['hostCapacity'] {
+  return [...fleet.hostCapacity.entries()]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([host, c]) => [host, c.labels === undefined ? { vcpus: c.vcpus, memoryMb: c.memoryMb } : { vcpus: c.vcpus, memoryMb: c.memoryMb, labels: c.labels }]);
 }
 
 /**

@@ -22,6 +22,10 @@ export interface TopologyTopics {
   changelog: string;
   /** Accepted tenant attributes keyed by tenant id: the global table every member reads (compacted). */
   tenants: string;
+  /** Host capacities (placement advice) keyed by host id: a global table, read by the leader (compacted). */
+  hosts: string;
+  /** Every VM's address claims keyed by VM id: the global table that attributes address-only flows (compacted). */
+  addresses: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
   features: string;
   /** One partition: its owner is the leader; members post recluster requests to it. */
@@ -35,6 +39,8 @@ export function topologyTopics(appId: string): TopologyTopics {
     byVm: `${appId}-by-vm`,
     changelog: `${appId}-window-changelog`,
     tenants: `${appId}-tenants`,
+    addresses: `${appId}-addresses`,
+    hosts: `${appId}-hosts`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,
     runs: `${appId}-runs`,

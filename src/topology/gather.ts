@@ -5,6 +5,7 @@
  * peers in its own tenant (peers live in other partitions) and the VM-pair graph's rows.
  */
 import { VM_FEATURES, VM_FEATURE_COUNT } from '../features/vm-features.ts';
+import type { VmAttributes } from '../contract/records.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
 import type { RunInput, TenantInfo } from '../runs/run-input.ts';
 import { vmKey } from './by-vm.ts';
@@ -15,6 +16,17 @@ const SAME_TENANT = VM_FEATURES.indexOf('same_tenant_peer_share');
 interface Row {
   part: PartitionFeatures;
   i: number;
+}
+
+/** The latest attributes of every VM of a tick, by VM id: what `/v1/vms/{id}` serves on every member. */
+export function gatherAttributes(parts: readonly PartitionFeatures[]): Array<[string, VmAttributes]> {
+  const out: Array<[string, VmAttributes]> = [];
+  for (const part of parts)
+    // Absent in features published by an earlier version.
+    part.vmAttributes?.forEach((a, i) => {
+      if (a !== null) out.push([part.vmIds[i]!, a]);
+    });
+  return out;
 }
 
 export function gatherSnapshot(parts: readonly PartitionFeatures[], tenants: TenantInfo[], hostCapacity: PlacementFacts['hostCapacity']): RunInput {

@@ -5,18 +5,18 @@
  */
 import type { RejectedRecord } from '../contract/rejections.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
-import type { RunInput, TenantInfo } from '../runs/run-input.ts';
+import { hostCapacityFacts, type RunInput, type TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { decodeByVm, packByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
 import { PartitionState, type PartitionFeatures } from './partition-state.ts';
 import { type Routed, Router } from './router.ts';
-import type { TenantAttributes } from '../contract/records.ts';
+import type { HostAttributes, TenantAttributes } from '../contract/records.ts';
 
 export class LocalTopology {
   readonly router: Router;
   readonly partitions: PartitionState[];
-  /** The global table of tenants, as every member keeps it. */
+  /** The global tables of tenants and of host capacities, as every member keeps them. */
   readonly tenants: FleetState;
   /** Bytes written to the by-VM topic (keys and values) and records, for the repartition figures. */
   byVmBytes = 0;
@@ -55,7 +55,11 @@ export class LocalTopology {
   private deliver(): void {
     const routed = this.out.splice(0);
     let tick: PartitionFeatures[] | null = null;
-    for (const r of routed) if (r.to === 'tenants') this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
+    for (const r of routed) {
+      if (r.to === 'tenants') this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
+      else if (r.to === 'hosts') this.tenants.applyHostAttributes(JSON.parse(r.value) as HostAttributes);
+      // 'addresses': its router keeps its own address map, nothing goes to a shared table.
+    }
     // Through the by-VM messages' encoding, as the members send them.
     for (const m of packByVm(routed, this.partitionCount, (key) => this.partitionOf(key) % this.partitionCount)) {
       const records = decodeByVm(m.value);
@@ -73,7 +77,7 @@ export class LocalTopology {
   }
 
   private gather(parts: PartitionFeatures[]): RunInput {
-    return gatherSnapshot(parts, tenantInfos(this.tenants), []);
+    return gatherSnapshot(parts, tenantInfos(this.tenants), hostCapacityFacts(this.tenants));
   }
 }
 

@@ -5,19 +5,24 @@
  * each stage's output and its input offsets one atomic step.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { type Consumer, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
-import type { TenantAttributes } from '../contract/records.ts';
+import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
-import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { AddressTable, decodeAddressRecord } from './address-table.ts';
+import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
+import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
-import { gatherSnapshot } from './gather.ts';
+import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { type Routed, Router, type RouterState } from './router.ts';
@@ -32,7 +37,15 @@ export interface MemberOptions {
   deadLetter: DeadLetterProducer;
   log: KafkaLogger;
   onReject?: (r: RejectedRecord) => void;
+  /** Where the local copies of this member's checkpoints are kept (local-cache.ts); none: every restore reads the changelog. */
+  stateDir?: string;
+  /** The input topic of host capacities (KAFKA_TOPIC_HOST_ATTRIBUTES), routed to the hosts' table; none: not read. */
+  hostAttributesTopic?: string;
 }
+
+/** Where a partition's windows came from when this member took it. */
+export const RESTORE_SOURCES = ['local', 'changelog', 'input', 'rebuilt'] as const;
+export type RestoreSource = (typeof RESTORE_SOURCES)[number];
 
 /** What a member reports of itself (metrics, /v1/stats). */
 export interface MemberStatus {
@@ -47,6 +60,13 @@ export interface MemberStatus {
   rejected: RejectionSummary;
   /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
+  /**
+   * Partitions taken, by where their windows came from: the local copy, the changelog, the input from its
+   * start (no checkpoint yet), or rebuilt from the input because the checkpoint did not match or decode.
+   */
+  restores: Record<RestoreSource, number>;
+  /** Wall time of the last restore (every partition it took), ms. */
+  lastRestoreMs: number | null;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -63,6 +83,8 @@ interface PublishedRun {
   state: ClusterServiceState;
   tick: number | null;
   request: string | null;
+  /** The run's VMs' latest attributes, as the partitions published them (absent in records of earlier versions). */
+  attributes?: Array<[string, VmAttributes]>;
 }
 
 const RouterStateShape = z.object({
@@ -96,6 +118,8 @@ export class ScaleOutMember {
   readonly topics: TopologyTopics;
   private readonly groups: ReturnType<typeof topologyGroups>;
   private readonly tenantTable: FleetState;
+  /** Every VM's address claims (the global table of <app>-addresses): what attributes address-only flows. */
+  readonly addressTable: AddressTable;
   private readonly routers = new Map<string, Router>();
   private readonly routeProducers = new Map<string, Producer>();
   private readonly windows = new Map<number, PartitionState>();
@@ -115,6 +139,11 @@ export class ScaleOutMember {
   private readonly readers: TopicReader[] = [];
   private leader = false;
   private leaderships = 0;
+  /**
+   * False while no other member has published a run since this member last led: a rebalance that hands
+   * the leadership straight back (a member joining) is the same tenure, not a failover.
+   */
+  private tenureEnded = true;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
   /** Features per tick (or request) and partition, on the leader, until every partition has published. */
@@ -124,19 +153,35 @@ export class ScaleOutMember {
   private readonly answered = new Set<string>();
   private readonly searches = new Map<string, boolean>();
   private runsCaughtUp = false;
+  /** The served run's VM attributes (the leader's own, or those published with another leader's run). */
+  private runAttributes = new Map<string, VmAttributes>();
   private tenantsCaughtUp = false;
+  private addressesCaughtUp = false;
   private stats: Pick<MemberStatus, 'records' | 'rejected'> = {
     records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
     rejected: { count: 0, by_reason: {} },
   };
   private statsTimer: NodeJS.Timeout | null = null;
   private readonly memberId = randomUUID();
+  private readonly cache: LocalCheckpointCache | null;
+  private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
+  private lastRestoreMs: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
     this.tenantTable = new FleetState(o.pipeline.window);
+    this.cache = o.stateDir === undefined ? null : new LocalCheckpointCache(join(o.stateDir, 'scale-out', o.topology.appId), o.topology.appId);
+    this.addressTable = new AddressTable({
+      horizonMs: o.pipeline.window.windowMs + o.pipeline.window.allowedLatenessMs,
+      maxClaims: o.pipeline.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
+    });
+  }
+
+  /** A VM's attributes as of the latest run this member serves (null when not in it). */
+  vmAttributes(vmId: string): VmAttributes | null {
+    return this.runAttributes.get(vmId) ?? null;
   }
 
   /** The global table of tenants (every member reads all of them). */
@@ -161,6 +206,8 @@ export class ScaleOutMember {
       leaderships: this.leaderships,
       ...this.stats,
       changelogLag: Number(lag),
+      restores: { ...this.restores },
+      lastRestoreMs: this.lastRestoreMs,
     };
   }
 
@@ -168,6 +215,7 @@ export class ScaleOutMember {
   notReadyReason(): string | null {
     if (!this.joined.route || !this.joined.window) return 'joining the consumer groups of the route and window stages';
     if (!this.tenantsCaughtUp) return `reading the tenant table (${this.topics.tenants})`;
+    if (!this.addressesCaughtUp) return `reading the address table (${this.topics.addresses})`;
     if (!this.runsCaughtUp) return `catching up with the published runs (${this.topics.runs})`;
     if (this.restoring) return `restoring the windows of by-VM partitions ${[...this.assignedWindows].join(', ')} from ${this.topics.changelog}`;
     return null;
@@ -195,9 +243,23 @@ export class ScaleOutMember {
         this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.tenants}`);
       }
     });
-    this.readers.push(runs, tenants);
+    const addresses = new TopicReader(kafka, this.topics.addresses, `${this.o.topology.appId}-addresses-reader`, (m) => {
+      const record = m.value === null ? null : decodeAddressRecord(m.value.toString());
+      if (record === null) this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.addresses}`);
+      else this.addressTable.apply(record);
+    });
+    // Host capacities join the tenants' table (a FleetState): the leader gives them to each run.
+    const hosts = new TopicReader(kafka, this.topics.hosts, `${this.o.topology.appId}-hosts-reader`, (m) => {
+      if (m.value === null) return;
+      try {
+        this.tenantTable.applyHostAttributes(JSON.parse(m.value.toString()) as HostAttributes);
+      } catch {
+        this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
+      }
+    });
+    this.readers.push(runs, tenants, addresses, hosts);
     this.runsRead = runs.caughtUp;
-    await Promise.all([runs.start(), tenants.start()]);
+    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
     void runs.caughtUp.then(() => {
       this.runsCaughtUp = true;
     });
@@ -205,6 +267,9 @@ export class ScaleOutMember {
       this.tenantsCaughtUp = true;
     });
     await this.startWindow();
+    // A flow is attributed by the claims read so far: the whole table first, as one process restores its map.
+    await addresses.caughtUp;
+    this.addressesCaughtUp = true;
     await this.startRoute();
     await this.startLeader();
     service.on('run', () => void this.publishRun());
@@ -244,6 +309,8 @@ export class ScaleOutMember {
         { topic: t.byVm, numPartitions: P, configEntries: [] as { name: string; value: string }[] },
         { topic: t.changelog, numPartitions: P, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.tenants, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.leader, numPartitions: 1, configEntries: [] },
         { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
@@ -284,6 +351,7 @@ export class ScaleOutMember {
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
+    if (this.o.hostAttributesTopic !== undefined) inputs.push(this.o.hostAttributesTopic);
     await consumer.subscribe({ topics: inputs, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -314,6 +382,7 @@ export class ScaleOutMember {
           // Nothing of the batch was written: the router goes back to where the batch began, and kafkajs
           // fetches the batch again (or its new owner does, from the committed offset and router state).
           router.restoreState(before);
+          this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
           this.routeProducers.get(key)?.disconnect().catch(() => undefined);
           this.routeProducers.delete(key);
           throw err;
@@ -325,10 +394,14 @@ export class ScaleOutMember {
 
   /** A router for an input partition, continuing from the state committed with its offset. */
   private async routerFor(topic: string, partition: number): Promise<Router> {
-    const router = new Router(this.o.pipeline, (r) => {
-      this.o.deadLetter.add(r);
-      this.o.onReject?.(r);
-    });
+    const router = new Router(
+      this.o.pipeline,
+      (r) => {
+        this.o.deadLetter.add(r);
+        this.o.onReject?.(r);
+      },
+      this.addressTable,
+    );
     const admin = this.o.kafka.admin();
     await admin.connect();
     try {
@@ -368,9 +441,17 @@ export class ScaleOutMember {
     // A message per partition and stretch between markers, placed as Kafka's default partitioner places the VM id.
     const byVm: Message[] = packByVm(out, P, (vmId) => kafkaPartitionOf(vmId, P)).map((m) => ({ partition: m.partition, value: m.value }));
     const tenants: Message[] = [];
-    for (const r of out) if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+    const addresses: Message[] = [];
+    const hosts: Message[] = [];
+    for (const r of out) {
+      if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+      else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
+      else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
+    }
     if (byVm.length > 0) await txn.send({ topic: this.topics.byVm, messages: byVm });
     if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
+    if (addresses.length > 0) await txn.send({ topic: this.topics.addresses, messages: addresses });
+    if (hosts.length > 0) await txn.send({ topic: this.topics.hosts, messages: hosts });
   }
 
   // ---- window --------------------------------------------------------------------------------------------
@@ -412,6 +493,7 @@ export class ScaleOutMember {
         let next = this.position.get(p) ?? from;
         // No gap check against the checkpoint here: transaction markers (and aborted records, which a
         // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
+        let refusedInBatch = false;
         for (const m of batch.messages) {
           const offset = BigInt(m.offset);
           // Offsets in state: what the checkpoint already includes is not applied again.
@@ -423,14 +505,24 @@ export class ScaleOutMember {
             this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
             continue;
           }
-          for (const record of records)
-            if (state.apply(record) === 'publish') {
+          for (const record of records) {
+            const outcome = state.apply(record);
+            if (typeof outcome === 'object' && record.k === 'v') {
+              // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
+              // a record applied again after a restore is dead-lettered again).
+              const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
+              this.o.deadLetter.add(r);
+              this.o.onReject?.(r);
+              refusedInBatch = true;
+            } else if (outcome === 'publish') {
               // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
               const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
               await this.publishTick(p, state, features, next);
               await heartbeat();
             }
+          }
         }
+        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
         await heartbeat();
       },
     });
@@ -460,14 +552,18 @@ export class ScaleOutMember {
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
-      if (checkpoint !== null) {
-        await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
+      if (checkpoint === null) await txn.commit();
+      else {
+        const [written] = await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
         await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
-      }
-      await txn.commit();
-      if (checkpoint !== null) {
+        await txn.commit();
         this.checkpointed.set(p, next);
         this.checkpointedAt.set(p, now);
+        // The local copy, once Kafka holds the checkpoint: a restart restores it if Kafka holds nothing newer.
+        if (this.cache !== null && written?.baseOffset !== undefined)
+          this.cache
+            .save({ partition: p, offset: checkpoint.offset, changelogOffset: written.baseOffset, fleet: checkpoint.fleet })
+            .catch((err: unknown) => this.o.log.warn({ partition: p, err: String(err) }, 'could not keep the local copy of a checkpoint: the next restore reads the changelog'));
       }
     } catch (err) {
       await txn.abort().catch(() => undefined);
@@ -485,6 +581,13 @@ export class ScaleOutMember {
   private async restore(): Promise<void> {
     const wanted = new Set([...this.assignedWindows].filter((p) => !this.windows.has(p)));
     if (wanted.size === 0) return;
+    const started = performance.now();
+    // The local copies Kafka still holds as the newest checkpoints: no changelog to read for those.
+    for (const p of await this.restoreLocal(wanted)) wanted.delete(p);
+    if (wanted.size === 0) {
+      this.lastRestoreMs = performance.now() - started;
+      return;
+    }
     const latest = new Map<number, Checkpoint>();
     const reader = new TopicReader(
       this.o.kafka,
@@ -515,6 +618,7 @@ export class ScaleOutMember {
       const high = BigInt(extent?.high ?? '0');
       let state: PartitionState | null = null;
       let from = low;
+      let source: RestoreSource = c === undefined ? 'input' : 'rebuilt';
       if (c !== undefined) {
         const offset = BigInt(c.offset);
         if (offset > high || offset < low) {
@@ -527,6 +631,7 @@ export class ScaleOutMember {
           try {
             state = PartitionState.restore(p, this.o.pipeline.window, c.fleet);
             from = offset;
+            source = 'changelog';
           } catch (err) {
             this.o.log.error({ partition: p, err: String(err) }, `the checkpoint of ${this.topics.byVm}/${p} cannot be decoded: rebuilding the partition from the start of the topic`);
           }
@@ -534,13 +639,68 @@ export class ScaleOutMember {
       } else if (low > 0n) {
         this.o.log.warn({ partition: p, low: low.toString() }, `${this.topics.byVm}/${p} has no checkpoint and its first records were deleted by retention: its windows start at offset ${low}`);
       }
-      this.windows.set(p, state ?? new PartitionState(p, this.o.pipeline.window));
-      this.checkpointed.set(p, from);
-      this.position.set(p, from);
-      // The group's committed offset is the checkpoint's (one transaction), but a checkpoint may be gone.
-      this.windowConsumer?.seek({ topic: this.topics.byVm, partition: p, offset: from.toString() });
-      this.o.log.info({ partition: p, offset: from.toString(), vms: this.windows.get(p)!.fleet.vms.size }, `holding ${this.topics.byVm}/${p}`);
+      this.hold(p, state ?? new PartitionState(p, this.o.pipeline.window), from, source);
     }
+    this.lastRestoreMs = performance.now() - started;
+  }
+
+  /** A partition's windows, taken at `from`: the next record applied is the one at that offset. */
+  private hold(p: number, state: PartitionState, from: bigint, source: RestoreSource): void {
+    this.windows.set(p, state);
+    this.checkpointed.set(p, from);
+    this.position.set(p, from);
+    this.restores[source]++;
+    // The group's committed offset is the checkpoint's (one transaction), but a checkpoint may be gone.
+    this.windowConsumer?.seek({ topic: this.topics.byVm, partition: p, offset: from.toString() });
+    this.o.log.info({ partition: p, offset: from.toString(), vms: state.fleet.vms.size, from: source }, `holding ${this.topics.byVm}/${p}`);
+  }
+
+  /** Restores the partitions whose local copy is the newest checkpoint Kafka holds; returns them. */
+  private async restoreLocal(wanted: ReadonlySet<number>): Promise<number[]> {
+    const cache = this.cache;
+    if (cache === null) return [];
+    const copies = new Map<number, NonNullable<Awaited<ReturnType<LocalCheckpointCache['load']>>>>();
+    for (const p of wanted) {
+      const c = await cache.load(p);
+      if (c !== null) copies.set(p, c);
+    }
+    if (copies.size === 0) return [];
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    const [byVm, changelog, committed] = await Promise.all([
+      admin.fetchTopicOffsets(this.topics.byVm),
+      admin.fetchTopicOffsets(this.topics.changelog),
+      admin.fetchOffsets({ groupId: this.groups.window, topics: [this.topics.byVm] }),
+    ]).finally(() => admin.disconnect());
+    const done: number[] = [];
+    for (const [p, c] of copies) {
+      if (!this.assignedWindows.has(p)) continue;
+      const v = byVm.find((e) => e.partition === p);
+      const l = changelog.find((e) => e.partition === p);
+      const k = committed[0]?.partitions.find((e) => e.partition === p)?.offset;
+      const why = staleReason(c, {
+        changelogLow: BigInt(l?.low ?? '0'),
+        changelogHigh: BigInt(l?.high ?? '0'),
+        committed: k === undefined || k === '-1' ? null : BigInt(k),
+        byVmLow: BigInt(v?.low ?? '0'),
+        byVmHigh: BigInt(v?.high ?? '0'),
+      });
+      if (why !== null) {
+        this.o.log.info({ partition: p, reason: why }, `the local copy of ${this.topics.byVm}/${p}'s checkpoint is not the newest Kafka holds: restoring from ${this.topics.changelog}`);
+        continue;
+      }
+      let state: PartitionState;
+      try {
+        state = PartitionState.restore(p, this.o.pipeline.window, c.fleet);
+      } catch (err) {
+        this.o.log.warn({ partition: p, err: String(err) }, `the local copy of ${this.topics.byVm}/${p}'s checkpoint does not decode: restoring from ${this.topics.changelog}`);
+        await cache.drop(p);
+        continue;
+      }
+      this.hold(p, state, BigInt(c.offset), 'local');
+      done.push(p);
+    }
+    return done;
   }
 
   // ---- leader --------------------------------------------------------------------------------------------
@@ -581,7 +741,8 @@ export class ScaleOutMember {
 
   private async becomeLeader(): Promise<void> {
     this.leader = true;
-    this.leaderships++;
+    if (this.tenureEnded) this.leaderships++;
+    this.tenureEnded = false;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
     if (!this.leader) return;
@@ -605,10 +766,13 @@ export class ScaleOutMember {
     this.leader = false;
     this.pending.clear();
     const reader = this.featuresReader;
+    const producer = this.runsProducer;
+    // Taken before the first await: a rejoin that makes this member the leader again meanwhile sets its own
+    // producer, which must not be cleared here (its runs would be dropped unpublished).
     this.featuresReader = null;
-    await reader?.stop();
-    await this.runsProducer?.disconnect().catch(() => undefined);
     this.runsProducer = null;
+    await reader?.stop();
+    await producer?.disconnect().catch(() => undefined);
   }
 
   private onFeatures(f: PartitionFeatures): void {
@@ -635,28 +799,40 @@ export class ScaleOutMember {
     const chosen = request ?? ticks[ticks.length - 1]!;
     const parts = [...chosen[1].values()].sort((a, b) => a.partition - b.partition);
     const first = parts[0]!;
-    if (first.tick !== null) for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+    if (first.tick !== null) {
+      for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+    } else {
+      // A tick every partition had passed when it answered the request has features older than the
+      // request's: run after it, it would serve staler clusters (one process's tick run would see the newer data).
+      const passed = Math.min(...parts.map((x) => x.watermark));
+      for (const key of [...this.pending.keys()]) if (key.startsWith('t') && Number(key.slice(1)) <= passed) this.pending.delete(key);
+      this.lastRunTick = Math.max(this.lastRunTick, passed);
+    }
     this.pending.delete(chosen[0]);
-    this.current = { tick: first.tick, request: first.request };
-    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), []);
+    this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts) };
+    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
     this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
   }
 
-  private current: { tick: number | null; request: string | null } = { tick: null, request: null };
+  private current: { tick: number | null; request: string | null; attributes: Array<[string, VmAttributes]> } = { tick: null, request: null, attributes: [] };
 
   /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
   private publishing: Promise<void> = Promise.resolve();
 
   private publishRun(): Promise<void> {
     const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...this.current };
+    this.runAttributes = new Map(this.current.attributes);
     this.publishing = this.publishing.then(() => this.writeRun(record));
     return this.publishing;
   }
 
   private async writeRun(record: PublishedRun): Promise<void> {
     const producer = this.runsProducer;
-    if (!this.leader || producer === null) return;
+    if (!this.leader || producer === null) {
+      this.o.log.warn({ run_id: record.state.latest?.runId }, `not the leader any more: the run is not published to ${this.topics.runs}`);
+      return;
+    }
     const { tick, request } = record;
     if (tick !== null) this.lastRunTick = Math.max(this.lastRunTick, tick);
     if (request !== null) this.answered.add(request);
@@ -681,7 +857,9 @@ export class ScaleOutMember {
     if (run.request !== null) this.answered.add(run.request);
     // This member's own run is in its service already; any other member's (a successor's) replaces its own.
     if (run.member === this.memberId) return;
+    this.tenureEnded = true;
     this.o.service.restoreState(run.state);
+    this.runAttributes = new Map(run.attributes ?? []);
   }
 
   /** Records and rejects of every input partition, summed from the router states committed with the offsets. */

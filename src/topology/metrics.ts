@@ -2,8 +2,8 @@
  * Per-member metrics of a scale-out application, read from the member at each scrape (docs/scale-out.md).
  * Names start like every other metric of the service, so one dashboard covers both modes.
  */
-import { Gauge, type Registry } from 'prom-client';
-import type { MemberStatus } from './member.ts';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type MemberStatus, RESTORE_SOURCES } from './member.ts';
 
 export const SCALE_OUT_METRICS = [
   'alcor_scale_out_partitions_owned',
@@ -11,6 +11,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_changelog_lag',
   'alcor_scale_out_leader',
   'alcor_scale_out_leaderships',
+  'alcor_scale_out_restores_total',
 ] as const;
 
 export function registerScaleOutMetrics(registry: Registry, status: () => MemberStatus): void {
@@ -28,5 +29,21 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   gauge('alcor_scale_out_vms_owned', 'VMs held in the windows of this member\'s partitions', (s) => s.vms);
   gauge('alcor_scale_out_changelog_lag', 'By-VM messages (offsets) applied by this member but not yet in a checkpoint', (s) => s.changelogLag);
   gauge('alcor_scale_out_leader', '1 while this member is the leader (gathers ticks, runs the clustering)', (s) => (s.leader ? 1 : 0));
-  gauge('alcor_scale_out_leaderships', 'Times this member became the leader: a failover moves it up by one somewhere', (s) => s.leaderships);
+  gauge('alcor_scale_out_leaderships', 'Times this member took the leadership (first, or after another member published a run): a failover moves it up by one somewhere', (s) => s.leaderships);
+  // The member counts; each scrape adds what happened since the last.
+  const reported: Record<string, number> = {};
+  new Counter({
+    name: 'alcor_scale_out_restores_total',
+    help: 'By-VM partitions this member took, by where their windows came from: local (the STATE_DIR copy), changelog, input (no checkpoint yet), rebuilt (the checkpoint did not match or decode: rebuilt from the input)',
+    labelNames: ['from'],
+    registers: [registry],
+    collect() {
+      const s = status();
+      for (const from of RESTORE_SOURCES) {
+        const delta = s.restores[from] - (reported[from] ?? 0);
+        if (delta > 0) this.inc({ from }, delta);
+        reported[from] = s.restores[from];
+      }
+    },
+  });
 }

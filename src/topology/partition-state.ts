@@ -3,6 +3,8 @@
  * event time by the router's stamps, and what it publishes at a tick: its VMs' features and its share of
  * the VM-pair graph, with what the leader needs to finish the cross-partition parts (peer keys, tenants).
  */
+import type { VmAttributes } from '../contract/records.ts';
+import type { Rejection } from '../contract/rejections.ts';
 import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
 import { decodeFleetState, encodeFleetState } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
@@ -38,10 +40,12 @@ export interface PartitionFeatures {
   pairHi: Float64Array;
   pairBytes: Float64Array;
   placement: Omit<PlacementFacts, 'hostCapacity'>;
+  /** Each live VM's latest attributes (vmIds' order): published with the run, so every member serves them. */
+  vmAttributes: (VmAttributes | null)[];
 }
 
-/** What a by-VM record asks of the member after it is applied. */
-export type ApplyOutcome = 'applied' | 'publish';
+/** What a by-VM record asks of the member after it is applied: `refused` at the cap (MAX_VMS), to be dead-lettered. */
+export type ApplyOutcome = 'applied' | 'publish' | { refused: Rejection };
 
 export class PartitionState {
   readonly fleet: FleetState;
@@ -62,7 +66,11 @@ export class PartitionState {
     this.fleet.advanceTo(orNegInf(r.sa), orNegInf(r.w));
     if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, vmKey);
     else if (r.k === 'v') {
-      if (this.fleet.applyVmAttributes(r.r) !== null) this.refusedAtCap++;
+      const refused = this.fleet.applyVmAttributes(r.r);
+      if (refused !== null) {
+        this.refusedAtCap++;
+        return { refused };
+      }
     } else if (r.k === 't') return 'publish';
     return 'applied';
   }
@@ -124,6 +132,7 @@ export class PartitionState {
         vmMemoryMb: p?.vmMemoryMb ?? [],
         vmLabels: p?.vmLabels ?? [],
       },
+      vmAttributes: snap.vmIds.map((id) => fleet.vms.get(id)?.attributes ?? null),
     };
   }
 

@@ -10,12 +10,17 @@ import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSu
 import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { defaultFutureBoundConfig, FutureBound } from '../pipeline/future-bound.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { type AddressTable, encodeAddressRecord } from './address-table.ts';
 import { type ByVmRouted, finiteOrNull } from './by-vm.ts';
 
 export type Routed =
   /** `key` of a by-VM record: the VM id (Kafka's default partitioner places it); markers go to every partition. */
   | ByVmRouted
-  | { to: 'tenants'; key: string; value: string };
+  | { to: 'tenants'; key: string; value: string }
+  /** A host's announced capacity for the hosts' global table, keyed by host id. */
+  | { to: 'hosts'; key: string; value: string }
+  /** A VM's address claims for the shared table (address-table.ts), keyed by VM id. */
+  | { to: 'addresses'; key: string; value: string };
 
 /** What a router must carry to continue where another member left off (it rides in the offset commit). */
 export interface RouterState {
@@ -48,11 +53,13 @@ export class Router {
   constructor(
     private readonly config: PipelineConfig & { limits: DecodeLimits },
     private readonly onReject: (r: RejectedRecord) => void,
+    /** A member's shared address table; without it (one process, the tests) the router keeps its own map. */
+    private readonly table: AddressTable | null = null,
   ) {
     this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
-    // Flows that carry only addresses are attributed at the route, where their VM ids become the key. This
-    // map learns from the VM attributes this member routes and is not part of the router's durable state:
-    // docs/scale-out.md says what that leaves out.
+    // Flows that carry only addresses are attributed at the route, where their VM ids become the key. In a
+    // member the shared table (every member's claims, durable in <app>-addresses) does it; this map serves
+    // a router on its own (LocalTopology, the tests), which routes the VM attributes itself.
     this.addresses = new AddressMap({
       horizonMs: config.window.windowMs + config.window.allowedLatenessMs,
       maxClaims: config.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
@@ -63,10 +70,13 @@ export class Router {
       [config.topics.vmAttributes, 'vm'],
       [config.topics.tenantAttributes, 'tenant'],
     ]);
+    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
     this.sink = {
       flow: (f, raw, index) => this.flow(f, raw, index),
       vmAttributes: (a, raw, index) => this.vmAttributes(a, raw, index),
       tenantAttributes: (t, raw, index) => this.tenantAttributes(t, raw, index),
+      // As in one process: validated, newest ts wins (where the table is read), no event-time bound.
+      hostAttributes: (h) => this.out.push({ to: 'hosts', key: h.hostId, value: JSON.stringify(h) }),
       reject: (r, index, raw) => this.reject(r, index, raw),
     };
   }
@@ -122,7 +132,7 @@ export class Router {
   }
 
   private flow(f: FlowRecord, raw: unknown, index: number | null): void {
-    this.addresses.attribute(f);
+    (this.table ?? this.addresses).attribute(f);
     // As in the pipeline: neither end named nor attributed is rejected, never routed nowhere.
     if (f.srcVm === null && f.dstVm === null) {
       this.reject(rejection('missing_vm', 'src_vm'), index, raw);
@@ -168,7 +178,12 @@ export class Router {
     const refused = this.future.checkAttributes(a.ts, this.watermark);
     if (refused) this.reject(refused, index, raw);
     else {
-      this.addresses.observe(a);
+      if (this.table === null) this.addresses.observe(a);
+      else {
+        // The claims travel in the same transaction as the attributes' by-VM record.
+        const claims = this.table.observe(a);
+        if (claims !== null) this.out.push({ to: 'addresses', key: a.vmId, value: encodeAddressRecord(claims) });
+      }
       this.out.push({ to: 'by-vm', key: a.vmId, record: { k: 'v', r: a, ...this.time() } });
     }
   }

@@ -76,6 +76,9 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     deadLetter,
     log: kafkaLog,
     onReject: (r) => o.metrics.rejected(r.reason),
+    // Local copies of the checkpoints, a cache for fast restarts (the state itself is in Kafka).
+    stateDir: env.STATE_DIR,
+    ...(o.kafka.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: o.kafka.hostAttributesTopic }),
   });
   view = new ScaleOutView(service, member);
   registerScaleOutMetrics(o.metrics.registry, () => member.status());

@@ -1,7 +1,7 @@
 /**
  * What the HTTP API sees of a scale-out member: the runs every member reads from the runs topic (through
- * the ClusterService that holds them), the tenant table, and the member's readiness. A VM's features are
- * the latest run's: its windows live on whichever member owns its partition.
+ * the ClusterService that holds them), the tenant table, and the member's readiness. A VM's features and
+ * attributes are the latest run's (published with it): its windows live on whichever member owns its partition.
  */
 import type { TenantAttributes } from '../contract/records.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
@@ -39,7 +39,7 @@ export class ScaleOutView implements ServiceView {
       const v = m.data[row * m.cols + c]!;
       if (Number.isFinite(v)) features[m.names[c]!] = v;
     }
-    return { vmId, tenantId: run.vmTenants[row] ?? null, attributes: null, features, lastSeen: run.computedAt };
+    return { vmId, tenantId: run.vmTenants[row] ?? null, attributes: this.member.vmAttributes(vmId), features, lastSeen: run.computedAt };
   }
 
   tenant(tenantId: string): TenantAttributes | null {
@@ -65,6 +65,8 @@ export class ScaleOutView implements ServiceView {
       watermark: run?.computedAt ?? null,
       vmsTracked: s.vms,
       tenantsTracked: run?.tenants.ids.length ?? 0,
+      // This member's routers' attributions (the records and rejects above are every member's).
+      attribution: { ...this.member.addressTable.map.counters, claims: this.member.addressTable.map.size },
     };
   }
 

@@ -48,13 +48,23 @@ export async function replayReference(): Promise<{ vmClusters: Record<string, st
 
 /** A searching run requested from one member; resolves once every member serves that run. */
 export async function requestedRun(members: ServiceProcess[], timeoutMs = 60_000): Promise<Assignments[]> {
-  const res = await fetch(`${members[0]!.url}/v1/recluster`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ search: true }),
-  });
-  expect(res.status).toBe(202);
   const before = await Promise.all(members.map(async (m) => (await stats(m.url)).latest_run_id));
+  // A member that is running (the leader, catching up on ticks after a failover) answers with that run and
+  // posts no request (`started: false`): ask again until a request is posted.
+  await waitFor(
+    async () => {
+      const res = await fetch(`${members[0]!.url}/v1/recluster`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ search: true }),
+      });
+      expect(res.status).toBe(202);
+      const { started } = (await res.json()) as { started: boolean };
+      return started ? true : undefined;
+    },
+    timeoutMs,
+    'a run request posted',
+  );
   const runId = await waitFor(
     async () => {
       const { body } = await getJson<{ runs: Array<{ run_id: string; reason: string }> }>(`${members[0]!.url}/v1/runs`);

@@ -26,6 +26,8 @@ describe('grafana/scale-out-dashboard.json', () => {
       records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
       rejected: { count: 0, by_reason: {} },
       changelogLag: 0,
+      restores: { local: 1, changelog: 1, input: 0, rebuilt: 0 },
+      lastRestoreMs: 12,
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;
