@@ -542,13 +542,13 @@ export class ScaleOutMember {
       await producer.connect();
       this.windowProducers.set(p, producer);
     }
-    // A checkpoint is the whole partition: at a tick, and at most every CHECKPOINT_EVERY_MS of wall time (in
-    // real time every tick is 5 minutes apart; a backlog passes many ticks a second), never for a request.
-    // Features without one are safe: a successor replays from the older checkpoint and publishes the same
-    // features again, which the leader ignores (the tick was run, the request answered) or takes as they are.
+    // A checkpoint is the whole partition: at every requested run, and at a tick at most every
+    // CHECKPOINT_EVERY_MS of wall time (in real time ticks are 5 minutes apart; a backlog passes many a
+    // second). Features without one are safe: a successor replays from the older checkpoint and publishes
+    // the same features again, which the leader ignores (the tick was run) or takes as they are.
     const now = Date.now();
-    const checkpoint: Checkpoint | null =
-      features.tick !== null && now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS ? { partition: p, offset: next.toString(), fleet: state.encodeFleet() } : null;
+    const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
+    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: state.encodeFleet() } : null;
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
