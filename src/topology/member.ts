@@ -40,7 +40,7 @@ export interface MemberStatus {
   /** By-VM partitions whose windows this member holds. */
   partitions: number[];
   vms: number;
-  /** Times this member became the leader. */
+  /** Times this member took over the leadership (not a rebalance that gave it back to this member). */
   leaderships: number;
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
@@ -91,6 +91,8 @@ export class ScaleOutMember {
   private readonly groups: ReturnType<typeof topologyGroups>;
   private readonly tenantTable: FleetState;
   private readonly routers = new Map<string, Router>();
+  /** Per input partition, the offset its router state was committed with: what lies below was routed already. */
+  private readonly routedUpTo = new Map<string, bigint>();
   private readonly routeProducers = new Map<string, Producer>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
@@ -106,6 +108,11 @@ export class ScaleOutMember {
   private featuresReader: TopicReader | null = null;
   private readonly readers: TopicReader[] = [];
   private leader = false;
+  /** What the leader group last said: whether this member holds the leader partition. */
+  private leading = false;
+  /** This member's id in the leader group while it holds the leader partition. */
+  private leaderMemberId: string | null = null;
+  private leadershipChange: Promise<void> = Promise.resolve();
   private leaderships = 0;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
@@ -267,12 +274,7 @@ export class ScaleOutMember {
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
-      for (const key of [...this.routers.keys()]) if (!mine.has(key)) this.routers.delete(key);
-      for (const [key, producer] of [...this.routeProducers]) {
-        if (mine.has(key)) continue;
-        this.routeProducers.delete(key);
-        void producer.disconnect().catch(() => undefined);
-      }
+      for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
@@ -283,9 +285,19 @@ export class ScaleOutMember {
         if (batch.messages.length === 0) return;
         const key = `${batch.topic}:${batch.partition}`;
         const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        // The consumer may fetch from an offset read before the previous owner's last commit: what that
+        // commit covers is routed already (and counted in the router state read after it).
+        const upTo = this.routedUpTo.get(key) ?? 0n;
+        if (BigInt(batch.lastOffset()) < upTo) {
+          await heartbeat();
+          return;
+        }
         const before = router.exportState();
         const out: Routed[] = [];
-        for (const m of batch.messages) router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+        for (const m of batch.messages) {
+          if (BigInt(m.offset) < upTo) continue;
+          router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+        }
         router.endOfBatch(out);
         try {
           // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
@@ -298,21 +310,31 @@ export class ScaleOutMember {
             const committed = { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString(), metadata: JSON.stringify(router.exportState()) };
             await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
             await txn.commit();
+            this.routedUpTo.set(key, BigInt(committed.offset));
           } catch (err) {
             await txn.abort().catch(() => undefined);
             throw err;
           }
         } catch (err) {
-          // Nothing of the batch was written: the router goes back to where the batch began, and kafkajs
-          // fetches the batch again (or its new owner does, from the committed offset and router state).
+          // Nothing of the batch was written. Fenced or not, another member may have routed this partition
+          // meanwhile: the next batch starts over from the committed offset and router state (routerFor),
+          // or the partition's new owner does.
           router.restoreState(before);
-          this.routeProducers.get(key)?.disconnect().catch(() => undefined);
-          this.routeProducers.delete(key);
+          this.forgetRoute(key);
           throw err;
         }
         await heartbeat();
       },
     });
+  }
+
+  /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
+  private forgetRoute(key: string): void {
+    this.routers.delete(key);
+    this.routedUpTo.delete(key);
+    const producer = this.routeProducers.get(key);
+    this.routeProducers.delete(key);
+    void producer?.disconnect().catch(() => undefined);
   }
 
   /** A router for an input partition, continuing from the state committed with its offset. */
@@ -321,11 +343,18 @@ export class ScaleOutMember {
       this.o.deadLetter.add(r);
       this.o.onReject?.(r);
     });
+    const key = `${topic}:${partition}`;
+    // Fence the partition's former owner first (its producer has the same transactional id): a member that
+    // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
+    // router state read next are final. Read before it, a late commit would be routed and counted twice.
+    await this.routeProducer(key);
     const admin = this.o.kafka.admin();
     await admin.connect();
     try {
       const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
       const p = committed?.partitions.find((x) => x.partition === partition);
+      const offset = p === undefined ? -1n : BigInt(p.offset);
+      if (offset >= 0n) this.routedUpTo.set(key, offset);
       if (p?.metadata) {
         const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
         if (parsed.success) router.restoreState(parsed.data as RouterState);
@@ -334,7 +363,7 @@ export class ScaleOutMember {
     } finally {
       await admin.disconnect();
     }
-    this.routers.set(`${topic}:${partition}`, router);
+    this.routers.set(key, router);
     return router;
   }
 
@@ -530,19 +559,22 @@ export class ScaleOutMember {
     this.leaderConsumer = consumer;
     // Out of the group (a rebalance, a missed session) means possibly no longer the leader: stop at once
     // rather than run beside a successor; the next join says whether this member leads again.
-    consumer.on(consumer.events.REBALANCING, () => {
-      if (this.leader) void this.stepDown();
-    });
+    consumer.on(consumer.events.REBALANCING, () => this.changeLeadership(false));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const leads = (e.payload.memberAssignment[this.topics.leader] ?? []).length > 0;
-      if (leads && !this.leader) void this.becomeLeader();
-      else if (!leads && this.leader) void this.stepDown();
+      // The group member that led the generation before leads again: its own leadership goes on after a
+      // rebalance. A new member id means it was dropped from the group meanwhile, and another may have led.
+      const continues = leads && this.leaderMemberId === e.payload.memberId;
+      this.leaderMemberId = leads ? e.payload.memberId : null;
+      if (leads && !continues) this.changeLeadership(false);
+      this.changeLeadership(leads, continues);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.leader, fromBeginning: false });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        if (!this.leader || message.value === null) return;
+        // The group's word, not this.leader: a request must not be dropped while the previous change settles.
+        if (!this.leading || message.value === null) return;
         let parsed: z.infer<typeof RequestShape>;
         try {
           parsed = RequestShape.parse(JSON.parse(message.value.toString()));
@@ -558,9 +590,25 @@ export class ScaleOutMember {
     });
   }
 
+  /**
+   * Leadership changes run one after another, in the order the group reported them: a step-down still
+   * closing the runs producer must not close its successor's (that left a leader that ran every tick but
+   * published none of them).
+   */
+  private changeLeadership(leads: boolean, continues = false): void {
+    if (leads === this.leading) return;
+    this.leading = leads;
+    if (!leads) this.leader = false;
+    else if (!continues) this.leaderships++;
+    this.leadershipChange = this.leadershipChange
+      .then(() => (leads ? this.becomeLeader() : this.stepDown()))
+      .catch((err: unknown) => this.o.log.error({ err: String(err) }, leads ? 'could not take up the leadership' : 'could not step down cleanly'));
+  }
+
   private async becomeLeader(): Promise<void> {
+    // Superseded while waiting for the previous change: the group has already moved on.
+    if (!this.leading) return;
     this.leader = true;
-    this.leaderships++;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
     if (!this.leader) return;
@@ -585,9 +633,10 @@ export class ScaleOutMember {
     this.pending.clear();
     const reader = this.featuresReader;
     this.featuresReader = null;
-    await reader?.stop();
-    await this.runsProducer?.disconnect().catch(() => undefined);
+    const producer = this.runsProducer;
     this.runsProducer = null;
+    await reader?.stop();
+    await producer?.disconnect().catch(() => undefined);
   }
 
   private onFeatures(f: PartitionFeatures): void {

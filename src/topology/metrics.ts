@@ -28,5 +28,5 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   gauge('alcor_scale_out_vms_owned', 'VMs held in the windows of this member\'s partitions', (s) => s.vms);
   gauge('alcor_scale_out_changelog_lag', 'By-VM records applied by this member but not yet in a checkpoint', (s) => s.changelogLag);
   gauge('alcor_scale_out_leader', '1 while this member is the leader (gathers ticks, runs the clustering)', (s) => (s.leader ? 1 : 0));
-  gauge('alcor_scale_out_leaderships', 'Times this member became the leader: a failover moves it up by one somewhere', (s) => s.leaderships);
+  gauge('alcor_scale_out_leaderships', 'Times this member took over the leadership: a failover moves it up by one somewhere; a rebalance that gives the leadership back to the member that held it does not', (s) => s.leaderships);
 }
