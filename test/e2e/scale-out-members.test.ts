@@ -22,6 +22,12 @@ afterAll(async () => {
   for (const p of processes) await p.stop('SIGKILL');
 }, 60_000);
 
+/** Every member's whole log, for whoever reads a failure: test-output/scale-out/<test>-member-<i>.log. */
+function keepLogs(test: string, members: () => ServiceProcess[]): void {
+  mkdirSync('test-output/scale-out', { recursive: true });
+  for (const [i, m] of members().entries()) writeFileSync(`test-output/scale-out/${test}-member-${i}.log`, m.output());
+}
+
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -29,21 +35,20 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 describe('three members of one application', () => {
-  it('share the partitions, and each serves the offline replay\'s clusters and features', async () => {
+  it('share the partitions, and each serves the offline replay\'s clusters and features', async ({ onTestFailed }) => {
     const { topics, env } = await createServiceInputs(kafka.brokers, 'scale3');
     const member = memberEnv(env, 'scale3');
     const members = await Promise.all([0, 1, 2].map(() => startServiceProcess(member)));
     processes.push(...members);
+    onTestFailed(() => keepLogs('three', () => members));
     const reference = replayReference();
     await produceTrace(
       'fixtures/small.jsonl.gz',
       { topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant } },
       testKafkaClient(kafka.brokers, 'scale3-producer'),
     );
-    for (const m of members) await waitForRecords(m.url, SMALL_RECORDS, 90_000);
-    const served = await requestedRun(members).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${members.map((m, i) => `--- member ${i}\n${m.output().slice(-6000)}`).join('\n')}`);
-    });
+    for (const m of members) await waitForRecords(m.url, SMALL_RECORDS, 150_000);
+    const served = await requestedRun(members);
     const expected = await reference;
     for (const s of served) {
       expect(s.run_id).toBe(served[0]!.run_id);
@@ -58,7 +63,7 @@ describe('three members of one application', () => {
     expect(owned.reduce((a, b) => a + b, 0)).toBe(6);
     const leaders = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_leader')));
     expect(leaders.reduce((a, b) => a + b, 0)).toBe(1);
-  }, 180_000);
+  }, 300_000);
 });
 
 interface RunSummary {
@@ -70,11 +75,13 @@ interface RunSummary {
 const runNumber = (id: string): number => Number(id.replace(/^run-/, ''));
 
 describe('members that die and join mid-stream', () => {
-  it('kill -9 of a member, then of the leader, and a fourth member joining: nothing lost or doubled, run and cluster ids continue', async () => {
+  it('kill -9 of a member, then of the leader, and a fourth member joining: nothing lost or doubled, run and cluster ids continue', async ({ onTestFailed }) => {
     const { topics, env } = await createServiceInputs(kafka.brokers, 'scalefail');
     const member = memberEnv(env, 'scalefail');
     const members = await Promise.all([0, 1, 2].map(() => startServiceProcess(member)));
     processes.push(...members);
+    const everyMember = [...members];
+    onTestFailed(() => keepLogs('failover', () => everyMember));
     const reference = replayReference();
     const produced = produceTrace(
       'fixtures/small.jsonl.gz',
@@ -107,16 +114,12 @@ describe('members that die and join mid-stream', () => {
     alive = alive.filter((m) => m !== firstLeader);
     const joiner = await startServiceProcess(member);
     processes.push(joiner);
+    everyMember.push(joiner);
     alive.push(joiner);
 
     await produced;
-    for (const m of alive) await waitForRecords(m.url, SMALL_RECORDS, 90_000);
-    const served = await requestedRun(alive, 90_000).catch((err: unknown) => {
-      // The members' logs, for whoever reads the failure.
-      mkdirSync('test-output/scale-out', { recursive: true });
-      for (const [i, m] of [...members, joiner].entries()) writeFileSync(`test-output/scale-out/member-${i}.log`, m.output());
-      throw err;
-    });
+    for (const m of alive) await waitForRecords(m.url, SMALL_RECORDS, 150_000);
+    const served = await requestedRun(alive);
     const expected = await reference;
     for (const s of served) {
       expect(s.vm_clusters).toEqual(served[0]!.vm_clusters);
@@ -141,5 +144,5 @@ describe('members that die and join mid-stream', () => {
     expect(after[0]!.previous_run_id).toBe(before.run_id);
     const newLeader = await waitFor(() => leaderOf(alive), 30_000, 'the new leader');
     expect(await metric(newLeader.url, 'alcor_scale_out_leaderships')).toBe(1);
-  }, 360_000);
+  }, 480_000);
 });

@@ -46,20 +46,29 @@ export async function replayReference(): Promise<{ vmClusters: Record<string, st
   return { vmClusters, tenantClusters, features };
 }
 
-/** A searching run requested from one member; resolves once every member serves that run. */
-export async function requestedRun(members: ServiceProcess[], timeoutMs = 60_000): Promise<Assignments[]> {
-  const res = await fetch(`${members[0]!.url}/v1/recluster`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ search: true }),
-  });
-  expect(res.status).toBe(202);
-  const before = await Promise.all(members.map(async (m) => (await stats(m.url)).latest_run_id));
+/**
+ * A searching run requested from one member; resolves once every member serves that run. On the leader a
+ * request while a run is in flight answers with that run (`started: false`), as one process does: it asks
+ * again once that run is served.
+ */
+export async function requestedRun(members: ServiceProcess[], timeoutMs = 120_000): Promise<Assignments[]> {
+  const before = (await stats(members[0]!.url)).latest_run_id;
+  for (;;) {
+    const res = await fetch(`${members[0]!.url}/v1/recluster`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ search: true }),
+    });
+    expect(res.status).toBe(202);
+    const { run_id, started } = (await res.json()) as { run_id: string; started: boolean };
+    if (started) break;
+    await waitFor(async () => ((await stats(members[0]!.url)).latest_run_id === run_id ? true : undefined), timeoutMs, `the run in flight (${run_id})`);
+  }
   const runId = await waitFor(
     async () => {
       const { body } = await getJson<{ runs: Array<{ run_id: string; reason: string }> }>(`${members[0]!.url}/v1/runs`);
       const newest = body.runs[0];
-      return newest !== undefined && newest.reason === 'request' && newest.run_id !== before[0] ? newest.run_id : undefined;
+      return newest !== undefined && newest.reason === 'request' && newest.run_id !== before ? newest.run_id : undefined;
     },
     timeoutMs,
     'the requested run',
