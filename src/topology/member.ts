@@ -347,7 +347,9 @@ export class ScaleOutMember {
     // Fence the partition's former owner first (its producer has the same transactional id): a member that
     // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
     // router state read next are final. Read before it, a late commit would be routed and counted twice.
-    await this.routeProducer(key);
+    // kafkajs initialises the transactional id (InitProducerId, which fences) at the first transaction, not
+    // at connect; an empty transaction is aborted without a request.
+    await (await (await this.routeProducer(key)).transaction()).abort();
     const admin = this.o.kafka.admin();
     await admin.connect();
     try {
@@ -464,12 +466,7 @@ export class ScaleOutMember {
     // A batch still running for a partition that moved away must not open the producer again: that would
     // fence the new owner's transactions instead of this member's.
     if (!this.assignedWindows.has(p) || this.windows.get(p) !== state) throw new Error(`${this.topics.byVm}/${p} moved to another member during the batch`);
-    let producer = this.windowProducers.get(p);
-    if (producer === undefined) {
-      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      this.windowProducers.set(p, producer);
-    }
+    const producer = await this.windowProducer(p);
     const checkpoint: Checkpoint = { partition: p, offset: next.toString(), fleet: state.encodeFleet() };
     const txn = await producer.transaction();
     try {
@@ -489,10 +486,26 @@ export class ScaleOutMember {
     }
   }
 
+  /** The transactional producer of a by-VM partition's checkpoints: its id fences a former owner still writing. */
+  private async windowProducer(p: number): Promise<Producer> {
+    let producer = this.windowProducers.get(p);
+    if (producer === undefined) {
+      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      this.windowProducers.set(p, producer);
+    }
+    return producer;
+  }
+
   /** The newest checkpoint of every assigned partition not held yet, in one read of the changelog. */
   private async restore(): Promise<void> {
     const wanted = new Set([...this.assignedWindows].filter((p) => !this.windows.has(p)));
     if (wanted.size === 0) return;
+    // Fence the former owners first: after this they commit no checkpoint (nor window offset), so the newest
+    // checkpoint read next is final, and the offset the consumer starts from, committed with an older one or
+    // with it, never lies beyond it. Read before the fence, a late checkpoint moved the consumer past records
+    // that the restored state did not hold: they were lost. (The first transaction initialises the id.)
+    await Promise.all([...wanted].map(async (p) => (await (await this.windowProducer(p)).transaction()).abort()));
     const latest = new Map<number, Checkpoint>();
     const reader = new TopicReader(
       this.o.kafka,
@@ -515,8 +528,12 @@ export class ScaleOutMember {
     await admin.connect();
     const extents = await admin.fetchTopicOffsets(this.topics.byVm).finally(() => admin.disconnect());
     for (const p of wanted) {
-      // Moved away while the changelog was read: its new owner restores it.
-      if (!this.assignedWindows.has(p)) continue;
+      // Moved away while the changelog was read: its new owner restores it (and fences this producer).
+      if (!this.assignedWindows.has(p)) {
+        void this.windowProducers.get(p)?.disconnect().catch(() => undefined);
+        this.windowProducers.delete(p);
+        continue;
+      }
       const c = latest.get(p);
       const extent = extents.find((e) => e.partition === p);
       const low = BigInt(extent?.low ?? '0');
