@@ -131,6 +131,7 @@ export class ScaleOutMember {
   private statsTimer: NodeJS.Timeout | null = null;
   private readonly memberId = randomUUID();
   private runsRead: Promise<void> = Promise.resolve();
+  private runsReader: TopicReader | null = null;
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
@@ -195,6 +196,7 @@ export class ScaleOutMember {
       }
     });
     this.readers.push(runs, tenants);
+    this.runsReader = runs;
     this.runsRead = runs.caughtUp;
     await Promise.all([runs.start(), tenants.start()]);
     void runs.caughtUp.then(() => {
@@ -633,6 +635,12 @@ export class ScaleOutMember {
     // The leader's id fences a former leader's producer: its late runs never land.
     this.runsProducer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
     await this.runsProducer.connect();
+    // Fence the former leader before reading the runs topic to its end (the first transaction initialises
+    // the id; an empty one is aborted without a request): a run it published after this member's first read
+    // would otherwise get its number again from this member.
+    await (await this.runsProducer.transaction()).abort();
+    await this.runsReader?.readToEnd();
+    if (!this.leader) return;
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
       if (m.value === null) return;
       try {
