@@ -2,6 +2,7 @@
  * Members of one scale-out application as real processes (test/topology/): their environment, the
  * offline replay they must agree with, and waiting for a requested run to reach every member.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
@@ -91,4 +92,17 @@ export async function requestedRun(members: ServiceProcess[], timeoutMs = 120_00
     if (latest.every((id) => id === runId) && served.every((a) => a.run_id === runId)) return served;
     before = runId;
   }
+}
+
+/** Every member's whole log, for whoever reads a failure: test-output/scale-out/<test>-member-<i>.log. */
+export function keepLogs(test: string, members: () => ServiceProcess[]): void {
+  mkdirSync('test-output/scale-out', { recursive: true });
+  for (const [i, m] of members().entries()) writeFileSync(`test-output/scale-out/${test}-member-${i}.log`, m.output());
+}
+
+/** A gauge's value from a member's /metrics (NaN when it is missing). */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
 }

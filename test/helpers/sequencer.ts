@@ -10,6 +10,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 /** Longest first, from a full run's per-file durations. */
 export const LONG_FILES: readonly string[] = [
   'test/e2e/scale-out-members.test.ts',
+  'test/e2e/scale-out-failover.test.ts',
   'test/e2e/schemathesis.test.ts',
   'test/e2e/broker-faults.test.ts',
   'test/e2e/crash-recovery.test.ts',
