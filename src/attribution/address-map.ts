@@ -9,9 +9,12 @@
  * VMs at once, leaves its side unattributed, counted by reason. Pure: records in, decisions out.
  */
 import type { FlowRecord, VmAttributes } from '../contract/records.ts';
+import { ipv4Number } from '../fleet/fleet-state.ts';
 
 export const UNATTRIBUTED_REASONS = ['unknown_address', 'ambiguous_no_vni', 'conflicting_claims'] as const;
 export type UnattributedReason = (typeof UNATTRIBUTED_REASONS)[number];
+/** How one end of a flow came out of `resolve`. */
+export type EndOutcome = 'named' | 'outside' | 'by_address' | UnattributedReason;
 
 /** One VM's hold on one address in one VPC, over [from, to) of event time (`to` Infinity while it lasts). */
 export interface Claim {
@@ -78,6 +81,11 @@ export class AddressMap {
   readonly counters: AttributionCounters = emptyAttributionCounters();
   /** Set by `lookup`: why the last lookup found no VM. */
   private reason: UnattributedReason = 'unknown_address';
+  /** Set by `resolve`: how each end of the flow last resolved came out, until `countResolved`. */
+  srcOutcome: EndOutcome = 'named';
+  dstOutcome: EndOutcome = 'named';
+  /** Claims held per VNI: which overlay segments the attributes have named (a held flow's is one of them). */
+  private readonly claimsPerVni = new Map<number, number>();
 
   constructor(
     readonly config: AddressMapConfig,
@@ -133,23 +141,52 @@ export class AddressMap {
    * outside the overlay (CONTRACT.md), not looked up.
    */
   attribute(f: FlowRecord): void {
+    this.resolve(f);
+    this.countResolved();
+  }
+
+  /**
+   * As `attribute`, counting nothing yet: the outcome of each end stays in `srcOutcome` and `dstOutcome`
+   * until `countResolved`, so that a flow held for late attributes and resolved again counts once.
+   */
+  resolve(f: FlowRecord): void {
     if (f.ts >= this.prunedAt + PRUNE_EVERY_MS) this.prune(f.ts);
     if (f.srcVm !== null || f.dstVm !== null) {
-      const named = (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1);
-      this.counters.endsNamed += named;
-      this.counters.endsOutside += 2 - named;
+      this.srcOutcome = f.srcVm === null ? 'outside' : 'named';
+      this.dstOutcome = f.dstVm === null ? 'outside' : 'named';
       return;
     }
     const src = this.lookup(f.srcIp, f.vni, f.ts);
-    if (src !== null) {
-      f.srcVm = src;
-      this.counters.endsByAddress++;
-    } else this.counters.unattributed[this.reason]++;
+    this.srcOutcome = src === null ? this.reason : 'by_address';
+    f.srcVm = src;
     const dst = this.lookup(f.dstIp, f.vni, f.ts);
-    if (dst !== null) {
-      f.dstVm = dst;
-      this.counters.endsByAddress++;
-    } else this.counters.unattributed[this.reason]++;
+    this.dstOutcome = dst === null ? this.reason : 'by_address';
+    f.dstVm = dst;
+  }
+
+  /** Counts the two ends of the flow last resolved. */
+  countResolved(): void {
+    this.count(this.srcOutcome);
+    this.count(this.dstOutcome);
+  }
+
+  private count(outcome: EndOutcome): void {
+    const c = this.counters;
+    if (outcome === 'named') c.endsNamed++;
+    else if (outcome === 'outside') c.endsOutside++;
+    else if (outcome === 'by_address') c.endsByAddress++;
+    else c.unattributed[outcome]++;
+  }
+
+  /**
+   * Whether attributes still to come could attribute an end of the flow last resolved (one naming no VM):
+   * an end is `unknown_address`, its address is private (where VMs live), and the flow's segment is one the
+   * attributes have named (any, for a flow without a VNI). Traffic to the internet, or in segments no VM
+   * attributes name, is not worth waiting for.
+   */
+  mayBeClaimedLater(f: FlowRecord): boolean {
+    if (f.vni === null ? this.claimCount === 0 : !this.claimsPerVni.has(f.vni)) return false;
+    return (this.srcOutcome === 'unknown_address' && isPrivateAddress(f.srcIp)) || (this.dstOutcome === 'unknown_address' && isPrivateAddress(f.dstIp));
   }
 
   /**
@@ -219,6 +256,7 @@ export class AddressMap {
     if (list === undefined) this.byAddress.set(claim.ip, [claim]);
     else list.push(claim);
     this.claimCount++;
+    if (claim.vni !== null) this.claimsPerVni.set(claim.vni, (this.claimsPerVni.get(claim.vni) ?? 0) + 1);
     return true;
   }
 
@@ -229,8 +267,10 @@ export class AddressMap {
     for (const [ip, list] of this.byAddress) {
       let kept = 0;
       for (const c of list) {
-        if (c.to < before) this.counters.claimsForgotten++;
-        else list[kept++] = c;
+        if (c.to < before) {
+          this.counters.claimsForgotten++;
+          if (c.vni !== null) this.forgetVni(c.vni);
+        } else list[kept++] = c;
       }
       if (kept === list.length) continue;
       this.claimCount -= list.length - kept;
@@ -238,6 +278,12 @@ export class AddressMap {
       else list.length = kept;
     }
     for (const [vmId, at] of this.deleted) if (at < before) this.deleted.delete(vmId);
+  }
+
+  private forgetVni(vni: number): void {
+    const n = (this.claimsPerVni.get(vni) ?? 1) - 1;
+    if (n === 0) this.claimsPerVni.delete(vni);
+    else this.claimsPerVni.set(vni, n);
   }
 
   exportState(): AddressMapState {
@@ -261,4 +307,21 @@ export class AddressMap {
     Object.assign(this.counters, s.counters, { unattributed: { ...s.counters.unattributed } });
     this.prunedAt = s.prunedAt;
   }
+}
+
+/**
+ * RFC 1918, shared address space (RFC 6598) and IPv6 unique local addresses (fc00::/7): where VMs live in a
+ * VPC. Over canonical addresses (src/contract/ip-address.ts), so a look at the first characters serves:
+ * node:net's BlockList gives the same answers (test/attribution/address-map.test.ts) at about 13 µs a check.
+ */
+export function isPrivateAddress(ip: string): boolean {
+  const v4 = ipv4Number(ip);
+  if (v4 >= 0) {
+    const a = Math.floor(v4 / 2 ** 24);
+    const b = Math.floor(v4 / 2 ** 16) % 256;
+    return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128);
+  }
+  // fc00::/7: a first group of four hex digits (canonical form drops leading zeros) starting fc or fd.
+  const c1 = ip.charCodeAt(1);
+  return ip.charCodeAt(0) === 102 && (c1 === 99 || c1 === 100) && ip.indexOf(':') === 4;
 }

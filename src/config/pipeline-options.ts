@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
+import { DEFAULT_MAX_HELD_FLOW_BYTES, DEFAULT_MAX_HELD_FLOWS } from '../attribution/held-flows.ts';
 import { FLOW_FORMATS } from '../contract/formats/flow-formats.ts';
 import { defaultDecodeLimits } from '../contract/message-decoder.ts';
 import { envBoolean } from './env-values.ts';
@@ -110,6 +111,10 @@ export const PipelineOptions = z
     maxDeletedVms: positiveInt.max(10_000_000).optional(),
     /** Address claims (VM, address, VPC, time span) held to attribute flows by address; beyond it new ones are refused. */
     maxAddressClaims: positiveInt.max(100_000_000).default(DEFAULT_MAX_CLAIMS),
+    /** Address-only flows held for late VM attributes at most (0: none held); beyond it they are applied at once. */
+    maxHeldFlows: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULT_MAX_HELD_FLOWS),
+    /** Estimated bytes of the held flows at most. */
+    maxHeldFlowBytes: positiveInt.max(64 * 1024 * 1024 * 1024).default(DEFAULT_MAX_HELD_FLOW_BYTES),
     /** Largest message (or trace line) accepted, in bytes; larger ones are rejected as too_large. */
     maxMessageBytes: positiveInt.min(1024).max(256 * 1024 * 1024).default(defaultDecodeLimits.maxMessageBytes),
     /** Most records in one message's array; larger batches are rejected as batch_too_large. */
@@ -166,6 +171,8 @@ export function toPipelineConfig(o: PipelineOptions): PipelineConfig {
     future: { maxSkewMs: o.maxFutureSkewSeconds * 1000, quorum: o.futureQuorum, wallClock: null },
     hostAttributesTopic: o.hostAttributesTopic,
     maxAddressClaims: o.maxAddressClaims,
+    maxHeldFlows: o.maxHeldFlows,
+    maxHeldFlowBytes: o.maxHeldFlowBytes,
     flowFormat: o.flowFormat,
     maxSecurityGroupConnections: o.maxSecurityGroupConnections,
   };

@@ -217,6 +217,8 @@ const PIPELINE_ENV: Record<string, string> = {
   MAX_TENANT_LABELS: 'maxTenantLabels',
   MAX_DELETED_VMS: 'maxDeletedVms',
   MAX_ADDRESS_CLAIMS: 'maxAddressClaims',
+  MAX_HELD_FLOWS: 'maxHeldFlows',
+  MAX_HELD_FLOW_BYTES: 'maxHeldFlowBytes',
   IDLE_MINUTES: 'idleMinutes',
   DELETED_RETENTION_HOURS: 'deletedRetentionHours',
   MAX_MESSAGE_BYTES: 'maxMessageBytes',

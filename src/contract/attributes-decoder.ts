@@ -8,6 +8,7 @@ import { timeField } from './flow-decoder.ts';
 import type { VmAttributes } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
 import { MAX_ID_LENGTH, MAX_LABELS, MAX_TEXT_LENGTH, MAX_VNI } from './schemas.ts';
+import { canonicalIp, ipAddressProblem } from './ip-address.ts';
 
 type Field<T> = T | Rejection;
 
@@ -73,7 +74,12 @@ export function decodeVmAttributesFast(raw: Record<string, unknown>): { ok: true
   for (const field of ['vpc_id', 'network_id', 'subnet_id', 'ip', 'image', 'host_id', 'binding:host_id']) {
     const s = text(raw, field, 0, MAX_TEXT_LENGTH);
     if (isRejection(s)) return fail(s);
-    strings.push(s);
+    if (field === 'ip' && s !== null) {
+      // The address the attribution matches flows by: canonical, as the flows' addresses are.
+      const canonical = canonicalIp(s);
+      if (canonical === null) return fail(rejection('invalid_format', 'ip', `ip: ${ipAddressProblem(s)}`));
+      strings.push(canonical);
+    } else strings.push(s);
   }
   const vcpus = count(raw, 'vcpus');
   if (isRejection(vcpus)) return fail(vcpus);

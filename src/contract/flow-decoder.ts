@@ -6,14 +6,13 @@
  * test/contract/reference-decoders.ts).
  */
 import { z } from 'zod';
+import { canonicalIp, ipAddressProblem } from './ip-address.ts';
 import { protocolHasPorts, protocolNumber } from './protocols.ts';
 import type { FlowRecord } from './records.ts';
 import { type Rejection, rejection } from './rejections.ts';
 import { MAX_EPOCH_MS, MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_VNI } from './schemas.ts';
 
 const RFC3339 = z.regexes.datetime({ offset: true, local: false, precision: null } as never);
-const IPV4 = z.regexes.ipv4;
-const IPV6 = z.regexes.ipv6;
 
 /** Parses an RFC 3339 string or epoch-ms number; returns NaN (with the reason in `timeError`) on failure. */
 export function parseTimestamp(value: unknown): number | Rejection {
@@ -46,12 +45,11 @@ function optionalString(value: unknown, field: string, min: number, max: number)
   return value;
 }
 
+/** An address field, in its canonical text (ip-address.ts), so that one address is one string downstream. */
 function ip(value: unknown, field: string): string | Rejection {
   if (value === undefined || value === null) return rejection('missing_field', field);
   if (typeof value !== 'string') return rejection('invalid_type', field, `${field}: expected an IP address string`);
-  if (!IPV4.test(value) && !IPV6.test(value))
-    return rejection('invalid_format', field, `${field}: not an IPv4 or IPv6 address`);
-  return value;
+  return canonicalIp(value) ?? rejection('invalid_format', field, `${field}: ${ipAddressProblem(value)}`);
 }
 
 function integer(value: unknown, field: string, max: number, required: boolean): number | null | Rejection {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { protocolNumber } from './protocols.ts';
+import { canonicalIp, ipAddressProblem } from './ip-address.ts';
 
 /** Largest event time accepted: the ECMAScript Date range. */
 export const MAX_EPOCH_MS = 8.64e15;
@@ -18,7 +19,13 @@ export const rfc3339 = z.iso.datetime({ offset: true });
 export const Timestamp = z.union([z.number().min(0).max(MAX_EPOCH_MS), rfc3339]);
 export const VmId = z.string().min(1).max(MAX_ID_LENGTH);
 export const TenantId = z.string().min(1).max(MAX_ID_LENGTH);
-export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
+/** An IPv4 or IPv6 address, given back in its canonical text (ip-address.ts: one address, one string). */
+export const IpAddress = z.string().transform((value, ctx) => {
+  const canonical = canonicalIp(value);
+  if (canonical !== null) return canonical;
+  ctx.issues.push({ code: 'invalid_format', format: 'ip', input: value, message: ipAddressProblem(value) });
+  return z.NEVER;
+});
 export const Port = z.number().int().min(0).max(65_535);
 export const Protocol = z.union([
   z.number().int().min(0).max(255),
@@ -62,7 +69,7 @@ export const VmAttributesWire = z
     vpc_id: Text.nullish(),
     network_id: Text.nullish(),
     subnet_id: Text.nullish(),
-    ip: Text.nullish(),
+    ip: Text.pipe(IpAddress).nullish(),
     image: Text.nullish(),
     host_id: Text.nullish(),
     'binding:host_id': Text.nullish(),

@@ -5,6 +5,7 @@
  * src/http/request-metrics.ts.
  */
 import { type AttributionCounters, UNATTRIBUTED_REASONS } from '../attribution/address-map.ts';
+import type { HeldFlowCounters } from '../attribution/held-flows.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusteringRun, Side } from '../runs/clustering-run.ts';
 import { countEvents, type LifecycleEventType, type RunChanges } from '../runs/identity.ts';
@@ -50,6 +51,11 @@ export class ServiceMetrics {
   private readonly endsUnattributed: Counter<'reason'>;
   private readonly addressClaims: Gauge;
   private readonly addressClaimsRefused: Counter;
+  private readonly heldFlowsGauge: Gauge;
+  private readonly heldFlowBytes: Gauge;
+  private readonly heldFlowEvents: Counter;
+  private readonly endsAttributedLate: Counter;
+  private readonly heldReported = new Map<string, number>();
   /** The fleet's counters as last reported, so each scrape adds only what happened since. */
   private readonly fleetReported = new Map<string, number>();
   private readonly attributionReported = new Map<string, number>();
@@ -154,6 +160,19 @@ export class ServiceMetrics {
     this.addressClaimsRefused = new Counter({
       name: `${p}address_claims_refused_total`,
       help: 'New address claims not remembered because MAX_ADDRESS_CLAIMS were held',
+      registers,
+    });
+    this.heldFlowsGauge = new Gauge({ name: `${p}held_flows`, help: 'Address-only flows held for late VM attributes (max MAX_HELD_FLOWS)', registers });
+    this.heldFlowBytes = new Gauge({ name: `${p}held_flow_bytes`, help: 'Estimated bytes of the flows held for late VM attributes (max MAX_HELD_FLOW_BYTES)', registers });
+    this.heldFlowEvents = new Counter({
+      name: `${p}held_flows_total`,
+      help: 'Address-only flows and the hold for late VM attributes, by event: held (entered it), refused (a cap reached: applied at once), expired (released as they resolve when the watermark would leave them too late)',
+      labelNames: ['event'],
+      registers,
+    });
+    this.endsAttributedLate = new Counter({
+      name: `${p}held_flow_ends_attributed_total`,
+      help: 'Flow ends attributed by VM attributes that arrived while their flow was held (also in flow_ends_attributed_total{how="by_address"})',
       registers,
     });
     this.fleetEvents = new Counter({
@@ -289,6 +308,23 @@ export class ServiceMetrics {
       this.attributionReported.set(key, value);
     }
     this.addressClaims.set(a.claims);
+  }
+
+  /** The hold for late attributes: its size now, and its monotonic counters, adding what happened since the last scrape. */
+  heldFlows(h: HeldFlowCounters & { flows: number; bytes: number }): void {
+    const seen: Array<[string, number, (n: number) => void]> = [
+      ['held', h.held, (n) => this.heldFlowEvents.inc({ event: 'held' }, n)],
+      ['refused', h.refused, (n) => this.heldFlowEvents.inc({ event: 'refused' }, n)],
+      ['expired', h.expired, (n) => this.heldFlowEvents.inc({ event: 'expired' }, n)],
+      ['ends_attributed_late', h.endsAttributedLate, (n) => this.endsAttributedLate.inc(n)],
+    ];
+    for (const [key, value, inc] of seen) {
+      const delta = value - (this.heldReported.get(key) ?? 0);
+      if (delta > 0) inc(delta);
+      this.heldReported.set(key, value);
+    }
+    this.heldFlowsGauge.set(h.flows);
+    this.heldFlowBytes.set(h.bytes);
   }
 
   snapshotSaved(bytes: number, captureMs: number, atMs: number = Date.now()): void {

@@ -4,6 +4,7 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
+import { DEFAULT_MAX_HELD_FLOW_BYTES, DEFAULT_MAX_HELD_FLOWS, type HeldFlow, HeldFlows, type HeldFlowsState } from '../attribution/held-flows.ts';
 import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -34,6 +35,10 @@ export interface PipelineConfig {
   flowFormat?: FlowFormat;
   /** Connections the security groups' log holds; default DEFAULT_MAX_CONNECTIONS. */
   maxSecurityGroupConnections?: number;
+  /** Flows held for late VM attributes at most (docs/exporters.md); 0 holds none. Default DEFAULT_MAX_HELD_FLOWS. */
+  maxHeldFlows?: number;
+  /** Estimated bytes of the held flows at most; default DEFAULT_MAX_HELD_FLOW_BYTES. */
+  maxHeldFlowBytes?: number;
 }
 
 export const defaultPipelineConfig: PipelineConfig = {
@@ -55,6 +60,8 @@ export interface PipelineState {
   nextRunAt: number;
   /** The address map of attribution; absent in snapshots of earlier builds (rebuilt from the VM attributes). */
   attribution?: AddressMapState;
+  /** Flows held for late VM attributes; absent in snapshots of earlier builds (none were held). */
+  held?: HeldFlowsState;
 }
 
 /** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
@@ -68,6 +75,10 @@ export class Pipeline {
   readonly future: FutureBound;
   /** Attributes flow ends that carry only an address to the VM holding it (docs/exporters.md). */
   addresses: AddressMap;
+  /** Address-only flows waiting, at most until they would be too late, for the attributes of their VMs. */
+  readonly held: HeldFlows;
+  /** The latest event time among the flows held: with the fleet's watermark, where the input's time stands. */
+  private heldFront = Number.NEGATIVE_INFINITY;
   readonly rejections = new RejectionCounter();
   readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
@@ -89,6 +100,7 @@ export class Pipeline {
     this.connectionLog = new ConnectionLog(config.window.windowMs, config.maxSecurityGroupConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.addresses = new AddressMap(this.addressMapConfig());
+    this.held = new HeldFlows({ maxFlows: config.maxHeldFlows ?? DEFAULT_MAX_HELD_FLOWS, maxBytes: config.maxHeldFlowBytes ?? DEFAULT_MAX_HELD_FLOW_BYTES });
     // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
     if (fleet !== undefined) this.rebuildAddresses();
     this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
@@ -101,7 +113,10 @@ export class Pipeline {
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
-        this.addresses.attribute(f);
+        const addressOnly = f.srcVm === null && f.dstVm === null;
+        this.addresses.resolve(f);
+        if (addressOnly && this.addresses.mayBeClaimedLater(f) && this.hold(f, raw, index)) return;
+        this.addresses.countResolved();
         // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
         // attribution existed (so not counted among the records decoded either).
         if (f.srcVm === null && f.dstVm === null) {
@@ -109,19 +124,23 @@ export class Pipeline {
           return;
         }
         this.recordsIn.flows++;
-        const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
-        const refused = this.future.checkFlow(f, this.fleet.watermark) ?? this.fleet.applyFlow(f);
-        if (refused) this.reject(refused, index, raw);
-        else {
-          this.connectionLog.add(f);
-          if (first) this.judgeEarlyAttributes();
+        const refused = this.future.checkFlow(f, this.fleet.watermark);
+        if (refused) {
+          this.reject(refused, index, raw);
+          return;
         }
+        // Held flows the watermark is about to leave too late go first, while they can still be applied.
+        if (this.held.size > 0) this.expireHeld(f.ts - this.config.window.allowedLatenessMs);
+        this.applyToFleet(f, raw, index);
       },
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
         const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
         if (refused) this.reject(refused, index, raw);
-        else this.addresses.observe(a);
+        else {
+          this.addresses.observe(a);
+          if (a.ip !== null && this.held.size > 0) for (const h of this.held.takeFor(a.ip)) this.settleHeld(h, false);
+        }
       },
       tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.tenantAttributes++;
@@ -134,6 +153,86 @@ export class Pipeline {
       },
       reject: (r: Rejection, index: number | null, raw: unknown) => this.reject(r, index, raw),
     };
+  }
+
+  /** A flow that passed the future bound, to the fleet state (and the connection log once applied). */
+  private applyToFleet(f: FlowRecord, raw: unknown, index: number | null): void {
+    const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
+    const refused = this.fleet.applyFlow(f);
+    if (refused) this.reject(refused, index, raw);
+    else {
+      this.connectionLog.add(f);
+      if (first) this.judgeEarlyAttributes();
+    }
+  }
+
+  /**
+   * Holds an address-only flow with an end that attributes still to come may claim (docs/exporters.md
+   * "Late attributes"); false when it is not held and goes on as any flow: already beyond the allowed
+   * lateness, or a cap reached (counted). It is judged against the future bound now, in arrival order as
+   * every flow is, and moves the hold's time as an applied flow would move the watermark.
+   */
+  private hold(f: FlowRecord, raw: unknown, index: number | null): boolean {
+    const lateness = this.config.window.allowedLatenessMs;
+    if (this.held.config.maxFlows === 0 || f.ts < Math.max(this.fleet.watermark, this.heldFront) - lateness) return false;
+    const refused = this.future.checkFlow(f, this.fleet.watermark);
+    if (refused) {
+      this.addresses.countResolved();
+      this.recordsIn.flows++;
+      this.reject(refused, index, raw);
+      return true;
+    }
+    if (this.held.size > 0) {
+      // Expiring resolves other flows: this one's outcome is put back for the count if it is not held.
+      const { srcOutcome, dstOutcome } = this.addresses;
+      this.expireHeld(f.ts - lateness);
+      this.addresses.srcOutcome = srcOutcome;
+      this.addresses.dstOutcome = dstOutcome;
+    }
+    const endsFound = (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1);
+    const held: HeldFlow = { flow: { ...f, srcVm: null, dstVm: null }, raw: keepRaw(raw), index, topic: this.context.topic, source: this.context.source, endsFound };
+    if (!this.held.add(held)) {
+      this.held.counters.refused++;
+      return false;
+    }
+    this.held.counters.held++;
+    if (f.ts > this.heldFront) this.heldFront = f.ts;
+    return true;
+  }
+
+  /**
+   * A held flow resolved again: held once more while attributes may still claim it (unless `expiring`),
+   * else counted and applied as any flow, as a late record at its own event time. It was judged against the
+   * future bound when it arrived, so only the fleet state's rules apply now.
+   */
+  private settleHeld(h: HeldFlow, expiring: boolean): void {
+    const f = { ...h.flow };
+    this.addresses.resolve(f);
+    if (!expiring && this.addresses.mayBeClaimedLater(f) && this.held.add(h)) return;
+    this.addresses.countResolved();
+    this.held.counters.endsAttributedLate += (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1) - h.endsFound;
+    const saved = { ...this.context };
+    this.context.topic = h.topic;
+    this.context.source = h.source;
+    if (f.srcVm === null && f.dstVm === null) this.reject(rejection('missing_vm', 'src_vm'), h.index, h.raw);
+    else {
+      this.recordsIn.flows++;
+      this.applyToFleet(f, h.raw, h.index);
+    }
+    this.context = saved;
+  }
+
+  /** Applies, as they now resolve, the held flows older than `before`: they could not be applied later. */
+  private expireHeld(before: number): void {
+    for (const h of this.held.takeOlderThan(before)) {
+      this.held.counters.expired++;
+      this.settleHeld(h, true);
+    }
+  }
+
+  /** The end of a replay: nothing more can come for the flows still held, they count as they now resolve. */
+  releaseHeld(): void {
+    this.expireHeld(Number.POSITIVE_INFINITY);
   }
 
   /** A message as it comes off Kafka: its topic and its value's text (null for a tombstone). */
@@ -248,6 +347,7 @@ export class Pipeline {
       rejected: this.rejections.summary(),
       nextRunAt: this.nextRunAt,
       attribution: this.addresses.exportState(),
+      held: this.held.exportState(),
     };
   }
 
@@ -269,6 +369,11 @@ export class Pipeline {
     this.rejections.restore(state.rejected);
     this.nextRunAt = state.nextRunAt;
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
+    if (state.held !== undefined) {
+      // Held flows beyond this build's caps are applied as they resolve now, not lost.
+      for (const h of this.held.restore(state.held)) this.settleHeld(h, true);
+      this.heldFront = this.held.latest();
+    }
   }
 
   runInput(): RunInput {

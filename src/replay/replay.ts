@@ -50,6 +50,12 @@ export interface ReplayOutcome {
   securityGroups: SecurityGroupsOutcome | null;
 }
 
+function heldStats(pipeline: Pipeline): Record<string, number> {
+  const h = pipeline.held.counters;
+  if (h.held + h.refused === 0) return {};
+  return { flows_held: h.held, flows_held_refused: h.refused, flows_held_expired: h.expired, flow_ends_attributed_late: h.endsAttributedLate };
+}
+
 export async function replayTrace(path: string, options: ReplayOptions): Promise<ReplayOutcome> {
   const started = performance.now();
   const pipeline = new Pipeline(options.pipeline, options.onReject);
@@ -83,6 +89,8 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
       }
     : undefined;
   const lines = await feedTrace(path, service, { maxLineBytes: options.pipeline.limits.maxMessageBytes, ...(onRead ? { onRead } : {}) });
+  // Nothing more can come for the flows still held for late attributes: they count as they now resolve.
+  pipeline.releaseHeld();
   await service.whenIdle();
   service.startRun('final');
   await service.whenIdle();
@@ -124,6 +132,8 @@ export async function replayTrace(path: string, options: ReplayOptions): Promise
     flow_ends_ambiguous_no_vni: a.unattributed.ambiguous_no_vni,
     flow_ends_conflicting_claims: a.unattributed.conflicting_claims,
     address_claims_refused: a.claimsRefused,
+    // Only when a flow was held for late attributes, so that the results of traces without any stay as they were.
+    ...heldStats(pipeline),
     vms_live: final?.vms.ids.length ?? 0,
     tenants_live: final?.tenants.ids.length ?? 0,
     runs,

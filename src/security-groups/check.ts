@@ -5,7 +5,7 @@
  * (outside address, VM without a tenant) imposes nothing. Replies ride on their request (stateful), so a
  * connection's bytes in both directions are allowed or denied together.
  */
-import { candidateKey, type Learned, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
+import { type Learned, protocolField, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
@@ -81,125 +81,14 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   const c = l.cols;
   const n = c.count;
   const T = l.tenants.length;
-  const G = l.groups.length;
-  const span = l.remoteSpan;
-  const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes } = c;
-  const { endGroup, endTenant, endAnomalous, rulesBySide, rulePosition, ruleMin, ruleMax } = l;
-
-  /**
-   * The first rule (in its group's list order) of `group` in `direction` that matches: the peer's group
-   * (when of the same tenant), the peer's address, or any address. -1 when none does.
-   */
-  const firstRule = (group: number, direction: number, proto: number, p: number, peerGroup: number, peerIp: number): number => {
-    const bySide = rulesBySide[2 * group + direction];
-    if (bySide === undefined) return NO_RULE;
-    const base = candidateKey(c.ipV6[peerIp]!, proto, 0, span);
-    let best = NO_RULE;
-    for (let k = 0; k < 3; k++) {
-      const remote = k === 0 ? (peerGroup < 0 ? -1 : 1 + peerGroup) : k === 1 ? 1 + G + peerIp : 0;
-      if (remote < 0) continue;
-      const list = bySide.get(base + remote);
-      if (list === undefined) continue;
-      for (const r of list) {
-        const min = ruleMin[r]!;
-        if (min >= 0 && (p < min || p > ruleMax[r]!)) continue;
-        if (best === NO_RULE || rulePosition[r]! < rulePosition[best]!) best = r;
-        break;
-      }
-    }
-    return best;
-  };
-
-  // The verdict of the last call to judge: its outcome and the rules that allowed it.
-  let ingressRule = NO_RULE;
-  let egressRule = NO_RULE;
-  /** The verdict on one connection in one orientation: client end `ce` to server end `se` at port `p`. */
-  const judge = (ce: number, se: number, cIp: number, sIp: number, proto: number, p: number): number => {
-    const cg = endGroup[ce]!;
-    const sg = endGroup[se]!;
-    ingressRule = NO_RULE;
-    egressRule = NO_RULE;
-    if (sg >= 0) {
-      ingressRule = firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp);
-      if (ingressRule === NO_RULE) return DENIED_INGRESS;
-    }
-    if (cg >= 0) {
-      egressRule = firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp);
-      if (egressRule === NO_RULE) return DENIED_EGRESS;
-    }
-    return ALLOWED;
-  };
-
-  const TALLIES = 3 * TALLY;
-  const tenantTally = new Float64Array(T * TALLIES);
-  const total = new Float64Array(TALLIES);
-  const vmTally = new Float64Array(l.ends * 4);
-  const ruleTally = new Float64Array(l.rules.length * 2);
-  const ruleUsed = new Uint8Array(l.rules.length);
-  const deniedRows: number[][] = Array.from({ length: T }, () => []);
-  const deniedReasons: number[][] = Array.from({ length: T }, () => []);
-  const allowedOut = new Int8Array(n).fill(-1);
-  for (let i = 0; i < n; i++) {
-    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const flows = latestFlows[i]!;
-    if (flows === 0) continue;
-    const bytes = latestBytes[i]!;
-    const ce = client[i]!;
-    const se = server[i]!;
-    const proto = protocol[i]!;
-    // One whose server end the records could not tell is allowed in either orientation.
-    let verdict = judge(ce, se, clientIp[i]!, serverIp[i]!, proto, port[i]!);
-    if (verdict !== ALLOWED && altPort[i]! >= 0) {
-      const first = verdict;
-      const firstIngress = ingressRule;
-      const firstEgress = egressRule;
-      verdict = judge(se, ce, serverIp[i]!, clientIp[i]!, proto, altPort[i]!);
-      if (verdict !== ALLOWED) {
-        verdict = first;
-        ingressRule = firstIngress;
-        egressRule = firstEgress;
-      }
-    }
-    const allowed = verdict === ALLOWED;
-    allowedOut[i] = allowed ? 1 : 0;
-    const isAnomalous = endAnomalous[ce] === 1 || endAnomalous[se] === 1;
-    const isNormalVmToVm = !isAnomalous && c.endVm[ce] !== null && c.endVm[se] !== null;
-    add(total, 0, flows, bytes, allowed);
-    if (isNormalVmToVm) add(total, TALLY, flows, bytes, allowed);
-    if (isAnomalous) add(total, 2 * TALLY, flows, bytes, allowed);
-    const ct = endTenant[ce]!;
-    const st = endTenant[se]!;
-    for (let k = 0; k < 2; k++) {
-      const e = k === 0 ? ce : se;
-      const t = k === 0 ? ct : st;
-      if (t < 0) continue;
-      vmTally[4 * e]! += flows;
-      vmTally[4 * e + 1]! += bytes;
-      if (!allowed) {
-        vmTally[4 * e + 2]! += flows;
-        vmTally[4 * e + 3]! += bytes;
-      }
-      // A connection within a tenant counts once in its figures.
-      if (k === 1 && t === ct) continue;
-      const at = t * TALLIES;
-      add(tenantTally, at, flows, bytes, allowed);
-      if (isNormalVmToVm) add(tenantTally, at + TALLY, flows, bytes, allowed);
-      if (isAnomalous) add(tenantTally, at + 2 * TALLY, flows, bytes, allowed);
-      if (!allowed) {
-        deniedRows[t]!.push(i);
-        deniedReasons[t]!.push(verdict);
-      }
-    }
-    // The rules that matched (those of the verdict, also when the other side denied) count for their tenants.
-    for (let k = 0; k < 2; k++) {
-      const r = k === 0 ? ingressRule : egressRule;
-      if (r === NO_RULE) continue;
-      ruleUsed[r] = 1;
-      ruleTally[2 * r]! += flows;
-      ruleTally[2 * r + 1]! += bytes;
-    }
+  const { client, server, clientIp, serverIp, protocol, port, latestFlows, latestBytes } = c;
+  const { endTenant, endAnomalous } = l;
+  const judged = new Verdicts(l);
+  for (let i = 0; i < n; i += SLICE_ROWS) {
+    judged.rows(i, Math.min(n, i + SLICE_ROWS));
+    yield;
   }
-  yield;
+  const { tenantTally, total, vmTally, ruleTally, ruleUsed, deniedRows, deniedReasons, allowedOut } = judged;
 
   const rulesByTenant: RuleCheck[][] = Array.from({ length: T }, () => []);
   for (let r = 0; r < l.rules.length; r++) {
@@ -251,4 +140,163 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
     byTenant.push({ all: figures(tenantTally, at), normal_vm_to_vm: figures(tenantTally, at + TALLY), from_anomalous: figures(tenantTally, at + 2 * TALLY), by_vm: byVm, by_rule: byRule, denied });
   }
   return { byTenant, all: figures(total, 0), normal: figures(total, TALLY), anomalous: figures(total, 2 * TALLY), allowed: allowedOut };
+}
+
+const TALLIES = 3 * TALLY;
+
+/**
+ * The verdicts on the check window's connections and their tallies, a range of connections at a time:
+ * a class with plain methods rather than a loop in the generator, so that the hottest loop of the check
+ * is compiled on its own.
+ */
+class Verdicts {
+  readonly tenantTally: Float64Array;
+  readonly total = new Float64Array(TALLIES);
+  readonly vmTally: Float64Array;
+  readonly ruleTally: Float64Array;
+  readonly ruleUsed: Uint8Array;
+  readonly deniedRows: number[][];
+  readonly deniedReasons: number[][];
+  /** Per connection: -1 without traffic in the check window, 0 denied, 1 allowed. */
+  readonly allowedOut: Int8Array;
+  // The verdict of the last call to judge: the rules that allowed it.
+  private ingressRule = NO_RULE;
+  private egressRule = NO_RULE;
+  private readonly groupCount: number;
+
+  constructor(private readonly l: Learned) {
+    const T = l.tenants.length;
+    this.groupCount = l.groups.length;
+    this.tenantTally = new Float64Array(T * TALLIES);
+    this.vmTally = new Float64Array(l.ends * 4);
+    this.ruleTally = new Float64Array(l.rules.length * 2);
+    this.ruleUsed = new Uint8Array(l.rules.length);
+    this.deniedRows = Array.from({ length: T }, () => []);
+    this.deniedReasons = Array.from({ length: T }, () => []);
+    this.allowedOut = new Int8Array(l.cols.count).fill(-1);
+  }
+
+  /** The first rule of candidate `known` (-1: look it up as (side, field, remote)) that allows port `p`, -1 when none does. */
+  private firstOf(known: number, side: number, field: number, remote: number, p: number): number {
+    const l = this.l;
+    const id = known >= 0 ? known : l.candidates.find(side, field, remote, 0);
+    if (id < 0) return NO_RULE;
+    const { ruleMin, ruleMax, candidateRules } = l;
+    for (let r = candidateRules[2 * id]!; r < candidateRules[2 * id + 1]!; r++) {
+      const min = ruleMin[r]!;
+      if (min >= 0 && (p < min || p > ruleMax[r]!)) continue;
+      return r;
+    }
+    return NO_RULE;
+  }
+
+  /**
+   * The first rule (in its group's list order) of `group` in `direction` that matches: the peer's group
+   * (when of the same tenant), the peer's address, or any address. -1 when none does. `learnedFrom` is the
+   * candidate the connection's earlier traffic was filed under (the peer group's, or else the peer
+   * address's), found without a look-up; -1 when unknown.
+   */
+  private firstRule(group: number, direction: number, proto: number, p: number, peerGroup: number, peerIp: number, learnedFrom: number): number {
+    const l = this.l;
+    const side = 2 * group + direction;
+    const remotes = l.sideRemotes[side]!;
+    if (remotes === 0) return NO_RULE;
+    const field = protocolField(l.cols.ipV6[peerIp]!, proto);
+    const position = l.rulePosition;
+    let best = NO_RULE;
+    if ((remotes & 1) !== 0 && peerGroup >= 0) best = this.firstOf(learnedFrom, side, field, 1 + peerGroup, p);
+    if ((remotes & 2) !== 0) {
+      const r = this.firstOf(peerGroup >= 0 ? -1 : learnedFrom, side, field, 1 + this.groupCount + peerIp, p);
+      if (r !== NO_RULE && (best === NO_RULE || position[r]! < position[best]!)) best = r;
+    }
+    if ((remotes & 4) !== 0) {
+      const r = this.firstOf(-1, side, field, 0, p);
+      if (r !== NO_RULE && (best === NO_RULE || position[r]! < position[best]!)) best = r;
+    }
+    return best;
+  }
+
+  /** The verdict on one connection in one orientation: client end `ce` to server end `se` at port `p` (row -1: turned round). */
+  private judge(ce: number, se: number, cIp: number, sIp: number, proto: number, p: number, row: number): number {
+    const { endGroup, endTenant, rowCandidates } = this.l;
+    const cg = endGroup[ce]!;
+    const sg = endGroup[se]!;
+    this.ingressRule = NO_RULE;
+    this.egressRule = NO_RULE;
+    if (sg >= 0) {
+      this.ingressRule = this.firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp, row < 0 ? -1 : rowCandidates[2 * row]!);
+      if (this.ingressRule === NO_RULE) return DENIED_INGRESS;
+    }
+    if (cg >= 0) {
+      this.egressRule = this.firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp, row < 0 ? -1 : rowCandidates[2 * row + 1]!);
+      if (this.egressRule === NO_RULE) return DENIED_EGRESS;
+    }
+    return ALLOWED;
+  }
+
+  rows(from: number, to: number): void {
+    const c = this.l.cols;
+    const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes, endVm } = c;
+    const { endTenant, endAnomalous } = this.l;
+    const { total, tenantTally, vmTally, ruleTally, ruleUsed, allowedOut } = this;
+    for (let i = from; i < to; i++) {
+      const flows = latestFlows[i]!;
+      if (flows === 0) continue;
+      const bytes = latestBytes[i]!;
+      const ce = client[i]!;
+      const se = server[i]!;
+      const proto = protocol[i]!;
+      // One whose server end the records could not tell is allowed in either orientation.
+      let verdict = this.judge(ce, se, clientIp[i]!, serverIp[i]!, proto, port[i]!, i);
+      if (verdict !== ALLOWED && altPort[i]! >= 0) {
+        const first = verdict;
+        const firstIngress = this.ingressRule;
+        const firstEgress = this.egressRule;
+        verdict = this.judge(se, ce, serverIp[i]!, clientIp[i]!, proto, altPort[i]!, -1);
+        if (verdict !== ALLOWED) {
+          verdict = first;
+          this.ingressRule = firstIngress;
+          this.egressRule = firstEgress;
+        }
+      }
+      const allowed = verdict === ALLOWED;
+      allowedOut[i] = allowed ? 1 : 0;
+      const isAnomalous = endAnomalous[ce] === 1 || endAnomalous[se] === 1;
+      const isNormalVmToVm = !isAnomalous && endVm[ce] !== null && endVm[se] !== null;
+      add(total, 0, flows, bytes, allowed);
+      if (isNormalVmToVm) add(total, TALLY, flows, bytes, allowed);
+      if (isAnomalous) add(total, 2 * TALLY, flows, bytes, allowed);
+      const ct = endTenant[ce]!;
+      const st = endTenant[se]!;
+      for (let k = 0; k < 2; k++) {
+        const e = k === 0 ? ce : se;
+        const t = k === 0 ? ct : st;
+        if (t < 0) continue;
+        vmTally[4 * e]! += flows;
+        vmTally[4 * e + 1]! += bytes;
+        if (!allowed) {
+          vmTally[4 * e + 2]! += flows;
+          vmTally[4 * e + 3]! += bytes;
+        }
+        // A connection within a tenant counts once in its figures.
+        if (k === 1 && t === ct) continue;
+        const at = t * TALLIES;
+        add(tenantTally, at, flows, bytes, allowed);
+        if (isNormalVmToVm) add(tenantTally, at + TALLY, flows, bytes, allowed);
+        if (isAnomalous) add(tenantTally, at + 2 * TALLY, flows, bytes, allowed);
+        if (!allowed) {
+          this.deniedRows[t]!.push(i);
+          this.deniedReasons[t]!.push(verdict);
+        }
+      }
+      // The rules that matched (those of the verdict, also when the other side denied) count for their tenants.
+      for (let k = 0; k < 2; k++) {
+        const r = k === 0 ? this.ingressRule : this.egressRule;
+        if (r === NO_RULE) continue;
+        ruleUsed[r] = 1;
+        ruleTally[2 * r]! += flows;
+        ruleTally[2 * r + 1]! += bytes;
+      }
+    }
+  }
 }

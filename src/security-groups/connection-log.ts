@@ -60,9 +60,11 @@ export interface ConnectionLogCounters {
 }
 
 /**
- * The log's connections at one watermark, as columns the learner owns (copies: the log goes on taking
- * records while a sliced computation reads them). Ends and addresses are the log's interned tables; they
- * only grow between compactions, and a compaction replaces them, so these references stay valid.
+ * The log's connections at one watermark, as columns (ConnectionLog.split). The ends, addresses, protocol
+ * and ports are the log's own columns, not copies: they never change for a row once added, and a purge
+ * writes new ones. Readers must not write them. The traffic columns are the split's own. Ends and
+ * addresses are the log's interned tables; they only grow between compactions, and a compaction replaces
+ * them, so these references stay valid.
  */
 export interface ConnectionColumns {
   count: number;
@@ -139,6 +141,11 @@ export class ConnectionLog {
   private ipIds = new Map<string, number>();
   private ips: string[] = [];
   private ipV6 = new Uint8Array(1024);
+  /**
+   * Splits being taken (usually none or one): see ConnectionSplit. Held weakly: a computation dropped
+   * before its end (an error in a step) must not leave the log filling in a split no one reads.
+   */
+  private pins: WeakRef<ConnectionSplit>[] = [];
 
   constructor(
     readonly windowMs: number,
@@ -217,6 +224,8 @@ export class ConnectionLog {
       server ??= this.internEnd(serverVm, serverIp);
       row = this.insert(client, server, this.internIp(clientIp), this.internIp(serverIp), protocol, port, otherPort, epoch);
     }
+    // A run's split still being taken must see the row as it was when the run began.
+    if (this.pins.length !== 0) this.beforeChange(row);
     this.roll(row, epoch);
     if (epoch <= this.cNewest[row]! - RING) {
       // Older than the ring (a late record): it belongs to the earlier windows.
@@ -347,12 +356,16 @@ export class ConnectionLog {
     this.purgedEpoch = epoch;
     const before = epoch - this.retainWindows * EPOCHS_PER_WINDOW;
     let kept = 0;
-    for (let r = 0; r < this.rows; r++) {
-      if (this.cNewest[r]! < before) continue;
-      if (kept !== r) this.moveRow(r, kept);
-      kept++;
-    }
+    for (let r = 0; r < this.rows; r++) if (this.cNewest[r]! >= before) kept++;
     if (kept === this.rows) return;
+    // Splits being taken are finished first: the rows they read move now.
+    for (const pin of this.pins) pin.deref()?.fillAll();
+    this.pins = [];
+    // Into new columns, never in place: a run's snapshot (ConnectionColumns) reads the old ones.
+    const from = this.columnsRef();
+    this.allocateRows(this.cClient.length);
+    let to = 0;
+    for (let r = 0; r < this.rows; r++) if (from.newest[r]! >= before) this.copyRow(from, r, to++);
     this.counters.forgotten += this.rows - kept;
     this.rows = kept;
     this.compactEnds();
@@ -361,18 +374,48 @@ export class ConnectionLog {
     this.rehash(slots);
   }
 
-  private moveRow(from: number, to: number): void {
-    this.cClient[to] = this.cClient[from]!;
-    this.cServer[to] = this.cServer[from]!;
-    this.cClientIp[to] = this.cClientIp[from]!;
-    this.cServerIp[to] = this.cServerIp[from]!;
-    this.cProtocol[to] = this.cProtocol[from]!;
-    this.cPort[to] = this.cPort[from]!;
-    this.cOther[to] = this.cOther[from]!;
-    this.cNewest[to] = this.cNewest[from]!;
-    this.cEarlierFlows[to] = this.cEarlierFlows[from]!;
-    this.cEarlierBytes[to] = this.cEarlierBytes[from]!;
-    this.ring.copyWithin(to * 2 * RING, from * 2 * RING, (from + 1) * 2 * RING);
+  private columnsRef(): RowColumns {
+    return {
+      client: this.cClient,
+      server: this.cServer,
+      clientIp: this.cClientIp,
+      serverIp: this.cServerIp,
+      protocol: this.cProtocol,
+      port: this.cPort,
+      other: this.cOther,
+      newest: this.cNewest,
+      earlierFlows: this.cEarlierFlows,
+      earlierBytes: this.cEarlierBytes,
+      ring: this.ring,
+    };
+  }
+
+  private allocateRows(rows: number): void {
+    this.cClient = new Int32Array(rows);
+    this.cServer = new Int32Array(rows);
+    this.cClientIp = new Int32Array(rows);
+    this.cServerIp = new Int32Array(rows);
+    this.cProtocol = new Int32Array(rows);
+    this.cPort = new Int32Array(rows);
+    this.cOther = new Int32Array(rows);
+    this.cNewest = new Float64Array(rows);
+    this.cEarlierFlows = new Float64Array(rows);
+    this.cEarlierBytes = new Float64Array(rows);
+    this.ring = new Float64Array(rows * 2 * RING);
+  }
+
+  private copyRow(c: RowColumns, from: number, to: number): void {
+    this.cClient[to] = c.client[from]!;
+    this.cServer[to] = c.server[from]!;
+    this.cClientIp[to] = c.clientIp[from]!;
+    this.cServerIp[to] = c.serverIp[from]!;
+    this.cProtocol[to] = c.protocol[from]!;
+    this.cPort[to] = c.port[from]!;
+    this.cOther[to] = c.other[from]!;
+    this.cNewest[to] = c.newest[from]!;
+    this.cEarlierFlows[to] = c.earlierFlows[from]!;
+    this.cEarlierBytes[to] = c.earlierBytes[from]!;
+    this.ring.set(c.ring.subarray(from * 2 * RING, (from + 1) * 2 * RING), to * 2 * RING);
   }
 
   /** New end and address tables holding only what the rows use, in first-use order. */
@@ -426,55 +469,62 @@ export class ConnectionLog {
 
   /**
    * The connections with their traffic split at the check window: the EPOCHS_PER_WINDOW epochs that end
-   * with the epoch of `watermark`. Copies (the log is not changed, and changes to it later do not reach them).
+   * with the epoch of `watermark`, at once (tests, small logs). See split for a large log.
    */
   columns(watermark: number): ConnectionColumns {
+    const s = this.split(watermark);
+    s.fillAll();
+    return s.columns;
+  }
+
+  /**
+   * The connections as they are now, their traffic split at the check window in steps (ConnectionSplit.fill),
+   * so that a large log is not copied at once. Nothing is copied: a row's ends, addresses, protocol and ports
+   * never change after it is added (a purge writes new columns), and the log fills in a row's traffic before
+   * a later record changes it. Records of new connections come after `count` and are not seen.
+   */
+  split(watermark: number): ConnectionSplit {
     const n = this.rows;
     const last = this.epochOf(watermark);
-    const first = last - EPOCHS_PER_WINDOW + 1;
-    const earlierFlows = this.cEarlierFlows.slice(0, n);
-    const earlierBytes = this.cEarlierBytes.slice(0, n);
-    const latestFlows = new Float64Array(n);
-    const latestBytes = new Float64Array(n);
-    const ring = this.ring;
-    for (let r = 0; r < n; r++) {
-      const newest = this.cNewest[r]!;
-      const base = r * 2 * RING;
-      // One modulo a row: the slots of consecutive epochs follow each other round the ring.
-      let s = slotOf(newest - RING + 1);
-      for (let e = newest - RING + 1; e <= newest; e++, s = s === RING - 1 ? 0 : s + 1) {
-        const slot = base + 2 * s;
-        const flows = ring[slot]!;
-        if (flows === 0) continue;
-        if (e >= first && e <= last) {
-          latestFlows[r]! += flows;
-          latestBytes[r]! += ring[slot + 1]!;
-        } else if (e < first) {
-          earlierFlows[r]! += flows;
-          earlierBytes[r]! += ring[slot + 1]!;
-        }
-      }
-    }
-    return {
+    const columns: ConnectionColumns = {
       count: n,
       ends: this.endVm.length,
       ipCount: this.ips.length,
-      client: this.cClient.slice(0, n),
-      server: this.cServer.slice(0, n),
-      clientIp: this.cClientIp.slice(0, n),
-      serverIp: this.cServerIp.slice(0, n),
-      protocol: this.cProtocol.slice(0, n),
-      port: this.cPort.slice(0, n),
-      otherPort: this.cOther.slice(0, n),
-      earlierFlows,
-      earlierBytes,
-      latestFlows,
-      latestBytes,
+      client: this.cClient.subarray(0, n),
+      server: this.cServer.subarray(0, n),
+      clientIp: this.cClientIp.subarray(0, n),
+      serverIp: this.cServerIp.subarray(0, n),
+      protocol: this.cProtocol.subarray(0, n),
+      port: this.cPort.subarray(0, n),
+      otherPort: this.cOther.subarray(0, n),
+      earlierFlows: new Float64Array(n),
+      earlierBytes: new Float64Array(n),
+      latestFlows: new Float64Array(n),
+      latestBytes: new Float64Array(n),
       endVm: this.endVm,
       ips: this.ips,
       ipV6: this.ipV6,
       vmEnds: this.vmEnds,
     };
+    const pin = new ConnectionSplit(columns, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), (done) => {
+      this.pins = this.pins.filter((p) => {
+        const held = p.deref();
+        return held !== undefined && held !== done;
+      });
+    });
+    if (n > 0) this.pins.push(new WeakRef(pin));
+    else pin.fillAll();
+    return pin;
+  }
+
+  private beforeChange(row: number): void {
+    let dropped = false;
+    for (const ref of this.pins) {
+      const pin = ref.deref();
+      if (pin === undefined) dropped = true;
+      else pin.fillRow(row);
+    }
+    if (dropped) this.pins = this.pins.filter((p) => p.deref() !== undefined);
   }
 
   /** Every connection with its ends and traffic as plain objects (tests, small logs). */
@@ -563,6 +613,95 @@ export class ConnectionLog {
       log.ring.set(s.doubles.subarray(d + 3, d + DOUBLES), row * 2 * RING);
     }
     return log;
+  }
+}
+
+/** The log's row columns at one time (a purge replaces them). */
+interface RowColumns {
+  client: Int32Array;
+  server: Int32Array;
+  clientIp: Int32Array;
+  serverIp: Int32Array;
+  protocol: Int32Array;
+  port: Int32Array;
+  other: Int32Array;
+  newest: Float64Array;
+  earlierFlows: Float64Array;
+  earlierBytes: Float64Array;
+  ring: Float64Array;
+}
+
+/**
+ * The traffic of a log's connections split at a check window, taken in steps (fill) while the log goes on
+ * taking records: the log fills in a row before a record changes it (fillRow), and all that are left
+ * before a purge moves them. Done when every row is filled; the log then forgets it.
+ */
+export class ConnectionSplit {
+  /** Rows below this are filled; rows above it may be, out of turn (filled). */
+  private next = 0;
+  private readonly filled: Uint8Array;
+
+  constructor(
+    readonly columns: ConnectionColumns,
+    private readonly first: number,
+    private readonly last: number,
+    private readonly rows: RowColumns,
+    private readonly release: (split: ConnectionSplit) => void,
+  ) {
+    this.filled = new Uint8Array(columns.count);
+  }
+
+  get done(): boolean {
+    return this.next >= this.columns.count;
+  }
+
+  /** Fills up to `rows` more rows; true when every row is filled. */
+  fill(rows: number): boolean {
+    const end = Math.min(this.columns.count, this.next + rows);
+    for (let r = this.next; r < end; r++) if (this.filled[r] === 0) this.compute(r);
+    this.next = end;
+    if (this.done) this.release(this);
+    return this.done;
+  }
+
+  fillAll(): void {
+    this.fill(this.columns.count);
+  }
+
+  /** Fills row `r` now, out of turn, when it is the split's and not yet filled. */
+  fillRow(r: number): void {
+    if (r < this.next || r >= this.columns.count || this.filled[r] === 1) return;
+    this.compute(r);
+    this.filled[r] = 1;
+  }
+
+  private compute(r: number): void {
+    const { ring, newest: newestOf } = this.rows;
+    const c = this.columns;
+    const newest = newestOf[r]!;
+    const base = r * 2 * RING;
+    let earlierFlows = this.rows.earlierFlows[r]!;
+    let earlierBytes = this.rows.earlierBytes[r]!;
+    let latestFlows = 0;
+    let latestBytes = 0;
+    // One modulo a row: the slots of consecutive epochs follow each other round the ring.
+    let s = slotOf(newest - RING + 1);
+    for (let e = newest - RING + 1; e <= newest; e++, s = s === RING - 1 ? 0 : s + 1) {
+      const slot = base + 2 * s;
+      const flows = ring[slot]!;
+      if (flows === 0) continue;
+      if (e >= this.first && e <= this.last) {
+        latestFlows += flows;
+        latestBytes += ring[slot + 1]!;
+      } else if (e < this.first) {
+        earlierFlows += flows;
+        earlierBytes += ring[slot + 1]!;
+      }
+    }
+    c.earlierFlows[r] = earlierFlows;
+    c.earlierBytes[r] = earlierBytes;
+    c.latestFlows[r] = latestFlows;
+    c.latestBytes[r] = latestBytes;
   }
 }
 

@@ -7,6 +7,7 @@
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
+import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
 import { getOrAdd } from './maps.ts';
 import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
 
@@ -100,23 +101,24 @@ export interface ResolvedConnection {
   latestBytes: number;
 }
 
-/** Ports as segments: a range where many ports sit close together above 1024, else contiguous runs of seen ports. */
-export function portSegments(ports: readonly number[], o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ min: number; max: number; range: boolean; ports: number[] }> {
-  const sorted = [...ports].sort((a, b) => a - b);
-  const out: Array<{ min: number; max: number; range: boolean; ports: number[] }> = [];
+/**
+ * Sorted ports as segments, by index into `ports` (start inclusive, end exclusive): a range where many ports
+ * sit close together above 1024, else contiguous runs of seen ports.
+ */
+export function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ start: number; end: number; range: boolean }> {
+  const out: Array<{ start: number; end: number; range: boolean }> = [];
   let i = 0;
-  while (i < sorted.length) {
+  while (i < ports.length) {
     let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1]! - sorted[j]! <= o.maxRangeGap) j++;
-    const run = sorted.slice(i, j + 1);
-    if (run.length >= o.minRangePorts && run[0]! >= 1024) out.push({ min: run[0]!, max: run[run.length - 1]!, range: true, ports: run });
+    while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
+    if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) out.push({ start: i, end: j + 1, range: true });
     else {
       // Contiguous seen ports merge without allowing an unseen one.
-      let k = 0;
-      while (k < run.length) {
+      let k = i;
+      while (k <= j) {
         let m = k;
-        while (m + 1 < run.length && run[m + 1] === run[m]! + 1) m++;
-        out.push({ min: run[k]!, max: run[m]!, range: false, ports: run.slice(k, m + 1) });
+        while (m + 1 <= j && ports[m + 1] === ports[m]! + 1) m++;
+        out.push({ start: k, end: m + 1, range: false });
         k = m + 1;
       }
     }
@@ -125,31 +127,10 @@ export function portSegments(ports: readonly number[], o: Pick<SecurityGroupOpti
   return out;
 }
 
-/** The traffic of one candidate rule at one port: a second VM makes a set (most ports have one VM). */
-interface PortTraffic {
-  flows: number;
-  bytes: number;
-  vm: number;
-  vms: Set<number> | null;
-}
-
 /** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
 const ANY = 0;
 const INGRESS = 0;
 const EGRESS = 1;
-
-/** The traffic of one group, direction, ethertype, protocol and remote, by port. */
-interface Candidate {
-  /** Where it is filed: side (group and direction), then the key of the rest (candidateKey). */
-  side: number;
-  key: number;
-  group: number;
-  direction: number;
-  ipv6: number;
-  protocol: number;
-  remote: number;
-  ports: Map<number, PortTraffic>;
-}
 
 interface GroupInfo {
   id: string;
@@ -171,8 +152,6 @@ export interface Learned {
   endGroup: Int32Array;
   endTenant: Int32Array;
   endAnomalous: Uint8Array;
-  /** Remote ids: 1 + group, or 1 + groups + address id, below remoteSpan. */
-  remoteSpan: number;
   rules: SecurityGroupRule[];
   /** Per rule: its position in its group's list (the first match in list order wins), port bounds (-1: any port). */
   rulePosition: Int32Array;
@@ -180,57 +159,35 @@ export interface Learned {
   ruleMin: Int32Array;
   ruleMax: Int32Array;
   /**
-   * By side (2 * group + direction), candidate key → the rules learned from it, in list order. Two levels
-   * keep the keys small integers, which maps hash without allocating.
+   * Candidate rules by (side, ethertype and protocol, remote, 0), side being 2 * group + direction (see
+   * candidateFields); their rules are candidateRules[2 * id] to candidateRules[2 * id + 1] (exclusive), in
+   * list order.
    */
-  rulesBySide: Array<Map<number, number[]> | undefined>;
+  candidates: IntTupleTable;
+  candidateRules: Int32Array;
+  /** Per connection: the candidates of its server's ingress and client's egress learned from it (-1: none). */
+  rowCandidates: Int32Array;
+  /** Per side: bit 1 when it has rules for a peer group, 2 for an address, 4 for any address. */
+  sideRemotes: Uint8Array;
 }
 
-/** A candidate's key within its side (group and direction). */
-export function candidateKey(ipv6: number, protocol: number, remote: number, remoteSpan: number): number {
-  return (ipv6 * 256 + protocol) * remoteSpan + remote;
-}
-
-/** Candidates by side (2 * group + direction), then by candidateKey; `created` gets every new one. */
-type CandidateTable = Array<Map<number, Candidate> | undefined>;
-
-function addTo(candidates: CandidateTable, created: Candidate[], group: number, direction: number, ipv6: number, protocol: number, remote: number, remoteSpan: number, port: number, vm: number, flows: number, bytes: number): Candidate {
-  const side = 2 * group + direction;
-  const key = candidateKey(ipv6, protocol, remote, remoteSpan);
-  let bySide = candidates[side];
-  if (bySide === undefined) {
-    bySide = new Map();
-    candidates[side] = bySide;
-  }
-  let c = bySide.get(key);
-  if (c === undefined) {
-    c = { side, key, group, direction, ipv6, protocol, remote, ports: new Map() };
-    bySide.set(key, c);
-    created.push(c);
-  }
-  addPort(c, port, vm, null, flows, bytes);
-  return c;
-}
-
-function addPort(c: Candidate, port: number, vm: number, vms: Set<number> | null, flows: number, bytes: number): void {
-  let p = c.ports.get(port);
-  if (p === undefined) {
-    p = { flows: 0, bytes: 0, vm, vms: null };
-    c.ports.set(port, p);
-  }
-  p.flows += flows;
-  p.bytes += bytes;
-  if (vms !== null) {
-    p.vms ??= new Set([p.vm]);
-    for (const v of vms) p.vms.add(v);
-  } else if (vm !== p.vm) {
-    p.vms ??= new Set([p.vm]);
-    p.vms.add(vm);
-  }
+/** A candidate's fields but the side: the ethertype (1 for IPv6) and protocol as one number, and the remote. */
+export function protocolField(ipv6: number, protocol: number): number {
+  return ipv6 * 256 + protocol;
 }
 
 /** Connections between two steps of the sliced computation: a slice is about this many. */
 export const SLICE_ROWS = 16_384;
+
+/** Protocol numbers in the order their decimal text sorts, as the rule ids of a group follow it. */
+const PROTOCOL_TEXT_RANK: Int32Array = (() => {
+  const byText = Array.from({ length: 256 }, (_, p) => p).sort((a, b) => (`${a}|` < `${b}|` ? -1 : 1));
+  const rank = new Int32Array(256);
+  byText.forEach((p, k) => {
+    rank[p] = k;
+  });
+  return rank;
+})();
 
 export interface SecurityGroupsOutcome {
   document: SecurityGroupsDocument;
@@ -257,8 +214,8 @@ export function recommendSecurityGroups(
 
 /**
  * recommendSecurityGroups as steps of about SLICE_ROWS connections each, so that a caller can give the
- * event loop back between them (src/service/cluster-service.ts). The first step copies what it needs of
- * the log: later records do not change the outcome.
+ * event loop back between them (src/service/cluster-service.ts). The log's traffic is split at the check
+ * window as it is at the first step: later records do not change the outcome.
  */
 export function* recommendInSlices(
   membership: Membership,
@@ -266,44 +223,13 @@ export function* recommendInSlices(
   options: Partial<SecurityGroupOptions> = {},
 ): Generator<void, SecurityGroupsOutcome, void> {
   const o = { ...defaultSecurityGroupOptions, ...options };
-  const cols = log.columns(membership.computedAt);
+  const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
-  yield;
+  while (!split.fill(4 * SLICE_ROWS)) yield;
+  const cols = yield* resolveServerEnds(split.columns);
   const n = cols.count;
   const ends = cols.ends;
-  const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, earlierFlows, earlierBytes } = cols;
-
-  // Connections whose records could not tell the server end get it from the traffic: the end whose port
-  // meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
-  // ephemeral ports; a client's port meets one server port); on a tie, the lower port.
-  const peers = new Map<number, Set<number>>();
-  const endPort = (end: number, p: number): number => end * 65_536 + p;
-  for (let i = 0; i < n; i++) {
-    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    if (altPort[i]! < 0) continue;
-    const s = endPort(server[i]!, port[i]!);
-    const c = endPort(client[i]!, altPort[i]!);
-    getOrAdd(peers, s, () => new Set()).add(c);
-    getOrAdd(peers, c, () => new Set()).add(s);
-  }
-  for (let i = 0; i < n; i++) {
-    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    if (altPort[i]! < 0) continue;
-    const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
-    const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
-    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) {
-      const c = client[i]!;
-      client[i] = server[i]!;
-      server[i] = c;
-      const ip = clientIp[i]!;
-      clientIp[i] = serverIp[i]!;
-      serverIp[i] = ip;
-      const p = port[i]!;
-      port[i] = altPort[i]!;
-      altPort[i] = p;
-    }
-  }
-  yield;
+  const { client, earlierFlows } = cols;
 
   // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
   const services = new Int32Array(ends);
@@ -365,173 +291,215 @@ export function* recommendInSlices(
     }
   }
   yield;
-
   const G = groups.length;
-  const remoteSpan = 1 + G + cols.ipCount;
-  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const candidates: CandidateTable = new Array(2 * G);
-  const created: Candidate[] = [];
-  for (let i = 0; i < n; i++) {
-    if ((i & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    if (earlierFlows[i] === 0) continue;
-    const ce = client[i]!;
-    const se = server[i]!;
-    if (endAnomalous[ce] === 1 || endAnomalous[se] === 1) {
-      notLearned.anomalous!++;
-      continue;
-    }
-    const cg = endGroup[ce]!;
-    const sg = endGroup[se]!;
-    if (cg < 0 && sg < 0) {
-      notLearned.no_group!++;
-      continue;
-    }
-    const proto = protocol[i]!;
-    if (sg >= 0) {
-      const ip = clientIp[i]!;
-      const remote = cg >= 0 && endTenant[ce] === endTenant[se] ? 1 + cg : 1 + G + ip;
-      addTo(candidates, created, sg, INGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, se, earlierFlows[i]!, earlierBytes[i]!);
-    }
-    if (cg >= 0) {
-      const ip = serverIp[i]!;
-      const remote = sg >= 0 && endTenant[se] === endTenant[ce] ? 1 + sg : 1 + G + ip;
-      addTo(candidates, created, cg, EGRESS, cols.ipV6[ip]!, proto, remote, remoteSpan, port[i]!, ce, earlierFlows[i]!, earlierBytes[i]!);
-    }
-  }
+  // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
+  const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
+  const groupRank = new Int32Array(G);
+  groupOrder.forEach((g, k) => {
+    groupRank[g] = k;
+  });
   yield;
+
+  // Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
+  // with their traffic and the VMs of the group it was seen at. A VM is listed again for an entry only
+  // when another came between (most entries have one VM); the distinct ones are counted at the end.
+  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
+  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous);
+  for (let i = 0; i < n; i += SLICE_ROWS) {
+    scan.rows(i, Math.min(n, i + SLICE_ROWS));
+    yield;
+  }
+  notLearned.anomalous = scan.anomalous;
+  notLearned.no_group = scan.noGroup;
+  const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm, rowCandidates } = scan;
 
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
   // both): those go to one candidate for any address per ethertype. An address candidate holds one
-  // address, so the addresses of a port are the address candidates that have it.
-  const addressCandidates = created.filter((c) => c.remote > G);
-  const addressesByPort: Array<Map<number, number> | undefined> = new Array(2 * G);
-  const portKey = (c: Candidate, p: number): number => c.protocol * 65_537 + p + 1;
-  for (let k = 0; k < addressCandidates.length; k++) {
-    if ((k & 4095) === 4095) yield;
-    const c = addressCandidates[k]!;
-    let bySide = addressesByPort[c.side];
-    if (bySide === undefined) {
-      bySide = new Map();
-      addressesByPort[c.side] = bySide;
-    }
-    for (const p of c.ports.keys()) {
-      const k = portKey(c, p);
-      bySide.set(k, (bySide.get(k) ?? 0) + 1);
+  // address, so the addresses of a port are the address candidates that have it. Taken in the order the
+  // candidates and their ports were first seen, the order the merged traffic is added up in.
+  let ek = entries.keys;
+  let byCandidate = yield* entriesByCandidate(entries.size, candidates.size, entryCandidate.values, null);
+  const addressesAtPort = new IntTupleTable(1024);
+  const addressCount = new IntColumn();
+  for (let c = 0; c < candidates.size; c++) {
+    if ((c & 16_383) === 16_383) yield;
+    if (candidates.keys[4 * c + 2]! <= G) continue;
+    const side = candidates.keys[4 * c]!;
+    const proto = candidates.keys[4 * c + 1]! & 255;
+    for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
+      const known = addressesAtPort.size;
+      const a = addressesAtPort.idOf(side, proto, ek[4 * byCandidate.entries[k]! + 3]!, 0);
+      if (a === known) addressCount.push(0);
+      addressCount.values[a]!++;
     }
   }
-  for (let k = 0; k < addressCandidates.length; k++) {
-    if ((k & 4095) === 4095) yield;
-    const c = addressCandidates[k]!;
-    for (const [p, t] of c.ports) {
-      if (addressesByPort[c.side]!.get(portKey(c, p))! <= o.maxPrefixesPerRule) continue;
-      const merged = addTo(candidates, created, c.group, c.direction, c.ipv6, c.protocol, ANY, remoteSpan, p, t.vm, 0, 0);
-      // addTo counted the first VM; the rest and the traffic follow.
-      addPort(merged, p, t.vm, t.vms, t.flows, t.bytes);
-      c.ports.delete(p);
+  const movedTo = new Int32Array(entries.size).fill(-1);
+  const scanned = candidates.size;
+  for (let c = 0; c < scanned; c++) {
+    if ((c & 16_383) === 16_383) yield;
+    const remote = candidates.keys[4 * c + 2]!;
+    if (remote <= G || remote === ANY) continue;
+    const side = candidates.keys[4 * c]!;
+    const field = candidates.keys[4 * c + 1]!;
+    for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
+      const e = byCandidate.entries[k]!;
+      const p = ek[4 * e + 3]!;
+      if (addressCount.values[addressesAtPort.find(side, field & 255, p, 0)]! <= o.maxPrefixesPerRule) continue;
+      const known = entries.size;
+      const any = entries.idOf(side, field, ANY, p);
+      if (any === known) {
+        entryCandidate.push(candidates.idOf(side, field, ANY, 0));
+        entryTraffic.reserve(2 * any + 1);
+      }
+      const traffic = entryTraffic.values;
+      traffic[2 * any]! += traffic[2 * e]!;
+      traffic[2 * any + 1]! += traffic[2 * e + 1]!;
+      movedTo[e] = any;
     }
-    if (c.ports.size === 0) candidates[c.side]!.delete(c.key);
   }
   yield;
-
-  // Rules group by group, each group's candidates in the order of their text keys (the order rule ids follow).
-  const byGroup: Candidate[][] = Array.from({ length: G }, () => []);
-  for (let side = 0; side < candidates.length; side++) {
-    if ((side & 4095) === 4095) yield;
-    const bySide = candidates[side];
-    if (bySide !== undefined) for (const c of bySide.values()) byGroup[c.group]!.push(c);
-  }
-  const rules: SecurityGroupRule[] = [];
-  const rulePosition: number[] = [];
-  const ruleGroup: number[] = [];
-  const ruleMin: number[] = [];
-  const ruleMax: number[] = [];
-  const rulesBySide: Array<Map<number, number[]> | undefined> = new Array(2 * G);
-  const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
-  const textKey = (c: Candidate): string => {
-    const g = groups[c.group]!.id;
-    const eth = c.ipv6 === 1 ? 'IPv6' : 'IPv4';
-    if (c.remote === ANY) return `${g}|${c.direction === INGRESS ? 'ingress' : 'egress'}|${eth}|${c.protocol}|any`;
-    const remote = c.remote <= G ? groups[c.remote - 1]!.id : `a${cols.ips[c.remote - 1 - G]!}`;
-    return `${g}|${c.direction === INGRESS ? 'i' : 'e'}|${eth}|${c.protocol}|${remote}`;
+  const E = entries.size;
+  const C = candidates.size;
+  // Merged entries may have grown the table.
+  ek = entries.keys;
+  const trafficOf = entryTraffic.values;
+  byCandidate = yield* entriesByCandidate(E, C, entryCandidate.values, movedTo);
+  // The VMs of each entry (an entry merged into any address gives its VMs to that one).
+  const vmsOf = yield* vmsByEntry(E, pairEntry, pairVm, movedTo);
+  const vmStamp = new Int32Array(ends).fill(-1);
+  let stamp = 0;
+  /** Distinct VMs over entries sorted[from] to sorted[to - 1]. */
+  const distinctVms = (sorted: readonly number[], from: number, to: number): number => {
+    const s = stamp++;
+    let count = 0;
+    for (let k = from; k < to; k++) {
+      const e = sorted[k]!;
+      for (let v = vmsOf.start[e]!; v < vmsOf.start[e + 1]!; v++) {
+        const vm = vmsOf.vms[v]!;
+        if (vmStamp[vm] !== s) {
+          vmStamp[vm] = s;
+          count++;
+        }
+      }
+    }
+    return count;
   };
+
+  // Each group's candidates in the order of their text keys (the order rule ids follow): egress to any
+  // address, egress, ingress from any address, ingress (the words before the letters); then ethertype,
+  // protocol as text, and the remote's group id or `a` and its address.
+  const groupCandidates: number[][] = Array.from({ length: G }, () => []);
+  for (let c = 0; c < C; c++) {
+    if ((c & 65_535) === 65_535) yield;
+    if (byCandidate.start[c + 1]! > byCandidate.start[c]!) groupCandidates[candidates.keys[4 * c]! >> 1]!.push(c);
+  }
+  const ck = candidates.keys;
+  const order = (c: number): number => {
+    const direction = ck[4 * c]! & 1;
+    const any = ck[4 * c + 2] === ANY ? 0 : 1;
+    const field = ck[4 * c + 1]!;
+    return (((direction === EGRESS ? 0 : 2) + any) * 2 + (field >> 8)) * 256 + PROTOCOL_TEXT_RANK[field & 255]!;
+  };
+  const remoteText = (remote: number): string => (remote <= G ? groups[remote - 1]!.id : `a${cols.ips[remote - 1 - G]!}`);
+  const byTextKey = (a: number, b: number): number => {
+    const d = order(a) - order(b);
+    if (d !== 0) return d;
+    const ra = ck[4 * a + 2]!;
+    const rb = ck[4 * b + 2]!;
+    if (ra <= G && rb <= G) return groupRank[ra - 1]! - groupRank[rb - 1]!;
+    const ta = remoteText(ra);
+    const tb = remoteText(rb);
+    return ta < tb ? -1 : ta > tb ? 1 : 0;
+  };
+
+  const rules: SecurityGroupRule[] = [];
+  const rulePosition = new IntColumn(4 * G);
+  const ruleGroup = new IntColumn(4 * G);
+  const ruleMin = new IntColumn(4 * G);
+  const ruleMax = new IntColumn(4 * G);
+  const ruleKind = new IntColumn(4 * G);
+  const candidateRules = new Int32Array(2 * C);
+  const sideRemotes = new Uint8Array(2 * G);
+  const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
+  const kept: number[] = [];
+  const ports: number[] = [];
   for (let g = 0; g < G; g++) {
-    if ((g & 1023) === 1023) yield;
-    const list = byGroup[g]!;
+    if ((g & 255) === 255) yield;
+    const list = groupCandidates[g]!;
     if (list.length === 0) continue;
-    const keyed = list.map((c) => [textKey(c), c] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    if (list.length > 1) list.sort(byTextKey);
     const groupRules = rulesOfGroup[g]!;
     const groupId = groups[g]!.id;
     const tenant = tenants[groups[g]!.tenant]!;
-    for (const [, c] of keyed) {
-      const kept: number[] = [];
-      for (const [p, t] of c.ports) {
-        if (t.flows >= o.minFlows) kept.push(p);
+    for (const c of list) {
+      kept.length = 0;
+      for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
+        const e = byCandidate.entries[k]!;
+        if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
         else notLearned.rare_rules!++;
       }
+      candidateRules[2 * c] = candidateRules[2 * c + 1] = rules.length;
       if (kept.length === 0) continue;
-      const hasPorts = !(kept.length === 1 && kept[0] === -1);
-      const segments = hasPorts ? portSegments(kept, o) : [{ min: -1, max: -1, range: false, ports: [-1] }];
-      const any = c.remote === ANY;
-      const remoteGroup = c.remote !== ANY && c.remote <= G ? groups[c.remote - 1]!.id : null;
-      const remotePrefix = remoteGroup !== null ? null : any ? (c.ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[c.remote - 1 - G]!);
-      const direction: Direction = c.direction === INGRESS ? 'ingress' : 'egress';
-      let bySide = rulesBySide[c.side];
-      if (bySide === undefined) {
-        bySide = new Map();
-        rulesBySide[c.side] = bySide;
-      }
-      const forKey = getOrAdd(bySide, c.key, () => []);
+      if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
+      ports.length = 0;
+      for (const e of kept) ports.push(ek[4 * e + 3]!);
+      const hasPorts = !(kept.length === 1 && ports[0] === -1);
+      const segments = hasPorts ? portSegments(ports, o) : [{ start: 0, end: 1, range: false }];
+      const side = ck[4 * c]!;
+      const field = ck[4 * c + 1]!;
+      const remote = ck[4 * c + 2]!;
+      const ipv6 = field >> 8;
+      const proto = field & 255;
+      const any = remote === ANY;
+      const remoteGroup = !any && remote <= G ? groups[remote - 1]!.id : null;
+      const remotePrefix = remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[remote - 1 - G]!);
+      sideRemotes[side]! |= any ? 4 : remoteGroup !== null ? 1 : 2;
+      const direction: Direction = (side & 1) === INGRESS ? 'ingress' : 'egress';
       for (const s of segments) {
         let flows = 0;
         let bytes = 0;
-        let vms = 0;
-        if (s.ports.length === 1) {
-          const t = c.ports.get(s.ports[0]!)!;
-          flows = t.flows;
-          bytes = t.bytes;
-          vms = t.vms === null ? 1 : t.vms.size;
+        if (s.end - s.start === 1) {
+          flows = trafficOf[2 * kept[s.start]!]!;
+          bytes = trafficOf[2 * kept[s.start]! + 1]!;
         } else {
-          const set = new Set<number>();
-          for (const p of s.ports) {
-            const t = c.ports.get(p)!;
-            flows += t.flows;
-            bytes += t.bytes;
-            if (t.vms === null) set.add(t.vm);
-            else for (const v of t.vms) set.add(v);
+          for (let k = s.start; k < s.end; k++) {
+            flows += trafficOf[2 * kept[k]!]!;
+            bytes += trafficOf[2 * kept[k]! + 1]!;
           }
-          vms = set.size;
         }
-        forKey.push(rules.length);
+        const min = ports[s.start]!;
+        const max = ports[s.end - 1]!;
         rulePosition.push(groupRules.length);
         ruleGroup.push(g);
-        ruleMin.push(s.min);
-        ruleMax.push(s.max);
+        ruleMin.push(min);
+        ruleMax.push(max);
+        ruleKind.push((side & 1) * 256 + proto);
         const rule: SecurityGroupRule = {
           id: `${groupId}/${direction}/${groupRules.length}`,
           security_group_id: groupId,
           direction,
-          ethertype: c.ipv6 === 1 ? 'IPv6' : 'IPv4',
-          protocol: protocolName(c.protocol),
-          port_range_min: s.min < 0 ? null : s.min,
-          port_range_max: s.max < 0 ? null : s.max,
+          ethertype: ipv6 === 1 ? 'IPv6' : 'IPv4',
+          protocol: protocolName(proto),
+          port_range_min: min < 0 ? null : min,
+          port_range_max: max < 0 ? null : max,
           remote_group_id: remoteGroup,
           remote_ip_prefix: remotePrefix,
           project_id: tenant,
           tenant_id: tenant,
-          learned_from: { vms, flows, bytes, ports: s.ports.length },
+          learned_from: { vms: distinctVms(kept, s.start, s.end), flows, bytes, ports: s.end - s.start },
           basis: s.range ? 'port_range' : 'exact',
           remote_basis: any ? 'any_address' : 'seen',
         };
         rules.push(rule);
         groupRules.push(rule);
       }
+      candidateRules[2 * c + 1] = rules.length;
     }
   }
   yield;
 
   // Groups by tenant, sorted.
-  const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
   const tenantDocs = new Map<number, SecurityGroup[]>();
   for (let k = 0; k < groupOrder.length; k++) {
     if ((k & 1023) === 1023) yield;
@@ -568,13 +536,15 @@ export function* recommendInSlices(
     endGroup,
     endTenant,
     endAnomalous,
-    remoteSpan,
     rules,
-    rulePosition: Int32Array.from(rulePosition),
-    ruleGroup: Int32Array.from(ruleGroup),
-    ruleMin: Int32Array.from(ruleMin),
-    ruleMax: Int32Array.from(ruleMax),
-    rulesBySide,
+    rulePosition: rulePosition.values.subarray(0, rules.length),
+    ruleGroup: ruleGroup.values.subarray(0, rules.length),
+    ruleMin: ruleMin.values.subarray(0, rules.length),
+    ruleMax: ruleMax.values.subarray(0, rules.length),
+    candidates,
+    candidateRules,
+    rowCandidates,
+    sideRemotes,
   };
   const checked = yield* checkLearned(learned, o.maxListed);
 
@@ -600,17 +570,17 @@ export function* recommendInSlices(
   }
 
   const ruleCounts = docs.map((t) => t.rule_count);
-  const gp: number[] = [];
-  for (let g = 0; g < G; g++) {
-    if ((g & 4095) === 4095) yield;
-    // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
-    const per = new Map<number, number>();
-    for (const r of rulesOfGroup[g]!) {
-      const k = ((r.direction === 'ingress' ? 0 : 1) * 256 + protocolNumberOf(r)) * 65_537 * 65_537 + ((r.port_range_min ?? -1) + 1) * 65_537 + (r.port_range_max ?? -1) + 1;
-      per.set(k, (per.get(k) ?? 0) + 1);
-    }
-    for (const v of per.values()) gp.push(v);
+  // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
+  const perGroupPort = new IntTupleTable(rules.length);
+  const gpCount = new IntColumn(rules.length);
+  for (let r = 0; r < rules.length; r++) {
+    if ((r & 16_383) === 16_383) yield;
+    const known = perGroupPort.size;
+    const k = perGroupPort.idOf(ruleGroup.values[r]!, ruleKind.values[r]!, ruleMin.values[r]!, ruleMax.values[r]!);
+    if (k === known) gpCount.push(0);
+    gpCount.values[k]!++;
   }
+  const gp = Array.from(gpCount.values.subarray(0, gpCount.length));
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
@@ -645,16 +615,6 @@ export function* recommendInSlices(
     tenants: docs,
   };
   return new Outcome(document, learned, checked.allowed, membership, anomalousSet);
-}
-
-function protocolNumberOf(r: SecurityGroupRule): number {
-  const p = r.protocol;
-  if (p === 'tcp') return TCP;
-  if (p === 'udp') return UDP;
-  if (p === 'icmp') return ICMP;
-  if (p === 'ipv6-icmp') return ICMPV6;
-  if (p === 'sctp') return SCTP;
-  return Number(p);
 }
 
 class Outcome implements SecurityGroupsOutcome {
@@ -707,6 +667,197 @@ class Outcome implements SecurityGroupsOutcome {
     }
     return this.placeMap;
   }
+}
+
+/**
+ * Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
+ * with their traffic and the VMs of the group it was seen at, filed from the connections' earlier
+ * traffic. A VM is listed again for an entry only when another came between (most entries have one VM);
+ * the distinct ones are counted at the end. A class with a plain method over a range of connections,
+ * not a loop in the generator: the hottest loop of a run, compiled on its own.
+ */
+class EntryScan {
+  anomalous = 0;
+  noGroup = 0;
+  readonly candidates: IntTupleTable;
+  readonly entries: IntTupleTable;
+  readonly entryCandidate: IntColumn;
+  /** Flows and bytes of entry e at 2e and 2e + 1. */
+  readonly entryTraffic: FloatColumn;
+  readonly pairEntry: IntColumn;
+  readonly pairVm: IntColumn;
+  /** Per connection, the candidates its two ends' rules were learned from (-1: none): the check's first look. */
+  readonly rowCandidates: Int32Array;
+
+  constructor(
+    private readonly cols: ConnectionColumns,
+    private readonly groupCount: number,
+    private readonly endGroup: Int32Array,
+    private readonly endTenant: Int32Array,
+    private readonly endAnomalous: Uint8Array,
+  ) {
+    const n = cols.count;
+    // Sized for what replicated traces show (about one entry per three connections, nearly as many
+    // candidates), so that few rehash.
+    this.candidates = new IntTupleTable(Math.max(groupCount, n >> 2));
+    this.entries = new IntTupleTable(n >> 2);
+    this.entryCandidate = new IntColumn(n >> 2);
+    this.entryTraffic = new FloatColumn(n >> 2);
+    this.pairEntry = new IntColumn(n >> 2);
+    this.pairVm = new IntColumn(n >> 2);
+    this.rowCandidates = new Int32Array(2 * n).fill(-1);
+  }
+
+  rows(from: number, to: number): void {
+    const { client, server, clientIp, serverIp, protocol, port, earlierFlows, earlierBytes, ipV6 } = this.cols;
+    const { endGroup, endTenant, endAnomalous, rowCandidates } = this;
+    const G = this.groupCount;
+    for (let i = from; i < to; i++) {
+      const flows = earlierFlows[i]!;
+      if (flows === 0) continue;
+      const ce = client[i]!;
+      const se = server[i]!;
+      if (endAnomalous[ce] === 1 || endAnomalous[se] === 1) {
+        this.anomalous++;
+        continue;
+      }
+      const cg = endGroup[ce]!;
+      const sg = endGroup[se]!;
+      if (cg < 0 && sg < 0) {
+        this.noGroup++;
+        continue;
+      }
+      const proto = protocol[i]!;
+      const sameTenant = cg >= 0 && sg >= 0 && endTenant[ce] === endTenant[se];
+      if (sg >= 0) {
+        const ip = clientIp[i]!;
+        rowCandidates[2 * i] = this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
+      }
+      if (cg >= 0) {
+        const ip = serverIp[i]!;
+        rowCandidates[2 * i + 1] = this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
+      }
+    }
+  }
+
+  /** Adds traffic to an entry, made when new; its candidate. */
+  add(side: number, field: number, remote: number, p: number, vm: number, flows: number, bytes: number): number {
+    const entries = this.entries;
+    const known = entries.size;
+    const e = entries.idOf(side, field, remote, p);
+    // The slot keeps the entry's last VM + 1: read with the tuple, in the same cache line.
+    const slot = entries.slot + SLOT_VALUE;
+    if (e === known) {
+      this.entryCandidate.push(this.candidates.idOf(side, field, remote, 0));
+      this.entryTraffic.reserve(2 * e + 1);
+    }
+    const traffic = this.entryTraffic.values;
+    traffic[2 * e]! += flows;
+    traffic[2 * e + 1]! += bytes;
+    if (entries.slots[slot] !== vm + 1) {
+      entries.slots[slot] = vm + 1;
+      this.pairEntry.push(e);
+      this.pairVm.push(vm);
+    }
+    return this.entryCandidate.values[e]!;
+  }
+}
+
+/**
+ * The connections with the server end decided where the records could not tell it: the end whose port
+ * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
+ * ephemeral ports; a client's port meets one server port); on a tie, the lower port. The log's columns
+ * are not written: those of the ends, addresses and ports are copied when a connection turns round.
+ */
+function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
+  const n = cols.count;
+  const { client, server, port, otherPort: altPort } = cols;
+  const undecided: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if (altPort[i]! >= 0) undecided.push(i);
+  }
+  if (undecided.length === 0) return cols;
+  const peers = new Map<number, Set<number>>();
+  const endPort = (end: number, p: number): number => end * 65_536 + p;
+  for (let k = 0; k < undecided.length; k++) {
+    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const i = undecided[k]!;
+    const s = endPort(server[i]!, port[i]!);
+    const c = endPort(client[i]!, altPort[i]!);
+    getOrAdd(peers, s, () => new Set()).add(c);
+    getOrAdd(peers, c, () => new Set()).add(s);
+  }
+  const turned: number[] = [];
+  for (let k = 0; k < undecided.length; k++) {
+    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const i = undecided[k]!;
+    const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
+    const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
+    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
+  }
+  if (turned.length === 0) return cols;
+  const copied = { ...cols };
+  for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {
+    copied[name] = cols[name].slice();
+    yield;
+  }
+  for (let k = 0; k < turned.length; k++) {
+    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const i = turned[k]!;
+    copied.client[i] = cols.server[i]!;
+    copied.server[i] = cols.client[i]!;
+    copied.clientIp[i] = cols.serverIp[i]!;
+    copied.serverIp[i] = cols.clientIp[i]!;
+    copied.port[i] = cols.otherPort[i]!;
+    copied.otherPort[i] = cols.port[i]!;
+  }
+  return copied;
+}
+
+/** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */
+interface Buckets {
+  /** The ids of key k are at start[k] to start[k + 1] - 1. */
+  start: Int32Array;
+  entries: Int32Array;
+}
+
+/** Entries by candidate, those merged into another left out (movedTo >= 0). */
+function* entriesByCandidate(count: number, candidateCount: number, candidateOf: Int32Array, movedTo: Int32Array | null): Generator<void, Buckets, void> {
+  const start = new Int32Array(candidateCount + 1);
+  for (let e = 0; e < count; e++) {
+    if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if (movedTo === null || e >= movedTo.length || movedTo[e]! < 0) start[candidateOf[e]! + 1]!++;
+  }
+  for (let c = 0; c < candidateCount; c++) start[c + 1]! += start[c]!;
+  yield;
+  const at = start.slice(0, candidateCount);
+  const entries = new Int32Array(start[candidateCount]!);
+  for (let e = 0; e < count; e++) {
+    if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if (movedTo === null || e >= movedTo.length || movedTo[e]! < 0) entries[at[candidateOf[e]!]!++] = e;
+  }
+  return { start, entries };
+}
+
+/** The VMs listed for each entry, those of an entry merged into another listed for that one. */
+function* vmsByEntry(count: number, pairEntry: IntColumn, pairVm: IntColumn, movedTo: Int32Array): Generator<void, { start: Int32Array; vms: Int32Array }, void> {
+  const n = pairEntry.length;
+  const target = (e: number): number => (e < movedTo.length && movedTo[e]! >= 0 ? movedTo[e]! : e);
+  const start = new Int32Array(count + 1);
+  for (let k = 0; k < n; k++) {
+    if ((k & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    start[target(pairEntry.values[k]!) + 1]!++;
+  }
+  for (let e = 0; e < count; e++) start[e + 1]! += start[e]!;
+  yield;
+  const at = start.slice(0, count);
+  const vms = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    if ((k & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    vms[at[target(pairEntry.values[k]!)]!++] = pairVm.values[k]!;
+  }
+  return { start, vms };
 }
 
 function distribution(values: readonly number[]): { min: number; median: number; p90: number; max: number } {

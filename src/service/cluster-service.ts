@@ -332,8 +332,8 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   /**
    * The latest run's security groups, computed once per run: as the run completes (securityGroupsEveryRun)
    * or on the first request after it. In slices of about SECURITY_GROUPS_SLICE_MS with the event loop
-   * given back between them (at 100k VMs the whole takes seconds); the first slice copies the connection
-   * log as it is then, and the check window ends at the run's watermark.
+   * given back between them (at 100k VMs the whole takes seconds); the connection log is seen as it is at
+   * the first slice (ConnectionLog.split), and the check window ends at the run's watermark.
    */
   securityGroups(): Promise<SecurityGroupsDocument | null> {
     const run = this.latestRun();
@@ -390,6 +390,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       fleet: { ...p.fleet.counters, securityGroupConnectionsRefused: p.connections.counters.refused },
       connections: { held: p.connections.size, max: p.connections.maxConnections, refused: p.connections.counters.refused },
       attribution: { ...p.addresses.counters, unattributed: { ...p.addresses.counters.unattributed }, claims: p.addresses.size },
+      heldFlows: { ...p.held.counters, flows: p.held.size, bytes: p.held.bytes },
     };
   }
 
@@ -412,7 +413,7 @@ function sameInput(a: InputProgress | null, b: InputProgress): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
 }
 
-/** Longest the security groups hold the event loop at once, but for their first slice (a copy of the log). */
+/** Longest the security groups hold the event loop at once (a single step may run over it). */
 export const SECURITY_GROUPS_SLICE_MS = 20;
 
 /** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */

@@ -3,6 +3,7 @@
  * pipeline, the clusterer and the run history; tests may implement it with a replayed run.
  */
 import type { AttributionCounters } from '../attribution/address-map.ts';
+import type { HeldFlowCounters } from '../attribution/held-flows.ts';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
 import type { RejectionSummary } from '../contract/rejections.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
@@ -51,6 +52,8 @@ export interface IngestStats {
   connections?: { held: number; max: number; refused: number };
   /** Flow ends by how they were attributed to VMs, or why not, and the address map's size and cap hits. */
   attribution?: AttributionCounters & { claims: number };
+  /** Address-only flows held for late VM attributes: held now (flows, estimated bytes) and the hold's counters. */
+  heldFlows?: HeldFlowCounters & { flows: number; bytes: number };
 }
 
 export interface ServiceView {

@@ -51,8 +51,10 @@ const Counter = z.number().min(0);
 /** The log's columns are checked for shape here and for consistent lengths by ConnectionLog.restore. */
 const ConnectionsShape = z.object({
   windowMs: z.number().positive(),
-  newestEpoch: z.number(),
-  purgedEpoch: z.number(),
+  // Both -Infinity while no connection was recorded (a snapshot taken before any flow was applied, or with every
+  // address-only flow still held for late attributes): zod's number refuses it.
+  newestEpoch: z.union([z.number(), z.literal(Number.NEGATIVE_INFINITY)]),
+  purgedEpoch: z.union([z.number(), z.literal(Number.NEGATIVE_INFINITY)]),
   counters: z.object({ recorded: Counter, refused: Counter, badPort: Counter, noVm: Counter, forgotten: Counter }),
   endVm: z.array(z.string().nullable()),
   endIp: z.array(z.number().int().min(0)),
@@ -76,6 +78,35 @@ const AddressMapShape = z.object({
     claimsForgotten: Tally,
   }),
   prunedAt: EventTime,
+});
+
+/** A decoded flow (contract/records.ts FlowRecord) held for late VM attributes, its VM ends still null. */
+const HeldFlowShape = z.object({
+  flow: z.object({
+    ts: z.number(),
+    startTs: z.number().nullable(),
+    srcVm: z.null(),
+    dstVm: z.null(),
+    srcIp: z.string(),
+    dstIp: z.string(),
+    srcPort: z.number().int(),
+    dstPort: z.number().int(),
+    protocol: z.number().int().min(0),
+    bytes: z.number().min(0),
+    packets: z.number().min(0),
+    vni: z.number().int().min(0).nullable(),
+    srcHost: z.string().nullable(),
+    dstHost: z.string().nullable(),
+  }),
+  raw: z.string(),
+  index: z.number().int().min(0).nullable(),
+  topic: z.string(),
+  source: z.string(),
+  endsFound: z.number().int().min(0).max(2),
+});
+const HeldFlowsShape = z.object({
+  flows: z.array(HeldFlowShape),
+  counters: z.object({ held: Tally, refused: Tally, endsAttributedLate: Tally, expired: Tally }),
 });
 
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
@@ -104,6 +135,8 @@ const SnapshotShape = z.object({
     nextRunAt: z.union([z.number(), z.nan()]),
     // Absent in snapshots of builds before attribution: the pipeline rebuilds the map from the VM attributes.
     attribution: AddressMapShape.optional(),
+    // Absent in snapshots of builds before the hold for late attributes: none were held.
+    held: HeldFlowsShape.optional(),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMap, type AddressMapConfig } from '../../src/attribution/address-map.ts';
+import { BlockList } from 'node:net';
+import { AddressMap, type AddressMapConfig, isPrivateAddress } from '../../src/attribution/address-map.ts';
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
 import { flow, MIN, T0, vmAttrs } from '../helpers/records.ts';
 
@@ -149,5 +150,21 @@ describe('address map', () => {
     // The deletion travels too: an older message cannot bring the VM back.
     copy.observe(vm('a', '10.0.0.1', 'vpc-a', 100, T0 + 4 * MIN));
     expect(copy.lookup('10.0.0.1', 100, T0 + 6 * MIN)).toBeNull();
+  });
+});
+
+describe('private addresses (where a held flow may still find its VM)', () => {
+  it('are those of node:net BlockList over RFC 1918, RFC 6598 and fc00::/7', () => {
+    const list = new BlockList();
+    for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['100.64.0.0', 10]] as const) list.addSubnet(net, bits, 'ipv4');
+    list.addSubnet('fc00::', 7, 'ipv6');
+    const samples = [
+      '10.0.0.1', '10.255.255.255', '9.255.255.255', '11.0.0.0', '172.15.255.255', '172.16.0.0', '172.31.255.255', '172.32.0.0',
+      '192.168.0.1', '192.169.0.1', '100.63.255.255', '100.64.0.0', '100.127.255.255', '100.128.0.0', '203.0.113.9',
+      'fc00::', 'fd12:3456::1', 'fbff::1', 'fe00::1', 'fc::1', 'fd1::1', 'fd:1::', '2001:db8::1', '::',
+    ];
+    const expected = samples.map((ip) => list.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4'));
+    expect(samples.map(isPrivateAddress)).toEqual(expected);
+    expect(expected.filter(Boolean).length).toBe(9);
   });
 });

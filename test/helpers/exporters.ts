@@ -152,3 +152,57 @@ export async function exportCapture(pcap: string, collectorPort: number, name: s
     await daemon.stop();
   }
 }
+
+/** The IPFIX encoder library (PyPI `ipfix`, python-ipfix) that test/helpers/ipfix-export.py sends with. */
+export const IPFIX_LIBRARY_VERSION = '0.9.7';
+const IPFIX_VENV = resolve('.cache/ipfix-venv');
+const IPFIX_PYTHON = resolve(IPFIX_VENV, 'bin', 'python');
+const IPFIX_EXPORT = resolve('test/helpers/ipfix-export.py');
+
+/** A venv under .cache/ with the pinned `ipfix` library, created on first use (as the Schemathesis one is). */
+export async function ensureIpfixEncoder(): Promise<void> {
+  const installed = () =>
+    run(IPFIX_PYTHON, ['-c', 'import importlib.metadata as m; print(m.version("ipfix"))']).then(
+      ({ stdout }) => stdout.trim() === IPFIX_LIBRARY_VERSION,
+      () => false,
+    );
+  if (await installed()) return;
+  await withFileLock('.cache/ipfix-venv.lock', async () => {
+    if (await installed()) return;
+    if (!existsSync(IPFIX_PYTHON)) {
+      // Debian's python3 comes without venv (and ensurepip) unless python3-venv is installed.
+      const hasVenv = await run('python3', ['-c', 'import venv, ensurepip']).then(() => true, () => false);
+      if (!hasVenv) await aptInstall(['python3', 'python3-venv']);
+      await run('python3', ['-m', 'venv', IPFIX_VENV]);
+    }
+    await run(IPFIX_PYTHON, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `ipfix==${IPFIX_LIBRARY_VERSION}`], { maxBuffer: 16 * 1024 * 1024 });
+  });
+}
+
+/** One flow as Open vSwitch exports it over IPFIX, with its tunnel key (the VXLAN VNI). */
+export interface IpfixFlow {
+  start_ms: number;
+  end_ms: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: number;
+  bytes: number;
+  packets: number;
+  vni: number;
+}
+
+/** Sends the flows, after their template, in one IPFIX message over UDP to the collector on loopback. */
+export async function sendIpfix(flows: readonly IpfixFlow[], port: number): Promise<void> {
+  const child = execFile(IPFIX_PYTHON, [IPFIX_EXPORT, '127.0.0.1', String(port)]);
+  const done = new Promise<void>((ok, fail) => {
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+    });
+    child.once('exit', (code) => (code === 0 ? ok() : fail(new Error(`ipfix-export.py exited ${code}: ${err}`))));
+  });
+  child.stdin?.end(JSON.stringify(flows));
+  await done;
+}

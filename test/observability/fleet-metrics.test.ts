@@ -45,3 +45,20 @@ describe('attribution in /metrics', () => {
     ]);
   });
 });
+
+describe('the hold for late attributes in /metrics', () => {
+  it('reports the flows held now and what the hold did since the last scrape', async () => {
+    const metrics = new ServiceMetrics(new Registry(), { defaultMetrics: false });
+    metrics.heldFlows({ held: 4, refused: 0, expired: 1, endsAttributedLate: 2, flows: 3, bytes: 2100 });
+    metrics.heldFlows({ held: 6, refused: 1, expired: 5, endsAttributedLate: 2, flows: 0, bytes: 0 });
+    const { body } = await metrics.exposition();
+    expect(body.split('\n').filter((l) => /^alcor_held_flow/.test(l))).toEqual([
+      'alcor_held_flows 0',
+      'alcor_held_flow_bytes 0',
+      'alcor_held_flows_total{event="held"} 6',
+      'alcor_held_flows_total{event="expired"} 5',
+      'alcor_held_flows_total{event="refused"} 1',
+      'alcor_held_flow_ends_attributed_total 2',
+    ]);
+  });
+});

@@ -158,4 +158,31 @@ describe('address map in the snapshot', () => {
     expect(pipeline.addresses.lookup('10.0.0.1', 100, Date.parse('2026-11-01T00:04:00Z'))).toBe('new');
     expect(pipeline.addresses.lookup('10.0.0.1', 200, Date.parse('2026-11-01T00:04:00Z'))).toBe('other');
   });
+
+  it('keeps the flows held for late attributes: restored, a claim arriving then attributes them', async () => {
+    const s = new ClusterService(new Pipeline(config), new InlineClusterer(), toRunOptions(opts), () => 0);
+    const t = config.topics;
+    const vm = (id: string, ip: string) => JSON.stringify({ ts: '2026-11-01T00:00:00Z', vm_id: id, tenant_id: 't', vpc_id: 'A', ip, vni: 100 });
+    s.ingestMessage(t.vmAttributes, vm('a1', '10.0.0.1'), 'x');
+    s.ingestMessage(
+      t.flows,
+      JSON.stringify({ ts: '2026-11-01T00:01:00Z', src_ip: '10.0.0.1', dst_ip: '10.0.0.2', vni: 100, src_port: 40000, dst_port: 443, protocol: 'tcp', bytes: 10, packets: 1 }),
+      'offset 9',
+    );
+    const original = (s as unknown as { pipeline: Pipeline }).pipeline;
+    expect(original.held.size).toBe(1);
+
+    const pipeline = await restore(encodeSnapshot(captureSnapshot(s, offsets, fleetCodec, 1000, identity)));
+    expect(pipeline.held.exportState()).toEqual(original.held.exportState());
+    expect(pipeline.held.bytes).toBe(original.held.bytes);
+    pipeline.ingestMessage(t.vmAttributes, vm('a2', '10.0.0.2'), 'x');
+    expect([pipeline.held.size, pipeline.fleet.pairs.size, pipeline.held.counters.endsAttributedLate]).toEqual([0, 1, 1]);
+  });
+
+  it('restores a snapshot of an earlier build (no held flows) holding none', async () => {
+    const snapshot = captureSnapshot(withAddresses(), offsets, fleetCodec, 1000, identity);
+    const { held: _none, ...pipelineState } = snapshot.pipeline;
+    const pipeline = await restore(encodeSnapshot({ ...snapshot, pipeline: pipelineState }));
+    expect([pipeline.held.size, pipeline.held.counters.held]).toEqual([0, 0]);
+  });
 });

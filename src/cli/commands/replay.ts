@@ -64,6 +64,8 @@ clustering as of the end of the trace.
   --max-tenant-labels N      labels kept over all tenants; a message beyond it is kept without its labels (200000)
   --max-deleted-vms N        tombstones of deleted VMs kept; the oldest is forgotten early beyond it (250000)
   --max-address-claims N     address claims kept to attribute address-only flows to VMs (400000)
+  --max-held-flows N         address-only flows held for late VM attributes; 0 holds none (100000)
+  --max-held-flow-bytes N    estimated bytes of the held flows (67108864)
 
 Exits 1 when no line of the file is a trace record (a truth file, say): every line would be rejected.
 `;

@@ -20,6 +20,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteOptions & { metrics: Serv
       metrics.tracked(stats.vmsTracked, stats.tenantsTracked);
       if (stats.fleet) metrics.fleetCounters(stats.fleet);
       if (stats.attribution) metrics.attribution(stats.attribution);
+      if (stats.heldFlows) metrics.heldFlows(stats.heldFlows);
       const { contentType, body } = await metrics.exposition();
       return reply.type(contentType).send(body);
     },

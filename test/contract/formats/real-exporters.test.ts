@@ -8,7 +8,8 @@
  * of them exactly the fleet (features and VM-pair graph, hence the clusters) of the same traffic naming its VMs.
  *
  * The capture is plain (no VXLAN): softflowd keys flows on the outer headers and so would see one tunnel, and
- * pmacct's tunnel decoding is known to abort (docs/exporters.md); the VNI is checked in the adapters' tests.
+ * pmacct's tunnel decoding is known to abort (docs/exporters.md); the VNI is checked in the adapters' tests and
+ * end to end through goflow2 in ipfix-vni.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,0 +1,154 @@
+/**
+ * Dense ids for tuples of four integers, in the order the tuples were first added: the learner's
+ * candidate rules and their ports, hashed without a string key or a Map entry per tuple (at 100k VMs
+ * the learner files millions of them in a run).
+ */
+const FIELDS = 4;
+/** A slot of the table: id + 1 (0 for empty), the four fields, and a number the caller keeps there. */
+const SLOT = 8;
+const ID = 0;
+/** Where in a slot the caller's number is (see `slot`). */
+export const SLOT_VALUE = 5;
+
+export class IntTupleTable {
+  /** Tuples added so far: the ids are 0 to size - 1. */
+  size = 0;
+  /** The fields of tuple `id` at id * 4 to id * 4 + 3. */
+  keys: Int32Array;
+  /**
+   * Open addressing, at most half full. Each slot holds the tuple itself beside its id, so that a look-up
+   * reads one cache line: at 100k VMs the table is far larger than the caches, and a run looks up
+   * millions of tuples.
+   */
+  slots: Int32Array;
+  /** The slot (offset into `slots`) of the tuple last found or added: slots[slot + SLOT_VALUE] is the caller's. */
+  slot = 0;
+  private mask: number;
+
+  constructor(expected = 1024) {
+    let count = 1024;
+    while (count < 2 * expected) count *= 2;
+    this.slots = new Int32Array(count * SLOT);
+    this.mask = count - 1;
+    this.keys = new Int32Array((count / 2) * FIELDS);
+  }
+
+  /** The id of (a, b, c, d), or -1 when it was never added. */
+  find(a: number, b: number, c: number, d: number): number {
+    const t = this.slots;
+    let i = hashOf(a, b, c, d) & this.mask;
+    for (;;) {
+      const s = i * SLOT;
+      const id = t[s + ID]! - 1;
+      if (id < 0) return -1;
+      if (t[s + 1] === a && t[s + 2] === b && t[s + 3] === c && t[s + 4] === d) {
+        this.slot = s;
+        return id;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The id of (a, b, c, d), added (as the next id, its slot value 0) when new. */
+  idOf(a: number, b: number, c: number, d: number): number {
+    let t = this.slots;
+    let i = hashOf(a, b, c, d) & this.mask;
+    for (;;) {
+      const s = i * SLOT;
+      const id = t[s + ID]! - 1;
+      if (id < 0) break;
+      if (t[s + 1] === a && t[s + 2] === b && t[s + 3] === c && t[s + 4] === d) {
+        this.slot = s;
+        return id;
+      }
+      i = (i + 1) & this.mask;
+    }
+    const id = this.size++;
+    if ((id + 1) * FIELDS > this.keys.length) {
+      const grown = new Int32Array(2 * this.keys.length);
+      grown.set(this.keys);
+      this.keys = grown;
+    }
+    const k = id * FIELDS;
+    this.keys[k] = a;
+    this.keys[k + 1] = b;
+    this.keys[k + 2] = c;
+    this.keys[k + 3] = d;
+    if (2 * this.size > this.mask + 1) {
+      this.rehash(2 * (this.mask + 1));
+      t = this.slots;
+      i = hashOf(a, b, c, d) & this.mask;
+      while (t[i * SLOT + ID] !== 0) i = (i + 1) & this.mask;
+    }
+    const s = i * SLOT;
+    t[s + ID] = id + 1;
+    t[s + 1] = a;
+    t[s + 2] = b;
+    t[s + 3] = c;
+    t[s + 4] = d;
+    this.slot = s;
+    return id;
+  }
+
+  private rehash(count: number): void {
+    const old = this.slots;
+    const t = new Int32Array(count * SLOT);
+    const mask = count - 1;
+    for (let from = 0; from < old.length; from += SLOT) {
+      if (old[from + ID] === 0) continue;
+      let i = hashOf(old[from + 1]!, old[from + 2]!, old[from + 3]!, old[from + 4]!) & mask;
+      while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
+      const to = i * SLOT;
+      for (let k = 0; k < SLOT; k++) t[to + k] = old[from + k]!;
+    }
+    this.slots = t;
+    this.mask = mask;
+  }
+}
+
+function hashOf(a: number, b: number, c: number, d: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b);
+  h ^= Math.imul(c + 1, 0xc2b2ae35) ^ Math.imul(d + 0x165667b1, 0x27d4eb2f);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** A growable column of 32-bit integers. */
+export class IntColumn {
+  length = 0;
+  values: Int32Array;
+
+  constructor(capacity = 1024) {
+    this.values = new Int32Array(Math.max(16, capacity));
+  }
+
+  push(v: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Int32Array(2 * this.values.length);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = v;
+  }
+}
+
+/** A growable column of doubles, zero-filled as it grows (sums start at 0). */
+export class FloatColumn {
+  values: Float64Array;
+
+  constructor(capacity = 1024) {
+    this.values = new Float64Array(Math.max(16, capacity));
+  }
+
+  /** Makes index `i` valid. */
+  reserve(i: number): void {
+    if (i < this.values.length) return;
+    let n = this.values.length;
+    while (n <= i) n *= 2;
+    const grown = new Float64Array(n);
+    grown.set(this.values);
+    this.values = grown;
+  }
+}
