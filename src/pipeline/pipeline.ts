@@ -168,8 +168,8 @@ export class Pipeline {
 
   /**
    * Holds an address-only flow with an end that attributes still to come may claim (docs/exporters.md
-   * "Late attributes"); false when it is not held and goes on as any flow: already beyond the allowed
-   * lateness, or a cap reached (counted). It is judged against the future bound now, in arrival order as
+   * "Late attributes"); false when it is not held and goes on as any flow (already beyond the allowed
+   * lateness); a flow refused by a cap is counted and applied here. It is judged against the future bound now, in arrival order as
    * every flow is, and moves the hold's time as an applied flow would move the watermark.
    */
   private hold(f: FlowRecord, raw: unknown, index: number | null): boolean {
@@ -192,8 +192,15 @@ export class Pipeline {
     const endsFound = (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1);
     const held: HeldFlow = { flow: { ...f, srcVm: null, dstVm: null }, raw: keepRaw(raw), index, topic: this.context.topic, source: this.context.source, endsFound };
     if (!this.held.add(held)) {
+      // Not held (a cap): counted now as it resolves, and applied without judging it a second time.
       this.held.counters.refused++;
-      return false;
+      this.addresses.countResolved();
+      if (f.srcVm === null && f.dstVm === null) this.reject(rejection('missing_vm', 'src_vm'), index, raw);
+      else {
+        this.recordsIn.flows++;
+        this.applyToFleet(f, raw, index);
+      }
+      return true;
     }
     this.held.counters.held++;
     if (f.ts > this.heldFront) this.heldFront = f.ts;

@@ -53,7 +53,7 @@ export interface MemberStatus {
   /** By-VM partitions whose windows this member holds. */
   partitions: number[];
   vms: number;
-  /** Times this member became the leader. */
+  /** Times this member took over the leadership (not a rebalance that gave it back to this member). */
   leaderships: number;
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
@@ -121,6 +121,8 @@ export class ScaleOutMember {
   /** Every VM's address claims (the global table of <app>-addresses): what attributes address-only flows. */
   readonly addressTable: AddressTable;
   private readonly routers = new Map<string, Router>();
+  /** Per input partition, the offset its router state was committed with: what lies below was routed already. */
+  private readonly routedUpTo = new Map<string, bigint>();
   private readonly routeProducers = new Map<string, Producer>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
@@ -138,6 +140,11 @@ export class ScaleOutMember {
   private featuresReader: TopicReader | null = null;
   private readonly readers: TopicReader[] = [];
   private leader = false;
+  /** What the leader group last said: whether this member holds the leader partition. */
+  private leading = false;
+  /** This member's id in the leader group while it holds the leader partition. */
+  private leaderMemberId: string | null = null;
+  private leadershipChange: Promise<void> = Promise.resolve();
   private leaderships = 0;
   /**
    * False while no other member has published a run since this member last led: a rebalance that hands
@@ -167,6 +174,7 @@ export class ScaleOutMember {
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
+  private runsReader: TopicReader | null = null;
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
@@ -258,6 +266,7 @@ export class ScaleOutMember {
       }
     });
     this.readers.push(runs, tenants, addresses, hosts);
+    this.runsReader = runs;
     this.runsRead = runs.caughtUp;
     await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
     void runs.caughtUp.then(() => {
@@ -342,12 +351,7 @@ export class ScaleOutMember {
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
-      for (const key of [...this.routers.keys()]) if (!mine.has(key)) this.routers.delete(key);
-      for (const [key, producer] of [...this.routeProducers]) {
-        if (mine.has(key)) continue;
-        this.routeProducers.delete(key);
-        void producer.disconnect().catch(() => undefined);
-      }
+      for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
@@ -359,9 +363,19 @@ export class ScaleOutMember {
         if (batch.messages.length === 0) return;
         const key = `${batch.topic}:${batch.partition}`;
         const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        // The consumer may fetch from an offset read before the previous owner's last commit: what that
+        // commit covers is routed already (and counted in the router state read after it).
+        const upTo = this.routedUpTo.get(key) ?? 0n;
+        if (BigInt(batch.lastOffset()) < upTo) {
+          await heartbeat();
+          return;
+        }
         const before = router.exportState();
         const out: Routed[] = [];
-        for (const m of batch.messages) router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+        for (const m of batch.messages) {
+          if (BigInt(m.offset) < upTo) continue;
+          router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+        }
         router.endOfBatch(out);
         try {
           // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
@@ -374,22 +388,32 @@ export class ScaleOutMember {
             const committed = { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString(), metadata: JSON.stringify(router.exportState()) };
             await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
             await txn.commit();
+            this.routedUpTo.set(key, BigInt(committed.offset));
           } catch (err) {
             await txn.abort().catch(() => undefined);
             throw err;
           }
         } catch (err) {
-          // Nothing of the batch was written: the router goes back to where the batch began, and kafkajs
-          // fetches the batch again (or its new owner does, from the committed offset and router state).
+          // Nothing of the batch was written. Fenced or not, another member may have routed this partition
+          // meanwhile: the next batch starts over from the committed offset and router state (routerFor),
+          // or the partition's new owner does.
           router.restoreState(before);
           this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
-          this.routeProducers.get(key)?.disconnect().catch(() => undefined);
-          this.routeProducers.delete(key);
+          this.forgetRoute(key);
           throw err;
         }
         await heartbeat();
       },
     });
+  }
+
+  /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
+  private forgetRoute(key: string): void {
+    this.routers.delete(key);
+    this.routedUpTo.delete(key);
+    const producer = this.routeProducers.get(key);
+    this.routeProducers.delete(key);
+    void producer?.disconnect().catch(() => undefined);
   }
 
   /** A router for an input partition, continuing from the state committed with its offset. */
@@ -402,11 +426,20 @@ export class ScaleOutMember {
       },
       this.addressTable,
     );
+    const key = `${topic}:${partition}`;
+    // Fence the partition's former owner first (its producer has the same transactional id): a member that
+    // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
+    // router state read next are final. Read before it, a late commit would be routed and counted twice.
+    // kafkajs initialises the transactional id (InitProducerId, which fences) at the first transaction, not
+    // at connect; an empty transaction is aborted without a request.
+    await (await (await this.routeProducer(key)).transaction()).abort();
     const admin = this.o.kafka.admin();
     await admin.connect();
     try {
       const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
       const p = committed?.partitions.find((x) => x.partition === partition);
+      const offset = p === undefined ? -1n : BigInt(p.offset);
+      if (offset >= 0n) this.routedUpTo.set(key, offset);
       if (p?.metadata) {
         const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
         if (parsed.success) router.restoreState(parsed.data as RouterState);
@@ -415,7 +448,7 @@ export class ScaleOutMember {
     } finally {
       await admin.disconnect();
     }
-    this.routers.set(`${topic}:${partition}`, router);
+    this.routers.set(key, router);
     return router;
   }
 
@@ -536,12 +569,7 @@ export class ScaleOutMember {
     // A batch still running for a partition that moved away must not open the producer again: that would
     // fence the new owner's transactions instead of this member's.
     if (!this.assignedWindows.has(p) || this.windows.get(p) !== state) throw new Error(`${this.topics.byVm}/${p} moved to another member during the batch`);
-    let producer = this.windowProducers.get(p);
-    if (producer === undefined) {
-      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      this.windowProducers.set(p, producer);
-    }
+    const producer = await this.windowProducer(p);
     // A checkpoint is the whole partition: at every requested run, and at a tick at most every
     // CHECKPOINT_EVERY_MS of wall time (in real time ticks are 5 minutes apart; a backlog passes many a
     // second). Features without one are safe: a successor replays from the older checkpoint and publishes
@@ -577,11 +605,27 @@ export class ScaleOutMember {
     }
   }
 
+  /** The transactional producer of a by-VM partition's checkpoints: its id fences a former owner still writing. */
+  private async windowProducer(p: number): Promise<Producer> {
+    let producer = this.windowProducers.get(p);
+    if (producer === undefined) {
+      producer = this.o.kafka.producer({ transactionalId: `${this.groups.window}-${p}`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      this.windowProducers.set(p, producer);
+    }
+    return producer;
+  }
+
   /** The newest checkpoint of every assigned partition not held yet, in one read of the changelog. */
   private async restore(): Promise<void> {
     const wanted = new Set([...this.assignedWindows].filter((p) => !this.windows.has(p)));
     if (wanted.size === 0) return;
     const started = performance.now();
+    // Fence the former owners first: after this they commit no checkpoint (nor window offset), so the newest
+    // checkpoint read next is final, and the offset the consumer starts from, committed with an older one or
+    // with it, never lies beyond it. Read before the fence, a late checkpoint moved the consumer past records
+    // that the restored state did not hold: they were lost. (The first transaction initialises the id.)
+    await Promise.all([...wanted].map(async (p) => (await (await this.windowProducer(p)).transaction()).abort()));
     // The local copies Kafka still holds as the newest checkpoints: no changelog to read for those.
     for (const p of await this.restoreLocal(wanted)) wanted.delete(p);
     if (wanted.size === 0) {
@@ -610,8 +654,12 @@ export class ScaleOutMember {
     await admin.connect();
     const extents = await admin.fetchTopicOffsets(this.topics.byVm).finally(() => admin.disconnect());
     for (const p of wanted) {
-      // Moved away while the changelog was read: its new owner restores it.
-      if (!this.assignedWindows.has(p)) continue;
+      // Moved away while the changelog was read: its new owner restores it (and fences this producer).
+      if (!this.assignedWindows.has(p)) {
+        void this.windowProducers.get(p)?.disconnect().catch(() => undefined);
+        this.windowProducers.delete(p);
+        continue;
+      }
       const c = latest.get(p);
       const extent = extents.find((e) => e.partition === p);
       const low = BigInt(extent?.low ?? '0');
@@ -711,19 +759,22 @@ export class ScaleOutMember {
     this.leaderConsumer = consumer;
     // Out of the group (a rebalance, a missed session) means possibly no longer the leader: stop at once
     // rather than run beside a successor; the next join says whether this member leads again.
-    consumer.on(consumer.events.REBALANCING, () => {
-      if (this.leader) void this.stepDown();
-    });
+    consumer.on(consumer.events.REBALANCING, () => this.changeLeadership(false));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const leads = (e.payload.memberAssignment[this.topics.leader] ?? []).length > 0;
-      if (leads && !this.leader) void this.becomeLeader();
-      else if (!leads && this.leader) void this.stepDown();
+      // The group member that led the generation before leads again: its own leadership goes on after a
+      // rebalance. A new member id means it was dropped from the group meanwhile, and another may have led.
+      const continues = leads && this.leaderMemberId === e.payload.memberId;
+      this.leaderMemberId = leads ? e.payload.memberId : null;
+      if (leads && !continues) this.changeLeadership(false);
+      this.changeLeadership(leads);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.leader, fromBeginning: false });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        if (!this.leader || message.value === null) return;
+        // The group's word, not this.leader: a request must not be dropped while the previous change settles.
+        if (!this.leading || message.value === null) return;
         let parsed: z.infer<typeof RequestShape>;
         try {
           parsed = RequestShape.parse(JSON.parse(message.value.toString()));
@@ -739,7 +790,23 @@ export class ScaleOutMember {
     });
   }
 
+  /**
+   * Leadership changes run one after another, in the order the group reported them: a step-down still
+   * closing the runs producer must not close its successor's (that left a leader that ran every tick but
+   * published none of them).
+   */
+  private changeLeadership(leads: boolean): void {
+    if (leads === this.leading) return;
+    this.leading = leads;
+    if (!leads) this.leader = false;
+    this.leadershipChange = this.leadershipChange
+      .then(() => (leads ? this.becomeLeader() : this.stepDown()))
+      .catch((err: unknown) => this.o.log.error({ err: String(err) }, leads ? 'could not take up the leadership' : 'could not step down cleanly'));
+  }
+
   private async becomeLeader(): Promise<void> {
+    // Superseded while waiting for the previous change: the group has already moved on.
+    if (!this.leading) return;
     this.leader = true;
     if (this.tenureEnded) this.leaderships++;
     this.tenureEnded = false;
@@ -750,6 +817,12 @@ export class ScaleOutMember {
     // The leader's id fences a former leader's producer: its late runs never land.
     this.runsProducer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
     await this.runsProducer.connect();
+    // Fence the former leader before reading the runs topic to its end (the first transaction initialises
+    // the id; an empty one is aborted without a request): a run it published after this member's first read
+    // would otherwise get its number again from this member.
+    await (await this.runsProducer.transaction()).abort();
+    await this.runsReader?.readToEnd();
+    if (!this.leader) return;
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
       if (m.value === null) return;
       try {

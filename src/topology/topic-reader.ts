@@ -20,6 +20,8 @@ export class TopicReader {
   private consumer: Consumer | null = null;
   private readonly groupId: string;
   private readonly remaining = new Map<number, bigint>();
+  /** Per partition, the offset after the last batch fetched, transaction markers and aborted records included. */
+  private readonly position = new Map<number, bigint>();
   private stopped = false;
 
   constructor(
@@ -50,6 +52,11 @@ export class TopicReader {
     this.check();
     const consumer = this.kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, maxBytesPerPartition: 64 * 1024 * 1024 });
     this.consumer = consumer;
+    // kafkajs reports a batch of only markers or aborted records here, never to eachBatch.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const after = BigInt(e.payload.lastOffset) + 1n;
+      if (after > (this.position.get(e.payload.partition) ?? 0n)) this.position.set(e.payload.partition, after);
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await consumer.run({
@@ -68,6 +75,15 @@ export class TopicReader {
         await heartbeat();
       },
     });
+  }
+
+  /** Resolves once this reader has passed the topic's end as it is now (read after a fence: final). */
+  async readToEnd(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect());
+    const behind = () => ends.some((o) => BigInt(o.high) > BigInt(o.low) && (this.position.get(o.partition) ?? 0n) < BigInt(o.high));
+    while (behind() && !this.stopped) await new Promise((r) => setTimeout(r, 100));
   }
 
   private check(): void {

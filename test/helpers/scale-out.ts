@@ -2,6 +2,7 @@
  * Members of one scale-out application as real processes (test/topology/): their environment, the
  * offline replay they must agree with, and waiting for a requested run to reach every member.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
@@ -46,34 +47,62 @@ export async function replayReference(): Promise<{ vmClusters: Record<string, st
   return { vmClusters, tenantClusters, features };
 }
 
-/** A searching run requested from one member; resolves once every member serves that run. */
-export async function requestedRun(members: ServiceProcess[], timeoutMs = 60_000): Promise<Assignments[]> {
-  const before = await Promise.all(members.map(async (m) => (await stats(m.url)).latest_run_id));
-  // A member that is running (the leader, catching up on ticks after a failover) answers with that run and
-  // posts no request (`started: false`): ask again until a request is posted.
-  await waitFor(
-    async () => {
-      const res = await fetch(`${members[0]!.url}/v1/recluster`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ search: true }),
-      });
-      expect(res.status).toBe(202);
-      const { started } = (await res.json()) as { started: boolean };
-      return started ? true : undefined;
-    },
-    timeoutMs,
-    'a run request posted',
-  );
-  const runId = await waitFor(
-    async () => {
-      const { body } = await getJson<{ runs: Array<{ run_id: string; reason: string }> }>(`${members[0]!.url}/v1/runs`);
-      const newest = body.runs[0];
-      return newest !== undefined && newest.reason === 'request' && newest.run_id !== before[0] ? newest.run_id : undefined;
-    },
-    timeoutMs,
-    'the requested run',
-  );
-  await waitFor(async () => ((await Promise.all(members.map(async (m) => (await stats(m.url)).latest_run_id === runId))).every(Boolean) ? true : undefined), timeoutMs, `${runId} on every member`);
-  return Promise.all(members.map(async (m) => (await getJson<Assignments>(`${m.url}/v1/assignments`)).body));
+/**
+ * A searching run requested from one member, once every member serves it as its latest run: their
+ * assignments. On the leader a request while a run is in flight answers with that run (`started: false`), as
+ * one process does; and a tick that was pending when the request came may run after it, on less data. Either
+ * way it asks again, until the requested run is the latest everywhere.
+ */
+export async function requestedRun(members: ServiceProcess[], timeoutMs = 120_000): Promise<Assignments[]> {
+  const first = members[0]!.url;
+  const deadline = Date.now() + timeoutMs;
+  const left = (): number => Math.max(1, deadline - Date.now());
+  const runNumber = (id: string | null): number => (id === null ? 0 : Number(id.replace(/^run-/, '')));
+  let before = (await stats(first)).latest_run_id;
+  for (;;) {
+    const res = await fetch(`${first}/v1/recluster`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ search: true }),
+    });
+    expect(res.status).toBe(202);
+    const { run_id, started } = (await res.json()) as { run_id: string; started: boolean };
+    if (!started) {
+      await waitFor(async () => (runNumber((await stats(first)).latest_run_id) >= runNumber(run_id) ? true : undefined), left(), `the run in flight (${run_id})`);
+      continue;
+    }
+    const runId = await waitFor(
+      async () => {
+        const { body } = await getJson<{ runs: Array<{ run_id: string; reason: string }> }>(`${first}/v1/runs`);
+        const asked = body.runs.find((r) => r.reason === 'request' && runNumber(r.run_id) > runNumber(before));
+        return asked?.run_id;
+      },
+      left(),
+      'the requested run',
+    );
+    const latest = await waitFor(
+      async () => {
+        const ids = await Promise.all(members.map(async (m) => (await stats(m.url)).latest_run_id));
+        return ids.every((id) => runNumber(id) >= runNumber(runId)) ? ids : undefined;
+      },
+      left(),
+      `${runId} on every member`,
+    );
+    const served = await Promise.all(members.map(async (m) => (await getJson<Assignments>(`${m.url}/v1/assignments`)).body));
+    if (latest.every((id) => id === runId) && served.every((a) => a.run_id === runId)) return served;
+    before = runId;
+  }
+}
+
+/** Every member's whole log, for whoever reads a failure: test-output/scale-out/<test>-member-<i>.log. */
+export function keepLogs(test: string, members: () => ServiceProcess[]): void {
+  mkdirSync('test-output/scale-out', { recursive: true });
+  for (const [i, m] of members().entries()) writeFileSync(`test-output/scale-out/${test}-member-${i}.log`, m.output());
+}
+
+/** A gauge's value from a member's /metrics (NaN when it is missing). */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
 }

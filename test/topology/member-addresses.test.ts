@@ -55,6 +55,11 @@ describe('the shared address table', () => {
       single.ingestMessage(m.topic, m.value, `m${i}`);
       if (single.runDue()) single.runInput();
     }
+    // One process holds address-only flows with an unknown private end for attributes that may still come
+    // (docs/exporters.md); a member's router routes them at once (docs/scale-out.md). No attributes come
+    // after these flows: once the process settles what it held, both have applied the same flows.
+    expect(single.held.size).toBeGreaterThan(0);
+    single.releaseHeld();
     const expected = single.runInput();
     expect(single.addresses.counters.endsByAddress).toBeGreaterThan(1000);
 

@@ -1,0 +1,38 @@
+/**
+ * The order in which vitest hands test files to its workers. vitest runs the files it has timed before
+ * longest first, but a fresh clone (`.ci/run`) has no timings: it would start them in directory order, and
+ * a few-minute file picked up last leaves the other workers idle until it ends. The files below take most of
+ * a full run's time (measured, docs/testing.md): they start first, in this order, and the short files fill
+ * the workers around them.
+ */
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** Longest first, from a full run's per-file durations. */
+export const LONG_FILES: readonly string[] = [
+  'test/e2e/scale-out-members.test.ts',
+  'test/e2e/scale-out-failover.test.ts',
+  'test/e2e/schemathesis.test.ts',
+  'test/e2e/broker-faults.test.ts',
+  'test/e2e/crash-recovery.test.ts',
+  'test/http/ui/dashboard.test.ts',
+  'test/e2e/soak.test.ts',
+  'test/e2e/dist.test.ts',
+  'test/kafka/sasl.test.ts',
+  'test/replay/replay.test.ts',
+  'test/kafka/produce.test.ts',
+  'test/e2e/image-user.test.ts',
+  'test/replay/address-attribution.test.ts',
+  'test/e2e/live-service.test.ts',
+];
+
+export class LongFilesFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification): number => {
+      const i = LONG_FILES.findIndex((path) => spec.moduleId.endsWith(`/${path}`));
+      return i < 0 ? LONG_FILES.length : i;
+    };
+    // A stable sort: the other files keep vitest's own order (its timings, when it has them).
+    return sorted.map((spec, i) => ({ spec, i, r: rank(spec) })).sort((a, b) => a.r - b.r || a.i - b.i).map(({ spec }) => spec);
+  }
+}
