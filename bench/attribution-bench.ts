@@ -53,7 +53,7 @@ async function mapEvents(path: string): Promise<MapEvent[]> {
   const resolve = map.resolve.bind(map);
   map.observe = (a) => {
     events.push({ vm: a, flow: null });
-    observe(a);
+    return observe(a);
   };
   // Every look-up, a held flow's again when it is released included.
   map.resolve = (f) => {

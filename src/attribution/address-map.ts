@@ -103,10 +103,10 @@ export class AddressMap {
    * the same address moves the claim's start back (late attributes are honoured for the flows still to
    * come); one with another address records that earlier hold as an ended claim.
    */
-  observe(a: VmAttributes): void {
+  observe(a: VmAttributes): boolean {
     const deletedAt = this.deleted.get(a.vmId);
     if (deletedAt !== undefined) {
-      if (a.ts <= deletedAt) return;
+      if (a.ts <= deletedAt) return false;
       // A newer message than the deletion: the id came back, as the fleet state treats it.
       this.deleted.delete(a.vmId);
     }
@@ -114,25 +114,27 @@ export class AddressMap {
     if (a.state === 'deleted') {
       this.remember(a.vmId, a.ts);
       if (current !== undefined && a.ts >= current.from) this.end(current, a.ts);
-      return;
+      return false;
     }
     // Producers leave optional fields out of some messages: a message without an address is not taken as
     // the VM giving its address up; only a deletion or another address ends a claim.
-    if (a.ip === null) return;
+    if (a.ip === null) return false;
     const vpc = a.vpcId ?? '';
     if (current !== undefined) {
       if (current.ip === a.ip && current.vpc === vpc && current.vni === a.vni) {
-        if (a.ts < current.from) current.from = a.ts;
-        return;
+        if (a.ts >= current.from) return false;
+        current.from = a.ts;
+        return true;
       }
       if (a.ts < current.from) {
-        this.add({ vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, to: current.from });
-        return;
+        return this.add({ vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, to: current.from });
       }
       this.end(current, a.ts);
     }
     const claim: Claim = { vmId: a.vmId, vpc, vni: a.vni, ip: a.ip, from: a.ts, to: Number.POSITIVE_INFINITY };
-    if (this.add(claim)) this.open.set(a.vmId, claim);
+    if (!this.add(claim)) return false;
+    this.open.set(a.vmId, claim);
+    return true;
   }
 
   /**

@@ -62,8 +62,15 @@ export class HeldFlows {
   /** The held flows by each of their addresses, so that a claim finds the flows it may resolve. */
   private readonly byAddress = new Map<string, Set<HeldFlow>>();
   private heldBytes = 0;
-  /** No held flow is older than this (a lower bound; exact after each `takeOlderThan`). */
-  private earliest = Number.POSITIVE_INFINITY;
+  /**
+   * Every held flow's entry by event time, a binary min-heap: expiring the oldest must not scan all that is
+   * held (it did, once per flow, and cost a third of ingest on address-only traffic). A flow taken out by
+   * address leaves its entry behind; `arrival` tells a live entry from a stale one.
+   */
+  private readonly byTime: Array<{ ts: number; arrival: number; h: HeldFlow }> = [];
+  /** Each held flow's arrival number: its order among the held, and the mark of its live heap entry. */
+  private readonly arrivals = new Map<HeldFlow, number>();
+  private nextArrival = 0;
   readonly counters: HeldFlowCounters = emptyHeldFlowCounters();
 
   constructor(readonly config: HeldFlowsConfig) {}
@@ -84,7 +91,9 @@ export class HeldFlows {
     this.heldBytes += bytes;
     this.index(h.flow.srcIp, h);
     if (h.flow.dstIp !== h.flow.srcIp) this.index(h.flow.dstIp, h);
-    if (h.flow.ts < this.earliest) this.earliest = h.flow.ts;
+    const arrival = this.nextArrival++;
+    this.arrivals.set(h, arrival);
+    this.push({ ts: h.flow.ts, arrival, h });
     return true;
   }
 
@@ -99,16 +108,15 @@ export class HeldFlows {
 
   /** Takes out the held flows with an event time before `before`, in arrival order. */
   takeOlderThan(before: number): HeldFlow[] {
-    if (!(this.earliest < before)) return [];
-    const out: HeldFlow[] = [];
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const h of this.items) {
-      if (h.flow.ts < before) out.push(h);
-      else if (h.flow.ts < earliest) earliest = h.flow.ts;
+    const out: Array<{ arrival: number; h: HeldFlow }> = [];
+    while (this.byTime.length > 0 && this.byTime[0]!.ts < before) {
+      const e = this.pop();
+      if (this.arrivals.get(e.h) === e.arrival) out.push(e);
     }
-    for (const h of out) this.remove(h);
-    this.earliest = earliest;
-    return out;
+    if (out.length === 0) return [];
+    out.sort((x, y) => x.arrival - y.arrival);
+    for (const e of out) this.remove(e.h);
+    return out.map((e) => e.h);
   }
 
   /** The latest event time held (-Infinity when none): with the watermark, where the hold's time stands. */
@@ -142,6 +150,9 @@ export class HeldFlows {
 
   private remove(h: HeldFlow): void {
     if (!this.items.delete(h)) return;
+    this.arrivals.delete(h);
+    // Stale entries would pile up while flows leave by address; rebuilt from the live ones when they dominate.
+    if (this.byTime.length > 64 && this.byTime.length > 4 * this.items.size) this.rebuildHeap();
     this.heldBytes -= heldFlowBytes(h);
     for (const ip of [h.flow.srcIp, h.flow.dstIp]) {
       const set = this.byAddress.get(ip);
@@ -150,4 +161,46 @@ export class HeldFlows {
       if (set.size === 0) this.byAddress.delete(ip);
     }
   }
+
+  private rebuildHeap(): void {
+    const live = this.byTime.filter((e) => this.arrivals.get(e.h) === e.arrival);
+    this.byTime.length = 0;
+    for (const e of live) this.push(e);
+  }
+
+  private push(e: { ts: number; arrival: number; h: HeldFlow }): void {
+    const heap = this.byTime;
+    let i = heap.push(e) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): { ts: number; arrival: number; h: HeldFlow } {
+    const heap = this.byTime;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && earlier(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && earlier(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function earlier(a: { ts: number; arrival: number }, b: { ts: number; arrival: number }): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && a.arrival < b.arrival);
 }

@@ -138,8 +138,9 @@ export class Pipeline {
         const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
         if (refused) this.reject(refused, index, raw);
         else {
-          this.addresses.observe(a);
-          if (a.ip !== null && this.held.size > 0) for (const h of this.held.takeFor(a.ip)) this.settleHeld(h, false);
+          // Only a claim that is new, or reaches further back, can attribute a held flow: the same claim
+          // sent again (attributes repeat with every CPU or state change) leaves the held flows where they are.
+          if (this.addresses.observe(a) && a.ip !== null && this.held.size > 0) for (const h of this.held.takeFor(a.ip)) this.settleHeld(h, false);
         }
       },
       tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
