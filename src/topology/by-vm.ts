@@ -53,7 +53,7 @@ const KIND = { out: 1, in: 2, vm: 3, mark: 4, tick: 5, request: 6 } as const;
 /** Integers from -1 up to this travel as varints (exact in a double), anything else as a float64. */
 const MAX_VARINT_INT = 2 ** 53 - 4;
 
-class Writer {
+class ByVmWriter {
   buf: Buffer;
   pos = 0;
   private readonly strings = new Map<string, number>();
@@ -135,7 +135,7 @@ class Writer {
   }
 }
 
-class Reader {
+class ByVmReader {
   pos = 0;
   private readonly strings: string[] = [];
 
@@ -209,7 +209,7 @@ class Reader {
 
 /** One by-VM message: the records in order; a tick or a request only as the last one. */
 export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
-  const w = new Writer(64 + 96 * records.length);
+  const w = new ByVmWriter(64 + 96 * records.length);
   w.byte(BY_VM_FORMAT);
   w.varint(records.length);
   for (const r of records) {
@@ -246,7 +246,7 @@ export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
 /** The records of a by-VM message, or null when it is not one of ours (counted by the caller, never applied). */
 export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
   try {
-    const rd = new Reader(bytes);
+    const rd = new ByVmReader(bytes);
     if (rd.byte() !== BY_VM_FORMAT) return null;
     const count = rd.varint();
     // Every record takes at least one byte: a count beyond that is not ours (and must not allocate).

@@ -282,7 +282,7 @@ export class ScaleOutMember {
     await this.startRoute();
     await this.startLeader();
     service.on('run', () => void this.publishRun());
-    this.statsTimer = setInterval(() => void this.refreshStats(), 2000);
+    this.statsTimer = setInterval(() => void this.refreshStats().catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not refresh the member stats')), 2000);
     this.statsTimer.unref();
   }
 
@@ -896,7 +896,11 @@ export class ScaleOutMember {
   private publishRun(): Promise<void> {
     const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...this.current };
     this.runAttributes = new Map(this.current.attributes);
-    this.publishing = this.publishing.then(() => this.writeRun(record));
+    // The chain must never reject: a rejected link would stop every later run from being published, and the
+    // rejection, unhandled, would end the process.
+    this.publishing = this.publishing
+      .then(() => this.writeRun(record))
+      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
     return this.publishing;
   }
 
