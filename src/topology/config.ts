@@ -52,6 +52,9 @@ export function topologyGroups(appId: string): { route: string; window: string; 
   return { route: `${appId}-route`, window: `${appId}-window`, leader: `${appId}-leader` };
 }
 
+/** The shortest session timeout a member takes (the broker must allow it: group.min.session.timeout.ms). */
+export const MIN_SESSION_TIMEOUT_MS = 1000;
+
 const Env = z.object({
   SCALE_OUT_APP_ID: z
     .string()
@@ -61,7 +64,9 @@ const Env = z.object({
     .refine((id) => isValidTopicName(`${id}-window-changelog`), 'letters, digits, ".", "_" and "-" only'),
   SCALE_OUT_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(12),
   SCALE_OUT_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(16).default(1),
-  SCALE_OUT_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+  // The floor is the client's, not the broker's: a broker accepts sessions from its
+  // group.min.session.timeout.ms (6000 by default) up; a test broker set lower lets a test fail over in seconds.
+  SCALE_OUT_SESSION_TIMEOUT_MS: z.coerce.number().int().min(MIN_SESSION_TIMEOUT_MS).max(300_000).default(30_000),
 });
 
 export class TopologyEnvError extends Error {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Consumer, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -23,6 +23,7 @@ import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
+import { stickyLeaderAssigner } from './leader-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { type Routed, Router, type RouterState } from './router.ts';
@@ -53,7 +54,7 @@ export interface MemberStatus {
   /** By-VM partitions whose windows this member holds. */
   partitions: number[];
   vms: number;
-  /** Times this member took over the leadership (not a rebalance that gave it back to this member). */
+  /** Tenures of this member as the leader (docs/scale-out.md, "Who leads"): a rebalance it leads through is not one. */
   leaderships: number;
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
@@ -110,6 +111,19 @@ const TRANSACTION_TIMEOUT_MS = 15_000;
  */
 const CHECKPOINT_EVERY_MS = 10_000;
 
+/**
+ * A stage consumer's timing, from the session timeout. kafkajs heartbeats between fetches only, and a fetch
+ * of an idle partition waits up to maxWaitTimeInMs for data: above a third of a short session (a test's few
+ * seconds) a member would miss it while alive, and the group would move its partitions for nothing.
+ */
+function groupTiming(t: TopologyConfig): { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number } {
+  return {
+    sessionTimeout: t.sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(t.sessionTimeoutMs / 3)),
+    maxWaitTimeInMs: Math.min(5000, Math.floor(t.sessionTimeoutMs / 4)),
+  };
+}
+
 const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
 /** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
 const LARGE = [{ name: 'max.message.bytes', value: String(64 * 1024 * 1024) }];
@@ -142,15 +156,15 @@ export class ScaleOutMember {
   private leader = false;
   /** What the leader group last said: whether this member holds the leader partition. */
   private leading = false;
-  /** This member's id in the leader group while it holds the leader partition. */
+  /**
+   * This member's id in the leader group while it holds the leader partition: its tenure. The sticky
+   * assigner (leader-assignment.ts) keeps the partition with it while it keeps this id.
+   */
   private leaderMemberId: string | null = null;
   private leadershipChange: Promise<void> = Promise.resolve();
   private leaderships = 0;
-  /**
-   * False while no other member has published a run since this member last led: a rebalance that hands
-   * the leadership straight back (a member joining) is the same tenure, not a failover.
-   */
-  private tenureEnded = true;
+  /** The newest run read from the runs topic (any member's): what a run that could not be published gives way to. */
+  private lastPublished: PublishedRun | null = null;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
   /** Features per tick (or request) and partition, on the leader, until every partition has published. */
@@ -344,7 +358,7 @@ export class ScaleOutMember {
 
   private async startRoute(): Promise<void> {
     const { kafka, pipeline, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.route, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    const consumer = kafka.consumer({ groupId: this.groups.route, ...groupTiming(topology) });
     this.routeConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.route = true;
@@ -491,7 +505,7 @@ export class ScaleOutMember {
 
   private async startWindow(): Promise<void> {
     const { kafka, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.window, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    const consumer = kafka.consumer({ groupId: this.groups.window, ...groupTiming(topology) });
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
@@ -508,7 +522,7 @@ export class ScaleOutMember {
         this.windowProducers.delete(p);
         void producer?.disconnect().catch(() => undefined);
       }
-      if ([...mine].some((p) => !this.windows.has(p))) this.restoring ??= this.restore().finally(() => (this.restoring = null));
+      if ([...mine].some((p) => !this.windows.has(p))) void this.restoreAssigned();
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
@@ -517,8 +531,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         const p = batch.partition;
         while (!this.windows.has(p)) {
-          this.restoring ??= this.restore().finally(() => (this.restoring = null));
-          await this.restoring;
+          await this.restoreAssigned();
           if (!this.assignedWindows.has(p)) return;
         }
         const state = this.windows.get(p)!;
@@ -616,6 +629,29 @@ export class ScaleOutMember {
     return producer;
   }
 
+  /**
+   * The restore of the partitions assigned and not held, shared by whoever asks. It never rejects: started
+   * from a group event that nobody awaits, a broker fault in it (KafkaJSConnectionClosedError) was an
+   * unhandled rejection that ended the member. A failed restore is logged, and the partition's next batch
+   * tries again a moment later, with new producers (a failed fence may leave one inside a transaction).
+   */
+  private restoreAssigned(): Promise<void> {
+    this.restoring ??= this.restore()
+      .catch(async (err: unknown) => {
+        const missing = [...this.assignedWindows].filter((p) => !this.windows.has(p));
+        this.o.log.error({ err: String(err), partitions: missing }, `could not restore partitions of ${this.topics.byVm}: trying again`);
+        for (const p of missing) {
+          void this.windowProducers.get(p)?.disconnect().catch(() => undefined);
+          this.windowProducers.delete(p);
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      })
+      .finally(() => {
+        this.restoring = null;
+      });
+    return this.restoring;
+  }
+
   /** The newest checkpoint of every assigned partition not held yet, in one read of the changelog. */
   private async restore(): Promise<void> {
     const wanted = new Set([...this.assignedWindows].filter((p) => !this.windows.has(p)));
@@ -647,9 +683,12 @@ export class ScaleOutMember {
       },
       wanted,
     );
-    await reader.start();
-    await reader.caughtUp;
-    await reader.stop();
+    try {
+      await reader.start();
+      await reader.caughtUp;
+    } finally {
+      await reader.stop();
+    }
     const admin = this.o.kafka.admin();
     await admin.connect();
     const extents = await admin.fetchTopicOffsets(this.topics.byVm).finally(() => admin.disconnect());
@@ -755,19 +794,27 @@ export class ScaleOutMember {
 
   private async startLeader(): Promise<void> {
     const { kafka, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.leader, sessionTimeout: topology.sessionTimeoutMs, heartbeatInterval: Math.min(3000, topology.sessionTimeoutMs / 3) });
+    const consumer = kafka.consumer({
+      groupId: this.groups.leader,
+      ...groupTiming(topology),
+      // The sticky assigner first; round-robin is what a member of an older version offers.
+      partitionAssigners: [stickyLeaderAssigner(() => this.leaderMemberId), PartitionAssigners.roundRobin],
+    });
     this.leaderConsumer = consumer;
-    // Out of the group (a rebalance, a missed session) means possibly no longer the leader: stop at once
-    // rather than run beside a successor; the next join says whether this member leads again.
-    consumer.on(consumer.events.REBALANCING, () => this.changeLeadership(false));
+    // One rule (docs/scale-out.md, "Who leads"): a tenure is the leader partition held under one member id
+    // of the group. Kept through a rebalance (a member joining or leaving), the member leads on, without a
+    // pause: no other member can have held the partition meanwhile. Under a new id (it was dropped from the
+    // group), another member may have led and fenced it: it steps down, and takes the leadership afresh if
+    // the group gives it back. A rebalance alone stops nothing: a member that lost the leadership without
+    // knowing yet is fenced by its successor's runs producer and publishes nothing.
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const leads = (e.payload.memberAssignment[this.topics.leader] ?? []).length > 0;
-      // The group member that led the generation before leads again: its own leadership goes on after a
-      // rebalance. A new member id means it was dropped from the group meanwhile, and another may have led.
       const continues = leads && this.leaderMemberId === e.payload.memberId;
       this.leaderMemberId = leads ? e.payload.memberId : null;
-      if (leads && !continues) this.changeLeadership(false);
-      this.changeLeadership(leads);
+      this.o.log.info({ member_id: e.payload.memberId, leads, continues }, `joined ${this.groups.leader}`);
+      if (continues) return;
+      this.changeLeadership(false);
+      if (leads) this.changeLeadership(true);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.leader, fromBeginning: false });
@@ -808,8 +855,7 @@ export class ScaleOutMember {
     // Superseded while waiting for the previous change: the group has already moved on.
     if (!this.leading) return;
     this.leader = true;
-    if (this.tenureEnded) this.leaderships++;
-    this.tenureEnded = false;
+    this.leaderships++;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
     if (!this.leader) return;
@@ -882,35 +928,41 @@ export class ScaleOutMember {
       this.lastRunTick = Math.max(this.lastRunTick, passed);
     }
     this.pending.delete(chosen[0]);
-    this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts) };
+    this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts), parts };
     const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
     this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
   }
 
-  private current: { tick: number | null; request: string | null; attributes: Array<[string, VmAttributes]> } = { tick: null, request: null, attributes: [] };
+  /** The run in flight: what it answers, and the features it was gathered from (gathered again if it cannot be published). */
+  private current: { tick: number | null; request: string | null; attributes: Array<[string, VmAttributes]>; parts: PartitionFeatures[] } = { tick: null, request: null, attributes: [], parts: [] };
 
   /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
   private publishing: Promise<void> = Promise.resolve();
 
   private publishRun(): Promise<void> {
-    const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...this.current };
+    const { parts, ...answered } = this.current;
+    const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...answered };
     this.runAttributes = new Map(this.current.attributes);
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
-      .then(() => this.writeRun(record))
+      .then(() => this.writeRun(record, parts))
       .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
     return this.publishing;
   }
 
-  private async writeRun(record: PublishedRun): Promise<void> {
+  private async writeRun(record: PublishedRun, parts: PartitionFeatures[]): Promise<void> {
     const producer = this.runsProducer;
+    const runId = record.state.latest?.runId;
     if (!this.leader || producer === null) {
-      this.o.log.warn({ run_id: record.state.latest?.runId }, `not the leader any more: the run is not published to ${this.topics.runs}`);
+      this.o.log.warn({ run_id: runId }, `not the leader any more: the run is not published to ${this.topics.runs}`);
+      this.unpublished(record, parts, this.lastRunTick);
       return;
     }
+    // Marked before the transaction: features of the same tick arriving meanwhile must not start it again.
     const { tick, request } = record;
+    const tickBefore = this.lastRunTick;
     if (tick !== null) this.lastRunTick = Math.max(this.lastRunTick, tick);
     if (request !== null) this.answered.add(request);
     try {
@@ -923,9 +975,44 @@ export class ScaleOutMember {
         throw err;
       }
     } catch (err) {
-      this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, `could not publish the run to ${this.topics.runs}`);
+      this.o.log.error({ err: String(err), run_id: runId }, `could not publish the run to ${this.topics.runs}`);
+      // A producer whose abort failed too stays inside its transaction for good (kafkajs refuses a new one):
+      // the next run gets a new producer, which fences this one. A fenced one means another member leads:
+      // the group says so at the next join, and this member must not fence the true leader meanwhile.
+      if (this.runsProducer === producer && !isFenced(err)) await this.renewRunsProducer(producer);
+      this.unpublished(record, parts, tickBefore);
+      return;
     }
+    this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
     this.runPending();
+  }
+
+  /**
+   * A run that did not reach the runs topic: no other member has it. The service goes back to the newest
+   * published run, so that this member serves (and numbers its next run after) what every member serves,
+   * and, while it leads, the run's features wait to be run again (a request someone waits for is not lost).
+   */
+  private unpublished(record: PublishedRun, parts: PartitionFeatures[], tickBefore: number): void {
+    if (this.lastPublished !== null) this.o.service.restoreState(this.lastPublished.state);
+    if (record.request !== null) this.answered.delete(record.request);
+    // Unless a run published since has answered a later tick.
+    if (record.tick !== null && this.lastRunTick === record.tick) this.lastRunTick = Math.max(tickBefore, this.lastPublished?.tick ?? Number.NEGATIVE_INFINITY);
+    if (!this.leading || parts.length === 0) return;
+    const key = record.tick !== null ? `t${record.tick}` : `q${record.request}`;
+    if (!this.pending.has(key)) this.pending.set(key, new Map(parts.map((f) => [f.partition, f])));
+  }
+
+  /** A new runs producer in place of one left in a failed transaction (its first transaction fences the old one). */
+  private async renewRunsProducer(old: Producer): Promise<void> {
+    await old.disconnect().catch(() => undefined);
+    const producer = this.o.kafka.producer({ transactionalId: `${this.groups.leader}-runs`, transactionTimeout: TRANSACTION_TIMEOUT_MS, idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, 'could not connect a new runs producer: the next run tries again');
+    }
+    if (this.runsProducer === old) this.runsProducer = producer;
+    else await producer.disconnect().catch(() => undefined);
   }
 
   /** A run published by the leader (this member or another): served from now on. */
@@ -933,8 +1020,8 @@ export class ScaleOutMember {
     if (run.tick !== null) this.lastRunTick = Math.max(this.lastRunTick, run.tick);
     if (run.request !== null) this.answered.add(run.request);
     // This member's own run is in its service already; any other member's (a successor's) replaces its own.
+    this.lastPublished = run;
     if (run.member === this.memberId) return;
-    this.tenureEnded = true;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);
   }
@@ -970,6 +1057,15 @@ export class ScaleOutMember {
     // A run the leader could not start while another was in flight is started now.
     if (this.leader) this.runPending();
   }
+}
+
+/** Whether a producer's error (or its cause) says that another producer with its transactional id fenced it. */
+function isFenced(err: unknown): boolean {
+  for (let e: unknown = err; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED') return true;
+  }
+  return false;
 }
 
 /** Retries what fails while topics are being created (no leader yet): a few seconds at most. */

@@ -3,22 +3,20 @@
  * real processes on the shared test broker: nothing is lost or counted twice, and run and cluster ids go on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/contract/topics.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient } from '../helpers/kafka.ts';
+import { sharedTestKafka } from '../helpers/kafka.ts';
 import { agreement, featuresOf, SMALL_RECORDS, stats, waitForRecords } from '../helpers/reliability.ts';
-import { keepLogs, memberEnv, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
-import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
+import { type MemberProcesses, memberProcesses, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
+import { getJson, type ServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 let kafka: { brokers: string };
-const processes: ServiceProcess[] = [];
+let app: MemberProcesses | undefined;
 
 beforeAll(async () => {
   kafka = await sharedTestKafka();
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of processes) await p.stop('SIGKILL');
+  await app?.stopAll();
 }, 60_000);
 
 interface RunSummary {
@@ -31,18 +29,15 @@ const runNumber = (id: string): number => Number(id.replace(/^run-/, ''));
 
 describe('members that die and join mid-stream', () => {
   it('kill -9 of a member, then of the leader, and a fourth member joining: nothing lost or doubled, run and cluster ids continue', async ({ onTestFailed }) => {
-    const { topics, env } = await createServiceInputs(kafka.brokers, 'scalefail');
-    const member = memberEnv(env, 'scalefail');
-    const members = await Promise.all([0, 1, 2].map(() => startServiceProcess(member)));
-    processes.push(...members);
-    const everyMember = [...members];
-    onTestFailed(() => keepLogs('failover', () => everyMember));
+    const started = Date.now();
+    const phases: string[] = [];
+    const phase = (what: string) => phases.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    app = await memberProcesses(kafka.brokers, 'scalefail', 3);
+    const members = [...app.members];
+    onTestFailed(() => app?.keepLogs());
+    phase('three members up');
     const reference = replayReference();
-    const produced = produceTrace(
-      'fixtures/small.jsonl.gz',
-      { rate: 4000, topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant } },
-      testKafkaClient(kafka.brokers, 'scalefail-producer'),
-    );
+    const produced = app.produce(4000);
     const leaderOf = async (alive: ServiceProcess[]): Promise<ServiceProcess | undefined> => {
       for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
       return undefined;
@@ -56,25 +51,30 @@ describe('members that die and join mid-stream', () => {
     const firstLeader = await waitFor(() => leaderOf(members), 30_000, 'a leader');
     const victim = members.find((m) => m !== firstLeader)!;
     for (const m of members) if (m.child.exitCode !== null) throw new Error(`a member exited with ${m.child.exitCode}:\n${m.output().slice(-5000)}`);
+    phase('15,000 flows routed');
     expect(await victim.stop('SIGKILL')).toBe(null);
     let alive = members.filter((m) => m !== victim);
 
     await flowsAtLeast(alive[0]!, 40_000);
-    // The leader has published runs: the next leader must continue them.
+    // The leader has published runs (read on the other survivor: on the leader, a run may not be published yet):
+    // the next leader must continue them.
+    const survivor = alive.find((m) => m !== firstLeader)!;
     const before = await waitFor(async () => {
-      const { body } = await getJson<{ runs: RunSummary[] }>(`${firstLeader.url}/v1/runs`);
+      const { body } = await getJson<{ runs: RunSummary[] }>(`${survivor.url}/v1/runs`);
       return body.runs.length > 0 ? body.runs[0] : undefined;
     }, 60_000, 'a published run');
+    phase('40,000 flows routed and a run published');
     expect(await firstLeader.stop('SIGKILL')).toBe(null);
     alive = alive.filter((m) => m !== firstLeader);
-    const joiner = await startServiceProcess(member);
-    processes.push(joiner);
-    everyMember.push(joiner);
+    const joiner = await app.start();
     alive.push(joiner);
+    phase('the fourth member up');
 
     await produced;
     for (const m of alive) await waitForRecords(m.url, SMALL_RECORDS, 150_000);
+    phase('every record routed');
     const served = await requestedRun(alive);
+    phase('the requested run on every member');
     const expected = await reference;
     for (const s of served) {
       expect(s.vm_clusters).toEqual(served[0]!.vm_clusters);
@@ -84,7 +84,7 @@ describe('members that die and join mid-stream', () => {
     const vmIds = Object.keys(expected.vmClusters).sort();
     const got = await featuresOf(joiner.url, vmIds);
     if (JSON.stringify(got) !== JSON.stringify(expected.features)) {
-      const logs = [...members, joiner].map((m, i) => `--- ${i}\n${m.output().split('\n').filter((l) => /holding|"level":(40|50)|leader/.test(l)).join('\n')}`);
+      const logs = app.members.map((m, i) => `--- ${i}\n${m.output().split('\n').filter((l) => /holding|"level":(40|50)|leader/.test(l)).join('\n')}`);
       console.log(logs.join('\n'), JSON.stringify(await stats(joiner.url)));
     }
     expect(got).toEqual(expected.features);
@@ -99,5 +99,7 @@ describe('members that die and join mid-stream', () => {
     expect(after[0]!.previous_run_id).toBe(before.run_id);
     const newLeader = await waitFor(() => leaderOf(alive), 30_000, 'the new leader');
     expect(await metric(newLeader.url, 'alcor_scale_out_leaderships')).toBe(1);
+    // Where the time goes, for docs/testing.md.
+    console.log(`failover test: ${phases.join(', ')}`);
   }, 480_000);
 });

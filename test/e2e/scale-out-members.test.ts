@@ -4,37 +4,28 @@
  * (Members that die and join: scale-out-failover.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceTrace } from '../../src/kafka/produce-trace.ts';
-import { defaultTopics } from '../../src/contract/topics.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient } from '../helpers/kafka.ts';
+import { sharedTestKafka } from '../helpers/kafka.ts';
 import { agreement, featuresOf, SMALL_RECORDS, waitForRecords } from '../helpers/reliability.ts';
-import { keepLogs, memberEnv, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
-import { type ServiceProcess, startServiceProcess } from '../helpers/service-process.ts';
+import { type MemberProcesses, memberProcesses, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
 
 let kafka: { brokers: string };
-const processes: ServiceProcess[] = [];
+let app: MemberProcesses | undefined;
 
 beforeAll(async () => {
   kafka = await sharedTestKafka();
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of processes) await p.stop('SIGKILL');
+  await app?.stopAll();
 }, 60_000);
 
 describe('three members of one application', () => {
   it('share the partitions, and each serves the offline replay\'s clusters and features', async ({ onTestFailed }) => {
-    const { topics, env } = await createServiceInputs(kafka.brokers, 'scale3');
-    const member = memberEnv(env, 'scale3');
-    const members = await Promise.all([0, 1, 2].map(() => startServiceProcess(member)));
-    processes.push(...members);
-    onTestFailed(() => keepLogs('three', () => members));
+    app = await memberProcesses(kafka.brokers, 'scale3', 3);
+    const { members } = app;
+    onTestFailed(() => app?.keepLogs());
     const reference = replayReference();
-    await produceTrace(
-      'fixtures/small.jsonl.gz',
-      { topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant } },
-      testKafkaClient(kafka.brokers, 'scale3-producer'),
-    );
+    await app.produce();
     for (const m of members) await waitForRecords(m.url, SMALL_RECORDS, 150_000);
     const served = await requestedRun(members);
     const expected = await reference;

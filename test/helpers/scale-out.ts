@@ -1,14 +1,27 @@
 /**
- * Members of one scale-out application as real processes (test/topology/): their environment, the
- * offline replay they must agree with, and waiting for a requested run to reach every member.
+ * The set-up the scale-out tests share: a fresh application over fresh input topics, run as member
+ * processes (test/e2e/) or as members in the test process (test/topology/, with test/helpers/members.ts);
+ * the offline replay they must agree with, and waiting for a requested run to reach every member.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import { defaultTopics } from '../../src/contract/topics.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
+import { produceTrace } from '../../src/kafka/produce-trace.ts';
+import type { PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
-import { uniqueTopic } from './kafka.ts';
+import type { TopologyConfig } from '../../src/topology/config.ts';
+import { createServiceInputs, createTopics, type ServiceInputs, testKafkaClient, uniqueTopic } from './kafka.ts';
 import { type Assignments, stats } from './reliability.ts';
-import { getJson, type ServiceProcess, waitFor } from './service-process.ts';
+import { getJson, type ServiceProcess, startServiceProcess, waitFor } from './service-process.ts';
+
+/**
+ * The members' session timeout in tests: a dead member's partitions and the leadership move within it. The
+ * test broker allows it (group.min.session.timeout.ms, test/helpers/kafka.ts; Kafka's default floor is 6 s,
+ * operators keep 30 s). Shorter would be quicker, but a member starved of CPU on the loaded 2-core machine
+ * then misses heartbeats while alive, and the group moves its partitions for nothing.
+ */
+export const TEST_SESSION_TIMEOUT_MS = 5000;
 
 /** The environment of every member of a fresh application over the given inputs. */
 export function memberEnv(inputs: Record<string, string>, name: string, partitions = 6): Record<string, string> {
@@ -16,10 +29,98 @@ export function memberEnv(inputs: Record<string, string>, name: string, partitio
     ...inputs,
     SCALE_OUT_APP_ID: uniqueTopic(name),
     SCALE_OUT_PARTITIONS: String(partitions),
-    // Short, so that a dead member's partitions move within seconds; not the broker's 6 s floor, which a
-    // loaded 2-core machine running four members misses now and then (a needless rebalance).
-    SCALE_OUT_SESSION_TIMEOUT_MS: '10000',
+    SCALE_OUT_SESSION_TIMEOUT_MS: String(TEST_SESSION_TIMEOUT_MS),
     LOG_LEVEL: 'info',
+  };
+}
+
+/** An application of member processes over fresh input topics, and the small fixture to produce into them. */
+export interface MemberProcesses {
+  topics: ServiceInputs['topics'];
+  /** Every member started, in order, dead ones included (their logs are kept on failure). */
+  readonly members: ServiceProcess[];
+  /** Starts one more member of the application. */
+  start(): Promise<ServiceProcess>;
+  /** Produces fixtures/small.jsonl.gz into the application's inputs (`rate` records/s; unpaced without it). */
+  produce(rate?: number): Promise<unknown>;
+  /** Keeps every member's log in test-output/scale-out/ (call from onTestFailed). */
+  keepLogs(): void;
+  /** kill -9 of every member still running (afterAll). */
+  stopAll(): Promise<void>;
+}
+
+export async function memberProcesses(brokers: string, name: string, count: number): Promise<MemberProcesses> {
+  const { topics, env } = await createServiceInputs(brokers, name);
+  const member = memberEnv(env, name);
+  const members: ServiceProcess[] = [];
+  const start = async (): Promise<ServiceProcess> => {
+    const m = await startServiceProcess(member);
+    members.push(m);
+    return m;
+  };
+  await Promise.all(Array.from({ length: count }, start));
+  return {
+    topics,
+    members,
+    start,
+    produce: (rate) =>
+      produceTrace(
+        'fixtures/small.jsonl.gz',
+        {
+          ...(rate === undefined ? {} : { rate }),
+          topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant },
+        },
+        testKafkaClient(brokers, `${name}-producer`),
+      ),
+    keepLogs: () => keepLogs(name, () => members),
+    stopAll: async () => {
+      for (const m of members) await m.stop('SIGKILL');
+    },
+  };
+}
+
+/** Members in the test process: the application's topology, its pipeline over fresh inputs, and a producer into them. */
+export interface InProcessApp {
+  topics: ServiceInputs['topics'];
+  topology: TopologyConfig;
+  /** The pipeline of one process over the same inputs, with a wall clock as the live service has (the traces lie in its past). */
+  pipeline: PipelineConfig;
+  /** The input topic of host capacities, when asked for (created, and named in the pipeline). */
+  hostTopic: string | null;
+  /** The generated traces' topic names mapped to this test's (generatedMessages in test/helpers/members.ts). */
+  topicOf: Record<string, string>;
+  /** Sends the messages in order, 50 to a request (the broker takes about 1 MB per request). */
+  send(messages: ReadonlyArray<{ topic: string; value: string }>): Promise<void>;
+  /** Disconnects the producer. */
+  close(): Promise<void>;
+}
+
+export async function inProcessApp(brokers: string, name: string, partitions: number, options: { hostAttributes?: boolean } = {}): Promise<InProcessApp> {
+  const { topics } = await createServiceInputs(brokers, name);
+  const hostTopic = options.hostAttributes === true ? `${topics.flows}.hosts` : null;
+  if (hostTopic !== null) await createTopics(brokers, [hostTopic]);
+  const defaults = toPipelineConfig(PipelineOptions.parse({}));
+  const pipeline: PipelineConfig = {
+    ...defaults,
+    topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
+    ...(hostTopic === null ? {} : { hostAttributesTopic: hostTopic }),
+    future: { ...defaults.future!, wallClock: Date.now },
+  };
+  const producer = testKafkaClient(brokers, `${name}-producer`).producer();
+  await producer.connect();
+  return {
+    topics,
+    topology: { appId: uniqueTopic(name), partitions, replicationFactor: 1, sessionTimeoutMs: TEST_SESSION_TIMEOUT_MS },
+    pipeline,
+    hostTopic,
+    topicOf: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant },
+    async send(messages) {
+      for (let i = 0; i < messages.length; i += 50) {
+        const batch = messages.slice(i, i + 50);
+        for (const topic of new Set(batch.map((m) => m.topic))) await producer.send({ topic, messages: batch.filter((m) => m.topic === topic).map((m) => ({ value: m.value })) });
+      }
+    },
+    close: () => producer.disconnect(),
   };
 }
 

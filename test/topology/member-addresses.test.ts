@@ -5,16 +5,17 @@
  * the run's VMs with their attributes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
-import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { createServiceInputs, createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
+import { sharedTestKafka } from '../helpers/kafka.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
 import { comparableRunInput, generatedMessages, startTestMember, type TestMember } from '../helpers/members.ts';
+import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 let brokers = '';
 const started: TestMember[] = [];
+let app: InProcessApp | undefined;
 
 beforeAll(async () => {
   brokers = (await sharedTestKafka()).brokers;
@@ -22,22 +23,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const m of started) await m.stop().catch(() => undefined);
+  await app?.close();
 }, 60_000);
 
 describe('the shared address table', () => {
   it('attributes address-only flows on a member that never routed the VMs\' attributes, as one process does', async () => {
-    const { topics } = await createServiceInputs(brokers, 'addrtable');
-    const hostTopic = `${topics.flows}.hosts`;
-    await createTopics(brokers, [hostTopic]);
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    // A wall clock, as the live service has (serve-process.ts): the trace lies in its past.
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      hostAttributesTopic: hostTopic,
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
-    const topicOf: Record<string, string> = { 'overlay-flows': topics.flows, 'vm-attributes': topics.vm, 'tenant-attributes': topics.tenant };
+    app = await inProcessApp(brokers, 'addrtable', 3, { hostAttributes: true });
+    const { topics, topology, pipeline, topicOf, send } = app;
+    const hostTopic = app.hostTopic!;
     // Flows that carry only addresses and the VNI, every VPC reusing the same addresses.
     const trace = generatedMessages(new TraceGenerator({ name: 'addr', seed: 31, vms: 60, tenants: 6, minutes: 22, addresses: 'shared', addressOnly: true }), topicOf);
     // Every host's capacity, one of them announced twice (the newer wins): placement advice in member mode.
@@ -63,19 +56,12 @@ describe('the shared address table', () => {
     const expected = single.runInput();
     expect(single.addresses.counters.endsByAddress).toBeGreaterThan(1000);
 
-    const topology = { appId: uniqueTopic('addrtable'), partitions: 3, replicationFactor: 1, sessionTimeoutMs: 10_000 };
-    const producer = testKafkaClient(brokers, 'addrtable-producer').producer();
-    await producer.connect();
-    // In sends of 50 messages: the broker takes about 1 MB per request.
-    const send = async (topic: string, messages: Array<{ value: string }>) => {
-      for (let i = 0; i < messages.length; i += 50) await producer.send({ topic, messages: messages.slice(i, i + 50) });
-    };
     // Member A routes the attributes, then stops: what it learnt lives on only in <app>-addresses.
     const a = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
     started.push(a);
-    await send(topics.vm, attributes.filter((m) => m.topic === topics.vm));
-    await send(topics.tenant, attributes.filter((m) => m.topic === topics.tenant));
-    await send(hostTopic, hosts);
+    await send(attributes.filter((m) => m.topic === topics.vm));
+    await send(attributes.filter((m) => m.topic === topics.tenant));
+    await send(hosts);
     await waitFor(async () => (a.member.status().records.vmAttributes === single.recordsIn.vmAttributes ? true : undefined), 60_000, 'the attributes routed by member A');
     expect(a.member.addressTable.vms).toBeGreaterThan(50);
     await a.stop();
@@ -84,8 +70,7 @@ describe('the shared address table', () => {
     const b = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
     started.push(b);
     expect(b.member.addressTable.recordsRead).toBeGreaterThan(0);
-    await send(topics.flows, flows);
-    await producer.disconnect();
+    await send(flows);
     await waitFor(async () => (b.member.status().records.flows === single.recordsIn.flows ? true : undefined), 60_000, 'the flows routed by member B');
     await waitFor(async () => (b.member.notReadyReason() === null ? true : undefined), 60_000, 'member B ready');
     b.member.requestRun(false);

@@ -6,15 +6,16 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
-import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
+import { sharedTestKafka } from '../helpers/kafka.ts';
 import { comparableRunInput, generatedMessages, requestedInput, startTestMember, type TestMember } from '../helpers/members.ts';
+import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 let brokers = '';
 const started: TestMember[] = [];
+let app: InProcessApp | undefined;
 
 beforeAll(async () => {
   brokers = (await sharedTestKafka()).brokers;
@@ -22,22 +23,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const m of started) await m.stop().catch(() => undefined);
+  await app?.close();
 }, 60_000);
 
 const PARTITIONS = 4;
 
 describe('local copies of the checkpoints', () => {
   it('restore a restarted member without reading the changelog, and are ignored once another member checkpointed after them', async () => {
-    const { topics } = await createServiceInputs(brokers, 'localcache');
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
-    const topicOf: Record<string, string> = { 'overlay-flows': topics.flows, 'vm-attributes': topics.vm, 'tenant-attributes': topics.tenant };
+    app = await inProcessApp(brokers, 'localcache', PARTITIONS);
+    const { topology, pipeline, topicOf } = app;
     const trace = generatedMessages(new TraceGenerator({ name: 'cache', seed: 41, vms: 120, tenants: 8, minutes: 30 }), topicOf);
-    const topology = { appId: uniqueTopic('localcache'), partitions: PARTITIONS, replicationFactor: 1, sessionTimeoutMs: 10_000 };
     const dirA = mkdtempSync(join(tmpdir(), 'member-a-'));
     const member = async (dir: string) => {
       const m = await startTestMember(brokers, topology, pipeline, { stateDir: dir });
@@ -48,13 +43,7 @@ describe('local copies of the checkpoints', () => {
 
     // A routes and windows the trace, and a requested run checkpoints every partition at its end.
     const a = await member(dirA);
-    const producer = testKafkaClient(brokers, 'localcache-producer').producer();
-    await producer.connect();
-    for (let i = 0; i < trace.length; i += 50) {
-      const batch = trace.slice(i, i + 50);
-      for (const topic of new Set(batch.map((m) => m.topic))) await producer.send({ topic, messages: batch.filter((m) => m.topic === topic).map((m) => ({ value: m.value })) });
-    }
-    await producer.disconnect();
+    await app.send(trace);
     // The records one process counts over the same messages (the flows name their VMs: counts do not depend on order).
     const single = new Pipeline(pipeline);
     for (const [i, m] of trace.entries()) single.ingestMessage(m.topic, m.value, `m${i}`);
