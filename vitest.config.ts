@@ -1,15 +1,10 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { LongFilesFirst } from './test/helpers/sequencer.ts';
 
-// The failover process test (members killed with kill -9, the leader too, and one joining) still fails now
-// and then on a loaded 2-core machine: served features below the replay's (docs/testing.md). It runs apart,
-// through `npm run test:scale-out`, until it holds there; the three-member test is in npm test.
-const SCALE_OUT_FAILOVER = 'test/e2e/scale-out-failover.test.ts';
-
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: process.env.ALCOR_SCALE_OUT_TESTS === '1' ? configDefaults.exclude : [...configDefaults.exclude, SCALE_OUT_FAILOVER],
+    exclude: configDefaults.exclude,
     // One Kafka broker for the whole run, started when the first test asks for it (sharedTestKafka()).
     globalSetup: ['test/helpers/kafka.ts'],
     testTimeout: 60_000,
