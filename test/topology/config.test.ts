@@ -1,0 +1,16 @@
+/** The scale-out settings' session timeout: the client's floor (1 s), below Kafka's default broker floor of 6 s. */
+import { describe, expect, it } from 'vitest';
+import { MIN_SESSION_TIMEOUT_MS, parseTopologyEnv, TopologyEnvError } from '../../src/topology/config.ts';
+
+describe('SCALE_OUT_SESSION_TIMEOUT_MS', () => {
+  it('keeps 30 s by default and takes values down to 1 s (a broker must allow them: group.min.session.timeout.ms)', () => {
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app' })?.sessionTimeoutMs).toBe(30_000);
+    expect(MIN_SESSION_TIMEOUT_MS).toBe(1000);
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_SESSION_TIMEOUT_MS: '1000' })?.sessionTimeoutMs).toBe(1000);
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_SESSION_TIMEOUT_MS: '5000' })?.sessionTimeoutMs).toBe(5000);
+  });
+  it('refuses less, naming the setting', () => {
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_SESSION_TIMEOUT_MS: '999' })).toThrow(TopologyEnvError);
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_SESSION_TIMEOUT_MS: '999' })).toThrow(/SCALE_OUT_SESSION_TIMEOUT_MS/);
+  });
+});
