@@ -47,7 +47,7 @@ export interface HeldFlowsState {
   counters: HeldFlowCounters;
 }
 
-export function emptyHeldFlowCounters(): HeldFlowCounters {
+function emptyHeldFlowCounters(): HeldFlowCounters {
   return { held: 0, refused: 0, endsAttributedLate: 0, expired: 0 };
 }
 
