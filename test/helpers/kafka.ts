@@ -16,7 +16,7 @@ import { getFreePorts, type KafkaBroker, startKafkaBroker } from '../../tools/ka
 export const TEST_KAFKA_ENV = 'TEST_KAFKA_BROKERS';
 
 /** The test brokers' group.min.session.timeout.ms (Kafka's default: 6000). */
-export const TEST_MIN_SESSION_TIMEOUT_MS = 1000;
+const TEST_MIN_SESSION_TIMEOUT_MS = 1000;
 
 export interface TestKafka extends KafkaBroker {
   /** Stops the broker and deletes its temporary data and logs. */

@@ -21,7 +21,7 @@ import { getJson, type ServiceProcess, startServiceProcess, waitFor } from './se
  * operators keep 30 s). Shorter would be quicker, but a member starved of CPU on the loaded 2-core machine
  * then misses heartbeats while alive, and the group moves its partitions for nothing.
  */
-export const TEST_SESSION_TIMEOUT_MS = 5000;
+const TEST_SESSION_TIMEOUT_MS = 5000;
 
 /** The environment of every member of a fresh application over the given inputs. */
 export function memberEnv(inputs: Record<string, string>, name: string, partitions = 6): Record<string, string> {
