@@ -376,7 +376,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         if (batch.messages.length === 0) return;
         const key = `${batch.topic}:${batch.partition}`;
-        const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        const router = this.routers.get(key) ?? (await this.beating(heartbeat, this.routerFor(batch.topic, batch.partition)));
         // The consumer may fetch from an offset read before the previous owner's last commit: what that
         // commit covers is routed already (and counted in the router state read after it).
         const upTo = this.routedUpTo.get(key) ?? 0n;
@@ -419,6 +419,21 @@ export class ScaleOutMember {
         await heartbeat();
       },
     });
+  }
+
+  /**
+   * Awaits `work` (a restore, a fence) inside a batch, heartbeating meanwhile: kafkajs heartbeats between
+   * batches only, and under load a restore takes longer than a session of a few seconds; the group would
+   * take the member for dead and move its partitions again. A heartbeat refused (a rebalance) is left to
+   * kafkajs, which learns of it at its own next heartbeat.
+   */
+  private async beating<T>(heartbeat: () => Promise<void>, work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => void heartbeat().catch(() => undefined), groupTiming(this.o.topology).heartbeatInterval);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
@@ -531,7 +546,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         const p = batch.partition;
         while (!this.windows.has(p)) {
-          await this.restoreAssigned();
+          await this.beating(heartbeat, this.restoreAssigned());
           if (!this.assignedWindows.has(p)) return;
         }
         const state = this.windows.get(p)!;
