@@ -105,6 +105,9 @@ const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boole
  */
 const TRANSACTION_TIMEOUT_MS = 15_000;
 
+/** Tries to publish a run (a broker fault) before it gives way to the newest published run. */
+const PUBLISH_ATTEMPTS = 3;
+
 /**
  * Wall time between two checkpoints of a partition at least: while a backlog is read, ticks pass many times
  * a second and each checkpoint is the whole partition; a successor replays at most this much more input.
@@ -968,9 +971,8 @@ export class ScaleOutMember {
   }
 
   private async writeRun(record: PublishedRun, parts: PartitionFeatures[]): Promise<void> {
-    const producer = this.runsProducer;
     const runId = record.state.latest?.runId;
-    if (!this.leader || producer === null) {
+    if (!this.leader || this.runsProducer === null) {
       this.o.log.warn({ run_id: runId }, `not the leader any more: the run is not published to ${this.topics.runs}`);
       this.unpublished(record, parts, this.lastRunTick);
       return;
@@ -980,32 +982,45 @@ export class ScaleOutMember {
     const tickBefore = this.lastRunTick;
     if (tick !== null) this.lastRunTick = Math.max(this.lastRunTick, tick);
     if (request !== null) this.answered.add(request);
-    try {
-      const txn = await producer.transaction();
-      try {
-        await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value: encodeSnapshotFile(record) }] });
-        await txn.commit();
-      } catch (err) {
-        await txn.abort().catch(() => undefined);
-        throw err;
+    for (let attempt = 1; ; attempt++) {
+      const producer: Producer | null = this.runsProducer;
+      if (!this.leader || producer === null) {
+        this.o.log.warn({ run_id: runId }, `not the leader any more: the run is not published to ${this.topics.runs}`);
+        this.unpublished(record, parts, tickBefore);
+        return;
       }
-    } catch (err) {
-      this.o.log.error({ err: String(err), run_id: runId }, `could not publish the run to ${this.topics.runs}`);
-      // A producer whose abort failed too stays inside its transaction for good (kafkajs refuses a new one):
-      // the next run gets a new producer, which fences this one. A fenced one means another member leads:
-      // the group says so at the next join, and this member must not fence the true leader meanwhile.
-      if (this.runsProducer === producer && !isFenced(err)) await this.renewRunsProducer(producer);
-      this.unpublished(record, parts, tickBefore);
-      return;
+      try {
+        const txn = await producer.transaction();
+        try {
+          await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value: encodeSnapshotFile(record) }] });
+          await txn.commit();
+        } catch (err) {
+          await txn.abort().catch(() => undefined);
+          throw err;
+        }
+        break;
+      } catch (err) {
+        this.o.log.error({ err: String(err), run_id: runId, attempt }, `could not publish the run to ${this.topics.runs}`);
+        // Fenced: another member leads (the group says so at the next join), and this one must not fence
+        // it back. Else the same run again (its number is the next one published), with a new producer: one
+        // whose abort failed too stays inside its transaction for good (kafkajs refuses a new one).
+        if (isFenced(err) || attempt >= PUBLISH_ATTEMPTS) {
+          this.unpublished(record, parts, tickBefore);
+          return;
+        }
+        if (this.runsProducer === producer) await this.renewRunsProducer(producer);
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
     }
     this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
     this.runPending();
   }
 
   /**
-   * A run that did not reach the runs topic: no other member has it. The service goes back to the newest
-   * published run, so that this member serves (and numbers its next run after) what every member serves,
-   * and, while it leads, the run's features wait to be run again (a request someone waits for is not lost).
+   * A run that did not reach the runs topic: no other member has it. The service serves the newest published
+   * run again, as every member does (a successor's run with the same number replaces this one everywhere),
+   * and, while this member leads, the run's features wait to be run again (a request someone waits for is
+   * not lost). The run's number stays taken here (ClusterService never numbers back).
    */
   private unpublished(record: PublishedRun, parts: PartitionFeatures[], tickBefore: number): void {
     if (this.lastPublished !== null) this.o.service.restoreState(this.lastPublished.state);
