@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, type Kafka, KafkaJSError, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -417,7 +417,7 @@ export class ScaleOutMember {
           router.restoreState(before);
           this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
           this.forgetRoute(key);
-          throw err;
+          throw retriable(err);
         }
         await heartbeat();
       },
@@ -632,7 +632,7 @@ export class ScaleOutMember {
       this.windowProducers.delete(p);
       this.checkpointedAt.delete(p);
       void producer.disconnect().catch(() => undefined);
-      throw err;
+      throw retriable(err);
     }
   }
 
@@ -1087,6 +1087,16 @@ export class ScaleOutMember {
     // A run the leader could not start while another was in flight is started now.
     if (this.leader) this.runPending();
   }
+}
+
+/**
+ * The error a stage's batch gives kafkajs once it has put its state right (the batch is read again, or by
+ * the partition's new owner): always retriable. kafkajs restarts a consumer only after a retriable crash; a
+ * fenced producer's error is not one, and the member's stage stopped for good while the process lived on.
+ * No `cause`: kafkajs judges a crash by the innermost cause.
+ */
+function retriable(err: unknown): KafkaJSError {
+  return new KafkaJSError(err instanceof Error ? err.message : String(err), { retriable: true });
 }
 
 /** Whether a producer's error (or its cause) says that another producer with its transactional id fenced it. */
