@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Consumer, type Kafka, KafkaJSError, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -1091,12 +1091,13 @@ export class ScaleOutMember {
 
 /**
  * The error a stage's batch gives kafkajs once it has put its state right (the batch is read again, or by
- * the partition's new owner): always retriable. kafkajs restarts a consumer only after a retriable crash; a
- * fenced producer's error is not one, and the member's stage stopped for good while the process lived on.
- * No `cause`: kafkajs judges a crash by the innermost cause.
+ * the partition's new owner): always retried. kafkajs retries a plain error and restarts the consumer when
+ * the retries run out; a fenced producer's error is marked not retriable, and on it the member's stage
+ * stopped for good while the process lived on. No `cause`: kafkajs judges a crash by the innermost cause.
+ * (A plain Error: kafkajs' error classes are not among its ES module exports.)
  */
-function retriable(err: unknown): KafkaJSError {
-  return new KafkaJSError(err instanceof Error ? err.message : String(err), { retriable: true });
+function retriable(err: unknown): Error {
+  return new Error(err instanceof Error ? err.message : String(err));
 }
 
 /** Whether a producer's error (or its cause) says that another producer with its transactional id fenced it. */
