@@ -5,11 +5,11 @@
  * a document out. How rules are learned is told in docs/security-groups.md.
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
-import { type CheckedConnection, checkLearned } from './check.ts';
+import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
 import { getOrAdd } from './maps.ts';
-import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
+import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
   /**
@@ -141,7 +141,7 @@ interface GroupInfo {
 
 /**
  * What learning hands the check: the connections as columns, each end's group, tenant and rank, and the
- * rules as columns beside their documents (the check matches numbers, not text).
+ * rules as columns (the check matches numbers, not text; the document is built from them when asked for).
  */
 export interface Learned {
   cols: ConnectionColumns;
@@ -152,12 +152,17 @@ export interface Learned {
   endGroup: Int32Array;
   endTenant: Int32Array;
   endAnomalous: Uint8Array;
-  rules: SecurityGroupRule[];
-  /** Per rule: its position in its group's list (the first match in list order wins), port bounds (-1: any port). */
+  ruleCount: number;
+  /**
+   * Per rule: its position in its group's list (the first match in list order wins), its group, port bounds
+   * (-1: any port) and candidate. A group's rules are groupRuleStart[g] to groupRuleStart[g + 1] - 1.
+   */
   rulePosition: Int32Array;
   ruleGroup: Int32Array;
   ruleMin: Int32Array;
   ruleMax: Int32Array;
+  ruleCandidate: Int32Array;
+  groupRuleStart: Int32Array;
   /**
    * Candidate rules by (side, ethertype and protocol, remote, 0), side being 2 * group + direction (see
    * candidateFields); their rules are candidateRules[2 * id] to candidateRules[2 * id + 1] (exclusive), in
@@ -190,7 +195,15 @@ const PROTOCOL_TEXT_RANK: Int32Array = (() => {
 })();
 
 export interface SecurityGroupsOutcome {
-  document: SecurityGroupsDocument;
+  /** The fleet-wide figures, computed with the rules. */
+  readonly summary: SecurityGroupsSummary;
+  /**
+   * The whole document, built from the rule columns on first use and kept: at 100k VMs its 200k rule
+   * objects cost more than learning them, so a run computes only numbers and a reader pays for the text.
+   */
+  readonly document: SecurityGroupsDocument;
+  /** The document built in steps (a few dozen tenants each), for a caller that gives the event loop back. */
+  documentInSlices(): Generator<void, SecurityGroupsDocument, void>;
   /** The connections of the log with their server ends decided and the check's verdict (built on first use). */
   readonly connections: CheckedConnection[];
   /** Where each VM of the run is (built on first use). */
@@ -293,7 +306,7 @@ export function* recommendInSlices(
   yield;
   const G = groups.length;
   // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
-  const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
+  const groupOrder = sortedIndices(groups.map((info) => info.id));
   const groupRank = new Int32Array(G);
   groupOrder.forEach((g, k) => {
     groupRank[g] = k;
@@ -413,25 +426,20 @@ export function* recommendInSlices(
     return ta < tb ? -1 : ta > tb ? 1 : 0;
   };
 
-  const rules: SecurityGroupRule[] = [];
-  const rulePosition = new IntColumn(4 * G);
-  const ruleGroup = new IntColumn(4 * G);
-  const ruleMin = new IntColumn(4 * G);
-  const ruleMax = new IntColumn(4 * G);
-  const ruleKind = new IntColumn(4 * G);
+  // The rules as columns: the document's objects and text ids are built when it is asked for
+  // (SecurityGroupsOutcome.document); a run needs only numbers for its check and summary.
+  const R = new RuleColumns(4 * G);
   const candidateRules = new Int32Array(2 * C);
   const sideRemotes = new Uint8Array(2 * G);
-  const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
+  const groupRuleStart = new Int32Array(G + 1);
   const kept: number[] = [];
   const ports: number[] = [];
   for (let g = 0; g < G; g++) {
     if ((g & 255) === 255) yield;
+    groupRuleStart[g] = R.count;
     const list = groupCandidates[g]!;
     if (list.length === 0) continue;
     if (list.length > 1) list.sort(byTextKey);
-    const groupRules = rulesOfGroup[g]!;
-    const groupId = groups[g]!.id;
-    const tenant = tenants[groups[g]!.tenant]!;
     for (const c of list) {
       kept.length = 0;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -439,7 +447,7 @@ export function* recommendInSlices(
         if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
         else notLearned.rare_rules!++;
       }
-      candidateRules[2 * c] = candidateRules[2 * c + 1] = rules.length;
+      candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
       if (kept.length === 0) continue;
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       ports.length = 0;
@@ -449,13 +457,7 @@ export function* recommendInSlices(
       const side = ck[4 * c]!;
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
-      const ipv6 = field >> 8;
-      const proto = field & 255;
-      const any = remote === ANY;
-      const remoteGroup = !any && remote <= G ? groups[remote - 1]!.id : null;
-      const remotePrefix = remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[remote - 1 - G]!);
-      sideRemotes[side]! |= any ? 4 : remoteGroup !== null ? 1 : 2;
-      const direction: Direction = (side & 1) === INGRESS ? 'ingress' : 'egress';
+      sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
       for (const s of segments) {
         let flows = 0;
         let bytes = 0;
@@ -468,64 +470,12 @@ export function* recommendInSlices(
             bytes += trafficOf[2 * kept[k]! + 1]!;
           }
         }
-        const min = ports[s.start]!;
-        const max = ports[s.end - 1]!;
-        rulePosition.push(groupRules.length);
-        ruleGroup.push(g);
-        ruleMin.push(min);
-        ruleMax.push(max);
-        ruleKind.push((side & 1) * 256 + proto);
-        const rule: SecurityGroupRule = {
-          id: `${groupId}/${direction}/${groupRules.length}`,
-          security_group_id: groupId,
-          direction,
-          ethertype: ipv6 === 1 ? 'IPv6' : 'IPv4',
-          protocol: protocolName(proto),
-          port_range_min: min < 0 ? null : min,
-          port_range_max: max < 0 ? null : max,
-          remote_group_id: remoteGroup,
-          remote_ip_prefix: remotePrefix,
-          project_id: tenant,
-          tenant_id: tenant,
-          learned_from: { vms: distinctVms(kept, s.start, s.end), flows, bytes, ports: s.end - s.start },
-          basis: s.range ? 'port_range' : 'exact',
-          remote_basis: any ? 'any_address' : 'seen',
-        };
-        rules.push(rule);
-        groupRules.push(rule);
+        R.push(g, R.count - groupRuleStart[g]!, c, (side & 1) * 256 + (field & 255), ports[s.start]!, ports[s.end - 1]!, distinctVms(kept, s.start, s.end), s.end - s.start, s.range ? 1 : 0, flows, bytes);
       }
-      candidateRules[2 * c + 1] = rules.length;
+      candidateRules[2 * c + 1] = R.count;
     }
   }
-  yield;
-
-  // Groups by tenant, sorted.
-  const tenantDocs = new Map<number, SecurityGroup[]>();
-  for (let k = 0; k < groupOrder.length; k++) {
-    if ((k & 1023) === 1023) yield;
-    const g = groupOrder[k]!;
-    const info = groups[g]!;
-    const groupRules = rulesOfGroup[g]!;
-    const name = membership.clusterNames.get(info.clusterId);
-    const tenant = tenants[info.tenant]!;
-    const group: SecurityGroup = {
-      id: info.id,
-      security_group_id: info.id,
-      name: `cluster-${info.clusterId}`,
-      description: `VMs of cluster ${info.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
-      tenant_id: tenant,
-      project_id: tenant,
-      cluster_id: info.clusterId,
-      vm_ids: info.vms.sort(),
-      security_group_rules: groupRules,
-    };
-    if (groupRules.length === 0) {
-      group.note = info.vms.every((v) => anomalousSet.has(v))
-        ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
-        : 'no normal traffic seen in the earlier windows: the group allows nothing';
-    }
-    getOrAdd(tenantDocs, info.tenant, () => []).push(group);
-  }
+  groupRuleStart[G] = R.count;
   yield;
 
   const learned: Learned = {
@@ -536,11 +486,13 @@ export function* recommendInSlices(
     endGroup,
     endTenant,
     endAnomalous,
-    rules,
-    rulePosition: rulePosition.values.subarray(0, rules.length),
-    ruleGroup: ruleGroup.values.subarray(0, rules.length),
-    ruleMin: ruleMin.values.subarray(0, rules.length),
-    ruleMax: ruleMax.values.subarray(0, rules.length),
+    ruleCount: R.count,
+    rulePosition: R.position.values.subarray(0, R.count),
+    ruleGroup: R.group.values.subarray(0, R.count),
+    ruleMin: R.min.values.subarray(0, R.count),
+    ruleMax: R.max.values.subarray(0, R.count),
+    ruleCandidate: R.candidate.values.subarray(0, R.count),
+    groupRuleStart,
     candidates,
     candidateRules,
     rowCandidates,
@@ -548,35 +500,15 @@ export function* recommendInSlices(
   };
   const checked = yield* checkLearned(learned, o.maxListed);
 
-  const tenantOrder = Array.from(tenants.keys()).sort((a, b) => (tenants[a]! < tenants[b]! ? -1 : tenants[a]! > tenants[b]! ? 1 : 0));
-  const docs: TenantSecurityGroups[] = [];
-  for (let k = 0; k < tenantOrder.length; k++) {
-    if ((k & 1023) === 1023) yield;
-    const t = tenantOrder[k]!;
-    const tenantGroupDocs = tenantDocs.get(t)!;
-    const vmCount = tenantGroupDocs.reduce((k, g) => k + g.vm_ids.length, 0);
-    const notes: string[] = [];
-    if (vmCount === 1) notes.push('the tenant has one VM: its group is learned only from traffic with outside addresses and other tenants');
-    const silent = tenantGroupDocs.filter((g) => g.security_group_rules.length === 0).length;
-    if (silent > 0) notes.push(`${silent} of ${tenantGroupDocs.length} groups talk to nothing in the earlier windows and allow nothing`);
-    docs.push({
-      tenant_id: tenants[t]!,
-      project_id: tenants[t]!,
-      rule_count: tenantGroupDocs.reduce((k, g) => k + g.security_group_rules.length, 0),
-      security_groups: tenantGroupDocs,
-      check: checked.byTenant[t]!,
-      notes,
-    });
-  }
-
-  const ruleCounts = docs.map((t) => t.rule_count);
-  // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
-  const perGroupPort = new IntTupleTable(rules.length);
-  const gpCount = new IntColumn(rules.length);
-  for (let r = 0; r < rules.length; r++) {
+  // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
+  const ruleCounts = new Array<number>(tenants.length).fill(0);
+  for (let g = 0; g < G; g++) ruleCounts[groups[g]!.tenant]! += groupRuleStart[g + 1]! - groupRuleStart[g]!;
+  const perGroupPort = new IntTupleTable(R.count);
+  const gpCount = new IntColumn(R.count);
+  for (let r = 0; r < R.count; r++) {
     if ((r & 16_383) === 16_383) yield;
     const known = perGroupPort.size;
-    const k = perGroupPort.idOf(ruleGroup.values[r]!, ruleKind.values[r]!, ruleMin.values[r]!, ruleMax.values[r]!);
+    const k = perGroupPort.idOf(R.group.values[r]!, R.kind.values[r]!, R.min.values[r]!, R.max.values[r]!);
     if (k === known) gpCount.push(0);
     gpCount.values[k]!++;
   }
@@ -584,59 +516,223 @@ export function* recommendInSlices(
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
-  const document: SecurityGroupsDocument = {
+  const summary: SecurityGroupsSummary = {
+    tenants: tenants.length,
+    groups: G,
+    rules: R.count,
+    rules_per_tenant: distribution(ruleCounts),
+    rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
+    vms_anomalous: anomalousVms.length,
+    vms_without_tenant: vmsWithoutTenant.length,
+    check: checked.all,
+    check_normal_vm_to_vm: checked.normal,
+    check_from_anomalous: checked.anomalous,
+    connections: {
+      held: logFigures.held,
+      max: logFigures.max,
+      recorded: logFigures.recorded,
+      refused: logFigures.refused,
+      bad_port: logFigures.badPort,
+      no_vm: logFigures.noVm,
+      forgotten: logFigures.forgotten,
+    },
+    not_learned: notLearned,
+  };
+  const head: DocumentHead = {
     run_id: membership.runId,
     computed_at: iso(wm),
     check_window: { from: iso(checkFrom), to: iso(wm) },
     anomalous_vms: anomalousVms.sort(),
     vms_without_tenant: vmsWithoutTenant.sort(),
-    summary: {
-      tenants: docs.length,
-      groups: G,
-      rules: ruleCounts.reduce((a, b) => a + b, 0),
-      rules_per_tenant: distribution(ruleCounts),
-      rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
-      vms_anomalous: anomalousVms.length,
-      vms_without_tenant: vmsWithoutTenant.length,
-      check: checked.all,
-      check_normal_vm_to_vm: checked.normal,
-      check_from_anomalous: checked.anomalous,
-      connections: {
-        held: logFigures.held,
-        max: logFigures.max,
-        recorded: logFigures.recorded,
-        refused: logFigures.refused,
-        bad_port: logFigures.badPort,
-        no_vm: logFigures.noVm,
-        forgotten: logFigures.forgotten,
-      },
-      not_learned: notLearned,
-    },
-    tenants: docs,
   };
-  return new Outcome(document, learned, checked.allowed, membership, anomalousSet);
+  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet);
 }
+
+/** The document's fields before its summary and tenants. */
+type DocumentHead = Pick<SecurityGroupsDocument, 'run_id' | 'computed_at' | 'check_window' | 'anomalous_vms' | 'vms_without_tenant'>;
+
+/** The learned rules as columns, in the order of the document (by group, each group's in list order). */
+class RuleColumns {
+  count = 0;
+  readonly group: IntColumn;
+  /** Position in its group's list: the rule id's number, and which of two matches comes first. */
+  readonly position: IntColumn;
+  readonly candidate: IntColumn;
+  /** Direction * 256 + protocol: with the group and ports, what rules_per_group_port counts. */
+  readonly kind: IntColumn;
+  /** Port bounds, -1 for a protocol without ports. */
+  readonly min: IntColumn;
+  readonly max: IntColumn;
+  // learned_from and basis.
+  readonly vms: IntColumn;
+  readonly ports: IntColumn;
+  readonly range: IntColumn;
+  readonly flows: FloatColumn;
+  readonly bytes: FloatColumn;
+
+  constructor(capacity: number) {
+    this.group = new IntColumn(capacity);
+    this.position = new IntColumn(capacity);
+    this.candidate = new IntColumn(capacity);
+    this.kind = new IntColumn(capacity);
+    this.min = new IntColumn(capacity);
+    this.max = new IntColumn(capacity);
+    this.vms = new IntColumn(capacity);
+    this.ports = new IntColumn(capacity);
+    this.range = new IntColumn(capacity);
+    this.flows = new FloatColumn(capacity);
+    this.bytes = new FloatColumn(capacity);
+  }
+
+  push(group: number, position: number, candidate: number, kind: number, min: number, max: number, vms: number, ports: number, range: number, flows: number, bytes: number): void {
+    const r = this.count++;
+    this.group.push(group);
+    this.position.push(position);
+    this.candidate.push(candidate);
+    this.kind.push(kind);
+    this.min.push(min);
+    this.max.push(max);
+    this.vms.push(vms);
+    this.ports.push(ports);
+    this.range.push(range);
+    this.flows.reserve(r);
+    this.flows.values[r] = flows;
+    this.bytes.reserve(r);
+    this.bytes.values[r] = bytes;
+  }
+}
+
+/** Rule r's id: its group, direction and position in the group's list. */
+export function ruleIdOf(l: Learned, r: number): string {
+  const side = l.candidates.keys[4 * l.ruleCandidate[r]!]!;
+  return `${l.groups[l.ruleGroup[r]!]!.id}/${(side & 1) === INGRESS ? 'ingress' : 'egress'}/${l.rulePosition[r]!}`;
+}
+
+/** Tenants between two steps of building the document. */
+const DOCUMENT_SLICE_TENANTS = 64;
 
 class Outcome implements SecurityGroupsOutcome {
   durationMs = 0;
+  private built: SecurityGroupsDocument | null = null;
   private connectionList: CheckedConnection[] | null = null;
   private placeMap: Map<string, VmPlace> | null = null;
 
   constructor(
-    readonly document: SecurityGroupsDocument,
+    private readonly head: DocumentHead,
+    readonly summary: SecurityGroupsSummary,
     private readonly learned: Learned,
-    /** Per connection: -1 no check-window traffic, 0 denied, 1 allowed. */
-    private readonly allowed: Int8Array,
+    private readonly rules: RuleColumns,
+    private readonly checked: CheckOutcome,
+    /** Group indices in the order of their ids. */
+    private readonly groupOrder: readonly number[],
     private readonly membership: Membership,
     private readonly anomalous: ReadonlySet<string>,
   ) {}
 
+  get document(): SecurityGroupsDocument {
+    const steps = this.documentInSlices();
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    return step.value;
+  }
+
+  *documentInSlices(): Generator<void, SecurityGroupsDocument, void> {
+    if (this.built !== null) return this.built;
+    const l = this.learned;
+    const { groups, tenants } = l;
+    // Groups by tenant, in the order of their ids.
+    const groupsOfTenant: number[][] = Array.from({ length: tenants.length }, () => []);
+    for (const g of this.groupOrder) groupsOfTenant[groups[g]!.tenant]!.push(g);
+    const tenantOrder = sortedIndices(tenants);
+    yield;
+    const docs: TenantSecurityGroups[] = [];
+    for (let k = 0; k < tenantOrder.length; k++) {
+      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) yield;
+      const t = tenantOrder[k]!;
+      const tenantGroupDocs = groupsOfTenant[t]!.map((g) => this.groupDocument(g));
+      const vmCount = tenantGroupDocs.reduce((n, g) => n + g.vm_ids.length, 0);
+      const notes: string[] = [];
+      if (vmCount === 1) notes.push('the tenant has one VM: its group is learned only from traffic with outside addresses and other tenants');
+      const silent = tenantGroupDocs.filter((g) => g.security_group_rules.length === 0).length;
+      if (silent > 0) notes.push(`${silent} of ${tenantGroupDocs.length} groups talk to nothing in the earlier windows and allow nothing`);
+      docs.push({
+        tenant_id: tenants[t]!,
+        project_id: tenants[t]!,
+        rule_count: tenantGroupDocs.reduce((n, g) => n + g.security_group_rules.length, 0),
+        security_groups: tenantGroupDocs,
+        check: this.checked.tenant(t),
+        notes,
+      });
+    }
+    this.built = { ...this.head, summary: this.summary, tenants: docs };
+    return this.built;
+  }
+
+  private groupDocument(g: number): SecurityGroup {
+    const l = this.learned;
+    const info = l.groups[g]!;
+    const name = this.membership.clusterNames.get(info.clusterId);
+    const tenant = l.tenants[info.tenant]!;
+    const groupRules: SecurityGroupRule[] = [];
+    for (let r = l.groupRuleStart[g]!; r < l.groupRuleStart[g + 1]!; r++) groupRules.push(this.rule(r, info.id, tenant));
+    const group: SecurityGroup = {
+      id: info.id,
+      security_group_id: info.id,
+      name: `cluster-${info.clusterId}`,
+      description: `VMs of cluster ${info.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
+      tenant_id: tenant,
+      project_id: tenant,
+      cluster_id: info.clusterId,
+      vm_ids: info.vms.slice().sort(),
+      security_group_rules: groupRules,
+    };
+    if (groupRules.length === 0) {
+      group.note = info.vms.every((v) => this.anomalous.has(v))
+        ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
+        : 'no normal traffic seen in the earlier windows: the group allows nothing';
+    }
+    return group;
+  }
+
+  private rule(r: number, groupId: string, tenant: string): SecurityGroupRule {
+    const l = this.learned;
+    const R = this.rules;
+    const G = l.groups.length;
+    const c = l.ruleCandidate[r]!;
+    const side = l.candidates.keys[4 * c]!;
+    const field = l.candidates.keys[4 * c + 1]!;
+    const remote = l.candidates.keys[4 * c + 2]!;
+    const ipv6 = field >> 8;
+    const any = remote === ANY;
+    const remoteGroup = !any && remote <= G ? l.groups[remote - 1]!.id : null;
+    const direction: Direction = (side & 1) === INGRESS ? 'ingress' : 'egress';
+    const min = l.ruleMin[r]!;
+    const max = l.ruleMax[r]!;
+    return {
+      id: `${groupId}/${direction}/${l.rulePosition[r]!}`,
+      security_group_id: groupId,
+      direction,
+      ethertype: ipv6 === 1 ? 'IPv6' : 'IPv4',
+      protocol: protocolName(field & 255),
+      port_range_min: min < 0 ? null : min,
+      port_range_max: max < 0 ? null : max,
+      remote_group_id: remoteGroup,
+      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - 1 - G]!),
+      project_id: tenant,
+      tenant_id: tenant,
+      learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
+      basis: R.range.values[r] === 1 ? 'port_range' : 'exact',
+      remote_basis: any ? 'any_address' : 'seen',
+    };
+  }
+
   get connections(): CheckedConnection[] {
     if (this.connectionList === null) {
       const c = this.learned.cols;
+      const allowed = this.checked.allowed;
       const list: CheckedConnection[] = [];
       for (let i = 0; i < c.count; i++) {
-        const a = this.allowed[i]!;
+        const a = allowed[i]!;
         list.push({
           client: { vmId: c.endVm[c.client[i]!]!, ip: c.ips[c.clientIp[i]!]! },
           server: { vmId: c.endVm[c.server[i]!]!, ip: c.ips[c.serverIp[i]!]! },
@@ -667,6 +763,17 @@ class Outcome implements SecurityGroupsOutcome {
     }
     return this.placeMap;
   }
+}
+
+/** Indices of `texts` in the order the texts sort (code units, as `<` compares them; the texts are distinct). */
+function sortedIndices(texts: readonly string[]): number[] {
+  const at = new Map<string, number>();
+  for (let i = 0; i < texts.length; i++) at.set(texts[i]!, i);
+  // The built-in sort of strings, not a comparator over indices: several times faster on tens of thousands.
+  return texts
+    .slice()
+    .sort()
+    .map((t) => at.get(t)!);
 }
 
 /**
