@@ -8,7 +8,6 @@ import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
-import { getOrAdd } from './maps.ts';
 import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -879,28 +878,46 @@ class EntryScan {
 function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
   const n = cols.count;
   const { client, server, port, otherPort: altPort } = cols;
-  const undecided: number[] = [];
+  const undecided = new IntColumn();
   for (let i = 0; i < n; i++) {
     if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
     if (altPort[i]! >= 0) undecided.push(i);
   }
-  if (undecided.length === 0) return cols;
-  const peers = new Map<number, Set<number>>();
-  const endPort = (end: number, p: number): number => end * 65_536 + p;
-  for (let k = 0; k < undecided.length; k++) {
+  const u = undecided.length;
+  if (u === 0) return cols;
+  // (end, port) pairs as ids, and the distinct peers of each: integer tables, not a Set per pair.
+  const endPorts = new IntTupleTable(u);
+  const peered = new IntTupleTable(2 * u);
+  const degree = new IntColumn(u);
+  const serverId = new Int32Array(u);
+  const clientId = new Int32Array(u);
+  const idOf = (end: number, p: number): number => {
+    const known = endPorts.size;
+    const id = endPorts.idOf(end, p, 0, 0);
+    if (id === known) degree.push(0);
+    return id;
+  };
+  const link = (a: number, b: number): void => {
+    const known = peered.size;
+    if (peered.idOf(a, b, 0, 0) === known) degree.values[a]!++;
+  };
+  for (let k = 0; k < u; k++) {
     if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided[k]!;
-    const s = endPort(server[i]!, port[i]!);
-    const c = endPort(client[i]!, altPort[i]!);
-    getOrAdd(peers, s, () => new Set()).add(c);
-    getOrAdd(peers, c, () => new Set()).add(s);
+    const i = undecided.values[k]!;
+    const s = idOf(server[i]!, port[i]!);
+    const c = idOf(client[i]!, altPort[i]!);
+    serverId[k] = s;
+    clientId[k] = c;
+    link(s, c);
+    link(c, s);
   }
+  yield;
   const turned: number[] = [];
-  for (let k = 0; k < undecided.length; k++) {
+  for (let k = 0; k < u; k++) {
     if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided[k]!;
-    const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
-    const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
+    const i = undecided.values[k]!;
+    const degServer = degree.values[serverId[k]!]!;
+    const degClient = degree.values[clientId[k]!]!;
     if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
   }
   if (turned.length === 0) return cols;
