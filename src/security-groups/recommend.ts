@@ -102,28 +102,33 @@ export interface ResolvedConnection {
 
 /**
  * Sorted ports as segments, by index into `ports` (start inclusive, end exclusive): a range where many ports
- * sit close together above 1024, else contiguous runs of seen ports.
+ * sit close together above 1024, else contiguous runs of seen ports. Written to `out` (cleared first) as
+ * triples of start, end and 1 for a range: a learner calls this once per candidate rule.
  */
-export function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ start: number; end: number; range: boolean }> {
-  const out: Array<{ start: number; end: number; range: boolean }> = [];
+export function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>, out: IntColumn): void {
+  out.length = 0;
   let i = 0;
   while (i < ports.length) {
     let j = i;
     while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
-    if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) out.push({ start: i, end: j + 1, range: true });
-    else {
+    if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) {
+      out.push(i);
+      out.push(j + 1);
+      out.push(1);
+    } else {
       // Contiguous seen ports merge without allowing an unseen one.
       let k = i;
       while (k <= j) {
         let m = k;
         while (m + 1 <= j && ports[m + 1] === ports[m]! + 1) m++;
-        out.push({ start: k, end: m + 1, range: false });
+        out.push(k);
+        out.push(m + 1);
+        out.push(0);
         k = m + 1;
       }
     }
     i = j + 1;
   }
-  return out;
 }
 
 /** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
@@ -401,10 +406,16 @@ export function* recommendInSlices(
   // Each group's candidates in the order of their text keys (the order rule ids follow): egress to any
   // address, egress, ingress from any address, ingress (the words before the letters); then ethertype,
   // protocol as text, and the remote's group id or `a` and its address.
-  const groupCandidates: number[][] = Array.from({ length: G }, () => []);
+  // Grouped by counting sort: one array, not an array per group.
+  const candidateStart = new Int32Array(G + 1);
+  for (let c = 0; c < C; c++) if (byCandidate.start[c + 1]! > byCandidate.start[c]!) candidateStart[(candidates.keys[4 * c]! >> 1) + 1]!++;
+  for (let g = 0; g < G; g++) candidateStart[g + 1]! += candidateStart[g]!;
+  yield;
+  const groupCandidates = new Int32Array(candidateStart[G]!);
+  const filled = candidateStart.slice(0, G);
   for (let c = 0; c < C; c++) {
     if ((c & 65_535) === 65_535) yield;
-    if (byCandidate.start[c + 1]! > byCandidate.start[c]!) groupCandidates[candidates.keys[4 * c]! >> 1]!.push(c);
+    if (byCandidate.start[c + 1]! > byCandidate.start[c]!) groupCandidates[filled[candidates.keys[4 * c]! >> 1]!++] = c;
   }
   const ck = candidates.keys;
   const order = (c: number): number => {
@@ -420,6 +431,12 @@ export function* recommendInSlices(
     const ra = ck[4 * a + 2]!;
     const rb = ck[4 * b + 2]!;
     if (ra <= G && rb <= G) return groupRank[ra - 1]! - groupRank[rb - 1]!;
+    // Two addresses compare as their texts do, without building `a<address>` for each comparison.
+    if (ra > G && rb > G) {
+      const ia = cols.ips[ra - 1 - G]!;
+      const ib = cols.ips[rb - 1 - G]!;
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    }
     const ta = remoteText(ra);
     const tb = remoteText(rb);
     return ta < tb ? -1 : ta > tb ? 1 : 0;
@@ -433,13 +450,15 @@ export function* recommendInSlices(
   const groupRuleStart = new Int32Array(G + 1);
   const kept: number[] = [];
   const ports: number[] = [];
+  const segments = new IntColumn(48);
   for (let g = 0; g < G; g++) {
     if ((g & 255) === 255) yield;
     groupRuleStart[g] = R.count;
-    const list = groupCandidates[g]!;
+    const list = groupCandidates.subarray(candidateStart[g]!, candidateStart[g + 1]!);
     if (list.length === 0) continue;
     if (list.length > 1) list.sort(byTextKey);
-    for (const c of list) {
+    for (let li = 0; li < list.length; li++) {
+      const c = list[li]!;
       kept.length = 0;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
@@ -451,25 +470,27 @@ export function* recommendInSlices(
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       ports.length = 0;
       for (const e of kept) ports.push(ek[4 * e + 3]!);
-      const hasPorts = !(kept.length === 1 && ports[0] === -1);
-      const segments = hasPorts ? portSegments(ports, o) : [{ start: 0, end: 1, range: false }];
+      if (kept.length === 1 && ports[0] === -1) {
+        // No ports (ICMP): one segment.
+        segments.length = 0;
+        segments.push(0);
+        segments.push(1);
+        segments.push(0);
+      } else portSegments(ports, o, segments);
       const side = ck[4 * c]!;
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
       sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
-      for (const s of segments) {
+      for (let q = 0; q < segments.length; q += 3) {
+        const from = segments.values[q]!;
+        const to = segments.values[q + 1]!;
         let flows = 0;
         let bytes = 0;
-        if (s.end - s.start === 1) {
-          flows = trafficOf[2 * kept[s.start]!]!;
-          bytes = trafficOf[2 * kept[s.start]! + 1]!;
-        } else {
-          for (let k = s.start; k < s.end; k++) {
-            flows += trafficOf[2 * kept[k]!]!;
-            bytes += trafficOf[2 * kept[k]! + 1]!;
-          }
+        for (let k = from; k < to; k++) {
+          flows += trafficOf[2 * kept[k]!]!;
+          bytes += trafficOf[2 * kept[k]! + 1]!;
         }
-        R.push(g, R.count - groupRuleStart[g]!, c, (side & 1) * 256 + (field & 255), ports[s.start]!, ports[s.end - 1]!, distinctVms(kept, s.start, s.end), s.end - s.start, s.range ? 1 : 0, flows, bytes);
+        R.push(g, R.count - groupRuleStart[g]!, c, (side & 1) * 256 + (field & 255), ports[from]!, ports[to - 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
       }
       candidateRules[2 * c + 1] = R.count;
     }
