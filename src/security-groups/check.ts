@@ -241,11 +241,11 @@ class Verdicts {
     this.ingressRule = NO_RULE;
     this.egressRule = NO_RULE;
     if (sg >= 0) {
-      this.ingressRule = this.firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp, row < 0 ? -1 : rowCandidates[2 * row]!);
+      this.ingressRule = this.firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp, row < 0 ? -1 : rowCandidates[2 * row]! - 1);
       if (this.ingressRule === NO_RULE) return DENIED_INGRESS;
     }
     if (cg >= 0) {
-      this.egressRule = this.firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp, row < 0 ? -1 : rowCandidates[2 * row + 1]!);
+      this.egressRule = this.firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp, row < 0 ? -1 : rowCandidates[2 * row + 1]! - 1);
       if (this.egressRule === NO_RULE) return DENIED_EGRESS;
     }
     return ALLOWED;

@@ -4,11 +4,13 @@
  * the learner files millions of them in a run).
  */
 const FIELDS = 4;
-/** A slot of the table: id + 1 (0 for empty), the four fields, and a number the caller keeps there. */
+/** A slot of the table: id + 1 (0 for empty), the four fields, and two numbers the caller keeps there. */
 const SLOT = 8;
 const ID = 0;
 /** Where in a slot the caller's number is (see `slot`). */
 export const SLOT_VALUE = 5;
+/** Where in a slot the caller's second number is. */
+export const SLOT_EXTRA = 6;
 
 export class IntTupleTable {
   /** Tuples added so far: the ids are 0 to size - 1. */

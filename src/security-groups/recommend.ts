@@ -7,7 +7,7 @@
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
-import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
+import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
 import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -174,7 +174,7 @@ export interface Learned {
    */
   candidates: IntTupleTable;
   candidateRules: Int32Array;
-  /** Per connection: the candidates of its server's ingress and client's egress learned from it (-1: none). */
+  /** Per connection: 1 + the candidates of its server's ingress and client's egress learned from it (0: none). */
   rowCandidates: Int32Array;
   /** Per side: bit 1 when it has rules for a peer group, 2 for an address, 4 for any address. */
   sideRemotes: Uint8Array;
@@ -813,7 +813,7 @@ class EntryScan {
   readonly entryTraffic: FloatColumn;
   readonly pairEntry: IntColumn;
   readonly pairVm: IntColumn;
-  /** Per connection, the candidates its two ends' rules were learned from (-1: none): the check's first look. */
+  /** Per connection, 1 + the candidates its two ends' rules were learned from (0: none): the check's first look. */
   readonly rowCandidates: Int32Array;
 
   constructor(
@@ -832,7 +832,8 @@ class EntryScan {
     this.entryTraffic = new FloatColumn(n >> 2);
     this.pairEntry = new IntColumn(n >> 2);
     this.pairVm = new IntColumn(n >> 2);
-    this.rowCandidates = new Int32Array(2 * n).fill(-1);
+    // Zero (none) as allocated: no pass over the column first.
+    this.rowCandidates = new Int32Array(2 * n);
   }
 
   rows(from: number, to: number): void {
@@ -858,11 +859,11 @@ class EntryScan {
       const sameTenant = cg >= 0 && sg >= 0 && endTenant[ce] === endTenant[se];
       if (sg >= 0) {
         const ip = clientIp[i]!;
-        rowCandidates[2 * i] = this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
+        rowCandidates[2 * i] = 1 + this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
       }
       if (cg >= 0) {
         const ip = serverIp[i]!;
-        rowCandidates[2 * i + 1] = this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
+        rowCandidates[2 * i + 1] = 1 + this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
       }
     }
   }
@@ -875,7 +876,10 @@ class EntryScan {
     // The slot keeps the entry's last VM + 1: read with the tuple, in the same cache line.
     const slot = entries.slot + SLOT_VALUE;
     if (e === known) {
-      this.entryCandidate.push(this.candidates.idOf(side, field, remote, 0));
+      const candidate = this.candidates.idOf(side, field, remote, 0);
+      this.entryCandidate.push(candidate);
+      // Kept in the slot too: read with the tuple rather than from a column far larger than the caches.
+      entries.slots[entries.slot + SLOT_EXTRA] = candidate;
       this.entryTraffic.reserve(2 * e + 1);
     }
     const traffic = this.entryTraffic.values;
@@ -886,7 +890,7 @@ class EntryScan {
       this.pairEntry.push(e);
       this.pairVm.push(vm);
     }
-    return this.entryCandidate.values[e]!;
+    return entries.slots[entries.slot + SLOT_EXTRA]!;
   }
 }
 
