@@ -35,6 +35,18 @@ export class IntTupleTable {
     this.keys = new Int32Array((count / 2) * FIELDS);
   }
 
+  /**
+   * Empties the table to take about `expected` tuples again, keeping its memory; false (and left as it was)
+   * when it is more than eight times larger than that needs, to be dropped rather than kept.
+   */
+  clear(expected: number): boolean {
+    if (this.mask + 1 > 16 * Math.max(1024, expected)) return false;
+    this.slots.fill(0);
+    this.size = 0;
+    this.slot = 0;
+    return true;
+  }
+
   /** The id of (a, b, c, d), or -1 when it was never added. */
   find(a: number, b: number, c: number, d: number): number {
     const t = this.slots;

@@ -165,7 +165,8 @@ export interface Learned {
   ruleGroup: Int32Array;
   ruleMin: Int32Array;
   ruleMax: Int32Array;
-  ruleCandidate: Int32Array;
+  /** Per rule: direction * 256 + protocol. */
+  ruleKind: Int32Array;
   groupRuleStart: Int32Array;
   /**
    * Candidate rules by (side, ethertype and protocol, remote, 0), side being 2 * group + direction (see
@@ -174,7 +175,10 @@ export interface Learned {
    */
   candidates: IntTupleTable;
   candidateRules: Int32Array;
-  /** Per connection: 1 + the candidates of its server's ingress and client's egress learned from it (0: none). */
+  /**
+   * Per connection: 1 + the candidates of its server's ingress and client's egress learned from it (0: none).
+   * With `candidates`, the computation's scratch (ScanScratch): read by the check, not after it.
+   */
   rowCandidates: Int32Array;
   /** Per side: bit 1 when it has rules for a peer group, 2 for an address, 4 for any address. */
   sideRemotes: Uint8Array;
@@ -490,7 +494,7 @@ export function* recommendInSlices(
           flows += trafficOf[2 * kept[k]!]!;
           bytes += trafficOf[2 * kept[k]! + 1]!;
         }
-        R.push(g, R.count - groupRuleStart[g]!, c, (side & 1) * 256 + (field & 255), ports[from]!, ports[to - 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
+        R.push(g, R.count - groupRuleStart[g]!, (side & 1) * 256 + (field & 255), field, remote, ports[from]!, ports[to - 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
       }
       candidateRules[2 * c + 1] = R.count;
     }
@@ -511,7 +515,7 @@ export function* recommendInSlices(
     ruleGroup: R.group.values.subarray(0, R.count),
     ruleMin: R.min.values.subarray(0, R.count),
     ruleMax: R.max.values.subarray(0, R.count),
-    ruleCandidate: R.candidate.values.subarray(0, R.count),
+    ruleKind: R.kind.values.subarray(0, R.count),
     groupRuleStart,
     candidates,
     candidateRules,
@@ -519,6 +523,8 @@ export function* recommendInSlices(
     sideRemotes,
   };
   const checked = yield* checkLearned(learned, o.maxListed);
+  // The scan's tables (learned.candidates and rowCandidates among them) are not read after the check.
+  scan.scratch.release();
 
   // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
   const ruleCounts = new Array<number>(tenants.length).fill(0);
@@ -577,9 +583,11 @@ class RuleColumns {
   readonly group: IntColumn;
   /** Position in its group's list: the rule id's number, and which of two matches comes first. */
   readonly position: IntColumn;
-  readonly candidate: IntColumn;
   /** Direction * 256 + protocol: with the group and ports, what rules_per_group_port counts. */
   readonly kind: IntColumn;
+  /** Ethertype and protocol (protocolField), and the remote (ANY, 1 + group, or 1 + groups + address id). */
+  readonly field: IntColumn;
+  readonly remote: IntColumn;
   /** Port bounds, -1 for a protocol without ports. */
   readonly min: IntColumn;
   readonly max: IntColumn;
@@ -593,8 +601,9 @@ class RuleColumns {
   constructor(capacity: number) {
     this.group = new IntColumn(capacity);
     this.position = new IntColumn(capacity);
-    this.candidate = new IntColumn(capacity);
     this.kind = new IntColumn(capacity);
+    this.field = new IntColumn(capacity);
+    this.remote = new IntColumn(capacity);
     this.min = new IntColumn(capacity);
     this.max = new IntColumn(capacity);
     this.vms = new IntColumn(capacity);
@@ -604,12 +613,13 @@ class RuleColumns {
     this.bytes = new FloatColumn(capacity);
   }
 
-  push(group: number, position: number, candidate: number, kind: number, min: number, max: number, vms: number, ports: number, range: number, flows: number, bytes: number): void {
+  push(group: number, position: number, kind: number, field: number, remote: number, min: number, max: number, vms: number, ports: number, range: number, flows: number, bytes: number): void {
     const r = this.count++;
     this.group.push(group);
     this.position.push(position);
-    this.candidate.push(candidate);
     this.kind.push(kind);
+    this.field.push(field);
+    this.remote.push(remote);
     this.min.push(min);
     this.max.push(max);
     this.vms.push(vms);
@@ -624,8 +634,7 @@ class RuleColumns {
 
 /** Rule r's id: its group, direction and position in the group's list. */
 export function ruleIdOf(l: Learned, r: number): string {
-  const side = l.candidates.keys[4 * l.ruleCandidate[r]!]!;
-  return `${l.groups[l.ruleGroup[r]!]!.id}/${(side & 1) === INGRESS ? 'ingress' : 'egress'}/${l.rulePosition[r]!}`;
+  return `${l.groups[l.ruleGroup[r]!]!.id}/${l.ruleKind[r]! >> 8 === INGRESS ? 'ingress' : 'egress'}/${l.rulePosition[r]!}`;
 }
 
 /** Tenants between two steps of building the document. */
@@ -718,14 +727,12 @@ class Outcome implements SecurityGroupsOutcome {
     const l = this.learned;
     const R = this.rules;
     const G = l.groups.length;
-    const c = l.ruleCandidate[r]!;
-    const side = l.candidates.keys[4 * c]!;
-    const field = l.candidates.keys[4 * c + 1]!;
-    const remote = l.candidates.keys[4 * c + 2]!;
+    const field = R.field.values[r]!;
+    const remote = R.remote.values[r]!;
     const ipv6 = field >> 8;
     const any = remote === ANY;
     const remoteGroup = !any && remote <= G ? l.groups[remote - 1]!.id : null;
-    const direction: Direction = (side & 1) === INGRESS ? 'ingress' : 'egress';
+    const direction: Direction = l.ruleKind[r]! >> 8 === INGRESS ? 'ingress' : 'egress';
     const min = l.ruleMin[r]!;
     const max = l.ruleMax[r]!;
     return {
@@ -797,6 +804,52 @@ function sortedIndices(texts: readonly string[]): number[] {
 }
 
 /**
+ * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
+ * allocating them anew every run made the collector run over the whole heap in the step that did (the
+ * longest steps). One set is kept; a computation that starts while another holds it allocates its own.
+ * Valid only until the computation that took it ends (release): nothing of them outlives it.
+ */
+class ScanScratch {
+  private static idle: ScanScratch | null = null;
+  readonly entryCandidate = new IntColumn();
+  readonly pairEntry = new IntColumn();
+  readonly pairVm = new IntColumn();
+  /** Entries' traffic; zero from `trafficUsed` on (cleared up to it at the next take). */
+  readonly entryTraffic: FloatColumn;
+  rowCandidates: Int32Array;
+  private constructor(
+    readonly candidates: IntTupleTable,
+    readonly entries: IntTupleTable,
+    rows: number,
+  ) {
+    this.entryTraffic = new FloatColumn(rows >> 1);
+    this.rowCandidates = new Int32Array(2 * rows);
+  }
+
+  /** Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too large. */
+  static take(rows: number, groups: number): ScanScratch {
+    // Sized for what replicated traces show (about one entry per three connections, nearly as many
+    // candidates), so that few rehash.
+    const expected = Math.max(groups, rows >> 2);
+    const s = ScanScratch.idle;
+    ScanScratch.idle = null;
+    if (s === null || !s.entries.clear(expected) || !s.candidates.clear(expected)) return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
+    s.entryCandidate.length = 0;
+    s.pairEntry.length = 0;
+    s.pairVm.length = 0;
+    s.entryTraffic.values.fill(0);
+    if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
+    else s.rowCandidates.fill(0, 0, 2 * rows);
+    return s;
+  }
+
+  /** The computation that took these is done with them. */
+  release(): void {
+    ScanScratch.idle = this;
+  }
+}
+
+/**
  * Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
  * with their traffic and the VMs of the group it was seen at, filed from the connections' earlier
  * traffic. A VM is listed again for an entry only when another came between (most entries have one VM);
@@ -806,6 +859,7 @@ function sortedIndices(texts: readonly string[]): number[] {
 class EntryScan {
   anomalous = 0;
   noGroup = 0;
+  readonly scratch: ScanScratch;
   readonly candidates: IntTupleTable;
   readonly entries: IntTupleTable;
   readonly entryCandidate: IntColumn;
@@ -823,17 +877,9 @@ class EntryScan {
     private readonly endTenant: Int32Array,
     private readonly endAnomalous: Uint8Array,
   ) {
-    const n = cols.count;
-    // Sized for what replicated traces show (about one entry per three connections, nearly as many
-    // candidates), so that few rehash.
-    this.candidates = new IntTupleTable(Math.max(groupCount, n >> 2));
-    this.entries = new IntTupleTable(n >> 2);
-    this.entryCandidate = new IntColumn(n >> 2);
-    this.entryTraffic = new FloatColumn(n >> 2);
-    this.pairEntry = new IntColumn(n >> 2);
-    this.pairVm = new IntColumn(n >> 2);
-    // Zero (none) as allocated: no pass over the column first.
-    this.rowCandidates = new Int32Array(2 * n);
+    this.scratch = ScanScratch.take(cols.count, groupCount);
+    ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
+    this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
   }
 
   rows(from: number, to: number): void {
