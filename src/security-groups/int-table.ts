@@ -37,10 +37,12 @@ export class IntTupleTable {
 
   /**
    * Empties the table to take about `expected` tuples again, keeping its memory; false (and left as it was)
-   * when it is more than eight times larger than that needs, to be dropped rather than kept.
+   * when it is too small for them (growing it step by step costs more than a new one) or more than eight
+   * times larger than they need, to be dropped rather than kept.
    */
   clear(expected: number): boolean {
-    if (this.mask + 1 > 16 * Math.max(1024, expected)) return false;
+    const count = this.mask + 1;
+    if (count < 2 * expected || count > 16 * Math.max(1024, expected)) return false;
     this.slots.fill(0);
     this.size = 0;
     this.slot = 0;
