@@ -44,7 +44,7 @@ export interface SecurityGroupsBenchOptions {
 
 export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = { seeds: [101, 102, 103, 104, 105], vms: 600, scales: [10_000, 100_000] };
 
-export interface Source {
+interface Source {
   membership: Membership;
   connections: ResolvedConnection[];
   windowMs: number;
@@ -64,7 +64,7 @@ const cpuMsSince = (c: NodeJS.CpuUsage): number => {
 };
 
 /** The source fleet copied `copies` times: VM ids, tenants and addresses renamed per copy. */
-export function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
+function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
   const m = src.membership;
   const ids: string[] = [];
   const clusters: string[] = [];

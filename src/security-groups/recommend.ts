@@ -8,7 +8,7 @@ import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
-import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
+import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
   /**
@@ -65,7 +65,7 @@ export interface VmPlace {
   anomalous: boolean;
 }
 
-export function groupIdOf(tenant: string, clusterId: string): string {
+function groupIdOf(tenant: string, clusterId: string): string {
   return `${tenant}:${clusterId}`;
 }
 
@@ -78,11 +78,7 @@ export function protocolName(p: number): string {
   return String(p);
 }
 
-export function ethertypeOf(ip: string): Ethertype {
-  return ip.includes(':') ? 'IPv6' : 'IPv4';
-}
-
-export function hostPrefix(ip: string): string {
+function hostPrefix(ip: string): string {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
@@ -105,7 +101,7 @@ export interface ResolvedConnection {
  * sit close together above 1024, else contiguous runs of seen ports. Written to `out` (cleared first) as
  * triples of start, end and 1 for a range: a learner calls this once per candidate rule.
  */
-export function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>, out: IntColumn): void {
+function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>, out: IntColumn): void {
   out.length = 0;
   let i = 0;
   while (i < ports.length) {
