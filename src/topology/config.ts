@@ -26,6 +26,8 @@ export interface TopologyTopics {
   hosts: string;
   /** Every VM's address claims keyed by VM id: the global table that attributes address-only flows (compacted). */
   addresses: string;
+  /** Each input partition's flows held for late VM attributes, keyed by input partition (compacted). */
+  held: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
   features: string;
   /** One partition: its owner is the leader; members post recluster requests to it. */
@@ -41,6 +43,7 @@ export function topologyTopics(appId: string): TopologyTopics {
     tenants: `${appId}-tenants`,
     addresses: `${appId}-addresses`,
     hosts: `${appId}-hosts`,
+    held: `${appId}-route-held`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,
     runs: `${appId}-runs`,

@@ -19,13 +19,14 @@ import type { ClusterService, ClusterServiceState } from '../service/cluster-ser
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
+import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
 import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
-import { type Routed, Router, type RouterState } from './router.ts';
+import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
 import { TopicReader } from './topic-reader.ts';
 
 export interface MemberOptions {
@@ -58,6 +59,8 @@ export interface MemberStatus {
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
   rejected: RejectionSummary;
+  /** Address-only flows this member's routers hold for late VM attributes, and their counts. */
+  held: HeldFlowCounters & { flows: number };
   /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
   /**
@@ -124,6 +127,16 @@ export class ScaleOutMember {
   /** Per input partition, the offset its router state was committed with: what lies below was routed already. */
   private readonly routedUpTo = new Map<string, bigint>();
   private readonly routeProducers = new Map<string, Producer>();
+  /**
+   * Route transactions one at a time: a batch's and those that write what a claim released outside any
+   * batch (flushRoute) must not interleave, or a commit would carry a router state its offset does not match.
+   */
+  private routeTxns: Promise<void> = Promise.resolve();
+  /** Input partitions with released flows waiting for a flush transaction. */
+  private readonly flushDue = new Set<string>();
+  /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
+  private readonly heldSets = new Map<string, Buffer | null>();
+  private heldReader: TopicReader | null = null;
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
   /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
@@ -185,6 +198,10 @@ export class ScaleOutMember {
       horizonMs: o.pipeline.window.windowMs + o.pipeline.window.allowedLatenessMs,
       maxClaims: o.pipeline.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
     });
+    // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
+    this.addressTable.onClaims = (ips) => {
+      for (const [key, router] of this.routers) if (router.claimed(ips)) this.flushRoute(key);
+    };
   }
 
   /** A VM's attributes as of the latest run this member serves (null when not in it). */
@@ -213,10 +230,23 @@ export class ScaleOutMember {
       vms,
       leaderships: this.leaderships,
       ...this.stats,
+      held: this.heldStatus(),
       changelogLag: Number(lag),
       restores: { ...this.restores },
       lastRestoreMs: this.lastRestoreMs,
     };
+  }
+
+  private heldStatus(): MemberStatus['held'] {
+    const sum = { ...emptyHeldFlowCounters(), flows: 0 };
+    for (const r of this.routers.values()) {
+      sum.flows += r.held.size;
+      sum.held += r.held.counters.held;
+      sum.refused += r.held.counters.refused;
+      sum.endsAttributedLate += r.held.counters.endsAttributedLate;
+      sum.expired += r.held.counters.expired;
+    }
+    return sum;
   }
 
   /** Null when ready to serve; else why not, for /readyz. */
@@ -252,7 +282,12 @@ export class ScaleOutMember {
       }
     });
     const addresses = new TopicReader(kafka, this.topics.addresses, `${this.o.topology.appId}-addresses-reader`, (m) => {
-      const record = m.value === null ? null : decodeAddressRecord(m.value.toString());
+      // A tombstone: a deleted VM past the horizon leaves the table (router.ts writes it).
+      if (m.value === null) {
+        if (m.key !== null) this.addressTable.forget(m.key);
+        return;
+      }
+      const record = decodeAddressRecord(m.value.toString());
       if (record === null) this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.addresses}`);
       else this.addressTable.apply(record);
     });
@@ -265,10 +300,15 @@ export class ScaleOutMember {
         this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
       }
     });
-    this.readers.push(runs, tenants, addresses, hosts);
+    // Every input partition's held flows: a router taking a partition over reads its entry (routerFor).
+    const held = new TopicReader(kafka, this.topics.held, `${this.o.topology.appId}-held-reader`, (m) => {
+      if (m.key !== null) this.heldSets.set(m.key, m.value);
+    });
+    this.heldReader = held;
+    this.readers.push(runs, tenants, addresses, hosts, held);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
-    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
+    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start(), held.start()]);
     void runs.caughtUp.then(() => {
       this.runsCaughtUp = true;
     });
@@ -320,6 +360,7 @@ export class ScaleOutMember {
         { topic: t.tenants, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.held, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.leader, numPartitions: 1, configEntries: [] },
         { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
@@ -370,38 +411,20 @@ export class ScaleOutMember {
           await heartbeat();
           return;
         }
-        const before = router.exportState();
-        const out: Routed[] = [];
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) < upTo) continue;
-          router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
-        }
-        router.endOfBatch(out);
-        try {
-          // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
-          await this.o.deadLetter.flush();
-          const producer = await this.routeProducer(key);
-          const txn = await producer.transaction();
-          try {
-            await this.sendRouted(txn, out);
-            // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
-            const committed = { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString(), metadata: JSON.stringify(router.exportState()) };
-            await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
-            await txn.commit();
-            this.routedUpTo.set(key, BigInt(committed.offset));
-          } catch (err) {
-            await txn.abort().catch(() => undefined);
-            throw err;
+        await this.routeExclusive(async () => {
+          // A router that moved away or failed while this batch waited: the next batch starts over.
+          if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
+          const out: Routed[] = [];
+          for (const m of batch.messages) {
+            if (BigInt(m.offset) < upTo) continue;
+            router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
           }
-        } catch (err) {
-          // Nothing of the batch was written. Fenced or not, another member may have routed this partition
-          // meanwhile: the next batch starts over from the committed offset and router state (routerFor),
-          // or the partition's new owner does.
-          router.restoreState(before);
-          this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
-          this.forgetRoute(key);
-          throw err;
-        }
+          // Flows a claim released outside any batch go in this transaction too (route() took them first).
+          router.takeReleased(out);
+          router.endOfBatch(out);
+          this.flushDue.delete(key);
+          await this.commitRoute(key, router, batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n, out);
+        });
         await heartbeat();
       },
     });
@@ -414,6 +437,70 @@ export class ScaleOutMember {
     const producer = this.routeProducers.get(key);
     this.routeProducers.delete(key);
     void producer?.disconnect().catch(() => undefined);
+  }
+
+  /** Runs `fn` once every route transaction before it has ended (whatever their outcome). */
+  private routeExclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.routeTxns.then(fn);
+    this.routeTxns = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * One route transaction: the routed records, the router's held set when it changed, and the offset with
+   * the router's state. Its state is taken before the first await: a claim read meanwhile changes the
+   * router, and what it released goes in the next transaction (a flush), with that state.
+   */
+  private async commitRoute(key: string, router: Router, topic: string, partition: number, offset: bigint, out: Routed[]): Promise<void> {
+    const metadata = JSON.stringify(router.exportState());
+    const held = router.heldDirty ? router.exportHeld() : undefined;
+    try {
+      // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
+      await this.o.deadLetter.flush();
+      const producer = await this.routeProducer(key);
+      const txn = await producer.transaction();
+      try {
+        await this.sendRouted(txn, out);
+        if (held !== undefined) await txn.send({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+        // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
+        const committed = { partition, offset: offset.toString(), metadata };
+        await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
+        await txn.commit();
+        this.routedUpTo.set(key, offset);
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      // Nothing of it was written. Fenced or not, another member may have routed this partition meanwhile:
+      // the next batch starts over from the committed offset, router state and held set (routerFor), or
+      // the partition's new owner does.
+      this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
+      this.forgetRoute(key);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes what a claim released from an input partition's held flows, outside any batch of it: the same
+   * offset again, with the router's new state and held set (the released flows may be the partition's
+   * last records, and no batch would come to carry them).
+   */
+  private flushRoute(key: string): void {
+    if (this.flushDue.has(key)) return;
+    this.flushDue.add(key);
+    this.routeExclusive(async () => {
+      if (!this.flushDue.delete(key)) return;
+      const router = this.routers.get(key);
+      const offset = this.routedUpTo.get(key);
+      // Not committed yet: the partition's first batch carries it.
+      if (router === undefined || offset === undefined) return;
+      const out: Routed[] = [];
+      router.takeReleased(out);
+      router.endOfBatch(out);
+      const at = key.lastIndexOf(':');
+      await this.commitRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset, out);
+    }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not write the flows a claim released: the partition continues from its committed held set'));
   }
 
   /** A router for an input partition, continuing from the state committed with its offset. */
@@ -435,10 +522,11 @@ export class ScaleOutMember {
     await (await (await this.routeProducer(key)).transaction()).abort();
     const admin = this.o.kafka.admin();
     await admin.connect();
+    let offset = -1n;
     try {
       const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
       const p = committed?.partitions.find((x) => x.partition === partition);
-      const offset = p === undefined ? -1n : BigInt(p.offset);
+      offset = p === undefined ? -1n : BigInt(p.offset);
       if (offset >= 0n) this.routedUpTo.set(key, offset);
       if (p?.metadata) {
         const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
@@ -447,6 +535,16 @@ export class ScaleOutMember {
       }
     } finally {
       await admin.disconnect();
+    }
+    // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
+    await this.heldReader?.readToEnd();
+    const held = offset >= 0n ? this.heldSets.get(key) : undefined;
+    if (held !== undefined && held !== null) {
+      try {
+        router.restoreHeld(decodeSnapshotFile(held) as RouterHeld);
+      } catch (err) {
+        this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
+      }
     }
     this.routers.set(key, router);
     return router;
