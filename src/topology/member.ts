@@ -137,6 +137,7 @@ export class ScaleOutMember {
   /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
+  private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
   /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
@@ -329,6 +330,8 @@ export class ScaleOutMember {
   async stop(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
     await Promise.all([this.routeConsumer, this.windowConsumer, this.leaderConsumer].map((c) => c?.disconnect().catch(() => undefined)));
+    // A flush of released flows may still be writing: its producer must not close under it.
+    await this.routeTxns;
     await this.featuresReader?.stop();
     await Promise.all(this.readers.map((r) => r.stop()));
     await Promise.all([...this.routeProducers.values(), ...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
@@ -393,6 +396,11 @@ export class ScaleOutMember {
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
+      // A flows partition's router is made at once, not at its next batch: the held flows committed with its
+      // offset must be there for the claims that release them, and no further flow may ever come.
+      for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
+        if (!this.routers.has(`${pipeline.topics.flows}:${p}`))
+          this.routerOf(pipeline.topics.flows, p).catch((err: unknown) => this.o.log.warn({ topic: pipeline.topics.flows, partition: p, err: String(err) }, 'could not take up the held flows of an input partition: its next batch does'));
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
@@ -403,7 +411,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         if (batch.messages.length === 0) return;
         const key = `${batch.topic}:${batch.partition}`;
-        const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        const router = await this.routerOf(batch.topic, batch.partition);
         // The consumer may fetch from an offset read before the previous owner's last commit: what that
         // commit covers is routed already (and counted in the router state read after it).
         const upTo = this.routedUpTo.get(key) ?? 0n;
@@ -503,6 +511,19 @@ export class ScaleOutMember {
     }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not write the flows a claim released: the partition continues from its committed held set'));
   }
 
+  /** The router of an input partition: this member's, or made once however many ask at the same time. */
+  private routerOf(topic: string, partition: number): Promise<Router> {
+    const key = `${topic}:${partition}`;
+    const have = this.routers.get(key);
+    if (have !== undefined) return Promise.resolve(have);
+    let making = this.makingRouters.get(key);
+    if (making === undefined) {
+      making = this.routerFor(topic, partition).finally(() => this.makingRouters.delete(key));
+      this.makingRouters.set(key, making);
+    }
+    return making;
+  }
+
   /** A router for an input partition, continuing from the state committed with its offset. */
   private async routerFor(topic: string, partition: number): Promise<Router> {
     const router = new Router(
@@ -547,6 +568,8 @@ export class ScaleOutMember {
       }
     }
     this.routers.set(key, router);
+    // Held flows that claims read since their commit resolve now: written without waiting for a batch.
+    if (router.heldDirty) this.flushRoute(key);
     return router;
   }
 
