@@ -9,6 +9,7 @@ import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-opt
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import { createServiceInputs, createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
 import { comparableRunInput, generatedMessages, requestedInput, startTestMember, type TestMember } from '../helpers/members.ts';
 import { waitFor } from '../helpers/service-process.ts';
@@ -190,4 +191,50 @@ describe('the shared address table', () => {
     expect(b.member.status().held).toEqual({ ...single.held.counters, flows: single.held.size });
     expect(comparableRunInput(run)).toEqual(comparableRunInput(expected));
   }, 240_000);
+
+  it('writes a tombstone to the address table once a deleted VM is past the horizon, and every reader forgets the VM', async () => {
+    const { topics } = await createServiceInputs(brokers, 'addrtomb');
+    const defaults = toPipelineConfig(PipelineOptions.parse({}));
+    const pipeline: PipelineConfig = {
+      ...defaults,
+      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
+      future: { ...defaults.future!, wallClock: Date.now },
+    };
+    const horizonMs = pipeline.window.windowMs + pipeline.window.allowedLatenessMs;
+    const T = Date.UTC(2026, 10, 1);
+    const vm = (ts: number, id: string, ip: string, state = 'active') => ({ value: JSON.stringify({ ts, vm_id: id, tenant_id: 't-1', vpc_id: 'vpc-1', ip, state }) });
+    const flow = (ts: number) => ({ value: JSON.stringify({ ts, src_vm: 'vm-y', dst_vm: 'vm-y', src_ip: '10.0.0.6', dst_ip: '10.0.0.6', src_port: 1, dst_port: 80, protocol: 'tcp', bytes: 1, packets: 1 }) });
+    const topology = { appId: uniqueTopic('addrtomb'), partitions: 2, replicationFactor: 1, sessionTimeoutMs: 10_000 };
+    const a = await startTestMember(brokers, topology, pipeline);
+    started.push(a);
+    const producer = testKafkaClient(brokers, 'addrtomb-producer').producer();
+    await producer.connect();
+    await producer.send({ topic: topics.vm, messages: [vm(T, 'vm-x', '10.0.0.5'), vm(T, 'vm-y', '10.0.0.6'), vm(T + 60_000, 'vm-x', '10.0.0.5', 'deleted')] });
+    await waitFor(async () => (a.member.addressTable.record('vm-x')?.deleted === T + 60_000 ? true : undefined), 60_000, 'the deletion in the table');
+    // The event time at the deletion plus the horizon: not past it yet, no tombstone.
+    await producer.send({ topic: topics.flows, messages: [flow(T + 60_000 + horizonMs)] });
+    await waitFor(async () => (a.member.status().records.flows === 1 ? true : undefined), 60_000, 'the first flow routed');
+    expect(a.member.addressTable.tombstonesRead).toBe(0);
+    await producer.send({ topic: topics.flows, messages: [flow(T + 60_001 + horizonMs)] });
+    await producer.disconnect();
+    // The member reads its own tombstone back like any other record of the table.
+    await waitFor(async () => (a.member.addressTable.tombstonesRead === 1 ? true : undefined), 60_000, 'the tombstone read back');
+    expect(a.member.addressTable.record('vm-x')).toBeNull();
+    expect(a.member.addressTable.record('vm-y')?.claims.map((c) => c.ip)).toEqual(['10.0.0.6']);
+
+    // In the topic: vm-x's records, then its tombstone (null value), which compaction removes with them.
+    const seen: Array<[string | null, string | null]> = [];
+    const reader = new TopicReader(testKafkaClient(brokers, 'addrtomb-reader'), a.member.topics.addresses, 'addrtomb-check', (m) => seen.push([m.key, m.value === null ? null : 'record']));
+    await reader.start();
+    await reader.caughtUp;
+    await reader.stop();
+    expect(seen).toEqual([['vm-x', 'record'], ['vm-y', 'record'], ['vm-x', 'record'], ['vm-x', null]]);
+
+    // A member that reads the table afresh forgets the VM as well.
+    const c = await startTestMember(brokers, topology, pipeline);
+    started.push(c);
+    expect(c.member.addressTable.tombstonesRead).toBe(1);
+    expect(c.member.addressTable.record('vm-x')).toBeNull();
+    expect(c.member.addressTable.vms).toBe(1);
+  }, 120_000);
 });
