@@ -533,6 +533,7 @@ export class ScaleOutMember {
         this.o.onReject?.(r);
       },
       this.addressTable,
+      this.tenantTable.tenants,
     );
     const key = `${topic}:${partition}`;
     // Fence the partition's former owner first (its producer has the same transactional id): a member that

@@ -11,6 +11,7 @@ import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { DEFAULT_MAX_HELD_FLOW_BYTES, DEFAULT_MAX_HELD_FLOWS, type HeldFlow, HeldFlows, type HeldFlowsState } from '../attribution/held-flows.ts';
 import { defaultFutureBoundConfig, FutureBound } from '../pipeline/future-bound.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
+import { DEFAULT_MAX_TENANTS } from '../windows/window-config.ts';
 import { type AddressTable, encodeAddressRecord } from './address-table.ts';
 import { type ByVmRouted, finiteOrNull } from './by-vm.ts';
 
@@ -51,6 +52,11 @@ export class Router {
   private sweptAt = Number.NEGATIVE_INFINITY;
   private sweptBucket = Number.NEGATIVE_INFINITY;
   private nextTick = Number.NaN;
+  /**
+   * Tenants this router admitted that the tenant table may not have read back yet (without a table: every
+   * tenant it admitted). With them, the router judges `tenant_cap` as one process's FleetState does.
+   */
+  private readonly admittedTenants = new Set<string>();
   /** The watermark last announced to every partition. */
   private announced = Number.NEGATIVE_INFINITY;
   private readonly decoder: MessageDecoder;
@@ -73,6 +79,8 @@ export class Router {
     private readonly onReject: (r: RejectedRecord) => void,
     /** A member's shared address table; without it (one process, the tests) the router keeps its own map. */
     private readonly table: AddressTable | null = null,
+    /** The member's global table of tenants (read from `<app>-tenants`); without it, the tenants this router admitted. */
+    private readonly tenantTable: ReadonlyMap<string, unknown> | null = null,
   ) {
     this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
     // Flows that carry only addresses are attributed at the route, where their VM ids become the key. In a
@@ -358,7 +366,31 @@ export class Router {
     this.recordsIn.tenantAttributes++;
     const refused = this.future.checkAttributes(t.ts, this.watermark);
     if (refused) this.reject(refused, index, raw);
-    else this.out.push({ to: 'tenants', key: t.tenantId, value: JSON.stringify(t) });
+    else if (!this.admitTenant(t.tenantId)) {
+      const max = this.config.window.maxTenants ?? DEFAULT_MAX_TENANTS;
+      // Refused here, where the record was read: counted and dead-lettered once, like any rejection of the route.
+      this.reject(rejection('tenant_cap', 'tenant_id', `tenant not tracked: ${max} tenants are (max_tenants)`), index, raw);
+    } else this.out.push({ to: 'tenants', key: t.tenantId, value: JSON.stringify(t) });
+  }
+
+  /**
+   * FleetState.applyTenantAttributes' cap, against the tenants the application tracks: a known tenant is
+   * always admitted, a new one while fewer than MAX_TENANTS are tracked. Exact with one router of the
+   * tenants' topic (one partition, as it is small); routers of several partitions racing for the last
+   * places may admit a few more, which every member's table then refuses alike (counted there).
+   */
+  private admitTenant(tenantId: string): boolean {
+    const table = this.tenantTable;
+    if (table?.has(tenantId) === true || this.admittedTenants.has(tenantId)) return true;
+    let tracked = this.admittedTenants.size;
+    if (table !== null) {
+      // Those the table has read back are counted there.
+      for (const id of this.admittedTenants) if (table.has(id)) this.admittedTenants.delete(id);
+      tracked = table.size + this.admittedTenants.size;
+    }
+    if (tracked >= (this.config.window.maxTenants ?? DEFAULT_MAX_TENANTS)) return false;
+    this.admittedTenants.add(tenantId);
+    return true;
   }
 
   /** Pipeline.runDue's schedule: ticks at multiples of the interval, checked after each message. */

@@ -62,4 +62,21 @@ describe('the router of a scale-out member', () => {
     // The expired flow first (vm-a's half only: its other end stays unknown), then the later flow's halves.
     expect(out.flatMap((r) => (r.to === 'by-vm' && r.record.k === 'f' ? [`${r.key}@${r.record.r.ts - T}`] : []))).toEqual(['vm-a@1000', `vm-a@${1001 + config.window.allowedLatenessMs}`, `vm-z@${1001 + config.window.allowedLatenessMs}`]);
   });
+
+  it('refuses a new tenant at MAX_TENANTS as tenant_cap and admits updates of a tracked one', () => {
+    const capped = { ...config, window: { ...config.window, maxTenants: 1 } };
+    const rejected: string[] = [];
+    const router = new Router(capped, (r) => rejected.push(`${r.reason}@${r.source}`));
+    const out: Routed[] = [];
+    const tenant = (id: string, ts: number) => JSON.stringify({ ts, tenant_id: id, name: id });
+    router.route(capped.topics.tenantAttributes, tenant('t-1', T), '0@0', out);
+    router.route(capped.topics.tenantAttributes, tenant('t-2', T), '0@1', out);
+    router.route(capped.topics.tenantAttributes, tenant('t-1', T + 1), '0@2', out);
+    expect(out.map((r) => (r.to === 'tenants' ? r.key : r.to))).toEqual(['t-1', 't-1']);
+    expect(rejected).toEqual(['tenant_cap@0@1']);
+    // With the member's table, the tenants it has read count too.
+    const member = new Router(capped, (r) => rejected.push(`${r.reason}@${r.source}`), null, new Map([['t-9', {}]]));
+    member.route(capped.topics.tenantAttributes, tenant('t-1', T), '1@0', out);
+    expect(rejected).toEqual(['tenant_cap@0@1', 'tenant_cap@1@0']);
+  });
 });
