@@ -17,10 +17,12 @@ import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
-import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
+import { type ByVmRecord, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
@@ -88,6 +90,8 @@ interface PublishedRun {
   request: string | null;
   /** The run's VMs' latest attributes, as the partitions published them (absent in records of earlier versions). */
   attributes?: Array<[string, VmAttributes]>;
+  /** The security groups the leader learned with the run from every routed flow (absent in earlier versions). */
+  securityGroups?: SecurityGroupsDocument | null;
 }
 
 const RouterStateShape = z.object({
@@ -189,6 +193,12 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
+  /** On the leader: the routed flows, fed to its service's connection log (security groups). */
+  private connectionsReader: TopicReader | null = null;
+  /** The served run's security groups (the leader's own, or those published with another leader's run). */
+  private runSecurityGroups: SecurityGroupsDocument | null = null;
+  /** A run is being started (the connection log read up to now first): no second one meanwhile. */
+  private startingRun = false;
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
@@ -208,6 +218,11 @@ export class ScaleOutMember {
   /** A VM's attributes as of the latest run this member serves (null when not in it). */
   vmAttributes(vmId: string): VmAttributes | null {
     return this.runAttributes.get(vmId) ?? null;
+  }
+
+  /** The security groups learned with the latest run this member serves (null before one). */
+  securityGroups(): SecurityGroupsDocument | null {
+    return this.runSecurityGroups;
   }
 
   /** The global table of tenants (every member reads all of them). */
@@ -333,6 +348,7 @@ export class ScaleOutMember {
     // A flush of released flows may still be writing: its producer must not close under it.
     await this.routeTxns;
     await this.featuresReader?.stop();
+    await this.connectionsReader?.stop();
     await Promise.all(this.readers.map((r) => r.stop()));
     await Promise.all([...this.routeProducers.values(), ...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
     await this.plain?.disconnect().catch(() => undefined);
@@ -364,6 +380,8 @@ export class ScaleOutMember {
         { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.held, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
+        // What the connection log can still use: it forgets a connection silent for DEFAULT_RETAIN_WINDOWS windows.
+        { topic: t.connections, numPartitions: 1, configEntries: [...LARGE, { name: 'retention.ms', value: String((DEFAULT_RETAIN_WINDOWS + 1) * this.o.pipeline.window.windowMs) }] },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.leader, numPartitions: 1, configEntries: [] },
         { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
@@ -598,8 +616,10 @@ export class ScaleOutMember {
     const tenants: Message[] = [];
     const addresses: Message[] = [];
     const hosts: Message[] = [];
+    const connections: ByVmRecord[] = [];
     for (const r of out) {
-      if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+      if (r.to === 'connections') connections.push({ k: 'f', o: true, r: r.flow, w: null, sa: null });
+      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
       else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
       else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
     }
@@ -607,6 +627,8 @@ export class ScaleOutMember {
     if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
     if (addresses.length > 0) await txn.send({ topic: this.topics.addresses, messages: addresses });
     if (hosts.length > 0) await txn.send({ topic: this.topics.hosts, messages: hosts });
+    // The flows in route order, in the by-VM encoding: one message per transaction.
+    if (connections.length > 0) await txn.send({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
   }
 
   // ---- window --------------------------------------------------------------------------------------------
@@ -945,6 +967,19 @@ export class ScaleOutMember {
     await (await this.runsProducer.transaction()).abort();
     await this.runsReader?.readToEnd();
     if (!this.leader) return;
+    // Every flow routed within the topic's retention, in route order: the log one process would hold.
+    this.o.service.forgetConnections();
+    const connections = new TopicReader(this.o.kafka, this.topics.connections, `${this.o.topology.appId}-connections-reader`, (m) => {
+      const records = m.value === null ? null : decodeByVm(m.value);
+      if (records === null) {
+        this.o.log.error({ offset: m.offset }, `skipping a message of ${this.topics.connections} that is not a by-VM message`);
+        return;
+      }
+      const log = this.o.service.connections;
+      for (const r of records) if (r.k === 'f') log.add(r.r);
+    });
+    this.connectionsReader = connections;
+    await connections.start();
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
       if (m.value === null) return;
       try {
@@ -962,11 +997,16 @@ export class ScaleOutMember {
     this.pending.clear();
     const reader = this.featuresReader;
     const producer = this.runsProducer;
+    const connections = this.connectionsReader;
+    this.connectionsReader = null;
     // Taken before the first await: a rejoin that makes this member the leader again meanwhile sets its own
     // producer, which must not be cleared here (its runs would be dropped unpublished).
     this.featuresReader = null;
     this.runsProducer = null;
     await reader?.stop();
+    await connections?.stop();
+    // The successor keeps the log now; this member's copy would only go stale.
+    if (!this.leader) this.o.service.forgetConnections();
     await producer?.disconnect().catch(() => undefined);
   }
 
@@ -985,7 +1025,7 @@ export class ScaleOutMember {
 
   /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
   private runPending(): void {
-    if (!this.leader || !this.runsCaughtUp || this.o.service.runInProgress() !== null) return;
+    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.o.service.runInProgress() !== null) return;
     const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
     if (complete.length === 0) return;
     // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
@@ -1007,7 +1047,16 @@ export class ScaleOutMember {
     this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts) };
     const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
-    this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+    // The connection log holds at least every flow routed before the run's markers once read to its end
+    // (the routes committed them first); the security groups are learned from it as the run completes.
+    this.startingRun = true;
+    const read = this.connectionsReader?.readToEnd() ?? Promise.resolve();
+    void read
+      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, `could not read ${this.topics.connections} to its end: the run's security groups may miss the latest flows`))
+      .then(() => {
+        this.startingRun = false;
+        if (this.leader) this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+      });
   }
 
   private current: { tick: number | null; request: string | null; attributes: Array<[string, VmAttributes]> } = { tick: null, request: null, attributes: [] };
@@ -1021,7 +1070,15 @@ export class ScaleOutMember {
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
-      .then(() => this.writeRun(record))
+      .then(async () => {
+        // Learned from this leader's connection log (every routed flow), once per run, and served by every member.
+        record.securityGroups = await this.o.service.securityGroups().catch((err: unknown) => {
+          this.o.log.error({ err: String(err) }, 'could not learn the security groups of the run');
+          return null;
+        });
+        this.runSecurityGroups = record.securityGroups;
+        await this.writeRun(record);
+      })
       .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
     return this.publishing;
   }
@@ -1059,6 +1116,7 @@ export class ScaleOutMember {
     this.tenureEnded = true;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);
+    this.runSecurityGroups = run.securityGroups ?? null;
   }
 
   /** Records and rejects of every input partition, summed from the router states committed with the offsets. */

@@ -21,6 +21,11 @@ export type Routed =
   | { to: 'tenants'; key: string; value: string }
   /** A host's announced capacity for the hosts' global table, keyed by host id. */
   | { to: 'hosts'; key: string; value: string }
+  /**
+   * A flow routed to the windows, once (not per half), for the security groups' connection log that the
+   * leader keeps (`<app>-connections`): one process adds every flow it applies to its log.
+   */
+  | { to: 'connections'; flow: FlowRecord }
   /** A VM's address claims for the shared table (address-table.ts), keyed by VM id; null: its tombstone. */
   | { to: 'addresses'; key: string; value: string | null };
 
@@ -274,6 +279,7 @@ export class Router {
     const r = { ...f };
     if (f.srcVm !== null) this.out.push({ to: 'by-vm', key: f.srcVm, record: { k: 'f', o: true, r, w, sa } });
     if (f.dstVm !== null) this.out.push({ to: 'by-vm', key: f.dstVm, record: { k: 'f', o: false, r, w, sa } });
+    this.out.push({ to: 'connections', flow: r });
   }
 
   /** Pipeline.hold, against the router's watermark: true when the flow was held, or settled because of a cap. */

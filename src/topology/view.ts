@@ -87,6 +87,6 @@ export class ScaleOutView implements ServiceView {
   }
 
   securityGroups(): SecurityGroupsDocument | null {
-    return null;
+    return this.member.securityGroups();
   }
 }
