@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import type { DeadLetterValue } from '../../src/kafka/dead-letter.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { TopicReader } from '../../src/topology/topic-reader.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { createServiceInputs, readTopicValues, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
 import { startTestMember, type TestMember } from '../helpers/members.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
@@ -55,13 +54,7 @@ describe('tenant attributes at MAX_TENANTS on a member', () => {
     expect(['t-1', 't-2', 't-3', 't-4'].map((id) => a.member.tenant(id) !== null)).toEqual([true, true, false, false]);
 
     // Each refused record once in the tenants' dead-letter topic, with the input offset it was read at.
-    const letters: DeadLetterValue[] = [];
-    const reader = new TopicReader(testKafkaClient(brokers, 'tenantcap-reader'), `${topics.tenant}.rejected`, 'tenantcap-check', (m) => {
-      if (m.value !== null) letters.push(JSON.parse(m.value.toString()) as DeadLetterValue);
-    });
-    await reader.start();
-    await reader.caughtUp;
-    await reader.stop();
+    const letters = (await readTopicValues(brokers, `${topics.tenant}.rejected`, 2, 30_000)).map((v) => JSON.parse(v) as DeadLetterValue);
     expect(letters.map((l) => [l.reason, l.source, JSON.parse(l.raw).tenant_id])).toEqual([
       ['tenant_cap', `${topics.tenant}/0@2`, 't-3'],
       ['tenant_cap', `${topics.tenant}/0@4`, 't-4'],
