@@ -652,7 +652,12 @@ export class ScaleOutMember {
         this.windowProducers.delete(p);
         void producer?.disconnect().catch(() => undefined);
       }
-      if ([...mine].some((p) => !this.windows.has(p))) this.restoring ??= this.restore().finally(() => (this.restoring = null));
+      if ([...mine].some((p) => !this.windows.has(p))) {
+        this.restoring ??= this.restore().finally(() => (this.restoring = null));
+        // The partitions' next batches await it too; one cut short by a stop (its consumer gone) must not
+        // go unhandled, which ends the process.
+        this.restoring.catch((err: unknown) => this.o.log.warn({ err: String(err) }, `the restore of ${this.topics.byVm}'s partitions did not complete: their next batch restores them`));
+      }
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
