@@ -62,7 +62,7 @@ export interface MemberStatus {
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
   rejected: RejectionSummary;
   /** Address-only flows this member's routers hold for late VM attributes, and their counts. */
-  held: HeldFlowCounters & { flows: number };
+  held: HeldFlowCounters & { flows: number; bytes: number };
   /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
   /**
@@ -254,9 +254,10 @@ export class ScaleOutMember {
   }
 
   private heldStatus(): MemberStatus['held'] {
-    const sum = { ...emptyHeldFlowCounters(), flows: 0 };
+    const sum = { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 };
     for (const r of this.routers.values()) {
       sum.flows += r.held.size;
+      sum.bytes += r.held.bytes;
       sum.held += r.held.counters.held;
       sum.refused += r.held.counters.refused;
       sum.endsAttributedLate += r.held.counters.endsAttributedLate;
