@@ -67,6 +67,12 @@ export interface MemberStatus {
   restores: Record<RestoreSource, number>;
   /** Wall time of the last restore (every partition it took), ms. */
   lastRestoreMs: number | null;
+  /** Input messages this member's routers routed (committed) since it started: live, unlike `records`. */
+  routedMessages: number;
+  /** By-VM records (flow halves, VM attributes) those routers wrote. */
+  routedRecords: number;
+  /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
+  appliedRecords: number;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -173,6 +179,9 @@ export class ScaleOutMember {
   private readonly cache: LocalCheckpointCache | null;
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
+  private routedMessages = 0;
+  private routedRecords = 0;
+  private appliedRecords = 0;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
 
@@ -216,6 +225,9 @@ export class ScaleOutMember {
       changelogLag: Number(lag),
       restores: { ...this.restores },
       lastRestoreMs: this.lastRestoreMs,
+      routedMessages: this.routedMessages,
+      routedRecords: this.routedRecords,
+      appliedRecords: this.appliedRecords,
     };
   }
 
@@ -372,8 +384,10 @@ export class ScaleOutMember {
         }
         const before = router.exportState();
         const out: Routed[] = [];
+        let messages = 0;
         for (const m of batch.messages) {
           if (BigInt(m.offset) < upTo) continue;
+          messages++;
           router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
         }
         router.endOfBatch(out);
@@ -389,6 +403,8 @@ export class ScaleOutMember {
             await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
             await txn.commit();
             this.routedUpTo.set(key, BigInt(committed.offset));
+            this.routedMessages += messages;
+            for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
           } catch (err) {
             await txn.abort().catch(() => undefined);
             throw err;
@@ -540,6 +556,7 @@ export class ScaleOutMember {
           }
           for (const record of records) {
             const outcome = state.apply(record);
+            if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
             if (typeof outcome === 'object' && record.k === 'v') {
               // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
               // a record applied again after a restore is dead-lettered again).
