@@ -79,9 +79,15 @@ function withLogs(members: ServiceProcess[]): (err: unknown) => never {
   };
 }
 
-/** Every process answers /readyz with 200, and the members' window partitions are all owned: nothing left to join. */
+/**
+ * Every process is ready but for its first run (none can happen on empty topics): inputs joined (a member:
+ * its groups, the tables read), and the members' window partitions all owned and a leader: nothing left to join.
+ */
 async function allReady(procs: ServiceProcess[], members: boolean): Promise<true | undefined> {
-  for (const p of procs) if ((await fetch(`${p.url}/readyz`)).status !== 200) return undefined;
+  for (const p of procs) {
+    const { body } = await getJson<{ missing: string[] }>(`${p.url}/readyz`);
+    if (body.missing.some((m) => m !== 'first_run')) return undefined;
+  }
   if (!members) return true;
   const owned = await Promise.all(procs.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
   if (owned.reduce((a, b) => a + b, 0) !== PARTITIONS) return undefined;
