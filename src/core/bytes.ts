@@ -7,13 +7,9 @@
  * format asked for (the fleet codec's FleetCodecError, a RangeError for the by-VM decoder that turns it into
  * "not ours"), never a read of garbage.
  */
-import { TextDecoder, TextEncoder } from 'node:util';
+import { TextEncoder } from 'node:util';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8');
-
-/** Text up to this many UTF-16 units is tried as ASCII by hand: short ids, addresses and hosts dominate. */
-const SHORT_TEXT = 64;
 
 export class ByteWriter {
   private buf: Buffer;
@@ -66,15 +62,28 @@ export class ByteWriter {
     this.length += b.length;
   }
 
-  /** A non-negative integer up to 2^53, 7 bits a byte, low first (division, not bit operators: they stop at 2^32). */
+  /** A non-negative integer up to 2^53, 7 bits a byte, low first. */
   varint(v: number): void {
     this.room(8);
     const buf = this.buf;
-    while (v >= 0x80) {
-      buf[this.length++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
+    let at = this.length;
+    // Bit operators stop at 2^32: above 2^28 the low four bytes are cut off by one division first, so that
+    // epoch milliseconds (41 bits) take one float division instead of six.
+    if (v >= 0x10000000) {
+      const high = Math.floor(v / 0x10000000);
+      let low = v - high * 0x10000000;
+      for (let i = 0; i < 4; i++) {
+        buf[at++] = (low & 0x7f) | 0x80;
+        low >>>= 7;
+      }
+      v = high;
     }
-    buf[this.length++] = v;
+    while (v >= 0x80) {
+      buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[at++] = v;
+    this.length = at;
   }
 
   /** A varint byte length, then the UTF-8 bytes. */
@@ -119,6 +128,7 @@ export class ByteWriter {
 
 export class ByteReader {
   private readonly view: DataView;
+  private readonly bytesView: Buffer;
   /** The next byte to read. */
   offset = 0;
 
@@ -128,6 +138,7 @@ export class ByteReader {
     private readonly truncated: (message: string) => Error = (message) => new RangeError(message),
   ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.bytesView = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get left(): number {
@@ -185,6 +196,8 @@ export class ByteReader {
 
   varint(what = 'a varint'): number {
     const buf = this.buf;
+    // One byte: most counts, tags, ports and string references.
+    if (this.offset < buf.length && buf[this.offset]! < 0x80) return buf[this.offset++]!;
     let v = 0;
     let scale = 1;
     for (;;) {
@@ -201,18 +214,9 @@ export class ByteReader {
   text(what = 'a text'): string {
     const n = this.varint(what);
     this.need(n, what);
-    const buf = this.buf;
     const start = this.offset;
     this.offset += n;
-    if (n <= SHORT_TEXT) {
-      let ascii = true;
-      for (let i = start; i < start + n; i++)
-        if (buf[i]! > 0x7f) {
-          ascii = false;
-          break;
-        }
-      if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[]);
-    }
-    return decoder.decode(buf.subarray(start, start + n));
+    // Buffer's own slice decoder: several times faster than TextDecoder or char codes for short ids.
+    return this.bytesView.toString('utf8', start, start + n);
   }
 }
