@@ -593,7 +593,8 @@ export class ScaleOutMember {
     // the same features again, which the leader ignores (the tick was run) or takes as they are.
     const now = Date.now();
     const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
-    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: state.encodeFleet() } : null;
+    // In slices: the reads this member serves wait for a slice, not for the whole partition.
+    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices() } : null;
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
