@@ -137,8 +137,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     const freshInputs = async (name: string) => {
       const prefix = uniqueTopic(`scaleout-${name}`);
       const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-      await createTopics(broker.brokers, Object.values(topics), INPUT_PARTITIONS);
-      await createTopics(broker.brokers, [`${prefix}.other`], 1);
+      await createTopics(broker.brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
       const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
       // The whole trace in one transaction: the processes read committed data only, so they see all of it
       // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
@@ -199,7 +198,13 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       const started = performance.now();
       const members = await Promise.all(Array.from({ length: n }, () => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })));
       running.push(...members);
-      await waitFor(() => allReady(members, true), 180_000, `${n} members ready`).catch(withLogs(members));
+      // At a load of 30 and more a group may keep rebalancing for minutes: that configuration is reported
+      // as not measured rather than ending the bench.
+      if (!(await waitFor(() => allReady(members, true), 300_000, `${n} members ready`).then(() => true, () => false))) {
+        throughput[`members_${n}`] = { not_ready_within_s: 300, load_average_1min: loadAverage() };
+        for (const m of members) await m.stop('SIGKILL');
+        continue;
+      }
       const readyS = (performance.now() - started) / 1000;
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
       const { produced, committing: t0, committedS } = await produce();
@@ -237,7 +242,9 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
     }
-    const { members, appId } = three!;
+    const common3 = { trace: TRACE, input_records: total, input_partitions: INPUT_PARTITIONS, by_vm_partitions: PARTITIONS, session_timeout_ms: 10_000, throughput };
+    if (three === null) return { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
+    const { members, appId } = three;
     const owned = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
     const vms = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')));
     const changelog = topologyTopics(appId);
