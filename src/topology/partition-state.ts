@@ -5,7 +5,6 @@
  */
 import type { VmAttributes } from '../contract/records.ts';
 import type { Rejection } from '../contract/rejections.ts';
-import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
@@ -160,4 +159,3 @@ const CHECKPOINT_VMS_PER_SLICE = 300;
 /** VM peer keys (vmKey) lie above every IPv4 key of the distinct sets. */
 const VM_KEY_FLOOR = 2 ** 33;
 
-export const FEATURE_COLUMNS = VM_FEATURE_COUNT;
