@@ -20,7 +20,7 @@ export interface ApiKey {
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Defaults of the hash-key command: about 50 ms and 16 MiB per hash on this project's machine. */
-export const SCRYPT_DEFAULTS = { cost: 16_384, blockSize: 8, parallelization: 1, saltBytes: 16, keyBytes: 32 } as const;
+const SCRYPT_DEFAULTS = { cost: 16_384, blockSize: 8, parallelization: 1, saltBytes: 16, keyBytes: 32 } as const;
 /** Bounds on what a configured scrypt hash may ask for, so a typo cannot make each request take seconds. */
 const MAX_SCRYPT_COST = 1 << 20;
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;

@@ -65,7 +65,7 @@ export interface AddressMapState {
 /** Ended claims are swept at most once per this much event time: a sweep walks every address. */
 const PRUNE_EVERY_MS = 60_000;
 
-export function emptyAttributionCounters(): AttributionCounters {
+function emptyAttributionCounters(): AttributionCounters {
   return { endsNamed: 0, endsOutside: 0, endsByAddress: 0, unattributed: { unknown_address: 0, ambiguous_no_vni: 0, conflicting_claims: 0 }, claimsRefused: 0, claimsForgotten: 0 };
 }
 

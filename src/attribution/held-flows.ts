@@ -47,7 +47,7 @@ export interface HeldFlowsState {
   counters: HeldFlowCounters;
 }
 
-export function emptyHeldFlowCounters(): HeldFlowCounters {
+function emptyHeldFlowCounters(): HeldFlowCounters {
   return { held: 0, refused: 0, endsAttributedLate: 0, expired: 0 };
 }
 
@@ -57,8 +57,6 @@ export function heldFlowBytes(h: HeldFlow): number {
 }
 
 export class HeldFlows {
-  /** In arrival order (a Set keeps it and removes in O(1)). */
-  private readonly items = new Set<HeldFlow>();
   /** The held flows by each of their addresses, so that a claim finds the flows it may resolve. */
   private readonly byAddress = new Map<string, Set<HeldFlow>>();
   private heldBytes = 0;
@@ -68,7 +66,10 @@ export class HeldFlows {
    * address leaves its entry behind; `arrival` tells a live entry from a stale one.
    */
   private readonly byTime: Array<{ ts: number; arrival: number; h: HeldFlow }> = [];
-  /** Each held flow's arrival number: its order among the held, and the mark of its live heap entry. */
+  /**
+   * The held flows in arrival order (a Map keeps it and removes in O(1)), each with its arrival number: the
+   * mark of its live heap entry.
+   */
   private readonly arrivals = new Map<HeldFlow, number>();
   private nextArrival = 0;
   readonly counters: HeldFlowCounters = emptyHeldFlowCounters();
@@ -76,7 +77,7 @@ export class HeldFlows {
   constructor(readonly config: HeldFlowsConfig) {}
 
   get size(): number {
-    return this.items.size;
+    return this.arrivals.size;
   }
 
   get bytes(): number {
@@ -86,8 +87,7 @@ export class HeldFlows {
   /** Holds `h`; false, holding nothing, when a cap would be passed. */
   add(h: HeldFlow): boolean {
     const bytes = heldFlowBytes(h);
-    if (this.items.size >= this.config.maxFlows || this.heldBytes + bytes > this.config.maxBytes) return false;
-    this.items.add(h);
+    if (this.arrivals.size >= this.config.maxFlows || this.heldBytes + bytes > this.config.maxBytes) return false;
     this.heldBytes += bytes;
     this.index(h.flow.srcIp, h);
     if (h.flow.dstIp !== h.flow.srcIp) this.index(h.flow.dstIp, h);
@@ -122,13 +122,13 @@ export class HeldFlows {
   /** The latest event time held (-Infinity when none): with the watermark, where the hold's time stands. */
   latest(): number {
     let latest = Number.NEGATIVE_INFINITY;
-    for (const h of this.items) if (h.flow.ts > latest) latest = h.flow.ts;
+    for (const h of this.arrivals.keys()) if (h.flow.ts > latest) latest = h.flow.ts;
     return latest;
   }
 
   /** Copies, in arrival order: what a snapshot keeps. */
   exportState(): HeldFlowsState {
-    return { flows: [...this.items].map((h) => ({ ...h, flow: { ...h.flow } })), counters: { ...this.counters } };
+    return { flows: [...this.arrivals.keys()].map((h) => ({ ...h, flow: { ...h.flow } })), counters: { ...this.counters } };
   }
 
   /** Continues from a snapshot's held flows; those beyond this build's caps are returned, to be applied. */
@@ -149,10 +149,9 @@ export class HeldFlows {
   }
 
   private remove(h: HeldFlow): void {
-    if (!this.items.delete(h)) return;
-    this.arrivals.delete(h);
+    if (!this.arrivals.delete(h)) return;
     // Stale entries would pile up while flows leave by address; rebuilt from the live ones when they dominate.
-    if (this.byTime.length > 64 && this.byTime.length > 4 * this.items.size) this.rebuildHeap();
+    if (this.byTime.length > 64 && this.byTime.length > 4 * this.arrivals.size) this.rebuildHeap();
     this.heldBytes -= heldFlowBytes(h);
     for (const ip of [h.flow.srcIp, h.flow.dstIp]) {
       const set = this.byAddress.get(ip);

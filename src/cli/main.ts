@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { runCli } from './args.ts';
 import { BIN, type CommandEntry } from './command.ts';
 
-export const COMMANDS: readonly CommandEntry[] = [
+const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'serve',
     summary: 'run the service: Kafka (or the bundled trace) in, clusters over REST out',
@@ -39,7 +39,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
 ];
 
-export function mainHelp(): string {
+function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `Usage: ${BIN} <command> [options]
 
@@ -57,7 +57,7 @@ function version(): string {
   return pkg.version;
 }
 
-export async function dispatch(argv: readonly string[]): Promise<number> {
+async function dispatch(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' && rest[0] !== undefined ? COMMANDS.find((c) => c.name === rest[0]) : undefined;

@@ -60,7 +60,7 @@ export function formatDuration(sec: number | null): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-export function formatAmount(n: number, unit: ProgressOptions['unit']): string {
+function formatAmount(n: number, unit: ProgressOptions['unit']): string {
   return unit === 'bytes' ? `${(n / 1e6).toFixed(1)} MB` : `${int(n)} lines`;
 }
 

@@ -81,7 +81,7 @@ export function placementLines(p: PlacementAdvice | null, ms: number | undefined
 const pct = (share: number | null): string => (share === null ? 'n/a' : `${(100 * share).toFixed(2)}%`);
 
 /** The recommended security groups in two lines: how many rules, and what the check against the latest window found. */
-export function securityGroupLines(sg: SecurityGroupsSummary, ms: number): string[] {
+function securityGroupLines(sg: SecurityGroupsSummary, ms: number): string[] {
   const c = sg.check;
   return [
     `security groups: ${fmt(sg.groups)} groups, ${fmt(sg.rules)} rules over ${fmt(sg.tenants)} tenants (per tenant median ${sg.rules_per_tenant.median}, max ${sg.rules_per_tenant.max}; per group and port max ${sg.rules_per_group_port.max}), ${fmt(sg.vms_anomalous)} anomalous VMs not learned from, ${(ms / 1000).toFixed(2)} s`,

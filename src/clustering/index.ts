@@ -18,7 +18,7 @@ export { selectK, selectKByStability, selectKByTolerance } from './select-k.ts';
 const MIN_SCORED_CLUSTER = 3;
 
 /** Nested option groups are merged one level deep so `{ pca: { enabled: true } }` keeps the other defaults. */
-export function resolveOptions(options: Partial<ClusteringOptions> = {}): ClusteringOptions {
+function resolveOptions(options: Partial<ClusteringOptions> = {}): ClusteringOptions {
   return {
     ...defaultClusteringOptions,
     ...options,

@@ -97,7 +97,7 @@ function squaredDistanceBelow(a: Float64Array, ao: number, b: Float64Array, bo: 
  * A well-mixed 32-bit seed per (seed, k, restart), so the run for a given k is the same whether k was
  * fixed or found by the search, and whatever kMin was.
  */
-export function restartSeed(seed: number, k: number, restart: number): number {
+function restartSeed(seed: number, k: number, restart: number): number {
   let h = (seed >>> 0) ^ Math.imul(k + 1, 0x9e3779b1) ^ Math.imul(restart + 1, 0x85ebca77);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);

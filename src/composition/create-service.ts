@@ -41,7 +41,7 @@ export interface CreateServiceOptions {
   onStateLockLost?: (why: string) => void;
 }
 
-export function defaultInput(config: ServiceConfig): ServiceInput {
+function defaultInput(config: ServiceConfig): ServiceInput {
   return config.kafka ? new KafkaInput(config.kafka, config.env) : new TraceInput(config.env);
 }
 

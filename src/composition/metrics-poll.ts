@@ -7,7 +7,7 @@ import type { TopicNames } from '../contract/topics.ts';
 import type { ClusterService } from '../service/cluster-service.ts';
 import type { InputContext, ServiceInput } from './inputs/service-input.ts';
 
-export const METRICS_POLL_MS = 5000;
+const METRICS_POLL_MS = 5000;
 
 /** Counters of records in by topic that follow the service's own counts: each call adds what came since. */
 export function recordsInReporter(service: ClusterService, metrics: ServiceMetrics, topics: TopicNames): () => void {

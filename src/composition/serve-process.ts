@@ -18,9 +18,9 @@ import { serveScaleOut } from '../topology/serve.ts';
 import { createService, type ServiceHandle } from './create-service.ts';
 
 /** Exit codes: 2 a configuration error, 3 STATE_DIR held by another process, 1 any other failure at start. */
-export const EXIT_CONFIG = 2;
-export const EXIT_STATE_DIR_LOCKED = 3;
-export const EXIT_START_FAILED = 1;
+const EXIT_CONFIG = 2;
+const EXIT_STATE_DIR_LOCKED = 3;
+const EXIT_START_FAILED = 1;
 
 const PROGRAM = 'alcor-traffic-clusters';
 

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ServiceError } from '../errors/catalogue.ts';
 
-export const ENV_FILE = '.env';
+const ENV_FILE = '.env';
 
 export interface EnvFileLoad {
   /** Absolute path of the file read. */

@@ -93,7 +93,7 @@ const KafkaEnv = z.object({
 const SECRET_VARS = new Set(['KAFKA_SASL_PASSWORD']);
 
 /** Whether the environment asks for Kafka input (else the service serves its embedded trace). */
-export function kafkaEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
+function kafkaEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
   return Boolean(env.KAFKA_BROKERS?.trim());
 }
 

@@ -52,7 +52,7 @@ const KeyEntry = z.object({
  * or white space. A hash is a SHA-256 hex digest or `scrypt$N$r$p$salt$hash` (`npm run hash-key`); a scope
  * is `admin` or `tenant:<tenant_id>` (the first colon ends the hash, so a tenant id may hold colons).
  */
-export const ApiKeysSetting = z
+const ApiKeysSetting = z
   .string()
   .trim()
   .transform((text, ctx): ApiKey[] => {
@@ -155,11 +155,11 @@ export interface SecurityConfig {
 }
 
 /** Names of this machine a browser can reach only from it: an open API is safe behind them. */
-export const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** Whether HOST listens on loopback only (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;

@@ -126,6 +126,6 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-export function assertNever(x: never): never {
+function assertNever(x: never): never {
   throw new Error(`unexpected value: ${String(x)}`);
 }

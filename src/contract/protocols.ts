@@ -1,5 +1,5 @@
 /** IANA protocol numbers for the names the contract accepts. */
-export const PROTOCOL_NUMBERS = {
+const PROTOCOL_NUMBERS = {
   icmp: 1,
   tcp: 6,
   udp: 17,

@@ -2,7 +2,7 @@
  * The catalogue of reasons a record is rejected. Codes are stable: operators alert on them and the replay
  * result counts by them; the detail (field, message) travels with each rejected record.
  */
-export const REJECT_REASONS = {
+const REJECT_REASONS = {
   null_value: 'the message has no value (a Kafka tombstone)',
   invalid_json: 'the message is not valid JSON',
   too_large: 'the message exceeds the size limit',

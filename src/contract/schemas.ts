@@ -17,10 +17,10 @@ export const MAX_VNI = 16_777_215;
 
 export const rfc3339 = z.iso.datetime({ offset: true });
 export const Timestamp = z.union([z.number().min(0).max(MAX_EPOCH_MS), rfc3339]);
-export const VmId = z.string().min(1).max(MAX_ID_LENGTH);
-export const TenantId = z.string().min(1).max(MAX_ID_LENGTH);
+const VmId = z.string().min(1).max(MAX_ID_LENGTH);
+const TenantId = z.string().min(1).max(MAX_ID_LENGTH);
 /** An IPv4 or IPv6 address, given back in its canonical text (ip-address.ts: one address, one string). */
-export const IpAddress = z.string().transform((value, ctx) => {
+const IpAddress = z.string().transform((value, ctx) => {
   const canonical = canonicalIp(value);
   if (canonical !== null) return canonical;
   ctx.issues.push({ code: 'invalid_format', format: 'ip', input: value, message: ipAddressProblem(value) });
@@ -31,8 +31,8 @@ export const Protocol = z.union([
   z.number().int().min(0).max(255),
   z.string().refine((s) => protocolNumber(s) !== undefined, { message: 'unknown protocol name' }),
 ]);
-export const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-export const Text = z.string().max(MAX_TEXT_LENGTH);
+const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Text = z.string().max(MAX_TEXT_LENGTH);
 export const Labels = z
   .record(z.string().max(MAX_TEXT_LENGTH), Text)
   .refine((o) => Object.keys(o).length <= MAX_LABELS, { message: `more than ${MAX_LABELS} labels` });

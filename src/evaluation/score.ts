@@ -68,7 +68,7 @@ export function score(result: ResultAssignments, truth: TruthLabels): Score {
 }
 
 /** Each VM's application: app names repeat across tenants, so the class is the pair. */
-export function applicationTruth(truth: TruthLabels): Record<string, string> {
+function applicationTruth(truth: TruthLabels): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [id, v] of Object.entries(truth.vms)) if (v.app != null) out[id] = `${v.tenant_id ?? ''}/${v.app}`;
   return out;

@@ -44,10 +44,10 @@ const BASE_WEIGHTS = [0, 0, 0, 0.3, 0.3];
 /** How the tenant side chooses k unless told otherwise (select-k.ts selectKByStability). */
 export const TENANT_K_SELECTION = 'stability' as const;
 /** Mix columns are compared by Hellinger distance (square roots of shares), left unstandardised. */
-export const MIX_WEIGHT = 2.5;
+const MIX_WEIGHT = 2.5;
 
 /** The mix columns' names: e.g. `vm-6_vm_share` (share of the tenant's VMs in vm-6) and `vm-6_byte_share`. */
-export function tenantFeatureNames(vmClusterIds: readonly string[]): string[] {
+function tenantFeatureNames(vmClusterIds: readonly string[]): string[] {
   return [...TENANT_BASE_FEATURES, ...vmClusterIds.map((id) => `${id}_vm_share`), ...vmClusterIds.map((id) => `${id}_byte_share`)];
 }
 

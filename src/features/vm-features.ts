@@ -42,7 +42,7 @@ export type VmFeatureName = (typeof VM_FEATURES)[number];
 export const VM_FEATURE_COUNT = VM_FEATURES.length;
 
 /** Features that describe size rather than behaviour, or attributes a role does not fix: weighed lightly. */
-export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
+const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
   log_bytes_per_min: 0.35,
   log_flows_per_min: 0.35,
   infra_share: 0.5,
@@ -64,7 +64,7 @@ export const DEFAULT_VM_FEATURE_WEIGHTS: Readonly<Record<string, number>> = {
  * 10 points of a share, a factor of about 1.4 in a count, 2 in a volume. Without it a feature that is almost
  * constant across the fleet turns noise into distance.
  */
-export function vmFeatureResolution(name: VmFeatureName): number {
+function vmFeatureResolution(name: VmFeatureName): number {
   if (name.endsWith('_share') || name === 'burstiness' || name === 'peer_asymmetry' || name === 'cpu_util') return 0.1;
   if (name === 'log_bytes_per_min' || name === 'log_flows_per_min') return 0.3;
   return 0.5;
@@ -93,7 +93,7 @@ const sums = new Float64Array(S.STAT_COUNT);
  * Writes the VM's features for the window [firstBucket, lastBucket] into `out` at `offset`.
  * Unknown attributes are written as NaN; the clustering stage imputes them.
  */
-export function extractVmFeatures(
+function extractVmFeatures(
   vm: VmEntry,
   firstBucket: number,
   lastBucket: number,

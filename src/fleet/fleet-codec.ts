@@ -27,8 +27,8 @@ import { HLL_MAX_RANK, HLL_REGISTERS } from '../windows/windowed-hll.ts';
 import { type WindowConfig, windowBuckets } from '../windows/window-config.ts';
 import { type FleetCounters, FleetState, type FleetStateData, type HostCapacity, type VmData } from './fleet-state.ts';
 
-export const FLEET_CODEC_MAGIC = 0x53464341; // "ACFS" read as a little-endian u32
-export const FLEET_CODEC_VERSION = 3;
+const FLEET_CODEC_MAGIC = 0x53464341; // "ACFS" read as a little-endian u32
+const FLEET_CODEC_VERSION = 3;
 /** The oldest version this build still reads: version 1 lacks only the host capacities. */
 const OLDEST_VERSION = 1;
 

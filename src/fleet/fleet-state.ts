@@ -139,7 +139,7 @@ export interface FutureAttributes {
 export type FleetCap = 'max_vms' | 'max_vm_pairs' | 'max_peers_per_vm' | 'max_tenants' | 'max_tenant_labels' | 'max_deleted_vms';
 
 /** Hosts whose capacity is kept (placement advice): far above any one region's compute hosts. */
-export const MAX_HOSTS = 100_000;
+const MAX_HOSTS = 100_000;
 
 export class FleetState {
   readonly config: WindowConfig;

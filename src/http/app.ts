@@ -37,7 +37,7 @@ export interface AppOptions {
 }
 
 /** The API reads no request body beyond a few bytes; a small limit bounds what a client can make us buffer. */
-export const BODY_LIMIT = 64 * 1024;
+const BODY_LIMIT = 64 * 1024;
 
 /** Fastify's trustProxy: a hop count becomes the function Fastify itself would make of it (its types omit numbers). */
 function trustedProxies(trust: number | string[] | null): boolean | string[] | ((address: string, hop: number) => boolean) {

@@ -8,8 +8,8 @@ import { z } from 'zod';
 const Id = z.string().min(1).max(128);
 const RunTime = z.iso.datetime().nullable().describe('Event time the run describes (RFC 3339), null when no flow was seen');
 
-export const MAX_PROJECTION_POINTS = 20_000;
-export const DEFAULT_PROJECTION_POINTS = 5_000;
+const MAX_PROJECTION_POINTS = 20_000;
+const DEFAULT_PROJECTION_POINTS = 5_000;
 
 export const VmProjectionQuery = z.object({
   limit: z.coerce
@@ -42,8 +42,8 @@ export const VmProjection = z
   );
 export type VmProjection = z.infer<typeof VmProjection>;
 
-export const MAX_GRAPH_NODES = 500;
-export const DEFAULT_GRAPH_NODES = 100;
+const MAX_GRAPH_NODES = 500;
+const DEFAULT_GRAPH_NODES = 100;
 
 export const AffinityGraphQuery = z
   .object({

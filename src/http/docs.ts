@@ -16,10 +16,10 @@ import { routeAccess, type SecurityOptions } from './auth/access-control.ts';
 import type { RouteAccess } from '../access/scope.ts';
 import { ErrorBody } from './schemas.ts';
 
-export const DOCS_PREFIX = '/docs';
+const DOCS_PREFIX = '/docs';
 
 /** The name of the Bearer scheme in `components.securitySchemes`. */
-export const SECURITY_SCHEME = 'apiKey';
+const SECURITY_SCHEME = 'apiKey';
 
 /**
  * Query parameters of which a request must give exactly one. OpenAPI 3.0 lists query parameters one by

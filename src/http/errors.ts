@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ErrorBody } from './schemas.ts';
 
-export const ERROR_CODES = {
+const ERROR_CODES = {
   bad_request: 'a parameter is missing or invalid',
   bad_cursor: 'the cursor is not one this API issued',
   unauthorized: 'no valid API key (Authorization: Bearer <key>)',

@@ -15,7 +15,7 @@ interface KnownPath {
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A Fastify path as a regular expression over the raw request path: `:param` is one segment, `*` the rest. */
-export function pathPattern(url: string): RegExp {
+function pathPattern(url: string): RegExp {
   const source = url
     .split('/')
     .map((segment) => {
@@ -28,7 +28,7 @@ export function pathPattern(url: string): RegExp {
 }
 
 /** `GET, HEAD, POST`: Fastify answers HEAD wherever GET is declared (exposeHeadRoutes). */
-export function allowHeader(methods: Iterable<string>): string {
+function allowHeader(methods: Iterable<string>): string {
   const all = new Set(methods);
   if (all.has('GET')) all.add('HEAD');
   return [...all].sort().join(', ');

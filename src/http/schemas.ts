@@ -30,8 +30,8 @@ const Cursor = z
   .describe('Opaque cursor from a previous page\'s next_cursor. Any cursor of this form is a position: the page starts after it');
 const NextCursor = z.string().nullable().describe('Pass as cursor to get the next page; null on the last page');
 
-export const MAX_PAGE = 1000;
-export const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
 const Limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE).describe(`Page size, 1..${MAX_PAGE}`);
 
 // ---- requests ---------------------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ export const RunList = z.object({
 });
 export type RunList = z.infer<typeof RunList>;
 
-export const LifecycleEventBody = z
+const LifecycleEventBody = z
   .object({
     type: z.enum(['born', 'died', 'split', 'merged']),
     cluster_id: z.string().describe('born, merged: the current cluster; died, split: the previous one'),
@@ -301,8 +301,8 @@ export type RunChangesPage = z.infer<typeof RunChangesPage>;
 
 // ---- anomalies and affinity groups ------------------------------------------------------------------------
 
-export const MAX_ANOMALIES = 1000;
-export const DEFAULT_ANOMALIES = 20;
+const MAX_ANOMALIES = 1000;
+const DEFAULT_ANOMALIES = 20;
 
 export const AnomalyQuery = z.object({
   limit: z.coerce
@@ -324,7 +324,7 @@ export const AnomalyList = z.object({
 });
 export type AnomalyList = z.infer<typeof AnomalyList>;
 
-export const AffinityGroupSummary = z.object({ group_id: z.string(), size: z.number().int() });
+const AffinityGroupSummary = z.object({ group_id: z.string(), size: z.number().int() });
 
 export const AffinityGroupList = z.object({
   run_id: z.string(),

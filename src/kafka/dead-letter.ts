@@ -38,7 +38,7 @@ export interface DeadLetterOptions {
 }
 
 /** Below Kafka's default `message.max.bytes` (1,048,588): a safe limit when the topic's cannot be read. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
+const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
 /** The longest excerpt of its text a reject too big to send whole keeps, in characters. */
 export const EXCERPT_MAX_CHARS = 4096;
 /** kafkajs' ConfigResourceTypes.TOPIC: its enum is not among the named exports Node's ESM loader sees. */

@@ -46,7 +46,7 @@ export interface KafkaLogger {
 export const silentLogger: KafkaLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Routes kafkajs' own log lines to `logger`, so broker outages show up in the service log, not on stdout. */
-export function kafkajsLogCreator(logger: KafkaLogger): KafkaConfig['logCreator'] {
+function kafkajsLogCreator(logger: KafkaLogger): KafkaConfig['logCreator'] {
   return () =>
     ({ level, log, namespace }: LogEntry) => {
       const { message, timestamp: _timestamp, ...fields } = log;

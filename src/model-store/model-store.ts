@@ -11,7 +11,7 @@ import { removeLeftoverTempFiles, writeFileAtomically } from '../storage/atomic-
 import { type NumberedFile, numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
 
 const MODEL_FILE = /^model-(\d{1,15})\.json$/;
-export const DEFAULT_MODELS_KEPT = 5;
+const DEFAULT_MODELS_KEPT = 5;
 
 /** Model files in `dir`, newest first; none when the directory does not exist. */
 const modelFiles = (dir: string): Promise<NumberedFile[]> => numberedFiles(dir, MODEL_FILE);

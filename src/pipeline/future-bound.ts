@@ -33,7 +33,7 @@ export const defaultFutureBoundConfig: FutureBoundConfig = {
 };
 
 /** Sources remembered at most; beyond it the silent ones are forgotten first (a hostile input cannot grow it). */
-export const MAX_SOURCES = 65_536;
+const MAX_SOURCES = 65_536;
 
 /** The robust now is recomputed at least this often (flows), and always before a flow is rejected. */
 const REFRESH_EVERY = 1024;
@@ -42,7 +42,7 @@ const REFRESH_EVERY = 1024;
  * A flow's source: the hypervisor that exported it, i.e. the host of its VM end. Records without a host
  * share one source, so a producer that names no host is one voice, not many.
  */
-export function flowSource(f: FlowRecord): string {
+function flowSource(f: FlowRecord): string {
   return (f.srcVm !== null ? f.srcHost : f.dstHost) ?? f.srcHost ?? f.dstHost ?? '';
 }
 

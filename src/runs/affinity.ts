@@ -15,7 +15,7 @@ export interface AffinityOptions {
   resolution: number;
 }
 
-export const defaultAffinityOptions: AffinityOptions = { seed: 1, resolution: 1 };
+const defaultAffinityOptions: AffinityOptions = { seed: 1, resolution: 1 };
 
 type Louvain = typeof louvainModule.default;
 // The package is CommonJS with `module.exports = fn` but types it as an ES default export: under NodeNext

@@ -30,7 +30,7 @@ export interface AnomalyOptions {
   seed: number;
 }
 
-export const defaultAnomalyOptions: AnomalyOptions = { neighbours: 5, densitySampleSize: 1000, seed: 1 };
+const defaultAnomalyOptions: AnomalyOptions = { neighbours: 5, densitySampleSize: 1000, seed: 1 };
 
 /** Plain typed arrays so that they cross the worker-thread boundary. */
 export interface VmAnomalies {

@@ -39,7 +39,7 @@ export interface IdentityThresholds {
   minPartShare: number;
 }
 
-export const defaultThresholds: IdentityThresholds = { matchJaccard: 0.3, majority: 0.5, minPartShare: 0.1 };
+const defaultThresholds: IdentityThresholds = { matchJaccard: 0.3, majority: 0.5, minPartShare: 0.1 };
 
 /** What the matching needs of one side of a run: who is in which cluster, and where each cluster sits. */
 export interface SideClusters {

@@ -162,7 +162,7 @@ function project(side: SideModel, data: Float64Array, cols: number, i: number, s
 }
 
 /** Index into side.clusters of the nearest centroid of each row; -1 when the model has no cluster. */
-export function nearestClusters(side: SideModel, matrix: FeatureMatrix): Int32Array {
+function nearestClusters(side: SideModel, matrix: FeatureMatrix): Int32Array {
   const { rows, cols, data } = matrix;
   const dims = side.pca_components?.length ?? cols;
   const std = new Float64Array(cols);

@@ -18,7 +18,7 @@ export interface ProjectionOptions {
   seed: number;
 }
 
-export const defaultProjectionOptions: ProjectionOptions = { sampleSize: 5000, seed: 1 };
+const defaultProjectionOptions: ProjectionOptions = { sampleSize: 5000, seed: 1 };
 
 /** Plain typed arrays so that they cross the worker-thread boundary. */
 export interface FleetProjection {

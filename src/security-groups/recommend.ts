@@ -9,7 +9,7 @@ import { type CheckedConnection, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
 import { getOrAdd } from './maps.ts';
-import type { Direction, Ethertype, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
+import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
   /**
@@ -66,7 +66,7 @@ export interface VmPlace {
   anomalous: boolean;
 }
 
-export function groupIdOf(tenant: string, clusterId: string): string {
+function groupIdOf(tenant: string, clusterId: string): string {
   return `${tenant}:${clusterId}`;
 }
 
@@ -79,11 +79,7 @@ export function protocolName(p: number): string {
   return String(p);
 }
 
-export function ethertypeOf(ip: string): Ethertype {
-  return ip.includes(':') ? 'IPv6' : 'IPv4';
-}
-
-export function hostPrefix(ip: string): string {
+function hostPrefix(ip: string): string {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
@@ -105,7 +101,7 @@ export interface ResolvedConnection {
  * Sorted ports as segments, by index into `ports` (start inclusive, end exclusive): a range where many ports
  * sit close together above 1024, else contiguous runs of seen ports.
  */
-export function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ start: number; end: number; range: boolean }> {
+function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ start: number; end: number; range: boolean }> {
   const out: Array<{ start: number; end: number; range: boolean }> = [];
   let i = 0;
   while (i < ports.length) {

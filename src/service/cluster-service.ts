@@ -414,7 +414,7 @@ function sameInput(a: InputProgress | null, b: InputProgress): boolean {
 }
 
 /** Longest the security groups hold the event loop at once (a single step may run over it). */
-export const SECURITY_GROUPS_SLICE_MS = 20;
+const SECURITY_GROUPS_SLICE_MS = 20;
 
 /** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
 export function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {

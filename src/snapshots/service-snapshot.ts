@@ -16,7 +16,7 @@ import type { WindowConfig } from '../windows/window-config.ts';
 import { decodeSnapshotFile, encodeSnapshotFile, SnapshotFileError } from './snapshot-file.ts';
 import type { SnapshotFileProblem, SnapshotStore } from './snapshot-store.ts';
 
-export const SNAPSHOT_KIND = 'alcor-traffic-clusters/snapshot';
+const SNAPSHOT_KIND = 'alcor-traffic-clusters/snapshot';
 
 /** The exact, versioned encoding of the fleet state (src/fleet); kept behind an interface so the two evolve apart. */
 export interface FleetCodec {

@@ -14,7 +14,7 @@ const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
  * 2 added the Kafka log identity (cluster id, partition extents), 3 the security groups' connection log;
  * files of versions 1 and 2 still load, without them.
  */
-export const SNAPSHOT_FORMAT_VERSION = 3;
+const SNAPSHOT_FORMAT_VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + version(4) + reserved(4) + sha256(32) + payload length(8). */
 const HEADER_BYTES = 56;

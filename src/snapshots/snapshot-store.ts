@@ -10,7 +10,7 @@ import { removeLeftoverTempFiles, writeFileAtomically } from '../storage/atomic-
 import { numberedFiles, numberedName, removeBeyond } from '../storage/numbered-files.ts';
 
 const SNAPSHOT_FILE = /^snapshot-(\d{1,15})\.bin$/;
-export const DEFAULT_SNAPSHOTS_KEPT = 3;
+const DEFAULT_SNAPSHOTS_KEPT = 3;
 
 export interface StoredSnapshot {
   path: string;

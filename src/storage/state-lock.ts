@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { ServiceError } from '../errors/catalogue.ts';
 
 export const LOCK_FILE = 'alcor.lock';
-export const DEFAULT_LOCK_STALE_AFTER_MS = 30_000;
+const DEFAULT_LOCK_STALE_AFTER_MS = 30_000;
 
 export interface LockOwner {
   pid: number;
@@ -64,7 +64,7 @@ export interface StateLock {
   release(): void;
 }
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,7 +5,6 @@
  */
 import type { VmAttributes } from '../contract/records.ts';
 import type { Rejection } from '../contract/rejections.ts';
-import { VM_FEATURE_COUNT } from '../features/vm-features.ts';
 import { decodeFleetState, encodeFleetState } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
@@ -149,4 +148,3 @@ export class PartitionState {
 /** VM peer keys (vmKey) lie above every IPv4 key of the distinct sets. */
 const VM_KEY_FLOOR = 2 ** 33;
 
-export const FEATURE_COLUMNS = VM_FEATURE_COUNT;

@@ -22,7 +22,7 @@ export interface TraceChunk {
   oversize: OversizeLine[];
 }
 
-export async function isGzip(path: string): Promise<boolean> {
+async function isGzip(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(2);

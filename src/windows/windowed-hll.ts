@@ -10,7 +10,7 @@
  * 32-bit, which is ample below about 100 million distinct keys per window.
  */
 import { fmix32 } from '../core/hash.ts';
-export const HLL_PRECISION = 10;
+const HLL_PRECISION = 10;
 export const HLL_REGISTERS = 1 << HLL_PRECISION;
 /** The highest rank a register can hold: the hash bits left after the index, plus one. */
 export const HLL_MAX_RANK = 32 - HLL_PRECISION + 1;

@@ -173,6 +173,35 @@ export function testKafkaClient(brokers: string, clientId = 'test'): Kafka {
   });
 }
 
+/**
+ * The values of the first `expected` messages of `topic` (fewer when `timeoutMs` passes first: the caller's
+ * exact expectation then says what is missing), read from the beginning by a fresh consumer group.
+ */
+export async function readTopicValues(brokers: string, topic: string, expected: number, timeoutMs: number): Promise<string[]> {
+  const values: string[] = [];
+  const consumer = testKafkaClient(brokers, 'topic-reader').consumer({ groupId: uniqueGroup('topic-reader'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done: () => void = () => {};
+    const finished = new Promise<void>((ok) => {
+      done = ok;
+    });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.value !== null) values.push(message.value.toString('utf8'));
+        if (values.length >= expected) done();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
+
 /** The three input topics of one service under test: fresh names, created on the broker. */
 export interface ServiceInputs {
   topics: { flows: string; vm: string; tenant: string };

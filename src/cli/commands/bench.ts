@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 
 /** The benchmarks bench/run.ts runs, in its order, each with one line for --help. */
-export const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
+const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
   ['replay', 'read + parse bare, pipeline ingest, replay end to end, the stages of one clustering run'],
   ['attribution', 'attribution of addresses to VMs (issue 14): its share of ingest time, ARI of address-only vs named flows'],
   ['replay-hour', 'the replay section on a generated hour of 300 tenants (issue 11): warm runs and searches'],

@@ -34,7 +34,7 @@ const ProjectedResult = z.object({
 
 const NOT_IN_TRUTH = '(not in truth)';
 
-export function scatterPoints(result: z.infer<typeof ProjectedResult>, truth: TruthLabels): ScatterPoint[] {
+function scatterPoints(result: z.infer<typeof ProjectedResult>, truth: TruthLabels): ScatterPoint[] {
   return Object.entries(result.vm_projection.points)
     .map(([vm_id, [x, y]]) => ({ vm_id, x, y, truth: truth.vms[vm_id]?.role ?? NOT_IN_TRUTH, cluster: result.vm_clusters[vm_id] ?? 'none' }))
     .sort((a, b) => (a.vm_id < b.vm_id ? -1 : a.vm_id > b.vm_id ? 1 : 0));

@@ -14,7 +14,7 @@ export const CollectorPort = z.number().int().min(0).max(65_535);
 /** An IANA number, or a name (goflow2 renders `TCP`, `IPv6-ICMP`; pmacct `tcp`). */
 export const CollectorProtocol = z.union([z.number().int().min(0).max(255), z.string().max(32)]);
 
-export function countValue(v: z.infer<typeof CollectorCount>): number {
+function countValue(v: z.infer<typeof CollectorCount>): number {
   return typeof v === 'number' ? v : Number(v);
 }
 
@@ -36,12 +36,12 @@ export function collectorProtocol(value: number | string, field: string): number
  * Bytes and packets of a sampled flow stand for `rate` times as many: the collector reports what the
  * exporter saw. 0 and 1 both mean unsampled (goflow2 prints 0 when the exporter announced no rate).
  */
-export function scaleBySampling(count: number, rate: number): number {
+function scaleBySampling(count: number, rate: number): number {
   return rate > 1 ? count * rate : count;
 }
 
 /** Ports only where the protocol has them: collectors print 0 for ICMP, which is no port. */
-export function portsOf(protocol: number, src: number | null | undefined, dst: number | null | undefined): { src_port: number | null; dst_port: number | null } {
+function portsOf(protocol: number, src: number | null | undefined, dst: number | null | undefined): { src_port: number | null; dst_port: number | null } {
   if (!protocolHasPorts(protocol)) return { src_port: null, dst_port: null };
   return { src_port: src ?? null, dst_port: dst ?? null };
 }

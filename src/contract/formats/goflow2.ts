@@ -21,7 +21,7 @@ import {
 /** Nanoseconds since the epoch as a number (JSON loses the last bits, far below a millisecond), digits, or RFC 3339 (the datetimenano renderer). */
 const NanoTime = z.union([z.number().min(0), z.string().max(40)]);
 
-export const Goflow2FlowWire = z.object({
+const Goflow2FlowWire = z.object({
   type: z.string().max(32).nullish(),
   time_received_ns: NanoTime.nullish(),
   time_flow_start_ns: NanoTime.nullish(),

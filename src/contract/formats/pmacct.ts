@@ -20,7 +20,7 @@ import {
 
 const PmacctTime = z.union([z.number().min(0), z.string().max(40)]);
 
-export const PmacctFlowWire = z.object({
+const PmacctFlowWire = z.object({
   event_type: z.string().max(32).nullish(),
   ip_src: z.string().max(64),
   ip_dst: z.string().max(64),

@@ -74,7 +74,7 @@ export function routeAccess(pattern: string, declared: RouteAccess | undefined, 
 const AUTH_CHALLENGE = 'Bearer realm="alcor-traffic-clusters"';
 
 /** The host name of a Host header as Fastify reads it (`[::1]`, `Example.COM.`): bare, lower case. */
-export function bareHostname(hostname: string): string {
+function bareHostname(hostname: string): string {
   const name = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   return name.toLowerCase().replace(/\.$/, '');
 }

@@ -20,9 +20,9 @@ export interface KeyCheckLimitOptions {
 }
 
 /** One of four libuv threads: the other three stay free for file I/O whatever the clients send. */
-export const KEY_CHECK_CONCURRENCY = 1;
+const KEY_CHECK_CONCURRENCY = 1;
 /** About a second of checks at 50 ms each: a burst of first requests of legitimate keys fits. */
-export const KEY_CHECK_QUEUE = 16;
+const KEY_CHECK_QUEUE = 16;
 const MAX_CLIENTS = 10_000;
 
 export type KeyCheckRefusal = { reason: 'client' | 'busy'; retryAfterSeconds: number };

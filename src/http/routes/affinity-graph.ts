@@ -20,7 +20,7 @@ interface Adjacency {
 
 const adjacencies = new WeakMap<ClusteringRun, Adjacency>();
 
-export function adjacencyOf(rows: number, pairs: VmPairs): Adjacency {
+function adjacencyOf(rows: number, pairs: VmPairs): Adjacency {
   const start = new Int32Array(rows + 1);
   for (let e = 0; e < pairs.a.length; e++) {
     start[pairs.a[e]! + 1]!++;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 
-export const UI_PREFIX = '/ui';
+const UI_PREFIX = '/ui';
 const UI_ROOT = fileURLToPath(new URL('../ui/', import.meta.url));
 const ECHARTS_BUNDLE = createRequire(import.meta.url).resolve('echarts/dist/echarts.esm.min.mjs');
 const VENDOR_FILES = new Set(['/echarts.esm.min.mjs']);

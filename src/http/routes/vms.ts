@@ -9,7 +9,7 @@ import { errors, latestIndex, type RouteOptions, requireRun, scoped } from './co
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function vmAttributesBody(a: VmAttributes): VmAttributesBody {
+function vmAttributesBody(a: VmAttributes): VmAttributesBody {
   return {
     ts: iso(a.ts),
     vm_id: a.vmId,

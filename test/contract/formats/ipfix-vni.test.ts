@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectorToContract } from '../../../src/contract/formats/flow-formats.ts';
 import { defaultPipelineConfig, Pipeline } from '../../../src/pipeline/pipeline.ts';
 import { type Daemon, ensureGoflow2, ensureIpfixEncoder, freeUdpPort, type IpfixFlow, sendIpfix, startDaemon } from '../../helpers/exporters.ts';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../../helpers/kafka.ts';
+import { createTopics, readTopicValues, sharedTestKafka, uniqueTopic } from '../../helpers/kafka.ts';
 
 const START = Date.UTC(2026, 10, 1, 0, 0, 0);
 
@@ -52,29 +52,6 @@ const FLOWS: IpfixFlow[] = [100, 200].flatMap((vni, v) =>
   })),
 );
 
-async function readTopic(brokers: string, topic: string, expected: number, timeoutMs: number): Promise<string[]> {
-  const messages: string[] = [];
-  const consumer = testKafkaClient(brokers, 'ipfix-vni-reader').consumer({ groupId: uniqueGroup('ipfix-vni'), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => {};
-    const finished = new Promise<void>((ok) => {
-      done = ok;
-    });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.value !== null) messages.push(message.value.toString('utf8'));
-        if (messages.length >= expected) done();
-      },
-    });
-    await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
-  } finally {
-    await consumer.disconnect();
-  }
-  return messages;
-}
-
 describe('the VNI end to end: IPFIX with OVS tunnelKey -> goflow2 -> Kafka -> adapter -> attribution', () => {
   const work = mkdtempSync(join(tmpdir(), 'alcor-ipfix-'));
   let brokers = '';
@@ -108,7 +85,7 @@ describe('the VNI end to end: IPFIX with OVS tunnelKey -> goflow2 -> Kafka -> ad
     ]);
     await collector.waitFor(/starting collection/i, 30_000);
     await sendIpfix(FLOWS, port);
-    const messages = await readTopic(brokers, topic, FLOWS.length, 30_000);
+    const messages = await readTopicValues(brokers, topic, FLOWS.length, 30_000);
     await collector.stop();
     expect(messages, collector.output().slice(-2000)).toHaveLength(FLOWS.length);
 

@@ -26,39 +26,12 @@ import {
   NFACCTD,
   startDaemon,
 } from '../../helpers/exporters.ts';
-import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../../helpers/kafka.ts';
+import { createTopics, readTopicValues, sharedTestKafka, uniqueTopic } from '../../helpers/kafka.ts';
 import { expectedFlows, flowKey, generateVmTraffic, type TracePacket, vmAddress, writePcap } from '../../helpers/pcap.ts';
 
 const START = Date.UTC(2026, 10, 1, 0, 0, 0);
 const VMS = 12;
 const TRAFFIC = { seed: 14, start: START, vms: VMS, conversations: 20, packetsPerConversation: 8, durationMs: 60_000 };
-
-interface ReadBack {
-  messages: string[];
-}
-
-async function readTopic(brokers: string, topic: string, expected: number, timeoutMs: number): Promise<ReadBack> {
-  const messages: string[] = [];
-  const consumer = testKafkaClient(brokers, 'exporters-reader').consumer({ groupId: uniqueGroup('exporters'), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => {};
-    const finished = new Promise<void>((ok) => {
-      done = ok;
-    });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.value !== null) messages.push(message.value.toString('utf8'));
-        if (messages.length >= expected) done();
-      },
-    });
-    await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
-  } finally {
-    await consumer.disconnect();
-  }
-  return { messages };
-}
 
 /** Bytes per VM pair: the graph the clustering sees. VM `vm-i` owns `vmAddress(i)`. */
 function vmGraph(flows: Iterable<{ srcIp: string; dstIp: string; bytes: number }>): Record<string, number> {
@@ -148,7 +121,7 @@ describe('a real exporter end to end: softflowd -> collector -> Kafka -> adapter
     // the plugin until then), so the topic is read after the collector has ended.
     await new Promise((r) => setTimeout(r, 1500));
     await collector.stop();
-    const { messages } = await readTopic(brokers, topic, expected.size, 30_000);
+    const messages = await readTopicValues(brokers, topic, expected.size, 30_000);
     if (messages.length !== expected.size) {
       throw new Error(`${format}: ${messages.length} of ${expected.size} flows reached Kafka\nexporter:\n${exporterLog}\ncollector:\n${collector.output().split('\n').filter((l) => !l.includes('Purging cache')).join('\n').slice(-3000)}`);
     }
