@@ -123,6 +123,43 @@ function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'm
   return out;
 }
 
+/**
+ * Moves into `kept` the rare entries (each port seen in fewer than minFlows flows) of a chain that is a range
+ * by portSegments' measure (at least minRangePorts ports, all >= 1024, gaps of at most maxRangeGap) and
+ * carries at least minFlows flows per port of that minimum in all: a service on a port per session (RTP,
+ * passive-mode data, dynamic RPC endpoints) shows each port once or twice, and only the chain shows it is
+ * one service. A chain that is not a range leaves its rare ports one-offs. Both lists stay sorted by port.
+ */
+function joinRareRangePorts(
+  kept: number[],
+  rare: number[],
+  portOf: (e: number) => number,
+  flowsOf: (e: number) => number,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
+): void {
+  const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
+  if (all.length < o.minRangePorts) return;
+  const joined = new Set<number>();
+  let i = 0;
+  while (i < all.length) {
+    let j = i;
+    let flows = flowsOf(all[i]!);
+    while (j + 1 < all.length && portOf(all[j + 1]!) - portOf(all[j]!) <= o.maxRangeGap) flows += flowsOf(all[++j]!);
+    if (j + 1 - i >= o.minRangePorts && portOf(all[i]!) >= 1024 && flows >= o.minFlows * o.minRangePorts) {
+      for (let k = i; k <= j; k++) joined.add(all[k]!);
+    }
+    i = j + 1;
+  }
+  if (joined.size === 0) return;
+  const stillRare = rare.filter((e) => !joined.has(e));
+  if (stillRare.length === rare.length) return;
+  const wasKept = new Set(kept);
+  kept.length = 0;
+  for (const e of all) if (wasKept.has(e) || joined.has(e)) kept.push(e);
+  rare.length = 0;
+  rare.push(...stillRare);
+}
+
 /** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
 const ANY = 0;
 const INGRESS = 0;
@@ -419,6 +456,9 @@ export function* recommendInSlices(
   const sideRemotes = new Uint8Array(2 * G);
   const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
   const kept: number[] = [];
+  const rare: number[] = [];
+  const portOfEntry = (e: number): number => ek[4 * e + 3]!;
+  const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
   for (let g = 0; g < G; g++) {
     if ((g & 255) === 255) yield;
@@ -430,14 +470,17 @@ export function* recommendInSlices(
     const tenant = tenants[groups[g]!.tenant]!;
     for (const c of list) {
       kept.length = 0;
+      rare.length = 0;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
         if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
-        else notLearned.rare_rules!++;
+        else rare.push(e);
       }
+      if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
+      if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o);
+      notLearned.rare_rules! += rare.length;
       candidateRules[2 * c] = candidateRules[2 * c + 1] = rules.length;
       if (kept.length === 0) continue;
-      if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       ports.length = 0;
       for (const e of kept) ports.push(ek[4 * e + 3]!);
       const hasPorts = !(kept.length === 1 && ports[0] === -1);
