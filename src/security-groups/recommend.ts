@@ -23,6 +23,11 @@ export interface SecurityGroupOptions {
    * VMs, whose traffic the rules need.
    */
   proberMinServices: number;
+  /**
+   * A one-off of a prober also carried at most this many bytes: a probe is a packet or two, while a client
+   * of a service on a port per session (RTP, passive-mode data, dynamic RPC) opens as many one-offs with data.
+   */
+  probeMaxBytes: number;
   /** A (group, remote, protocol, port) seen in fewer flows than this is a one-off and widens nothing. */
   minFlows: number;
   /** Distinct ports, all >= 1024, with gaps of at most `maxRangeGap`, that become one range. */
@@ -37,6 +42,7 @@ export interface SecurityGroupOptions {
 export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   anomalyThreshold: 3,
   proberMinServices: 20,
+  probeMaxBytes: 1024,
   minFlows: 3,
   minRangePorts: 4,
   maxRangeGap: 256,
@@ -262,7 +268,7 @@ export function* recommendInSlices(
   const cols = yield* resolveServerEnds(split.columns);
   const n = cols.count;
   const ends = cols.ends;
-  const { client, earlierFlows } = cols;
+  const { client, earlierFlows, earlierBytes } = cols;
 
   // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
   const services = new Int32Array(ends);
@@ -272,7 +278,7 @@ export function* recommendInSlices(
     const c = client[i]!;
     if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
     services[c]!++;
-    if (earlierFlows[i]! < o.minFlows) oneOff[c]!++;
+    if (earlierFlows[i]! < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
   }
   const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
 
