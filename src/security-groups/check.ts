@@ -5,7 +5,7 @@
  * (outside address, VM without a tenant) imposes nothing. Replies ride on their request (stateful), so a
  * connection's bytes in both directions are allowed or denied together.
  */
-import { type Learned, protocolField, protocolName, type ResolvedConnection, SLICE_ROWS } from './recommend.ts';
+import { type Learned, protocolField, protocolName, type ResolvedConnection, ruleIdOf, SLICE_ROWS } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
@@ -58,13 +58,13 @@ export function ruleMatches(rule: SecurityGroupRule, protocol: string, port: num
 
 
 export interface CheckOutcome {
-  /** By tenant index (Learned.tenants). */
-  byTenant: TenantCheck[];
   all: CheckFigures;
   normal: CheckFigures;
   anomalous: CheckFigures;
   /** Per connection: -1 without traffic in the check window, 0 denied, 1 allowed. */
   allowed: Int8Array;
+  /** The check of tenant t (an index of Learned.tenants): its lists of VMs, rules and denied connections are built here, when the document is. */
+  tenant(t: number): TenantCheck;
 }
 
 const NO_RULE = -1;
@@ -76,70 +76,64 @@ const DENIED_EGRESS = 2;
 /**
  * The check over learned rules: numbers all the way (each rule's candidate key, port bounds and position
  * in its group's list), so that a connection costs a few map look-ups rather than a scan of text rules.
+ * A run keeps the tallies; a tenant's lists are built from them on request (CheckOutcome.tenant).
  */
 export function* checkLearned(l: Learned, maxListed: number): Generator<void, CheckOutcome, void> {
-  const c = l.cols;
-  const n = c.count;
-  const T = l.tenants.length;
-  const { client, server, clientIp, serverIp, protocol, port, latestFlows, latestBytes } = c;
-  const { endTenant, endAnomalous } = l;
+  const n = l.cols.count;
   const judged = new Verdicts(l);
   for (let i = 0; i < n; i += SLICE_ROWS) {
     judged.rows(i, Math.min(n, i + SLICE_ROWS));
     yield;
   }
-  const { tenantTally, total, vmTally, ruleTally, ruleUsed, deniedRows, deniedReasons, allowedOut } = judged;
+  const { total, allowedOut } = judged;
+  return { all: figures(total, 0), normal: figures(total, TALLY), anomalous: figures(total, 2 * TALLY), allowed: allowedOut, tenant: (t) => tenantCheck(l, judged, t, maxListed) };
+}
 
-  const rulesByTenant: RuleCheck[][] = Array.from({ length: T }, () => []);
-  for (let r = 0; r < l.rules.length; r++) {
-    if ((r & 65_535) === 65_535) yield;
-    if (ruleUsed[r] === 1) rulesByTenant[l.groups[l.ruleGroup[r]!]!.tenant]!.push({ rule_id: l.rules[r]!.id, flows: ruleTally[2 * r]!, bytes: ruleTally[2 * r + 1]! });
+/** The check of tenant `t`: its figures, the VMs with denied traffic, the traffic of each rule, the largest denied connections. */
+function tenantCheck(l: Learned, judged: Verdicts, t: number, maxListed: number): TenantCheck {
+  const c = l.cols;
+  const { client, server, clientIp, serverIp, protocol, port, latestFlows, latestBytes } = c;
+  const { endTenant, endAnomalous } = l;
+  const { tenantTally, vmTally, ruleTally, ruleUsed, deniedRows, deniedReasons } = judged;
+  const endName = (end: number, ip: number): string => (c.endVm[end] !== null && endTenant[end] === t ? c.endVm[end]! : c.ips[ip]!);
+  const byVm: VmCheck[] = judged
+    .deniedVmsOf(t)
+    .map((e) => ({ vm_id: c.endVm[e]!, flows: vmTally[4 * e]!, bytes: vmTally[4 * e + 1]!, flows_denied: vmTally[4 * e + 2]!, bytes_denied: vmTally[4 * e + 3]! }))
+    .sort((a, b) => b.bytes_denied - a.bytes_denied || (a.vm_id < b.vm_id ? -1 : 1))
+    .slice(0, maxListed);
+  // The largest first: only those at least as large as the maxListed-th need the full (stable) order.
+  const rows = deniedRows[t]!;
+  const reasons = deniedReasons[t]!;
+  let picked = Array.from(rows.keys());
+  if (rows.length > maxListed) {
+    const sizes = Float64Array.from(rows, (i) => latestBytes[i]!).sort();
+    const threshold = maxListed === 0 ? Number.POSITIVE_INFINITY : sizes[sizes.length - maxListed]!;
+    picked = picked.filter((k) => latestBytes[rows[k]!]! >= threshold);
   }
-  const endName = (tenant: number, end: number, ip: number): string => (c.endVm[end] !== null && endTenant[end] === tenant ? c.endVm[end]! : c.ips[ip]!);
-  const byTenant: TenantCheck[] = [];
-  const vmsByTenant: number[][] = Array.from({ length: T }, () => []);
-  for (let e = 0; e < l.ends; e++) {
-    if ((e & 65_535) === 65_535) yield;
-    if (endTenant[e]! >= 0 && vmTally[4 * e + 2]! > 0) vmsByTenant[endTenant[e]!]!.push(e);
+  const denied: DeniedConnection[] = picked
+    .map((k) => {
+      const i = rows[k]!;
+      return {
+        // Another tenant's VM is named by its address: a tenant's view names only its own VMs.
+        client: endName(client[i]!, clientIp[i]!),
+        server: endName(server[i]!, serverIp[i]!),
+        protocol: protocolName(protocol[i]!),
+        port: port[i]! < 0 ? null : port[i]!,
+        flows: latestFlows[i]!,
+        bytes: latestBytes[i]!,
+        reason: reasons[k] === DENIED_EGRESS ? ('egress' as const) : ('ingress' as const),
+        anomalous: endAnomalous[client[i]!] === 1 || endAnomalous[server[i]!] === 1,
+      };
+    })
+    .sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : a.client > b.client ? 1 : (a.port ?? -1) - (b.port ?? -1)))
+    .slice(0, maxListed);
+  const byRule: RuleCheck[] = [];
+  for (const g of judged.groupsOf(t)) {
+    for (let r = l.groupRuleStart[g]!; r < l.groupRuleStart[g + 1]!; r++) if (ruleUsed[r] === 1) byRule.push({ rule_id: ruleIdOf(l, r), flows: ruleTally[2 * r]!, bytes: ruleTally[2 * r + 1]! });
   }
-  for (let t = 0; t < T; t++) {
-    if ((t & 255) === 255) yield;
-    const byVm: VmCheck[] = vmsByTenant[t]!
-      .map((e) => ({ vm_id: c.endVm[e]!, flows: vmTally[4 * e]!, bytes: vmTally[4 * e + 1]!, flows_denied: vmTally[4 * e + 2]!, bytes_denied: vmTally[4 * e + 3]! }))
-      .sort((a, b) => b.bytes_denied - a.bytes_denied || (a.vm_id < b.vm_id ? -1 : 1))
-      .slice(0, maxListed);
-    // The largest first: only those at least as large as the maxListed-th need the full (stable) order.
-    const rows = deniedRows[t]!;
-    const reasons = deniedReasons[t]!;
-    let picked = Array.from(rows.keys());
-    if (rows.length > maxListed) {
-      const sizes = Float64Array.from(rows, (i) => latestBytes[i]!).sort();
-      const threshold = maxListed === 0 ? Number.POSITIVE_INFINITY : sizes[sizes.length - maxListed]!;
-      picked = picked.filter((k) => latestBytes[rows[k]!]! >= threshold);
-    }
-    const denied: DeniedConnection[] = picked
-      .map((k) => {
-        const i = rows[k]!;
-        return {
-          // Another tenant's VM is named by its address: a tenant's view names only its own VMs.
-          client: endName(t, client[i]!, clientIp[i]!),
-          server: endName(t, server[i]!, serverIp[i]!),
-          protocol: protocolName(protocol[i]!),
-          port: port[i]! < 0 ? null : port[i]!,
-          flows: latestFlows[i]!,
-          bytes: latestBytes[i]!,
-          reason: reasons[k] === DENIED_EGRESS ? ('egress' as const) : ('ingress' as const),
-          anomalous: endAnomalous[client[i]!] === 1 || endAnomalous[server[i]!] === 1,
-        };
-      })
-      .sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : a.client > b.client ? 1 : (a.port ?? -1) - (b.port ?? -1)))
-      .slice(0, maxListed);
-    const byRule = rulesByTenant[t]!;
-    byRule.sort((a, b) => (a.rule_id < b.rule_id ? -1 : 1));
-    const at = t * TALLIES;
-    byTenant.push({ all: figures(tenantTally, at), normal_vm_to_vm: figures(tenantTally, at + TALLY), from_anomalous: figures(tenantTally, at + 2 * TALLY), by_vm: byVm, by_rule: byRule, denied });
-  }
-  return { byTenant, all: figures(total, 0), normal: figures(total, TALLY), anomalous: figures(total, 2 * TALLY), allowed: allowedOut };
+  byRule.sort((a, b) => (a.rule_id < b.rule_id ? -1 : 1));
+  const at = t * TALLIES;
+  return { all: figures(tenantTally, at), normal_vm_to_vm: figures(tenantTally, at + TALLY), from_anomalous: figures(tenantTally, at + 2 * TALLY), by_vm: byVm, by_rule: byRule, denied };
 }
 
 const TALLIES = 3 * TALLY;
@@ -159,6 +153,8 @@ class Verdicts {
   readonly deniedReasons: number[][];
   /** Per connection: -1 without traffic in the check window, 0 denied, 1 allowed. */
   readonly allowedOut: Int8Array;
+  private deniedVms: number[][] | null = null;
+  private tenantGroups: number[][] | null = null;
   // The verdict of the last call to judge: the rules that allowed it.
   private ingressRule = NO_RULE;
   private egressRule = NO_RULE;
@@ -169,11 +165,32 @@ class Verdicts {
     this.groupCount = l.groups.length;
     this.tenantTally = new Float64Array(T * TALLIES);
     this.vmTally = new Float64Array(l.ends * 4);
-    this.ruleTally = new Float64Array(l.rules.length * 2);
-    this.ruleUsed = new Uint8Array(l.rules.length);
+    this.ruleTally = new Float64Array(l.ruleCount * 2);
+    this.ruleUsed = new Uint8Array(l.ruleCount);
     this.deniedRows = Array.from({ length: T }, () => []);
     this.deniedReasons = Array.from({ length: T }, () => []);
     this.allowedOut = new Int8Array(l.cols.count).fill(-1);
+  }
+
+  /** The VMs (ends) of tenant `t` with denied traffic, in end order; all tenants' listed at the first call. */
+  deniedVmsOf(t: number): number[] {
+    if (this.deniedVms === null) {
+      const { endTenant, ends } = this.l;
+      const lists: number[][] = Array.from({ length: this.l.tenants.length }, () => []);
+      for (let e = 0; e < ends; e++) if (endTenant[e]! >= 0 && this.vmTally[4 * e + 2]! > 0) lists[endTenant[e]!]!.push(e);
+      this.deniedVms = lists;
+    }
+    return this.deniedVms[t]!;
+  }
+
+  /** The groups of tenant `t`; all tenants' listed at the first call. */
+  groupsOf(t: number): number[] {
+    if (this.tenantGroups === null) {
+      const lists: number[][] = Array.from({ length: this.l.tenants.length }, () => []);
+      for (let g = 0; g < this.l.groups.length; g++) lists[this.l.groups[g]!.tenant]!.push(g);
+      this.tenantGroups = lists;
+    }
+    return this.tenantGroups[t]!;
   }
 
   /** The first rule of candidate `known` (-1: look it up as (side, field, remote)) that allows port `p`, -1 when none does. */
@@ -224,11 +241,11 @@ class Verdicts {
     this.ingressRule = NO_RULE;
     this.egressRule = NO_RULE;
     if (sg >= 0) {
-      this.ingressRule = this.firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp, row < 0 ? -1 : rowCandidates[2 * row]!);
+      this.ingressRule = this.firstRule(sg, 0, proto, p, cg >= 0 && endTenant[ce] === endTenant[se] ? cg : -1, cIp, row < 0 ? -1 : rowCandidates[2 * row]! - 1);
       if (this.ingressRule === NO_RULE) return DENIED_INGRESS;
     }
     if (cg >= 0) {
-      this.egressRule = this.firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp, row < 0 ? -1 : rowCandidates[2 * row + 1]!);
+      this.egressRule = this.firstRule(cg, 1, proto, p, sg >= 0 && endTenant[se] === endTenant[ce] ? sg : -1, sIp, row < 0 ? -1 : rowCandidates[2 * row + 1]! - 1);
       if (this.egressRule === NO_RULE) return DENIED_EGRESS;
     }
     return ALLOWED;

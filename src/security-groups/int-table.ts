@@ -4,11 +4,13 @@
  * the learner files millions of them in a run).
  */
 const FIELDS = 4;
-/** A slot of the table: id + 1 (0 for empty), the four fields, and a number the caller keeps there. */
+/** A slot of the table: id + 1 (0 for empty), the four fields, and two numbers the caller keeps there. */
 const SLOT = 8;
 const ID = 0;
 /** Where in a slot the caller's number is (see `slot`). */
 export const SLOT_VALUE = 5;
+/** Where in a slot the caller's second number is. */
+export const SLOT_EXTRA = 6;
 
 export class IntTupleTable {
   /** Tuples added so far: the ids are 0 to size - 1. */
@@ -31,6 +33,20 @@ export class IntTupleTable {
     this.slots = new Int32Array(count * SLOT);
     this.mask = count - 1;
     this.keys = new Int32Array((count / 2) * FIELDS);
+  }
+
+  /**
+   * Empties the table to take about `expected` tuples again, keeping its memory; false (and left as it was)
+   * when it is too small for them (growing it step by step costs more than a new one) or more than eight
+   * times larger than they need, to be dropped rather than kept.
+   */
+  clear(expected: number): boolean {
+    const count = this.mask + 1;
+    if (count < 2 * expected || count > 16 * Math.max(1024, expected)) return false;
+    this.slots.fill(0);
+    this.size = 0;
+    this.slot = 0;
+    return true;
   }
 
   /** The id of (a, b, c, d), or -1 when it was never added. */

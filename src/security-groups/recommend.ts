@@ -5,11 +5,10 @@
  * a document out. How rules are learned is told in docs/security-groups.md.
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
-import { type CheckedConnection, checkLearned } from './check.ts';
+import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
-import { FloatColumn, IntColumn, IntTupleTable, SLOT_VALUE } from './int-table.ts';
-import { getOrAdd } from './maps.ts';
-import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, TenantSecurityGroups } from './types.ts';
+import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
+import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
   /**
@@ -105,28 +104,33 @@ export interface ResolvedConnection {
 
 /**
  * Sorted ports as segments, by index into `ports` (start inclusive, end exclusive): a range where many ports
- * sit close together above 1024, else contiguous runs of seen ports.
+ * sit close together above 1024, else contiguous runs of seen ports. Written to `out` (cleared first) as
+ * triples of start, end and 1 for a range: a learner calls this once per candidate rule.
  */
-function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>): Array<{ start: number; end: number; range: boolean }> {
-  const out: Array<{ start: number; end: number; range: boolean }> = [];
+function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>, out: IntColumn): void {
+  out.length = 0;
   let i = 0;
   while (i < ports.length) {
     let j = i;
     while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
-    if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) out.push({ start: i, end: j + 1, range: true });
-    else {
+    if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) {
+      out.push(i);
+      out.push(j + 1);
+      out.push(1);
+    } else {
       // Contiguous seen ports merge without allowing an unseen one.
       let k = i;
       while (k <= j) {
         let m = k;
         while (m + 1 <= j && ports[m + 1] === ports[m]! + 1) m++;
-        out.push({ start: k, end: m + 1, range: false });
+        out.push(k);
+        out.push(m + 1);
+        out.push(0);
         k = m + 1;
       }
     }
     i = j + 1;
   }
-  return out;
 }
 
 /**
@@ -180,7 +184,7 @@ interface GroupInfo {
 
 /**
  * What learning hands the check: the connections as columns, each end's group, tenant and rank, and the
- * rules as columns beside their documents (the check matches numbers, not text).
+ * rules as columns (the check matches numbers, not text; the document is built from them when asked for).
  */
 export interface Learned {
   cols: ConnectionColumns;
@@ -191,12 +195,18 @@ export interface Learned {
   endGroup: Int32Array;
   endTenant: Int32Array;
   endAnomalous: Uint8Array;
-  rules: SecurityGroupRule[];
-  /** Per rule: its position in its group's list (the first match in list order wins), port bounds (-1: any port). */
+  ruleCount: number;
+  /**
+   * Per rule: its position in its group's list (the first match in list order wins), its group, port bounds
+   * (-1: any port) and candidate. A group's rules are groupRuleStart[g] to groupRuleStart[g + 1] - 1.
+   */
   rulePosition: Int32Array;
   ruleGroup: Int32Array;
   ruleMin: Int32Array;
   ruleMax: Int32Array;
+  /** Per rule: direction * 256 + protocol. */
+  ruleKind: Int32Array;
+  groupRuleStart: Int32Array;
   /**
    * Candidate rules by (side, ethertype and protocol, remote, 0), side being 2 * group + direction (see
    * candidateFields); their rules are candidateRules[2 * id] to candidateRules[2 * id + 1] (exclusive), in
@@ -204,7 +214,10 @@ export interface Learned {
    */
   candidates: IntTupleTable;
   candidateRules: Int32Array;
-  /** Per connection: the candidates of its server's ingress and client's egress learned from it (-1: none). */
+  /**
+   * Per connection: 1 + the candidates of its server's ingress and client's egress learned from it (0: none).
+   * With `candidates`, the computation's scratch (ScanScratch): read by the check, not after it.
+   */
   rowCandidates: Int32Array;
   /** Per side: bit 1 when it has rules for a peer group, 2 for an address, 4 for any address. */
   sideRemotes: Uint8Array;
@@ -229,7 +242,15 @@ const PROTOCOL_TEXT_RANK: Int32Array = (() => {
 })();
 
 export interface SecurityGroupsOutcome {
-  document: SecurityGroupsDocument;
+  /** The fleet-wide figures, computed with the rules. */
+  readonly summary: SecurityGroupsSummary;
+  /**
+   * The whole document, built from the rule columns on first use and kept: at 100k VMs its 200k rule
+   * objects cost more than learning them, so a run computes only numbers and a reader pays for the text.
+   */
+  readonly document: SecurityGroupsDocument;
+  /** The document built in steps (a few dozen tenants each), for a caller that gives the event loop back. */
+  documentInSlices(): Generator<void, SecurityGroupsDocument, void>;
   /** The connections of the log with their server ends decided and the check's verdict (built on first use). */
   readonly connections: CheckedConnection[];
   /** Where each VM of the run is (built on first use). */
@@ -332,7 +353,7 @@ export function* recommendInSlices(
   yield;
   const G = groups.length;
   // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
-  const groupOrder = Array.from(groups.keys()).sort((a, b) => (groups[a]!.id < groups[b]!.id ? -1 : groups[a]!.id > groups[b]!.id ? 1 : 0));
+  const groupOrder = sortedIndices(groups.map((info) => info.id));
   const groupRank = new Int32Array(G);
   groupOrder.forEach((g, k) => {
     groupRank[g] = k;
@@ -428,10 +449,16 @@ export function* recommendInSlices(
   // Each group's candidates in the order of their text keys (the order rule ids follow): egress to any
   // address, egress, ingress from any address, ingress (the words before the letters); then ethertype,
   // protocol as text, and the remote's group id or `a` and its address.
-  const groupCandidates: number[][] = Array.from({ length: G }, () => []);
+  // Grouped by counting sort: one array, not an array per group.
+  const candidateStart = new Int32Array(G + 1);
+  for (let c = 0; c < C; c++) if (byCandidate.start[c + 1]! > byCandidate.start[c]!) candidateStart[(candidates.keys[4 * c]! >> 1) + 1]!++;
+  for (let g = 0; g < G; g++) candidateStart[g + 1]! += candidateStart[g]!;
+  yield;
+  const groupCandidates = new Int32Array(candidateStart[G]!);
+  const filled = candidateStart.slice(0, G);
   for (let c = 0; c < C; c++) {
     if ((c & 65_535) === 65_535) yield;
-    if (byCandidate.start[c + 1]! > byCandidate.start[c]!) groupCandidates[candidates.keys[4 * c]! >> 1]!.push(c);
+    if (byCandidate.start[c + 1]! > byCandidate.start[c]!) groupCandidates[filled[candidates.keys[4 * c]! >> 1]!++] = c;
   }
   const ck = candidates.keys;
   const order = (c: number): number => {
@@ -447,34 +474,37 @@ export function* recommendInSlices(
     const ra = ck[4 * a + 2]!;
     const rb = ck[4 * b + 2]!;
     if (ra <= G && rb <= G) return groupRank[ra - 1]! - groupRank[rb - 1]!;
+    // Two addresses compare as their texts do, without building `a<address>` for each comparison.
+    if (ra > G && rb > G) {
+      const ia = cols.ips[ra - 1 - G]!;
+      const ib = cols.ips[rb - 1 - G]!;
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    }
     const ta = remoteText(ra);
     const tb = remoteText(rb);
     return ta < tb ? -1 : ta > tb ? 1 : 0;
   };
 
-  const rules: SecurityGroupRule[] = [];
-  const rulePosition = new IntColumn(4 * G);
-  const ruleGroup = new IntColumn(4 * G);
-  const ruleMin = new IntColumn(4 * G);
-  const ruleMax = new IntColumn(4 * G);
-  const ruleKind = new IntColumn(4 * G);
+  // The rules as columns: the document's objects and text ids are built when it is asked for
+  // (SecurityGroupsOutcome.document); a run needs only numbers for its check and summary.
+  const R = new RuleColumns(4 * G);
   const candidateRules = new Int32Array(2 * C);
   const sideRemotes = new Uint8Array(2 * G);
-  const rulesOfGroup: SecurityGroupRule[][] = Array.from({ length: G }, () => []);
+  const groupRuleStart = new Int32Array(G + 1);
   const kept: number[] = [];
   const rare: number[] = [];
   const portOfEntry = (e: number): number => ek[4 * e + 3]!;
   const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
+  const segments = new IntColumn(48);
   for (let g = 0; g < G; g++) {
     if ((g & 255) === 255) yield;
-    const list = groupCandidates[g]!;
+    groupRuleStart[g] = R.count;
+    const list = groupCandidates.subarray(candidateStart[g]!, candidateStart[g + 1]!);
     if (list.length === 0) continue;
     if (list.length > 1) list.sort(byTextKey);
-    const groupRules = rulesOfGroup[g]!;
-    const groupId = groups[g]!.id;
-    const tenant = tenants[groups[g]!.tenant]!;
-    for (const c of list) {
+    for (let li = 0; li < list.length; li++) {
+      const c = list[li]!;
       kept.length = 0;
       rare.length = 0;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -485,92 +515,36 @@ export function* recommendInSlices(
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o);
       notLearned.rare_rules! += rare.length;
-      candidateRules[2 * c] = candidateRules[2 * c + 1] = rules.length;
+      candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
       if (kept.length === 0) continue;
       ports.length = 0;
       for (const e of kept) ports.push(ek[4 * e + 3]!);
-      const hasPorts = !(kept.length === 1 && ports[0] === -1);
-      const segments = hasPorts ? portSegments(ports, o) : [{ start: 0, end: 1, range: false }];
+      if (kept.length === 1 && ports[0] === -1) {
+        // No ports (ICMP): one segment.
+        segments.length = 0;
+        segments.push(0);
+        segments.push(1);
+        segments.push(0);
+      } else portSegments(ports, o, segments);
       const side = ck[4 * c]!;
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
-      const ipv6 = field >> 8;
-      const proto = field & 255;
-      const any = remote === ANY;
-      const remoteGroup = !any && remote <= G ? groups[remote - 1]!.id : null;
-      const remotePrefix = remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(cols.ips[remote - 1 - G]!);
-      sideRemotes[side]! |= any ? 4 : remoteGroup !== null ? 1 : 2;
-      const direction: Direction = (side & 1) === INGRESS ? 'ingress' : 'egress';
-      for (const s of segments) {
+      sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
+      for (let q = 0; q < segments.length; q += 3) {
+        const from = segments.values[q]!;
+        const to = segments.values[q + 1]!;
         let flows = 0;
         let bytes = 0;
-        if (s.end - s.start === 1) {
-          flows = trafficOf[2 * kept[s.start]!]!;
-          bytes = trafficOf[2 * kept[s.start]! + 1]!;
-        } else {
-          for (let k = s.start; k < s.end; k++) {
-            flows += trafficOf[2 * kept[k]!]!;
-            bytes += trafficOf[2 * kept[k]! + 1]!;
-          }
+        for (let k = from; k < to; k++) {
+          flows += trafficOf[2 * kept[k]!]!;
+          bytes += trafficOf[2 * kept[k]! + 1]!;
         }
-        const min = ports[s.start]!;
-        const max = ports[s.end - 1]!;
-        rulePosition.push(groupRules.length);
-        ruleGroup.push(g);
-        ruleMin.push(min);
-        ruleMax.push(max);
-        ruleKind.push((side & 1) * 256 + proto);
-        const rule: SecurityGroupRule = {
-          id: `${groupId}/${direction}/${groupRules.length}`,
-          security_group_id: groupId,
-          direction,
-          ethertype: ipv6 === 1 ? 'IPv6' : 'IPv4',
-          protocol: protocolName(proto),
-          port_range_min: min < 0 ? null : min,
-          port_range_max: max < 0 ? null : max,
-          remote_group_id: remoteGroup,
-          remote_ip_prefix: remotePrefix,
-          project_id: tenant,
-          tenant_id: tenant,
-          learned_from: { vms: distinctVms(kept, s.start, s.end), flows, bytes, ports: s.end - s.start },
-          basis: s.range ? 'port_range' : 'exact',
-          remote_basis: any ? 'any_address' : 'seen',
-        };
-        rules.push(rule);
-        groupRules.push(rule);
+        R.push(g, R.count - groupRuleStart[g]!, (side & 1) * 256 + (field & 255), field, remote, ports[from]!, ports[to - 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
       }
-      candidateRules[2 * c + 1] = rules.length;
+      candidateRules[2 * c + 1] = R.count;
     }
   }
-  yield;
-
-  // Groups by tenant, sorted.
-  const tenantDocs = new Map<number, SecurityGroup[]>();
-  for (let k = 0; k < groupOrder.length; k++) {
-    if ((k & 1023) === 1023) yield;
-    const g = groupOrder[k]!;
-    const info = groups[g]!;
-    const groupRules = rulesOfGroup[g]!;
-    const name = membership.clusterNames.get(info.clusterId);
-    const tenant = tenants[info.tenant]!;
-    const group: SecurityGroup = {
-      id: info.id,
-      security_group_id: info.id,
-      name: `cluster-${info.clusterId}`,
-      description: `VMs of cluster ${info.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
-      tenant_id: tenant,
-      project_id: tenant,
-      cluster_id: info.clusterId,
-      vm_ids: info.vms.sort(),
-      security_group_rules: groupRules,
-    };
-    if (groupRules.length === 0) {
-      group.note = info.vms.every((v) => anomalousSet.has(v))
-        ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
-        : 'no normal traffic seen in the earlier windows: the group allows nothing';
-    }
-    getOrAdd(tenantDocs, info.tenant, () => []).push(group);
-  }
+  groupRuleStart[G] = R.count;
   yield;
 
   const learned: Learned = {
@@ -581,47 +555,31 @@ export function* recommendInSlices(
     endGroup,
     endTenant,
     endAnomalous,
-    rules,
-    rulePosition: rulePosition.values.subarray(0, rules.length),
-    ruleGroup: ruleGroup.values.subarray(0, rules.length),
-    ruleMin: ruleMin.values.subarray(0, rules.length),
-    ruleMax: ruleMax.values.subarray(0, rules.length),
+    ruleCount: R.count,
+    rulePosition: R.position.values.subarray(0, R.count),
+    ruleGroup: R.group.values.subarray(0, R.count),
+    ruleMin: R.min.values.subarray(0, R.count),
+    ruleMax: R.max.values.subarray(0, R.count),
+    ruleKind: R.kind.values.subarray(0, R.count),
+    groupRuleStart,
     candidates,
     candidateRules,
     rowCandidates,
     sideRemotes,
   };
   const checked = yield* checkLearned(learned, o.maxListed);
+  // The scan's tables (learned.candidates and rowCandidates among them) are not read after the check.
+  scan.scratch.release();
 
-  const tenantOrder = Array.from(tenants.keys()).sort((a, b) => (tenants[a]! < tenants[b]! ? -1 : tenants[a]! > tenants[b]! ? 1 : 0));
-  const docs: TenantSecurityGroups[] = [];
-  for (let k = 0; k < tenantOrder.length; k++) {
-    if ((k & 1023) === 1023) yield;
-    const t = tenantOrder[k]!;
-    const tenantGroupDocs = tenantDocs.get(t)!;
-    const vmCount = tenantGroupDocs.reduce((k, g) => k + g.vm_ids.length, 0);
-    const notes: string[] = [];
-    if (vmCount === 1) notes.push('the tenant has one VM: its group is learned only from traffic with outside addresses and other tenants');
-    const silent = tenantGroupDocs.filter((g) => g.security_group_rules.length === 0).length;
-    if (silent > 0) notes.push(`${silent} of ${tenantGroupDocs.length} groups talk to nothing in the earlier windows and allow nothing`);
-    docs.push({
-      tenant_id: tenants[t]!,
-      project_id: tenants[t]!,
-      rule_count: tenantGroupDocs.reduce((k, g) => k + g.security_group_rules.length, 0),
-      security_groups: tenantGroupDocs,
-      check: checked.byTenant[t]!,
-      notes,
-    });
-  }
-
-  const ruleCounts = docs.map((t) => t.rule_count);
-  // Rules per (group, direction, protocol, port range): several only when several remotes use one port.
-  const perGroupPort = new IntTupleTable(rules.length);
-  const gpCount = new IntColumn(rules.length);
-  for (let r = 0; r < rules.length; r++) {
+  // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
+  const ruleCounts = new Array<number>(tenants.length).fill(0);
+  for (let g = 0; g < G; g++) ruleCounts[groups[g]!.tenant]! += groupRuleStart[g + 1]! - groupRuleStart[g]!;
+  const perGroupPort = new IntTupleTable(R.count);
+  const gpCount = new IntColumn(R.count);
+  for (let r = 0; r < R.count; r++) {
     if ((r & 16_383) === 16_383) yield;
     const known = perGroupPort.size;
-    const k = perGroupPort.idOf(ruleGroup.values[r]!, ruleKind.values[r]!, ruleMin.values[r]!, ruleMax.values[r]!);
+    const k = perGroupPort.idOf(R.group.values[r]!, R.kind.values[r]!, R.min.values[r]!, R.max.values[r]!);
     if (k === known) gpCount.push(0);
     gpCount.values[k]!++;
   }
@@ -629,59 +587,224 @@ export function* recommendInSlices(
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
-  const document: SecurityGroupsDocument = {
+  const summary: SecurityGroupsSummary = {
+    tenants: tenants.length,
+    groups: G,
+    rules: R.count,
+    rules_per_tenant: distribution(ruleCounts),
+    rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
+    vms_anomalous: anomalousVms.length,
+    vms_without_tenant: vmsWithoutTenant.length,
+    check: checked.all,
+    check_normal_vm_to_vm: checked.normal,
+    check_from_anomalous: checked.anomalous,
+    connections: {
+      held: logFigures.held,
+      max: logFigures.max,
+      recorded: logFigures.recorded,
+      refused: logFigures.refused,
+      bad_port: logFigures.badPort,
+      no_vm: logFigures.noVm,
+      forgotten: logFigures.forgotten,
+    },
+    not_learned: notLearned,
+  };
+  const head: DocumentHead = {
     run_id: membership.runId,
     computed_at: iso(wm),
     check_window: { from: iso(checkFrom), to: iso(wm) },
     anomalous_vms: anomalousVms.sort(),
     vms_without_tenant: vmsWithoutTenant.sort(),
-    summary: {
-      tenants: docs.length,
-      groups: G,
-      rules: ruleCounts.reduce((a, b) => a + b, 0),
-      rules_per_tenant: distribution(ruleCounts),
-      rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
-      vms_anomalous: anomalousVms.length,
-      vms_without_tenant: vmsWithoutTenant.length,
-      check: checked.all,
-      check_normal_vm_to_vm: checked.normal,
-      check_from_anomalous: checked.anomalous,
-      connections: {
-        held: logFigures.held,
-        max: logFigures.max,
-        recorded: logFigures.recorded,
-        refused: logFigures.refused,
-        bad_port: logFigures.badPort,
-        no_vm: logFigures.noVm,
-        forgotten: logFigures.forgotten,
-      },
-      not_learned: notLearned,
-    },
-    tenants: docs,
   };
-  return new Outcome(document, learned, checked.allowed, membership, anomalousSet);
+  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet);
 }
+
+/** The document's fields before its summary and tenants. */
+type DocumentHead = Pick<SecurityGroupsDocument, 'run_id' | 'computed_at' | 'check_window' | 'anomalous_vms' | 'vms_without_tenant'>;
+
+/** The learned rules as columns, in the order of the document (by group, each group's in list order). */
+class RuleColumns {
+  count = 0;
+  readonly group: IntColumn;
+  /** Position in its group's list: the rule id's number, and which of two matches comes first. */
+  readonly position: IntColumn;
+  /** Direction * 256 + protocol: with the group and ports, what rules_per_group_port counts. */
+  readonly kind: IntColumn;
+  /** Ethertype and protocol (protocolField), and the remote (ANY, 1 + group, or 1 + groups + address id). */
+  readonly field: IntColumn;
+  readonly remote: IntColumn;
+  /** Port bounds, -1 for a protocol without ports. */
+  readonly min: IntColumn;
+  readonly max: IntColumn;
+  // learned_from and basis.
+  readonly vms: IntColumn;
+  readonly ports: IntColumn;
+  readonly range: IntColumn;
+  readonly flows: FloatColumn;
+  readonly bytes: FloatColumn;
+
+  constructor(capacity: number) {
+    this.group = new IntColumn(capacity);
+    this.position = new IntColumn(capacity);
+    this.kind = new IntColumn(capacity);
+    this.field = new IntColumn(capacity);
+    this.remote = new IntColumn(capacity);
+    this.min = new IntColumn(capacity);
+    this.max = new IntColumn(capacity);
+    this.vms = new IntColumn(capacity);
+    this.ports = new IntColumn(capacity);
+    this.range = new IntColumn(capacity);
+    this.flows = new FloatColumn(capacity);
+    this.bytes = new FloatColumn(capacity);
+  }
+
+  push(group: number, position: number, kind: number, field: number, remote: number, min: number, max: number, vms: number, ports: number, range: number, flows: number, bytes: number): void {
+    const r = this.count++;
+    this.group.push(group);
+    this.position.push(position);
+    this.kind.push(kind);
+    this.field.push(field);
+    this.remote.push(remote);
+    this.min.push(min);
+    this.max.push(max);
+    this.vms.push(vms);
+    this.ports.push(ports);
+    this.range.push(range);
+    this.flows.reserve(r);
+    this.flows.values[r] = flows;
+    this.bytes.reserve(r);
+    this.bytes.values[r] = bytes;
+  }
+}
+
+/** Rule r's id: its group, direction and position in the group's list. */
+export function ruleIdOf(l: Learned, r: number): string {
+  return `${l.groups[l.ruleGroup[r]!]!.id}/${l.ruleKind[r]! >> 8 === INGRESS ? 'ingress' : 'egress'}/${l.rulePosition[r]!}`;
+}
+
+/** Tenants between two steps of building the document. */
+const DOCUMENT_SLICE_TENANTS = 64;
 
 class Outcome implements SecurityGroupsOutcome {
   durationMs = 0;
+  private built: SecurityGroupsDocument | null = null;
   private connectionList: CheckedConnection[] | null = null;
   private placeMap: Map<string, VmPlace> | null = null;
 
   constructor(
-    readonly document: SecurityGroupsDocument,
+    private readonly head: DocumentHead,
+    readonly summary: SecurityGroupsSummary,
     private readonly learned: Learned,
-    /** Per connection: -1 no check-window traffic, 0 denied, 1 allowed. */
-    private readonly allowed: Int8Array,
+    private readonly rules: RuleColumns,
+    private readonly checked: CheckOutcome,
+    /** Group indices in the order of their ids. */
+    private readonly groupOrder: readonly number[],
     private readonly membership: Membership,
     private readonly anomalous: ReadonlySet<string>,
   ) {}
 
+  get document(): SecurityGroupsDocument {
+    const steps = this.documentInSlices();
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    return step.value;
+  }
+
+  *documentInSlices(): Generator<void, SecurityGroupsDocument, void> {
+    if (this.built !== null) return this.built;
+    const l = this.learned;
+    const { groups, tenants } = l;
+    // Groups by tenant, in the order of their ids.
+    const groupsOfTenant: number[][] = Array.from({ length: tenants.length }, () => []);
+    for (const g of this.groupOrder) groupsOfTenant[groups[g]!.tenant]!.push(g);
+    const tenantOrder = sortedIndices(tenants);
+    yield;
+    const docs: TenantSecurityGroups[] = [];
+    for (let k = 0; k < tenantOrder.length; k++) {
+      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) yield;
+      const t = tenantOrder[k]!;
+      const tenantGroupDocs = groupsOfTenant[t]!.map((g) => this.groupDocument(g));
+      const vmCount = tenantGroupDocs.reduce((n, g) => n + g.vm_ids.length, 0);
+      const notes: string[] = [];
+      if (vmCount === 1) notes.push('the tenant has one VM: its group is learned only from traffic with outside addresses and other tenants');
+      const silent = tenantGroupDocs.filter((g) => g.security_group_rules.length === 0).length;
+      if (silent > 0) notes.push(`${silent} of ${tenantGroupDocs.length} groups talk to nothing in the earlier windows and allow nothing`);
+      docs.push({
+        tenant_id: tenants[t]!,
+        project_id: tenants[t]!,
+        rule_count: tenantGroupDocs.reduce((n, g) => n + g.security_group_rules.length, 0),
+        security_groups: tenantGroupDocs,
+        check: this.checked.tenant(t),
+        notes,
+      });
+    }
+    this.built = { ...this.head, summary: this.summary, tenants: docs };
+    return this.built;
+  }
+
+  private groupDocument(g: number): SecurityGroup {
+    const l = this.learned;
+    const info = l.groups[g]!;
+    const name = this.membership.clusterNames.get(info.clusterId);
+    const tenant = l.tenants[info.tenant]!;
+    const groupRules: SecurityGroupRule[] = [];
+    for (let r = l.groupRuleStart[g]!; r < l.groupRuleStart[g + 1]!; r++) groupRules.push(this.rule(r, info.id, tenant));
+    const group: SecurityGroup = {
+      id: info.id,
+      security_group_id: info.id,
+      name: `cluster-${info.clusterId}`,
+      description: `VMs of cluster ${info.clusterId}${name === undefined ? '' : ` (${name})`}; rules learned from their traffic`,
+      tenant_id: tenant,
+      project_id: tenant,
+      cluster_id: info.clusterId,
+      vm_ids: info.vms.slice().sort(),
+      security_group_rules: groupRules,
+    };
+    if (groupRules.length === 0) {
+      group.note = info.vms.every((v) => this.anomalous.has(v))
+        ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
+        : 'no normal traffic seen in the earlier windows: the group allows nothing';
+    }
+    return group;
+  }
+
+  private rule(r: number, groupId: string, tenant: string): SecurityGroupRule {
+    const l = this.learned;
+    const R = this.rules;
+    const G = l.groups.length;
+    const field = R.field.values[r]!;
+    const remote = R.remote.values[r]!;
+    const ipv6 = field >> 8;
+    const any = remote === ANY;
+    const remoteGroup = !any && remote <= G ? l.groups[remote - 1]!.id : null;
+    const direction: Direction = l.ruleKind[r]! >> 8 === INGRESS ? 'ingress' : 'egress';
+    const min = l.ruleMin[r]!;
+    const max = l.ruleMax[r]!;
+    return {
+      id: `${groupId}/${direction}/${l.rulePosition[r]!}`,
+      security_group_id: groupId,
+      direction,
+      ethertype: ipv6 === 1 ? 'IPv6' : 'IPv4',
+      protocol: protocolName(field & 255),
+      port_range_min: min < 0 ? null : min,
+      port_range_max: max < 0 ? null : max,
+      remote_group_id: remoteGroup,
+      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - 1 - G]!),
+      project_id: tenant,
+      tenant_id: tenant,
+      learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
+      basis: R.range.values[r] === 1 ? 'port_range' : 'exact',
+      remote_basis: any ? 'any_address' : 'seen',
+    };
+  }
+
   get connections(): CheckedConnection[] {
     if (this.connectionList === null) {
       const c = this.learned.cols;
+      const allowed = this.checked.allowed;
       const list: CheckedConnection[] = [];
       for (let i = 0; i < c.count; i++) {
-        const a = this.allowed[i]!;
+        const a = allowed[i]!;
         list.push({
           client: { vmId: c.endVm[c.client[i]!]!, ip: c.ips[c.clientIp[i]!]! },
           server: { vmId: c.endVm[c.server[i]!]!, ip: c.ips[c.serverIp[i]!]! },
@@ -714,6 +837,63 @@ class Outcome implements SecurityGroupsOutcome {
   }
 }
 
+/** Indices of `texts` in the order the texts sort (code units, as `<` compares them; the texts are distinct). */
+function sortedIndices(texts: readonly string[]): number[] {
+  const at = new Map<string, number>();
+  for (let i = 0; i < texts.length; i++) at.set(texts[i]!, i);
+  // The built-in sort of strings, not a comparator over indices: several times faster on tens of thousands.
+  return texts
+    .slice()
+    .sort()
+    .map((t) => at.get(t)!);
+}
+
+/**
+ * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
+ * allocating them anew every run made the collector run over the whole heap in the step that did (the
+ * longest steps). One set is kept; a computation that starts while another holds it allocates its own.
+ * Valid only until the computation that took it ends (release): nothing of them outlives it.
+ */
+class ScanScratch {
+  private static idle: ScanScratch | null = null;
+  readonly entryCandidate = new IntColumn();
+  readonly pairEntry = new IntColumn();
+  readonly pairVm = new IntColumn();
+  /** Entries' traffic; zero from `trafficUsed` on (cleared up to it at the next take). */
+  readonly entryTraffic: FloatColumn;
+  rowCandidates: Int32Array;
+  private constructor(
+    readonly candidates: IntTupleTable,
+    readonly entries: IntTupleTable,
+    rows: number,
+  ) {
+    this.entryTraffic = new FloatColumn(rows >> 1);
+    this.rowCandidates = new Int32Array(2 * rows);
+  }
+
+  /** Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too large. */
+  static take(rows: number, groups: number): ScanScratch {
+    // Sized for what replicated traces show (about one entry per three connections, nearly as many
+    // candidates), so that few rehash.
+    const expected = Math.max(groups, rows >> 2);
+    const s = ScanScratch.idle;
+    ScanScratch.idle = null;
+    if (s === null || !s.entries.clear(expected) || !s.candidates.clear(expected)) return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
+    s.entryCandidate.length = 0;
+    s.pairEntry.length = 0;
+    s.pairVm.length = 0;
+    s.entryTraffic.values.fill(0);
+    if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
+    else s.rowCandidates.fill(0, 0, 2 * rows);
+    return s;
+  }
+
+  /** The computation that took these is done with them. */
+  release(): void {
+    ScanScratch.idle = this;
+  }
+}
+
 /**
  * Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
  * with their traffic and the VMs of the group it was seen at, filed from the connections' earlier
@@ -724,6 +904,7 @@ class Outcome implements SecurityGroupsOutcome {
 class EntryScan {
   anomalous = 0;
   noGroup = 0;
+  readonly scratch: ScanScratch;
   readonly candidates: IntTupleTable;
   readonly entries: IntTupleTable;
   readonly entryCandidate: IntColumn;
@@ -731,7 +912,7 @@ class EntryScan {
   readonly entryTraffic: FloatColumn;
   readonly pairEntry: IntColumn;
   readonly pairVm: IntColumn;
-  /** Per connection, the candidates its two ends' rules were learned from (-1: none): the check's first look. */
+  /** Per connection, 1 + the candidates its two ends' rules were learned from (0: none): the check's first look. */
   readonly rowCandidates: Int32Array;
 
   constructor(
@@ -741,16 +922,9 @@ class EntryScan {
     private readonly endTenant: Int32Array,
     private readonly endAnomalous: Uint8Array,
   ) {
-    const n = cols.count;
-    // Sized for what replicated traces show (about one entry per three connections, nearly as many
-    // candidates), so that few rehash.
-    this.candidates = new IntTupleTable(Math.max(groupCount, n >> 2));
-    this.entries = new IntTupleTable(n >> 2);
-    this.entryCandidate = new IntColumn(n >> 2);
-    this.entryTraffic = new FloatColumn(n >> 2);
-    this.pairEntry = new IntColumn(n >> 2);
-    this.pairVm = new IntColumn(n >> 2);
-    this.rowCandidates = new Int32Array(2 * n).fill(-1);
+    this.scratch = ScanScratch.take(cols.count, groupCount);
+    ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
+    this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
   }
 
   rows(from: number, to: number): void {
@@ -776,11 +950,11 @@ class EntryScan {
       const sameTenant = cg >= 0 && sg >= 0 && endTenant[ce] === endTenant[se];
       if (sg >= 0) {
         const ip = clientIp[i]!;
-        rowCandidates[2 * i] = this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
+        rowCandidates[2 * i] = 1 + this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
       }
       if (cg >= 0) {
         const ip = serverIp[i]!;
-        rowCandidates[2 * i + 1] = this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
+        rowCandidates[2 * i + 1] = 1 + this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
       }
     }
   }
@@ -793,7 +967,10 @@ class EntryScan {
     // The slot keeps the entry's last VM + 1: read with the tuple, in the same cache line.
     const slot = entries.slot + SLOT_VALUE;
     if (e === known) {
-      this.entryCandidate.push(this.candidates.idOf(side, field, remote, 0));
+      const candidate = this.candidates.idOf(side, field, remote, 0);
+      this.entryCandidate.push(candidate);
+      // Kept in the slot too: read with the tuple rather than from a column far larger than the caches.
+      entries.slots[entries.slot + SLOT_EXTRA] = candidate;
       this.entryTraffic.reserve(2 * e + 1);
     }
     const traffic = this.entryTraffic.values;
@@ -804,7 +981,7 @@ class EntryScan {
       this.pairEntry.push(e);
       this.pairVm.push(vm);
     }
-    return this.entryCandidate.values[e]!;
+    return entries.slots[entries.slot + SLOT_EXTRA]!;
   }
 }
 
@@ -817,28 +994,46 @@ class EntryScan {
 function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
   const n = cols.count;
   const { client, server, port, otherPort: altPort } = cols;
-  const undecided: number[] = [];
+  const undecided = new IntColumn();
   for (let i = 0; i < n; i++) {
     if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
     if (altPort[i]! >= 0) undecided.push(i);
   }
-  if (undecided.length === 0) return cols;
-  const peers = new Map<number, Set<number>>();
-  const endPort = (end: number, p: number): number => end * 65_536 + p;
-  for (let k = 0; k < undecided.length; k++) {
+  const u = undecided.length;
+  if (u === 0) return cols;
+  // (end, port) pairs as ids, and the distinct peers of each: integer tables, not a Set per pair.
+  const endPorts = new IntTupleTable(u);
+  const peered = new IntTupleTable(2 * u);
+  const degree = new IntColumn(u);
+  const serverId = new Int32Array(u);
+  const clientId = new Int32Array(u);
+  const idOf = (end: number, p: number): number => {
+    const known = endPorts.size;
+    const id = endPorts.idOf(end, p, 0, 0);
+    if (id === known) degree.push(0);
+    return id;
+  };
+  const link = (a: number, b: number): void => {
+    const known = peered.size;
+    if (peered.idOf(a, b, 0, 0) === known) degree.values[a]!++;
+  };
+  for (let k = 0; k < u; k++) {
     if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided[k]!;
-    const s = endPort(server[i]!, port[i]!);
-    const c = endPort(client[i]!, altPort[i]!);
-    getOrAdd(peers, s, () => new Set()).add(c);
-    getOrAdd(peers, c, () => new Set()).add(s);
+    const i = undecided.values[k]!;
+    const s = idOf(server[i]!, port[i]!);
+    const c = idOf(client[i]!, altPort[i]!);
+    serverId[k] = s;
+    clientId[k] = c;
+    link(s, c);
+    link(c, s);
   }
+  yield;
   const turned: number[] = [];
-  for (let k = 0; k < undecided.length; k++) {
+  for (let k = 0; k < u; k++) {
     if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided[k]!;
-    const degServer = peers.get(endPort(server[i]!, port[i]!))!.size;
-    const degClient = peers.get(endPort(client[i]!, altPort[i]!))!.size;
+    const i = undecided.values[k]!;
+    const degServer = degree.values[serverId[k]!]!;
+    const degClient = degree.values[clientId[k]!]!;
     if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
   }
   if (turned.length === 0) return cols;

@@ -82,7 +82,8 @@ interface InputProgress {
 
 export class ClusterService extends EventEmitter<ClusterServiceEvents> implements ServiceView {
   private latest: ClusteringRun | null = null;
-  private securityGroupsJob: { run: ClusteringRun; done: Promise<SecurityGroupsDocument> } | null = null;
+  /** The latest run's security groups: the rules as numbers, then the document once someone asks for it. */
+  private securityGroupsJob: { run: ClusteringRun; learned: Promise<SecurityGroupsOutcome>; document: Promise<SecurityGroupsDocument> | null } | null = null;
   private readonly securityGroupsEveryRun: boolean;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
@@ -188,7 +189,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.saveHistory();
         this.emit('run', run, changes);
         // A failure is the request's to report (GET /v1/security-groups answers 500); here it must not escape.
-        if (this.securityGroupsEveryRun) this.securityGroups().catch(() => {});
+        if (this.securityGroupsEveryRun) this.securityGroupsOutcome()?.catch(() => {});
         this.catchUp(input.watermark);
       },
       (err: unknown) => {
@@ -330,24 +331,39 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 
   /**
-   * The latest run's security groups, computed once per run: as the run completes (securityGroupsEveryRun)
-   * or on the first request after it. In slices of about SECURITY_GROUPS_SLICE_MS with the event loop
-   * given back between them (at 100k VMs the whole takes seconds); the connection log is seen as it is at
-   * the first slice (ConnectionLog.split), and the check window ends at the run's watermark.
+   * The latest run's security groups, computed once per run: the rules as the run completes
+   * (securityGroupsEveryRun) or on the first request after it, their document on the first request. Both in
+   * slices of about SECURITY_GROUPS_SLICE_MS with the event loop given back between them (at 100k VMs the
+   * whole takes seconds); the connection log is seen as it is at the first slice (ConnectionLog.split), and
+   * the check window ends at the run's watermark.
    */
   securityGroups(): Promise<SecurityGroupsDocument | null> {
+    const learned = this.securityGroupsOutcome();
+    if (learned === null) return Promise.resolve(null);
+    const job = this.securityGroupsJob!;
+    job.document ??= learned.then((outcome) => inSlices(outcome.documentInSlices(), SECURITY_GROUPS_SLICE_MS));
+    return job.document;
+  }
+
+  /** The latest run's rules, learned in slices once per run (null: no run yet). */
+  private securityGroupsOutcome(): Promise<SecurityGroupsOutcome> | null {
     const run = this.latestRun();
-    if (run === null) return Promise.resolve(null);
+    if (run === null) return null;
     if (this.securityGroupsJob?.run !== run) {
       const steps = recommendInSlices(membershipOf(run), this.pipeline.connections);
-      this.securityGroupsJob = { run, done: inSlices(steps, SECURITY_GROUPS_SLICE_MS).then((outcome) => outcome.document) };
+      this.securityGroupsJob = { run, learned: inSlices(steps, SECURITY_GROUPS_SLICE_MS), document: null };
     }
-    return this.securityGroupsJob.done;
+    return this.securityGroupsJob.learned;
   }
 
   /** Security groups learned from `run` and the connection log as it is now, with the time it took. */
   learnSecurityGroups(run: ClusteringRun): SecurityGroupsOutcome {
-    return recommendSecurityGroups(membershipOf(run), this.pipeline.connections);
+    const started = performance.now();
+    const outcome = recommendSecurityGroups(membershipOf(run), this.pipeline.connections);
+    // The document too (replay writes it at once): its time is part of the figure.
+    void outcome.document;
+    outcome.durationMs = performance.now() - started;
+    return outcome;
   }
 
   runHistory(): readonly RunRecord[] {

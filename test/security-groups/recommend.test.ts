@@ -242,6 +242,26 @@ describe('connection log', () => {
     expect(log.counters.forgotten).toBe(501);
   });
 
+  it('a document built after the next computation has reused the learner\'s tables is the one built at once', () => {
+    const log = new ConnectionLog(WINDOW);
+    talk(log, a1, w1, 443, T0, 10);
+    talk(log, a2, w2, 443, T0 + 10 * MIN, 10);
+    talk(log, a3, w2, 443, T0 + 50 * MIN, 2);
+    talk(log, a1, w1, 22, T0 + 52 * MIN, 1);
+    const fleet = membership([a1, a2, a3, w1, w2]);
+    const atOnce = recommendSecurityGroups(fleet, log).document;
+    const pending = recommendSecurityGroups(fleet, log);
+    // Another fleet's computation in between, larger: its connections fill the same tables.
+    const other = new ConnectionLog(WINDOW);
+    const servers = Array.from({ length: 40 }, (_, k) => vm(`s${k}`, 't2', `vm-${k % 4}`, 100 + k));
+    for (const s of servers) for (const c of [a1, a2]) talk(other, c, s, 8000 + (s.id.length + Number(s.id.slice(1))), T0, 3);
+    const otherDoc = recommendSecurityGroups(membership([a1, a2, ...servers]), other).document;
+    expect(otherDoc.summary.rules).toBeGreaterThan(atOnce.summary.rules);
+    expect(pending.summary).toEqual(atOnce.summary);
+    expect(pending.document).toEqual(atOnce);
+    expect(pending.document.tenants[0]!.check.denied).toHaveLength(1);
+  });
+
   it('splits a connection at the check window, a late record counting as earlier', () => {
     const log = new ConnectionLog(WINDOW);
     log.add(flow(T0, a1, w1, 40_000, 443, 6, 10));
