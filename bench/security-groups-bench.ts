@@ -45,7 +45,7 @@ export interface SecurityGroupsBenchOptions {
   ports: PortPlan;
 }
 
-/** Seeds 1-10 calibrated the spread plan's volumes (SPREAD_CALLS); these were not used for it. */
+/** Seeds 1-5 calibrated the spread plan's volumes (SPREAD_CALLS); these were not used for it. */
 export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = {
   seeds: [101, 102, 103, 104, 105, 106, 107, 108, 109, 110],
   vms: 600,
