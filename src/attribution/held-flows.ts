@@ -47,7 +47,7 @@ export interface HeldFlowsState {
   counters: HeldFlowCounters;
 }
 
-function emptyHeldFlowCounters(): HeldFlowCounters {
+export function emptyHeldFlowCounters(): HeldFlowCounters {
   return { held: 0, refused: 0, endsAttributedLate: 0, expired: 0 };
 }
 

@@ -392,6 +392,11 @@ export class Pipeline {
     return this.connectionLog;
   }
 
+  /** An empty connection log (a scale-out member that stops leading: its successor keeps the log). */
+  forgetConnections(): void {
+    this.connectionLog = new ConnectionLog(this.config.window.windowMs, this.connectionLog.maxConnections, this.connectionLog.retainWindows);
+  }
+
   /**
    * Continues from a snapshot's connection log; null (a snapshot older than the log's place in it, or of
    * another window length) starts an empty one: the rules are then learned from the traffic that follows.

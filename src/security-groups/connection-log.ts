@@ -29,7 +29,7 @@ import { LOCAL_SERVICE, NO_SERVICE, REMOTE_SERVICE, serviceEnd } from '../traffi
 export const EPOCHS_PER_WINDOW = 4;
 const RING = EPOCHS_PER_WINDOW + 1;
 export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
-const DEFAULT_RETAIN_WINDOWS = 4;
+export const DEFAULT_RETAIN_WINDOWS = 4;
 const INITIAL_ROWS = 1024;
 
 /** One end of a connection: a VM (by id) or an address outside the VMs of the fleet. */

@@ -3,6 +3,7 @@
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
 import { membershipOf } from '../runs/membership.ts';
+import type { ConnectionLog } from '../security-groups/connection-log.ts';
 import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { EventEmitter } from 'node:events';
@@ -354,6 +355,18 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       this.securityGroupsJob = { run, learned: inSlices(steps, SECURITY_GROUPS_SLICE_MS), document: null };
     }
     return this.securityGroupsJob.learned;
+  }
+
+  /**
+   * The connection log security groups are learned from: a scale-out leader feeds it from the routed flows
+   * (`<app>-connections`) since its pipeline applies none itself.
+   */
+  get connections(): ConnectionLog {
+    return this.pipeline.connections;
+  }
+
+  forgetConnections(): void {
+    this.pipeline.forgetConnections();
   }
 
   /** Security groups learned from `run` and the connection log as it is now, with the time it took. */

@@ -131,6 +131,17 @@ export class AddressTable {
   private readonly unpublished = new Set<string>();
   /** Records read from the table topic (this member's own included). */
   recordsRead = 0;
+  /** Tombstones read from the table topic: deleted VMs forgotten. */
+  tombstonesRead = 0;
+  /** Deleted VMs (and their deletion's event time): candidates for a tombstone once past the horizon. */
+  private readonly deletedVms = new Map<string, number>();
+  /** VMs whose tombstone this member has produced and not read back yet: produced once. */
+  private readonly tombstoning = new Set<string>();
+  /**
+   * Told the addresses of claims that are new or reach further back than before, whoever's attributes
+   * brought them (this member's routers, or a record read from the topic): flows held at them may resolve.
+   */
+  onClaims: ((ips: string[]) => void) | null = null;
 
   constructor(readonly config: AddressMapConfig) {
     this.map = new AddressMap(config);
@@ -160,7 +171,46 @@ export class AddressTable {
 
   /** The transaction that carried these VMs' records aborted: their next attributes write them again. */
   notPublished(vmIds: Iterable<string>): void {
-    for (const id of vmIds) this.unpublished.add(id);
+    for (const id of vmIds) {
+      // A tombstone that did not land is produced again; a record is, at the VM's next attributes.
+      if (this.tombstoning.delete(id)) continue;
+      this.unpublished.add(id);
+    }
+  }
+
+  /**
+   * Deleted VMs whose every claim and whose deletion lie more than the horizon behind `watermark`: no flow
+   * can be attributed to them any more, so their key goes from the topic (a tombstone, null value, which
+   * compaction removes). Each is returned once, until `notPublished` says its tombstone did not land.
+   */
+  expiredDeletions(watermark: number): string[] {
+    const limit = watermark - this.config.horizonMs;
+    const out: string[] = [];
+    for (const [vm, deleted] of this.deletedVms) {
+      if (!(deleted < limit) || this.tombstoning.has(vm)) continue;
+      const h = this.histories.get(vm);
+      if (h !== undefined && !h.claims.every((c) => c.to < limit)) continue;
+      this.tombstoning.add(vm);
+      out.push(vm);
+    }
+    return out;
+  }
+
+  /** A tombstone read from the table topic: the VM is forgotten (any member's attributes may bring it back). */
+  forget(vmId: string): void {
+    this.tombstonesRead++;
+    this.tombstoning.delete(vmId);
+    this.deletedVms.delete(vmId);
+    this.unpublished.delete(vmId);
+    const h = this.histories.get(vmId);
+    if (h === undefined) return;
+    this.histories.delete(vmId);
+    this.map.replaceClaims(
+      vmId,
+      h.claims.map((c) => c.ip),
+      [],
+      null,
+    );
   }
 
   /** A record read from the table topic: merged with what this member knows of the VM. */
@@ -189,12 +239,19 @@ export class AddressTable {
     const next = fold(vmId, before === undefined ? observations : [...before.observations, ...observations], this.config.horizonMs);
     if (before !== undefined && before.deleted === next.deleted && sameClaims(before.claims, next.claims)) return false;
     this.histories.set(vmId, next);
+    if (next.deleted === null) this.deletedVms.delete(vmId);
+    else this.deletedVms.set(vmId, next.deleted);
     this.map.replaceClaims(
       vmId,
       (before?.claims ?? []).map((c) => c.ip),
       next.claims,
       next.deleted,
     );
+    if (this.onClaims !== null) {
+      const was = before?.claims ?? [];
+      const ips = next.claims.filter((c) => !was.some((b) => sameAddress(b, c) && b.from <= c.from)).map((c) => c.ip);
+      if (ips.length > 0) this.onClaims(ips);
+    }
     return true;
   }
 }

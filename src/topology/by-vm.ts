@@ -311,7 +311,7 @@ export interface ByVmMessage {
  * markers, each marker closing the stretch in every partition (so that a partition's order is the router's).
  * Other kinds of output (the tenant table) are left to the caller.
  */
-export function packByVm(out: readonly (ByVmRouted | { to: 'tenants' | 'hosts' | 'addresses' })[], partitions: number, partitionOf: (vmId: string) => number): ByVmMessage[] {
+export function packByVm(out: readonly (ByVmRouted | { to: 'tenants' | 'hosts' | 'addresses' | 'connections' })[], partitions: number, partitionOf: (vmId: string) => number): ByVmMessage[] {
   const messages: ByVmMessage[] = [];
   const pending: ByVmRecord[][] = Array.from({ length: partitions }, () => []);
   for (const r of out) {

@@ -26,6 +26,10 @@ export interface TopologyTopics {
   hosts: string;
   /** Every VM's address claims keyed by VM id: the global table that attributes address-only flows (compacted). */
   addresses: string;
+  /** Every flow routed, once, in route order: the leader's security-groups connection log (1 partition). */
+  connections: string;
+  /** Each input partition's flows held for late VM attributes, keyed by input partition (compacted). */
+  held: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
   features: string;
   /** One partition: its owner is the leader; members post recluster requests to it. */
@@ -41,6 +45,8 @@ export function topologyTopics(appId: string): TopologyTopics {
     tenants: `${appId}-tenants`,
     addresses: `${appId}-addresses`,
     hosts: `${appId}-hosts`,
+    held: `${appId}-route-held`,
+    connections: `${appId}-connections`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,
     runs: `${appId}-runs`,

@@ -7,6 +7,7 @@ import type { RejectedRecord } from '../contract/rejections.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts, type RunInput, type TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
+import { ConnectionLog, DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { decodeByVm, packByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
 import { PartitionState, type PartitionFeatures } from './partition-state.ts';
@@ -18,6 +19,8 @@ export class LocalTopology {
   readonly partitions: PartitionState[];
   /** The global tables of tenants and of host capacities, as every member keeps them. */
   readonly tenants: FleetState;
+  /** The security groups' connection log, fed from the routed flows as the leader feeds its own. */
+  readonly connections: ConnectionLog;
   /** Bytes written to the by-VM topic (keys and values) and records, for the repartition figures. */
   byVmBytes = 0;
   byVmRecords = 0;
@@ -35,6 +38,7 @@ export class LocalTopology {
     this.router = new Router(config, onReject);
     this.partitions = Array.from({ length: partitionCount }, (_, p) => new PartitionState(p, config.window));
     this.tenants = new FleetState(config.window);
+    this.connections = new ConnectionLog(config.window.windowMs, config.maxSecurityGroupConnections ?? DEFAULT_MAX_CONNECTIONS);
   }
 
   ingest(topic: string, text: string | null, source: string): void {
@@ -58,6 +62,7 @@ export class LocalTopology {
     for (const r of routed) {
       if (r.to === 'tenants') this.tenants.applyTenantAttributes(JSON.parse(r.value) as TenantAttributes);
       else if (r.to === 'hosts') this.tenants.applyHostAttributes(JSON.parse(r.value) as HostAttributes);
+      else if (r.to === 'connections') this.connections.add(r.flow);
       // 'addresses': its router keeps its own address map, nothing goes to a shared table.
     }
     // Through the by-VM messages' encoding, as the members send them.

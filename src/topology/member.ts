@@ -17,15 +17,18 @@ import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
+import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
+import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
+import { type ByVmRecord, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
-import { type Routed, Router, type RouterState } from './router.ts';
+import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
 import { TopicReader } from './topic-reader.ts';
 
 export interface MemberOptions {
@@ -58,6 +61,8 @@ export interface MemberStatus {
   /** Records of every input partition, from the routers' states committed with their offsets. */
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
   rejected: RejectionSummary;
+  /** Address-only flows this member's routers hold for late VM attributes, and their counts. */
+  held: HeldFlowCounters & { flows: number; bytes: number };
   /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
   /**
@@ -85,6 +90,8 @@ interface PublishedRun {
   request: string | null;
   /** The run's VMs' latest attributes, as the partitions published them (absent in records of earlier versions). */
   attributes?: Array<[string, VmAttributes]>;
+  /** The security groups the leader learned with the run from every routed flow (absent in earlier versions). */
+  securityGroups?: SecurityGroupsDocument | null;
 }
 
 const RouterStateShape = z.object({
@@ -124,6 +131,17 @@ export class ScaleOutMember {
   /** Per input partition, the offset its router state was committed with: what lies below was routed already. */
   private readonly routedUpTo = new Map<string, bigint>();
   private readonly routeProducers = new Map<string, Producer>();
+  /**
+   * Route transactions one at a time: a batch's and those that write what a claim released outside any
+   * batch (flushRoute) must not interleave, or a commit would carry a router state its offset does not match.
+   */
+  private routeTxns: Promise<void> = Promise.resolve();
+  /** Input partitions with released flows waiting for a flush transaction. */
+  private readonly flushDue = new Set<string>();
+  /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
+  private readonly heldSets = new Map<string, Buffer | null>();
+  private heldReader: TopicReader | null = null;
+  private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
   /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
@@ -175,6 +193,12 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
+  /** On the leader: the routed flows, fed to its service's connection log (security groups). */
+  private connectionsReader: TopicReader | null = null;
+  /** The served run's security groups (the leader's own, or those published with another leader's run). */
+  private runSecurityGroups: SecurityGroupsDocument | null = null;
+  /** A run is being started (the connection log read up to now first): no second one meanwhile. */
+  private startingRun = false;
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
@@ -185,11 +209,20 @@ export class ScaleOutMember {
       horizonMs: o.pipeline.window.windowMs + o.pipeline.window.allowedLatenessMs,
       maxClaims: o.pipeline.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
     });
+    // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
+    this.addressTable.onClaims = (ips) => {
+      for (const [key, router] of this.routers) if (router.claimed(ips)) this.flushRoute(key);
+    };
   }
 
   /** A VM's attributes as of the latest run this member serves (null when not in it). */
   vmAttributes(vmId: string): VmAttributes | null {
     return this.runAttributes.get(vmId) ?? null;
+  }
+
+  /** The security groups learned with the latest run this member serves (null before one). */
+  securityGroups(): SecurityGroupsDocument | null {
+    return this.runSecurityGroups;
   }
 
   /** The global table of tenants (every member reads all of them). */
@@ -213,10 +246,24 @@ export class ScaleOutMember {
       vms,
       leaderships: this.leaderships,
       ...this.stats,
+      held: this.heldStatus(),
       changelogLag: Number(lag),
       restores: { ...this.restores },
       lastRestoreMs: this.lastRestoreMs,
     };
+  }
+
+  private heldStatus(): MemberStatus['held'] {
+    const sum = { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 };
+    for (const r of this.routers.values()) {
+      sum.flows += r.held.size;
+      sum.bytes += r.held.bytes;
+      sum.held += r.held.counters.held;
+      sum.refused += r.held.counters.refused;
+      sum.endsAttributedLate += r.held.counters.endsAttributedLate;
+      sum.expired += r.held.counters.expired;
+    }
+    return sum;
   }
 
   /** Null when ready to serve; else why not, for /readyz. */
@@ -252,7 +299,12 @@ export class ScaleOutMember {
       }
     });
     const addresses = new TopicReader(kafka, this.topics.addresses, `${this.o.topology.appId}-addresses-reader`, (m) => {
-      const record = m.value === null ? null : decodeAddressRecord(m.value.toString());
+      // A tombstone: a deleted VM past the horizon leaves the table (router.ts writes it).
+      if (m.value === null) {
+        if (m.key !== null) this.addressTable.forget(m.key);
+        return;
+      }
+      const record = decodeAddressRecord(m.value.toString());
       if (record === null) this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.addresses}`);
       else this.addressTable.apply(record);
     });
@@ -265,10 +317,15 @@ export class ScaleOutMember {
         this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
       }
     });
-    this.readers.push(runs, tenants, addresses, hosts);
+    // Every input partition's held flows: a router taking a partition over reads its entry (routerFor).
+    const held = new TopicReader(kafka, this.topics.held, `${this.o.topology.appId}-held-reader`, (m) => {
+      if (m.key !== null) this.heldSets.set(m.key, m.value);
+    });
+    this.heldReader = held;
+    this.readers.push(runs, tenants, addresses, hosts, held);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
-    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
+    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start(), held.start()]);
     void runs.caughtUp.then(() => {
       this.runsCaughtUp = true;
     });
@@ -289,7 +346,10 @@ export class ScaleOutMember {
   async stop(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
     await Promise.all([this.routeConsumer, this.windowConsumer, this.leaderConsumer].map((c) => c?.disconnect().catch(() => undefined)));
+    // A flush of released flows may still be writing: its producer must not close under it.
+    await this.routeTxns;
     await this.featuresReader?.stop();
+    await this.connectionsReader?.stop();
     await Promise.all(this.readers.map((r) => r.stop()));
     await Promise.all([...this.routeProducers.values(), ...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
     await this.plain?.disconnect().catch(() => undefined);
@@ -320,6 +380,9 @@ export class ScaleOutMember {
         { topic: t.tenants, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
+        { topic: t.held, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
+        // What the connection log can still use: it forgets a connection silent for DEFAULT_RETAIN_WINDOWS windows.
+        { topic: t.connections, numPartitions: 1, configEntries: [...LARGE, { name: 'retention.ms', value: String((DEFAULT_RETAIN_WINDOWS + 1) * this.o.pipeline.window.windowMs) }] },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
         { topic: t.leader, numPartitions: 1, configEntries: [] },
         { topic: t.runs, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
@@ -352,6 +415,11 @@ export class ScaleOutMember {
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
+      // A flows partition's router is made at once, not at its next batch: the held flows committed with its
+      // offset must be there for the claims that release them, and no further flow may ever come.
+      for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
+        if (!this.routers.has(`${pipeline.topics.flows}:${p}`))
+          this.routerOf(pipeline.topics.flows, p).catch((err: unknown) => this.o.log.warn({ topic: pipeline.topics.flows, partition: p, err: String(err) }, 'could not take up the held flows of an input partition: its next batch does'));
     });
     await consumer.connect();
     const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
@@ -362,7 +430,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         if (batch.messages.length === 0) return;
         const key = `${batch.topic}:${batch.partition}`;
-        const router = this.routers.get(key) ?? (await this.routerFor(batch.topic, batch.partition));
+        const router = await this.routerOf(batch.topic, batch.partition);
         // The consumer may fetch from an offset read before the previous owner's last commit: what that
         // commit covers is routed already (and counted in the router state read after it).
         const upTo = this.routedUpTo.get(key) ?? 0n;
@@ -370,38 +438,20 @@ export class ScaleOutMember {
           await heartbeat();
           return;
         }
-        const before = router.exportState();
-        const out: Routed[] = [];
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) < upTo) continue;
-          router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
-        }
-        router.endOfBatch(out);
-        try {
-          // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
-          await this.o.deadLetter.flush();
-          const producer = await this.routeProducer(key);
-          const txn = await producer.transaction();
-          try {
-            await this.sendRouted(txn, out);
-            // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
-            const committed = { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString(), metadata: JSON.stringify(router.exportState()) };
-            await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: batch.topic, partitions: [committed] }] });
-            await txn.commit();
-            this.routedUpTo.set(key, BigInt(committed.offset));
-          } catch (err) {
-            await txn.abort().catch(() => undefined);
-            throw err;
+        await this.routeExclusive(async () => {
+          // A router that moved away or failed while this batch waited: the next batch starts over.
+          if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
+          const out: Routed[] = [];
+          for (const m of batch.messages) {
+            if (BigInt(m.offset) < upTo) continue;
+            router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
           }
-        } catch (err) {
-          // Nothing of the batch was written. Fenced or not, another member may have routed this partition
-          // meanwhile: the next batch starts over from the committed offset and router state (routerFor),
-          // or the partition's new owner does.
-          router.restoreState(before);
-          this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
-          this.forgetRoute(key);
-          throw err;
-        }
+          // Flows a claim released outside any batch go in this transaction too (route() took them first).
+          router.takeReleased(out);
+          router.endOfBatch(out);
+          this.flushDue.delete(key);
+          await this.commitRoute(key, router, batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n, out);
+        });
         await heartbeat();
       },
     });
@@ -416,6 +466,83 @@ export class ScaleOutMember {
     void producer?.disconnect().catch(() => undefined);
   }
 
+  /** Runs `fn` once every route transaction before it has ended (whatever their outcome). */
+  private routeExclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.routeTxns.then(fn);
+    this.routeTxns = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * One route transaction: the routed records, the router's held set when it changed, and the offset with
+   * the router's state. Its state is taken before the first await: a claim read meanwhile changes the
+   * router, and what it released goes in the next transaction (a flush), with that state.
+   */
+  private async commitRoute(key: string, router: Router, topic: string, partition: number, offset: bigint, out: Routed[]): Promise<void> {
+    const metadata = JSON.stringify(router.exportState());
+    const held = router.heldDirty ? router.exportHeld() : undefined;
+    try {
+      // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
+      await this.o.deadLetter.flush();
+      const producer = await this.routeProducer(key);
+      const txn = await producer.transaction();
+      try {
+        await this.sendRouted(txn, out);
+        if (held !== undefined) await txn.send({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+        // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
+        const committed = { partition, offset: offset.toString(), metadata };
+        await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
+        await txn.commit();
+        this.routedUpTo.set(key, offset);
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      // Nothing of it was written. Fenced or not, another member may have routed this partition meanwhile:
+      // the next batch starts over from the committed offset, router state and held set (routerFor), or
+      // the partition's new owner does.
+      this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
+      this.forgetRoute(key);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes what a claim released from an input partition's held flows, outside any batch of it: the same
+   * offset again, with the router's new state and held set (the released flows may be the partition's
+   * last records, and no batch would come to carry them).
+   */
+  private flushRoute(key: string): void {
+    if (this.flushDue.has(key)) return;
+    this.flushDue.add(key);
+    this.routeExclusive(async () => {
+      if (!this.flushDue.delete(key)) return;
+      const router = this.routers.get(key);
+      const offset = this.routedUpTo.get(key);
+      // Not committed yet: the partition's first batch carries it.
+      if (router === undefined || offset === undefined) return;
+      const out: Routed[] = [];
+      router.takeReleased(out);
+      router.endOfBatch(out);
+      const at = key.lastIndexOf(':');
+      await this.commitRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset, out);
+    }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not write the flows a claim released: the partition continues from its committed held set'));
+  }
+
+  /** The router of an input partition: this member's, or made once however many ask at the same time. */
+  private routerOf(topic: string, partition: number): Promise<Router> {
+    const key = `${topic}:${partition}`;
+    const have = this.routers.get(key);
+    if (have !== undefined) return Promise.resolve(have);
+    let making = this.makingRouters.get(key);
+    if (making === undefined) {
+      making = this.routerFor(topic, partition).finally(() => this.makingRouters.delete(key));
+      this.makingRouters.set(key, making);
+    }
+    return making;
+  }
+
   /** A router for an input partition, continuing from the state committed with its offset. */
   private async routerFor(topic: string, partition: number): Promise<Router> {
     const router = new Router(
@@ -425,6 +552,7 @@ export class ScaleOutMember {
         this.o.onReject?.(r);
       },
       this.addressTable,
+      this.tenantTable.tenants,
     );
     const key = `${topic}:${partition}`;
     // Fence the partition's former owner first (its producer has the same transactional id): a member that
@@ -435,10 +563,11 @@ export class ScaleOutMember {
     await (await (await this.routeProducer(key)).transaction()).abort();
     const admin = this.o.kafka.admin();
     await admin.connect();
+    let offset = -1n;
     try {
       const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
       const p = committed?.partitions.find((x) => x.partition === partition);
-      const offset = p === undefined ? -1n : BigInt(p.offset);
+      offset = p === undefined ? -1n : BigInt(p.offset);
       if (offset >= 0n) this.routedUpTo.set(key, offset);
       if (p?.metadata) {
         const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
@@ -448,7 +577,19 @@ export class ScaleOutMember {
     } finally {
       await admin.disconnect();
     }
+    // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
+    await this.heldReader?.readToEnd();
+    const held = offset >= 0n ? this.heldSets.get(key) : undefined;
+    if (held !== undefined && held !== null) {
+      try {
+        router.restoreHeld(decodeSnapshotFile(held) as RouterHeld);
+      } catch (err) {
+        this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
+      }
+    }
     this.routers.set(key, router);
+    // Held flows that claims read since their commit resolve now: written without waiting for a batch.
+    if (router.heldDirty) this.flushRoute(key);
     return router;
   }
 
@@ -476,8 +617,10 @@ export class ScaleOutMember {
     const tenants: Message[] = [];
     const addresses: Message[] = [];
     const hosts: Message[] = [];
+    const connections: ByVmRecord[] = [];
     for (const r of out) {
-      if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+      if (r.to === 'connections') connections.push({ k: 'f', o: true, r: r.flow, w: null, sa: null });
+      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
       else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
       else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
     }
@@ -485,6 +628,8 @@ export class ScaleOutMember {
     if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
     if (addresses.length > 0) await txn.send({ topic: this.topics.addresses, messages: addresses });
     if (hosts.length > 0) await txn.send({ topic: this.topics.hosts, messages: hosts });
+    // The flows in route order, in the by-VM encoding: one message per transaction.
+    if (connections.length > 0) await txn.send({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
   }
 
   // ---- window --------------------------------------------------------------------------------------------
@@ -508,7 +653,12 @@ export class ScaleOutMember {
         this.windowProducers.delete(p);
         void producer?.disconnect().catch(() => undefined);
       }
-      if ([...mine].some((p) => !this.windows.has(p))) this.restoring ??= this.restore().finally(() => (this.restoring = null));
+      if ([...mine].some((p) => !this.windows.has(p))) {
+        this.restoring ??= this.restore().finally(() => (this.restoring = null));
+        // The partitions' next batches await it too; one cut short by a stop (its consumer gone) must not
+        // go unhandled, which ends the process.
+        this.restoring.catch((err: unknown) => this.o.log.warn({ err: String(err) }, `the restore of ${this.topics.byVm}'s partitions did not complete: their next batch restores them`));
+      }
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
@@ -823,6 +973,19 @@ export class ScaleOutMember {
     await (await this.runsProducer.transaction()).abort();
     await this.runsReader?.readToEnd();
     if (!this.leader) return;
+    // Every flow routed within the topic's retention, in route order: the log one process would hold.
+    this.o.service.forgetConnections();
+    const connections = new TopicReader(this.o.kafka, this.topics.connections, `${this.o.topology.appId}-connections-reader`, (m) => {
+      const records = m.value === null ? null : decodeByVm(m.value);
+      if (records === null) {
+        this.o.log.error({ offset: m.offset }, `skipping a message of ${this.topics.connections} that is not a by-VM message`);
+        return;
+      }
+      const log = this.o.service.connections;
+      for (const r of records) if (r.k === 'f') log.add(r.r);
+    });
+    this.connectionsReader = connections;
+    await connections.start();
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
       if (m.value === null) return;
       try {
@@ -840,11 +1003,16 @@ export class ScaleOutMember {
     this.pending.clear();
     const reader = this.featuresReader;
     const producer = this.runsProducer;
+    const connections = this.connectionsReader;
+    this.connectionsReader = null;
     // Taken before the first await: a rejoin that makes this member the leader again meanwhile sets its own
     // producer, which must not be cleared here (its runs would be dropped unpublished).
     this.featuresReader = null;
     this.runsProducer = null;
     await reader?.stop();
+    await connections?.stop();
+    // The successor keeps the log now; this member's copy would only go stale.
+    if (!this.leader) this.o.service.forgetConnections();
     await producer?.disconnect().catch(() => undefined);
   }
 
@@ -863,7 +1031,7 @@ export class ScaleOutMember {
 
   /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
   private runPending(): void {
-    if (!this.leader || !this.runsCaughtUp || this.o.service.runInProgress() !== null) return;
+    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.o.service.runInProgress() !== null) return;
     const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
     if (complete.length === 0) return;
     // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
@@ -885,7 +1053,16 @@ export class ScaleOutMember {
     this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts) };
     const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
-    this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+    // The connection log holds at least every flow routed before the run's markers once read to its end
+    // (the routes committed them first); the security groups are learned from it as the run completes.
+    this.startingRun = true;
+    const read = this.connectionsReader?.readToEnd() ?? Promise.resolve();
+    void read
+      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, `could not read ${this.topics.connections} to its end: the run's security groups may miss the latest flows`))
+      .then(() => {
+        this.startingRun = false;
+        if (this.leader) this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+      });
   }
 
   private current: { tick: number | null; request: string | null; attributes: Array<[string, VmAttributes]> } = { tick: null, request: null, attributes: [] };
@@ -899,7 +1076,15 @@ export class ScaleOutMember {
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
-      .then(() => this.writeRun(record))
+      .then(async () => {
+        // Learned from this leader's connection log (every routed flow), once per run, and served by every member.
+        record.securityGroups = await this.o.service.securityGroups().catch((err: unknown) => {
+          this.o.log.error({ err: String(err) }, 'could not learn the security groups of the run');
+          return null;
+        });
+        this.runSecurityGroups = record.securityGroups;
+        await this.writeRun(record);
+      })
       .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
     return this.publishing;
   }
@@ -937,6 +1122,7 @@ export class ScaleOutMember {
     this.tenureEnded = true;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);
+    this.runSecurityGroups = run.securityGroups ?? null;
   }
 
   /** Records and rejects of every input partition, summed from the router states committed with the offsets. */

@@ -45,7 +45,7 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
       inputsHeld: () => view?.inputsHeld() ?? 'starting',
       firstRunCompleted: () => service.firstRunCompleted(),
       runHistory: () => service.runHistory(),
-      securityGroups: () => null,
+      securityGroups: () => view?.securityGroups() ?? null,
     },
     { metrics: o.metrics, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL }, security: o.config.security },
   );

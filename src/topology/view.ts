@@ -67,6 +67,8 @@ export class ScaleOutView implements ServiceView {
       tenantsTracked: run?.tenants.ids.length ?? 0,
       // This member's routers' attributions (the records and rejects above are every member's).
       attribution: { ...this.member.addressTable.map.counters, claims: this.member.addressTable.map.size },
+      // This member's routers' hold (each input partition's router holds its own flows).
+      heldFlows: { ...s.held },
     };
   }
 
@@ -87,6 +89,6 @@ export class ScaleOutView implements ServiceView {
   }
 
   securityGroups(): SecurityGroupsDocument | null {
-    return null;
+    return this.member.securityGroups();
   }
 }

@@ -86,4 +86,29 @@ describe('the address table of a scale-out application', () => {
     expect(decodeAddressRecord('{"vm":"x","claims":"no"}')).toBeNull();
     expect(decodeAddressRecord('not json')).toBeNull();
   });
+
+  it('names a deleted VM for a tombstone once its claims and deletion are past the horizon, once, and forgets it when the tombstone is read', () => {
+    const table = new AddressTable(config);
+    const released: string[][] = [];
+    table.onClaims = (ips) => released.push(ips);
+    table.observe(vm('vm-a', T, '10.0.0.1'));
+    table.observe(vm('vm-b', T, '10.0.0.2'));
+    table.observe(vm('vm-b', T + 600_000, null, 'vpc-1', 'deleted'));
+    // The same claim again releases nothing; only new (or earlier) claims reach the listener.
+    table.observe(vm('vm-a', T + 60_000, '10.0.0.1'));
+    table.observe(vm('vm-a', T - 60_000, '10.0.0.1'));
+    expect(released).toEqual([['10.0.0.1'], ['10.0.0.2'], ['10.0.0.1']]);
+    expect(table.expiredDeletions(T + 600_000 + config.horizonMs)).toEqual([]);
+    expect(table.expiredDeletions(T + 600_001 + config.horizonMs)).toEqual(['vm-b']);
+    expect(table.expiredDeletions(T + 700_000 + config.horizonMs)).toEqual([]);
+    // A tombstone that did not land is named again.
+    table.notPublished(['vm-b']);
+    expect(table.expiredDeletions(T + 700_000 + config.horizonMs)).toEqual(['vm-b']);
+    table.forget('vm-b');
+    expect(table.vms).toBe(1);
+    expect(table.record('vm-b')).toBeNull();
+    expect(table.tombstonesRead).toBe(1);
+    expect(ends(table, flow(T + 1000, '10.0.0.1', '10.0.0.2'))).toEqual(['vm-a', null]);
+    expect(table.expiredDeletions(T + 10 * config.horizonMs)).toEqual([]);
+  });
 });

@@ -25,6 +25,7 @@ describe('grafana/scale-out-dashboard.json', () => {
       leaderships: 1,
       records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
       rejected: { count: 0, by_reason: {} },
+      held: { flows: 0, bytes: 0, held: 0, refused: 0, endsAttributedLate: 0, expired: 0 },
       changelogLag: 0,
       restores: { local: 1, changelog: 1, input: 0, rebuilt: 0 },
       lastRestoreMs: 12,

@@ -60,5 +60,8 @@ describe('the topology in one process', () => {
     expect(expected.length).toBeGreaterThan(5);
     for (const [t, got] of topology.ticks.entries()) expect(comparable(got)).toEqual(comparable(expected[t]!));
     expect(comparable(topology.request('final'))).toEqual(comparable(pipeline.runInput()));
+    // The connection log the leader keeps from the routed flows is the pipeline's, row for row.
+    expect(topology.connections.size).toBeGreaterThan(1000);
+    expect(topology.connections.exportState()).toEqual(pipeline.connections.exportState());
   }, 120_000);
 });
