@@ -83,21 +83,21 @@ export function buildMessages(records: number, batchSize: number): string[] {
   return out;
 }
 
-export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<BenchKafkaIngestResult> {
-  const tag = `${opts.batchSize}-${randomBytes(4).toString('hex')}`;
+/** The three input topics of one bench run, `partitions` each, under a unique tag. */
+export async function createBenchTopics(client: Kafka, tag: string, partitions = 1): Promise<TopicNames> {
   const topics: TopicNames = { flows: `bench-flows-${tag}`, vmAttributes: `bench-vms-${tag}`, tenantAttributes: `bench-tenants-${tag}` };
-  const client = new Kafka({ clientId: 'bench-ingest', brokers: opts.brokers.split(','), logLevel: logLevel.ERROR });
-  const texts = buildMessages(opts.records, opts.batchSize);
-  const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
-
   const admin = client.admin();
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: opts.partitions ?? 1, replicationFactor: 1 })),
+    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
   });
   await admin.disconnect();
+  return topics;
+}
 
+/** Produces the message texts to `topic` in order; returns the wall time it took, ms. */
+export async function produceTexts(client: Kafka, topic: string, texts: readonly string[]): Promise<number> {
   const producer = client.producer();
   await producer.connect();
   const produceStart = performance.now();
@@ -107,16 +107,30 @@ export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<B
   for (const value of texts) {
     const b = Buffer.byteLength(value);
     if (chunk.length > 0 && chunkBytes + b > 900_000) {
-      await producer.send({ topic: topics.flows, acks: 1, messages: chunk });
+      await producer.send({ topic, acks: 1, messages: chunk });
       chunk = [];
       chunkBytes = 0;
     }
     chunk.push({ value });
     chunkBytes += b;
   }
-  if (chunk.length > 0) await producer.send({ topic: topics.flows, acks: 1, messages: chunk });
+  if (chunk.length > 0) await producer.send({ topic, acks: 1, messages: chunk });
   const produceMs = performance.now() - produceStart;
   await producer.disconnect();
+  return produceMs;
+}
+
+export function benchKafkaClient(brokers: string): Kafka {
+  return new Kafka({ clientId: 'bench-ingest', brokers: brokers.split(','), logLevel: logLevel.ERROR });
+}
+
+export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<BenchKafkaIngestResult> {
+  const tag = `${opts.batchSize}-${randomBytes(4).toString('hex')}`;
+  const client = benchKafkaClient(opts.brokers);
+  const texts = buildMessages(opts.records, opts.batchSize);
+  const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
+  const topics = await createBenchTopics(client, tag, opts.partitions ?? 1);
+  const produceMs = await produceTexts(client, topics.flows, texts);
 
   // Through the service's consumer and pipeline.
   const pipeline = new Pipeline({ ...defaultPipelineConfig, topics, reclusterEveryMs: 0 });

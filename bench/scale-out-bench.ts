@@ -61,6 +61,7 @@ export async function measureScaleOutInProcess(trace: string, partitions = 12) {
   return {
     trace,
     input_records: records,
+    flow_records: pipeline.recordsIn.flows,
     input_bytes_per_record: +(inputBytes / records).toFixed(1),
     partitions,
     by_vm_records_per_input_record: +(topology.byVmRecords / records).toFixed(3),

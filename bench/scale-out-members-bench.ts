@@ -1,8 +1,10 @@
 /**
  * `npm run bench -- scale-out`: members of one scale-out application as real processes on a broker started
- * here. The small fixture is produced once into input topics of three partitions (so the route stage can
- * spread), then today's single process and applications of 1, 2 and 3 members each consume it from the start
- * (the members under a fresh app id).
+ * here. Today's single process and applications of 1, 2 and 3 members (each under a fresh app id) each get
+ * fresh input topics of three partitions (so the route stage can spread); once every process is ready
+ * (groups joined, every by-VM partition owned, a leader) the small fixture is produced into them in one
+ * transaction, and the clock runs from its commit to every record routed and applied, for all alike. Then one member's
+ * ingest of 200k single-record messages against Kafka's own consumer tool (benchMemberIngest).
  * With 3 members it also measures partition balance, a kill -9 of a member and of the leader, and reads
  * during a run. The single-process figures (repartition bytes, checkpoint bytes per VM) come from
  * bench/scale-out-bench.ts's in-process topology on the same trace.
@@ -10,17 +12,21 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { produceTrace } from '../src/kafka/produce-trace.ts';
+import { produceTraceWith } from '../src/kafka/produce-trace.ts';
 import { defaultTopics } from '../src/contract/topics.ts';
 import { topologyTopics } from '../src/topology/config.ts';
 import { createTopics, testKafkaClient, uniqueTopic } from '../test/helpers/kafka.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../test/helpers/service-process.ts';
 import { getFreePorts, runConsumerPerformance, startKafkaBroker } from '../tools/kafka-broker/index.ts';
+import { randomBytes } from 'node:crypto';
+import { benchKafkaClient, benchKafkaIngest, buildMessages, createBenchTopics, produceTexts } from './kafka-ingest.ts';
 import { measureScaleOutInProcess } from './scale-out-bench.ts';
 
 const TRACE = 'fixtures/small.jsonl.gz';
 const PARTITIONS = 6;
 const INPUT_PARTITIONS = 3;
+/** The single process's kafka_ingest figure (bench/kafka-bench.ts): 200k single-record messages on one partition. */
+const INGEST_RECORDS = 200_000;
 
 interface Stats {
   records: { flows: number; vm_attributes: number; tenant_attributes: number };
@@ -33,9 +39,16 @@ const routed = async (url: string): Promise<number> => {
 };
 
 async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
+  return (await metrics(url, [name]))[0]!;
+}
+
+/** Several metrics from one scrape. */
+async function metrics(url: string, names: readonly string[]): Promise<number[]> {
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n');
+  return names.map((name) => {
+    const line = lines.find((l) => l.startsWith(`${name} `));
+    return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
+  });
 }
 
 /** User + system CPU seconds of a live process, from /proc (Linux): the member's own, not this process's. */
@@ -66,6 +79,42 @@ function withLogs(members: ServiceProcess[]): (err: unknown) => never {
   };
 }
 
+/**
+ * Every process is ready but for its first run (none can happen on empty topics): inputs joined (a member:
+ * its groups, the tables read), and the members' window partitions all owned and a leader: nothing left to join.
+ */
+async function allReady(procs: ServiceProcess[], members: boolean): Promise<true | undefined> {
+  for (const p of procs) {
+    const { body } = await getJson<{ missing: string[] }>(`${p.url}/readyz`);
+    if (body.missing.some((m) => m !== 'first_run')) return undefined;
+  }
+  if (!members) return true;
+  const owned = await Promise.all(procs.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
+  if (owned.reduce((a, b) => a + b, 0) !== PARTITIONS) return undefined;
+  return (await Promise.all(procs.map((m) => metric(m.url, 'alcor_scale_out_leader')))).some((l) => l === 1) ? true : undefined;
+}
+
+/** The members' live counters summed: input messages routed, by-VM records written and applied. */
+async function memberCounts(members: ServiceProcess[]): Promise<{ routedMessages: number; routedRecords: number; applied: number }> {
+  const names = ['alcor_scale_out_routed_messages_total', 'alcor_scale_out_routed_records_total', 'alcor_scale_out_applied_records_total'];
+  const each = await Promise.all(members.map((m) => metrics(m.url, names)));
+  const sum = (i: number) => each.reduce((a, v) => a + v[i]!, 0);
+  return { routedMessages: sum(0), routedRecords: sum(1), applied: sum(2) };
+}
+
+/** Polls every `everyMs` (finer than waitFor's 250 ms: the clock's grain), until `probe` gives a value. */
+async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
 export async function benchScaleOut(): Promise<Record<string, unknown>> {
   const inProcess = await measureScaleOutInProcess(TRACE, PARTITIONS);
   const [port, controllerPort] = await getFreePorts(2);
@@ -73,53 +122,71 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
   const running: ServiceProcess[] = [];
   try {
-    const prefix = uniqueTopic('scaleout-bench');
-    const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-    await createTopics(broker.brokers, Object.values(topics), INPUT_PARTITIONS);
-    const produced = await produceTrace(
-      TRACE,
-      { topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant } },
-      testKafkaClient(broker.brokers, 'scaleout-bench-producer'),
-    );
     const total = inProcess.input_records;
-    const inputs = {
+    const common = {
       KAFKA_BROKERS: broker.brokers,
-      KAFKA_TOPIC_FLOWS: topics.flows,
-      KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm,
-      KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant,
       RECLUSTER_WALLCLOCK_SECONDS: '0',
       SCALE_OUT_PARTITIONS: String(PARTITIONS),
       SCALE_OUT_SESSION_TIMEOUT_MS: '10000',
     };
+    /**
+     * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
+     * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
+     * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
+     */
+    const freshInputs = async (name: string) => {
+      const prefix = uniqueTopic(`scaleout-${name}`);
+      const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
+      await createTopics(broker.brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
+      const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
+      // The whole trace in one transaction: the processes read committed data only, so they see all of it
+      // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
+      const produce = async () => {
+        const producer = testKafkaClient(broker.brokers, `scaleout-bench-producer-${name}`).producer({
+          transactionalId: `scaleout-bench-${prefix}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: 300_000,
+        });
+        await producer.connect();
+        try {
+          const txn = await producer.transaction();
+          const topicMap = { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant };
+          // The trace's lines of other topics (hostile ones among them) go to one sink topic nobody reads.
+          for (const other of ['overlay-flow', 'flows-v0']) topicMap[other] = `${prefix}.other`;
+          const produced = await produceTraceWith(txn, TRACE, { topicMap });
+          const committing = performance.now();
+          await txn.commit();
+          return { produced, committing, committedS: (performance.now() - committing) / 1000 };
+        } finally {
+          await producer.disconnect();
+        }
+      };
+      return { topics, env, produce };
+    };
     const throughput: Record<string, unknown> = {};
+    let flowMessages = 0;
+    let flowTopic = '';
     {
-      // Today's single process (no SCALE_OUT_APP_ID) on the same topics, measured the same way: what one
-      // member is held against. Done when every record is counted and its runs have stopped for 2 s.
-      const single = await startServiceProcess(inputs);
+      // Today's single process (no SCALE_OUT_APP_ID), measured the same way: what one member is held against.
+      // Done when it has counted every record (it applies each as it counts it).
+      const { env, produce, topics } = await freshInputs('single');
+      const single = await startServiceProcess(env);
       running.push(single);
+      await waitFor(() => allReady([single], false), 120_000, 'one process ready').catch(withLogs([single]));
       const cpu0 = cpuSeconds(single.child.pid!);
-      const first = await waitFor(async () => ((await routed(single.url)) > 0 ? performance.now() : undefined), 120_000, 'the first record (one process)');
-      let last = '';
-      let lastChange = performance.now();
-      await waitFor(
-        async () => {
-          const { body } = await getJson<Stats>(`${single.url}/v1/stats`);
-          const now = `${body.records.flows + body.records.vm_attributes + body.records.tenant_attributes},${body.latest_run_id}`;
-          if (now !== last) {
-            last = now;
-            lastChange = performance.now();
-          }
-          return (await routed(single.url)) >= total && performance.now() - lastChange > 2000 ? true : undefined;
-        },
-        300_000,
-        `${total} records in one process`,
-      ).catch(withLogs([single]));
+      // The clock from the commit: before it the process sees none of the trace (CPU counted from before the produce).
+      const { produced, committing: t0, committedS } = await produce();
+      flowMessages = produced.byTopic[topics.flows] ?? 0;
+      flowTopic = topics.flows;
+      await poll(async () => ((await routed(single.url)) >= total ? true : undefined), 300_000, `${total} records in one process`).catch(withLogs([single]));
+      const seconds = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(single.child.pid!) - cpu0;
-      const seconds = (lastChange - first) / 1000;
       throughput.single_process = {
-        load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+        load_average_1min: loadAverage(),
         records_per_s: Math.round(total / seconds),
         seconds: round(seconds, 2),
+        commit_s: round(committedS, 2),
         cpu_s_per_million_records: round((cpu / total) * 1e6),
       };
       await single.stop('SIGKILL');
@@ -127,36 +194,39 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     let three: { members: ServiceProcess[]; appId: string } | null = null;
     for (const n of [1, 2, 3]) {
       const appId = uniqueTopic(`bench${n}`);
+      const { env, produce, topics } = await freshInputs(`m${n}`);
       const started = performance.now();
-      const members = await Promise.all(Array.from({ length: n }, () => startServiceProcess({ ...inputs, SCALE_OUT_APP_ID: appId })));
+      const members = await Promise.all(Array.from({ length: n }, () => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })));
       running.push(...members);
+      // At a load of 30 and more a group may keep rebalancing for minutes: that configuration is reported
+      // as not measured rather than ending the bench.
+      if (!(await waitFor(() => allReady(members, true), 300_000, `${n} members ready`).then(() => true, () => false))) {
+        throughput[`members_${n}`] = { not_ready_within_s: 300, load_average_1min: loadAverage() };
+        for (const m of members) await m.stop('SIGKILL');
+        continue;
+      }
+      const readyS = (performance.now() - started) / 1000;
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
-      // The clock starts at the first routed record: process start-up and group joins are not ingest.
-      const first = await waitFor(async () => ((await routed(members[0]!.url)) > 0 ? performance.now() : undefined), 120_000, 'the first routed record');
-      await waitFor(async () => ((await routed(members[0]!.url)) >= total ? true : undefined), 300_000, `${total} records routed by ${n} members`).catch(withLogs(members));
-      // Applied by the window owners too. Checkpoints are written at run ticks, so the lag does not fall to
-      // 0 at the end of the input: the windows are done when it has stopped moving for 2 s.
-      let lastLag = '';
-      let lastChange = performance.now();
-      await waitFor(
+      const { produced, committing: t0, committedS } = await produce();
+      // The members' input topics only: a trace line of another topic (host capacities) is produced to a topic they do not read.
+      const messages = Object.values(topics).reduce((sum, topic) => sum + (produced.byTopic[topic] ?? 0), 0);
+      // Done when every message produced is routed and every by-VM record routed is applied in the windows.
+      await poll(
         async () => {
-          const lag = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_changelog_lag')))).join(',');
-          if (lag !== lastLag) {
-            lastLag = lag;
-            lastChange = performance.now();
-          }
-          return performance.now() - lastChange > 2000 ? true : undefined;
+          const c = await memberCounts(members);
+          return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
         },
-        120_000,
-        'the windows applied',
-      );
-      const seconds = (lastChange - first) / 1000;
+        300_000,
+        `${messages} messages routed and applied by ${n} members`,
+      ).catch(withLogs(members));
+      const seconds = (performance.now() - t0) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
       throughput[`members_${n}`] = {
-        load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+        load_average_1min: loadAverage(),
         records_per_s: Math.round(total / seconds),
         seconds: round(seconds, 2),
-        start_to_first_record_s: round((first - started) / 1000, 2),
+        commit_s: round(committedS, 2),
+        start_to_ready_s: round(readyS, 2),
         cpu_s_per_million_records_per_member: cpu.map((c) => round((c / total) * 1e6)),
         cpu_s_per_million_records_total: round((cpu.reduce((a, b) => a + b, 0) / total) * 1e6),
       };
@@ -172,7 +242,9 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
     }
-    const { members, appId } = three!;
+    const common3 = { trace: TRACE, input_records: total, input_partitions: INPUT_PARTITIONS, by_vm_partitions: PARTITIONS, session_timeout_ms: 10_000, throughput };
+    if (three === null) return { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
+    const { members, appId } = three;
     const owned = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
     const vms = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')));
     const changelog = topologyTopics(appId);
@@ -238,12 +310,12 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
     await waitFor(() => leaderOf(alive), 120_000, 'a new leader');
     const leaderFailoverS = (performance.now() - t0) / 1000;
 
-    // Messages, not records: the tool must stop at the topic's end, not wait for its idle timeout.
-    const flowMessages = produced.byTopic[topics.flows] ?? 0;
+    for (const m of alive) await m.stop('SIGKILL');
     // The trace packs many flow records into one message: the tool counts messages, the members records.
-    const flowRecords = (await getJson<Stats>(`${alive[0]!.url}/v1/stats`)).body.records.flows;
-    const perf = await runConsumerPerformance({ brokers: broker.brokers, topic: topics.flows, messages: flowMessages });
+    const flowRecords = inProcess.flow_records;
+    const perf = await runConsumerPerformance({ brokers: broker.brokers, topic: flowTopic, messages: flowMessages });
     const one = throughput.members_1 as { records_per_s: number };
+    const ingest = await benchMemberIngest(broker.brokers, common);
     return {
       trace: TRACE,
       input_records: total,
@@ -262,10 +334,80 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       kafka_tool_flows_fetch_messages_per_s: Math.round(perf.fetchRecordsPerSec),
       kafka_tool_flows_fetch_records_per_s: Math.round((perf.fetchRecordsPerSec * flowRecords) / Math.max(1, flowMessages)),
       ratio_1_member_to_kafka_tool_fetch_records: round((one.records_per_s * flowMessages) / (perf.fetchRecordsPerSec * flowRecords), 4),
+      ingest_single_record_messages: ingest,
     };
   } finally {
     for (const m of running) await m.stop('SIGKILL');
     await broker.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One member's ingest measured as the single process's kafka_ingest is (bench/kafka-ingest.ts): 200k
+ * single-record flow messages produced first into a topic of one partition, then the member started on it,
+ * its clock from its first routed batch (polled every 20 ms) to every message routed and every by-VM record
+ * applied, the runs at their normal cadence (a tick every RECLUSTER_MINUTES of event time: the trace spans
+ * 33 minutes). Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
+ * on the same broker and topic shape.
+ */
+export async function benchMemberIngest(brokers: string, common: Record<string, string>): Promise<Record<string, unknown>> {
+  const client = benchKafkaClient(brokers);
+  const texts = buildMessages(INGEST_RECORDS, 1);
+  const topics = await createBenchTopics(client, `member-${randomBytes(4).toString('hex')}`, 1);
+  const produceMs = await produceTexts(client, topics.flows, texts);
+  const member = await startServiceProcess({
+    ...common,
+    KAFKA_TOPIC_FLOWS: topics.flows,
+    KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes,
+    KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes,
+    SCALE_OUT_APP_ID: uniqueTopic('ingest'),
+  });
+  let figures: Record<string, unknown>;
+  try {
+    // The first committed batch is inside the clock's start (about 2% of the messages): in the single
+    // process's figure the first batch is inside the clock.
+    const first = await poll(async () => ((await metric(member.url, 'alcor_scale_out_routed_messages_total')) > 0 ? performance.now() : undefined), 180_000, 'the first routed batch', 20).catch(
+      withLogs([member]),
+    );
+    const cpu0 = cpuSeconds(member.child.pid!);
+    const counts = await poll(
+      async () => {
+        const c = await memberCounts([member]);
+        return c.routedMessages >= texts.length && c.applied >= c.routedRecords ? c : undefined;
+      },
+      600_000,
+      `${texts.length} messages routed and applied by one member`,
+      100,
+    ).catch(withLogs([member]));
+    const seconds = (performance.now() - first) / 1000;
+    const cpu = cpuSeconds(member.child.pid!) - cpu0;
+    figures = {
+      load_average_1min: loadAverage(),
+      records_per_s: Math.round(INGEST_RECORDS / seconds),
+      seconds: round(seconds, 2),
+      by_vm_records_applied: counts.applied,
+      cpu_s_per_million_records: round((cpu / INGEST_RECORDS) * 1e6),
+      latest_run_id: (await getJson<Stats>(`${member.url}/v1/stats`)).body.latest_run_id,
+    };
+  } finally {
+    await member.stop('SIGKILL');
+  }
+  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
+  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
+  const memberRate = figures.records_per_s as number;
+  return {
+    records: INGEST_RECORDS,
+    messages: texts.length,
+    produce_s: round(produceMs / 1000, 2),
+    one_member: figures,
+    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
+    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
+    single_process: {
+      records_per_s: Math.round(single.recordsPerSec),
+      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
+      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
+    },
+    load_average_1min: loadAverage(),
+  };
 }

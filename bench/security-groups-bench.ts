@@ -3,7 +3,7 @@
  * per cluster and service port, and the cost of computing them against a clustering run of the same size,
  * measured in the same process, up to 100k VMs.
  *
- *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000]
+ *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000] [--ports spread|stable]
  *   npm run bench -- security-groups     (the same with the defaults, as a section of bench/results/latest.json)
  *
  * Goal: each seed's trace (TraceGenerator, 45 minutes) is replayed; the rules learned from all but the
@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { emptyFlowRecord } from '../src/contract/records.ts';
 import { TraceGenerator } from '../src/generator/index.ts';
+import type { PortPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
@@ -40,9 +41,17 @@ export interface SecurityGroupsBenchOptions {
   vms: number;
   /** Fleet sizes the cost is measured at; none: no cost figures. */
   scales: readonly number[];
+  /** The traces' port plan: `spread` (services over port ranges, docs/security-groups.md "Goal figures"). */
+  ports: PortPlan;
 }
 
-export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = { seeds: [101, 102, 103, 104, 105], vms: 600, scales: [10_000, 100_000] };
+/** Seeds 1-5 calibrated the spread plan's volumes (SPREAD_CALLS); these were not used for it. */
+export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = {
+  seeds: [101, 102, 103, 104, 105, 106, 107, 108, 109, 110],
+  vms: 600,
+  scales: [10_000, 100_000],
+  ports: 'spread',
+};
 
 interface Source {
   membership: Membership;
@@ -184,7 +193,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
   const rulesPerTenant: number[] = [];
   try {
     for (const seed of o.seeds) {
-      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: o.vms, tenants: Math.round(o.vms / 12), minutes: 45 });
+      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: o.vms, tenants: Math.round(o.vms / 12), minutes: 45, ports: o.ports });
       const path = join(dir, `sg-${seed}.jsonl`);
       writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
       const truth = gen.truth();
@@ -292,10 +301,33 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
   return {
     method:
       'goal: TraceGenerator traces (45 minutes), rules learned from all but the last window checked against it; cost: the first seed\'s connections and fleet replicated per copy (disjoint VMs, tenants, addresses), the security groups computed step by step as the service does (twice: the figures are those of the second computation, which reuses the tables of the first as the later runs of a service do; the document built on request timed apart), and a clustering run of the same replicated fleet timed in the same process (workers, then inline)',
+    ports: o.ports,
     goal,
+    goal_summary: goalSummary(goal),
     rules_per_group_port_histogram: histogram(rulesPerGroupPort),
     rules_per_tenant: { histogram: histogram(rulesPerTenant) },
     cost,
+  };
+}
+
+/** Mean and worst over the seeds of the shares the goal is about, and the probes allowed in all. */
+function goalSummary(goal: ReadonlyArray<Record<string, unknown>>): Record<string, number | null> {
+  const stats = (key: string): { mean: number | null; worst: number | null } => {
+    const xs = goal.map((g) => g[key]).filter((x): x is number => typeof x === 'number');
+    if (xs.length === 0) return { mean: null, worst: null };
+    return { mean: Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(5)), worst: Math.min(...xs) };
+  };
+  const learned = stats('share_normal_bytes_allowed');
+  const exact = stats('exact_ports_only_share_normal_bytes_allowed');
+  const sum = (key: string): number => goal.reduce((a, g) => a + (typeof g[key] === 'number' ? (g[key] as number) : 0), 0);
+  return {
+    seeds: goal.length,
+    mean_share_normal_bytes_allowed: learned.mean,
+    worst_share_normal_bytes_allowed: learned.worst,
+    exact_ports_only_mean_share_normal_bytes_allowed: exact.mean,
+    exact_ports_only_worst_share_normal_bytes_allowed: exact.worst,
+    probes: sum('probes'),
+    probes_allowed: sum('probes_allowed'),
   };
 }
 
@@ -311,7 +343,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   /** `--scale none` keeps the cost figures of the previous results file. */
   const scaleArg = arg('scale', defaultSecurityGroupsBench.scales.join(','));
   const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
-  const figures = await benchSecurityGroups({ seeds, vms, scales });
+  const ports = arg('ports', defaultSecurityGroupsBench.ports) as PortPlan;
+  const figures = await benchSecurityGroups({ seeds, vms, scales, ports });
   if (scales.length === 0) {
     try {
       figures.cost = (JSON.parse(readFileSync('bench/results/security-groups.json', 'utf8')) as { cost: unknown }).cost;
@@ -319,7 +352,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
       // No previous figures: the cost stays empty.
     }
   }
-  const result = { started: new Date().toISOString(), command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg}`, ...figures };
+  const result = { started: new Date().toISOString(), command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports}`, ...figures };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/security-groups.json', `${JSON.stringify(result, null, 2)}\n`);
 }

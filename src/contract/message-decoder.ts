@@ -9,6 +9,7 @@ import { type Rejection, rejection } from './rejections.ts';
 import { decodeVmAttributesFast } from './attributes-decoder.ts';
 import { decodeHostAttributes, decodeTenantAttributes } from './schema-decoder.ts';
 import { checkStructure, MAX_DEPTH } from './structure.ts';
+import type { TopicNames } from './topics.ts';
 
 export type RecordKind = 'flow' | 'vm' | 'tenant' | 'host';
 
@@ -117,6 +118,59 @@ export class MessageDecoder {
       default:
         assertNever(kind);
     }
+  }
+}
+
+/** What an input decoder is told of the inputs: the topics and the formats and limits of their messages. */
+export interface InputDecoderConfig {
+  topics: TopicNames;
+  /** The optional fourth topic (host capacities), read only when named. */
+  hostAttributesTopic?: string;
+  limits: DecodeLimits;
+  flowFormat?: FlowFormat;
+}
+
+/**
+ * The input topics' messages decoded by the topic they came from: the one decode path of the single-process
+ * pipeline and the scale-out router, so that both accept and reject exactly the same messages.
+ */
+export class InputDecoder {
+  private readonly decoder: MessageDecoder;
+  private readonly kinds: Map<string, RecordKind>;
+
+  constructor(config: InputDecoderConfig) {
+    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
+    this.kinds = new Map<string, RecordKind>([
+      [config.topics.flows, 'flow'],
+      [config.topics.vmAttributes, 'vm'],
+      [config.topics.tenantAttributes, 'tenant'],
+    ]);
+    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
+  }
+
+  /**
+   * A message as it comes off Kafka: its value's text, null for a tombstone. False when it was refused
+   * whole for what it is (a tombstone, an unknown topic) before any decoding.
+   */
+  decodeMessage(topic: string, text: string | null, sink: RecordSink): boolean {
+    if (text === null) {
+      sink.reject(rejection('null_value', null), null, '');
+      return false;
+    }
+    if (!this.kindOf(topic, text, sink)) return false;
+    this.decoder.decodeText(this.kinds.get(topic)!, text, sink);
+    return true;
+  }
+
+  /** A value already parsed (a trace line's); `evidence` is what an unknown topic's rejection keeps. */
+  decodeValue(topic: string, value: unknown, evidence: string, sink: RecordSink): void {
+    if (this.kindOf(topic, evidence, sink)) this.decoder.decodeValue(this.kinds.get(topic)!, value, sink);
+  }
+
+  private kindOf(topic: string, evidence: string, sink: RecordSink): boolean {
+    if (this.kinds.has(topic)) return true;
+    sink.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, evidence);
+    return false;
   }
 }
 

@@ -15,9 +15,9 @@
  * Decoding trusts nothing: every read is bounds-checked, every count is checked against the bytes left
  * before anything is allocated, and any inconsistency is a FleetCodecError, never a crash elsewhere.
  */
-import { TextEncoder } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { TenantAttributes, VmAttributes } from '../contract/records.ts';
+import { ByteReader, ByteWriter } from '../core/bytes.ts';
 import { ServiceError } from '../errors/catalogue.ts';
 import { MAX_VNI, type VmState } from '../contract/schemas.ts';
 import { STAT_COUNT } from '../traffic/vm-stats.ts';
@@ -76,126 +76,8 @@ const HAS_VNI = 0x80;
 const NO_STRING = 0xffffffff;
 const SETS = 4;
 
-class Writer {
-  private buf: Uint8Array;
-  private view: DataView;
-  length = 0;
-
-  /** Sized close to the result up front: each doubling copies everything written so far. */
-  constructor(capacity = 1 << 16) {
-    this.buf = new Uint8Array(capacity);
-    this.view = new DataView(this.buf.buffer);
-  }
-
-  private room(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.length++] = v;
-  }
-
-  u16(v: number): void {
-    this.room(2);
-    this.view.setUint16(this.length, v, true);
-    this.length += 2;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.view.setUint32(this.length, v, true);
-    this.length += 4;
-  }
-
-  f64(v: number): void {
-    this.room(8);
-    this.view.setFloat64(this.length, v, true);
-    this.length += 8;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
-  }
-
-  /** A u32 byte length, then the UTF-8 bytes, encoded in place (no intermediate buffer per string). */
-  utf8(s: string, encoder: TextEncoder): void {
-    this.room(4 + s.length * 3);
-    const { written } = encoder.encodeInto(s, this.buf.subarray(this.length + 4));
-    this.view.setUint32(this.length, written, true);
-    this.length += 4 + written;
-  }
-
-  /** The bytes written so far, as a view (no copy). */
-  written(): Uint8Array {
-    return this.buf.subarray(0, this.length);
-  }
-}
-
-class Reader {
-  private readonly view: DataView;
-  offset = 0;
-
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  get left(): number {
-    return this.buf.length - this.offset;
-  }
-
-  private need(n: number, what: string): void {
-    if (n > this.left) throw new FleetCodecError('truncated', `${what} needs ${n} bytes at offset ${this.offset}, ${this.left} left`);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.buf[this.offset++]!;
-  }
-
-  u16(what: string): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.offset, true);
-    this.offset += 2;
-    return v;
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.offset, true);
-    this.offset += 4;
-    return v;
-  }
-
-  f64(what: string): number {
-    this.need(8, what);
-    const v = this.view.getFloat64(this.offset, true);
-    this.offset += 8;
-    return v;
-  }
-
-  bytes(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    const b = this.buf.slice(this.offset, this.offset + n);
-    this.offset += n;
-    return b;
-  }
-
-  /** A count of items of at least `minBytes` each: checked against the bytes left before anything is allocated. */
-  count(minBytes: number, what: string): number {
-    const n = this.u32(what);
-    if (n * minBytes > this.left) throw new FleetCodecError('truncated', `${n} ${what} cannot fit in the ${this.left} bytes left`);
-    return n;
-  }
-}
+/** Reads of this format past the end of its bytes. */
+const truncated = (message: string): FleetCodecError => new FleetCodecError('truncated', message);
 
 function corrupt(message: string): never {
   throw new FleetCodecError('corrupt', message);
@@ -254,7 +136,7 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
   const entries = [...fleet.vms.values()];
   const strings = new StringTable();
   // The body is written first (collecting strings), then framed with the string table in front of it.
-  const body = new Writer(entries.length * BYTES_PER_VM_ESTIMATE + (1 << 16));
+  const body = new ByteWriter(entries.length * BYTES_PER_VM_ESTIMATE + (1 << 16));
   body.u32(entries.length);
   let sinceYield = 0;
   for (const e of entries) {
@@ -290,7 +172,7 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
     writeLabels(body, c.labels ?? null, strings);
   }
 
-  const w = new Writer();
+  const w = new ByteWriter();
   w.u32(FLEET_CODEC_MAGIC);
   w.u16(FLEET_CODEC_VERSION);
   w.u16(0);
@@ -305,9 +187,8 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
   w.f64(data.sweptAt);
   w.u16(COUNTERS.length);
   for (const k of COUNTERS) w.f64(data.counters[k]);
-  const encoder = new TextEncoder();
   w.u32(strings.list.length);
-  for (const str of strings.list) w.utf8(str, encoder);
+  for (const str of strings.list) w.utf8(str);
   // One copy of the body into the result, and the checksum over both parts.
   const head = w.written();
   const bodyBytes = body.written();
@@ -318,7 +199,7 @@ function* encodeSteps(fleet: FleetState, vmsPerSlice: number): Generator<void, U
   return out;
 }
 
-function writeVm(w: Writer, v: VmData, strings: StringTable): void {
+function writeVm(w: ByteWriter, v: VmData, strings: StringTable): void {
   w.u32(strings.ref(v.vmId));
   w.f64(v.serial);
   w.f64(v.lastSeen);
@@ -333,7 +214,7 @@ function writeVm(w: Writer, v: VmData, strings: StringTable): void {
 }
 
 /** Nullable numbers: a presence byte each would cost more than the bitmap. */
-function writeNullableNumbers(w: Writer, values: (number | null)[]): void {
+function writeNullableNumbers(w: ByteWriter, values: (number | null)[]): void {
   let mask = 0;
   values.forEach((v, i) => {
     if (v !== null) mask |= 1 << i;
@@ -342,7 +223,7 @@ function writeNullableNumbers(w: Writer, values: (number | null)[]): void {
   for (const v of values) if (v !== null) w.f64(v);
 }
 
-function writeLabels(w: Writer, labels: Record<string, string> | null, strings: StringTable): void {
+function writeLabels(w: ByteWriter, labels: Record<string, string> | null, strings: StringTable): void {
   if (labels === null) {
     w.u32(NO_STRING);
     return;
@@ -355,7 +236,7 @@ function writeLabels(w: Writer, labels: Record<string, string> | null, strings: 
   }
 }
 
-function writeVmAttributes(w: Writer, a: VmAttributes, strings: StringTable): void {
+function writeVmAttributes(w: ByteWriter, a: VmAttributes, strings: StringTable): void {
   w.f64(a.ts);
   for (const s of [a.vmId, a.tenantId, a.vpcId, a.subnetId, a.ip, a.image, a.hostId]) w.u32(strings.ref(s));
   writeNullableNumbers(w, [a.vcpus, a.memoryMb, a.cpuUtil]);
@@ -365,7 +246,7 @@ function writeVmAttributes(w: Writer, a: VmAttributes, strings: StringTable): vo
   writeLabels(w, a.labels, strings);
 }
 
-function writeTenant(w: Writer, t: TenantAttributes, strings: StringTable): void {
+function writeTenant(w: ByteWriter, t: TenantAttributes, strings: StringTable): void {
   w.f64(t.ts);
   for (const s of [t.tenantId, t.name, t.tier]) w.u32(strings.ref(s));
   w.u8(t.deleted ? 1 : 0);
@@ -376,7 +257,7 @@ function writeTenant(w: Writer, t: TenantAttributes, strings: StringTable): void
  * Slot buckets, then per slot in use a bitmap of its non-zero counters and those counters. (Counters are
  * sums of non-negative values from +0, so there is no -0 to lose.)
  */
-function writeRing(w: Writer, ring: Float64Array): void {
+function writeRing(w: ByteWriter, ring: Float64Array): void {
   const slots = ring.length / (1 + STAT_COUNT);
   for (let s = 0; s < slots; s++) w.f64(ring[s]!);
   for (let s = 0; s < slots; s++) {
@@ -395,7 +276,7 @@ function writeRing(w: Writer, ring: Float64Array): void {
   }
 }
 
-function writeDistinct(w: Writer, d: DistinctSetsState, strings: StringTable): void {
+function writeDistinct(w: ByteWriter, d: DistinctSetsState, strings: StringTable): void {
   const slots = d.table.length >> 1;
   w.u32(slots);
   w.u32(d.used);
@@ -434,7 +315,7 @@ function writeDistinct(w: Writer, d: DistinctSetsState, strings: StringTable): v
   }
 }
 
-function writePairs(w: Writer, p: PairTrafficState): void {
+function writePairs(w: ByteWriter, p: PairTrafficState): void {
   const slots = p.table.length / PAIR_STRIDE;
   w.u32(slots);
   w.u32(p.used);
@@ -463,7 +344,7 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
   const framed = bytes.subarray(0, bytes.length - 4);
   if (head.getUint32(bytes.length - 4, true) !== crc32(framed))
     throw new FleetCodecError('checksum', 'CRC-32 mismatch: the bytes were damaged or cut short');
-  const r = new Reader(framed);
+  const r = new ByteReader(framed, truncated);
   r.offset = 8;
   const windowMs = r.f64('window length');
   const bucketMs = r.f64('bucket length');
@@ -565,7 +446,7 @@ export function decodeFleetState(bytes: Uint8Array, config: WindowConfig): Fleet
 type StrReader = (what: string) => string;
 type OptStrReader = (what: string) => string | null;
 
-function readVm(r: Reader, slots: number, str: StrReader, optStr: OptStrReader, ring: Float64Array): VmData {
+function readVm(r: ByteReader, slots: number, str: StrReader, optStr: OptStrReader, ring: Float64Array): VmData {
   const vmId = str('VM id');
   const serial = r.f64('serial');
   const lastSeen = r.f64('last seen');
@@ -578,13 +459,13 @@ function readVm(r: Reader, slots: number, str: StrReader, optStr: OptStrReader, 
   return { vmId, serial, lastSeen, bornAfterSweep, attributes, ring, distinct };
 }
 
-function readNullableNumbers(r: Reader, n: number): (number | null)[] {
+function readNullableNumbers(r: ByteReader, n: number): (number | null)[] {
   const mask = r.u8('number presence');
   if (mask >>> n !== 0) corrupt('bad number presence bitmap');
   return Array.from({ length: n }, (_, i) => ((mask >>> i) & 1 ? r.f64('number') : null));
 }
 
-function readLabels(r: Reader, str: StrReader): Record<string, string> | null {
+function readLabels(r: ByteReader, str: StrReader): Record<string, string> | null {
   const n = r.u32('labels');
   if (n === NO_STRING) return null;
   if (n * 8 > r.left) throw new FleetCodecError('truncated', `${n} labels cannot fit in the ${r.left} bytes left`);
@@ -596,7 +477,7 @@ function readLabels(r: Reader, str: StrReader): Record<string, string> | null {
   return labels;
 }
 
-function readVmAttributes(r: Reader, str: StrReader, optStr: OptStrReader): VmAttributes {
+function readVmAttributes(r: ByteReader, str: StrReader, optStr: OptStrReader): VmAttributes {
   const ts = r.f64('attributes ts');
   const vmId = str('attributes VM id');
   const tenantId = str('tenant id');
@@ -630,7 +511,7 @@ function readVmAttributes(r: Reader, str: StrReader, optStr: OptStrReader): VmAt
   };
 }
 
-function readTenant(r: Reader, str: StrReader, optStr: OptStrReader): TenantAttributes {
+function readTenant(r: ByteReader, str: StrReader, optStr: OptStrReader): TenantAttributes {
   const ts = r.f64('tenant ts');
   const tenantId = str('tenant id');
   const name = optStr('tenant name');
@@ -644,7 +525,7 @@ function readTenant(r: Reader, str: StrReader, optStr: OptStrReader): TenantAttr
 const RINGS_PER_BLOCK = 4096;
 
 /** Into `ring` (zeroed, slots * (1 + STAT_COUNT) long). */
-function readRing(r: Reader, slots: number, ring: Float64Array): void {
+function readRing(r: ByteReader, slots: number, ring: Float64Array): void {
   for (let s = 0; s < slots; s++) ring[s] = r.f64('slot bucket');
   for (let s = 0; s < slots; s++) {
     if (ring[s]! < 0) continue;
@@ -657,7 +538,7 @@ function readRing(r: Reader, slots: number, ring: Float64Array): void {
   }
 }
 
-function readDistinct(r: Reader, sketchSlots: number, optStr: OptStrReader): DistinctSetsState {
+function readDistinct(r: ByteReader, sketchSlots: number, optStr: OptStrReader): DistinctSetsState {
   const slots = r.u32('distinct-set slots');
   const used = r.u32('distinct-set keys');
   const overflow = r.f64('distinct overflow');
@@ -717,7 +598,7 @@ function readDistinct(r: Reader, sketchSlots: number, optStr: OptStrReader): Dis
   return { table, used, sizes, strings, overflow, overflowBuckets, sketches };
 }
 
-function readPairs(r: Reader): PairTrafficState {
+function readPairs(r: ByteReader): PairTrafficState {
   const slots = r.u32('pair slots');
   const used = r.u32('pairs');
   const overflow = r.f64('pair overflow');

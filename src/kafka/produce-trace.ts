@@ -139,13 +139,17 @@ export async function produceTrace(path: string, options: ProduceOptions, kafka:
   const producer = kafka.producer({ allowAutoTopicCreation: true });
   await producer.connect();
   try {
-    return await produceWith(producer, path, options);
+    return await produceTraceWith(producer, path, options);
   } finally {
     await producer.disconnect();
   }
 }
 
-async function produceWith(producer: Producer, path: string, options: ProduceOptions): Promise<ProduceResult> {
+/**
+ * The same through a sender of the caller's: a transaction, for one (the scale-out bench publishes a whole
+ * trace at once to consumers that read committed data only).
+ */
+export async function produceTraceWith(producer: Pick<Producer, 'sendBatch'>, path: string, options: ProduceOptions): Promise<ProduceResult> {
   const batchSize = Math.max(1, Math.floor(options.batch ?? 500));
   const rate = options.rate && options.rate > 0 ? options.rate : 0;
   const speedup = options.speedup && options.speedup > 0 ? options.speedup : 0;

@@ -5,7 +5,7 @@
  */
 import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { DEFAULT_MAX_HELD_FLOW_BYTES, DEFAULT_MAX_HELD_FLOWS, type HeldFlow, HeldFlows, type HeldFlowsState } from '../attribution/held-flows.ts';
-import { type DecodeLimits, defaultDecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import { type DecodeLimits, defaultDecodeLimits, InputDecoder, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
@@ -84,8 +84,7 @@ export class Pipeline {
   messagesIn = 0;
   /** Host-attribute records applied (kept apart from recordsIn, whose shape snapshots and /v1/stats fix). */
   hostAttributesIn = 0;
-  private readonly decoder: MessageDecoder;
-  private readonly kinds: Map<string, RecordKind>;
+  private readonly decoder: InputDecoder;
   private nextRunAt = Number.NaN;
   private context = { topic: '', source: '' };
   private readonly sink: RecordSink;
@@ -103,13 +102,7 @@ export class Pipeline {
     this.held = new HeldFlows({ maxFlows: config.maxHeldFlows ?? DEFAULT_MAX_HELD_FLOWS, maxBytes: config.maxHeldFlowBytes ?? DEFAULT_MAX_HELD_FLOW_BYTES });
     // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
     if (fleet !== undefined) this.rebuildAddresses();
-    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
-    this.kinds = new Map<string, RecordKind>([
-      [config.topics.flows, 'flow'],
-      [config.topics.vmAttributes, 'vm'],
-      [config.topics.tenantAttributes, 'tenant'],
-    ]);
-    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
+    this.decoder = new InputDecoder(config);
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => {
@@ -248,16 +241,7 @@ export class Pipeline {
     this.messagesIn++;
     this.context.topic = topic;
     this.context.source = source;
-    if (text === null) {
-      this.reject(rejection('null_value', null), null, '');
-      return;
-    }
-    const kind = this.kinds.get(topic);
-    if (kind === undefined) {
-      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, text);
-      return;
-    }
-    this.decoder.decodeText(kind, text, this.sink);
+    this.decoder.decodeMessage(topic, text, this.sink);
   }
 
   /** One line of a trace file: `{"topic": ..., "value": ...}`. */
@@ -286,12 +270,7 @@ export class Pipeline {
       return;
     }
     this.context.topic = topic;
-    const kind = this.kinds.get(topic);
-    if (kind === undefined) {
-      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, line);
-      return;
-    }
-    this.decoder.decodeValue(kind, value, this.sink);
+    this.decoder.decodeValue(topic, value, line, this.sink);
   }
 
   /** A trace line too long to read whole: rejected with its head as evidence. */

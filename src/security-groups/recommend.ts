@@ -22,6 +22,11 @@ export interface SecurityGroupOptions {
    * VMs, whose traffic the rules need.
    */
   proberMinServices: number;
+  /**
+   * A one-off of a prober also carried at most this many bytes: a probe is a packet or two, while a client
+   * of a service on a port per session (RTP, passive-mode data, dynamic RPC) opens as many one-offs with data.
+   */
+  probeMaxBytes: number;
   /** A (group, remote, protocol, port) seen in fewer flows than this is a one-off and widens nothing. */
   minFlows: number;
   /** Distinct ports, all >= 1024, with gaps of at most `maxRangeGap`, that become one range. */
@@ -36,6 +41,7 @@ export interface SecurityGroupOptions {
 export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   anomalyThreshold: 3,
   proberMinServices: 20,
+  probeMaxBytes: 1024,
   minFlows: 3,
   minRangePorts: 4,
   maxRangeGap: 256,
@@ -125,6 +131,43 @@ function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'm
     }
     i = j + 1;
   }
+}
+
+/**
+ * Moves into `kept` the rare entries (each port seen in fewer than minFlows flows) of a chain that is a range
+ * by portSegments' measure (at least minRangePorts ports, all >= 1024, gaps of at most maxRangeGap) and
+ * carries at least minFlows flows per port of that minimum in all: a service on a port per session (RTP,
+ * passive-mode data, dynamic RPC endpoints) shows each port once or twice, and only the chain shows it is
+ * one service. A chain that is not a range leaves its rare ports one-offs. Both lists stay sorted by port.
+ */
+function joinRareRangePorts(
+  kept: number[],
+  rare: number[],
+  portOf: (e: number) => number,
+  flowsOf: (e: number) => number,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
+): void {
+  const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
+  if (all.length < o.minRangePorts) return;
+  const joined = new Set<number>();
+  let i = 0;
+  while (i < all.length) {
+    let j = i;
+    let flows = flowsOf(all[i]!);
+    while (j + 1 < all.length && portOf(all[j + 1]!) - portOf(all[j]!) <= o.maxRangeGap) flows += flowsOf(all[++j]!);
+    if (j + 1 - i >= o.minRangePorts && portOf(all[i]!) >= 1024 && flows >= o.minFlows * o.minRangePorts) {
+      for (let k = i; k <= j; k++) joined.add(all[k]!);
+    }
+    i = j + 1;
+  }
+  if (joined.size === 0) return;
+  const stillRare = rare.filter((e) => !joined.has(e));
+  if (stillRare.length === rare.length) return;
+  const wasKept = new Set(kept);
+  kept.length = 0;
+  for (const e of all) if (wasKept.has(e) || joined.has(e)) kept.push(e);
+  rare.length = 0;
+  rare.push(...stillRare);
 }
 
 /** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
@@ -246,7 +289,7 @@ export function* recommendInSlices(
   const cols = yield* resolveServerEnds(split.columns);
   const n = cols.count;
   const ends = cols.ends;
-  const { client, earlierFlows } = cols;
+  const { client, earlierFlows, earlierBytes } = cols;
 
   // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
   const services = new Int32Array(ends);
@@ -256,7 +299,7 @@ export function* recommendInSlices(
     const c = client[i]!;
     if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
     services[c]!++;
-    if (earlierFlows[i]! < o.minFlows) oneOff[c]!++;
+    if (earlierFlows[i]! < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
   }
   const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
 
@@ -449,6 +492,9 @@ export function* recommendInSlices(
   const sideRemotes = new Uint8Array(2 * G);
   const groupRuleStart = new Int32Array(G + 1);
   const kept: number[] = [];
+  const rare: number[] = [];
+  const portOfEntry = (e: number): number => ek[4 * e + 3]!;
+  const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
   const segments = new IntColumn(48);
   for (let g = 0; g < G; g++) {
@@ -460,14 +506,17 @@ export function* recommendInSlices(
     for (let li = 0; li < list.length; li++) {
       const c = list[li]!;
       kept.length = 0;
+      rare.length = 0;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
         if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
-        else notLearned.rare_rules!++;
+        else rare.push(e);
       }
+      if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
+      if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o);
+      notLearned.rare_rules! += rare.length;
       candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
       if (kept.length === 0) continue;
-      if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       ports.length = 0;
       for (const e of kept) ports.push(ek[4 * e + 3]!);
       if (kept.length === 1 && ports[0] === -1) {

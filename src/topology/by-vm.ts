@@ -4,6 +4,7 @@
  * sweep point, so that a partition moves through event time exactly as one process holding every VM would.
  */
 import { z } from 'zod';
+import { ByteReader, ByteWriter } from '../core/bytes.ts';
 import { fmix32 } from '../core/hash.ts';
 import type { FlowRecord, VmAttributes } from '../contract/records.ts';
 
@@ -53,70 +54,17 @@ const KIND = { out: 1, in: 2, vm: 3, mark: 4, tick: 5, request: 6 } as const;
 /** Integers from -1 up to this travel as varints (exact in a double), anything else as a float64. */
 const MAX_VARINT_INT = 2 ** 53 - 4;
 
-class ByVmWriter {
-  buf: Buffer;
-  pos = 0;
+/** A by-VM message being written: numbers and strings as the format above has them, on the shared byte writer. */
+class ByVmWriter extends ByteWriter {
   private readonly strings = new Map<string, number>();
-
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  byte(b: number): void {
-    this.room(1);
-    this.buf[this.pos++] = b;
-  }
-
-  varint(v: number): void {
-    this.room(8);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.pos++] = v;
-  }
 
   num(x: number | null): void {
     if (x === null) this.varint(0);
     else if (Number.isInteger(x) && x >= -1 && x <= MAX_VARINT_INT && !Object.is(x, -0)) this.varint(x + 3);
     else {
       this.varint(1);
-      this.room(8);
-      this.buf.writeDoubleLE(x, this.pos);
-      this.pos += 8;
+      this.f64(x);
     }
-  }
-
-  text(s: string): void {
-    // Most strings (ids, addresses, hosts) are short ASCII: copied by hand, their length is their byte length.
-    const len = s.length;
-    if (len < 0x80) {
-      this.room(1 + len);
-      const buf = this.buf;
-      let at = this.pos + 1;
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) break;
-        buf[at++] = c;
-      }
-      if (i === len) {
-        buf[this.pos] = len;
-        this.pos = at;
-        return;
-      }
-    }
-    const n = Buffer.byteLength(s, 'utf8');
-    this.varint(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos, n, 'utf8');
   }
 
   str(s: string | null): void {
@@ -129,42 +77,17 @@ class ByVmWriter {
       this.text(s);
     }
   }
-
-  done(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
 }
 
-class ByVmReader {
-  pos = 0;
+/** A by-VM message being read: any breach of the format throws a RangeError (the message is not ours). */
+class ByVmReader extends ByteReader {
   private readonly strings: string[] = [];
-
-  constructor(private readonly buf: Buffer) {}
-
-  byte(): number {
-    if (this.pos >= this.buf.length) throw new RangeError('truncated');
-    return this.buf[this.pos++]!;
-  }
-
-  varint(): number {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) return v;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new RangeError('varint too long');
-    }
-  }
 
   num(): number | null {
     const tag = this.varint();
     if (tag === 0) return null;
     if (tag >= 2) return tag - 3;
-    const x = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return x;
+    return this.f64();
   }
 
   /** A number that may not be null. */
@@ -172,14 +95,6 @@ class ByVmReader {
     const x = this.num();
     if (x === null) throw new RangeError('null number');
     return x;
-  }
-
-  text(): string {
-    const n = this.varint();
-    if (this.pos + n > this.buf.length) throw new RangeError('truncated');
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
   }
 
   str(): string | null {
@@ -201,24 +116,20 @@ class ByVmReader {
     if (x === null) throw new RangeError('null string');
     return x;
   }
-
-  get end(): boolean {
-    return this.pos === this.buf.length;
-  }
 }
 
 /** One by-VM message: the records in order; a tick or a request only as the last one. */
 export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
   const w = new ByVmWriter(64 + 96 * records.length);
-  w.byte(BY_VM_FORMAT);
+  w.u8(BY_VM_FORMAT);
   w.varint(records.length);
   for (const r of records) {
     if (r.k === 'q') {
-      w.byte(KIND.request);
+      w.u8(KIND.request);
       w.text(r.req);
       continue;
     }
-    w.byte(r.k === 'f' ? (r.o ? KIND.out : KIND.in) : r.k === 'v' ? KIND.vm : r.k === 'm' ? KIND.mark : KIND.tick);
+    w.u8(r.k === 'f' ? (r.o ? KIND.out : KIND.in) : r.k === 'v' ? KIND.vm : r.k === 'm' ? KIND.mark : KIND.tick);
     w.num(r.w);
     w.num(r.sa);
     if (r.k === 'f') {
@@ -240,20 +151,20 @@ export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
     } else if (r.k === 'v') w.text(JSON.stringify(r.r));
     else if (r.k === 't') w.num(r.tick);
   }
-  return w.done();
+  return w.written();
 }
 
 /** The records of a by-VM message, or null when it is not one of ours (counted by the caller, never applied). */
 export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
   try {
     const rd = new ByVmReader(bytes);
-    if (rd.byte() !== BY_VM_FORMAT) return null;
+    if (rd.u8() !== BY_VM_FORMAT) return null;
     const count = rd.varint();
     // Every record takes at least one byte: a count beyond that is not ours (and must not allocate).
     if (count > bytes.length) return null;
     const out: ByVmRecord[] = [];
     for (let i = 0; i < count; i++) {
-      const kind = rd.byte();
+      const kind = rd.u8();
       if (kind === KIND.request) {
         const req = rd.text();
         // A request ends its message (as a tick does): the partition's checkpoint falls between messages.

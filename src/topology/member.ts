@@ -73,6 +73,12 @@ export interface MemberStatus {
   restores: Record<RestoreSource, number>;
   /** Wall time of the last restore (every partition it took), ms. */
   lastRestoreMs: number | null;
+  /** Input messages this member's routers routed (committed) since it started: live, unlike `records`. */
+  routedMessages: number;
+  /** By-VM records (flow halves, VM attributes) those routers wrote. */
+  routedRecords: number;
+  /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
+  appliedRecords: number;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -208,6 +214,9 @@ export class ScaleOutMember {
   private readonly cache: LocalCheckpointCache | null;
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
+  private routedMessages = 0;
+  private routedRecords = 0;
+  private appliedRecords = 0;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
   /** On the leader: the routed flows, fed to its service's connection log (security groups). */
@@ -267,6 +276,9 @@ export class ScaleOutMember {
       changelogLag: Number(lag),
       restores: { ...this.restores },
       lastRestoreMs: this.lastRestoreMs,
+      routedMessages: this.routedMessages,
+      routedRecords: this.routedRecords,
+      appliedRecords: this.appliedRecords,
     };
   }
 
@@ -459,8 +471,10 @@ export class ScaleOutMember {
           // A router that moved away or failed while this batch waited: the next batch starts over.
           if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
           const out: Routed[] = [];
+          let messages = 0;
           for (const m of batch.messages) {
             if (BigInt(m.offset) < upTo) continue;
+            messages++;
             router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
           }
           // Flows a claim released outside any batch go in this transaction too (route() took them first).
@@ -468,6 +482,7 @@ export class ScaleOutMember {
           router.endOfBatch(out);
           this.flushDue.delete(key);
           await this.commitRoute(key, router, batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n, out);
+          this.routedMessages += messages;
         });
         await heartbeat();
       },
@@ -526,6 +541,7 @@ export class ScaleOutMember {
         await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
         await txn.commit();
         this.routedUpTo.set(key, offset);
+        for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
       } catch (err) {
         await txn.abort().catch(() => undefined);
         throw err;
@@ -716,6 +732,7 @@ export class ScaleOutMember {
           }
           for (const record of records) {
             const outcome = state.apply(record);
+            if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
             if (typeof outcome === 'object' && record.k === 'v') {
               // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
               // a record applied again after a restore is dead-lettered again).
@@ -752,7 +769,8 @@ export class ScaleOutMember {
     // the same features again, which the leader ignores (the tick was run) or takes as they are.
     const now = Date.now();
     const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
-    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: state.encodeFleet() } : null;
+    // In slices: the reads this member serves wait for a slice, not for the whole partition.
+    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices() } : null;
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });

@@ -12,6 +12,9 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_leader',
   'alcor_scale_out_leaderships',
   'alcor_scale_out_restores_total',
+  'alcor_scale_out_routed_messages_total',
+  'alcor_scale_out_routed_records_total',
+  'alcor_scale_out_applied_records_total',
 ] as const;
 
 export function registerScaleOutMetrics(registry: Registry, status: () => MemberStatus): void {
@@ -31,6 +34,22 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   gauge('alcor_scale_out_leader', '1 while this member is the leader (gathers ticks, runs the clustering)', (s) => (s.leader ? 1 : 0));
   gauge('alcor_scale_out_leaderships', 'Times this member took the leadership (first, or after another member published a run): a failover moves it up by one somewhere', (s) => s.leaderships);
   // The member counts; each scrape adds what happened since the last.
+  const counter = (name: (typeof SCALE_OUT_METRICS)[number], help: string, value: (s: MemberStatus) => number): void => {
+    let reported = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = value(status());
+        if (now > reported) this.inc(now - reported);
+        reported = now;
+      },
+    });
+  };
+  counter('alcor_scale_out_routed_messages_total', 'Input messages this member routed (their transaction committed)', (s) => s.routedMessages);
+  counter('alcor_scale_out_routed_records_total', 'By-VM records (flow halves, VM attributes) this member\'s routers wrote', (s) => s.routedRecords);
+  counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   const reported: Record<string, number> = {};
   new Counter({
     name: 'alcor_scale_out_restores_total',

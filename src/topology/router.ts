@@ -4,7 +4,7 @@
  * by-VM records keyed by VM id (a flow as its two VM-sided halves) or a tenant-table record. It keeps the
  * event time a single process would have (watermark, sweep points, run ticks) and stamps every record with it.
  */
-import { type DecodeLimits, MessageDecoder, type RecordKind, type RecordSink } from '../contract/message-decoder.ts';
+import { type DecodeLimits, InputDecoder, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
@@ -64,10 +64,9 @@ export class Router {
   private readonly admittedTenants = new Set<string>();
   /** The watermark last announced to every partition. */
   private announced = Number.NEGATIVE_INFINITY;
-  private readonly decoder: MessageDecoder;
+  private readonly decoder: InputDecoder;
   readonly addresses: AddressMap;
   private readonly future: FutureBound;
-  private readonly kinds: Map<string, RecordKind>;
   private readonly sink: RecordSink;
   private out: Routed[] = [];
   private context = { topic: '', source: '' };
@@ -87,7 +86,7 @@ export class Router {
     /** The member's global table of tenants (read from `<app>-tenants`); without it, the tenants this router admitted. */
     private readonly tenantTable: ReadonlyMap<string, unknown> | null = null,
   ) {
-    this.decoder = new MessageDecoder(config.limits, config.flowFormat ?? 'alcor');
+    this.decoder = new InputDecoder(config);
     // Flows that carry only addresses are attributed at the route, where their VM ids become the key. In a
     // member the shared table (every member's claims, durable in <app>-addresses) does it; this map serves
     // a router on its own (LocalTopology, the tests), which routes the VM attributes itself.
@@ -97,12 +96,6 @@ export class Router {
     });
     this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.held = new HeldFlows({ maxFlows: config.maxHeldFlows ?? DEFAULT_MAX_HELD_FLOWS, maxBytes: config.maxHeldFlowBytes ?? DEFAULT_MAX_HELD_FLOW_BYTES });
-    this.kinds = new Map<string, RecordKind>([
-      [config.topics.flows, 'flow'],
-      [config.topics.vmAttributes, 'vm'],
-      [config.topics.tenantAttributes, 'tenant'],
-    ]);
-    if (config.hostAttributesTopic !== undefined) this.kinds.set(config.hostAttributesTopic, 'host');
     this.sink = {
       flow: (f, raw, index) => this.flow(f, raw, index),
       vmAttributes: (a, raw, index) => this.vmAttributes(a, raw, index),
@@ -119,17 +112,7 @@ export class Router {
     this.out = out;
     this.context.topic = topic;
     this.context.source = source;
-    if (text === null) {
-      this.reject(rejection('null_value', null), null, '');
-      return;
-    }
-    const kind = this.kinds.get(topic);
-    if (kind === undefined) {
-      this.reject(rejection('unknown_topic', 'topic', `unknown topic "${topic.slice(0, 64)}"`), null, text);
-      return;
-    }
-    this.decoder.decodeText(kind, text, this.sink);
-    this.tickIfDue();
+    if (this.decoder.decodeMessage(topic, text, this.sink)) this.tickIfDue();
   }
 
   /** At the end of a batch: every partition learns the watermark, so that each can pass the next tick. */

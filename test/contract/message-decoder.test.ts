@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageDecoder, type RecordSink } from '../../src/contract/message-decoder.ts';
+import { defaultDecodeLimits, InputDecoder, MessageDecoder, type RecordSink } from '../../src/contract/message-decoder.ts';
 import type { FlowRecord, TenantAttributes, VmAttributes } from '../../src/contract/records.ts';
 import type { Rejection } from '../../src/contract/rejections.ts';
 
@@ -102,5 +102,37 @@ describe('MessageDecoder', () => {
     const { sink, got } = collect();
     new MessageDecoder().decodeValue('tenant', { ts: 7, project_id: 'p-1', name: 'Shop', deleted: null }, sink);
     expect(got.tenants).toEqual([{ ts: 7, tenantId: 'p-1', name: 'Shop', tier: null, labels: null, deleted: false }]);
+  });
+});
+
+describe('InputDecoder', () => {
+  const topics = { flows: 'f', vmAttributes: 'v', tenantAttributes: 't' };
+  it('decodes by the topic a message came from, and refuses a tombstone or an unknown topic whole', () => {
+    const { sink, got } = collect();
+    const d = new InputDecoder({ topics, limits: defaultDecodeLimits });
+    expect(d.decodeMessage('f', JSON.stringify(flow(1)), sink)).toBe(true);
+    expect(d.decodeMessage('t', '{"ts": 1793491200000, "tenant_id": "t-1"}', sink)).toBe(true);
+    expect(d.decodeMessage('f', '{"ts":', sink)).toBe(true);
+    expect(d.decodeMessage('f', null, sink)).toBe(false);
+    expect(d.decodeMessage('hosts', '{}', sink)).toBe(false);
+    d.decodeValue('nope', {}, '{"topic":"nope"}', sink);
+    expect(got.flows.map((f) => f.srcVm)).toEqual(['vm-1']);
+    expect(got.tenants.map((t) => t.tenantId)).toEqual(['t-1']);
+    expect(got.rejected).toEqual([
+      { reason: 'invalid_json', field: null, index: null },
+      { reason: 'null_value', field: null, index: null },
+      { reason: 'unknown_topic', field: 'topic', index: null },
+      { reason: 'unknown_topic', field: 'topic', index: null },
+    ]);
+  });
+
+  it('reads the host capacities topic only when it is named', () => {
+    const { sink, got } = collect();
+    const hosts: string[] = [];
+    const withHosts = { ...sink, hostAttributes: (h: { hostId: string }) => void hosts.push(h.hostId) };
+    const d = new InputDecoder({ topics, hostAttributesTopic: 'h', limits: defaultDecodeLimits });
+    expect(d.decodeMessage('h', '{"ts": 1793491200000, "host_id": "node-1", "vcpus": 8, "memory_mb": 1024}', withHosts)).toBe(true);
+    expect(hosts).toEqual(['node-1']);
+    expect(got.rejected).toEqual([]);
   });
 });

@@ -29,6 +29,9 @@ describe('grafana/scale-out-dashboard.json', () => {
       changelogLag: 0,
       restores: { local: 1, changelog: 1, input: 0, rebuilt: 0 },
       lastRestoreMs: 12,
+      routedMessages: 5,
+      routedRecords: 9,
+      appliedRecords: 8,
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { PRESETS, type PresetName } from '../../generator/presets.ts';
 import { TraceGenerator } from '../../generator/trace.ts';
-import { ADDRESS_PLANS, type AddressPlan, type FixtureConfig, REALISMS, type Realism } from '../../generator/types.ts';
+import { ADDRESS_PLANS, type AddressPlan, type FixtureConfig, PORT_PLANS, type PortPlan, REALISMS, type Realism } from '../../generator/types.ts';
 import type { Command } from '../command.ts';
 
 const help = (prog: string): string => `Usage: ${prog} --preset NAME | --name N --seed N --vms N --tenants N [options]
@@ -41,6 +41,8 @@ Presets: ${Object.keys(PRESETS).join(', ')}; explicit options override a preset'
   --addresses P        standard (default), per-vpc or shared (every VPC reuses the same private addresses): VM
                        attributes carry ip and the VNI, a deleted VM's address goes to a new VM (docs/exporters.md)
   --address-only       flows carry addresses and the VNI only, no src_vm/dst_vm (needs --addresses per-vpc|shared)
+  --ports P            stable (default) or spread: services over port ranges, moved ports, clients booted in
+                       the last window (docs/security-groups.md "Goal figures")
   --json               print the summary as JSON
 `;
 
@@ -71,6 +73,7 @@ function parseOptions(argv: readonly string[]) {
       realism: { type: 'string' },
       addresses: { type: 'string' },
       'address-only': { type: 'boolean' },
+      ports: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -110,6 +113,8 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   if (!(REALISMS as readonly string[]).includes(realism)) throw new Error(`--realism must be one of ${REALISMS.join(', ')}, got "${realism}"`);
   const addresses = values.addresses ?? 'standard';
   if (!(ADDRESS_PLANS as readonly string[]).includes(addresses)) throw new Error(`--addresses must be one of ${ADDRESS_PLANS.join(', ')}, got "${addresses}"`);
+  const ports = values.ports ?? 'stable';
+  if (!(PORT_PLANS as readonly string[]).includes(ports)) throw new Error(`--ports must be one of ${PORT_PLANS.join(', ')}, got "${ports}"`);
   if (name === undefined || seed === undefined || vms === undefined || tenants === undefined) {
     throw new Error('need --preset, or --name, --seed, --vms and --tenants');
   }
@@ -118,6 +123,7 @@ async function run(argv: readonly string[], prog: string): Promise<number> {
   const base: FixtureConfig = { name, seed, vms, tenants, minutes, batch, windowMinutes, ...(realism === 'hard' ? { realism: realism as Realism } : {}),
     ...(addresses === 'standard' ? {} : { addresses: addresses as AddressPlan }),
     ...(values['address-only'] ? { addressOnly: true } : {}),
+    ...(ports === 'stable' ? {} : { ports: ports as PortPlan }),
   };
   if (records !== undefined) {
     const rate = new TraceGenerator({ ...base, minutes: 30 }).estimateRecordsPerMinute(6);
