@@ -7,6 +7,7 @@
  * pipeline decides what to hold and applies what comes out.
  */
 import type { FlowRecord } from '../contract/records.ts';
+import type { AddressMap } from './address-map.ts';
 
 /** A flow as it came (both VM ends null) and what a rejection of it needs later: its text and its place. */
 export interface HeldFlow {
@@ -95,6 +96,20 @@ export class HeldFlows {
     this.arrivals.set(h, arrival);
     this.push({ ts: h.flow.ts, arrival, h });
     return true;
+  }
+
+  /**
+   * A held flow taken out, resolved again against `map`: held once more while attributes may still claim it
+   * (unless `expiring`), and then null; else its ends as they now resolve, counted, for the caller to apply
+   * (one process) or route (a member), or to reject when neither end names a VM.
+   */
+  resolveAgain(h: HeldFlow, map: AddressMap, expiring: boolean): FlowRecord | null {
+    const f = { ...h.flow };
+    map.resolve(f);
+    if (!expiring && map.mayBeClaimedLater(f) && this.add(h)) return null;
+    map.countResolved();
+    this.counters.endsAttributedLate += (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1) - h.endsFound;
+    return f;
   }
 
   /** Takes out the held flows with `ip` at either end, in arrival order. */

@@ -207,11 +207,8 @@ export class Pipeline {
    * future bound when it arrived, so only the fleet state's rules apply now.
    */
   private settleHeld(h: HeldFlow, expiring: boolean): void {
-    const f = { ...h.flow };
-    this.addresses.resolve(f);
-    if (!expiring && this.addresses.mayBeClaimedLater(f) && this.held.add(h)) return;
-    this.addresses.countResolved();
-    this.held.counters.endsAttributedLate += (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1) - h.endsFound;
+    const f = this.held.resolveAgain(h, this.addresses, expiring);
+    if (f === null) return;
     const saved = { ...this.context };
     this.context.topic = h.topic;
     this.context.source = h.source;

@@ -305,13 +305,9 @@ export class Router {
 
   /** Pipeline.settleHeld: held again while attributes may still claim it (unless `expiring`), else routed. */
   private settleHeld(h: HeldFlow, expiring: boolean): void {
-    const map = this.map;
-    const f = { ...h.flow };
-    map.resolve(f);
     this.heldChanged = true;
-    if (!expiring && map.mayBeClaimedLater(f) && this.held.add(h)) return;
-    map.countResolved();
-    this.held.counters.endsAttributedLate += (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1) - h.endsFound;
+    const f = this.held.resolveAgain(h, this.map, expiring);
+    if (f === null) return;
     const saved = { ...this.context };
     this.context.topic = h.topic;
     this.context.source = h.source;
