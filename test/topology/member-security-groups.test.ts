@@ -5,18 +5,19 @@
  * own log with the same run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
-import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
 import { recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { sharedTestKafka } from '../helpers/kafka.ts';
 import { generatedMessages, startTestMember, type TestMember } from '../helpers/members.ts';
+import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 let brokers = '';
 const started: TestMember[] = [];
+let app: InProcessApp | undefined;
 
 beforeAll(async () => {
   brokers = (await sharedTestKafka()).brokers;
@@ -24,18 +25,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const m of started) await m.stop().catch(() => undefined);
+  await app?.close();
 }, 60_000);
 
 describe('security groups on scale-out members', () => {
   it('are learned by the leader from every routed flow and served by every member, as one process learns them', async () => {
-    const { topics } = await createServiceInputs(brokers, 'secgroups');
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
-    const topicOf: Record<string, string> = { 'overlay-flows': topics.flows, 'vm-attributes': topics.vm, 'tenant-attributes': topics.tenant };
+    app = await inProcessApp(brokers, 'secgroups', 3);
+    const { topics, topology, pipeline, topicOf, send } = app;
     const trace = generatedMessages(new TraceGenerator({ name: 'sg', seed: 7, vms: 60, tenants: 6, minutes: 22 }), topicOf);
     const attributes = trace.filter((m) => m.topic !== topics.flows);
     const flows = trace.filter((m) => m.topic === topics.flows);
@@ -46,18 +42,10 @@ describe('security groups on scale-out members', () => {
     }
     expect(single.connections.size).toBeGreaterThan(100);
 
-    const topology = { appId: uniqueTopic('secgroups'), partitions: 3, replicationFactor: 1, sessionTimeoutMs: 10_000 };
     const a = await startTestMember(brokers, topology, pipeline);
     const b = await startTestMember(brokers, topology, pipeline);
     started.push(a, b);
-    const producer = testKafkaClient(brokers, 'secgroups-producer').producer();
-    await producer.connect();
-    for (const phase of [attributes, flows])
-      for (let i = 0; i < phase.length; i += 50) {
-        const slice = phase.slice(i, i + 50);
-        for (const topic of new Set(slice.map((m) => m.topic))) await producer.send({ topic, messages: slice.filter((m) => m.topic === topic).map((m) => ({ value: m.value })) });
-      }
-    await producer.disconnect();
+    for (const phase of [attributes, flows]) await send(phase);
     await waitFor(async () => (a.member.status().records.flows === single.recordsIn.flows ? true : undefined), 90_000, 'the flows routed');
     const leader = await waitFor(async () => [a, b].find((m) => m.member.status().leader && m.member.notReadyReason() === null), 60_000, 'a leader ready');
     const other = leader === a ? b : a;

@@ -4,15 +4,16 @@
  * reason and dead-lettered once with its source, as one process does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import type { DeadLetterValue } from '../../src/kafka/dead-letter.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { createServiceInputs, readTopicValues, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { readTopicValues, sharedTestKafka } from '../helpers/kafka.ts';
 import { startTestMember, type TestMember } from '../helpers/members.ts';
+import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 let brokers = '';
 const started: TestMember[] = [];
+let app: InProcessApp | undefined;
 
 beforeAll(async () => {
   brokers = (await sharedTestKafka()).brokers;
@@ -20,18 +21,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const m of started) await m.stop().catch(() => undefined);
+  await app?.close();
 }, 60_000);
 
 describe('tenant attributes at MAX_TENANTS on a member', () => {
   it('are refused once by the router that read them, counted as tenant_cap and dead-lettered with their source', async () => {
-    const { topics } = await createServiceInputs(brokers, 'tenantcap');
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      window: { ...defaults.window, maxTenants: 2 },
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
+    app = await inProcessApp(brokers, 'tenantcap', 2);
+    const { topics, topology, send } = app;
+    const pipeline: PipelineConfig = { ...app.pipeline, window: { ...app.pipeline.window, maxTenants: 2 } };
     const T = Date.UTC(2026, 10, 1);
     const tenant = (ts: number, id: string) => JSON.stringify({ ts, tenant_id: id, name: id });
     // t-3 finds two tenants tracked; t-1 again is an update of a tracked tenant; t-4 is refused too.
@@ -40,14 +37,10 @@ describe('tenant attributes at MAX_TENANTS on a member', () => {
     for (const [i, v] of values.entries()) single.ingestMessage(topics.tenant, v, `m${i}`);
     expect(single.rejections.summary()).toEqual({ count: 2, by_reason: { tenant_cap: 2 } });
 
-    const topology = { appId: uniqueTopic('tenantcap'), partitions: 2, replicationFactor: 1, sessionTimeoutMs: 10_000 };
     const a = await startTestMember(brokers, topology, pipeline);
     started.push(a);
-    const producer = testKafkaClient(brokers, 'tenantcap-producer').producer();
-    await producer.connect();
     // One message at a time: the cap is judged in the order the records were read.
-    for (const value of values) await producer.send({ topic: topics.tenant, messages: [{ value }] });
-    await producer.disconnect();
+    for (const value of values) await send([{ topic: topics.tenant, value }]);
     await waitFor(async () => (a.member.status().records.tenantAttributes === values.length ? true : undefined), 60_000, 'the tenant attributes routed');
     expect(a.member.status().rejected).toEqual(single.rejections.summary());
     await waitFor(async () => (a.member.tenant('t-1')?.ts === T + 1000 ? true : undefined), 30_000, 'the tenant table read');
