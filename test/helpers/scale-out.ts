@@ -4,14 +4,15 @@
  * the offline replay they must agree with, and waiting for a requested run to reach every member.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { defaultTopics } from '../../src/contract/topics.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { produceTrace } from '../../src/kafka/produce-trace.ts';
 import type { PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import type { TopologyConfig } from '../../src/topology/config.ts';
-import { createServiceInputs, createTopics, type ServiceInputs, testKafkaClient, uniqueTopic } from './kafka.ts';
+import { createServiceInputs, createTopics, type ServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from './kafka.ts';
+import { startTestMember, type TestMember } from './members.ts';
 import { type Assignments, stats } from './reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from './service-process.ts';
 
@@ -121,6 +122,46 @@ export async function inProcessApp(brokers: string, name: string, partitions: nu
       }
     },
     close: () => producer.disconnect(),
+  };
+}
+
+/** A file of in-process member tests: the shared broker, and what its tests start, stopped after the file. */
+export interface MemberTestFile {
+  /** The shared test broker, once the file's beforeAll has run. */
+  readonly brokers: string;
+  /** A member (startTestMember), stopped after the file. */
+  member(topology: TopologyConfig, pipeline: PipelineConfig, extra?: Parameters<typeof startTestMember>[3]): Promise<TestMember>;
+  /** An application over fresh inputs (inProcessApp), its producer closed after the file. */
+  app(name: string, partitions: number, options?: { hostAttributes?: boolean }): Promise<InProcessApp>;
+}
+
+/** Registers the file's hooks: call once at the top of a member test file. */
+export function memberTestFile(): MemberTestFile {
+  let brokers = '';
+  const members: TestMember[] = [];
+  const apps: InProcessApp[] = [];
+  beforeAll(async () => {
+    brokers = (await sharedTestKafka()).brokers;
+  }, 180_000);
+  afterAll(async () => {
+    // At once: six members stopped one after another took longer than a minute on the loaded machine.
+    await Promise.all(members.map((m) => m.stop().catch(() => undefined)));
+    for (const a of apps) await a.close();
+  }, 120_000);
+  return {
+    get brokers() {
+      return brokers;
+    },
+    async member(topology, pipeline, extra) {
+      const m = await startTestMember(brokers, topology, pipeline, extra);
+      members.push(m);
+      return m;
+    },
+    async app(name, partitions, options) {
+      const a = await inProcessApp(brokers, name, partitions, options);
+      apps.push(a);
+      return a;
+    },
   };
 }
 

@@ -4,34 +4,21 @@
  * address table, and the run's input is exactly one process's over the same messages. Every member serves
  * the run's VMs with their attributes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
+import { describe, expect, it } from 'vitest';
 import { TraceGenerator } from '../../src/generator/index.ts';
-import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
+import { testKafkaClient } from '../helpers/kafka.ts';
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
-import { comparableRunInput, generatedMessages, requestedInput, startTestMember, type TestMember } from '../helpers/members.ts';
-import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
+import { comparableRunInput, generatedMessages, requestedInput } from '../helpers/members.ts';
+import { memberTestFile } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
-let brokers = '';
-const started: TestMember[] = [];
-let app: InProcessApp | undefined;
-
-beforeAll(async () => {
-  brokers = (await sharedTestKafka()).brokers;
-}, 180_000);
-
-afterAll(async () => {
-  // At once: six members stopped one after another took longer than a minute on the loaded machine.
-  await Promise.all(started.map((m) => m.stop().catch(() => undefined)));
-  await app?.close();
-}, 120_000);
+const file = memberTestFile();
 
 describe('the shared address table', () => {
   it('attributes address-only flows on a member that never routed the VMs\' attributes, as one process does', async () => {
-    app = await inProcessApp(brokers, 'addrtable', 3, { hostAttributes: true });
+    const app = await file.app('addrtable', 3, { hostAttributes: true });
     const { topics, topology, pipeline, topicOf, send } = app;
     const hostTopic = app.hostTopic!;
     // Flows that carry only addresses and the VNI, every VPC reusing the same addresses.
@@ -58,8 +45,7 @@ describe('the shared address table', () => {
     expect(single.addresses.counters.endsByAddress).toBeGreaterThan(1000);
 
     // Member A routes the attributes, then stops: what it learnt lives on only in <app>-addresses.
-    const a = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
-    started.push(a);
+    const a = await file.member(topology, pipeline, { hostAttributesTopic: hostTopic });
     await send(attributes.filter((m) => m.topic === topics.vm));
     await send(attributes.filter((m) => m.topic === topics.tenant));
     await send(hosts);
@@ -68,8 +54,7 @@ describe('the shared address table', () => {
     await a.stop();
 
     // Member B starts afresh: its routers learn every claim from the table before they route a flow.
-    const b = await startTestMember(brokers, topology, pipeline, { hostAttributesTopic: hostTopic });
-    started.push(b);
+    const b = await file.member(topology, pipeline, { hostAttributesTopic: hostTopic });
     expect(b.member.addressTable.recordsRead).toBeGreaterThan(0);
     await send(flows);
     await waitFor(async () => (b.member.status().records.flows === single.recordsIn.flows ? true : undefined), 60_000, 'the flows routed by member B');
@@ -91,8 +76,7 @@ describe('the shared address table', () => {
 
     // /v1/vms/{id} has the VM's attributes on the leader that ran it, and on a member that only read the run.
     await waitFor(async () => (b.service.runHistory().some((r) => r.reason === 'request') && b.service.runInProgress() === null ? true : undefined), 60_000, 'the run completed');
-    const c = await startTestMember(brokers, topology, pipeline);
-    started.push(c);
+    const c = await file.member(topology, pipeline);
     await waitFor(async () => (c.service.latestRun()?.runId === b.service.latestRun()?.runId ? true : undefined), 60_000, 'the run read by member C');
     const ids = expected.vmIds;
     for (const m of [b, c]) {
@@ -103,14 +87,7 @@ describe('the shared address table', () => {
   }, 180_000);
 
   it('holds address-only flows for VM attributes that arrive after them, as one process does, and the held set survives a restart', async () => {
-    const { topics } = await createServiceInputs(brokers, 'addrlate');
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
-    const topicOf: Record<string, string> = { 'overlay-flows': topics.flows, 'vm-attributes': topics.vm, 'tenant-attributes': topics.tenant };
+    const { topics, topology, pipeline, topicOf, send } = await file.app('addrlate', 3);
     // The VM attributes one record a message, so that each can come early or late on its own.
     const trace = generatedMessages(new TraceGenerator({ name: 'addr', seed: 31, vms: 60, tenants: 6, minutes: 22, addresses: 'shared', addressOnly: true }), topicOf).flatMap((m) => {
       if (m.topic !== topics.vm) return [m];
@@ -147,17 +124,7 @@ describe('the shared address table', () => {
     expect(single.held.counters.endsAttributedLate).toBeGreaterThan(100);
     expect(single.held.counters.expired).toBeGreaterThan(0);
 
-    const topology = { appId: uniqueTopic('addrlate'), partitions: 3, replicationFactor: 1, sessionTimeoutMs: 10_000 };
-    const producer = testKafkaClient(brokers, 'addrlate-producer').producer();
-    await producer.connect();
-    const send = async (phase: Array<{ topic: string; value: string }>) => {
-      for (let j = 0; j < phase.length; j += 50) {
-        const slice = phase.slice(j, j + 50);
-        for (const topic of new Set(slice.map((m) => m.topic))) await producer.send({ topic, messages: slice.filter((m) => m.topic === topic).map((m) => ({ value: m.value })) });
-      }
-    };
-    const a = await startTestMember(brokers, topology, pipeline);
-    started.push(a);
+    const a = await file.member(topology, pipeline);
     await send(early);
     await waitFor(async () => (a.member.status().records.vmAttributes === phases[0]!.vmAttributes ? true : undefined), 60_000, 'the early attributes routed').catch((err: unknown) => {
       throw new Error(`${String(err)} ${JSON.stringify(a.member.status().records)} ${JSON.stringify(phases)}`);
@@ -167,10 +134,8 @@ describe('the shared address table', () => {
     // The held flows are state the committed offsets have passed: a member that takes the partition over
     // (A stopped, B afresh) continues from the held set committed with them.
     await a.stop();
-    const b = await startTestMember(brokers, topology, pipeline);
-    started.push(b);
+    const b = await file.member(topology, pipeline);
     await send(lateAttributes);
-    await producer.disconnect();
     await waitFor(async () => (b.member.status().records.flows === single.recordsIn.flows && b.member.status().held.flows === single.held.size ? true : undefined), 90_000, 'the held flows released by the late claims').catch((err: unknown) => {
       throw new Error(`${String(err)} ${JSON.stringify(b.member.status().held)} ${b.member.status().records.flows}/${single.recordsIn.flows}\n${b.logs.slice(-20).join('\n')}`);
     });
@@ -182,30 +147,19 @@ describe('the shared address table', () => {
   }, 240_000);
 
   it('writes a tombstone to the address table once a deleted VM is past the horizon, and every reader forgets the VM', async () => {
-    const { topics } = await createServiceInputs(brokers, 'addrtomb');
-    const defaults = toPipelineConfig(PipelineOptions.parse({}));
-    const pipeline: PipelineConfig = {
-      ...defaults,
-      topics: { flows: topics.flows, vmAttributes: topics.vm, tenantAttributes: topics.tenant },
-      future: { ...defaults.future!, wallClock: Date.now },
-    };
+    const { topics, topology, pipeline, send } = await file.app('addrtomb', 2);
     const horizonMs = pipeline.window.windowMs + pipeline.window.allowedLatenessMs;
     const T = Date.UTC(2026, 10, 1);
     const vm = (ts: number, id: string, ip: string, state = 'active') => ({ value: JSON.stringify({ ts, vm_id: id, tenant_id: 't-1', vpc_id: 'vpc-1', ip, state }) });
     const flow = (ts: number) => ({ value: JSON.stringify({ ts, src_vm: 'vm-y', dst_vm: 'vm-y', src_ip: '10.0.0.6', dst_ip: '10.0.0.6', src_port: 1, dst_port: 80, protocol: 'tcp', bytes: 1, packets: 1 }) });
-    const topology = { appId: uniqueTopic('addrtomb'), partitions: 2, replicationFactor: 1, sessionTimeoutMs: 10_000 };
-    const a = await startTestMember(brokers, topology, pipeline);
-    started.push(a);
-    const producer = testKafkaClient(brokers, 'addrtomb-producer').producer();
-    await producer.connect();
-    await producer.send({ topic: topics.vm, messages: [vm(T, 'vm-x', '10.0.0.5'), vm(T, 'vm-y', '10.0.0.6'), vm(T + 60_000, 'vm-x', '10.0.0.5', 'deleted')] });
+    const a = await file.member(topology, pipeline);
+    await send([vm(T, 'vm-x', '10.0.0.5'), vm(T, 'vm-y', '10.0.0.6'), vm(T + 60_000, 'vm-x', '10.0.0.5', 'deleted')].map((m) => ({ topic: topics.vm, ...m })));
     await waitFor(async () => (a.member.addressTable.record('vm-x')?.deleted === T + 60_000 ? true : undefined), 60_000, 'the deletion in the table');
     // The event time at the deletion plus the horizon: not past it yet, no tombstone.
-    await producer.send({ topic: topics.flows, messages: [flow(T + 60_000 + horizonMs)] });
+    await send([{ topic: topics.flows, ...flow(T + 60_000 + horizonMs) }]);
     await waitFor(async () => (a.member.status().records.flows === 1 ? true : undefined), 60_000, 'the first flow routed');
     expect(a.member.addressTable.tombstonesRead).toBe(0);
-    await producer.send({ topic: topics.flows, messages: [flow(T + 60_001 + horizonMs)] });
-    await producer.disconnect();
+    await send([{ topic: topics.flows, ...flow(T + 60_001 + horizonMs) }]);
     // The member reads its own tombstone back like any other record of the table.
     await waitFor(async () => (a.member.addressTable.tombstonesRead === 1 ? true : undefined), 60_000, 'the tombstone read back');
     expect(a.member.addressTable.record('vm-x')).toBeNull();
@@ -213,15 +167,14 @@ describe('the shared address table', () => {
 
     // In the topic: vm-x's records, then its tombstone (null value), which compaction removes with them.
     const seen: Array<[string | null, string | null]> = [];
-    const reader = new TopicReader(testKafkaClient(brokers, 'addrtomb-reader'), a.member.topics.addresses, 'addrtomb-check', (m) => seen.push([m.key, m.value === null ? null : 'record']));
+    const reader = new TopicReader(testKafkaClient(file.brokers, 'addrtomb-reader'), a.member.topics.addresses, 'addrtomb-check', (m) => seen.push([m.key, m.value === null ? null : 'record']));
     await reader.start();
     await reader.caughtUp;
     await reader.stop();
     expect(seen).toEqual([['vm-x', 'record'], ['vm-y', 'record'], ['vm-x', 'record'], ['vm-x', null]]);
 
     // A member that reads the table afresh forgets the VM as well.
-    const c = await startTestMember(brokers, topology, pipeline);
-    started.push(c);
+    const c = await file.member(topology, pipeline);
     expect(c.member.addressTable.tombstonesRead).toBe(1);
     expect(c.member.addressTable.record('vm-x')).toBeNull();
     expect(c.member.addressTable.vms).toBe(1);

@@ -5,38 +5,25 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
-import { sharedTestKafka } from '../helpers/kafka.ts';
-import { comparableRunInput, generatedMessages, requestedInput, startTestMember, type TestMember } from '../helpers/members.ts';
-import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
+import { comparableRunInput, generatedMessages, requestedInput } from '../helpers/members.ts';
+import { memberTestFile } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
-let brokers = '';
-const started: TestMember[] = [];
-let app: InProcessApp | undefined;
-
-beforeAll(async () => {
-  brokers = (await sharedTestKafka()).brokers;
-}, 180_000);
-
-afterAll(async () => {
-  for (const m of started) await m.stop().catch(() => undefined);
-  await app?.close();
-}, 60_000);
+const file = memberTestFile();
 
 const PARTITIONS = 4;
 
 describe('local copies of the checkpoints', () => {
   it('restore a restarted member without reading the changelog, and are ignored once another member checkpointed after them', async () => {
-    app = await inProcessApp(brokers, 'localcache', PARTITIONS);
+    const app = await file.app('localcache', PARTITIONS);
     const { topology, pipeline, topicOf } = app;
     const trace = generatedMessages(new TraceGenerator({ name: 'cache', seed: 41, vms: 120, tenants: 8, minutes: 30 }), topicOf);
     const dirA = mkdtempSync(join(tmpdir(), 'member-a-'));
     const member = async (dir: string) => {
-      const m = await startTestMember(brokers, topology, pipeline, { stateDir: dir });
-      started.push(m);
+      const m = await file.member(topology, pipeline, { stateDir: dir });
       await waitFor(async () => (m.member.status().partitions.length === PARTITIONS && m.member.notReadyReason() === null ? true : undefined), 60_000, 'every partition held');
       return m;
     };

@@ -4,33 +4,21 @@
  * and every member serves them from the run's record. They equal the groups one process learns from its
  * own log with the same run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
 import { recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
-import { sharedTestKafka } from '../helpers/kafka.ts';
-import { generatedMessages, startTestMember, type TestMember } from '../helpers/members.ts';
-import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
+import { generatedMessages } from '../helpers/members.ts';
+import { memberTestFile } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
-let brokers = '';
-const started: TestMember[] = [];
-let app: InProcessApp | undefined;
-
-beforeAll(async () => {
-  brokers = (await sharedTestKafka()).brokers;
-}, 180_000);
-
-afterAll(async () => {
-  for (const m of started) await m.stop().catch(() => undefined);
-  await app?.close();
-}, 60_000);
+const file = memberTestFile();
 
 describe('security groups on scale-out members', () => {
   it('are learned by the leader from every routed flow and served by every member, as one process learns them', async () => {
-    app = await inProcessApp(brokers, 'secgroups', 3);
+    const app = await file.app('secgroups', 3);
     const { topics, topology, pipeline, topicOf, send } = app;
     const trace = generatedMessages(new TraceGenerator({ name: 'sg', seed: 7, vms: 60, tenants: 6, minutes: 22 }), topicOf);
     const attributes = trace.filter((m) => m.topic !== topics.flows);
@@ -42,9 +30,8 @@ describe('security groups on scale-out members', () => {
     }
     expect(single.connections.size).toBeGreaterThan(100);
 
-    const a = await startTestMember(brokers, topology, pipeline);
-    const b = await startTestMember(brokers, topology, pipeline);
-    started.push(a, b);
+    const a = await file.member(topology, pipeline);
+    const b = await file.member(topology, pipeline);
     for (const phase of [attributes, flows]) await send(phase);
     await waitFor(async () => (a.member.status().records.flows === single.recordsIn.flows ? true : undefined), 90_000, 'the flows routed');
     const leader = await waitFor(async () => [a, b].find((m) => m.member.status().leader && m.member.notReadyReason() === null), 60_000, 'a leader ready');

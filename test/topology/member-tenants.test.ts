@@ -3,30 +3,18 @@
  * refuses it (the member's tenant table tells it what the application tracks), so it is counted once by
  * reason and dead-lettered once with its source, as one process does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterValue } from '../../src/kafka/dead-letter.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
-import { readTopicValues, sharedTestKafka } from '../helpers/kafka.ts';
-import { startTestMember, type TestMember } from '../helpers/members.ts';
-import { type InProcessApp, inProcessApp } from '../helpers/scale-out.ts';
+import { readTopicValues } from '../helpers/kafka.ts';
+import { memberTestFile } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
-let brokers = '';
-const started: TestMember[] = [];
-let app: InProcessApp | undefined;
-
-beforeAll(async () => {
-  brokers = (await sharedTestKafka()).brokers;
-}, 180_000);
-
-afterAll(async () => {
-  for (const m of started) await m.stop().catch(() => undefined);
-  await app?.close();
-}, 60_000);
+const file = memberTestFile();
 
 describe('tenant attributes at MAX_TENANTS on a member', () => {
   it('are refused once by the router that read them, counted as tenant_cap and dead-lettered with their source', async () => {
-    app = await inProcessApp(brokers, 'tenantcap', 2);
+    const app = await file.app('tenantcap', 2);
     const { topics, topology, send } = app;
     const pipeline: PipelineConfig = { ...app.pipeline, window: { ...app.pipeline.window, maxTenants: 2 } };
     const T = Date.UTC(2026, 10, 1);
@@ -37,8 +25,7 @@ describe('tenant attributes at MAX_TENANTS on a member', () => {
     for (const [i, v] of values.entries()) single.ingestMessage(topics.tenant, v, `m${i}`);
     expect(single.rejections.summary()).toEqual({ count: 2, by_reason: { tenant_cap: 2 } });
 
-    const a = await startTestMember(brokers, topology, pipeline);
-    started.push(a);
+    const a = await file.member(topology, pipeline);
     // One message at a time: the cap is judged in the order the records were read.
     for (const value of values) await send([{ topic: topics.tenant, value }]);
     await waitFor(async () => (a.member.status().records.tenantAttributes === values.length ? true : undefined), 60_000, 'the tenant attributes routed');
@@ -47,7 +34,7 @@ describe('tenant attributes at MAX_TENANTS on a member', () => {
     expect(['t-1', 't-2', 't-3', 't-4'].map((id) => a.member.tenant(id) !== null)).toEqual([true, true, false, false]);
 
     // Each refused record once in the tenants' dead-letter topic, with the input offset it was read at.
-    const letters = (await readTopicValues(brokers, `${topics.tenant}.rejected`, 2, 30_000)).map((v) => JSON.parse(v) as DeadLetterValue);
+    const letters = (await readTopicValues(file.brokers, `${topics.tenant}.rejected`, 2, 30_000)).map((v) => JSON.parse(v) as DeadLetterValue);
     expect(letters.map((l) => [l.reason, l.source, JSON.parse(l.raw).tenant_id])).toEqual([
       ['tenant_cap', `${topics.tenant}/0@2`, 't-3'],
       ['tenant_cap', `${topics.tenant}/0@4`, 't-4'],
