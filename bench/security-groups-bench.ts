@@ -28,9 +28,9 @@ import { TraceGenerator } from '../src/generator/index.ts';
 import type { PortPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
-import { goalFigures } from '../src/security-groups/goal.ts';
+import { exactPortsGoalFigures, goalFigures } from '../src/security-groups/goal.ts';
 import { membershipOf } from '../src/runs/membership.ts';
-import { type Membership, recommendInSlices, recommendSecurityGroups, type ResolvedConnection } from '../src/security-groups/recommend.ts';
+import { type Membership, recommendInSlices, type ResolvedConnection } from '../src/security-groups/recommend.ts';
 import type { RunInput } from '../src/runs/run-input.ts';
 import { runClustering } from '../src/runs/clustering-run.ts';
 import { WorkerClusterer } from '../src/service/clusterer.ts';
@@ -202,8 +202,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
       const sg = out.securityGroups!;
       const g = goalFigures(sg.connections, sg.document, scanners);
       // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
-      const exact = recommendSecurityGroups(membershipOf(out.lastRun!), out.pipeline.connections, { minRangePorts: Number.MAX_SAFE_INTEGER });
-      const ge = goalFigures(exact.connections, exact.document, scanners);
+      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners);
       const s = sg.document.summary;
       for (const t of sg.document.tenants) {
         rulesPerTenant.push(t.rule_count);

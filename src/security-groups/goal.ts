@@ -5,6 +5,8 @@
  * a rule the ranking wrongly held back counts against the rules.
  */
 import type { CheckedConnection } from './check.ts';
+import type { ConnectionLog } from './connection-log.ts';
+import { type Membership, recommendSecurityGroups } from './recommend.ts';
 import type { SecurityGroupsDocument } from './types.ts';
 
 export interface GoalFigures {
@@ -52,4 +54,13 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
     rules: document.summary.rules,
     groups: document.summary.groups,
   };
+}
+
+/**
+ * The issue's baseline on the same clusters and connections: rules learned per exact port and peer group
+ * (no ranges), measured as `goalFigures` measures the learned ones.
+ */
+export function exactPortsGoalFigures(membership: Membership, log: ConnectionLog, scanners: ReadonlySet<string>): GoalFigures {
+  const exact = recommendSecurityGroups(membership, log, { minRangePorts: Number.MAX_SAFE_INTEGER });
+  return goalFigures(exact.connections, exact.document, scanners);
 }

@@ -11,8 +11,7 @@ import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/confi
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
-import { goalFigures } from '../../src/security-groups/goal.ts';
-import { recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
+import { exactPortsGoalFigures, goalFigures } from '../../src/security-groups/goal.ts';
 
 const defaults = PipelineOptions.parse({});
 const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
@@ -61,8 +60,7 @@ describe('security groups on generated traces with services over port ranges', (
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
       const g = goalFigures(sg.connections, sg.document, scanners);
-      const exact = recommendSecurityGroups(membershipOf(out.lastRun!), out.pipeline.connections, { minRangePorts: Number.MAX_SAFE_INTEGER });
-      const ge = goalFigures(exact.connections, exact.document, scanners);
+      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners);
       expect(g.share_normal_bytes_allowed!).toBeGreaterThanOrEqual(0.98);
       expect(g.share_normal_bytes_allowed!).toBeGreaterThan(ge.share_normal_bytes_allowed!);
       expect(ge.share_normal_bytes_allowed!).toBeLessThan(0.995);
