@@ -5,6 +5,7 @@ import type { RunInput } from '../../src/runs/run-input.ts';
 import { vmKey } from '../../src/topology/by-vm.ts';
 import { LocalTopology } from '../../src/topology/local-topology.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
+import { comparableRunInput } from '../helpers/members.ts';
 
 const config = toPipelineConfig(PipelineOptions.parse({}));
 
@@ -25,19 +26,9 @@ async function messages(path: string): Promise<Array<[string, string]>> {
   return out;
 }
 
+/** comparableRunInput, and two fields the member tests leave out: same-tenant bytes and hosts. */
 function comparable(s: RunInput) {
-  return {
-    watermark: s.watermark,
-    vmIds: s.vmIds,
-    vmTenants: s.vmTenants,
-    vmVpcs: s.vmVpcs,
-    features: Array.from(s.vmFeatures.data),
-    vmBytes: Array.from(s.vmBytes),
-    vmSameTenantBytes: Array.from(s.vmSameTenantBytes),
-    pairs: [Array.from(s.vmPairs.a), Array.from(s.vmPairs.b), Array.from(s.vmPairs.bytes)],
-    tenants: s.tenants,
-    hosts: s.placement?.vmHosts,
-  };
+  return { ...comparableRunInput(s), vmSameTenantBytes: Array.from(s.vmSameTenantBytes), hosts: s.placement?.vmHosts };
 }
 
 describe('the topology in one process', () => {
