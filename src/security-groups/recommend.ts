@@ -286,7 +286,7 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const cols = yield* resolveServerEnds(split.columns);
+  const cols = yield* turnServerEnds(split.columns, split.turned);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -986,56 +986,12 @@ class EntryScan {
 }
 
 /**
- * The connections with the server end decided where the records could not tell it: the end whose port
- * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
- * ephemeral ports; a client's port meets one server port); on a tie, the lower port. The log's columns
- * are not written: those of the ends, addresses and ports are copied when a connection turns round.
+ * The connections with the server end decided where the records could not tell it: the rows the split
+ * turns round (decided by the log's degrees, ConnectionSplit.turned) get their ends, addresses and ports
+ * swapped. The log's columns are not written: those of the ends, addresses and ports are copied when a
+ * connection turns round.
  */
-function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
-  const n = cols.count;
-  const { client, server, port, otherPort: altPort } = cols;
-  const undecided = new IntColumn();
-  for (let i = 0; i < n; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (altPort[i]! >= 0) undecided.push(i);
-  }
-  const u = undecided.length;
-  if (u === 0) return cols;
-  // (end, port) pairs as ids, and the distinct peers of each: integer tables, not a Set per pair.
-  const endPorts = new IntTupleTable(u);
-  const peered = new IntTupleTable(2 * u);
-  const degree = new IntColumn(u);
-  const serverId = new Int32Array(u);
-  const clientId = new Int32Array(u);
-  const idOf = (end: number, p: number): number => {
-    const known = endPorts.size;
-    const id = endPorts.idOf(end, p, 0, 0);
-    if (id === known) degree.push(0);
-    return id;
-  };
-  const link = (a: number, b: number): void => {
-    const known = peered.size;
-    if (peered.idOf(a, b, 0, 0) === known) degree.values[a]!++;
-  };
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const s = idOf(server[i]!, port[i]!);
-    const c = idOf(client[i]!, altPort[i]!);
-    serverId[k] = s;
-    clientId[k] = c;
-    link(s, c);
-    link(c, s);
-  }
-  yield;
-  const turned: number[] = [];
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const degServer = degree.values[serverId[k]!]!;
-    const degClient = degree.values[clientId[k]!]!;
-    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
-  }
+function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator<void, ConnectionColumns, void> {
   if (turned.length === 0) return cols;
   const copied = { ...cols };
   for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {
