@@ -147,8 +147,18 @@ function joinRareRangePorts(
   flowsOf: (e: number) => number,
   o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
 ): void {
+  // Most candidates cannot hold such a chain: too few ports at or above 1024, or too few flows in all.
+  // Told from counts before any list is built (this ran for every candidate with a rare port).
+  let high = 0;
+  let highFlows = 0;
+  for (const list of [kept, rare])
+    for (let k = 0; k < list.length; k++)
+      if (portOf(list[k]!) >= 1024) {
+        high++;
+        highFlows += flowsOf(list[k]!);
+      }
+  if (high < o.minRangePorts || highFlows < o.minFlows * o.minRangePorts) return;
   const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
-  if (all.length < o.minRangePorts) return;
   const joined = new Set<number>();
   let i = 0;
   while (i < all.length) {
