@@ -374,7 +374,7 @@ export function* recommendInSlices(
   // with their traffic and the VMs of the group it was seen at. A VM is listed again for an entry only
   // when another came between (most entries have one VM); the distinct ones are counted at the end.
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous);
+  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous, yield* ScanScratch.take(n, G));
   for (let i = 0; i < n; i += SLICE_ROWS) {
     scan.rows(i, Math.min(n, i + SLICE_ROWS));
     yield;
@@ -858,6 +858,16 @@ function sortedIndices(texts: readonly string[]): number[] {
     .map((t) => at.get(t)!);
 }
 
+/** Numbers zeroed between two steps when the scan's tables are cleared (8 MB of 32-bit ones). */
+const CLEAR_SLICE = 1 << 21;
+
+function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number, to: number): Generator<void, void, void> {
+  for (let at = from; at < to; at += CLEAR_SLICE) {
+    if (at > from) yield;
+    a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
+  }
+}
+
 /**
  * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
  * allocating them anew every run made the collector run over the whole heap in the step that did (the
@@ -881,20 +891,25 @@ class ScanScratch {
     this.rowCandidates = new Int32Array(2 * rows);
   }
 
-  /** Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too large. */
-  static take(rows: number, groups: number): ScanScratch {
+  /**
+   * Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too
+   * large. Cleared in steps of CLEAR_SLICE numbers: zeroing the few hundred megabytes at once was one of a
+   * run's longest steps.
+   */
+  static *take(rows: number, groups: number): Generator<void, ScanScratch, void> {
     // Sized for what replicated traces show (about one entry per three connections, nearly as many
     // candidates), so that few rehash.
     const expected = Math.max(groups, rows >> 2);
     const s = ScanScratch.idle;
     ScanScratch.idle = null;
-    if (s === null || !s.entries.clear(expected) || !s.candidates.clear(expected)) return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
+    if (s === null || !(yield* s.entries.clearInSlices(expected, CLEAR_SLICE)) || !(yield* s.candidates.clearInSlices(expected, CLEAR_SLICE)))
+      return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
     s.entryCandidate.length = 0;
     s.pairEntry.length = 0;
     s.pairVm.length = 0;
-    s.entryTraffic.values.fill(0);
+    yield* fillInSlices(s.entryTraffic.values, 0, 0, s.entryTraffic.values.length);
     if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
-    else s.rowCandidates.fill(0, 0, 2 * rows);
+    else yield* fillInSlices(s.rowCandidates, 0, 0, 2 * rows);
     return s;
   }
 
@@ -914,7 +929,6 @@ class ScanScratch {
 class EntryScan {
   anomalous = 0;
   noGroup = 0;
-  readonly scratch: ScanScratch;
   readonly candidates: IntTupleTable;
   readonly entries: IntTupleTable;
   readonly entryCandidate: IntColumn;
@@ -931,8 +945,9 @@ class EntryScan {
     private readonly endGroup: Int32Array,
     private readonly endTenant: Int32Array,
     private readonly endAnomalous: Uint8Array,
+    /** From ScanScratch.take. */
+    readonly scratch: ScanScratch,
   ) {
-    this.scratch = ScanScratch.take(cols.count, groupCount);
     ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
     this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
   }
