@@ -1108,7 +1108,9 @@ export class ScaleOutMember {
 
   /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
   private runPending(): void {
-    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.o.service.runInProgress() !== null) return;
+    // Nor while a run is being published: if it cannot be, its number is given back (unpublished), which a
+    // run started meanwhile would already have passed.
+    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.publishesPending > 0 || this.o.service.runInProgress() !== null) return;
     const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
     if (complete.length === 0) return;
     // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
@@ -1147,11 +1149,14 @@ export class ScaleOutMember {
 
   /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
   private publishing: Promise<void> = Promise.resolve();
+  /** Runs completed and not yet published or given back: no next run starts meanwhile (runPending). */
+  private publishesPending = 0;
 
   private publishRun(): Promise<void> {
     const { parts, ...answered } = this.current;
     const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...answered };
     this.runAttributes = new Map(this.current.attributes);
+    this.publishesPending++;
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
@@ -1164,7 +1169,12 @@ export class ScaleOutMember {
         this.runSecurityGroups = record.securityGroups;
         await this.writeRun(record, parts);
       })
-      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
+      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'))
+      .finally(() => {
+        this.publishesPending--;
+        // The next tick or request (a run given back waits among them again).
+        if (this.leader) this.runPending();
+      });
     return this.publishing;
   }
 
@@ -1211,17 +1221,21 @@ export class ScaleOutMember {
       }
     }
     this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
-    this.runPending();
   }
 
   /**
-   * A run that did not reach the runs topic: no other member has it. The service serves the newest published
-   * run again, as every member does (a successor's run with the same number replaces this one everywhere),
-   * and, while this member leads, the run's features wait to be run again (a request someone waits for is
-   * not lost). The run's number stays taken here (ClusterService never numbers back).
+   * A run that did not reach the runs topic: no other member has it. The service gives it back (its number,
+   * cluster ids and history record) and serves the newest published run again, as every member does, so
+   * the next run, this member's or a successor's, takes the same number and matches its clusters against
+   * the last published run: run ids have no gap. While this member leads, the run's features wait to be
+   * run again (a request someone waits for is not lost).
    */
   private unpublished(record: PublishedRun, parts: PartitionFeatures[], tickBefore: number): void {
-    if (this.lastPublished !== null) this.o.service.restoreState(this.lastPublished.state);
+    const published = this.lastPublished;
+    this.o.service.withdrawRunsAfter(published?.state ?? null);
+    this.runAttributes = new Map(published?.attributes ?? []);
+    this.runSecurityGroups = published?.securityGroups ?? null;
+    this.o.log.warn({ run_id: record.state.latest?.runId, serving: published?.state.latest?.runId ?? null }, 'the run was not published: its number is given back');
     if (record.request !== null) this.answered.delete(record.request);
     // Unless a run published since has answered a later tick.
     if (record.tick !== null && this.lastRunTick === record.tick) this.lastRunTick = Math.max(tickBefore, this.lastPublished?.tick ?? Number.NEGATIVE_INFINITY);
