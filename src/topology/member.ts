@@ -131,12 +131,19 @@ const CHECKPOINT_EVERY_MS = 10_000;
  * A stage consumer's timing, from the session timeout. kafkajs heartbeats between fetches only, and a fetch
  * of an idle partition waits up to maxWaitTimeInMs for data: above a third of a short session (a test's few
  * seconds) a member would miss it while alive, and the group would move its partitions for nothing.
+ * A survivor learns of a rebalance (a member's session expired) only from its next heartbeat, and the group
+ * waits for every survivor to rejoin: with a heartbeat every 3 s behind fetches of up to 2.5 s, that added
+ * 1 to 3 s to every failover after the session timeout (docs/scale-out.md, "Failover time"). At most 1 s
+ * each: a heartbeat and an empty fetch a second per stage are nothing to the broker, and a fetch with data
+ * returns at once whatever its wait.
  */
+const REJOIN_WITHIN_MS = 1000;
+
 function groupTiming(t: TopologyConfig): { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number } {
   return {
     sessionTimeout: t.sessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(t.sessionTimeoutMs / 3)),
-    maxWaitTimeInMs: Math.min(5000, Math.floor(t.sessionTimeoutMs / 4)),
+    heartbeatInterval: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 3)),
+    maxWaitTimeInMs: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 4)),
   };
 }
 
@@ -689,6 +696,8 @@ export class ScaleOutMember {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
+      // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
+      this.o.log.info({ member_id: e.payload.memberId, partitions: [...mine].sort((a, b) => a - b), held: [...this.windows.keys()].filter((p) => mine.has(p)).sort((a, b) => a - b) }, `joined ${this.groups.window}`);
       this.assignedWindows = mine;
       for (const p of [...this.windows.keys()]) {
         if (mine.has(p)) continue;
