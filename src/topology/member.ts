@@ -171,6 +171,8 @@ export class ScaleOutMember {
   /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
+  /** The global tenant table's reader: a router of tenant attributes judges tenant_cap against what it read. */
+  private tenantsReader: TopicReader | null = null;
   private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
@@ -358,6 +360,7 @@ export class ScaleOutMember {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
     });
     this.heldReader = held;
+    this.tenantsReader = tenants;
     this.readers.push(runs, tenants, addresses, hosts, held);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
@@ -634,6 +637,9 @@ export class ScaleOutMember {
     }
     // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
     await this.heldReader?.readToEnd();
+    // Likewise the tenants the former owner admitted: read back before this router judges tenant_cap, or it
+    // would count them as untracked and admit as many again (docs/scale-out.md, "tenant_cap").
+    if (topic === this.o.pipeline.topics.tenantAttributes) await this.tenantsReader?.readToEnd();
     const held = offset >= 0n ? this.heldSets.get(key) : undefined;
     if (held !== undefined && held !== null) {
       try {
