@@ -27,6 +27,7 @@ import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { stickyLeaderAssigner } from './leader-assignment.ts';
+import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
@@ -182,6 +183,8 @@ export class ScaleOutMember {
   /** When (wall clock) each held partition last wrote a checkpoint. */
   private readonly checkpointedAt = new Map<number, number>();
   private assignedWindows = new Set<number>();
+  /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
+  private windowClaim: WindowClaim | null = null;
   private routeConsumer: Consumer | null = null;
   private windowConsumer: Consumer | null = null;
   private leaderConsumer: Consumer | null = null;
@@ -697,11 +700,18 @@ export class ScaleOutMember {
 
   private async startWindow(): Promise<void> {
     const { kafka, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.window, ...groupTiming(topology) });
+    const consumer = kafka.consumer({
+      groupId: this.groups.window,
+      ...groupTiming(topology),
+      // Sticky: a partition stays with its holder (no fence, restore and replay for it); round-robin is what a
+      // member of an older version offers.
+      partitionAssigners: [stickyWindowAssigner(() => this.windowClaim), PartitionAssigners.roundRobin],
+    });
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
+      this.windowClaim = { as: e.payload.memberId, held: [...mine] };
       // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
       this.o.log.info({ member_id: e.payload.memberId, partitions: [...mine].sort((a, b) => a - b), held: [...this.windows.keys()].filter((p) => mine.has(p)).sort((a, b) => a - b) }, `joined ${this.groups.window}`);
       this.assignedWindows = mine;
