@@ -139,6 +139,20 @@ describe('connection log: which end serves, counted as rows arrive', () => {
     expect(turnedAt(log)).toEqual([0, 2, 3]);
   });
 
+  it('finishes a split still being taken when another begins, which counts the rows that waited', () => {
+    const log = new ConnectionLog(WINDOW);
+    first(log);
+    log.add(flow(T0 + 10 * MIN, 1, 1, 10));
+    const earlier = log.split(WATERMARK);
+    earlier.fill(1);
+    more(log);
+    const later = log.split(WATERMARK);
+    expect(earlier.done).toBe(true);
+    expect([...earlier.turned]).toEqual([]);
+    later.fillAll();
+    expect([...later.turned].sort((a, b) => a - b)).toEqual([0, 2, 3]);
+  });
+
   it('counts the degrees again over the rows a purge keeps', () => {
     // Kept one window: a purge two windows on forgets vC's and vD's links, and vA's row with vS turns back.
     const log = new ConnectionLog(WINDOW, 1_000_000, 1);
