@@ -2,6 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
+import { inSlices } from '../core/slices.ts';
 import { membershipOf } from '../runs/membership.ts';
 import type { ConnectionLog } from '../security-groups/connection-log.ts';
 import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
@@ -462,26 +463,3 @@ function sameInput(a: InputProgress | null, b: InputProgress): boolean {
 
 /** Longest the security groups hold the event loop at once (a single step may run over it). */
 const SECURITY_GROUPS_SLICE_MS = 20;
-
-/** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
-export function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const slice = (): void => {
-      try {
-        const until = performance.now() + sliceMs;
-        for (;;) {
-          const step = steps.next();
-          if (step.done === true) {
-            resolve(step.value);
-            return;
-          }
-          if (performance.now() >= until) break;
-        }
-        setImmediate(slice);
-      } catch (err) {
-        reject(err);
-      }
-    };
-    slice();
-  });
-}
