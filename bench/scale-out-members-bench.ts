@@ -113,6 +113,22 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, w
   }
 }
 
+/**
+ * CPU seconds per second the members spend with no input, polled as the clock polls them (every `everyMs`):
+ * the scrapes (prom-client's default metrics read the process's memory at each) and the idle consumers'
+ * fetches. At a load of 30 a run lasts ten times longer than at 2 and this share grows with it; the figures
+ * net of it are what the records cost.
+ */
+async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seconds = 4): Promise<number[]> {
+  const before = members.map((m) => cpuSeconds(m.child.pid!));
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    await memberCounts(members);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return members.map((m, i) => (cpuSeconds(m.child.pid!) - before[i]!) / seconds);
+}
+
 const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 export async function benchScaleOut(): Promise<Record<string, unknown>> {
@@ -221,6 +237,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       ).catch(withLogs(members));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
+      const idle = await idleCpuPerSecond(members, 50);
+      const transactions = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_route_transactions_total')))).reduce((a, b) => a + b, 0);
       throughput[`members_${n}`] = {
         load_average_1min: loadAverage(),
         records_per_s: Math.round(total / seconds),
@@ -229,6 +247,9 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
         start_to_ready_s: round(readyS, 2),
         cpu_s_per_million_records_per_member: cpu.map((c) => round((c / total) * 1e6)),
         cpu_s_per_million_records_total: round((cpu.reduce((a, b) => a + b, 0) / total) * 1e6),
+        idle_cpu_s_per_s_per_member: idle.map((c) => round(c, 3)),
+        cpu_s_per_million_records_net_of_idle_total: round((cpu.reduce((a, c, i) => a + c - idle[i]! * seconds, 0) / total) * 1e6),
+        route_transactions: transactions,
       };
       if (n === 1) {
         // The hop as the broker stores it (record batches, headers, transaction markers included).
@@ -238,6 +259,16 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
           .filter((d) => d.startsWith(byVm))
           .reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0);
         (throughput.members_1 as Record<string, unknown>).by_vm_log_bytes_per_input_record = round(bytes / total);
+        // The other internal topics the route and window write per input record: the leader's connection log
+        // (every routed flow once more), the routers' held sets, the checkpoints, the features.
+        const topics = topologyTopics(appId);
+        const perRecord = (topic: string) => round(readdirSync(logDirs).filter((d) => d.startsWith(`${topic}-`)).reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0) / total);
+        (throughput.members_1 as Record<string, unknown>).log_bytes_per_input_record = {
+          connections: perRecord(topics.connections),
+          route_held: perRecord(topics.held),
+          changelog: perRecord(topics.changelog),
+          features: perRecord(topics.features),
+        };
       }
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
@@ -382,12 +413,19 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     ).catch(withLogs([member]));
     const seconds = (performance.now() - first) / 1000;
     const cpu = cpuSeconds(member.child.pid!) - cpu0;
+    const load = loadAverage();
+    const [idle] = await idleCpuPerSecond([member], 100);
+    const transactions = await metric(member.url, 'alcor_scale_out_route_transactions_total');
     figures = {
-      load_average_1min: loadAverage(),
+      load_average_1min: load,
       records_per_s: Math.round(INGEST_RECORDS / seconds),
       seconds: round(seconds, 2),
       by_vm_records_applied: counts.applied,
       cpu_s_per_million_records: round((cpu / INGEST_RECORDS) * 1e6),
+      idle_cpu_s_per_s: round(idle!, 3),
+      cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / INGEST_RECORDS) * 1e6),
+      route_transactions: transactions,
+      input_messages_per_route_transaction: Math.round(texts.length / Math.max(1, transactions)),
       latest_run_id: (await getJson<Stats>(`${member.url}/v1/stats`)).body.latest_run_id,
     };
   } finally {

@@ -77,6 +77,8 @@ export interface MemberStatus {
   routedMessages: number;
   /** By-VM records (flow halves, VM attributes) those routers wrote. */
   routedRecords: number;
+  /** Route transactions those routers committed (a batch's, or a flush of released flows): their round trips bound a member's ingest. */
+  routeTransactions: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
 }
@@ -216,6 +218,7 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private routedMessages = 0;
   private routedRecords = 0;
+  private routeTransactions = 0;
   private appliedRecords = 0;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
@@ -282,6 +285,7 @@ export class ScaleOutMember {
       lastRestoreMs: this.lastRestoreMs,
       routedMessages: this.routedMessages,
       routedRecords: this.routedRecords,
+      routeTransactions: this.routeTransactions,
       appliedRecords: this.appliedRecords,
     };
   }
@@ -547,6 +551,7 @@ export class ScaleOutMember {
         await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
         await txn.commit();
         this.routedUpTo.set(key, offset);
+        this.routeTransactions++;
         for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
       } catch (err) {
         await txn.abort().catch(() => undefined);
