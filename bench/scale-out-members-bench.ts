@@ -379,7 +379,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
  * single-record flow messages produced first into a topic of one partition, then the member started on it,
  * its clock from its first routed batch (polled every 20 ms) to every message routed and every by-VM record
  * applied, the runs at their normal cadence (a tick every RECLUSTER_MINUTES of event time: the trace spans
- * 33 minutes). Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
+ * 33 minutes); then a second member, under an app id of its own, on the same topic with the runs off, as
+ * kafka_ingest runs none. Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
  * on the same broker and topic shape.
  */
 export async function benchMemberIngest(brokers: string, common: Record<string, string>): Promise<Record<string, unknown>> {
@@ -387,14 +388,35 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   const texts = buildMessages(INGEST_RECORDS, 1);
   const topics = await createBenchTopics(client, `member-${randomBytes(4).toString('hex')}`, 1);
   const produceMs = await produceTexts(client, topics.flows, texts);
-  const member = await startServiceProcess({
-    ...common,
-    KAFKA_TOPIC_FLOWS: topics.flows,
-    KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes,
-    KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes,
-    SCALE_OUT_APP_ID: uniqueTopic('ingest'),
-  });
-  let figures: Record<string, unknown>;
+  const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes };
+  const figures = await memberIngest(env, texts.length);
+  // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
+  // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
+  const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
+  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
+  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
+  const memberRate = figures.records_per_s as number;
+  return {
+    records: INGEST_RECORDS,
+    messages: texts.length,
+    produce_s: round(produceMs / 1000, 2),
+    one_member: figures,
+    one_member_runs_off: runsOff,
+    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
+    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
+    ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    single_process: {
+      records_per_s: Math.round(single.recordsPerSec),
+      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
+      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
+    },
+    load_average_1min: loadAverage(),
+  };
+}
+
+/** One member's ingest of the `messages` already in its flows topic, under an app id of its own (see benchMemberIngest). */
+async function memberIngest(env: Record<string, string>, messages: number): Promise<Record<string, unknown>> {
+  const member = await startServiceProcess({ ...env, SCALE_OUT_APP_ID: uniqueTopic('ingest') });
   try {
     // The first committed batch is inside the clock's start (about 2% of the messages): in the single
     // process's figure the first batch is inside the clock.
@@ -405,10 +427,10 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     const counts = await poll(
       async () => {
         const c = await memberCounts([member]);
-        return c.routedMessages >= texts.length && c.applied >= c.routedRecords ? c : undefined;
+        return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
       },
       600_000,
-      `${texts.length} messages routed and applied by one member`,
+      `${messages} messages routed and applied by one member`,
       100,
     ).catch(withLogs([member]));
     const seconds = (performance.now() - first) / 1000;
@@ -416,7 +438,7 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     const load = loadAverage();
     const [idle] = await idleCpuPerSecond([member], 100);
     const transactions = await metric(member.url, 'alcor_scale_out_route_transactions_total');
-    figures = {
+    return {
       load_average_1min: load,
       records_per_s: Math.round(INGEST_RECORDS / seconds),
       seconds: round(seconds, 2),
@@ -425,27 +447,10 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
       idle_cpu_s_per_s: round(idle!, 3),
       cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / INGEST_RECORDS) * 1e6),
       route_transactions: transactions,
-      input_messages_per_route_transaction: Math.round(texts.length / Math.max(1, transactions)),
+      input_messages_per_route_transaction: Math.round(messages / Math.max(1, transactions)),
       latest_run_id: (await getJson<Stats>(`${member.url}/v1/stats`)).body.latest_run_id,
     };
   } finally {
     await member.stop('SIGKILL');
   }
-  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
-  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
-  const memberRate = figures.records_per_s as number;
-  return {
-    records: INGEST_RECORDS,
-    messages: texts.length,
-    produce_s: round(produceMs / 1000, 2),
-    one_member: figures,
-    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
-    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
-    single_process: {
-      records_per_s: Math.round(single.recordsPerSec),
-      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
-      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
-    },
-    load_average_1min: loadAverage(),
-  };
 }
