@@ -222,6 +222,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
         continue;
       }
       const readyS = (performance.now() - started) / 1000;
+      // Before the trace: after it, the leader may still be running the last tick's clustering.
+      const idle = await idleCpuPerSecond(members, 50);
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
       const { produced, committing: t0, committedS } = await produce();
       // The members' input topics only: a trace line of another topic (host capacities) is produced to a topic they do not read.
@@ -237,7 +239,6 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       ).catch(withLogs(members));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
-      const idle = await idleCpuPerSecond(members, 50);
       const transactions = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_route_transactions_total')))).reduce((a, b) => a + b, 0);
       throughput[`members_${n}`] = {
         load_average_1min: loadAverage(),
@@ -436,6 +437,8 @@ async function memberIngest(env: Record<string, string>, messages: number): Prom
     const seconds = (performance.now() - first) / 1000;
     const cpu = cpuSeconds(member.child.pid!) - cpu0;
     const load = loadAverage();
+    // After the clock (the member read its topic from the start): with the runs on, the last tick's run may
+    // still be in it, and the figure net of it is then too low.
     const [idle] = await idleCpuPerSecond([member], 100);
     const transactions = await metric(member.url, 'alcor_scale_out_route_transactions_total');
     return {
