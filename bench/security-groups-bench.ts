@@ -221,6 +221,9 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         scanners: scanners.size,
         ...g,
         share_normal_bytes_allowed: g.share_normal_bytes_allowed === null ? null : Number(g.share_normal_bytes_allowed.toFixed(5)),
+        share_normal_flows_allowed: g.share_normal_flows_allowed === null ? null : Number(g.share_normal_flows_allowed.toFixed(5)),
+        share_normal_services_allowed: g.share_normal_services_allowed === null ? null : Number(g.share_normal_services_allowed.toFixed(5)),
+        vms_placed_by_peers: sg.document.tenants.reduce((n, t) => n + t.security_groups.reduce((m, gr) => m + (gr.vms_placed_by_peers?.length ?? 0), 0), 0),
         exact_ports_only_share_normal_bytes_allowed: ge.share_normal_bytes_allowed === null ? null : Number(ge.share_normal_bytes_allowed.toFixed(5)),
         exact_ports_only_rules: ge.rules,
         check_all_share_bytes_allowed: s.check.share_bytes_allowed,
@@ -318,6 +321,8 @@ function goalSummary(goal: ReadonlyArray<Record<string, unknown>>): Record<strin
   };
   const learned = stats('share_normal_bytes_allowed');
   const exact = stats('exact_ports_only_share_normal_bytes_allowed');
+  const byFlows = stats('share_normal_flows_allowed');
+  const byService = stats('share_normal_services_allowed');
   const sum = (key: string): number => goal.reduce((a, g) => a + (typeof g[key] === 'number' ? (g[key] as number) : 0), 0);
   return {
     seeds: goal.length,
@@ -325,6 +330,11 @@ function goalSummary(goal: ReadonlyArray<Record<string, unknown>>): Record<strin
     worst_share_normal_bytes_allowed: learned.worst,
     exact_ports_only_mean_share_normal_bytes_allowed: exact.mean,
     exact_ports_only_worst_share_normal_bytes_allowed: exact.worst,
+    // Beside the byte measure, which one heavy connection moves by points: by flows and by service.
+    mean_share_normal_flows_allowed: byFlows.mean,
+    worst_share_normal_flows_allowed: byFlows.worst,
+    mean_share_normal_services_allowed: byService.mean,
+    worst_share_normal_services_allowed: byService.worst,
     probes: sum('probes'),
     probes_allowed: sum('probes_allowed'),
   };

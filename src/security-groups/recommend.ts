@@ -8,6 +8,7 @@ import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
+import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -180,6 +181,8 @@ interface GroupInfo {
   tenant: number;
   clusterId: string;
   vms: string[];
+  /** VMs without history that the run put in another cluster, placed here by the traffic they repeat (new-vms.ts). */
+  placedByPeers: string[];
 }
 
 /**
@@ -341,7 +344,7 @@ export function* recommendInSlices(
     let g = groupIds.get(groupId);
     if (g === undefined) {
       g = groups.length;
-      groups.push({ id: groupId, tenant: t, clusterId, vms: [] });
+      groups.push({ id: groupId, tenant: t, clusterId, vms: [], placedByPeers: [] });
       groupIds.set(groupId, g);
     }
     groups[g]!.vms.push(vmId);
@@ -372,6 +375,21 @@ export function* recommendInSlices(
   notLearned.anomalous = scan.anomalous;
   notLearned.no_group = scan.noGroup;
   const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm, rowCandidates } = scan;
+
+  // VMs without history join the group whose learned traffic they repeat. They taught no rule, so the
+  // rules stay as learned; only the check and the document see them in their new group.
+  const placedByPeers = yield* placeNewVms(
+    { cols, groupCount: G, endGroup, endTenant, endAnomalous, groupTenant: groups.map((info) => info.tenant), groupRank, entries, protocolField, ingress: INGRESS, egress: EGRESS },
+    4 * SLICE_ROWS,
+  );
+  for (const [e, g] of placedByPeers) {
+    const vmId = cols.endVm[e]!;
+    const from = groups[endGroup[e]!]!;
+    from.vms.splice(from.vms.indexOf(vmId), 1);
+    groups[g]!.vms.push(vmId);
+    groups[g]!.placedByPeers.push(vmId);
+    endGroup[e] = g;
+  }
 
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
@@ -589,7 +607,8 @@ export function* recommendInSlices(
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
   const summary: SecurityGroupsSummary = {
     tenants: tenants.length,
-    groups: G,
+    // A group whose VMs were all placed by their peers is left out of the document.
+    groups: groups.filter((info) => info.vms.length > 0).length,
     rules: R.count,
     rules_per_tenant: distribution(ruleCounts),
     rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
@@ -716,7 +735,7 @@ class Outcome implements SecurityGroupsOutcome {
     const { groups, tenants } = l;
     // Groups by tenant, in the order of their ids.
     const groupsOfTenant: number[][] = Array.from({ length: tenants.length }, () => []);
-    for (const g of this.groupOrder) groupsOfTenant[groups[g]!.tenant]!.push(g);
+    for (const g of this.groupOrder) if (groups[g]!.vms.length > 0) groupsOfTenant[groups[g]!.tenant]!.push(g);
     const tenantOrder = sortedIndices(tenants);
     yield;
     const docs: TenantSecurityGroups[] = [];
@@ -760,6 +779,7 @@ class Outcome implements SecurityGroupsOutcome {
       vm_ids: info.vms.slice().sort(),
       security_group_rules: groupRules,
     };
+    if (info.placedByPeers.length > 0) group.vms_placed_by_peers = info.placedByPeers.slice().sort();
     if (groupRules.length === 0) {
       group.note = info.vms.every((v) => this.anomalous.has(v))
         ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
@@ -826,10 +846,15 @@ class Outcome implements SecurityGroupsOutcome {
   get places(): Map<string, VmPlace> {
     if (this.placeMap === null) {
       const m = this.membership;
+      const l = this.learned;
       const places = new Map<string, VmPlace>();
       m.vmIds.forEach((vmId, row) => {
         const tenant = m.vmTenants[row] ?? null;
-        if (tenant !== null) places.set(vmId, { tenant, groupId: groupIdOf(tenant, m.clusterIds[row]!), anomalous: this.anomalous.has(vmId) });
+        if (tenant === null) return;
+        // The group learning used: the run's cluster, or the group a VM without history was placed in.
+        const end = l.cols.vmEnds.get(vmId);
+        const g = end !== undefined && end < l.ends ? l.endGroup[end]! : -1;
+        places.set(vmId, { tenant, groupId: g >= 0 ? l.groups[g]!.id : groupIdOf(tenant, m.clusterIds[row]!), anomalous: this.anomalous.has(vmId) });
       });
       this.placeMap = places;
     }
