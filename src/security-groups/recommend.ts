@@ -289,7 +289,7 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const cols = yield* resolveServerEnds(split.columns);
+  const cols = yield* resolveServerEnds(split.columns, clustersOfEnds(membership, split.columns), o.maxRangeGap);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -1010,13 +1010,35 @@ class EntryScan {
   }
 }
 
+/** Per end of the columns: an index of its VM's tenant and cluster in the run (-1: an address, or no tenant). */
+function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32Array {
+  const of = new Int32Array(cols.ends).fill(-1);
+  const ids = new Map<string, number>();
+  for (let row = 0; row < membership.vmIds.length; row++) {
+    const tenant = membership.vmTenants[row] ?? null;
+    const end = cols.vmEnds.get(membership.vmIds[row]!);
+    if (tenant === null || end === undefined || end >= cols.ends) continue;
+    const key = groupIdOf(tenant, membership.clusterIds[row]!);
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    of[end] = id;
+  }
+  return of;
+}
+
 /**
  * The connections with the server end decided where the records could not tell it: the end whose port
  * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
- * ephemeral ports; a client's port meets one server port); on a tie, the lower port. The log's columns
- * are not written: those of the ends, addresses and ports are copied when a connection turns round.
+ * ephemeral ports; a client's port meets one server port). On a tie (a collective's listener has one peer,
+ * as its client's port does), the end whose port has more close ports (closePortsInCluster) in its cluster:
+ * a cluster's listeners of one service sit in one range, while its clients' ephemeral ports are drawn over
+ * the whole ephemeral range; then the lower port. The log's columns are not written: those
+ * of the ends, addresses and ports are copied when a connection turns round.
  */
-function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
+function* resolveServerEnds(cols: ConnectionColumns, endCluster: Int32Array, maxRangeGap: number): Generator<void, ConnectionColumns, void> {
   const n = cols.count;
   const { client, server, port, otherPort: altPort } = cols;
   const undecided = new IntColumn();
@@ -1053,13 +1075,20 @@ function* resolveServerEnds(cols: ConnectionColumns): Generator<void, Connection
     link(c, s);
   }
   yield;
+  const neighbours = yield* closePortsInCluster(endPorts, endCluster, maxRangeGap);
   const turned: number[] = [];
   for (let k = 0; k < u; k++) {
     if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
     const i = undecided.values[k]!;
-    const degServer = degree.values[serverId[k]!]!;
-    const degClient = degree.values[clientId[k]!]!;
-    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
+    const s = serverId[k]!;
+    const c = clientId[k]!;
+    const degServer = degree.values[s]!;
+    const degClient = degree.values[c]!;
+    if (degClient > degServer) turned.push(i);
+    else if (degClient === degServer) {
+      const d = neighbours[c]! - neighbours[s]!;
+      if (d > 0 || (d === 0 && altPort[i]! < port[i]!)) turned.push(i);
+    }
   }
   if (turned.length === 0) return cols;
   const copied = { ...cols };
@@ -1078,6 +1107,41 @@ function* resolveServerEnds(cols: ConnectionColumns): Generator<void, Connection
     copied.otherPort[i] = cols.port[i]!;
   }
   return copied;
+}
+
+/**
+ * Per (end, port) id of `endPorts`: how many (end, port) ids of the same cluster (itself left out) have a
+ * port in its block of `gap` ports or the two beside it (0 for an end in no cluster). Blocks rather than a
+ * sliding window: counted in one pass over integer tables, without sorting.
+ */
+function* closePortsInCluster(endPorts: IntTupleTable, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
+  const m = endPorts.size;
+  const keys = endPorts.keys;
+  const blocks = new IntTupleTable(1024);
+  const inBlock = new IntColumn(1024);
+  const blockOf = new Int32Array(m).fill(-1);
+  for (let id = 0; id < m; id++) {
+    if ((id & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    const cluster = endCluster[keys[4 * id]!]!;
+    if (cluster < 0) continue;
+    const known = blocks.size;
+    const b = blocks.idOf(cluster, Math.floor(keys[4 * id + 1]! / gap), 0, 0);
+    if (b === known) inBlock.push(0);
+    inBlock.values[b]!++;
+    blockOf[id] = b;
+  }
+  const close = new Int32Array(m);
+  for (let id = 0; id < m; id++) {
+    if ((id & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    const b = blockOf[id]!;
+    if (b < 0) continue;
+    const cluster = blocks.keys[4 * b]!;
+    const block = blocks.keys[4 * b + 1]!;
+    const below = blocks.find(cluster, block - 1, 0, 0);
+    const above = blocks.find(cluster, block + 1, 0, 0);
+    close[id] = inBlock.values[b]! - 1 + (below >= 0 ? inBlock.values[below]! : 0) + (above >= 0 ? inBlock.values[above]! : 0);
+  }
+  return close;
 }
 
 /** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */

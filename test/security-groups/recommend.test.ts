@@ -209,6 +209,31 @@ describe('security groups learned from connections', () => {
   });
 });
 
+describe('which end listens when the records cannot tell', () => {
+  it('a collective\'s listeners, one peer each, are the ports its cluster holds in one range, not the clients\' ephemeral ones', () => {
+    // A ring of five GPU workers: each listens on its own port above 50000 and calls the next one from a
+    // port kept for the connection, lower than the listener's, so the lower port of a tie would be wrong.
+    const gpus = Array.from({ length: 5 }, (_, i) => vm(`g${i}`, 't1', 'vm-gpu', 40 + i));
+    const listen = (i: number): number => 50_007 + 60 * i;
+    const log = new ConnectionLog(WINDOW);
+    for (let m = 0; m < 20; m++) {
+      for (let i = 0; i < 5; i++) {
+        const [c, s] = [gpus[i]!, gpus[(i + 1) % 5]!];
+        log.add(flow(T0 + m * MIN, c, s, 33_000 + 1000 * i, listen((i + 1) % 5)));
+        log.add(flow(T0 + m * MIN, s, c, listen((i + 1) % 5), 33_000 + 1000 * i));
+      }
+    }
+    // In the check window g2's listener restarts on the next port, and g1 connects to it anew.
+    for (let m = 50; m < 53; m++) {
+      log.add(flow(T0 + m * MIN, gpus[1]!, gpus[2]!, 45_000, listen(2) + 1));
+      log.add(flow(T0 + m * MIN, gpus[2]!, gpus[1]!, listen(2) + 1, 45_000));
+    }
+    const { document } = recommendSecurityGroups(membership(gpus), log);
+    expect(rulesOf(document, 't1:vm-gpu').map(brief)).toEqual(['egress IPv4 tcp 50007-50247 t1:vm-gpu port_range', 'ingress IPv4 tcp 50007-50247 t1:vm-gpu port_range']);
+    expect(document.tenants[0]!.check.normal_vm_to_vm).toMatchObject({ flows: 6, flows_allowed: 6 });
+  });
+});
+
 describe('VMs without history', () => {
   // a4 and a5 boot in the check window and the run puts them in a cluster of their own (vm-new); a4 talks
   // as the app's VMs did, a5 scans ports the web VMs never served (one record each).
