@@ -5,31 +5,16 @@
  * members, failover times) are not measured here: docs/scale-out.md says what is and is not.
  */
 import { writeFile, mkdir } from 'node:fs/promises';
+import { traceMessages } from '../src/trace/trace-messages.ts';
 import { PipelineOptions, toPipelineConfig } from '../src/config/pipeline-options.ts';
 import { Pipeline } from '../src/pipeline/pipeline.ts';
 import { vmKey } from '../src/topology/by-vm.ts';
 import { LocalTopology } from '../src/topology/local-topology.ts';
-import { readTraceChunks } from '../src/trace/trace-reader.ts';
-
-async function messages(path: string): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  for await (const chunk of readTraceChunks(path))
-    for (const line of chunk.lines) {
-      if (!line) continue;
-      try {
-        const { topic, value } = JSON.parse(line) as { topic?: unknown; value?: unknown };
-        if (typeof topic === 'string' && value !== undefined) out.push([topic, JSON.stringify(value)]);
-      } catch {
-        // not a message
-      }
-    }
-  return out;
-}
 
 /** The repartition hop and the checkpoints, measured in this process on `trace` (no broker). */
 export async function measureScaleOutInProcess(trace: string, partitions = 12) {
   const config = toPipelineConfig(PipelineOptions.parse({}));
-  const input = await messages(trace);
+  const input = await traceMessages(trace);
   const inputBytes = input.reduce((n, [, text]) => n + text.length, 0);
 
   const cpu = (): number => {

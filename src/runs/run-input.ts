@@ -8,6 +8,7 @@ import { fleetVmFeatures, VM_FEATURE_COUNT, VM_FEATURES, type VmVolumes } from '
 import type { FleetState } from '../fleet/fleet-state.ts';
 import { trackedTenantIds } from '../fleet/tracked-tenants.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
+import { runToEnd } from '../core/slices.ts';
 
 export interface TenantInfo {
   tenantId: string;
@@ -68,6 +69,14 @@ function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first:
 }
 
 export function takeRunInput(fleet: FleetState): RunInput {
+  return runToEnd(takeRunInputSteps(fleet, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * takeRunInput as steps of at most `vmsPerStep` VMs' features (each step yields how many it covered): the
+ * caller applies nothing to the fleet until the last step. The traffic graph and the tenants are one step.
+ */
+export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Generator<number, RunInput, void> {
   const vms = fleet.liveVms();
   const n = vms.length;
   const data = new Float64Array(n * VM_FEATURE_COUNT);
@@ -76,12 +85,19 @@ export function takeRunInput(fleet: FleetState): RunInput {
   const vmSameTenantBytes = new Float64Array(n);
   const volumes: VmVolumes = { bytes: 0, external: 0, sameTenant: 0 };
   const { first, last } = fleet.windowRange();
+  let inStep = 0;
   for (let i = 0; i < n; i++) {
+    if (inStep === vmsPerStep) {
+      yield inStep;
+      inStep = 0;
+    }
     fleetVmFeatures(fleet, vms[i]!, data, i * VM_FEATURE_COUNT, volumes);
     vmBytes[i] = volumes.bytes;
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;
+    inStep++;
   }
+  yield inStep;
   const rowOfSerial = new Map<number, number>();
   vms.forEach((v, row) => {
     rowOfSerial.set(v.serial, row);

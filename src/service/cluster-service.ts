@@ -2,6 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
+import { inSlices } from '../core/slices.ts';
 import { membershipOf } from '../runs/membership.ts';
 import type { ConnectionLog } from '../security-groups/connection-log.ts';
 import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
@@ -309,6 +310,24 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     for (const record of state.history) this.history.add(record);
   }
 
+  /**
+   * Gives back the runs after `published` (the newest state every member has; null: none yet): their
+   * numbers, cluster ids and history records, as if they had never been started. A scale-out leader whose
+   * run could not be published calls it, so that run ids and cluster ids continue from the last published
+   * run without a gap (docs/scale-out.md, "Exactly once"). Never while a run is in flight: its number would
+   * be given out twice.
+   */
+  withdrawRunsAfter(published: ClusterServiceState | null): void {
+    if (this.inFlight) throw new Error(`cannot give back run numbers while ${this.inFlight.status.runId} is in flight`);
+    const last = published?.runCount ?? 0;
+    this.runCount = last;
+    this.identity = published?.identity ?? initialIdentity;
+    this.latest = published?.latest ?? null;
+    this.lastInput = null;
+    this.history.dropAfter(last);
+    for (const record of published?.history ?? []) this.history.add(record);
+  }
+
   markInputsReady(ready = true): void {
     this.ready = ready;
   }
@@ -444,26 +463,3 @@ function sameInput(a: InputProgress | null, b: InputProgress): boolean {
 
 /** Longest the security groups hold the event loop at once (a single step may run over it). */
 const SECURITY_GROUPS_SLICE_MS = 20;
-
-/** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
-export function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const slice = (): void => {
-      try {
-        const until = performance.now() + sliceMs;
-        for (;;) {
-          const step = steps.next();
-          if (step.done === true) {
-            resolve(step.value);
-            return;
-          }
-          if (performance.now() >= until) break;
-        }
-        setImmediate(slice);
-      } catch (err) {
-        reject(err);
-      }
-    };
-    slice();
-  });
-}

@@ -17,6 +17,7 @@ import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { decodeDocumentInSlices, encodeDocumentInSlices } from '../snapshots/sliced-document.ts';
 import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
@@ -27,6 +28,7 @@ import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { stickyLeaderAssigner } from './leader-assignment.ts';
+import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
@@ -89,7 +91,7 @@ interface Checkpoint {
 }
 
 /** The runs topic's record: the service's state after a run, and which tick or request it answered. */
-interface PublishedRun {
+export interface PublishedRun {
   /** The member that ran it (a process's random id). */
   member: string;
   state: ClusterServiceState;
@@ -131,12 +133,19 @@ const CHECKPOINT_EVERY_MS = 10_000;
  * A stage consumer's timing, from the session timeout. kafkajs heartbeats between fetches only, and a fetch
  * of an idle partition waits up to maxWaitTimeInMs for data: above a third of a short session (a test's few
  * seconds) a member would miss it while alive, and the group would move its partitions for nothing.
+ * A survivor learns of a rebalance (a member's session expired) only from its next heartbeat, and the group
+ * waits for every survivor to rejoin: with a heartbeat every 3 s behind fetches of up to 2.5 s, that added
+ * 1 to 3 s to every failover after the session timeout (docs/scale-out.md, "Failover time"). At most 1 s
+ * each: a heartbeat and an empty fetch a second per stage are nothing to the broker, and a fetch with data
+ * returns at once whatever its wait.
  */
+const REJOIN_WITHIN_MS = 1000;
+
 function groupTiming(t: TopologyConfig): { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number } {
   return {
     sessionTimeout: t.sessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(t.sessionTimeoutMs / 3)),
-    maxWaitTimeInMs: Math.min(5000, Math.floor(t.sessionTimeoutMs / 4)),
+    heartbeatInterval: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 3)),
+    maxWaitTimeInMs: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 4)),
   };
 }
 
@@ -164,6 +173,8 @@ export class ScaleOutMember {
   /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
+  /** The global tenant table's reader: a router of tenant attributes judges tenant_cap against what it read. */
+  private tenantsReader: TopicReader | null = null;
   private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
@@ -173,6 +184,8 @@ export class ScaleOutMember {
   /** When (wall clock) each held partition last wrote a checkpoint. */
   private readonly checkpointedAt = new Map<number, number>();
   private assignedWindows = new Set<number>();
+  /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
+  private windowClaim: WindowClaim | null = null;
   private routeConsumer: Consumer | null = null;
   private windowConsumer: Consumer | null = null;
   private leaderConsumer: Consumer | null = null;
@@ -311,10 +324,11 @@ export class ScaleOutMember {
     this.plain = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
     await this.plain.connect();
     // Every member serves every run: the runs topic is read whole, and read on.
-    const runs = new TopicReader(kafka, this.topics.runs, `${this.o.topology.appId}-runs-reader`, (m) => {
+    // Decoded in slices (a run of 11.6k VMs is 13 MB): the reads this member serves wait for a slice, not the run.
+    const runs = new TopicReader(kafka, this.topics.runs, `${this.o.topology.appId}-runs-reader`, async (m) => {
       if (m.value === null) return;
       try {
-        this.adoptRun(decodeSnapshotFile(m.value) as PublishedRun);
+        this.adoptRun((await decodeDocumentInSlices(m.value)) as PublishedRun);
       } catch (err) {
         this.o.log.error({ err: String(err), offset: m.offset }, `skipping an unreadable record of ${this.topics.runs}`);
       }
@@ -351,6 +365,7 @@ export class ScaleOutMember {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
     });
     this.heldReader = held;
+    this.tenantsReader = tenants;
     this.readers.push(runs, tenants, addresses, hosts, held);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
@@ -627,6 +642,9 @@ export class ScaleOutMember {
     }
     // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
     await this.heldReader?.readToEnd();
+    // Likewise the tenants the former owner admitted: read back before this router judges tenant_cap, or it
+    // would count them as untracked and admit as many again (docs/scale-out.md, "tenant_cap").
+    if (topic === this.o.pipeline.topics.tenantAttributes) await this.tenantsReader?.readToEnd();
     const held = offset >= 0n ? this.heldSets.get(key) : undefined;
     if (held !== undefined && held !== null) {
       try {
@@ -684,11 +702,20 @@ export class ScaleOutMember {
 
   private async startWindow(): Promise<void> {
     const { kafka, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.window, ...groupTiming(topology) });
+    const consumer = kafka.consumer({
+      groupId: this.groups.window,
+      ...groupTiming(topology),
+      // Sticky: a partition stays with its holder (no fence, restore and replay for it); round-robin is what a
+      // member of an older version offers.
+      partitionAssigners: [stickyWindowAssigner(() => this.windowClaim), PartitionAssigners.roundRobin],
+    });
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
+      this.windowClaim = { as: e.payload.memberId, held: [...mine] };
+      // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
+      this.o.log.info({ member_id: e.payload.memberId, partitions: [...mine].sort((a, b) => a - b), held: [...this.windows.keys()].filter((p) => mine.has(p)).sort((a, b) => a - b) }, `joined ${this.groups.window}`);
       this.assignedWindows = mine;
       for (const p of [...this.windows.keys()]) {
         if (mine.has(p)) continue;
@@ -742,7 +769,7 @@ export class ScaleOutMember {
               refusedInBatch = true;
             } else if (outcome === 'publish') {
               // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
-              const features = state.features(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+              const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
               await this.publishTick(p, state, features, next);
               await heartbeat();
             }
@@ -771,9 +798,10 @@ export class ScaleOutMember {
     const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
     // In slices: the reads this member serves wait for a slice, not for the whole partition.
     const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices() } : null;
+    const featuresBytes = await encodeDocumentInSlices(features);
     const txn = await producer.transaction();
     try {
-      await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: encodeSnapshotFile(features) }] });
+      await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: featuresBytes }] });
       if (checkpoint === null) await txn.commit();
       else {
         const [written] = await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
@@ -1063,10 +1091,10 @@ export class ScaleOutMember {
     });
     this.connectionsReader = connections;
     await connections.start();
-    const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, (m) => {
+    const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, async (m) => {
       if (m.value === null) return;
       try {
-        this.onFeatures(decodeSnapshotFile(m.value) as PartitionFeatures);
+        this.onFeatures((await decodeDocumentInSlices(m.value)) as PartitionFeatures);
       } catch (err) {
         this.o.log.error({ offset: m.offset, err: String(err) }, `skipping unreadable features on ${this.topics.features}`);
       }
@@ -1108,7 +1136,9 @@ export class ScaleOutMember {
 
   /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
   private runPending(): void {
-    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.o.service.runInProgress() !== null) return;
+    // Nor while a run is being published: if it cannot be, its number is given back (unpublished), which a
+    // run started meanwhile would already have passed.
+    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.publishesPending > 0 || this.o.service.runInProgress() !== null) return;
     const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
     if (complete.length === 0) return;
     // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
@@ -1147,11 +1177,14 @@ export class ScaleOutMember {
 
   /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
   private publishing: Promise<void> = Promise.resolve();
+  /** Runs completed and not yet published or given back: no next run starts meanwhile (runPending). */
+  private publishesPending = 0;
 
   private publishRun(): Promise<void> {
     const { parts, ...answered } = this.current;
     const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...answered };
     this.runAttributes = new Map(this.current.attributes);
+    this.publishesPending++;
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
@@ -1164,7 +1197,12 @@ export class ScaleOutMember {
         this.runSecurityGroups = record.securityGroups;
         await this.writeRun(record, parts);
       })
-      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
+      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'))
+      .finally(() => {
+        this.publishesPending--;
+        // The next tick or request (a run given back waits among them again).
+        if (this.leader) this.runPending();
+      });
     return this.publishing;
   }
 
@@ -1175,6 +1213,8 @@ export class ScaleOutMember {
       this.unpublished(record, parts, this.lastRunTick);
       return;
     }
+    // In slices, before the transaction: the leader serves reads too.
+    const value = await encodeDocumentInSlices(record);
     // Marked before the transaction: features of the same tick arriving meanwhile must not start it again.
     const { tick, request } = record;
     const tickBefore = this.lastRunTick;
@@ -1190,7 +1230,7 @@ export class ScaleOutMember {
       try {
         const txn = await producer.transaction();
         try {
-          await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value: encodeSnapshotFile(record) }] });
+          await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value }] });
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => undefined);
@@ -1211,17 +1251,21 @@ export class ScaleOutMember {
       }
     }
     this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
-    this.runPending();
   }
 
   /**
-   * A run that did not reach the runs topic: no other member has it. The service serves the newest published
-   * run again, as every member does (a successor's run with the same number replaces this one everywhere),
-   * and, while this member leads, the run's features wait to be run again (a request someone waits for is
-   * not lost). The run's number stays taken here (ClusterService never numbers back).
+   * A run that did not reach the runs topic: no other member has it. The service gives it back (its number,
+   * cluster ids and history record) and serves the newest published run again, as every member does, so
+   * the next run, this member's or a successor's, takes the same number and matches its clusters against
+   * the last published run: run ids have no gap. While this member leads, the run's features wait to be
+   * run again (a request someone waits for is not lost).
    */
   private unpublished(record: PublishedRun, parts: PartitionFeatures[], tickBefore: number): void {
-    if (this.lastPublished !== null) this.o.service.restoreState(this.lastPublished.state);
+    const published = this.lastPublished;
+    this.o.service.withdrawRunsAfter(published?.state ?? null);
+    this.runAttributes = new Map(published?.attributes ?? []);
+    this.runSecurityGroups = published?.securityGroups ?? null;
+    this.o.log.warn({ run_id: record.state.latest?.runId, serving: published?.state.latest?.runId ?? null }, 'the run was not published: its number is given back');
     if (record.request !== null) this.answered.delete(record.request);
     // Unless a run published since has answered a later tick.
     if (record.tick !== null && this.lastRunTick === record.tick) this.lastRunTick = Math.max(tickBefore, this.lastPublished?.tick ?? Number.NEGATIVE_INFINITY);

@@ -8,7 +8,8 @@ import type { Rejection } from '../contract/rejections.ts';
 import { decodeFleetState, encodeFleetState, encodeFleetStateInSlices } from '../fleet/fleet-codec.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import type { PlacementFacts } from '../placement/run-placement.ts';
-import { takeRunInput } from '../runs/run-input.ts';
+import { inSlices, runToEnd } from '../core/slices.ts';
+import { takeRunInputSteps } from '../runs/run-input.ts';
 import { PEERS_IN, PEERS_OUT } from '../windows/distinct-sets.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
 import { type ByVmRecord, orNegInf, vmKey } from './by-vm.ts';
@@ -75,21 +76,41 @@ export class PartitionState {
   }
 
   features(tick: number | null, request: string | null): PartitionFeatures {
+    return runToEnd(this.featuresSteps(tick, request, Number.POSITIVE_INFINITY));
+  }
+
+  /**
+   * The same features, yielding to the event loop between steps of at most FEATURES_VMS_PER_STEP VMs: a
+   * member computes them while it serves reads. The caller applies nothing to the partition until it resolves.
+   */
+  featuresInSlices(tick: number | null, request: string | null): Promise<PartitionFeatures> {
+    return inSlices(this.featuresSteps(tick, request, FEATURES_VMS_PER_STEP), FEATURES_SLICE_MS);
+  }
+
+  /** The features as steps of at most `vmsPerStep` VMs each (a step yields how many it covered). */
+  *featuresSteps(tick: number | null, request: string | null, vmsPerStep: number): Generator<number, PartitionFeatures, void> {
     const fleet = this.fleet;
-    const snap = takeRunInput(fleet);
+    const snap = yield* takeRunInputSteps(fleet, vmsPerStep);
     const { first, last } = fleet.windowRange();
     const peerCounts = new Int32Array(2 * snap.vmIds.length);
     const keys: number[] = [];
-    snap.vmIds.forEach((id, i) => {
-      const e = fleet.vms.get(id);
-      if (e === undefined) return;
+    let inStep = 0;
+    for (let i = 0; i < snap.vmIds.length; i++) {
+      if (inStep === vmsPerStep) {
+        yield inStep;
+        inStep = 0;
+      }
+      inStep++;
+      const e = fleet.vms.get(snap.vmIds[i]!);
+      if (e === undefined) continue;
       // takeRunInput purged each VM's sets at the window's first bucket: what is left is the window's.
       const before = keys.length;
       e.distinct.forEachNumber(PEERS_OUT, (k) => void (k >= VM_KEY_FLOOR && keys.push(k)));
       peerCounts[2 * i] = keys.length - before;
       e.distinct.forEachNumber(PEERS_IN, (k) => void (k >= VM_KEY_FLOOR && keys.push(k)));
       peerCounts[2 * i + 1] = keys.length - before - peerCounts[2 * i]!;
-    });
+    }
+    yield inStep;
     const lo: number[] = [];
     const hi: number[] = [];
     const bytes: number[] = [];
@@ -152,6 +173,12 @@ export class PartitionState {
     return new PartitionState(partition, window, decodeFleetState(fleetBytes, window));
   }
 }
+
+/** A step of the features: about a millisecond of work on this machine, idle (a VM's features and peers). */
+export const FEATURES_VMS_PER_STEP = 200;
+
+/** Longest the features hold the event loop at once (steps are run together up to it). */
+const FEATURES_SLICE_MS = 4;
 
 /** About a millisecond of encoding between two yields (about 3 KB per VM). */
 const CHECKPOINT_VMS_PER_SLICE = 300;

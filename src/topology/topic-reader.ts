@@ -28,7 +28,8 @@ export class TopicReader {
     private readonly kafka: Kafka,
     readonly topic: string,
     groupPrefix: string,
-    private readonly onMessage: (m: TableMessage) => void,
+    /** Awaited: a message decoded in slices is handled before the next, and before `caughtUp`. */
+    private readonly onMessage: (m: TableMessage) => unknown,
     /** Only these partitions count for `caughtUp` (all when absent). */
     private readonly partitions?: ReadonlySet<number>,
   ) {
@@ -64,7 +65,7 @@ export class TopicReader {
       eachBatch: async ({ batch, heartbeat }) => {
         for (const m of batch.messages) {
           if (this.stopped) return;
-          this.onMessage({ partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, value: m.value });
+          await this.onMessage({ partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, value: m.value });
         }
         const until = this.remaining.get(batch.partition);
         // lastOffset counts transaction markers too: at the high watermark once everything committed is read.

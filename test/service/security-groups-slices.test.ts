@@ -9,7 +9,8 @@ import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
 import { type Membership, recommendInSlices, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
-import { ClusterService, inSlices } from '../../src/service/cluster-service.ts';
+import { inSlices } from '../../src/core/slices.ts';
+import { ClusterService } from '../../src/service/cluster-service.ts';
 import { InlineClusterer } from '../../src/service/clusterer.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 

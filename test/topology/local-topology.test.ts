@@ -1,30 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { traceMessages } from '../../src/trace/trace-messages.ts';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
 import type { RunInput } from '../../src/runs/run-input.ts';
 import { vmKey } from '../../src/topology/by-vm.ts';
 import { LocalTopology } from '../../src/topology/local-topology.ts';
-import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { comparableRunInput } from '../helpers/members.ts';
 
 const config = toPipelineConfig(PipelineOptions.parse({}));
-
-/** The small fixture's messages as Kafka would carry them: topic and value text. */
-async function messages(path: string): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  for await (const chunk of readTraceChunks(path)) {
-    for (const line of chunk.lines) {
-      if (!line) continue;
-      try {
-        const { topic, value } = JSON.parse(line) as { topic?: unknown; value?: unknown };
-        if (typeof topic === 'string' && value !== undefined) out.push([topic, JSON.stringify(value)]);
-      } catch {
-        // Lines that are not JSON never reach Kafka as messages of a topic.
-      }
-    }
-  }
-  return out;
-}
 
 /** comparableRunInput, and two fields the member tests leave out: same-tenant bytes and hosts. */
 function comparable(s: RunInput) {
@@ -33,7 +16,7 @@ function comparable(s: RunInput) {
 
 describe('the topology in one process', () => {
   it.each([1, 3, 7])('with %i partitions gathers at every tick and at the end exactly the snapshot of one pipeline holding every VM', async (partitions) => {
-    const input = await messages('fixtures/small.jsonl.gz');
+    const input = await traceMessages('fixtures/small.jsonl.gz');
     const pipeline = new Pipeline(config);
     const expected: RunInput[] = [];
     const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));

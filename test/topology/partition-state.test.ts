@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
 import type { VmAttributes } from '../../src/contract/records.ts';
-import { PartitionState } from '../../src/topology/partition-state.ts';
+import { runToEnd } from '../../src/core/slices.ts';
+import { vmKey } from '../../src/topology/by-vm.ts';
+import { LocalTopology } from '../../src/topology/local-topology.ts';
+import { FEATURES_VMS_PER_STEP, PartitionState } from '../../src/topology/partition-state.ts';
+import { traceMessages } from '../../src/trace/trace-messages.ts';
 
 const window = { ...toPipelineConfig(PipelineOptions.parse({})).window, maxVms: 2 };
 const T = Date.UTC(2026, 10, 1);
@@ -22,4 +26,37 @@ describe('a window partition at its VM cap', () => {
     expect(state.refusedAtCap).toBe(1);
     expect([...state.fleet.vms.keys()].sort()).toEqual(['vm-a', 'vm-b']);
   });
+});
+
+/** The small fixture through a topology of `partitions` window partitions, as the members would hold it. */
+async function smallFixtureTopology(partitions: number): Promise<LocalTopology> {
+  const config = toPipelineConfig(PipelineOptions.parse({}));
+  const topology = new LocalTopology(config, partitions, () => {}, (key) => vmKey(key));
+  (await traceMessages('fixtures/small.jsonl.gz')).forEach(([topic, text], i) => {
+    topology.ingest(topic, text, `m${i}`);
+    if (i % 50 === 49) topology.endOfBatch();
+  });
+  topology.endOfBatch();
+  return topology;
+}
+
+describe("a window partition's features, computed while the member serves reads", () => {
+  it('come in steps of at most the given VMs each, twice over the VMs (features, then peers), and equal the features computed at once', async () => {
+    const a = (await smallFixtureTopology(1)).partitions[0]!;
+    // A copy through the checkpoint codec: computing features purges the windows it reads.
+    const b = PartitionState.restore(0, a.window, a.encodeFleet());
+    const whole = a.features(null, 'req-1');
+    expect(whole.vmIds.length).toBe(485);
+    const steps = b.featuresSteps(null, 'req-1', 40);
+    const sizes: number[] = [];
+    let r = steps.next();
+    for (; r.done !== true; r = steps.next()) sizes.push(r.value);
+    // 485 VMs in steps of 40: twelve full steps and one of 5, for the features and again for the peers.
+    const one = [...Array<number>(12).fill(40), 5];
+    expect(sizes).toEqual([...one, ...one]);
+    expect(r.value).toEqual(whole);
+    // What a member uses (featuresInSlices): far below the partitions' sizes at 10k VMs and more.
+    expect(FEATURES_VMS_PER_STEP).toBeLessThanOrEqual(200);
+    expect(runToEnd(new PartitionState(0, b.window).featuresSteps(null, null, 40)).vmIds).toEqual([]);
+  }, 60_000);
 });
