@@ -26,10 +26,39 @@ import { traceMessages } from '../src/trace/trace-messages.ts';
 
 const PARTITIONS = 6;
 
+/** The small fixture (the scale-out bench's), the API bench's fleet size (11,642 VMs) and about 2.5 times it. */
+export const READ_SLICES_TRACES: ReadonlyArray<{ name: string; path: string; args: string[] | null }> = [
+  { name: 'vms_485', path: 'fixtures/small.jsonl.gz', args: null },
+  {
+    name: 'vms_11642',
+    path: 'fixtures/generated/readp99-12k.jsonl.gz',
+    args: ['--name', 'readp99-12k', '--seed', '12', '--vms', '12000', '--tenants', '700', '--minutes', '12', '--records', '300000', '--out-dir', 'fixtures/generated', '--gzip-level', '1'],
+  },
+  {
+    name: 'vms_29104',
+    path: 'fixtures/generated/readp99-30k.jsonl.gz',
+    args: ['--name', 'readp99-30k', '--seed', '30', '--vms', '30000', '--tenants', '1500', '--minutes', '8', '--records', '800000', '--out-dir', 'fixtures/generated', '--gzip-level', '1'],
+  },
+];
+
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
-/** The longest stretch the loop is held by `work` (sync or sliced with setImmediate), and its wall time. */
+/**
+ * The longest stretch the loop is held by `work` (sync or sliced with setImmediate), and its wall time: the
+ * least of REPEATS tries, since on a loaded machine a try also counts the time the process had no core.
+ */
 async function held(work: () => unknown): Promise<{ longest_ms: number; wall_ms: number }> {
+  let best = { longest_ms: Number.POSITIVE_INFINITY, wall_ms: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < REPEATS; i++) {
+    const t = await heldOnce(work);
+    best = { longest_ms: Math.min(best.longest_ms, t.longest_ms), wall_ms: Math.min(best.wall_ms, t.wall_ms) };
+  }
+  return best;
+}
+
+const REPEATS = 3;
+
+async function heldOnce(work: () => unknown): Promise<{ longest_ms: number; wall_ms: number }> {
   // A timer of 1 ms beside the work: the largest gap between two of its ticks is the longest slice.
   let last = performance.now();
   let longest = 0;
@@ -72,8 +101,9 @@ export async function benchReadSlices(trace: string): Promise<Record<string, unk
     const encode = await held(() => {
       bytes = encodeSnapshotFile(f).byteLength;
     });
+    const encodeSliced = await held(() => encodeDocumentInSlices(f));
     features.push(f!);
-    featureSlices.push({ vms: f!.vmIds.length, compute, encode, bytes });
+    featureSlices.push({ vms: f!.vmIds.length, compute_in_slices: compute, encode_one_block: encode, encode_in_slices: encodeSliced, bytes });
   }
   let input = null as ReturnType<typeof gatherSnapshot> | null;
   const gather = await held(() => {

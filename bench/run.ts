@@ -18,6 +18,7 @@ import { benchKafka } from './kafka-bench.ts';
 import { benchMemory } from './memory.ts';
 import { benchPlacement } from './placement-bench.ts';
 import { benchQuality } from './quality.ts';
+import { READ_SLICES_TRACES, benchReadSlices } from './read-slices-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
 import { benchScaleOut } from './scale-out-members-bench.ts';
@@ -39,8 +40,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour, attribution, placement, security-groups and scale-out (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => name !== 'replay-hour' && name !== 'attribution' && name !== 'placement' && name !== 'security-groups' && name !== 'scale-out' && name !== 'scale-out-failover'))) {
+  // Every section but replay-hour, attribution, placement, security-groups, scale-out(-failover) and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-failover', 'read-slices'].includes(name)))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -84,6 +85,15 @@ async function main(): Promise<void> {
   if (only.includes('scale-out-failover')) {
     process.stderr.write('scale-out failover (a broker, 3 member processes, kill -9 of a member and of the leader)...\n');
     figures.scale_out_failover = await benchScaleOut({ failoverOnly: true });
+  }
+  if (wanted('read-slices')) {
+    const sizes: Record<string, unknown> = {};
+    for (const { name, path, args } of READ_SLICES_TRACES) {
+      if (args !== null && !existsSync(path)) execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', ...args], { stdio: 'inherit' });
+      process.stderr.write(`event-loop slices of a member's run and features work on ${path}...\n`);
+      sizes[name] = await benchReadSlices(path);
+    }
+    figures.read_slices = sizes;
   }
   if (wanted('memory')) figures.memory = await benchMemory();
   if (wanted('placement')) {

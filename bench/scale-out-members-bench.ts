@@ -253,7 +253,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       else for (const m of members) await m.stop('SIGKILL');
     }
     const common3 = { trace: TRACE, input_records: total, input_partitions: INPUT_PARTITIONS, by_vm_partitions: PARTITIONS, session_timeout_ms: SESSION_TIMEOUT_MS, throughput };
-    if (three === null) return { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
+    if (three === null) return failoverOnly ? common3 : { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
     const { members, appId } = three;
     const owned = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
     const vms = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')));

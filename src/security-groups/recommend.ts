@@ -148,8 +148,18 @@ function joinRareRangePorts(
   flowsOf: (e: number) => number,
   o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
 ): void {
+  // Most candidates cannot hold such a chain: too few ports at or above 1024, or too few flows in all.
+  // Told from counts before any list is built (this ran for every candidate with a rare port).
+  let high = 0;
+  let highFlows = 0;
+  for (const list of [kept, rare])
+    for (let k = 0; k < list.length; k++)
+      if (portOf(list[k]!) >= 1024) {
+        high++;
+        highFlows += flowsOf(list[k]!);
+      }
+  if (high < o.minRangePorts || highFlows < o.minFlows * o.minRangePorts) return;
   const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
-  if (all.length < o.minRangePorts) return;
   const joined = new Set<number>();
   let i = 0;
   while (i < all.length) {
@@ -289,7 +299,8 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const cols = yield* resolveServerEnds(split.columns, clustersOfEnds(membership, split.columns), o.maxRangeGap);
+  const turned = yield* breakTies(split.columns, split.turned, split.tied, clustersOfEnds(membership, split.columns), o.maxRangeGap);
+  const cols = yield* turnServerEnds(split.columns, turned);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -367,7 +378,7 @@ export function* recommendInSlices(
   // with their traffic and the VMs of the group it was seen at. A VM is listed again for an entry only
   // when another came between (most entries have one VM); the distinct ones are counted at the end.
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous);
+  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous, yield* ScanScratch.take(n, G));
   for (let i = 0; i < n; i += SLICE_ROWS) {
     scan.rows(i, Math.min(n, i + SLICE_ROWS));
     yield;
@@ -873,6 +884,16 @@ function sortedIndices(texts: readonly string[]): number[] {
     .map((t) => at.get(t)!);
 }
 
+/** Numbers zeroed between two steps when the scan's tables are cleared (8 MB of 32-bit ones). */
+const CLEAR_SLICE = 1 << 21;
+
+function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number, to: number): Generator<void, void, void> {
+  for (let at = from; at < to; at += CLEAR_SLICE) {
+    if (at > from) yield;
+    a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
+  }
+}
+
 /**
  * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
  * allocating them anew every run made the collector run over the whole heap in the step that did (the
@@ -896,20 +917,25 @@ class ScanScratch {
     this.rowCandidates = new Int32Array(2 * rows);
   }
 
-  /** Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too large. */
-  static take(rows: number, groups: number): ScanScratch {
+  /**
+   * Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too
+   * large. Cleared in steps of CLEAR_SLICE numbers: zeroing the few hundred megabytes at once was one of a
+   * run's longest steps.
+   */
+  static *take(rows: number, groups: number): Generator<void, ScanScratch, void> {
     // Sized for what replicated traces show (about one entry per three connections, nearly as many
     // candidates), so that few rehash.
     const expected = Math.max(groups, rows >> 2);
     const s = ScanScratch.idle;
     ScanScratch.idle = null;
-    if (s === null || !s.entries.clear(expected) || !s.candidates.clear(expected)) return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
+    if (s === null || !(yield* s.entries.clearInSlices(expected, CLEAR_SLICE)) || !(yield* s.candidates.clearInSlices(expected, CLEAR_SLICE)))
+      return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
     s.entryCandidate.length = 0;
     s.pairEntry.length = 0;
     s.pairVm.length = 0;
-    s.entryTraffic.values.fill(0);
+    yield* fillInSlices(s.entryTraffic.values, 0, 0, s.entryTraffic.values.length);
     if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
-    else s.rowCandidates.fill(0, 0, 2 * rows);
+    else yield* fillInSlices(s.rowCandidates, 0, 0, 2 * rows);
     return s;
   }
 
@@ -929,7 +955,6 @@ class ScanScratch {
 class EntryScan {
   anomalous = 0;
   noGroup = 0;
-  readonly scratch: ScanScratch;
   readonly candidates: IntTupleTable;
   readonly entries: IntTupleTable;
   readonly entryCandidate: IntColumn;
@@ -946,8 +971,9 @@ class EntryScan {
     private readonly endGroup: Int32Array,
     private readonly endTenant: Int32Array,
     private readonly endAnomalous: Uint8Array,
+    /** From ScanScratch.take. */
+    readonly scratch: ScanScratch,
   ) {
-    this.scratch = ScanScratch.take(cols.count, groupCount);
     ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
     this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
   }
@@ -1030,66 +1056,12 @@ function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32A
 }
 
 /**
- * The connections with the server end decided where the records could not tell it: the end whose port
- * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
- * ephemeral ports; a client's port meets one server port). On a tie (a collective's listener has one peer,
- * as its client's port does), the end whose port has more close ports (closePortsInCluster) in its cluster:
- * a cluster's listeners of one service sit in one range, while its clients' ephemeral ports are drawn over
- * the whole ephemeral range; then the lower port. The log's columns are not written: those
- * of the ends, addresses and ports are copied when a connection turns round.
+ * The connections with the server end decided where the records could not tell it: the rows the split
+ * turns round (decided by the log's degrees, ConnectionSplit.turned) get their ends, addresses and ports
+ * swapped. The log's columns are not written: those of the ends, addresses and ports are copied when a
+ * connection turns round.
  */
-function* resolveServerEnds(cols: ConnectionColumns, endCluster: Int32Array, maxRangeGap: number): Generator<void, ConnectionColumns, void> {
-  const n = cols.count;
-  const { client, server, port, otherPort: altPort } = cols;
-  const undecided = new IntColumn();
-  for (let i = 0; i < n; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (altPort[i]! >= 0) undecided.push(i);
-  }
-  const u = undecided.length;
-  if (u === 0) return cols;
-  // (end, port) pairs as ids, and the distinct peers of each: integer tables, not a Set per pair.
-  const endPorts = new IntTupleTable(u);
-  const peered = new IntTupleTable(2 * u);
-  const degree = new IntColumn(u);
-  const serverId = new Int32Array(u);
-  const clientId = new Int32Array(u);
-  const idOf = (end: number, p: number): number => {
-    const known = endPorts.size;
-    const id = endPorts.idOf(end, p, 0, 0);
-    if (id === known) degree.push(0);
-    return id;
-  };
-  const link = (a: number, b: number): void => {
-    const known = peered.size;
-    if (peered.idOf(a, b, 0, 0) === known) degree.values[a]!++;
-  };
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const s = idOf(server[i]!, port[i]!);
-    const c = idOf(client[i]!, altPort[i]!);
-    serverId[k] = s;
-    clientId[k] = c;
-    link(s, c);
-    link(c, s);
-  }
-  yield;
-  const neighbours = yield* closePortsInCluster(endPorts, endCluster, maxRangeGap);
-  const turned: number[] = [];
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const s = serverId[k]!;
-    const c = clientId[k]!;
-    const degServer = degree.values[s]!;
-    const degClient = degree.values[c]!;
-    if (degClient > degServer) turned.push(i);
-    else if (degClient === degServer) {
-      const d = neighbours[c]! - neighbours[s]!;
-      if (d > 0 || (d === 0 && altPort[i]! < port[i]!)) turned.push(i);
-    }
-  }
+function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator<void, ConnectionColumns, void> {
   if (turned.length === 0) return cols;
   const copied = { ...cols };
   for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {
@@ -1110,38 +1082,52 @@ function* resolveServerEnds(cols: ConnectionColumns, endCluster: Int32Array, max
 }
 
 /**
- * Per (end, port) id of `endPorts`: how many (end, port) ids of the same cluster (itself left out) have a
- * port in its block of `gap` ports or the two beside it (0 for an end in no cluster). Blocks rather than a
- * sliding window: counted in one pass over integer tables, without sorting.
+ * The rows to turn round: those the log's degrees decided (`turned`), and of the `tied` ones (a collective's
+ * listener has one peer, as its client's connection port has) those whose client end's port has more
+ * ports of undecided connections of its cluster close by (in its block of `gap` ports or the two beside it)
+ * than the server end's: a cluster's listeners of one service sit in one range, while its clients' ports
+ * are drawn over the whole ephemeral range. Then the lower port. Ports are counted per connection end, in
+ * one pass over a table of (cluster, block) counts, not per distinct (end, port).
  */
-function* closePortsInCluster(endPorts: IntTupleTable, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
-  const m = endPorts.size;
-  const keys = endPorts.keys;
+function* breakTies(cols: ConnectionColumns, turned: Int32Array, tied: Int32Array, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
+  if (tied.length === 0) return turned;
+  const { client, server, port, otherPort } = cols;
   const blocks = new IntTupleTable(1024);
   const inBlock = new IntColumn(1024);
-  const blockOf = new Int32Array(m).fill(-1);
-  for (let id = 0; id < m; id++) {
-    if ((id & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    const cluster = endCluster[keys[4 * id]!]!;
-    if (cluster < 0) continue;
+  const count = (end: number, p: number): void => {
+    const cluster = endCluster[end]!;
+    if (cluster < 0) return;
     const known = blocks.size;
-    const b = blocks.idOf(cluster, Math.floor(keys[4 * id + 1]! / gap), 0, 0);
+    const b = blocks.idOf(cluster, Math.floor(p / gap), 0, 0);
     if (b === known) inBlock.push(0);
     inBlock.values[b]!++;
-    blockOf[id] = b;
+  };
+  for (let i = 0; i < cols.count; i++) {
+    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if (otherPort[i]! < 0) continue;
+    count(server[i]!, port[i]!);
+    count(client[i]!, otherPort[i]!);
   }
-  const close = new Int32Array(m);
-  for (let id = 0; id < m; id++) {
-    if ((id & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    const b = blockOf[id]!;
-    if (b < 0) continue;
-    const cluster = blocks.keys[4 * b]!;
-    const block = blocks.keys[4 * b + 1]!;
-    const below = blocks.find(cluster, block - 1, 0, 0);
-    const above = blocks.find(cluster, block + 1, 0, 0);
-    close[id] = inBlock.values[b]! - 1 + (below >= 0 ? inBlock.values[below]! : 0) + (above >= 0 ? inBlock.values[above]! : 0);
+  const close = (end: number, p: number): number => {
+    const cluster = endCluster[end]!;
+    if (cluster < 0) return 0;
+    const block = Math.floor(p / gap);
+    let n = 0;
+    for (let b = block - 1; b <= block + 1; b++) {
+      const id = blocks.find(cluster, b, 0, 0);
+      if (id >= 0) n += inBlock.values[id]!;
+    }
+    return n;
+  };
+  const out = new IntColumn(turned.length + tied.length);
+  for (let k = 0; k < turned.length; k++) out.push(turned[k]!);
+  for (let k = 0; k < tied.length; k++) {
+    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const i = tied[k]!;
+    const d = close(client[i]!, otherPort[i]!) - close(server[i]!, port[i]!);
+    if (d > 0 || (d === 0 && otherPort[i]! < port[i]!)) out.push(i);
   }
-  return close;
+  return out.values.subarray(0, out.length);
 }
 
 /** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */

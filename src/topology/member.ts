@@ -203,7 +203,7 @@ export class ScaleOutMember {
   private leaderMemberId: string | null = null;
   private leadershipChange: Promise<void> = Promise.resolve();
   private leaderships = 0;
-  /** The newest run read from the runs topic (any member's): what a run that could not be published gives way to. */
+  /** The newest run published (this member's as it committed, any other's as read from the runs topic): what a run that could not be published gives way to. */
   private lastPublished: PublishedRun | null = null;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
@@ -1250,7 +1250,15 @@ export class ScaleOutMember {
         await new Promise((r) => setTimeout(r, 500 * attempt));
       }
     }
+    // At once, not when the runs reader reads it back (it may lag, decoding in slices): a run given back
+    // next goes back to this one, and taking an older one's number would name two runs alike.
+    this.published(record);
     this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
+  }
+
+  /** The newest published run, whoever wrote it: what a run that cannot be published gives way to. */
+  private published(run: PublishedRun): void {
+    if (this.lastPublished === null || run.state.runCount >= this.lastPublished.state.runCount) this.lastPublished = run;
   }
 
   /**
@@ -1292,7 +1300,7 @@ export class ScaleOutMember {
     if (run.tick !== null) this.lastRunTick = Math.max(this.lastRunTick, run.tick);
     if (run.request !== null) this.answered.add(run.request);
     // This member's own run is in its service already; any other member's (a successor's) replaces its own.
-    this.lastPublished = run;
+    this.published(run);
     if (run.member === this.memberId) return;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);
