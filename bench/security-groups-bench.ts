@@ -359,10 +359,20 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const ports = arg('ports', defaultSecurityGroupsBench.ports) as PortPlan;
   const figures = await benchSecurityGroups({ seeds, vms, scales, ports });
   if (scales.length === 0) {
-    try {
-      figures.cost = (JSON.parse(readFileSync('bench/results/security-groups.json', 'utf8')) as { cost: unknown }).cost;
-    } catch {
-      // No previous figures: the cost stays empty.
+    // The newest cost figures: latest.json's section (`npm run bench -- security-groups` writes only there), else this file's.
+    for (const [file, read] of [
+      ['bench/results/latest.json', (x: unknown) => (x as { security_groups?: { cost?: unknown } }).security_groups?.cost],
+      ['bench/results/security-groups.json', (x: unknown) => (x as { cost?: unknown }).cost],
+    ] as const) {
+      try {
+        const cost = read(JSON.parse(readFileSync(file, 'utf8')));
+        if (cost !== undefined) {
+          figures.cost = cost;
+          break;
+        }
+      } catch {
+        // No previous figures there.
+      }
     }
   }
   const result = { started: new Date().toISOString(), command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports}`, ...figures };

@@ -10,7 +10,7 @@ import type { ConnectionColumns } from './connection-log.ts';
 import type { IntTupleTable } from './int-table.ts';
 
 /** What placing needs of the learner: the columns, each end's group and tenant, and the scan's entries. */
-export interface PlacementInput {
+export interface NewVmsInput {
   cols: ConnectionColumns;
   groupCount: number;
   /** Per end: group index (-1: none), tenant index (-1: none), 1 when ranked anomalous. */
@@ -35,7 +35,7 @@ export interface PlacementInput {
  * service) stays where the run put it. A peer placed in an earlier pass counts as known in the next, so
  * that two new VMs of one app talking to each other follow the ones that talk to the known VMs.
  */
-export function* placeNewVms(p: PlacementInput, sliceRows: number, maxPasses = 3): Generator<void, Array<[end: number, group: number]>, void> {
+export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): Generator<void, Array<[end: number, group: number]>, void> {
   const { cols, endGroup, endTenant, endAnomalous, groupTenant, groupRank, entries, groupCount: G } = p;
   const n = cols.count;
   const { client, server, clientIp, serverIp, protocol, port, earlierFlows, latestFlows, ipV6 } = cols;
