@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     figures.placement = benchPlacement();
   }
   if (wanted('security-groups')) {
-    process.stderr.write('security groups: the goal over five generated traces, the cost at 10k and 100k VMs against a run...\n');
+    process.stderr.write('security groups: the goal over 20 generated traces (seeds 101-120), the cost at 10k and 100k VMs against a run...\n');
     figures.security_groups = await benchSecurityGroups();
   }
   // Three minutes of replays: only when asked for by name.
