@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- replay attribution replay-hour kafka api scale memory placement security-groups scale-out]: runs the benchmarks (all, or those named) and writes their figures
+ * npm run bench [-- replay attribution replay-hour kafka api scale memory placement security-groups scale-out scale-out-failover]: runs the benchmarks (all, or those named) and writes their figures
  * (`npm run bench -- quality` adds clustering quality over 15 generated hard traces, bench/quality.ts: only when named)
  * to bench/results/latest.json (and prints them). Traces are generated on demand into fixtures/generated/
  * (git-ignored); the Kafka benchmark starts its own broker from the Maven jars.
@@ -40,8 +40,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Every section but replay-hour, attribution, placement, security-groups, scale-out and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'read-slices', 'scale-out-reads'].includes(name)))) {
+  // Every section but replay-hour, attribution, placement, security-groups, scale-out(-failover) and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -80,6 +80,11 @@ async function main(): Promise<void> {
   if (wanted('scale-out')) {
     process.stderr.write('scale-out benchmark (starts a broker and 1, 2 and 3 member processes)...\n');
     figures.scale_out = await benchScaleOut();
+  }
+  // A minute of the above: only when asked for by name.
+  if (only.includes('scale-out-failover')) {
+    process.stderr.write('scale-out failover (a broker, 3 member processes, kill -9 of a member and of the leader)...\n');
+    figures.scale_out_failover = await benchScaleOut({ failoverOnly: true });
   }
   // Minutes of ingest before the reads: only when asked for by name.
   if (only.includes('scale-out-reads')) {

@@ -25,6 +25,8 @@ import { measureScaleOutInProcess } from './scale-out-bench.ts';
 const TRACE = 'fixtures/small.jsonl.gz';
 const PARTITIONS = 6;
 const INPUT_PARTITIONS = 3;
+/** The members' session timeout: configuration (operators keep Kafka's 45 s or 30 s), reported beside the failover times. */
+const SESSION_TIMEOUT_MS = 10_000;
 /** The single process's kafka_ingest figure (bench/kafka-bench.ts): 200k single-record messages on one partition. */
 const INGEST_RECORDS = 200_000;
 
@@ -113,6 +115,8 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, w
   }
 }
 
+const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
 /**
  * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
  * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
@@ -148,8 +152,6 @@ async function freshInputs(brokers: string, common: Record<string, string>, name
   };
   return { topics, env, produce };
 }
-
-const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /** Reads on a member that is not the leader while the leader computes and publishes a requested run. */
 async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number> }> {
@@ -195,11 +197,17 @@ async function leaderOf(alive: ServiceProcess[]): Promise<ServiceProcess | undef
   return undefined;
 }
 
-export async function benchScaleOut(): Promise<Record<string, unknown>> {
+/**
+ * `failoverOnly` (`npm run bench -- scale-out-failover`): the 3-member application with the trace, and its
+ * kill -9 and leader failover with their parts (measureFailover), nothing else: a minute, not ten.
+ */
+export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): Promise<Record<string, unknown>> {
+  const failoverOnly = options.failoverOnly === true;
   const inProcess = await measureScaleOutInProcess(TRACE, PARTITIONS);
   const [port, controllerPort] = await getFreePorts(2);
   const dataDir = `.cache/kafka/bench-data-${port}`;
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
+  const brokerLog = `.cache/kafka/bench-logs-${port}/server.log`;
   const running: ServiceProcess[] = [];
   try {
     const total = inProcess.input_records;
@@ -207,12 +215,14 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       KAFKA_BROKERS: broker.brokers,
       RECLUSTER_WALLCLOCK_SECONDS: '0',
       SCALE_OUT_PARTITIONS: String(PARTITIONS),
-      SCALE_OUT_SESSION_TIMEOUT_MS: '10000',
+      SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      // The join and "holding" lines time the failover's parts (measureFailover).
+      LOG_LEVEL: 'info',
     };
     const throughput: Record<string, unknown> = {};
     let flowMessages = 0;
     let flowTopic = '';
-    {
+    if (!failoverOnly) {
       // Today's single process (no SCALE_OUT_APP_ID), measured the same way: what one member is held against.
       // Done when it has counted every record (it applies each as it counts it).
       const { env, produce, topics } = await freshInputs(broker.brokers, common, 'single');
@@ -237,7 +247,7 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       await single.stop('SIGKILL');
     }
     let three: { members: ServiceProcess[]; appId: string } | null = null;
-    for (const n of [1, 2, 3]) {
+    for (const n of failoverOnly ? [3] : [1, 2, 3]) {
       const appId = uniqueTopic(`bench${n}`);
       const { env, produce, topics } = await freshInputs(broker.brokers, common, `m${n}`);
       const started = performance.now();
@@ -287,8 +297,8 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
     }
-    const common3 = { trace: TRACE, input_records: total, input_partitions: INPUT_PARTITIONS, by_vm_partitions: PARTITIONS, session_timeout_ms: 10_000, throughput };
-    if (three === null) return { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
+    const common3 = { trace: TRACE, input_records: total, input_partitions: INPUT_PARTITIONS, by_vm_partitions: PARTITIONS, session_timeout_ms: SESSION_TIMEOUT_MS, throughput };
+    if (three === null) return failoverOnly ? common3 : { ...common3, ingest_single_record_messages: await benchMemberIngest(broker.brokers, common) };
     const { members, appId } = three;
     const owned = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')));
     const vms = await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')));
@@ -302,21 +312,11 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       changelog_segment_bytes_on_broker: changelogDirs.reduce((s, d) => s + segmentBytes(join(logDirs, d)), 0),
     };
 
-
     const { leader, reader, reads } = await readsDuringRun(members);
 
-    // kill -9 of a member that does not lead: until the survivors own every partition again.
-    const victim = reader;
-    let t0 = performance.now();
-    await victim.stop('SIGKILL');
-    let alive = members.filter((m) => m !== victim);
-    await waitFor(async () => ((await Promise.all(alive.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')))).reduce((a, b) => a + b, 0) === PARTITIONS ? true : undefined), 120_000, 'partitions served again');
-    const partitionsServedAgainS = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    await leader.stop('SIGKILL');
-    alive = alive.filter((m) => m !== leader);
-    await waitFor(() => leaderOf(alive), 120_000, 'a new leader');
-    const leaderFailoverS = (performance.now() - t0) / 1000;
+    const failover = await measureFailover(members, leader, reader, appId, brokerLog);
+    if (failoverOnly) return { trace: TRACE, by_vm_partitions: PARTITIONS, throughput, ...failover };
+    const alive = members.filter((m) => m !== reader && m !== leader);
 
     for (const m of alive) await m.stop('SIGKILL');
     // The trace packs many flow records into one message: the tool counts messages, the members records.
@@ -329,13 +329,14 @@ export async function benchScaleOut(): Promise<Record<string, unknown>> {
       input_records: total,
       input_partitions: INPUT_PARTITIONS,
       by_vm_partitions: PARTITIONS,
-      session_timeout_ms: 10_000,
+      session_timeout_ms: SESSION_TIMEOUT_MS,
       throughput,
       repartition: { by_vm_records_per_input_record: inProcess.by_vm_records_per_input_record, by_vm_bytes_per_input_record: inProcess.by_vm_bytes_per_input_record, input_bytes_per_record: inProcess.input_bytes_per_record },
       balance_3_members: { partitions_owned: owned, vms_owned: vms },
       state_3_members: state,
-      kill9_to_partitions_served_again_s: round(partitionsServedAgainS, 2),
-      leader_failover_s: round(leaderFailoverS, 2),
+      kill9_to_partitions_served_again_s: failover.kill9_to_partitions_served_again_s,
+      leader_failover_s: failover.leader_failover_s,
+      failover_breakdown: failover.breakdown,
       get_vm_during_run: reads,
       kafka_tool_flows_messages: flowMessages,
       kafka_tool_flows_messages_per_s: Math.round(perf.recordsPerSec),
@@ -420,6 +421,87 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   };
 }
 
+/** A line of a member's log (pino's JSON): its time and message. */
+function memberLines(m: ServiceProcess): Array<{ time: number; msg: string }> {
+  const out: Array<{ time: number; msg: string }> = [];
+  for (const line of m.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const { time, msg } = JSON.parse(line) as { time?: unknown; msg?: unknown };
+      if (typeof time === 'number' && typeof msg === 'string') out.push({ time, msg });
+    } catch {
+      // Not a log line (kafkajs' own, cut off): no time to read.
+    }
+  }
+  return out;
+}
+
+/**
+ * When the broker's group coordinator did something to a group after `since` (epoch ms): `what` is a
+ * regular expression over its line. The coordinator's lines say when a session expired (the rebalance
+ * starts) and when every survivor had rejoined (the group stabilised): what no member can see.
+ */
+function coordinatorAt(brokerLog: string, group: string, what: RegExp, since: number): number | null {
+  for (const line of readFileSync(brokerLog, 'utf8').split('\n')) {
+    const m = /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\]/.exec(line);
+    if (m === null || !line.includes(`group ${group} `) || !what.test(line)) continue;
+    // The broker logs in the machine's zone: UTC here, as `date` says.
+    const at = Date.parse(`${m[1]}T${m[2]}.${m[3]}Z`);
+    if (at >= since) return at;
+  }
+  return null;
+}
+
+/**
+ * kill -9 of a member that does not lead (until the survivors own every partition again), then of the
+ * leader (until another member leads), each cut into its parts: the session timeout (kill to the
+ * coordinator's rebalance, configuration), the survivors' rejoin (to the group stabilised: how soon they
+ * learn of the rebalance, ours), the restore (to the last "holding" line: fence, changelog read, ours) or
+ * taking up the leadership, and this bench's poll of the metric.
+ */
+export async function measureFailover(members: ServiceProcess[], leader: ServiceProcess, victim: ServiceProcess, appId: string, brokerLog: string) {
+  const groups = { window: `${appId}-window`, leader: `${appId}-leader` };
+  const expired = /Preparing to rebalance .*(expiration|removing member)/;
+  const stabilised = /Stabilized group/;
+  const since = (t0: number, t: number | null): number | null => (t === null ? null : round((t - t0) / 1000, 2));
+  let alive = members.filter((m) => m !== victim);
+  let t0 = Date.now();
+  let c0 = performance.now();
+  await victim.stop('SIGKILL');
+  await waitFor(async () => ((await Promise.all(alive.map((m) => metric(m.url, 'alcor_scale_out_partitions_owned')))).reduce((a, b) => a + b, 0) === PARTITIONS ? true : undefined), 120_000, 'partitions served again');
+  const partitionsServedAgainS = (performance.now() - c0) / 1000;
+  const holding = alive.flatMap((m) => memberLines(m).filter((l) => l.time >= t0 && l.msg.startsWith('holding ')).map((l) => l.time));
+  const member = {
+    session_expired_s: since(t0, coordinatorAt(brokerLog, groups.window, expired, t0)),
+    window_group_stabilised_s: since(t0, coordinatorAt(brokerLog, groups.window, stabilised, t0)),
+    last_partition_restored_s: holding.length === 0 ? null : since(t0, Math.max(...holding)),
+    seen_by_the_bench_s: round(partitionsServedAgainS, 2),
+  };
+
+  t0 = Date.now();
+  c0 = performance.now();
+  await leader.stop('SIGKILL');
+  alive = alive.filter((m) => m !== leader);
+  const leaderOf = async (): Promise<ServiceProcess | undefined> => {
+    for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
+    return undefined;
+  };
+  const successor = await waitFor(leaderOf, 120_000, 'a new leader');
+  const leaderFailoverS = (performance.now() - c0) / 1000;
+  const leads = memberLines(successor).find((l) => l.time >= t0 && l.msg.startsWith('this member is the leader'));
+  const leaderParts = {
+    session_expired_s: since(t0, coordinatorAt(brokerLog, groups.leader, expired, t0)),
+    leader_group_stabilised_s: since(t0, coordinatorAt(brokerLog, groups.leader, stabilised, t0)),
+    leadership_taken_up_s: since(t0, leads?.time ?? null),
+    seen_by_the_bench_s: round(leaderFailoverS, 2),
+  };
+  return {
+    kill9_to_partitions_served_again_s: round(partitionsServedAgainS, 2),
+    leader_failover_s: round(leaderFailoverS, 2),
+    breakdown: { session_timeout_ms: SESSION_TIMEOUT_MS, member, leader: leaderParts, load_average_1min: loadAverage() },
+  };
+}
+
 /**
  * Reads during a run on a larger fleet (`npm run bench -- scale-out-reads`): three members on a broker
  * started here, `trace` produced and every record applied, then readsDuringRun as in benchScaleOut.
@@ -430,7 +512,7 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
   const members: ServiceProcess[] = [];
   try {
-    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: '10000' };
+    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) };
     const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
     const appId = uniqueTopic('reads');
     members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })))));

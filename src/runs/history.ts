@@ -74,6 +74,11 @@ export class RunHistory {
     if (this.records.length > this.capacity) this.records.splice(0, this.records.length - this.capacity);
   }
 
+  /** Drops the records of runs numbered above `last` (runs given back: never published, scale-out). */
+  dropAfter(last: number): void {
+    for (let i = this.records.length - 1; i >= 0; i--) if ((runNumber(this.records[i]!.runId) ?? 0) > last) this.records.splice(i, 1);
+  }
+
   /** Oldest first. */
   list(): readonly RunRecord[] {
     return this.records;

@@ -8,8 +8,9 @@
  * stateful; a reply rides on its request), and the client's ephemeral port is dropped, so a client that
  * opens a new connection every minute is still one entry. A record whose ports cannot tell the service end
  * (two ports above the well-known range on the same side of the ephemeral boundary, as in cluster
- * interconnects) is kept with both ports and its ends in a fixed order; the learner decides which end
- * serves (resolve in recommend.ts).
+ * interconnects) is kept with both ports and its ends in a fixed order; which end serves is decided per
+ * run by how many distinct peers each end's port meets (ListeningDegrees, kept up to date as rows arrive),
+ * and a run's split says which rows turn round (ConnectionSplit.turned).
  *
  * Time is kept in epochs of a quarter window, like the pair table: a ring of EPOCHS_PER_WINDOW + 1 epoch
  * slots holds the latest window, and an epoch that leaves the ring is added to `earlier`. The check window
@@ -25,6 +26,7 @@
 import { ICMP, ICMPV6 } from '../contract/protocols.ts';
 import type { FlowRecord } from '../contract/records.ts';
 import { LOCAL_SERVICE, NO_SERVICE, REMOTE_SERVICE, serviceEnd } from '../traffic/ports.ts';
+import { IntColumn, IntTupleTable } from './int-table.ts';
 
 export const EPOCHS_PER_WINDOW = 4;
 const RING = EPOCHS_PER_WINDOW + 1;
@@ -126,6 +128,9 @@ export class ConnectionLog {
   private cProtocol = new Int32Array(INITIAL_ROWS);
   private cPort = new Int32Array(INITIAL_ROWS);
   private cOther = new Int32Array(INITIAL_ROWS);
+  /** Per undecided row: the ListeningDegrees ids of its server's and client's (end, port); -1 for a decided row. */
+  private cServerPort = new Int32Array(INITIAL_ROWS);
+  private cClientPort = new Int32Array(INITIAL_ROWS);
   private cNewest = new Float64Array(INITIAL_ROWS);
   private cEarlierFlows = new Float64Array(INITIAL_ROWS);
   private cEarlierBytes = new Float64Array(INITIAL_ROWS);
@@ -146,6 +151,12 @@ export class ConnectionLog {
    * before its end (an error in a step) must not leave the log filling in a split no one reads.
    */
   private pins: WeakRef<ConnectionSplit>[] = [];
+  private degrees = new ListeningDegrees();
+  /**
+   * Undecided rows added while a split is being taken, linked once no split is: a run's degrees are those
+   * of the rows it sees, as resolving them all at its start gave.
+   */
+  private deferredLinks = new IntColumn(16);
 
   constructor(
     readonly windowMs: number,
@@ -294,9 +305,32 @@ export class ConnectionLog {
     this.cEarlierFlows[r] = 0;
     this.cEarlierBytes[r] = 0;
     this.ring.fill(0, r * 2 * RING, (r + 1) * 2 * RING);
+    this.cServerPort[r] = -1;
+    this.cClientPort[r] = -1;
+    if (otherPort >= 0) {
+      if (this.pins.length !== 0 && this.splitsTaken()) this.deferredLinks.push(r);
+      else this.link(r);
+    }
     if (2 * this.rows > this.table.length) this.rehash(2 * this.table.length);
     else this.place(r);
     return r;
+  }
+
+  /** Files undecided row `r`'s two (end, port) pairs and their link in the degrees. */
+  private link(r: number): void {
+    const d = this.degrees;
+    d.link(this.cServer[r]!, this.cPort[r]!, this.cClient[r]!, this.cOther[r]!);
+    this.cServerPort[r] = d.serverId;
+    this.cClientPort[r] = d.clientId;
+  }
+
+  /** Whether a split is still being taken; when none is, the rows deferred meanwhile are linked. */
+  private splitsTaken(): boolean {
+    if (this.pins.length !== 0) this.pins = this.pins.filter((p) => p.deref() !== undefined);
+    if (this.pins.length !== 0) return true;
+    for (let k = 0; k < this.deferredLinks.length; k++) this.link(this.deferredLinks.values[k]!);
+    this.deferredLinks.length = 0;
+    return false;
   }
 
   private place(r: number): void {
@@ -325,6 +359,8 @@ export class ConnectionLog {
     this.cProtocol = grow(this.cProtocol, rows);
     this.cPort = grow(this.cPort, rows);
     this.cOther = grow(this.cOther, rows);
+    this.cServerPort = grow(this.cServerPort, rows);
+    this.cClientPort = grow(this.cClientPort, rows);
     this.cNewest = grow(this.cNewest, rows);
     this.cEarlierFlows = grow(this.cEarlierFlows, rows);
     this.cEarlierBytes = grow(this.cEarlierBytes, rows);
@@ -372,6 +408,10 @@ export class ConnectionLog {
     let slots = 2 * INITIAL_ROWS;
     while (slots < 2 * kept) slots *= 2;
     this.rehash(slots);
+    // The ends were renumbered and links forgotten: the degrees are counted again over the survivors.
+    this.degrees = new ListeningDegrees();
+    this.deferredLinks.length = 0;
+    for (let r = 0; r < this.rows; r++) if (this.cOther[r]! >= 0) this.link(r);
   }
 
   private columnsRef(): RowColumns {
@@ -383,6 +423,8 @@ export class ConnectionLog {
       protocol: this.cProtocol,
       port: this.cPort,
       other: this.cOther,
+      serverPort: this.cServerPort,
+      clientPort: this.cClientPort,
       newest: this.cNewest,
       earlierFlows: this.cEarlierFlows,
       earlierBytes: this.cEarlierBytes,
@@ -398,6 +440,8 @@ export class ConnectionLog {
     this.cProtocol = new Int32Array(rows);
     this.cPort = new Int32Array(rows);
     this.cOther = new Int32Array(rows);
+    this.cServerPort = new Int32Array(rows);
+    this.cClientPort = new Int32Array(rows);
     this.cNewest = new Float64Array(rows);
     this.cEarlierFlows = new Float64Array(rows);
     this.cEarlierBytes = new Float64Array(rows);
@@ -484,6 +528,9 @@ export class ConnectionLog {
    * a later record changes it. Records of new connections come after `count` and are not seen.
    */
   split(watermark: number): ConnectionSplit {
+    // A split still being taken is finished first: this one's degrees must count the rows deferred since.
+    for (const pin of this.pins) pin.deref()?.fillAll();
+    this.splitsTaken();
     const n = this.rows;
     const last = this.epochOf(watermark);
     const columns: ConnectionColumns = {
@@ -506,11 +553,12 @@ export class ConnectionLog {
       ipV6: this.ipV6,
       vmEnds: this.vmEnds,
     };
-    const pin = new ConnectionSplit(columns, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), (done) => {
+    const pin = new ConnectionSplit(columns, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), this.degrees.degree, (done) => {
       this.pins = this.pins.filter((p) => {
         const held = p.deref();
         return held !== undefined && held !== done;
       });
+      this.splitsTaken();
     });
     if (n > 0) this.pins.push(new WeakRef(pin));
     else pin.fillAll();
@@ -625,6 +673,8 @@ interface RowColumns {
   protocol: Int32Array;
   port: Int32Array;
   other: Int32Array;
+  serverPort: Int32Array;
+  clientPort: Int32Array;
   newest: Float64Array;
   earlierFlows: Float64Array;
   earlierBytes: Float64Array;
@@ -640,15 +690,28 @@ export class ConnectionSplit {
   /** Rows below this are filled; rows above it may be, out of turn (filled). */
   private next = 0;
   private readonly filled: Uint8Array;
+  private readonly turnedRows = new IntColumn(16);
 
   constructor(
     readonly columns: ConnectionColumns,
     private readonly first: number,
     private readonly last: number,
     private readonly rows: RowColumns,
+    /** The log's degrees of (end, port) pairs, as they stay while the split is taken (new links wait). */
+    private readonly degrees: IntColumn,
     private readonly release: (split: ConnectionSplit) => void,
   ) {
     this.filled = new Uint8Array(columns.count);
+  }
+
+  /**
+   * The rows (once done) whose server end is the other one: of those the records could not tell, the end
+   * whose port meets more distinct (peer, peer port) pairs is the listening one (a service port meets every
+   * client's ephemeral ports; a client's port meets one server port); on a tie, the lower port. In no
+   * particular order.
+   */
+  get turned(): Int32Array {
+    return this.turnedRows.values.subarray(0, this.turnedRows.length);
   }
 
   get done(): boolean {
@@ -702,6 +765,48 @@ export class ConnectionSplit {
     c.earlierBytes[r] = earlierBytes;
     c.latestFlows[r] = latestFlows;
     c.latestBytes[r] = latestBytes;
+    const other = this.rows.other[r]!;
+    if (other >= 0) {
+      const degree = this.degrees.values;
+      const atServer = degree[this.rows.serverPort[r]!]!;
+      const atClient = degree[this.rows.clientPort[r]!]!;
+      if (atClient > atServer || (atClient === atServer && other < this.rows.port[r]!)) this.turnedRows.push(r);
+    }
+  }
+}
+
+/**
+ * The (end, port) pairs of the connections whose records could not tell the server end, and how many
+ * distinct (peer, peer port) pairs each meets, counted as rows arrive rather than at every run (at 100k
+ * VMs counting them per run was about a second of it). Integer tables, not a Set per pair.
+ */
+class ListeningDegrees {
+  private readonly endPorts = new IntTupleTable();
+  /** Unordered pairs of (end, port) ids: connections that differ only in protocol meet once. */
+  private readonly links = new IntTupleTable();
+  /** Per (end, port) id: its distinct peers. */
+  readonly degree = new IntColumn();
+  /** The ids of the last link's pairs. */
+  serverId = -1;
+  clientId = -1;
+
+  link(server: number, port: number, client: number, otherPort: number): void {
+    const s = this.idOf(server, port);
+    const c = this.idOf(client, otherPort);
+    this.serverId = s;
+    this.clientId = c;
+    const known = this.links.size;
+    if (this.links.idOf(Math.min(s, c), Math.max(s, c), 0, 0) !== known) return;
+    this.degree.values[s]!++;
+    // An end that meets itself at one port counts once.
+    if (c !== s) this.degree.values[c]!++;
+  }
+
+  private idOf(end: number, port: number): number {
+    const known = this.endPorts.size;
+    const id = this.endPorts.idOf(end, port, 0, 0);
+    if (id === known) this.degree.push(0);
+    return id;
   }
 }
 

@@ -147,8 +147,18 @@ function joinRareRangePorts(
   flowsOf: (e: number) => number,
   o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
 ): void {
+  // Most candidates cannot hold such a chain: too few ports at or above 1024, or too few flows in all.
+  // Told from counts before any list is built (this ran for every candidate with a rare port).
+  let high = 0;
+  let highFlows = 0;
+  for (const list of [kept, rare])
+    for (let k = 0; k < list.length; k++)
+      if (portOf(list[k]!) >= 1024) {
+        high++;
+        highFlows += flowsOf(list[k]!);
+      }
+  if (high < o.minRangePorts || highFlows < o.minFlows * o.minRangePorts) return;
   const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
-  if (all.length < o.minRangePorts) return;
   const joined = new Set<number>();
   let i = 0;
   while (i < all.length) {
@@ -286,7 +296,7 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const cols = yield* resolveServerEnds(split.columns);
+  const cols = yield* turnServerEnds(split.columns, split.turned);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -364,7 +374,7 @@ export function* recommendInSlices(
   // with their traffic and the VMs of the group it was seen at. A VM is listed again for an entry only
   // when another came between (most entries have one VM); the distinct ones are counted at the end.
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous);
+  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous, yield* ScanScratch.take(n, G));
   for (let i = 0; i < n; i += SLICE_ROWS) {
     scan.rows(i, Math.min(n, i + SLICE_ROWS));
     yield;
@@ -848,6 +858,16 @@ function sortedIndices(texts: readonly string[]): number[] {
     .map((t) => at.get(t)!);
 }
 
+/** Numbers zeroed between two steps when the scan's tables are cleared (8 MB of 32-bit ones). */
+const CLEAR_SLICE = 1 << 21;
+
+function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number, to: number): Generator<void, void, void> {
+  for (let at = from; at < to; at += CLEAR_SLICE) {
+    if (at > from) yield;
+    a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
+  }
+}
+
 /**
  * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
  * allocating them anew every run made the collector run over the whole heap in the step that did (the
@@ -871,20 +891,25 @@ class ScanScratch {
     this.rowCandidates = new Int32Array(2 * rows);
   }
 
-  /** Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too large. */
-  static take(rows: number, groups: number): ScanScratch {
+  /**
+   * Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too
+   * large. Cleared in steps of CLEAR_SLICE numbers: zeroing the few hundred megabytes at once was one of a
+   * run's longest steps.
+   */
+  static *take(rows: number, groups: number): Generator<void, ScanScratch, void> {
     // Sized for what replicated traces show (about one entry per three connections, nearly as many
     // candidates), so that few rehash.
     const expected = Math.max(groups, rows >> 2);
     const s = ScanScratch.idle;
     ScanScratch.idle = null;
-    if (s === null || !s.entries.clear(expected) || !s.candidates.clear(expected)) return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
+    if (s === null || !(yield* s.entries.clearInSlices(expected, CLEAR_SLICE)) || !(yield* s.candidates.clearInSlices(expected, CLEAR_SLICE)))
+      return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
     s.entryCandidate.length = 0;
     s.pairEntry.length = 0;
     s.pairVm.length = 0;
-    s.entryTraffic.values.fill(0);
+    yield* fillInSlices(s.entryTraffic.values, 0, 0, s.entryTraffic.values.length);
     if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
-    else s.rowCandidates.fill(0, 0, 2 * rows);
+    else yield* fillInSlices(s.rowCandidates, 0, 0, 2 * rows);
     return s;
   }
 
@@ -904,7 +929,6 @@ class ScanScratch {
 class EntryScan {
   anomalous = 0;
   noGroup = 0;
-  readonly scratch: ScanScratch;
   readonly candidates: IntTupleTable;
   readonly entries: IntTupleTable;
   readonly entryCandidate: IntColumn;
@@ -921,8 +945,9 @@ class EntryScan {
     private readonly endGroup: Int32Array,
     private readonly endTenant: Int32Array,
     private readonly endAnomalous: Uint8Array,
+    /** From ScanScratch.take. */
+    readonly scratch: ScanScratch,
   ) {
-    this.scratch = ScanScratch.take(cols.count, groupCount);
     ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
     this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
   }
@@ -986,56 +1011,12 @@ class EntryScan {
 }
 
 /**
- * The connections with the server end decided where the records could not tell it: the end whose port
- * meets more distinct (peer, peer port) pairs is the listening one (a service port meets every client's
- * ephemeral ports; a client's port meets one server port); on a tie, the lower port. The log's columns
- * are not written: those of the ends, addresses and ports are copied when a connection turns round.
+ * The connections with the server end decided where the records could not tell it: the rows the split
+ * turns round (decided by the log's degrees, ConnectionSplit.turned) get their ends, addresses and ports
+ * swapped. The log's columns are not written: those of the ends, addresses and ports are copied when a
+ * connection turns round.
  */
-function* resolveServerEnds(cols: ConnectionColumns): Generator<void, ConnectionColumns, void> {
-  const n = cols.count;
-  const { client, server, port, otherPort: altPort } = cols;
-  const undecided = new IntColumn();
-  for (let i = 0; i < n; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (altPort[i]! >= 0) undecided.push(i);
-  }
-  const u = undecided.length;
-  if (u === 0) return cols;
-  // (end, port) pairs as ids, and the distinct peers of each: integer tables, not a Set per pair.
-  const endPorts = new IntTupleTable(u);
-  const peered = new IntTupleTable(2 * u);
-  const degree = new IntColumn(u);
-  const serverId = new Int32Array(u);
-  const clientId = new Int32Array(u);
-  const idOf = (end: number, p: number): number => {
-    const known = endPorts.size;
-    const id = endPorts.idOf(end, p, 0, 0);
-    if (id === known) degree.push(0);
-    return id;
-  };
-  const link = (a: number, b: number): void => {
-    const known = peered.size;
-    if (peered.idOf(a, b, 0, 0) === known) degree.values[a]!++;
-  };
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const s = idOf(server[i]!, port[i]!);
-    const c = idOf(client[i]!, altPort[i]!);
-    serverId[k] = s;
-    clientId[k] = c;
-    link(s, c);
-    link(c, s);
-  }
-  yield;
-  const turned: number[] = [];
-  for (let k = 0; k < u; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
-    const i = undecided.values[k]!;
-    const degServer = degree.values[serverId[k]!]!;
-    const degClient = degree.values[clientId[k]!]!;
-    if (degClient > degServer || (degClient === degServer && altPort[i]! < port[i]!)) turned.push(i);
-  }
+function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator<void, ConnectionColumns, void> {
   if (turned.length === 0) return cols;
   const copied = { ...cols };
   for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {

@@ -310,6 +310,24 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     for (const record of state.history) this.history.add(record);
   }
 
+  /**
+   * Gives back the runs after `published` (the newest state every member has; null: none yet): their
+   * numbers, cluster ids and history records, as if they had never been started. A scale-out leader whose
+   * run could not be published calls it, so that run ids and cluster ids continue from the last published
+   * run without a gap (docs/scale-out.md, "Exactly once"). Never while a run is in flight: its number would
+   * be given out twice.
+   */
+  withdrawRunsAfter(published: ClusterServiceState | null): void {
+    if (this.inFlight) throw new Error(`cannot give back run numbers while ${this.inFlight.status.runId} is in flight`);
+    const last = published?.runCount ?? 0;
+    this.runCount = last;
+    this.identity = published?.identity ?? initialIdentity;
+    this.latest = published?.latest ?? null;
+    this.lastInput = null;
+    this.history.dropAfter(last);
+    for (const record of published?.history ?? []) this.history.add(record);
+  }
+
   markInputsReady(ready = true): void {
     this.ready = ready;
   }

@@ -28,6 +28,7 @@ import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
 import { stickyLeaderAssigner } from './leader-assignment.ts';
+import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
@@ -132,12 +133,19 @@ const CHECKPOINT_EVERY_MS = 10_000;
  * A stage consumer's timing, from the session timeout. kafkajs heartbeats between fetches only, and a fetch
  * of an idle partition waits up to maxWaitTimeInMs for data: above a third of a short session (a test's few
  * seconds) a member would miss it while alive, and the group would move its partitions for nothing.
+ * A survivor learns of a rebalance (a member's session expired) only from its next heartbeat, and the group
+ * waits for every survivor to rejoin: with a heartbeat every 3 s behind fetches of up to 2.5 s, that added
+ * 1 to 3 s to every failover after the session timeout (docs/scale-out.md, "Failover time"). At most 1 s
+ * each: a heartbeat and an empty fetch a second per stage are nothing to the broker, and a fetch with data
+ * returns at once whatever its wait.
  */
+const REJOIN_WITHIN_MS = 1000;
+
 function groupTiming(t: TopologyConfig): { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number } {
   return {
     sessionTimeout: t.sessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(t.sessionTimeoutMs / 3)),
-    maxWaitTimeInMs: Math.min(5000, Math.floor(t.sessionTimeoutMs / 4)),
+    heartbeatInterval: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 3)),
+    maxWaitTimeInMs: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 4)),
   };
 }
 
@@ -165,6 +173,8 @@ export class ScaleOutMember {
   /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
+  /** The global tenant table's reader: a router of tenant attributes judges tenant_cap against what it read. */
+  private tenantsReader: TopicReader | null = null;
   private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
@@ -174,6 +184,8 @@ export class ScaleOutMember {
   /** When (wall clock) each held partition last wrote a checkpoint. */
   private readonly checkpointedAt = new Map<number, number>();
   private assignedWindows = new Set<number>();
+  /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
+  private windowClaim: WindowClaim | null = null;
   private routeConsumer: Consumer | null = null;
   private windowConsumer: Consumer | null = null;
   private leaderConsumer: Consumer | null = null;
@@ -191,7 +203,7 @@ export class ScaleOutMember {
   private leaderMemberId: string | null = null;
   private leadershipChange: Promise<void> = Promise.resolve();
   private leaderships = 0;
-  /** The newest run read from the runs topic (any member's): what a run that could not be published gives way to. */
+  /** The newest run published (this member's as it committed, any other's as read from the runs topic): what a run that could not be published gives way to. */
   private lastPublished: PublishedRun | null = null;
   private joined = { route: false, window: false };
   private restoring: Promise<void> | null = null;
@@ -353,6 +365,7 @@ export class ScaleOutMember {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
     });
     this.heldReader = held;
+    this.tenantsReader = tenants;
     this.readers.push(runs, tenants, addresses, hosts, held);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
@@ -629,6 +642,9 @@ export class ScaleOutMember {
     }
     // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
     await this.heldReader?.readToEnd();
+    // Likewise the tenants the former owner admitted: read back before this router judges tenant_cap, or it
+    // would count them as untracked and admit as many again (docs/scale-out.md, "tenant_cap").
+    if (topic === this.o.pipeline.topics.tenantAttributes) await this.tenantsReader?.readToEnd();
     const held = offset >= 0n ? this.heldSets.get(key) : undefined;
     if (held !== undefined && held !== null) {
       try {
@@ -686,11 +702,20 @@ export class ScaleOutMember {
 
   private async startWindow(): Promise<void> {
     const { kafka, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.window, ...groupTiming(topology) });
+    const consumer = kafka.consumer({
+      groupId: this.groups.window,
+      ...groupTiming(topology),
+      // Sticky: a partition stays with its holder (no fence, restore and replay for it); round-robin is what a
+      // member of an older version offers.
+      partitionAssigners: [stickyWindowAssigner(() => this.windowClaim), PartitionAssigners.roundRobin],
+    });
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
+      this.windowClaim = { as: e.payload.memberId, held: [...mine] };
+      // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
+      this.o.log.info({ member_id: e.payload.memberId, partitions: [...mine].sort((a, b) => a - b), held: [...this.windows.keys()].filter((p) => mine.has(p)).sort((a, b) => a - b) }, `joined ${this.groups.window}`);
       this.assignedWindows = mine;
       for (const p of [...this.windows.keys()]) {
         if (mine.has(p)) continue;
@@ -1111,7 +1136,9 @@ export class ScaleOutMember {
 
   /** Runs the newest tick (or a request) every partition has published, once no run is in flight. */
   private runPending(): void {
-    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.o.service.runInProgress() !== null) return;
+    // Nor while a run is being published: if it cannot be, its number is given back (unpublished), which a
+    // run started meanwhile would already have passed.
+    if (!this.leader || !this.runsCaughtUp || this.startingRun || this.publishesPending > 0 || this.o.service.runInProgress() !== null) return;
     const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
     if (complete.length === 0) return;
     // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
@@ -1150,11 +1177,14 @@ export class ScaleOutMember {
 
   /** One transaction at a time on the runs producer: a run may complete while the previous one is still being written. */
   private publishing: Promise<void> = Promise.resolve();
+  /** Runs completed and not yet published or given back: no next run starts meanwhile (runPending). */
+  private publishesPending = 0;
 
   private publishRun(): Promise<void> {
     const { parts, ...answered } = this.current;
     const record: PublishedRun = { member: this.memberId, state: this.o.service.exportState(), ...answered };
     this.runAttributes = new Map(this.current.attributes);
+    this.publishesPending++;
     // The chain must never reject: a rejected link would stop every later run from being published, and the
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
@@ -1167,7 +1197,12 @@ export class ScaleOutMember {
         this.runSecurityGroups = record.securityGroups;
         await this.writeRun(record, parts);
       })
-      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'));
+      .catch((err: unknown) => this.o.log.error({ err: String(err), run_id: record.state.latest?.runId }, 'could not publish the run'))
+      .finally(() => {
+        this.publishesPending--;
+        // The next tick or request (a run given back waits among them again).
+        if (this.leader) this.runPending();
+      });
     return this.publishing;
   }
 
@@ -1215,18 +1250,30 @@ export class ScaleOutMember {
         await new Promise((r) => setTimeout(r, 500 * attempt));
       }
     }
+    // At once, not when the runs reader reads it back (it may lag, decoding in slices): a run given back
+    // next goes back to this one, and taking an older one's number would name two runs alike.
+    this.published(record);
     this.o.log.info({ run_id: runId, tick, request }, `published the run to ${this.topics.runs}`);
-    this.runPending();
+  }
+
+  /** The newest published run, whoever wrote it: what a run that cannot be published gives way to. */
+  private published(run: PublishedRun): void {
+    if (this.lastPublished === null || run.state.runCount >= this.lastPublished.state.runCount) this.lastPublished = run;
   }
 
   /**
-   * A run that did not reach the runs topic: no other member has it. The service serves the newest published
-   * run again, as every member does (a successor's run with the same number replaces this one everywhere),
-   * and, while this member leads, the run's features wait to be run again (a request someone waits for is
-   * not lost). The run's number stays taken here (ClusterService never numbers back).
+   * A run that did not reach the runs topic: no other member has it. The service gives it back (its number,
+   * cluster ids and history record) and serves the newest published run again, as every member does, so
+   * the next run, this member's or a successor's, takes the same number and matches its clusters against
+   * the last published run: run ids have no gap. While this member leads, the run's features wait to be
+   * run again (a request someone waits for is not lost).
    */
   private unpublished(record: PublishedRun, parts: PartitionFeatures[], tickBefore: number): void {
-    if (this.lastPublished !== null) this.o.service.restoreState(this.lastPublished.state);
+    const published = this.lastPublished;
+    this.o.service.withdrawRunsAfter(published?.state ?? null);
+    this.runAttributes = new Map(published?.attributes ?? []);
+    this.runSecurityGroups = published?.securityGroups ?? null;
+    this.o.log.warn({ run_id: record.state.latest?.runId, serving: published?.state.latest?.runId ?? null }, 'the run was not published: its number is given back');
     if (record.request !== null) this.answered.delete(record.request);
     // Unless a run published since has answered a later tick.
     if (record.tick !== null && this.lastRunTick === record.tick) this.lastRunTick = Math.max(tickBefore, this.lastPublished?.tick ?? Number.NEGATIVE_INFINITY);
@@ -1253,7 +1300,7 @@ export class ScaleOutMember {
     if (run.tick !== null) this.lastRunTick = Math.max(this.lastRunTick, run.tick);
     if (run.request !== null) this.answered.add(run.request);
     // This member's own run is in its service already; any other member's (a successor's) replaces its own.
-    this.lastPublished = run;
+    this.published(run);
     if (run.member === this.memberId) return;
     this.o.service.restoreState(run.state);
     this.runAttributes = new Map(run.attributes ?? []);

@@ -32,6 +32,10 @@ describe('crash recovery from snapshots', () => {
     const crashing = { ...base, KAFKA_GROUP_ID: uniqueGroup('crash'), STATE_DIR: mkdtempSync(join(tmpdir(), 'crash-state-')), SNAPSHOT_INTERVAL_SECONDS: '0.5', LOG_LEVEL: 'info' };
     const snapshotDir = join(crashing.STATE_DIR, 'snapshots');
 
+    // The reference: the same topics read by a service that is never interrupted (and takes no snapshots),
+    // started beside the crashing one so that its start and its reading overlap the crash and the restart.
+    const referenceStarted = startServiceProcess({ ...base, KAFKA_GROUP_ID: uniqueGroup('uninterrupted'), SNAPSHOT_INTERVAL_SECONDS: '0' });
+    referenceStarted.then((s) => services.push(s), () => undefined);
     // The stream takes ~6 s, so the kill lands in the middle of it.
     let first = await startServiceProcess(crashing);
     services.push(first);
@@ -63,9 +67,7 @@ describe('crash recovery from snapshots', () => {
     const restoredFlows = (JSON.parse(restoredLine) as { offsets: Array<{ topic: string; next: string }> }).offsets.find((o) => o.topic === topics.flows);
     expect(Number(restoredFlows?.next)).toBeGreaterThan(0);
 
-    // The reference: the same topics read by a service that is never interrupted (and takes no snapshots).
-    const reference = await startServiceProcess({ ...base, KAFKA_GROUP_ID: uniqueGroup('uninterrupted'), SNAPSHOT_INTERVAL_SECONDS: '0' });
-    services.push(reference);
+    const reference = await referenceStarted;
     const expected = await waitForRecords(reference.url, SMALL_RECORDS, 90_000);
     // A little longer: nothing more may arrive (records counted twice would show up here).
     await new Promise((r) => setTimeout(r, 1500));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedTestKafka } from '../helpers/kafka.ts';
 import { agreement, featuresOf, SMALL_RECORDS, stats, waitForRecords } from '../helpers/reliability.ts';
-import { type MemberProcesses, memberProcesses, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
+import { differenceFromReplay, type MemberProcesses, memberProcesses, metric, replayReference, requestedRun } from '../helpers/scale-out.ts';
 import { getJson, type ServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 let kafka: { brokers: string };
@@ -77,18 +77,20 @@ describe('members that die and join mid-stream', () => {
     const served = await requestedRun(alive);
     phase('the requested run on every member');
     const expected = await reference;
+    // Before any assertion: a failure says what differs (features, VMs, counts), not only that clusters do.
+    const differences = (await Promise.all(alive.map(async (m, i) => differenceFromReplay(m.url, served[i]!, expected)))).filter((d) => d !== null);
+    if (differences.length > 0) {
+      const logs = app.members.map((m, i) => `--- ${i}\n${m.output().split('\n').filter((l) => /holding|"level":(40|50)|leader/.test(l)).join('\n')}`);
+      console.log(`${differences.join('\n\n')}\n${logs.join('\n')}`);
+    }
+    expect(differences.join('\n\n')).toBe('');
     for (const s of served) {
       expect(s.vm_clusters).toEqual(served[0]!.vm_clusters);
       expect(agreement(s.vm_clusters, expected.vmClusters)).toBe(1);
       expect(agreement(s.tenant_clusters, expected.tenantClusters)).toBe(1);
     }
     const vmIds = Object.keys(expected.vmClusters).sort();
-    const got = await featuresOf(joiner.url, vmIds);
-    if (JSON.stringify(got) !== JSON.stringify(expected.features)) {
-      const logs = app.members.map((m, i) => `--- ${i}\n${m.output().split('\n').filter((l) => /holding|"level":(40|50)|leader/.test(l)).join('\n')}`);
-      console.log(logs.join('\n'), JSON.stringify(await stats(joiner.url)));
-    }
-    expect(got).toEqual(expected.features);
+    expect(await featuresOf(joiner.url, vmIds)).toEqual(expected.features);
 
     // Run ids go on from the dead leader's, and the first run after it was matched against its last one.
     const { body } = await getJson<{ runs: RunSummary[] }>(`${joiner.url}/v1/runs`);

@@ -13,7 +13,8 @@ import { replayTrace } from '../../src/replay/replay.ts';
 import type { TopologyConfig } from '../../src/topology/config.ts';
 import { createServiceInputs, createTopics, type ServiceInputs, sharedTestKafka, testKafkaClient, uniqueTopic } from './kafka.ts';
 import { startTestMember, type TestMember } from './members.ts';
-import { type Assignments, stats } from './reliability.ts';
+import { adjustedRandIndex } from '../../src/evaluation/metrics.ts';
+import { type Assignments, type Stats, stats } from './reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from './service-process.ts';
 
 /**
@@ -165,10 +166,20 @@ export function memberTestFile(): MemberTestFile {
   };
 }
 
-/** The offline replay's final run of the small fixture: assignments and every VM's features. */
-export async function replayReference(): Promise<{ vmClusters: Record<string, string>; tenantClusters: Record<string, string>; features: Record<string, Record<string, number>> }> {
+/** The offline replay's final run of the small fixture, and what it counted. */
+export interface ReplayReference {
+  vmClusters: Record<string, string>;
+  tenantClusters: Record<string, string>;
+  features: Record<string, Record<string, number>>;
+  /** Records applied, by input (the names of /v1/stats). */
+  records: Stats['records'];
+  rejected: Stats['rejected'];
+}
+
+/** The offline replay's final run of the small fixture: assignments, every VM's features, records and rejections. */
+export async function replayReference(): Promise<ReplayReference> {
   const defaults = PipelineOptions.parse({});
-  const { lastRun } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) });
+  const { lastRun, pipeline, result } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) });
   if (lastRun === null) throw new Error('the replay made no run');
   const vmClusters: Record<string, string> = {};
   const features: Record<string, Record<string, number>> = {};
@@ -186,8 +197,53 @@ export async function replayReference(): Promise<{ vmClusters: Record<string, st
   lastRun.tenants.ids.forEach((id, i) => {
     tenantClusters[id] = lastRun.tenants.clusterIds[i]!;
   });
-  return { vmClusters, tenantClusters, features };
+  const r = pipeline.recordsIn;
+  return { vmClusters, tenantClusters, features, records: { flows: r.flows, vm_attributes: r.vmAttributes, tenant_attributes: r.tenantAttributes }, rejected: result.rejected };
 }
+
+/** How many differences a diagnosis lists one by one. */
+const FIRST_DIFFERENCES = 5;
+
+/**
+ * What differs between a member's end result and the replay's, for whoever reads a failure (null: nothing).
+ * A cluster disagreement alone does not say why: the features per VM (their count and the first few values
+ * that differ), the VMs missing or extra in the served run, and the records and rejections counted tell
+ * whether input was lost or doubled (counts), reached the wrong windows (features), or only the clustering
+ * went another way (neither). The rejections are given beside them.
+ */
+export async function differenceFromReplay(url: string, served: Assignments, expected: ReplayReference): Promise<string | null> {
+  const lines: string[] = [];
+  const want = Object.keys(expected.vmClusters).sort();
+  const have = new Set(Object.keys(served.vm_clusters));
+  const missing = want.filter((id) => !have.has(id));
+  const extra = [...have].filter((id) => expected.vmClusters[id] === undefined).sort();
+  if (missing.length + extra.length > 0)
+    lines.push(`VMs: ${have.size} served in ${served.run_id}, ${want.length} in the replay; missing ${missing.length} (${missing.slice(0, FIRST_DIFFERENCES).join(', ')}), extra ${extra.length} (${extra.slice(0, FIRST_DIFFERENCES).join(', ')})`);
+  const shared = want.filter((id) => have.has(id));
+  const ari = (a: Record<string, string>, b: Record<string, string>, ids: string[]) => adjustedRandIndex(ids.map((id) => a[id]!), ids.map((id) => b[id]!));
+  const vmAgreement = ari(served.vm_clusters, expected.vmClusters, shared);
+  const tenantIds = Object.keys(expected.tenantClusters).filter((id) => served.tenant_clusters[id] !== undefined).sort();
+  const tenantAgreement = ari(served.tenant_clusters, expected.tenantClusters, tenantIds);
+  if (vmAgreement !== 1 || tenantAgreement !== 1) lines.push(`clusters of ${served.run_id}: agreement with the replay ${vmAgreement.toFixed(4)} (VMs), ${tenantAgreement.toFixed(4)} (tenants)`);
+  const differing: string[] = [];
+  for (const id of shared) {
+    const { body } = await getJson<{ features: Record<string, number> | null }>(`${url}/v1/vms/${encodeURIComponent(id)}`);
+    const got = body.features ?? {};
+    const exp = expected.features[id] ?? {};
+    const names = [...new Set([...Object.keys(got), ...Object.keys(exp)])].sort();
+    const diffs = names.filter((n) => got[n] !== exp[n]).map((n) => `${n} ${got[n] ?? 'absent'} (replay ${exp[n] ?? 'absent'})`);
+    if (diffs.length > 0) differing.push(`${id}: ${diffs.slice(0, FIRST_DIFFERENCES).join(', ')}${diffs.length > FIRST_DIFFERENCES ? `, ... ${diffs.length} features` : ''}`);
+  }
+  if (differing.length > 0) lines.push(`features of ${differing.length} of ${shared.length} VMs differ from the replay's; the first:\n  ${differing.slice(0, FIRST_DIFFERENCES).join('\n  ')}`);
+  const s = await stats(url);
+  if (JSON.stringify(s.records) !== JSON.stringify(expected.records)) lines.push(`records applied ${JSON.stringify(s.records)}, the replay ${JSON.stringify(expected.records)}`);
+  if (lines.length === 0) return null;
+  // Context, not a difference: the replay also rejects lines of the trace file that never reach Kafka.
+  lines.push(`rejected ${s.rejected.count} ${JSON.stringify(sortedKeys(s.rejected.by_reason))}, the replay ${expected.rejected.count} ${JSON.stringify(sortedKeys(expected.rejected.by_reason))}`);
+  return `${url} serving ${served.run_id}:\n${lines.join('\n')}`;
+}
+
+const sortedKeys = (o: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 
 /**
  * A searching run requested from one member, once every member serves it as its latest run: their

@@ -7,24 +7,28 @@
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-/** Longest first, from a full run's per-file durations (one worker, December 2026; docs/testing.md). */
+/**
+ * Longest first, from a full run's per-file durations (one worker, December 2026; docs/testing.md), less what
+ * the shared fixture replays (test/helpers/fixture-replay.ts) and the smaller run-history trace took off the
+ * files that had them: run-history-restart and insights moved down from 3rd and 4th.
+ */
 export const LONG_FILES: readonly string[] = [
   'test/e2e/broker-faults.test.ts',
   'test/e2e/soak.test.ts',
-  'test/service/run-history-restart.test.ts',
-  'test/runs/insights.test.ts',
-  'test/e2e/crash-recovery.test.ts',
   'test/e2e/scale-out-failover.test.ts',
   'test/topology/member-cache.test.ts',
   'test/e2e/schemathesis.test.ts',
-  'test/e2e/scale-out-members.test.ts',
+  'test/e2e/crash-recovery.test.ts',
   'test/kafka/produce.test.ts',
-  'test/replay/replay.test.ts',
   'test/topology/member-addresses.test.ts',
+  'test/replay/replay.test.ts',
   'test/service/warm-runs.test.ts',
   'test/e2e/live-service.test.ts',
   'test/service/worker-clusterer.test.ts',
   'test/kafka/sasl.test.ts',
+  'test/e2e/scale-out-members.test.ts',
+  'test/service/run-history-restart.test.ts',
+  'test/runs/insights.test.ts',
   'test/e2e/restart-process.test.ts',
   'test/cli/wrong-inputs.test.ts',
   'test/clustering/dbscan-index.test.ts',

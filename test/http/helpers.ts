@@ -1,17 +1,17 @@
 /**
  * A ServiceView over a replayed run and its fleet, as the composition root would give the API: built once per
- * test file from the committed small fixture, then varied per test by overriding single methods.
+ * test file over the committed small fixture's replay (made once per worker: test/helpers/fixture-replay.ts),
+ * then varied per test by overriding single methods.
  */
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
-import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { trackedTenantCount } from '../../src/fleet/tracked-tenants.ts';
-import { replayTrace } from '../../src/replay/replay.ts';
 import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
 import { takeRunInput } from '../../src/runs/run-input.ts';
 import type { ServiceView, VmView } from '../../src/service/types.ts';
+import { fixtureReplay } from '../helpers/fixture-replay.ts';
 
 export interface Replayed {
   run: ClusteringRun;
@@ -20,10 +20,7 @@ export interface Replayed {
 
 /** One final run by default; with `reclusterMinutes` (5: the CLI's default) the runs a replay makes on the way. */
 export async function replaySmall(reclusterMinutes = 0): Promise<Replayed> {
-  const { lastRun, pipeline, history, securityGroups } = await replayTrace('fixtures/small.jsonl.gz', {
-    pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes })),
-    run: toRunOptions(PipelineOptions.parse({})),
-  });
+  const { lastRun, pipeline, history, securityGroups } = await fixtureReplay('small', reclusterMinutes);
   if (lastRun === null) throw new Error('the fixture produced no run');
   const fleet = pipeline.fleet;
   // Features as the live state has them (before imputation), one row per live VM.

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import type { ErrorBody } from '../../src/http/schemas.ts';
-import { replayTrace } from '../../src/replay/replay.ts';
 import type { RunRecord } from '../../src/runs/history.ts';
 import { countEvents } from '../../src/runs/identity.ts';
+import { fixtureReplay } from '../helpers/fixture-replay.ts';
 import { appFor, getJson, replaySmall, type TestApp } from './helpers.ts';
 
 interface RunSummary {
@@ -28,8 +27,7 @@ let history: readonly RunRecord[];
 
 beforeAll(async () => {
   // Runs every 5 minutes of event time: a history with changes between runs.
-  const options = PipelineOptions.parse({});
-  ({ history } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(options), run: toRunOptions(options) }));
+  ({ history } = await fixtureReplay('small'));
   const { view } = await replaySmall();
   test = appFor({ ...view, runHistory: () => history });
 }, 120_000);

@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { planPlacement } from '../../src/placement/advice.ts';
-import { replayTrace } from '../../src/replay/replay.ts';
+import { fixtureReplay } from '../helpers/fixture-replay.ts';
 
 interface StoredOptimum {
   max_moves: number;
@@ -21,8 +20,7 @@ const stored = JSON.parse(readFileSync('fixtures/small.placement-optimum.json', 
 describe('placement advice on the small fixture', () => {
   it("saves at least 90% of what the ILP's best placement with the same move budget saves", async () => {
     // Only the final run, the one the optimum was computed for.
-    const options = PipelineOptions.parse({ reclusterMinutes: 0 });
-    const { lastRun } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(options), run: toRunOptions(PipelineOptions.parse({})) });
+    const { lastRun } = await fixtureReplay('small', 0);
     const placed = lastRun!.placement!;
     const p = planPlacement(placed.input, { maxMoves: stored.max_moves });
     // The same problem as the stored one: the same starting traffic.

@@ -9,7 +9,7 @@ import { project, projectRows } from '../../src/clustering/project.ts';
 import type { FeatureMatrix } from '../../src/clustering/types.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { score, TruthLabels } from '../../src/evaluation/score.ts';
-import { replayTrace } from '../../src/replay/replay.ts';
+import { fixtureReplay } from '../helpers/fixture-replay.ts';
 import { affinityGroups } from '../../src/runs/affinity.ts';
 import { scoreAnomalies } from '../../src/runs/anomalies.ts';
 import { runClustering } from '../../src/runs/clustering-run.ts';
@@ -117,10 +117,10 @@ const SCANNER_MARGIN = 2;
 const AFFINITY_MIN_ARI = 0.8;
 const AFFINITY_MIN_NMI = 0.92;
 
-describe.each(['small', 'medium'])('the %s fixture', (name) => {
+describe.each(['small', 'medium'] as const)('the %s fixture', (name) => {
   it(`ranks every scanner within the top (scanners + ${SCANNER_MARGIN}) anomalies and groups VMs by application`, async () => {
     const truth = TruthLabels.parse(JSON.parse(readFileSync(`fixtures/${name}.truth.json`, 'utf8')));
-    const { result, pipeline, lastRun } = await replayTrace(`fixtures/${name}.jsonl.gz`, options);
+    const { result, pipeline, lastRun } = await fixtureReplay(name);
     const scanners = Object.entries(truth.vms)
       .filter(([, v]) => v.role === 'scanner')
       .map(([id]) => id);

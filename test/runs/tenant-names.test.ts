@@ -4,9 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cluster } from '../../src/clustering/index.ts';
-import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { buildTenantMatrix, tenantClusteringInput, tenantClusteringScaling } from '../../src/features/tenant-features.ts';
-import { replayTrace } from '../../src/replay/replay.ts';
+import { fixtureReplay } from '../helpers/fixture-replay.ts';
 import { clusterIdOf } from '../../src/runs/clustering-run.ts';
 import { nameTenantClusters } from '../../src/runs/explain.ts';
 import { buildResult } from '../../src/runs/result.ts';
@@ -105,10 +104,7 @@ describe('tenant cluster names', () => {
   });
 
   it('names the six kinds of tenant of the small fixture, in the REST and replay results too', async () => {
-    const { lastRun } = await replayTrace('fixtures/small.jsonl.gz', {
-      pipeline: toPipelineConfig(PipelineOptions.parse({ reclusterMinutes: 0 })),
-      run: toRunOptions(PipelineOptions.parse({})),
-    });
+    const { lastRun } = await fixtureReplay('small', 0);
     const run = lastRun!;
     const named = Object.fromEntries(run.tenants.outcome.clusters.map((c) => [clusterIdOf(run.tenants, c.index), run.tenantClusterNames![c.index]]));
     expect(named).toEqual({

@@ -84,3 +84,69 @@ describe('connection log: the split at a check window in steps', () => {
     expect(plain(split.columns)).toEqual(plain(filled(1).columns(WATERMARK)));
   });
 });
+
+/** A record between two ports both above the ephemeral boundary: the records cannot tell which end serves. */
+function interconnect(ts: number, a: string, aPort: number, b: string, bPort: number): FlowRecord {
+  const f = emptyFlowRecord();
+  f.ts = ts;
+  f.srcVm = a;
+  f.dstVm = b;
+  f.srcIp = `10.3.0.${a.charCodeAt(1)}`;
+  f.dstIp = `10.3.0.${b.charCodeAt(1)}`;
+  f.srcPort = aPort;
+  f.dstPort = bPort;
+  f.protocol = 6;
+  f.bytes = 100;
+  f.packets = 1;
+  return f;
+}
+
+describe('connection log: which end serves, counted as rows arrive', () => {
+  // vA:50001 meets vS:50000 (a tie: the lower port, 50000, serves); then vC:50003 and vD:50004 also meet
+  // vA:50001, which then meets three peers to one for each of theirs and serves. The log holds vA, first
+  // in the fixed order of ends, as the client of all three rows: each turns round.
+  const first = (log: ConnectionLog): void => {
+    log.add(interconnect(T0 + 10 * MIN, 'vA', 50_001, 'vS', 50_000));
+  };
+  const more = (log: ConnectionLog, ts = T0 + 20 * MIN): void => {
+    log.add(interconnect(ts, 'vC', 50_003, 'vA', 50_001));
+    log.add(interconnect(ts, 'vD', 50_004, 'vA', 50_001));
+  };
+  const turnedAt = (log: ConnectionLog): number[] => {
+    const split = log.split(WATERMARK);
+    split.fillAll();
+    return [...split.turned].sort((a, b) => a - b);
+  };
+
+  it('turns a row round when its other end meets more peers', () => {
+    const log = new ConnectionLog(WINDOW);
+    first(log);
+    expect(turnedAt(log)).toEqual([]);
+    more(log);
+    expect(turnedAt(log)).toEqual([0, 1, 2]);
+  });
+
+  it('decides a split by the rows it began with, whatever arrives between its steps', () => {
+    const log = new ConnectionLog(WINDOW);
+    first(log);
+    log.add(flow(T0 + 10 * MIN, 1, 1, 10));
+    const split = log.split(WATERMARK);
+    expect(split.fill(1)).toBe(false);
+    more(log);
+    expect(split.fill(10)).toBe(true);
+    expect([...split.turned]).toEqual([]);
+    // The links that waited count from the next split on (row 1 is the connection to port 443).
+    expect(turnedAt(log)).toEqual([0, 2, 3]);
+  });
+
+  it('counts the degrees again over the rows a purge keeps', () => {
+    // Kept one window: a purge two windows on forgets vC's and vD's links, and vA's row with vS turns back.
+    const log = new ConnectionLog(WINDOW, 1_000_000, 1);
+    more(log, T0 + 10 * MIN);
+    first(log);
+    expect(turnedAt(log)).toEqual([0, 1, 2]);
+    log.add(interconnect(T0 + 45 * MIN, 'vA', 50_001, 'vS', 50_000));
+    expect(log.size).toBe(1);
+    expect(turnedAt(log)).toEqual([]);
+  });
+});

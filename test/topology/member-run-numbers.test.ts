@@ -1,0 +1,73 @@
+/**
+ * Issue 12's "run ids and cluster ids continue from the last published run": a run the leader could not
+ * publish (here the runs topic refuses its record, a real broker fault) gives its number back. Before, each
+ * attempt took the next number, so the runs topic named run-000001 then run-000004 (two attempts given up between them): a gap.
+ */
+import { describe, expect, it } from 'vitest';
+import { TraceGenerator } from '../../src/generator/index.ts';
+import { decodeSnapshotFile } from '../../src/snapshots/snapshot-file.ts';
+import { TopicReader } from '../../src/topology/topic-reader.ts';
+import type { ClusterServiceState } from '../../src/service/cluster-service.ts';
+import { generatedMessages, requestedInput } from '../helpers/members.ts';
+import { testKafkaClient } from '../helpers/kafka.ts';
+import { memberTestFile } from '../helpers/scale-out.ts';
+import { waitFor } from '../helpers/service-process.ts';
+
+const file = memberTestFile();
+
+const PARTITIONS = 2;
+
+const runIdOf = (n: number): string => `run-${String(n).padStart(6, '0')}`;
+const runNumber = (id: string): number => Number(id.replace(/^run-/, ''));
+
+describe('a run that cannot be published', () => {
+  it('gives its number back: the runs topic names consecutive runs, and the member serves the last published one meanwhile', async () => {
+    const app = await file.app('runnumbers', PARTITIONS);
+    const trace = generatedMessages(new TraceGenerator({ name: 'runnumbers', seed: 7, vms: 60, tenants: 4, minutes: 20 }), app.topicOf);
+    const m = await file.member(app.topology, app.pipeline);
+    await app.send(trace);
+    await requestedInput(m);
+    await waitFor(async () => (m.logs.some((l) => l.includes('published the run')) ? true : undefined), 60_000, 'a run published');
+
+    // The runs topic refuses any record of the size of a run: every attempt to publish fails.
+    const admin = testKafkaClient(file.brokers, 'runnumbers-admin').admin();
+    await admin.connect();
+    const runsTopicLimit = async (bytes: number) =>
+      admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: m.member.topics.runs, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }] });
+    const givenBack = (): Array<{ run_id: string; serving: string }> =>
+      m.logs.filter((l) => l.includes('its number is given back')).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { run_id: string; serving: string });
+    let last = 0;
+    try {
+      await runsTopicLimit(512);
+      m.member.requestRun(false);
+      // Twice: the second attempt at the run (its features waited) took the same number again.
+      await waitFor(async () => (givenBack().length >= 2 ? true : undefined), 90_000, 'the run given back twice').catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${m.logs.slice(-20).join('\n')}`);
+      });
+      // Ticks of the trace may have been published before the limit: the last of them is served meanwhile.
+      last = runNumber(m.service.latestRun()!.runId);
+      expect(last).toBeGreaterThanOrEqual(1);
+      expect(m.service.runHistory().map((r) => r.runId)).toEqual(Array.from({ length: last }, (_, i) => runIdOf(i + 1)));
+      await runsTopicLimit(64 * 1024 * 1024);
+    } finally {
+      await admin.disconnect();
+    }
+    // Every attempt was the run after the last published one, and each left that one served.
+    const back = givenBack();
+    expect(back.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(back.map((b) => `${b.run_id} serving ${b.serving}`))).toEqual(new Set([`${runIdOf(last + 1)} serving ${runIdOf(last)}`]));
+    await waitFor(async () => (m.logs.some((l) => l.includes('published the run') && l.includes(runIdOf(last + 1))) ? true : undefined), 90_000, `${runIdOf(last + 1)} published`);
+
+    // What any member reads: the two runs, consecutive.
+    const published: string[] = [];
+    const kafka = testKafkaClient(file.brokers, 'runnumbers-reader');
+    const reader = new TopicReader(kafka, m.member.topics.runs, 'runnumbers-reader', (msg) => {
+      if (msg.value !== null) published.push((decodeSnapshotFile(msg.value) as { state: ClusterServiceState }).state.latest?.runId ?? 'none');
+    });
+    await reader.start();
+    await reader.caughtUp;
+    await reader.stop();
+    expect(published.length).toBeGreaterThanOrEqual(last + 1);
+    expect(published).toEqual(Array.from({ length: published.length }, (_, i) => runIdOf(i + 1)));
+  }, 240_000);
+});
