@@ -115,6 +115,22 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, w
   }
 }
 
+/**
+ * CPU seconds per second the members spend with no input, polled as the clock polls them (every `everyMs`):
+ * the scrapes (prom-client's default metrics read the process's memory at each) and the idle consumers'
+ * fetches. At a load of 30 a run lasts ten times longer than at 2 and this share grows with it; the figures
+ * net of it are what the records cost.
+ */
+async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seconds = 4): Promise<number[]> {
+  const before = members.map((m) => cpuSeconds(m.child.pid!));
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    await memberCounts(members);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return members.map((m, i) => (cpuSeconds(m.child.pid!) - before[i]!) / seconds);
+}
+
 const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /**
@@ -261,6 +277,8 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
         continue;
       }
       const readyS = (performance.now() - started) / 1000;
+      // Before the trace: after it, the leader may still be running the last tick's clustering.
+      const idle = await idleCpuPerSecond(members, 50);
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
       const { produced, committing: t0, committedS } = await produce();
       // The members' input topics only: a trace line of another topic (host capacities) is produced to a topic they do not read.
@@ -276,6 +294,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       ).catch(withLogs(members));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
+      const transactions = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_route_transactions_total')))).reduce((a, b) => a + b, 0);
       throughput[`members_${n}`] = {
         load_average_1min: loadAverage(),
         records_per_s: Math.round(total / seconds),
@@ -284,6 +303,9 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
         start_to_ready_s: round(readyS, 2),
         cpu_s_per_million_records_per_member: cpu.map((c) => round((c / total) * 1e6)),
         cpu_s_per_million_records_total: round((cpu.reduce((a, b) => a + b, 0) / total) * 1e6),
+        idle_cpu_s_per_s_per_member: idle.map((c) => round(c, 3)),
+        cpu_s_per_million_records_net_of_idle_total: round((cpu.reduce((a, c, i) => a + c - idle[i]! * seconds, 0) / total) * 1e6),
+        route_transactions: transactions,
       };
       if (n === 1) {
         // The hop as the broker stores it (record batches, headers, transaction markers included).
@@ -293,6 +315,16 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
           .filter((d) => d.startsWith(byVm))
           .reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0);
         (throughput.members_1 as Record<string, unknown>).by_vm_log_bytes_per_input_record = round(bytes / total);
+        // The other internal topics the route and window write per input record: the leader's connection log
+        // (every routed flow once more), the routers' held sets, the checkpoints, the features.
+        const topics = topologyTopics(appId);
+        const perRecord = (topic: string) => round(readdirSync(logDirs).filter((d) => d.startsWith(`${topic}-`)).reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0) / total);
+        (throughput.members_1 as Record<string, unknown>).log_bytes_per_input_record = {
+          connections: perRecord(topics.connections),
+          route_held: perRecord(topics.held),
+          changelog: perRecord(topics.changelog),
+          features: perRecord(topics.features),
+        };
       }
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
@@ -357,7 +389,8 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
  * single-record flow messages produced first into a topic of one partition, then the member started on it,
  * its clock from its first routed batch (polled every 20 ms) to every message routed and every by-VM record
  * applied, the runs at their normal cadence (a tick every RECLUSTER_MINUTES of event time: the trace spans
- * 33 minutes). Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
+ * 33 minutes); then a second member, under an app id of its own, on the same topic with the runs off, as
+ * kafka_ingest runs none. Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
  * on the same broker and topic shape.
  */
 export async function benchMemberIngest(brokers: string, common: Record<string, string>): Promise<Record<string, unknown>> {
@@ -365,14 +398,35 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   const texts = buildMessages(INGEST_RECORDS, 1);
   const topics = await createBenchTopics(client, `member-${randomBytes(4).toString('hex')}`, 1);
   const produceMs = await produceTexts(client, topics.flows, texts);
-  const member = await startServiceProcess({
-    ...common,
-    KAFKA_TOPIC_FLOWS: topics.flows,
-    KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes,
-    KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes,
-    SCALE_OUT_APP_ID: uniqueTopic('ingest'),
-  });
-  let figures: Record<string, unknown>;
+  const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes };
+  const figures = await memberIngest(env, texts.length);
+  // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
+  // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
+  const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
+  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
+  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
+  const memberRate = figures.records_per_s as number;
+  return {
+    records: INGEST_RECORDS,
+    messages: texts.length,
+    produce_s: round(produceMs / 1000, 2),
+    one_member: figures,
+    one_member_runs_off: runsOff,
+    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
+    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
+    ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    single_process: {
+      records_per_s: Math.round(single.recordsPerSec),
+      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
+      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
+    },
+    load_average_1min: loadAverage(),
+  };
+}
+
+/** One member's ingest of the `messages` already in its flows topic, under an app id of its own (see benchMemberIngest). */
+async function memberIngest(env: Record<string, string>, messages: number): Promise<Record<string, unknown>> {
+  const member = await startServiceProcess({ ...env, SCALE_OUT_APP_ID: uniqueTopic('ingest') });
   try {
     // The first committed batch is inside the clock's start (about 2% of the messages): in the single
     // process's figure the first batch is inside the clock.
@@ -383,42 +437,34 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     const counts = await poll(
       async () => {
         const c = await memberCounts([member]);
-        return c.routedMessages >= texts.length && c.applied >= c.routedRecords ? c : undefined;
+        return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
       },
       600_000,
-      `${texts.length} messages routed and applied by one member`,
+      `${messages} messages routed and applied by one member`,
       100,
     ).catch(withLogs([member]));
     const seconds = (performance.now() - first) / 1000;
     const cpu = cpuSeconds(member.child.pid!) - cpu0;
-    figures = {
-      load_average_1min: loadAverage(),
+    const load = loadAverage();
+    // After the clock (the member read its topic from the start): with the runs on, the last tick's run may
+    // still be in it, and the figure net of it is then too low.
+    const [idle] = await idleCpuPerSecond([member], 100);
+    const transactions = await metric(member.url, 'alcor_scale_out_route_transactions_total');
+    return {
+      load_average_1min: load,
       records_per_s: Math.round(INGEST_RECORDS / seconds),
       seconds: round(seconds, 2),
       by_vm_records_applied: counts.applied,
       cpu_s_per_million_records: round((cpu / INGEST_RECORDS) * 1e6),
+      idle_cpu_s_per_s: round(idle!, 3),
+      cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / INGEST_RECORDS) * 1e6),
+      route_transactions: transactions,
+      input_messages_per_route_transaction: Math.round(messages / Math.max(1, transactions)),
       latest_run_id: (await getJson<Stats>(`${member.url}/v1/stats`)).body.latest_run_id,
     };
   } finally {
     await member.stop('SIGKILL');
   }
-  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
-  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
-  const memberRate = figures.records_per_s as number;
-  return {
-    records: INGEST_RECORDS,
-    messages: texts.length,
-    produce_s: round(produceMs / 1000, 2),
-    one_member: figures,
-    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
-    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
-    single_process: {
-      records_per_s: Math.round(single.recordsPerSec),
-      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
-      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
-    },
-    load_average_1min: loadAverage(),
-  };
 }
 
 /** A line of a member's log (pino's JSON): its time and message. */
