@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TraceGenerator } from '../../src/generator/index.ts';
-import { decodeSnapshotFile } from '../../src/snapshots/snapshot-file.ts';
+import { decodeDocumentInSlices } from '../../src/snapshots/sliced-document.ts';
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import type { ClusterServiceState } from '../../src/service/cluster-service.ts';
 import { generatedMessages, requestedInput } from '../helpers/members.ts';
@@ -61,8 +61,8 @@ describe('a run that cannot be published', () => {
     // What any member reads: the two runs, consecutive.
     const published: string[] = [];
     const kafka = testKafkaClient(file.brokers, 'runnumbers-reader');
-    const reader = new TopicReader(kafka, m.member.topics.runs, 'runnumbers-reader', (msg) => {
-      if (msg.value !== null) published.push((decodeSnapshotFile(msg.value) as { state: ClusterServiceState }).state.latest?.runId ?? 'none');
+    const reader = new TopicReader(kafka, m.member.topics.runs, 'runnumbers-reader', async (msg) => {
+      if (msg.value !== null) published.push(((await decodeDocumentInSlices(msg.value)) as { state: ClusterServiceState }).state.latest?.runId ?? 'none');
     });
     await reader.start();
     await reader.caughtUp;
