@@ -115,7 +115,103 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, w
   }
 }
 
+/**
+ * CPU seconds per second the members spend with no input, polled as the clock polls them (every `everyMs`):
+ * the scrapes (prom-client's default metrics read the process's memory at each) and the idle consumers'
+ * fetches. At a load of 30 a run lasts ten times longer than at 2 and this share grows with it; the figures
+ * net of it are what the records cost.
+ */
+async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seconds = 4): Promise<number[]> {
+  const before = members.map((m) => cpuSeconds(m.child.pid!));
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    await memberCounts(members);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return members.map((m, i) => (cpuSeconds(m.child.pid!) - before[i]!) / seconds);
+}
+
 const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
+/**
+ * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
+ * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
+ * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
+ */
+async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE) {
+  const prefix = uniqueTopic(`scaleout-${name}`);
+  const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
+  await createTopics(brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
+  const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
+  // The whole trace in one transaction: the processes read committed data only, so they see all of it
+  // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
+  const produce = async () => {
+    const producer = testKafkaClient(brokers, `scaleout-bench-producer-${name}`).producer({
+      transactionalId: `scaleout-bench-${prefix}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 300_000,
+    });
+    await producer.connect();
+    try {
+      const txn = await producer.transaction();
+      const topicMap = { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant };
+      // The trace's lines of other topics (hostile ones among them) go to one sink topic nobody reads.
+      for (const other of ['overlay-flow', 'flows-v0']) topicMap[other] = `${prefix}.other`;
+      const produced = await produceTraceWith(txn, trace, { topicMap });
+      const committing = performance.now();
+      await txn.commit();
+      return { produced, committing, committedS: (performance.now() - committing) / 1000 };
+    } finally {
+      await producer.disconnect();
+    }
+  };
+  return { topics, env, produce };
+}
+
+/** Reads on a member that is not the leader while the leader computes and publishes a requested run. */
+async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number> }> {
+  const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
+  const reader = members.find((m) => m !== leader)!;
+  const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
+  const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
+  const vmIds = Object.keys(assigned.vm_clusters ?? {});
+  const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
+  if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
+  // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
+  await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
+  const latencies: number[] = [];
+  const readStart = performance.now();
+  for (let i = 0; ; i++) {
+    const t = performance.now();
+    const r = await fetch(`${reader.url}/v1/vms/${encodeURIComponent(vmIds[i % Math.max(1, vmIds.length)] ?? 'none')}`);
+    await r.arrayBuffer();
+    latencies.push(performance.now() - t);
+    if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
+    if (performance.now() - readStart > 120_000) break;
+  }
+  const runSeconds = (performance.now() - readStart) / 1000;
+  // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
+  // request's latency beyond that is the machine's load.
+  const loopText = await (await fetch(`${reader.url}/metrics`)).text();
+  const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
+  latencies.sort((a, b) => a - b);
+  const reads = {
+    requests: latencies.length,
+    p50_ms: round(percentile(latencies, 0.5), 2),
+    p99_ms: round(percentile(latencies, 0.99), 2),
+    run_seconds: round(runSeconds, 1),
+    reader_event_loop_delay_p99_ms: round(loop('alcor_nodejs_eventloop_lag_p99_seconds'), 1),
+    reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
+    load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+  };
+  return { leader, reader, reads };
+}
+
+async function leaderOf(alive: ServiceProcess[]): Promise<ServiceProcess | undefined> {
+  for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
+  return undefined;
+}
 
 /**
  * `failoverOnly` (`npm run bench -- scale-out-failover`): the 3-member application with the trace, and its
@@ -139,48 +235,13 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       // The join and "holding" lines time the failover's parts (measureFailover).
       LOG_LEVEL: 'info',
     };
-    /**
-     * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
-     * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
-     * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
-     */
-    const freshInputs = async (name: string) => {
-      const prefix = uniqueTopic(`scaleout-${name}`);
-      const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-      await createTopics(broker.brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
-      const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
-      // The whole trace in one transaction: the processes read committed data only, so they see all of it
-      // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
-      const produce = async () => {
-        const producer = testKafkaClient(broker.brokers, `scaleout-bench-producer-${name}`).producer({
-          transactionalId: `scaleout-bench-${prefix}`,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          transactionTimeout: 300_000,
-        });
-        await producer.connect();
-        try {
-          const txn = await producer.transaction();
-          const topicMap = { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant };
-          // The trace's lines of other topics (hostile ones among them) go to one sink topic nobody reads.
-          for (const other of ['overlay-flow', 'flows-v0']) topicMap[other] = `${prefix}.other`;
-          const produced = await produceTraceWith(txn, TRACE, { topicMap });
-          const committing = performance.now();
-          await txn.commit();
-          return { produced, committing, committedS: (performance.now() - committing) / 1000 };
-        } finally {
-          await producer.disconnect();
-        }
-      };
-      return { topics, env, produce };
-    };
     const throughput: Record<string, unknown> = {};
     let flowMessages = 0;
     let flowTopic = '';
     if (!failoverOnly) {
       // Today's single process (no SCALE_OUT_APP_ID), measured the same way: what one member is held against.
       // Done when it has counted every record (it applies each as it counts it).
-      const { env, produce, topics } = await freshInputs('single');
+      const { env, produce, topics } = await freshInputs(broker.brokers, common, 'single');
       const single = await startServiceProcess(env);
       running.push(single);
       await waitFor(() => allReady([single], false), 120_000, 'one process ready').catch(withLogs([single]));
@@ -204,7 +265,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
     let three: { members: ServiceProcess[]; appId: string } | null = null;
     for (const n of failoverOnly ? [3] : [1, 2, 3]) {
       const appId = uniqueTopic(`bench${n}`);
-      const { env, produce, topics } = await freshInputs(`m${n}`);
+      const { env, produce, topics } = await freshInputs(broker.brokers, common, `m${n}`);
       const started = performance.now();
       const members = await Promise.all(Array.from({ length: n }, () => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })));
       running.push(...members);
@@ -216,6 +277,8 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
         continue;
       }
       const readyS = (performance.now() - started) / 1000;
+      // Before the trace: after it, the leader may still be running the last tick's clustering.
+      const idle = await idleCpuPerSecond(members, 50);
       const cpu0 = members.map((m) => cpuSeconds(m.child.pid!));
       const { produced, committing: t0, committedS } = await produce();
       // The members' input topics only: a trace line of another topic (host capacities) is produced to a topic they do not read.
@@ -231,6 +294,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       ).catch(withLogs(members));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = members.map((m, i) => cpuSeconds(m.child.pid!) - cpu0[i]!);
+      const transactions = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_route_transactions_total')))).reduce((a, b) => a + b, 0);
       throughput[`members_${n}`] = {
         load_average_1min: loadAverage(),
         records_per_s: Math.round(total / seconds),
@@ -239,6 +303,9 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
         start_to_ready_s: round(readyS, 2),
         cpu_s_per_million_records_per_member: cpu.map((c) => round((c / total) * 1e6)),
         cpu_s_per_million_records_total: round((cpu.reduce((a, b) => a + b, 0) / total) * 1e6),
+        idle_cpu_s_per_s_per_member: idle.map((c) => round(c, 3)),
+        cpu_s_per_million_records_net_of_idle_total: round((cpu.reduce((a, c, i) => a + c - idle[i]! * seconds, 0) / total) * 1e6),
+        route_transactions: transactions,
       };
       if (n === 1) {
         // The hop as the broker stores it (record batches, headers, transaction markers included).
@@ -248,6 +315,16 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
           .filter((d) => d.startsWith(byVm))
           .reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0);
         (throughput.members_1 as Record<string, unknown>).by_vm_log_bytes_per_input_record = round(bytes / total);
+        // The other internal topics the route and window write per input record: the leader's connection log
+        // (every routed flow once more), the routers' held sets, the checkpoints, the features.
+        const topics = topologyTopics(appId);
+        const perRecord = (topic: string) => round(readdirSync(logDirs).filter((d) => d.startsWith(`${topic}-`)).reduce((sum, d) => sum + segmentBytes(join(logDirs, d)), 0) / total);
+        (throughput.members_1 as Record<string, unknown>).log_bytes_per_input_record = {
+          connections: perRecord(topics.connections),
+          route_held: perRecord(topics.held),
+          changelog: perRecord(topics.changelog),
+          features: perRecord(topics.features),
+        };
       }
       if (n === 3) three = { members, appId };
       else for (const m of members) await m.stop('SIGKILL');
@@ -267,45 +344,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       changelog_segment_bytes_on_broker: changelogDirs.reduce((s, d) => s + segmentBytes(join(logDirs, d)), 0),
     };
 
-    // Reads on a member that is not the leader while the leader computes and publishes a requested run.
-    const leaderOf = async (alive: ServiceProcess[]): Promise<ServiceProcess | undefined> => {
-      for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
-      return undefined;
-    };
-    const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
-    const reader = members.find((m) => m !== leader)!;
-    const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
-    const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
-    const vmIds = Object.keys(assigned.vm_clusters ?? {});
-    const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
-    if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
-    // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
-    await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
-    const latencies: number[] = [];
-    const readStart = performance.now();
-    for (let i = 0; ; i++) {
-      const t = performance.now();
-      const r = await fetch(`${reader.url}/v1/vms/${encodeURIComponent(vmIds[i % Math.max(1, vmIds.length)] ?? 'none')}`);
-      await r.arrayBuffer();
-      latencies.push(performance.now() - t);
-      if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
-      if (performance.now() - readStart > 120_000) break;
-    }
-    const runSeconds = (performance.now() - readStart) / 1000;
-    // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
-    // request's latency beyond that is the machine's load.
-    const loopText = await (await fetch(`${reader.url}/metrics`)).text();
-    const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
-    latencies.sort((a, b) => a - b);
-    const reads = {
-      requests: latencies.length,
-      p50_ms: round(percentile(latencies, 0.5), 2),
-      p99_ms: round(percentile(latencies, 0.99), 2),
-      run_seconds: round(runSeconds, 1),
-      reader_event_loop_delay_p99_ms: round(loop('alcor_nodejs_eventloop_lag_p99_seconds'), 1),
-      reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
-      load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
-    };
+    const { leader, reader, reads } = await readsDuringRun(members);
 
     const failover = await measureFailover(members, leader, reader, appId, brokerLog);
     if (failoverOnly) return { trace: TRACE, by_vm_partitions: PARTITIONS, throughput, ...failover };
@@ -350,7 +389,8 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
  * single-record flow messages produced first into a topic of one partition, then the member started on it,
  * its clock from its first routed batch (polled every 20 ms) to every message routed and every by-VM record
  * applied, the runs at their normal cadence (a tick every RECLUSTER_MINUTES of event time: the trace spans
- * 33 minutes). Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
+ * 33 minutes); then a second member, under an app id of its own, on the same topic with the runs off, as
+ * kafka_ingest runs none. Kafka's ConsumerPerformance and the single process's kafka_ingest run in the same bench run,
  * on the same broker and topic shape.
  */
 export async function benchMemberIngest(brokers: string, common: Record<string, string>): Promise<Record<string, unknown>> {
@@ -358,14 +398,35 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   const texts = buildMessages(INGEST_RECORDS, 1);
   const topics = await createBenchTopics(client, `member-${randomBytes(4).toString('hex')}`, 1);
   const produceMs = await produceTexts(client, topics.flows, texts);
-  const member = await startServiceProcess({
-    ...common,
-    KAFKA_TOPIC_FLOWS: topics.flows,
-    KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes,
-    KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes,
-    SCALE_OUT_APP_ID: uniqueTopic('ingest'),
-  });
-  let figures: Record<string, unknown>;
+  const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes };
+  const figures = await memberIngest(env, texts.length);
+  // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
+  // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
+  const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
+  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
+  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
+  const memberRate = figures.records_per_s as number;
+  return {
+    records: INGEST_RECORDS,
+    messages: texts.length,
+    produce_s: round(produceMs / 1000, 2),
+    one_member: figures,
+    one_member_runs_off: runsOff,
+    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
+    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
+    ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    single_process: {
+      records_per_s: Math.round(single.recordsPerSec),
+      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
+      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
+    },
+    load_average_1min: loadAverage(),
+  };
+}
+
+/** One member's ingest of the `messages` already in its flows topic, under an app id of its own (see benchMemberIngest). */
+async function memberIngest(env: Record<string, string>, messages: number): Promise<Record<string, unknown>> {
+  const member = await startServiceProcess({ ...env, SCALE_OUT_APP_ID: uniqueTopic('ingest') });
   try {
     // The first committed batch is inside the clock's start (about 2% of the messages): in the single
     // process's figure the first batch is inside the clock.
@@ -376,42 +437,34 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     const counts = await poll(
       async () => {
         const c = await memberCounts([member]);
-        return c.routedMessages >= texts.length && c.applied >= c.routedRecords ? c : undefined;
+        return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
       },
       600_000,
-      `${texts.length} messages routed and applied by one member`,
+      `${messages} messages routed and applied by one member`,
       100,
     ).catch(withLogs([member]));
     const seconds = (performance.now() - first) / 1000;
     const cpu = cpuSeconds(member.child.pid!) - cpu0;
-    figures = {
-      load_average_1min: loadAverage(),
+    const load = loadAverage();
+    // After the clock (the member read its topic from the start): with the runs on, the last tick's run may
+    // still be in it, and the figure net of it is then too low.
+    const [idle] = await idleCpuPerSecond([member], 100);
+    const transactions = await metric(member.url, 'alcor_scale_out_route_transactions_total');
+    return {
+      load_average_1min: load,
       records_per_s: Math.round(INGEST_RECORDS / seconds),
       seconds: round(seconds, 2),
       by_vm_records_applied: counts.applied,
       cpu_s_per_million_records: round((cpu / INGEST_RECORDS) * 1e6),
+      idle_cpu_s_per_s: round(idle!, 3),
+      cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / INGEST_RECORDS) * 1e6),
+      route_transactions: transactions,
+      input_messages_per_route_transaction: Math.round(messages / Math.max(1, transactions)),
       latest_run_id: (await getJson<Stats>(`${member.url}/v1/stats`)).body.latest_run_id,
     };
   } finally {
     await member.stop('SIGKILL');
   }
-  const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
-  const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
-  const memberRate = figures.records_per_s as number;
-  return {
-    records: INGEST_RECORDS,
-    messages: texts.length,
-    produce_s: round(produceMs / 1000, 2),
-    one_member: figures,
-    kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
-    ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
-    single_process: {
-      records_per_s: Math.round(single.recordsPerSec),
-      kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
-      ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
-    },
-    load_average_1min: loadAverage(),
-  };
 }
 
 /** A line of a member's log (pino's JSON): its time and message. */
@@ -493,4 +546,42 @@ export async function measureFailover(members: ServiceProcess[], leader: Service
     leader_failover_s: round(leaderFailoverS, 2),
     breakdown: { session_timeout_ms: SESSION_TIMEOUT_MS, member, leader: leaderParts, load_average_1min: loadAverage() },
   };
+}
+
+/**
+ * Reads during a run on a larger fleet (`npm run bench -- scale-out-reads`): three members on a broker
+ * started here, `trace` produced and every record applied, then readsDuringRun as in benchScaleOut.
+ */
+export async function benchScaleOutReads(trace: string): Promise<Record<string, unknown>> {
+  const [port, controllerPort] = await getFreePorts(2);
+  const dataDir = `.cache/kafka/bench-data-${port}`;
+  const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
+  const members: ServiceProcess[] = [];
+  try {
+    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) };
+    const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
+    const appId = uniqueTopic('reads');
+    members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })))));
+    await waitFor(() => allReady(members, true), 300_000, '3 members ready').catch(withLogs(members));
+    const { produced } = await produce();
+    const messages = Object.values(topics).reduce((sum, topic) => sum + (produced.byTopic[topic] ?? 0), 0);
+    const t0 = performance.now();
+    await poll(
+      async () => {
+        const c = await memberCounts(members);
+        return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
+      },
+      900_000,
+      `${messages} messages routed and applied by 3 members`,
+      1000,
+    ).catch(withLogs(members));
+    const ingestS = (performance.now() - t0) / 1000;
+    const vms = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')))).reduce((a, b) => a + b, 0);
+    const { reads } = await readsDuringRun(members);
+    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads };
+  } finally {
+    for (const m of members) await m.stop('SIGKILL');
+    await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }

@@ -251,6 +251,26 @@ export function kafkaPartitionOf(key: string, partitions: number): number {
   return (murmur2(asciiBytes(key) ?? Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
 }
 
+/** VM ids a partition memo keeps before it starts afresh: a bound on its memory, far above one member's share of a fleet's active VMs. */
+const PARTITION_MEMO_SIZE = 1 << 18;
+
+/**
+ * kafkaPartitionOf for one partition count, remembered per key: a route writes each VM's records again and
+ * again, and murmur2 over its id cost as much as the rest of the record's placement.
+ */
+export function partitionOfMemo(partitions: number): (key: string) => number {
+  const memo = new Map<string, number>();
+  return (key) => {
+    let p = memo.get(key);
+    if (p === undefined) {
+      if (memo.size >= PARTITION_MEMO_SIZE) memo.clear();
+      p = kafkaPartitionOf(key, partitions);
+      memo.set(key, p);
+    }
+    return p;
+  };
+}
+
 /** VM ids are ASCII as a rule: their UTF-8 bytes are their char codes, without a Buffer per call. */
 const ascii = new Uint8Array(256);
 function asciiBytes(s: string): Uint8Array | null {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer, type TopicMessages } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -23,7 +23,7 @@ import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable, decodeAddressRecord } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
-import { type ByVmRecord, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from './by-vm.ts';
+import { type ByVmRecord, decodeByVm, encodeByVm, packByVm, partitionOfMemo } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshot } from './gather.ts';
@@ -79,6 +79,8 @@ export interface MemberStatus {
   routedMessages: number;
   /** By-VM records (flow halves, VM attributes) those routers wrote. */
   routedRecords: number;
+  /** Route transactions those routers committed (a batch's, or a flush of released flows): their round trips bound a member's ingest. */
+  routeTransactions: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
 }
@@ -229,6 +231,7 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private routedMessages = 0;
   private routedRecords = 0;
+  private routeTransactions = 0;
   private appliedRecords = 0;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
@@ -239,7 +242,11 @@ export class ScaleOutMember {
   /** A run is being started (the connection log read up to now first): no second one meanwhile. */
   private startingRun = false;
 
+  /** The by-VM partition of a VM id: computed once per VM, not per record (each flow names two). */
+  private readonly partitionOfVm: (vmId: string) => number;
+
   constructor(private readonly o: MemberOptions) {
+    this.partitionOfVm = partitionOfMemo(o.topology.partitions);
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
     this.tenantTable = new FleetState(o.pipeline.window);
@@ -291,6 +298,7 @@ export class ScaleOutMember {
       lastRestoreMs: this.lastRestoreMs,
       routedMessages: this.routedMessages,
       routedRecords: this.routedRecords,
+      routeTransactions: this.routeTransactions,
       appliedRecords: this.appliedRecords,
     };
   }
@@ -549,13 +557,16 @@ export class ScaleOutMember {
       const producer = await this.routeProducer(key);
       const txn = await producer.transaction();
       try {
-        await this.sendRouted(txn, out);
-        if (held !== undefined) await txn.send({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+        const topicMessages = this.routedMessagesOf(out);
+        if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+        // One produce request for every topic of the transaction: each send is a round trip to the broker.
+        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
         // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
         const committed = { partition, offset: offset.toString(), metadata };
         await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
         await txn.commit();
         this.routedUpTo.set(key, offset);
+        this.routeTransactions++;
         for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
       } catch (err) {
         await txn.abort().catch(() => undefined);
@@ -676,10 +687,11 @@ export class ScaleOutMember {
     return producer;
   }
 
-  private async sendRouted(txn: { send: Producer['send'] }, out: Routed[]): Promise<void> {
+  /** The messages of a route transaction's records, by topic (none for a topic without records). */
+  private routedMessagesOf(out: Routed[]): TopicMessages[] {
     const P = this.o.topology.partitions;
     // A message per partition and stretch between markers, placed as Kafka's default partitioner places the VM id.
-    const byVm: Message[] = packByVm(out, P, (vmId) => kafkaPartitionOf(vmId, P)).map((m) => ({ partition: m.partition, value: m.value }));
+    const byVm: Message[] = packByVm(out, P, this.partitionOfVm).map((m) => ({ partition: m.partition, value: m.value }));
     const tenants: Message[] = [];
     const addresses: Message[] = [];
     const hosts: Message[] = [];
@@ -690,12 +702,14 @@ export class ScaleOutMember {
       else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
       else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
     }
-    if (byVm.length > 0) await txn.send({ topic: this.topics.byVm, messages: byVm });
-    if (tenants.length > 0) await txn.send({ topic: this.topics.tenants, messages: tenants });
-    if (addresses.length > 0) await txn.send({ topic: this.topics.addresses, messages: addresses });
-    if (hosts.length > 0) await txn.send({ topic: this.topics.hosts, messages: hosts });
+    const topicMessages: TopicMessages[] = [];
+    if (byVm.length > 0) topicMessages.push({ topic: this.topics.byVm, messages: byVm });
+    if (tenants.length > 0) topicMessages.push({ topic: this.topics.tenants, messages: tenants });
+    if (addresses.length > 0) topicMessages.push({ topic: this.topics.addresses, messages: addresses });
+    if (hosts.length > 0) topicMessages.push({ topic: this.topics.hosts, messages: hosts });
     // The flows in route order, in the by-VM encoding: one message per transaction.
-    if (connections.length > 0) await txn.send({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
+    if (connections.length > 0) topicMessages.push({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
+    return topicMessages;
   }
 
   // ---- window --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_restores_total',
   'alcor_scale_out_routed_messages_total',
   'alcor_scale_out_routed_records_total',
+  'alcor_scale_out_route_transactions_total',
   'alcor_scale_out_applied_records_total',
 ] as const;
 
@@ -49,6 +50,7 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   };
   counter('alcor_scale_out_routed_messages_total', 'Input messages this member routed (their transaction committed)', (s) => s.routedMessages);
   counter('alcor_scale_out_routed_records_total', 'By-VM records (flow halves, VM attributes) this member\'s routers wrote', (s) => s.routedRecords);
+  counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   const reported: Record<string, number> = {};
   new Counter({

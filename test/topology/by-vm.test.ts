@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
-import { BY_VM_FORMAT, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm } from '../../src/topology/by-vm.ts';
+import { BY_VM_FORMAT, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo } from '../../src/topology/by-vm.ts';
 
 const flow = (over: Partial<FlowRecord> = {}): FlowRecord => ({
   ts: 1_793_491_200_123,
@@ -81,6 +81,15 @@ describe('the by-VM messages (the repartition hop)', () => {
     for (const partitions of [1, 6, 12, 97]) {
       const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
       for (const key of keys) expect(kafkaPartitionOf(key, partitions)).toBe(partitioner({ topic: 't', partitionMetadata, message: { key, value: null } }));
+    }
+  });
+
+  it('place a VM through the memo exactly where kafkaPartitionOf does, asked once or again', () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `vm-${(i * 2_654_435_761) % 1_000_003}`);
+    for (const partitions of [1, 6, 97]) {
+      const memo = partitionOfMemo(partitions);
+      // Twice over: the second pass is answered from the memo.
+      for (const key of [...keys, ...keys]) expect(memo(key)).toBe(kafkaPartitionOf(key, partitions));
     }
   });
 

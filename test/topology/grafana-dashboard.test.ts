@@ -31,6 +31,7 @@ describe('grafana/scale-out-dashboard.json', () => {
       lastRestoreMs: 12,
       routedMessages: 5,
       routedRecords: 9,
+      routeTransactions: 2,
       appliedRecords: 8,
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
