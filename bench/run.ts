@@ -21,7 +21,7 @@ import { benchQuality } from './quality.ts';
 import { READ_SLICES_TRACES, benchReadSlices } from './read-slices-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
-import { benchScaleOut } from './scale-out-members-bench.ts';
+import { benchScaleOut, benchScaleOutReads } from './scale-out-members-bench.ts';
 import { benchSecurityGroups } from './security-groups-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     return;
   }
   // Every section but replay-hour, attribution, placement, security-groups, scale-out(-failover) and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-failover', 'read-slices'].includes(name)))) {
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -86,6 +86,13 @@ async function main(): Promise<void> {
     process.stderr.write('scale-out failover (a broker, 3 member processes, kill -9 of a member and of the leader)...\n');
     figures.scale_out_failover = await benchScaleOut({ failoverOnly: true });
   }
+  // Minutes of ingest before the reads: only when asked for by name.
+  if (only.includes('scale-out-reads')) {
+    const { path, args } = READ_SLICES_TRACES[1]!;
+    if (args !== null && !existsSync(path)) execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', ...args], { stdio: 'inherit' });
+    process.stderr.write(`reads during a run on a member, 3 members on ${path} (starts a broker)...\n`);
+    figures.scale_out_reads = await benchScaleOutReads(path);
+  }
   if (wanted('read-slices')) {
     const sizes: Record<string, unknown> = {};
     for (const { name, path, args } of READ_SLICES_TRACES) {
@@ -101,7 +108,7 @@ async function main(): Promise<void> {
     figures.placement = benchPlacement();
   }
   if (wanted('security-groups')) {
-    process.stderr.write('security groups: the goal over five generated traces, the cost at 10k and 100k VMs against a run...\n');
+    process.stderr.write('security groups: the goal over 20 generated traces (seeds 101-120), the cost at 10k and 100k VMs against a run...\n');
     figures.security_groups = await benchSecurityGroups();
   }
   // Three minutes of replays: only when asked for by name.

@@ -134,6 +134,86 @@ async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seco
 const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /**
+ * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
+ * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
+ * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
+ */
+async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE) {
+  const prefix = uniqueTopic(`scaleout-${name}`);
+  const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
+  await createTopics(brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
+  const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
+  // The whole trace in one transaction: the processes read committed data only, so they see all of it
+  // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
+  const produce = async () => {
+    const producer = testKafkaClient(brokers, `scaleout-bench-producer-${name}`).producer({
+      transactionalId: `scaleout-bench-${prefix}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 300_000,
+    });
+    await producer.connect();
+    try {
+      const txn = await producer.transaction();
+      const topicMap = { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant };
+      // The trace's lines of other topics (hostile ones among them) go to one sink topic nobody reads.
+      for (const other of ['overlay-flow', 'flows-v0']) topicMap[other] = `${prefix}.other`;
+      const produced = await produceTraceWith(txn, trace, { topicMap });
+      const committing = performance.now();
+      await txn.commit();
+      return { produced, committing, committedS: (performance.now() - committing) / 1000 };
+    } finally {
+      await producer.disconnect();
+    }
+  };
+  return { topics, env, produce };
+}
+
+/** Reads on a member that is not the leader while the leader computes and publishes a requested run. */
+async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number> }> {
+  const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
+  const reader = members.find((m) => m !== leader)!;
+  const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
+  const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
+  const vmIds = Object.keys(assigned.vm_clusters ?? {});
+  const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
+  if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
+  // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
+  await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
+  const latencies: number[] = [];
+  const readStart = performance.now();
+  for (let i = 0; ; i++) {
+    const t = performance.now();
+    const r = await fetch(`${reader.url}/v1/vms/${encodeURIComponent(vmIds[i % Math.max(1, vmIds.length)] ?? 'none')}`);
+    await r.arrayBuffer();
+    latencies.push(performance.now() - t);
+    if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
+    if (performance.now() - readStart > 120_000) break;
+  }
+  const runSeconds = (performance.now() - readStart) / 1000;
+  // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
+  // request's latency beyond that is the machine's load.
+  const loopText = await (await fetch(`${reader.url}/metrics`)).text();
+  const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
+  latencies.sort((a, b) => a - b);
+  const reads = {
+    requests: latencies.length,
+    p50_ms: round(percentile(latencies, 0.5), 2),
+    p99_ms: round(percentile(latencies, 0.99), 2),
+    run_seconds: round(runSeconds, 1),
+    reader_event_loop_delay_p99_ms: round(loop('alcor_nodejs_eventloop_lag_p99_seconds'), 1),
+    reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
+    load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+  };
+  return { leader, reader, reads };
+}
+
+async function leaderOf(alive: ServiceProcess[]): Promise<ServiceProcess | undefined> {
+  for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
+  return undefined;
+}
+
+/**
  * `failoverOnly` (`npm run bench -- scale-out-failover`): the 3-member application with the trace, and its
  * kill -9 and leader failover with their parts (measureFailover), nothing else: a minute, not ten.
  */
@@ -155,48 +235,13 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       // The join and "holding" lines time the failover's parts (measureFailover).
       LOG_LEVEL: 'info',
     };
-    /**
-     * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
-     * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
-     * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
-     */
-    const freshInputs = async (name: string) => {
-      const prefix = uniqueTopic(`scaleout-${name}`);
-      const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-      await createTopics(broker.brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
-      const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
-      // The whole trace in one transaction: the processes read committed data only, so they see all of it
-      // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).
-      const produce = async () => {
-        const producer = testKafkaClient(broker.brokers, `scaleout-bench-producer-${name}`).producer({
-          transactionalId: `scaleout-bench-${prefix}`,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          transactionTimeout: 300_000,
-        });
-        await producer.connect();
-        try {
-          const txn = await producer.transaction();
-          const topicMap = { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant };
-          // The trace's lines of other topics (hostile ones among them) go to one sink topic nobody reads.
-          for (const other of ['overlay-flow', 'flows-v0']) topicMap[other] = `${prefix}.other`;
-          const produced = await produceTraceWith(txn, TRACE, { topicMap });
-          const committing = performance.now();
-          await txn.commit();
-          return { produced, committing, committedS: (performance.now() - committing) / 1000 };
-        } finally {
-          await producer.disconnect();
-        }
-      };
-      return { topics, env, produce };
-    };
     const throughput: Record<string, unknown> = {};
     let flowMessages = 0;
     let flowTopic = '';
     if (!failoverOnly) {
       // Today's single process (no SCALE_OUT_APP_ID), measured the same way: what one member is held against.
       // Done when it has counted every record (it applies each as it counts it).
-      const { env, produce, topics } = await freshInputs('single');
+      const { env, produce, topics } = await freshInputs(broker.brokers, common, 'single');
       const single = await startServiceProcess(env);
       running.push(single);
       await waitFor(() => allReady([single], false), 120_000, 'one process ready').catch(withLogs([single]));
@@ -220,7 +265,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
     let three: { members: ServiceProcess[]; appId: string } | null = null;
     for (const n of failoverOnly ? [3] : [1, 2, 3]) {
       const appId = uniqueTopic(`bench${n}`);
-      const { env, produce, topics } = await freshInputs(`m${n}`);
+      const { env, produce, topics } = await freshInputs(broker.brokers, common, `m${n}`);
       const started = performance.now();
       const members = await Promise.all(Array.from({ length: n }, () => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })));
       running.push(...members);
@@ -299,45 +344,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
       changelog_segment_bytes_on_broker: changelogDirs.reduce((s, d) => s + segmentBytes(join(logDirs, d)), 0),
     };
 
-    // Reads on a member that is not the leader while the leader computes and publishes a requested run.
-    const leaderOf = async (alive: ServiceProcess[]): Promise<ServiceProcess | undefined> => {
-      for (const m of alive) if ((await metric(m.url, 'alcor_scale_out_leader')) === 1) return m;
-      return undefined;
-    };
-    const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
-    const reader = members.find((m) => m !== leader)!;
-    const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
-    const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
-    const vmIds = Object.keys(assigned.vm_clusters ?? {});
-    const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
-    if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
-    // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
-    await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
-    const latencies: number[] = [];
-    const readStart = performance.now();
-    for (let i = 0; ; i++) {
-      const t = performance.now();
-      const r = await fetch(`${reader.url}/v1/vms/${encodeURIComponent(vmIds[i % Math.max(1, vmIds.length)] ?? 'none')}`);
-      await r.arrayBuffer();
-      latencies.push(performance.now() - t);
-      if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
-      if (performance.now() - readStart > 120_000) break;
-    }
-    const runSeconds = (performance.now() - readStart) / 1000;
-    // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
-    // request's latency beyond that is the machine's load.
-    const loopText = await (await fetch(`${reader.url}/metrics`)).text();
-    const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
-    latencies.sort((a, b) => a - b);
-    const reads = {
-      requests: latencies.length,
-      p50_ms: round(percentile(latencies, 0.5), 2),
-      p99_ms: round(percentile(latencies, 0.99), 2),
-      run_seconds: round(runSeconds, 1),
-      reader_event_loop_delay_p99_ms: round(loop('alcor_nodejs_eventloop_lag_p99_seconds'), 1),
-      reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
-      load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
-    };
+    const { leader, reader, reads } = await readsDuringRun(members);
 
     const failover = await measureFailover(members, leader, reader, appId, brokerLog);
     if (failoverOnly) return { trace: TRACE, by_vm_partitions: PARTITIONS, throughput, ...failover };
@@ -539,4 +546,42 @@ export async function measureFailover(members: ServiceProcess[], leader: Service
     leader_failover_s: round(leaderFailoverS, 2),
     breakdown: { session_timeout_ms: SESSION_TIMEOUT_MS, member, leader: leaderParts, load_average_1min: loadAverage() },
   };
+}
+
+/**
+ * Reads during a run on a larger fleet (`npm run bench -- scale-out-reads`): three members on a broker
+ * started here, `trace` produced and every record applied, then readsDuringRun as in benchScaleOut.
+ */
+export async function benchScaleOutReads(trace: string): Promise<Record<string, unknown>> {
+  const [port, controllerPort] = await getFreePorts(2);
+  const dataDir = `.cache/kafka/bench-data-${port}`;
+  const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
+  const members: ServiceProcess[] = [];
+  try {
+    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) };
+    const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
+    const appId = uniqueTopic('reads');
+    members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })))));
+    await waitFor(() => allReady(members, true), 300_000, '3 members ready').catch(withLogs(members));
+    const { produced } = await produce();
+    const messages = Object.values(topics).reduce((sum, topic) => sum + (produced.byTopic[topic] ?? 0), 0);
+    const t0 = performance.now();
+    await poll(
+      async () => {
+        const c = await memberCounts(members);
+        return c.routedMessages >= messages && c.applied >= c.routedRecords ? c : undefined;
+      },
+      900_000,
+      `${messages} messages routed and applied by 3 members`,
+      1000,
+    ).catch(withLogs(members));
+    const ingestS = (performance.now() - t0) / 1000;
+    const vms = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')))).reduce((a, b) => a + b, 0);
+    const { reads } = await readsDuringRun(members);
+    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads };
+  } finally {
+    for (const m of members) await m.stop('SIGKILL');
+    await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }

@@ -34,6 +34,7 @@ const Group = z.object({
   project_id: z.string(),
   cluster_id: z.string(),
   vm_ids: z.array(z.string()),
+  vms_placed_by_peers: z.array(z.string()).optional().describe('VMs of vm_ids without earlier traffic that the run put in another cluster, placed here because their traffic repeats this group\'s'),
   security_group_rules: z.array(Rule),
   note: z.string().optional(),
 });

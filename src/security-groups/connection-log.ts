@@ -691,6 +691,7 @@ export class ConnectionSplit {
   private next = 0;
   private readonly filled: Uint8Array;
   private readonly turnedRows = new IntColumn(16);
+  private readonly tiedRows = new IntColumn(16);
 
   constructor(
     readonly columns: ConnectionColumns,
@@ -707,11 +708,19 @@ export class ConnectionSplit {
   /**
    * The rows (once done) whose server end is the other one: of those the records could not tell, the end
    * whose port meets more distinct (peer, peer port) pairs is the listening one (a service port meets every
-   * client's ephemeral ports; a client's port meets one server port); on a tie, the lower port. In no
+   * client's ephemeral ports; a client's port meets one server port). Ties are not in it (tied). In no
    * particular order.
    */
   get turned(): Int32Array {
     return this.turnedRows.values.subarray(0, this.turnedRows.length);
+  }
+
+  /**
+   * The rows (once done) whose two (end, port) pairs meet as many peers: the learner decides them, with what
+   * it knows of the run's clusters (recommend.ts, breakTies). In no particular order.
+   */
+  get tied(): Int32Array {
+    return this.tiedRows.values.subarray(0, this.tiedRows.length);
   }
 
   get done(): boolean {
@@ -770,7 +779,8 @@ export class ConnectionSplit {
       const degree = this.degrees.values;
       const atServer = degree[this.rows.serverPort[r]!]!;
       const atClient = degree[this.rows.clientPort[r]!]!;
-      if (atClient > atServer || (atClient === atServer && other < this.rows.port[r]!)) this.turnedRows.push(r);
+      if (atClient > atServer) this.turnedRows.push(r);
+      else if (atClient === atServer) this.tiedRows.push(r);
     }
   }
 }

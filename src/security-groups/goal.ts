@@ -12,7 +12,19 @@ import type { SecurityGroupsDocument } from './types.ts';
 export interface GoalFigures {
   normal_vm_to_vm_bytes: number;
   normal_vm_to_vm_bytes_allowed: number;
+  /** The issue's measure. One heavy connection denied moves it by points: the two below weigh otherwise. */
   share_normal_bytes_allowed: number | null;
+  /** The same connections weighed by their flows (records) in the check window. */
+  normal_vm_to_vm_flows: number;
+  normal_vm_to_vm_flows_allowed: number;
+  share_normal_flows_allowed: number | null;
+  /**
+   * Services (server VM, protocol, port) of the check window with normal VM clients, and those whose every
+   * normal VM-to-VM connection is allowed: each counts once, however heavy (a port per session is a service each).
+   */
+  normal_services: number;
+  normal_services_allowed: number;
+  share_normal_services_allowed: number | null;
   /** Scanner connections of the check window to a VM at a port that VM serves to no normal client. */
   probes: number;
   probes_allowed: number;
@@ -30,13 +42,23 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
   }
   let bytes = 0;
   let allowed = 0;
+  let flows = 0;
+  let flowsAllowed = 0;
+  /** Per service: true while every connection seen so far is allowed. */
+  const services = new Map<string, boolean>();
   let probes = 0;
   let probesAllowed = 0;
   for (const c of connections) {
     if (c.allowed === null) continue;
     if (isNormalVm(c.client.vmId) && isNormalVm(c.server.vmId)) {
       bytes += c.latestBytes;
-      if (c.allowed) allowed += c.latestBytes;
+      flows += c.latestFlows;
+      if (c.allowed) {
+        allowed += c.latestBytes;
+        flowsAllowed += c.latestFlows;
+      }
+      const service = `${c.server.vmId}|${c.protocol}|${c.port}`;
+      services.set(service, (services.get(service) ?? true) && c.allowed);
     }
     const cv = c.client.vmId;
     const sv = c.server.vmId;
@@ -45,10 +67,18 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
       if (c.allowed) probesAllowed++;
     }
   }
+  let servicesAllowed = 0;
+  for (const ok of services.values()) if (ok) servicesAllowed++;
   return {
     normal_vm_to_vm_bytes: bytes,
     normal_vm_to_vm_bytes_allowed: allowed,
     share_normal_bytes_allowed: bytes === 0 ? null : allowed / bytes,
+    normal_vm_to_vm_flows: flows,
+    normal_vm_to_vm_flows_allowed: flowsAllowed,
+    share_normal_flows_allowed: flows === 0 ? null : flowsAllowed / flows,
+    normal_services: services.size,
+    normal_services_allowed: servicesAllowed,
+    share_normal_services_allowed: services.size === 0 ? null : servicesAllowed / services.size,
     probes,
     probes_allowed: probesAllowed,
     rules: document.summary.rules,

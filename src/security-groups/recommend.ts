@@ -8,6 +8,7 @@ import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
+import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -190,6 +191,8 @@ interface GroupInfo {
   tenant: number;
   clusterId: string;
   vms: string[];
+  /** VMs without history that the run put in another cluster, placed here by the traffic they repeat (new-vms.ts). */
+  placedByPeers: string[];
 }
 
 /**
@@ -296,7 +299,8 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const cols = yield* turnServerEnds(split.columns, split.turned);
+  const turned = yield* breakTies(split.columns, split.turned, split.tied, clustersOfEnds(membership, split.columns), o.maxRangeGap);
+  const cols = yield* turnServerEnds(split.columns, turned);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -351,7 +355,7 @@ export function* recommendInSlices(
     let g = groupIds.get(groupId);
     if (g === undefined) {
       g = groups.length;
-      groups.push({ id: groupId, tenant: t, clusterId, vms: [] });
+      groups.push({ id: groupId, tenant: t, clusterId, vms: [], placedByPeers: [] });
       groupIds.set(groupId, g);
     }
     groups[g]!.vms.push(vmId);
@@ -382,6 +386,21 @@ export function* recommendInSlices(
   notLearned.anomalous = scan.anomalous;
   notLearned.no_group = scan.noGroup;
   const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm, rowCandidates } = scan;
+
+  // VMs without history join the group whose learned traffic they repeat. They taught no rule, so the
+  // rules stay as learned; only the check and the document see them in their new group.
+  const placedByPeers = yield* placeNewVms(
+    { cols, groupCount: G, endGroup, endTenant, endAnomalous, groupTenant: groups.map((info) => info.tenant), groupRank, entries, protocolField, ingress: INGRESS, egress: EGRESS },
+    4 * SLICE_ROWS,
+  );
+  for (const [e, g] of placedByPeers) {
+    const vmId = cols.endVm[e]!;
+    const from = groups[endGroup[e]!]!;
+    from.vms.splice(from.vms.indexOf(vmId), 1);
+    groups[g]!.vms.push(vmId);
+    groups[g]!.placedByPeers.push(vmId);
+    endGroup[e] = g;
+  }
 
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
@@ -599,7 +618,8 @@ export function* recommendInSlices(
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
   const summary: SecurityGroupsSummary = {
     tenants: tenants.length,
-    groups: G,
+    // A group whose VMs were all placed by their peers is left out of the document.
+    groups: groups.filter((info) => info.vms.length > 0).length,
     rules: R.count,
     rules_per_tenant: distribution(ruleCounts),
     rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
@@ -726,7 +746,7 @@ class Outcome implements SecurityGroupsOutcome {
     const { groups, tenants } = l;
     // Groups by tenant, in the order of their ids.
     const groupsOfTenant: number[][] = Array.from({ length: tenants.length }, () => []);
-    for (const g of this.groupOrder) groupsOfTenant[groups[g]!.tenant]!.push(g);
+    for (const g of this.groupOrder) if (groups[g]!.vms.length > 0) groupsOfTenant[groups[g]!.tenant]!.push(g);
     const tenantOrder = sortedIndices(tenants);
     yield;
     const docs: TenantSecurityGroups[] = [];
@@ -770,6 +790,7 @@ class Outcome implements SecurityGroupsOutcome {
       vm_ids: info.vms.slice().sort(),
       security_group_rules: groupRules,
     };
+    if (info.placedByPeers.length > 0) group.vms_placed_by_peers = info.placedByPeers.slice().sort();
     if (groupRules.length === 0) {
       group.note = info.vms.every((v) => this.anomalous.has(v))
         ? 'every VM of the group is ranked anomalous: nothing was learned, the group allows nothing'
@@ -836,10 +857,15 @@ class Outcome implements SecurityGroupsOutcome {
   get places(): Map<string, VmPlace> {
     if (this.placeMap === null) {
       const m = this.membership;
+      const l = this.learned;
       const places = new Map<string, VmPlace>();
       m.vmIds.forEach((vmId, row) => {
         const tenant = m.vmTenants[row] ?? null;
-        if (tenant !== null) places.set(vmId, { tenant, groupId: groupIdOf(tenant, m.clusterIds[row]!), anomalous: this.anomalous.has(vmId) });
+        if (tenant === null) return;
+        // The group learning used: the run's cluster, or the group a VM without history was placed in.
+        const end = l.cols.vmEnds.get(vmId);
+        const g = end !== undefined && end < l.ends ? l.endGroup[end]! : -1;
+        places.set(vmId, { tenant, groupId: g >= 0 ? l.groups[g]!.id : groupIdOf(tenant, m.clusterIds[row]!), anomalous: this.anomalous.has(vmId) });
       });
       this.placeMap = places;
     }
@@ -1010,6 +1036,25 @@ class EntryScan {
   }
 }
 
+/** Per end of the columns: an index of its VM's tenant and cluster in the run (-1: an address, or no tenant). */
+function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32Array {
+  const of = new Int32Array(cols.ends).fill(-1);
+  const ids = new Map<string, number>();
+  for (let row = 0; row < membership.vmIds.length; row++) {
+    const tenant = membership.vmTenants[row] ?? null;
+    const end = cols.vmEnds.get(membership.vmIds[row]!);
+    if (tenant === null || end === undefined || end >= cols.ends) continue;
+    const key = groupIdOf(tenant, membership.clusterIds[row]!);
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    of[end] = id;
+  }
+  return of;
+}
+
 /**
  * The connections with the server end decided where the records could not tell it: the rows the split
  * turns round (decided by the log's degrees, ConnectionSplit.turned) get their ends, addresses and ports
@@ -1034,6 +1079,55 @@ function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator
     copied.otherPort[i] = cols.port[i]!;
   }
   return copied;
+}
+
+/**
+ * The rows to turn round: those the log's degrees decided (`turned`), and of the `tied` ones (a collective's
+ * listener has one peer, as its client's connection port has) those whose client end's port has more
+ * ports of undecided connections of its cluster close by (in its block of `gap` ports or the two beside it)
+ * than the server end's: a cluster's listeners of one service sit in one range, while its clients' ports
+ * are drawn over the whole ephemeral range. Then the lower port. Ports are counted per connection end, in
+ * one pass over a table of (cluster, block) counts, not per distinct (end, port).
+ */
+function* breakTies(cols: ConnectionColumns, turned: Int32Array, tied: Int32Array, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
+  if (tied.length === 0) return turned;
+  const { client, server, port, otherPort } = cols;
+  const blocks = new IntTupleTable(1024);
+  const inBlock = new IntColumn(1024);
+  const count = (end: number, p: number): void => {
+    const cluster = endCluster[end]!;
+    if (cluster < 0) return;
+    const known = blocks.size;
+    const b = blocks.idOf(cluster, Math.floor(p / gap), 0, 0);
+    if (b === known) inBlock.push(0);
+    inBlock.values[b]!++;
+  };
+  for (let i = 0; i < cols.count; i++) {
+    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if (otherPort[i]! < 0) continue;
+    count(server[i]!, port[i]!);
+    count(client[i]!, otherPort[i]!);
+  }
+  const close = (end: number, p: number): number => {
+    const cluster = endCluster[end]!;
+    if (cluster < 0) return 0;
+    const block = Math.floor(p / gap);
+    let n = 0;
+    for (let b = block - 1; b <= block + 1; b++) {
+      const id = blocks.find(cluster, b, 0, 0);
+      if (id >= 0) n += inBlock.values[id]!;
+    }
+    return n;
+  };
+  const out = new IntColumn(turned.length + tied.length);
+  for (let k = 0; k < turned.length; k++) out.push(turned[k]!);
+  for (let k = 0; k < tied.length; k++) {
+    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    const i = tied[k]!;
+    const d = close(client[i]!, otherPort[i]!) - close(server[i]!, port[i]!);
+    if (d > 0 || (d === 0 && otherPort[i]! < port[i]!)) out.push(i);
+  }
+  return out.values.subarray(0, out.length);
 }
 
 /** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */

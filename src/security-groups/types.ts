@@ -46,6 +46,11 @@ export interface SecurityGroup {
   project_id: string;
   cluster_id: string;
   vm_ids: string[];
+  /**
+   * Those of vm_ids with no traffic before the check window that the run put in another cluster: placed here
+   * because their traffic repeats this group's (docs/security-groups.md). Absent when none.
+   */
+  vms_placed_by_peers?: string[];
   security_group_rules: SecurityGroupRule[];
   /** Set when the group allows nothing in or out, and why. */
   note?: string;

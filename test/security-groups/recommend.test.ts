@@ -209,6 +209,72 @@ describe('security groups learned from connections', () => {
   });
 });
 
+describe('which end listens when the records cannot tell', () => {
+  it('a collective\'s listeners, one peer each, are the ports its cluster holds in one range, not the clients\' ephemeral ones', () => {
+    // A ring of five GPU workers: each listens on its own port above 50000 and calls the next one from a
+    // port kept for the connection, lower than the listener's, so the lower port of a tie would be wrong.
+    const gpus = Array.from({ length: 5 }, (_, i) => vm(`g${i}`, 't1', 'vm-gpu', 40 + i));
+    const listen = (i: number): number => 50_007 + 60 * i;
+    const log = new ConnectionLog(WINDOW);
+    for (let m = 0; m < 20; m++) {
+      for (let i = 0; i < 5; i++) {
+        const [c, s] = [gpus[i]!, gpus[(i + 1) % 5]!];
+        log.add(flow(T0 + m * MIN, c, s, 33_000 + 1000 * i, listen((i + 1) % 5)));
+        log.add(flow(T0 + m * MIN, s, c, listen((i + 1) % 5), 33_000 + 1000 * i));
+      }
+    }
+    // In the check window g2's listener restarts on the next port, and g1 connects to it anew.
+    for (let m = 50; m < 53; m++) {
+      log.add(flow(T0 + m * MIN, gpus[1]!, gpus[2]!, 45_000, listen(2) + 1));
+      log.add(flow(T0 + m * MIN, gpus[2]!, gpus[1]!, listen(2) + 1, 45_000));
+    }
+    const { document } = recommendSecurityGroups(membership(gpus), log);
+    expect(rulesOf(document, 't1:vm-gpu').map(brief)).toEqual(['egress IPv4 tcp 50007-50247 t1:vm-gpu port_range', 'ingress IPv4 tcp 50007-50247 t1:vm-gpu port_range']);
+    expect(document.tenants[0]!.check.normal_vm_to_vm).toMatchObject({ flows: 6, flows_allowed: 6 });
+  });
+});
+
+describe('VMs without history', () => {
+  // a4 and a5 boot in the check window and the run puts them in a cluster of their own (vm-new); a4 talks
+  // as the app's VMs did, a5 scans ports the web VMs never served (one record each).
+  const a4 = vm('a4', 't1', 'vm-new', 4);
+  const a5 = vm('a5', 't1', 'vm-new', 5);
+  const world = (): ConnectionLog => {
+    const log = new ConnectionLog(WINDOW);
+    talk(log, a1, w1, 443, T0, 10);
+    talk(log, a2, w2, 443, T0 + 10 * MIN, 10);
+    talk(log, a4, w1, 443, T0 + 50 * MIN, 3);
+    talk(log, a4, w2, 443, T0 + 50 * MIN, 3);
+    for (const port of [22, 23, 25, 3306]) talk(log, a5, w1, port, T0 + 50 * MIN, 1);
+    talk(log, a5, w2, 443, T0 + 55 * MIN, 1);
+    return log;
+  };
+
+  it('join the group whose learned traffic they repeat; one that mostly does what no group did stays', () => {
+    const { document, places } = recommendSecurityGroups(membership([a1, a2, w1, w2, a4, a5]), world());
+    const groups = document.tenants[0]!.security_groups;
+    const app = groups.find((g) => g.id === 't1:vm-app')!;
+    expect(app.vm_ids).toEqual(['a1', 'a2', 'a4']);
+    expect(app.vms_placed_by_peers).toEqual(['a4']);
+    expect(groups.find((g) => g.id === 't1:vm-new')!.vm_ids).toEqual(['a5']);
+    expect(groups.find((g) => g.id === 't1:vm-web')!.vms_placed_by_peers).toBeUndefined();
+    expect(places.get('a4')!.groupId).toBe('t1:vm-app');
+    expect(places.get('a5')!.groupId).toBe('t1:vm-new');
+    // The rules are those learned from a1 and a2: a4 taught none.
+    expect(rulesOf(document, 't1:vm-app').map(brief)).toEqual(['egress IPv4 tcp 443-443 t1:vm-web exact']);
+    // a4's twelve records (requests and replies) are allowed; a5's ten (its 443 too: its group has no egress rule) denied.
+    expect(document.tenants[0]!.check.normal_vm_to_vm).toMatchObject({ flows: 22, flows_allowed: 12 });
+    expect(document.tenants[0]!.check.by_vm.map((v) => v.vm_id)).toEqual(['a5', 'w1', 'w2']);
+  });
+
+  it('a group left with no VM is not in the document', () => {
+    const log = world();
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2, a4]), log);
+    expect(document.tenants[0]!.security_groups.map((g) => g.id)).toEqual(['t1:vm-app', 't1:vm-web']);
+    expect(document.summary.groups).toBe(2);
+  });
+});
+
 describe('connection log', () => {
   it('keeps a request and its reply as one connection, refuses new ones at its cap (counted) and forgets silent ones', () => {
     const log = new ConnectionLog(WINDOW, 2, 1);

@@ -53,11 +53,11 @@ describe('a document in parts (the runs and features topics)', () => {
     expect(back.attributes).toBeInstanceOf(Map);
     expect(back.latest.vms.features).toBeInstanceOf(Float64Array);
     expect(back.graph).toBeInstanceOf(Int32Array);
-    // One step per part and per checksum: never the whole document at once.
+    // One step per part and per checksum, one per collection put back: never the whole document at once.
     const steps = decodeDocumentSteps(bytes);
     let yields = 0;
     while (steps.next().done !== true) yields++;
-    expect(yields).toBe(2 * (1 + 88));
+    expect(yields).toBe(2 * (1 + 88) + 7);
     // The bytes do not depend on how the steps were run.
     expect(runToEnd(encodeDocumentSteps(doc, 50)).equals(bytes)).toBe(true);
   });

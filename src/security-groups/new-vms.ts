@@ -1,0 +1,115 @@
+/**
+ * VMs with no history: a VM whose first traffic is in the check window has taught its cluster nothing, and
+ * the run clusters it on a part of one window, often apart from the VMs it works like (a new client of a
+ * known app lands in a cluster of its own, whose group then has no rule). Rules are about what a VM does, so
+ * such a VM joins the group of its tenant whose learned traffic it repeats: the group that talked to the
+ * same peers (the peer's group, or its address) at the same protocol and port in the same direction. A VM
+ * with earlier traffic keeps the run's cluster: its rules were learned there.
+ */
+import type { ConnectionColumns } from './connection-log.ts';
+import type { IntTupleTable } from './int-table.ts';
+
+/** What placing needs of the learner: the columns, each end's group and tenant, and the scan's entries. */
+export interface NewVmsInput {
+  cols: ConnectionColumns;
+  groupCount: number;
+  /** Per end: group index (-1: none), tenant index (-1: none), 1 when ranked anomalous. */
+  endGroup: Int32Array;
+  endTenant: Int32Array;
+  endAnomalous: Uint8Array;
+  /** Per group: its tenant index. */
+  groupTenant: ArrayLike<number>;
+  /** Per group: its rank in the order of group ids (ties between groups go to the lower rank). */
+  groupRank: ArrayLike<number>;
+  /** Learned traffic at (2 * group + direction, protocol field, remote, port), found by `find` (-1: none). */
+  entries: Pick<IntTupleTable, 'find'>;
+  protocolField(ipv6: number, protocol: number): number;
+  ingress: number;
+  egress: number;
+}
+
+/**
+ * The ends to move, as pairs of end and group. A VM without history moves when one group of its tenant
+ * repeats more of its connections than any other (the run's group wins a tie) and at least half of those
+ * to peers whose group or address is known: one that mostly does what no group did (a scan, a new
+ * service) stays where the run put it. A peer placed in an earlier pass counts as known in the next, so
+ * that two new VMs of one app talking to each other follow the ones that talk to the known VMs.
+ */
+export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): Generator<void, Array<[end: number, group: number]>, void> {
+  const { cols, endGroup, endTenant, endAnomalous, groupTenant, groupRank, entries, groupCount: G } = p;
+  const n = cols.count;
+  const { client, server, clientIp, serverIp, protocol, port, earlierFlows, latestFlows, ipV6 } = cols;
+  const seen = new Uint8Array(cols.ends);
+  for (let i = 0; i < n; i++) {
+    if (i % sliceRows === sliceRows - 1) yield;
+    if (earlierFlows[i]! > 0) {
+      seen[client[i]!] = 1;
+      seen[server[i]!] = 1;
+    }
+  }
+  // Rows of the check window with a VM end that has no history and a group.
+  const rowsOfNew = new Map<number, number[]>();
+  const note = (e: number, i: number): void => {
+    if (seen[e] === 1 || endGroup[e]! < 0 || endAnomalous[e] === 1) return;
+    const rows = rowsOfNew.get(e);
+    if (rows === undefined) rowsOfNew.set(e, [i]);
+    else rows.push(i);
+  };
+  for (let i = 0; i < n; i++) {
+    if (i % sliceRows === sliceRows - 1) yield;
+    if (latestFlows[i]! === 0) continue;
+    note(client[i]!, i);
+    note(server[i]!, i);
+  }
+  if (rowsOfNew.size === 0) return [];
+  const groupsOfTenant = new Map<number, number[]>();
+  for (let g = 0; g < G; g++) {
+    const list = groupsOfTenant.get(groupTenant[g]!);
+    if (list === undefined) groupsOfTenant.set(groupTenant[g]!, [g]);
+    else list.push(g);
+  }
+  const moves: Array<[number, number]> = [];
+  const placed = new Uint8Array(cols.ends);
+  const known = (e: number): boolean => seen[e] === 1 || placed[e] === 1;
+  // Groups as placed so far: a placed peer is a remote of its new group.
+  const group = endGroup.slice();
+  const votes = new Float64Array(G);
+  for (let pass = 0; pass < maxPasses; pass++) {
+    let moved = 0;
+    for (const [e, rows] of rowsOfNew) {
+      if (placed[e] === 1) continue;
+      const t = endTenant[e]!;
+      const candidates = groupsOfTenant.get(t)!;
+      for (const g of candidates) votes[g] = 0;
+      let counted = 0;
+      for (const i of rows) {
+        const asClient = client[i] === e;
+        const peer = asClient ? server[i]! : client[i]!;
+        if (peer === e || endAnomalous[peer] === 1) continue;
+        const peerGroup = group[peer]!;
+        const sameTenant = peerGroup >= 0 && endTenant[peer] === t;
+        // A peer VM of the tenant without history says nothing yet; an address (outside, another tenant) does.
+        if (sameTenant && !known(peer)) continue;
+        const peerIp = asClient ? serverIp[i]! : clientIp[i]!;
+        const remote = sameTenant ? 1 + peerGroup : 1 + G + peerIp;
+        const field = p.protocolField(ipV6[peerIp]!, protocol[i]!);
+        const direction = asClient ? p.egress : p.ingress;
+        counted++;
+        for (const g of candidates) if (entries.find(2 * g + direction, field, remote, port[i]!) >= 0) votes[g]!++;
+      }
+      if (counted === 0) continue;
+      const own = group[e]!;
+      let best = own;
+      for (const g of candidates) {
+        if (votes[g]! > votes[best]! || (votes[g] === votes[best] && best !== own && groupRank[g]! < groupRank[best]!)) best = g;
+      }
+      if (best === own || 2 * votes[best]! < counted) continue;
+      placed[e] = 1;
+      group[e] = best;
+      moves.push([e, best]);
+      moved++;
+    }
+    if (moved === 0) break;
+  }
+  return moves;
+}
