@@ -2,9 +2,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { compiled } from '../helpers/build.ts';
 
 const run = promisify(execFile);
-const bin = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', ...args]);
+// The compiled CLI: what the bin runs without tsx (test/e2e/dev-sources.test.ts runs it through tsx).
+const bin = async (...args: string[]) => run(process.execPath, [await compiled('src/cli/main.ts'), ...args]);
 
 const MAIN_HELP = `Usage: alcor-clusters <command> [options]
 
@@ -94,7 +96,7 @@ it('`alcor-clusters help <command>` is `<command> --help`', async () => {
 
 describe('the npm scripts', () => {
   it('keep their own usage line', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/evaluate.ts', '--help']);
+    const { stdout } = await run(process.execPath, [await compiled('src/cli/evaluate.ts'), '--help']);
     expect(stdout.split('\n')[0]).toBe('Usage: npm run evaluate -- <result.json> <truth.json> [--json] [--confusion] [--plot FILE]');
   });
 });

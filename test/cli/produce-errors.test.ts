@@ -3,9 +3,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { getFreePort } from '../../tools/kafka-broker/index.ts';
+import { compiled } from '../helpers/build.ts';
 
 const run = promisify(execFile);
-const produce = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', 'produce', ...args], { env: { ...process.env, KAFKA_BROKERS: '' } });
+const produce = async (...args: string[]) => run(process.execPath, [await compiled('src/cli/main.ts'), 'produce', ...args], { env: { ...process.env, KAFKA_BROKERS: '' } });
 
 it('fails within seconds with one line when no broker listens', async () => {
   const port = await getFreePort();

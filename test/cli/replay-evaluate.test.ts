@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Resvg } from '@resvg/resvg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compiled } from '../helpers/build.ts';
 
 const run = promisify(execFile);
-const bin = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', ...args], { maxBuffer: 1 << 24 });
+const bin = async (...args: string[]) => run(process.execPath, [await compiled('src/cli/main.ts'), ...args], { maxBuffer: 1 << 24 });
 
 interface JsonSummary {
   trace: string;

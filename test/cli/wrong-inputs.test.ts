@@ -10,9 +10,10 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions } from '../../src/config/pipeline-options.ts';
 import { type ConfigError, loadServiceConfig } from '../../src/config/service-config.ts';
+import { compiled } from '../helpers/build.ts';
 
 const run = promisify(execFile);
-const bin = (...args: string[]) => run(process.execPath, ['bin/alcor-clusters', ...args]);
+const bin = async (...args: string[]) => run(process.execPath, [await compiled('src/cli/main.ts'), ...args]);
 const failure = (p: Promise<unknown>) => p.then(() => ({ code: 0, stdout: '', stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e);
 
 const truth = JSON.parse(readFileSync('fixtures/small.truth.json', 'utf8')) as { vms: Record<string, unknown>; tenants: Record<string, unknown> };

@@ -11,6 +11,7 @@ import { replayTrace } from '../../src/replay/replay.ts';
 import { createServiceInputs, sharedTestKafka, testKafkaClient, uniqueGroup } from '../helpers/kafka.ts';
 import { rerun, type Stats } from '../helpers/reliability.ts';
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
+import { compiled } from '../helpers/build.ts';
 
 let kafka: { brokers: string };
 const FIVE_MINUTES = 5 * 60_000;
@@ -28,7 +29,7 @@ describe('the live service over Kafka', () => {
   it('consumes a produced fixture, serves the clusters replay finds, dead-letters bad records and resumes from committed offsets', async () => {
     const { topics, env: inputs } = await createServiceInputs(kafka.brokers, 'live');
     const env = { ...inputs, KAFKA_GROUP_ID: uniqueGroup('live') };
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/produce.ts', 'fixtures/small.jsonl.gz'], {
+    await promisify(execFile)(process.execPath, [await compiled('src/cli/produce.ts'), 'fixtures/small.jsonl.gz'], {
       env: { ...process.env, ...env },
       maxBuffer: 1 << 24,
     });

@@ -11,6 +11,7 @@ import { expect, it } from 'vitest';
 import { getFreePort } from '../../tools/kafka-broker/index.ts';
 import { loadedPackages, PLOTTING_PACKAGES } from '../helpers/loaded-packages.ts';
 import { waitFor } from '../helpers/service-process.ts';
+import { compiled } from '../helpers/build.ts';
 
 it('a started service has loaded no plotting library', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'no-plots-'));
@@ -19,7 +20,7 @@ it('a started service has loaded no plotting library', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', MODELS_DIR: join(dir, 'models'), STATE_DIR: join(dir, 'state'), MODULE_LOG: moduleLog };
   delete env.KAFKA_BROKERS;
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', './test/helpers/module-log.mjs', 'bin/alcor-clusters', 'serve', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', './test/helpers/module-log.mjs', await compiled('src/cli/main.ts'), 'serve', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr.on('data', (d: Buffer) => {
     out += d.toString();

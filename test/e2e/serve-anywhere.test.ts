@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { getFreePort } from '../../tools/kafka-broker/index.ts';
+import { compiled } from '../helpers/build.ts';
 
-const BIN = resolve('bin/alcor-clusters');
 const KEY = 'operator-test-key-0123456789';
 
 it('reads PORT, API_KEYS and the state folders from ./.env, the environment winning, and serves the bundled trace from any folder', async () => {
@@ -24,7 +24,7 @@ it('reads PORT, API_KEYS and the state folders from ./.env, the environment winn
   writeFileSync(join(cwd, '.env'), `PORT=${port}\nSTATE_DIR=${state}\nMODELS_DIR=${models}\nAPI_KEYS=${entry}\nLOG_LEVEL=debug\nRECLUSTER_WALLCLOCK_SECONDS=0\n`);
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
   for (const name of ['KAFKA_BROKERS', 'PORT', 'STATE_DIR', 'MODELS_DIR', 'EMBEDDED_TRACE', 'API_KEYS']) delete env[name];
-  const child = spawn(process.execPath, [BIN, 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [await compiled('src/cli/main.ts'), 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
@@ -64,7 +64,7 @@ it('stops before listening, with one line, when EMBEDDED_TRACE cannot be read', 
   const cwd = mkdtempSync(join(tmpdir(), 'elsewhere-'));
   const env: NodeJS.ProcessEnv = { ...process.env, EMBEDDED_TRACE: 'no-such-trace.jsonl.gz', PORT: '0' };
   delete env.KAFKA_BROKERS;
-  const child = spawn(process.execPath, [BIN, 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [await compiled('src/cli/main.ts'), 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();

@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { getFreePort } from '../../tools/kafka-broker/index.ts';
+import { compiled } from '../helpers/build.ts';
 
 it('serves the bundled trace on the port given by --port and stops on SIGTERM', async () => {
   const port = await getFreePort();
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')), STATE_DIR: mkdtempSync(join(tmpdir(), 'state-')) };
   delete env.KAFKA_BROKERS;
-  const child = spawn(process.execPath, ['bin/alcor-clusters', 'serve', '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [await compiled('src/cli/main.ts'), 'serve', '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr.on('data', (d: Buffer) => {
     out += d.toString();

@@ -14,6 +14,7 @@ import { defaultTopics } from '../../src/contract/topics.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { stats, writeReliabilityReport } from '../helpers/reliability.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../helpers/service-process.ts';
+import { compiled } from '../helpers/build.ts';
 
 let kafka: { brokers: string };
 let dir = '';
@@ -43,7 +44,7 @@ describe('soak', () => {
     const minutes = 150;
     await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/fixtures.ts', '--name', 'soak', '--seed', '7', '--vms', '300', '--tenants', '20', '--minutes', String(minutes), '--out-dir', dir],
+      [await compiled('src/cli/fixtures.ts'), '--name', 'soak', '--seed', '7', '--vms', '300', '--tenants', '20', '--minutes', String(minutes), '--out-dir', dir],
       { maxBuffer: 1 << 24 },
     );
     const trace = join(dir, 'soak.jsonl.gz');

@@ -3,9 +3,11 @@
  * longest first, but a fresh clone (`.ci/run`) has no timings: it would start them in directory order, and
  * a few-minute file picked up last leaves the other workers idle until it ends. The files below take most of
  * a full run's time (measured, docs/testing.md): they start first, in this order, and the short files fill
- * the workers around them.
+ * the workers around them. Before handing out any file it builds dist/ when a file of the run needs it
+ * (test/helpers/build.ts), so that no test's time includes the build.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { buildFor } from './build.ts';
 
 /**
  * Longest first, from a full run's per-file durations (one worker, December 2026; docs/testing.md), less what
@@ -37,6 +39,8 @@ export const LONG_FILES: readonly string[] = [
 
 export class LongFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    // Sorting is the last step before the first file starts, and it sees every file of the run.
+    await buildFor([...new Set(files.map((spec) => spec.moduleId))]);
     const sorted = await super.sort(files);
     const rank = (spec: TestSpecification): number => {
       const i = LONG_FILES.findIndex((path) => spec.moduleId.endsWith(`/${path}`));

@@ -11,6 +11,7 @@ import { deriveKey, eventTimeOf, produceTrace } from '../../src/kafka/produce-tr
 import { defaultTopics } from '../../src/contract/topics.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { compiled } from '../helpers/build.ts';
 
 const TRACE = join(PACKAGE_ROOT, 'fixtures', 'small.jsonl.gz');
 
@@ -164,7 +165,7 @@ describe.skipIf(process.env.SKIP_KAFKA_TESTS === '1')('produceTrace into a real 
       KAFKA_TOPIC_TENANT_ATTRIBUTES: uniqueTopic('cli-tenants'),
     };
     delete env.KAFKAJS_NO_PARTITIONER_WARNING;
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, 'bin', 'alcor-clusters'), 'produce', TRACE, '--brokers', kafka.brokers, '--no-progress'], { env });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [await compiled('src/cli/main.ts'), 'produce', TRACE, '--brokers', kafka.brokers, '--no-progress'], { env });
     expect(stdout).toBe('');
     const lines = stderr.trimEnd().split('\n');
     // The fixture's hostile lines are reported as the command's own warnings; nothing else but the final count.

@@ -17,7 +17,7 @@ import { createService } from '../../src/composition/create-service.ts';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
 import { ServiceError } from '../../src/errors/catalogue.ts';
 import { createTopics, testKafkaClient, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
-import { getJson, startServiceProcess, waitFor } from '../helpers/service-process.ts';
+import { getJson, serviceArgs, startServiceProcess, waitFor } from '../helpers/service-process.ts';
 
 const USER = { username: 'alcor-svc', password: 'Sup3r-s3cret.pw' };
 
@@ -208,7 +208,7 @@ describe('SASL and TLS from the configuration', () => {
 
   it('stops the service at start-up with one line naming the settings to check, never the password', async () => {
     const wrong = 'also-not-the-password';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, await serviceArgs(), {
       env: {
         ...process.env,
         HOST: '127.0.0.1',

@@ -9,6 +9,7 @@ import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/confi
 import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { score, TruthLabels } from '../../src/evaluation/score.ts';
 import { type ReplayOutcome, replayTrace } from '../../src/replay/replay.ts';
+import { compiled } from '../helpers/build.ts';
 
 const defaults = PipelineOptions.parse({});
 const options = { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) };
@@ -110,7 +111,7 @@ describe('replay', () => {
     const rejects = join(dir, 'rejects.jsonl');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/replay.ts', 'fixtures/small.jsonl.gz', '--out', out, '--rejects', rejects, '--recluster-minutes', '0'],
+      [await compiled('src/cli/replay.ts'), 'fixtures/small.jsonl.gz', '--out', out, '--rejects', rejects, '--recluster-minutes', '0'],
       { maxBuffer: 1 << 24 },
     );
     expect(stdout).toMatch(/^replayed 4,323 lines, 73,856 records \(70,578 flows\)/);
@@ -124,7 +125,7 @@ describe('replay', () => {
   }, 120_000);
 
   it('rejects bad options with a clear message', async () => {
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/replay.ts', 'fixtures/small.jsonl.gz', '--k-min', '9', '--k-max', '3']);
+    const run = promisify(execFile)(process.execPath, [await compiled('src/cli/replay.ts'), 'fixtures/small.jsonl.gz', '--k-min', '9', '--k-max', '3']);
     await expect(run).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--k-min: kMin must not exceed kMax') });
   });
 });
