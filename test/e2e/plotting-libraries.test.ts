@@ -1,7 +1,8 @@
 /**
- * The plotting libraries (vega, vega-lite, resvg) are for the commands that plot: a service started from
- * the sources (`alcor-clusters serve`, the same start as `npm start`) loads none of them, the bundled trace
- * read and a first run done. test/deploy/dist.test.ts checks the same of the compiled service.
+ * The plotting libraries (vega, vega-lite, resvg) are for the commands that plot: a service started by the
+ * CLI (`alcor-clusters serve`, the CLI's entry, whose imports differ from `node dist/main.js`'s) loads none
+ * of them, the bundled trace read and a first run done. test/e2e/dist.test.ts checks the same of the service's
+ * own entry. Both run the build, whose module graph is the sources' (test/helpers/build.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
