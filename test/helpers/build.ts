@@ -39,7 +39,13 @@ export async function ensureBuilt(): Promise<void> {
     if (upToDate()) return;
     process.stderr.write('building dist/ (npm run build) for the tests that run the compiled service\n');
     const started = new Date();
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      // tsc reports its errors on stdout, which execFileSync's own message leaves out.
+      const { stdout, stderr } = err as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`npm run build failed, so the tests that run dist/ cannot:\n${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`);
+    }
     writeFileSync(STAMP, `${started.toISOString()}\n`);
     // Stamped with the build's start: a source saved while tsc ran is newer, so the next call builds again.
     utimesSync(STAMP, started, started);
