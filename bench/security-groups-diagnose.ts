@@ -167,6 +167,10 @@ try {
     if (list > 0) console.log(listed.sort((a, b) => Number(b.split('\t')[0]) - Number(a.split('\t')[0])).slice(0, list).join('\n'));
     const row = {
       seed,
+      // Listeners of a stable range the generator moves to their next port (all inside the check window).
+      moved_listeners: truth.injected.moved_ports ?? 0,
+      normal_vm_to_vm_bytes: g.normal_vm_to_vm_bytes,
+      normal_vm_to_vm_flows: g.normal_vm_to_vm_flows,
       share_normal_bytes_allowed: g.share_normal_bytes_allowed,
       share_normal_flows_allowed: g.share_normal_flows_allowed,
       share_normal_services_allowed: g.share_normal_services_allowed,
@@ -192,4 +196,4 @@ for (const [k, t] of [...byCauseService].sort((a, b) => b[1].bytes - a[1].bytes)
 console.log(
   `\nmoved listeners: inside their group's seen ports ${moved.inGroupRange.connections} (${pct(moved.inGroupRange.bytes, normalBytes)}), outside ${moved.outside.connections} (${pct(moved.outside.bytes, normalBytes)}); servers per group ${JSON.stringify(moved.serversOfGroup)}`,
 );
-if (jsonOut !== '') writeFileSync(jsonOut, `${JSON.stringify({ seeds, perSeed, byCause: Object.fromEntries(byCause), byCauseService: Object.fromEntries(byCauseService), moved }, null, 2)}\n`);
+if (jsonOut !== '') writeFileSync(jsonOut, `${JSON.stringify({ seeds, normalBytes, normalFlows, perSeed, byCause: Object.fromEntries(byCause), byCauseService: Object.fromEntries(byCauseService), moved }, null, 2)}\n`);
