@@ -47,6 +47,8 @@ export interface MemberOptions {
   stateDir?: string;
   /** The input topic of host capacities (KAFKA_TOPIC_HOST_ATTRIBUTES), routed to the hosts' table; none: not read. */
   hostAttributesTopic?: string;
+  /** CHECKPOINT_EVERY_MS unless given: tests stretch it to hold ticks published without a checkpoint. */
+  checkpointEveryMs?: number;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -83,6 +85,10 @@ export interface MemberStatus {
   routeTransactions: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
+  /** Features records this member's window partitions committed (a tick's once per partition, and requests'). */
+  featuresPublished: number;
+  /** Ticks replayed after a restore whose features the former owner had committed: computed, not sent again. */
+  ticksNotSentAgain: number;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -196,8 +202,9 @@ export class ScaleOutMember {
   private readonly checkpointedAt = new Map<number, number>();
   /** The newest tick each held partition's committed features hold (this member's, or its predecessor's as committed). */
   private readonly sentTick = new Map<number, number>();
-  /** Ticks replayed after a restore whose features the predecessor had already published: computed, not sent again. */
-  ticksNotSentAgain = 0;
+  /** MemberStatus' counts of the window stage's publishes. */
+  private featuresPublished = 0;
+  private ticksNotSentAgain = 0;
   private assignedWindows = new Set<number>();
   /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
   private windowClaim: WindowClaim | null = null;
@@ -313,6 +320,8 @@ export class ScaleOutMember {
       routedRecords: this.routedRecords,
       routeTransactions: this.routeTransactions,
       appliedRecords: this.appliedRecords,
+      featuresPublished: this.featuresPublished,
+      ticksNotSentAgain: this.ticksNotSentAgain,
     };
   }
 
@@ -829,7 +838,7 @@ export class ScaleOutMember {
     // second). Features without one are safe: a successor replays from the older checkpoint, computes the
     // same features again (their purge is part of the state) and sends none up to the tick committed here.
     const now = Date.now();
-    const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
+    const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= (this.o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS);
     // In slices: the reads this member serves wait for a slice, not for the whole partition.
     const publishedTick = Number.isFinite(state.publishedTick) ? state.publishedTick : null;
     const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices(), publishedTick } : null;
@@ -848,6 +857,7 @@ export class ScaleOutMember {
         await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [committed] }] });
       }
       await txn.commit();
+      this.featuresPublished++;
       if (features.tick !== null) this.sentTick.set(p, features.tick);
       if (checkpoint !== null) {
         this.checkpointed.set(p, next);
