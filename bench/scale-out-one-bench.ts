@@ -18,7 +18,7 @@ import { topologyTopics } from '../src/topology/config.ts';
 import { type Routed, Router } from '../src/topology/router.ts';
 import { traceMessages } from '../src/trace/trace-messages.ts';
 import { createTopics, testKafkaClient, uniqueTopic } from '../test/helpers/kafka.ts';
-import { startServiceProcess, waitFor } from '../test/helpers/service-process.ts';
+import { type ServiceProcess, startServiceProcess, waitFor } from '../test/helpers/service-process.ts';
 import { getFreePorts, startKafkaBroker } from '../tools/kafka-broker/index.ts';
 import {
   PARTITIONS,
@@ -62,15 +62,15 @@ interface Measured {
 }
 
 /** One process (today's single one, or a member of a fresh application of one) over the trace, as the scale-out bench clocks it. */
-async function measureOne(brokers: string, common: Record<string, string>, kind: 'single' | 'member', total: number, dataDir: string, extraEnv: Record<string, string> = {}) {
+async function measureOne(brokers: string, common: Record<string, string>, kind: 'single' | 'member', total: number, dataDir: string, nodeArgs: readonly string[] = []) {
   const name = `${kind}${Math.floor(Math.random() * 1e6)}`;
   const appId = uniqueTopic(`one${kind}`);
   const { env, produce, topics } = await freshInputs(brokers, common, name);
-  const proc = await startServiceProcess({ ...env, ...(kind === 'member' ? { SCALE_OUT_APP_ID: appId } : {}), ...extraEnv });
+  const proc = await startServiceProcess({ ...env, ...(kind === 'member' ? { SCALE_OUT_APP_ID: appId } : {}) }, nodeArgs);
   try {
     await waitFor(() => allReady([proc], kind === 'member'), 300_000, `${kind} ready`).catch(withLogs([proc]));
-    // Polled as the clock polls it: the member's /metrics scrapes are its share of the idle figure.
-    const [idle] = kind === 'member' ? await idleCpuPerSecond([proc], 50) : [0];
+    // Polled as the clock polls it (a member's /metrics, one process's /v1/stats): the scrapes are most of the idle figure.
+    const [idle] = kind === 'member' ? await idleCpuPerSecond([proc], 50) : [await singleIdleCpuPerSecond(proc)];
     const pid = proc.child.pid!;
     const cpu0 = cpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
@@ -108,6 +108,17 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
   }
 }
 
+/** idleCpuPerSecond for one process: /v1/stats polled every 50 ms for 4 s, as its clock polls it. */
+async function singleIdleCpuPerSecond(proc: ServiceProcess, seconds = 4): Promise<number> {
+  const before = cpuSeconds(proc.child.pid!);
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    await routed(proc.url);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return (cpuSeconds(proc.child.pid!) - before) / seconds;
+}
+
 /** Bytes in the broker's log per input record of the member's internal topics. */
 function internalTopicBytes(dataDir: string, appId: string, total: number): Record<string, number> {
   const logDirs = join(dataDir, 'kraft');
@@ -142,10 +153,14 @@ function categoryOf(n: ProfileNode): string {
   return m[1]!;
 }
 
-/** The main thread's profile, its samples between `span`'s ends summed by category and by function (ms). */
+/**
+ * The profiles of one process (Node writes one per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile,
+ * thread 0 the main one), their samples between `span`'s ends: the main thread's summed by category and by
+ * function (ms), the worker threads' (the clustering runs) as one busy figure.
+ */
 function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
-  // The main thread's profile is the one with the most samples in the span (the workers' are the runs').
-  let best: { byCategory: Map<string, number>; byFunction: Map<string, number>; ms: number } | null = null;
+  let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; ms: number } | null = null;
+  let workersBusyMs = 0;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
@@ -162,11 +177,12 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
       byCategory.set(c, (byCategory.get(c) ?? 0) + dt / 1000);
       const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
       byFunction.set(f, (byFunction.get(f) ?? 0) + dt / 1000);
-      ms += dt / 1000;
+      if (c !== 'idle') ms += dt / 1000;
     }
-    if (best === null || ms > best.ms) best = { byCategory, byFunction, ms };
+    if (file.split('.')[4] === '0') main = { byCategory, byFunction, ms };
+    else workersBusyMs += ms;
   }
-  if (best === null) return null;
+  if (main === null) return null;
   const top = (m: Map<string, number>, n: number) =>
     Object.fromEntries(
       [...m.entries()]
@@ -174,7 +190,7 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
         .slice(0, n)
         .map(([k, v]) => [k, round(v)]),
     );
-  return { sampled_ms: round(best.ms), by_category_ms: top(best.byCategory, 20), top_functions_ms: top(best.byFunction, 20) };
+  return { main_thread_busy_ms: round(main.ms), worker_threads_busy_ms: round(workersBusyMs), main_by_category_ms: top(main.byCategory, 24), main_top_functions_ms: top(main.byFunction, 25) };
 }
 
 /** The trace routed (as one router) into HOP_BATCHES route batches, and its input records. */
@@ -280,6 +296,17 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       LOG_LEVEL: 'warn',
     };
+    // The profiles first: the rounds' figures are measured without the profiler.
+    const profiles: Record<string, unknown> = {};
+    for (const kind of ['single', 'member'] as const) {
+      process.stderr.write(`  ${kind} under --cpu-prof\n`);
+      const dir = mkdtempSync(join(tmpdir(), `cpuprof-${kind}-`));
+      const one = await measureOne(broker.brokers, common, kind, total, dataDir, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      // A graceful stop: the profiles are written at exit.
+      await one.proc.stop('SIGTERM');
+      profiles[kind] = { seconds: one.measured.seconds, load_average_1min: one.measured.load_average_1min, ...summariseProfile(dir, one.measured.span) };
+      await rm(dir, { recursive: true, force: true });
+    }
     const rounds: Array<{ single: Measured; member: Measured; member_log_bytes_per_input_record: Record<string, number> | null }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       process.stderr.write(`  round ${r + 1} of ${ROUNDS}: one process, then one member\n`);
@@ -288,19 +315,10 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       const member = await measureOne(broker.brokers, common, 'member', total, dataDir);
       await member.proc.stop('SIGKILL');
       rounds.push({ single: single.measured, member: member.measured, member_log_bytes_per_input_record: member.logBytes });
+      process.stderr.write(`  ${JSON.stringify(rounds[rounds.length - 1])}\n`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span'>) => median(rounds.map((x) => x[k][f]));
-    const profiles: Record<string, unknown> = {};
-    for (const kind of ['single', 'member'] as const) {
-      process.stderr.write(`  ${kind} under --cpu-prof\n`);
-      const dir = mkdtempSync(join(tmpdir(), `cpuprof-${kind}-`));
-      const one = await measureOne(broker.brokers, common, kind, total, dataDir, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
-      // A graceful stop: the profiles are written at exit.
-      await one.proc.stop('SIGTERM');
-      profiles[kind] = { seconds: one.measured.seconds, load_average_1min: one.measured.load_average_1min, ...summariseProfile(dir, one.measured.span) };
-      await rm(dir, { recursive: true, force: true });
-    }
     process.stderr.write('  the hop alone\n');
     const hop = await hopAlone(broker.brokers, batches, total);
     return {
@@ -311,6 +329,7 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       median: {
         single_process_cpu_s_per_million_records: pick('single', 'cpu_s_per_million_records'),
         one_member_cpu_s_per_million_records: pick('member', 'cpu_s_per_million_records'),
+        single_process_net_of_idle: pick('single', 'cpu_s_per_million_records_net_of_idle'),
         one_member_net_of_idle: pick('member', 'cpu_s_per_million_records_net_of_idle'),
         single_process_main_thread: pick('single', 'main_thread_cpu_s_per_million_records'),
         one_member_main_thread: pick('member', 'main_thread_cpu_s_per_million_records'),
