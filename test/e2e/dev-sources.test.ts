@@ -28,7 +28,7 @@ it("npm start's entry, tsx over src/main.ts, starts from the sources and answers
   expect(scripts.start).toBe('tsx src/main.ts');
   const moduleLog = join(dir, 'service-modules.log');
   // The module log goes first, so that it sees what tsx resolves.
-  const svc = await startServiceProcess({ MODULE_LOG: moduleLog, NODE_OPTIONS: '--import ./test/helpers/module-log.mjs' }, 'sources');
+  const svc = await startServiceProcess({ MODULE_LOG: moduleLog, NODE_OPTIONS: '--import ./test/helpers/module-log.mjs' }, [], 'sources');
   try {
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
     const stats = (await (await fetch(`${svc.url}/v1/stats`)).json()) as { records?: unknown };

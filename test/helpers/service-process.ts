@@ -26,11 +26,12 @@ export async function serviceArgs(from: ServiceFrom = 'build'): Promise<string[]
   return from === 'sources' ? ['--import', 'tsx', 'src/main.ts'] : [await compiled('src/main.ts')];
 }
 
-export async function startServiceProcess(env: Record<string, string>, from: ServiceFrom = 'build'): Promise<ServiceProcess> {
+export async function startServiceProcess(env: Record<string, string>, nodeArgs: readonly string[] = [], from: ServiceFrom = 'build'): Promise<ServiceProcess> {
   // The build first: a free port taken before a build of tens of seconds could be someone else's by then.
   const args = await serviceArgs(from);
   const port = await getFreePort();
-  const child = spawn(process.execPath, args, {
+  // nodeArgs: flags Node refuses in NODE_OPTIONS (--cpu-prof, for the benches' profiles).
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     // Models and state (snapshots) go to fresh folders unless the test names them: never into the working tree.
     env: {
       ...process.env,
