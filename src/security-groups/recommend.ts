@@ -6,7 +6,7 @@
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
-import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
+import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW, SplitBuffers } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
 import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
@@ -268,6 +268,12 @@ export interface SecurityGroupsOutcome {
   readonly connections: CheckedConnection[];
   /** Where each VM of the run is (built on first use). */
   readonly places: Map<string, VmPlace>;
+  /**
+   * Hands the columns this outcome reads over to a later computation (RunScratch), to be reused rather than
+   * allocated anew. The document and connections must have been built before, if they are wanted: asked
+   * for after, they throw. The summary stays.
+   */
+  release(): void;
   /** Time spent computing (for the sliced computation: its slices, not the pauses between them). */
   durationMs: number;
 }
@@ -296,11 +302,12 @@ export function* recommendInSlices(
   options: Partial<SecurityGroupOptions> = {},
 ): Generator<void, SecurityGroupsOutcome, void> {
   const o = { ...defaultSecurityGroupOptions, ...options };
-  const split = log.split(membership.computedAt);
+  const columnScratch = RunScratch.take(log.size);
+  const split = log.split(membership.computedAt, columnScratch.split);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
   const turned = yield* breakTies(split.columns, split.turned, split.tied, clustersOfEnds(membership, split.columns), o.maxRangeGap);
-  const cols = yield* turnServerEnds(split.columns, turned);
+  const cols = yield* turnServerEnds(split.columns, turned, columnScratch);
   const n = cols.count;
   const ends = cols.ends;
   const { client, earlierFlows, earlierBytes } = cols;
@@ -646,7 +653,7 @@ export function* recommendInSlices(
     anomalous_vms: anomalousVms.sort(),
     vms_without_tenant: vmsWithoutTenant.sort(),
   };
-  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet);
+  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet, columnScratch);
 }
 
 /** The document's fields before its summary and tenants. */
@@ -731,7 +738,20 @@ class Outcome implements SecurityGroupsOutcome {
     private readonly groupOrder: readonly number[],
     private readonly membership: Membership,
     private readonly anomalous: ReadonlySet<string>,
+    /** The split's and turned rows' columns `learned.cols` reads: handed to a later computation at release. */
+    private scratch: RunScratch | null,
   ) {}
+
+  release(): void {
+    if (this.scratch === null) return;
+    this.scratch.release();
+    this.scratch = null;
+  }
+
+  /** The columns are read only while they are this outcome's: what was built from them before stays. */
+  private ownColumns(what: string): void {
+    if (this.scratch === null) throw new Error(`security groups: ${what} asked for after the outcome was released`);
+  }
 
   get document(): SecurityGroupsDocument {
     const steps = this.documentInSlices();
@@ -742,6 +762,7 @@ class Outcome implements SecurityGroupsOutcome {
 
   *documentInSlices(): Generator<void, SecurityGroupsDocument, void> {
     if (this.built !== null) return this.built;
+    this.ownColumns('the document');
     const l = this.learned;
     const { groups, tenants } = l;
     // Groups by tenant, in the order of their ids.
@@ -751,7 +772,10 @@ class Outcome implements SecurityGroupsOutcome {
     yield;
     const docs: TenantSecurityGroups[] = [];
     for (let k = 0; k < tenantOrder.length; k++) {
-      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) yield;
+      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) {
+        yield;
+        this.ownColumns('the document');
+      }
       const t = tenantOrder[k]!;
       const tenantGroupDocs = groupsOfTenant[t]!.map((g) => this.groupDocument(g));
       const vmCount = tenantGroupDocs.reduce((n, g) => n + g.vm_ids.length, 0);
@@ -831,6 +855,7 @@ class Outcome implements SecurityGroupsOutcome {
 
   get connections(): CheckedConnection[] {
     if (this.connectionList === null) {
+      this.ownColumns('the connections');
       const c = this.learned.cols;
       const allowed = this.checked.allowed;
       const list: CheckedConnection[] = [];
@@ -891,6 +916,48 @@ function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number
   for (let at = from; at < to; at += CLEAR_SLICE) {
     if (at > from) yield;
     a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
+  }
+}
+
+const TURNED_COLUMNS = ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const;
+type TurnedColumn = (typeof TURNED_COLUMNS)[number];
+
+/**
+ * The columns of the connections a computation reads until its outcome is released: the split's traffic
+ * (SplitBuffers) and the copies of the six columns turned rows change (turnServerEnds). Kept from run to
+ * run like the scan's tables (ScanScratch): at 100k VMs they are about 240 MB, allocated anew by every run
+ * before, and the major collections those allocations brought on were the longest steps. Unlike the scan's
+ * tables they outlive the computation (the outcome's document and connections read them), so they come
+ * back only when the outcome is released (SecurityGroupsOutcome.release: the service does when a newer
+ * run's rules replace them and no document is being built from them); an outcome never released keeps its
+ * own. One set is kept idle.
+ */
+class RunScratch {
+  private static idle: RunScratch | null = null;
+  readonly split = new SplitBuffers();
+  private readonly turned = new Map<TurnedColumn, Int32Array>();
+
+  /** A set for a log of `rows` connections: the idle one when there is one. */
+  static take(rows: number): RunScratch {
+    const s = RunScratch.idle ?? new RunScratch();
+    RunScratch.idle = null;
+    // An eighth to spare when they grow: the log grows between runs.
+    s.split.reserve(rows, rows >> 3);
+    return s;
+  }
+
+  /** Column `name` of the turned copies, `rows` long (its contents those of an earlier run: to be overwritten). */
+  turnedColumn(name: TurnedColumn, rows: number): Int32Array {
+    let a = this.turned.get(name);
+    if (a === undefined || a.length < rows) {
+      a = new Int32Array(rows + (rows >> 3));
+      this.turned.set(name, a);
+    }
+    return a.subarray(0, rows);
+  }
+
+  release(): void {
+    RunScratch.idle = this;
   }
 }
 
@@ -1061,11 +1128,13 @@ function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32A
  * swapped. The log's columns are not written: those of the ends, addresses and ports are copied when a
  * connection turns round.
  */
-function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator<void, ConnectionColumns, void> {
+function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array, scratch: RunScratch): Generator<void, ConnectionColumns, void> {
   if (turned.length === 0) return cols;
   const copied = { ...cols };
-  for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {
-    copied[name] = cols[name].slice();
+  for (const name of TURNED_COLUMNS) {
+    const into = scratch.turnedColumn(name, cols.count);
+    into.set(cols[name]);
+    copied[name] = into;
     yield;
   }
   for (let k = 0; k < turned.length; k++) {
