@@ -306,7 +306,8 @@ export function* recommendInSlices(
   const split = log.split(membership.computedAt, columnScratch.split);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const turned = yield* breakTies(split.columns, split.turned, split.tied, clustersOfEnds(membership, split.columns), o.maxRangeGap);
+  const endClusters = yield* clustersOfEnds(membership, split.columns);
+  const turned = yield* breakTies(split.columns, split.turned, split.tied, endClusters, o.maxRangeGap, yield* columnScratch.table('tieBlocks'));
   const cols = yield* turnServerEnds(split.columns, turned, columnScratch);
   const n = cols.count;
   const ends = cols.ends;
@@ -416,11 +417,17 @@ export function* recommendInSlices(
   // candidates and their ports were first seen, the order the merged traffic is added up in.
   let ek = entries.keys;
   let byCandidate = yield* entriesByCandidate(entries.size, candidates.size, entryCandidate.values, null);
-  const addressesAtPort = new IntTupleTable(1024);
+  const addressesAtPort = yield* columnScratch.table('addressesAtPort');
   const addressCount = new IntColumn();
+  // Steps of about as many entries as a scan's step has connections: a candidate may have thousands.
+  let work = 0;
   for (let c = 0; c < candidates.size; c++) {
-    if ((c & 16_383) === 16_383) yield;
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     if (candidates.keys[4 * c + 2]! <= G) continue;
+    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
     const side = candidates.keys[4 * c]!;
     const proto = candidates.keys[4 * c + 1]! & 255;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -432,10 +439,15 @@ export function* recommendInSlices(
   }
   const movedTo = new Int32Array(entries.size).fill(-1);
   const scanned = candidates.size;
+  work = 0;
   for (let c = 0; c < scanned; c++) {
-    if ((c & 16_383) === 16_383) yield;
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     const remote = candidates.keys[4 * c + 2]!;
     if (remote <= G || remote === ANY) continue;
+    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
     const side = candidates.keys[4 * c]!;
     const field = candidates.keys[4 * c + 1]!;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -533,10 +545,16 @@ export function* recommendInSlices(
   const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
   const segments = new IntColumn(48);
+  work = 0;
   for (let g = 0; g < G; g++) {
-    if ((g & 255) === 255) yield;
+    // Steps by the candidates' entries: one group may have thousands.
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     groupRuleStart[g] = R.count;
     const list = groupCandidates.subarray(candidateStart[g]!, candidateStart[g + 1]!);
+    for (let li = 0; li < list.length; li++) work += 1 + byCandidate.start[list[li]! + 1]! - byCandidate.start[list[li]!]!;
     if (list.length === 0) continue;
     if (list.length > 1) list.sort(byTextKey);
     for (let li = 0; li < list.length; li++) {
@@ -610,7 +628,7 @@ export function* recommendInSlices(
   // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
   const ruleCounts = new Array<number>(tenants.length).fill(0);
   for (let g = 0; g < G; g++) ruleCounts[groups[g]!.tenant]! += groupRuleStart[g + 1]! - groupRuleStart[g]!;
-  const perGroupPort = new IntTupleTable(R.count);
+  const perGroupPort = yield* columnScratch.table('rulesPerGroupPort');
   const gpCount = new IntColumn(R.count);
   for (let r = 0; r < R.count; r++) {
     if ((r & 16_383) === 16_383) yield;
@@ -619,6 +637,7 @@ export function* recommendInSlices(
     if (k === known) gpCount.push(0);
     gpCount.values[k]!++;
   }
+  yield;
   const gp = Array.from(gpCount.values.subarray(0, gpCount.length));
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
@@ -646,6 +665,7 @@ export function* recommendInSlices(
     },
     not_learned: notLearned,
   };
+  yield;
   const head: DocumentHead = {
     run_id: membership.runId,
     computed_at: iso(wm),
@@ -936,6 +956,7 @@ class RunScratch {
   private static idle: RunScratch | null = null;
   readonly split = new SplitBuffers();
   private readonly turned = new Map<TurnedColumn, Int32Array>();
+  private readonly tables = new Map<KeptTable, IntTupleTable>();
 
   /** A set for a log of `rows` connections: the idle one when there is one. */
   static take(rows: number): RunScratch {
@@ -956,10 +977,26 @@ class RunScratch {
     return a.subarray(0, rows);
   }
 
+  /**
+   * Table `name`, empty: the last run's, cleared in steps, when it has room for as many tuples as that run
+   * filed (grown a step at a time in one run, a table of hundreds of thousands of tuples rehashed in single
+   * steps of up to 80 ms of CPU at 100k VMs).
+   */
+  *table(name: KeptTable): Generator<void, IntTupleTable, void> {
+    const kept = this.tables.get(name);
+    if (kept !== undefined && (yield* kept.clearInSlices(kept.size, CLEAR_SLICE))) return kept;
+    const made = new IntTupleTable(kept?.size ?? 1024);
+    this.tables.set(name, made);
+    return made;
+  }
+
   release(): void {
     RunScratch.idle = this;
   }
 }
+
+/** The tables a computation fills and RunScratch keeps: the tie-break's (cluster, block) counts, the outside addresses per port, the rules per group and port. */
+type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort';
 
 /**
  * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
@@ -1104,10 +1141,11 @@ class EntryScan {
 }
 
 /** Per end of the columns: an index of its VM's tenant and cluster in the run (-1: an address, or no tenant). */
-function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32Array {
+function* clustersOfEnds(membership: Membership, cols: ConnectionColumns): Generator<void, Int32Array, void> {
   const of = new Int32Array(cols.ends).fill(-1);
   const ids = new Map<string, number>();
   for (let row = 0; row < membership.vmIds.length; row++) {
+    if ((row & 4095) === 4095) yield;
     const tenant = membership.vmTenants[row] ?? null;
     const end = cols.vmEnds.get(membership.vmIds[row]!);
     if (tenant === null || end === undefined || end >= cols.ends) continue;
@@ -1158,10 +1196,17 @@ function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array, scratch: R
  * are drawn over the whole ephemeral range. Then the lower port. Ports are counted per connection end, in
  * one pass over a table of (cluster, block) counts, not per distinct (end, port).
  */
-function* breakTies(cols: ConnectionColumns, turned: Int32Array, tied: Int32Array, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
+function* breakTies(
+  cols: ConnectionColumns,
+  turned: Int32Array,
+  tied: Int32Array,
+  endCluster: Int32Array,
+  gap: number,
+  /** Empty (RunScratch.table). */
+  blocks: IntTupleTable,
+): Generator<void, Int32Array, void> {
   if (tied.length === 0) return turned;
   const { client, server, port, otherPort } = cols;
-  const blocks = new IntTupleTable(1024);
   const inBlock = new IntColumn(1024);
   const count = (end: number, p: number): void => {
     const cluster = endCluster[end]!;
