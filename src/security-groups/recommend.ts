@@ -311,17 +311,15 @@ export function* recommendInSlices(
   const cols = yield* turnServerEnds(split.columns, turned, columnScratch);
   const n = cols.count;
   const ends = cols.ends;
-  const { client, earlierFlows, earlierBytes } = cols;
 
   // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
   const services = new Int32Array(ends);
   const oneOff = new Int32Array(ends);
-  for (let i = 0; i < n; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    const c = client[i]!;
-    if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
-    services[c]!++;
-    if (earlierFlows[i]! < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
+  const isVm = new Uint8Array(ends);
+  for (let e = 0; e < ends; e++) isVm[e] = cols.endVm[e] === null ? 0 : 1;
+  for (let i = 0; i < n; i += 4 * SLICE_ROWS) {
+    countServices(cols, isVm, i, Math.min(n, i + 4 * SLICE_ROWS), o, services, oneOff);
+    yield;
   }
   const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
 
@@ -1140,6 +1138,30 @@ class EntryScan {
   }
 }
 
+/**
+ * Rows `from` to `to` of the probers' count: per client VM, the services it opened connections to in the
+ * earlier windows and how many of them were one-offs. A plain function over a range, not a loop in the
+ * generator, so that it is compiled on its own as EntryScan.rows is.
+ */
+function countServices(
+  cols: ConnectionColumns,
+  isVm: Uint8Array,
+  from: number,
+  to: number,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'probeMaxBytes'>,
+  services: Int32Array,
+  oneOff: Int32Array,
+): void {
+  const { client, earlierFlows, earlierBytes } = cols;
+  for (let i = from; i < to; i++) {
+    const flows = earlierFlows[i]!;
+    const c = client[i]!;
+    if (flows === 0 || isVm[c] === 0) continue;
+    services[c]!++;
+    if (flows < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
+  }
+}
+
 /** Per end of the columns: an index of its VM's tenant and cluster in the run (-1: an address, or no tenant). */
 function* clustersOfEnds(membership: Membership, cols: ConnectionColumns): Generator<void, Int32Array, void> {
   const of = new Int32Array(cols.ends).fill(-1);
@@ -1208,19 +1230,9 @@ function* breakTies(
   if (tied.length === 0) return turned;
   const { client, server, port, otherPort } = cols;
   const inBlock = new IntColumn(1024);
-  const count = (end: number, p: number): void => {
-    const cluster = endCluster[end]!;
-    if (cluster < 0) return;
-    const known = blocks.size;
-    const b = blocks.idOf(cluster, Math.floor(p / gap), 0, 0);
-    if (b === known) inBlock.push(0);
-    inBlock.values[b]!++;
-  };
-  for (let i = 0; i < cols.count; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (otherPort[i]! < 0) continue;
-    count(server[i]!, port[i]!);
-    count(client[i]!, otherPort[i]!);
+  for (let i = 0; i < cols.count; i += 4 * SLICE_ROWS) {
+    countBlocks(cols, i, Math.min(cols.count, i + 4 * SLICE_ROWS), endCluster, gap, blocks, inBlock);
+    yield;
   }
   const close = (end: number, p: number): number => {
     const cluster = endCluster[end]!;
@@ -1242,6 +1254,23 @@ function* breakTies(
     if (d > 0 || (d === 0 && otherPort[i]! < port[i]!)) out.push(i);
   }
   return out.values.subarray(0, out.length);
+}
+
+/** breakTies' count over rows `from` to `to`: ends of undecided connections per (cluster, block of `gap` ports). A plain function, compiled on its own. */
+function countBlocks(cols: ConnectionColumns, from: number, to: number, endCluster: Int32Array, gap: number, blocks: IntTupleTable, inBlock: IntColumn): void {
+  const { client, server, port, otherPort } = cols;
+  for (let i = from; i < to; i++) {
+    const other = otherPort[i]!;
+    if (other < 0) continue;
+    for (let side = 0; side < 2; side++) {
+      const cluster = endCluster[side === 0 ? server[i]! : client[i]!]!;
+      if (cluster < 0) continue;
+      const known = blocks.size;
+      const b = blocks.idOf(cluster, Math.floor((side === 0 ? port[i]! : other) / gap), 0, 0);
+      if (b === known) inBlock.push(0);
+      inBlock.values[b]!++;
+    }
+  }
 }
 
 /** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */
