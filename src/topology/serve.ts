@@ -73,7 +73,7 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     // Local copies of the checkpoints, a cache for fast restarts (the state itself is in Kafka).
     stateDir: env.STATE_DIR,
     // The route decodes and validates on a thread of its own: the windows and the API keep this one.
-    routeWorker: { kafka: o.kafka },
+    ...(o.topology.routeWorker === false ? {} : { routeWorker: { kafka: o.kafka } }),
     ...(o.kafka.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: o.kafka.hostAttributesTopic }),
   });
   view = new ScaleOutView(service, member);
