@@ -15,8 +15,9 @@ import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
+import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
-import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
+import { decodeSnapshotFile, encodeSnapshotFile, encodeSnapshotFileInSlices } from '../snapshots/snapshot-file.ts';
 import { decodeDocumentInSlices, encodeDocumentInSlices } from '../snapshots/sliced-document.ts';
 import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
@@ -26,7 +27,7 @@ import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/hel
 import { type ByVmRecord, decodeByVm, encodeByVm, packByVm, partitionOfMemo } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
-import { gatherAttributes, gatherSnapshot } from './gather.ts';
+import { gatherAttributes, gatherSnapshotInSlices } from './gather.ts';
 import { stickyLeaderAssigner } from './leader-assignment.ts';
 import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
@@ -47,6 +48,8 @@ export interface MemberOptions {
   stateDir?: string;
   /** The input topic of host capacities (KAFKA_TOPIC_HOST_ATTRIBUTES), routed to the hosts' table; none: not read. */
   hostAttributesTopic?: string;
+  /** Readies what serving a run needs (the API's index of it, in slices) before another member's run is served. */
+  prepareRun?: (run: ClusteringRun) => Promise<void>;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -336,7 +339,10 @@ export class ScaleOutMember {
     const runs = new TopicReader(kafka, this.topics.runs, `${this.o.topology.appId}-runs-reader`, async (m) => {
       if (m.value === null) return;
       try {
-        this.adoptRun((await decodeDocumentInSlices(m.value)) as PublishedRun);
+        const run = (await decodeDocumentInSlices(m.value)) as PublishedRun;
+        const latest = run.state.latest;
+        if (run.member !== this.memberId && latest !== null) await this.o.prepareRun?.(latest);
+        this.adoptRun(run);
       } catch (err) {
         this.o.log.error({ err: String(err), offset: m.offset }, `skipping an unreadable record of ${this.topics.runs}`);
       }
@@ -813,12 +819,13 @@ export class ScaleOutMember {
     // In slices: the reads this member serves wait for a slice, not for the whole partition.
     const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices() } : null;
     const featuresBytes = await encodeDocumentInSlices(features);
+    const checkpointBytes = checkpoint === null ? null : await encodeSnapshotFileInSlices(checkpoint);
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: featuresBytes }] });
-      if (checkpoint === null) await txn.commit();
+      if (checkpoint === null || checkpointBytes === null) await txn.commit();
       else {
-        const [written] = await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: encodeSnapshotFile(checkpoint) }] });
+        const [written] = await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: checkpointBytes }] });
         await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
         await txn.commit();
         this.checkpointed.set(p, next);
@@ -1172,17 +1179,22 @@ export class ScaleOutMember {
     }
     this.pending.delete(chosen[0]);
     this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts), parts };
-    const snapshot = gatherSnapshot(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
+    // In slices (the leader serves reads too), from the tables as they are now.
+    const gathered = gatherSnapshotInSlices(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     const search = first.request !== null && this.searches.get(first.request) === true;
     // The connection log holds at least every flow routed before the run's markers once read to its end
     // (the routes committed them first); the security groups are learned from it as the run completes.
     this.startingRun = true;
-    const read = this.connectionsReader?.readToEnd() ?? Promise.resolve();
-    void read
-      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, `could not read ${this.topics.connections} to its end: the run's security groups may miss the latest flows`))
-      .then(() => {
-        this.startingRun = false;
+    const read = (this.connectionsReader?.readToEnd() ?? Promise.resolve()).catch((err: unknown) =>
+      this.o.log.warn({ err: String(err) }, `could not read ${this.topics.connections} to its end: the run's security groups may miss the latest flows`),
+    );
+    void Promise.all([gathered, read])
+      .then(([snapshot]) => {
         if (this.leader) this.o.service.startRun(first.request !== null ? 'request' : 'schedule', { search }, snapshot);
+      })
+      .catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not gather the run\'s input'))
+      .finally(() => {
+        this.startingRun = false;
       });
   }
 

@@ -7,6 +7,7 @@ import { Kafka } from 'kafkajs';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { toRunOptions } from '../config/pipeline-options.ts';
 import { buildApp } from '../http/app.ts';
+import { prepareRunIndex } from '../http/run-index.ts';
 import type { ServiceMetrics } from '../observability/service-metrics.ts';
 import { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
@@ -80,6 +81,7 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     // Local copies of the checkpoints, a cache for fast restarts (the state itself is in Kafka).
     stateDir: env.STATE_DIR,
     ...(o.kafka.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: o.kafka.hostAttributesTopic }),
+    prepareRun: prepareRunIndex,
   });
   view = new ScaleOutView(service, member);
   registerScaleOutMetrics(o.metrics.registry, () => member.status());
