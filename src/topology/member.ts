@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer, type TopicMessages } from 'kafkajs';
 import { z } from 'zod';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
@@ -1256,7 +1256,10 @@ export class ScaleOutMember {
       try {
         const txn = await producer.transaction();
         try {
-          await txn.send({ topic: this.topics.runs, messages: [{ key: 'latest', value }] });
+          // Compressed (zlib's thread pool): kafkajs copies a record several times and checksums it in
+          // JavaScript on the loop, 0.3 s of CPU in one block for the 13.7 MB of a run of 11.6k VMs; a third
+          // of the bytes, a third of that. Readers decompress on the thread pool too.
+          await txn.send({ topic: this.topics.runs, compression: CompressionTypes.GZIP, messages: [{ key: 'latest', value }] });
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => undefined);
