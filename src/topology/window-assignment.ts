@@ -7,7 +7,8 @@
  * the leader partition does, leader-assignment.ts); the members that hold more than their fair share give the
  * excess to those that hold less, so a member that joins takes its share from the most loaded.
  */
-import { AssignerProtocol, type GroupMember, type GroupMemberAssignment, type PartitionAssigner } from 'kafkajs';
+import type { PartitionAssigner } from 'kafkajs';
+import { byMemberId, type Claimant, type StickyRule, stickyAssigner } from './sticky-assigner.ts';
 
 export const STICKY_WINDOW_ASSIGNER = 'AlcorStickyWindows';
 
@@ -22,13 +23,13 @@ export interface WindowClaim {
  * still has (dropped from the group, it may have been fenced meanwhile). Every member gets floor(P/N) or one
  * more; those that keep more get the larger shares, so as few partitions move as a fair balance allows.
  */
-export function assignWindows(members: ReadonlyArray<{ memberId: string; claim: WindowClaim | null }>, partitions: readonly number[]): Map<string, number[]> {
+export function assignWindows(members: ReadonlyArray<Claimant<WindowClaim>>, partitions: readonly number[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   if (members.length === 0) return out;
   const exists = new Set(partitions);
   const owner = new Map<number, string>();
   const kept = new Map<string, number[]>();
-  for (const m of [...members].sort((a, b) => a.memberId.localeCompare(b.memberId))) {
+  for (const m of [...members].sort((a, b) => byMemberId(a.memberId, b.memberId))) {
     const mine: number[] = [];
     if (m.claim !== null && m.claim.as === m.memberId)
       for (const p of [...m.claim.held].sort((a, b) => a - b))
@@ -39,7 +40,7 @@ export function assignWindows(members: ReadonlyArray<{ memberId: string; claim: 
     kept.set(m.memberId, mine);
   }
   // The larger shares to those that keep the most (then by id: every member computes the same).
-  const order = [...kept.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0])).map(([id]) => id);
+  const order = [...kept.entries()].sort((a, b) => b[1].length - a[1].length || byMemberId(a[0], b[0])).map(([id]) => id);
   const base = Math.floor(partitions.length / order.length);
   const larger = partitions.length % order.length;
   const quota = new Map(order.map((id, i) => [id, base + (i < larger ? 1 : 0)]));
@@ -52,45 +53,27 @@ export function assignWindows(members: ReadonlyArray<{ memberId: string; claim: 
   free.sort((a, b) => a - b);
   for (const p of free) {
     // The member furthest below its share, then by id.
-    const id = order.filter((m) => kept.get(m)!.length < quota.get(m)!).sort((a, b) => quota.get(b)! - kept.get(b)!.length - (quota.get(a)! - kept.get(a)!.length) || a.localeCompare(b))[0]!;
+    const id = order.filter((m) => kept.get(m)!.length < quota.get(m)!).sort((a, b) => quota.get(b)! - kept.get(b)!.length - (quota.get(a)! - kept.get(a)!.length) || byMemberId(a, b))[0]!;
     kept.get(id)!.push(p);
   }
   for (const id of order) out.set(id, [...kept.get(id)!].sort((a, b) => a - b));
   return out;
 }
 
-function claimOf(m: GroupMember): WindowClaim | null {
-  try {
-    const text = AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData.toString('utf8') ?? '';
-    if (text === '') return null;
+const WINDOW_RULE: StickyRule<WindowClaim> = {
+  name: STICKY_WINDOW_ASSIGNER,
+  encode: (claim) => JSON.stringify(claim),
+  decode(text) {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed !== 'object' || parsed === null) return null;
     const { as, held } = parsed as { as?: unknown; held?: unknown };
     if (typeof as !== 'string' || !Array.isArray(held) || !held.every((p) => Number.isInteger(p))) return null;
     return { as, held: held as number[] };
-  } catch {
-    // A member of another version (or a broken one): it claims nothing.
-    return null;
-  }
-}
+  },
+  deal: assignWindows,
+};
 
 /** The window group's assigner; `claim` is read at every join (kafkajs asks for the protocol metadata each time). */
 export function stickyWindowAssigner(claim: () => WindowClaim | null): PartitionAssigner {
-  return ({ cluster }) => ({
-    name: STICKY_WINDOW_ASSIGNER,
-    version: 0,
-    async assign({ members, topics }): Promise<GroupMemberAssignment[]> {
-      const claims = members.map((m) => ({ memberId: m.memberId, claim: claimOf(m) }));
-      const byTopic = topics.map((topic) => ({ topic, assigned: assignWindows(claims, cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId)) }));
-      return members.map((m) => {
-        const assignment: Record<string, number[]> = {};
-        for (const { topic, assigned } of byTopic) assignment[topic] = assigned.get(m.memberId) ?? [];
-        return { memberId: m.memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment, userData: Buffer.alloc(0) }) };
-      });
-    },
-    protocol({ topics }) {
-      const c = claim();
-      return { name: STICKY_WINDOW_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.from(c === null ? '' : JSON.stringify(c), 'utf8') }) };
-    },
-  });
+  return stickyAssigner(WINDOW_RULE, claim);
 }

@@ -33,6 +33,13 @@ describe('assignWindows', () => {
     const ids = ['m-a', 'm-b', 'm-c'];
     expect(assignWindows(claims(new Map(), ids), SIX)).toEqual(await roundRobin(ids));
   });
+  it('orders member ids by code unit as round-robin does, not by the host locale', async () => {
+    // A locale's collation puts 'm-a' before 'm-B'; code units (and kafkajs) put 'm-B' first.
+    const ids = ['m-a', 'm-B', 'm-c'];
+    const dealt = assignWindows(claims(new Map(), ids), SIX);
+    expect(dealt).toEqual(await roundRobin(ids));
+    expect(dealt.get('m-B')).toEqual([0, 3]);
+  });
 
   it('moves one partition when a fourth member joins, where round-robin moves 3 to 6 depending on where its id sorts', async () => {
     const three = ['m-b', 'm-c', 'm-d'];
