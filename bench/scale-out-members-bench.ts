@@ -173,7 +173,9 @@ async function freshInputs(brokers: string, common: Record<string, string>, name
 async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number>; window: { from: number; to: number } }> {
   const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
   const reader = members.find((m) => m !== leader)!;
-  const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
+  // A run to serve first: the last tick's run may still be computed or published when the input is all applied
+  // (without one every read is a 404, which the bench once measured as a fast read).
+  const before = await waitFor(async () => (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id ?? undefined, 300_000, 'a run on the reader');
   const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
   const vmIds = Object.keys(assigned.vm_clusters ?? {});
   const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
@@ -599,7 +601,7 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
     ).catch(withLogs(members));
     const ingestS = (performance.now() - t0) / 1000;
     const vms = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')))).reduce((a, b) => a + b, 0);
-    const { reads, leader, reader, window } = await readsDuringRun(members);
+    const { reads, leader, reader, window } = await readsDuringRun(members).catch(withLogs(members));
     if (probeDir !== undefined) {
       writeFileSync(join(probeDir, 'reads-window.json'), JSON.stringify({ ...window, reader: reader.child.pid, leader: leader.child.pid }));
       // A profile is written as its process exits: not on SIGKILL.
