@@ -22,6 +22,7 @@ import { READ_SLICES_TRACES, benchReadSlices } from './read-slices-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
 import { benchScaleOut, benchScaleOutReads } from './scale-out-members-bench.ts';
+import { benchScaleOutOne } from './scale-out-one-bench.ts';
 import { benchSecurityGroups } from './security-groups-bench.ts';
 
 const TRACE = 'fixtures/generated/bench-1m.jsonl.gz';
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     return;
   }
   // Every section but replay-hour, attribution, placement, security-groups, scale-out(-failover) and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-one', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -80,6 +81,11 @@ async function main(): Promise<void> {
   if (wanted('scale-out')) {
     process.stderr.write('scale-out benchmark (starts a broker and 1, 2 and 3 member processes)...\n');
     figures.scale_out = await benchScaleOut();
+  }
+  // Minutes: only when asked for by name.
+  if (only.includes('scale-out-one')) {
+    process.stderr.write('one member against one process (a broker; alternated rounds, profiles, the hop alone)...\n');
+    figures.scale_out_one = await benchScaleOutOne();
   }
   // A minute of the above: only when asked for by name.
   if (only.includes('scale-out-failover')) {

@@ -22,11 +22,11 @@ import { randomBytes } from 'node:crypto';
 import { benchKafkaClient, benchKafkaIngest, buildMessages, createBenchTopics, produceTexts } from './kafka-ingest.ts';
 import { measureScaleOutInProcess } from './scale-out-bench.ts';
 
-const TRACE = 'fixtures/small.jsonl.gz';
-const PARTITIONS = 6;
+export const TRACE = 'fixtures/small.jsonl.gz';
+export const PARTITIONS = 6;
 const INPUT_PARTITIONS = 3;
 /** The members' session timeout: configuration (operators keep Kafka's 45 s or 30 s), reported beside the failover times. */
-const SESSION_TIMEOUT_MS = 10_000;
+export const SESSION_TIMEOUT_MS = 10_000;
 /** The single process's kafka_ingest figure (bench/kafka-bench.ts): 200k single-record messages on one partition. */
 const INGEST_RECORDS = 200_000;
 
@@ -35,12 +35,12 @@ interface Stats {
   latest_run_id: string | null;
 }
 
-const routed = async (url: string): Promise<number> => {
+export const routed = async (url: string): Promise<number> => {
   const { records } = (await getJson<Stats>(`${url}/v1/stats`)).body;
   return records.flows + records.vm_attributes + records.tenant_attributes;
 };
 
-async function metric(url: string, name: string): Promise<number> {
+export async function metric(url: string, name: string): Promise<number> {
   return (await metrics(url, [name]))[0]!;
 }
 
@@ -54,7 +54,7 @@ async function metrics(url: string, names: readonly string[]): Promise<number[]>
 }
 
 /** User + system CPU seconds of a live process, from /proc (Linux): the member's own, not this process's. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -65,17 +65,17 @@ function rssBytes(pid: number): number {
 }
 
 /** Bytes of a partition's log segments; its index files are preallocated (10 MB each) and say nothing. */
-function segmentBytes(dir: string): number {
+export function segmentBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isFile() && e.name.endsWith('.log')) n += statSync(join(dir, e.name)).size;
   return n;
 }
 
 const percentile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+export const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
 /** A failure with the members' last output, the only record of why a member died. */
-function withLogs(members: ServiceProcess[]): (err: unknown) => never {
+export function withLogs(members: ServiceProcess[]): (err: unknown) => never {
   return (err) => {
     throw new Error(`${String(err)}\n${members.map((m, i) => `--- member ${i} (exit ${m.child.exitCode})\n${m.output().slice(-3000)}`).join('\n')}`);
   };
@@ -85,7 +85,7 @@ function withLogs(members: ServiceProcess[]): (err: unknown) => never {
  * Every process is ready but for its first run (none can happen on empty topics): inputs joined (a member:
  * its groups, the tables read), and the members' window partitions all owned and a leader: nothing left to join.
  */
-async function allReady(procs: ServiceProcess[], members: boolean): Promise<true | undefined> {
+export async function allReady(procs: ServiceProcess[], members: boolean): Promise<true | undefined> {
   for (const p of procs) {
     const { body } = await getJson<{ missing: string[] }>(`${p.url}/readyz`);
     if (body.missing.some((m) => m !== 'first_run')) return undefined;
@@ -97,7 +97,7 @@ async function allReady(procs: ServiceProcess[], members: boolean): Promise<true
 }
 
 /** The members' live counters summed: input messages routed, by-VM records written and applied. */
-async function memberCounts(members: ServiceProcess[]): Promise<{ routedMessages: number; routedRecords: number; applied: number }> {
+export async function memberCounts(members: ServiceProcess[]): Promise<{ routedMessages: number; routedRecords: number; applied: number }> {
   const names = ['alcor_scale_out_routed_messages_total', 'alcor_scale_out_routed_records_total', 'alcor_scale_out_applied_records_total'];
   const each = await Promise.all(members.map((m) => metrics(m.url, names)));
   const sum = (i: number) => each.reduce((a, v) => a + v[i]!, 0);
@@ -105,7 +105,7 @@ async function memberCounts(members: ServiceProcess[]): Promise<{ routedMessages
 }
 
 /** Polls every `everyMs` (finer than waitFor's 250 ms: the clock's grain), until `probe` gives a value. */
-async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
+export async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -121,7 +121,7 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, w
  * fetches. At a load of 30 a run lasts ten times longer than at 2 and this share grows with it; the figures
  * net of it are what the records cost.
  */
-async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seconds = 4): Promise<number[]> {
+export async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seconds = 4): Promise<number[]> {
   const before = members.map((m) => cpuSeconds(m.child.pid!));
   const until = performance.now() + seconds * 1000;
   while (performance.now() < until) {
@@ -131,14 +131,14 @@ async function idleCpuPerSecond(members: ServiceProcess[], everyMs: number, seco
   return members.map((m, i) => (cpuSeconds(m.child.pid!) - before[i]!) / seconds);
 }
 
-const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+export const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /**
  * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
  * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
  * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
  */
-async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE) {
+export async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE) {
   const prefix = uniqueTopic(`scaleout-${name}`);
   const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
   await createTopics(brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);

@@ -5,6 +5,8 @@
  *
  *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000] [--ports spread|stable]
  *   npm run bench -- security-groups     (the same with the defaults, as a section of bench/results/latest.json)
+ *   npx tsx bench/security-groups-bench.ts --merge a/bench/results/security-groups.json,b/... --scale none
+ *                                        (runs of disjoint seeds, each from its own directory, as one results file)
  *
  * Goal: each seed's trace (TraceGenerator, 45 minutes) is replayed; the rules learned from all but the
  * last window are checked against it (src/security-groups/goal.ts). Cost: the connections and membership
@@ -344,6 +346,28 @@ function goalSummary(goal: ReadonlyArray<Record<string, unknown>>): Record<strin
   };
 }
 
+/** Results files of this script as one: goal rows in file order, histograms summed, the summary computed again. */
+function mergeResults(files: readonly string[]): Record<string, unknown> {
+  type Results = { command: string; method: string; ports: string; goal: Array<Record<string, unknown>>; rules_per_group_port_histogram: Record<string, number>; rules_per_tenant: { histogram: Record<string, number> } };
+  const parts = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Results);
+  const sum = (hs: ReadonlyArray<Record<string, number>>): Record<string, number> => {
+    const h: Record<string, number> = {};
+    for (const x of hs) for (const [k, n] of Object.entries(x)) h[k] = (h[k] ?? 0) + n;
+    return h;
+  };
+  const goal = parts.flatMap((p) => p.goal);
+  return {
+    commands: parts.map((p) => p.command),
+    method: parts[0]!.method,
+    ports: parts[0]!.ports,
+    goal,
+    goal_summary: goalSummary(goal),
+    rules_per_group_port_histogram: sum(parts.map((p) => p.rules_per_group_port_histogram)),
+    rules_per_tenant: { histogram: sum(parts.map((p) => p.rules_per_tenant.histogram)) },
+    cost: [],
+  };
+}
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
@@ -357,7 +381,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const scaleArg = arg('scale', defaultSecurityGroupsBench.scales.join(','));
   const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
   const ports = arg('ports', defaultSecurityGroupsBench.ports) as PortPlan;
-  const figures = await benchSecurityGroups({ seeds, vms, scales, ports });
+  // `--merge a.json,b.json`: the goal rows of earlier runs of this script (seeds run in parallel, each from
+  // its own directory) as one results file, their summary computed again; no trace is replayed.
+  const merge = arg('merge', '');
+  const figures = merge === '' ? await benchSecurityGroups({ seeds, vms, scales, ports }) : mergeResults(merge.split(','));
   if (scales.length === 0) {
     // The newest cost figures: latest.json's section (`npm run bench -- security-groups` writes only there), else this file's.
     for (const [file, read] of [
@@ -375,7 +402,11 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
       }
     }
   }
-  const result = { started: new Date().toISOString(), command: `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports}`, ...figures };
+  const command =
+    merge === ''
+      ? `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports}`
+      : (figures.commands as string[]).join(' ; ');
+  const result = { started: new Date().toISOString(), command, ...figures };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/security-groups.json', `${JSON.stringify(result, null, 2)}\n`);
   let latest: Record<string, unknown> = {};

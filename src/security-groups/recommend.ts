@@ -33,6 +33,14 @@ export interface SecurityGroupOptions {
   /** Distinct ports, all >= 1024, with gaps of at most `maxRangeGap`, that become one range. */
   minRangePorts: number;
   maxRangeGap: number;
+  /**
+   * Listeners at or above `spreadFrom` (the ephemeral range, where listeners take whatever port is free when
+   * they start) also join across gaps of up to `maxSpreadGap` while the chain's ports stay `maxRangeGap`
+   * apart on average: a cluster with few such listeners (GPU workers' collectives) spreads them wider than
+   * one gap, and the ports between them are where they land next.
+   */
+  spreadFrom: number;
+  maxSpreadGap: number;
   /** Distinct outside addresses of one group, direction and protocol beyond which they become any address. */
   maxPrefixesPerRule: number;
   /** VMs and denied connections listed per tenant in the check. */
@@ -46,6 +54,8 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   minFlows: 3,
   minRangePorts: 4,
   maxRangeGap: 256,
+  spreadFrom: 32_768,
+  maxSpreadGap: 1024,
   maxPrefixesPerRule: 16,
   maxListed: 20,
 };
@@ -103,21 +113,49 @@ export interface ResolvedConnection {
   latestBytes: number;
 }
 
+/** Segment kinds written by portSegments: every port seen, close ports, ephemeral listeners spread apart. */
+export const EXACT_PORTS = 0;
+export const PORT_RANGE = 1;
+export const PORT_SPREAD = 2;
+
+type RangeOptions = Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap' | 'spreadFrom' | 'maxSpreadGap'>;
+
 /**
  * Sorted ports as segments, by index into `ports` (start inclusive, end exclusive): a range where many ports
- * sit close together above 1024, else contiguous runs of seen ports. Written to `out` (cleared first) as
- * triples of start, end and 1 for a range: a learner calls this once per candidate rule.
+ * sit close together above 1024 (PORT_RANGE), or, in the ephemeral range, close on average with gaps up to
+ * maxSpreadGap (PORT_SPREAD), else contiguous runs of seen ports (EXACT_PORTS). Written to `out` (cleared
+ * first) as triples of start, end and kind: a learner calls this once per candidate rule.
  */
-function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap'>, out: IntColumn): void {
+function portSegments(ports: ArrayLike<number>, o: RangeOptions, out: IntColumn): void {
   out.length = 0;
+  const chainEnd = (from: number): number => {
+    let j = from;
+    while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
+    return j;
+  };
   let i = 0;
   while (i < ports.length) {
-    let j = i;
-    while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
+    const j = chainEnd(i);
+    // Whole chains join while the ports stay maxRangeGap apart on average: the bounds stay seen ports.
+    let spread = j;
+    if (ports[i]! >= o.spreadFrom) {
+      while (spread + 1 < ports.length && ports[spread + 1]! - ports[spread]! <= o.maxSpreadGap) {
+        const next = chainEnd(spread + 1);
+        if (ports[next]! - ports[i]! > o.maxRangeGap * (next - i)) break;
+        spread = next;
+      }
+    }
+    if (spread > j && spread + 1 - i >= o.minRangePorts) {
+      out.push(i);
+      out.push(spread + 1);
+      out.push(PORT_SPREAD);
+      i = spread + 1;
+      continue;
+    }
     if (j + 1 - i >= o.minRangePorts && ports[i]! >= 1024) {
       out.push(i);
       out.push(j + 1);
-      out.push(1);
+      out.push(PORT_RANGE);
     } else {
       // Contiguous seen ports merge without allowing an unseen one.
       let k = i;
@@ -126,7 +164,7 @@ function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'm
         while (m + 1 <= j && ports[m + 1] === ports[m]! + 1) m++;
         out.push(k);
         out.push(m + 1);
-        out.push(0);
+        out.push(EXACT_PORTS);
         k = m + 1;
       }
     }
@@ -136,17 +174,18 @@ function portSegments(ports: ArrayLike<number>, o: Pick<SecurityGroupOptions, 'm
 
 /**
  * Moves into `kept` the rare entries (each port seen in fewer than minFlows flows) of a chain that is a range
- * by portSegments' measure (at least minRangePorts ports, all >= 1024, gaps of at most maxRangeGap) and
- * carries at least minFlows flows per port of that minimum in all: a service on a port per session (RTP,
- * passive-mode data, dynamic RPC endpoints) shows each port once or twice, and only the chain shows it is
- * one service. A chain that is not a range leaves its rare ports one-offs. Both lists stay sorted by port.
+ * by portSegments' measure (PORT_RANGE or PORT_SPREAD) and carries at least minFlows flows per port of
+ * minRangePorts in all: a service on a port per session (RTP, passive-mode data, dynamic RPC endpoints) shows
+ * each port once or twice, and only the chain shows it is one service. A chain that is not a range leaves
+ * its rare ports one-offs. Both lists stay sorted by port.
  */
 function joinRareRangePorts(
   kept: number[],
   rare: number[],
   portOf: (e: number) => number,
   flowsOf: (e: number) => number,
-  o: Pick<SecurityGroupOptions, 'minFlows' | 'minRangePorts' | 'maxRangeGap'>,
+  o: Pick<SecurityGroupOptions, 'minFlows'> & RangeOptions,
+  segments: IntColumn,
 ): void {
   // Most candidates cannot hold such a chain: too few ports at or above 1024, or too few flows in all.
   // Told from counts before any list is built (this ran for every candidate with a rare port).
@@ -160,16 +199,15 @@ function joinRareRangePorts(
       }
   if (high < o.minRangePorts || highFlows < o.minFlows * o.minRangePorts) return;
   const all = kept.concat(rare).sort((a, b) => portOf(a) - portOf(b));
+  portSegments(all.map(portOf), o, segments);
   const joined = new Set<number>();
-  let i = 0;
-  while (i < all.length) {
-    let j = i;
-    let flows = flowsOf(all[i]!);
-    while (j + 1 < all.length && portOf(all[j + 1]!) - portOf(all[j]!) <= o.maxRangeGap) flows += flowsOf(all[++j]!);
-    if (j + 1 - i >= o.minRangePorts && portOf(all[i]!) >= 1024 && flows >= o.minFlows * o.minRangePorts) {
-      for (let k = i; k <= j; k++) joined.add(all[k]!);
-    }
-    i = j + 1;
+  for (let q = 0; q < segments.length; q += 3) {
+    if (segments.values[q + 2] === EXACT_PORTS) continue;
+    const from = segments.values[q]!;
+    const to = segments.values[q + 1]!;
+    let flows = 0;
+    for (let k = from; k < to; k++) flows += flowsOf(all[k]!);
+    if (flows >= o.minFlows * o.minRangePorts) for (let k = from; k < to; k++) joined.add(all[k]!);
   }
   if (joined.size === 0) return;
   const stillRare = rare.filter((e) => !joined.has(e));
@@ -542,7 +580,7 @@ export function* recommendInSlices(
         else rare.push(e);
       }
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
-      if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o);
+      if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o, segments);
       notLearned.rare_rules! += rare.length;
       candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
       if (kept.length === 0) continue;
@@ -824,7 +862,7 @@ class Outcome implements SecurityGroupsOutcome {
       project_id: tenant,
       tenant_id: tenant,
       learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
-      basis: R.range.values[r] === 1 ? 'port_range' : 'exact',
+      basis: R.range.values[r] === PORT_SPREAD ? 'port_spread' : R.range.values[r] === PORT_RANGE ? 'port_range' : 'exact',
       remote_basis: any ? 'any_address' : 'seen',
     };
   }

@@ -28,8 +28,11 @@ export interface SecurityGroupRule {
   project_id: string;
   tenant_id: string;
   learned_from: LearnedFrom;
-  /** Why the ports are as wide as they are: `exact` (every port of the range seen), `port_range` (many ports seen close together). */
-  basis: 'exact' | 'port_range';
+  /**
+   * Why the ports are as wide as they are: `exact` (every port of the range seen), `port_range` (many ports
+   * seen close together), `port_spread` (many listeners in the ephemeral range, close together on average).
+   */
+  basis: 'exact' | 'port_range' | 'port_spread';
   /**
    * Why the remote is as wide as it is: `seen` (the peers' group, or the one address seen), `any_address`
    * (more distinct outside addresses used the port than `maxPrefixesPerRule`).

@@ -23,6 +23,8 @@ export interface LocalCheckpoint {
   /** The checkpoint record's offset in its changelog partition. */
   changelogOffset: string;
   fleet: Uint8Array;
+  /** The partition's newest published tick (PartitionState.publishedTick); absent in copies of earlier versions. */
+  publishedTick?: number | null;
 }
 
 /** What Kafka holds for a partition, to judge a local copy by. */

@@ -50,6 +50,8 @@ export interface MemberOptions {
   hostAttributesTopic?: string;
   /** Readies what serving a run needs (the API's index of it, in slices) before another member's run is served. */
   prepareRun?: (run: ClusteringRun) => Promise<void>;
+  /** CHECKPOINT_EVERY_MS unless given: tests stretch it to hold ticks published without a checkpoint. */
+  checkpointEveryMs?: number;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -86,6 +88,10 @@ export interface MemberStatus {
   routeTransactions: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
+  /** Features records this member's window partitions committed (a tick's once per partition, and requests'). */
+  featuresPublished: number;
+  /** Ticks replayed after a restore whose features the former owner had committed: computed, not sent again. */
+  ticksNotSentAgain: number;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -93,6 +99,8 @@ interface Checkpoint {
   partition: number;
   offset: string;
   fleet: Uint8Array;
+  /** PartitionState.publishedTick (null: none yet; absent in checkpoints of earlier versions). */
+  publishedTick?: number | null;
 }
 
 /** The runs topic's record: the service's state after a run, and which tick or request it answered. */
@@ -116,6 +124,13 @@ const RouterStateShape = z.object({
   records: z.object({ flows: z.number(), vmAttributes: z.number(), tenantAttributes: z.number() }),
   rejected: z.object({ count: z.number(), by_reason: z.record(z.string(), z.number()) }),
 });
+
+/**
+ * What rides in the window group's offset commit (the checkpoint's offset): the newest tick whose features a
+ * committed transaction of the partition holds, so that a successor replaying from an older checkpoint does
+ * not publish them again.
+ */
+const WindowCommitShape = z.object({ sentTick: z.number().nullable() });
 
 const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boolean() });
 
@@ -188,6 +203,11 @@ export class ScaleOutMember {
   private readonly position = new Map<number, bigint>();
   /** When (wall clock) each held partition last wrote a checkpoint. */
   private readonly checkpointedAt = new Map<number, number>();
+  /** The newest tick each held partition's committed features hold (this member's, or its predecessor's as committed). */
+  private readonly sentTick = new Map<number, number>();
+  /** MemberStatus' counts of the window stage's publishes. */
+  private featuresPublished = 0;
+  private ticksNotSentAgain = 0;
   private assignedWindows = new Set<number>();
   /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
   private windowClaim: WindowClaim | null = null;
@@ -303,6 +323,8 @@ export class ScaleOutMember {
       routedRecords: this.routedRecords,
       routeTransactions: this.routeTransactions,
       appliedRecords: this.appliedRecords,
+      featuresPublished: this.featuresPublished,
+      ticksNotSentAgain: this.ticksNotSentAgain,
     };
   }
 
@@ -744,6 +766,7 @@ export class ScaleOutMember {
         this.position.delete(p);
         this.checkpointed.delete(p);
         this.checkpointedAt.delete(p);
+        this.sentTick.delete(p);
         const producer = this.windowProducers.get(p);
         this.windowProducers.delete(p);
         void producer?.disconnect().catch(() => undefined);
@@ -790,6 +813,12 @@ export class ScaleOutMember {
             } else if (outcome === 'publish') {
               // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
               const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+              // Computed all the same (it purges the windows as the predecessor's did), but these features are
+              // on the topic already: the predecessor committed them after its last checkpoint.
+              if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
+                this.ticksNotSentAgain++;
+                continue;
+              }
               await this.publishTick(p, state, features, next);
               await heartbeat();
             }
@@ -812,28 +841,38 @@ export class ScaleOutMember {
     const producer = await this.windowProducer(p);
     // A checkpoint is the whole partition: at every requested run, and at a tick at most every
     // CHECKPOINT_EVERY_MS of wall time (in real time ticks are 5 minutes apart; a backlog passes many a
-    // second). Features without one are safe: a successor replays from the older checkpoint and publishes
-    // the same features again, which the leader ignores (the tick was run) or takes as they are.
+    // second). Features without one are safe: a successor replays from the older checkpoint, computes the
+    // same features again (their purge is part of the state) and sends none up to the tick committed here.
     const now = Date.now();
-    const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= CHECKPOINT_EVERY_MS;
+    const due = features.tick === null || now - (this.checkpointedAt.get(p) ?? Number.NEGATIVE_INFINITY) >= (this.o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS);
     // In slices: the reads this member serves wait for a slice, not for the whole partition.
-    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices() } : null;
+    const publishedTick = Number.isFinite(state.publishedTick) ? state.publishedTick : null;
+    const checkpoint: Checkpoint | null = due ? { partition: p, offset: next.toString(), fleet: await state.encodeFleetInSlices(), publishedTick } : null;
     const featuresBytes = await encodeDocumentInSlices(features);
+    const sent = features.tick ?? this.sentTick.get(p) ?? null;
+    // The checkpoint's offset (this one's, or the last one's again) with the tick sent: see WindowCommitShape.
+    const offset = checkpoint !== null ? next : this.checkpointed.get(p);
+    const metadata = JSON.stringify({ sentTick: sent !== null && Number.isFinite(sent) ? sent : null } satisfies z.infer<typeof WindowCommitShape>);
     const checkpointBytes = checkpoint === null ? null : await encodeSnapshotFileInSlices(checkpoint);
     const txn = await producer.transaction();
     try {
       await txn.send({ topic: this.topics.features, messages: [{ key: String(p), value: featuresBytes }] });
-      if (checkpoint === null || checkpointBytes === null) await txn.commit();
-      else {
-        const [written] = await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: checkpointBytes }] });
-        await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [{ partition: p, offset: next.toString() }] }] });
-        await txn.commit();
+      const [written] = checkpointBytes === null ? [] : await txn.send({ topic: this.topics.changelog, messages: [{ key: String(p), partition: p, value: checkpointBytes }] });
+      if (offset !== undefined) {
+        // kafkajs sends the metadata; its types omit it.
+        const committed = { partition: p, offset: offset.toString(), metadata };
+        await txn.sendOffsets({ consumerGroupId: this.groups.window, topics: [{ topic: this.topics.byVm, partitions: [committed] }] });
+      }
+      await txn.commit();
+      this.featuresPublished++;
+      if (features.tick !== null) this.sentTick.set(p, features.tick);
+      if (checkpoint !== null) {
         this.checkpointed.set(p, next);
         this.checkpointedAt.set(p, now);
         // The local copy, once Kafka holds the checkpoint: a restart restores it if Kafka holds nothing newer.
         if (this.cache !== null && written?.baseOffset !== undefined)
           this.cache
-            .save({ partition: p, offset: checkpoint.offset, changelogOffset: written.baseOffset, fleet: checkpoint.fleet })
+            .save({ partition: p, offset: checkpoint.offset, changelogOffset: written.baseOffset, fleet: checkpoint.fleet, publishedTick })
             .catch((err: unknown) => this.o.log.warn({ partition: p, err: String(err) }, 'could not keep the local copy of a checkpoint: the next restore reads the changelog'));
       }
     } catch (err) {
@@ -843,6 +882,7 @@ export class ScaleOutMember {
       this.position.delete(p);
       this.windowProducers.delete(p);
       this.checkpointedAt.delete(p);
+      this.sentTick.delete(p);
       void producer.disconnect().catch(() => undefined);
       throw retriable(err);
     }
@@ -892,6 +932,8 @@ export class ScaleOutMember {
     // with it, never lies beyond it. Read before the fence, a late checkpoint moved the consumer past records
     // that the restored state did not hold: they were lost. (The first transaction initialises the id.)
     await Promise.all([...wanted].map(async (p) => (await (await this.windowProducer(p)).transaction()).abort()));
+    // Final after the fence, as the checkpoints are: the ticks the former owners published.
+    await this.readSentTicks(wanted);
     // The local copies Kafka still holds as the newest checkpoints: no changelog to read for those.
     for (const p of await this.restoreLocal(wanted)) wanted.delete(p);
     if (wanted.size === 0) {
@@ -946,7 +988,7 @@ export class ScaleOutMember {
           );
         } else {
           try {
-            state = PartitionState.restore(p, this.o.pipeline.window, c.fleet);
+            state = PartitionState.restore(p, this.o.pipeline.window, c.fleet, typeof c.publishedTick === 'number' ? c.publishedTick : null);
             from = offset;
             source = 'changelog';
           } catch (err) {
@@ -959,6 +1001,31 @@ export class ScaleOutMember {
       this.hold(p, state ?? new PartitionState(p, this.o.pipeline.window), from, source);
     }
     this.lastRestoreMs = performance.now() - started;
+  }
+
+  /** The newest tick whose features are committed, per partition, from the window group's offset metadata. */
+  private async readSentTicks(partitions: ReadonlySet<number>): Promise<void> {
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: this.groups.window, topics: [this.topics.byVm] });
+      for (const p of partitions) {
+        this.sentTick.delete(p);
+        const metadata = committed?.partitions.find((x) => x.partition === p)?.metadata;
+        if (!metadata) continue;
+        let parsed: ReturnType<typeof WindowCommitShape.safeParse>;
+        try {
+          parsed = WindowCommitShape.safeParse(JSON.parse(metadata));
+        } catch {
+          parsed = WindowCommitShape.safeParse(null);
+        }
+        // Unreadable: the replayed ticks are published again, identical, as before this was kept (the leader ignores them).
+        if (!parsed.success) this.o.log.warn({ partition: p }, `the window group's commit of ${this.topics.byVm}/${p} has no readable tick: replayed ticks are published again`);
+        else if (parsed.data.sentTick !== null) this.sentTick.set(p, parsed.data.sentTick);
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** A partition's windows, taken at `from`: the next record applied is the one at that offset. */
@@ -1008,7 +1075,7 @@ export class ScaleOutMember {
       }
       let state: PartitionState;
       try {
-        state = PartitionState.restore(p, this.o.pipeline.window, c.fleet);
+        state = PartitionState.restore(p, this.o.pipeline.window, c.fleet, typeof c.publishedTick === 'number' ? c.publishedTick : null);
       } catch (err) {
         this.o.log.warn({ partition: p, err: String(err) }, `the local copy of ${this.topics.byVm}/${p}'s checkpoint does not decode: restoring from ${this.topics.changelog}`);
         await cache.drop(p);

@@ -52,12 +52,21 @@ export class PartitionState {
   /** Records applied and rejected here (vm_cap) since this process took the partition. */
   applied = 0;
   refusedAtCap = 0;
+  /**
+   * The newest tick this partition has published features at. Every router announces every tick to every
+   * partition, so a tick arrives once per router; only its first announcement publishes. Computing features
+   * purges the windows, so this is part of the state: it travels in the checkpoint, and a successor replaying
+   * from there purges (and publishes) at the very announcements its predecessor did.
+   */
+  publishedTick: number;
   constructor(
     readonly partition: number,
     readonly window: WindowConfig,
     fleet?: FleetState,
+    publishedTick: number = Number.NEGATIVE_INFINITY,
   ) {
     this.fleet = fleet ?? new FleetState(window);
+    this.publishedTick = publishedTick;
   }
 
   apply(r: ByVmRecord): ApplyOutcome {
@@ -71,7 +80,10 @@ export class PartitionState {
         this.refusedAtCap++;
         return { refused };
       }
-    } else if (r.k === 't') return 'publish';
+    } else if (r.k === 't' && r.tick > this.publishedTick) {
+      this.publishedTick = r.tick;
+      return 'publish';
+    }
     return 'applied';
   }
 
@@ -176,8 +188,9 @@ export class PartitionState {
     return encodeFleetStateInSlices(this.fleet, CHECKPOINT_VMS_PER_SLICE);
   }
 
-  static restore(partition: number, window: WindowConfig, fleetBytes: Uint8Array): PartitionState {
-    return new PartitionState(partition, window, decodeFleetState(fleetBytes, window));
+  /** `publishedTick` null: none published yet (or a checkpoint of an earlier version, which did not keep it). */
+  static restore(partition: number, window: WindowConfig, fleetBytes: Uint8Array, publishedTick: number | null = null): PartitionState {
+    return new PartitionState(partition, window, decodeFleetState(fleetBytes, window), publishedTick ?? Number.NEGATIVE_INFINITY);
   }
 }
 

@@ -34,7 +34,7 @@ export interface TestMember {
   stop(): Promise<void>;
 }
 
-export async function startTestMember(brokers: string, topology: TopologyConfig, pipeline: PipelineConfig, extra: { stateDir?: string; hostAttributesTopic?: string } = {}): Promise<TestMember> {
+export async function startTestMember(brokers: string, topology: TopologyConfig, pipeline: PipelineConfig, extra: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number } = {}): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {
     debug: () => {},

@@ -27,6 +27,7 @@ export const LONG_FILES: readonly string[] = [
   'test/service/worker-clusterer.test.ts',
   'test/kafka/sasl.test.ts',
   'test/e2e/scale-out-members.test.ts',
+  'test/topology/member-features-once.test.ts',
   'test/service/run-history-restart.test.ts',
   'test/runs/insights.test.ts',
   'test/e2e/restart-process.test.ts',

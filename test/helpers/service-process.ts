@@ -16,9 +16,10 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startServiceProcess(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
   const port = await getFreePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // nodeArgs: flags Node refuses in NODE_OPTIONS (--cpu-prof, for the benches' profiles).
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     // Models and state (snapshots) go to fresh folders unless the test names them: never into the working tree.
     env: {
       ...process.env,

@@ -125,6 +125,27 @@ describe('security groups learned from connections', () => {
     expect(document.summary.not_learned.rare_rules).toBe(2);
   });
 
+  it('listeners in the ephemeral range farther apart than one gap become one range when close on average; below it, or sparse, they stay exact', () => {
+    const log = new ConnectionLog(WINDOW);
+    // A collective's four listeners (one per worker) with a gap of 416 among them: 157 apart on average.
+    for (const p of [50_159, 50_253, 50_669, 50_789]) talk(log, a1, w1, p, T0, 3);
+    // The same spacing below the ephemeral range, and four ephemeral listeners 700 apart on average.
+    for (const p of [20_159, 20_253, 20_669, 20_789, 33_000, 33_700, 34_400, 35_100]) talk(log, a2, w2, p, T0, 3);
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual([
+      'ingress IPv4 tcp 20159-20159 t1:vm-app exact',
+      'ingress IPv4 tcp 20253-20253 t1:vm-app exact',
+      'ingress IPv4 tcp 20669-20669 t1:vm-app exact',
+      'ingress IPv4 tcp 20789-20789 t1:vm-app exact',
+      'ingress IPv4 tcp 33000-33000 t1:vm-app exact',
+      'ingress IPv4 tcp 33700-33700 t1:vm-app exact',
+      'ingress IPv4 tcp 34400-34400 t1:vm-app exact',
+      'ingress IPv4 tcp 35100-35100 t1:vm-app exact',
+      'ingress IPv4 tcp 50159-50789 t1:vm-app port_spread',
+    ]);
+    expect(rulesOf(document, 't1:vm-app').map(brief)).toContain('egress IPv4 tcp 50159-50789 t1:vm-web port_spread');
+  });
+
   it('a VM ranked anomalous that probes is not learned from; one ranked anomalous with ordinary traffic is', () => {
     const log = new ConnectionLog(WINDOW);
     const scanner = vm('s1', 't1', 'vm-app', 9, 12);
@@ -340,7 +361,7 @@ describe('connection log', () => {
 });
 
 describe('property: no recommended rule is wider than the traffic it was learned from', () => {
-  const PORTS = [22, 80, 443, 5432, 8080, 8081, 9000, 9100, 9200, 9300, 40_000, 40_050, 40_200, 40_300, 40_310, 50_500, 33_000];
+  const PORTS = [22, 80, 443, 5432, 8080, 8081, 9000, 9100, 9200, 9300, 40_000, 40_050, 40_200, 40_300, 40_310, 41_000, 41_100, 50_500, 33_000];
   const vmArb = fc.record({ tenant: fc.constantFrom('t1', 't2', null), cluster: fc.constantFrom('vm-0', 'vm-1', 'vm-2'), score: fc.constantFrom(1, 1, 1, 9) });
   const flowArb = fc.record({
     // Rows 0-7 are VMs, the rest outside addresses.
@@ -354,7 +375,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
     repeat: fc.integer({ min: 1, max: 6 }),
   });
   it('holds for random fleets and flows (fixed seed)', () => {
-    const bases = { exact: 0, port_range: 0, any_address: 0, seen: 0 };
+    const bases = { exact: 0, port_range: 0, port_spread: 0, any_address: 0, seen: 0 };
     fc.assert(
       fc.property(fc.array(vmArb, { minLength: 8, maxLength: 8 }), fc.array(flowArb, { minLength: 50, maxLength: 400, size: 'large' }), (vms, flows) => {
         const fleet: Vm[] = vms.map((v, i) => ({ id: `v${i}`, tenant: v.tenant, cluster: v.cluster, ip: `10.1.0.${i}`, score: v.score }));
@@ -363,7 +384,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
         for (const f of flows)
           for (let k = 0; k < f.repeat && f.src !== f.dst; k++) log.add(flow(T0 + ((f.minute + k) % 60) * MIN, endOf(f.src), endOf(f.dst), f.sp, f.dp, f.proto, f.bytes));
         // Low thresholds, so that small random worlds give ranges and any-address rules too.
-        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRangePorts: 2, maxRangeGap: 400, maxPrefixesPerRule: 2 };
+        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRangePorts: 2, maxRangeGap: 400, spreadFrom: 40_000, maxSpreadGap: 1_000, maxPrefixesPerRule: 2 };
         const { document, connections, places } = recommendSecurityGroups(membership(fleet), log, o);
         const anomalous = new Set(document.anomalous_vms);
         for (const t of document.tenants)
@@ -386,7 +407,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
               const flowsSeen = seen.reduce((n, c) => n + c.earlierFlows, 0);
               // A range may span a seen port too rare to count (it is seen traffic, not counted as learned).
               expect(r.learned_from.flows).toBeLessThanOrEqual(flowsSeen);
-              if (r.basis !== 'port_range') expect(r.learned_from.flows).toBe(flowsSeen);
+              if (r.basis === 'exact') expect(r.learned_from.flows).toBe(flowsSeen);
               expect(r.learned_from.flows).toBeGreaterThanOrEqual(o.minFlows);
               const ports = new Set(seen.map((c) => c.port));
               if (r.port_range_min === null) {
@@ -400,6 +421,13 @@ describe('property: no recommended rule is wider than the traffic it was learned
                 expect(inRange.length).toBeGreaterThanOrEqual(o.minRangePorts);
                 expect(inRange[0]).toBeGreaterThanOrEqual(1024);
                 for (let i = 1; i < inRange.length; i++) expect(inRange[i]! - inRange[i - 1]!).toBeLessThanOrEqual(o.maxRangeGap);
+              } else if (r.basis === 'port_spread') {
+                // Listeners spread apart: ephemeral ports only, each gap within maxSpreadGap, maxRangeGap apart on average.
+                const inRange = [...ports].sort((a, b) => a - b);
+                expect(inRange.length).toBeGreaterThanOrEqual(o.minRangePorts);
+                expect(inRange[0]).toBeGreaterThanOrEqual(o.spreadFrom);
+                for (let i = 1; i < inRange.length; i++) expect(inRange[i]! - inRange[i - 1]!).toBeLessThanOrEqual(o.maxSpreadGap);
+                expect(inRange[inRange.length - 1]! - inRange[0]!).toBeLessThanOrEqual(o.maxRangeGap * (inRange.length - 1));
               } else {
                 for (let p = r.port_range_min; p <= r.port_range_max!; p++) {
                   expect(ports.has(p)).toBe(true);
@@ -416,6 +444,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
     // The property was checked on rules of every kind, not vacuously.
     expect(bases.exact).toBeGreaterThan(5000);
     expect(bases.port_range).toBeGreaterThan(100);
+    expect(bases.port_spread).toBeGreaterThan(10);
     expect(bases.any_address).toBeGreaterThan(100);
   });
 });

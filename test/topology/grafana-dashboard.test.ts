@@ -33,6 +33,8 @@ describe('grafana/scale-out-dashboard.json', () => {
       routedRecords: 9,
       routeTransactions: 2,
       appliedRecords: 8,
+      featuresPublished: 3,
+      ticksNotSentAgain: 0,
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig } from '../../src/config/pipeline-options.ts';
-import type { VmAttributes } from '../../src/contract/records.ts';
+import { emptyFlowRecord, type VmAttributes } from '../../src/contract/records.ts';
 import { runToEnd } from '../../src/core/slices.ts';
-import { vmKey } from '../../src/topology/by-vm.ts';
+import { type ByVmRecord, vmKey } from '../../src/topology/by-vm.ts';
 import { LocalTopology } from '../../src/topology/local-topology.ts';
 import { FEATURES_VMS_PER_STEP, PartitionState } from '../../src/topology/partition-state.ts';
 import { traceMessages } from '../../src/trace/trace-messages.ts';
@@ -64,4 +64,47 @@ describe("a window partition's features, computed while the member serves reads"
     expect(FEATURES_VMS_PER_STEP).toBeLessThanOrEqual(200);
     expect(runToEnd(new PartitionState(0, b.window).featuresSteps(null, null, 40)).vmIds).toEqual([]);
   }, 60_000);
+});
+
+describe('a window partition announced a tick by several routers', () => {
+  const MIN = 60_000;
+  /** A tick as a router announces it, stamped with that router's watermark. */
+  const tick = (at: number, w: number) => ({ k: 't' as const, tick: T + at * MIN, w: T + w * MIN, sa: null });
+  const flow = (w: number) => ({
+    k: 'f' as const,
+    o: true,
+    w: T + w * MIN,
+    sa: null,
+    r: { ...emptyFlowRecord(), ts: T + w * MIN, srcVm: 'vm-a', dstVm: 'vm-b', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 443, protocol: 6, bytes: 1000 + w, packets: 3 },
+  });
+  /** Applies the records as a member does: features computed (the windows purged) at each publish. */
+  const run = (state: PartitionState, records: readonly ByVmRecord[]) =>
+    records.map((r) => {
+      const outcome = state.apply(r);
+      if (outcome === 'publish') state.features(r.k === 't' ? r.tick : null, null);
+      return outcome;
+    });
+  // Three routers (one per input partition) each announce 5 and 10; the second is behind the first.
+  const stream = [flow(1), tick(5, 5), flow(6), tick(5, 5), tick(10, 11), flow(11), tick(5, 6), tick(10, 10), flow(12), tick(10, 12)];
+
+  it('publishes each tick once, at its first announcement, and the checkpoint carries which', () => {
+    const state = new PartitionState(0, window);
+    state.apply({ k: 'v', r: vm('vm-a'), w: null, sa: null });
+    const outcomes = run(state, stream);
+    expect(outcomes).toEqual(['applied', 'publish', 'applied', 'applied', 'publish', 'applied', 'applied', 'applied', 'applied', 'applied']);
+    expect(state.publishedTick).toBe(T + 10 * MIN);
+
+    // A successor restoring the checkpoint taken after the first announcement of 5 (the member checkpoints
+    // at a publish) makes the very same choices over the rest of the stream.
+    const before = new PartitionState(0, window);
+    before.apply({ k: 'v', r: vm('vm-a'), w: null, sa: null });
+    run(before, stream.slice(0, 2));
+    const restored = PartitionState.restore(0, window, before.encodeFleet(), before.publishedTick);
+    expect(run(restored, stream.slice(2))).toEqual(outcomes.slice(2));
+    expect(Buffer.from(restored.encodeFleet()).equals(Buffer.from(state.encodeFleet()))).toBe(true);
+    // Without it (a checkpoint of an earlier version) the repeated announcement of 5 would publish again.
+    const forgetful = PartitionState.restore(0, window, before.encodeFleet(), null);
+    expect(forgetful.apply(stream[2]!)).toBe('applied');
+    expect(forgetful.apply(stream[3]!)).toBe('publish');
+  });
 });

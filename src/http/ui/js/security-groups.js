@@ -42,7 +42,7 @@ export function renderSecurityGroups(container, note, doc, tenant) {
               int(g.vm_ids.length),
               r.direction,
               `${r.protocol} ${r.ethertype}`,
-              r.basis === 'port_range' ? `${ports(r)} (range)` : ports(r),
+              r.basis === 'port_range' || r.basis === 'port_spread' ? `${ports(r)} (range)` : ports(r),
               r.remote_group_id ?? r.remote_ip_prefix,
               `${int(r.learned_from.vms)} · ${int(r.learned_from.flows)} · ${int(r.learned_from.bytes)}`,
             ],
