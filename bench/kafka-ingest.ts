@@ -196,3 +196,56 @@ export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<B
     mbRatioToKafkaTool: kafkaTool ? bytes / 1048576 / (consumeMs / 1000) / kafkaTool.fetchMbPerSec : null,
   };
 }
+
+export interface BareConsumerOptions {
+  brokers: string;
+  topic: string;
+  messages: number;
+  /** The consumer's group timing: the member's (groupTiming) for a like-for-like ceiling. */
+  timing: { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number };
+  /** Turn each value into a string as the route stage does before decoding it; else no work at all. */
+  decodeText: boolean;
+}
+
+/**
+ * The ceiling of one kafkajs consumer on one event loop: `eachBatch` over a topic already filled, the
+ * fetch settings the member's route consumer uses, and no work (or only the value's toString). The clock
+ * runs from the first batch, as the member's does, to the last message.
+ */
+export async function benchBareKafkajs(o: BareConsumerOptions): Promise<{ messages_per_s: number; seconds: number; batches: number }> {
+  const client = benchKafkaClient(o.brokers);
+  const consumer = client.consumer({ groupId: `bench-bare-${randomBytes(4).toString('hex')}`, ...o.timing });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [o.topic], fromBeginning: true });
+  let seen = 0;
+  let batches = 0;
+  let chars = 0;
+  let firstAt = 0;
+  let doneAt = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      if (firstAt === 0) firstAt = performance.now();
+      batches++;
+      if (o.decodeText) for (const m of batch.messages) chars += m.value?.toString().length ?? 0;
+      seen += batch.messages.length;
+      if (seen >= o.messages && doneAt === 0) {
+        doneAt = performance.now();
+        finish();
+      }
+    },
+  });
+  const timeout = setTimeout(finish, 300_000);
+  await finished;
+  clearTimeout(timeout);
+  await consumer.disconnect();
+  if (doneAt === 0) throw new Error(`the bare consumer read only ${seen} of ${o.messages} messages`);
+  // Read, so that the toString above is not work the compiler may drop.
+  if (o.decodeText && chars === 0) throw new Error('the bare consumer decoded no text');
+  const seconds = (doneAt - firstAt) / 1000;
+  return { messages_per_s: Math.round(o.messages / seconds), seconds: Math.round(seconds * 100) / 100, batches };
+}

@@ -21,7 +21,7 @@ import { benchQuality } from './quality.ts';
 import { READ_SLICES_TRACES, benchReadSlices } from './read-slices-bench.ts';
 import { benchReplay } from './replay-bench.ts';
 import { benchScale } from './scale-bench.ts';
-import { benchScaleOut, benchScaleOutReads } from './scale-out-members-bench.ts';
+import { benchScaleOut, benchScaleOutIngest, benchScaleOutReads } from './scale-out-members-bench.ts';
 import { benchScaleOutOne } from './scale-out-one-bench.ts';
 import { benchSecurityGroups } from './security-groups-bench.ts';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     return;
   }
   // Every section but replay-hour, attribution, placement, security-groups, scale-out(-failover) and read-slices (generated traces or fleets of their own, the small fixture) runs on the 1M-record trace.
-  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-one', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
+  if (!existsSync(TRACE) && (only.length === 0 || only.some((name) => !['replay-hour', 'attribution', 'placement', 'security-groups', 'scale-out', 'scale-out-one', 'scale-out-ingest', 'scale-out-failover', 'read-slices', 'scale-out-reads'].includes(name)))) {
     process.stderr.write(`generating ${TRACE} (once)...\n`);
     execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/fixtures.ts', '--preset', 'bench-1m'], { stdio: 'inherit' });
   }
@@ -86,6 +86,11 @@ async function main(): Promise<void> {
   if (only.includes('scale-out-one')) {
     process.stderr.write('one member against one process (a broker; alternated rounds, profiles, the hop alone)...\n');
     figures.scale_out_one = await benchScaleOutOne();
+  }
+  // The one-member ingest of the above on a broker of its own (a few minutes): only when asked for by name.
+  if (only.includes('scale-out-ingest')) {
+    process.stderr.write('one member\'s ingest of 200k single-record messages, the bare kafkajs consumer and Kafka\'s tool (starts a broker)...\n');
+    figures.scale_out_ingest = await benchScaleOutIngest();
   }
   // A minute of the above: only when asked for by name.
   if (only.includes('scale-out-failover')) {

@@ -19,7 +19,8 @@ import { createTopics, testKafkaClient, uniqueTopic } from '../test/helpers/kafk
 import { getJson, type ServiceProcess, startServiceProcess, waitFor } from '../test/helpers/service-process.ts';
 import { getFreePorts, runConsumerPerformance, startKafkaBroker } from '../tools/kafka-broker/index.ts';
 import { randomBytes } from 'node:crypto';
-import { benchKafkaClient, benchKafkaIngest, buildMessages, createBenchTopics, produceTexts } from './kafka-ingest.ts';
+import { benchBareKafkajs, benchKafkaClient, benchKafkaIngest, buildMessages, createBenchTopics, produceTexts } from './kafka-ingest.ts';
+import { groupTiming } from '../src/topology/stage-kafka.ts';
 import { measureScaleOutInProcess } from './scale-out-bench.ts';
 
 export const TRACE = 'fixtures/small.jsonl.gz';
@@ -395,6 +396,20 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
   }
 }
 
+/** benchMemberIngest alone on a broker of its own (`npm run bench -- scale-out-ingest`): minutes, not the scale-out bench's ten. */
+export async function benchScaleOutIngest(): Promise<Record<string, unknown>> {
+  const [port, controllerPort] = await getFreePorts(2);
+  const dataDir = `.cache/kafka/bench-data-${port}`;
+  const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
+  try {
+    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS), LOG_LEVEL: 'info' };
+    return await benchMemberIngest(broker.brokers, common);
+  } finally {
+    await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 /**
  * One member's ingest measured as the single process's kafka_ingest is (bench/kafka-ingest.ts): 200k
  * single-record flow messages produced first into a topic of one partition, then the member started on it,
@@ -414,7 +429,22 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
   // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
   const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
+  // The same with the route in the main thread (SCALE_OUT_ROUTE_WORKER=false), as before the route worker: what the second core gives.
+  const routeInMain = await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_WORKER: 'false' }, texts.length);
   const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
+  // The ceiling of kafkajs itself on one event loop, with the member's route consumer's fetch settings:
+  // if it is under half the tool, no member that consumes with kafkajs in one thread reaches the goal.
+  const timing = groupTiming({ appId: 'bare', partitions: PARTITIONS, replicationFactor: 1, sessionTimeoutMs: SESSION_TIMEOUT_MS });
+  // Alternated, twice each: the first run of a process pays kafkajs' JIT warm-up, and the machine is shared.
+  const bareRuns: number[] = [];
+  const textRuns: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    bareRuns.push((await benchBareKafkajs({ brokers, topic: topics.flows, messages: texts.length, timing, decodeText: false })).messages_per_s);
+    textRuns.push((await benchBareKafkajs({ brokers, topic: topics.flows, messages: texts.length, timing, decodeText: true })).messages_per_s);
+  }
+  const bareLoad = loadAverage();
+  const bare = Math.max(...bareRuns);
+  const bareText = Math.max(...textRuns);
   const single = await benchKafkaIngest({ brokers, records: INGEST_RECORDS, batchSize: 1 });
   const memberRate = figures.records_per_s as number;
   return {
@@ -423,9 +453,20 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     produce_s: round(produceMs / 1000, 2),
     one_member: figures,
     one_member_runs_off: runsOff,
+    one_member_runs_off_route_in_main_thread: routeInMain,
     kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
     ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
     ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    ratio_1_member_runs_off_route_in_main_thread_to_kafka_tool: round((routeInMain.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    bare_kafkajs: {
+      load_average_1min: bareLoad,
+      runs_messages_per_s: bareRuns,
+      messages_per_s: bare,
+      ratio_to_kafka_tool: round(bare / tool.fetchRecordsPerSec, 4),
+      with_value_to_string_runs_messages_per_s: textRuns,
+      with_value_to_string_messages_per_s: bareText,
+      with_value_to_string_ratio_to_kafka_tool: round(bareText / tool.fetchRecordsPerSec, 4),
+    },
     single_process: {
       records_per_s: Math.round(single.recordsPerSec),
       kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,

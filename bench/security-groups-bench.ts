@@ -269,9 +269,11 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         const runInlineCpuMs = cpuMsSince(cpu);
 
         const { membership, log } = replicate(source, copies);
-        // Twice: the first computation allocates the learner's reusable tables, the second reuses them as
-        // every later run of the service does. Then the document, built in steps on the first request.
+        // Twice: the first computation allocates the learner's reusable tables and columns, the second reuses
+        // them as every later run of the service does. Then the document, built in steps on the first request.
         const cold = stepped(() => recommendInSlices(membership, log));
+        // As the service does when a newer run's rules replace these: their columns go to the next computation.
+        cold.value.release();
         const warm = stepped(() => recommendInSlices(membership, log));
         const doc = stepped(() => warm.value.documentInSlices());
         const summary = warm.value.summary;

@@ -10,6 +10,7 @@
  * the broker refuses) is thrown as a DeadLetterError with `retriable: false`, for the consumer to report.
  */
 import type { Admin, ConfigResourceTypes, Kafka, Message, Producer } from 'kafkajs';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import { ServiceError } from '../errors/catalogue.ts';
 import { type KafkaLogger, silentLogger } from './options.ts';
@@ -393,4 +394,16 @@ export function toDeadLetterError(err: unknown, topic: string | null): DeadLette
   // or a client-side failure may pass, and is retried.
   const final = root.retriable === false && typeof root.type === 'string';
   return new DeadLetterError(message, code, !final, topic, { cause: err });
+}
+
+/** The service's dead-letter producer from its Kafka settings: the one place the settings map to its options. */
+export function deadLetterProducerFor(kafka: Kafka, settings: KafkaSettings, logger: KafkaLogger): DeadLetterProducer {
+  const topics = settings.topics;
+  return new DeadLetterProducer(kafka, {
+    sourceTopics: [topics.flows, topics.vmAttributes, topics.tenantAttributes],
+    suffix: settings.dlqSuffix,
+    catchAllTopic: settings.dlqCatchAllTopic,
+    ...(settings.dlqMaxMessageBytes === undefined ? {} : { maxMessageBytes: settings.dlqMaxMessageBytes }),
+    logger,
+  });
 }

@@ -525,14 +525,16 @@ export class ConnectionLog {
    * The connections as they are now, their traffic split at the check window in steps (ConnectionSplit.fill),
    * so that a large log is not copied at once. Nothing is copied: a row's ends, addresses, protocol and ports
    * never change after it is added (a purge writes new columns), and the log fills in a row's traffic before
-   * a later record changes it. Records of new connections come after `count` and are not seen.
+   * a later record changes it. Records of new connections come after `count` and are not seen. The traffic
+   * is written into `buffers` (a caller that computes every run keeps them: SplitBuffers).
    */
-  split(watermark: number): ConnectionSplit {
+  split(watermark: number, buffers: SplitBuffers = new SplitBuffers()): ConnectionSplit {
     // A split still being taken is finished first: this one's degrees must count the rows deferred since.
     for (const pin of this.pins) pin.deref()?.fillAll();
     this.splitsTaken();
     const n = this.rows;
     const last = this.epochOf(watermark);
+    buffers.reserve(n);
     const columns: ConnectionColumns = {
       count: n,
       ends: this.endVm.length,
@@ -544,16 +546,18 @@ export class ConnectionLog {
       protocol: this.cProtocol.subarray(0, n),
       port: this.cPort.subarray(0, n),
       otherPort: this.cOther.subarray(0, n),
-      earlierFlows: new Float64Array(n),
-      earlierBytes: new Float64Array(n),
-      latestFlows: new Float64Array(n),
-      latestBytes: new Float64Array(n),
+      earlierFlows: buffers.earlierFlows.subarray(0, n),
+      earlierBytes: buffers.earlierBytes.subarray(0, n),
+      latestFlows: buffers.latestFlows.subarray(0, n),
+      latestBytes: buffers.latestBytes.subarray(0, n),
       endVm: this.endVm,
       ips: this.ips,
       ipV6: this.ipV6,
       vmEnds: this.vmEnds,
     };
-    const pin = new ConnectionSplit(columns, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), this.degrees.degree, (done) => {
+    const filled = buffers.filled.subarray(0, n);
+    filled.fill(0);
+    const pin = new ConnectionSplit(columns, filled, last - EPOCHS_PER_WINDOW + 1, last, this.columnsRef(), this.degrees.degree, (done) => {
       this.pins = this.pins.filter((p) => {
         const held = p.deref();
         return held !== undefined && held !== done;
@@ -664,6 +668,32 @@ export class ConnectionLog {
   }
 }
 
+/**
+ * The columns a split writes (its traffic, and which rows it filled), kept by the caller from run to run
+ * rather than allocated by every split: at 100k VMs they are about 140 MB, and the major collections that
+ * allocating them brought on landed in a run's steps (recommend.ts, RunScratch). A split writes every row
+ * it covers before anyone reads it, so they need no clearing but the filled flags (the split's own).
+ * Held by one split (and the outcome that reads its columns) at a time.
+ */
+export class SplitBuffers {
+  earlierFlows = new Float64Array(0);
+  earlierBytes = new Float64Array(0);
+  latestFlows = new Float64Array(0);
+  latestBytes = new Float64Array(0);
+  filled = new Uint8Array(0);
+
+  /** Room for `rows`, and `spare` more when they have to grow (a caller that keeps them: a log grows between runs). */
+  reserve(rows: number, spare = 0): void {
+    if (this.filled.length >= rows) return;
+    const n = rows + spare;
+    this.earlierFlows = new Float64Array(n);
+    this.earlierBytes = new Float64Array(n);
+    this.latestFlows = new Float64Array(n);
+    this.latestBytes = new Float64Array(n);
+    this.filled = new Uint8Array(n);
+  }
+}
+
 /** The log's row columns at one time (a purge replaces them). */
 interface RowColumns {
   client: Int32Array;
@@ -689,21 +719,20 @@ interface RowColumns {
 export class ConnectionSplit {
   /** Rows below this are filled; rows above it may be, out of turn (filled). */
   private next = 0;
-  private readonly filled: Uint8Array;
   private readonly turnedRows = new IntColumn(16);
   private readonly tiedRows = new IntColumn(16);
 
   constructor(
     readonly columns: ConnectionColumns,
+    /** Per row: 1 once filled (zero at the start). */
+    private readonly filled: Uint8Array,
     private readonly first: number,
     private readonly last: number,
     private readonly rows: RowColumns,
     /** The log's degrees of (end, port) pairs, as they stay while the split is taken (new links wait). */
     private readonly degrees: IntColumn,
     private readonly release: (split: ConnectionSplit) => void,
-  ) {
-    this.filled = new Uint8Array(columns.count);
-  }
+  ) {}
 
   /**
    * The rows (once done) whose server end is the other one: of those the records could not tell, the end

@@ -6,7 +6,7 @@
  */
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
-import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW } from './connection-log.ts';
+import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW, SplitBuffers } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
 import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
@@ -306,6 +306,12 @@ export interface SecurityGroupsOutcome {
   readonly connections: CheckedConnection[];
   /** Where each VM of the run is (built on first use). */
   readonly places: Map<string, VmPlace>;
+  /**
+   * Hands the columns this outcome reads over to a later computation (RunScratch), to be reused rather than
+   * allocated anew. The document and connections must have been built before, if they are wanted: asked
+   * for after, they throw. The summary stays.
+   */
+  release(): void;
   /** Time spent computing (for the sliced computation: its slices, not the pauses between them). */
   durationMs: number;
 }
@@ -334,24 +340,24 @@ export function* recommendInSlices(
   options: Partial<SecurityGroupOptions> = {},
 ): Generator<void, SecurityGroupsOutcome, void> {
   const o = { ...defaultSecurityGroupOptions, ...options };
-  const split = log.split(membership.computedAt);
+  const columnScratch = RunScratch.take(log.size);
+  const split = log.split(membership.computedAt, columnScratch.split);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
   while (!split.fill(4 * SLICE_ROWS)) yield;
-  const turned = yield* breakTies(split.columns, split.turned, split.tied, clustersOfEnds(membership, split.columns), o.maxRangeGap);
-  const cols = yield* turnServerEnds(split.columns, turned);
+  const endClusters = yield* clustersOfEnds(membership, split.columns);
+  const turned = yield* breakTies(split.columns, split.turned, split.tied, endClusters, o.maxRangeGap, yield* columnScratch.table('tieBlocks'));
+  const cols = yield* turnServerEnds(split.columns, turned, columnScratch);
   const n = cols.count;
   const ends = cols.ends;
-  const { client, earlierFlows, earlierBytes } = cols;
 
   // Probers: VMs that opened connections to many distinct services in the earlier windows, most of them one-offs.
   const services = new Int32Array(ends);
   const oneOff = new Int32Array(ends);
-  for (let i = 0; i < n; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    const c = client[i]!;
-    if (cols.endVm[c] === null || earlierFlows[i] === 0) continue;
-    services[c]!++;
-    if (earlierFlows[i]! < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
+  const isVm = new Uint8Array(ends);
+  for (let e = 0; e < ends; e++) isVm[e] = cols.endVm[e] === null ? 0 : 1;
+  for (let i = 0; i < n; i += 4 * SLICE_ROWS) {
+    countServices(cols, isVm, i, Math.min(n, i + 4 * SLICE_ROWS), o, services, oneOff);
+    yield;
   }
   const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
 
@@ -447,11 +453,17 @@ export function* recommendInSlices(
   // candidates and their ports were first seen, the order the merged traffic is added up in.
   let ek = entries.keys;
   let byCandidate = yield* entriesByCandidate(entries.size, candidates.size, entryCandidate.values, null);
-  const addressesAtPort = new IntTupleTable(1024);
+  const addressesAtPort = yield* columnScratch.table('addressesAtPort');
   const addressCount = new IntColumn();
+  // Steps of about as many entries as a scan's step has connections: a candidate may have thousands.
+  let work = 0;
   for (let c = 0; c < candidates.size; c++) {
-    if ((c & 16_383) === 16_383) yield;
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     if (candidates.keys[4 * c + 2]! <= G) continue;
+    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
     const side = candidates.keys[4 * c]!;
     const proto = candidates.keys[4 * c + 1]! & 255;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -463,10 +475,15 @@ export function* recommendInSlices(
   }
   const movedTo = new Int32Array(entries.size).fill(-1);
   const scanned = candidates.size;
+  work = 0;
   for (let c = 0; c < scanned; c++) {
-    if ((c & 16_383) === 16_383) yield;
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     const remote = candidates.keys[4 * c + 2]!;
     if (remote <= G || remote === ANY) continue;
+    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
     const side = candidates.keys[4 * c]!;
     const field = candidates.keys[4 * c + 1]!;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -564,10 +581,16 @@ export function* recommendInSlices(
   const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
   const segments = new IntColumn(48);
+  work = 0;
   for (let g = 0; g < G; g++) {
-    if ((g & 255) === 255) yield;
+    // Steps by the candidates' entries: one group may have thousands.
+    if (work >= SLICE_ROWS) {
+      work = 0;
+      yield;
+    }
     groupRuleStart[g] = R.count;
     const list = groupCandidates.subarray(candidateStart[g]!, candidateStart[g + 1]!);
+    for (let li = 0; li < list.length; li++) work += 1 + byCandidate.start[list[li]! + 1]! - byCandidate.start[list[li]!]!;
     if (list.length === 0) continue;
     if (list.length > 1) list.sort(byTextKey);
     for (let li = 0; li < list.length; li++) {
@@ -641,7 +664,7 @@ export function* recommendInSlices(
   // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
   const ruleCounts = new Array<number>(tenants.length).fill(0);
   for (let g = 0; g < G; g++) ruleCounts[groups[g]!.tenant]! += groupRuleStart[g + 1]! - groupRuleStart[g]!;
-  const perGroupPort = new IntTupleTable(R.count);
+  const perGroupPort = yield* columnScratch.table('rulesPerGroupPort');
   const gpCount = new IntColumn(R.count);
   for (let r = 0; r < R.count; r++) {
     if ((r & 16_383) === 16_383) yield;
@@ -650,6 +673,7 @@ export function* recommendInSlices(
     if (k === known) gpCount.push(0);
     gpCount.values[k]!++;
   }
+  yield;
   const gp = Array.from(gpCount.values.subarray(0, gpCount.length));
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
@@ -677,6 +701,7 @@ export function* recommendInSlices(
     },
     not_learned: notLearned,
   };
+  yield;
   const head: DocumentHead = {
     run_id: membership.runId,
     computed_at: iso(wm),
@@ -684,7 +709,7 @@ export function* recommendInSlices(
     anomalous_vms: anomalousVms.sort(),
     vms_without_tenant: vmsWithoutTenant.sort(),
   };
-  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet);
+  return new Outcome(head, summary, learned, R, checked, groupOrder, membership, anomalousSet, columnScratch);
 }
 
 /** The document's fields before its summary and tenants. */
@@ -769,7 +794,20 @@ class Outcome implements SecurityGroupsOutcome {
     private readonly groupOrder: readonly number[],
     private readonly membership: Membership,
     private readonly anomalous: ReadonlySet<string>,
+    /** The split's and turned rows' columns `learned.cols` reads: handed to a later computation at release. */
+    private scratch: RunScratch | null,
   ) {}
+
+  release(): void {
+    if (this.scratch === null) return;
+    this.scratch.release();
+    this.scratch = null;
+  }
+
+  /** The columns are read only while they are this outcome's: what was built from them before stays. */
+  private ownColumns(what: string): void {
+    if (this.scratch === null) throw new Error(`security groups: ${what} asked for after the outcome was released`);
+  }
 
   get document(): SecurityGroupsDocument {
     const steps = this.documentInSlices();
@@ -780,6 +818,7 @@ class Outcome implements SecurityGroupsOutcome {
 
   *documentInSlices(): Generator<void, SecurityGroupsDocument, void> {
     if (this.built !== null) return this.built;
+    this.ownColumns('the document');
     const l = this.learned;
     const { groups, tenants } = l;
     // Groups by tenant, in the order of their ids.
@@ -789,7 +828,10 @@ class Outcome implements SecurityGroupsOutcome {
     yield;
     const docs: TenantSecurityGroups[] = [];
     for (let k = 0; k < tenantOrder.length; k++) {
-      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) yield;
+      if (k % DOCUMENT_SLICE_TENANTS === DOCUMENT_SLICE_TENANTS - 1) {
+        yield;
+        this.ownColumns('the document');
+      }
       const t = tenantOrder[k]!;
       const tenantGroupDocs = groupsOfTenant[t]!.map((g) => this.groupDocument(g));
       const vmCount = tenantGroupDocs.reduce((n, g) => n + g.vm_ids.length, 0);
@@ -869,6 +911,7 @@ class Outcome implements SecurityGroupsOutcome {
 
   get connections(): CheckedConnection[] {
     if (this.connectionList === null) {
+      this.ownColumns('the connections');
       const c = this.learned.cols;
       const allowed = this.checked.allowed;
       const list: CheckedConnection[] = [];
@@ -931,6 +974,65 @@ function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number
     a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
   }
 }
+
+const TURNED_COLUMNS = ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const;
+type TurnedColumn = (typeof TURNED_COLUMNS)[number];
+
+/**
+ * The columns of the connections a computation reads until its outcome is released: the split's traffic
+ * (SplitBuffers) and the copies of the six columns turned rows change (turnServerEnds). Kept from run to
+ * run like the scan's tables (ScanScratch): at 100k VMs they are about 240 MB, allocated anew by every run
+ * before, and the major collections those allocations brought on were the longest steps. Unlike the scan's
+ * tables they outlive the computation (the outcome's document and connections read them), so they come
+ * back only when the outcome is released (SecurityGroupsOutcome.release: the service does when a newer
+ * run's rules replace them and no document is being built from them); an outcome never released keeps its
+ * own. One set is kept idle.
+ */
+class RunScratch {
+  private static idle: RunScratch | null = null;
+  readonly split = new SplitBuffers();
+  private readonly turned = new Map<TurnedColumn, Int32Array>();
+  private readonly tables = new Map<KeptTable, IntTupleTable>();
+
+  /** A set for a log of `rows` connections: the idle one when there is one. */
+  static take(rows: number): RunScratch {
+    const s = RunScratch.idle ?? new RunScratch();
+    RunScratch.idle = null;
+    // An eighth to spare when they grow: the log grows between runs.
+    s.split.reserve(rows, rows >> 3);
+    return s;
+  }
+
+  /** Column `name` of the turned copies, `rows` long (its contents those of an earlier run: to be overwritten). */
+  turnedColumn(name: TurnedColumn, rows: number): Int32Array {
+    let a = this.turned.get(name);
+    if (a === undefined || a.length < rows) {
+      a = new Int32Array(rows + (rows >> 3));
+      this.turned.set(name, a);
+    }
+    return a.subarray(0, rows);
+  }
+
+  /**
+   * Table `name`, empty: the last run's, cleared in steps, when it has room for as many tuples as that run
+   * filed (grown a step at a time in one run, a table of hundreds of thousands of tuples rehashed in single
+   * steps of up to 80 ms of CPU at 100k VMs).
+   */
+  *table(name: KeptTable): Generator<void, IntTupleTable, void> {
+    const kept = this.tables.get(name);
+    if (kept !== undefined && (yield* kept.clearInSlices(kept.size, CLEAR_SLICE))) return kept;
+    const made = new IntTupleTable(kept?.size ?? 1024);
+    this.tables.set(name, made);
+    return made;
+  }
+
+  release(): void {
+    RunScratch.idle = this;
+  }
+}
+
+/** The tables a computation fills and RunScratch keeps: the tie-break's (cluster, block) counts, the outside addresses per port, the rules per group and port. */
+type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort';
 
 /**
  * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
@@ -1074,11 +1176,36 @@ class EntryScan {
   }
 }
 
+/**
+ * Rows `from` to `to` of the probers' count: per client VM, the services it opened connections to in the
+ * earlier windows and how many of them were one-offs. A plain function over a range, not a loop in the
+ * generator, so that it is compiled on its own as EntryScan.rows is.
+ */
+function countServices(
+  cols: ConnectionColumns,
+  isVm: Uint8Array,
+  from: number,
+  to: number,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'probeMaxBytes'>,
+  services: Int32Array,
+  oneOff: Int32Array,
+): void {
+  const { client, earlierFlows, earlierBytes } = cols;
+  for (let i = from; i < to; i++) {
+    const flows = earlierFlows[i]!;
+    const c = client[i]!;
+    if (flows === 0 || isVm[c] === 0) continue;
+    services[c]!++;
+    if (flows < o.minFlows && earlierBytes[i]! <= o.probeMaxBytes) oneOff[c]!++;
+  }
+}
+
 /** Per end of the columns: an index of its VM's tenant and cluster in the run (-1: an address, or no tenant). */
-function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32Array {
+function* clustersOfEnds(membership: Membership, cols: ConnectionColumns): Generator<void, Int32Array, void> {
   const of = new Int32Array(cols.ends).fill(-1);
   const ids = new Map<string, number>();
   for (let row = 0; row < membership.vmIds.length; row++) {
+    if ((row & 4095) === 4095) yield;
     const tenant = membership.vmTenants[row] ?? null;
     const end = cols.vmEnds.get(membership.vmIds[row]!);
     if (tenant === null || end === undefined || end >= cols.ends) continue;
@@ -1099,11 +1226,13 @@ function clustersOfEnds(membership: Membership, cols: ConnectionColumns): Int32A
  * swapped. The log's columns are not written: those of the ends, addresses and ports are copied when a
  * connection turns round.
  */
-function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator<void, ConnectionColumns, void> {
+function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array, scratch: RunScratch): Generator<void, ConnectionColumns, void> {
   if (turned.length === 0) return cols;
   const copied = { ...cols };
-  for (const name of ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const) {
-    copied[name] = cols[name].slice();
+  for (const name of TURNED_COLUMNS) {
+    const into = scratch.turnedColumn(name, cols.count);
+    into.set(cols[name]);
+    copied[name] = into;
     yield;
   }
   for (let k = 0; k < turned.length; k++) {
@@ -1127,24 +1256,21 @@ function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array): Generator
  * are drawn over the whole ephemeral range. Then the lower port. Ports are counted per connection end, in
  * one pass over a table of (cluster, block) counts, not per distinct (end, port).
  */
-function* breakTies(cols: ConnectionColumns, turned: Int32Array, tied: Int32Array, endCluster: Int32Array, gap: number): Generator<void, Int32Array, void> {
+function* breakTies(
+  cols: ConnectionColumns,
+  turned: Int32Array,
+  tied: Int32Array,
+  endCluster: Int32Array,
+  gap: number,
+  /** Empty (RunScratch.table). */
+  blocks: IntTupleTable,
+): Generator<void, Int32Array, void> {
   if (tied.length === 0) return turned;
   const { client, server, port, otherPort } = cols;
-  const blocks = new IntTupleTable(1024);
   const inBlock = new IntColumn(1024);
-  const count = (end: number, p: number): void => {
-    const cluster = endCluster[end]!;
-    if (cluster < 0) return;
-    const known = blocks.size;
-    const b = blocks.idOf(cluster, Math.floor(p / gap), 0, 0);
-    if (b === known) inBlock.push(0);
-    inBlock.values[b]!++;
-  };
-  for (let i = 0; i < cols.count; i++) {
-    if ((i & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (otherPort[i]! < 0) continue;
-    count(server[i]!, port[i]!);
-    count(client[i]!, otherPort[i]!);
+  for (let i = 0; i < cols.count; i += 4 * SLICE_ROWS) {
+    countBlocks(cols, i, Math.min(cols.count, i + 4 * SLICE_ROWS), endCluster, gap, blocks, inBlock);
+    yield;
   }
   const close = (end: number, p: number): number => {
     const cluster = endCluster[end]!;
@@ -1166,6 +1292,23 @@ function* breakTies(cols: ConnectionColumns, turned: Int32Array, tied: Int32Arra
     if (d > 0 || (d === 0 && otherPort[i]! < port[i]!)) out.push(i);
   }
   return out.values.subarray(0, out.length);
+}
+
+/** breakTies' count over rows `from` to `to`: ends of undecided connections per (cluster, block of `gap` ports). A plain function, compiled on its own. */
+function countBlocks(cols: ConnectionColumns, from: number, to: number, endCluster: Int32Array, gap: number, blocks: IntTupleTable, inBlock: IntColumn): void {
+  const { client, server, port, otherPort } = cols;
+  for (let i = from; i < to; i++) {
+    const other = otherPort[i]!;
+    if (other < 0) continue;
+    for (let side = 0; side < 2; side++) {
+      const cluster = endCluster[side === 0 ? server[i]! : client[i]!]!;
+      if (cluster < 0) continue;
+      const known = blocks.size;
+      const b = blocks.idOf(cluster, Math.floor((side === 0 ? port[i]! : other) / gap), 0, 0);
+      if (b === known) inBlock.push(0);
+      inBlock.values[b]!++;
+    }
+  }
 }
 
 /** Ids grouped by a key below `keys` (counting sort: ids keep their order within a key), as offsets and ids. */

@@ -370,6 +370,13 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     const run = this.latestRun();
     if (run === null) return null;
     if (this.securityGroupsJob?.run !== run) {
+      const previous = this.securityGroupsJob;
+      // The replaced run's columns go to a later computation once nothing reads them: its rules done and
+      // its document, if one was asked for, built (no one asks for the replaced run's again).
+      if (previous !== null)
+        void Promise.allSettled([previous.learned, previous.document]).then(([learned]) => {
+          if (learned.status === 'fulfilled') learned.value.release();
+        });
       const steps = recommendInSlices(membershipOf(run), this.pipeline.connections);
       this.securityGroupsJob = { run, learned: inSlices(steps, SECURITY_GROUPS_SLICE_MS), document: null };
     }

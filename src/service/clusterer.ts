@@ -36,10 +36,10 @@ export class InlineClusterer implements Clusterer {
  * Running from TypeScript sources, the worker needs the TypeScript loader too. Node 20 does not carry
  * loader hooks into worker threads, so the worker registers tsx itself before importing its entry.
  */
-function createWorker(entry: URL): Worker {
-  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
+export function createWorker(entry: URL, options: { workerData?: unknown } = {}): Worker {
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, options);
   const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 /** The worker's entry beside this module: `.ts` run from the sources, `.js` compiled to dist/ (npm run build). */

@@ -4,6 +4,7 @@
  * read each other's state, and a new id starts from nothing.
  */
 import { z } from 'zod';
+import { envBoolean } from '../config/env-values.ts';
 import { isValidTopicName } from '../config/kafka-settings.ts';
 
 export interface TopologyConfig {
@@ -13,6 +14,8 @@ export interface TopologyConfig {
   replicationFactor: number;
   /** How long the group waits for a silent member before its partitions move (and the leadership). */
   sessionTimeoutMs: number;
+  /** The route stage in a worker thread of its own (the default); false: in the main thread, as on one core. */
+  routeWorker?: boolean;
 }
 
 export interface TopologyTopics {
@@ -73,6 +76,7 @@ const Env = z.object({
   // The floor is the client's, not the broker's: a broker accepts sessions from its
   // group.min.session.timeout.ms (6000 by default) up; a test broker set lower lets a test fail over in seconds.
   SCALE_OUT_SESSION_TIMEOUT_MS: z.coerce.number().int().min(MIN_SESSION_TIMEOUT_MS).max(300_000).default(30_000),
+  SCALE_OUT_ROUTE_WORKER: envBoolean.default(true),
 });
 
 export class TopologyEnvError extends Error {
@@ -98,5 +102,6 @@ export function parseTopologyEnv(env: Readonly<Record<string, string | undefined
     partitions: e.SCALE_OUT_PARTITIONS,
     replicationFactor: e.SCALE_OUT_REPLICATION_FACTOR,
     sessionTimeoutMs: e.SCALE_OUT_SESSION_TIMEOUT_MS,
+    routeWorker: e.SCALE_OUT_ROUTE_WORKER,
   };
 }

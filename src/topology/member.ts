@@ -6,8 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { CompressionTypes, type Consumer, type Kafka, type Message, PartitionAssigners, Partitioners, type Producer, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, type Consumer, type Kafka, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
+import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
@@ -21,10 +22,9 @@ import { decodeSnapshotFile, encodeSnapshotFile, encodeSnapshotFileInSlices } fr
 import { decodeDocumentInSlices, encodeDocumentInSlices } from '../snapshots/sliced-document.ts';
 import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
-import { AddressTable, decodeAddressRecord } from './address-table.ts';
+import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
-import { type ByVmRecord, decodeByVm, encodeByVm, packByVm, partitionOfMemo } from './by-vm.ts';
+import { decodeByVm, encodeByVm } from './by-vm.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshotInSlices } from './gather.ts';
@@ -32,7 +32,10 @@ import { stickyLeaderAssigner } from './leader-assignment.ts';
 import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
-import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
+import { emptyRouteStatus, type HeldStatus, RouteStage, type RouteStatus } from './route-stage.ts';
+import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
+import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
+import { addressTableReader, tenantTableReader } from './table-readers.ts';
 import { TopicReader } from './topic-reader.ts';
 
 export interface MemberOptions {
@@ -50,6 +53,11 @@ export interface MemberOptions {
   hostAttributesTopic?: string;
   /** Readies what serving a run needs (the API's index of it, in slices) before another member's run is served. */
   prepareRun?: (run: ClusteringRun) => Promise<void>;
+  /**
+   * Run the route stage in a worker thread with a kafkajs client of its own from these settings (the
+   * service does: route-thread.ts); none: in this thread, on `kafka` (tests of the stages themselves).
+   */
+  routeWorker?: { kafka: KafkaSettings };
   /** CHECKPOINT_EVERY_MS unless given: tests stretch it to hold ticks published without a checkpoint. */
   checkpointEveryMs?: number;
 }
@@ -70,7 +78,7 @@ export interface MemberStatus {
   records: { flows: number; vmAttributes: number; tenantAttributes: number };
   rejected: RejectionSummary;
   /** Address-only flows this member's routers hold for late VM attributes, and their counts. */
-  held: HeldFlowCounters & { flows: number; bytes: number };
+  held: HeldStatus;
   /** By-VM messages (offsets) not yet checkpointed, over the partitions held. */
   changelogLag: number;
   /**
@@ -116,15 +124,6 @@ export interface PublishedRun {
   securityGroups?: SecurityGroupsDocument | null;
 }
 
-const RouterStateShape = z.object({
-  watermark: z.number().nullable(),
-  sweptAt: z.number().nullable(),
-  sweptBucket: z.number().nullable(),
-  nextTick: z.number().nullable(),
-  records: z.object({ flows: z.number(), vmAttributes: z.number(), tenantAttributes: z.number() }),
-  rejected: z.object({ count: z.number(), by_reason: z.record(z.string(), z.number()) }),
-});
-
 /**
  * What rides in the window group's offset commit (the checkpoint's offset): the newest tick whose features a
  * committed transaction of the partition holds, so that a successor replaying from an older checkpoint does
@@ -134,12 +133,6 @@ const WindowCommitShape = z.object({ sentTick: z.number().nullable() });
 
 const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boolean() });
 
-/**
- * A member killed inside a transaction holds back every read_committed reader of its topics until its
- * successor fences it or this passes: short, since a transaction here is one batch or one tick.
- */
-const TRANSACTION_TIMEOUT_MS = 15_000;
-
 /** Tries to publish a run (a broker fault) before it gives way to the newest published run. */
 const PUBLISH_ATTEMPTS = 3;
 
@@ -148,26 +141,6 @@ const PUBLISH_ATTEMPTS = 3;
  * a second and each checkpoint is the whole partition; a successor replays at most this much more input.
  */
 const CHECKPOINT_EVERY_MS = 10_000;
-
-/**
- * A stage consumer's timing, from the session timeout. kafkajs heartbeats between fetches only, and a fetch
- * of an idle partition waits up to maxWaitTimeInMs for data: above a third of a short session (a test's few
- * seconds) a member would miss it while alive, and the group would move its partitions for nothing.
- * A survivor learns of a rebalance (a member's session expired) only from its next heartbeat, and the group
- * waits for every survivor to rejoin: with a heartbeat every 3 s behind fetches of up to 2.5 s, that added
- * 1 to 3 s to every failover after the session timeout (docs/scale-out.md, "Failover time"). At most 1 s
- * each: a heartbeat and an empty fetch a second per stage are nothing to the broker, and a fetch with data
- * returns at once whatever its wait.
- */
-const REJOIN_WITHIN_MS = 1000;
-
-function groupTiming(t: TopologyConfig): { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number } {
-  return {
-    sessionTimeout: t.sessionTimeoutMs,
-    heartbeatInterval: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 3)),
-    maxWaitTimeInMs: Math.min(REJOIN_WITHIN_MS, Math.floor(t.sessionTimeoutMs / 4)),
-  };
-}
 
 const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
 /** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
@@ -179,23 +152,6 @@ export class ScaleOutMember {
   private readonly tenantTable: FleetState;
   /** Every VM's address claims (the global table of <app>-addresses): what attributes address-only flows. */
   readonly addressTable: AddressTable;
-  private readonly routers = new Map<string, Router>();
-  /** Per input partition, the offset its router state was committed with: what lies below was routed already. */
-  private readonly routedUpTo = new Map<string, bigint>();
-  private readonly routeProducers = new Map<string, Producer>();
-  /**
-   * Route transactions one at a time: a batch's and those that write what a claim released outside any
-   * batch (flushRoute) must not interleave, or a commit would carry a router state its offset does not match.
-   */
-  private routeTxns: Promise<void> = Promise.resolve();
-  /** Input partitions with released flows waiting for a flush transaction. */
-  private readonly flushDue = new Set<string>();
-  /** The newest held set of every input partition, as `<app>-route-held` holds it (null: none held). */
-  private readonly heldSets = new Map<string, Buffer | null>();
-  private heldReader: TopicReader | null = null;
-  /** The global tenant table's reader: a router of tenant attributes judges tenant_cap against what it read. */
-  private tenantsReader: TopicReader | null = null;
-  private readonly makingRouters = new Map<string, Promise<Router>>();
   private readonly windows = new Map<number, PartitionState>();
   private readonly windowProducers = new Map<number, Producer>();
   /** Offsets each held partition has checkpointed and applied up to, for the changelog lag. */
@@ -211,7 +167,8 @@ export class ScaleOutMember {
   private assignedWindows = new Set<number>();
   /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
   private windowClaim: WindowClaim | null = null;
-  private routeConsumer: Consumer | null = null;
+  /** The route stage: in a worker thread (the service), or in this one. */
+  private route: RouteThread | RouteStage | null = null;
   private windowConsumer: Consumer | null = null;
   private leaderConsumer: Consumer | null = null;
   private plain: Producer | null = null;
@@ -230,7 +187,7 @@ export class ScaleOutMember {
   private leaderships = 0;
   /** The newest run published (this member's as it committed, any other's as read from the runs topic): what a run that could not be published gives way to. */
   private lastPublished: PublishedRun | null = null;
-  private joined = { route: false, window: false };
+  private joined = { window: false };
   private restoring: Promise<void> | null = null;
   /** Features per tick (or request) and partition, on the leader, until every partition has published. */
   private readonly pending = new Map<string, Map<number, PartitionFeatures>>();
@@ -252,9 +209,6 @@ export class ScaleOutMember {
   private readonly cache: LocalCheckpointCache | null;
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
-  private routedMessages = 0;
-  private routedRecords = 0;
-  private routeTransactions = 0;
   private appliedRecords = 0;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
@@ -265,11 +219,7 @@ export class ScaleOutMember {
   /** A run is being started (the connection log read up to now first): no second one meanwhile. */
   private startingRun = false;
 
-  /** The by-VM partition of a VM id: computed once per VM, not per record (each flow names two). */
-  private readonly partitionOfVm: (vmId: string) => number;
-
   constructor(private readonly o: MemberOptions) {
-    this.partitionOfVm = partitionOfMemo(o.topology.partitions);
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
     this.tenantTable = new FleetState(o.pipeline.window);
@@ -278,10 +228,6 @@ export class ScaleOutMember {
       horizonMs: o.pipeline.window.windowMs + o.pipeline.window.allowedLatenessMs,
       maxClaims: o.pipeline.maxAddressClaims ?? DEFAULT_MAX_CLAIMS,
     });
-    // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
-    this.addressTable.onClaims = (ips) => {
-      for (const [key, router] of this.routers) if (router.claimed(ips)) this.flushRoute(key);
-    };
   }
 
   /** A VM's attributes as of the latest run this member serves (null when not in it). */
@@ -300,6 +246,7 @@ export class ScaleOutMember {
   }
 
   status(): MemberStatus {
+    const route = this.routeStatus();
     let vms = 0;
     let lag = 0n;
     const held = [...this.windows.entries()].filter(([p]) => this.assignedWindows.has(p));
@@ -315,35 +262,35 @@ export class ScaleOutMember {
       vms,
       leaderships: this.leaderships,
       ...this.stats,
-      held: this.heldStatus(),
+      held: route.held,
       changelogLag: Number(lag),
       restores: { ...this.restores },
       lastRestoreMs: this.lastRestoreMs,
-      routedMessages: this.routedMessages,
-      routedRecords: this.routedRecords,
-      routeTransactions: this.routeTransactions,
+      routedMessages: route.routedMessages,
+      routedRecords: route.routedRecords,
+      routeTransactions: route.routeTransactions,
       appliedRecords: this.appliedRecords,
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,
     };
   }
 
-  private heldStatus(): MemberStatus['held'] {
-    const sum = { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 };
-    for (const r of this.routers.values()) {
-      sum.flows += r.held.size;
-      sum.bytes += r.held.bytes;
-      sum.held += r.held.counters.held;
-      sum.refused += r.held.counters.refused;
-      sum.endsAttributedLate += r.held.counters.endsAttributedLate;
-      sum.expired += r.held.counters.expired;
+  private routeStatus(): RouteStatus {
+    return this.route?.status() ?? emptyRouteStatus();
+  }
+
+  /** The attribution counters of the address table the routers resolve against (the route worker's, when it runs). */
+  attribution(): Attribution {
+    if (this.route instanceof RouteThread) {
+      const a = this.route.attribution();
+      if (a !== null) return a;
     }
-    return sum;
+    return { ...this.addressTable.map.counters, claims: this.addressTable.map.size };
   }
 
   /** Null when ready to serve; else why not, for /readyz. */
   notReadyReason(): string | null {
-    if (!this.joined.route || !this.joined.window) return 'joining the consumer groups of the route and window stages';
+    if (!this.routeStatus().joined || !this.joined.window) return 'joining the consumer groups of the route and window stages';
     if (!this.tenantsCaughtUp) return `reading the tenant table (${this.topics.tenants})`;
     if (!this.addressesCaughtUp) return `reading the address table (${this.topics.addresses})`;
     if (!this.runsCaughtUp) return `catching up with the published runs (${this.topics.runs})`;
@@ -369,24 +316,8 @@ export class ScaleOutMember {
         this.o.log.error({ err: String(err), offset: m.offset }, `skipping an unreadable record of ${this.topics.runs}`);
       }
     });
-    const tenants = new TopicReader(kafka, this.topics.tenants, `${this.o.topology.appId}-tenants-reader`, (m) => {
-      if (m.value === null) return;
-      try {
-        this.tenantTable.applyTenantAttributes(JSON.parse(m.value.toString()) as TenantAttributes);
-      } catch {
-        this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.tenants}`);
-      }
-    });
-    const addresses = new TopicReader(kafka, this.topics.addresses, `${this.o.topology.appId}-addresses-reader`, (m) => {
-      // A tombstone: a deleted VM past the horizon leaves the table (router.ts writes it).
-      if (m.value === null) {
-        if (m.key !== null) this.addressTable.forget(m.key);
-        return;
-      }
-      const record = decodeAddressRecord(m.value.toString());
-      if (record === null) this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.addresses}`);
-      else this.addressTable.apply(record);
-    });
+    const tenants = tenantTableReader(kafka, this.topics.tenants, this.o.topology.appId, this.tenantTable, this.o.log);
+    const addresses = addressTableReader(kafka, this.topics.addresses, this.o.topology.appId, this.addressTable, this.o.log);
     // Host capacities join the tenants' table (a FleetState): the leader gives them to each run.
     const hosts = new TopicReader(kafka, this.topics.hosts, `${this.o.topology.appId}-hosts-reader`, (m) => {
       if (m.value === null) return;
@@ -396,16 +327,10 @@ export class ScaleOutMember {
         this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
       }
     });
-    // Every input partition's held flows: a router taking a partition over reads its entry (routerFor).
-    const held = new TopicReader(kafka, this.topics.held, `${this.o.topology.appId}-held-reader`, (m) => {
-      if (m.key !== null) this.heldSets.set(m.key, m.value);
-    });
-    this.heldReader = held;
-    this.tenantsReader = tenants;
-    this.readers.push(runs, tenants, addresses, hosts, held);
+    this.readers.push(runs, tenants, addresses, hosts);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
-    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start(), held.start()]);
+    await Promise.all([runs.start(), tenants.start(), addresses.start(), hosts.start()]);
     void runs.caughtUp.then(() => {
       this.runsCaughtUp = true;
     });
@@ -416,7 +341,7 @@ export class ScaleOutMember {
     // A flow is attributed by the claims read so far: the whole table first, as one process restores its map.
     await addresses.caughtUp;
     this.addressesCaughtUp = true;
-    await this.startRoute();
+    await this.startRoute(tenants);
     await this.startLeader();
     service.on('run', () => void this.publishRun());
     this.statsTimer = setInterval(() => void this.refreshStats().catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not refresh the member stats')), 2000);
@@ -425,13 +350,11 @@ export class ScaleOutMember {
 
   async stop(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
-    await Promise.all([this.routeConsumer, this.windowConsumer, this.leaderConsumer].map((c) => c?.disconnect().catch(() => undefined)));
-    // A flush of released flows may still be writing: its producer must not close under it.
-    await this.routeTxns;
+    await Promise.all([this.route?.stop(), ...[this.windowConsumer, this.leaderConsumer].map((c) => c?.disconnect().catch(() => undefined))]);
     await this.featuresReader?.stop();
     await this.connectionsReader?.stop();
     await Promise.all(this.readers.map((r) => r.stop()));
-    await Promise.all([...this.routeProducers.values(), ...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
+    await Promise.all([...this.windowProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
     await this.plain?.disconnect().catch(() => undefined);
     await this.runsProducer?.disconnect().catch(() => undefined);
   }
@@ -485,259 +408,42 @@ export class ScaleOutMember {
 
   // ---- route ---------------------------------------------------------------------------------------------
 
-  private async startRoute(): Promise<void> {
-    const { kafka, pipeline, topology } = this.o;
-    const consumer = kafka.consumer({ groupId: this.groups.route, ...groupTiming(topology) });
-    this.routeConsumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.joined.route = true;
-      const mine = new Set<string>();
-      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
-      // A partition that moved away: its router and producer go (the new owner continues from the commit).
-      for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
-      // A flows partition's router is made at once, not at its next batch: the held flows committed with its
-      // offset must be there for the claims that release them, and no further flow may ever come.
-      for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
-        if (!this.routers.has(`${pipeline.topics.flows}:${p}`))
-          this.routerOf(pipeline.topics.flows, p).catch((err: unknown) => this.o.log.warn({ topic: pipeline.topics.flows, partition: p, err: String(err) }, 'could not take up the held flows of an input partition: its next batch does'));
-    });
-    await consumer.connect();
-    const inputs = [pipeline.topics.flows, pipeline.topics.vmAttributes, pipeline.topics.tenantAttributes];
-    if (this.o.hostAttributesTopic !== undefined) inputs.push(this.o.hostAttributesTopic);
-    await consumer.subscribe({ topics: inputs, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, heartbeat }) => {
-        if (batch.messages.length === 0) return;
-        const key = `${batch.topic}:${batch.partition}`;
-        const router = await this.beating(heartbeat, this.routerOf(batch.topic, batch.partition));
-        // The consumer may fetch from an offset read before the previous owner's last commit: what that
-        // commit covers is routed already (and counted in the router state read after it).
-        const upTo = this.routedUpTo.get(key) ?? 0n;
-        if (BigInt(batch.lastOffset()) < upTo) {
-          await heartbeat();
-          return;
-        }
-        await this.routeExclusive(async () => {
-          // A router that moved away or failed while this batch waited: the next batch starts over.
-          if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
-          const out: Routed[] = [];
-          let messages = 0;
-          for (const m of batch.messages) {
-            if (BigInt(m.offset) < upTo) continue;
-            messages++;
-            router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
-          }
-          // Flows a claim released outside any batch go in this transaction too (route() took them first).
-          router.takeReleased(out);
-          router.endOfBatch(out);
-          this.flushDue.delete(key);
-          await this.commitRoute(key, router, batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n, out);
-          this.routedMessages += messages;
-        });
-        await heartbeat();
-      },
-    });
-  }
-
   /**
-   * Awaits `work` (a restore, a fence) inside a batch, heartbeating meanwhile: kafkajs heartbeats between
-   * batches only, and under load a restore takes longer than a session of a few seconds; the group would
-   * take the member for dead and move its partitions again. A heartbeat refused (a rebalance) is left to
-   * kafkajs, which learns of it at its own next heartbeat.
+   * The route stage (route-stage.ts), in a worker thread of its own when the member is given its Kafka
+   * settings: decoding and validating the input then takes the second core, the windows keep this one.
    */
-  private async beating<T>(heartbeat: () => Promise<void>, work: Promise<T>): Promise<T> {
-    const timer = setInterval(() => void heartbeat().catch(() => undefined), groupTiming(this.o.topology).heartbeatInterval);
-    try {
-      return await work;
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
-  private forgetRoute(key: string): void {
-    this.routers.delete(key);
-    this.routedUpTo.delete(key);
-    const producer = this.routeProducers.get(key);
-    this.routeProducers.delete(key);
-    void producer?.disconnect().catch(() => undefined);
-  }
-
-  /** Runs `fn` once every route transaction before it has ended (whatever their outcome). */
-  private routeExclusive(fn: () => Promise<void>): Promise<void> {
-    const run = this.routeTxns.then(fn);
-    this.routeTxns = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * One route transaction: the routed records, the router's held set when it changed, and the offset with
-   * the router's state. Its state is taken before the first await: a claim read meanwhile changes the
-   * router, and what it released goes in the next transaction (a flush), with that state.
-   */
-  private async commitRoute(key: string, router: Router, topic: string, partition: number, offset: bigint, out: Routed[]): Promise<void> {
-    const metadata = JSON.stringify(router.exportState());
-    const held = router.heldDirty ? router.exportHeld() : undefined;
-    try {
-      // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
-      await this.o.deadLetter.flush();
-      const producer = await this.routeProducer(key);
-      const txn = await producer.transaction();
-      try {
-        const topicMessages = this.routedMessagesOf(out);
-        if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
-        // One produce request for every topic of the transaction: each send is a round trip to the broker.
-        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
-        // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
-        const committed = { partition, offset: offset.toString(), metadata };
-        await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
-        await txn.commit();
-        this.routedUpTo.set(key, offset);
-        this.routeTransactions++;
-        for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
-      } catch (err) {
-        await txn.abort().catch(() => undefined);
-        throw err;
-      }
-    } catch (err) {
-      // Nothing of it was written. Fenced or not, another member may have routed this partition meanwhile:
-      // the next batch starts over from the committed offset, router state and held set (routerFor), or
-      // the partition's new owner does.
-      this.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
-      this.forgetRoute(key);
-      throw retriable(err);
-    }
-  }
-
-  /**
-   * Writes what a claim released from an input partition's held flows, outside any batch of it: the same
-   * offset again, with the router's new state and held set (the released flows may be the partition's
-   * last records, and no batch would come to carry them).
-   */
-  private flushRoute(key: string): void {
-    if (this.flushDue.has(key)) return;
-    this.flushDue.add(key);
-    this.routeExclusive(async () => {
-      if (!this.flushDue.delete(key)) return;
-      const router = this.routers.get(key);
-      const offset = this.routedUpTo.get(key);
-      // Not committed yet: the partition's first batch carries it.
-      if (router === undefined || offset === undefined) return;
-      const out: Routed[] = [];
-      router.takeReleased(out);
-      router.endOfBatch(out);
-      const at = key.lastIndexOf(':');
-      await this.commitRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset, out);
-    }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not write the flows a claim released: the partition continues from its committed held set'));
-  }
-
-  /** The router of an input partition: this member's, or made once however many ask at the same time. */
-  private routerOf(topic: string, partition: number): Promise<Router> {
-    const key = `${topic}:${partition}`;
-    const have = this.routers.get(key);
-    if (have !== undefined) return Promise.resolve(have);
-    let making = this.makingRouters.get(key);
-    if (making === undefined) {
-      making = this.routerFor(topic, partition).finally(() => this.makingRouters.delete(key));
-      this.makingRouters.set(key, making);
-    }
-    return making;
-  }
-
-  /** A router for an input partition, continuing from the state committed with its offset. */
-  private async routerFor(topic: string, partition: number): Promise<Router> {
-    const router = new Router(
-      this.o.pipeline,
-      (r) => {
-        this.o.deadLetter.add(r);
-        this.o.onReject?.(r);
-      },
-      this.addressTable,
-      this.tenantTable.tenants,
-    );
-    const key = `${topic}:${partition}`;
-    // Fence the partition's former owner first (its producer has the same transactional id): a member that
-    // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
-    // router state read next are final. Read before it, a late commit would be routed and counted twice.
-    // kafkajs initialises the transactional id (InitProducerId, which fences) at the first transaction, not
-    // at connect; an empty transaction is aborted without a request.
-    await (await (await this.routeProducer(key)).transaction()).abort();
-    const admin = this.o.kafka.admin();
-    await admin.connect();
-    let offset = -1n;
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId: this.groups.route, topics: [topic] });
-      const p = committed?.partitions.find((x) => x.partition === partition);
-      offset = p === undefined ? -1n : BigInt(p.offset);
-      if (offset >= 0n) this.routedUpTo.set(key, offset);
-      if (p?.metadata) {
-        const parsed = RouterStateShape.safeParse(JSON.parse(p.metadata));
-        if (parsed.success) router.restoreState(parsed.data as RouterState);
-        else this.o.log.error({ topic, partition }, 'the router state committed with the offset is unreadable: its watermark starts afresh');
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    // The held set committed with that offset (the same transaction): final after the fence, once read to the end.
-    await this.heldReader?.readToEnd();
-    // Likewise the tenants the former owner admitted: read back before this router judges tenant_cap, or it
-    // would count them as untracked and admit as many again (docs/scale-out.md, "tenant_cap").
-    if (topic === this.o.pipeline.topics.tenantAttributes) await this.tenantsReader?.readToEnd();
-    const held = offset >= 0n ? this.heldSets.get(key) : undefined;
-    if (held !== undefined && held !== null) {
-      try {
-        router.restoreHeld(decodeSnapshotFile(held) as RouterHeld);
-      } catch (err) {
-        this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
-      }
-    }
-    this.routers.set(key, router);
-    // Held flows that claims read since their commit resolve now: written without waiting for a batch.
-    if (router.heldDirty) this.flushRoute(key);
-    return router;
-  }
-
-  /** One transactional producer per input partition: its id fences a former owner still writing (KIP-98). */
-  private async routeProducer(key: string): Promise<Producer> {
-    let producer = this.routeProducers.get(key);
-    if (producer === undefined) {
-      producer = this.o.kafka.producer({
-        transactionalId: `${this.groups.route}-${key.replace(/[^a-zA-Z0-9._-]/g, '_')}`,
-        transactionTimeout: TRANSACTION_TIMEOUT_MS,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+  private async startRoute(tenants: TopicReader): Promise<void> {
+    const { pipeline, topology } = this.o;
+    const hosts = this.o.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: this.o.hostAttributesTopic };
+    if (this.o.routeWorker !== undefined) {
+      const thread = new RouteThread({
+        data: { kafka: this.o.routeWorker.kafka, topology, pipeline: routePipelineData(pipeline), ...hosts },
+        log: this.o.log,
+        ...(this.o.onReject === undefined ? {} : { onReject: this.o.onReject }),
       });
-      await producer.connect();
-      this.routeProducers.set(key, producer);
+      this.route = thread;
+      thread.start();
+      return;
     }
-    return producer;
+    const stage = new RouteStage({
+      kafka: this.o.kafka,
+      topology,
+      pipeline,
+      log: this.o.log,
+      deadLetter: this.o.deadLetter,
+      onReject: (r) => this.o.onReject?.(r),
+      ...hosts,
+      addressTable: this.addressTable,
+      tenantTable: this.tenantTable,
+      readTenantsToEnd: () => tenants.readToEnd(),
+    });
+    this.route = stage;
+    await stage.start();
   }
 
-  /** The messages of a route transaction's records, by topic (none for a topic without records). */
-  private routedMessagesOf(out: Routed[]): TopicMessages[] {
-    const P = this.o.topology.partitions;
-    // A message per partition and stretch between markers, placed as Kafka's default partitioner places the VM id.
-    const byVm: Message[] = packByVm(out, P, this.partitionOfVm).map((m) => ({ partition: m.partition, value: m.value }));
-    const tenants: Message[] = [];
-    const addresses: Message[] = [];
-    const hosts: Message[] = [];
-    const connections: ByVmRecord[] = [];
-    for (const r of out) {
-      if (r.to === 'connections') connections.push({ k: 'f', o: true, r: r.flow, w: null, sa: null });
-      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
-      else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
-      else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
-    }
-    const topicMessages: TopicMessages[] = [];
-    if (byVm.length > 0) topicMessages.push({ topic: this.topics.byVm, messages: byVm });
-    if (tenants.length > 0) topicMessages.push({ topic: this.topics.tenants, messages: tenants });
-    if (addresses.length > 0) topicMessages.push({ topic: this.topics.addresses, messages: addresses });
-    if (hosts.length > 0) topicMessages.push({ topic: this.topics.hosts, messages: hosts });
-    // The flows in route order, in the by-VM encoding: one message per transaction.
-    if (connections.length > 0) topicMessages.push({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
-    return topicMessages;
+  /** The route worker, when the route runs in one (tests end it to see the member start another). */
+  get routeThread(): RouteThread | null {
+    return this.route instanceof RouteThread ? this.route : null;
   }
 
   // ---- window --------------------------------------------------------------------------------------------
@@ -780,7 +486,7 @@ export class ScaleOutMember {
       eachBatch: async ({ batch, heartbeat }) => {
         const p = batch.partition;
         while (!this.windows.has(p)) {
-          await this.beating(heartbeat, this.restoreAssigned());
+          await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
           if (!this.assignedWindows.has(p)) return;
         }
         const state = this.windows.get(p)!;
@@ -1434,17 +1140,6 @@ export class ScaleOutMember {
     // A run the leader could not start while another was in flight is started now.
     if (this.leader) this.runPending();
   }
-}
-
-/**
- * The error a stage's batch gives kafkajs once it has put its state right (the batch is read again, or by
- * the partition's new owner): always retried. kafkajs retries a plain error and restarts the consumer when
- * the retries run out; a fenced producer's error is marked not retriable, and on it the member's stage
- * stopped for good while the process lived on. No `cause`: kafkajs judges a crash by the innermost cause.
- * (A plain Error: kafkajs' error classes are not among its ES module exports.)
- */
-function retriable(err: unknown): Error {
-  return new Error(err instanceof Error ? err.message : String(err));
 }
 
 /** Whether a producer's error (or its cause) says that another producer with its transactional id fenced it. */

@@ -257,7 +257,8 @@ export class Router {
       );
       return;
     }
-    const { w, sa } = this.time();
+    const w = finiteOrNull(this.watermark);
+    const sa = finiteOrNull(this.sweptAt);
     // The decoder reuses its record: the halves share a copy.
     const r = { ...f };
     if (f.srcVm !== null) this.out.push({ to: 'by-vm', key: f.srcVm, record: { k: 'f', o: true, r, w, sa } });

@@ -9,7 +9,7 @@ import { toRunOptions } from '../config/pipeline-options.ts';
 import { buildApp } from '../http/app.ts';
 import { prepareRunIndex } from '../http/run-index.ts';
 import type { ServiceMetrics } from '../observability/service-metrics.ts';
-import { DeadLetterProducer } from '../kafka/dead-letter.ts';
+import { deadLetterProducerFor } from '../kafka/dead-letter.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
 import { describeKafkaError, type KafkaLogger, redactKafkaSettings, toKafkaConfig } from '../kafka/options.ts';
 import { Pipeline, type PipelineConfig } from '../pipeline/pipeline.ts';
@@ -59,14 +59,7 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     error: (fields, msg) => log.error(fields, msg),
   };
   const kafka = new Kafka(toKafkaConfig(o.kafka, { logger: kafkaLog }));
-  const topics = o.pipeline.topics;
-  const deadLetter = new DeadLetterProducer(kafka, {
-    sourceTopics: [topics.flows, topics.vmAttributes, topics.tenantAttributes],
-    suffix: o.kafka.dlqSuffix,
-    catchAllTopic: o.kafka.dlqCatchAllTopic,
-    ...(o.kafka.dlqMaxMessageBytes === undefined ? {} : { maxMessageBytes: o.kafka.dlqMaxMessageBytes }),
-    logger: kafkaLog,
-  });
+  const deadLetter = deadLetterProducerFor(kafka, o.kafka, kafkaLog);
   await deadLetter.connect().catch((err: unknown) => {
     throw new Error(`cannot connect to Kafka: ${describeKafkaError(err, o.kafka).message}`);
   });
@@ -80,6 +73,8 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     onReject: (r) => o.metrics.rejected(r.reason),
     // Local copies of the checkpoints, a cache for fast restarts (the state itself is in Kafka).
     stateDir: env.STATE_DIR,
+    // The route decodes and validates on a thread of its own: the windows and the API keep this one.
+    ...(o.topology.routeWorker === false ? {} : { routeWorker: { kafka: o.kafka } }),
     ...(o.kafka.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: o.kafka.hostAttributesTopic }),
     prepareRun: prepareRunIndex,
   });

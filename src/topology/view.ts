@@ -65,7 +65,7 @@ export class ScaleOutView implements ServiceView {
       vmsTracked: s.vms,
       tenantsTracked: run?.tenants.ids.length ?? 0,
       // This member's routers' attributions (the records and rejects above are every member's).
-      attribution: { ...this.member.addressTable.map.counters, claims: this.member.addressTable.map.size },
+      attribution: this.member.attribution(),
       // This member's routers' hold (each input partition's router holds its own flows).
       heldFlows: { ...s.held },
     };

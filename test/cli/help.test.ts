@@ -71,7 +71,7 @@ const EXPECTED: Record<string, { usage: string; lines: string[] }> = {
     lines: ['  --plot FILE   scatter of the VMs on two principal components, coloured by truth and by cluster'],
   },
   bench: {
-    usage: 'Usage: alcor-clusters bench [replay] [attribution] [replay-hour] [kafka] [api] [scale] [memory] [placement] [security-groups] [scale-out] [scale-out-one] [scale-out-failover] [scale-out-reads] [read-slices] [quality] [--plot FILE.svg|FILE.png] [--json]',
+    usage: 'Usage: alcor-clusters bench [replay] [attribution] [replay-hour] [kafka] [api] [scale] [memory] [placement] [security-groups] [scale-out] [scale-out-one] [scale-out-ingest] [scale-out-failover] [scale-out-reads] [read-slices] [quality] [--plot FILE.svg|FILE.png] [--json]',
     lines: ['  scale     the stages of a clustering run at 10k, 50k and 100k VMs', '  --plot FILE   write the chart there instead (.svg or .png)'],
   },
 };

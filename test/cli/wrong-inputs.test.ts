@@ -131,6 +131,6 @@ describe('help of the other tools', () => {
     expect(sections).toContain('memory');
     const { stdout } = await bin('bench', '--help');
     for (const s of sections) expect(stdout).toMatch(new RegExp(`^  ${s} +\\S`, 'm'));
-    await expect(bin('bench', 'memroy')).rejects.toMatchObject({ code: 2, stderr: 'bench: unknown benchmark memroy (replay, attribution, replay-hour, kafka, api, scale, memory, placement, security-groups, scale-out, scale-out-one, scale-out-failover, scale-out-reads, read-slices, quality)\n' });
+    await expect(bin('bench', 'memroy')).rejects.toMatchObject({ code: 2, stderr: 'bench: unknown benchmark memroy (replay, attribution, replay-hour, kafka, api, scale, memory, placement, security-groups, scale-out, scale-out-one, scale-out-ingest, scale-out-failover, scale-out-reads, read-slices, quality)\n' });
   });
 });

@@ -6,7 +6,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { PipelineOptions, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { DeadLetterProducer } from '../../src/kafka/dead-letter.ts';
-import type { KafkaLogger } from '../../src/kafka/options.ts';
+import { type KafkaLogger, localKafkaSettings } from '../../src/kafka/options.ts';
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import type { RunInput } from '../../src/runs/run-input.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
@@ -34,7 +34,12 @@ export interface TestMember {
   stop(): Promise<void>;
 }
 
-export async function startTestMember(brokers: string, topology: TopologyConfig, pipeline: PipelineConfig, extra: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number } = {}): Promise<TestMember> {
+export async function startTestMember(
+  brokers: string,
+  topology: TopologyConfig,
+  pipeline: PipelineConfig,
+  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean } = {},
+): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {
     debug: () => {},
@@ -47,7 +52,9 @@ export async function startTestMember(brokers: string, topology: TopologyConfig,
   const t = pipeline.topics;
   const deadLetter = new DeadLetterProducer(kafka, { sourceTopics: [t.flows, t.vmAttributes, t.tenantAttributes] });
   await deadLetter.connect();
-  const member = new ScaleOutMember({ kafka, topology, pipeline, service, deadLetter, log, ...extra });
+  // The route in a worker thread, as the service runs it, with a client of its own on the same broker.
+  const worker = routeWorker ? { routeWorker: { kafka: localKafkaSettings(brokers, { clientId: 'member', topics: pipeline.topics }) } } : {};
+  const member = new ScaleOutMember({ kafka, topology, pipeline, service, deadLetter, log, ...extra, ...worker });
   await member.start();
   return {
     member,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type FlowRecord, emptyFlowRecord } from '../../src/contract/records.ts';
 import { ruleMatches } from '../../src/security-groups/check.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
-import { defaultSecurityGroupOptions, type Membership, protocolName, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
+import { defaultSecurityGroupOptions, type Membership, protocolName, recommendInSlices, recommendSecurityGroups, SLICE_ROWS } from '../../src/security-groups/recommend.ts';
 import type { SecurityGroupRule } from '../../src/security-groups/types.ts';
 
 const T0 = Date.UTC(2026, 10, 1);
@@ -347,6 +347,79 @@ describe('connection log', () => {
     expect(pending.summary).toEqual(atOnce.summary);
     expect(pending.document).toEqual(atOnce);
     expect(pending.document.tenants[0]!.check.denied).toHaveLength(1);
+  });
+
+  it('columns handed on at release give, after the windows roll, what new columns give', () => {
+    // An interconnect whose listener (a1, its id first in the ends' order) the log stores as the client:
+    // those rows turn round, so the turned rows' copies are handed on too.
+    const interconnect = (log: ConnectionLog, from: number, clients: readonly Vm[], minutes: number): void => {
+      clients.forEach((c, k) => {
+        for (let m = 0; m < minutes; m++) {
+          log.add(flow(from + m * MIN, c, a1, 5001 + k, 7000, 6, 300));
+          log.add(flow(from + m * MIN, a1, c, 7000, 5001 + k, 6, 900));
+        }
+      });
+    };
+    const fleet = [a1, a2, a3, w1, w2];
+    const log = new ConnectionLog(WINDOW);
+    talk(log, a1, w1, 443, T0, 10);
+    talk(log, a2, w2, 443, T0 + 10 * MIN, 10);
+    interconnect(log, T0, [w1, w2], 20);
+    const first = recommendSecurityGroups(membership(fleet), log);
+    expect(first.document.summary.rules).toBeGreaterThan(0);
+    first.release();
+    expect(() => first.connections).toThrow(/released/);
+    // Its document was built before: it stays.
+    expect(first.document.summary.rules).toBeGreaterThan(0);
+    // Twenty minutes on (the check window and the learned windows move by more than an epoch), with new
+    // connections: more rows than the handed-on columns hold, then fewer than they hold.
+    for (const [later, grow] of [
+      [20, 60],
+      [40, 0],
+    ] as const) {
+      const at = END + later * MIN;
+      talk(log, a3, w2, 443, at - 15 * MIN, 12);
+      for (let k = 0; k < grow; k++) talk(log, `198.51.100.${k}`, w1, 443, at - 30 * MIN, 4);
+      interconnect(log, at - 25 * MIN, [w1, w2, a2], 20);
+      const fleetAt = { ...membership(fleet), computedAt: at };
+      const handedOn = recommendSecurityGroups(fleetAt, log);
+      // Computed while handedOn holds the kept columns: its own, new ones.
+      const fresh = recommendSecurityGroups(fleetAt, log);
+      expect(handedOn.document).toEqual(fresh.document);
+      expect(handedOn.connections).toEqual(fresh.connections);
+      expect(fresh.connections.filter((c) => c.server.vmId === 'a1' && c.port === 7000)).toHaveLength(3);
+      handedOn.release();
+    }
+  });
+
+  it('a split taken in steps over kept columns fills every row again, those filled out of turn before too', () => {
+    // More connections than the first step fills (4 * SLICE_ROWS), so that a record arriving between the
+    // steps fills its row out of turn.
+    const rows = 4 * SLICE_ROWS + 2000;
+    const client = (k: number): string => `192.${k >> 16}.${(k >> 8) & 255}.${k & 255}`;
+    const log = new ConnectionLog(WINDOW, 1_000_000);
+    // From minute 16 on: none is forgotten by the time of the second computation, so rows keep their places.
+    for (let k = 0; k < rows; k++) log.add(flow(T0 + (16 + (k % 24)) * MIN, client(k), w1, 40_000, 443, 6, 100 + (k % 7)));
+    const fleet = membership([a1, w1]);
+    const steps = recommendInSlices(fleet, log);
+    steps.next();
+    const late = rows - 10;
+    log.add(flow(END - MIN, client(late), w1, 40_001, 443, 6, 5000));
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    const first = step.value;
+    expect(first.connections[late]!.latestBytes).toBe(0);
+    first.release();
+    // A window on, the late connection's traffic moves from the check window into the learned ones.
+    const at = END + WINDOW;
+    log.add(flow(at - MIN, client(late), w1, 40_002, 443, 6, 7000));
+    const fleetAt = { ...fleet, computedAt: at };
+    const handedOn = recommendSecurityGroups(fleetAt, log);
+    const fresh = recommendSecurityGroups(fleetAt, log);
+    expect(fresh.connections[late]).toMatchObject({ earlierBytes: 100 + (late % 7) + 5000, latestBytes: 7000 });
+    expect(handedOn.connections).toEqual(fresh.connections);
+    expect(handedOn.document).toEqual(fresh.document);
+    handedOn.release();
   });
 
   it('splits a connection at the check window, a late record counting as earlier', () => {

@@ -14,3 +14,11 @@ describe('SCALE_OUT_SESSION_TIMEOUT_MS', () => {
     expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_SESSION_TIMEOUT_MS: '999' })).toThrow(/SCALE_OUT_SESSION_TIMEOUT_MS/);
   });
 });
+
+describe('SCALE_OUT_ROUTE_WORKER', () => {
+  it('runs the route in a worker thread by default, in the main thread when false, and refuses what is no boolean', () => {
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app' })?.routeWorker).toBe(true);
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_WORKER: 'false' })?.routeWorker).toBe(false);
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_WORKER: 'maybe' })).toThrow(/SCALE_OUT_ROUTE_WORKER/);
+  });
+});

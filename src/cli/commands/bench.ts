@@ -18,6 +18,7 @@ const BENCH_SECTIONS: ReadonlyArray<readonly [string, string]> = [
   ['security-groups', 'security groups: the goal over five generated traces, rules per cluster and port, cost against a run at 10k and 100k VMs'],
   ['scale-out', 'members as processes on one broker: records/s with 1-3 members, balance, kill -9 and leader failover, reads during a run'],
   ['scale-out-one', 'only when named: one member against one process on the small fixture, alternated; CPU by thread, profiles by stage, the hop alone'],
+  ['scale-out-ingest', "only when named: one member's ingest of 200k single-record messages beside a bare kafkajs consumer and Kafka's tool"],
   ['scale-out-failover', 'only when named: 3 members, kill -9 of a member and of the leader, each cut into session timeout, rejoin, restore'],
   ['scale-out-reads', 'reads on a member that does not lead during a run, 3 members on the 11,642-VM trace of read-slices'],
   ['read-slices', "the longest event-loop slices of a member's run and features work at 485, 11.6k and 29k VMs (in one process)"],
