@@ -44,7 +44,9 @@ describe("the leader's gather, run while it serves reads", () => {
   it('takes the rows in id order from the partitions in any order, as the sort of one process does', async () => {
     const config = toPipelineConfig(PipelineOptions.parse({}));
     const topology = new LocalTopology(config, 4, () => {}, (key) => vmKey(key));
-    (await traceMessages('fixtures/small.jsonl.gz')).slice(0, 1500).forEach(([topic, text], i) => topology.ingest(topic, text, `m${i}`));
+    (await traceMessages('fixtures/small.jsonl.gz')).slice(0, 1500).forEach(([topic, text], i) => {
+      topology.ingest(topic, text, `m${i}`);
+    });
     topology.endOfBatch();
     const parts = topology.partitions.map((p) => p.features(null, 'req-1'));
     const input = runToEnd(gatherSnapshotSteps([...parts].reverse(), [], [], 7));
