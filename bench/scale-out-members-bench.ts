@@ -9,7 +9,7 @@
  * during a run. The single-process figures (repartition bytes, checkpoint bytes per VM) come from
  * bench/scale-out-bench.ts's in-process topology on the same trace.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { produceTraceWith } from '../src/kafka/produce-trace.ts';
@@ -171,10 +171,12 @@ export async function freshInputs(brokers: string, common: Record<string, string
 }
 
 /** Reads on a member that is not the leader while the leader computes and publishes a requested run. */
-async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number> }> {
+async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number>; window: { from: number; to: number } }> {
   const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
   const reader = members.find((m) => m !== leader)!;
-  const before = (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id;
+  // A run to serve first: the last tick's run may still be computed or published when the input is all applied
+  // (without one every read is a 404, which the bench once measured as a fast read).
+  const before = await waitFor(async () => (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id ?? undefined, 300_000, 'a run on the reader');
   const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
   const vmIds = Object.keys(assigned.vm_clusters ?? {});
   const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
@@ -183,18 +185,25 @@ async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: Serv
   await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
   const latencies: number[] = [];
   const readStart = performance.now();
+  const readStartEpoch = Date.now();
   for (let i = 0; ; i++) {
     const t = performance.now();
     const r = await fetch(`${reader.url}/v1/vms/${encodeURIComponent(vmIds[i % Math.max(1, vmIds.length)] ?? 'none')}`);
     await r.arrayBuffer();
     latencies.push(performance.now() - t);
+    // A refused read (429 past the rate limit) is fast and would pass for a good one.
+    if (r.status !== 200) throw new Error(`GET /v1/vms/{id} on the reader: ${r.status} after ${i} reads`);
     if (i % 50 === 49 && (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id !== before) break;
     if (performance.now() - readStart > 120_000) break;
   }
   const runSeconds = (performance.now() - readStart) / 1000;
   // How long the reader's event loop was held at once during the run (its own work, or no CPU for it): a
   // request's latency beyond that is the machine's load.
-  const loopText = await (await fetch(`${reader.url}/metrics`)).text();
+  const readEndEpoch = Date.now();
+  const scrape = await fetch(`${reader.url}/metrics`);
+  // The event-loop figures came out null once: this scrape was refused (429), the reader's rate limit spent by the reads.
+  if (scrape.status !== 200) throw new Error(`GET /metrics on the reader: ${scrape.status}`);
+  const loopText = await scrape.text();
   const loop = (name: string): number => Number(/^\S+ (\S+)$/.exec(loopText.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1] ?? Number.NaN) * 1000;
   latencies.sort((a, b) => a - b);
   const reads = {
@@ -206,7 +215,7 @@ async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: Serv
     reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
     load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
   };
-  return { leader, reader, reads };
+  return { leader, reader, reads, window: { from: readStartEpoch, to: readEndEpoch } };
 }
 
 async function leaderOf(alive: ServiceProcess[]): Promise<ServiceProcess | undefined> {
@@ -231,6 +240,8 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
     const common = {
       KAFKA_BROKERS: broker.brokers,
       RECLUSTER_WALLCLOCK_SECONDS: '0',
+      // The bench's polls and reads are one client: past the default 1,200 requests a minute they were refused.
+      RATE_LIMIT_MAX: '0',
       SCALE_OUT_PARTITIONS: String(PARTITIONS),
       SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       // The join and "holding" lines time the failover's parts (measureFailover).
@@ -599,10 +610,23 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
   const members: ServiceProcess[] = [];
   try {
-    const common = { KAFKA_BROKERS: broker.brokers, RECLUSTER_WALLCLOCK_SECONDS: '0', SCALE_OUT_PARTITIONS: String(PARTITIONS), SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) };
+    const common = {
+      KAFKA_BROKERS: broker.brokers,
+      RECLUSTER_WALLCLOCK_SECONDS: '0',
+      // The bench's polls and reads are one client: past the default 1,200 requests a minute they were refused.
+      RATE_LIMIT_MAX: '0',
+      SCALE_OUT_PARTITIONS: String(PARTITIONS),
+      SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+    };
     const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
     const appId = uniqueTopic('reads');
-    members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, SCALE_OUT_APP_ID: appId })))));
+    // READS_PROBE_DIR: each member's CPU profile and what held its loop (bench/loop-probe.mjs), written as it exits.
+    const probeDir = process.env.READS_PROBE_DIR;
+    const probe: Record<string, string> =
+      probeDir === undefined
+        ? {}
+        : { READS_PROBE_DIR: probeDir, NODE_OPTIONS: `--import=${join(process.cwd(), 'bench/loop-probe.mjs')}` };
+    members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, ...probe, SCALE_OUT_APP_ID: appId })))));
     await waitFor(() => allReady(members, true), 300_000, '3 members ready').catch(withLogs(members));
     const { produced } = await produce();
     const messages = Object.values(topics).reduce((sum, topic) => sum + (produced.byTopic[topic] ?? 0), 0);
@@ -618,7 +642,15 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
     ).catch(withLogs(members));
     const ingestS = (performance.now() - t0) / 1000;
     const vms = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')))).reduce((a, b) => a + b, 0);
-    const { reads } = await readsDuringRun(members);
+    const { reads, leader, reader, window } = await readsDuringRun(members).catch(withLogs(members));
+    if (probeDir !== undefined) {
+      writeFileSync(join(probeDir, 'reads-window.json'), JSON.stringify({ ...window, reader: reader.child.pid, leader: leader.child.pid }));
+      // A profile is written as its process exits: not on SIGKILL.
+      for (const m of members) {
+        await m.stop('SIGTERM');
+        writeFileSync(join(probeDir, `output-${m.child.pid}.log`), m.output());
+      }
+    }
     return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads };
   } finally {
     for (const m of members) await m.stop('SIGKILL');

@@ -5,7 +5,8 @@
  */
 import { affinityGroupId } from '../contract/ids.ts';
 import { type ClusteringRun, clusterIdOf } from '../runs/clustering-run.ts';
-import { buildResult, type SideSummary } from '../runs/result.ts';
+import { inSlices, runToEnd } from '../core/slices.ts';
+import { resultAssignments, type SideSummary } from '../runs/result.ts';
 import { compareIds } from './paging.ts';
 import type { ClusterDescription, ClusterList } from './schemas.ts';
 
@@ -116,10 +117,31 @@ function indexSide(ids: readonly string[], clusterIds: readonly string[], summar
 export function runIndex(run: ClusteringRun): RunIndex {
   const cached = cache.get(run);
   if (cached !== undefined) return cached;
-  const result = buildResult(run, { count: 0, by_reason: {} }, {});
-  const doc = result.run!;
-  const vms = indexSide(run.vms.ids, run.vms.clusterIds, doc.vms, result.vm_clusters);
-  const tenants = indexSide(run.tenants.ids, run.tenants.clusterIds, doc.tenants, result.tenant_clusters);
+  const index = runToEnd(runIndexSteps(run));
+  cache.set(run, index);
+  return index;
+}
+
+/**
+ * Builds a run's index in slices, before the run is served: the first request after a new run otherwise
+ * built it at once (tens of milliseconds at 10k VMs), holding every request behind it.
+ */
+export async function prepareRunIndex(run: ClusteringRun): Promise<void> {
+  if (cache.has(run)) return;
+  const index = await inSlices(runIndexSteps(run), RUN_INDEX_SLICE_MS);
+  if (!cache.has(run)) cache.set(run, index);
+}
+
+const RUN_INDEX_SLICE_MS = 4;
+
+/** The index as steps: each side, each map, one step (a sort of the ids at most). */
+export function* runIndexSteps(run: ClusteringRun): Generator<void, RunIndex, void> {
+  const doc = resultAssignments(run);
+  yield;
+  const vms = indexSide(run.vms.ids, run.vms.clusterIds, doc.run.vms, doc.vm_clusters);
+  yield;
+  const tenants = indexSide(run.tenants.ids, run.tenants.clusterIds, doc.run.tenants, doc.tenant_clusters);
+  yield;
   const tenantOfVm = new Map<string, string | null>();
   run.vms.ids.forEach((id, i) => {
     tenantOfVm.set(id, run.vmTenants[i] ?? null);
@@ -129,13 +151,15 @@ export function runIndex(run: ClusteringRun): RunIndex {
     const tenant = tenantOfVm.get(id);
     if (tenant != null) pushTo(vmsOfTenant, tenant, id);
   }
+  yield;
   const vmRow = new Map<string, number>();
   run.vms.ids.forEach((id, i) => {
     vmRow.set(id, i);
   });
-  const index: RunIndex = {
+  yield;
+  return {
     runId: run.runId,
-    computedAt: doc.computed_at,
+    computedAt: doc.run.computed_at,
     vms,
     tenants,
     tenantOfVm,
@@ -144,8 +168,6 @@ export function runIndex(run: ClusteringRun): RunIndex {
     affinity: indexAffinity(run, vms.sorted, vmRow),
     anomalyOrder: run.vmAnomalies === undefined ? [] : Array.from(run.vmAnomalies.order),
   };
-  cache.set(run, index);
-  return index;
 }
 
 function indexAffinity(run: ClusteringRun, sorted: readonly string[], vmRow: Map<string, number>): AffinityIndex | null {

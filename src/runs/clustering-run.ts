@@ -267,6 +267,21 @@ export interface RunParts {
   insights: VmInsights;
   tenants: TenantClustering;
   affinity: AffinityGroups;
+  /** The placement advice made already (a worker thread: runPlacement), else made here. */
+  placement?: { placement: RunPlacement | undefined; ms: number };
+}
+
+/** The placement stage (it needs the affinity groups): the advice, when the input had the VMs' hosts, and its time. */
+export function runPlacement(
+  input: Pick<RunInput, 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs' | 'placement'>,
+  affinityGroup: Int32Array,
+  options: RunOptions = defaultRunOptions,
+): { placement: RunPlacement | undefined; ms: number } {
+  if (input.placement === undefined) return { placement: undefined, ms: 0 };
+  const t = performance.now();
+  const placementIn = placementInput(input.vmIds, input.vmTenants, input.placement, input.vmPairs, affinityGroup, input.windowMs);
+  const placement = placeRun(placementIn, options.placement);
+  return { placement, ms: performance.now() - t };
 }
 
 /** The run from its stages' results; the input gives the ids, tenants of VMs, times and traffic graph. */
@@ -280,13 +295,8 @@ export function assembleRun(
   const { vmOutcome, vmFeatures, insights, tenants, affinity } = parts;
   const tenantClusterNames = nameTenantClusters(tenants.outcome, tenants.features, insights.vmClusterRoles);
   // Placement needs the affinity groups, so it is the last stage; its cost is in the run's timings.
-  let placement: RunPlacement | undefined;
-  if (input.placement !== undefined) {
-    const t = performance.now();
-    const placementIn = placementInput(input.vmIds, input.vmTenants, input.placement, input.vmPairs, affinity.group, input.windowMs);
-    placement = placeRun(placementIn, options.placement);
-    vmOutcome.timings.placement = performance.now() - t;
-  }
+  const { placement, ms } = parts.placement ?? runPlacement(input, affinity.group, options);
+  if (placement !== undefined) vmOutcome.timings.placement = ms;
   return {
     runId,
     computedAt: input.watermark,

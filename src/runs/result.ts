@@ -108,13 +108,25 @@ export function buildResult(
 ): ReplayResult {
   const sg = securityGroups === undefined ? {} : { security_groups: securityGroups };
   if (run === null) return { vm_clusters: {}, tenant_clusters: {}, anomalies: [], affinity_groups: {}, placement: null, rejected, run: null, stats, ...sg };
+  const { vm_clusters, tenant_clusters, run: summary } = resultAssignments(run);
   return {
-    vm_clusters: assignments(run.vms),
-    tenant_clusters: assignments(run.tenants),
+    vm_clusters,
+    tenant_clusters,
     anomalies: anomalyList(run),
     affinity_groups: affinityAssignments(run),
     placement: run.placement === undefined ? null : describePlacement(run.placement.plan, run.placement.input),
     rejected,
+    run: summary,
+    stats,
+    ...sg,
+  };
+}
+
+/** The assignments and the run's summary of the result, without its anomalies, affinity groups and placement: what the API's index of a run needs. */
+export function resultAssignments(run: ClusteringRun): Pick<ReplayResult, 'vm_clusters' | 'tenant_clusters'> & { run: NonNullable<ReplayResult['run']> } {
+  return {
+    vm_clusters: assignments(run.vms),
+    tenant_clusters: assignments(run.tenants),
     run: {
       run_id: run.runId,
       computed_at: Number.isFinite(run.computedAt) ? new Date(run.computedAt).toISOString() : null,
@@ -122,7 +134,5 @@ export function buildResult(
       vms: summariseSide(run.vms, run.vmClusterNames),
       tenants: summariseSide(run.tenants, run.tenantClusterNames),
     },
-    stats,
-    ...sg,
   };
 }

@@ -60,12 +60,76 @@ function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first:
     bs.push(Math.max(ra, rb));
     ws.push(bytes);
   });
-  const order = Array.from(as.keys()).sort((x, y) => as[x]! - as[y]! || bs[x]! - bs[y]!);
-  return {
-    a: Int32Array.from(order, (i) => as[i]!),
-    b: Int32Array.from(order, (i) => bs[i]!),
-    bytes: Float64Array.from(order, (i) => ws[i]!),
-  };
+  return runToEnd(sortPairsSteps(as, bs, ws, rowOfSerial.size, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * The edges `as[i]`-`bs[i]` (rows below `rows`) ordered by (a, b), ties in their given order: what a stable
+ * sort by (a, b) gives, as steps of at most `perStep` edges (each yields how many it covered), so that a
+ * scale-out leader orders a fleet's graph (a hundred thousand edges and more) while it serves reads. A
+ * counting sort by a, then each a's few edges by b.
+ */
+export function* sortPairsSteps(as: readonly number[], bs: readonly number[], ws: readonly number[], rows: number, perStep: number): Generator<number, VmPairs, void> {
+  const m = as.length;
+  const chunk = Math.max(1, Math.min(m, perStep));
+  const start = new Int32Array(rows + 1);
+  for (let from = 0; from < m; from += chunk) {
+    const to = Math.min(m, from + chunk);
+    for (let i = from; i < to; i++) start[as[i]! + 1]!++;
+    yield to - from;
+  }
+  for (let r = 0; r < rows; r++) start[r + 1]! += start[r]!;
+  const order = new Int32Array(m);
+  const next = start.slice(0, rows);
+  for (let from = 0; from < m; from += chunk) {
+    const to = Math.min(m, from + chunk);
+    for (let i = from; i < to; i++) order[next[as[i]!]!++] = i;
+    yield to - from;
+  }
+  let inStep = 0;
+  for (let r = 0; r < rows; r++) {
+    const from = start[r]!;
+    const to = start[r + 1]!;
+    if (to - from > 1) sortRowByB(order, from, to, bs);
+    inStep += to - from;
+    if (inStep >= perStep) {
+      yield inStep;
+      inStep = 0;
+    }
+  }
+  if (inStep > 0) yield inStep;
+  const a = new Int32Array(m);
+  const b = new Int32Array(m);
+  const bytes = new Float64Array(m);
+  for (let from = 0; from < m; from += chunk) {
+    const to = Math.min(m, from + chunk);
+    for (let j = from; j < to; j++) {
+      const i = order[j]!;
+      a[j] = as[i]!;
+      b[j] = bs[i]!;
+      bytes[j] = ws[i]!;
+    }
+    yield to - from;
+  }
+  return { a, b, bytes };
+}
+
+/** One row's edges (order[from..to)) by b, ties by index: stable, as the sort sortPairsSteps replaces. */
+function sortRowByB(order: Int32Array, from: number, to: number, bs: readonly number[]): void {
+  if (to - from <= 16) {
+    for (let j = from + 1; j < to; j++) {
+      const e = order[j]!;
+      let k = j - 1;
+      while (k >= from && bs[order[k]!]! > bs[e]!) {
+        order[k + 1] = order[k]!;
+        k--;
+      }
+      order[k + 1] = e;
+    }
+    return;
+  }
+  // A hub VM's many peers: a typed array's sort, by b and then index.
+  order.subarray(from, to).sort((x, y) => bs[x]! - bs[y]! || x - y);
 }
 
 export function takeRunInput(fleet: FleetState): RunInput {

@@ -11,9 +11,10 @@ import {
   type PreviousRun,
   type RunOptions,
   runAffinity,
+  runPlacement,
   type TenantInputs,
 } from '../runs/clustering-run.ts';
-import type { VmPairs } from '../runs/run-input.ts';
+import type { RunInput, VmPairs } from '../runs/run-input.ts';
 
 export type WorkerRequest =
   /** The VM clusters (their labels reported as soon as known, as progress), then their insights. */
@@ -28,7 +29,9 @@ export type WorkerRequest =
       previous: PreviousRun | null;
       vmSearched: boolean;
     }
-  | { id: number; kind: 'affinity'; vmCount: number; pairs: VmPairs; options: RunOptions };
+  | { id: number; kind: 'affinity'; vmCount: number; pairs: VmPairs; options: RunOptions }
+  /** The placement advice, once the affinity groups are known: 0.2 s of CPU at 11.6k VMs, off the loop that serves reads. */
+  | { id: number; kind: 'placement'; input: Pick<RunInput, 'windowMs' | 'vmIds' | 'vmTenants' | 'vmPairs' | 'placement'>; affinityGroup: Int32Array; options: RunOptions };
 
 /** The VM labels, sent before the insights so that the tenant side can start on the other thread. */
 export interface VmLabelsProgress {
@@ -45,6 +48,8 @@ function handle(req: WorkerRequest): unknown {
       const affinity = runAffinity(req.vmCount, req.pairs, req.options);
       return { affinity, ms: performance.now() - started };
     }
+    case 'placement':
+      return runPlacement(req.input, req.affinityGroup, req.options);
     case 'tenants':
       return clusterTenants(req.inputs, req.vmLabels, req.vmClusters, req.options, req.previous, req.vmSearched);
     case 'vms': {

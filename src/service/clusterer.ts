@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { AffinityGroups } from '../runs/affinity.ts';
 import {
   assembleRun,
+  type runPlacement,
   type ClusteringRun,
   type PreviousRun,
   type RunOptions,
@@ -164,8 +165,20 @@ export class WorkerClusterer implements Clusterer {
       throw err;
     });
     if (tenants === null) throw new Error('clustering worker sent no VM labels');
-    const [groups, tenantSide] = await Promise.all([affinity, tenants as Promise<TenantClustering>]);
-    const run = assembleRun(input, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity }, 0, options);
+    // Placement needs the affinity groups: on thread 2 after them (it is one block of main-thread CPU otherwise).
+    const placed = affinity.then((groups) => {
+      const { vmIds, vmTenants, vmPairs, windowMs } = input;
+      const on = { windowMs, vmIds, vmTenants, vmPairs, ...(input.placement === undefined ? {} : { placement: input.placement }) };
+      return this.second.request<ReturnType<typeof runPlacement>>({ kind: 'placement', input: on, affinityGroup: groups.affinity.group, options }, []);
+    });
+    placed.catch(() => {});
+    const [groups, tenantSide, placement] = await Promise.all([affinity, tenants as Promise<TenantClustering>, placed]);
+    // The advice's input shares the run's graph and groups, as made inline: one copy in the run (and its records).
+    if (placement.placement !== undefined) {
+      placement.placement.input.pairs = input.vmPairs;
+      placement.placement.input.groups = groups.affinity.group;
+    }
+    const run = assembleRun(input, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity, placement }, 0, options);
     vms.vmOutcome.timings.affinity = groups.ms;
     run.durationMs = performance.now() - started;
     return run;

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
+import { inSlices, runToEnd } from '../core/slices.ts';
 import { ServiceError } from '../errors/catalogue.ts';
 
 const MAGIC = Buffer.from('ATCSNAP\0', 'latin1');
@@ -28,11 +29,35 @@ export class SnapshotFileError extends ServiceError {
 
 /** `version`: only for tests that write an older format. */
 export function encodeSnapshotFile(document: unknown, version: number = SNAPSHOT_FORMAT_VERSION): Buffer {
+  return runToEnd(encodeSnapshotFileSteps(document, version));
+}
+
+/**
+ * The same bytes, the checksum taken HASH_BYTES_PER_STEP bytes at a time between yields: a scale-out member
+ * encodes a partition's checkpoint (5 MB at 2k VMs) while it serves reads, and its SHA-256 at once held the
+ * loop for 15-40 ms. The serialisation is one step: the checkpoint's windows are bytes already (a copy).
+ */
+export function encodeSnapshotFileInSlices(document: unknown): Promise<Buffer> {
+  return inSlices(encodeSnapshotFileSteps(document, SNAPSHOT_FORMAT_VERSION), SNAPSHOT_SLICE_MS);
+}
+
+/** Bytes of the checksum per step: about a millisecond on this machine, idle. */
+export const HASH_BYTES_PER_STEP = 512 * 1024;
+const SNAPSHOT_SLICE_MS = 4;
+
+/** The encoding as steps: the serialisation, the checksum in parts of HASH_BYTES_PER_STEP, the header and the copy. */
+export function* encodeSnapshotFileSteps(document: unknown, version: number): Generator<void, Buffer, void> {
   const payload = serialize(document);
+  yield;
+  const hash = createHash('sha256');
+  for (let at = 0; at < payload.length; at += HASH_BYTES_PER_STEP) {
+    hash.update(payload.subarray(at, at + HASH_BYTES_PER_STEP));
+    yield;
+  }
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(version, 8);
-  createHash('sha256').update(payload).digest().copy(header, 16);
+  hash.digest().copy(header, 16);
   header.writeBigUInt64LE(BigInt(payload.length), 48);
   return Buffer.concat([header, payload]);
 }

@@ -126,12 +126,19 @@ export class PartitionState {
     const lo: number[] = [];
     const hi: number[] = [];
     const bytes: number[] = [];
+    // The pair table in steps too: at 2k VMs it holds a hundred thousand pairs and more (one block held a
+    // member's loop for about 100 ms at load, bench/loop-holds.ts).
     if (Number.isFinite(fleet.watermark))
-      fleet.pairs.forEach(first, last, (a, b, sum) => {
-        lo.push(a);
-        hi.push(b);
-        bytes.push(sum);
-      });
+      yield* fleet.pairs.forEachSteps(
+        first,
+        last,
+        (a, b, sum) => {
+          lo.push(a);
+          hi.push(b);
+          bytes.push(sum);
+        },
+        vmsPerStep * PAIR_SLOTS_PER_VM,
+      );
     const heldIds: string[] = [];
     const heldTenants: (string | null)[] = [];
     for (const e of fleet.vms.values()) {
@@ -189,6 +196,9 @@ export class PartitionState {
 
 /** A step of the features: about a millisecond of work on this machine, idle (a VM's features and peers). */
 export const FEATURES_VMS_PER_STEP = 200;
+
+/** Slots of the pair table per VM of a step: walking a slot costs a small fraction of a VM's features. */
+const PAIR_SLOTS_PER_VM = 50;
 
 /** Longest the features hold the event loop at once (steps are run together up to it). */
 const FEATURES_SLICE_MS = 4;

@@ -7,6 +7,7 @@ import { Kafka } from 'kafkajs';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { toRunOptions } from '../config/pipeline-options.ts';
 import { buildApp } from '../http/app.ts';
+import { prepareRunIndex } from '../http/run-index.ts';
 import type { ServiceMetrics } from '../observability/service-metrics.ts';
 import { deadLetterProducerFor } from '../kafka/dead-letter.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
@@ -75,6 +76,7 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
     // The route decodes and validates on a thread of its own: the windows and the API keep this one.
     ...(o.topology.routeWorker === false ? {} : { routeWorker: { kafka: o.kafka } }),
     ...(o.kafka.hostAttributesTopic === undefined ? {} : { hostAttributesTopic: o.kafka.hostAttributesTopic }),
+    prepareRun: prepareRunIndex,
   });
   view = new ScaleOutView(service, member);
   registerScaleOutMetrics(o.metrics.registry, () => member.status());

@@ -4,6 +4,7 @@
  * attributes are the latest run's (published with it): its windows live on whichever member owns its partition.
  */
 import type { TenantAttributes } from '../contract/records.ts';
+import { runIndex } from '../http/run-index.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { RunRecord } from '../runs/history.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
@@ -12,8 +13,6 @@ import type { IngestStats, ReclusterRequestOutcome, ReclusterOptions, RunStatus,
 import type { ScaleOutMember } from './member.ts';
 
 export class ScaleOutView implements ServiceView {
-  private vmRows: { run: ClusteringRun; rows: Map<string, number> } | null = null;
-
   constructor(
     private readonly service: ClusterService,
     private readonly member: ScaleOutMember,
@@ -30,8 +29,8 @@ export class ScaleOutView implements ServiceView {
   vm(vmId: string): VmView | null {
     const run = this.service.latestRun();
     if (run === null) return null;
-    if (this.vmRows?.run !== run) this.vmRows = { run, rows: new Map(run.vms.ids.map((id, i) => [id, i])) };
-    const row = this.vmRows.rows.get(vmId);
+    // The API's index of the run (built in slices before a run read from the topic is served).
+    const row = runIndex(run).vmRow.get(vmId);
     if (row === undefined) return null;
     const m = run.vms.features;
     const features: Record<string, number> = {};

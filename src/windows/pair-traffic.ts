@@ -149,13 +149,33 @@ export class PairTraffic {
    */
   forEach(firstBucket: number, lastBucket: number, fn: (lo: number, hi: number, bytes: number) => void): void {
     this.purge(firstBucket);
+    this.visit(firstBucket, lastBucket, 0, this.table.length / STRIDE, fn);
+  }
+
+  /**
+   * forEach as steps of at most `slotsPerStep` slots of the table (each yields how many it covered): a
+   * partition of 2k VMs holds a hundred thousand pairs and more, and a scale-out member walks them while it
+   * serves reads. Nothing may change the table until the last step.
+   */
+  *forEachSteps(firstBucket: number, lastBucket: number, fn: (lo: number, hi: number, bytes: number) => void, slotsPerStep: number): Generator<number, void, void> {
+    this.purge(firstBucket);
+    const slots = this.table.length / STRIDE;
+    for (let from = 0; from < slots; from += slotsPerStep) {
+      const to = Math.min(slots, from + slotsPerStep);
+      this.visit(firstBucket, lastBucket, from, to, fn);
+      yield to - from;
+    }
+  }
+
+  /** The pairs of slots [fromSlot, toSlot) with bytes in buckets [firstBucket, lastBucket]: forEach's loop. */
+  private visit(firstBucket: number, lastBucket: number, fromSlot: number, toSlot: number, fn: (lo: number, hi: number, bytes: number) => void): void {
     const g = this.epochBuckets;
     const firstEpoch = Math.floor(firstBucket / g);
     const lastEpoch = Math.floor(lastBucket / g);
     // Share of the oldest epoch's buckets that fall inside the window.
     const firstShare = (Math.min(lastBucket, firstEpoch * g + g - 1) - firstBucket + 1) / g;
     const t = this.table;
-    for (let o = 0; o < t.length; o += STRIDE) {
+    for (let o = fromSlot * STRIDE; o < toSlot * STRIDE; o += STRIDE) {
       const lo = t[o + LO]!;
       if (lo === EMPTY) continue;
       const newest = t[o + EPOCH]!;

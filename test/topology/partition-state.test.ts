@@ -51,9 +51,14 @@ describe("a window partition's features, computed while the member serves reads"
     const sizes: number[] = [];
     let r = steps.next();
     for (; r.done !== true; r = steps.next()) sizes.push(r.value);
-    // 485 VMs in steps of 40: twelve full steps and one of 5, for the features and again for the peers.
+    // 485 VMs in steps of 40: twelve full steps and one of 5, for the features and again for the peers;
+    // then the pair table's slots, 40 x 50 at a time.
     const one = [...Array<number>(12).fill(40), 5];
-    expect(sizes).toEqual([...one, ...one]);
+    expect(sizes.slice(0, 26)).toEqual([...one, ...one]);
+    const slots = sizes.slice(26);
+    expect(slots.length).toBeGreaterThan(1);
+    expect(slots.slice(0, -1).every((n) => n === 2000)).toBe(true);
+    expect(slots.at(-1)).toBeLessThanOrEqual(2000);
     expect(r.value).toEqual(whole);
     // What a member uses (featuresInSlices): far below the partitions' sizes at 10k VMs and more.
     expect(FEATURES_VMS_PER_STEP).toBeLessThanOrEqual(200);
