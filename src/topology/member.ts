@@ -18,7 +18,7 @@ import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
 import type { ClusteringRun } from '../runs/clustering-run.ts';
 import type { ClusterService, ClusterServiceState } from '../service/cluster-service.ts';
-import { decodeSnapshotFile, encodeSnapshotFile, encodeSnapshotFileInSlices } from '../snapshots/snapshot-file.ts';
+import { decodeSnapshotFile, encodeSnapshotFileInSlices } from '../snapshots/snapshot-file.ts';
 import { decodeDocumentInSlices, encodeDocumentInSlices } from '../snapshots/sliced-document.ts';
 import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
