@@ -80,7 +80,7 @@ describe('docker-compose.yml', () => {
 
     it('runs every replica as a member of one scale-out application against the one broker', () => {
       const env = serviceEnv({ API_KEYS: `${SHA}:admin` });
-      expect(parseTopologyEnv(env)).toEqual({ appId: 'alcor-traffic-clusters', partitions: 12, replicationFactor: 1, sessionTimeoutMs: 30_000 });
+      expect(parseTopologyEnv(env)).toEqual({ appId: 'alcor-traffic-clusters', partitions: 12, replicationFactor: 1, sessionTimeoutMs: 30_000, routeWorker: true });
       // The by-VM partitions are the ceiling of window owners: three replicas get four each.
       expect(parseTopologyEnv(env)!.partitions % replicas).toBe(0);
       // Replication factor above the broker count would fail topic creation on the single-node broker.
