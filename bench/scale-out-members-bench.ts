@@ -170,10 +170,16 @@ export async function freshInputs(brokers: string, common: Record<string, string
   return { topics, env, produce };
 }
 
-/** Reads on a member that is not the leader while the leader computes and publishes a requested run. */
-async function readsDuringRun(members: ServiceProcess[]): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number>; window: { from: number; to: number } }> {
+/**
+ * Reads while the leader computes and publishes a requested run: on a member that is not the leader, or on the
+ * leader itself (which gathers, runs and publishes while it serves).
+ */
+async function readsDuringRun(
+  members: ServiceProcess[],
+  on: 'non_leader' | 'leader' = 'non_leader',
+): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number>; window: { from: number; to: number } }> {
   const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
-  const reader = members.find((m) => m !== leader)!;
+  const reader = on === 'leader' ? leader : members.find((m) => m !== leader)!;
   // A run to serve first: the last tick's run may still be computed or published when the input is all applied
   // (without one every read is a 404, which the bench once measured as a fast read).
   const before = await waitFor(async () => (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id ?? undefined, 300_000, 'a run on the reader');
@@ -643,6 +649,7 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
     const ingestS = (performance.now() - t0) / 1000;
     const vms = (await Promise.all(members.map((m) => metric(m.url, 'alcor_scale_out_vms_owned')))).reduce((a, b) => a + b, 0);
     const { reads, leader, reader, window } = await readsDuringRun(members).catch(withLogs(members));
+    const onLeader = probeDir === undefined ? (await readsDuringRun(members, 'leader').catch(withLogs(members))).reads : null;
     if (probeDir !== undefined) {
       writeFileSync(join(probeDir, 'reads-window.json'), JSON.stringify({ ...window, reader: reader.child.pid, leader: leader.child.pid }));
       // A profile is written as its process exits: not on SIGKILL.
@@ -651,7 +658,7 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
         writeFileSync(join(probeDir, `output-${m.child.pid}.log`), m.output());
       }
     }
-    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads };
+    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads, get_vm_during_run_on_leader: onLeader };
   } finally {
     for (const m of members) await m.stop('SIGKILL');
     await broker.stop();
