@@ -170,6 +170,18 @@ export async function freshInputs(brokers: string, common: Record<string, string
   return { topics, env, produce };
 }
 
+/** What every member of these benches is started with. */
+function membersEnv(brokers: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: brokers,
+    RECLUSTER_WALLCLOCK_SECONDS: '0',
+    // The bench's polls and reads are one client: past the default 1,200 requests a minute they were refused.
+    RATE_LIMIT_MAX: '0',
+    SCALE_OUT_PARTITIONS: String(PARTITIONS),
+    SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+  };
+}
+
 /**
  * Reads while the leader computes and publishes a requested run: on a member that is not the leader, or on the
  * leader itself (which gathers, runs and publishes while it serves).
@@ -244,12 +256,7 @@ export async function benchScaleOut(options: { failoverOnly?: boolean } = {}): P
   try {
     const total = inProcess.input_records;
     const common = {
-      KAFKA_BROKERS: broker.brokers,
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
-      // The bench's polls and reads are one client: past the default 1,200 requests a minute they were refused.
-      RATE_LIMIT_MAX: '0',
-      SCALE_OUT_PARTITIONS: String(PARTITIONS),
-      SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      ...membersEnv(broker.brokers),
       // The join and "holding" lines time the failover's parts (measureFailover).
       LOG_LEVEL: 'info',
     };
@@ -617,12 +624,7 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
   const members: ServiceProcess[] = [];
   try {
     const common = {
-      KAFKA_BROKERS: broker.brokers,
-      RECLUSTER_WALLCLOCK_SECONDS: '0',
-      // The bench's polls and reads are one client: past the default 1,200 requests a minute they were refused.
-      RATE_LIMIT_MAX: '0',
-      SCALE_OUT_PARTITIONS: String(PARTITIONS),
-      SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      ...membersEnv(broker.brokers),
     };
     const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
     const appId = uniqueTopic('reads');
