@@ -100,6 +100,8 @@ export interface MemberStatus {
   featuresPublished: number;
   /** Ticks replayed after a restore whose features the former owner had committed: computed, not sent again. */
   ticksNotSentAgain: number;
+  /** Route workers started again after one ended unasked (0 with the route in the main thread). */
+  routeWorkerRestarts: number;
 }
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
@@ -272,6 +274,7 @@ export class ScaleOutMember {
       appliedRecords: this.appliedRecords,
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,
+      routeWorkerRestarts: this.route instanceof RouteThread ? this.route.restarts : 0,
     };
   }
 

@@ -16,6 +16,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_routed_records_total',
   'alcor_scale_out_route_transactions_total',
   'alcor_scale_out_applied_records_total',
+  'alcor_scale_out_route_worker_restarts_total',
 ] as const;
 
 export function registerScaleOutMetrics(registry: Registry, status: () => MemberStatus): void {
@@ -52,6 +53,7 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   counter('alcor_scale_out_routed_records_total', 'By-VM records (flow halves, VM attributes) this member\'s routers wrote', (s) => s.routedRecords);
   counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
+  counter('alcor_scale_out_route_worker_restarts_total', 'Route workers this member started again after one ended unasked (the member not ready meanwhile)', (s) => s.routeWorkerRestarts);
   const reported: Record<string, number> = {};
   new Counter({
     name: 'alcor_scale_out_restores_total',

@@ -49,6 +49,7 @@ describe('the route worker', () => {
       throw new Error(`${String(err)} ${JSON.stringify(m.member.status().records)} of ${single.recordsIn.flows}\n${m.logs.slice(-20).join('\n')}`);
     });
     expect(thread.restarts).toBe(1);
+    expect(m.member.status().routeWorkerRestarts).toBe(1);
     expect(m.logs.some((l) => l.includes('the route worker ended'))).toBe(true);
     const run = await requestedInput(m, 90_000);
     expect(m.member.status().records).toEqual(single.recordsIn);
