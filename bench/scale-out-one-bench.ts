@@ -37,7 +37,8 @@ import {
   withLogs,
 } from './scale-out-members-bench.ts';
 
-const ROUNDS = 3;
+/** Alternated rounds; SCALE_OUT_ONE_ROUNDS=0 takes the profiles and the hop alone only (a look at where the CPU goes, no figures). */
+const ROUNDS = Number(process.env.SCALE_OUT_ONE_ROUNDS ?? 3);
 /** Route batches of the hop alone: about what one member's routers commit for the small fixture (30 transactions). */
 const HOP_BATCHES = 30;
 
@@ -130,6 +131,7 @@ function internalTopicBytes(dataDir: string, appId: string, total: number): Reco
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -147,25 +149,49 @@ function categoryOf(n: ProfileNode): string {
   if (url.includes('/node_modules/kafkajs/')) return 'kafkajs';
   if (url.includes('/node_modules/')) return `node_modules/${url.split('/node_modules/')[1]!.split('/')[0]}`;
   if (url.startsWith('node:')) return 'node internals';
-  const m = /\/src\/([^/]+)\/(?:([^/]+)\.ts)?/.exec(url);
+  // The sources (tsx) or their build (dist/, as the service processes run).
+  const m = /\/(?:src|dist)\/([^/]+)\/(?:([^/]+)\.[jt]s)?/.exec(url);
   if (m === null) return url === '' ? 'native' : 'other';
   if (m[1] === 'topology') return `topology/${m[2] ?? ''}`;
   return m[1]!;
 }
 
+const frameName = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|dist|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+
+/** Our own code: the repository's src/ or its build, not a dependency's (whose paths hold a src/ of their own). */
+const isOurs = (n: ProfileNode): boolean => /\/(src|dist)\//.test(n.callFrame.url) && !n.callFrame.url.includes('/node_modules/');
+
+/**
+ * The innermost frame of our own code on a sample's stack: self time shows native writes, GC and kafkajs
+ * apart from the code of ours that asked for them; this charges them to it. Stacks with no frame of ours
+ * (kafkajs' fetch loop, timers, the HTTP parser) fall back to their own category.
+ */
+function ourFrame(id: number, nodes: Map<number, ProfileNode>, parent: Map<number, number>): string {
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const n = nodes.get(at)!;
+    if (isOurs(n)) return frameName(n);
+  }
+  return `(none of ours) ${categoryOf(nodes.get(id)!)}`;
+}
+
 /**
  * The profiles of one process (Node writes one per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile,
  * thread 0 the main one), their samples between `span`'s ends: the main thread's summed by category and by
- * function (ms), the worker threads' (the clustering runs) as one busy figure.
+ * function (ms), and by the innermost frame of ours; the route worker's (a member's route thread) by the
+ * innermost frame of ours too; the other worker threads' (the clustering runs) as one busy figure.
  */
 function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
-  let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; ms: number } | null = null;
+  let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; byOurFrame: Map<string, number>; ms: number } | null = null;
   let workersBusyMs = 0;
+  let routeWorker: { byOurFrame: Map<string, number>; ms: number } | null = null;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const byCategory = new Map<string, number>();
     const byFunction = new Map<string, number>();
+    const byOurFrame = new Map<string, number>();
     let t = p.startTime;
     let ms = 0;
     for (let i = 0; i < p.samples.length; i++) {
@@ -175,11 +201,16 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
       const n = nodes.get(p.samples[i]!)!;
       const c = categoryOf(n);
       byCategory.set(c, (byCategory.get(c) ?? 0) + dt / 1000);
-      const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+      const f = frameName(n);
       byFunction.set(f, (byFunction.get(f) ?? 0) + dt / 1000);
-      if (c !== 'idle') ms += dt / 1000;
+      if (c !== 'idle') {
+        ms += dt / 1000;
+        const o = ourFrame(n.id, nodes, parent);
+        byOurFrame.set(o, (byOurFrame.get(o) ?? 0) + dt / 1000);
+      }
     }
-    if (file.split('.')[4] === '0') main = { byCategory, byFunction, ms };
+    if (file.split('.')[4] === '0') main = { byCategory, byFunction, byOurFrame, ms };
+    else if (p.nodes.some((n) => n.callFrame.url.endsWith('/route-worker.ts') || n.callFrame.url.endsWith('/route-worker.js'))) routeWorker = { byOurFrame, ms };
     else workersBusyMs += ms;
   }
   if (main === null) return null;
@@ -190,7 +221,15 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
         .slice(0, n)
         .map(([k, v]) => [k, round(v)]),
     );
-  return { main_thread_busy_ms: round(main.ms), worker_threads_busy_ms: round(workersBusyMs), main_by_category_ms: top(main.byCategory, 24), main_top_functions_ms: top(main.byFunction, 25) };
+  return {
+    main_thread_busy_ms: round(main.ms),
+    route_worker_busy_ms: routeWorker === null ? null : round(routeWorker.ms),
+    worker_threads_busy_ms: round(workersBusyMs),
+    main_by_category_ms: top(main.byCategory, 24),
+    main_top_functions_ms: top(main.byFunction, 25),
+    main_busy_by_our_innermost_frame_ms: top(main.byOurFrame, 30),
+    route_worker_busy_by_our_innermost_frame_ms: routeWorker === null ? null : top(routeWorker.byOurFrame, 20),
+  };
 }
 
 /** The trace routed (as one router) into HOP_BATCHES route batches, and its input records. */
