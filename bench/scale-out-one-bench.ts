@@ -41,6 +41,8 @@ import {
 const ROUNDS = Number(process.env.SCALE_OUT_ONE_ROUNDS ?? 3);
 /** Route batches of the hop alone: about what one member's routers commit for the small fixture (30 transactions). */
 const HOP_BATCHES = 30;
+/** Seconds of the quiet idle measure (nothing polled). */
+const QUIET_S = 4;
 
 /** CPU seconds of a process's main thread (its first task, tid = pid): route, hop, windows and the Kafka client run there. */
 function mainThreadCpuSeconds(pid: number): number {
@@ -56,6 +58,8 @@ interface Measured {
   cpu_s_per_million_records: number;
   main_thread_cpu_s_per_million_records: number;
   idle_cpu_s_per_s: number;
+  /** Idle and not polled: what the process costs with no input and no one asking. */
+  quiet_idle_cpu_s_per_s: number;
   cpu_s_per_million_records_net_of_idle: number;
   load_average_1min: number;
   /** The clock's span on the profiler's clock, to cut a profile to it. */
@@ -70,9 +74,13 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
   const proc = await startServiceProcess({ ...env, ...(kind === 'member' ? { SCALE_OUT_APP_ID: appId } : {}) }, nodeArgs);
   try {
     await waitFor(() => allReady([proc], kind === 'member'), 300_000, `${kind} ready`).catch(withLogs([proc]));
+    const pid = proc.child.pid!;
+    // Nothing asked of it: its consumers' fetches and heartbeats, timers, the route worker's reports.
+    const quiet0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, QUIET_S * 1000));
+    const quietIdle = (cpuSeconds(pid) - quiet0) / QUIET_S;
     // Polled as the clock polls it (a member's /metrics, one process's /v1/stats): the scrapes are most of the idle figure.
     const [idle] = kind === 'member' ? await idleCpuPerSecond([proc], 50) : [await singleIdleCpuPerSecond(proc)];
-    const pid = proc.child.pid!;
     const cpu0 = cpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
     const fromUs = monotonicUs();
@@ -97,6 +105,7 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       cpu_s_per_million_records: round((cpu / total) * 1e6),
       main_thread_cpu_s_per_million_records: round((main / total) * 1e6),
       idle_cpu_s_per_s: round(idle!, 3),
+      quiet_idle_cpu_s_per_s: round(quietIdle, 3),
       cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / total) * 1e6),
       load_average_1min: loadAverage(),
       span: { fromUs, toUs },
@@ -184,6 +193,8 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
   let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; byOurFrame: Map<string, number>; ms: number } | null = null;
   let workersBusyMs = 0;
   let routeWorker: { byOurFrame: Map<string, number>; ms: number } | null = null;
+  const workersByOurFrame = new Map<string, number>();
+  let workerThreads = 0;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
@@ -211,7 +222,11 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
     }
     if (file.split('.')[4] === '0') main = { byCategory, byFunction, byOurFrame, ms };
     else if (p.nodes.some((n) => n.callFrame.url.endsWith('/route-worker.ts') || n.callFrame.url.endsWith('/route-worker.js'))) routeWorker = { byOurFrame, ms };
-    else workersBusyMs += ms;
+    else {
+      workersBusyMs += ms;
+      workerThreads++;
+      for (const [k, v] of byOurFrame) workersByOurFrame.set(k, (workersByOurFrame.get(k) ?? 0) + v);
+    }
   }
   if (main === null) return null;
   const top = (m: Map<string, number>, n: number) =>
@@ -225,10 +240,12 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
     main_thread_busy_ms: round(main.ms),
     route_worker_busy_ms: routeWorker === null ? null : round(routeWorker.ms),
     worker_threads_busy_ms: round(workersBusyMs),
+    worker_threads: workerThreads,
     main_by_category_ms: top(main.byCategory, 24),
     main_top_functions_ms: top(main.byFunction, 25),
     main_busy_by_our_innermost_frame_ms: top(main.byOurFrame, 30),
     route_worker_busy_by_our_innermost_frame_ms: routeWorker === null ? null : top(routeWorker.byOurFrame, 20),
+    worker_threads_busy_by_our_innermost_frame_ms: top(workersByOurFrame, 20),
   };
 }
 
@@ -370,6 +387,10 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
         one_member_cpu_s_per_million_records: pick('member', 'cpu_s_per_million_records'),
         single_process_net_of_idle: pick('single', 'cpu_s_per_million_records_net_of_idle'),
         one_member_net_of_idle: pick('member', 'cpu_s_per_million_records_net_of_idle'),
+        single_process_idle_cpu_s_per_s: pick('single', 'idle_cpu_s_per_s'),
+        one_member_idle_cpu_s_per_s: pick('member', 'idle_cpu_s_per_s'),
+        single_process_quiet_idle_cpu_s_per_s: pick('single', 'quiet_idle_cpu_s_per_s'),
+        one_member_quiet_idle_cpu_s_per_s: pick('member', 'quiet_idle_cpu_s_per_s'),
         single_process_main_thread: pick('single', 'main_thread_cpu_s_per_million_records'),
         one_member_main_thread: pick('member', 'main_thread_cpu_s_per_million_records'),
         single_process_records_per_s: Math.round(total / pick('single', 'seconds')),
