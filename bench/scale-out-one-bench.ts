@@ -41,6 +41,14 @@ import {
 const ROUNDS = Number(process.env.SCALE_OUT_ONE_ROUNDS ?? 3);
 /** Route batches of the hop alone: about what one member's routers commit for the small fixture (30 transactions). */
 const HOP_BATCHES = 30;
+/**
+ * Input partitions of the single process's topics. On the members' 3, one process read the backlog a
+ * partition at a time against one watermark and rejected 40,049 of the 73,856 records as too_late (the
+ * replay: 49), with 3 runs instead of 10: less work than a member's, whose routers keep a watermark per
+ * input partition. On 1 it does the replay's work, as the member does. SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS=3
+ * measures it as before.
+ */
+const SINGLE_INPUT_PARTITIONS = Number(process.env.SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS ?? 1);
 /** Seconds of the quiet idle measure (nothing polled). */
 const QUIET_S = 4;
 
@@ -60,6 +68,10 @@ interface Measured {
   idle_cpu_s_per_s: number;
   /** Idle and not polled: what the process costs with no input and no one asking. */
   quiet_idle_cpu_s_per_s: number;
+  /** Records rejected (all reasons, and too_late), and the latest run when the clock stopped. */
+  rejected: number;
+  too_late: number;
+  latest_run_id: string | null;
   cpu_s_per_million_records_net_of_idle: number;
   load_average_1min: number;
   /** The clock's span on the profiler's clock, to cut a profile to it. */
@@ -70,7 +82,7 @@ interface Measured {
 async function measureOne(brokers: string, common: Record<string, string>, kind: 'single' | 'member', total: number, dataDir: string, nodeArgs: readonly string[] = []) {
   const name = `${kind}${Math.floor(Math.random() * 1e6)}`;
   const appId = uniqueTopic(`one${kind}`);
-  const { env, produce, topics } = await freshInputs(brokers, common, name);
+  const { env, produce, topics } = await freshInputs(brokers, common, name, TRACE, kind === 'single' ? SINGLE_INPUT_PARTITIONS : undefined);
   const proc = await startServiceProcess({ ...env, ...(kind === 'member' ? { SCALE_OUT_APP_ID: appId } : {}) }, nodeArgs);
   try {
     await waitFor(() => allReady([proc], kind === 'member'), 300_000, `${kind} ready`).catch(withLogs([proc]));
@@ -98,6 +110,8 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       ).catch(withLogs([proc]));
     const seconds = (performance.now() - t0) / 1000;
     const toUs = monotonicUs();
+    // What the process made of the trace: its rejects and runs (the same work for both, or the figures compare nothing).
+    const stats = (await (await fetch(`${proc.url}/v1/stats`)).json()) as { rejected: { count: number; by_reason: Record<string, number> }; latest_run_id: string | null };
     const cpu = cpuSeconds(pid) - cpu0;
     const main = mainThreadCpuSeconds(pid) - main0;
     const measured: Measured = {
@@ -106,6 +120,9 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       main_thread_cpu_s_per_million_records: round((main / total) * 1e6),
       idle_cpu_s_per_s: round(idle!, 3),
       quiet_idle_cpu_s_per_s: round(quietIdle, 3),
+      rejected: stats.rejected.count,
+      too_late: stats.rejected.by_reason.too_late ?? 0,
+      latest_run_id: stats.latest_run_id,
       cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / total) * 1e6),
       load_average_1min: loadAverage(),
       span: { fromUs, toUs },
@@ -374,13 +391,14 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       process.stderr.write(`  ${JSON.stringify(rounds[rounds.length - 1])}\n`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span'>) => median(rounds.map((x) => x[k][f]));
+    const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span' | 'latest_run_id'>) => median(rounds.map((x) => x[k][f]));
     process.stderr.write('  the hop alone\n');
     const hop = await hopAlone(broker.brokers, batches, total);
     return {
       trace: TRACE,
       input_records: total,
       by_vm_partitions: PARTITIONS,
+      single_process_input_partitions: SINGLE_INPUT_PARTITIONS,
       rounds: rounds.map((x) => ({ ...x, single: { ...x.single, span: undefined }, member: { ...x.member, span: undefined } })),
       median: {
         single_process_cpu_s_per_million_records: pick('single', 'cpu_s_per_million_records'),
