@@ -1,6 +1,6 @@
 /**
- * The spread port plan (issue 15's goal traces): services over port ranges, servers moving to the next port
- * of their range in the last window, clients booted there; off by default, so the stable plan is unchanged.
+ * The spread port plan (issue 15's goal traces): services over port ranges, new clients and servers booted
+ * in the last window, leaders failed over there; off by default, so the stable plan is unchanged.
  */
 import { describe, expect, it } from 'vitest';
 import { TraceGenerator } from '../../src/generator/index.ts';
@@ -28,13 +28,13 @@ function serverPorts(seed: number, ports: 'stable' | 'spread'): { lines: string[
 }
 
 describe('generator: spread port plan', () => {
-  it('adds per-session, shard and passive-data ports, moved ports and late clients; stable is the default', () => {
+  it('adds per-session, shard and passive-data ports, late VMs and fail-overs; stable is the default', () => {
     const spread = new TraceGenerator({ name: 'spread', seed: 5, vms: 240, tenants: 20, minutes: 25, ports: 'spread' });
     for (const _ of spread.lines());
     const truth = spread.truth();
     expect(truth.ports).toBe('spread');
     expect(truth.injected.started_vms).toBeGreaterThan(0);
-    expect(truth.injected.moved_ports).toBeGreaterThan(0);
+    expect(truth.injected.failovers).toBeGreaterThan(0);
 
     const stable = new TraceGenerator({ name: 'spread', seed: 5, vms: 240, tenants: 20, minutes: 25 });
     for (const _ of stable.lines());
