@@ -125,6 +125,25 @@ describe('security groups learned from connections', () => {
     expect(document.summary.not_learned.rare_rules).toBe(2);
   });
 
+  it('a connection seen in one or two flows is learned when it moved a mebibyte (it began just before the check window), exactly at its port', () => {
+    const log = new ConnectionLog(WINDOW);
+    talk(log, a1, w1, 443, T0, 5);
+    // The last minutes before the check window: one flow of 1 MiB to 50144, two of 600 kB to 50699.
+    log.add(flow(T0 + 43 * MIN, a1, w1, 61_000, 50_144, 6, 1_048_576));
+    log.add(flow(T0 + 43 * MIN, a2, w2, 62_000, 50_699, 6, 600_000));
+    log.add(flow(T0 + 44 * MIN, a2, w2, 62_000, 50_699, 6, 600_000));
+    // Two flows of 500 kB: less than a mebibyte in all, a one-off.
+    log.add(flow(T0 + 43 * MIN, a2, w1, 63_000, 50_800, 6, 500_000));
+    log.add(flow(T0 + 44 * MIN, a2, w1, 63_000, 50_800, 6, 500_000));
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual([
+      'ingress IPv4 tcp 443-443 t1:vm-app exact',
+      'ingress IPv4 tcp 50144-50144 t1:vm-app exact',
+      'ingress IPv4 tcp 50699-50699 t1:vm-app exact',
+    ]);
+    expect(document.summary.not_learned.rare_rules).toBe(2);
+  });
+
   it('listeners in the ephemeral range farther apart than one gap become one range when close on average; below it, or sparse, they stay exact', () => {
     const log = new ConnectionLog(WINDOW);
     // A collective's four listeners (one per worker) with a gap of 416 among them: 157 apart on average.
@@ -299,7 +318,7 @@ describe('VMs without history', () => {
     const r3 = vm('r3', 't1', 'vm-late', 33);
     const log = new ConnectionLog(WINDOW);
     for (let k = 0; k < 20; k++) talk(log, k % 2 === 0 ? e1 : e2, k % 3 === 0 ? r1 : r2, 16_384 + 5 * k, T0 + k * MIN, 1, 17);
-    [16_387, 16_402, 16_433, 16_461].forEach((port, k) => talk(log, k % 2 === 0 ? e1 : e2, r3, port, T0 + (50 + k) * MIN, 1, 17));
+    for (const [k, port] of [16_387, 16_402, 16_433, 16_461].entries()) talk(log, k % 2 === 0 ? e1 : e2, r3, port, T0 + (50 + k) * MIN, 1, 17);
     const { document } = recommendSecurityGroups(membership([e1, e2, r1, r2, r3]), log);
     const relay = document.tenants[0]!.security_groups.find((g) => g.id === 't1:vm-relay')!;
     expect(rulesOf(document, 't1:vm-relay').map(brief)).toEqual(['ingress IPv4 udp 16384-16479 t1:vm-edge port_range']);
@@ -479,7 +498,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
         for (const f of flows)
           for (let k = 0; k < f.repeat && f.src !== f.dst; k++) log.add(flow(T0 + ((f.minute + k) % 60) * MIN, endOf(f.src), endOf(f.dst), f.sp, f.dp, f.proto, f.bytes));
         // Low thresholds, so that small random worlds give ranges and any-address rules too.
-        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRangePorts: 2, maxRangeGap: 400, spreadFrom: 40_000, maxSpreadGap: 1_000, maxPrefixesPerRule: 2 };
+        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRareBytes: 15_000, minRangePorts: 2, maxRangeGap: 400, spreadFrom: 40_000, maxSpreadGap: 1_000, maxPrefixesPerRule: 2 };
         const { document, connections, places } = recommendSecurityGroups(membership(fleet), log, o);
         const anomalous = new Set(document.anomalous_vms);
         for (const t of document.tenants)
@@ -503,7 +522,8 @@ describe('property: no recommended rule is wider than the traffic it was learned
               // A range may span a seen port too rare to count (it is seen traffic, not counted as learned).
               expect(r.learned_from.flows).toBeLessThanOrEqual(flowsSeen);
               if (r.basis === 'exact') expect(r.learned_from.flows).toBe(flowsSeen);
-              expect(r.learned_from.flows).toBeGreaterThanOrEqual(o.minFlows);
+              // Fewer flows only for a connection that moved at least minRareBytes (bytes are 10,000 at most a flow here).
+              if (r.learned_from.flows < o.minFlows) expect(r.learned_from.bytes).toBeGreaterThanOrEqual(o.minRareBytes);
               const ports = new Set(seen.map((c) => c.port));
               if (r.port_range_min === null) {
                 expect(['icmp', 'ipv6-icmp']).toContain(r.protocol);
