@@ -28,15 +28,8 @@ export interface SecurityGroupOptions {
    * of a service on a port per session (RTP, passive-mode data, dynamic RPC) opens as many one-offs with data.
    */
   probeMaxBytes: number;
-  /** A (group, remote, protocol, port) seen in fewer flows than this is a one-off and widens nothing... */
+  /** A (group, remote, protocol, port) seen in fewer flows than this is a one-off and widens nothing. */
   minFlows: number;
-  /**
-   * ...unless its flows carried at least this many bytes: a connection that moved a mebibyte is neither a
-   * probe (at most `probeMaxBytes`) nor a stray packet, but one that began just before the check window (a
-   * collective's ring formed again after a worker joined or failed) and goes on in it. Still an exact port,
-   * and only with a peer group of the tenant (not an address).
-   */
-  minRareBytes: number;
   /** Distinct ports, all >= 1024, with gaps of at most `maxRangeGap`, that become one range. */
   minRangePorts: number;
   maxRangeGap: number;
@@ -59,7 +52,6 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   proberMinServices: 20,
   probeMaxBytes: 1024,
   minFlows: 3,
-  minRareBytes: 1_048_576,
   minRangePorts: 4,
   maxRangeGap: 256,
   spreadFrom: 32_768,
@@ -590,12 +582,9 @@ export function* recommendInSlices(
       const c = list[li]!;
       kept.length = 0;
       rare.length = 0;
-      // Heavy rare connections count only between VMs of the tenant: from outside addresses each would be a
-      // host rule of its own, and a new outside client rarely comes back from the same address.
-      const heavy = ck[4 * c + 2]! !== ANY && ck[4 * c + 2]! <= G ? o.minRareBytes : Number.POSITIVE_INFINITY;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
-        if (trafficOf[2 * e]! >= o.minFlows || trafficOf[2 * e + 1]! >= heavy) kept.push(e);
+        if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
         else rare.push(e);
       }
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);

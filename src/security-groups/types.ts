@@ -140,7 +140,7 @@ export interface SecurityGroupsSummary {
   connections: { held: number; max: number; recorded: number; refused: number; bad_port: number; no_vm: number; forgotten: number };
   /**
    * What learning left out: connections with an anomalous (probing) end (`anomalous`) or no end in a group
-   * (`no_group`), and would-be rules seen in fewer than minFlows flows that moved less than minRareBytes (`rare_rules`).
+   * (`no_group`), and would-be rules seen in fewer than minFlows flows (`rare_rules`).
    */
   not_learned: Record<string, number>;
 }
