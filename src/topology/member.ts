@@ -1030,6 +1030,9 @@ export class ScaleOutMember {
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
       .then(async () => {
+        // A macrotask of its own: the run's completion (its stable ids matched on this thread) and the
+        // security groups' first slice ran as one block of the loop.
+        await new Promise((r) => setImmediate(r));
         // Learned from this leader's connection log (every routed flow), once per run, and served by every member.
         record.securityGroups = await this.o.service.securityGroups().catch((err: unknown) => {
           this.o.log.error({ err: String(err) }, 'could not learn the security groups of the run');
