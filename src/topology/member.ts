@@ -26,7 +26,7 @@ import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { decodeByVm, encodeByVm } from './by-vm.ts';
 import { RUN_CHUNK_BYTES, RunAssembler, runRecordsSteps } from './run-chunks.ts';
-import { inSlices } from '../core/slices.ts';
+import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshotInSlices } from './gather.ts';
@@ -1030,9 +1030,9 @@ export class ScaleOutMember {
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
       .then(async () => {
-        // A macrotask of its own: the run's completion (its stable ids matched on this thread) and the
-        // security groups' first slice ran as one block of the loop.
-        await new Promise((r) => setImmediate(r));
+        // After a poll for I/O: the run's completion (its stable ids matched on this thread) and the
+        // security groups' first slice ran as one block of the loop, and the reads waiting behind both.
+        await afterNextPoll();
         // Learned from this leader's connection log (every routed flow), once per run, and served by every member.
         record.securityGroups = await this.o.service.securityGroups().catch((err: unknown) => {
           this.o.log.error({ err: String(err) }, 'could not learn the security groups of the run');
