@@ -94,6 +94,7 @@ async function assemble(config: ServiceConfig, input: ServiceInput, releaseLock:
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
     securityGroupsEveryRun: true,
+    identitiesInSlices: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !prepared.restored ? loaded.model : null,
   });
