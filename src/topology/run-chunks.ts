@@ -177,15 +177,20 @@ function* assembleSteps(header: RunHeader, taken: Buffer[], missing: number[]): 
   const bytes = taken.reduce((n, c) => n + c.length, 0);
   if (bytes !== header.bytes) throw new TornRunError(`run ${header.runId ?? '?'} (publication ${header.publication}): its chunks hold ${bytes} bytes, its header ${header.bytes}`);
   const hash = createHash('sha256');
+  // The document decoder reads one buffer: the chunks are copied into it a step at a time (Buffer.concat
+  // of 13.7 MB at once held a reader's loop up to 16 ms at load 37). Not zero-filled: every byte is copied.
+  const out = taken.length === 1 ? taken[0]! : Buffer.allocUnsafe(bytes);
+  let written = 0;
   for (const chunk of taken) {
     for (let at = 0; at < chunk.length; at += HASH_BYTES_PER_STEP) {
-      hash.update(chunk.subarray(at, Math.min(chunk.length, at + HASH_BYTES_PER_STEP)));
+      const piece = chunk.subarray(at, Math.min(chunk.length, at + HASH_BYTES_PER_STEP));
+      hash.update(piece);
+      if (out !== chunk) written += piece.copy(out, written);
       yield;
     }
   }
   if (hash.digest('hex') !== header.sha256) throw new TornRunError(`run ${header.runId ?? '?'} (publication ${header.publication}): its chunks do not match the header's SHA-256`);
-  // One copy of the run's bytes (a memcpy, a few ms at 13.7 MB): the document decoder reads one buffer.
-  return taken.length === 1 ? taken[0]! : Buffer.concat(taken, bytes);
+  return out;
 }
 
 function parseChunk(value: Buffer): { publication: string; index: number; payload: Buffer } | string {
