@@ -2,7 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { afterNextPoll, inSlices } from '../core/slices.ts';
+import { inSlices } from '../core/slices.ts';
 import { membershipOf } from '../runs/membership.ts';
 import type { ConnectionLog } from '../security-groups/connection-log.ts';
 import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
@@ -209,8 +209,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
         this.saveHistory();
         this.emit('run', run, changes);
         // A failure is the request's to report (GET /v1/security-groups answers 500); here it must not escape.
-        // After a poll for I/O: started here, their first slice lengthened the block of the stable ids' matching.
-        if (this.securityGroupsEveryRun) void afterNextPoll().then(() => this.securityGroupsOutcome()?.catch(() => {}));
+        if (this.securityGroupsEveryRun) this.securityGroupsOutcome()?.catch(() => {});
         this.catchUp(input.watermark);
       },
       (err: unknown) => {
