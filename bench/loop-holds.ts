@@ -38,7 +38,7 @@ export interface Stretch {
 const short = (f: ProfileNode['callFrame']): string => {
   const url = f.url.replace(/^file:\/\//, '');
   const at = url.indexOf('/node_modules/');
-  const where = at >= 0 ? url.slice(at + 14) : url.replace(/^.*\/(src|bench|test)\//, '$1/');
+  const where = at >= 0 ? url.slice(at + 14) : url.replace(/^.*\/(src|dist|bench|test)\//, '$1/');
   return `${f.functionName || '(anonymous)'}${where ? ` ${where}:${f.lineNumber + 1}` : ''}`;
 };
 
@@ -72,7 +72,8 @@ export function workOfHolds(profile: Profile, monoMinusEpochUs: number, holds: R
       self.set(name, (self.get(name) ?? 0) + 1);
       for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) {
         const f = byId.get(n)!.callFrame;
-        if (/\/(src|bench)\//.test(f.url) && !f.url.includes('/node_modules/')) {
+        // dist/: the bench's processes run the compiled service.
+        if (/\/(src|dist|bench)\//.test(f.url) && !f.url.includes('/node_modules/')) {
           const label = short(f);
           ours.set(label, (ours.get(label) ?? 0) + 1);
           break;
@@ -85,9 +86,18 @@ export function workOfHolds(profile: Profile, monoMinusEpochUs: number, holds: R
 
 async function main(): Promise<void> {
   const [dir, which = 'reader'] = process.argv.slice(2);
-  if (dir === undefined) throw new Error('usage: npx tsx bench/loop-holds.ts <READS_PROBE_DIR> [reader|leader|<pid>]');
-  const window = JSON.parse(readFileSync(join(dir, 'reads-window.json'), 'utf8')) as { from: number; to: number; reader: number; leader: number };
-  const pid = which === 'reader' ? window.reader : which === 'leader' ? window.leader : Number(which);
+  if (dir === undefined) throw new Error('usage: npx tsx bench/loop-holds.ts <READS_PROBE_DIR> [reader|leader|single|<pid>]');
+  const windows = JSON.parse(readFileSync(join(dir, 'reads-window.json'), 'utf8')) as {
+    from: number;
+    to: number;
+    reader: number;
+    leader: number;
+    /** The single process's own reads (absent in files of earlier benches). */
+    single?: { from: number; to: number; pid: number };
+  };
+  if (which === 'single' && windows.single === undefined) throw new Error('no single process in this probe directory');
+  const window = which === 'single' ? windows.single! : windows;
+  const pid = which === 'single' ? windows.single!.pid : which === 'reader' ? windows.reader : which === 'leader' ? windows.leader : Number(which);
   const probe = JSON.parse(readFileSync(join(dir, `probe-${pid}.json`), 'utf8')) as Probe;
   const file = readdirSync(dir).find((f) => f === `${pid}.cpuprofile`);
   if (file === undefined) throw new Error(`no profile of ${pid} in ${dir}`);

@@ -192,12 +192,20 @@ async function readsDuringRun(
 ): Promise<{ leader: ServiceProcess; reader: ServiceProcess; reads: Record<string, number>; window: { from: number; to: number } }> {
   const leader = await waitFor(() => leaderOf(members), 60_000, 'a leader');
   const reader = on === 'leader' ? leader : members.find((m) => m !== leader)!;
+  return { leader, reader, ...(await readsWhileRunning(leader, reader)) };
+}
+
+/**
+ * Reads on `reader` while `runner` (the leader, or a single process: then the same) computes and publishes a
+ * requested run: from the request until the reader serves the next run.
+ */
+async function readsWhileRunning(runner: ServiceProcess, reader: ServiceProcess): Promise<{ reads: Record<string, number>; window: { from: number; to: number } }> {
   // A run to serve first: the last tick's run may still be computed or published when the input is all applied
   // (without one every read is a 404, which the bench once measured as a fast read).
   const before = await waitFor(async () => (await getJson<Stats>(`${reader.url}/v1/stats`)).body.latest_run_id ?? undefined, 300_000, 'a run on the reader');
   const { body: assigned } = await getJson<{ vm_clusters: Record<string, string> }>(`${reader.url}/v1/assignments`);
   const vmIds = Object.keys(assigned.vm_clusters ?? {});
-  const res = await fetch(`${leader.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
+  const res = await fetch(`${runner.url}/v1/recluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ search: true }) });
   if (res.status !== 202) throw new Error(`POST /v1/recluster: ${res.status}`);
   // prom-client's event-loop delay histogram restarts at every scrape: this one opens the run's.
   await metric(reader.url, 'alcor_nodejs_eventloop_lag_max_seconds');
@@ -233,7 +241,46 @@ async function readsDuringRun(
     reader_event_loop_delay_max_ms: round(loop('alcor_nodejs_eventloop_lag_max_seconds'), 1),
     load_average_1min: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
   };
-  return { leader, reader, reads, window: { from: readStartEpoch, to: readEndEpoch } };
+  return { reads, window: { from: readStartEpoch, to: readEndEpoch } };
+}
+
+/**
+ * Today's single process (no SCALE_OUT_APP_ID) on the same trace and the same reads: its own fresh input
+ * topics, the trace produced, read until its consumer lag is at most the commit marker and its counts stand still for 3 s (it applies
+ * each record as it reads it), then readsWhileRunning on itself.
+ */
+async function singleProcessReads(brokers: string, common: Record<string, string>, trace: string, probe: Record<string, string>) {
+  const { env, produce } = await freshInputs(brokers, common, 'reads-single', trace);
+  const single = await startServiceProcess({ ...env, ...probe });
+  try {
+    await waitFor(() => allReady([single], false), 120_000, 'one process ready').catch(withLogs([single]));
+    await produce();
+    const t0 = performance.now();
+    let last = -1;
+    let still = 0;
+    await poll(
+      async () => {
+        const lines = (await (await fetch(`${single.url}/metrics`)).text()).split('\n');
+        // A transaction's commit marker takes the last offset of each partition: a lag of 1 is read to the end.
+        const behind = lines.filter((l) => l.startsWith('alcor_consumer_lag{')).some((l) => Number(l.split(' ')[1]) > 1);
+        const { body } = await getJson<Stats & { rejected: { count: number } }>(`${single.url}/v1/stats`);
+        const seen = body.records.flows + body.records.vm_attributes + body.records.tenant_attributes + body.rejected.count;
+        still = seen === last && seen > 0 && !behind ? still + 1 : 0;
+        last = seen;
+        return still >= 3 ? true : undefined;
+      },
+      900_000,
+      'the single process caught up with the trace',
+      1000,
+    ).catch(withLogs([single]));
+    const ingestS = (performance.now() - t0) / 1000;
+    const vms = await metric(single.url, 'alcor_vms_tracked');
+    const { reads, window } = await readsWhileRunning(single, single).catch(withLogs([single]));
+    return { single, vms, ingest_s: round(ingestS, 1), reads, window };
+  } catch (err) {
+    await single.stop('SIGKILL');
+    throw err;
+  }
 }
 
 async function leaderOf(alive: ServiceProcess[]): Promise<ServiceProcess | undefined> {
@@ -633,14 +680,19 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
     const common = {
       ...membersEnv(broker.brokers),
     };
-    const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
-    const appId = uniqueTopic('reads');
-    // READS_PROBE_DIR: each member's CPU profile and what held its loop (bench/loop-probe.mjs), written as it exits.
+    // READS_PROBE_DIR: each process's CPU profile and what held its loop (bench/loop-probe.mjs), written as it exits.
     const probeDir = process.env.READS_PROBE_DIR;
     const probe: Record<string, string> =
       probeDir === undefined
         ? {}
         : { READS_PROBE_DIR: probeDir, NODE_OPTIONS: `--import=${join(process.cwd(), 'bench/loop-probe.mjs')}` };
+    // The single process first, alone on the machine as the members are after it.
+    const one = await singleProcessReads(broker.brokers, common, trace, probe);
+    await one.single.stop(probeDir === undefined ? 'SIGKILL' : 'SIGTERM');
+    if (probeDir !== undefined) writeFileSync(join(probeDir, `output-${one.single.child.pid}.log`), one.single.output());
+    const singleProcess = { vms: one.vms, ingest_s: one.ingest_s, get_vm_during_run: one.reads };
+    const { env, produce, topics } = await freshInputs(broker.brokers, common, 'reads', trace);
+    const appId = uniqueTopic('reads');
     members.push(...(await Promise.all([0, 1, 2].map(() => startServiceProcess({ ...env, ...probe, SCALE_OUT_APP_ID: appId })))));
     await waitFor(() => allReady(members, true), 300_000, '3 members ready').catch(withLogs(members));
     const { produced } = await produce();
@@ -660,14 +712,14 @@ export async function benchScaleOutReads(trace: string): Promise<Record<string, 
     const { reads, leader, reader, window } = await readsDuringRun(members).catch(withLogs(members));
     const onLeader = probeDir === undefined ? (await readsDuringRun(members, 'leader').catch(withLogs(members))).reads : null;
     if (probeDir !== undefined) {
-      writeFileSync(join(probeDir, 'reads-window.json'), JSON.stringify({ ...window, reader: reader.child.pid, leader: leader.child.pid }));
+      writeFileSync(join(probeDir, 'reads-window.json'), JSON.stringify({ ...window, reader: reader.child.pid, leader: leader.child.pid, single: { ...one.window, pid: one.single.child.pid } }));
       // A profile is written as its process exits: not on SIGKILL.
       for (const m of members) {
         await m.stop('SIGTERM');
         writeFileSync(join(probeDir, `output-${m.child.pid}.log`), m.output());
       }
     }
-    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads, get_vm_during_run_on_leader: onLeader };
+    return { trace, vms, members: 3, by_vm_partitions: PARTITIONS, ingest_s: round(ingestS, 1), get_vm_during_run: reads, get_vm_during_run_on_leader: onLeader, single_process: singleProcess };
   } finally {
     for (const m of members) await m.stop('SIGKILL');
     await broker.stop();

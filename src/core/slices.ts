@@ -34,3 +34,12 @@ export function inSlices<T>(steps: Generator<unknown, T, void>, sliceMs: number)
     slice();
   });
 }
+
+/**
+ * Resolves after the event loop has polled for I/O once more: a setImmediate queued from an I/O callback (a
+ * worker's message) runs before the next poll, so work started there lengthened the same block; one queued
+ * from inside a setImmediate callback runs after it. Requests waiting meanwhile are answered in between.
+ */
+export function afterNextPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}

@@ -25,6 +25,8 @@ import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { decodeByVm, encodeByVm } from './by-vm.ts';
+import { RUN_CHUNK_BYTES, RunAssembler, runRecordsSteps } from './run-chunks.ts';
+import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { gatherAttributes, gatherSnapshotInSlices } from './gather.ts';
@@ -60,6 +62,8 @@ export interface MemberOptions {
   routeWorker?: { kafka: KafkaSettings };
   /** CHECKPOINT_EVERY_MS unless given: tests stretch it to hold ticks published without a checkpoint. */
   checkpointEveryMs?: number;
+  /** RUN_CHUNK_BYTES unless given: tests shrink it to cut a small run into many chunks. */
+  runChunkBytes?: number;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -102,7 +106,12 @@ export interface MemberStatus {
   ticksNotSentAgain: number;
   /** Route workers started again after one ended unasked (0 with the route in the main thread). */
   routeWorkerRestarts: number;
+  /** Records of the runs topic this member did not serve: of no format it reads, or a run not whole (a chunk missing, torn). */
+  runsNotServed: Record<RunNotServedReason, number>;
 }
+
+export const RUN_NOT_SERVED_REASONS = ['unreadable', 'torn'] as const;
+export type RunNotServedReason = (typeof RUN_NOT_SERVED_REASONS)[number];
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
 interface Checkpoint {
@@ -134,6 +143,9 @@ export interface PublishedRun {
 const WindowCommitShape = z.object({ sentTick: z.number().nullable() });
 
 const RequestShape = z.object({ req: z.string().min(1).max(200), search: z.boolean() });
+
+/** Longest the run's chunking or assembly (a SHA-256 over its bytes) holds the event loop at once. */
+const RUN_ASSEMBLY_SLICE_MS = 4;
 
 /** Tries to publish a run (a broker fault) before it gives way to the newest published run. */
 const PUBLISH_ATTEMPTS = 3;
@@ -220,6 +232,12 @@ export class ScaleOutMember {
   private runSecurityGroups: SecurityGroupsDocument | null = null;
   /** A run is being started (the connection log read up to now first): no second one meanwhile. */
   private startingRun = false;
+  /** The runs topic's chunks read so far, until their header (run-chunks.ts). */
+  private readonly runAssembler = new RunAssembler();
+  /** Chunks of the last run this member published: the next one tombstones those past its own count. */
+  private chunksWritten = 0;
+  /** Records of the runs topic not served, by reason: not a record of a known format, or a run not whole. */
+  private readonly runsNotServed: Record<RunNotServedReason, number> = { unreadable: 0, torn: 0 };
 
   constructor(private readonly o: MemberOptions) {
     this.topics = topologyTopics(o.topology.appId);
@@ -275,6 +293,7 @@ export class ScaleOutMember {
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,
       routeWorkerRestarts: this.route instanceof RouteThread ? this.route.restarts : 0,
+      runsNotServed: { ...this.runsNotServed },
     };
   }
 
@@ -309,9 +328,29 @@ export class ScaleOutMember {
     // Every member serves every run: the runs topic is read whole, and read on.
     // Decoded in slices (a run of 11.6k VMs is 13 MB): the reads this member serves wait for a slice, not the run.
     const runs = new TopicReader(kafka, this.topics.runs, `${this.o.topology.appId}-runs-reader`, async (m) => {
-      if (m.value === null) return;
+      const entry = this.runAssembler.offer(m.key, m.value);
+      let bytes: Buffer;
+      if (entry.kind === 'chunk') return;
+      if (entry.kind === 'unreadable') {
+        this.runsNotServed.unreadable++;
+        this.o.log.error({ offset: m.offset, key: m.key, reason: entry.reason }, `skipping an unreadable record of ${this.topics.runs}`);
+        return;
+      }
+      if (entry.kind === 'whole') bytes = entry.value;
+      else {
+        // This member's own run is in its service already (writeRun marked it published): neither
+        // assembled nor decoded again, which held the leader's loop while it served reads.
+        if (entry.header.member === this.memberId) return;
+        try {
+          bytes = await inSlices(entry.assemble(), RUN_ASSEMBLY_SLICE_MS);
+        } catch (err) {
+          this.runsNotServed.torn++;
+          this.o.log.error({ offset: m.offset, err: String(err) }, `not serving a run of ${this.topics.runs} that is not whole: the previous run stays served`);
+          return;
+        }
+      }
       try {
-        const run = (await decodeDocumentInSlices(m.value)) as PublishedRun;
+        const run = (await decodeDocumentInSlices(bytes)) as PublishedRun;
         const latest = run.state.latest;
         if (run.member !== this.memberId && latest !== null) await this.o.prepareRun?.(latest);
         this.adoptRun(run);
@@ -991,6 +1030,9 @@ export class ScaleOutMember {
     // rejection, unhandled, would end the process.
     this.publishing = this.publishing
       .then(async () => {
+        // After a poll for I/O: the run's completion (its stable ids matched on this thread) and the
+        // security groups' first slice ran as one block of the loop, and the reads waiting behind both.
+        await afterNextPoll();
         // Learned from this leader's connection log (every routed flow), once per run, and served by every member.
         record.securityGroups = await this.o.service.securityGroups().catch((err: unknown) => {
           this.o.log.error({ err: String(err) }, 'could not learn the security groups of the run');
@@ -1017,6 +1059,9 @@ export class ScaleOutMember {
     }
     // In slices, before the transaction: the leader serves reads too.
     const value = await encodeDocumentInSlices(record);
+    // Chunks past this run's count that a larger run left get tombstones (compaction then drops them).
+    const liveChunks = Math.max(this.runAssembler.liveChunks(), this.chunksWritten);
+    const { header, records } = await inSlices(runRecordsSteps(value, { publication: randomUUID(), member: this.memberId, runId: runId ?? null, liveChunks, chunkBytes: this.o.runChunkBytes ?? RUN_CHUNK_BYTES }), RUN_ASSEMBLY_SLICE_MS);
     // Marked before the transaction: features of the same tick arriving meanwhile must not start it again.
     const { tick, request } = record;
     const tickBefore = this.lastRunTick;
@@ -1032,10 +1077,10 @@ export class ScaleOutMember {
       try {
         const txn = await producer.transaction();
         try {
-          // Compressed (zlib's thread pool): kafkajs copies a record several times and checksums it in
-          // JavaScript on the loop, 0.3 s of CPU in one block for the 13.7 MB of a run of 11.6k VMs; a third
-          // of the bytes, a third of that. Readers decompress on the thread pool too.
-          await txn.send({ topic: this.topics.runs, compression: CompressionTypes.GZIP, messages: [{ key: 'latest', value }] });
+          // One record batch per send: kafkajs copies, checksums (in JavaScript, on the loop) and compresses
+          // a batch in one block, 0.2 to 0.3 s for the 13.7 MB of a run of 11.6k VMs in one record; a chunk
+          // of RUN_CHUNK_BYTES takes a millisecond or two. Compressed on zlib's thread pool, read likewise.
+          for (const r of records) await txn.send({ topic: this.topics.runs, compression: CompressionTypes.GZIP, messages: [r] });
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => undefined);
@@ -1055,6 +1100,7 @@ export class ScaleOutMember {
         await new Promise((r) => setTimeout(r, 500 * attempt));
       }
     }
+    this.chunksWritten = header.chunks;
     // At once, not when the runs reader reads it back (it may lag, decoding in slices): a run given back
     // next goes back to this one, and taking an older one's number would name two runs alike.
     this.published(record);

@@ -3,7 +3,7 @@
  * Names start like every other metric of the service, so one dashboard covers both modes.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type MemberStatus, RESTORE_SOURCES } from './member.ts';
+import { type MemberStatus, RESTORE_SOURCES, RUN_NOT_SERVED_REASONS } from './member.ts';
 
 export const SCALE_OUT_METRICS = [
   'alcor_scale_out_partitions_owned',
@@ -17,6 +17,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_route_transactions_total',
   'alcor_scale_out_applied_records_total',
   'alcor_scale_out_route_worker_restarts_total',
+  'alcor_scale_out_runs_not_served_total',
 ] as const;
 
 /**
@@ -73,6 +74,21 @@ export function registerScaleOutMetrics(registry: Registry, readStatus: () => Me
   counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   counter('alcor_scale_out_route_worker_restarts_total', 'Route workers this member started again after one ended unasked (the member not ready meanwhile)', (s) => s.routeWorkerRestarts);
+  const notServed: Record<string, number> = {};
+  new Counter({
+    name: 'alcor_scale_out_runs_not_served_total',
+    help: 'Records of the runs topic this member did not serve, by reason: unreadable (no format it reads), torn (a run with a chunk missing or not matching its header)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const s = status();
+      for (const reason of RUN_NOT_SERVED_REASONS) {
+        const delta = s.runsNotServed[reason] - (notServed[reason] ?? 0);
+        if (delta > 0) this.inc({ reason }, delta);
+        notServed[reason] = s.runsNotServed[reason];
+      }
+    },
+  });
   const reported: Record<string, number> = {};
   new Counter({
     name: 'alcor_scale_out_restores_total',

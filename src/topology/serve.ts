@@ -31,7 +31,7 @@ export interface ScaleOutServe {
 export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
   const { env } = o.config;
   // The member's service holds no windows (its partitions do): its pipeline is only the runs' configuration.
-  const service = new ClusterService(new Pipeline(o.pipeline), new WorkerClusterer(), toRunOptions(o.config.pipeline), Date.now, { historySize: env.RUN_HISTORY });
+  const service = new ClusterService(new Pipeline(o.pipeline), new WorkerClusterer(), toRunOptions(o.config.pipeline), Date.now, { historySize: env.RUN_HISTORY, identitiesInSlices: true });
   let view: ScaleOutView | null = null;
   const app = buildApp(
     {

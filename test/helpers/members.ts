@@ -38,7 +38,7 @@ export async function startTestMember(
   brokers: string,
   topology: TopologyConfig,
   pipeline: PipelineConfig,
-  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean } = {},
+  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number } = {},
 ): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {

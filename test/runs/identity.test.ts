@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusteringOutcome } from '../../src/clustering/types.ts';
 import type { ClusteringRun, Side } from '../../src/runs/clustering-run.ts';
-import { assignIdentities, countEvents, initialIdentity, type LifecycleEvent, matchSide, sideClusters } from '../../src/runs/identity.ts';
+import { assignIdentities, assignIdentitiesSteps, countEvents, initialIdentity, type LifecycleEvent, matchSide, sideClusters } from '../../src/runs/identity.ts';
 
 /** A side whose clusters are given as member lists, label = position; centroids on one feature. */
 function sideOf(groups: string[][], centroids: number[] = groups.map((_, i) => i * 10), noise: string[] = []): Side {
@@ -121,6 +121,20 @@ describe('stable cluster identities', () => {
     const next = assignIdentities(runOf('r2', cur), first.state);
     expect(next.run.vms.labelIds).toEqual(['vm-1', 'vm-2', 'vm-3', 'vm-4']);
     expect(byType(next.changes.vms.events, 'died').map((e) => e.clusterId)).toEqual(['vm-0']);
+  });
+
+  it('matches the same in steps of a few entities as at once, with a step per walk of that many', () => {
+    const first = assignIdentities(runOf('r1', sideOf([range('a', 0, 9), range('b', 0, 9)])), initialIdentity);
+    const cur = sideOf([[...range('b', 0, 5), ...range('a', 0, 1)], [...range('a', 1, 4), ...range('b', 5, 7)], [...range('a', 4, 9), ...range('b', 7, 9)]]);
+    const atOnce = assignIdentities(runOf('r2', cur), first.state);
+    const steps = assignIdentitiesSteps(runOf('r2', cur), first.state, 4);
+    let yields = 0;
+    let step = steps.next();
+    for (; step.done !== true; step = steps.next()) yields++;
+    expect(step.value).toEqual(atOnce);
+    // VMs: 18 previous ids (a yield each 4), one after the sizes, 18 current ids twice (4 each), one before
+    // and one after the moves; tenants (none): those 3 alone; then 3 between the sides and the result.
+    expect(yields).toBe(4 + 1 + 4 + 1 + 4 + 1 + 3 + 3);
   });
 
   it('keeps noise as noise and reports VMs that enter or leave it', () => {

@@ -36,6 +36,7 @@ describe('grafana/scale-out-dashboard.json', () => {
       featuresPublished: 3,
       ticksNotSentAgain: 0,
       routeWorkerRestarts: 0,
+      runsNotServed: { unreadable: 0, torn: 0 },
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;

@@ -26,6 +26,7 @@ function memberStatus(routedMessages: number, appliedRecords: number): MemberSta
     featuresPublished: 0,
     ticksNotSentAgain: 0,
     routeWorkerRestarts: 0,
+    runsNotServed: { unreadable: 0, torn: 0 },
   };
 }
 
