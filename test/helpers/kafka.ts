@@ -221,8 +221,11 @@ export interface ServiceInputs {
 export async function createServiceInputs(brokers: string, name: string, partitions = 1): Promise<ServiceInputs> {
   const prefix = uniqueTopic(name);
   const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-  await createTopics(brokers, [topics.flows, topics.vm], partitions);
-  await createTopics(brokers, [topics.tenant], 1);
+  if (partitions === 1) await createTopics(brokers, Object.values(topics), 1);
+  else {
+    await createTopics(brokers, [topics.flows, topics.vm], partitions);
+    await createTopics(brokers, [topics.tenant], 1);
+  }
   return {
     topics,
     env: {
