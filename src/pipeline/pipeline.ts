@@ -14,6 +14,7 @@ import { ConnectionLog, type ConnectionLogState, DEFAULT_MAX_CONNECTIONS } from 
 import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 import { defaultFutureBoundConfig, type FutureBoundConfig } from './future-bound.ts';
 import { InputStage, type RejectHandler } from './input-stage.ts';
+import { RunSchedule } from './run-schedule.ts';
 import { type RunInput, takeRunInput } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
@@ -75,7 +76,7 @@ export class Pipeline extends InputStage {
   /** Host-attribute records applied (kept apart from recordsIn, whose shape snapshots and /v1/stats fix). */
   hostAttributesIn = 0;
   private readonly decoder: InputDecoder;
-  private nextRunAt = Number.NaN;
+  private readonly schedule: RunSchedule;
   private readonly sink: RecordSink;
 
   /** `fleet`: a state restored from a snapshot, made with the same window configuration; default empty. */
@@ -91,6 +92,7 @@ export class Pipeline extends InputStage {
     // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
     if (fleet !== undefined) this.rebuildAddresses();
     this.decoder = new InputDecoder(config);
+    this.schedule = new RunSchedule(config.reclusterEveryMs);
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => this.intakeFlow(f, raw, index),
@@ -219,16 +221,7 @@ export class Pipeline extends InputStage {
    * The schedule is aligned to multiples of the interval, so a replay and a live run cut at the same times.
    */
   runDue(): boolean {
-    const every = this.config.reclusterEveryMs;
-    const w = this.fleet.watermark;
-    if (!(every > 0) || w === Number.NEGATIVE_INFINITY) return false;
-    if (Number.isNaN(this.nextRunAt)) {
-      this.nextRunAt = (Math.floor(w / every) + 1) * every;
-      return false;
-    }
-    if (w < this.nextRunAt) return false;
-    this.nextRunAt = (Math.floor(w / every) + 1) * every;
-    return true;
+    return this.schedule.due(this.fleet.watermark) !== null;
   }
 
   exportState(): PipelineState {
@@ -236,7 +229,7 @@ export class Pipeline extends InputStage {
       messagesIn: this.messagesIn,
       recordsIn: { ...this.recordsIn },
       rejected: this.rejections.summary(),
-      nextRunAt: this.nextRunAt,
+      nextRunAt: this.schedule.next,
       attribution: this.addresses.exportState(),
       held: this.held.exportState(),
     };
@@ -258,7 +251,7 @@ export class Pipeline extends InputStage {
     this.messagesIn = state.messagesIn;
     Object.assign(this.recordsIn, state.recordsIn);
     this.rejections.restore(state.rejected);
-    this.nextRunAt = state.nextRunAt;
+    this.schedule.next = state.nextRunAt;
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
     if (state.held !== undefined) {
       // Held flows beyond this build's caps are applied as they resolve now, not lost.

@@ -11,6 +11,7 @@ import { AddressMap, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import type { HeldFlowsState } from '../attribution/held-flows.ts';
 import { InputStage, type RejectHandler } from '../pipeline/input-stage.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
+import { RunSchedule } from '../pipeline/run-schedule.ts';
 import { DEFAULT_MAX_TENANTS } from '../windows/window-config.ts';
 import { type AddressTable, encodeAddressRecord } from './address-table.ts';
 import { type ByVmRouted, finiteOrNull } from './by-vm.ts';
@@ -55,7 +56,8 @@ export class Router extends InputStage {
   private eventTime = Number.NEGATIVE_INFINITY;
   private sweptAt = Number.NEGATIVE_INFINITY;
   private sweptBucket = Number.NEGATIVE_INFINITY;
-  private nextTick = Number.NaN;
+  /** The run ticks this router announces to every partition. */
+  private readonly schedule: RunSchedule;
   /**
    * Tenants this router admitted that the tenant table may not have read back yet (without a table: every
    * tenant it admitted). With them, the router judges `tenant_cap` as one process's FleetState does.
@@ -80,6 +82,7 @@ export class Router extends InputStage {
   ) {
     super(config, onReject);
     this.decoder = new InputDecoder(config);
+    this.schedule = new RunSchedule(config.reclusterEveryMs);
     // Flows that carry only addresses are attributed at the route, where their VM ids become the key. In a
     // member the shared table (every member's claims, durable in <app>-addresses) does it; this map serves
     // a router on its own (LocalTopology, the tests), which routes the VM attributes itself.
@@ -172,7 +175,7 @@ export class Router extends InputStage {
       watermark: finiteOrNull(this.eventTime),
       sweptAt: finiteOrNull(this.sweptAt),
       sweptBucket: finiteOrNull(this.sweptBucket),
-      nextTick: finiteOrNull(this.nextTick),
+      nextTick: finiteOrNull(this.schedule.next),
       records: { ...this.recordsIn },
       rejected: this.rejections.summary(),
     };
@@ -183,7 +186,7 @@ export class Router extends InputStage {
     this.announced = this.eventTime;
     this.sweptAt = s.sweptAt ?? Number.NEGATIVE_INFINITY;
     this.sweptBucket = s.sweptBucket ?? Number.NEGATIVE_INFINITY;
-    this.nextTick = s.nextTick ?? Number.NaN;
+    this.schedule.next = s.nextTick ?? Number.NaN;
     Object.assign(this.recordsIn, s.records);
     this.rejections.restore(s.rejected);
   }
@@ -290,19 +293,11 @@ export class Router extends InputStage {
     return true;
   }
 
-  /** Pipeline.runDue's schedule: ticks at multiples of the interval, checked after each message. */
+  /** The run schedule (as one process's), checked after each message: a tick due is announced to every partition. */
   private tickIfDue(): void {
-    const every = this.config.reclusterEveryMs;
-    const w = this.eventTime;
-    if (!(every > 0) || w === Number.NEGATIVE_INFINITY) return;
-    if (Number.isNaN(this.nextTick)) {
-      this.nextTick = (Math.floor(w / every) + 1) * every;
-      return;
-    }
-    if (w < this.nextTick) return;
-    const tick = Math.floor(w / every) * every;
-    this.nextTick = tick + every;
-    this.announced = w;
+    const tick = this.schedule.due(this.eventTime);
+    if (tick === null) return;
+    this.announced = this.eventTime;
     this.out.push({ to: 'by-vm-all', record: { k: 't', tick, ...this.time() } });
   }
 }
