@@ -167,8 +167,9 @@ try {
     if (list > 0) console.log(listed.sort((a, b) => Number(b.split('\t')[0]) - Number(a.split('\t')[0])).slice(0, list).join('\n'));
     const row = {
       seed,
-      // Listeners of a stable range the generator moves to their next port (all inside the check window).
-      moved_listeners: truth.injected.moved_ports ?? 0,
+      // Leaders the generator fails over to their role's next VM inside the check window.
+      failovers: truth.injected.failovers ?? 0,
+      started_vms: truth.injected.started_vms ?? 0,
       normal_vm_to_vm_bytes: g.normal_vm_to_vm_bytes,
       normal_vm_to_vm_flows: g.normal_vm_to_vm_flows,
       share_normal_bytes_allowed: g.share_normal_bytes_allowed,

@@ -2,14 +2,17 @@
  * VMs with no history: a VM whose first traffic is in the check window has taught its cluster nothing, and
  * the run clusters it on a part of one window, often apart from the VMs it works like (a new client of a
  * known app lands in a cluster of its own, whose group then has no rule). Rules are about what a VM does, so
- * such a VM joins the group of its tenant whose learned traffic it repeats: the group that talked to the
- * same peers (the peer's group, or its address) at the same protocol and port in the same direction. A VM
- * with earlier traffic keeps the run's cluster: its rules were learned there.
+ * such a VM joins the group of its tenant whose learned rules already allow what it does: a rule for the
+ * same peers (the peer's group, or its address, or any address) at its protocol and a port range holding its
+ * port, in the same direction. By rule, not by the exact ports seen: a new member of a cluster whose
+ * service takes a port per session (an RTP relay, passive FTP data) or whose workers each listen on their
+ * own port of a range uses ports no VM of the group used before, and a vote by exact port left such a new
+ * server (a scale-out, a standby taking over) in a group of its own with no rule. A VM with earlier
+ * traffic keeps the run's cluster: its rules were learned there.
  */
 import type { ConnectionColumns } from './connection-log.ts';
-import type { IntTupleTable } from './int-table.ts';
 
-/** What placing needs of the learner: the columns, each end's group and tenant, and the scan's entries. */
+/** What placing needs of the learner: the columns, each end's group and tenant, and the learned rules. */
 export interface NewVmsInput {
   cols: ConnectionColumns;
   groupCount: number;
@@ -21,22 +24,25 @@ export interface NewVmsInput {
   groupTenant: ArrayLike<number>;
   /** Per group: its rank in the order of group ids (ties between groups go to the lower rank). */
   groupRank: ArrayLike<number>;
-  /** Learned traffic at (2 * group + direction, protocol field, remote, port), found by `find` (-1: none). */
-  entries: Pick<IntTupleTable, 'find'>;
+  /**
+   * Whether a learned rule of side 2 * group + direction allows the protocol field and port from the remote
+   * (1 + group, or 1 + groups + address id; a rule for any address counts for an address).
+   */
+  allows(side: number, field: number, remote: number, port: number): boolean;
   protocolField(ipv6: number, protocol: number): number;
   ingress: number;
   egress: number;
 }
 
 /**
- * The ends to move, as pairs of end and group. A VM without history moves when one group of its tenant
- * repeats more of its connections than any other (the run's group wins a tie) and at least half of those
+ * The ends to move, as pairs of end and group. A VM without history moves when the rules of one group of its
+ * tenant allow more of its connections than any other's (the run's group wins a tie) and at least half of those
  * to peers whose group or address is known: one that mostly does what no group did (a scan, a new
  * service) stays where the run put it. A peer placed in an earlier pass counts as known in the next, so
  * that two new VMs of one app talking to each other follow the ones that talk to the known VMs.
  */
 export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): Generator<void, Array<[end: number, group: number]>, void> {
-  const { cols, endGroup, endTenant, endAnomalous, groupTenant, groupRank, entries, groupCount: G } = p;
+  const { cols, endGroup, endTenant, endAnomalous, groupTenant, groupRank, groupCount: G } = p;
   const n = cols.count;
   const { client, server, clientIp, serverIp, protocol, port, earlierFlows, latestFlows, ipV6 } = cols;
   const seen = new Uint8Array(cols.ends);
@@ -95,7 +101,7 @@ export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): 
         const field = p.protocolField(ipV6[peerIp]!, protocol[i]!);
         const direction = asClient ? p.egress : p.ingress;
         counted++;
-        for (const g of candidates) if (entries.find(2 * g + direction, field, remote, port[i]!) >= 0) votes[g]!++;
+        for (const g of candidates) if (p.allows(2 * g + direction, field, remote, port[i]!)) votes[g]!++;
       }
       if (counted === 0) continue;
       const own = group[e]!;

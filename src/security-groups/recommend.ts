@@ -431,21 +431,6 @@ export function* recommendInSlices(
   notLearned.no_group = scan.noGroup;
   const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm, rowCandidates } = scan;
 
-  // VMs without history join the group whose learned traffic they repeat. They taught no rule, so the
-  // rules stay as learned; only the check and the document see them in their new group.
-  const placedByPeers = yield* placeNewVms(
-    { cols, groupCount: G, endGroup, endTenant, endAnomalous, groupTenant: groups.map((info) => info.tenant), groupRank, entries, protocolField, ingress: INGRESS, egress: EGRESS },
-    4 * SLICE_ROWS,
-  );
-  for (const [e, g] of placedByPeers) {
-    const vmId = cols.endVm[e]!;
-    const from = groups[endGroup[e]!]!;
-    from.vms.splice(from.vms.indexOf(vmId), 1);
-    groups[g]!.vms.push(vmId);
-    groups[g]!.placedByPeers.push(vmId);
-    endGroup[e] = g;
-  }
-
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
   // both): those go to one candidate for any address per ethertype. An address candidate holds one
@@ -636,6 +621,29 @@ export function* recommendInSlices(
   }
   groupRuleStart[G] = R.count;
   yield;
+
+  // VMs without history join the group whose rules allow what they do. They taught no rule (nothing of
+  // theirs is in the rules above), so the rules stay as learned; only the check and the document see them
+  // in their new group.
+  const ruleAllows = (c: number, p: number): boolean => {
+    if (c < 0) return false;
+    for (let r = candidateRules[2 * c]!; r < candidateRules[2 * c + 1]!; r++) if (R.min.values[r]! <= p && p <= R.max.values[r]!) return true;
+    return false;
+  };
+  const allows = (side: number, field: number, remote: number, p: number): boolean =>
+    ruleAllows(candidates.find(side, field, remote, 0), p) || (remote > G && ruleAllows(candidates.find(side, field, ANY, 0), p));
+  const placedByPeers = yield* placeNewVms(
+    { cols, groupCount: G, endGroup, endTenant, endAnomalous, groupTenant: groups.map((info) => info.tenant), groupRank, allows, protocolField, ingress: INGRESS, egress: EGRESS },
+    4 * SLICE_ROWS,
+  );
+  for (const [e, g] of placedByPeers) {
+    const vmId = cols.endVm[e]!;
+    const from = groups[endGroup[e]!]!;
+    from.vms.splice(from.vms.indexOf(vmId), 1);
+    groups[g]!.vms.push(vmId);
+    groups[g]!.placedByPeers.push(vmId);
+    endGroup[e] = g;
+  }
 
   const learned: Learned = {
     cols,

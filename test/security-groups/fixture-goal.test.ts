@@ -42,7 +42,7 @@ describe('security groups on generated traces', () => {
 });
 
 /**
- * The spread port plan (services over port ranges, moved ports, clients booted in the last window) on seeds
+ * The spread port plan (services over port ranges, VMs booted and servers failed over in the last window) on seeds
  * used neither for its calibration (1-5) nor by the bench (101-110): the generalising learner must beat rules
  * per exact port clearly, deny every probe, and stay within a point of the goal; the exact share is where the
  * plan was calibrated (docs/security-groups.md "Goal figures").

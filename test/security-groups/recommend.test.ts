@@ -288,6 +288,28 @@ describe('VMs without history', () => {
     expect(document.tenants[0]!.check.by_vm.map((v) => v.vm_id)).toEqual(['a5', 'w1', 'w2']);
   });
 
+  it('join the group whose rules allow their ports, not only the group that used those very ports', () => {
+    // A relay service on a port per session: r1 and r2 served 20 ports of [16384, 16480) once each (a
+    // port_range rule); r3 boots in the check window and serves sessions on 4 ports of the range no VM
+    // served before. Voting by exact port left it alone in its run cluster, with no rule.
+    const e1 = vm('e1', 't1', 'vm-edge', 21);
+    const e2 = vm('e2', 't1', 'vm-edge', 22);
+    const r1 = vm('r1', 't1', 'vm-relay', 31);
+    const r2 = vm('r2', 't1', 'vm-relay', 32);
+    const r3 = vm('r3', 't1', 'vm-late', 33);
+    const log = new ConnectionLog(WINDOW);
+    for (let k = 0; k < 20; k++) talk(log, k % 2 === 0 ? e1 : e2, k % 3 === 0 ? r1 : r2, 16_384 + 5 * k, T0 + k * MIN, 1, 17);
+    for (const [k, port] of [16_387, 16_402, 16_433, 16_461].entries()) talk(log, k % 2 === 0 ? e1 : e2, r3, port, T0 + (50 + k) * MIN, 1, 17);
+    const { document } = recommendSecurityGroups(membership([e1, e2, r1, r2, r3]), log);
+    const relay = document.tenants[0]!.security_groups.find((g) => g.id === 't1:vm-relay')!;
+    expect(rulesOf(document, 't1:vm-relay').map(brief)).toEqual(['ingress IPv4 udp 16384-16479 t1:vm-edge port_range']);
+    expect(relay.vm_ids).toEqual(['r1', 'r2', 'r3']);
+    expect(relay.vms_placed_by_peers).toEqual(['r3']);
+    expect(document.tenants[0]!.security_groups.map((g) => g.id)).toEqual(['t1:vm-edge', 't1:vm-relay']);
+    // r3's eight records (four requests, four replies) are allowed.
+    expect(document.tenants[0]!.check.normal_vm_to_vm).toMatchObject({ flows: 8, flows_allowed: 8 });
+  });
+
   it('a group left with no VM is not in the document', () => {
     const log = world();
     const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2, a4]), log);
