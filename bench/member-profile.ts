@@ -1,17 +1,18 @@
 /**
  * `npx tsx bench/member-profile.ts [DIR]`: one member's ingest of 200k single-record flow messages (as
- * benchMemberIngest, runs off) under `node --cpu-prof`, on a broker started here; the member stops with
- * SIGTERM so that every thread writes its profile to DIR (default /tmp/member-profile). Then each profile's
- * busy share per second and its top functions by self time, over the seconds the thread was busy: the main
- * thread (windows, API) and the route worker each get a file; the two others are tsx's loader threads.
+ * benchMemberIngest, runs off: the same build, started the same way with the same members' environment)
+ * under `node --cpu-prof`, on a broker started here; the member stops with SIGTERM so that every thread
+ * writes its profile to DIR (default /tmp/member-profile). Then each profile's busy share per second and its
+ * top functions by self time, over the seconds the thread was busy: the main thread (windows, API) and the
+ * route worker each get a file.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getFreePort, getFreePorts, startKafkaBroker } from '../tools/kafka-broker/index.ts';
+import { type ServiceProcess, startServiceProcess } from '../test/helpers/service-process.ts';
+import { getFreePorts, startKafkaBroker } from '../tools/kafka-broker/index.ts';
 import { benchKafkaClient, buildMessages, createBenchTopics, produceTexts } from './kafka-ingest.ts';
+import { membersEnv, metric } from './scale-out-members-bench.ts';
 
 interface ProfileNode {
   id: number;
@@ -23,12 +24,6 @@ interface Profile {
   timeDeltas: number[];
   startTime: number;
 }
-
-const metric = async (url: string, name: string): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.split(' ').pop());
-};
 
 /** Busy share per second, and self time by function over the samples that were not idle. */
 function summarise(file: string, top: number): string {
@@ -48,7 +43,7 @@ function summarise(file: string, top: number): string {
     if (f !== undefined && f.functionName !== '(idle)') {
       s.busy += d;
       busy += d;
-      const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/(node_modules|src)\//, '$1/')}:${f.lineNumber}`;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/(node_modules|src|dist)\//, '$1/')}:${f.lineNumber}`;
       self.set(key, (self.get(key) ?? 0) + d);
     }
     perSecond.set(sec, s);
@@ -65,35 +60,25 @@ async function main(): Promise<void> {
   const [port, controllerPort] = await getFreePorts(2);
   const dataDir = `.cache/kafka/profile-data-${port}`;
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/profile-logs-${port}`, detached: false });
+  let member: ServiceProcess | null = null;
   try {
     const client = benchKafkaClient(broker.brokers);
     const texts = buildMessages(200_000, 1);
     const topics = await createBenchTopics(client, `profile-${port}`, 1);
     await produceTexts(client, topics.flows, texts);
-    const httpPort = await getFreePort();
-    // --cpu-prof is refused in NODE_OPTIONS: the member is started here rather than by startServiceProcess.
-    const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/main.ts'], {
-      stdio: 'inherit',
-      env: {
-        ...process.env,
-        HOST: '127.0.0.1',
-        PORT: String(httpPort),
-        LOG_LEVEL: 'warn',
-        STATE_DIR: mkdtempSync(join(tmpdir(), 'state-')),
-        MODELS_DIR: mkdtempSync(join(tmpdir(), 'models-')),
-        KAFKA_BROKERS: broker.brokers,
+    // --cpu-prof is refused in NODE_OPTIONS: startServiceProcess passes it as a node argument.
+    member = await startServiceProcess(
+      {
+        ...membersEnv(broker.brokers),
         KAFKA_TOPIC_FLOWS: topics.flows,
         KAFKA_TOPIC_VM_ATTRIBUTES: topics.vmAttributes,
         KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenantAttributes,
         SCALE_OUT_APP_ID: `profile-${port}`,
-        SCALE_OUT_PARTITIONS: '6',
-        SCALE_OUT_SESSION_TIMEOUT_MS: '10000',
         RECLUSTER_MINUTES: '0',
-        RECLUSTER_WALLCLOCK_SECONDS: '0',
       },
-    });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const url = `http://127.0.0.1:${httpPort}`;
+      ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    );
+    const url = member.url;
     let first = 0;
     // Polled every 200 ms: the metrics' own cost stays small in the main thread's profile.
     for (;;) {
@@ -106,9 +91,14 @@ async function main(): Promise<void> {
     }
     const seconds = (performance.now() - first) / 1000;
     process.stdout.write(`${Math.round(texts.length / seconds)} records/s (${seconds.toFixed(2)} s from the first routed batch), load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`);
-    child.kill('SIGTERM');
-    await exited;
+    const code = await member.stop('SIGTERM');
+    member = null;
+    if (code !== 0) throw new Error(`the member exited with ${code} on SIGTERM: its profiles may be missing`);
+  } catch (err) {
+    if (member !== null) process.stderr.write(member.output());
+    throw err;
   } finally {
+    await member?.stop('SIGKILL');
     await broker.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -170,8 +170,8 @@ export async function freshInputs(brokers: string, common: Record<string, string
   return { topics, env, produce };
 }
 
-/** What every member of these benches is started with. */
-function membersEnv(brokers: string): Record<string, string> {
+/** What every member of these benches (and bench/member-profile.ts) is started with. */
+export function membersEnv(brokers: string): Record<string, string> {
   return {
     KAFKA_BROKERS: brokers,
     RECLUSTER_WALLCLOCK_SECONDS: '0',

@@ -4,15 +4,17 @@
  * clustering runs. It knows nothing of where messages come from.
  */
 import { AddressMap, type AddressMapConfig, type AddressMapState, DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { DEFAULT_MAX_HELD_FLOW_BYTES, DEFAULT_MAX_HELD_FLOWS, type HeldFlow, HeldFlows, type HeldFlowsState } from '../attribution/held-flows.ts';
+import type { HeldFlowsState } from '../attribution/held-flows.ts';
 import { type DecodeLimits, defaultDecodeLimits, InputDecoder, type RecordSink } from '../contract/message-decoder.ts';
 import type { FlowFormat } from '../contract/formats/flow-formats.ts';
 import type { FlowRecord, HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
-import { type RejectedRecord, type Rejection, RejectionCounter, type RejectionSummary, rejection } from '../contract/rejections.ts';
+import { type Rejection, type RejectionSummary, rejection } from '../contract/rejections.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { ConnectionLog, type ConnectionLogState, DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
 import { defaultTopics, type TopicNames } from '../contract/topics.ts';
-import { defaultFutureBoundConfig, FutureBound, type FutureBoundConfig } from './future-bound.ts';
+import { defaultFutureBoundConfig, type FutureBoundConfig } from './future-bound.ts';
+import { InputStage, type RejectHandler } from './input-stage.ts';
+import { RunSchedule } from './run-schedule.ts';
 import { type RunInput, takeRunInput } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
@@ -49,7 +51,7 @@ export const defaultPipelineConfig: PipelineConfig = {
   future: defaultFutureBoundConfig,
 };
 
-export type RejectHandler = (r: RejectedRecord) => void;
+export { keepRaw, MAX_RAW_KEPT, type RejectHandler } from './input-stage.ts';
 
 /** What a snapshot keeps of the pipeline besides the fleet state: its counters and run schedule. */
 export interface PipelineState {
@@ -64,68 +66,36 @@ export interface PipelineState {
   held?: HeldFlowsState;
 }
 
-/** Rejected text kept per record is capped: enough to diagnose, not enough to exhaust memory or disk. */
-export const MAX_RAW_KEPT = 16 * 1024;
-
-export class Pipeline {
+export class Pipeline extends InputStage {
   readonly fleet: FleetState;
   /** Per-port connections between VMs and peers, what security groups are learned from (in snapshots). */
   private connectionLog: ConnectionLog;
-  /** Rejects records too far ahead of now before they reach the fleet state (docs/event-time.md). */
-  readonly future: FutureBound;
   /** Attributes flow ends that carry only an address to the VM holding it (docs/exporters.md). */
   addresses: AddressMap;
-  /** Address-only flows waiting, at most until they would be too late, for the attributes of their VMs. */
-  readonly held: HeldFlows;
-  /** The latest event time among the flows held: with the fleet's watermark, where the input's time stands. */
-  private heldFront = Number.NEGATIVE_INFINITY;
-  readonly rejections = new RejectionCounter();
-  readonly recordsIn = { flows: 0, vmAttributes: 0, tenantAttributes: 0 };
   messagesIn = 0;
   /** Host-attribute records applied (kept apart from recordsIn, whose shape snapshots and /v1/stats fix). */
   hostAttributesIn = 0;
   private readonly decoder: InputDecoder;
-  private nextRunAt = Number.NaN;
-  private context = { topic: '', source: '' };
+  private readonly schedule: RunSchedule;
   private readonly sink: RecordSink;
 
   /** `fleet`: a state restored from a snapshot, made with the same window configuration; default empty. */
   constructor(
     readonly config: PipelineConfig,
-    private readonly onReject: RejectHandler = () => {},
+    onReject: RejectHandler = () => {},
     fleet?: FleetState,
   ) {
+    super(config, onReject);
     this.fleet = fleet ?? new FleetState(config.window);
     this.connectionLog = new ConnectionLog(config.window.windowMs, config.maxSecurityGroupConnections ?? DEFAULT_MAX_CONNECTIONS);
-    this.future = new FutureBound(config.future ?? defaultFutureBoundConfig, config.window.windowMs);
     this.addresses = new AddressMap(this.addressMapConfig());
-    this.held = new HeldFlows({ maxFlows: config.maxHeldFlows ?? DEFAULT_MAX_HELD_FLOWS, maxBytes: config.maxHeldFlowBytes ?? DEFAULT_MAX_HELD_FLOW_BYTES });
     // A restored fleet: its VM attributes are what an earlier build's snapshot has of the addresses.
     if (fleet !== undefined) this.rebuildAddresses();
     this.decoder = new InputDecoder(config);
+    this.schedule = new RunSchedule(config.reclusterEveryMs);
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
-      flow: (f: FlowRecord, raw: unknown, index: number | null) => {
-        const addressOnly = f.srcVm === null && f.dstVm === null;
-        this.addresses.resolve(f);
-        if (addressOnly && this.addresses.mayBeClaimedLater(f) && this.hold(f, raw, index)) return;
-        this.addresses.countResolved();
-        // Neither end named nor attributed: no VM to count it for, rejected as the decoder did before
-        // attribution existed (so not counted among the records decoded either).
-        if (f.srcVm === null && f.dstVm === null) {
-          this.reject(rejection('missing_vm', 'src_vm'), index, raw);
-          return;
-        }
-        this.recordsIn.flows++;
-        const refused = this.future.checkFlow(f, this.fleet.watermark);
-        if (refused) {
-          this.reject(refused, index, raw);
-          return;
-        }
-        // Held flows the watermark is about to leave too late go first, while they can still be applied.
-        if (this.held.size > 0) this.expireHeld(f.ts - this.config.window.allowedLatenessMs);
-        this.applyToFleet(f, raw, index);
-      },
+      flow: (f: FlowRecord, raw: unknown, index: number | null) => this.intakeFlow(f, raw, index),
       vmAttributes: (a: VmAttributes, raw: unknown, index: number | null) => {
         this.recordsIn.vmAttributes++;
         const refused = this.future.checkAttributes(a.ts, this.fleet.watermark) ?? this.fleet.applyVmAttributes(a);
@@ -133,7 +103,7 @@ export class Pipeline {
         else {
           // Only a claim that is new, or reaches further back, can attribute a held flow: the same claim
           // sent again (attributes repeat with every CPU or state change) leaves the held flows where they are.
-          if (this.addresses.observe(a) && a.ip !== null && this.held.size > 0) for (const h of this.held.takeFor(a.ip)) this.settleHeld(h, false);
+          if (this.addresses.observe(a) && a.ip !== null) this.releaseHeldAt(a.ip);
         }
       },
       tenantAttributes: (t: TenantAttributes, raw: unknown, index: number | null) => {
@@ -149,82 +119,26 @@ export class Pipeline {
     };
   }
 
+  protected get watermark(): number {
+    return this.fleet.watermark;
+  }
+
+  protected get map(): AddressMap {
+    return this.addresses;
+  }
+
+  protected get allowedLatenessMs(): number {
+    return this.config.window.allowedLatenessMs;
+  }
+
   /** A flow that passed the future bound, to the fleet state (and the connection log once applied). */
-  private applyToFleet(f: FlowRecord, raw: unknown, index: number | null): void {
+  protected accept(f: FlowRecord, raw: unknown, index: number | null): void {
     const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
     const refused = this.fleet.applyFlow(f);
     if (refused) this.reject(refused, index, raw);
     else {
       this.connectionLog.add(f);
       if (first) this.judgeEarlyAttributes();
-    }
-  }
-
-  /**
-   * Holds an address-only flow with an end that attributes still to come may claim (docs/exporters.md
-   * "Late attributes"); false when it is not held and goes on as any flow (already beyond the allowed
-   * lateness); a flow refused by a cap is counted and applied here. It is judged against the future bound now, in arrival order as
-   * every flow is, and moves the hold's time as an applied flow would move the watermark.
-   */
-  private hold(f: FlowRecord, raw: unknown, index: number | null): boolean {
-    const lateness = this.config.window.allowedLatenessMs;
-    if (this.held.config.maxFlows === 0 || f.ts < Math.max(this.fleet.watermark, this.heldFront) - lateness) return false;
-    const refused = this.future.checkFlow(f, this.fleet.watermark);
-    if (refused) {
-      this.addresses.countResolved();
-      this.recordsIn.flows++;
-      this.reject(refused, index, raw);
-      return true;
-    }
-    if (this.held.size > 0) {
-      // Expiring resolves other flows: this one's outcome is put back for the count if it is not held.
-      const { srcOutcome, dstOutcome } = this.addresses;
-      this.expireHeld(f.ts - lateness);
-      this.addresses.srcOutcome = srcOutcome;
-      this.addresses.dstOutcome = dstOutcome;
-    }
-    const endsFound = (f.srcVm === null ? 0 : 1) + (f.dstVm === null ? 0 : 1);
-    const held: HeldFlow = { flow: { ...f, srcVm: null, dstVm: null }, raw: keepRaw(raw), index, topic: this.context.topic, source: this.context.source, endsFound };
-    if (!this.held.add(held)) {
-      // Not held (a cap): counted now as it resolves, and applied without judging it a second time.
-      this.held.counters.refused++;
-      this.addresses.countResolved();
-      if (f.srcVm === null && f.dstVm === null) this.reject(rejection('missing_vm', 'src_vm'), index, raw);
-      else {
-        this.recordsIn.flows++;
-        this.applyToFleet(f, raw, index);
-      }
-      return true;
-    }
-    this.held.counters.held++;
-    if (f.ts > this.heldFront) this.heldFront = f.ts;
-    return true;
-  }
-
-  /**
-   * A held flow resolved again: held once more while attributes may still claim it (unless `expiring`),
-   * else counted and applied as any flow, as a late record at its own event time. It was judged against the
-   * future bound when it arrived, so only the fleet state's rules apply now.
-   */
-  private settleHeld(h: HeldFlow, expiring: boolean): void {
-    const f = this.held.resolveAgain(h, this.addresses, expiring);
-    if (f === null) return;
-    const saved = { ...this.context };
-    this.context.topic = h.topic;
-    this.context.source = h.source;
-    if (f.srcVm === null && f.dstVm === null) this.reject(rejection('missing_vm', 'src_vm'), h.index, h.raw);
-    else {
-      this.recordsIn.flows++;
-      this.applyToFleet(f, h.raw, h.index);
-    }
-    this.context = saved;
-  }
-
-  /** Applies, as they now resolve, the held flows older than `before`: they could not be applied later. */
-  private expireHeld(before: number): void {
-    for (const h of this.held.takeOlderThan(before)) {
-      this.held.counters.expired++;
-      this.settleHeld(h, true);
     }
   }
 
@@ -302,26 +216,12 @@ export class Pipeline {
     this.context = saved;
   }
 
-  private reject(r: Rejection, index: number | null, raw: unknown): void {
-    this.rejections.add(r.reason);
-    this.onReject({ ...r, topic: this.context.topic, source: this.context.source, index, raw: keepRaw(raw) });
-  }
-
   /**
    * True once the watermark has passed the next scheduled run time (event time); the caller then runs.
    * The schedule is aligned to multiples of the interval, so a replay and a live run cut at the same times.
    */
   runDue(): boolean {
-    const every = this.config.reclusterEveryMs;
-    const w = this.fleet.watermark;
-    if (!(every > 0) || w === Number.NEGATIVE_INFINITY) return false;
-    if (Number.isNaN(this.nextRunAt)) {
-      this.nextRunAt = (Math.floor(w / every) + 1) * every;
-      return false;
-    }
-    if (w < this.nextRunAt) return false;
-    this.nextRunAt = (Math.floor(w / every) + 1) * every;
-    return true;
+    return this.schedule.due(this.fleet.watermark) !== null;
   }
 
   exportState(): PipelineState {
@@ -329,7 +229,7 @@ export class Pipeline {
       messagesIn: this.messagesIn,
       recordsIn: { ...this.recordsIn },
       rejected: this.rejections.summary(),
-      nextRunAt: this.nextRunAt,
+      nextRunAt: this.schedule.next,
       attribution: this.addresses.exportState(),
       held: this.held.exportState(),
     };
@@ -351,7 +251,7 @@ export class Pipeline {
     this.messagesIn = state.messagesIn;
     Object.assign(this.recordsIn, state.recordsIn);
     this.rejections.restore(state.rejected);
-    this.nextRunAt = state.nextRunAt;
+    this.schedule.next = state.nextRunAt;
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
     if (state.held !== undefined) {
       // Held flows beyond this build's caps are applied as they resolve now, not lost.
@@ -388,18 +288,4 @@ export class Pipeline {
       return `the connection log was not restored: ${(err as Error).message}`;
     }
   }
-}
-
-/** The text kept for a rejected record: the original text when there is one, else its JSON, capped. */
-export function keepRaw(raw: unknown): string {
-  let text: string;
-  if (typeof raw === 'string') text = raw;
-  else {
-    try {
-      text = JSON.stringify(raw) ?? String(raw);
-    } catch {
-      text = '<unserialisable value>';
-    }
-  }
-  return text.length > MAX_RAW_KEPT ? `${text.slice(0, MAX_RAW_KEPT)}…[${text.length - MAX_RAW_KEPT} more]` : text;
 }

@@ -36,6 +36,7 @@ import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { emptyRouteStatus, type HeldStatus, RouteStage, type RouteStatus } from './route-stage.ts';
 import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
+import { newRunRequestId, runRequestSearches } from './run-request.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { addressTableReader, tenantTableReader } from './table-readers.ts';
 import { TopicReader } from './topic-reader.ts';
@@ -403,7 +404,7 @@ export class ScaleOutMember {
 
   /** A run asked for through the API of any member: the leader gets it through its topic. */
   requestRun(search: boolean): void {
-    const req = `${Date.now().toString(36)}-${randomUUID()}`;
+    const req = newRunRequestId(search);
     this.plain
       ?.send({ topic: this.topics.leader, messages: [{ key: 'request', value: JSON.stringify({ req, search }) }] })
       .catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not post the run request to the leader'));
@@ -996,7 +997,8 @@ export class ScaleOutMember {
     this.current = { tick: first.tick, request: first.request, attributes: gatherAttributes(parts), parts };
     // In slices (the leader serves reads too), from the tables as they are now.
     const gathered = gatherSnapshotInSlices(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
-    const search = first.request !== null && this.searches.get(first.request) === true;
+    // From the id: a leader that took over after its predecessor read the request has no entry for it.
+    const search = first.request !== null && (runRequestSearches(first.request) || this.searches.get(first.request) === true);
     // The connection log holds at least every flow routed before the run's markers once read to its end
     // (the routes committed them first); the security groups are learned from it as the run completes.
     this.startingRun = true;

@@ -214,10 +214,18 @@ export interface ServiceInputs {
   env: Record<string, string>;
 }
 
-export async function createServiceInputs(brokers: string, name: string): Promise<ServiceInputs> {
+/**
+ * `partitions`: of the flows and VM-attributes topics (several: a scale-out application routes them in several
+ * routers, spread over its members); the tenants' topic keeps one, as an application expects (docs/scale-out.md).
+ */
+export async function createServiceInputs(brokers: string, name: string, partitions = 1): Promise<ServiceInputs> {
   const prefix = uniqueTopic(name);
   const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-  await createTopics(brokers, Object.values(topics), 1);
+  if (partitions === 1) await createTopics(brokers, Object.values(topics), 1);
+  else {
+    await createTopics(brokers, [topics.flows, topics.vm], partitions);
+    await createTopics(brokers, [topics.tenant], 1);
+  }
   return {
     topics,
     env: {

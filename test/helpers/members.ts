@@ -18,11 +18,11 @@ import { waitFor } from './service-process.ts';
 
 /** A service that keeps what each run was given, as it was given. */
 export class RecordingService extends ClusterService {
-  readonly inputs: Array<{ reason: RunStatus['reason']; input: RunInput }> = [];
+  readonly inputs: Array<{ reason: RunStatus['reason']; input: RunInput; request: ReclusterOptions }> = [];
 
   override startRun(reason: RunStatus['reason'], request: ReclusterOptions = {}, given?: RunInput): ReclusterRequestOutcome {
     // A copy: the inline clusterer fills missing features in the input it is given.
-    if (given !== undefined) this.inputs.push({ reason, input: structuredClone(given) });
+    if (given !== undefined) this.inputs.push({ reason, input: structuredClone(given), request: { ...request } });
     return super.startRun(reason, request, given);
   }
 }

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { defaultTopics } from '../../src/contract/topics.ts';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { produceTrace } from '../../src/kafka/produce-trace.ts';
+import { type ProduceResult, produceTrace } from '../../src/kafka/produce-trace.ts';
 import type { PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import type { TopologyConfig } from '../../src/topology/config.ts';
@@ -44,15 +44,16 @@ export interface MemberProcesses {
   /** Starts one more member of the application. */
   start(): Promise<ServiceProcess>;
   /** Produces fixtures/small.jsonl.gz into the application's inputs (`rate` records/s; unpaced without it). */
-  produce(rate?: number): Promise<unknown>;
+  produce(rate?: number): Promise<ProduceResult>;
   /** Keeps every member's log in test-output/scale-out/ (call from onTestFailed). */
   keepLogs(): void;
   /** kill -9 of every member still running (afterAll). */
   stopAll(): Promise<void>;
 }
 
-export async function memberProcesses(brokers: string, name: string, count: number): Promise<MemberProcesses> {
-  const { topics, env } = await createServiceInputs(brokers, name);
+/** `inputPartitions`: of the flows and VM-attributes topics (createServiceInputs); several split the route over the members. */
+export async function memberProcesses(brokers: string, name: string, count: number, inputPartitions = 1): Promise<MemberProcesses> {
+  const { topics, env } = await createServiceInputs(brokers, name, inputPartitions);
   const member = memberEnv(env, name);
   const members: ServiceProcess[] = [];
   const start = async (): Promise<ServiceProcess> => {
