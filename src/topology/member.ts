@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { CompressionTypes, type Consumer, type Kafka, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
+import { type Batch, CompressionTypes, type Consumer, type Kafka, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
@@ -32,7 +32,7 @@ import { stickyLeaderAssigner } from './leader-assignment.ts';
 import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
-import { emptyRouteStatus, type HeldStatus, RouteStage, type RouteStatus } from './route-stage.ts';
+import { emptyRouteStatus, type HeldStatus, type RouteSeconds, RouteStage, type RouteStatus } from './route-stage.ts';
 import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { addressTableReader, tenantTableReader } from './table-readers.ts';
@@ -102,7 +102,16 @@ export interface MemberStatus {
   ticksNotSentAgain: number;
   /** Route workers started again after one ended unasked (0 with the route in the main thread). */
   routeWorkerRestarts: number;
+  /** Where the route and window stages' wall time went, seconds by phase (ROUTE_PHASES, WINDOW_PHASES). */
+  stageSeconds: { route: RouteSeconds; window: WindowSeconds };
 }
+
+/**
+ * Where the window stage's wall time goes: waiting for kafkajs' next batch of by-VM records (its fetch,
+ * or none committed yet), applying them to the windows, and publishing a tick (features, checkpoint, offset).
+ */
+export const WINDOW_PHASES = ['fetch_wait', 'apply', 'publish'] as const;
+export type WindowSeconds = Record<(typeof WINDOW_PHASES)[number], number>;
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
 interface Checkpoint {
@@ -212,6 +221,9 @@ export class ScaleOutMember {
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
   private appliedRecords = 0;
+  private readonly windowSeconds: WindowSeconds = { fetch_wait: 0, apply: 0, publish: 0 };
+  /** When the window stage's last batch handed back to kafkajs (null: none yet). */
+  private windowBatchEndedAt: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
   /** On the leader: the routed flows, fed to its service's connection log (security groups). */
@@ -275,6 +287,7 @@ export class ScaleOutMember {
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,
       routeWorkerRestarts: this.route instanceof RouteThread ? this.route.restarts : 0,
+      stageSeconds: { route: route.seconds, window: { ...this.windowSeconds } },
     };
   }
 
@@ -487,56 +500,76 @@ export class ScaleOutMember {
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
-        const p = batch.partition;
-        while (!this.windows.has(p)) {
-          await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
-          if (!this.assignedWindows.has(p)) return;
+        const started = performance.now();
+        if (this.windowBatchEndedAt !== null) this.windowSeconds.fetch_wait += (started - this.windowBatchEndedAt) / 1000;
+        let published = 0;
+        try {
+          published = await this.applyBatch(batch, heartbeat);
+        } finally {
+          const ended = performance.now();
+          this.windowSeconds.apply += (ended - started - published) / 1000;
+          this.windowSeconds.publish += published / 1000;
+          this.windowBatchEndedAt = ended;
         }
-        const state = this.windows.get(p)!;
-        const from = this.checkpointed.get(p) ?? 0n;
-        let next = this.position.get(p) ?? from;
-        // No gap check against the checkpoint here: transaction markers (and aborted records, which a
-        // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
-        let refusedInBatch = false;
-        for (const m of batch.messages) {
-          const offset = BigInt(m.offset);
-          // Offsets in state: what the checkpoint already includes is not applied again.
-          if (offset < next) continue;
-          next = offset + 1n;
-          this.position.set(p, next);
-          const records = m.value === null ? null : decodeByVm(m.value);
-          if (records === null) {
-            this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
-            continue;
-          }
-          for (const record of records) {
-            const outcome = state.apply(record);
-            if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
-            if (typeof outcome === 'object' && record.k === 'v') {
-              // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
-              // a record applied again after a restore is dead-lettered again).
-              const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
-              this.o.deadLetter.add(r);
-              this.o.onReject?.(r);
-              refusedInBatch = true;
-            } else if (outcome === 'publish') {
-              // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
-              const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
-              // Computed all the same (it purges the windows as the predecessor's did), but these features are
-              // on the topic already: the predecessor committed them after its last checkpoint.
-              if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
-                this.ticksNotSentAgain++;
-                continue;
-              }
-              await this.publishTick(p, state, features, next);
-              await heartbeat();
-            }
-          }
-        }
-        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
-        await heartbeat();
       },
     });
+  }
+
+  /** One fetched batch of a by-VM partition applied to its windows; the ms its ticks took to publish. */
+  private async applyBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<number> {
+    let published = 0;
+    const p = batch.partition;
+    while (!this.windows.has(p)) {
+      await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
+      if (!this.assignedWindows.has(p)) return published;
+    }
+    const state = this.windows.get(p)!;
+    const from = this.checkpointed.get(p) ?? 0n;
+    let next = this.position.get(p) ?? from;
+    // No gap check against the checkpoint here: transaction markers (and aborted records, which a
+    // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
+    let refusedInBatch = false;
+    for (const m of batch.messages) {
+      const offset = BigInt(m.offset);
+      // Offsets in state: what the checkpoint already includes is not applied again.
+      if (offset < next) continue;
+      next = offset + 1n;
+      this.position.set(p, next);
+      const records = m.value === null ? null : decodeByVm(m.value);
+      if (records === null) {
+        this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
+        continue;
+      }
+      for (const record of records) {
+        const outcome = state.apply(record);
+        if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
+        if (typeof outcome === 'object' && record.k === 'v') {
+          // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
+          // a record applied again after a restore is dead-lettered again).
+          const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
+          this.o.deadLetter.add(r);
+          this.o.onReject?.(r);
+          refusedInBatch = true;
+        } else if (outcome === 'publish') {
+          const publishStarted = performance.now();
+          // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
+          const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+          // Computed all the same (it purges the windows as the predecessor's did), but these features are
+          // on the topic already: the predecessor committed them after its last checkpoint.
+          if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
+            this.ticksNotSentAgain++;
+            published += performance.now() - publishStarted;
+            continue;
+          }
+          await this.publishTick(p, state, features, next);
+          await heartbeat();
+          published += performance.now() - publishStarted;
+        }
+      }
+    }
+    if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
+    await heartbeat();
+    return published;
   }
 
   /**

@@ -3,7 +3,8 @@
  * Names start like every other metric of the service, so one dashboard covers both modes.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type MemberStatus, RESTORE_SOURCES } from './member.ts';
+import { type MemberStatus, RESTORE_SOURCES, WINDOW_PHASES } from './member.ts';
+import { ROUTE_PHASES } from './route-stage.ts';
 
 export const SCALE_OUT_METRICS = [
   'alcor_scale_out_partitions_owned',
@@ -17,6 +18,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_route_transactions_total',
   'alcor_scale_out_applied_records_total',
   'alcor_scale_out_route_worker_restarts_total',
+  'alcor_scale_out_stage_seconds_total',
 ] as const;
 
 export function registerScaleOutMetrics(registry: Registry, status: () => MemberStatus): void {
@@ -54,6 +56,24 @@ export function registerScaleOutMetrics(registry: Registry, status: () => Member
   counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   counter('alcor_scale_out_route_worker_restarts_total', 'Route workers this member started again after one ended unasked (the member not ready meanwhile)', (s) => s.routeWorkerRestarts);
+  // Where each stage's batch loop spends its wall time: the phase that grows fastest is the one to cut.
+  const spent: Record<string, number> = {};
+  new Counter({
+    name: 'alcor_scale_out_stage_seconds_total',
+    help: 'Wall time of the route and window stages\' batch loops, by phase: fetch_wait (waiting for the next batch), route, dead_letters, send, offsets, commit (route); apply, publish (window)',
+    labelNames: ['stage', 'phase'],
+    registers: [registry],
+    collect() {
+      const { route, window } = status().stageSeconds;
+      const each: Array<[string, string, number]> = [...ROUTE_PHASES.map((phase): [string, string, number] => ['route', phase, route[phase]]), ...WINDOW_PHASES.map((phase): [string, string, number] => ['window', phase, window[phase]])];
+      for (const [stage, phase, now] of each) {
+        const key = `${stage}/${phase}`;
+        const delta = now - (spent[key] ?? 0);
+        if (delta > 0) this.inc({ stage, phase }, delta);
+        spent[key] = now;
+      }
+    },
+  });
   const reported: Record<string, number> = {};
   new Counter({
     name: 'alcor_scale_out_restores_total',
