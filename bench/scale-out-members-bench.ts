@@ -501,6 +501,8 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
   // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
   const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
+  // A route transaction per fetched batch, as before transactions spanned batches: what their round trips cost.
+  const perBatch = await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '1' }, texts.length);
   // The same with the route in the main thread (SCALE_OUT_ROUTE_WORKER=false), as before the route worker: what the second core gives.
   const routeInMain = await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_WORKER: 'false' }, texts.length);
   const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
@@ -526,10 +528,12 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     one_member: figures,
     one_member_runs_off: runsOff,
     one_member_runs_off_route_in_main_thread: routeInMain,
+    one_member_runs_off_a_transaction_per_batch: perBatch,
     kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
     ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
     ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
     ratio_1_member_runs_off_route_in_main_thread_to_kafka_tool: round((routeInMain.records_per_s as number) / tool.fetchRecordsPerSec, 4),
+    ratio_1_member_runs_off_a_transaction_per_batch_to_kafka_tool: round((perBatch.records_per_s as number) / tool.fetchRecordsPerSec, 4),
     bare_kafkajs: {
       load_average_1min: bareLoad,
       runs_messages_per_s: bareRuns,

@@ -82,6 +82,12 @@ interface OpenRoute {
   openedAt: number;
   /** Commits it when no further batch comes (the partition's last records, or a pause). */
   timer: NodeJS.Timeout | null;
+  /**
+   * Its last batch's produce request, in flight while kafkajs fetches and the router routes the next batch;
+   * never rejects: a failure is kept in `failed`, and the next batch or the commit fails the transaction.
+   */
+  sending: Promise<void>;
+  failed: { err: unknown } | null;
 }
 
 /** The flows this member's routers hold for late VM attributes, and their counts. */
@@ -311,9 +317,21 @@ export class RouteStage {
       open.next = next;
       open.messages += messages;
       this.tally(open, out);
+      const packed = performance.now();
       const topicMessages = this.routedMessagesOf(out);
-      // Sent now, not at the commit: the broker holds them (uncommitted) while the next batch is fetched.
-      if (topicMessages.length > 0) await this.timed('send', open.txn.sendBatch({ topicMessages }));
+      this.seconds.route += (performance.now() - packed) / 1000;
+      // One produce request in flight at a time (the producer sends them in order anyway): the previous
+      // batch's, awaited only now that this batch is routed.
+      await this.sent(open);
+      if (topicMessages.length > 0) {
+        const current = open;
+        current.sending = current.txn.sendBatch({ topicMessages }).then(
+          () => undefined,
+          (err: unknown) => {
+            current.failed ??= { err };
+          },
+        );
+      }
     } catch (err) {
       // Once opened, the transaction has counted this batch's address keys (tally) as its own.
       throw await this.failRoute(key, open, open === undefined ? out : [], err);
@@ -325,13 +343,19 @@ export class RouteStage {
   private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
     const producer = await this.routeProducer(key);
     const txn = await producer.transaction();
-    const open: OpenRoute = { router, txn, topic, partition, from, next: from, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null };
+    const open: OpenRoute = { router, txn, topic, partition, from, next: from, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
     open.timer = setTimeout(() => {
       open.timer = null;
       this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit a route transaction: the partition continues from its last commit'));
     }, this.commitWithinMs);
     this.openRoutes.set(key, open);
     return open;
+  }
+
+  /** Waits for the open transaction's produce request in flight; throws its error if it failed. */
+  private async sent(open: OpenRoute): Promise<void> {
+    await this.timed('send', open.sending);
+    if (open.failed !== null) throw open.failed.err;
   }
 
   /** Counts what a transaction writes: its by-VM records, and the address keys to unpublish should it fail. */
@@ -364,6 +388,7 @@ export class RouteStage {
       await this.timed('dead_letters', this.o.deadLetter.flush());
       const topicMessages = this.routedMessagesOf(out);
       if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+      await this.sent(open);
       if (topicMessages.length > 0) await this.timed('send', open.txn.sendBatch({ topicMessages }));
       // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
       const committed = { partition: open.partition, offset: open.next.toString(), metadata };
@@ -391,6 +416,7 @@ export class RouteStage {
   private async failRoute(key: string, open: OpenRoute | undefined, out: Routed[], err: unknown): Promise<Error> {
     this.o.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
     if (open !== undefined) {
+      await open.sending;
       await open.txn.abort().catch(() => undefined);
       if (this.openRoutes.get(key) === open) {
         this.forgetRoute(key);
