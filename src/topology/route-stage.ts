@@ -75,6 +75,7 @@ interface OpenRoute {
   from: bigint;
   /** The offset after the last message routed in it: what its commit sends. */
   next: bigint;
+  batches: number;
   messages: number;
   records: number;
   /** The address keys it wrote: unpublished again should it fail (AddressTable.notPublished). */
@@ -106,10 +107,12 @@ export interface RouteStatus {
   held: HeldStatus;
   /** Where the stage's wall time went (ROUTE_PHASES). */
   seconds: RouteSeconds;
+  /** The route transactions open now, and the fetched batches and input messages routed into them. */
+  open: { transactions: number; batches: number; messages: number };
 }
 
 export function emptyRouteStatus(): RouteStatus {
-  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds() };
+  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
 }
 
 export class RouteStage {
@@ -158,7 +161,17 @@ export class RouteStage {
   }
 
   status(): RouteStatus {
-    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus(), seconds: { ...this.seconds } };
+    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
+  }
+
+  private openStatus(): RouteStatus['open'] {
+    const open = { transactions: 0, batches: 0, messages: 0 };
+    for (const o of this.openRoutes.values()) {
+      open.transactions++;
+      open.batches += o.batches;
+      open.messages += o.messages;
+    }
+    return open;
   }
 
   private heldStatus(): HeldStatus {
@@ -315,6 +328,7 @@ export class RouteStage {
     try {
       open ??= await this.openRoute(key, router, topic, partition, from);
       open.next = next;
+      open.batches++;
       open.messages += messages;
       this.tally(open, out);
       const packed = performance.now();
@@ -343,7 +357,7 @@ export class RouteStage {
   private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
     const producer = await this.routeProducer(key);
     const txn = await producer.transaction();
-    const open: OpenRoute = { router, txn, topic, partition, from, next: from, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
+    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
     open.timer = setTimeout(() => {
       open.timer = null;
       this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit a route transaction: the partition continues from its last commit'));
@@ -432,7 +446,7 @@ export class RouteStage {
 
   /**
    * Writes what a claim released from an input partition's held flows, outside any batch of it: with the
-   * partition's open transaction, or in one of its own at the same offset again, with the router's new state
+   * partition's open transaction when it commits, or in one of its own at the same offset again, with the router's new state
    * and held set (the released flows may be the partition's last records, and no batch would come to carry them).
    */
   private flushRoute(key: string): void {
@@ -440,8 +454,8 @@ export class RouteStage {
     this.flushDue.add(key);
     this.routeExclusive(async () => {
       if (!this.flushDue.delete(key)) return;
-      const open = this.openRoutes.get(key);
-      if (open !== undefined) return this.commitOpen(key, open);
+      // The partition's open transaction takes them at its commit (takeReleased), within DEFAULT_ROUTE_COMMIT_MS.
+      if (this.openRoutes.has(key)) return;
       const router = this.routers.get(key);
       const offset = this.routedUpTo.get(key);
       // Not committed yet: the partition's first batch carries it.

@@ -89,6 +89,7 @@ export class RouteThread {
       routeTransactions: this.before.routeTransactions + s.routeTransactions,
       held: s.held,
       seconds: sumSeconds(this.before.seconds, s.seconds),
+      open: s.open,
     };
   }
 
