@@ -222,7 +222,9 @@ export class RouteStage {
       // A partition kept with a transaction open: kafkajs reads it again from its committed offset after a
       // join, so the router that routed past it goes too (and its producer: the next one fences the open
       // transaction, which the broker aborts). Committed instead, the batches read again would count twice.
-      for (const key of [...this.openRoutes.keys()]) this.forgetRoute(key);
+      const dropped = [...this.openRoutes.keys()];
+      for (const key of dropped) this.forgetRoute(key);
+      if (dropped.length > 0) this.o.log.info({ inputs: dropped }, `joined ${this.groups.route} with route transactions open: they are aborted, and their batches read again from the commit`);
       // A flows partition's router is made at once, not at its next batch: the held flows committed with its
       // offset must be there for the claims that release them, and no further flow may ever come.
       for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])

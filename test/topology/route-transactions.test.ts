@@ -92,14 +92,26 @@ describe('a route transaction spanning several batches', () => {
     const half = Math.floor(trace.length / 2);
     await app.send(trace.slice(0, half));
     await spanningTransaction(first);
+    // The rest a little at a time while the second member starts and joins: batches keep coming, so the
+    // first member has a transaction open whenever the rebalance reaches it.
+    let joined = false;
+    const sending = (async () => {
+      for (let i = half; i < trace.length; i += 20) {
+        await app.send(trace.slice(i, i + 20));
+        if (!joined) await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     // The join moves input partitions (the route group's rebalance) while the first member's transaction is open.
     const second = await file.member(topology, app.pipeline, { routeWorker: true });
-    await app.send(trace.slice(half));
+    await waitFor(async () => (second.member.notReadyReason() === null ? true : undefined), 60_000, 'the second member ready');
+    joined = true;
+    await sending;
     const members = [first, second];
     await everyRecordRouted(first, single);
     // The first member's open transaction did not survive the join (a rejoin reads from the commit): the
     // route worker lives on, and nothing it held is counted.
     expect(first.member.routeThread?.restarts).toBe(0);
+    expect(first.logs.some((l) => /joined \S+-route with route transactions open/.test(l)), first.logs.slice(-20).join('\n')).toBe(true);
     const leader = await waitFor(async () => members.find((m) => m.member.status().leader), 60_000, 'a leader');
     const run = await requestedInput(leader, 90_000);
     expect(first.member.status().records).toEqual(single.recordsIn);
