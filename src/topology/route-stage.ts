@@ -1,8 +1,8 @@
 /**
  * A member's route stage over Kafka (docs/scale-out.md): its consumer group over the input topics, one
- * router and one transactional producer per input partition, dead letters, and each batch's by-VM,
- * connections, addresses and tenants records written in one transaction with the input offset and the
- * router's state. The member runs it in a worker thread of its own (route-worker.ts), or in its own thread.
+ * router and one transactional producer per input partition, dead letters, and the by-VM, connections,
+ * addresses and tenants records of several fetched batches written in one transaction with the input offset
+ * and the router's state. The member runs it in a worker thread of its own (route-worker.ts), or in its own thread.
  */
 import { type Batch, type Consumer, type Kafka, type Message, Partitioners, type Producer, type TopicMessages, type Transaction } from 'kafkajs';
 import type { RejectedRecord } from '../contract/rejections.ts';
