@@ -500,9 +500,17 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
   const figures = await memberIngest(env, texts.length);
   // The single process's kafka_ingest runs no clustering: a member with the runs off (no ticks, features,
   // checkpoints or runs) is the like-for-like figure; the one above pays a run every 5 minutes of event time.
-  const runsOff = await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length);
-  // A route transaction per fetched batch, as before transactions spanned batches: what their round trips cost.
-  const perBatch = await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '1' }, texts.length);
+  // Against a route transaction per fetched batch, as before transactions spanned batches (what their round
+  // trips cost): alternated, twice each, as the machine's load moves between runs; the best of each is the figure.
+  const spanning: Array<Record<string, unknown>> = [];
+  const perBatchRuns: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 2; i++) {
+    spanning.push(await memberIngest({ ...env, RECLUSTER_MINUTES: '0' }, texts.length));
+    perBatchRuns.push(await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '1' }, texts.length));
+  }
+  const best = (runs: Array<Record<string, unknown>>) => runs.reduce((a, b) => ((b.records_per_s as number) > (a.records_per_s as number) ? b : a));
+  const runsOff = best(spanning);
+  const perBatch = best(perBatchRuns);
   // The same with the route in the main thread (SCALE_OUT_ROUTE_WORKER=false), as before the route worker: what the second core gives.
   const routeInMain = await memberIngest({ ...env, RECLUSTER_MINUTES: '0', SCALE_OUT_ROUTE_WORKER: 'false' }, texts.length);
   const tool = await runConsumerPerformance({ brokers, topic: topics.flows, messages: texts.length });
@@ -529,6 +537,12 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     one_member_runs_off: runsOff,
     one_member_runs_off_route_in_main_thread: routeInMain,
     one_member_runs_off_a_transaction_per_batch: perBatch,
+    alternated_runs_off: {
+      records_per_s: spanning.map((r) => r.records_per_s),
+      load_average_1min: spanning.map((r) => r.load_average_1min),
+      a_transaction_per_batch_records_per_s: perBatchRuns.map((r) => r.records_per_s),
+      a_transaction_per_batch_load_average_1min: perBatchRuns.map((r) => r.load_average_1min),
+    },
     kafka_tool_fetch_messages_per_s: Math.round(tool.fetchRecordsPerSec),
     ratio_1_member_to_kafka_tool: round(memberRate / tool.fetchRecordsPerSec, 4),
     ratio_1_member_runs_off_to_kafka_tool: round((runsOff.records_per_s as number) / tool.fetchRecordsPerSec, 4),
