@@ -59,7 +59,7 @@ export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = {
   ports: 'spread',
 };
 
-interface Source {
+export interface Source {
   membership: Membership;
   connections: ResolvedConnection[];
   windowMs: number;
@@ -79,7 +79,7 @@ const cpuMsSince = (c: NodeJS.CpuUsage): number => {
 };
 
 /** The source fleet copied `copies` times: VM ids, tenants and addresses renamed per copy. */
-function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
+export function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
   const m = src.membership;
   const ids: string[] = [];
   const clusters: string[] = [];

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { emptyFlowRecord, type FlowRecord } from '../../src/contract/records.ts';
+import { Random } from '../../src/core/random.ts';
 import { type ConnectionColumns, ConnectionLog } from '../../src/security-groups/connection-log.ts';
 
 const T0 = Date.UTC(2026, 10, 1);
@@ -162,5 +163,90 @@ describe('connection log: which end serves, counted as rows arrive', () => {
     log.add(interconnect(T0 + 45 * MIN, 'vA', 50_001, 'vS', 50_000));
     expect(log.size).toBe(1);
     expect(turnedAt(log)).toEqual([]);
+  });
+});
+
+/** Records of `ends` clients and servers over a few ports, at random epochs up to `upTo` (some late, some past it). */
+function randomRecords(random: Random, count: number, from: number, upTo: number): FlowRecord[] {
+  const out: FlowRecord[] = [];
+  for (let k = 0; k < count; k++) {
+    const f = flow(random.int(from, upTo + 2 * MIN), random.int(0, 40), random.int(0, 12), random.int(1, 5000));
+    f.dstPort = [22, 443, 8080][random.int(0, 3)]!;
+    out.push(f);
+  }
+  return out;
+}
+
+describe('connection log: the traffic kept from split to split', () => {
+  // The same log without what earlier splits kept (a snapshot restored computes every row anew).
+  const fresh = (log: ConnectionLog): ConnectionLog => ConnectionLog.restore(log.exportState());
+
+  it('equals the split computed from scratch as windows roll and rows are forgotten', () => {
+    const random = new Random(20_261_205);
+    const log = new ConnectionLog(WINDOW, 1_000_000, 1);
+    let watermark = T0 + 30 * MIN;
+    let keptAtSameWindow = 0;
+    // Watermarks that stay, move by an epoch, by a window, by two (a purge), and once go back.
+    const moves = [0, 0, 4 * MIN, 15 * MIN, 0, 30 * MIN, 4 * MIN, -8 * MIN, 20 * MIN, 0, 45 * MIN, 1 * MIN, 0];
+    for (const move of moves) {
+      watermark += move;
+      for (const f of randomRecords(random, move === 0 ? 15 : 400, watermark - 40 * MIN, watermark)) log.add(f);
+      const split = log.split(watermark);
+      split.fillAll();
+      // At the same window only the rows the 15 records reached are renewed.
+      if (move === 0 && split.columns.count > 0) {
+        expect(split.renewed).toBeLessThanOrEqual(15);
+        keptAtSameWindow += split.columns.count - split.renewed;
+      }
+      expect(plain(split.columns)).toEqual(plain(fresh(log).columns(watermark)));
+    }
+    // The test must reach what it claims: rows forgotten by purges, and rows kept rather than renewed.
+    expect(log.counters.forgotten).toBeGreaterThan(100);
+    expect(keptAtSameWindow).toBeGreaterThan(500);
+  });
+
+  it('renews only the rows a record reached since, at the same window', () => {
+    const log = filled();
+    const first = log.split(WATERMARK);
+    first.fillAll();
+    expect(first.renewed).toBe(10);
+    log.add(flow(T0 + 57 * MIN, 3, 0, 11));
+    log.add(flow(T0 + 2 * MIN, 8, 2, 11));
+    const second = log.split(WATERMARK);
+    second.fillAll();
+    expect(second.renewed).toBe(2);
+    expect(plain(second.columns)).toEqual(plain(fresh(log).columns(WATERMARK)));
+    // A window later, the rows whose traffic reaches either window are renewed: here all of them.
+    const later = log.split(WATERMARK + WINDOW);
+    later.fillAll();
+    expect(later.renewed).toBe(10);
+    expect(plain(later.columns)).toEqual(plain(fresh(log).columns(WATERMARK + WINDOW)));
+  });
+
+  it('renews the rows a split dropped half-way left at an older window', () => {
+    const log = filled();
+    log.split(WATERMARK).fillAll();
+    // Taken at a later window and abandoned after four rows: the other six still hold the first window's traffic.
+    log.split(WATERMARK + WINDOW).fill(4);
+    const split = log.split(WATERMARK + 2 * WINDOW);
+    split.fillAll();
+    expect(plain(split.columns)).toEqual(plain(fresh(log).columns(WATERMARK + 2 * WINDOW)));
+    const back = log.split(WATERMARK);
+    back.fillAll();
+    expect(plain(back.columns)).toEqual(plain(fresh(log).columns(WATERMARK)));
+  });
+
+  it('equals the split from scratch when records reach rows between its steps', () => {
+    const random = new Random(7);
+    const log = new ConnectionLog(WINDOW, 1_000_000, 2);
+    let watermark = T0 + 30 * MIN;
+    for (let run = 0; run < 6; run++) {
+      for (const f of randomRecords(random, 300, watermark - 30 * MIN, watermark)) log.add(f);
+      const want = plain(fresh(log).columns(watermark));
+      const split = log.split(watermark);
+      while (!split.fill(7)) for (const f of randomRecords(random, 5, watermark - 40 * MIN, watermark + 10 * MIN)) log.add(f);
+      expect(plain(split.columns)).toEqual(want);
+      watermark += run % 2 === 0 ? 0 : 5 * MIN;
+    }
   });
 });

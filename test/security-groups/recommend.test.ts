@@ -392,6 +392,38 @@ describe('connection log', () => {
     }
   });
 
+  it('turned rows\' copies handed on put back the rows a later run no longer turns', () => {
+    const log = new ConnectionLog(WINDOW);
+    const fleet = membership([a1, a2, a3, w1, w2]);
+    // Both ports above the well-known range and neither a known service: the records cannot tell which end serves.
+    const pair = (from: number, c: Vm, cPort: number, s: Vm, sPort: number): void => {
+      for (let m = 0; m < 20; m++) {
+        log.add(flow(from + m * MIN, c, s, cPort, sPort, 6, 300));
+        log.add(flow(from + m * MIN, s, c, sPort, cPort, 6, 900));
+      }
+    };
+    const served = (o: ReturnType<typeof recommendSecurityGroups>): string[] =>
+      o.connections.filter((c) => c.port !== 443).map((c) => `${c.client.vmId}>${c.server.vmId}:${c.port}`).sort();
+    // a1 (first in the ends' order, so stored as the client) meets two peers at 7101, each peer one: turned round.
+    pair(T0, w1, 5001, a1, 7101);
+    pair(T0, w2, 5002, a1, 7101);
+    // Rows enough that the copies kept have room for those added below: the later run updates them in place.
+    for (let k = 0; k < 40; k++) talk(log, `198.51.100.${k}`, w1, 443, T0, 2);
+    const first = recommendSecurityGroups(fleet, log);
+    expect(served(first)).toEqual(['w1>a1:7101', 'w2>a1:7101']);
+    first.release();
+    // w1's port 5001 now meets four peers: it listens, and its row with a1 is no longer turned.
+    pair(T0 + 20 * MIN, a2, 7102, w1, 5001);
+    pair(T0 + 20 * MIN, a3, 7103, w1, 5001);
+    pair(T0 + 20 * MIN, w2, 7104, w1, 5001);
+    const handedOn = recommendSecurityGroups(fleet, log);
+    const fresh = recommendSecurityGroups(fleet, log);
+    expect(served(fresh)).toEqual(['a1>w1:5001', 'a2>w1:5001', 'a3>w1:5001', 'w2>a1:7101', 'w2>w1:5001']);
+    expect(handedOn.connections).toEqual(fresh.connections);
+    expect(handedOn.document).toEqual(fresh.document);
+    handedOn.release();
+  });
+
   it('a split taken in steps over kept columns fills every row again, those filled out of turn before too', () => {
     // More connections than the first step fills (4 * SLICE_ROWS), so that a record arriving between the
     // steps fills its row out of turn.
