@@ -237,11 +237,11 @@ export class RouteStage {
     await consumer.subscribe({ topics: inputs, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch, heartbeat }) => {
+      eachBatch: async ({ batch, heartbeat, isStale }) => {
         const started = performance.now();
         if (this.batchEndedAt !== null) this.seconds.fetch_wait += (started - this.batchEndedAt) / 1000;
         try {
-          await this.routeBatch(batch, heartbeat);
+          await this.routeBatch(batch, heartbeat, isStale);
         } finally {
           this.batchEndedAt = performance.now();
         }
@@ -250,8 +250,11 @@ export class RouteStage {
   }
 
   /** One fetched batch of an input partition: routed into the partition's open transaction. */
-  private async routeBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
-    if (batch.messages.length === 0) return;
+  private async routeBatch(batch: Batch, heartbeat: () => Promise<void>, isStale: () => boolean): Promise<void> {
+    // Fetched before a failed transaction sent the consumer back (failRoute's seek): it lies beyond what is
+    // committed, and routed now it would let the batches read again be skipped as routed. kafkajs' next fetch
+    // goes back; no batch fetched after that is stale.
+    if (batch.messages.length === 0 || isStale()) return;
     const key = `${batch.topic}:${batch.partition}`;
     const router = await beating(heartbeat, this.routerOf(batch.topic, batch.partition), groupTiming(this.o.topology).heartbeatInterval);
     // The consumer may fetch from an offset read before the previous owner's last commit: what that
@@ -263,6 +266,7 @@ export class RouteStage {
     await this.routeExclusive(async () => {
       // A router that moved away or failed while this batch waited: the next batch starts over.
       if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
+      if (isStale()) return;
       // What the open transaction holds is routed too (kafkajs hands a batch over once).
       const committed = this.routedUpTo.get(key) ?? 0n;
       const open = this.openRoutes.get(key);
