@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Batch, CompressionTypes, type Consumer, type Kafka, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
+import { CompressionTypes, type Consumer, type Kafka, PartitionAssigners, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
@@ -500,76 +500,78 @@ export class ScaleOutMember {
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
-        const started = performance.now();
-        if (this.windowBatchEndedAt !== null) this.windowSeconds.fetch_wait += (started - this.windowBatchEndedAt) / 1000;
+        const started = this.windowBatchStarted();
+        // Ms of this batch spent publishing ticks: the rest of it is apply.
         let published = 0;
-        try {
-          published = await this.applyBatch(batch, heartbeat);
-        } finally {
-          const ended = performance.now();
-          this.windowSeconds.apply += (ended - started - published) / 1000;
-          this.windowSeconds.publish += published / 1000;
-          this.windowBatchEndedAt = ended;
+        const p = batch.partition;
+        while (!this.windows.has(p)) {
+          await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
+          if (!this.assignedWindows.has(p)) return this.windowBatchEnded(started, published);
         }
+        const state = this.windows.get(p)!;
+        const from = this.checkpointed.get(p) ?? 0n;
+        let next = this.position.get(p) ?? from;
+        // No gap check against the checkpoint here: transaction markers (and aborted records, which a
+        // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
+        let refusedInBatch = false;
+        for (const m of batch.messages) {
+          const offset = BigInt(m.offset);
+          // Offsets in state: what the checkpoint already includes is not applied again.
+          if (offset < next) continue;
+          next = offset + 1n;
+          this.position.set(p, next);
+          const records = m.value === null ? null : decodeByVm(m.value);
+          if (records === null) {
+            this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
+            continue;
+          }
+          for (const record of records) {
+            const outcome = state.apply(record);
+            if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
+            if (typeof outcome === 'object' && record.k === 'v') {
+              // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
+              // a record applied again after a restore is dead-lettered again).
+              const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
+              this.o.deadLetter.add(r);
+              this.o.onReject?.(r);
+              refusedInBatch = true;
+            } else if (outcome === 'publish') {
+              const publishing = performance.now();
+              // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
+              const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
+              // Computed all the same (it purges the windows as the predecessor's did), but these features are
+              // on the topic already: the predecessor committed them after its last checkpoint.
+              if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
+                this.ticksNotSentAgain++;
+                published += performance.now() - publishing;
+                continue;
+              }
+              await this.publishTick(p, state, features, next);
+              await heartbeat();
+              published += performance.now() - publishing;
+            }
+          }
+        }
+        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
+        await heartbeat();
+        this.windowBatchEnded(started, published);
       },
     });
   }
 
-  /** One fetched batch of a by-VM partition applied to its windows; the ms its ticks took to publish. */
-  private async applyBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<number> {
-    let published = 0;
-    const p = batch.partition;
-    while (!this.windows.has(p)) {
-      await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
-      if (!this.assignedWindows.has(p)) return published;
-    }
-    const state = this.windows.get(p)!;
-    const from = this.checkpointed.get(p) ?? 0n;
-    let next = this.position.get(p) ?? from;
-    // No gap check against the checkpoint here: transaction markers (and aborted records, which a
-    // read_committed consumer never sees) take offsets, so the first record read may lie beyond it.
-    let refusedInBatch = false;
-    for (const m of batch.messages) {
-      const offset = BigInt(m.offset);
-      // Offsets in state: what the checkpoint already includes is not applied again.
-      if (offset < next) continue;
-      next = offset + 1n;
-      this.position.set(p, next);
-      const records = m.value === null ? null : decodeByVm(m.value);
-      if (records === null) {
-        this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
-        continue;
-      }
-      for (const record of records) {
-        const outcome = state.apply(record);
-        if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
-        if (typeof outcome === 'object' && record.k === 'v') {
-          // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
-          // a record applied again after a restore is dead-lettered again).
-          const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
-          this.o.deadLetter.add(r);
-          this.o.onReject?.(r);
-          refusedInBatch = true;
-        } else if (outcome === 'publish') {
-          const publishStarted = performance.now();
-          // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
-          const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
-          // Computed all the same (it purges the windows as the predecessor's did), but these features are
-          // on the topic already: the predecessor committed them after its last checkpoint.
-          if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
-            this.ticksNotSentAgain++;
-            published += performance.now() - publishStarted;
-            continue;
-          }
-          await this.publishTick(p, state, features, next);
-          await heartbeat();
-          published += performance.now() - publishStarted;
-        }
-      }
-    }
-    if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
-    await heartbeat();
-    return published;
+  /** A window batch starts: the wait since the last one ended is the fetch's (or no committed data's). */
+  private windowBatchStarted(): number {
+    const now = performance.now();
+    if (this.windowBatchEndedAt !== null) this.windowSeconds.fetch_wait += (now - this.windowBatchEndedAt) / 1000;
+    return now;
+  }
+
+  /** A window batch ends: its time is apply, but for the ms it spent publishing ticks. */
+  private windowBatchEnded(started: number, publishedMs: number): void {
+    const now = performance.now();
+    this.windowSeconds.apply += (now - started - publishedMs) / 1000;
+    this.windowSeconds.publish += publishedMs / 1000;
+    this.windowBatchEndedAt = now;
   }
 
   /**
