@@ -194,14 +194,14 @@ function stageBreakdown(before: Map<string, number>, after: Map<string, number>,
 export const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /**
- * Fresh input topics of INPUT_PARTITIONS each for one configuration: every process starts on empty
+ * Fresh input topics of INPUT_PARTITIONS (or `inputPartitions`) each for one configuration: every process starts on empty
  * topics and is ready (groups joined, partitions owned, a leader) before the trace is produced, so the
  * clock (from the produce's start) holds no start-up, join or rebalance, the same for 1, 2 and 3 members.
  */
-export async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE) {
+export async function freshInputs(brokers: string, common: Record<string, string>, name: string, trace = TRACE, inputPartitions = INPUT_PARTITIONS) {
   const prefix = uniqueTopic(`scaleout-${name}`);
   const topics = { flows: `${prefix}.flows`, vm: `${prefix}.vms`, tenant: `${prefix}.tenants` };
-  await createTopics(brokers, [...Object.values(topics), `${prefix}.other`], INPUT_PARTITIONS);
+  await createTopics(brokers, [...Object.values(topics), `${prefix}.other`], inputPartitions);
   const env = { ...common, KAFKA_TOPIC_FLOWS: topics.flows, KAFKA_TOPIC_VM_ATTRIBUTES: topics.vm, KAFKA_TOPIC_TENANT_ATTRIBUTES: topics.tenant };
   // The whole trace in one transaction: the processes read committed data only, so they see all of it
   // at once when it commits, and the clock starts there, not at a producer's pace (16 to 32 s at load 30).

@@ -37,9 +37,26 @@ import {
   withLogs,
 } from './scale-out-members-bench.ts';
 
-const ROUNDS = 3;
+/** Alternated rounds; SCALE_OUT_ONE_ROUNDS=0 takes the profiles and the hop alone only (a look at where the CPU goes, no figures). */
+const ROUNDS = Number(process.env.SCALE_OUT_ONE_ROUNDS ?? 3);
 /** Route batches of the hop alone: about what one member's routers commit for the small fixture (30 transactions). */
 const HOP_BATCHES = 30;
+/**
+ * Input partitions of the single process's topics. On the members' 3, one process read the backlog a
+ * partition at a time against one watermark and rejected 40,049 of the 73,856 records as too_late (the
+ * replay: 49), with 3 runs instead of 10: less work than a member's, whose routers keep a watermark per
+ * input partition. On 1 it does the replay's work, as the member does. SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS=3
+ * measures it as before.
+ */
+const SINGLE_INPUT_PARTITIONS = Number(process.env.SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS ?? 1);
+/**
+ * SCALE_OUT_ONE_RUNS=off: no runs (RECLUSTER_MINUTES=0), the ingest alone. With runs, the clock stops when
+ * the last record is applied, and the runs done by then differ: a member's leader had 3 or 4 (each tick's
+ * features come with the records), the single process none on inputs of one partition, 3 on three.
+ */
+const RUNS = process.env.SCALE_OUT_ONE_RUNS !== 'off';
+/** Seconds of the quiet idle measure (nothing polled). */
+const QUIET_S = 4;
 
 /** CPU seconds of a process's main thread (its first task, tid = pid): route, hop, windows and the Kafka client run there. */
 function mainThreadCpuSeconds(pid: number): number {
@@ -55,6 +72,12 @@ interface Measured {
   cpu_s_per_million_records: number;
   main_thread_cpu_s_per_million_records: number;
   idle_cpu_s_per_s: number;
+  /** Idle and not polled: what the process costs with no input and no one asking. */
+  quiet_idle_cpu_s_per_s: number;
+  /** Records rejected (all reasons, and too_late), and the latest run when the clock stopped. */
+  rejected: number;
+  too_late: number;
+  latest_run_id: string | null;
   cpu_s_per_million_records_net_of_idle: number;
   load_average_1min: number;
   /** The clock's span on the profiler's clock, to cut a profile to it. */
@@ -65,13 +88,17 @@ interface Measured {
 async function measureOne(brokers: string, common: Record<string, string>, kind: 'single' | 'member', total: number, dataDir: string, nodeArgs: readonly string[] = []) {
   const name = `${kind}${Math.floor(Math.random() * 1e6)}`;
   const appId = uniqueTopic(`one${kind}`);
-  const { env, produce, topics } = await freshInputs(brokers, common, name);
+  const { env, produce, topics } = await freshInputs(brokers, common, name, TRACE, kind === 'single' ? SINGLE_INPUT_PARTITIONS : undefined);
   const proc = await startServiceProcess({ ...env, ...(kind === 'member' ? { SCALE_OUT_APP_ID: appId } : {}) }, nodeArgs);
   try {
     await waitFor(() => allReady([proc], kind === 'member'), 300_000, `${kind} ready`).catch(withLogs([proc]));
+    const pid = proc.child.pid!;
+    // Nothing asked of it: its consumers' fetches and heartbeats, timers, the route worker's reports.
+    const quiet0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, QUIET_S * 1000));
+    const quietIdle = (cpuSeconds(pid) - quiet0) / QUIET_S;
     // Polled as the clock polls it (a member's /metrics, one process's /v1/stats): the scrapes are most of the idle figure.
     const [idle] = kind === 'member' ? await idleCpuPerSecond([proc], 50) : [await singleIdleCpuPerSecond(proc)];
-    const pid = proc.child.pid!;
     const cpu0 = cpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
     const fromUs = monotonicUs();
@@ -89,6 +116,8 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       ).catch(withLogs([proc]));
     const seconds = (performance.now() - t0) / 1000;
     const toUs = monotonicUs();
+    // What the process made of the trace: its rejects and runs (the same work for both, or the figures compare nothing).
+    const stats = (await (await fetch(`${proc.url}/v1/stats`)).json()) as { rejected: { count: number; by_reason: Record<string, number> }; latest_run_id: string | null };
     const cpu = cpuSeconds(pid) - cpu0;
     const main = mainThreadCpuSeconds(pid) - main0;
     const measured: Measured = {
@@ -96,6 +125,10 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       cpu_s_per_million_records: round((cpu / total) * 1e6),
       main_thread_cpu_s_per_million_records: round((main / total) * 1e6),
       idle_cpu_s_per_s: round(idle!, 3),
+      quiet_idle_cpu_s_per_s: round(quietIdle, 3),
+      rejected: stats.rejected.count,
+      too_late: stats.rejected.by_reason.too_late ?? 0,
+      latest_run_id: stats.latest_run_id,
       cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / total) * 1e6),
       load_average_1min: loadAverage(),
       span: { fromUs, toUs },
@@ -130,6 +163,7 @@ function internalTopicBytes(dataDir: string, appId: string, total: number): Reco
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -147,25 +181,51 @@ function categoryOf(n: ProfileNode): string {
   if (url.includes('/node_modules/kafkajs/')) return 'kafkajs';
   if (url.includes('/node_modules/')) return `node_modules/${url.split('/node_modules/')[1]!.split('/')[0]}`;
   if (url.startsWith('node:')) return 'node internals';
-  const m = /\/src\/([^/]+)\/(?:([^/]+)\.ts)?/.exec(url);
+  // The sources (tsx) or their build (dist/, as the service processes run).
+  const m = /\/(?:src|dist)\/([^/]+)\/(?:([^/]+)\.[jt]s)?/.exec(url);
   if (m === null) return url === '' ? 'native' : 'other';
   if (m[1] === 'topology') return `topology/${m[2] ?? ''}`;
   return m[1]!;
 }
 
+const frameName = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|dist|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+
+/** Our own code: the repository's src/ or its build, not a dependency's (whose paths hold a src/ of their own). */
+const isOurs = (n: ProfileNode): boolean => /\/(src|dist)\//.test(n.callFrame.url) && !n.callFrame.url.includes('/node_modules/');
+
+/**
+ * The innermost frame of our own code on a sample's stack: self time shows native writes, GC and kafkajs
+ * apart from the code of ours that asked for them; this charges them to it. Stacks with no frame of ours
+ * (kafkajs' fetch loop, timers, the HTTP parser) fall back to their own category.
+ */
+function ourFrame(id: number, nodes: Map<number, ProfileNode>, parent: Map<number, number>): string {
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const n = nodes.get(at)!;
+    if (isOurs(n)) return frameName(n);
+  }
+  return `(none of ours) ${categoryOf(nodes.get(id)!)}`;
+}
+
 /**
  * The profiles of one process (Node writes one per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile,
  * thread 0 the main one), their samples between `span`'s ends: the main thread's summed by category and by
- * function (ms), the worker threads' (the clustering runs) as one busy figure.
+ * function (ms), and by the innermost frame of ours; the route worker's (a member's route thread) by the
+ * innermost frame of ours too; the other worker threads' (the clustering runs) as one busy figure.
  */
 function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
-  let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; ms: number } | null = null;
+  let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; byOurFrame: Map<string, number>; ms: number } | null = null;
   let workersBusyMs = 0;
+  let routeWorker: { byOurFrame: Map<string, number>; ms: number } | null = null;
+  const workersByOurFrame = new Map<string, number>();
+  let workerThreads = 0;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const byCategory = new Map<string, number>();
     const byFunction = new Map<string, number>();
+    const byOurFrame = new Map<string, number>();
     let t = p.startTime;
     let ms = 0;
     for (let i = 0; i < p.samples.length; i++) {
@@ -175,12 +235,21 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
       const n = nodes.get(p.samples[i]!)!;
       const c = categoryOf(n);
       byCategory.set(c, (byCategory.get(c) ?? 0) + dt / 1000);
-      const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+      const f = frameName(n);
       byFunction.set(f, (byFunction.get(f) ?? 0) + dt / 1000);
-      if (c !== 'idle') ms += dt / 1000;
+      if (c !== 'idle') {
+        ms += dt / 1000;
+        const o = ourFrame(n.id, nodes, parent);
+        byOurFrame.set(o, (byOurFrame.get(o) ?? 0) + dt / 1000);
+      }
     }
-    if (file.split('.')[4] === '0') main = { byCategory, byFunction, ms };
-    else workersBusyMs += ms;
+    if (file.split('.')[4] === '0') main = { byCategory, byFunction, byOurFrame, ms };
+    else if (p.nodes.some((n) => n.callFrame.url.endsWith('/route-worker.ts') || n.callFrame.url.endsWith('/route-worker.js'))) routeWorker = { byOurFrame, ms };
+    else {
+      workersBusyMs += ms;
+      workerThreads++;
+      for (const [k, v] of byOurFrame) workersByOurFrame.set(k, (workersByOurFrame.get(k) ?? 0) + v);
+    }
   }
   if (main === null) return null;
   const top = (m: Map<string, number>, n: number) =>
@@ -190,7 +259,17 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
         .slice(0, n)
         .map(([k, v]) => [k, round(v)]),
     );
-  return { main_thread_busy_ms: round(main.ms), worker_threads_busy_ms: round(workersBusyMs), main_by_category_ms: top(main.byCategory, 24), main_top_functions_ms: top(main.byFunction, 25) };
+  return {
+    main_thread_busy_ms: round(main.ms),
+    route_worker_busy_ms: routeWorker === null ? null : round(routeWorker.ms),
+    worker_threads_busy_ms: round(workersBusyMs),
+    worker_threads: workerThreads,
+    main_by_category_ms: top(main.byCategory, 24),
+    main_top_functions_ms: top(main.byFunction, 25),
+    main_busy_by_our_innermost_frame_ms: top(main.byOurFrame, 30),
+    route_worker_busy_by_our_innermost_frame_ms: routeWorker === null ? null : top(routeWorker.byOurFrame, 20),
+    worker_threads_busy_by_our_innermost_frame_ms: top(workersByOurFrame, 20),
+  };
 }
 
 /** The trace routed (as one router) into HOP_BATCHES route batches, and its input records. */
@@ -295,6 +374,7 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       SCALE_OUT_PARTITIONS: String(PARTITIONS),
       SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       LOG_LEVEL: 'warn',
+      ...(RUNS ? {} : { RECLUSTER_MINUTES: '0' }),
     };
     // The profiles first: the rounds' figures are measured without the profiler.
     const profiles: Record<string, unknown> = {};
@@ -318,19 +398,25 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
       process.stderr.write(`  ${JSON.stringify(rounds[rounds.length - 1])}\n`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span'>) => median(rounds.map((x) => x[k][f]));
+    const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span' | 'latest_run_id'>) => median(rounds.map((x) => x[k][f]));
     process.stderr.write('  the hop alone\n');
     const hop = await hopAlone(broker.brokers, batches, total);
     return {
       trace: TRACE,
       input_records: total,
       by_vm_partitions: PARTITIONS,
+      single_process_input_partitions: SINGLE_INPUT_PARTITIONS,
+      runs: RUNS ? 'on' : 'off',
       rounds: rounds.map((x) => ({ ...x, single: { ...x.single, span: undefined }, member: { ...x.member, span: undefined } })),
       median: {
         single_process_cpu_s_per_million_records: pick('single', 'cpu_s_per_million_records'),
         one_member_cpu_s_per_million_records: pick('member', 'cpu_s_per_million_records'),
         single_process_net_of_idle: pick('single', 'cpu_s_per_million_records_net_of_idle'),
         one_member_net_of_idle: pick('member', 'cpu_s_per_million_records_net_of_idle'),
+        single_process_idle_cpu_s_per_s: pick('single', 'idle_cpu_s_per_s'),
+        one_member_idle_cpu_s_per_s: pick('member', 'idle_cpu_s_per_s'),
+        single_process_quiet_idle_cpu_s_per_s: pick('single', 'quiet_idle_cpu_s_per_s'),
+        one_member_quiet_idle_cpu_s_per_s: pick('member', 'quiet_idle_cpu_s_per_s'),
         single_process_main_thread: pick('single', 'main_thread_cpu_s_per_million_records'),
         one_member_main_thread: pick('member', 'main_thread_cpu_s_per_million_records'),
         single_process_records_per_s: Math.round(total / pick('single', 'seconds')),

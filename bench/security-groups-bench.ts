@@ -13,8 +13,11 @@
  * of the first seed's replay are copied per replica (each replica's VMs, tenants and addresses renamed, so
  * the copies are disjoint fleets) up to the target number of VMs, and the security groups are computed on
  * them step by step as the service does (recommendInSlices: the whole, and the longest step, which is what
- * holds the event loop), twice (the figures are the second's: the first allocates the learner's tables,
- * later runs reuse them; the first's are beside them), then their document, built on the first request,
+ * holds the event loop), twice as two runs of the service: the first at a watermark one epoch before the
+ * source's, without the connections first seen in the latest window and with half the latest traffic of the
+ * others; then those records are added and the watermark moved one epoch, and the second is timed (it
+ * reuses the first's tables and what the log kept of its split, as a service's next run does; the first's
+ * figures and what changed between the two are beside them), then their document, built on the first request,
  * timed on its own; the same seed's fleet snapshot, replicated to the same size (replicateSnapshot of
  * the scale bench), is clustered once through the worker threads and once inline, for the run the cost is
  * a share of. Wall and CPU time both: on a shared machine the CPU time is the steadier. The command line
@@ -30,7 +33,7 @@ import { emptyFlowRecord } from '../src/contract/records.ts';
 import { TraceGenerator } from '../src/generator/index.ts';
 import type { PortPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
-import { ConnectionLog, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
+import { ConnectionLog, type ConnectionSplit, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { exactPortsGoalFigures, goalFigures } from '../src/security-groups/goal.ts';
 import { membershipOf } from '../src/runs/membership.ts';
 import { type Membership, recommendInSlices, type ResolvedConnection } from '../src/security-groups/recommend.ts';
@@ -78,8 +81,25 @@ const cpuMsSince = (c: NodeJS.CpuUsage): number => {
   return (used.user + used.system) / 1000;
 };
 
-/** The source fleet copied `copies` times: VM ids, tenants and addresses renamed per copy. */
-export function replicate(src: Source, copies: number): { membership: Membership; log: ConnectionLog } {
+/** A replicated fleet as the service sees it at two runs: the log and membership of the first, then the next. */
+export interface ReplicatedFleet {
+  membership: Membership;
+  log: ConnectionLog;
+  /**
+   * Adds the next epoch's records to the log (the connections new in the latest window, held back until
+   * now, and the second half of those that went on talking) and returns the membership at a watermark one
+   * epoch on, as the service's next run is (it runs every few minutes; an epoch is a quarter window).
+   */
+  nextEpoch(): { membership: Membership; records: number; rowsAdded: number; watermarkAdvancedMs: number };
+}
+
+/**
+ * The source fleet copied `copies` times: VM ids, tenants and addresses renamed per copy. The log holds
+ * each connection's earlier traffic and, one epoch before the source's watermark, the latest traffic of
+ * the connections seen before it; nextEpoch adds the rest at the source's watermark, so that after it
+ * each connection's earlier and latest traffic at that watermark is the source's (its flow count capped).
+ */
+export function replicate(src: Source, copies: number): ReplicatedFleet {
   const m = src.membership;
   const ids: string[] = [];
   const clusters: string[] = [];
@@ -97,35 +117,63 @@ export function replicate(src: Source, copies: number): { membership: Membership
   const log = new ConnectionLog(src.windowMs, Number.MAX_SAFE_INTEGER);
   const epochMs = log.epochMs;
   const end = m.computedAt;
+  const before = end - epochMs;
   const earlierTs = end - (EPOCHS_PER_WINDOW + 1) * epochMs;
   const f = emptyFlowRecord();
   const ip = (a: string, c: number): string => (a.includes(':') ? `${a}:${c.toString(16)}`.replace(/::.*$/, `::${c.toString(16)}`) : `${a}|${c}`);
+  const add = (c: number, k: ResolvedConnection, ts: number, bytes: number): void => {
+    f.srcVm = k.client.vmId === null ? null : `${k.client.vmId}#${c}`;
+    f.dstVm = k.server.vmId === null ? null : `${k.server.vmId}#${c}`;
+    f.srcIp = ip(k.client.ip, c);
+    f.dstIp = ip(k.server.ip, c);
+    f.srcPort = k.port < 0 ? -1 : 50_000;
+    f.dstPort = k.port;
+    f.protocol = k.protocol;
+    f.ts = ts;
+    f.bytes = bytes;
+    log.add(f);
+  };
+  // A connection first seen in the latest window waits for the next epoch; one seen before and still
+  // talking sends half its latest bytes before (one record) and, with two flows or more, half after.
+  const heldBack = (k: ResolvedConnection): boolean => k.earlierFlows === 0;
   for (let c = 0; c < copies; c++) {
     for (const k of src.connections) {
-      f.srcVm = k.client.vmId === null ? null : `${k.client.vmId}#${c}`;
-      f.dstVm = k.server.vmId === null ? null : `${k.server.vmId}#${c}`;
-      f.srcIp = ip(k.client.ip, c);
-      f.dstIp = ip(k.server.ip, c);
-      f.srcPort = k.port < 0 ? -1 : 50_000;
-      f.dstPort = k.port;
-      f.protocol = k.protocol;
       // Flow counts capped (each copy's record is added, not its count): the cost is in the connections.
-      for (let i = 0; i < Math.min(k.earlierFlows, 3); i++) {
-        f.ts = earlierTs;
-        f.bytes = k.earlierBytes / Math.min(k.earlierFlows, 3);
-        log.add(f);
-      }
-      if (k.latestFlows > 0) {
-        f.ts = end;
-        f.bytes = k.latestBytes;
-        log.add(f);
-      }
+      for (let i = 0; i < Math.min(k.earlierFlows, 3); i++) add(c, k, earlierTs, k.earlierBytes / Math.min(k.earlierFlows, 3));
+      if (k.latestFlows > 0 && !heldBack(k)) add(c, k, before, k.latestFlows >= 2 ? k.latestBytes / 2 : k.latestBytes);
     }
   }
+  const membership: Membership = { ...m, runId: 'replicated', computedAt: before, vmIds: ids, clusterIds: clusters, vmTenants: tenants, anomalyScores: Float64Array.from(scores) };
   return {
-    membership: { ...m, runId: 'replicated', vmIds: ids, clusterIds: clusters, vmTenants: tenants, anomalyScores: Float64Array.from(scores) },
+    membership,
     log,
+    nextEpoch: () => {
+      const rowsBefore = log.size;
+      let records = 0;
+      for (let c = 0; c < copies; c++) {
+        for (const k of src.connections) {
+          if (k.latestFlows === 0) continue;
+          if (heldBack(k)) add(c, k, end, k.latestBytes);
+          else if (k.latestFlows >= 2) add(c, k, end, k.latestBytes / 2);
+          else continue;
+          records++;
+        }
+      }
+      return { membership: { ...membership, computedAt: end }, records, rowsAdded: log.size - rowsBefore, watermarkAdvancedMs: end - before };
+    },
   };
+}
+
+/** The split a log takes next, caught as it is taken: how many rows it renewed rather than kept. */
+function watchSplits(log: ConnectionLog): () => ConnectionSplit | null {
+  let last: ConnectionSplit | null = null;
+  const split = log.split.bind(log);
+  // Only the bench looks: the service and the learner have no use for the count (SplitTraffic's worth).
+  log.split = (watermark, buffers) => {
+    last = split(watermark, buffers);
+    return last;
+  };
+  return () => last;
 }
 
 interface Stepped<T> {
@@ -268,13 +316,20 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         const runInlineMs = performance.now() - t;
         const runInlineCpuMs = cpuMsSince(cpu);
 
-        const { membership, log } = replicate(source, copies);
-        // Twice: the first computation allocates the learner's reusable tables and columns, the second reuses
-        // them as every later run of the service does. Then the document, built in steps on the first request.
-        const cold = stepped(() => recommendInSlices(membership, log));
+        const fleet = replicate(source, copies);
+        const { log } = fleet;
+        const lastSplit = watchSplits(log);
+        // Twice, as two runs of the service: the first (untimed but for its figures beside) allocates the
+        // learner's reusable tables and columns; then the next epoch's records come in and the watermark moves
+        // one epoch, and the second, timed, reuses the tables and what the log kept of the first's split.
+        // Then the document, built in steps on the first request.
+        const cold = stepped(() => recommendInSlices(fleet.membership, log));
+        const rowsAtFirst = log.size;
         // As the service does when a newer run's rules replace these: their columns go to the next computation.
         cold.value.release();
-        const warm = stepped(() => recommendInSlices(membership, log));
+        const next = fleet.nextEpoch();
+        const warm = stepped(() => recommendInSlices(next.membership, log));
+        const renewed = lastSplit()?.renewed ?? null;
         const doc = stepped(() => warm.value.documentInSlices());
         const summary = warm.value.summary;
         const row = {
@@ -289,7 +344,15 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
           first_step_cpu_ms: round(warm.firstCpuMs),
           longest_other_step_ms: round(warm.longestMs),
           longest_other_step_cpu_ms: round(warm.longestCpuMs),
-          first_computation: { ms: round(cold.ms), cpu_ms: round(cold.cpuMs), longest_step_cpu_ms: round(Math.max(cold.firstCpuMs, cold.longestCpuMs)) },
+          first_computation: { ms: round(cold.ms), cpu_ms: round(cold.cpuMs), longest_step_cpu_ms: round(Math.max(cold.firstCpuMs, cold.longestCpuMs)), connections: rowsAtFirst },
+          // What changed between the two computations: the second's figures are worth what it could keep.
+          between_computations: {
+            watermark_advanced_ms: next.watermarkAdvancedMs,
+            records_added: next.records,
+            rows_added: next.rowsAdded,
+            rows_renewed: renewed,
+            rows_kept: renewed === null ? null : log.size - renewed,
+          },
           document: { ms: round(doc.ms), cpu_ms: round(doc.cpuMs), steps: doc.steps, longest_step_cpu_ms: round(Math.max(doc.firstCpuMs, doc.longestCpuMs)) },
           run_wall_ms: round(runWallMs),
           run_inline_ms: round(runInlineMs),
@@ -310,7 +373,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
   }
   return {
     method:
-      'goal: TraceGenerator traces (45 minutes), rules learned from all but the last window checked against it; cost: the first seed\'s connections and fleet replicated per copy (disjoint VMs, tenants, addresses), the security groups computed step by step as the service does (twice: the figures are those of the second computation, which reuses the tables of the first as the later runs of a service do; the document built on request timed apart), and a clustering run of the same replicated fleet timed in the same process (workers, then inline)',
+      'goal: TraceGenerator traces (45 minutes), rules learned from all but the last window checked against it; cost: the first seed\'s connections and fleet replicated per copy (disjoint VMs, tenants, addresses), the security groups computed step by step as the service does (twice, as two runs of a service: the first at a watermark one epoch earlier without the connections new in the latest window and with half the latest traffic of the others, then those records added and the watermark moved one epoch; the figures are those of the second computation, which reuses the tables and the kept split of the first as the later runs of a service do; between_computations says what changed; the document built on request timed apart), and a clustering run of the same replicated fleet timed in the same process (workers, then inline)',
     ports: o.ports,
     goal,
     goal_summary: goalSummary(goal),

@@ -196,10 +196,27 @@ export class ByteReader {
 
   varint(what = 'a varint'): number {
     const buf = this.buf;
+    const end = buf.length;
+    let at = this.offset;
     // One byte: most counts, tags, ports and string references.
-    if (this.offset < buf.length && buf[this.offset]! < 0x80) return buf[this.offset++]!;
+    if (at < end && buf[at]! < 0x80) {
+      this.offset = at + 1;
+      return buf[at]!;
+    }
+    // Up to four bytes (28 bits) with bit operators; beyond, by multiplication (bit operators stop at 2^32).
+    // Epoch milliseconds take six bytes, four of every by-VM flow half's numbers (w, sa, ts, startTs).
     let v = 0;
-    let scale = 1;
+    for (let shift = 0; shift < 28; shift += 7) {
+      if (at >= end) throw this.truncated(`${what} runs past the end`);
+      const b = buf[at++]!;
+      v |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.offset = at;
+        return v;
+      }
+    }
+    this.offset = at;
+    let scale = 0x10000000;
     for (;;) {
       if (this.offset >= buf.length) throw this.truncated(`${what} runs past the end`);
       const b = buf[this.offset++]!;

@@ -21,7 +21,26 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_stage_seconds_total',
 ] as const;
 
-export function registerScaleOutMetrics(registry: Registry, status: () => MemberStatus): void {
+/**
+ * `read` once per scrape however many metrics ask: prom-client calls every metric's collect() in one
+ * synchronous pass, so a value kept until the next microtask serves exactly that pass. A member's status
+ * walks its windows and the route's counters, and was built once per metric (11 times a scrape).
+ */
+export function oncePerScrape<T>(read: () => T): () => T {
+  let kept: { value: T } | null = null;
+  return () => {
+    if (kept === null) {
+      kept = { value: read() };
+      queueMicrotask(() => {
+        kept = null;
+      });
+    }
+    return kept.value;
+  };
+}
+
+export function registerScaleOutMetrics(registry: Registry, readStatus: () => MemberStatus): void {
+  const status = oncePerScrape(readStatus);
   const gauge = (name: (typeof SCALE_OUT_METRICS)[number], help: string, value: (s: MemberStatus) => number): void => {
     new Gauge({
       name,

@@ -12,7 +12,7 @@ import { inSlices, runToEnd } from '../core/slices.ts';
 import { takeRunInputSteps } from '../runs/run-input.ts';
 import { PEERS_IN, PEERS_OUT } from '../windows/distinct-sets.ts';
 import type { WindowConfig } from '../windows/window-config.ts';
-import { type ByVmRecord, orNegInf, vmKey } from './by-vm.ts';
+import { type ByVmRecord, orNegInf, vmKeyMemo } from './by-vm.ts';
 
 /** One partition's features at one tick (or request): a plain document, structured-cloned onto the topic. */
 export interface PartitionFeatures {
@@ -59,6 +59,8 @@ export class PartitionState {
    * from there purges (and publishes) at the very announcements its predecessor did.
    */
   publishedTick: number;
+  /** The peer keys of the VMs this partition's halves name (a VM's records come again and again). */
+  private readonly peerKey = vmKeyMemo();
   constructor(
     readonly partition: number,
     readonly window: WindowConfig,
@@ -73,7 +75,7 @@ export class PartitionState {
     this.applied++;
     if (r.k === 'q') return 'publish';
     this.fleet.advanceTo(orNegInf(r.sa), orNegInf(r.w));
-    if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, vmKey);
+    if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, this.peerKey);
     else if (r.k === 'v') {
       const refused = this.fleet.applyVmAttributes(r.r);
       if (refused !== null) {

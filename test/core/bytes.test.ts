@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ByteReader, ByteWriter } from '../../src/core/bytes.ts';
+import { Random } from '../../src/core/random.ts';
 
 describe('ByteWriter and ByteReader', () => {
   it('write fixed widths little-endian and varints 7 bits a byte, low first', () => {
@@ -14,6 +15,25 @@ describe('ByteWriter and ByteReader', () => {
     const r = new ByteReader(w.written());
     expect([r.u8(), r.u16(), r.u32(), r.varint(), r.varint(), r.f64()]).toEqual([0xab, 0x1234, 0xdeadbeef, 300, 2 ** 53 - 1, -0.5]);
     expect(r.end).toBe(true);
+  });
+
+  it('read back every varint width exactly: the bit-operator bytes (up to 28 bits) and the multiplied ones above', () => {
+    const edges = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31, 2 ** 32 + 5, 2 ** 35, 1_793_491_200_123, 2 ** 49 + 3, 2 ** 53 - 1];
+    const random = new Random(20261205);
+    // Every width from 1 to 53 bits, each with a random value of that many bits.
+    const spread = Array.from({ length: 53 }, (_, i) => Math.floor(2 ** i + random.next() * 2 ** i));
+    const values = [...edges, ...spread];
+    const w = new ByteWriter(1);
+    for (const v of values) w.varint(v);
+    const r = new ByteReader(w.written());
+    expect(values.map(() => r.varint())).toEqual(values);
+    expect(r.end).toBe(true);
+    // Four bytes are 28 bits: the fifth byte of 2^28 starts the multiplied part.
+    const at28 = new ByteWriter();
+    at28.varint(2 ** 28);
+    expect([...at28.written()]).toEqual([0x80, 0x80, 0x80, 0x80, 0x01]);
+    expect(() => new ByteReader(Uint8Array.of(0x80, 0x80, 0x80, 0x80)).varint('a count')).toThrow('a count runs past the end');
+    expect(() => new ByteReader(Uint8Array.of(0xff, 0x80)).varint()).toThrow(RangeError);
   });
 
   it('reads back text of any kind behind a varint length, and u32-length UTF-8', () => {

@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
-import { BY_VM_FORMAT, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo } from '../../src/topology/by-vm.ts';
+import { BY_VM_FORMAT, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo, vmKey, vmKeyMemo } from '../../src/topology/by-vm.ts';
 
 const flow = (over: Partial<FlowRecord> = {}): FlowRecord => ({
   ts: 1_793_491_200_123,
@@ -91,6 +91,18 @@ describe('the by-VM messages (the repartition hop)', () => {
       // Twice over: the second pass is answered from the memo.
       for (const key of [...keys, ...keys]) expect(memo(key)).toBe(kafkaPartitionOf(key, partitions));
     }
+  });
+
+  it('remember each VM\'s key as vmKey computes it, across the memo starting afresh at its bound', () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `vm-${(i * 2_654_435_761) % 1_000_003}-é`);
+    const memo = vmKeyMemo();
+    const expected = ids.map(vmKey);
+    expect(new Set(expected).size).toBe(ids.length);
+    for (const round of [0, 1]) expect(ids.map(memo), `round ${round}`).toEqual(expected);
+    // Past the bound (2^18 ids) the memo clears and computes again: still the same keys.
+    for (let i = 0; i < 1 << 18; i++) memo(`filler-${i}`);
+    expect(ids.map(memo)).toEqual(expected);
+    expect(memo('filler-7')).toBe(vmKey('filler-7'));
   });
 
   it('pack routed records into one message per partition between markers, each marker closing every partition\'s stretch', () => {
