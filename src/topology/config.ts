@@ -16,6 +16,10 @@ export interface TopologyConfig {
   sessionTimeoutMs: number;
   /** The route stage in a worker thread of its own (the default); false: in the main thread, as on one core. */
   routeWorker?: boolean;
+  /** A route transaction commits at this many input messages (route-stage.ts, DEFAULT_ROUTE_COMMIT_MESSAGES)... */
+  routeCommitMessages?: number;
+  /** ... or once it is this old, ms (DEFAULT_ROUTE_COMMIT_MS), whichever comes first. */
+  routeCommitMs?: number;
 }
 
 export interface TopologyTopics {
@@ -77,6 +81,9 @@ const Env = z.object({
   // group.min.session.timeout.ms (6000 by default) up; a test broker set lower lets a test fail over in seconds.
   SCALE_OUT_SESSION_TIMEOUT_MS: z.coerce.number().int().min(MIN_SESSION_TIMEOUT_MS).max(300_000).default(30_000),
   SCALE_OUT_ROUTE_WORKER: envBoolean.default(true),
+  // Under the transaction timeout (stage-kafka.ts, 15 s) with room to spare: the broker aborts an older one.
+  SCALE_OUT_ROUTE_COMMIT_MESSAGES: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  SCALE_OUT_ROUTE_COMMIT_MS: z.coerce.number().int().min(1).max(5_000).optional(),
 });
 
 export class TopologyEnvError extends Error {
@@ -103,5 +110,7 @@ export function parseTopologyEnv(env: Readonly<Record<string, string | undefined
     replicationFactor: e.SCALE_OUT_REPLICATION_FACTOR,
     sessionTimeoutMs: e.SCALE_OUT_SESSION_TIMEOUT_MS,
     routeWorker: e.SCALE_OUT_ROUTE_WORKER,
+    ...(e.SCALE_OUT_ROUTE_COMMIT_MESSAGES === undefined ? {} : { routeCommitMessages: e.SCALE_OUT_ROUTE_COMMIT_MESSAGES }),
+    ...(e.SCALE_OUT_ROUTE_COMMIT_MS === undefined ? {} : { routeCommitMs: e.SCALE_OUT_ROUTE_COMMIT_MS }),
   };
 }

@@ -34,7 +34,7 @@ import { stickyLeaderAssigner } from './leader-assignment.ts';
 import { stickyWindowAssigner, type WindowClaim } from './window-assignment.ts';
 import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
-import { emptyRouteStatus, type HeldStatus, RouteStage, type RouteStatus } from './route-stage.ts';
+import { emptyRouteStatus, type HeldStatus, type RouteSeconds, RouteStage, type RouteStatus } from './route-stage.ts';
 import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
 import { newRunRequestId, runRequestSearches } from './run-request.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
@@ -109,10 +109,19 @@ export interface MemberStatus {
   routeWorkerRestarts: number;
   /** Records of the runs topic this member did not serve: of no format it reads, or a run not whole (a chunk missing, torn). */
   runsNotServed: Record<RunNotServedReason, number>;
+  /** Where the route and window stages' wall time went, seconds by phase (ROUTE_PHASES, WINDOW_PHASES). */
+  stageSeconds: { route: RouteSeconds; window: WindowSeconds };
 }
 
 export const RUN_NOT_SERVED_REASONS = ['unreadable', 'torn'] as const;
 export type RunNotServedReason = (typeof RUN_NOT_SERVED_REASONS)[number];
+
+/**
+ * Where the window stage's wall time goes: waiting for kafkajs' next batch of by-VM records (its fetch,
+ * or none committed yet), applying them to the windows, and publishing a tick (features, checkpoint, offset).
+ */
+export const WINDOW_PHASES = ['fetch_wait', 'apply', 'publish'] as const;
+export type WindowSeconds = Record<(typeof WINDOW_PHASES)[number], number>;
 
 /** A checkpoint: the windows of one by-VM partition and the offset of the first record they do not include. */
 interface Checkpoint {
@@ -225,6 +234,9 @@ export class ScaleOutMember {
   private readonly restores: Record<RestoreSource, number> = { local: 0, changelog: 0, input: 0, rebuilt: 0 };
   private lastRestoreMs: number | null = null;
   private appliedRecords = 0;
+  private readonly windowSeconds: WindowSeconds = { fetch_wait: 0, apply: 0, publish: 0 };
+  /** When the window stage's last batch handed back to kafkajs (null: none yet). */
+  private windowBatchEndedAt: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
   private runsReader: TopicReader | null = null;
   /** On the leader: the routed flows, fed to its service's connection log (security groups). */
@@ -295,6 +307,7 @@ export class ScaleOutMember {
       ticksNotSentAgain: this.ticksNotSentAgain,
       routeWorkerRestarts: this.route instanceof RouteThread ? this.route.restarts : 0,
       runsNotServed: { ...this.runsNotServed },
+      stageSeconds: { route: route.seconds, window: { ...this.windowSeconds } },
     };
   }
 
@@ -527,10 +540,13 @@ export class ScaleOutMember {
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
+        const started = this.windowBatchStarted();
+        // Ms of this batch spent publishing ticks: the rest of it is apply.
+        let published = 0;
         const p = batch.partition;
         while (!this.windows.has(p)) {
           await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
-          if (!this.assignedWindows.has(p)) return;
+          if (!this.assignedWindows.has(p)) return this.windowBatchEnded(started, published);
         }
         const state = this.windows.get(p)!;
         const from = this.checkpointed.get(p) ?? 0n;
@@ -560,23 +576,42 @@ export class ScaleOutMember {
               this.o.onReject?.(r);
               refusedInBatch = true;
             } else if (outcome === 'publish') {
+              const publishing = performance.now();
               // The last record of its message (decodeByVm holds to it): the checkpoint starts at the next message.
               const features = await state.featuresInSlices(record.k === 't' ? record.tick : null, record.k === 'q' ? record.req : null);
               // Computed all the same (it purges the windows as the predecessor's did), but these features are
               // on the topic already: the predecessor committed them after its last checkpoint.
               if (features.tick !== null && features.tick <= (this.sentTick.get(p) ?? Number.NEGATIVE_INFINITY)) {
                 this.ticksNotSentAgain++;
+                published += performance.now() - publishing;
                 continue;
               }
               await this.publishTick(p, state, features, next);
               await heartbeat();
+              published += performance.now() - publishing;
             }
           }
         }
         if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
         await heartbeat();
+        this.windowBatchEnded(started, published);
       },
     });
+  }
+
+  /** A window batch starts: the wait since the last one ended is the fetch's (or no committed data's). */
+  private windowBatchStarted(): number {
+    const now = performance.now();
+    if (this.windowBatchEndedAt !== null) this.windowSeconds.fetch_wait += (now - this.windowBatchEndedAt) / 1000;
+    return now;
+  }
+
+  /** A window batch ends: its time is apply, but for the ms it spent publishing ticks. */
+  private windowBatchEnded(started: number, publishedMs: number): void {
+    const now = performance.now();
+    this.windowSeconds.apply += (now - started - publishedMs) / 1000;
+    this.windowSeconds.publish += publishedMs / 1000;
+    this.windowBatchEndedAt = now;
   }
 
   /**

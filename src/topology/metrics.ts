@@ -3,7 +3,8 @@
  * Names start like every other metric of the service, so one dashboard covers both modes.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type MemberStatus, RESTORE_SOURCES, RUN_NOT_SERVED_REASONS } from './member.ts';
+import { type MemberStatus, RESTORE_SOURCES, RUN_NOT_SERVED_REASONS, WINDOW_PHASES } from './member.ts';
+import { ROUTE_PHASES } from './route-stage.ts';
 
 export const SCALE_OUT_METRICS = [
   'alcor_scale_out_partitions_owned',
@@ -18,6 +19,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_applied_records_total',
   'alcor_scale_out_route_worker_restarts_total',
   'alcor_scale_out_runs_not_served_total',
+  'alcor_scale_out_stage_seconds_total',
 ] as const;
 
 /**
@@ -86,6 +88,24 @@ export function registerScaleOutMetrics(registry: Registry, readStatus: () => Me
         const delta = s.runsNotServed[reason] - (notServed[reason] ?? 0);
         if (delta > 0) this.inc({ reason }, delta);
         notServed[reason] = s.runsNotServed[reason];
+      }
+    },
+  });
+  // Where each stage's batch loop spends its wall time: the phase that grows fastest is the one to cut.
+  const spent: Record<string, number> = {};
+  new Counter({
+    name: 'alcor_scale_out_stage_seconds_total',
+    help: 'Wall time of the route and window stages\' batch loops, by phase: fetch_wait (waiting for the next batch), route, dead_letters, send, offsets, commit (route); apply, publish (window)',
+    labelNames: ['stage', 'phase'],
+    registers: [registry],
+    collect() {
+      const { route, window } = status().stageSeconds;
+      const each: Array<[string, string, number]> = [...ROUTE_PHASES.map((phase): [string, string, number] => ['route', phase, route[phase]]), ...WINDOW_PHASES.map((phase): [string, string, number] => ['window', phase, window[phase]])];
+      for (const [stage, phase, now] of each) {
+        const key = `${stage}/${phase}`;
+        const delta = now - (spent[key] ?? 0);
+        if (delta > 0) this.inc({ stage, phase }, delta);
+        spent[key] = now;
       }
     },
   });

@@ -1,10 +1,10 @@
 /**
  * A member's route stage over Kafka (docs/scale-out.md): its consumer group over the input topics, one
- * router and one transactional producer per input partition, dead letters, and each batch's by-VM,
- * connections, addresses and tenants records written in one transaction with the input offset and the
- * router's state. The member runs it in a worker thread of its own (route-worker.ts), or in its own thread.
+ * router and one transactional producer per input partition, dead letters, and the by-VM, connections,
+ * addresses and tenants records of several fetched batches written in one transaction with the input offset
+ * and the router's state. The member runs it in a worker thread of its own (route-worker.ts), or in its own thread.
  */
-import { type Consumer, type Kafka, type Message, Partitioners, type Producer, type TopicMessages } from 'kafkajs';
+import { type Batch, type Consumer, type Kafka, type Message, Partitioners, type Producer, type TopicMessages, type Transaction } from 'kafkajs';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import type { FleetState } from '../fleet/fleet-state.ts';
 import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
@@ -38,6 +38,59 @@ export interface RouteStageOptions {
   onCommitted?: () => void;
 }
 
+/**
+ * Where the route stage's wall time goes, seconds since it started: waiting for kafkajs to hand over the
+ * next batch (its fetch, or nothing to read), routing it (decode, validate, attribute, pack), writing its
+ * dead letters, its transaction's produce requests, the offset commit in it, and its commit. The batch loop
+ * is serial, so their sum is the stage's wall time: the largest is what to cut (docs/scale-out.md, "Figures").
+ */
+export const ROUTE_PHASES = ['fetch_wait', 'route', 'dead_letters', 'send', 'offsets', 'commit'] as const;
+export type RoutePhase = (typeof ROUTE_PHASES)[number];
+export type RouteSeconds = Record<RoutePhase, number>;
+
+export function emptyRouteSeconds(): RouteSeconds {
+  return { fetch_wait: 0, route: 0, dead_letters: 0, send: 0, offsets: 0, commit: 0 };
+}
+
+/**
+ * A route transaction spans the batches kafkajs fetches of one input partition until it holds this many
+ * input messages or is this old: each commit costs about four round trips (the offsets, their partition in
+ * the transaction, the commit and its markers on every partition written), which per fetched batch of a
+ * megabyte bounded a member's ingest (docs/scale-out.md, "Figures"). The age bounds how long a by-VM
+ * record waits before the windows (read_committed) see it.
+ */
+export const DEFAULT_ROUTE_COMMIT_MESSAGES = 50_000;
+export const DEFAULT_ROUTE_COMMIT_MS = 250;
+
+/**
+ * The route transaction of an input partition still open: the batches routed into it, their by-VM
+ * records sent, their offset and the router's state not yet committed.
+ */
+interface OpenRoute {
+  router: Router;
+  txn: Transaction;
+  topic: string;
+  partition: number;
+  /** The first offset routed in it: should it fail, kafkajs reads its batches again from there. */
+  from: bigint;
+  /** The offset after the last message routed in it: what its commit sends. */
+  next: bigint;
+  batches: number;
+  messages: number;
+  records: number;
+  /** The address keys it wrote: unpublished again should it fail (AddressTable.notPublished). */
+  addresses: string[];
+  openedAt: number;
+  /** Commits it when no further batch comes (the partition's last records, or a pause). */
+  timer: NodeJS.Timeout | null;
+  /**
+   * Its last batch's produce request, in flight while kafkajs fetches and the router routes the next batch;
+   * never rejects: a failure is kept in `failed`, and the next batch or the commit fails the transaction.
+   */
+  sending: Promise<void>;
+  failed: { err: unknown } | null;
+}
+
 /** The flows this member's routers hold for late VM attributes, and their counts. */
 export type HeldStatus = HeldFlowCounters & { flows: number; bytes: number };
 
@@ -52,10 +105,14 @@ export interface RouteStatus {
   /** Route transactions committed (a batch's, or a flush of released flows). */
   routeTransactions: number;
   held: HeldStatus;
+  /** Where the stage's wall time went (ROUTE_PHASES). */
+  seconds: RouteSeconds;
+  /** The route transactions open now, and the fetched batches and input messages routed into them. */
+  open: { transactions: number; batches: number; messages: number };
 }
 
 export function emptyRouteStatus(): RouteStatus {
-  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 } };
+  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
 }
 
 export class RouteStage {
@@ -81,11 +138,20 @@ export class RouteStage {
   private routedMessages = 0;
   private routedRecords = 0;
   private routeTransactions = 0;
+  private readonly seconds = emptyRouteSeconds();
+  /** Per input partition, its route transaction still open (at most one: a producer runs one at a time). */
+  private readonly openRoutes = new Map<string, OpenRoute>();
+  private readonly commitEveryMessages: number;
+  private readonly commitWithinMs: number;
+  /** When the last batch handed back to kafkajs (null: none yet): the next one's wait starts there. */
+  private batchEndedAt: number | null = null;
   /** The by-VM partition of a VM id: computed once per VM, not per record (each flow names two). */
   private readonly partitionOfVm: (vmId: string) => number;
 
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
+    this.commitEveryMessages = o.topology.routeCommitMessages ?? DEFAULT_ROUTE_COMMIT_MESSAGES;
+    this.commitWithinMs = o.topology.routeCommitMs ?? DEFAULT_ROUTE_COMMIT_MS;
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
     // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
@@ -95,7 +161,17 @@ export class RouteStage {
   }
 
   status(): RouteStatus {
-    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus() };
+    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
+  }
+
+  private openStatus(): RouteStatus['open'] {
+    const open = { transactions: 0, batches: 0, messages: 0 };
+    for (const o of this.openRoutes.values()) {
+      open.transactions++;
+      open.batches += o.batches;
+      open.messages += o.messages;
+    }
+    return open;
   }
 
   private heldStatus(): HeldStatus {
@@ -124,6 +200,9 @@ export class RouteStage {
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect().catch(() => undefined);
+    // What the open transactions hold is committed before the producers close: not lost, and not left for
+    // the broker's transaction timeout to abort while the windows' read_committed consumers wait behind it.
+    for (const [key, open] of [...this.openRoutes]) this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit the open route transaction at stop: the partition continues from its last commit'));
     // A flush of released flows may still be writing: its producer must not close under it.
     await this.routeTxns;
     await this.heldReader?.stop();
@@ -140,6 +219,12 @@ export class RouteStage {
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
+      // A partition kept with a transaction open: kafkajs reads it again from its committed offset after a
+      // join, so the router that routed past it goes too (and its producer: the next one fences the open
+      // transaction, which the broker aborts). Committed instead, the batches read again would count twice.
+      const dropped = [...this.openRoutes.keys()];
+      for (const key of dropped) this.forgetRoute(key);
+      if (dropped.length > 0) this.o.log.info({ inputs: dropped }, `joined ${this.groups.route} with route transactions open: they are aborted, and their batches read again from the commit`);
       // A flows partition's router is made at once, not at its next batch: the held flows committed with its
       // offset must be there for the claims that release them, and no further flow may ever come.
       for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
@@ -152,40 +237,79 @@ export class RouteStage {
     await consumer.subscribe({ topics: inputs, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch, heartbeat }) => {
-        if (batch.messages.length === 0) return;
-        const key = `${batch.topic}:${batch.partition}`;
-        const router = await beating(heartbeat, this.routerOf(batch.topic, batch.partition), groupTiming(this.o.topology).heartbeatInterval);
-        // The consumer may fetch from an offset read before the previous owner's last commit: what that
-        // commit covers is routed already (and counted in the router state read after it).
-        const upTo = this.routedUpTo.get(key) ?? 0n;
-        if (BigInt(batch.lastOffset()) < upTo) {
-          await heartbeat();
-          return;
+      eachBatch: async ({ batch, heartbeat, isStale }) => {
+        const started = performance.now();
+        if (this.batchEndedAt !== null) this.seconds.fetch_wait += (started - this.batchEndedAt) / 1000;
+        try {
+          await this.routeBatch(batch, heartbeat, isStale);
+        } finally {
+          this.batchEndedAt = performance.now();
         }
-        await this.routeExclusive(async () => {
-          // A router that moved away or failed while this batch waited: the next batch starts over.
-          if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
-          const out: Routed[] = [];
-          let messages = 0;
-          for (const m of batch.messages) {
-            if (BigInt(m.offset) < upTo) continue;
-            messages++;
-            router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
-          }
-          // Flows a claim released outside any batch go in this transaction too (route() took them first).
-          router.takeReleased(out);
-          router.endOfBatch(out);
-          this.flushDue.delete(key);
-          await this.commitRoute(key, router, batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n, out, messages);
-        });
-        await heartbeat();
       },
     });
   }
 
+  /** One fetched batch of an input partition: routed into the partition's open transaction. */
+  private async routeBatch(batch: Batch, heartbeat: () => Promise<void>, isStale: () => boolean): Promise<void> {
+    // Fetched before a failed transaction sent the consumer back (failRoute's seek): it lies beyond what is
+    // committed, and routed now it would let the batches read again be skipped as routed. kafkajs' next fetch
+    // goes back; no batch fetched after that is stale.
+    if (batch.messages.length === 0 || isStale()) return;
+    const key = `${batch.topic}:${batch.partition}`;
+    const router = await beating(heartbeat, this.routerOf(batch.topic, batch.partition), groupTiming(this.o.topology).heartbeatInterval);
+    // The consumer may fetch from an offset read before the previous owner's last commit: what that
+    // commit covers is routed already (and counted in the router state read after it).
+    if (BigInt(batch.lastOffset()) < (this.routedUpTo.get(key) ?? 0n)) {
+      await heartbeat();
+      return;
+    }
+    await this.routeExclusive(async () => {
+      // A router that moved away or failed while this batch waited: the next batch starts over.
+      if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
+      if (isStale()) return;
+      // What the open transaction holds is routed too (kafkajs hands a batch over once).
+      const committed = this.routedUpTo.get(key) ?? 0n;
+      const open = this.openRoutes.get(key);
+      const upTo = open !== undefined && open.next > committed ? open.next : committed;
+      const routeStarted = performance.now();
+      const out: Routed[] = [];
+      let messages = 0;
+      let from: bigint | null = null;
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        if (offset < upTo) continue;
+        from ??= offset;
+        messages++;
+        router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+      }
+      // Flows a claim released outside any batch go in this transaction too (route() took them first).
+      router.takeReleased(out);
+      router.endOfBatch(out);
+      this.seconds.route += (performance.now() - routeStarted) / 1000;
+      if (from === null) return;
+      await this.addToRoute(key, router, batch.topic, batch.partition, from, BigInt(batch.lastOffset()) + 1n, out, messages);
+    });
+    await heartbeat();
+  }
+
+  /** Times `work` into a phase of the stage's wall time. */
+  private async timed<T>(phase: RoutePhase, work: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await work;
+    } finally {
+      this.seconds[phase] += (performance.now() - t0) / 1000;
+    }
+  }
+
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
   private forgetRoute(key: string): void {
+    const open = this.openRoutes.get(key);
+    if (open !== undefined) {
+      this.openRoutes.delete(key);
+      if (open.timer !== null) clearTimeout(open.timer);
+      this.o.addressTable.notPublished(open.addresses);
+    }
     this.routers.delete(key);
     this.routedUpTo.delete(key);
     const producer = this.routeProducers.get(key);
@@ -201,65 +325,155 @@ export class RouteStage {
   }
 
   /**
-   * One route transaction: the routed records, the router's held set when it changed, and the offset with
-   * the router's state. Its state is taken before the first await: a claim read meanwhile changes the
-   * router, and what it released goes in the next transaction (a flush), with that state.
+   * A batch's records into its partition's open transaction (opened for it if none is), committed once the
+   * transaction is big or old enough (DEFAULT_ROUTE_COMMIT_MESSAGES, DEFAULT_ROUTE_COMMIT_MS), else by its
+   * timer or the next batch. On any failure nothing of the transaction is written (failRoute).
    */
-  private async commitRoute(key: string, router: Router, topic: string, partition: number, offset: bigint, out: Routed[], messages: number): Promise<void> {
-    const metadata = JSON.stringify(router.exportState());
-    const held = router.heldDirty ? router.exportHeld() : undefined;
+  private async addToRoute(key: string, router: Router, topic: string, partition: number, from: bigint, next: bigint, out: Routed[], messages: number): Promise<void> {
+    let open = this.openRoutes.get(key);
     try {
-      // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
-      await this.o.deadLetter.flush();
-      const producer = await this.routeProducer(key);
-      const txn = await producer.transaction();
-      try {
-        const topicMessages = this.routedMessagesOf(out);
-        if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
-        // One produce request for every topic of the transaction: each send is a round trip to the broker.
-        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
-        // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
-        const committed = { partition, offset: offset.toString(), metadata };
-        await txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic, partitions: [committed] }] });
-        await txn.commit();
-        this.routedUpTo.set(key, offset);
-        this.routeTransactions++;
-        this.routedMessages += messages;
-        for (const r of out) if (r.to === 'by-vm') this.routedRecords++;
-        this.o.onCommitted?.();
-      } catch (err) {
-        await txn.abort().catch(() => undefined);
-        throw err;
+      open ??= await this.openRoute(key, router, topic, partition, from);
+      open.next = next;
+      open.batches++;
+      open.messages += messages;
+      this.tally(open, out);
+      const packed = performance.now();
+      const topicMessages = this.routedMessagesOf(out);
+      this.seconds.route += (performance.now() - packed) / 1000;
+      // One produce request in flight at a time (the producer sends them in order anyway): the previous
+      // batch's, awaited only now that this batch is routed.
+      await this.sent(open);
+      if (topicMessages.length > 0) {
+        const current = open;
+        current.sending = current.txn.sendBatch({ topicMessages }).then(
+          () => undefined,
+          (err: unknown) => {
+            current.failed ??= { err };
+          },
+        );
       }
     } catch (err) {
-      // Nothing of it was written. Fenced or not, another member may have routed this partition meanwhile:
-      // the next batch starts over from the committed offset, router state and held set (routerFor), or
-      // the partition's new owner does.
-      this.o.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
-      this.forgetRoute(key);
-      throw retriable(err);
+      // Once opened, the transaction has counted this batch's address keys (tally) as its own.
+      throw await this.failRoute(key, open, open === undefined ? out : [], err);
+    }
+    if (open.messages >= this.commitEveryMessages || performance.now() - open.openedAt >= this.commitWithinMs) await this.commitOpen(key, open);
+  }
+
+  /** A transaction opened for an input partition, with the timer that commits it if no batch comes to. */
+  private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
+    const producer = await this.routeProducer(key);
+    const txn = await producer.transaction();
+    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
+    open.timer = setTimeout(() => {
+      open.timer = null;
+      this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit a route transaction: the partition continues from its last commit'));
+    }, this.commitWithinMs);
+    this.openRoutes.set(key, open);
+    return open;
+  }
+
+  /** Waits for the open transaction's produce request in flight; throws its error if it failed. */
+  private async sent(open: OpenRoute): Promise<void> {
+    await this.timed('send', open.sending);
+    if (open.failed !== null) throw open.failed.err;
+  }
+
+  /** Counts what a transaction writes: its by-VM records, and the address keys to unpublish should it fail. */
+  private tally(open: OpenRoute, out: Routed[]): void {
+    for (const r of out) {
+      if (r.to === 'by-vm') open.records++;
+      else if (r.to === 'addresses') open.addresses.push(r.key);
     }
   }
 
   /**
-   * Writes what a claim released from an input partition's held flows, outside any batch of it: the same
-   * offset again, with the router's new state and held set (the released flows may be the partition's
-   * last records, and no batch would come to carry them).
+   * Commits an open route transaction: what claims released since its last batch, the router's held set
+   * when it changed, and the offset with the router's state. Its state is taken before the first await: a
+   * claim read meanwhile changes the router, and what it released goes in the next transaction (a flush),
+   * with that state. A transaction forgotten meanwhile (a rejoin, a failure) is not committed.
+   */
+  private async commitOpen(key: string, open: OpenRoute): Promise<void> {
+    if (this.openRoutes.get(key) !== open) return;
+    if (open.timer !== null) clearTimeout(open.timer);
+    open.timer = null;
+    const out: Routed[] = [];
+    open.router.takeReleased(out);
+    open.router.endOfBatch(out);
+    this.flushDue.delete(key);
+    const metadata = JSON.stringify(open.router.exportState());
+    const held = open.router.heldDirty ? open.router.exportHeld() : undefined;
+    this.tally(open, out);
+    try {
+      // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
+      await this.timed('dead_letters', this.o.deadLetter.flush());
+      const topicMessages = this.routedMessagesOf(out);
+      if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+      await this.sent(open);
+      if (topicMessages.length > 0) await this.timed('send', open.txn.sendBatch({ topicMessages }));
+      // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
+      const committed = { partition: open.partition, offset: open.next.toString(), metadata };
+      await this.timed('offsets', open.txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: open.topic, partitions: [committed] }] }));
+      await this.timed('commit', open.txn.commit());
+    } catch (err) {
+      throw await this.failRoute(key, open, [], err);
+    }
+    if (this.openRoutes.get(key) === open) {
+      this.openRoutes.delete(key);
+      this.routedUpTo.set(key, open.next);
+    }
+    this.routeTransactions++;
+    this.routedMessages += open.messages;
+    this.routedRecords += open.records;
+    this.o.onCommitted?.();
+  }
+
+  /**
+   * A route transaction failed: nothing of it was written. Fenced or not, another member may have routed
+   * this partition meanwhile: the next batch starts over from the committed offset, router state and held
+   * set (routerFor), or the partition's new owner does. kafkajs was handed the transaction's earlier batches
+   * back and reads on past them: it goes back to the transaction's first offset. The error for kafkajs.
+   */
+  private async failRoute(key: string, open: OpenRoute | undefined, out: Routed[], err: unknown): Promise<Error> {
+    this.o.addressTable.notPublished(out.flatMap((r) => (r.to === 'addresses' ? [r.key] : [])));
+    if (open !== undefined) {
+      await open.sending;
+      await open.txn.abort().catch(() => undefined);
+      if (this.openRoutes.get(key) === open) {
+        this.forgetRoute(key);
+        try {
+          this.consumer?.seek({ topic: open.topic, partition: open.partition, offset: open.from.toString() });
+        } catch (seekErr) {
+          this.o.log.warn({ input: key, err: String(seekErr) }, 'could not go back to the failed route transaction\'s first offset');
+        }
+      }
+    } else this.forgetRoute(key);
+    return retriable(err);
+  }
+
+  /**
+   * Writes what a claim released from an input partition's held flows, outside any batch of it: with the
+   * partition's open transaction when it commits, or in one of its own at the same offset again, with the router's new state
+   * and held set (the released flows may be the partition's last records, and no batch would come to carry them).
    */
   private flushRoute(key: string): void {
     if (this.flushDue.has(key)) return;
     this.flushDue.add(key);
     this.routeExclusive(async () => {
       if (!this.flushDue.delete(key)) return;
+      // The partition's open transaction takes them at its commit (takeReleased), within DEFAULT_ROUTE_COMMIT_MS.
+      if (this.openRoutes.has(key)) return;
       const router = this.routers.get(key);
       const offset = this.routedUpTo.get(key);
       // Not committed yet: the partition's first batch carries it.
       if (router === undefined || offset === undefined) return;
-      const out: Routed[] = [];
-      router.takeReleased(out);
-      router.endOfBatch(out);
       const at = key.lastIndexOf(':');
-      await this.commitRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset, out, 0);
+      let flush: OpenRoute | undefined;
+      try {
+        flush = await this.openRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset);
+      } catch (err) {
+        throw await this.failRoute(key, undefined, [], err);
+      }
+      await this.commitOpen(key, flush);
     }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not write the flows a claim released: the partition continues from its committed held set'));
   }
 

@@ -13,7 +13,7 @@ import type { KafkaLogger } from '../kafka/options.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { createWorker } from '../service/clusterer.ts';
 import type { TopologyConfig } from './config.ts';
-import { emptyRouteStatus, type RouteStatus } from './route-stage.ts';
+import { emptyRouteSeconds, emptyRouteStatus, ROUTE_PHASES, type RouteSeconds, type RouteStatus } from './route-stage.ts';
 
 /**
  * The pipeline configuration as it crosses to the worker: everything is data but the wall clock of the
@@ -65,7 +65,7 @@ export class RouteThread {
   private latest: RouteStatus = emptyRouteStatus();
   private latestAttribution: Attribution | null = null;
   /** What workers that ended had counted: the member's counters run on across a restart. */
-  private readonly before = { routedMessages: 0, routedRecords: 0, routeTransactions: 0 };
+  private readonly before = { routedMessages: 0, routedRecords: 0, routeTransactions: 0, seconds: emptyRouteSeconds() };
   /** Workers started again after one ended without being asked to. */
   restarts = 0;
 
@@ -88,6 +88,8 @@ export class RouteThread {
       routedRecords: this.before.routedRecords + s.routedRecords,
       routeTransactions: this.before.routeTransactions + s.routeTransactions,
       held: s.held,
+      seconds: sumSeconds(this.before.seconds, s.seconds),
+      open: s.open,
     };
   }
 
@@ -130,6 +132,7 @@ export class RouteThread {
     this.before.routedMessages += this.latest.routedMessages;
     this.before.routedRecords += this.latest.routedRecords;
     this.before.routeTransactions += this.latest.routeTransactions;
+    this.before.seconds = sumSeconds(this.before.seconds, this.latest.seconds);
     this.latest = { ...emptyRouteStatus(), held: this.latest.held };
     if (this.stopping) return;
     this.restarts++;
@@ -141,4 +144,10 @@ export class RouteThread {
       if (!this.stopping) this.start();
     }, delay);
   }
+}
+
+function sumSeconds(a: RouteSeconds, b: RouteSeconds): RouteSeconds {
+  const sum = emptyRouteSeconds();
+  for (const phase of ROUTE_PHASES) sum[phase] = a[phase] + b[phase];
+  return sum;
 }

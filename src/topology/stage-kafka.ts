@@ -8,7 +8,8 @@ import type { TopologyConfig } from './config.ts';
 
 /**
  * A member killed inside a transaction holds back every read_committed reader of its topics until its
- * successor fences it or this passes: short, since a transaction here is one batch or one tick.
+ * successor fences it or this passes: short, since a transaction here is one tick, or the batches of at most
+ * SCALE_OUT_ROUTE_COMMIT_MS (5 s at most).
  */
 export const TRANSACTION_TIMEOUT_MS = 15_000;
 

@@ -1,4 +1,4 @@
-/** The scale-out settings' session timeout: the client's floor (1 s), below Kafka's default broker floor of 6 s. */
+/** The scale-out settings: the session timeout (the client's floor of 1 s, below Kafka's default broker floor of 6 s), the route worker, the route transactions' size. */
 import { describe, expect, it } from 'vitest';
 import { MIN_SESSION_TIMEOUT_MS, parseTopologyEnv, TopologyEnvError } from '../../src/topology/config.ts';
 
@@ -20,5 +20,19 @@ describe('SCALE_OUT_ROUTE_WORKER', () => {
     expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app' })?.routeWorker).toBe(true);
     expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_WORKER: 'false' })?.routeWorker).toBe(false);
     expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_WORKER: 'maybe' })).toThrow(/SCALE_OUT_ROUTE_WORKER/);
+  });
+});
+
+describe('SCALE_OUT_ROUTE_COMMIT_MESSAGES and SCALE_OUT_ROUTE_COMMIT_MS', () => {
+  it('leave the route stage its defaults when unset, and take whole numbers within bounds', () => {
+    const t = parseTopologyEnv({ SCALE_OUT_APP_ID: 'app' });
+    expect(t?.routeCommitMessages).toBeUndefined();
+    expect(t?.routeCommitMs).toBeUndefined();
+    const set = parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '1', SCALE_OUT_ROUTE_COMMIT_MS: '5000' });
+    expect([set?.routeCommitMessages, set?.routeCommitMs]).toEqual([1, 5000]);
+  });
+  it('refuses a transaction age the broker\'s 15 s transaction timeout would cut short, and none at all', () => {
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_COMMIT_MS: '5001' })).toThrow(/SCALE_OUT_ROUTE_COMMIT_MS/);
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '0' })).toThrow(/SCALE_OUT_ROUTE_COMMIT_MESSAGES/);
   });
 });

@@ -37,6 +37,7 @@ describe('grafana/scale-out-dashboard.json', () => {
       ticksNotSentAgain: 0,
       routeWorkerRestarts: 0,
       runsNotServed: { unreadable: 0, torn: 0 },
+      stageSeconds: { route: { fetch_wait: 1, route: 2, dead_letters: 0, send: 1, offsets: 1, commit: 1 }, window: { fetch_wait: 3, apply: 2, publish: 1 } },
     }));
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;

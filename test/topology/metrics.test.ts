@@ -27,6 +27,8 @@ function memberStatus(routedMessages: number, appliedRecords: number): MemberSta
     ticksNotSentAgain: 0,
     routeWorkerRestarts: 0,
     runsNotServed: { unreadable: 0, torn: 0 },
+    // Seconds that grow with the messages, as a member's do: each scrape adds what was spent since the last.
+    stageSeconds: { route: { fetch_wait: routedMessages / 10, route: 0, dead_letters: 0, send: 0, offsets: 0, commit: 0 }, window: { fetch_wait: 0, apply: appliedRecords / 10, publish: 0 } },
   };
 }
 
@@ -51,6 +53,8 @@ describe('registerScaleOutMetrics', () => {
     expect(value(second, 'alcor_scale_out_routed_messages_total')).toBe(25);
     expect(value(second, 'alcor_scale_out_applied_records_total')).toBe(70);
     expect(second).toContain('alcor_scale_out_restores_total{from="changelog"} 2');
+    expect(second).toContain('alcor_scale_out_stage_seconds_total{stage="route",phase="fetch_wait"} 2.5');
+    expect(second).toContain('alcor_scale_out_stage_seconds_total{stage="window",phase="apply"} 7');
     for (const name of SCALE_OUT_METRICS) expect(second).toContain(`# TYPE ${name} `);
   });
 
