@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ServiceMetrics } from '../../src/observability/service-metrics.ts';
 import { registerScaleOutMetrics, SCALE_OUT_METRICS } from '../../src/topology/metrics.ts';
+import { memberStatus } from '../helpers/member-status.ts';
 
 interface Dashboard {
   panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
@@ -18,27 +19,9 @@ describe('grafana/scale-out-dashboard.json', () => {
   it('names in every panel query only metrics the service exports, and shows every per-member metric', async () => {
     const registry = new Registry();
     new ServiceMetrics(registry);
-    registerScaleOutMetrics(registry, () => ({
-      leader: true,
-      partitions: [0, 1],
-      vms: 10,
-      leaderships: 1,
-      records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
-      rejected: { count: 0, by_reason: {} },
-      held: { flows: 0, bytes: 0, held: 0, refused: 0, endsAttributedLate: 0, expired: 0 },
-      changelogLag: 0,
-      restores: { local: 1, changelog: 1, input: 0, rebuilt: 0 },
-      lastRestoreMs: 12,
-      routedMessages: 5,
-      routedRecords: 9,
-      routeTransactions: 2,
-      appliedRecords: 8,
-      featuresPublished: 3,
-      ticksNotSentAgain: 0,
-      routeWorkerRestarts: 0,
-      runsNotServed: { unreadable: 0, torn: 0 },
-      stageSeconds: { route: { fetch_wait: 1, route: 2, dead_letters: 0, send: 1, offsets: 1, commit: 1 }, window: { fetch_wait: 3, apply: 2, publish: 1 } },
-    }));
+    registerScaleOutMetrics(registry, () =>
+      memberStatus({ leader: true, leaderships: 1, routedMessages: 5, routedRecords: 9, routeTransactions: 2, appliedRecords: 8, featuresPublished: 3 }),
+    );
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const dashboard = JSON.parse(readFileSync('grafana/scale-out-dashboard.json', 'utf8')) as Dashboard;
     expect(dashboard.panels.length).toBeGreaterThan(0);

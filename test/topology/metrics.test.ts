@@ -6,30 +6,15 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { MemberStatus } from '../../src/topology/member.ts';
 import { oncePerScrape, registerScaleOutMetrics, SCALE_OUT_METRICS } from '../../src/topology/metrics.ts';
+import { memberStatus as statusWith } from '../helpers/member-status.ts';
 
 function memberStatus(routedMessages: number, appliedRecords: number): MemberStatus {
-  return {
-    leader: false,
-    partitions: [2, 5],
-    vms: 7,
-    leaderships: 0,
-    records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 },
-    rejected: { count: 0, by_reason: {} },
-    held: { flows: 0, bytes: 0, held: 0, refused: 0, endsAttributedLate: 0, expired: 0 },
-    changelogLag: 4,
-    restores: { local: 0, changelog: 2, input: 0, rebuilt: 0 },
-    lastRestoreMs: 3,
+  return statusWith({
     routedMessages,
-    routedRecords: 0,
-    routeTransactions: 0,
     appliedRecords,
-    featuresPublished: 0,
-    ticksNotSentAgain: 0,
-    routeWorkerRestarts: 0,
-    runsNotServed: { unreadable: 0, torn: 0 },
     // Seconds that grow with the messages, as a member's do: each scrape adds what was spent since the last.
     stageSeconds: { route: { fetch_wait: routedMessages / 10, route: 0, dead_letters: 0, send: 0, offsets: 0, commit: 0 }, window: { fetch_wait: 0, apply: appliedRecords / 10, publish: 0 } },
-  };
+  });
 }
 
 const value = (text: string, name: string): number => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
