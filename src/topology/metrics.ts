@@ -76,52 +76,44 @@ export function registerScaleOutMetrics(registry: Registry, readStatus: () => Me
   counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   counter('alcor_scale_out_route_worker_restarts_total', 'Route workers this member started again after one ended unasked (the member not ready meanwhile)', (s) => s.routeWorkerRestarts);
-  const notServed: Record<string, number> = {};
-  new Counter({
-    name: 'alcor_scale_out_runs_not_served_total',
-    help: 'Records of the runs topic this member did not serve, by reason: unreadable (no format it reads), torn (a run with a chunk missing or not matching its header)',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      const s = status();
-      for (const reason of RUN_NOT_SERVED_REASONS) {
-        const delta = s.runsNotServed[reason] - (notServed[reason] ?? 0);
-        if (delta > 0) this.inc({ reason }, delta);
-        notServed[reason] = s.runsNotServed[reason];
-      }
-    },
-  });
+  // The same with labels: `totals` gives each label set's total, keyed by the labels' values.
+  const labelledCounter = <L extends string>(name: (typeof SCALE_OUT_METRICS)[number], help: string, labelNames: readonly L[], totals: (s: MemberStatus) => Array<[Record<L, string>, number]>): void => {
+    const reported = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        for (const [labels, now] of totals(status())) {
+          const key = labelNames.map((l) => labels[l]).join('/');
+          const delta = now - (reported.get(key) ?? 0);
+          if (delta > 0) this.inc(labels, delta);
+          reported.set(key, now);
+        }
+      },
+    });
+  };
+  labelledCounter(
+    'alcor_scale_out_runs_not_served_total',
+    'Records of the runs topic this member did not serve, by reason: unreadable (no format it reads), torn (a run with a chunk missing or not matching its header)',
+    ['reason'],
+    (s) => RUN_NOT_SERVED_REASONS.map((reason) => [{ reason }, s.runsNotServed[reason]]),
+  );
   // Where each stage's batch loop spends its wall time: the phase that grows fastest is the one to cut.
-  const spent: Record<string, number> = {};
-  new Counter({
-    name: 'alcor_scale_out_stage_seconds_total',
-    help: 'Wall time of the route and window stages\' batch loops, by phase: fetch_wait (waiting for the next batch), route, dead_letters, send, offsets, commit (route); apply, publish (window)',
-    labelNames: ['stage', 'phase'],
-    registers: [registry],
-    collect() {
-      const { route, window } = status().stageSeconds;
-      const each: Array<[string, string, number]> = [...ROUTE_PHASES.map((phase): [string, string, number] => ['route', phase, route[phase]]), ...WINDOW_PHASES.map((phase): [string, string, number] => ['window', phase, window[phase]])];
-      for (const [stage, phase, now] of each) {
-        const key = `${stage}/${phase}`;
-        const delta = now - (spent[key] ?? 0);
-        if (delta > 0) this.inc({ stage, phase }, delta);
-        spent[key] = now;
-      }
-    },
-  });
-  const reported: Record<string, number> = {};
-  new Counter({
-    name: 'alcor_scale_out_restores_total',
-    help: 'By-VM partitions this member took, by where their windows came from: local (the STATE_DIR copy), changelog, input (no checkpoint yet), rebuilt (the checkpoint did not match or decode: rebuilt from the input)',
-    labelNames: ['from'],
-    registers: [registry],
-    collect() {
-      const s = status();
-      for (const from of RESTORE_SOURCES) {
-        const delta = s.restores[from] - (reported[from] ?? 0);
-        if (delta > 0) this.inc({ from }, delta);
-        reported[from] = s.restores[from];
-      }
-    },
-  });
+  labelledCounter(
+    'alcor_scale_out_stage_seconds_total',
+    'Wall time of the route and window stages\' batch loops, by phase: fetch_wait (waiting for the next batch), route, dead_letters, send, offsets, commit (route); apply, publish (window)',
+    ['stage', 'phase'],
+    ({ stageSeconds: { route, window } }) => [
+      ...ROUTE_PHASES.map((phase): [Record<'stage' | 'phase', string>, number] => [{ stage: 'route', phase }, route[phase]]),
+      ...WINDOW_PHASES.map((phase): [Record<'stage' | 'phase', string>, number] => [{ stage: 'window', phase }, window[phase]]),
+    ],
+  );
+  labelledCounter(
+    'alcor_scale_out_restores_total',
+    'By-VM partitions this member took, by where their windows came from: local (the STATE_DIR copy), changelog, input (no checkpoint yet), rebuilt (the checkpoint did not match or decode: rebuilt from the input)',
+    ['from'],
+    (s) => RESTORE_SOURCES.map((from) => [{ from }, s.restores[from]]),
+  );
 }
