@@ -10,7 +10,7 @@
  */
 import { PipelineOptions, toPipelineConfig } from '../src/config/pipeline-options.ts';
 import { defaultDecodeLimits } from '../src/contract/message-decoder.ts';
-import { type ByVmMessage, decodeByVm, packByVm, partitionOfMemo } from '../src/topology/by-vm.ts';
+import { type ByVmMessage, ByVmDecoder, packByVm, partitionOfMemo } from '../src/topology/by-vm.ts';
 import { PartitionState } from '../src/topology/partition-state.ts';
 import { type Routed, Router } from '../src/topology/router.ts';
 import { buildMessages } from './kafka-ingest.ts';
@@ -53,10 +53,11 @@ function round(values: readonly Buffer[]): Round {
     r.pack += cpuUs() - t;
   }
   const states = Array.from({ length: PARTITIONS }, (_, p) => new PartitionState(p, config.window));
+  const byVm = new ByVmDecoder();
   for (const m of messages) {
     r.byVmBytes += m.value.length;
     let t = cpuUs();
-    const records = decodeByVm(m.value);
+    const records = byVm.decode(m.value);
     r.decode += cpuUs() - t;
     if (records === null) throw new Error('undecodable by-VM message');
     r.byVmRecords += records.length;
