@@ -83,14 +83,6 @@ class ByVmWriter extends ByteWriter {
 class ByVmReader extends ByteReader {
   private readonly strings: string[] = [];
 
-  constructor(
-    private readonly message: Buffer,
-    /** Strings met in earlier messages, returned as the same objects (ByVmDecoder's); none: each one read anew. */
-    private readonly known: KnownStrings | null,
-  ) {
-    super(message);
-  }
-
   num(): number | null {
     const tag = this.varint();
     if (tag === 0) return null;
@@ -109,7 +101,7 @@ class ByVmReader extends ByteReader {
     const tag = this.varint();
     if (tag === 0) return null;
     if (tag === 1) {
-      const s = this.known === null ? this.text() : this.knownText();
+      const s = this.text();
       this.strings.push(s);
       return s;
     }
@@ -123,60 +115,6 @@ class ByVmReader extends ByteReader {
     const x = this.str();
     if (x === null) throw new RangeError('null string');
     return x;
-  }
-
-  /** `text()`, through the known strings: the same bytes give the same string object, not a new one. */
-  private knownText(): string {
-    const at = this.offset;
-    const n = this.varint();
-    if (n > this.left) throw new RangeError(`a text needs ${n} bytes at offset ${at}`);
-    const start = this.offset;
-    const s = this.known!.get(this.message, start, start + n);
-    if (s !== null) {
-      this.offset = start + n;
-      return s;
-    }
-    this.offset = at;
-    const read = this.text();
-    this.known!.set(this.message, start, start + n, read);
-    return read;
-  }
-}
-
-/** Slots of the known strings (a power of two): room for the ids, addresses and hosts a partition's VMs name. */
-const KNOWN_SLOTS = 1 << 14;
-/** Strings longer than this are read anew each time (no VM id or address is). */
-const KNOWN_MAX_BYTES = 128;
-
-/**
- * Strings read before, found again by their bytes: one slot per hash, the newest wins. A partition's VM ids,
- * peers' ids and addresses come in every message; found here they cost a compare of their bytes instead
- * of a new string, and reach the windows' maps as the same objects, whose hash V8 has already computed.
- */
-class KnownStrings {
-  private readonly keys: (Uint8Array | undefined)[] = new Array(KNOWN_SLOTS);
-  private readonly values: string[] = new Array(KNOWN_SLOTS);
-
-  private slot(bytes: Buffer, start: number, end: number): number {
-    let h = 0x811c9dc5 ^ (end - start);
-    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-    return (h ^ (h >>> 15)) & (KNOWN_SLOTS - 1);
-  }
-
-  get(bytes: Buffer, start: number, end: number): string | null {
-    if (end - start > KNOWN_MAX_BYTES) return null;
-    const slot = this.slot(bytes, start, end);
-    const key = this.keys[slot];
-    if (key === undefined || key.length !== end - start) return null;
-    for (let i = 0; i < key.length; i++) if (key[i] !== bytes[start + i]) return null;
-    return this.values[slot]!;
-  }
-
-  set(bytes: Buffer, start: number, end: number, s: string): void {
-    if (end - start > KNOWN_MAX_BYTES) return;
-    const slot = this.slot(bytes, start, end);
-    this.keys[slot] = Uint8Array.prototype.slice.call(bytes, start, end);
-    this.values[slot] = s;
   }
 }
 
@@ -218,30 +156,30 @@ export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
 
 /** The records of a by-VM message, or null when it is not one of ours (counted by the caller, never applied). */
 export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
-  return readByVm(bytes, null, null);
+  return readByVm(bytes, null);
 }
 
 type FlowHalf = RouterTime & { k: 'f'; o: boolean; r: FlowRecord };
 
 /**
- * decodeByVm for a partition's window loop, where it was most of the main thread's own work besides the
- * windows: the flow halves of a message are read into records kept from message to message (no object
- * per half for the collector), and the strings through those met before (KnownStrings). The records
- * returned are valid until the next call: applied before the next message is read, as the windows do
- * (they keep no record, only its numbers and strings). VM attributes, ticks and requests are new objects.
+ * decodeByVm for a partition's window loop: the flow halves of a message are read into records kept from
+ * message to message, no two objects per half for the collector (decode and apply took 22-29% less CPU in
+ * alternated rounds, docs/scale-out.md). The records returned are valid until the next call: applied
+ * before the next message is read, as the windows do (they keep a record's numbers and strings, never the
+ * record). VM attributes, ticks and requests are new objects.
  */
 export class ByVmDecoder {
   private readonly halves: FlowHalf[] = [];
-  private readonly known = new KnownStrings();
 
   decode(bytes: Buffer): readonly ByVmRecord[] | null {
-    return readByVm(bytes, this.known, this.halves);
+    return readByVm(bytes, this.halves);
   }
 }
 
-function readByVm(bytes: Buffer, known: KnownStrings | null, halves: FlowHalf[] | null): ByVmRecord[] | null {
+/** A by-VM message's records; flow halves into `halves` (reused, grown as needed), or new ones when null. */
+function readByVm(bytes: Buffer, halves: FlowHalf[] | null): ByVmRecord[] | null {
   try {
-    const rd = new ByVmReader(bytes, known);
+    const rd = new ByVmReader(bytes);
     if (rd.u8() !== BY_VM_FORMAT) return null;
     const count = rd.varint();
     // Every record takes at least one byte: a count beyond that is not ours (and must not allocate).
