@@ -7,6 +7,8 @@
  * the two once more under `--cpu-prof`, its main thread's samples between the trace's commit and its last
  * record applied summed by where the code lives. Then the hop alone (hopAlone): the by-VM messages of the
  * same trace encoded, produced in transactions, fetched and decoded, with no route and no windows.
+ * Runs on and off in one bench run (SCALE_OUT_ONE_RUNS=on or off for one), each measure going on to
+ * settled (every run of the trace done, runs counted), and the profiles' busy time by item of a run.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
