@@ -49,8 +49,13 @@ export interface FlowConsumerOptions {
   /**
    * Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice.
    * With external commits it must apply them synchronously: the offsets count as applied when it returns.
+   * `logEnd`: the partition's log end offset as the fetch reported it. A number returned is how many of the
+   * messages it applied, the first ones: the rest of the batch is left to a later fetch (a partition read
+   * too far ahead of the others waits for them, src/pipeline/partition-watermarks.ts).
    */
-  onBatch: (messages: ConsumedMessage[]) => void | Promise<void>;
+  onBatch: (messages: ConsumedMessage[], logEnd: string) => void | number | Promise<void>;
+  /** Called on every (re)join of the group with the partitions it assigns this member, by topic. */
+  onAssigned?: (assignment: Record<string, number[]>) => void;
   /** 'per-batch' (default): commit after every slice. 'external': only through commit(), see above. */
   commits?: 'per-batch' | 'external';
   /** External commits: the offsets a restored snapshot holds; earlier messages are skipped. */
@@ -207,8 +212,15 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
       if (!isRunning() || isStale()) return;
       let slice = batch.messages.slice(start, start + perCall);
-      const last = slice[slice.length - 1];
+      let last = slice[slice.length - 1];
       if (!last) continue;
+      /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
+      let cut = false;
+      const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
+        if (typeof done !== 'number' || done >= handed.length) return;
+        cut = true;
+        last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
+      };
       if (external) {
         let done = applied.get(key)?.next;
         if (done !== undefined && BigInt(batch.highWatermark) < done) {
@@ -232,13 +244,18 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         }
         if (slice.length > 0) {
           // Synchronous by contract: the offsets are recorded in the same turn the state changed.
-          const pending = options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
-          applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+          const handed = slice.map((m) => toConsumed(topic, partition, m));
+          const pending = options.onBatch(handed, batch.highWatermark);
+          keep(pending, handed);
+          if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
           await pending;
         }
       } else {
-        await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
+        const handed = slice.map((m) => toConsumed(topic, partition, m));
+        keep(await options.onBatch(handed, batch.highWatermark), handed);
       }
+      // The handler stopped early: what it applied is committed, the rest is fetched again later.
+      if (last === undefined) return;
       // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
       if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return;
       resolveOffset(last.offset);
@@ -258,6 +275,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         }
       }
       await heartbeat();
+      if (cut) return;
     }
   };
 
@@ -343,6 +361,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       connected = true;
       // The group's committed offsets may trail (or, from an older snapshot, lead) what the state holds.
       if (external) seekToApplied(c, e.payload.memberAssignment);
+      options.onAssigned?.(e.payload.memberAssignment);
       logger.info({ groupId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
       resolveReady();
       options.onReady?.();
@@ -473,6 +492,11 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
 /** The source label the pipeline keeps with a rejected record: `<topic>/<partition>@<offset>`. */
 export function messageSource(m: Pick<ConsumedMessage, 'topic' | 'partition' | 'offset'>): string {
   return `${m.topic}/${m.partition}@${m.offset}`;
+}
+
+/** An input partition's name for its watermark (src/pipeline/partition-watermarks.ts): `<topic>/<partition>`. */
+export function inputPartitionOf(m: Pick<ConsumedMessage, 'topic' | 'partition'>): string {
+  return `${m.topic}/${m.partition}`;
 }
 
 /** The minimal pipeline surface the Kafka edge needs. */

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { PartitionWatermarks } from '../../src/pipeline/partition-watermarks.ts';
+
+const NEG = Number.NEGATIVE_INFINITY;
+/** Idle after 1 s of wall time; a partition read at most 60 s of event time ahead of the reader. */
+const config = { idleMs: 1000, maxLeadMs: 60_000 };
+
+/** A message of `p` read at wall time `now`, with a flow at `ts`, the partition at `next` of a log ending at `end`. */
+function read(w: PartitionWatermarks, p: string, ts: number, next: number, end: number, now: number): void {
+  w.observe(p, ts);
+  w.read(p, next, end, now);
+}
+
+describe('PartitionWatermarks', () => {
+  it('with no partition tracked, the reader watermark is the newest time and every read is allowed', () => {
+    const w = new PartitionWatermarks(config);
+    expect(w.size).toBe(0);
+    expect(w.watermark(5000)).toBe(5000);
+    expect(w.mayRead('flows/0', 5000, 0)).toBe(true);
+  });
+
+  it('a partition assigned but not read yet holds the reader watermark, and may read its first message', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(NEG);
+    expect(w.mayRead('flows/0', 600_000, 20)).toBe(false);
+    expect(w.mayRead('flows/1', 600_000, 20)).toBe(true);
+    read(w, 'flows/1', 100_000, 1, 100, 30);
+    // The lowest of the partitions behind their log end: flows/0 waits until flows/1 is within the lead.
+    expect(w.watermark(600_000)).toBe(100_000);
+    expect(w.mayRead('flows/0', 600_000, 40)).toBe(false);
+    expect(w.mayRead('flows/1', 600_000, 40)).toBe(true);
+    read(w, 'flows/1', 540_000, 2, 100, 50);
+    expect(w.watermark(600_000)).toBe(540_000);
+    expect(w.mayRead('flows/0', 600_000, 60)).toBe(true);
+  });
+
+  it('a partition caught up with its log end holds nothing, until a fetch finds it behind again', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 7, 7, 10);
+    expect(w.watermark(600_000)).toBe(600_000);
+    expect(w.mayRead('flows/0', 600_000, 20)).toBe(true);
+    // New records on flows/1, older than the reader's watermark: it holds again, but the watermark stays.
+    read(w, 'flows/1', 200_000, 8, 9, 30);
+    expect(w.watermark(600_000)).toBe(600_000);
+  });
+
+  it('a partition silent for the idle time stops holding, whether behind or never read', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 100);
+    read(w, 'flows/1', 100_000, 1, 100, 100);
+    expect(w.watermark(600_000)).toBe(NEG);
+    // flows/2 was assigned at 0 and never read: idle at 1000.
+    expect(w.mayRead('flows/0', 600_000, 999)).toBe(false);
+    expect(w.watermark(600_000)).toBe(NEG);
+    expect(w.mayRead('flows/0', 600_000, 1000)).toBe(false);
+    expect(w.watermark(600_000)).toBe(100_000);
+    // flows/1 was last read at 100: idle at 1100.
+    expect(w.mayRead('flows/0', 600_000, 1100)).toBe(true);
+    expect(w.watermark(600_000)).toBe(600_000);
+  });
+
+  it('a partition revoked no longer holds; one assigned again is unknown until read', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(100_000);
+    w.assign(['flows/0'], 20);
+    expect(w.size).toBe(1);
+    expect(w.exportState().partitions).toEqual([{ partition: 'flows/0', watermark: 600_000 }]);
+    // flows/0 itself, assigned again, holds as unknown: at its own watermark, which is the newest here.
+    expect(w.watermark(600_000)).toBe(600_000);
+  });
+
+  it('never goes back: a partition assigned later with older records does not lower it', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(600_000);
+    w.assign(['flows/0', 'flows/1'], 20);
+    read(w, 'flows/1', 100_000, 1, 100, 30);
+    expect(w.watermark(600_000)).toBe(600_000);
+    // Its records hold the reader where it is, not lower; the partition ahead waits for them.
+    read(w, 'flows/0', 660_001, 2, 100, 40);
+    expect(w.mayRead('flows/0', 660_001, 40)).toBe(false);
+    expect(w.watermark(660_001)).toBe(600_000);
+  });
+
+  it('a checkpoint round trip keeps each partition\'s watermark and the reader\'s', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 1, 100, 10);
+    read(w, 'flows/2', 300_000, 3, 3, 10);
+    expect(w.watermark(600_000)).toBe(100_000);
+    const state = w.exportState();
+    expect(state).toEqual({
+      reader: 100_000,
+      partitions: [
+        { partition: 'flows/0', watermark: 600_000 },
+        { partition: 'flows/1', watermark: 100_000 },
+        { partition: 'flows/2', watermark: 300_000 },
+      ],
+    });
+    const again = new PartitionWatermarks(config);
+    again.restore(JSON.parse(JSON.stringify(state)));
+    expect(again.exportState()).toEqual(state);
+    // Restored partitions hold nothing until assigned; assigned, each is unknown until read.
+    expect(again.watermark(600_000)).toBe(600_000);
+    const fresh = new PartitionWatermarks(config);
+    fresh.restore(state);
+    fresh.assign(['flows/1', 'flows/2'], 100);
+    expect(fresh.watermark(600_000)).toBe(100_000);
+    expect(fresh.exportState().partitions.map((p) => p.partition)).toEqual(['flows/1', 'flows/2']);
+  });
+
+  it('restores a checkpoint of one watermark (an earlier build\'s): the reader starts there', () => {
+    const w = new PartitionWatermarks(config);
+    w.restore({ reader: 400_000, partitions: [] });
+    w.assign(['flows/0'], 0);
+    read(w, 'flows/0', 100_000, 1, 100, 10);
+    expect(w.watermark(400_000)).toBe(400_000);
+    expect(w.exportState()).toEqual({ reader: 400_000, partitions: [{ partition: 'flows/0', watermark: 100_000 }] });
+  });
+});
