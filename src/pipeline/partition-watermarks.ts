@@ -47,8 +47,6 @@ interface Entry {
  */
 export const DEFAULT_PARTITION_IDLE_MS = 5000;
 
-const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
-
 export class PartitionWatermarks {
   private readonly entries = new Map<string, Entry>();
   /** The reader's watermark: never goes back. */
@@ -128,8 +126,8 @@ export class PartitionWatermarks {
 
   exportState(): PartitionWatermarksState {
     return {
-      reader: finiteOrNull(this.reader),
-      partitions: [...this.entries].map(([partition, e]) => ({ partition, watermark: finiteOrNull(e.watermark) })),
+      reader: Number.isFinite(this.reader) ? this.reader : null,
+      partitions: [...this.entries].map(([partition, e]) => ({ partition, watermark: Number.isFinite(e.watermark) ? e.watermark : null })),
     };
   }
 
