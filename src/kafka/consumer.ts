@@ -21,6 +21,7 @@ import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from '
 import type { PartitionOffset } from '../contract/topics.ts';
 import { type DeadLetterError, type DeadLetterProducer, toDeadLetterError } from './dead-letter.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
+import type { PartitionWatermarks } from '../pipeline/partition-watermarks.ts';
 import { defaultRetry, describeKafkaError, type KafkaLogger, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
@@ -502,6 +503,41 @@ export function inputPartitionOf(m: Pick<ConsumedMessage, 'topic' | 'partition'>
 /** The minimal pipeline surface the Kafka edge needs. */
 export interface MessageIngest {
   ingestMessage(topic: string, text: string | null, source: string): void;
+}
+
+/** What a reader that keeps a watermark per flows partition offers the Kafka edge (Pipeline, ClusterService). */
+export interface PacedIngest {
+  ingestMessage(topic: string, text: string | null, source: string, partition: string | null): void;
+  /** Whether the next message of a flows partition may be read now, or waits for the others. */
+  mayRead(partition: string, now: number): boolean;
+  readonly inputPartitions: Pick<PartitionWatermarks, 'assign' | 'read'>;
+}
+
+/**
+ * onBatch and onAssigned for a reader with a watermark per flows partition (docs/event-time.md): a flows
+ * partition read too far ahead of the others stops its batch, whose rest is fetched again once they have
+ * caught up; each message read tells the partition's position against the log end of its fetch.
+ */
+export function pacedBatchHandler(
+  ingest: PacedIngest,
+  flowsTopic: string,
+  now: () => number = Date.now,
+): Required<Pick<FlowConsumerOptions, 'onBatch' | 'onAssigned'>> {
+  return {
+    onBatch: (messages, logEnd) => {
+      const end = Number(logEnd);
+      let applied = 0;
+      for (const m of messages) {
+        const partition = m.topic === flowsTopic ? inputPartitionOf(m) : null;
+        if (partition !== null && !ingest.mayRead(partition, now())) break;
+        ingest.ingestMessage(m.topic, m.value, messageSource(m), partition);
+        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, now());
+        applied++;
+      }
+      return applied;
+    },
+    onAssigned: (assignment) => ingest.inputPartitions.assign((assignment[flowsTopic] ?? []).map((partition) => inputPartitionOf({ topic: flowsTopic, partition })), now()),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { RejectedRecord } from '../../contract/rejections.ts';
 import { ServiceError } from '../../errors/catalogue.ts';
 import { fleetCodec } from '../../fleet/fleet-codec.ts';
 import type { PartitionOffset } from '../../contract/topics.ts';
-import { type DeadLetterBlock, type FlowConsumer, inputPartitionOf, messageSource, startFlowConsumer } from '../../kafka/consumer.ts';
+import { type DeadLetterBlock, type FlowConsumer, pacedBatchHandler, startFlowConsumer } from '../../kafka/consumer.ts';
 import { DeadLetterProducer } from '../../kafka/dead-letter.ts';
 import { describeKafkaLog } from '../../kafka/log-identity.ts';
 import { describeKafkaError, redactKafkaSettings, toKafkaConfig } from '../../kafka/options.ts';
@@ -86,22 +86,8 @@ export class KafkaInput implements ServiceInput {
         metrics.deadLetterBlocked(blocked !== null);
         service.markInputsHeld(blocked && deadLetterHeldReason(blocked, recheckMs));
       },
-      onBatch: (messages, logEnd) => {
-        // Flows are paced per input partition (docs/event-time.md): one read too far ahead of the others
-        // stops here, and the rest of its batch is fetched again once they have caught up.
-        const end = Number(logEnd);
-        const wm = service.inputPartitions;
-        let applied = 0;
-        for (const m of messages) {
-          const partition = m.topic === pipeline.topics.flows ? inputPartitionOf(m) : null;
-          if (partition !== null && !service.mayRead(partition, Date.now())) break;
-          service.ingestMessage(m.topic, m.value, messageSource(m), partition);
-          if (partition !== null) wm.read(partition, Number(m.offset) + 1, end, Date.now());
-          applied++;
-        }
-        return applied;
-      },
-      onAssigned: (assignment) => service.inputPartitions.assign((assignment[pipeline.topics.flows] ?? []).map((partition) => inputPartitionOf({ topic: pipeline.topics.flows, partition })), Date.now()),
+      // Flows are paced per input partition (docs/event-time.md, "Several input partitions").
+      ...pacedBatchHandler(service, pipeline.topics.flows),
       ...(store ? { commits: 'external' as const, resumeFrom: this.resumeFrom } : {}),
       onOffsetsBehind: () => metrics.kafkaOffsetMismatch('offsets_behind'),
     });
