@@ -50,7 +50,8 @@ export interface FlowConsumerOptions {
   /**
    * Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice.
    * With external commits it must apply them synchronously: the offsets count as applied when it returns.
-   * `logEnd`: the partition's log end offset as the fetch reported it. A number returned is how many of the
+   * `logEnd`: the partition's log end offset as the fetch reported it (past a closing commit marker: the
+   * offset after the batch's last message). A number returned is how many of the
    * messages it applied, the first ones: the rest of the batch is left to a later fetch (a partition read
    * too far ahead of the others waits for them, src/pipeline/partition-watermarks.ts).
    */
@@ -209,6 +210,11 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     if (!first) return;
     noteLag(topic, partition, batch.highWatermark, null, Number(first.offset));
     const key = partitionKey(topic, partition);
+    // Where the partition's records end for the handler: a batch that reaches the log end may close on a
+    // transaction's commit marker, which no message follows; past its last message the partition is caught up.
+    const lastMessage = batch.messages[batch.messages.length - 1];
+    const logEnd =
+      lastMessage !== undefined && BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark) ? (BigInt(lastMessage.offset) + 1n).toString() : batch.highWatermark;
     for (let start = 0; start < batch.messages.length; start += perCall) {
       // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
       if (!isRunning() || isStale()) return;
@@ -246,14 +252,14 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         if (slice.length > 0) {
           // Synchronous by contract: the offsets are recorded in the same turn the state changed.
           const handed = slice.map((m) => toConsumed(topic, partition, m));
-          const pending = options.onBatch(handed, batch.highWatermark);
+          const pending = options.onBatch(handed, logEnd);
           keep(pending, handed);
           if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
           await pending;
         }
       } else {
         const handed = slice.map((m) => toConsumed(topic, partition, m));
-        keep(await options.onBatch(handed, batch.highWatermark), handed);
+        keep(await options.onBatch(handed, logEnd), handed);
       }
       // The handler stopped early: what it applied is committed, the rest is fetched again later.
       if (last === undefined) return;
