@@ -39,6 +39,8 @@ interface Entry {
   behind: boolean | null;
   /** Wall time of the assignment, then of the partition's latest message: what idleness is measured from. */
   heardAt: number;
+  /** Woken (held as unknown again) since its latest message: not woken twice for one silence. */
+  woken: boolean;
 }
 
 /**
@@ -71,11 +73,12 @@ export class PartitionWatermarks {
     for (const p of this.entries.keys()) if (!keep.has(p)) this.entries.delete(p);
     for (const p of keep) {
       const e = this.entries.get(p);
-      if (e === undefined) this.entries.set(p, { watermark: Number.NEGATIVE_INFINITY, behind: null, heardAt: this.now });
+      if (e === undefined) this.entries.set(p, { watermark: Number.NEGATIVE_INFINITY, behind: null, heardAt: this.now, woken: false });
       else {
         // Assigned again (a rebalance that kept it): it holds as unknown until it is read.
         e.behind = null;
         e.heardAt = this.now;
+        e.woken = false;
       }
     }
   }
@@ -93,6 +96,7 @@ export class PartitionWatermarks {
     if (e === undefined) return;
     e.behind = nextOffset < logEnd;
     e.heardAt = this.now;
+    e.woken = false;
   }
 
   /** Whether the partition holds the reader's watermark now. */
@@ -121,7 +125,25 @@ export class PartitionWatermarks {
     this.now = Math.max(this.now, now);
     const e = this.entries.get(partition);
     if (e === undefined || e.watermark === Number.NEGATIVE_INFINITY) return true;
+    this.wakeBehind(e);
     return e.watermark <= this.watermark(newest) + this.config.maxLeadMs;
+  }
+
+  /**
+   * A partition caught up or idle holds nothing, yet a backlog may have reached it meanwhile: the whole
+   * trace produced at once to partitions read to their end, whose fetches kafkajs hands over one after the
+   * other. So when `e` is read beyond the lead of such a partition, that one holds again as unknown, once
+   * per silence, until read (its batch in the same fetch) or idle again: an empty partition delays the
+   * others by the idle time once, a partition given a backlog is read alongside.
+   */
+  private wakeBehind(e: Entry): void {
+    const bound = e.watermark - this.config.maxLeadMs;
+    for (const other of this.entries.values()) {
+      if (other === e || other.woken || other.watermark >= bound || this.holds(other)) continue;
+      other.behind = null;
+      other.heardAt = this.now;
+      other.woken = true;
+    }
   }
 
   exportState(): PartitionWatermarksState {
@@ -138,6 +160,6 @@ export class PartitionWatermarks {
   restore(s: PartitionWatermarksState): void {
     this.entries.clear();
     this.reader = s.reader ?? Number.NEGATIVE_INFINITY;
-    for (const p of s.partitions) this.entries.set(p.partition, { watermark: p.watermark ?? Number.NEGATIVE_INFINITY, behind: null, heardAt: Number.NEGATIVE_INFINITY });
+    for (const p of s.partitions) this.entries.set(p.partition, { watermark: p.watermark ?? Number.NEGATIVE_INFINITY, behind: null, heardAt: Number.NEGATIVE_INFINITY, woken: false });
   }
 }

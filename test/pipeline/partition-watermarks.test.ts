@@ -52,20 +52,39 @@ describe('PartitionWatermarks', () => {
     expect(w.watermark(600_000)).toBe(600_000);
   });
 
-  it('a partition silent for the idle time stops holding, whether behind or never read', () => {
+  it('a partition silent for the idle time stops holding, whether behind or never read, after being woken once', () => {
     const w = new PartitionWatermarks(config);
     w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
     read(w, 'flows/0', 600_000, 1, 100, 100);
     read(w, 'flows/1', 100_000, 1, 100, 100);
     expect(w.watermark(600_000)).toBe(NEG);
-    // flows/2 was assigned at 0 and never read: idle at 1000.
     expect(w.mayRead('flows/0', 600_000, 999)).toBe(false);
-    expect(w.watermark(600_000)).toBe(NEG);
+    // flows/2, never read, is idle at 1000: flows/0 is read beyond its lead, so it is woken, and holds until 2000.
     expect(w.mayRead('flows/0', 600_000, 1000)).toBe(false);
+    expect(w.watermark(600_000)).toBe(NEG);
+    // flows/1 was last read at 100: idle at 1100, woken, holds until 2100.
+    expect(w.mayRead('flows/0', 600_000, 1100)).toBe(false);
+    expect(w.mayRead('flows/0', 600_000, 2000)).toBe(false);
     expect(w.watermark(600_000)).toBe(100_000);
-    // flows/1 was last read at 100: idle at 1100.
-    expect(w.mayRead('flows/0', 600_000, 1100)).toBe(true);
+    // Not woken twice for one silence.
+    expect(w.mayRead('flows/0', 600_000, 2100)).toBe(true);
     expect(w.watermark(600_000)).toBe(600_000);
+    expect(w.mayRead('flows/0', 600_000, 5000)).toBe(true);
+  });
+
+  it('a backlog reaching partitions read to their end: those behind the one read first hold again, once, until read', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    // Nothing to read at the start: both idle at 1000 (never read).
+    expect(w.watermark(NEG)).toBe(NEG);
+    // The whole trace arrives at once; kafkajs hands flows/0's batch over first.
+    expect(w.mayRead('flows/0', NEG, 5000)).toBe(true);
+    read(w, 'flows/0', 100_000, 1, 50, 5000);
+    expect(w.mayRead('flows/0', 100_000, 5000)).toBe(false);
+    expect(w.mayRead('flows/1', 100_000, 5000)).toBe(true);
+    read(w, 'flows/1', 100_000, 1, 50, 5000);
+    expect(w.watermark(100_000)).toBe(100_000);
+    expect(w.mayRead('flows/0', 100_000, 5000)).toBe(true);
   });
 
   it('a partition revoked no longer holds; one assigned again is unknown until read', () => {
