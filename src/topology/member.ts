@@ -189,6 +189,14 @@ export class ScaleOutMember {
   private featuresPublished = 0;
   private ticksNotSentAgain = 0;
   private assignedWindows = new Set<number>();
+  /**
+   * The window group's current join, for the ownership log (docs/scale-out.md, "Rebalance storms"): kafkajs
+   * does not report a join's generation, its first heartbeat does (a heartbeat succeeds only in the current
+   * one). `applying` lines carry the join and, once known, its generation; `confirmed` maps the one to the other.
+   */
+  /** The newest window generation a heartbeat confirmed. */
+  private windowGeneration = -1;
+  private windowJoin: { seq: number; memberId: string; generation: number | null; applying: Set<number> } = { seq: 0, memberId: '', generation: null, applying: new Set() };
   /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
   private windowClaim: WindowClaim | null = null;
   /** The route stage: in a worker thread (the service), or in this one. */
@@ -516,6 +524,7 @@ export class ScaleOutMember {
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
+      this.windowJoin = { seq: this.windowJoin.seq + 1, memberId: e.payload.memberId, generation: null, applying: new Set() };
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
       this.windowClaim = { as: e.payload.memberId, held: [...mine] };
       // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
@@ -534,6 +543,14 @@ export class ScaleOutMember {
         void producer?.disconnect().catch(() => undefined);
       }
       if ([...mine].some((p) => !this.windows.has(p))) void this.restoreAssigned();
+    });
+    consumer.on(consumer.events.HEARTBEAT, (e) => {
+      const join = this.windowJoin;
+      // A heartbeat of the join before, answered late, names an older generation than this join's.
+      if (join.generation !== null || e.payload.memberId !== join.memberId || e.payload.groupGenerationId <= this.windowGeneration) return;
+      join.generation = e.payload.groupGenerationId;
+      this.windowGeneration = join.generation;
+      this.o.log.info({ window_join: join.seq, member_id: join.memberId, generation: join.generation }, `${this.groups.window} generation ${join.generation} confirmed`);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
@@ -558,6 +575,7 @@ export class ScaleOutMember {
           const offset = BigInt(m.offset);
           // Offsets in state: what the checkpoint already includes is not applied again.
           if (offset < next) continue;
+          if (!this.windowJoin.applying.has(p)) this.applyingIn(p, offset);
           next = offset + 1n;
           this.position.set(p, next);
           const records = m.value === null ? null : decodeByVm(m.value);
@@ -597,6 +615,20 @@ export class ScaleOutMember {
         this.windowBatchEnded(started, published);
       },
     });
+  }
+
+  /**
+   * The first record this member applies to a partition in the current join, logged before it is applied (a
+   * kill -9 right after still leaves the line): two members applying one partition in the same generation
+   * would be an assignment that overlaps. A zombie (its session expired unnoticed) applies in its older one.
+   */
+  private applyingIn(p: number, offset: bigint): void {
+    const join = this.windowJoin;
+    join.applying.add(p);
+    this.o.log.info(
+      { window_join: join.seq, member_id: join.memberId, generation: join.generation, partition: p, offset: offset.toString() },
+      `applying ${this.topics.byVm}/${p} in generation ${join.generation ?? '(not confirmed yet)'}`,
+    );
   }
 
   /** A window batch starts: the wait since the last one ended is the fetch's (or no committed data's). */
