@@ -565,6 +565,9 @@ export class ScaleOutMember {
           await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
           if (!this.assignedWindows.has(p)) return this.windowBatchEnded(started, published);
         }
+        // The join's first heartbeat before its first records, as kafkajs' own comes only after a batch: it
+        // confirms the generation the ownership log names (or, refused, sends the member to rejoin, as any heartbeat).
+        if (this.windowJoin.generation === null) await heartbeat();
         const state = this.windows.get(p)!;
         const from = this.checkpointed.get(p) ?? 0n;
         let next = this.position.get(p) ?? from;
