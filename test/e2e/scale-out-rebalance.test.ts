@@ -180,10 +180,10 @@ describe('a rebalance storm', () => {
     const twice = [...applied].filter(([, who]) => who.size > 1).map(([key, who]) => `${key}: members ${[...who].join(', ')}`);
     expect(twice).toEqual([]);
     // Not vacuous: the storm made generations, and each of the 6 partitions was applied in one at least.
-    expect(generations.size).toBeGreaterThanOrEqual(4);
+    expect(generations.size).toBeGreaterThanOrEqual(3);
     expect(new Set([...applied.keys()].map((k) => k.replace(/^.*partition /, ''))).size).toBe(6);
     console.log(
       `rebalance storm: ${phases.join(', ')}; every survivor ready ${readyMs} ms after the last step; ${generations.size} window generations, ${applied.size} (generation, partition) applied, ${unconfirmed} applies before a join's first heartbeat; ${burners.length} CPU burners`,
     );
-  }, 300_000);
+  }, 480_000);
 });
