@@ -216,6 +216,8 @@ export class ScaleOutMember {
    */
   private leaderMemberId: string | null = null;
   private leadershipChange: Promise<void> = Promise.resolve();
+  /** The runs producer of this tenure was fenced (fencedAsLeader): the next join of the leader group starts a new one if it still leads. */
+  private runsFenced = false;
   private leaderships = 0;
   /** The newest run published (this member's as it committed, any other's as read from the runs topic): what a run that could not be published gives way to. */
   private lastPublished: PublishedRun | null = null;
@@ -928,7 +930,8 @@ export class ScaleOutMember {
       const continues = leads && this.leaderMemberId === e.payload.memberId;
       this.leaderMemberId = leads ? e.payload.memberId : null;
       this.o.log.info({ member_id: e.payload.memberId, leads, continues }, `joined ${this.groups.leader}`);
-      if (continues) return;
+      // Fenced during the tenure: the group still gives it the partition, so it takes the leadership afresh.
+      if (continues && !this.runsFenced) return;
       this.changeLeadership(false);
       if (leads) this.changeLeadership(true);
     });
@@ -971,6 +974,7 @@ export class ScaleOutMember {
     // Superseded while waiting for the previous change: the group has already moved on.
     if (!this.leading) return;
     this.leader = true;
+    this.runsFenced = false;
     this.leaderships++;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
@@ -1166,7 +1170,12 @@ export class ScaleOutMember {
         // Fenced: another member leads (the group says so at the next join), and this one must not fence
         // it back. Else the same run again (its number is the next one published), with a new producer: one
         // whose abort failed too stays inside its transaction for good (kafkajs refuses a new one).
-        if (isFenced(err) || attempt >= PUBLISH_ATTEMPTS) {
+        if (isFenced(err)) {
+          this.fencedAsLeader(producer);
+          this.unpublished(record, parts, tickBefore);
+          return;
+        }
+        if (attempt >= PUBLISH_ATTEMPTS) {
           this.unpublished(record, parts, tickBefore);
           return;
         }
@@ -1205,6 +1214,22 @@ export class ScaleOutMember {
     if (!this.leading || parts.length === 0) return;
     const key = record.tick !== null ? `t${record.tick}` : `q${record.request}`;
     if (!this.pending.has(key)) this.pending.set(key, new Map(parts.map((f) => [f.partition, f])));
+  }
+
+  /**
+   * The runs producer was fenced: another member took the leadership (or, rarer, fenced this one by mistake).
+   * The producer is dropped and the member stops running ticks until the leader group's next join says who
+   * leads. Kept, the next run met the fenced producer in kafkajs' ABORTING state, an error not taken for a
+   * fence, and its retry's new producer fenced the real leader, whose every run was then refused: the
+   * rebalance storm test caught a leader giving the same run number back for minutes (issue 12).
+   */
+  private fencedAsLeader(producer: Producer): void {
+    if (this.runsProducer !== producer) return;
+    this.runsProducer = null;
+    this.leader = false;
+    this.runsFenced = true;
+    void producer.disconnect().catch(() => undefined);
+    this.o.log.warn({ app: this.o.topology.appId }, `the runs producer was fenced: this member stops leading until ${this.groups.leader} says otherwise`);
   }
 
   /** A new runs producer in place of one left in a failed transaction (its first transaction fences the old one). */
