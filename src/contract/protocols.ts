@@ -1,11 +1,12 @@
 /** IANA protocol numbers for the names the contract accepts. */
-const PROTOCOL_NUMBERS = {
-  icmp: 1,
-  tcp: 6,
-  udp: 17,
-  icmpv6: 58,
-  sctp: 132,
-} as const;
+// A Map, not an object literal: a name like "constructor" or "__proto__" must not find an inherited property.
+const PROTOCOL_NUMBERS: ReadonlyMap<string, number> = new Map([
+  ['icmp', 1],
+  ['tcp', 6],
+  ['udp', 17],
+  ['icmpv6', 58],
+  ['sctp', 132],
+]);
 
 export const TCP = 6;
 export const UDP = 17;
@@ -24,8 +25,7 @@ export function protocolNumber(value: unknown): number | undefined {
     return Number.isInteger(value) && value >= 0 && value <= 255 ? value : undefined;
   }
   if (typeof value === 'string') {
-    const n = (PROTOCOL_NUMBERS as Record<string, number>)[value.toLowerCase()];
-    return n;
+    return PROTOCOL_NUMBERS.get(value.toLowerCase());
   }
   return undefined;
 }

@@ -75,6 +75,10 @@ describe('flow decoder', () => {
     [{ dst_port: 80.5 }, 'invalid_type', 'dst_port'],
     [{ dst_port: '80' }, 'invalid_type', 'dst_port'],
     [{ protocol: 'quic' }, 'unknown_protocol', 'protocol'],
+    // Names of built-in object properties are no protocol either (they once found a function).
+    [{ protocol: 'constructor' }, 'unknown_protocol', 'protocol'],
+    [{ protocol: '__proto__' }, 'unknown_protocol', 'protocol'],
+    [{ protocol: 'toString' }, 'unknown_protocol', 'protocol'],
     [{ protocol: 256 }, 'out_of_range', 'protocol'],
     [{ protocol: null }, 'missing_field', 'protocol'],
     [{ bytes: -5 }, 'out_of_range', 'bytes'],

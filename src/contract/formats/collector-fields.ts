@@ -22,11 +22,17 @@ function countValue(v: z.infer<typeof CollectorCount>): number {
  * Names collectors use beyond the contract's own (`tcp`, `udp`, `icmp`, `icmpv6`, `sctp`): goflow2 renders the
  * IANA keyword list, where ICMP for IPv6 is `IPv6-ICMP`; pmacct prints `ipv6-icmp` the same way.
  */
-const EXTRA_PROTOCOL_NAMES: Record<string, number> = { 'ipv6-icmp': 58, igmp: 2, gre: 47, esp: 50, ah: 51 };
+const EXTRA_PROTOCOL_NAMES: ReadonlyMap<string, number> = new Map([
+  ['ipv6-icmp', 58],
+  ['igmp', 2],
+  ['gre', 47],
+  ['esp', 50],
+  ['ah', 51],
+]);
 
 export function collectorProtocol(value: number | string, field: string): number | Rejection {
   if (typeof value === 'number') return value;
-  const n = protocolNumber(value) ?? EXTRA_PROTOCOL_NAMES[value.toLowerCase()];
+  const n = protocolNumber(value) ?? EXTRA_PROTOCOL_NAMES.get(value.toLowerCase());
   if (n !== undefined) return n;
   if (/^\d{1,3}$/.test(value) && Number(value) <= 255) return Number(value);
   return rejection('unknown_protocol', field, `${field}: unknown protocol "${value.slice(0, 32)}"`);
