@@ -21,6 +21,14 @@ import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA } from './int-table.t
 export const INGRESS = 0;
 export const EGRESS = 1;
 
+/**
+ * A candidate's remote: 0 for any address, 1 + the group index for a group, ADDRESS_REMOTE + the address id
+ * for an address. Not after the groups (1 + groups + address, as before): a run with one group more or
+ * less would give every address another key, and the kept entries of every connection with an address
+ * remote would be filed again.
+ */
+export const ADDRESS_REMOTE = 1 << 24;
+
 /** A candidate's fields but the side: the ethertype (1 for IPv6) and protocol as one number, and the remote. */
 export function protocolField(ipv6: number, protocol: number): number {
   return ipv6 * 256 + protocol;
@@ -34,6 +42,13 @@ export function* fillInSlices(a: Int32Array | Float64Array | Uint8Array, value: 
     if (at > from) yield;
     a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
   }
+}
+
+/** A group as the kept entries know it: index i of the list is group index i. */
+export interface KeptGroup {
+  id: string;
+  tenant: string;
+  clusterId: string;
 }
 
 /** What a row filed: nothing (no earlier traffic), nothing as it has an anomalous end or no end in a group, or entries. */
@@ -79,7 +94,7 @@ export class LearnedEntries {
 
   // What the rows filed against: the log's ends (their array: a compaction replaces it), the groups, each end's place.
   private endsOf: WeakRef<object> | null = null;
-  private groupIds: readonly string[] = [];
+  private groups: readonly KeptGroup[] = [];
   private filedGroup = new Int32Array(0);
   private filedTenant = new Int32Array(0);
   private filedAnomalous = new Uint8Array(0);
@@ -90,7 +105,6 @@ export class LearnedEntries {
   private endTenant: Int32Array = new Int32Array(0);
   private endAnomalous: Uint8Array = new Uint8Array(0);
   private endChanged = new Uint8Array(0);
-  private groupCount = 0;
   /** Rows filed again by this computation, and whether it started from nothing. */
   changedRows = 0;
   fromScratch = false;
@@ -120,6 +134,11 @@ export class LearnedEntries {
     LearnedEntries.idle = this;
   }
 
+  /** The groups the entries were filed against, by index: those a next run should number alike. */
+  get keptGroups(): readonly KeptGroup[] {
+    return this.groups;
+  }
+
   get rowCandidates(): Int32Array {
     return this.rowCandidateColumn;
   }
@@ -130,7 +149,7 @@ export class LearnedEntries {
    */
   *scan(
     cols: ConnectionColumns,
-    groupIds: readonly string[],
+    groups: readonly KeptGroup[],
     endGroup: Int32Array,
     endTenant: Int32Array,
     endAnomalous: Uint8Array,
@@ -140,20 +159,20 @@ export class LearnedEntries {
       this.endsOf !== null &&
       this.endsOf.deref() === cols.endVm &&
       this.rows <= n &&
-      this.groupIds.length === groupIds.length &&
-      this.groupIds.every((id, g) => id === groupIds[g]) &&
+      // New groups may follow (keptGroupOrder in recommend.ts numbers them so); the known ones keep their index.
+      this.groups.length <= groups.length &&
+      this.groups.every((k, g) => k.id === groups[g]!.id) &&
       this.entries.size <= 2 * this.liveEntries + 65_536 &&
       this.pairs.size <= 2 * this.livePairs + 65_536;
     // Until the scan is done: a computation dropped half-way leaves the rows in no known state.
     this.endsOf = null;
     this.fromScratch = !same;
-    if (!same) yield* this.reset(n, groupIds.length);
+    if (!same) yield* this.reset(n, groups.length);
     yield* this.reserveRows(n);
     this.cols = cols;
     this.endGroup = endGroup;
     this.endTenant = endTenant;
     this.endAnomalous = endAnomalous;
-    this.groupCount = groupIds.length;
     const ends = cols.ends;
     const changed = new Uint8Array(ends);
     const known = same ? Math.min(ends, this.filedGroup.length) : 0;
@@ -168,7 +187,7 @@ export class LearnedEntries {
     this.filedGroup = new Int32Array(endGroup);
     this.filedTenant = new Int32Array(endTenant);
     this.filedAnomalous = new Uint8Array(endAnomalous);
-    this.groupIds = groupIds.slice();
+    this.groups = groups.slice();
     this.rows = n;
     this.endsOf = new WeakRef(cols.endVm);
     this.cols = null;
@@ -318,19 +337,18 @@ export class LearnedEntries {
       return;
     }
     this.rowKind[i] = LEARNED;
-    const G = this.groupCount;
     const proto = c.protocol[i]!;
     const p = c.port[i]!;
     const sameTenant = cg >= 0 && sg >= 0 && endTenant[ce] === endTenant[se];
     if (sg >= 0) {
       const ip = c.clientIp[i]!;
-      const e = this.add(2 * sg + INGRESS, protocolField(c.ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, p, se, flows, bytes);
+      const e = this.add(2 * sg + INGRESS, protocolField(c.ipV6[ip]!, proto), sameTenant ? 1 + cg : ADDRESS_REMOTE + ip, p, se, flows, bytes);
       this.rowEntry[2 * i] = 1 + e;
       this.rowCandidateColumn[2 * i] = 1 + this.lastCandidate;
     }
     if (cg >= 0) {
       const ip = c.serverIp[i]!;
-      const e = this.add(2 * cg + EGRESS, protocolField(c.ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, p, ce, flows, bytes);
+      const e = this.add(2 * cg + EGRESS, protocolField(c.ipV6[ip]!, proto), sameTenant ? 1 + sg : ADDRESS_REMOTE + ip, p, ce, flows, bytes);
       this.rowEntry[2 * i + 1] = 1 + e;
       this.rowCandidateColumn[2 * i + 1] = 1 + this.lastCandidate;
     }

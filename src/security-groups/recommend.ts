@@ -8,7 +8,7 @@ import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW, SplitBuffers } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable } from './int-table.ts';
-import { CLEAR_SLICE, EGRESS, INGRESS, LearnedEntries, protocolField } from './learned-entries.ts';
+import { ADDRESS_REMOTE, CLEAR_SLICE, EGRESS, INGRESS, type KeptGroup, LearnedEntries, protocolField } from './learned-entries.ts';
 import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
@@ -220,7 +220,7 @@ function joinRareRangePorts(
   rare.push(...stillRare);
 }
 
-/** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
+/** Remote of a candidate: ANY (any address), 1 + group index, or ADDRESS_REMOTE + address id. */
 const ANY = 0;
 
 interface GroupInfo {
@@ -361,7 +361,7 @@ export function* recommendInSlices(
   const tenantIds = new Map<string, number>();
   const tenants: string[] = [];
   const groupIds = new Map<string, number>();
-  const groups: GroupInfo[] = [];
+  let groups: GroupInfo[] = [];
   const endGroup = new Int32Array(ends).fill(-1);
   const endTenant = new Int32Array(ends).fill(-1);
   const endAnomalous = new Uint8Array(ends);
@@ -404,6 +404,13 @@ export function* recommendInSlices(
     }
   }
   yield;
+  // The learner's entries are kept by group index (learned-entries.ts): the groups they know keep theirs.
+  const scan = LearnedEntries.take();
+  const renumbered = keptGroupOrder(groups, tenantIds, scan.keptGroups);
+  if (renumbered !== null) {
+    groups = renumbered.groups;
+    for (let e = 0; e < ends; e++) if (endGroup[e]! >= 0) endGroup[e] = renumbered.from[endGroup[e]!]!;
+  }
   const G = groups.length;
   // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
   const groupOrder = sortedIndices(groups.map((info) => info.id));
@@ -417,10 +424,9 @@ export function* recommendInSlices(
   // with their traffic and the VMs of the group it was seen at: kept from the last computation, the rows
   // that changed since filed again (learned-entries.ts).
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const scan = LearnedEntries.take();
   yield* scan.scan(
     cols,
-    groups.map((info) => info.id),
+    groups.map((info) => ({ id: info.id, tenant: tenants[info.tenant]!, clusterId: info.clusterId })),
     endGroup,
     endTenant,
     endAnomalous,
@@ -535,7 +541,7 @@ export function* recommendInSlices(
     const field = ck[4 * c + 1]!;
     return (((direction === EGRESS ? 0 : 2) + any) * 2 + (field >> 8)) * 256 + PROTOCOL_TEXT_RANK[field & 255]!;
   };
-  const remoteText = (remote: number): string => (remote <= G ? groups[remote - 1]!.id : `a${cols.ips[remote - 1 - G]!}`);
+  const remoteText = (remote: number): string => (remote <= G ? groups[remote - 1]!.id : `a${cols.ips[remote - ADDRESS_REMOTE]!}`);
   const byTextKey = (a: number, b: number): number => {
     const d = order(a) - order(b);
     if (d !== 0) return d;
@@ -544,8 +550,8 @@ export function* recommendInSlices(
     if (ra <= G && rb <= G) return groupRank[ra - 1]! - groupRank[rb - 1]!;
     // Two addresses compare as their texts do, without building `a<address>` for each comparison.
     if (ra > G && rb > G) {
-      const ia = cols.ips[ra - 1 - G]!;
-      const ib = cols.ips[rb - 1 - G]!;
+      const ia = cols.ips[ra - ADDRESS_REMOTE]!;
+      const ib = cols.ips[rb - ADDRESS_REMOTE]!;
       return ia < ib ? -1 : ia > ib ? 1 : 0;
     }
     const ta = remoteText(ra);
@@ -907,7 +913,7 @@ class Outcome implements SecurityGroupsOutcome {
       port_range_min: min < 0 ? null : min,
       port_range_max: max < 0 ? null : max,
       remote_group_id: remoteGroup,
-      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - 1 - G]!),
+      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - ADDRESS_REMOTE]!),
       project_id: tenant,
       tenant_id: tenant,
       learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
@@ -1076,6 +1082,42 @@ class RunScratch {
 
 /** The tables a computation fills and RunScratch keeps: the tie-break's (cluster, block) counts, the outside addresses per port, the rules per group and port. */
 type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort';
+
+/**
+ * The run's groups renumbered so that those the kept entries know (`kept`, in their index order) keep their
+ * index, those gone staying as groups with no VM (left out of the document), and the new ones follow in
+ * the run's order; with `from`, each group's new index by its old. Null to keep the run's order (the kept
+ * entries are then filed again): nothing kept, a gone group's tenant gone too, or gone groups more than a
+ * quarter of all. Rules and check do not depend on the order (groups, rules and remotes are sorted by id
+ * where the output shows an order; learned-entries.test.ts compares with a computation from scratch).
+ */
+function keptGroupOrder(groups: readonly GroupInfo[], tenantIds: ReadonlyMap<string, number>, kept: readonly KeptGroup[]): { groups: GroupInfo[]; from: Int32Array } | null {
+  if (kept.length === 0) return null;
+  const index = new Map<string, number>();
+  for (let g = 0; g < groups.length; g++) index.set(groups[g]!.id, g);
+  const out: GroupInfo[] = [];
+  const from = new Int32Array(groups.length).fill(-1);
+  let gone = 0;
+  for (const k of kept) {
+    const g = index.get(k.id);
+    if (g !== undefined) {
+      from[g] = out.length;
+      out.push(groups[g]!);
+      continue;
+    }
+    const t = tenantIds.get(k.tenant);
+    if (t === undefined) return null;
+    gone++;
+    out.push({ id: k.id, tenant: t, clusterId: k.clusterId, vms: [], placedByPeers: [] });
+  }
+  if (4 * gone > out.length) return null;
+  for (let g = 0; g < groups.length; g++) {
+    if (from[g]! >= 0) continue;
+    from[g] = out.length;
+    out.push(groups[g]!);
+  }
+  return { groups: out, from };
+}
 
 /**
  * Rows `from` to `to` of the probers' count: per client VM, the services it opened connections to in the
