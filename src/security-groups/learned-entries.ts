@@ -96,7 +96,6 @@ export class LearnedEntries {
   private endsOf: WeakRef<object> | null = null;
   private groups: readonly KeptGroup[] = [];
   private filedGroup = new Int32Array(0);
-  private filedTenant = new Int32Array(0);
   private filedAnomalous = new Uint8Array(0);
 
   // The computation under way.
@@ -176,8 +175,8 @@ export class LearnedEntries {
     const ends = cols.ends;
     const changed = new Uint8Array(ends);
     const known = same ? Math.min(ends, this.filedGroup.length) : 0;
-    for (let e = 0; e < ends; e++)
-      changed[e] = e >= known || this.filedGroup[e] !== endGroup[e] || this.filedTenant[e] !== endTenant[e] || this.filedAnomalous[e] !== endAnomalous[e] ? 1 : 0;
+    // Not the tenant's index: a run numbers tenants as it meets them, and an end's tenant is its group's.
+    for (let e = 0; e < ends; e++) changed[e] = e >= known || this.filedGroup[e] !== endGroup[e] || this.filedAnomalous[e] !== endAnomalous[e] ? 1 : 0;
     this.endChanged = changed;
     this.changedRows = 0;
     for (let i = 0; i < n; ) {
@@ -185,7 +184,6 @@ export class LearnedEntries {
       yield;
     }
     this.filedGroup = new Int32Array(endGroup);
-    this.filedTenant = new Int32Array(endTenant);
     this.filedAnomalous = new Uint8Array(endAnomalous);
     this.groups = groups.slice();
     this.rows = n;
