@@ -10,7 +10,7 @@ import type { RejectedRecord } from '../../contract/rejections.ts';
 import { ServiceError } from '../../errors/catalogue.ts';
 import { fleetCodec } from '../../fleet/fleet-codec.ts';
 import type { PartitionOffset } from '../../contract/topics.ts';
-import { type DeadLetterBlock, type FlowConsumer, messageSource, startFlowConsumer } from '../../kafka/consumer.ts';
+import { type DeadLetterBlock, type FlowConsumer, pacedBatchHandler, startFlowConsumer } from '../../kafka/consumer.ts';
 import { DeadLetterProducer } from '../../kafka/dead-letter.ts';
 import { describeKafkaLog } from '../../kafka/log-identity.ts';
 import { describeKafkaError, redactKafkaSettings, toKafkaConfig } from '../../kafka/options.ts';
@@ -86,9 +86,8 @@ export class KafkaInput implements ServiceInput {
         metrics.deadLetterBlocked(blocked !== null);
         service.markInputsHeld(blocked && deadLetterHeldReason(blocked, recheckMs));
       },
-      onBatch: (messages) => {
-        for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
-      },
+      // Flows are paced per input partition (docs/event-time.md, "Several input partitions").
+      ...pacedBatchHandler(service, pipeline.topics.flows),
       ...(store ? { commits: 'external' as const, resumeFrom: this.resumeFrom } : {}),
       onOffsetsBehind: () => metrics.kafkaOffsetMismatch('offsets_behind'),
     });
