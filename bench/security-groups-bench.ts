@@ -35,6 +35,7 @@ import type { PortPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, type ConnectionSplit, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { exactPortsGoalFigures, goalFigures } from '../src/security-groups/goal.ts';
+import { LearnedEntries } from '../src/security-groups/learned-entries.ts';
 import { membershipOf } from '../src/runs/membership.ts';
 import { type Membership, recommendInSlices, type ResolvedConnection } from '../src/security-groups/recommend.ts';
 import type { RunInput } from '../src/runs/run-input.ts';
@@ -330,6 +331,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         const next = fleet.nextEpoch();
         const warm = stepped(() => recommendInSlices(next.membership, log));
         const renewed = lastSplit()?.renewed ?? null;
+        const scan = LearnedEntries.lastScan;
         const doc = stepped(() => warm.value.documentInSlices());
         const summary = warm.value.summary;
         const row = {
@@ -352,6 +354,9 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
             rows_added: next.rowsAdded,
             rows_renewed: renewed,
             rows_kept: renewed === null ? null : log.size - renewed,
+            // The learner's entries kept from the first (learned-entries.ts): the rows it filed again.
+            entries_from_scratch: scan?.fromScratch ?? null,
+            rows_filed_again: scan?.rowsFiledAgain ?? null,
           },
           document: { ms: round(doc.ms), cpu_ms: round(doc.cpuMs), steps: doc.steps, longest_step_cpu_ms: round(Math.max(doc.firstCpuMs, doc.longestCpuMs)) },
           run_wall_ms: round(runWallMs),

@@ -7,6 +7,7 @@
  */
 import { type Learned, protocolField, protocolName, type ResolvedConnection, ruleIdOf, SLICE_ROWS } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
+import { ADDRESS_REMOTE } from './learned-entries.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
   /** Null when the connection has no traffic in the check window (set by checkRules). */
@@ -158,11 +159,9 @@ class Verdicts {
   // The verdict of the last call to judge: the rules that allowed it.
   private ingressRule = NO_RULE;
   private egressRule = NO_RULE;
-  private readonly groupCount: number;
 
   constructor(private readonly l: Learned) {
     const T = l.tenants.length;
-    this.groupCount = l.groups.length;
     this.tenantTally = new Float64Array(T * TALLIES);
     this.vmTally = new Float64Array(l.ends * 4);
     this.ruleTally = new Float64Array(l.ruleCount * 2);
@@ -223,7 +222,7 @@ class Verdicts {
     let best = NO_RULE;
     if ((remotes & 1) !== 0 && peerGroup >= 0) best = this.firstOf(learnedFrom, side, field, 1 + peerGroup, p);
     if ((remotes & 2) !== 0) {
-      const r = this.firstOf(peerGroup >= 0 ? -1 : learnedFrom, side, field, 1 + this.groupCount + peerIp, p);
+      const r = this.firstOf(peerGroup >= 0 ? -1 : learnedFrom, side, field, ADDRESS_REMOTE + peerIp, p);
       if (r !== NO_RULE && (best === NO_RULE || position[r]! < position[best]!)) best = r;
     }
     if ((remotes & 4) !== 0) {

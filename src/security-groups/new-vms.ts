@@ -11,6 +11,7 @@
  * traffic keeps the run's cluster: its rules were learned there.
  */
 import type { ConnectionColumns } from './connection-log.ts';
+import { ADDRESS_REMOTE } from './learned-entries.ts';
 
 /** What placing needs of the learner: the columns, each end's group and tenant, and the learned rules. */
 export interface NewVmsInput {
@@ -97,7 +98,7 @@ export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): 
         // A peer VM of the tenant without history says nothing yet; an address (outside, another tenant) does.
         if (sameTenant && !known(peer)) continue;
         const peerIp = asClient ? serverIp[i]! : clientIp[i]!;
-        const remote = sameTenant ? 1 + peerGroup : 1 + G + peerIp;
+        const remote = sameTenant ? 1 + peerGroup : ADDRESS_REMOTE + peerIp;
         const field = p.protocolField(ipV6[peerIp]!, protocol[i]!);
         const direction = asClient ? p.egress : p.ingress;
         counted++;

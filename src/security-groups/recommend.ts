@@ -7,7 +7,8 @@
 import { ICMP, ICMPV6, SCTP, TCP, UDP } from '../contract/protocols.ts';
 import { type CheckedConnection, type CheckOutcome, checkLearned } from './check.ts';
 import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_PER_WINDOW, SplitBuffers } from './connection-log.ts';
-import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA, SLOT_VALUE } from './int-table.ts';
+import { FloatColumn, IntColumn, IntTupleTable } from './int-table.ts';
+import { ADDRESS_REMOTE, CLEAR_SLICE, EGRESS, INGRESS, type KeptGroup, LearnedEntries, protocolField } from './learned-entries.ts';
 import { placeNewVms } from './new-vms.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
@@ -219,10 +220,8 @@ function joinRareRangePorts(
   rare.push(...stillRare);
 }
 
-/** Remote of a candidate: ANY (any address), 1 + group index, or 1 + groups + address id. */
+/** Remote of a candidate: ANY (any address), 1 + group index, or ADDRESS_REMOTE + address id. */
 const ANY = 0;
-const INGRESS = 0;
-const EGRESS = 1;
 
 interface GroupInfo {
   id: string;
@@ -267,17 +266,13 @@ export interface Learned {
   candidateRules: Int32Array;
   /**
    * Per connection: 1 + the candidates of its server's ingress and client's egress learned from it (0: none).
-   * With `candidates`, the computation's scratch (ScanScratch): read by the check, not after it.
+   * With `candidates`, kept by LearnedEntries: read by the check, not after it.
    */
   rowCandidates: Int32Array;
   /** Per side: bit 1 when it has rules for a peer group, 2 for an address, 4 for any address. */
   sideRemotes: Uint8Array;
 }
 
-/** A candidate's fields but the side: the ethertype (1 for IPv6) and protocol as one number, and the remote. */
-export function protocolField(ipv6: number, protocol: number): number {
-  return ipv6 * 256 + protocol;
-}
 
 /** Connections between two steps of the sliced computation: a slice is about this many. */
 export const SLICE_ROWS = 16_384;
@@ -366,7 +361,7 @@ export function* recommendInSlices(
   const tenantIds = new Map<string, number>();
   const tenants: string[] = [];
   const groupIds = new Map<string, number>();
-  const groups: GroupInfo[] = [];
+  let groups: GroupInfo[] = [];
   const endGroup = new Int32Array(ends).fill(-1);
   const endTenant = new Int32Array(ends).fill(-1);
   const endAnomalous = new Uint8Array(ends);
@@ -409,6 +404,13 @@ export function* recommendInSlices(
     }
   }
   yield;
+  // The learner's entries are kept by group index (learned-entries.ts): the groups they know keep theirs.
+  const scan = LearnedEntries.take();
+  const renumbered = keptGroupOrder(groups, tenantIds, scan.keptGroups);
+  if (renumbered !== null) {
+    groups = renumbered.groups;
+    for (let e = 0; e < ends; e++) if (endGroup[e]! >= 0) endGroup[e] = renumbered.from[endGroup[e]!]!;
+  }
   const G = groups.length;
   // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
   const groupOrder = sortedIndices(groups.map((info) => info.id));
@@ -419,17 +421,20 @@ export function* recommendInSlices(
   yield;
 
   // Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
-  // with their traffic and the VMs of the group it was seen at. A VM is listed again for an entry only
-  // when another came between (most entries have one VM); the distinct ones are counted at the end.
+  // with their traffic and the VMs of the group it was seen at: kept from the last computation, the rows
+  // that changed since filed again (learned-entries.ts).
   const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
-  const scan = new EntryScan(cols, G, endGroup, endTenant, endAnomalous, yield* ScanScratch.take(n, G));
-  for (let i = 0; i < n; i += SLICE_ROWS) {
-    scan.rows(i, Math.min(n, i + SLICE_ROWS));
-    yield;
-  }
+  yield* scan.scan(
+    cols,
+    groups.map((info) => ({ id: info.id, tenant: tenants[info.tenant]!, clusterId: info.clusterId })),
+    endGroup,
+    endTenant,
+    endAnomalous,
+  );
   notLearned.anomalous = scan.anomalous;
   notLearned.no_group = scan.noGroup;
-  const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm, rowCandidates } = scan;
+  const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm } = scan;
+  const rowCandidates = scan.rowCandidates.subarray(0, 2 * n);
 
   // Outside addresses: one candidate per address, except for the ports of a group, direction and protocol
   // that more than maxPrefixesPerRule addresses used (of either family: a public service is public over
@@ -437,7 +442,7 @@ export function* recommendInSlices(
   // address, so the addresses of a port are the address candidates that have it. Taken in the order the
   // candidates and their ports were first seen, the order the merged traffic is added up in.
   let ek = entries.keys;
-  let byCandidate = yield* entriesByCandidate(entries.size, candidates.size, entryCandidate.values, null);
+  let byCandidate = yield* entriesByCandidate(entries.size, candidates.size, entryCandidate.values, entryTraffic.values, null);
   const addressesAtPort = yield* columnScratch.table('addressesAtPort');
   const addressCount = new IntColumn();
   // Steps of about as many entries as a scan's step has connections: a candidate may have thousands.
@@ -493,7 +498,7 @@ export function* recommendInSlices(
   // Merged entries may have grown the table.
   ek = entries.keys;
   const trafficOf = entryTraffic.values;
-  byCandidate = yield* entriesByCandidate(E, C, entryCandidate.values, movedTo);
+  byCandidate = yield* entriesByCandidate(E, C, entryCandidate.values, trafficOf, movedTo);
   // The VMs of each entry (an entry merged into any address gives its VMs to that one).
   const vmsOf = yield* vmsByEntry(E, pairEntry, pairVm, movedTo);
   const vmStamp = new Int32Array(ends).fill(-1);
@@ -536,7 +541,7 @@ export function* recommendInSlices(
     const field = ck[4 * c + 1]!;
     return (((direction === EGRESS ? 0 : 2) + any) * 2 + (field >> 8)) * 256 + PROTOCOL_TEXT_RANK[field & 255]!;
   };
-  const remoteText = (remote: number): string => (remote <= G ? groups[remote - 1]!.id : `a${cols.ips[remote - 1 - G]!}`);
+  const remoteText = (remote: number): string => (remote <= G ? groups[remote - 1]!.id : `a${cols.ips[remote - ADDRESS_REMOTE]!}`);
   const byTextKey = (a: number, b: number): number => {
     const d = order(a) - order(b);
     if (d !== 0) return d;
@@ -545,8 +550,8 @@ export function* recommendInSlices(
     if (ra <= G && rb <= G) return groupRank[ra - 1]! - groupRank[rb - 1]!;
     // Two addresses compare as their texts do, without building `a<address>` for each comparison.
     if (ra > G && rb > G) {
-      const ia = cols.ips[ra - 1 - G]!;
-      const ib = cols.ips[rb - 1 - G]!;
+      const ia = cols.ips[ra - ADDRESS_REMOTE]!;
+      const ib = cols.ips[rb - ADDRESS_REMOTE]!;
       return ia < ib ? -1 : ia > ib ? 1 : 0;
     }
     const ta = remoteText(ra);
@@ -667,7 +672,7 @@ export function* recommendInSlices(
   };
   const checked = yield* checkLearned(learned, o.maxListed);
   // The scan's tables (learned.candidates and rowCandidates among them) are not read after the check.
-  scan.scratch.release();
+  scan.release();
 
   // Rules per tenant, and per (group, direction, protocol, port range): several only when several remotes use one port.
   const ruleCounts = new Array<number>(tenants.length).fill(0);
@@ -908,7 +913,7 @@ class Outcome implements SecurityGroupsOutcome {
       port_range_min: min < 0 ? null : min,
       port_range_max: max < 0 ? null : max,
       remote_group_id: remoteGroup,
-      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - 1 - G]!),
+      remote_ip_prefix: remoteGroup !== null ? null : any ? (ipv6 === 1 ? '::/0' : '0.0.0.0/0') : hostPrefix(l.cols.ips[remote - ADDRESS_REMOTE]!),
       project_id: tenant,
       tenant_id: tenant,
       learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
@@ -973,23 +978,13 @@ function sortedIndices(texts: readonly string[]): number[] {
     .map((t) => at.get(t)!);
 }
 
-/** Numbers zeroed between two steps when the scan's tables are cleared (8 MB of 32-bit ones). */
-const CLEAR_SLICE = 1 << 21;
-
-function* fillInSlices(a: Int32Array | Float64Array, value: number, from: number, to: number): Generator<void, void, void> {
-  for (let at = from; at < to; at += CLEAR_SLICE) {
-    if (at > from) yield;
-    a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
-  }
-}
-
 const TURNED_COLUMNS = ['client', 'server', 'clientIp', 'serverIp', 'port', 'otherPort'] as const;
 type TurnedColumn = (typeof TURNED_COLUMNS)[number];
 
 /**
  * The columns of the connections a computation reads until its outcome is released: the split's traffic
  * (SplitBuffers) and the copies of the six columns turned rows change (turnServerEnds). Kept from run to
- * run like the scan's tables (ScanScratch): at 100k VMs they are about 240 MB, allocated anew by every run
+ * run like the learned entries (LearnedEntries): at 100k VMs they are about 240 MB, allocated anew by every run
  * before, and the major collections those allocations brought on were the longest steps. Unlike the scan's
  * tables they outlive the computation (the outcome's document and connections read them), so they come
  * back only when the outcome is released (SecurityGroupsOutcome.release: the service does when a newer
@@ -1089,145 +1084,39 @@ class RunScratch {
 type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort';
 
 /**
- * The scan's tables, kept from one computation to the next: at 100k VMs they are about 200 MB, and
- * allocating them anew every run made the collector run over the whole heap in the step that did (the
- * longest steps). One set is kept; a computation that starts while another holds it allocates its own.
- * Valid only until the computation that took it ends (release): nothing of them outlives it.
+ * The run's groups renumbered so that those the kept entries know (`kept`, in their index order) keep their
+ * index, those gone staying as groups with no VM (left out of the document), and the new ones follow in
+ * the run's order; with `from`, each group's new index by its old. Null to keep the run's order (the kept
+ * entries are then filed again): nothing kept, a gone group's tenant gone too, or gone groups more than a
+ * quarter of all. Rules and check do not depend on the order (groups, rules and remotes are sorted by id
+ * where the output shows an order; learned-entries.test.ts compares with a computation from scratch).
  */
-class ScanScratch {
-  private static idle: ScanScratch | null = null;
-  readonly entryCandidate = new IntColumn();
-  readonly pairEntry = new IntColumn();
-  readonly pairVm = new IntColumn();
-  /** Entries' traffic; zero from `trafficUsed` on (cleared up to it at the next take). */
-  readonly entryTraffic: FloatColumn;
-  rowCandidates: Int32Array;
-  private constructor(
-    readonly candidates: IntTupleTable,
-    readonly entries: IntTupleTable,
-    rows: number,
-  ) {
-    this.entryTraffic = new FloatColumn(rows >> 1);
-    this.rowCandidates = new Int32Array(2 * rows);
-  }
-
-  /**
-   * Tables for a scan of `rows` connections in `groups` groups, reused when one set is idle and not far too
-   * large. Cleared in steps of CLEAR_SLICE numbers: zeroing the few hundred megabytes at once was one of a
-   * run's longest steps.
-   */
-  static *take(rows: number, groups: number): Generator<void, ScanScratch, void> {
-    // Sized for what replicated traces show (about one entry per three connections, nearly as many
-    // candidates), so that few rehash.
-    const expected = Math.max(groups, rows >> 2);
-    const s = ScanScratch.idle;
-    ScanScratch.idle = null;
-    if (s === null || !(yield* s.entries.clearInSlices(expected, CLEAR_SLICE)) || !(yield* s.candidates.clearInSlices(expected, CLEAR_SLICE)))
-      return new ScanScratch(new IntTupleTable(expected), new IntTupleTable(expected), rows);
-    s.entryCandidate.length = 0;
-    s.pairEntry.length = 0;
-    s.pairVm.length = 0;
-    yield* fillInSlices(s.entryTraffic.values, 0, 0, s.entryTraffic.values.length);
-    if (s.rowCandidates.length < 2 * rows) s.rowCandidates = new Int32Array(2 * rows);
-    else yield* fillInSlices(s.rowCandidates, 0, 0, 2 * rows);
-    return s;
-  }
-
-  /** The computation that took these is done with them. */
-  release(): void {
-    ScanScratch.idle = this;
-  }
-}
-
-/**
- * Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
- * with their traffic and the VMs of the group it was seen at, filed from the connections' earlier
- * traffic. A VM is listed again for an entry only when another came between (most entries have one VM);
- * the distinct ones are counted at the end. A class with a plain method over a range of connections,
- * not a loop in the generator: the hottest loop of a run, compiled on its own.
- */
-class EntryScan {
-  anomalous = 0;
-  noGroup = 0;
-  readonly candidates: IntTupleTable;
-  readonly entries: IntTupleTable;
-  readonly entryCandidate: IntColumn;
-  /** Flows and bytes of entry e at 2e and 2e + 1. */
-  readonly entryTraffic: FloatColumn;
-  readonly pairEntry: IntColumn;
-  readonly pairVm: IntColumn;
-  /** Per connection, 1 + the candidates its two ends' rules were learned from (0: none): the check's first look. */
-  readonly rowCandidates: Int32Array;
-
-  constructor(
-    private readonly cols: ConnectionColumns,
-    private readonly groupCount: number,
-    private readonly endGroup: Int32Array,
-    private readonly endTenant: Int32Array,
-    private readonly endAnomalous: Uint8Array,
-    /** From ScanScratch.take. */
-    readonly scratch: ScanScratch,
-  ) {
-    ({ candidates: this.candidates, entries: this.entries, entryCandidate: this.entryCandidate, entryTraffic: this.entryTraffic, pairEntry: this.pairEntry, pairVm: this.pairVm } = this.scratch);
-    this.rowCandidates = this.scratch.rowCandidates.subarray(0, 2 * cols.count);
-  }
-
-  rows(from: number, to: number): void {
-    const { client, server, clientIp, serverIp, protocol, port, earlierFlows, earlierBytes, ipV6 } = this.cols;
-    const { endGroup, endTenant, endAnomalous, rowCandidates } = this;
-    const G = this.groupCount;
-    for (let i = from; i < to; i++) {
-      const flows = earlierFlows[i]!;
-      if (flows === 0) continue;
-      const ce = client[i]!;
-      const se = server[i]!;
-      if (endAnomalous[ce] === 1 || endAnomalous[se] === 1) {
-        this.anomalous++;
-        continue;
-      }
-      const cg = endGroup[ce]!;
-      const sg = endGroup[se]!;
-      if (cg < 0 && sg < 0) {
-        this.noGroup++;
-        continue;
-      }
-      const proto = protocol[i]!;
-      const sameTenant = cg >= 0 && sg >= 0 && endTenant[ce] === endTenant[se];
-      if (sg >= 0) {
-        const ip = clientIp[i]!;
-        rowCandidates[2 * i] = 1 + this.add(2 * sg + INGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + cg : 1 + G + ip, port[i]!, se, flows, earlierBytes[i]!);
-      }
-      if (cg >= 0) {
-        const ip = serverIp[i]!;
-        rowCandidates[2 * i + 1] = 1 + this.add(2 * cg + EGRESS, protocolField(ipV6[ip]!, proto), sameTenant ? 1 + sg : 1 + G + ip, port[i]!, ce, flows, earlierBytes[i]!);
-      }
+function keptGroupOrder(groups: readonly GroupInfo[], tenantIds: ReadonlyMap<string, number>, kept: readonly KeptGroup[]): { groups: GroupInfo[]; from: Int32Array } | null {
+  if (kept.length === 0) return null;
+  const index = new Map<string, number>();
+  for (let g = 0; g < groups.length; g++) index.set(groups[g]!.id, g);
+  const out: GroupInfo[] = [];
+  const from = new Int32Array(groups.length).fill(-1);
+  let gone = 0;
+  for (const k of kept) {
+    const g = index.get(k.id);
+    if (g !== undefined) {
+      from[g] = out.length;
+      out.push(groups[g]!);
+      continue;
     }
+    const t = tenantIds.get(k.tenant);
+    if (t === undefined) return null;
+    gone++;
+    out.push({ id: k.id, tenant: t, clusterId: k.clusterId, vms: [], placedByPeers: [] });
   }
-
-  /** Adds traffic to an entry, made when new; its candidate. */
-  add(side: number, field: number, remote: number, p: number, vm: number, flows: number, bytes: number): number {
-    const entries = this.entries;
-    const known = entries.size;
-    const e = entries.idOf(side, field, remote, p);
-    // The slot keeps the entry's last VM + 1: read with the tuple, in the same cache line.
-    const slot = entries.slot + SLOT_VALUE;
-    if (e === known) {
-      const candidate = this.candidates.idOf(side, field, remote, 0);
-      this.entryCandidate.push(candidate);
-      // Kept in the slot too: read with the tuple rather than from a column far larger than the caches.
-      entries.slots[entries.slot + SLOT_EXTRA] = candidate;
-      this.entryTraffic.reserve(2 * e + 1);
-    }
-    const traffic = this.entryTraffic.values;
-    traffic[2 * e]! += flows;
-    traffic[2 * e + 1]! += bytes;
-    if (entries.slots[slot] !== vm + 1) {
-      entries.slots[slot] = vm + 1;
-      this.pairEntry.push(e);
-      this.pairVm.push(vm);
-    }
-    return entries.slots[entries.slot + SLOT_EXTRA]!;
+  if (4 * gone > out.length) return null;
+  for (let g = 0; g < groups.length; g++) {
+    if (from[g]! >= 0) continue;
+    from[g] = out.length;
+    out.push(groups[g]!);
   }
+  return { groups: out, from };
 }
 
 /**
@@ -1367,12 +1256,22 @@ interface Buckets {
   entries: Int32Array;
 }
 
-/** Entries by candidate, those merged into another left out (movedTo >= 0). */
-function* entriesByCandidate(count: number, candidateCount: number, candidateOf: Int32Array, movedTo: Int32Array | null): Generator<void, Buckets, void> {
+/**
+ * Entries by candidate, those merged into another left out (movedTo >= 0) and those no connection holds
+ * now (no flows: LearnedEntries keeps them until they outnumber the live ones).
+ */
+function* entriesByCandidate(
+  count: number,
+  candidateCount: number,
+  candidateOf: Int32Array,
+  traffic: Float64Array,
+  movedTo: Int32Array | null,
+): Generator<void, Buckets, void> {
+  const listed = (e: number): boolean => traffic[2 * e]! > 0 && (movedTo === null || e >= movedTo.length || movedTo[e]! < 0);
   const start = new Int32Array(candidateCount + 1);
   for (let e = 0; e < count; e++) {
     if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (movedTo === null || e >= movedTo.length || movedTo[e]! < 0) start[candidateOf[e]! + 1]!++;
+    if (listed(e)) start[candidateOf[e]! + 1]!++;
   }
   for (let c = 0; c < candidateCount; c++) start[c + 1]! += start[c]!;
   yield;
@@ -1380,7 +1279,7 @@ function* entriesByCandidate(count: number, candidateCount: number, candidateOf:
   const entries = new Int32Array(start[candidateCount]!);
   for (let e = 0; e < count; e++) {
     if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
-    if (movedTo === null || e >= movedTo.length || movedTo[e]! < 0) entries[at[candidateOf[e]!]!++] = e;
+    if (listed(e)) entries[at[candidateOf[e]!]!++] = e;
   }
   return { start, entries };
 }
@@ -1413,3 +1312,4 @@ function distribution(values: readonly number[]): { min: number; median: number;
 }
 
 export type { CheckedConnection };
+export { protocolField };
