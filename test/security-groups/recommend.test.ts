@@ -502,7 +502,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
     repeat: fc.integer({ min: 1, max: 6 }),
   });
   it('holds for random fleets and flows (fixed seed)', () => {
-    const bases = { exact: 0, port_range: 0, port_spread: 0, any_address: 0, seen: 0 };
+    const bases = { exact: 0, port_range: 0, port_spread: 0, service_range: 0, any_address: 0, seen: 0, rare_peer: 0 };
     fc.assert(
       fc.property(fc.array(vmArb, { minLength: 8, maxLength: 8 }), fc.array(flowArb, { minLength: 50, maxLength: 400, size: 'large' }), (vms, flows) => {
         const fleet: Vm[] = vms.map((v, i) => ({ id: `v${i}`, tenant: v.tenant, cluster: v.cluster, ip: `10.1.0.${i}`, score: v.score }));
@@ -511,9 +511,34 @@ describe('property: no recommended rule is wider than the traffic it was learned
         for (const f of flows)
           for (let k = 0; k < f.repeat && f.src !== f.dst; k++) log.add(flow(T0 + ((f.minute + k) % 60) * MIN, endOf(f.src), endOf(f.dst), f.sp, f.dp, f.proto, f.bytes));
         // Low thresholds, so that small random worlds give ranges and any-address rules too.
-        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRangePorts: 2, maxRangeGap: 400, spreadFrom: 40_000, maxSpreadGap: 1_000, maxPrefixesPerRule: 2 };
+        const o = {
+          ...defaultSecurityGroupOptions,
+          minFlows: 2,
+          minRangePorts: 2,
+          maxRangeGap: 400,
+          spreadFrom: 40_000,
+          maxSpreadGap: 1_000,
+          serviceRangeMinPorts: 3,
+          maxPrefixesPerRule: 2,
+        };
         const { document, connections, places } = recommendSecurityGroups(membership(fleet), log, o);
         const anomalous = new Set(document.anomalous_vms);
+        // The ports VMs served VMs of their tenant's groups at, learned flows per server group and client group:
+        // the fleet's listening ports a service range may stand for are those at or above 1024 with minFlows.
+        const listening = new Map<string, number>();
+        for (const c of connections) {
+          if (c.earlierFlows === 0 || c.port < 0 || c.client.vmId === null || c.server.vmId === null) continue;
+          if (anomalous.has(c.client.vmId) || anomalous.has(c.server.vmId)) continue;
+          const sp = places.get(c.server.vmId);
+          const cp = places.get(c.client.vmId);
+          if (sp === undefined || cp === undefined || sp.tenant !== cp.tenant) continue;
+          const k = `${protocolName(c.protocol)}|${c.port}|${sp.groupId}|${cp.groupId}`;
+          listening.set(k, (listening.get(k) ?? 0) + c.earlierFlows);
+        }
+        const fleetPorts = (protocol: string): number[] =>
+          [...new Set([...listening].filter(([k, f]) => k.startsWith(`${protocol}|`) && f >= o.minFlows).map(([k]) => Number(k.split('|')[1])))]
+            .filter((p) => p >= 1024)
+            .sort((a, b) => a - b);
         for (const t of document.tenants)
           for (const g of t.security_groups)
             for (const r of g.security_group_rules) {
@@ -535,10 +560,36 @@ describe('property: no recommended rule is wider than the traffic it was learned
               // A range may span a seen port too rare to count (it is seen traffic, not counted as learned).
               expect(r.learned_from.flows).toBeLessThanOrEqual(flowsSeen);
               if (r.basis === 'exact') expect(r.learned_from.flows).toBe(flowsSeen);
-              expect(r.learned_from.flows).toBeGreaterThanOrEqual(o.minFlows);
+              if (r.learned_from.flows < o.minFlows) {
+                // A rare peer of a served port: data in every flow, to a port its server's group serves
+                // another peer group in minFlows flows or more.
+                expect(r.basis).toBe('exact');
+                expect(r.port_range_min).toBe(r.port_range_max);
+                expect(r.learned_from.bytes).toBeGreaterThan(o.probeMaxBytes * r.learned_from.flows);
+                const [server, client] = r.direction === 'ingress' ? [g.id, r.remote_group_id] : [r.remote_group_id, g.id];
+                expect(client).not.toBeNull();
+                const others = [...listening].filter(
+                  ([k, f]) => k.startsWith(`${r.protocol}|${r.port_range_min}|${server}|`) && !k.endsWith(`|${client}`) && f >= o.minFlows,
+                );
+                expect(others.length).toBeGreaterThan(0);
+                bases.rare_peer++;
+              }
               const ports = new Set(seen.map((c) => c.port));
               if (r.port_range_min === null) {
                 expect(['icmp', 'ipv6-icmp']).toContain(r.protocol);
+                continue;
+              }
+              if (r.basis === 'service_range') {
+                // A peer group's rule with two or more of its seen ports in a chain of the fleet's listening
+                // ports: the bounds are such ports, the chain between them dense and long enough.
+                expect(r.remote_group_id).not.toBeNull();
+                expect(ports.size).toBeGreaterThanOrEqual(2);
+                const chain = fleetPorts(r.protocol).filter((p) => p >= r.port_range_min! && p <= r.port_range_max!);
+                expect(chain[0]).toBe(r.port_range_min);
+                expect(chain[chain.length - 1]).toBe(r.port_range_max);
+                expect(chain.length).toBeGreaterThanOrEqual(o.serviceRangeMinPorts);
+                expect(chain[0]).toBeGreaterThanOrEqual(1024);
+                for (let i = 1; i < chain.length; i++) expect(chain[i]! - chain[i - 1]!).toBeLessThanOrEqual(o.maxRangeGap);
                 continue;
               }
               expect(ports.has(r.port_range_min)).toBe(true);
@@ -572,6 +623,8 @@ describe('property: no recommended rule is wider than the traffic it was learned
     expect(bases.exact).toBeGreaterThan(5000);
     expect(bases.port_range).toBeGreaterThan(100);
     expect(bases.port_spread).toBeGreaterThan(10);
+    expect(bases.service_range).toBeGreaterThan(10);
+    expect(bases.rare_peer).toBeGreaterThan(10);
     expect(bases.any_address).toBeGreaterThan(100);
   });
 });
