@@ -319,7 +319,9 @@ function widenToServiceRanges(ports: readonly number[], ranges: readonly number[
         end = seg[next + 1]!;
         next += 3;
       }
-      if (end - from >= 2) {
+      // A segment that already spans the whole chain keeps its basis: nothing is widened.
+      const widens = next > q + 3 || ports[from]! > ranges[r]! || ports[to - 1]! < hi;
+      if (end - from >= 2 && widens) {
         scratch.push(from);
         scratch.push(end);
         scratch.push(SERVICE_RANGE);

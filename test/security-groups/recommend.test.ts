@@ -230,6 +230,58 @@ describe('security groups learned from connections', () => {
   });
 });
 
+describe('generalising to the service a group stands for', () => {
+  it('a peer group\'s rule with two ports in a chain of the fleet\'s listeners stands for the chain; one port, or an address, stays exact', () => {
+    const log = new ConnectionLog(WINDOW);
+    // Another tenant's 16 servers of one service, each at its own port of a configured range, 120 apart.
+    const servers = Array.from({ length: 16 }, (_, i) => vm(`s${i}`, 't2', 'vm-shuffle', 100 + i));
+    const e1 = vm('e1', 't2', 'vm-exec', 99);
+    servers.forEach((s, i) => talk(log, e1, s, 40_000 + 120 * i, T0, 3));
+    // t1's two servers of it, farther apart than a range's gap, and a database with one port in the chain.
+    const d1 = vm('d1', 't1', 'vm-db', 21);
+    talk(log, a1, w1, 40_400, T0, 3);
+    talk(log, a2, w2, 41_100, T0, 3);
+    talk(log, a1, d1, 40_500, T0, 3);
+    talk(log, '198.51.100.7', w1, 40_130, T0, 3);
+    talk(log, '198.51.100.7', w2, 41_200, T0, 3);
+    // The check window: a port of the chain w2 never served, and one past the chain.
+    talk(log, a2, w2, 41_300, T0 + 50 * MIN, 2);
+    talk(log, a1, w1, 41_900, T0 + 50 * MIN, 2);
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2, d1, e1, ...servers]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual([
+      'ingress IPv4 tcp 40130-40130 198.51.100.7/32 exact',
+      'ingress IPv4 tcp 41200-41200 198.51.100.7/32 exact',
+      'ingress IPv4 tcp 40000-41800 t1:vm-app service_range',
+    ]);
+    expect(rulesOf(document, 't1:vm-web')[2]!.learned_from).toEqual({ vms: 2, flows: 12, bytes: 6 * 5200, ports: 2 });
+    expect(rulesOf(document, 't1:vm-app').map(brief)).toEqual(['egress IPv4 tcp 40500-40500 t1:vm-db exact', 'egress IPv4 tcp 40000-41800 t1:vm-web service_range']);
+    expect(rulesOf(document, 't1:vm-db').map(brief)).toEqual(['ingress IPv4 tcp 40500-40500 t1:vm-app exact']);
+    // The chain's own servers: one port each per server, a range of their own.
+    expect(rulesOf(document, 't2:vm-shuffle').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t2:vm-exec port_range']);
+    const denied = document.tenants.find((t) => t.tenant_id === 't1')!.check.denied;
+    // 41,300 allowed; 41,900 denied (two connections: both ports lie above 1023, the client's differs each minute).
+    expect(denied.map((d) => `${d.client}->${d.server}:${d.port} ${d.reason}`)).toEqual(['a1->w1:41900 ingress', 'a1->w1:41900 ingress']);
+  });
+
+  it('a rare connection with data to a port its server\'s group serves other peers is learned; to another port, or without data, it is not', () => {
+    const log = new ConnectionLog(WINDOW);
+    const x1 = vm('x1', 't1', 'vm-batch', 31);
+    const y1 = vm('y1', 't1', 'vm-probe', 41);
+    talk(log, a1, w1, 443, T0, 10);
+    // One minute each (two flows): to the served port, to a port w1 serves nobody, and two packets without data.
+    talk(log, x1, w1, 443, T0 + 20 * MIN, 1);
+    talk(log, x1, w1, 8443, T0 + 20 * MIN, 1);
+    log.add(flow(T0 + 21 * MIN, y1, w1, 40_001, 443, 6, 60));
+    log.add(flow(T0 + 21 * MIN, w1, y1, 443, 40_001, 6, 40));
+    const { document } = recommendSecurityGroups(membership([a1, w1, x1, y1]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 443-443 t1:vm-app exact', 'ingress IPv4 tcp 443-443 t1:vm-batch exact']);
+    expect(rulesOf(document, 't1:vm-web')[1]!.learned_from).toEqual({ vms: 1, flows: 2, bytes: 5200, ports: 1 });
+    expect(rulesOf(document, 't1:vm-batch').map(brief)).toEqual(['egress IPv4 tcp 443-443 t1:vm-web exact']);
+    expect(rulesOf(document, 't1:vm-probe')).toEqual([]);
+    expect(document.summary.not_learned.rare_rules).toBe(4);
+  });
+});
+
 describe('which end listens when the records cannot tell', () => {
   it('a collective\'s listeners, one peer each, are the ports its cluster holds in one range, not the clients\' ephemeral ones', () => {
     // A ring of five GPU workers: each listens on its own port above 50000 and calls the next one from a
