@@ -24,7 +24,7 @@ import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { decodeByVm, encodeByVm } from './by-vm.ts';
+import { ByVmDecoder, decodeByVm, encodeByVm } from './by-vm.ts';
 import { RUN_CHUNK_BYTES, RunAssembler, runRecordsSteps } from './run-chunks.ts';
 import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
@@ -238,6 +238,11 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private appliedRecords = 0;
   private readonly windowSeconds: WindowSeconds = { fetch_wait: 0, apply: 0, publish: 0 };
+  /**
+   * The window loop's by-VM decoder: its records live until the next message is read, which the loop (one
+   * batch at a time, kafkajs' default) does only once it has applied the last.
+   */
+  private readonly byVm = new ByVmDecoder();
   /** When the window stage's last batch handed back to kafkajs (null: none yet). */
   private windowBatchEndedAt: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
@@ -566,7 +571,7 @@ export class ScaleOutMember {
           if (offset < next) continue;
           next = offset + 1n;
           this.position.set(p, next);
-          const records = m.value === null ? null : decodeByVm(m.value);
+          const records = m.value === null ? null : this.byVm.decode(m.value);
           if (records === null) {
             this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
             continue;
