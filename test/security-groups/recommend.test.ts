@@ -236,7 +236,7 @@ describe('generalising to the service a group stands for', () => {
     // Another tenant's 16 servers of one service, each at its own port of a configured range, 120 apart.
     const servers = Array.from({ length: 16 }, (_, i) => vm(`s${i}`, 't2', 'vm-shuffle', 100 + i));
     const e1 = vm('e1', 't2', 'vm-exec', 99);
-    servers.forEach((s, i) => talk(log, e1, s, 40_000 + 120 * i, T0, 3));
+    for (const [i, s] of servers.entries()) talk(log, e1, s, 40_000 + 120 * i, T0, 3);
     // t1's two servers of it, farther apart than a range's gap, and a database with one port in the chain.
     const d1 = vm('d1', 't1', 'vm-db', 21);
     talk(log, a1, w1, 40_400, T0, 3);
