@@ -21,7 +21,7 @@ const Rule = z.object({
   project_id: z.string(),
   tenant_id: z.string(),
   learned_from: z.object({ vms: z.number().int(), flows: z.number(), bytes: z.number(), ports: z.number().int() }),
-  basis: z.enum(['exact', 'port_range', 'port_spread']),
+  basis: z.enum(['exact', 'port_range', 'port_spread', 'service_range']),
   remote_basis: z.enum(['seen', 'any_address']),
 });
 

@@ -91,6 +91,6 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
  * (no ranges), measured as `goalFigures` measures the learned ones.
  */
 export function exactPortsGoalFigures(membership: Membership, log: ConnectionLog, scanners: ReadonlySet<string>): GoalFigures {
-  const exact = recommendSecurityGroups(membership, log, { minRangePorts: Number.MAX_SAFE_INTEGER });
+  const exact = recommendSecurityGroups(membership, log, { minRangePorts: Number.MAX_SAFE_INTEGER, serviceRangeMinPorts: Number.MAX_SAFE_INTEGER });
   return goalFigures(exact.connections, exact.document, scanners);
 }

@@ -42,6 +42,12 @@ export interface SecurityGroupOptions {
    */
   spreadFrom: number;
   maxSpreadGap: number;
+  /**
+   * A chain of at least this many distinct listening ports of the fleet (at or above 1024, `maxRangeGap`
+   * apart at most, each serving VMs of a peer group in at least `minFlows` flows) is a service range: a
+   * group's rule to or from a peer group with at least two of its ports in it stands for the whole chain.
+   */
+  serviceRangeMinPorts: number;
   /** Distinct outside addresses of one group, direction and protocol beyond which they become any address. */
   maxPrefixesPerRule: number;
   /** VMs and denied connections listed per tenant in the check. */
@@ -57,6 +63,7 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   maxRangeGap: 256,
   spreadFrom: 32_768,
   maxSpreadGap: 1024,
+  serviceRangeMinPorts: 16,
   maxPrefixesPerRule: 16,
   maxListed: 20,
 };
@@ -118,6 +125,9 @@ export interface ResolvedConnection {
 export const EXACT_PORTS = 0;
 export const PORT_RANGE = 1;
 export const PORT_SPREAD = 2;
+/** A rule widened to the fleet's service range its ports lie in (serviceRanges). */
+export const SERVICE_RANGE = 3;
+const BASIS_NAMES: readonly SecurityGroupRule['basis'][] = ['exact', 'port_range', 'port_spread', 'service_range'];
 
 type RangeOptions = Pick<SecurityGroupOptions, 'minRangePorts' | 'maxRangeGap' | 'spreadFrom' | 'maxSpreadGap'>;
 
@@ -218,6 +228,119 @@ function joinRareRangePorts(
   for (const e of all) if (wasKept.has(e) || joined.has(e)) kept.push(e);
   rare.length = 0;
   rare.push(...stillRare);
+}
+
+/**
+ * The fleet's service ranges, per protocol field (ethertype and protocol): chains of the ports VMs listen
+ * at for VMs of a peer group (ingress entries of a group remote with at least minFlows flows, at or above
+ * 1024), maxRangeGap apart at most, with at least serviceRangeMinPorts distinct ports. A service configured
+ * with a port range (Spark's shuffle and block-manager ports, NCCL's) puts each server at a port of it: a
+ * group with three servers shows three ports, the fleet's many servers of that role show the range. As
+ * sorted [lo, hi] pairs; bounds are listening ports seen.
+ */
+function serviceRanges(E: number, ek: Int32Array, traffic: Float64Array, G: number, o: Pick<SecurityGroupOptions, 'minFlows' | 'maxRangeGap' | 'serviceRangeMinPorts'>): Map<number, number[]> {
+  const portsOf = new Map<number, number[]>();
+  const ranges = new Map<number, number[]>();
+  if (o.serviceRangeMinPorts > E) return ranges;
+  for (let e = 0; e < E; e++) {
+    const remote = ek[4 * e + 2]!;
+    const port = ek[4 * e + 3]!;
+    if ((ek[4 * e]! & 1) !== INGRESS || remote < 1 || remote > G || port < 1024 || traffic[2 * e]! < o.minFlows) continue;
+    const field = ek[4 * e + 1]!;
+    const list = portsOf.get(field);
+    if (list === undefined) portsOf.set(field, [port]);
+    else list.push(port);
+  }
+  for (const [field, list] of portsOf) {
+    const ports = [...new Set(list)].sort((a, b) => a - b);
+    const out: number[] = [];
+    let i = 0;
+    while (i < ports.length) {
+      let j = i;
+      while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
+      if (j + 1 - i >= o.serviceRangeMinPorts) out.push(ports[i]!, ports[j]!);
+      i = j + 1;
+    }
+    if (out.length > 0) ranges.set(field, out);
+  }
+  return ranges;
+}
+
+/**
+ * The ports each group serves to a peer group: per (server side, protocol field, port), set when an
+ * ingress entry of a group remote carried at least minFlows flows there. Keyed as one number
+ * (servedKey): a group's port in service, whichever peers it was learned from.
+ */
+function servedPorts(E: number, ek: Int32Array, traffic: Float64Array, G: number, minFlows: number): Set<number> {
+  const served = new Set<number>();
+  for (let e = 0; e < E; e++) {
+    const side = ek[4 * e]!;
+    const remote = ek[4 * e + 2]!;
+    const port = ek[4 * e + 3]!;
+    if ((side & 1) !== INGRESS || remote < 1 || remote > G || port < 0 || traffic[2 * e]! < minFlows) continue;
+    served.add(servedKey(side, ek[4 * e + 1]!, port));
+  }
+  return served;
+}
+
+function servedKey(serverSide: number, field: number, port: number): number {
+  return (serverSide * 512 + field) * 65_536 + port;
+}
+
+/**
+ * Rewrites a candidate's segments (triples over its sorted, distinct `ports`, as portSegments writes them)
+ * so that the segments lying inside one of the fleet's service `ranges` become one SERVICE_RANGE segment
+ * spanning that range, where at least two of the candidate's ports lie in it: two servers of a group (or
+ * one server's two peers' ports) placed by the range's configuration, not one port that happens to fall in
+ * it. `bounds` gets each segment's lowest and highest port.
+ */
+function widenToServiceRanges(ports: readonly number[], ranges: readonly number[] | undefined, segments: IntColumn, bounds: IntColumn, scratch: IntColumn): void {
+  bounds.length = 0;
+  const seg = segments.values;
+  const n = segments.length;
+  if (ranges === undefined) {
+    for (let q = 0; q < n; q += 3) {
+      bounds.push(ports[seg[q]!]!);
+      bounds.push(ports[seg[q + 1]! - 1]!);
+    }
+    return;
+  }
+  scratch.length = 0;
+  let q = 0;
+  while (q < n) {
+    const from = seg[q]!;
+    const to = seg[q + 1]!;
+    let r = 0;
+    while (r < ranges.length && ranges[r + 1]! < ports[from]!) r += 2;
+    if (r < ranges.length && ranges[r]! <= ports[from]! && ports[to - 1]! <= ranges[r + 1]!) {
+      const hi = ranges[r + 1]!;
+      let next = q + 3;
+      let end = to;
+      while (next < n && ports[seg[next + 1]! - 1]! <= hi) {
+        end = seg[next + 1]!;
+        next += 3;
+      }
+      // A segment that already spans the whole chain keeps its basis: nothing is widened.
+      const widens = next > q + 3 || ports[from]! > ranges[r]! || ports[to - 1]! < hi;
+      if (end - from >= 2 && widens) {
+        scratch.push(from);
+        scratch.push(end);
+        scratch.push(SERVICE_RANGE);
+        bounds.push(ranges[r]!);
+        bounds.push(hi);
+        q = next;
+        continue;
+      }
+    }
+    scratch.push(from);
+    scratch.push(to);
+    scratch.push(seg[q + 2]!);
+    bounds.push(ports[from]!);
+    bounds.push(ports[to - 1]!);
+    q += 3;
+  }
+  segments.length = 0;
+  for (let k = 0; k < scratch.length; k++) segments.push(scratch.values[k]!);
 }
 
 /** Remote of a candidate: ANY (any address), 1 + group index, or ADDRESS_REMOTE + address id. */
@@ -571,6 +694,10 @@ export function* recommendInSlices(
   const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
   const segments = new IntColumn(48);
+  const segmentBounds = new IntColumn(32);
+  const segmentScratch = new IntColumn(48);
+  const fleetRanges = serviceRanges(E, ek, trafficOf, G, o);
+  const served = servedPorts(E, ek, trafficOf, G, o.minFlows);
   work = 0;
   for (let g = 0; g < G; g++) {
     // Steps by the candidates' entries: one group may have thousands.
@@ -587,9 +714,17 @@ export function* recommendInSlices(
       const c = list[li]!;
       kept.length = 0;
       rare.length = 0;
+      // A peer group's candidate: the side of the group that serves (this group's ingress, the remote's for egress).
+      const peer = ck[4 * c + 2]!;
+      const serverSide = peer >= 1 && peer <= G ? ((ck[4 * c]! & 1) === INGRESS ? ck[4 * c]! : 2 * (peer - 1)) : -1;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
-        if (trafficOf[2 * e]! >= o.minFlows) kept.push(e);
+        const flows = trafficOf[2 * e]!;
+        if (flows >= o.minFlows) kept.push(e);
+        // A rare connection with data to a port its server's group serves other peers at: a new peer of a
+        // service, not a one-off port (a probe carries no data; probeMaxBytes).
+        else if (serverSide >= 0 && ek[4 * e + 3]! >= 0 && trafficOf[2 * e + 1]! > o.probeMaxBytes * flows && served.has(servedKey(serverSide, ck[4 * c + 1]!, ek[4 * e + 3]!)))
+          kept.push(e);
         else rare.push(e);
       }
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
@@ -609,6 +744,8 @@ export function* recommendInSlices(
       const side = ck[4 * c]!;
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
+      // Only a peer group's rules stand for a service range: an address's stay what that address used.
+      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(field) : undefined, segments, segmentBounds, segmentScratch);
       sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
       for (let q = 0; q < segments.length; q += 3) {
         const from = segments.values[q]!;
@@ -619,7 +756,8 @@ export function* recommendInSlices(
           flows += trafficOf[2 * kept[k]!]!;
           bytes += trafficOf[2 * kept[k]! + 1]!;
         }
-        R.push(g, R.count - groupRuleStart[g]!, (side & 1) * 256 + (field & 255), field, remote, ports[from]!, ports[to - 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
+        const b = (2 * q) / 3;
+        R.push(g, R.count - groupRuleStart[g]!, (side & 1) * 256 + (field & 255), field, remote, segmentBounds.values[b]!, segmentBounds.values[b + 1]!, distinctVms(kept, from, to), to - from, segments.values[q + 2]!, flows, bytes);
       }
       candidateRules[2 * c + 1] = R.count;
     }
@@ -917,7 +1055,7 @@ class Outcome implements SecurityGroupsOutcome {
       project_id: tenant,
       tenant_id: tenant,
       learned_from: { vms: R.vms.values[r]!, flows: R.flows.values[r]!, bytes: R.bytes.values[r]!, ports: R.ports.values[r]! },
-      basis: R.range.values[r] === PORT_SPREAD ? 'port_spread' : R.range.values[r] === PORT_RANGE ? 'port_range' : 'exact',
+      basis: BASIS_NAMES[R.range.values[r]!]!,
       remote_basis: any ? 'any_address' : 'seen',
     };
   }

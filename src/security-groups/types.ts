@@ -30,9 +30,11 @@ export interface SecurityGroupRule {
   learned_from: LearnedFrom;
   /**
    * Why the ports are as wide as they are: `exact` (every port of the range seen), `port_range` (many ports
-   * seen close together), `port_spread` (many listeners in the ephemeral range, close together on average).
+   * seen close together), `port_spread` (many listeners in the ephemeral range, close together on average),
+   * `service_range` (the group's ports lie in a range many listeners of the fleet serve: its bounds are
+   * ports the fleet's servers listened at).
    */
-  basis: 'exact' | 'port_range' | 'port_spread';
+  basis: 'exact' | 'port_range' | 'port_spread' | 'service_range';
   /**
    * Why the remote is as wide as it is: `seen` (the peers' group, or the one address seen), `any_address`
    * (more distinct outside addresses used the port than `maxPrefixesPerRule`).

@@ -230,6 +230,58 @@ describe('security groups learned from connections', () => {
   });
 });
 
+describe('generalising to the service a group stands for', () => {
+  it('a peer group\'s rule with two ports in a chain of the fleet\'s listeners stands for the chain; one port, or an address, stays exact', () => {
+    const log = new ConnectionLog(WINDOW);
+    // Another tenant's 16 servers of one service, each at its own port of a configured range, 120 apart.
+    const servers = Array.from({ length: 16 }, (_, i) => vm(`s${i}`, 't2', 'vm-shuffle', 100 + i));
+    const e1 = vm('e1', 't2', 'vm-exec', 99);
+    for (const [i, s] of servers.entries()) talk(log, e1, s, 40_000 + 120 * i, T0, 3);
+    // t1's two servers of it, farther apart than a range's gap, and a database with one port in the chain.
+    const d1 = vm('d1', 't1', 'vm-db', 21);
+    talk(log, a1, w1, 40_400, T0, 3);
+    talk(log, a2, w2, 41_100, T0, 3);
+    talk(log, a1, d1, 40_500, T0, 3);
+    talk(log, '198.51.100.7', w1, 40_130, T0, 3);
+    talk(log, '198.51.100.7', w2, 41_200, T0, 3);
+    // The check window: a port of the chain w2 never served, and one past the chain.
+    talk(log, a2, w2, 41_300, T0 + 50 * MIN, 2);
+    talk(log, a1, w1, 41_900, T0 + 50 * MIN, 2);
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2, d1, e1, ...servers]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual([
+      'ingress IPv4 tcp 40130-40130 198.51.100.7/32 exact',
+      'ingress IPv4 tcp 41200-41200 198.51.100.7/32 exact',
+      'ingress IPv4 tcp 40000-41800 t1:vm-app service_range',
+    ]);
+    expect(rulesOf(document, 't1:vm-web')[2]!.learned_from).toEqual({ vms: 2, flows: 12, bytes: 6 * 5200, ports: 2 });
+    expect(rulesOf(document, 't1:vm-app').map(brief)).toEqual(['egress IPv4 tcp 40500-40500 t1:vm-db exact', 'egress IPv4 tcp 40000-41800 t1:vm-web service_range']);
+    expect(rulesOf(document, 't1:vm-db').map(brief)).toEqual(['ingress IPv4 tcp 40500-40500 t1:vm-app exact']);
+    // The chain's own servers: one port each per server, a range of their own.
+    expect(rulesOf(document, 't2:vm-shuffle').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t2:vm-exec port_range']);
+    const denied = document.tenants.find((t) => t.tenant_id === 't1')!.check.denied;
+    // 41,300 allowed; 41,900 denied (two connections: both ports lie above 1023, the client's differs each minute).
+    expect(denied.map((d) => `${d.client}->${d.server}:${d.port} ${d.reason}`)).toEqual(['a1->w1:41900 ingress', 'a1->w1:41900 ingress']);
+  });
+
+  it('a rare connection with data to a port its server\'s group serves other peers is learned; to another port, or without data, it is not', () => {
+    const log = new ConnectionLog(WINDOW);
+    const x1 = vm('x1', 't1', 'vm-batch', 31);
+    const y1 = vm('y1', 't1', 'vm-probe', 41);
+    talk(log, a1, w1, 443, T0, 10);
+    // One minute each (two flows): to the served port, to a port w1 serves nobody, and two packets without data.
+    talk(log, x1, w1, 443, T0 + 20 * MIN, 1);
+    talk(log, x1, w1, 8443, T0 + 20 * MIN, 1);
+    log.add(flow(T0 + 21 * MIN, y1, w1, 40_001, 443, 6, 60));
+    log.add(flow(T0 + 21 * MIN, w1, y1, 443, 40_001, 6, 40));
+    const { document } = recommendSecurityGroups(membership([a1, w1, x1, y1]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 443-443 t1:vm-app exact', 'ingress IPv4 tcp 443-443 t1:vm-batch exact']);
+    expect(rulesOf(document, 't1:vm-web')[1]!.learned_from).toEqual({ vms: 1, flows: 2, bytes: 5200, ports: 1 });
+    expect(rulesOf(document, 't1:vm-batch').map(brief)).toEqual(['egress IPv4 tcp 443-443 t1:vm-web exact']);
+    expect(rulesOf(document, 't1:vm-probe')).toEqual([]);
+    expect(document.summary.not_learned.rare_rules).toBe(4);
+  });
+});
+
 describe('which end listens when the records cannot tell', () => {
   it('a collective\'s listeners, one peer each, are the ports its cluster holds in one range, not the clients\' ephemeral ones', () => {
     // A ring of five GPU workers: each listens on its own port above 50000 and calls the next one from a
@@ -502,7 +554,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
     repeat: fc.integer({ min: 1, max: 6 }),
   });
   it('holds for random fleets and flows (fixed seed)', () => {
-    const bases = { exact: 0, port_range: 0, port_spread: 0, any_address: 0, seen: 0 };
+    const bases = { exact: 0, port_range: 0, port_spread: 0, service_range: 0, any_address: 0, seen: 0, rare_peer: 0 };
     fc.assert(
       fc.property(fc.array(vmArb, { minLength: 8, maxLength: 8 }), fc.array(flowArb, { minLength: 50, maxLength: 400, size: 'large' }), (vms, flows) => {
         const fleet: Vm[] = vms.map((v, i) => ({ id: `v${i}`, tenant: v.tenant, cluster: v.cluster, ip: `10.1.0.${i}`, score: v.score }));
@@ -511,9 +563,34 @@ describe('property: no recommended rule is wider than the traffic it was learned
         for (const f of flows)
           for (let k = 0; k < f.repeat && f.src !== f.dst; k++) log.add(flow(T0 + ((f.minute + k) % 60) * MIN, endOf(f.src), endOf(f.dst), f.sp, f.dp, f.proto, f.bytes));
         // Low thresholds, so that small random worlds give ranges and any-address rules too.
-        const o = { ...defaultSecurityGroupOptions, minFlows: 2, minRangePorts: 2, maxRangeGap: 400, spreadFrom: 40_000, maxSpreadGap: 1_000, maxPrefixesPerRule: 2 };
+        const o = {
+          ...defaultSecurityGroupOptions,
+          minFlows: 2,
+          minRangePorts: 2,
+          maxRangeGap: 400,
+          spreadFrom: 40_000,
+          maxSpreadGap: 1_000,
+          serviceRangeMinPorts: 3,
+          maxPrefixesPerRule: 2,
+        };
         const { document, connections, places } = recommendSecurityGroups(membership(fleet), log, o);
         const anomalous = new Set(document.anomalous_vms);
+        // The ports VMs served VMs of their tenant's groups at, learned flows per server group and client group:
+        // the fleet's listening ports a service range may stand for are those at or above 1024 with minFlows.
+        const listening = new Map<string, number>();
+        for (const c of connections) {
+          if (c.earlierFlows === 0 || c.port < 0 || c.client.vmId === null || c.server.vmId === null) continue;
+          if (anomalous.has(c.client.vmId) || anomalous.has(c.server.vmId)) continue;
+          const sp = places.get(c.server.vmId);
+          const cp = places.get(c.client.vmId);
+          if (sp === undefined || cp === undefined || sp.tenant !== cp.tenant) continue;
+          const k = `${protocolName(c.protocol)}|${c.port}|${sp.groupId}|${cp.groupId}`;
+          listening.set(k, (listening.get(k) ?? 0) + c.earlierFlows);
+        }
+        const fleetPorts = (protocol: string): number[] =>
+          [...new Set([...listening].filter(([k, f]) => k.startsWith(`${protocol}|`) && f >= o.minFlows).map(([k]) => Number(k.split('|')[1])))]
+            .filter((p) => p >= 1024)
+            .sort((a, b) => a - b);
         for (const t of document.tenants)
           for (const g of t.security_groups)
             for (const r of g.security_group_rules) {
@@ -535,10 +612,36 @@ describe('property: no recommended rule is wider than the traffic it was learned
               // A range may span a seen port too rare to count (it is seen traffic, not counted as learned).
               expect(r.learned_from.flows).toBeLessThanOrEqual(flowsSeen);
               if (r.basis === 'exact') expect(r.learned_from.flows).toBe(flowsSeen);
-              expect(r.learned_from.flows).toBeGreaterThanOrEqual(o.minFlows);
+              if (r.learned_from.flows < o.minFlows) {
+                // A rare peer of a served port: data in every flow, to a port its server's group serves
+                // another peer group in minFlows flows or more.
+                expect(r.basis).toBe('exact');
+                expect(r.port_range_min).toBe(r.port_range_max);
+                expect(r.learned_from.bytes).toBeGreaterThan(o.probeMaxBytes * r.learned_from.flows);
+                const [server, client] = r.direction === 'ingress' ? [g.id, r.remote_group_id] : [r.remote_group_id, g.id];
+                expect(client).not.toBeNull();
+                const others = [...listening].filter(
+                  ([k, f]) => k.startsWith(`${r.protocol}|${r.port_range_min}|${server}|`) && !k.endsWith(`|${client}`) && f >= o.minFlows,
+                );
+                expect(others.length).toBeGreaterThan(0);
+                bases.rare_peer++;
+              }
               const ports = new Set(seen.map((c) => c.port));
               if (r.port_range_min === null) {
                 expect(['icmp', 'ipv6-icmp']).toContain(r.protocol);
+                continue;
+              }
+              if (r.basis === 'service_range') {
+                // A peer group's rule with two or more of its seen ports in a chain of the fleet's listening
+                // ports: the bounds are such ports, the chain between them dense and long enough.
+                expect(r.remote_group_id).not.toBeNull();
+                expect(ports.size).toBeGreaterThanOrEqual(2);
+                const chain = fleetPorts(r.protocol).filter((p) => p >= r.port_range_min! && p <= r.port_range_max!);
+                expect(chain[0]).toBe(r.port_range_min);
+                expect(chain[chain.length - 1]).toBe(r.port_range_max);
+                expect(chain.length).toBeGreaterThanOrEqual(o.serviceRangeMinPorts);
+                expect(chain[0]).toBeGreaterThanOrEqual(1024);
+                for (let i = 1; i < chain.length; i++) expect(chain[i]! - chain[i - 1]!).toBeLessThanOrEqual(o.maxRangeGap);
                 continue;
               }
               expect(ports.has(r.port_range_min)).toBe(true);
@@ -572,6 +675,8 @@ describe('property: no recommended rule is wider than the traffic it was learned
     expect(bases.exact).toBeGreaterThan(5000);
     expect(bases.port_range).toBeGreaterThan(100);
     expect(bases.port_spread).toBeGreaterThan(10);
+    expect(bases.service_range).toBeGreaterThan(10);
+    expect(bases.rare_peer).toBeGreaterThan(10);
     expect(bases.any_address).toBeGreaterThan(100);
   });
 });
