@@ -15,7 +15,7 @@ import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 import { defaultFutureBoundConfig, type FutureBoundConfig } from './future-bound.ts';
 import { InputStage, type RejectHandler } from './input-stage.ts';
 import { RunSchedule } from './run-schedule.ts';
-import { type RunInput, takeRunInput } from '../runs/run-input.ts';
+import { type RunInput, takeRunInput, takeRunInputSteps } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
 export interface PipelineConfig {
@@ -262,6 +262,11 @@ export class Pipeline extends InputStage {
 
   runInput(): RunInput {
     return takeRunInput(this.fleet);
+  }
+
+  /** runInput as steps (takeRunInputSteps): nothing may be applied until the last one. */
+  runInputSteps(vmsPerStep: number): Generator<number, RunInput, void> {
+    return takeRunInputSteps(this.fleet, vmsPerStep);
   }
 
   get connections(): ConnectionLog {

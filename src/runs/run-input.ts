@@ -47,11 +47,16 @@ export interface VmPairs {
   bytes: Float64Array;
 }
 
-function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first: number, last: number): VmPairs {
+/**
+ * The window's edges between live VMs, as steps of about `vmsPerStep` VMs' share of the pair table and of
+ * the sort (a fleet of 11.6k VMs holds a few hundred thousand pairs: one block of them held a single
+ * process's loop for tens of milliseconds). Nothing may change the fleet until the last step.
+ */
+function* exportPairsSteps(fleet: FleetState, rowOfSerial: Map<number, number>, first: number, last: number, vmsPerStep: number): Generator<number, VmPairs, void> {
   const as: number[] = [];
   const bs: number[] = [];
   const ws: number[] = [];
-  fleet.pairs.forEach(first, last, (lo, hi, bytes) => {
+  const visit = (lo: number, hi: number, bytes: number): void => {
     // Pairs whose VM was deleted or left the window are not edges of this run's graph.
     const ra = rowOfSerial.get(lo);
     const rb = rowOfSerial.get(hi);
@@ -59,9 +64,14 @@ function exportPairs(fleet: FleetState, rowOfSerial: Map<number, number>, first:
     as.push(Math.min(ra, rb));
     bs.push(Math.max(ra, rb));
     ws.push(bytes);
-  });
-  return runToEnd(sortPairsSteps(as, bs, ws, rowOfSerial.size, Number.POSITIVE_INFINITY));
+  };
+  const perStep = vmsPerStep * PAIRS_PER_VM;
+  yield* fleet.pairs.forEachSteps(first, last, visit, Number.isFinite(perStep) ? perStep : Number.MAX_SAFE_INTEGER);
+  return yield* sortPairsSteps(as, bs, ws, rowOfSerial.size, perStep);
 }
+
+/** Pair-table slots and edges a step covers per VM of takeRunInputSteps' step: about as long as its VMs' features. */
+const PAIRS_PER_VM = 50;
 
 /**
  * The edges `as[i]`-`bs[i]` (rows below `rows`) ordered by (a, b), ties in their given order: what a stable
@@ -138,7 +148,8 @@ export function takeRunInput(fleet: FleetState): RunInput {
 
 /**
  * takeRunInput as steps of at most `vmsPerStep` VMs' features (each step yields how many it covered): the
- * caller applies nothing to the fleet until the last step. The traffic graph and the tenants are one step.
+ * caller applies nothing to the fleet until the last step. The traffic graph comes in steps of about as
+ * many VMs' pairs; the tenants and the placement facts are one step.
  */
 export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Generator<number, RunInput, void> {
   const vms = fleet.liveVms();
@@ -166,7 +177,7 @@ export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Gener
   vms.forEach((v, row) => {
     rowOfSerial.set(v.serial, row);
   });
-  const vmPairs = exportPairs(fleet, rowOfSerial, first, last);
+  const vmPairs = yield* exportPairsSteps(fleet, rowOfSerial, first, last, vmsPerStep);
   const tenants: TenantInfo[] = [];
   for (const t of fleet.tenants.values())
     tenants.push({ tenantId: t.tenantId, name: t.name, tier: t.tier, deleted: t.deleted });

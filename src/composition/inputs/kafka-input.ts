@@ -88,6 +88,8 @@ export class KafkaInput implements ServiceInput {
       },
       onBatch: (messages) => {
         for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
+        // A run's input taken in slices holds what came after it: the batch counts as applied once that is.
+        return service.inputHeld() ?? undefined;
       },
       ...(store ? { commits: 'external' as const, resumeFrom: this.resumeFrom } : {}),
       onOffsetsBehind: () => metrics.kafkaOffsetMismatch('offsets_behind'),
