@@ -23,6 +23,9 @@ export function packStrings(values: readonly (string | null)[]): StringColumn {
     }
   }
   const text = parts.join('');
+  // Node's own UTF-16 copy where the buffer is the string's alone (not a slice of its small-buffer pool).
+  const bytes = Buffer.from(text, 'utf16le');
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return { units: new Uint16Array(bytes.buffer, 0, text.length), ends };
   const units = new Uint16Array(text.length);
   for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
   return { units, ends };

@@ -159,6 +159,13 @@ export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Gener
   const vmExternalBytes = new Float64Array(n);
   const vmSameTenantBytes = new Float64Array(n);
   const volumes: VmVolumes = { bytes: 0, external: 0, sameTenant: 0 };
+  // The per-VM columns filled in the same steps as the features: taken after them, they were one step of
+  // 11.6k VMs' ids and attributes (about 7 ms of the loop at once).
+  // Pushed in order, not preallocated: a holey array serialises (run records, snapshots) element by element.
+  const vmIds: string[] = [];
+  const vmTenants: (string | null)[] = [];
+  const vmVpcs: (string | null)[] = [];
+  const placement: PlacementFacts = { vmHosts: [], vmVcpus: [], vmMemoryMb: [], vmLabels: [], hostCapacity: [] };
   const { first, last } = fleet.windowRange();
   let inStep = 0;
   for (let i = 0; i < n; i++) {
@@ -166,10 +173,18 @@ export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Gener
       yield inStep;
       inStep = 0;
     }
-    fleetVmFeatures(fleet, vms[i]!, data, i * VM_FEATURE_COUNT, volumes);
+    const v = vms[i]!;
+    fleetVmFeatures(fleet, v, data, i * VM_FEATURE_COUNT, volumes);
     vmBytes[i] = volumes.bytes;
     vmExternalBytes[i] = volumes.external;
     vmSameTenantBytes[i] = volumes.sameTenant;
+    vmIds.push(v.vmId);
+    vmTenants.push(v.tenantId);
+    vmVpcs.push(v.attributes?.vpcId ?? null);
+    placement.vmHosts.push(v.attributes?.hostId ?? null);
+    placement.vmVcpus.push(v.attributes?.vcpus ?? null);
+    placement.vmMemoryMb.push(v.attributes?.memoryMb ?? null);
+    placement.vmLabels.push(v.attributes?.labels ?? null);
     inStep++;
   }
   yield inStep;
@@ -182,29 +197,20 @@ export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Gener
   for (const t of fleet.tenants.values())
     tenants.push({ tenantId: t.tenantId, name: t.name, tier: t.tier, deleted: t.deleted });
   tenants.sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0));
+  placement.hostCapacity = hostCapacityFacts(fleet);
   return {
     watermark: fleet.watermark,
     windowMs: fleet.config.windowMs,
-    vmIds: vms.map((v) => v.vmId),
-    vmTenants: vms.map((v) => v.tenantId),
-    vmVpcs: vms.map((v) => v.attributes?.vpcId ?? null),
+    vmIds,
+    vmTenants,
+    vmVpcs,
     vmFeatures: { rows: n, cols: VM_FEATURE_COUNT, data, names: VM_FEATURES },
     vmBytes,
     vmExternalBytes,
     vmSameTenantBytes,
     tenants,
     vmPairs,
-    placement: placementFacts(fleet, vms),
-  };
-}
-
-function placementFacts(fleet: FleetState, vms: readonly ReturnType<FleetState['liveVms']>[number][]): PlacementFacts {
-  return {
-    vmHosts: vms.map((v) => v.attributes?.hostId ?? null),
-    vmVcpus: vms.map((v) => v.attributes?.vcpus ?? null),
-    vmMemoryMb: vms.map((v) => v.attributes?.memoryMb ?? null),
-    vmLabels: vms.map((v) => v.attributes?.labels ?? null),
-    hostCapacity: hostCapacityFacts(fleet),
+    placement,
   };
 }
 

@@ -9,6 +9,8 @@ describe('a column of strings as typed arrays, for a worker thread', () => {
     expect(Array.from(column.ends)).toEqual([4, -5, 4, 12, 13, 16, -17, 20_016]);
     expect(unpackStrings(column)).toEqual(values);
     expect(unpackStrings(packStrings([]))).toEqual([]);
+    // A short column (its copy made here, not by Buffer: a pooled buffer is shared, never to be moved).
+    expect(unpackStrings(packStrings(['\udc00', null, 'vm-é']))).toEqual(['\udc00', null, 'vm-é']);
     expect(() => unpackIds(column)).toThrow('a column of ids holds a null');
   });
 
