@@ -47,11 +47,10 @@ const ROUNDS = Number(process.env.SCALE_OUT_ONE_ROUNDS ?? 3);
 /** Route batches of the hop alone: about what one member's routers commit for the small fixture (30 transactions). */
 const HOP_BATCHES = 30;
 /**
- * Input partitions of the single process's topics. On the members' 3, one process read the backlog a
- * partition at a time against one watermark and rejected 40,049 of the 73,856 records as too_late (the
- * replay: 49), with 3 runs instead of 10: less work than a member's, whose routers keep a watermark per
- * input partition. On 1 it does the replay's work, as the member does. SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS=3
- * measures it as before.
+ * Input partitions of the single process's topics. On the members' 3, one process with one watermark read
+ * the backlog a partition at a time and rejected 40,049 of the 73,856 records as too_late (the replay: 49);
+ * it keeps a watermark per flows partition now (docs/event-time.md). On 1 it does the replay's work, as the
+ * member does. SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS=3 measures it on the members' 3.
  */
 const SINGLE_INPUT_PARTITIONS = Number(process.env.SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS ?? 1);
 /**

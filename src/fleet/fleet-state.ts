@@ -310,17 +310,21 @@ export class FleetState {
     return { first: last - windowBuckets(this.config) + 1, last };
   }
 
-  /** Applies one flow; the record object is not retained. Returns a rejection when it is too late. */
-  applyFlow(f: FlowRecord): Rejection | null {
+  /**
+   * Applies one flow; the record object is not retained. Returns a rejection when it is too late: behind
+   * `judgedAt` by more than the allowed lateness. `judgedAt` is the watermark, or the reader's watermark of
+   * several input partitions (src/pipeline/partition-watermarks.ts), which trails it by a read lead at most.
+   */
+  applyFlow(f: FlowRecord, judgedAt = this.watermark): Rejection | null {
     const ts = f.ts;
     if (ts > this.watermark) {
       this.watermark = ts;
       if (this.bucketOf(ts) > this.sweptBucket) this.sweep();
-    } else if (ts < this.watermark - this.config.allowedLatenessMs) {
+    } else if (ts < judgedAt - this.config.allowedLatenessMs) {
       return rejection(
         'too_late',
         'ts',
-        `ts is ${Math.round((this.watermark - ts) / 1000)} s behind the watermark; allowed lateness is ${this.config.allowedLatenessMs / 1000} s`,
+        `ts is ${Math.round((judgedAt - ts) / 1000)} s behind the watermark; allowed lateness is ${this.config.allowedLatenessMs / 1000} s`,
       );
     }
     const src = f.srcVm === null ? null : this.liveEntry(f.srcVm, ts);

@@ -21,6 +21,7 @@ import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage } from '
 import type { PartitionOffset } from '../contract/topics.ts';
 import { type DeadLetterError, type DeadLetterProducer, toDeadLetterError } from './dead-letter.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
+import type { PartitionWatermarks } from '../pipeline/partition-watermarks.ts';
 import { defaultRetry, describeKafkaError, type KafkaLogger, silentLogger, toKafkaConfig } from './options.ts';
 
 export interface ConsumedMessage {
@@ -49,8 +50,14 @@ export interface FlowConsumerOptions {
   /**
    * Applies messages; the commit waits for it (and for a returned promise). A throw re-delivers the slice.
    * With external commits it must apply them synchronously: the offsets count as applied when it returns.
+   * `logEnd`: the partition's log end offset as the fetch reported it (past a closing commit marker: the
+   * offset after the batch's last message). A number returned is how many of the
+   * messages it applied, the first ones: the rest of the batch is left to a later fetch (a partition read
+   * too far ahead of the others waits for them, src/pipeline/partition-watermarks.ts).
    */
-  onBatch: (messages: ConsumedMessage[]) => void | Promise<void>;
+  onBatch: (messages: ConsumedMessage[], logEnd: string) => void | number | Promise<void>;
+  /** Called on every (re)join of the group with the partitions it assigns this member, by topic. */
+  onAssigned?: (assignment: Record<string, number[]>) => void;
   /** 'per-batch' (default): commit after every slice. 'external': only through commit(), see above. */
   commits?: 'per-batch' | 'external';
   /** External commits: the offsets a restored snapshot holds; earlier messages are skipped. */
@@ -203,12 +210,24 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     if (!first) return;
     noteLag(topic, partition, batch.highWatermark, null, Number(first.offset));
     const key = partitionKey(topic, partition);
+    // Where the partition's records end for the handler: a batch that reaches the log end may close on a
+    // transaction's commit marker, which no message follows; past its last message the partition is caught up.
+    const lastMessage = batch.messages[batch.messages.length - 1];
+    const logEnd =
+      lastMessage !== undefined && BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark) ? (BigInt(lastMessage.offset) + 1n).toString() : batch.highWatermark;
     for (let start = 0; start < batch.messages.length; start += perCall) {
       // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
       if (!isRunning() || isStale()) return;
       let slice = batch.messages.slice(start, start + perCall);
-      const last = slice[slice.length - 1];
+      let last = slice[slice.length - 1];
       if (!last) continue;
+      /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
+      let cut = false;
+      const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
+        if (typeof done !== 'number' || done >= handed.length) return;
+        cut = true;
+        last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
+      };
       if (external) {
         let done = applied.get(key)?.next;
         if (done !== undefined && BigInt(batch.highWatermark) < done) {
@@ -232,13 +251,18 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         }
         if (slice.length > 0) {
           // Synchronous by contract: the offsets are recorded in the same turn the state changed.
-          const pending = options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
-          applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+          const handed = slice.map((m) => toConsumed(topic, partition, m));
+          const pending = options.onBatch(handed, logEnd);
+          keep(pending, handed);
+          if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
           await pending;
         }
       } else {
-        await options.onBatch(slice.map((m) => toConsumed(topic, partition, m)));
+        const handed = slice.map((m) => toConsumed(topic, partition, m));
+        keep(await options.onBatch(handed, logEnd), handed);
       }
+      // The handler stopped early: what it applied is committed, the rest is fetched again later.
+      if (last === undefined) return;
       // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
       if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return;
       resolveOffset(last.offset);
@@ -258,6 +282,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
         }
       }
       await heartbeat();
+      if (cut) return;
     }
   };
 
@@ -343,6 +368,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
       connected = true;
       // The group's committed offsets may trail (or, from an older snapshot, lead) what the state holds.
       if (external) seekToApplied(c, e.payload.memberAssignment);
+      options.onAssigned?.(e.payload.memberAssignment);
       logger.info({ groupId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
       resolveReady();
       options.onReady?.();
@@ -475,9 +501,49 @@ export function messageSource(m: Pick<ConsumedMessage, 'topic' | 'partition' | '
   return `${m.topic}/${m.partition}@${m.offset}`;
 }
 
+/** An input partition's name for its watermark (src/pipeline/partition-watermarks.ts): `<topic>/<partition>`. */
+export function inputPartitionOf(m: Pick<ConsumedMessage, 'topic' | 'partition'>): string {
+  return `${m.topic}/${m.partition}`;
+}
+
 /** The minimal pipeline surface the Kafka edge needs. */
 export interface MessageIngest {
   ingestMessage(topic: string, text: string | null, source: string): void;
+}
+
+/** What a reader that keeps a watermark per flows partition offers the Kafka edge (Pipeline, ClusterService). */
+export interface PacedIngest {
+  ingestMessage(topic: string, text: string | null, source: string, partition: string | null): void;
+  /** Whether the next message of a flows partition may be read now, or waits for the others. */
+  mayRead(partition: string, now: number): boolean;
+  readonly inputPartitions: Pick<PartitionWatermarks, 'assign' | 'read'>;
+}
+
+/**
+ * onBatch and onAssigned for a reader with a watermark per flows partition (docs/event-time.md): a flows
+ * partition read too far ahead of the others stops its batch, whose rest is fetched again once they have
+ * caught up; each message read tells the partition's position against the log end of its fetch.
+ */
+export function pacedBatchHandler(
+  ingest: PacedIngest,
+  flowsTopic: string,
+  now: () => number = Date.now,
+): Required<Pick<FlowConsumerOptions, 'onBatch' | 'onAssigned'>> {
+  return {
+    onBatch: (messages, logEnd) => {
+      const end = Number(logEnd);
+      let applied = 0;
+      for (const m of messages) {
+        const partition = m.topic === flowsTopic ? inputPartitionOf(m) : null;
+        if (partition !== null && !ingest.mayRead(partition, now())) break;
+        ingest.ingestMessage(m.topic, m.value, messageSource(m), partition);
+        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, now());
+        applied++;
+      }
+      return applied;
+    },
+    onAssigned: (assignment) => ingest.inputPartitions.assign((assignment[flowsTopic] ?? []).map((partition) => inputPartitionOf({ topic: flowsTopic, partition })), now()),
+  };
 }
 
 /**

@@ -14,6 +14,7 @@ import { ConnectionLog, type ConnectionLogState, DEFAULT_MAX_CONNECTIONS } from 
 import { defaultTopics, type TopicNames } from '../contract/topics.ts';
 import { defaultFutureBoundConfig, type FutureBoundConfig } from './future-bound.ts';
 import { InputStage, type RejectHandler } from './input-stage.ts';
+import { DEFAULT_PARTITION_IDLE_MS, PartitionWatermarks, type PartitionWatermarksState } from './partition-watermarks.ts';
 import { RunSchedule } from './run-schedule.ts';
 import { type RunInput, takeRunInput, takeRunInputSteps } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
@@ -64,6 +65,11 @@ export interface PipelineState {
   attribution?: AddressMapState;
   /** Flows held for late VM attributes; absent in snapshots of earlier builds (none were held). */
   held?: HeldFlowsState;
+  /**
+   * The watermark of each input partition and the reader's; absent in snapshots of earlier builds and of
+   * a trace (one watermark: the fleet's, which the reader's then starts at).
+   */
+  inputPartitions?: PartitionWatermarksState;
 }
 
 export class Pipeline extends InputStage {
@@ -78,6 +84,13 @@ export class Pipeline extends InputStage {
   private readonly decoder: InputDecoder;
   private readonly schedule: RunSchedule;
   private readonly sink: RecordSink;
+  /**
+   * The watermark per input partition (Kafka's flows partitions, told by the consumer): none tracked for a
+   * trace, whose one ordered input has the fleet's watermark (docs/event-time.md).
+   */
+  readonly inputPartitions: PartitionWatermarks;
+  /** The input partition of the message being ingested; null for a trace line. */
+  private partition: string | null = null;
 
   /** `fleet`: a state restored from a snapshot, made with the same window configuration; default empty. */
   constructor(
@@ -93,6 +106,9 @@ export class Pipeline extends InputStage {
     if (fleet !== undefined) this.rebuildAddresses();
     this.decoder = new InputDecoder(config);
     this.schedule = new RunSchedule(config.reclusterEveryMs);
+    // A lead of one bucket: the run ticks and the windows' rings stay as close as that to what every
+    // partition has given, and lead plus lateness stays within the ring of one window.
+    this.inputPartitions = new PartitionWatermarks({ idleMs: DEFAULT_PARTITION_IDLE_MS, maxLeadMs: config.window.bucketMs });
     // One sink object for the pipeline's life: the hot path allocates no closures per message.
     this.sink = {
       flow: (f: FlowRecord, raw: unknown, index: number | null) => this.intakeFlow(f, raw, index),
@@ -119,8 +135,10 @@ export class Pipeline extends InputStage {
     };
   }
 
+  /** What judges records: the fleet's watermark, or with input partitions the reader's (the lowest of those behind). */
   protected get watermark(): number {
-    return this.fleet.watermark;
+    const newest = this.fleet.watermark;
+    return this.inputPartitions.size === 0 ? newest : this.inputPartitions.watermark(newest);
   }
 
   protected get map(): AddressMap {
@@ -134,7 +152,12 @@ export class Pipeline extends InputStage {
   /** A flow that passed the future bound, to the fleet state (and the connection log once applied). */
   protected accept(f: FlowRecord, raw: unknown, index: number | null): void {
     const first = this.fleet.watermark === Number.NEGATIVE_INFINITY;
-    const refused = this.fleet.applyFlow(f);
+    let judgedAt: number | undefined;
+    if (this.inputPartitions.size > 0) {
+      if (this.partition !== null) this.inputPartitions.observe(this.partition, f.ts);
+      judgedAt = this.inputPartitions.watermark(Math.max(this.fleet.watermark, f.ts));
+    }
+    const refused = this.fleet.applyFlow(f, judgedAt);
     if (refused) this.reject(refused, index, raw);
     else {
       this.connectionLog.add(f);
@@ -147,12 +170,25 @@ export class Pipeline extends InputStage {
     this.expireHeld(Number.POSITIVE_INFINITY);
   }
 
-  /** A message as it comes off Kafka: its topic and its value's text (null for a tombstone). */
-  ingestMessage(topic: string, text: string | null, source: string): void {
+  /**
+   * A message as it comes off Kafka: its topic and its value's text (null for a tombstone); `partition`
+   * names its input partition when the reader tracks it (inputPartitions), whose watermark its flows move.
+   */
+  ingestMessage(topic: string, text: string | null, source: string, partition: string | null = null): void {
     this.messagesIn++;
     this.context.topic = topic;
     this.context.source = source;
+    this.partition = partition;
     this.decoder.decodeMessage(topic, text, this.sink);
+    this.partition = null;
+  }
+
+  /**
+   * Whether the next message of an input partition may be read now (`now`: the wall clock, for idleness),
+   * or that partition waits for the others to come within the read lead of it (PartitionWatermarks).
+   */
+  mayRead(partition: string, now: number): boolean {
+    return this.inputPartitions.mayRead(partition, this.fleet.watermark, now);
   }
 
   /** One line of a trace file: `{"topic": ..., "value": ...}`. */
@@ -221,7 +257,7 @@ export class Pipeline extends InputStage {
    * The schedule is aligned to multiples of the interval, so a replay and a live run cut at the same times.
    */
   runDue(): boolean {
-    return this.schedule.due(this.fleet.watermark) !== null;
+    return this.schedule.due(this.watermark) !== null;
   }
 
   exportState(): PipelineState {
@@ -232,6 +268,7 @@ export class Pipeline extends InputStage {
       nextRunAt: this.schedule.next,
       attribution: this.addresses.exportState(),
       held: this.held.exportState(),
+      ...(this.inputPartitions.size === 0 ? {} : { inputPartitions: this.inputPartitions.exportState() }),
     };
   }
 
@@ -252,6 +289,9 @@ export class Pipeline extends InputStage {
     Object.assign(this.recordsIn, state.recordsIn);
     this.rejections.restore(state.rejected);
     this.schedule.next = state.nextRunAt;
+    // A snapshot of one watermark: the reader's is the fleet's, as it was judged by then.
+    const w = this.fleet.watermark;
+    this.inputPartitions.restore(state.inputPartitions ?? { reader: Number.isFinite(w) ? w : null, partitions: [] });
     if (state.attribution !== undefined) this.addresses = new AddressMap(this.addressMapConfig(), state.attribution);
     if (state.held !== undefined) {
       // Held flows beyond this build's caps are applied as they resolve now, not lost.

@@ -148,11 +148,24 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     pipeline.fleet.onCapHit = (cap, count) => void this.emit('capHit', cap, count);
   }
 
-  /** Applies one message (a Kafka value or a trace line's value) and starts a run when one is due. */
-  ingestMessage(topic: string, text: string | null, source: string): void {
-    if (this.taking !== null) return void this.taking.held.push(() => this.ingestMessage(topic, text, source));
-    this.pipeline.ingestMessage(topic, text, source);
+  /**
+   * Applies one message (a Kafka value or a trace line's value) and starts a run when one is due;
+   * `partition`: its input partition, when the reader keeps a watermark per partition (Pipeline.inputPartitions).
+   */
+  ingestMessage(topic: string, text: string | null, source: string, partition: string | null = null): void {
+    if (this.taking !== null) return void this.taking.held.push(() => this.ingestMessage(topic, text, source, partition));
+    this.pipeline.ingestMessage(topic, text, source, partition);
     if (this.pipeline.runDue()) this.startRun('schedule');
+  }
+
+  /** The watermark per input partition of the Kafka input (src/pipeline/partition-watermarks.ts). */
+  get inputPartitions(): Pipeline['inputPartitions'] {
+    return this.pipeline.inputPartitions;
+  }
+
+  /** Whether the next message of an input partition may be read now, or it waits for the others (Pipeline.mayRead). */
+  mayRead(partition: string, now: number): boolean {
+    return this.pipeline.mayRead(partition, now);
   }
 
   ingestTraceLine(line: string, source: string): void {

@@ -108,6 +108,11 @@ const HeldFlowsShape = z.object({
   flows: z.array(HeldFlowShape),
   counters: z.object({ held: Tally, refused: Tally, endsAttributedLate: Tally, expired: Tally }),
 });
+/** The watermark per input partition (src/pipeline/partition-watermarks.ts); the router's checkpoint has its own in stage-kafka.ts. */
+const PartitionWatermarksShape = z.object({
+  reader: z.number().nullable(),
+  partitions: z.array(z.object({ partition: z.string(), watermark: z.number().nullable() })),
+});
 
 const Counts = z.object({ flows: z.number().int().min(0), vmAttributes: z.number().int().min(0), tenantAttributes: z.number().int().min(0) });
 
@@ -137,6 +142,8 @@ const SnapshotShape = z.object({
     attribution: AddressMapShape.optional(),
     // Absent in snapshots of builds before the hold for late attributes: none were held.
     held: HeldFlowsShape.optional(),
+    // Absent in snapshots of earlier builds (one watermark, the fleet's) and of a trace: the reader starts at the fleet's.
+    inputPartitions: PartitionWatermarksShape.optional(),
   }),
   fleet: z.instanceof(Uint8Array),
   service: z.object({

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ByteReader, ByteWriter } from '../core/bytes.ts';
 import { fmix32 } from '../core/hash.ts';
-import type { FlowRecord, VmAttributes } from '../contract/records.ts';
+import { emptyFlowRecord, type FlowRecord, type VmAttributes } from '../contract/records.ts';
 
 /** Event time as the router saw it; null stands for "none yet" (-Infinity does not survive JSON). */
 export interface RouterTime {
@@ -156,6 +156,28 @@ export function encodeByVm(records: readonly ByVmRecord[]): Buffer {
 
 /** The records of a by-VM message, or null when it is not one of ours (counted by the caller, never applied). */
 export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
+  return readByVm(bytes, null);
+}
+
+type FlowHalf = RouterTime & { k: 'f'; o: boolean; r: FlowRecord };
+
+/**
+ * decodeByVm for a partition's window loop: the flow halves of a message are read into records kept from
+ * message to message, no two objects per half for the collector (decode and apply took 22-29% less CPU in
+ * alternated rounds, docs/scale-out.md). The records returned are valid until the next call: applied
+ * before the next message is read, as the windows do (they keep a record's numbers and strings, never the
+ * record). VM attributes, ticks and requests are new objects.
+ */
+export class ByVmDecoder {
+  private readonly halves: FlowHalf[] = [];
+
+  decode(bytes: Buffer): readonly ByVmRecord[] | null {
+    return readByVm(bytes, this.halves);
+  }
+}
+
+/** A by-VM message's records; flow halves into `halves` (reused, grown as needed), or new ones when null. */
+function readByVm(bytes: Buffer, halves: FlowHalf[] | null): ByVmRecord[] | null {
   try {
     const rd = new ByVmReader(bytes);
     if (rd.u8() !== BY_VM_FORMAT) return null;
@@ -163,6 +185,7 @@ export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
     // Every record takes at least one byte: a count beyond that is not ours (and must not allocate).
     if (count > bytes.length) return null;
     const out: ByVmRecord[] = [];
+    let reused = 0;
     for (let i = 0; i < count; i++) {
       const kind = rd.u8();
       if (kind === KIND.request) {
@@ -175,23 +198,32 @@ export function decodeByVm(bytes: Buffer): ByVmRecord[] | null {
       const w = rd.num();
       const sa = rd.num();
       if (kind === KIND.out || kind === KIND.in) {
-        const r: FlowRecord = {
-          ts: rd.n(),
-          startTs: rd.num(),
-          srcVm: rd.str(),
-          dstVm: rd.str(),
-          srcIp: rd.s(),
-          dstIp: rd.s(),
-          srcPort: rd.n(),
-          dstPort: rd.n(),
-          protocol: rd.n(),
-          bytes: rd.n(),
-          packets: rd.n(),
-          vni: rd.num(),
-          srcHost: rd.str(),
-          dstHost: rd.str(),
-        };
-        out.push({ k: 'f', o: kind === KIND.out, r, w, sa });
+        let half = halves?.[reused];
+        if (half === undefined) {
+          half = { k: 'f', o: false, r: emptyFlowRecord(), w: null, sa: null };
+          if (halves !== null) halves.push(half);
+        }
+        reused++;
+        const r = half.r;
+        // In the format's order: each read advances the reader.
+        r.ts = rd.n();
+        r.startTs = rd.num();
+        r.srcVm = rd.str();
+        r.dstVm = rd.str();
+        r.srcIp = rd.s();
+        r.dstIp = rd.s();
+        r.srcPort = rd.n();
+        r.dstPort = rd.n();
+        r.protocol = rd.n();
+        r.bytes = rd.n();
+        r.packets = rd.n();
+        r.vni = rd.num();
+        r.srcHost = rd.str();
+        r.dstHost = rd.str();
+        half.o = kind === KIND.out;
+        half.w = w;
+        half.sa = sa;
+        out.push(half);
       } else if (kind === KIND.vm) {
         const parsed = Vm.safeParse(JSON.parse(rd.text()));
         if (!parsed.success) return null;

@@ -8,7 +8,7 @@ import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts, type RunInput, type TenantInfo } from '../runs/run-input.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
 import { ConnectionLog, DEFAULT_MAX_CONNECTIONS } from '../security-groups/connection-log.ts';
-import { decodeByVm, packByVm } from './by-vm.ts';
+import { ByVmDecoder, packByVm } from './by-vm.ts';
 import { gatherSnapshot } from './gather.ts';
 import { PartitionState, type PartitionFeatures } from './partition-state.ts';
 import { type Routed, Router } from './router.ts';
@@ -27,6 +27,8 @@ export class LocalTopology {
   /** Snapshots gathered at each scheduled tick. */
   readonly ticks: RunInput[] = [];
   private readonly out: Routed[] = [];
+  /** As a member's window loop decodes (each message applied before the next is read). */
+  private readonly byVm = new ByVmDecoder();
 
   constructor(
     readonly config: PipelineConfig,
@@ -67,7 +69,7 @@ export class LocalTopology {
     }
     // Through the by-VM messages' encoding, as the members send them.
     for (const m of packByVm(routed, this.partitionCount, (key) => this.partitionOf(key) % this.partitionCount)) {
-      const records = decodeByVm(m.value);
+      const records = this.byVm.decode(m.value);
       if (records === null) throw new Error(`undecodable by-VM message for partition ${m.partition}`);
       this.byVmRecords += records.length;
       this.byVmBytes += m.value.length;

@@ -24,7 +24,7 @@ import { DEFAULT_RETAIN_WINDOWS } from '../security-groups/connection-log.ts';
 import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
-import { decodeByVm, encodeByVm } from './by-vm.ts';
+import { ByVmDecoder, decodeByVm, encodeByVm } from './by-vm.ts';
 import { RUN_CHUNK_BYTES, RunAssembler, runRecordsSteps } from './run-chunks.ts';
 import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
@@ -192,6 +192,14 @@ export class ScaleOutMember {
   private featuresPublished = 0;
   private ticksNotSentAgain = 0;
   private assignedWindows = new Set<number>();
+  /**
+   * The window group's current join, for the ownership log (docs/scale-out.md, "Rebalance storms"): kafkajs
+   * does not report a join's generation, its first heartbeat does (a heartbeat succeeds only in the current
+   * one). `applying` lines carry the join and, once known, its generation; `confirmed` maps the one to the other.
+   */
+  /** The newest window generation a heartbeat confirmed. */
+  private windowGeneration = -1;
+  private windowJoin: { seq: number; memberId: string; generation: number | null; applying: Set<number> } = { seq: 0, memberId: '', generation: null, applying: new Set() };
   /** The window group's last assignment to this member, under its member id: what it claims at the next join. */
   private windowClaim: WindowClaim | null = null;
   /** The route stage: in a worker thread (the service), or in this one. */
@@ -211,6 +219,8 @@ export class ScaleOutMember {
    */
   private leaderMemberId: string | null = null;
   private leadershipChange: Promise<void> = Promise.resolve();
+  /** The runs producer of this tenure was fenced (fencedAsLeader): the next join of the leader group starts a new one if it still leads. */
+  private runsFenced = false;
   private leaderships = 0;
   /** The newest run published (this member's as it committed, any other's as read from the runs topic): what a run that could not be published gives way to. */
   private lastPublished: PublishedRun | null = null;
@@ -238,6 +248,11 @@ export class ScaleOutMember {
   private lastRestoreMs: number | null = null;
   private appliedRecords = 0;
   private readonly windowSeconds: WindowSeconds = { fetch_wait: 0, apply: 0, publish: 0 };
+  /**
+   * The window loop's by-VM decoder: its records live until the next message is read, which the loop (one
+   * batch at a time, kafkajs' default) does only once it has applied the last.
+   */
+  private readonly byVm = new ByVmDecoder();
   /** When the window stage's last batch handed back to kafkajs (null: none yet). */
   private windowBatchEndedAt: number | null = null;
   private runsRead: Promise<void> = Promise.resolve();
@@ -522,6 +537,7 @@ export class ScaleOutMember {
     this.windowConsumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined.window = true;
+      this.windowJoin = { seq: this.windowJoin.seq + 1, memberId: e.payload.memberId, generation: null, applying: new Set() };
       const mine = new Set(e.payload.memberAssignment[this.topics.byVm] ?? []);
       this.windowClaim = { as: e.payload.memberId, held: [...mine] };
       // Where a failover's time goes: from this join to the restored partitions' "holding" lines.
@@ -541,6 +557,14 @@ export class ScaleOutMember {
       }
       if ([...mine].some((p) => !this.windows.has(p))) void this.restoreAssigned();
     });
+    consumer.on(consumer.events.HEARTBEAT, (e) => {
+      const join = this.windowJoin;
+      // A heartbeat of the join before, answered late, names an older generation than this join's.
+      if (join.generation !== null || e.payload.memberId !== join.memberId || e.payload.groupGenerationId <= this.windowGeneration) return;
+      join.generation = e.payload.groupGenerationId;
+      this.windowGeneration = join.generation;
+      this.o.log.info({ window_join: join.seq, member_id: join.memberId, generation: join.generation }, `${this.groups.window} generation ${join.generation} confirmed`);
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
     await consumer.run({
@@ -554,6 +578,9 @@ export class ScaleOutMember {
           await beating(heartbeat, this.restoreAssigned(), groupTiming(this.o.topology).heartbeatInterval);
           if (!this.assignedWindows.has(p)) return this.windowBatchEnded(started, published);
         }
+        // The join's first heartbeat before its first records, as kafkajs' own comes only after a batch: it
+        // confirms the generation the ownership log names (or, refused, sends the member to rejoin, as any heartbeat).
+        if (this.windowJoin.generation === null) await heartbeat();
         const state = this.windows.get(p)!;
         const from = this.checkpointed.get(p) ?? 0n;
         let next = this.position.get(p) ?? from;
@@ -564,9 +591,10 @@ export class ScaleOutMember {
           const offset = BigInt(m.offset);
           // Offsets in state: what the checkpoint already includes is not applied again.
           if (offset < next) continue;
+          if (!this.windowJoin.applying.has(p)) this.applyingIn(p, offset);
           next = offset + 1n;
           this.position.set(p, next);
-          const records = m.value === null ? null : decodeByVm(m.value);
+          const records = m.value === null ? null : this.byVm.decode(m.value);
           if (records === null) {
             this.o.log.error({ partition: p, offset: m.offset }, `skipping a message of ${this.topics.byVm} that is not a by-VM message`);
             continue;
@@ -603,6 +631,20 @@ export class ScaleOutMember {
         this.windowBatchEnded(started, published);
       },
     });
+  }
+
+  /**
+   * The first record this member applies to a partition in the current join, logged before it is applied (a
+   * kill -9 right after still leaves the line): two members applying one partition in the same generation
+   * would be an assignment that overlaps. A zombie (its session expired unnoticed) applies in its older one.
+   */
+  private applyingIn(p: number, offset: bigint): void {
+    const join = this.windowJoin;
+    join.applying.add(p);
+    this.o.log.info(
+      { window_join: join.seq, member_id: join.memberId, generation: join.generation, partition: p, offset: offset.toString() },
+      `applying ${this.topics.byVm}/${p} in generation ${join.generation ?? '(not confirmed yet)'}`,
+    );
   }
 
   /** A window batch starts: the wait since the last one ended is the fetch's (or no committed data's). */
@@ -899,7 +941,8 @@ export class ScaleOutMember {
       const continues = leads && this.leaderMemberId === e.payload.memberId;
       this.leaderMemberId = leads ? e.payload.memberId : null;
       this.o.log.info({ member_id: e.payload.memberId, leads, continues }, `joined ${this.groups.leader}`);
-      if (continues) return;
+      // Fenced during the tenure: the group still gives it the partition, so it takes the leadership afresh.
+      if (continues && !this.runsFenced) return;
       this.changeLeadership(false);
       if (leads) this.changeLeadership(true);
     });
@@ -942,6 +985,7 @@ export class ScaleOutMember {
     // Superseded while waiting for the previous change: the group has already moved on.
     if (!this.leading) return;
     this.leader = true;
+    this.runsFenced = false;
     this.leaderships++;
     // Run ids, cluster ids and the ticks already answered come from the runs topic: read it all first.
     await this.runsRead;
@@ -1145,7 +1189,12 @@ export class ScaleOutMember {
         // Fenced: another member leads (the group says so at the next join), and this one must not fence
         // it back. Else the same run again (its number is the next one published), with a new producer: one
         // whose abort failed too stays inside its transaction for good (kafkajs refuses a new one).
-        if (isFenced(err) || attempt >= PUBLISH_ATTEMPTS) {
+        if (isFenced(err)) {
+          this.fencedAsLeader(producer);
+          this.unpublished(record, parts, tickBefore);
+          return;
+        }
+        if (attempt >= PUBLISH_ATTEMPTS) {
           this.unpublished(record, parts, tickBefore);
           return;
         }
@@ -1184,6 +1233,22 @@ export class ScaleOutMember {
     if (!this.leading || parts.length === 0) return;
     const key = record.tick !== null ? `t${record.tick}` : `q${record.request}`;
     if (!this.pending.has(key)) this.pending.set(key, new Map(parts.map((f) => [f.partition, f])));
+  }
+
+  /**
+   * The runs producer was fenced: another member took the leadership (or, rarer, fenced this one by mistake).
+   * The producer is dropped and the member stops running ticks until the leader group's next join says who
+   * leads. Kept, the next run met the fenced producer in kafkajs' ABORTING state, an error not taken for a
+   * fence, and its retry's new producer fenced the real leader, whose every run was then refused: the
+   * rebalance storm test caught a leader giving the same run number back for minutes (issue 12).
+   */
+  private fencedAsLeader(producer: Producer): void {
+    if (this.runsProducer !== producer) return;
+    this.runsProducer = null;
+    this.leader = false;
+    this.runsFenced = true;
+    void producer.disconnect().catch(() => undefined);
+    this.o.log.warn({ app: this.o.topology.appId }, `the runs producer was fenced: this member stops leading until ${this.groups.leader} says otherwise`);
   }
 
   /** A new runs producer in place of one left in a failed transaction (its first transaction fences the old one). */

@@ -53,10 +53,13 @@ export class TopicReader {
     this.check();
     const consumer = this.kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, maxBytesPerPartition: 64 * 1024 * 1024 });
     this.consumer = consumer;
-    // kafkajs reports a batch of only markers or aborted records here, never to eachBatch.
+    // kafkajs reports a batch of only markers or aborted records here, never to eachBatch: a partition whose
+    // tail is an aborted transaction (a fenced owner's checkpoint, a route transaction dropped at a rejoin)
+    // is passed here or never, and a restore waiting for it waited for ever.
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       const after = BigInt(e.payload.lastOffset) + 1n;
       if (after > (this.position.get(e.payload.partition) ?? 0n)) this.position.set(e.payload.partition, after);
+      this.passed(e.payload.partition, after);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
@@ -67,12 +70,7 @@ export class TopicReader {
           if (this.stopped) return;
           await this.onMessage({ partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, value: m.value });
         }
-        const until = this.remaining.get(batch.partition);
-        // lastOffset counts transaction markers too: at the high watermark once everything committed is read.
-        if (until !== undefined && BigInt(batch.lastOffset()) + 1n >= until) {
-          this.remaining.delete(batch.partition);
-          this.check();
-        }
+        this.passed(batch.partition, BigInt(batch.lastOffset()) + 1n);
         await heartbeat();
       },
     });
@@ -85,6 +83,14 @@ export class TopicReader {
     const ends = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect());
     const behind = () => ends.some((o) => BigInt(o.high) > BigInt(o.low) && (this.position.get(o.partition) ?? 0n) < BigInt(o.high));
     while (behind() && !this.stopped) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  /** The reader has handled `partition` up to `after`: lastOffset counts transaction markers too, so at the high watermark once everything committed is read. */
+  private passed(partition: number, after: bigint): void {
+    const until = this.remaining.get(partition);
+    if (until === undefined || after < until) return;
+    this.remaining.delete(partition);
+    this.check();
   }
 
   private check(): void {

@@ -26,12 +26,12 @@ import { getJson, type ServiceProcess, startServiceProcess, waitFor } from './se
 const TEST_SESSION_TIMEOUT_MS = 8000;
 
 /** The environment of every member of a fresh application over the given inputs. */
-export function memberEnv(inputs: Record<string, string>, name: string, partitions = 6): Record<string, string> {
+export function memberEnv(inputs: Record<string, string>, name: string, partitions = 6, sessionTimeoutMs = TEST_SESSION_TIMEOUT_MS): Record<string, string> {
   return {
     ...inputs,
     SCALE_OUT_APP_ID: uniqueTopic(name),
     SCALE_OUT_PARTITIONS: String(partitions),
-    SCALE_OUT_SESSION_TIMEOUT_MS: String(TEST_SESSION_TIMEOUT_MS),
+    SCALE_OUT_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
     LOG_LEVEL: 'info',
   };
 }
@@ -43,7 +43,7 @@ export interface MemberProcesses {
   readonly members: ServiceProcess[];
   /** Starts one more member of the application. */
   start(): Promise<ServiceProcess>;
-  /** Produces fixtures/small.jsonl.gz into the application's inputs (`rate` records/s; unpaced without it). */
+  /** Produces the trace (fixtures/small.jsonl.gz unless given) into the application's inputs (`rate` records/s; unpaced without it). */
   produce(rate?: number): Promise<ProduceResult>;
   /** Keeps every member's log in test-output/scale-out/ (call from onTestFailed). */
   keepLogs(): void;
@@ -51,10 +51,19 @@ export interface MemberProcesses {
   stopAll(): Promise<void>;
 }
 
-/** `inputPartitions`: of the flows and VM-attributes topics (createServiceInputs); several split the route over the members. */
-export async function memberProcesses(brokers: string, name: string, count: number, inputPartitions = 1): Promise<MemberProcesses> {
+/**
+ * `inputPartitions`: of the flows and VM-attributes topics (createServiceInputs); several split the route over
+ * the members. `trace`: what `produce` sends; `sessionTimeoutMs`: the members' (TEST_SESSION_TIMEOUT_MS unless given).
+ */
+export async function memberProcesses(
+  brokers: string,
+  name: string,
+  count: number,
+  inputPartitions = 1,
+  { trace = 'fixtures/small.jsonl.gz', sessionTimeoutMs }: { trace?: string; sessionTimeoutMs?: number } = {},
+): Promise<MemberProcesses> {
   const { topics, env } = await createServiceInputs(brokers, name, inputPartitions);
-  const member = memberEnv(env, name);
+  const member = memberEnv(env, name, undefined, sessionTimeoutMs);
   const members: ServiceProcess[] = [];
   const start = async (): Promise<ServiceProcess> => {
     const m = await startServiceProcess(member);
@@ -68,7 +77,7 @@ export async function memberProcesses(brokers: string, name: string, count: numb
     start,
     produce: (rate) =>
       produceTrace(
-        'fixtures/small.jsonl.gz',
+        trace,
         {
           ...(rate === undefined ? {} : { rate }),
           topicMap: { [defaultTopics.flows]: topics.flows, [defaultTopics.vmAttributes]: topics.vm, [defaultTopics.tenantAttributes]: topics.tenant },
@@ -167,7 +176,7 @@ export function memberTestFile(): MemberTestFile {
   };
 }
 
-/** The offline replay's final run of the small fixture, and what it counted. */
+/** The offline replay's final run of a trace, and what it counted. */
 export interface ReplayReference {
   vmClusters: Record<string, string>;
   tenantClusters: Record<string, string>;
@@ -177,10 +186,10 @@ export interface ReplayReference {
   rejected: Stats['rejected'];
 }
 
-/** The offline replay's final run of the small fixture: assignments, every VM's features, records and rejections. */
-export async function replayReference(): Promise<ReplayReference> {
+/** The offline replay's final run of the trace (the small fixture unless given): assignments, every VM's features, records and rejections. */
+export async function replayReference(trace = 'fixtures/small.jsonl.gz'): Promise<ReplayReference> {
   const defaults = PipelineOptions.parse({});
-  const { lastRun, pipeline, result } = await replayTrace('fixtures/small.jsonl.gz', { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) });
+  const { lastRun, pipeline, result } = await replayTrace(trace, { pipeline: toPipelineConfig(defaults), run: toRunOptions(defaults) });
   if (lastRun === null) throw new Error('the replay made no run');
   const vmClusters: Record<string, string> = {};
   const features: Record<string, Record<string, number>> = {};

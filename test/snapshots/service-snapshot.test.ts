@@ -179,6 +179,33 @@ describe('address map in the snapshot', () => {
     expect([pipeline.held.size, pipeline.fleet.pairs.size, pipeline.held.counters.endsAttributedLate]).toEqual([0, 1, 1]);
   });
 
+  it('keeps the watermark of each input partition and the reader\'s', async () => {
+    const s = withAddresses();
+    s.inputPartitions.assign([`${config.topics.flows}/0`, `${config.topics.flows}/1`], 0);
+    const flow = (ts: string) => JSON.stringify({ ts, src_vm: 'vm-1', dst_vm: 'vm-2', src_ip: '10.0.0.1', dst_ip: '10.0.0.2', src_port: 40000, dst_port: 443, protocol: 'tcp', bytes: 10, packets: 1 });
+    s.ingestMessage(config.topics.flows, flow('2026-11-01T00:06:00Z'), 'x', `${config.topics.flows}/0`);
+    s.inputPartitions.read(`${config.topics.flows}/0`, 1, 9, 0);
+    s.ingestMessage(config.topics.flows, flow('2026-11-01T00:05:00Z'), 'x', `${config.topics.flows}/1`);
+    s.inputPartitions.read(`${config.topics.flows}/1`, 1, 9, 0);
+    const state = s.inputPartitions.exportState();
+    expect(state).toEqual({
+      reader: Date.parse('2026-11-01T00:05:00Z'),
+      partitions: [
+        { partition: `${config.topics.flows}/0`, watermark: Date.parse('2026-11-01T00:06:00Z') },
+        { partition: `${config.topics.flows}/1`, watermark: Date.parse('2026-11-01T00:05:00Z') },
+      ],
+    });
+    const pipeline = await restore(encodeSnapshot(captureSnapshot(s, offsets, fleetCodec, 1000, identity)));
+    expect(pipeline.inputPartitions.exportState()).toEqual(state);
+  });
+
+  it('restores a snapshot of an earlier build (one watermark): the reader\'s watermark is the fleet\'s', async () => {
+    const snapshot = captureSnapshot(withAddresses(), offsets, fleetCodec, 1000, identity);
+    expect(snapshot.pipeline.inputPartitions).toBeUndefined();
+    const pipeline = await restore(encodeSnapshot(snapshot));
+    expect(pipeline.inputPartitions.exportState()).toEqual({ reader: Date.parse('2026-11-01T00:04:00Z'), partitions: [] });
+  });
+
   it('restores a snapshot of an earlier build (no held flows) holding none', async () => {
     const snapshot = captureSnapshot(withAddresses(), offsets, fleetCodec, 1000, identity);
     const { held: _none, ...pipelineState } = snapshot.pipeline;

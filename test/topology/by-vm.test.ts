@@ -1,7 +1,8 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
-import { BY_VM_FORMAT, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo, vmKey, vmKeyMemo } from '../../src/topology/by-vm.ts';
+import { Random } from '../../src/core/random.ts';
+import { BY_VM_FORMAT, ByVmDecoder, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo, vmKey, vmKeyMemo } from '../../src/topology/by-vm.ts';
 
 const flow = (over: Partial<FlowRecord> = {}): FlowRecord => ({
   ts: 1_793_491_200_123,
@@ -72,6 +73,41 @@ describe('the by-VM messages (the repartition hop)', () => {
     expect(decodeByVm(Buffer.from([BY_VM_FORMAT, 1, 9, 0, 0]))).toBeNull();
     expect(decodeByVm(Buffer.from([BY_VM_FORMAT, 1, 1, 0, 0, 3, 0, 7]))).toBeNull();
     expect(decodeByVm(Buffer.from([BY_VM_FORMAT, 0xff, 0xff, 0xff, 0x0f]))).toBeNull();
+  });
+
+  it('decode through a ByVmDecoder exactly as decodeByVm does, message after message, into the records it keeps', () => {
+    const rng = new Random(12);
+    const random = (): number => rng.next();
+    const ids = Array.from({ length: 40 }, (_, i) => `vm-${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const decoder = new ByVmDecoder();
+    let flowsDecoded = 0;
+    for (let m = 0; m < 60; m++) {
+      const records: ByVmRecord[] = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, i): ByVmRecord => {
+        const t = 1_793_491_200_000 + m * 1000 + i;
+        if (random() < 0.05) return { k: 'v', r: { ...vm, vmId: pick(ids) }, w: t, sa: t - 7 };
+        if (random() < 0.05) return { k: 'm', w: t, sa: null };
+        return { k: 'f', o: random() < 0.5, w: t, sa: t - 3, r: flow({ ts: t, srcVm: random() < 0.1 ? null : pick(ids), dstVm: pick(ids), srcIp: `10.0.${Math.floor(random() * 4)}.1`, dstHost: random() < 0.5 ? null : pick(['cmp-1', 'cmp-é', '']), bytes: Math.floor(random() * 1e6) }) };
+      });
+      if (m % 7 === 6) records.push({ k: 't', tick: 1_793_491_200_000 + m, w: 1, sa: 1 });
+      const bytes = encodeByVm(records);
+      const reused = decoder.decode(bytes);
+      expect(reused).toEqual(decodeByVm(bytes));
+      expect(reused).toEqual(records);
+      flowsDecoded += records.filter((r) => r.k === 'f').length;
+      // Corrupted, the message is not ours for both, and the decoder goes on decoding good ones.
+      const bad = Buffer.from(bytes);
+      const at = Math.floor(random() * bad.length);
+      bad[at] = bad[at]! ^ (1 + Math.floor(random() * 255));
+      expect(decoder.decode(bad) === null).toBe(decodeByVm(bad) === null);
+      expect(decoder.decode(bytes.subarray(0, bytes.length - 1))).toBeNull();
+    }
+    expect(flowsDecoded).toBeGreaterThan(700);
+    // Its records are its own from one message to the next: a short message after long ones reuses the first.
+    const first = decoder.decode(encodeByVm([{ k: 'f', o: true, r: flow({ srcVm: ids[3]! }), w: 1, sa: 1 }]))![0];
+    const next = decoder.decode(encodeByVm([{ k: 'f', o: false, r: flow({ srcVm: ids[4]! }), w: 2, sa: 2 }]))![0];
+    expect(next).toBe(first);
+    expect(next).toEqual({ k: 'f', o: false, r: flow({ srcVm: ids[4]! }), w: 2, sa: 2 });
   });
 
   it('place a VM where Kafka\'s default partitioner places a message keyed by its id', () => {

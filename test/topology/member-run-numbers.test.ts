@@ -80,3 +80,36 @@ describe('a run that cannot be published', () => {
     expect(published).toEqual(Array.from({ length: published.length }, (_, i) => runIdOf(i + 1)));
   }, 240_000);
 });
+
+describe('a leader whose runs producer is fenced', () => {
+  it('stops leading and never fences back: the fencing producer keeps committing', async ({ onTestFailed }) => {
+    const app = await file.app('runsfenced', PARTITIONS);
+    const trace = generatedMessages(new TraceGenerator({ name: 'runsfenced', seed: 7, vms: 60, tenants: 4, minutes: 20 }), app.topicOf);
+    const m = await file.member(app.topology, app.pipeline);
+    onTestFailed(() => console.log(`member log, last lines:\n${m.logs.slice(-40).join('\n')}`));
+    await app.send(trace);
+    await requestedInput(m);
+    await waitFor(async () => (m.logs.some((l) => l.includes('published the run')) ? true : undefined), 60_000, 'a run published');
+
+    // Another producer of the runs' transactional id, as a new leader's (or a zombie's renewed one): it fences the member's.
+    const other = testKafkaClient(file.brokers, 'runsfenced-other').producer({ transactionalId: `${app.topology.appId}-leader-runs`, idempotent: true, maxInFlightRequests: 1 });
+    await other.connect();
+    try {
+      await (await other.transaction()).abort();
+      const published = m.logs.filter((l) => l.includes('published the run')).length;
+      m.member.requestRun(false);
+      await waitFor(async () => (m.logs.some((l) => l.includes('the runs producer was fenced')) ? true : undefined), 60_000, 'the member fenced');
+      expect(m.member.status().leader).toBe(false);
+      // Before the fix the member ran the request again at once, met its fenced producer in kafkajs' ABORTING
+      // state, took that for a broker fault and renewed the producer: which fenced this one, and this commit failed.
+      await new Promise((r) => setTimeout(r, 3000));
+      const txn = await other.transaction();
+      await txn.send({ topic: app.topics.flows, messages: [{ value: 'not a flow: written by the fencing producer' }] });
+      await txn.commit();
+      expect(m.logs.filter((l) => l.includes('published the run')).length).toBe(published);
+      expect(m.logs.filter((l) => l.includes('could not publish the run')).length).toBe(1);
+    } finally {
+      await other.disconnect();
+    }
+  }, 180_000);
+});

@@ -10,7 +10,7 @@ import type { RejectedRecord } from '../../contract/rejections.ts';
 import { ServiceError } from '../../errors/catalogue.ts';
 import { fleetCodec } from '../../fleet/fleet-codec.ts';
 import type { PartitionOffset } from '../../contract/topics.ts';
-import { type DeadLetterBlock, type FlowConsumer, messageSource, startFlowConsumer } from '../../kafka/consumer.ts';
+import { type DeadLetterBlock, type FlowConsumer, pacedBatchHandler, startFlowConsumer } from '../../kafka/consumer.ts';
 import { DeadLetterProducer } from '../../kafka/dead-letter.ts';
 import { describeKafkaLog } from '../../kafka/log-identity.ts';
 import { describeKafkaError, redactKafkaSettings, toKafkaConfig } from '../../kafka/options.ts';
@@ -86,11 +86,8 @@ export class KafkaInput implements ServiceInput {
         metrics.deadLetterBlocked(blocked !== null);
         service.markInputsHeld(blocked && deadLetterHeldReason(blocked, recheckMs));
       },
-      onBatch: (messages) => {
-        for (const m of messages) service.ingestMessage(m.topic, m.value, messageSource(m));
-        // A run's input taken in slices holds what came after it: the batch counts as applied once that is.
-        return service.inputHeld() ?? undefined;
-      },
+      // Flows are paced per input partition (docs/event-time.md, "Several input partitions").
+      ...pacedBatchHandler(service, pipeline.topics.flows),
       ...(store ? { commits: 'external' as const, resumeFrom: this.resumeFrom } : {}),
       onOffsetsBehind: () => metrics.kafkaOffsetMismatch('offsets_behind'),
     });
@@ -113,7 +110,12 @@ export class KafkaInput implements ServiceInput {
           new Promise<null>((r) => (timer = setTimeout(() => r(null), LOG_IDENTITY_TIMEOUT_MS))),
         ]);
         clearTimeout(timer);
-        return consumer.exclusive(() => captureSnapshotInSlices(service, consumer.appliedOffsets(), fleetCodec, Date.now(), identity));
+        return consumer.exclusive(async () => {
+          // A run's input taken in slices holds the input handed over meanwhile: applied first, so that
+          // the snapshot's offsets never run ahead of its fleet.
+          await service.inputHeld();
+          return captureSnapshotInSlices(service, consumer.appliedOffsets(), fleetCodec, Date.now(), identity);
+        });
       },
       beforeCommit: () => dlq.flush(),
       commit: (offsets) => consumer.commit(offsets),

@@ -1,0 +1,94 @@
+/**
+ * `npx tsx bench/ingest-hot-path.ts [ROUNDS]`: one member's per-record work without Kafka, on the messages of
+ * the `scale-out-ingest` bench (200k single-record flow messages as Buffers, 2,000 VMs): the route (each
+ * value's text, decode, validate, judge, route) and its packing into by-VM messages of 6 partitions (and the
+ * connections message), a route batch of 3,000 messages at a time as a member packs one fetched batch; then the window (decode the
+ * by-VM messages, apply them to their partitions). CPU-µs per record by phase, best of ROUNDS (default 3):
+ * on a shared 2-core machine the wall time moves with the load, the best CPU per record much less.
+ * Under `node --cpu-prof` (`node --import tsx --cpu-prof bench/ingest-hot-path.ts`) it gives the profile of
+ * the same work without the broker's noise.
+ */
+import { PipelineOptions, toPipelineConfig } from '../src/config/pipeline-options.ts';
+import { defaultDecodeLimits } from '../src/contract/message-decoder.ts';
+import { type ByVmMessage, ByVmDecoder, type ByVmRecord, encodeByVm, packByVm, partitionOfMemo } from '../src/topology/by-vm.ts';
+import { PartitionState } from '../src/topology/partition-state.ts';
+import { type Routed, Router } from '../src/topology/router.ts';
+import { buildMessages } from './kafka-ingest.ts';
+
+const PARTITIONS = 6;
+const BATCH_MESSAGES = 3_000;
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+interface Round {
+  route: number;
+  pack: number;
+  decode: number;
+  apply: number;
+  byVmBytes: number;
+  byVmRecords: number;
+  connectionBytes: number;
+  rejected: number;
+}
+
+function round(values: readonly Buffer[]): Round {
+  const config = { ...toPipelineConfig(PipelineOptions.parse({})), limits: defaultDecodeLimits };
+  let rejected = 0;
+  const router = new Router(config, () => void rejected++);
+  const topic = config.topics.flows;
+  const partitionOf = partitionOfMemo(PARTITIONS);
+  const r: Round = { route: 0, pack: 0, decode: 0, apply: 0, byVmBytes: 0, byVmRecords: 0, connectionBytes: 0, rejected: 0 };
+  const messages: ByVmMessage[] = [];
+  for (let start = 0; start < values.length; start += BATCH_MESSAGES) {
+    const out: Routed[] = [];
+    let t = cpuUs();
+    const end = Math.min(values.length, start + BATCH_MESSAGES);
+    for (let i = start; i < end; i++) router.route(topic, values[i]!.toString(), `${topic}/0@${i}`, out);
+    router.endOfBatch(out);
+    r.route += cpuUs() - t;
+    t = cpuUs();
+    for (const m of packByVm(out, PARTITIONS, partitionOf)) messages.push(m);
+    // The flows again for the leader's connection log, one message per transaction (RouteStage.routedMessagesOf).
+    const connections: ByVmRecord[] = [];
+    for (const x of out) if (x.to === 'connections') connections.push({ k: 'f', o: true, r: x.flow, w: null, sa: null });
+    r.connectionBytes += encodeByVm(connections).length;
+    r.pack += cpuUs() - t;
+  }
+  const states = Array.from({ length: PARTITIONS }, (_, p) => new PartitionState(p, config.window));
+  const byVm = new ByVmDecoder();
+  for (const m of messages) {
+    r.byVmBytes += m.value.length;
+    let t = cpuUs();
+    const records = byVm.decode(m.value);
+    r.decode += cpuUs() - t;
+    if (records === null) throw new Error('undecodable by-VM message');
+    r.byVmRecords += records.length;
+    t = cpuUs();
+    const state = states[m.partition]!;
+    for (const record of records) state.apply(record);
+    r.apply += cpuUs() - t;
+  }
+  r.rejected = rejected;
+  return r;
+}
+
+function main(): void {
+  const rounds = Number(process.argv[2] ?? 3);
+  const values = buildMessages(200_000, 1).map((t) => Buffer.from(t));
+  const n = values.length;
+  const best: Round = { route: Infinity, pack: Infinity, decode: Infinity, apply: Infinity, byVmBytes: 0, byVmRecords: 0, connectionBytes: 0, rejected: 0 };
+  for (let i = 0; i < rounds; i++) {
+    const r = round(values);
+    const line = (['route', 'pack', 'decode', 'apply'] as const).map((k) => `${k} ${(r[k] / n).toFixed(2)}`).join(', ');
+    console.log(`round ${i + 1}: µs per input record: ${line}; by-VM ${(r.byVmBytes / n).toFixed(1)} B and ${(r.byVmRecords / n).toFixed(3)} records, connections ${(r.connectionBytes / n).toFixed(1)} B per input record; rejected ${r.rejected}`);
+    for (const k of ['route', 'pack', 'decode', 'apply'] as const) best[k] = Math.min(best[k], r[k]);
+    best.byVmBytes = r.byVmBytes;
+  }
+  const total = best.route + best.pack + best.decode + best.apply;
+  console.log(`best: route ${(best.route / n).toFixed(2)} + pack ${(best.pack / n).toFixed(2)} (route thread ${((best.route + best.pack) / n).toFixed(2)}), decode ${(best.decode / n).toFixed(2)} + apply ${(best.apply / n).toFixed(2)} (window ${((best.decode + best.apply) / n).toFixed(2)}): ${(total / n).toFixed(2)} µs per record (CPU-s per million)`);
+}
+
+main();

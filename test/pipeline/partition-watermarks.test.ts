@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { deriveKey } from '../../src/kafka/produce-trace.ts';
+import { PartitionWatermarks } from '../../src/pipeline/partition-watermarks.ts';
+import { defaultPipelineConfig, Pipeline } from '../../src/pipeline/pipeline.ts';
+import { kafkaPartitionOf } from '../../src/topology/by-vm.ts';
+import { traceMessages } from '../../src/trace/trace-messages.ts';
+
+const NEG = Number.NEGATIVE_INFINITY;
+/** Idle after 1 s of wall time; a partition read at most 60 s of event time ahead of the reader. */
+const config = { idleMs: 1000, maxLeadMs: 60_000 };
+
+/** A message of `p` read at wall time `now`, with a flow at `ts`, the partition at `next` of a log ending at `end`. */
+function read(w: PartitionWatermarks, p: string, ts: number, next: number, end: number, now: number): void {
+  w.observe(p, ts);
+  w.read(p, next, end, now);
+}
+
+describe('PartitionWatermarks', () => {
+  it('with no partition tracked, the reader watermark is the newest time and every read is allowed', () => {
+    const w = new PartitionWatermarks(config);
+    expect(w.size).toBe(0);
+    expect(w.watermark(5000)).toBe(5000);
+    expect(w.mayRead('flows/0', 5000, 0)).toBe(true);
+  });
+
+  it('a partition assigned but not read yet holds the reader watermark, and may read its first message', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(NEG);
+    expect(w.mayRead('flows/0', 600_000, 20)).toBe(false);
+    expect(w.mayRead('flows/1', 600_000, 20)).toBe(true);
+    read(w, 'flows/1', 100_000, 1, 100, 30);
+    // The lowest of the partitions behind their log end: flows/0 waits until flows/1 is within the lead.
+    expect(w.watermark(600_000)).toBe(100_000);
+    expect(w.mayRead('flows/0', 600_000, 40)).toBe(false);
+    expect(w.mayRead('flows/1', 600_000, 40)).toBe(true);
+    read(w, 'flows/1', 540_000, 2, 100, 50);
+    expect(w.watermark(600_000)).toBe(540_000);
+    expect(w.mayRead('flows/0', 600_000, 60)).toBe(true);
+  });
+
+  it('a partition caught up with its log end holds nothing, until a fetch finds it behind again', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 7, 7, 10);
+    expect(w.watermark(600_000)).toBe(600_000);
+    expect(w.mayRead('flows/0', 600_000, 20)).toBe(true);
+    // New records on flows/1, older than the reader's watermark: it holds again, but the watermark stays.
+    read(w, 'flows/1', 200_000, 8, 9, 30);
+    expect(w.watermark(600_000)).toBe(600_000);
+  });
+
+  it('a partition silent for the idle time stops holding, whether behind or never read, after being woken once', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 100);
+    read(w, 'flows/1', 100_000, 1, 100, 100);
+    expect(w.watermark(600_000)).toBe(NEG);
+    expect(w.mayRead('flows/0', 600_000, 999)).toBe(false);
+    // flows/2, never read, is idle at 1000: flows/0 is read beyond its lead, so it is woken, and holds until 2000.
+    expect(w.mayRead('flows/0', 600_000, 1000)).toBe(false);
+    expect(w.watermark(600_000)).toBe(NEG);
+    // flows/1 was last read at 100: idle at 1100, woken, holds until 2100.
+    expect(w.mayRead('flows/0', 600_000, 1100)).toBe(false);
+    expect(w.mayRead('flows/0', 600_000, 2000)).toBe(false);
+    expect(w.watermark(600_000)).toBe(100_000);
+    // Not woken twice for one silence.
+    expect(w.mayRead('flows/0', 600_000, 2100)).toBe(true);
+    expect(w.watermark(600_000)).toBe(600_000);
+    expect(w.mayRead('flows/0', 600_000, 5000)).toBe(true);
+  });
+
+  it('a backlog reaching partitions read to their end: those behind the one read first hold again, once, until read', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    // Nothing to read at the start: both idle at 1000 (never read).
+    expect(w.watermark(NEG)).toBe(NEG);
+    // The whole trace arrives at once; kafkajs hands flows/0's batch over first.
+    expect(w.mayRead('flows/0', NEG, 5000)).toBe(true);
+    read(w, 'flows/0', 100_000, 1, 50, 5000);
+    expect(w.mayRead('flows/0', 100_000, 5000)).toBe(false);
+    expect(w.mayRead('flows/1', 100_000, 5000)).toBe(true);
+    read(w, 'flows/1', 100_000, 1, 50, 5000);
+    expect(w.watermark(100_000)).toBe(100_000);
+    expect(w.mayRead('flows/0', 100_000, 5000)).toBe(true);
+  });
+
+  it('a partition revoked no longer holds; one assigned again is unknown until read', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(100_000);
+    w.assign(['flows/0'], 20);
+    expect(w.size).toBe(1);
+    expect(w.exportState().partitions).toEqual([{ partition: 'flows/0', watermark: 600_000 }]);
+    // flows/0 itself, assigned again, holds as unknown: at its own watermark, which is the newest here.
+    expect(w.watermark(600_000)).toBe(600_000);
+  });
+
+  it('never goes back: a partition assigned later with older records does not lower it', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    expect(w.watermark(600_000)).toBe(600_000);
+    w.assign(['flows/0', 'flows/1'], 20);
+    read(w, 'flows/1', 100_000, 1, 100, 30);
+    expect(w.watermark(600_000)).toBe(600_000);
+    // Its records hold the reader where it is, not lower; the partition ahead waits for them.
+    read(w, 'flows/0', 660_001, 2, 100, 40);
+    expect(w.mayRead('flows/0', 660_001, 40)).toBe(false);
+    expect(w.watermark(660_001)).toBe(600_000);
+  });
+
+  it('a checkpoint round trip keeps each partition\'s watermark and the reader\'s', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    read(w, 'flows/1', 100_000, 1, 100, 10);
+    read(w, 'flows/2', 300_000, 3, 3, 10);
+    expect(w.watermark(600_000)).toBe(100_000);
+    const state = w.exportState();
+    expect(state).toEqual({
+      reader: 100_000,
+      partitions: [
+        { partition: 'flows/0', watermark: 600_000 },
+        { partition: 'flows/1', watermark: 100_000 },
+        { partition: 'flows/2', watermark: 300_000 },
+      ],
+    });
+    const again = new PartitionWatermarks(config);
+    again.restore(JSON.parse(JSON.stringify(state)));
+    expect(again.exportState()).toEqual(state);
+    // Restored partitions hold nothing until assigned; assigned, each is unknown until read.
+    expect(again.watermark(600_000)).toBe(600_000);
+    const fresh = new PartitionWatermarks(config);
+    fresh.restore(state);
+    fresh.assign(['flows/1', 'flows/2'], 100);
+    expect(fresh.watermark(600_000)).toBe(100_000);
+    expect(fresh.exportState().partitions.map((p) => p.partition)).toEqual(['flows/1', 'flows/2']);
+  });
+
+  it('restores a checkpoint of one watermark (an earlier build\'s): the reader starts there', () => {
+    const w = new PartitionWatermarks(config);
+    w.restore({ reader: 400_000, partitions: [] });
+    w.assign(['flows/0'], 0);
+    read(w, 'flows/0', 100_000, 1, 100, 10);
+    expect(w.watermark(400_000)).toBe(400_000);
+    expect(w.exportState()).toEqual({ reader: 400_000, partitions: [{ partition: 'flows/0', watermark: 100_000 }] });
+  });
+});
+
+/**
+ * The small fixture as Kafka carries it on 3 flows partitions (keyed as `npm run produce` keys them), read as
+ * kafkajs reads a backlog: each fetch hands over a whole partition's stretch, one partition after another.
+ */
+describe('a Pipeline reading a backlog of 3 flows partitions', () => {
+  const PARTITIONS = 3;
+  /**
+   * Messages by partition, keyed as `npm run produce` keys them. The attributes ride in the partition of
+   * their key among the flows (in Kafka they have topics of their own, interleaved as the fetches fall):
+   * kept near the flows of their time, the test compares the watermarks' doing alone.
+   */
+  async function streams(): Promise<Array<{ partition: string; messages: Array<[string, string]> }>> {
+    const { flows } = defaultPipelineConfig.topics;
+    const out = Array.from({ length: PARTITIONS }, (_, p) => ({ partition: `${flows}/${p}`, messages: [] as Array<[string, string]> }));
+    let unkeyed = 0;
+    for (const m of await traceMessages('fixtures/small.jsonl.gz')) {
+      const key = deriveKey(m[0], JSON.parse(m[1]));
+      out[key === null ? unkeyed++ % PARTITIONS : kafkaPartitionOf(key, PARTITIONS)]!.messages.push(m);
+    }
+    return out;
+  }
+
+  /** Rounds of fetches until every stream is read; `paced`: the pipeline is told of the partitions and paces them. */
+  function read(input: Awaited<ReturnType<typeof streams>>, paced: boolean): Pipeline {
+    const pipeline = new Pipeline(defaultPipelineConfig);
+    let now = 0;
+    if (paced) pipeline.inputPartitions.assign(input.map((s) => s.partition), now);
+    const at = input.map(() => 0);
+    for (let round = 0; at.some((a, i) => a < input[i]!.messages.length); round++) {
+      if (round > 10_000) throw new Error('no progress');
+      input.forEach((s, i) => {
+        now += 10;
+        const end = s.messages.length;
+        for (; at[i]! < end; at[i]!++) {
+          const tracked = paced ? s.partition : null;
+          if (tracked !== null && !pipeline.mayRead(tracked, now)) break;
+          const [topic, text] = s.messages[at[i]!]!;
+          pipeline.ingestMessage(topic, text, `${s.partition}@${at[i]}`, tracked);
+          if (tracked !== null) pipeline.inputPartitions.read(tracked, at[i]! + 1, end, now);
+        }
+      });
+    }
+    return pipeline;
+  }
+
+  it('rejects as too_late what the replay of the one ordered trace rejects (49) and ends with its features, where one watermark lost 43,492', async () => {
+    const input = await streams();
+    expect(input.map((s) => s.messages.length)).toEqual([1356, 1515, 1446]);
+    const ordered = new Pipeline(defaultPipelineConfig);
+    for (const [topic, text] of await traceMessages('fixtures/small.jsonl.gz')) ordered.ingestMessage(topic, text, '');
+    expect(ordered.rejections.summary().by_reason.too_late).toBe(49);
+    const paced = read(input, true);
+    expect(paced.rejections.summary().by_reason.too_late).toBe(49);
+    expect(paced.recordsIn).toEqual(ordered.recordsIn);
+    expect(paced.fleet.watermark).toBe(ordered.fleet.watermark);
+    expect(paced.fleet.vms.size).toBe(ordered.fleet.vms.size);
+    expect(paced.runInput()).toEqual(ordered.runInput());
+    expect(read(input, false).rejections.summary().by_reason.too_late).toBe(43_492);
+  }, 60_000);
+});
