@@ -94,9 +94,9 @@ async function assemble(config: ServiceConfig, input: ServiceInput, releaseLock:
     history: loadedHistory.status === 'loaded' ? loadedHistory.history : null,
     historySink: new FileHistoryStore(modelsDir),
     securityGroupsEveryRun: true,
-    // Not in slices here yet: the reads bench's single process ran 4 times slower and held its loop up to
-    // 2 s in the two runs after it was (cause not established, docs/scale-out.md "Figures").
-    identitiesInSlices: false,
+    // Reads are served meanwhile: the run input (the input that arrives meanwhile held) and the stable ids in slices.
+    runInputInSlices: true,
+    identitiesInSlices: true,
     // A snapshot holds the latest real run and the ids: it supersedes the model's provisional placement.
     model: loaded.status === 'loaded' && !prepared.restored ? loaded.model : null,
   });

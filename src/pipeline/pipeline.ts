@@ -16,7 +16,7 @@ import { defaultFutureBoundConfig, type FutureBoundConfig } from './future-bound
 import { InputStage, type RejectHandler } from './input-stage.ts';
 import { DEFAULT_PARTITION_IDLE_MS, PartitionWatermarks, type PartitionWatermarksState } from './partition-watermarks.ts';
 import { RunSchedule } from './run-schedule.ts';
-import { type RunInput, takeRunInput } from '../runs/run-input.ts';
+import { type RunInput, takeRunInput, takeRunInputSteps } from '../runs/run-input.ts';
 import { defaultWindowConfig, type WindowConfig } from '../windows/window-config.ts';
 
 export interface PipelineConfig {
@@ -302,6 +302,11 @@ export class Pipeline extends InputStage {
 
   runInput(): RunInput {
     return takeRunInput(this.fleet);
+  }
+
+  /** runInput as steps (takeRunInputSteps): nothing may be applied until the last one. */
+  runInputSteps(vmsPerStep: number): Generator<number, RunInput, void> {
+    return takeRunInputSteps(this.fleet, vmsPerStep);
   }
 
   get connections(): ConnectionLog {

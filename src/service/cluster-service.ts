@@ -74,6 +74,12 @@ export interface ClusterServiceOptions {
    * them (the service, which serves reads meanwhile); at once when false (replay, tests of the service).
    */
   identitiesInSlices?: boolean;
+  /**
+   * Take a run's input from the fleet in slices of RUN_INPUT_SLICE_MS (the service, which serves reads
+   * meanwhile: at 11.6k VMs it is a quarter of a second of CPU), the input that arrives meanwhile held and
+   * applied in its order right after; at once when false (replay, tests of the service).
+   */
+  runInputInSlices?: boolean;
 }
 
 /** What a durable snapshot needs of the service besides its fleet state, read at one moment. */
@@ -101,6 +107,9 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   private securityGroupsJob: { run: ClusteringRun; learned: Promise<SecurityGroupsOutcome>; document: Promise<SecurityGroupsDocument> | null } | null = null;
   private readonly securityGroupsEveryRun: boolean;
   private readonly identitiesInSlices: boolean;
+  private readonly runInputInSlices: boolean;
+  /** While a run's input is taken in slices: the input that arrived meanwhile, to apply in its order after. */
+  private taking: { held: Array<() => void>; done: Promise<void> } | null = null;
   private inFlight: { status: RunStatus; done: Promise<void> } | null = null;
   private runCount = 0;
   private ready = false;
@@ -128,6 +137,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     this.history = new RunHistory(options.historySize ?? DEFAULT_RUN_HISTORY);
     this.securityGroupsEveryRun = options.securityGroupsEveryRun ?? false;
     this.identitiesInSlices = options.identitiesInSlices ?? false;
+    this.runInputInSlices = options.runInputInSlices ?? false;
     this.models = options.models ?? null;
     this.historySink = options.historySink ?? null;
     this.seedModel = options.model ?? null;
@@ -143,6 +153,7 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
    * `partition`: its input partition, when the reader keeps a watermark per partition (Pipeline.inputPartitions).
    */
   ingestMessage(topic: string, text: string | null, source: string, partition: string | null = null): void {
+    if (this.taking !== null) return void this.taking.held.push(() => this.ingestMessage(topic, text, source, partition));
     this.pipeline.ingestMessage(topic, text, source, partition);
     if (this.pipeline.runDue()) this.startRun('schedule');
   }
@@ -158,13 +169,24 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
   }
 
   ingestTraceLine(line: string, source: string): void {
+    if (this.taking !== null) return void this.taking.held.push(() => this.ingestTraceLine(line, source));
     this.pipeline.ingestTraceLine(line, source);
     if (this.pipeline.runDue()) this.startRun('schedule');
   }
 
   /** A trace line too long to read whole (the trace reader kept only its head): rejected as too_large. */
   ingestOversize(bytes: number, head: string, source: string): void {
+    if (this.taking !== null) return void this.taking.held.push(() => this.ingestOversize(bytes, head, source));
     this.pipeline.ingestOversize(bytes, head, source);
+  }
+
+  /**
+   * Null, or while a run's input is taken in slices (runInputInSlices), a promise that resolves once the
+   * input handed over meanwhile is applied: an input whose offsets count as applied once its batch
+   * resolves (a snapshot's) waits for it.
+   */
+  inputHeld(): Promise<void> | null {
+    return this.taking?.done ?? null;
   }
 
   /** Also runs every `intervalMs` of wall-clock time, for quiet periods in which event time stands still. */
@@ -197,15 +219,18 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     }
     this.runCount++;
     const status: RunStatus = { runId: `run-${String(this.runCount).padStart(6, '0')}`, startedAt: this.now(), reason };
-    const runInput = given ?? this.pipeline.runInput();
-    // Before the worker takes the run input's buffers: the run will be matched against this placement.
     // The previous real run (not a loaded model's placement) is the warm start; a search is forced on request.
     const previous = previousRunOf(
       this.seedModel === null ? this.latest : null,
       request.search === true ? 'requested' : reason === 'final' ? 'final-run' : null,
     );
-    if (this.seedModel) this.placeByModel(runInput);
-    const done = this.clusterer.run(runInput, status.runId, this.runOptions, previous).then(
+    const cluster = (runInput: RunInput): Promise<ClusteringRun> => {
+      // Before the worker takes the run input's buffers: the run will be matched against this placement.
+      if (this.seedModel) this.placeByModel(runInput);
+      return this.clusterer.run(runInput, status.runId, this.runOptions, previous);
+    };
+    const raw = given !== undefined ? cluster(given) : this.runInputInSlices ? this.takeRunInputInSlices().then(cluster) : cluster(this.pipeline.runInput());
+    const done = raw.then(
       async (raw) => {
         // Identities are the service's memory, not the worker's: matched here, on the main thread (in
         // slices where it serves reads meanwhile; at once in replay, whose trace feeding must not interleave).
@@ -232,6 +257,20 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
     );
     this.inFlight = { status, done };
     return { runId: status.runId, started: true };
+  }
+
+  /**
+   * The run input in slices; what is ingested meanwhile is held and applied, in its order, once the last
+   * slice has run (the input is a copy: the fleet may change from then on).
+   */
+  private takeRunInputInSlices(): Promise<RunInput> {
+    const held: Array<() => void> = [];
+    const taken = inSlices(this.pipeline.runInputSteps(RUN_INPUT_VMS_PER_STEP), RUN_INPUT_SLICE_MS).finally(() => {
+      this.taking = null;
+      for (const apply of held) apply();
+    });
+    this.taking = { held, done: taken.then(() => undefined, () => undefined) };
+    return taken;
   }
 
   private currentInput(): InputProgress {
@@ -498,6 +537,10 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 function sameInput(a: InputProgress | null, b: InputProgress): boolean {
   return a !== null && a.records === b.records && a.watermark === b.watermark;
 }
+
+/** Longest a run's input holds the event loop at once (runInputInSlices), and the VMs of one of its steps (about 2 ms). */
+const RUN_INPUT_SLICE_MS = 4;
+const RUN_INPUT_VMS_PER_STEP = 64;
 
 /** Longest the stable ids' matching holds the event loop at once (identitiesInSlices). */
 const IDENTITY_SLICE_MS = 4;

@@ -16,7 +16,11 @@ import {
   type TenantInputs,
 } from '../runs/clustering-run.ts';
 import type { RunInput } from '../runs/run-input.ts';
+import { columnBuffers, packStrings } from '../core/string-column.ts';
+import type { PlacementPlan } from '../placement/advice.ts';
+import { placementInput } from '../placement/run-placement.ts';
 import type { VmLabelsProgress, WorkerRequest } from './cluster-worker.ts';
+import { packPlacementInput, packPrevious, packTenantInputs } from './worker-messages.ts';
 
 export interface Clusterer {
   /** With the previous run, the run starts warm from its clusters and searches k only on drift (clustering/drift.ts). */
@@ -148,17 +152,21 @@ export class WorkerClusterer implements Clusterer {
         vmExternalBytes: input.vmExternalBytes,
         vmSameTenantBytes: input.vmSameTenantBytes,
       };
+      const packedInputs = packTenantInputs(inputs);
+      const packedPrevious = packPrevious(previous, 'tenants');
       tenants = this.second.request<TenantClustering>(
-        { kind: 'tenants', inputs, vmLabels: labels, vmClusters: k, options, previous, vmSearched: searched },
-        [],
+        { kind: 'tenants', inputs: packedInputs.value, vmLabels: labels, vmClusters: k, options, previous: packedPrevious.value, vmSearched: searched },
+        [...packedInputs.transfer, ...packedPrevious.transfer],
       );
       // Awaited below once the VM side is done; a failure before then must not count as unhandled.
       tenants.catch(() => {});
     };
-    // The feature matrix is the bulk of the message: transfer it rather than copy it.
+    // The feature matrix is the bulk of the message: transfer it rather than copy it (it comes back likewise).
+    const vmIds = packStrings(input.vmIds);
+    const vmPrevious = packPrevious(previous, 'vms');
     const vms = await this.first.request<Pick<RunParts, 'vmOutcome' | 'vmFeatures' | 'insights'>>(
-      { kind: 'vms', features: input.vmFeatures, options, vmIds: input.vmIds, previous },
-      [input.vmFeatures.data.buffer] as ArrayBuffer[],
+      { kind: 'vms', features: input.vmFeatures, options, vmIds, previous: vmPrevious.value },
+      [input.vmFeatures.data.buffer as ArrayBuffer, ...columnBuffers(vmIds), ...vmPrevious.transfer],
       requestTenants,
     ).catch(async (err: unknown) => {
       await affinity.catch(() => {});
@@ -167,17 +175,19 @@ export class WorkerClusterer implements Clusterer {
     if (tenants === null) throw new Error('clustering worker sent no VM labels');
     // Placement needs the affinity groups: on thread 2 after them (it is one block of main-thread CPU otherwise).
     const placed = affinity.then((groups) => {
-      const { vmIds, vmTenants, vmPairs, windowMs } = input;
-      const on = { windowMs, vmIds, vmTenants, vmPairs, ...(input.placement === undefined ? {} : { placement: input.placement }) };
-      return this.second.request<ReturnType<typeof runPlacement>>({ kind: 'placement', input: on, affinityGroup: groups.affinity.group, options }, []);
+      const on = packPlacementInput(input);
+      return this.second.request<{ plan: PlacementPlan | null; ms: number }>({ kind: 'placement', input: on.value, affinityGroup: groups.affinity.group, options }, on.transfer);
     });
     placed.catch(() => {});
-    const [groups, tenantSide, placement] = await Promise.all([affinity, tenants as Promise<TenantClustering>, placed]);
-    // The advice's input shares the run's graph and groups, as made inline: one copy in the run (and its records).
-    if (placement.placement !== undefined) {
-      placement.placement.input.pairs = input.vmPairs;
-      placement.placement.input.groups = groups.affinity.group;
-    }
+    const [groups, tenantSide, advice] = await Promise.all([affinity, tenants as Promise<TenantClustering>, placed]);
+    // The advice's input made here, as inline (runPlacement), on the run's graph and groups: one copy in the run (and its records).
+    const placement: ReturnType<typeof runPlacement> = {
+      placement:
+        advice.plan === null || input.placement === undefined
+          ? undefined
+          : { plan: advice.plan, input: placementInput(input.vmIds, input.vmTenants, input.placement, input.vmPairs, groups.affinity.group, input.windowMs) },
+      ms: advice.ms,
+    };
     const run = assembleRun(input, runId, { ...vms, tenants: tenantSide, affinity: groups.affinity, placement }, 0, options);
     vms.vmOutcome.timings.affinity = groups.ms;
     run.durationMs = performance.now() - started;

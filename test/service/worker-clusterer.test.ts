@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { Pipeline } from '../../src/pipeline/pipeline.ts';
-import type { ClusteringRun } from '../../src/runs/clustering-run.ts';
+import { type ClusteringRun, previousRunOf } from '../../src/runs/clustering-run.ts';
 import { InlineClusterer, WorkerClusterer } from '../../src/service/clusterer.ts';
 import { readTraceChunks } from '../../src/trace/trace-reader.ts';
 
@@ -28,7 +28,15 @@ describe('WorkerClusterer', () => {
     // Each clusterer gets its own snapshot: the worker path transfers the snapshot's buffers away.
     const a = await worker.run(pipeline.runInput(), 'run-1', options);
     const b = await inline.run(pipeline.runInput(), 'run-1', options);
+    // Warm from the previous run (its ids and labels packed and moved to the threads, worker-messages.ts).
+    const warmA = await worker.run(pipeline.runInput(), 'run-2', options, previousRunOf(a));
+    const warmB = await inline.run(pipeline.runInput(), 'run-2', options, previousRunOf(b));
     await worker.close();
+    expect(warmA.vms.outcome.search?.searched).toBe(false);
+    expect(comparable(warmA)).toEqual(comparable(warmB));
+    // The advice's input is made on this side (the thread sends back its plan only), on the run's own groups.
+    expect(a.placement?.input.vms).toHaveLength(485);
+    expect(a.placement?.input.groups).toBe(a.affinity?.group);
     expect(a.affinity?.edges).toBeGreaterThan(0);
     expect(a.affinity?.sizes).toEqual(b.affinity?.sizes);
     expect(a.affinity?.group).toEqual(b.affinity?.group);

@@ -44,6 +44,20 @@ describe('a document in parts (the runs and features topics)', () => {
     expect(parts.length).toBe(25 + 25 + 25 + 6 + 3 + 4);
   });
 
+  it('puts fewer heavy elements to a part (a tenant\'s security groups): a part holds about the values of the bound\'s light ones', async () => {
+    // 300 tenants of 20 groups of 10 rules each (over 400 values each), as a security-groups document holds them.
+    const tenants = Array.from({ length: 300 }, (_, t) => ({
+      tenantId: `t-${t}`,
+      groups: Array.from({ length: 20 }, (_, g) => ({ id: `sg-${g}`, rules: Array.from({ length: 10 }, (_, r) => ({ port: r, from: `sg-${(g + r) % 20}` })) })),
+    }));
+    const doc = { tenants, light: ids };
+    const { parts } = cutDocument(doc, 50);
+    // 50 x 32 values a part: 1,600 over the 663 values of a tenant is 2 tenants a part; the ids stay by 50.
+    expect(parts.slice(0, 150).every((part) => part.length === 2)).toBe(true);
+    expect(parts.slice(150).map((part) => part.length)).toEqual([...Array<number>(24).fill(50), 34]);
+    expect(await decodeDocumentInSlices(await encodeDocumentInSlices(doc, 50))).toEqual(doc);
+  });
+
   it('decodes, step by step, to a document equal to the one encoded, shared arrays still shared', async () => {
     const doc = document();
     const bytes = await encodeDocumentInSlices(doc, 50);

@@ -110,7 +110,12 @@ export class KafkaInput implements ServiceInput {
           new Promise<null>((r) => (timer = setTimeout(() => r(null), LOG_IDENTITY_TIMEOUT_MS))),
         ]);
         clearTimeout(timer);
-        return consumer.exclusive(() => captureSnapshotInSlices(service, consumer.appliedOffsets(), fleetCodec, Date.now(), identity));
+        return consumer.exclusive(async () => {
+          // A run's input taken in slices holds the input handed over meanwhile: applied first, so that
+          // the snapshot's offsets never run ahead of its fleet.
+          await service.inputHeld();
+          return captureSnapshotInSlices(service, consumer.appliedOffsets(), fleetCodec, Date.now(), identity);
+        });
       },
       beforeCommit: () => dlq.flush(),
       commit: (offsets) => consumer.commit(offsets),
