@@ -14,7 +14,7 @@ import { RUN_HEADER_KEY, runChunkKey, runRecordsSteps } from '../../src/topology
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { testKafkaClient } from '../helpers/kafka.ts';
 import { generatedMessages, requestedInput } from '../helpers/members.ts';
-import { memberTestFile } from '../helpers/scale-out.ts';
+import { memberTestFile, TEST_READER_WAIT_MS } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 const file = memberTestFile();
@@ -98,7 +98,7 @@ describe('the runs topic in chunks', () => {
     const last = new Map<string, Buffer | null>();
     const reader = new TopicReader(testKafkaClient(file.brokers, 'runchunks-reader'), topic, 'runchunks-reader', (m) => {
       if (m.key !== null) last.set(m.key, m.value);
-    });
+    }, { maxWaitMs: TEST_READER_WAIT_MS });
     await reader.start();
     await reader.caughtUp;
     await reader.stop();
