@@ -4,10 +4,12 @@
  * a few-minute file picked up last leaves the other workers idle until it ends. The files below take most of
  * a full run's time (measured, docs/testing.md): they start first, in this order, and the short files fill
  * the workers around them. Before handing out any file it builds dist/ when a file of the run needs it
- * (test/helpers/build.ts), so that no test's time includes the build.
+ * (test/helpers/build.ts), so that no test's time includes the build, and meanwhile starts the shared broker
+ * when a file will ask for it (test/helpers/kafka.ts), so that the two overlap.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { buildFor } from './build.ts';
+import { startSharedBrokerFor } from './kafka.ts';
 
 /**
  * Longest first, from the last idle CI run's per-file durations (two workers, December 2026; docs/testing.md:
@@ -50,7 +52,9 @@ export const LONG_FILES: readonly string[] = [
 export class LongFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     // Sorting is the last step before the first file starts, and it sees every file of the run.
-    await buildFor([...new Set(files.map((spec) => spec.moduleId))]);
+    const paths = [...new Set(files.map((spec) => spec.moduleId))];
+    startSharedBrokerFor(paths);
+    await buildFor(paths);
     const sorted = await super.sort(files);
     const rank = (spec: TestSpecification): number => {
       const i = LONG_FILES.findIndex((path) => spec.moduleId.endsWith(`/${path}`));
