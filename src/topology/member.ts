@@ -1038,6 +1038,8 @@ export class ScaleOutMember {
     const gathered = gatherSnapshotInSlices(parts, tenantInfos(this.tenantTable), hostCapacityFacts(this.tenantTable));
     // From the id: a leader that took over after its predecessor read the request has no entry for it.
     const search = first.request !== null && (runRequestSearches(first.request) || this.searches.get(first.request) === true);
+    // Read once: a map kept for every request ever made would grow for the life of the leader.
+    if (first.request !== null) this.searches.delete(first.request);
     // The connection log holds at least every flow routed before the run's markers once read to its end
     // (the routes committed them first); the security groups are learned from it as the run completes.
     this.startingRun = true;
