@@ -133,7 +133,7 @@ export async function idleCpuPerSecond(members: ServiceProcess[], everyMs: numbe
 }
 
 /** CPU seconds of each thread of a live process, by thread id (Linux /proc): the main thread's id is the process's. */
-function threadCpuSeconds(pid: number): Map<number, number> {
+export function threadCpuSeconds(pid: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -151,7 +151,7 @@ function threadCpuSeconds(pid: number): Map<number, number> {
  * the busiest other one (Node names every thread "node": with the route worker running, it is the route
  * worker; else a V8 helper), and the rest together (V8's GC and compiler helpers, libuv's pool).
  */
-function threadCpuPerMillion(before: Map<number, number>, after: Map<number, number>, pid: number, records: number): Record<string, number> {
+export function threadCpuPerMillion(before: Map<number, number>, after: Map<number, number>, pid: number, records: number): Record<string, number> {
   const spent = [...after].map(([tid, s]): [number, number] => [tid, s - (before.get(tid) ?? 0)]);
   const main = spent.find(([tid]) => tid === pid)?.[1] ?? 0;
   const others = spent.filter(([tid]) => tid !== pid).map(([, s]) => s).sort((a, b) => b - a);

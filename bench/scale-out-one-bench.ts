@@ -7,6 +7,8 @@
  * the two once more under `--cpu-prof`, its main thread's samples between the trace's commit and its last
  * record applied summed by where the code lives. Then the hop alone (hopAlone): the by-VM messages of the
  * same trace encoded, produced in transactions, fetched and decoded, with no route and no windows.
+ * Runs on and off in one bench run (SCALE_OUT_ONE_RUNS=on or off for one), each measure going on to
+ * settled (every run of the trace done, runs counted), and the profiles' busy time by item of a run.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { PipelineOptions, toPipelineConfig } from '../src/config/pipeline-option
 import { decodeByVm, packByVm, partitionOfMemo } from '../src/topology/by-vm.ts';
 import { topologyTopics } from '../src/topology/config.ts';
 import { type Routed, Router } from '../src/topology/router.ts';
+import { runNumber } from '../src/runs/history.ts';
 import { traceMessages } from '../src/trace/trace-messages.ts';
 import { createTopics, testKafkaClient, uniqueTopic } from '../test/helpers/kafka.ts';
 import { type ServiceProcess, startServiceProcess, waitFor } from '../test/helpers/service-process.ts';
@@ -32,6 +35,8 @@ import {
   memberCounts,
   poll,
   round,
+  threadCpuPerMillion,
+  threadCpuSeconds,
   routed,
   segmentBytes,
   withLogs,
@@ -50,11 +55,15 @@ const HOP_BATCHES = 30;
  */
 const SINGLE_INPUT_PARTITIONS = Number(process.env.SCALE_OUT_ONE_SINGLE_INPUT_PARTITIONS ?? 1);
 /**
- * SCALE_OUT_ONE_RUNS=off: no runs (RECLUSTER_MINUTES=0), the ingest alone. With runs, the clock stops when
- * the last record is applied, and the runs done by then differ: a member's leader had 3 or 4 (each tick's
- * features come with the records), the single process none on inputs of one partition, 3 on three.
+ * SCALE_OUT_ONE_RUNS=on or off: that mode only; by default both, alternated in each round (issue 12 asks
+ * for both from one bench run). Off: no runs (RECLUSTER_MINUTES=0), the ingest alone. On: the clock stops
+ * when the last record is applied, and the runs done by then differ (a member's leader had 2 or 3, each
+ * tick's features come with the records; one process one at most, still in flight): each measure also
+ * goes on to `settled`, every run the trace leads to done, with the runs counted.
  */
-const RUNS = process.env.SCALE_OUT_ONE_RUNS !== 'off';
+const MODES: ReadonlyArray<'on' | 'off'> = process.env.SCALE_OUT_ONE_RUNS === 'off' ? ['off'] : process.env.SCALE_OUT_ONE_RUNS === 'on' ? ['on'] : ['on', 'off'];
+/** Settled: no run in flight and the latest run unchanged for this long (a leader gathers and publishes between runs). */
+const SETTLED_QUIET_MS = 3000;
 /** Seconds of the quiet idle measure (nothing polled). */
 const QUIET_S = 4;
 
@@ -80,8 +89,39 @@ interface Measured {
   latest_run_id: string | null;
   cpu_s_per_million_records_net_of_idle: number;
   load_average_1min: number;
-  /** The clock's span on the profiler's clock, to cut a profile to it. */
+  /** CPU by thread over the clock: main, the busiest other (a member's route worker), the rest (the clustering worker, V8's helpers). */
+  cpu_s_per_million_records_by_thread: Record<string, number>;
+  /** From the same start to every run done (no run in flight, the latest unchanged for SETTLED_QUIET_MS). */
+  settled: Settled;
+  /** The span to settled on the profiler's clock, to cut a profile to it. */
   span: { fromUs: number; toUs: number };
+}
+
+interface Settled {
+  seconds: number;
+  /** Runs completed since the start (the number of the latest run: each measure starts afresh). */
+  runs: number;
+  latest_run_id: string | null;
+  cpu_s_per_million_records: number;
+  /** Net of the polled idle over the clock and the quiet idle after it (settling polls every 250 ms). */
+  cpu_s_per_million_records_net_of_idle: number;
+  cpu_s_per_million_records_by_thread: Record<string, number>;
+}
+
+/** Polls /v1/stats until no run is in flight and the latest run has stayed the same for SETTLED_QUIET_MS. */
+async function settle(url: string): Promise<string | null> {
+  let last: string | null | undefined;
+  let since = performance.now();
+  const until = performance.now() + 180_000;
+  while (performance.now() < until) {
+    const s = (await (await fetch(`${url}/v1/stats`)).json()) as { latest_run_id: string | null; run_in_progress: string | null };
+    if (s.run_in_progress !== null || s.latest_run_id !== last) {
+      last = s.latest_run_id;
+      since = performance.now();
+    } else if (performance.now() - since >= SETTLED_QUIET_MS) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the runs did not settle within 180 s');
 }
 
 /** One process (today's single one, or a member of a fresh application of one) over the trace, as the scale-out bench clocks it. */
@@ -101,6 +141,7 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
     const [idle] = kind === 'member' ? await idleCpuPerSecond([proc], 50) : [await singleIdleCpuPerSecond(proc)];
     const cpu0 = cpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
+    const threads0 = threadCpuSeconds(pid);
     const fromUs = monotonicUs();
     const { produced, committing: t0 } = await produce();
     const messages = Object.values(topics).reduce((sum, topic) => sum + (produced.byTopic[topic] ?? 0), 0);
@@ -115,11 +156,23 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
         `${messages} messages routed and applied by one member`,
       ).catch(withLogs([proc]));
     const seconds = (performance.now() - t0) / 1000;
-    const toUs = monotonicUs();
+    const threads1 = threadCpuSeconds(pid);
     // What the process made of the trace: its rejects and runs (the same work for both, or the figures compare nothing).
     const stats = (await (await fetch(`${proc.url}/v1/stats`)).json()) as { rejected: { count: number; by_reason: Record<string, number> }; latest_run_id: string | null };
     const cpu = cpuSeconds(pid) - cpu0;
     const main = mainThreadCpuSeconds(pid) - main0;
+    const latest = await settle(proc.url);
+    const settledSeconds = (performance.now() - t0) / 1000;
+    const settledCpu = cpuSeconds(pid) - cpu0;
+    const toUs = monotonicUs();
+    const settled: Settled = {
+      seconds: round(settledSeconds, 2),
+      runs: latest === null ? 0 : (runNumber(latest) ?? 0),
+      latest_run_id: latest,
+      cpu_s_per_million_records: round((settledCpu / total) * 1e6),
+      cpu_s_per_million_records_net_of_idle: round(((settledCpu - idle! * seconds - quietIdle * (settledSeconds - seconds)) / total) * 1e6),
+      cpu_s_per_million_records_by_thread: threadCpuPerMillion(threads0, threadCpuSeconds(pid), pid, total),
+    };
     const measured: Measured = {
       seconds: round(seconds, 2),
       cpu_s_per_million_records: round((cpu / total) * 1e6),
@@ -131,6 +184,8 @@ async function measureOne(brokers: string, common: Record<string, string>, kind:
       latest_run_id: stats.latest_run_id,
       cpu_s_per_million_records_net_of_idle: round(((cpu - idle! * seconds) / total) * 1e6),
       load_average_1min: loadAverage(),
+      cpu_s_per_million_records_by_thread: threadCpuPerMillion(threads0, threads1, pid, total),
+      settled,
       span: { fromUs, toUs },
     };
     const logBytes = kind === 'member' ? internalTopicBytes(dataDir, appId, total) : null;
@@ -207,17 +262,66 @@ function ourFrame(id: number, nodes: Map<number, ProfileNode>, parent: Map<numbe
 }
 
 /**
+ * Items of a member's run (issue 12's list) and of the ingest around it, for the frames of ours on a
+ * sample's stack (innermost first, "function@path" under src/ or dist/): the first rule that matches names
+ * the item. The order matters: a document encoded inside a tick's transaction is the encode, not the
+ * transaction; a by-VM message decoded by a topic reader is the connections topic, not the windows.
+ */
+const MAIN_ITEMS: ReadonlyArray<[string, (all: string) => boolean]> = [
+  ["the bench's /metrics and /v1/stats polls", (all) => /observability\/|http\/routes\/(metrics|stats)/.test(all)],
+  ['connection log (one process: fed by its pipeline; member: the leader reads the connections topic back)', (all) => /security-groups\/connection-log/.test(all) || (/decodeByVm@/.test(all) && /topic-reader/.test(all))],
+  ['security groups learned at each run', (all) => /security-groups\//.test(all)],
+  ['stable ids (matched on the main thread)', (all) => /runs\/identity/.test(all)],
+  ['leader: gather of a tick', (all) => /topology\/gather/.test(all)],
+  ['leader: run record chunks and hash', (all) => /topology\/run-chunks/.test(all)],
+  ["documents decode (leader: every tick's features of every partition)", (all) => /(decodeDocumentSteps|joinDocument|decodeDocumentInSlices)@/.test(all)],
+  ['documents encode (window: features at each tick; leader: the run record)', (all) => /(encodeDocumentSteps|cutDocument|encodeDocumentInSlices)@/.test(all)],
+  ['checkpoints (member: fleet encode, local cache; one process: snapshots)', (all) => /fleet-codec|snapshot-file|local-cache|encodeFleet|snapshots\//.test(all)],
+  ['window: features computed at each tick (one process: at each run)', (all) => /featuresSteps@|takeRunInputSteps@|takeRunInput@|features\/vm-features/.test(all)],
+  ['window: tick transactions (features, checkpoint, offsets)', (all) => /publishTick@/.test(all)],
+];
+
+/** For the rest, the innermost frame of ours that names a stage. */
+const FRAME_ITEMS: ReadonlyArray<[string, RegExp]> = [
+  ['windows: apply (member: by-VM decode too)', /partition-state|fleet\/|windows\/|decodeByVm@/],
+  ['input: decode, validate, attribute, route (member: by-VM encode too)', /contract\/|pipeline\/|attribution\/|topology\/(router|route-stage|by-vm|address-table)|kafka\//],
+  ['run hand-off (service, clusterer)', /service\/|runs\//],
+  ['HTTP (other routes, start-up)', /@http\//],
+];
+
+/** The frames of our own code on a sample's stack, innermost first, as "function@path" (path under src/ or dist/). */
+function oursOnStack(id: number, nodes: Map<number, ProfileNode>, parent: Map<number, number>): string[] {
+  const frames: string[] = [];
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const n = nodes.get(at)!;
+    if (isOurs(n)) frames.push(`${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.replace(/^.*\/(src|dist)\//, '')}`);
+  }
+  return frames;
+}
+
+function mainItemOf(frames: readonly string[], n: ProfileNode): string {
+  if (n.callFrame.functionName === '(garbage collector)') return 'gc';
+  const all = frames.join(' < ');
+  for (const [item, matches] of MAIN_ITEMS) if (matches(all)) return item;
+  for (const frame of frames) for (const [item, re] of FRAME_ITEMS) if (re.test(frame)) return item;
+  return frames.length === 0 ? `none of ours: ${categoryOf(n)}` : `other of ours (${frames[0]})`;
+}
+
+/**
  * The profiles of one process (Node writes one per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile,
  * thread 0 the main one), their samples between `span`'s ends: the main thread's summed by category and by
  * function (ms), and by the innermost frame of ours; the route worker's (a member's route thread) by the
  * innermost frame of ours too; the other worker threads' (the clustering runs) as one busy figure.
  */
-function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
+export function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
   let main: { byCategory: Map<string, number>; byFunction: Map<string, number>; byOurFrame: Map<string, number>; ms: number } | null = null;
   let workersBusyMs = 0;
   let routeWorker: { byOurFrame: Map<string, number>; ms: number } | null = null;
   const workersByOurFrame = new Map<string, number>();
   let workerThreads = 0;
+  // Busy ms by item (MAIN_ITEMS on the main thread; the other threads whole, their GC apart).
+  const items = new Map<string, number>();
+  const addItem = (item: string, ms: number) => items.set(item, (items.get(item) ?? 0) + ms);
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
@@ -226,6 +330,8 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
     const byCategory = new Map<string, number>();
     const byFunction = new Map<string, number>();
     const byOurFrame = new Map<string, number>();
+    const isMain = file.split('.')[4] === '0';
+    const isRouteWorker = !isMain && p.nodes.some((n) => n.callFrame.url.endsWith('/route-worker.ts') || n.callFrame.url.endsWith('/route-worker.js'));
     let t = p.startTime;
     let ms = 0;
     for (let i = 0; i < p.samples.length; i++) {
@@ -241,10 +347,14 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
         ms += dt / 1000;
         const o = ourFrame(n.id, nodes, parent);
         byOurFrame.set(o, (byOurFrame.get(o) ?? 0) + dt / 1000);
+        const gc = c === 'gc' ? ': gc' : '';
+        if (isMain) addItem(mainItemOf(oursOnStack(n.id, nodes, parent), n), dt / 1000);
+        else if (isRouteWorker) addItem(`route worker (input decode, by-VM encode, produce)${gc}`, dt / 1000);
+        else addItem(`clustering runs (worker threads)${gc}`, dt / 1000);
       }
     }
-    if (file.split('.')[4] === '0') main = { byCategory, byFunction, byOurFrame, ms };
-    else if (p.nodes.some((n) => n.callFrame.url.endsWith('/route-worker.ts') || n.callFrame.url.endsWith('/route-worker.js'))) routeWorker = { byOurFrame, ms };
+    if (isMain) main = { byCategory, byFunction, byOurFrame, ms };
+    else if (isRouteWorker) routeWorker = { byOurFrame, ms };
     else {
       workersBusyMs += ms;
       workerThreads++;
@@ -264,6 +374,8 @@ function summariseProfile(dir: string, span: { fromUs: number; toUs: number }) {
     route_worker_busy_ms: routeWorker === null ? null : round(routeWorker.ms),
     worker_threads_busy_ms: round(workersBusyMs),
     worker_threads: workerThreads,
+    /** Every thread's busy ms by item, largest first: where a member's CPU goes against one process's. */
+    busy_by_item_ms: top(items, 40),
     main_by_category_ms: top(main.byCategory, 24),
     main_top_functions_ms: top(main.byFunction, 25),
     main_busy_by_our_innermost_frame_ms: top(main.byOurFrame, 30),
@@ -368,47 +480,57 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
   const broker = await startKafkaBroker({ port: port!, controllerPort: controllerPort!, dataDir, logDir: `.cache/kafka/bench-logs-${port}`, detached: false });
   const { batches, total } = await routedBatches();
   try {
-    const common = {
+    const envOf = (runs: 'on' | 'off') => ({
       KAFKA_BROKERS: broker.brokers,
       RECLUSTER_WALLCLOCK_SECONDS: '0',
       SCALE_OUT_PARTITIONS: String(PARTITIONS),
       SCALE_OUT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       LOG_LEVEL: 'warn',
-      ...(RUNS ? {} : { RECLUSTER_MINUTES: '0' }),
-    };
-    // The profiles first: the rounds' figures are measured without the profiler.
+      ...(runs === 'on' ? {} : { RECLUSTER_MINUTES: '0' }),
+    });
+    // The profiles first (in the first mode: runs on by default), to settled: every run of the trace in them.
+    // The rounds' figures are measured without the profiler.
     const profiles: Record<string, unknown> = {};
     for (const kind of ['single', 'member'] as const) {
-      process.stderr.write(`  ${kind} under --cpu-prof\n`);
+      process.stderr.write(`  ${kind} under --cpu-prof (runs ${MODES[0]})\n`);
       const dir = mkdtempSync(join(tmpdir(), `cpuprof-${kind}-`));
-      const one = await measureOne(broker.brokers, common, kind, total, dataDir, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      const one = await measureOne(broker.brokers, envOf(MODES[0]!), kind, total, dataDir, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
       // A graceful stop: the profiles are written at exit.
       await one.proc.stop('SIGTERM');
-      profiles[kind] = { seconds: one.measured.seconds, load_average_1min: one.measured.load_average_1min, ...summariseProfile(dir, one.measured.span) };
-      await rm(dir, { recursive: true, force: true });
+      const summary = summariseProfile(dir, one.measured.span);
+      const perMillion = (ms: number) => round((ms / 1000 / total) * 1e6);
+      profiles[kind] = {
+        runs: MODES[0],
+        seconds_to_settled: one.measured.settled.seconds,
+        runs_completed: one.measured.settled.runs,
+        load_average_1min: one.measured.load_average_1min,
+        // Profiler samples of busy threads, cut to the span to settled: inflated by the machine's load (a
+        // thread waiting for a core still gets samples), so shares, not CPU-s, are what compare.
+        busy_by_item_cpu_s_per_million_records: summary === null ? null : Object.fromEntries(Object.entries(summary.busy_by_item_ms).map(([k, v]) => [k, perMillion(v)])),
+        ...summary,
+      };
+      // SCALE_OUT_ONE_KEEP_PROFILES=1 keeps them for a closer look (the directory is printed).
+      if (process.env.SCALE_OUT_ONE_KEEP_PROFILES === '1') process.stderr.write(`  profiles kept in ${dir}\n`);
+      else await rm(dir, { recursive: true, force: true });
     }
-    const rounds: Array<{ single: Measured; member: Measured; member_log_bytes_per_input_record: Record<string, number> | null }> = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      process.stderr.write(`  round ${r + 1} of ${ROUNDS}: one process, then one member\n`);
-      const single = await measureOne(broker.brokers, common, 'single', total, dataDir);
-      await single.proc.stop('SIGKILL');
-      const member = await measureOne(broker.brokers, common, 'member', total, dataDir);
-      await member.proc.stop('SIGKILL');
-      rounds.push({ single: single.measured, member: member.measured, member_log_bytes_per_input_record: member.logBytes });
-      process.stderr.write(`  ${JSON.stringify(rounds[rounds.length - 1])}\n`);
-    }
+    type Round = { single: Measured; member: Measured; member_log_bytes_per_input_record: Record<string, number> | null };
+    const rounds: Record<'on' | 'off', Round[]> = { on: [], off: [] };
+    for (let r = 0; r < ROUNDS; r++)
+      for (const mode of MODES) {
+        process.stderr.write(`  round ${r + 1} of ${ROUNDS}, runs ${mode}: one process, then one member\n`);
+        const single = await measureOne(broker.brokers, envOf(mode), 'single', total, dataDir);
+        await single.proc.stop('SIGKILL');
+        const member = await measureOne(broker.brokers, envOf(mode), 'member', total, dataDir);
+        await member.proc.stop('SIGKILL');
+        rounds[mode].push({ single: single.measured, member: member.measured, member_log_bytes_per_input_record: member.logBytes });
+        process.stderr.write(`  ${JSON.stringify({ ...rounds[mode][rounds[mode].length - 1], single: { ...single.measured, span: undefined }, member: { ...member.measured, span: undefined } })}\n`);
+      }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const pick = (k: 'single' | 'member', f: keyof Omit<Measured, 'span' | 'latest_run_id'>) => median(rounds.map((x) => x[k][f]));
-    process.stderr.write('  the hop alone\n');
-    const hop = await hopAlone(broker.brokers, batches, total);
-    return {
-      trace: TRACE,
-      input_records: total,
-      by_vm_partitions: PARTITIONS,
-      single_process_input_partitions: SINGLE_INPUT_PARTITIONS,
-      runs: RUNS ? 'on' : 'off',
-      rounds: rounds.map((x) => ({ ...x, single: { ...x.single, span: undefined }, member: { ...x.member, span: undefined } })),
-      median: {
+    type Figure = 'seconds' | 'cpu_s_per_million_records' | 'cpu_s_per_million_records_net_of_idle' | 'idle_cpu_s_per_s' | 'quiet_idle_cpu_s_per_s' | 'main_thread_cpu_s_per_million_records';
+    const medians = (rs: Round[]) => {
+      const pick = (k: 'single' | 'member', f: Figure) => median(rs.map((x) => x[k][f]));
+      const settled = (k: 'single' | 'member', f: 'cpu_s_per_million_records' | 'cpu_s_per_million_records_net_of_idle' | 'runs' | 'seconds') => median(rs.map((x) => x[k].settled[f]));
+      return {
         single_process_cpu_s_per_million_records: pick('single', 'cpu_s_per_million_records'),
         one_member_cpu_s_per_million_records: pick('member', 'cpu_s_per_million_records'),
         single_process_net_of_idle: pick('single', 'cpu_s_per_million_records_net_of_idle'),
@@ -421,7 +543,37 @@ export async function benchScaleOutOne(): Promise<Record<string, unknown>> {
         one_member_main_thread: pick('member', 'main_thread_cpu_s_per_million_records'),
         single_process_records_per_s: Math.round(total / pick('single', 'seconds')),
         one_member_records_per_s: Math.round(total / pick('member', 'seconds')),
-      },
+        settled: {
+          single_process_runs: settled('single', 'runs'),
+          one_member_runs: settled('member', 'runs'),
+          single_process_seconds: settled('single', 'seconds'),
+          one_member_seconds: settled('member', 'seconds'),
+          single_process_cpu_s_per_million_records: settled('single', 'cpu_s_per_million_records'),
+          one_member_cpu_s_per_million_records: settled('member', 'cpu_s_per_million_records'),
+          single_process_net_of_idle: settled('single', 'cpu_s_per_million_records_net_of_idle'),
+          one_member_net_of_idle: settled('member', 'cpu_s_per_million_records_net_of_idle'),
+        },
+        load_average_1min: rs.map((x) => [x.single.load_average_1min, x.member.load_average_1min]).flat(),
+      };
+    };
+    process.stderr.write('  the hop alone\n');
+    const hop = await hopAlone(broker.brokers, batches, total);
+    const byMode = Object.fromEntries(
+      MODES.map((mode) => [
+        `runs_${mode}`,
+        {
+          rounds: rounds[mode].map((x) => ({ ...x, single: { ...x.single, span: undefined }, member: { ...x.member, span: undefined } })),
+          median: ROUNDS > 0 ? medians(rounds[mode]) : null,
+        },
+      ]),
+    );
+    return {
+      trace: TRACE,
+      input_records: total,
+      by_vm_partitions: PARTITIONS,
+      single_process_input_partitions: SINGLE_INPUT_PARTITIONS,
+      modes: MODES,
+      ...byMode,
       profiles,
       hop_alone: hop,
     };

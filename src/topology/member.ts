@@ -36,6 +36,7 @@ import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { emptyRouteStatus, type HeldStatus, type RouteSeconds, RouteStage, type RouteStatus } from './route-stage.ts';
 import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
+import { chooseRun } from './run-choice.ts';
 import { newRunRequestId, runRequestSearches } from './run-request.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { addressTableReader, tenantTableReader } from './table-readers.ts';
@@ -65,6 +66,8 @@ export interface MemberOptions {
   checkpointEveryMs?: number;
   /** RUN_CHUNK_BYTES unless given: tests shrink it to cut a small run into many chunks. */
   runChunkBytes?: number;
+  /** RUN_CATCH_UP_MS unless given: how long a complete tick waits for a newer one while a backlog is read. */
+  runCatchUpMs?: number;
 }
 
 /** Where a partition's windows came from when this member took it. */
@@ -249,6 +252,9 @@ export class ScaleOutMember {
   private runSecurityGroups: SecurityGroupsDocument | null = null;
   /** A run is being started (the connection log read up to now first): no second one meanwhile. */
   private startingRun = false;
+  /** When this member's last run started (performance.now()): a backlog defers the next run up to RUN_CATCH_UP_MS from there (run-choice.ts). */
+  private lastRunStartedAt = Number.NEGATIVE_INFINITY;
+  private catchUpTimer: NodeJS.Timeout | null = null;
   /** The runs topic's chunks read so far, until their header (run-chunks.ts). */
   private readonly runAssembler = new RunAssembler();
   /** Chunks of the last run this member published: the next one tombstones those past its own count. */
@@ -1015,16 +1021,23 @@ export class ScaleOutMember {
     // Nor while a run is being published: if it cannot be, its number is given back (unpublished), which a
     // run started meanwhile would already have passed.
     if (!this.leader || !this.runsCaughtUp || this.startingRun || this.publishesPending > 0 || this.o.service.runInProgress() !== null) return;
-    const complete = [...this.pending.entries()].filter(([, parts]) => parts.size === this.o.topology.partitions);
-    if (complete.length === 0) return;
-    // A request first (someone waits for it); of the ticks only the newest (a backlog is not replayed run by run).
-    const request = complete.find(([key]) => key.startsWith('q'));
-    const ticks = complete.filter(([key]) => key.startsWith('t')).sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
-    const chosen = request ?? ticks[ticks.length - 1]!;
+    // A request first; of the ticks the newest complete one, and none while a backlog is read (run-choice.ts).
+    const choice = chooseRun(this.pending, this.o.topology.partitions, performance.now() - this.lastRunStartedAt, this.o.runCatchUpMs);
+    if (choice === null) return;
+    if ('waitMs' in choice) {
+      // Looked at again then, if no newer tick completes before (refreshStats looks every 2 s too).
+      this.catchUpTimer ??= setTimeout(() => {
+        this.catchUpTimer = null;
+        this.runPending();
+      }, choice.waitMs);
+      this.catchUpTimer.unref();
+      return;
+    }
+    const chosen: [string, Map<number, PartitionFeatures>] = [choice.key, this.pending.get(choice.key)!];
     const parts = [...chosen[1].values()].sort((a, b) => a.partition - b.partition);
     const first = parts[0]!;
     if (first.tick !== null) {
-      for (const [key] of ticks) if (Number(key.slice(1)) <= first.tick) this.pending.delete(key);
+      for (const [key, p] of [...this.pending]) if (key.startsWith('t') && p.size === this.o.topology.partitions && Number(key.slice(1)) <= first.tick) this.pending.delete(key);
     } else {
       // A tick every partition had passed when it answered the request has features older than the
       // request's: run after it, it would serve staler clusters (one process's tick run would see the newer data).
@@ -1043,6 +1056,7 @@ export class ScaleOutMember {
     // The connection log holds at least every flow routed before the run's markers once read to its end
     // (the routes committed them first); the security groups are learned from it as the run completes.
     this.startingRun = true;
+    this.lastRunStartedAt = performance.now();
     const read = (this.connectionsReader?.readToEnd() ?? Promise.resolve()).catch((err: unknown) =>
       this.o.log.warn({ err: String(err) }, `could not read ${this.topics.connections} to its end: the run's security groups may miss the latest flows`),
     );
