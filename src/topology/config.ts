@@ -20,6 +20,12 @@ export interface TopologyConfig {
   routeCommitMessages?: number;
   /** ... or once it is this old, ms (DEFAULT_ROUTE_COMMIT_MS), whichever comes first. */
   routeCommitMs?: number;
+  /**
+   * How long a fetch of the member's table readers (topic-reader.ts) waits on an idle topic, ms; kafkajs' own
+   * 5000 when absent. A reader's stop waits for the fetch in flight, so a member's stop and each changelog
+   * restore wait up to this long; the tests set it short (docs/testing.md).
+   */
+  readerWaitMs?: number;
 }
 
 export interface TopologyTopics {
@@ -84,6 +90,8 @@ const Env = z.object({
   // Under the transaction timeout (stage-kafka.ts, 15 s) with room to spare: the broker aborts an older one.
   SCALE_OUT_ROUTE_COMMIT_MESSAGES: z.coerce.number().int().min(1).max(10_000_000).optional(),
   SCALE_OUT_ROUTE_COMMIT_MS: z.coerce.number().int().min(1).max(5_000).optional(),
+  // Under the readers' 30 s session: kafkajs heartbeats between fetches.
+  SCALE_OUT_READER_WAIT_MS: z.coerce.number().int().min(10).max(10_000).optional(),
 });
 
 export class TopologyEnvError extends Error {
@@ -112,5 +120,6 @@ export function parseTopologyEnv(env: Readonly<Record<string, string | undefined
     routeWorker: e.SCALE_OUT_ROUTE_WORKER,
     ...(e.SCALE_OUT_ROUTE_COMMIT_MESSAGES === undefined ? {} : { routeCommitMessages: e.SCALE_OUT_ROUTE_COMMIT_MESSAGES }),
     ...(e.SCALE_OUT_ROUTE_COMMIT_MS === undefined ? {} : { routeCommitMs: e.SCALE_OUT_ROUTE_COMMIT_MS }),
+    ...(e.SCALE_OUT_READER_WAIT_MS === undefined ? {} : { readerWaitMs: e.SCALE_OUT_READER_WAIT_MS }),
   };
 }

@@ -209,6 +209,10 @@ export class ScaleOutMember {
   private plain: Producer | null = null;
   private runsProducer: Producer | null = null;
   private featuresReader: TopicReader | null = null;
+  /** Every table reader's fetch wait (SCALE_OUT_READER_WAIT_MS): a stop waits for the fetch in flight. */
+  private get readerOptions(): { maxWaitMs: number | undefined } {
+    return { maxWaitMs: this.o.topology.readerWaitMs };
+  }
   private readonly readers: TopicReader[] = [];
   private leader = false;
   /** What the leader group last said: whether this member holds the leader partition. */
@@ -392,9 +396,9 @@ export class ScaleOutMember {
       } catch (err) {
         this.o.log.error({ err: String(err), offset: m.offset }, `skipping an unreadable record of ${this.topics.runs}`);
       }
-    });
-    const tenants = tenantTableReader(kafka, this.topics.tenants, this.o.topology.appId, this.tenantTable, this.o.log);
-    const addresses = addressTableReader(kafka, this.topics.addresses, this.o.topology.appId, this.addressTable, this.o.log);
+    }, this.readerOptions);
+    const tenants = tenantTableReader(kafka, this.topics.tenants, this.o.topology, this.tenantTable, this.o.log);
+    const addresses = addressTableReader(kafka, this.topics.addresses, this.o.topology, this.addressTable, this.o.log);
     // Host capacities join the tenants' table (a FleetState): the leader gives them to each run.
     const hosts = new TopicReader(kafka, this.topics.hosts, `${this.o.topology.appId}-hosts-reader`, (m) => {
       if (m.value === null) return;
@@ -403,7 +407,7 @@ export class ScaleOutMember {
       } catch {
         this.o.log.error({ offset: m.offset }, `skipping an unreadable record of ${this.topics.hosts}`);
       }
-    });
+    }, this.readerOptions);
     this.readers.push(runs, tenants, addresses, hosts);
     this.runsReader = runs;
     this.runsRead = runs.caughtUp;
@@ -785,7 +789,7 @@ export class ScaleOutMember {
           this.o.log.error({ partition: m.partition, offset: m.offset, err: String(err) }, 'skipping an unreadable checkpoint: an older one (or the input) rebuilds the partition');
         }
       },
-      wanted,
+      { ...this.readerOptions, partitions: wanted },
     );
     try {
       await reader.start();
@@ -1010,7 +1014,7 @@ export class ScaleOutMember {
       }
       const log = this.o.service.connections;
       for (const r of records) if (r.k === 'f') log.add(r.r);
-    });
+    }, this.readerOptions);
     this.connectionsReader = connections;
     await connections.start();
     const reader = new TopicReader(this.o.kafka, this.topics.features, `${this.o.topology.appId}-features-reader`, async (m) => {
@@ -1020,7 +1024,7 @@ export class ScaleOutMember {
       } catch (err) {
         this.o.log.error({ offset: m.offset, err: String(err) }, `skipping unreadable features on ${this.topics.features}`);
       }
-    });
+    }, this.readerOptions);
     this.featuresReader = reader;
     await reader.start();
   }

@@ -192,7 +192,7 @@ export class RouteStage {
     // Every input partition's held flows: a router taking a partition over reads its entry (routerFor).
     const held = new TopicReader(this.o.kafka, this.topics.held, `${this.o.topology.appId}-held-reader`, (m) => {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
-    });
+    }, { maxWaitMs: this.o.topology.readerWaitMs });
     this.heldReader = held;
     await held.start();
     await this.startRoute();

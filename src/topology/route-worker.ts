@@ -57,8 +57,8 @@ const deadLetter = deadLetterProducerFor(kafka, data.kafka, log);
 const topics = topologyTopics(data.topology.appId);
 const addressTable = new AddressTable({ horizonMs: pipeline.window.windowMs + pipeline.window.allowedLatenessMs, maxClaims: pipeline.maxAddressClaims ?? DEFAULT_MAX_CLAIMS });
 const tenantTable = new FleetState(pipeline.window);
-const tenants = tenantTableReader(kafka, topics.tenants, data.topology.appId, tenantTable, log);
-const addresses = addressTableReader(kafka, topics.addresses, data.topology.appId, addressTable, log);
+const tenants = tenantTableReader(kafka, topics.tenants, data.topology, tenantTable, log);
+const addresses = addressTableReader(kafka, topics.addresses, data.topology, addressTable, log);
 let rejects: RejectedRecord[] = [];
 const stage = new RouteStage({
   kafka,

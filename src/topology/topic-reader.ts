@@ -30,8 +30,12 @@ export class TopicReader {
     groupPrefix: string,
     /** Awaited: a message decoded in slices is handled before the next, and before `caughtUp`. */
     private readonly onMessage: (m: TableMessage) => unknown,
-    /** Only these partitions count for `caughtUp` (all when absent). */
-    private readonly partitions?: ReadonlySet<number>,
+    private readonly options: {
+      /** Only these partitions count for `caughtUp` (all when absent). */
+      partitions?: ReadonlySet<number>;
+      /** A fetch's wait on an idle topic (TopologyConfig.readerWaitMs); kafkajs' default when absent. */
+      maxWaitMs?: number | undefined;
+    } = {},
   ) {
     this.groupId = `${groupPrefix}-${randomUUID()}`;
     this.caughtUp = new Promise((resolve) => {
@@ -44,14 +48,15 @@ export class TopicReader {
     await admin.connect();
     try {
       for (const o of await retrying(() => admin.fetchTopicOffsets(this.topic))) {
-        if (this.partitions && !this.partitions.has(o.partition)) continue;
+        if (this.options.partitions && !this.options.partitions.has(o.partition)) continue;
         if (BigInt(o.high) > BigInt(o.low)) this.remaining.set(o.partition, BigInt(o.high));
       }
     } finally {
       await admin.disconnect();
     }
     this.check();
-    const consumer = this.kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, maxBytesPerPartition: 64 * 1024 * 1024 });
+    const wait = this.options.maxWaitMs === undefined ? {} : { maxWaitTimeInMs: this.options.maxWaitMs };
+    const consumer = this.kafka.consumer({ groupId: this.groupId, sessionTimeout: 30_000, maxBytesPerPartition: 64 * 1024 * 1024, ...wait });
     this.consumer = consumer;
     // kafkajs reports a batch of only markers or aborted records here, never to eachBatch: a partition whose
     // tail is an aborted transaction (a fenced owner's checkpoint, a route transaction dropped at a rejoin)

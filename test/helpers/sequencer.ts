@@ -4,32 +4,43 @@
  * a few-minute file picked up last leaves the other workers idle until it ends. The files below take most of
  * a full run's time (measured, docs/testing.md): they start first, in this order, and the short files fill
  * the workers around them. Before handing out any file it builds dist/ when a file of the run needs it
- * (test/helpers/build.ts), so that no test's time includes the build.
+ * (test/helpers/build.ts), so that no test's time includes the build, and meanwhile starts the shared broker
+ * when a file will ask for it (test/helpers/kafka.ts), so that the two overlap.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { buildFor } from './build.ts';
+import { startSharedBrokerFor } from './kafka.ts';
 
 /**
- * Longest first, from a full run's per-file durations (one worker, December 2026; docs/testing.md), less what
- * the shared fixture replays (test/helpers/fixture-replay.ts) and the smaller run-history trace took off the
- * files that had them: run-history-restart and insights moved down from 3rd and 4th.
+ * Longest first, from the last idle CI run's per-file durations (two workers, December 2026; docs/testing.md:
+ * broker-faults 123 s down to member-run-requests 21 s), then the files that led the list before it, which
+ * took less there. Longest first is what lets two workers end together: a long file started late runs alone.
  */
 export const LONG_FILES: readonly string[] = [
   'test/e2e/broker-faults.test.ts',
   'test/e2e/soak.test.ts',
-  'test/e2e/scale-out-failover.test.ts',
   'test/topology/member-cache.test.ts',
-  'test/e2e/schemathesis.test.ts',
-  'test/e2e/crash-recovery.test.ts',
-  'test/kafka/produce.test.ts',
   'test/topology/member-addresses.test.ts',
-  'test/replay/replay.test.ts',
-  'test/service/warm-runs.test.ts',
-  'test/e2e/live-service.test.ts',
-  'test/service/worker-clusterer.test.ts',
+  'test/e2e/schemathesis.test.ts',
+  'test/e2e/scale-out-failover.test.ts',
+  'test/topology/member-tenants.test.ts',
+  'test/topology/route-transactions.test.ts',
+  'test/e2e/crash-recovery.test.ts',
   'test/kafka/sasl.test.ts',
-  'test/e2e/scale-out-members.test.ts',
   'test/topology/member-features-once.test.ts',
+  'test/topology/route-thread.test.ts',
+  'test/e2e/scale-out-members.test.ts',
+  'test/e2e/live-service.test.ts',
+  'test/http/ui/dashboard.test.ts',
+  'test/kafka/produce.test.ts',
+  'test/kafka/dead-letter.test.ts',
+  'test/topology/member-run-numbers.test.ts',
+  'test/replay/replay.test.ts',
+  'test/topology/member-window-assignment.test.ts',
+  'test/topology/member-runs-chunked.test.ts',
+  'test/topology/member-run-requests.test.ts',
+  'test/service/warm-runs.test.ts',
+  'test/service/worker-clusterer.test.ts',
   'test/service/run-history-restart.test.ts',
   'test/runs/insights.test.ts',
   'test/e2e/restart-process.test.ts',
@@ -41,7 +52,9 @@ export const LONG_FILES: readonly string[] = [
 export class LongFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     // Sorting is the last step before the first file starts, and it sees every file of the run.
-    await buildFor([...new Set(files.map((spec) => spec.moduleId))]);
+    const paths = [...new Set(files.map((spec) => spec.moduleId))];
+    startSharedBrokerFor(paths);
+    await buildFor(paths);
     const sorted = await super.sort(files);
     const rank = (spec: TestSpecification): number => {
       const i = LONG_FILES.findIndex((path) => spec.moduleId.endsWith(`/${path}`));

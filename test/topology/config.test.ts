@@ -36,3 +36,12 @@ describe('SCALE_OUT_ROUTE_COMMIT_MESSAGES and SCALE_OUT_ROUTE_COMMIT_MS', () => 
     expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_ROUTE_COMMIT_MESSAGES: '0' })).toThrow(/SCALE_OUT_ROUTE_COMMIT_MESSAGES/);
   });
 });
+
+describe('SCALE_OUT_READER_WAIT_MS', () => {
+  it('leaves the table readers kafkajs\' fetch wait when unset, and takes whole numbers within bounds', () => {
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app' })?.readerWaitMs).toBeUndefined();
+    expect(parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_READER_WAIT_MS: '500' })?.readerWaitMs).toBe(500);
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_READER_WAIT_MS: '9' })).toThrow(/SCALE_OUT_READER_WAIT_MS/);
+    expect(() => parseTopologyEnv({ SCALE_OUT_APP_ID: 'app', SCALE_OUT_READER_WAIT_MS: '10001' })).toThrow(/SCALE_OUT_READER_WAIT_MS/);
+  });
+});

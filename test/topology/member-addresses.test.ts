@@ -11,7 +11,7 @@ import { testKafkaClient } from '../helpers/kafka.ts';
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { ScaleOutView } from '../../src/topology/view.ts';
 import { comparableRunInput, generatedMessages, requestedInput } from '../helpers/members.ts';
-import { memberTestFile } from '../helpers/scale-out.ts';
+import { memberTestFile, TEST_READER_WAIT_MS } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 const file = memberTestFile();
@@ -167,7 +167,7 @@ describe('the shared address table', () => {
 
     // In the topic: vm-x's records, then its tombstone (null value), which compaction removes with them.
     const seen: Array<[string | null, string | null]> = [];
-    const reader = new TopicReader(testKafkaClient(file.brokers, 'addrtomb-reader'), a.member.topics.addresses, 'addrtomb-check', (m) => seen.push([m.key, m.value === null ? null : 'record']));
+    const reader = new TopicReader(testKafkaClient(file.brokers, 'addrtomb-reader'), a.member.topics.addresses, 'addrtomb-check', (m) => seen.push([m.key, m.value === null ? null : 'record']), { maxWaitMs: TEST_READER_WAIT_MS });
     await reader.start();
     await reader.caughtUp;
     await reader.stop();

@@ -14,7 +14,7 @@ import type { PartitionFeatures } from '../../src/topology/partition-state.ts';
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { generatedMessages, requestedInput, type TestMember } from '../helpers/members.ts';
 import { testKafkaClient } from '../helpers/kafka.ts';
-import { memberTestFile } from '../helpers/scale-out.ts';
+import { memberTestFile, TEST_READER_WAIT_MS } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 const file = memberTestFile();
@@ -23,7 +23,7 @@ const PARTITIONS = 4;
 
 /** Every record of a topic, from its beginning (read_committed). */
 async function readTopic(brokers: string, topic: string, each: (partition: number, value: Buffer) => Promise<void> | void): Promise<void> {
-  const reader = new TopicReader(testKafkaClient(brokers, 'features-once-reader'), topic, 'features-once', (m) => (m.value === null ? undefined : each(m.partition, m.value)));
+  const reader = new TopicReader(testKafkaClient(brokers, 'features-once-reader'), topic, 'features-once', (m) => (m.value === null ? undefined : each(m.partition, m.value)), { maxWaitMs: TEST_READER_WAIT_MS });
   try {
     await reader.start();
     await reader.caughtUp;

@@ -12,7 +12,7 @@ import { runToEnd } from '../../src/core/slices.ts';
 import type { ClusterServiceState } from '../../src/service/cluster-service.ts';
 import { generatedMessages, requestedInput } from '../helpers/members.ts';
 import { testKafkaClient } from '../helpers/kafka.ts';
-import { memberTestFile } from '../helpers/scale-out.ts';
+import { memberTestFile, TEST_READER_WAIT_MS } from '../helpers/scale-out.ts';
 import { waitFor } from '../helpers/service-process.ts';
 
 const file = memberTestFile();
@@ -70,7 +70,7 @@ describe('a run that cannot be published', () => {
       if (entry.kind !== 'header') throw new Error(`a record of the runs topic that is not a chunk or header: ${entry.kind}`);
       const bytes = runToEnd(entry.assemble());
       published.push(((await decodeDocumentInSlices(bytes)) as { state: ClusterServiceState }).state.latest?.runId ?? 'none');
-    });
+    }, { maxWaitMs: TEST_READER_WAIT_MS });
     await reader.start();
     await reader.caughtUp;
     await reader.stop();

@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TopicReader } from '../../src/topology/topic-reader.ts';
 import { createTopics, sharedTestKafka, testKafkaClient, uniqueTopic } from '../helpers/kafka.ts';
+import { TEST_READER_WAIT_MS } from '../helpers/scale-out.ts';
 
 let brokers = '';
 
@@ -25,7 +26,7 @@ async function readUntilCaughtUp(topic: string, partitions: ReadonlySet<number> 
     (m) => {
       if (partitions === undefined || partitions.has(m.partition)) values.push(`${m.partition}:${m.value?.toString() ?? 'null'}`);
     },
-    partitions,
+    { partitions, maxWaitMs: TEST_READER_WAIT_MS },
   );
   let timer: NodeJS.Timeout | undefined;
   try {
