@@ -165,6 +165,9 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
 
   /** Whether the next message of an input partition may be read now, or it waits for the others (Pipeline.mayRead). */
   mayRead(partition: string, now: number): boolean {
+    // Not while a run's input is taken: a flow held now would move its partition's watermark only once
+    // applied, so the pacing would judge it by a stale one and let the partition run ahead of the others.
+    if (this.taking !== null) return false;
     return this.pipeline.mayRead(partition, now);
   }
 
