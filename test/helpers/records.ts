@@ -18,6 +18,28 @@ export function flow(patch: Partial<FlowRecord>): FlowRecord {
   };
 }
 
+/** A VM end of a flow; an address alone (a string) is an end outside the fleet. */
+export interface FlowEnd {
+  id: string;
+  ip: string;
+}
+
+/** One packet's flow of `bytes` between two ends, as the security-group tests file them. */
+export function flowBetween(ts: number, src: FlowEnd | string, dst: FlowEnd | string, sp: number, dp: number, protocol: number, bytes: number): FlowRecord {
+  const f = emptyFlowRecord();
+  f.ts = ts;
+  f.srcVm = typeof src === 'string' ? null : src.id;
+  f.dstVm = typeof dst === 'string' ? null : dst.id;
+  f.srcIp = typeof src === 'string' ? src : src.ip;
+  f.dstIp = typeof dst === 'string' ? dst : dst.ip;
+  f.srcPort = sp;
+  f.dstPort = dp;
+  f.protocol = protocol;
+  f.bytes = bytes;
+  f.packets = 1;
+  return f;
+}
+
 export function vmAttrs(patch: Partial<VmAttributes> & { vmId: string; tenantId: string }): VmAttributes {
   return {
     ts: T0,

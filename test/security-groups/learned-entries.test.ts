@@ -4,11 +4,12 @@
  * forgotten, ends change group and anomaly rank, and undecided rows turn round.
  */
 import { describe, expect, it } from 'vitest';
-import { emptyFlowRecord, type FlowRecord } from '../../src/contract/records.ts';
+import type { FlowRecord } from '../../src/contract/records.ts';
 import { Random } from '../../src/core/random.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
 import { LearnedEntries } from '../../src/security-groups/learned-entries.ts';
 import { type Membership, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
+import { flowBetween } from '../helpers/records.ts';
 
 const T0 = Date.UTC(2026, 10, 1);
 const MIN = 60_000;
@@ -17,18 +18,8 @@ const VMS = 36;
 const vmIp = (k: number): string => `10.0.${k >> 8}.${k & 255}`;
 
 function flow(ts: number, src: number | string, dst: number | string, sp: number, dp: number, bytes: number, protocol = 6): FlowRecord {
-  const f = emptyFlowRecord();
-  f.ts = ts;
-  f.srcVm = typeof src === 'number' ? `vm${src}` : null;
-  f.dstVm = typeof dst === 'number' ? `vm${dst}` : null;
-  f.srcIp = typeof src === 'number' ? vmIp(src) : src;
-  f.dstIp = typeof dst === 'number' ? vmIp(dst) : dst;
-  f.srcPort = sp;
-  f.dstPort = dp;
-  f.protocol = protocol;
-  f.bytes = bytes;
-  f.packets = 1;
-  return f;
+  const end = (k: number | string) => (typeof k === 'number' ? { id: `vm${k}`, ip: vmIp(k) } : k);
+  return flowBetween(ts, end(src), end(dst), sp, dp, protocol, bytes);
 }
 
 /**

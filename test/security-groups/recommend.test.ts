@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type FlowRecord, emptyFlowRecord } from '../../src/contract/records.ts';
+import type { FlowRecord } from '../../src/contract/records.ts';
 import { ruleMatches } from '../../src/security-groups/check.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
 import { defaultSecurityGroupOptions, type Membership, protocolName, recommendInSlices, recommendSecurityGroups, SLICE_ROWS } from '../../src/security-groups/recommend.ts';
 import type { SecurityGroupRule } from '../../src/security-groups/types.ts';
+import { flowBetween } from '../helpers/records.ts';
 
 const T0 = Date.UTC(2026, 10, 1);
 const MIN = 60_000;
@@ -21,18 +22,7 @@ interface Vm {
 }
 
 function flow(ts: number, src: Vm | string, dst: Vm | string, sp: number, dp: number, protocol = 6, bytes = 1000): FlowRecord {
-  const f = emptyFlowRecord();
-  f.ts = ts;
-  f.srcVm = typeof src === 'string' ? null : src.id;
-  f.dstVm = typeof dst === 'string' ? null : dst.id;
-  f.srcIp = typeof src === 'string' ? src : src.ip;
-  f.dstIp = typeof dst === 'string' ? dst : dst.ip;
-  f.srcPort = sp;
-  f.dstPort = dp;
-  f.protocol = protocol;
-  f.bytes = bytes;
-  f.packets = 1;
-  return f;
+  return flowBetween(ts, src, dst, sp, dp, protocol, bytes);
 }
 
 /** A request and its reply, once a minute for `minutes` minutes from `from`, from a new ephemeral port each time. */
