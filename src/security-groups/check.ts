@@ -8,6 +8,7 @@
 import { type Learned, protocolField, protocolName, type ResolvedConnection, ruleIdOf, SLICE_ROWS } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 import { ADDRESS_REMOTE } from './learned-entries.ts';
+import { KeptVerdicts, NO_VERDICT } from './kept-verdicts.ts';
 
 export interface CheckedConnection extends ResolvedConnection {
   /** Null when the connection has no traffic in the check window (set by checkRules). */
@@ -81,11 +82,16 @@ const DENIED_EGRESS = 2;
  */
 export function* checkLearned(l: Learned, maxListed: number): Generator<void, CheckOutcome, void> {
   const n = l.cols.count;
-  const judged = new Verdicts(l);
+  // The verdicts of the last computation, for the rows whose ends and rules are as they were (kept-verdicts.ts).
+  const kept = KeptVerdicts.take();
+  kept.prepare(l.cols, l.endGroup, l.endTenant, l);
+  const judged = new Verdicts(l, kept);
   for (let i = 0; i < n; i += SLICE_ROWS) {
     judged.rows(i, Math.min(n, i + SLICE_ROWS));
     yield;
   }
+  kept.finish(l.cols);
+  kept.release();
   const { total, allowedOut } = judged;
   return { all: figures(total, 0), normal: figures(total, TALLY), anomalous: figures(total, 2 * TALLY), allowed: allowedOut, tenant: (t) => tenantCheck(l, judged, t, maxListed) };
 }
@@ -160,7 +166,10 @@ class Verdicts {
   private ingressRule = NO_RULE;
   private egressRule = NO_RULE;
 
-  constructor(private readonly l: Learned) {
+  constructor(
+    private readonly l: Learned,
+    private readonly kept: KeptVerdicts,
+  ) {
     const T = l.tenants.length;
     this.tenantTally = new Float64Array(T * TALLIES);
     this.vmTally = new Float64Array(l.ends * 4);
@@ -254,26 +263,37 @@ class Verdicts {
     const c = this.l.cols;
     const { client, server, clientIp, serverIp, protocol, port, otherPort: altPort, latestFlows, latestBytes, endVm } = c;
     const { endTenant, endAnomalous } = this.l;
-    const { total, tenantTally, vmTally, ruleTally, ruleUsed, allowedOut } = this;
+    const { total, tenantTally, vmTally, ruleTally, ruleUsed, allowedOut, kept } = this;
     for (let i = from; i < to; i++) {
       const flows = latestFlows[i]!;
-      if (flows === 0) continue;
+      if (flows === 0) {
+        kept.drop(i);
+        continue;
+      }
       const bytes = latestBytes[i]!;
       const ce = client[i]!;
       const se = server[i]!;
       const proto = protocol[i]!;
-      // One whose server end the records could not tell is allowed in either orientation.
-      let verdict = this.judge(ce, se, clientIp[i]!, serverIp[i]!, proto, port[i]!, i);
-      if (verdict !== ALLOWED && altPort[i]! >= 0) {
-        const first = verdict;
-        const firstIngress = this.ingressRule;
-        const firstEgress = this.egressRule;
-        verdict = this.judge(se, ce, serverIp[i]!, clientIp[i]!, proto, altPort[i]!, -1);
-        if (verdict !== ALLOWED) {
-          verdict = first;
-          this.ingressRule = firstIngress;
-          this.egressRule = firstEgress;
+      const p = port[i]!;
+      let verdict = kept.kept(i, ce, se, p);
+      if (verdict !== NO_VERDICT) {
+        this.ingressRule = kept.ingress[i]!;
+        this.egressRule = kept.egress[i]!;
+      } else {
+        // One whose server end the records could not tell is allowed in either orientation.
+        verdict = this.judge(ce, se, clientIp[i]!, serverIp[i]!, proto, p, i);
+        if (verdict !== ALLOWED && altPort[i]! >= 0) {
+          const first = verdict;
+          const firstIngress = this.ingressRule;
+          const firstEgress = this.egressRule;
+          verdict = this.judge(se, ce, serverIp[i]!, clientIp[i]!, proto, altPort[i]!, -1);
+          if (verdict !== ALLOWED) {
+            verdict = first;
+            this.ingressRule = firstIngress;
+            this.egressRule = firstEgress;
+          }
         }
+        kept.store(i, ce, se, p, verdict, this.ingressRule, this.egressRule);
       }
       const allowed = verdict === ALLOWED;
       allowedOut[i] = allowed ? 1 : 0;

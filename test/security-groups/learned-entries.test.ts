@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../src/contract/records.ts';
 import { Random } from '../../src/core/random.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
+import { KeptVerdicts } from '../../src/security-groups/kept-verdicts.ts';
 import { LearnedEntries } from '../../src/security-groups/learned-entries.ts';
 import { type Membership, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
 import { flowBetween } from '../helpers/records.ts';
@@ -95,10 +96,14 @@ describe('learned entries kept from run to run', () => {
     })();
     const run = (fromScratch: boolean): Array<{ result: unknown; scan: typeof LearnedEntries.lastScan; forgotten: number }> => {
       LearnedEntries.forget();
+      KeptVerdicts.forget();
       const log = new ConnectionLog(WINDOW);
       return steps.map(({ step, watermark, records: rs }) => {
         for (const f of rs) log.add(f);
-        if (fromScratch) LearnedEntries.forget();
+        if (fromScratch) {
+          LearnedEntries.forget();
+          KeptVerdicts.forget();
+        }
         const outcome = recommendSecurityGroups(membership(step, watermark), log);
         const result = { document: outcome.document, connections: outcome.connections };
         outcome.release();

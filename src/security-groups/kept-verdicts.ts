@@ -1,0 +1,204 @@
+/**
+ * The check's verdicts kept from one computation to the next: a connection's verdict depends only on its
+ * ends, orientation and port and on the rules of its ends' groups, and between two runs most of those stay
+ * as they were while the rules' traffic figures change. At 100k VMs looking up the rules of 4 million
+ * connections was a tenth of a run. What changes is judged again: a row new or turned round since, an end
+ * whose group or tenant changed, an end in a group whose rules (their order, kind, ethertype, remote or
+ * ports) are not the last computation's. The tallies are counted again every run (the traffic changed).
+ *
+ * Everything is in the numbering of the log (rows, ends, addresses) and of the run's groups (indices): a
+ * compaction of the log renumbers rows and ends and the verdicts are dropped; group indices are compared as
+ * numbers, as the check reads them (a verdict is a function of the indices, not of the groups' names).
+ */
+import type { ConnectionColumns } from './connection-log.ts';
+
+/** A row with no kept verdict (no traffic in the last check window, or never judged). */
+export const NO_VERDICT = -1;
+
+/** The rules a kept verdict depends on, as the check reads them (see Learned in recommend.ts). */
+export interface RuleList {
+  ruleCount: number;
+  rulePosition: Int32Array;
+  ruleGroup: Int32Array;
+  ruleKind: Int32Array;
+  ruleField: Int32Array;
+  ruleRemote: Int32Array;
+  ruleMin: Int32Array;
+  ruleMax: Int32Array;
+  groupRuleStart: Int32Array;
+}
+
+/** A computation's view of what it may keep: built by KeptVerdicts.prepare, read per row by the check. */
+export class KeptVerdicts {
+  private static idle: KeptVerdicts | null = null;
+
+  /** The idle set (one is kept), or a new one: a computation that starts while another holds it starts from nothing. */
+  static take(): KeptVerdicts {
+    const s = KeptVerdicts.idle ?? new KeptVerdicts();
+    KeptVerdicts.idle = null;
+    return s;
+  }
+
+  /** The next computation judges every connection (a test compares the two; memory given back). */
+  static forget(): void {
+    KeptVerdicts.idle = null;
+  }
+
+  /** What the last check did: rows with traffic in the check window, and how many it judged anew. */
+  static lastCheck: { rows: number; judged: number; fromScratch: boolean } | null = null;
+
+  // Per row, the verdict (check.ts's ALLOWED, DENIED_INGRESS, DENIED_EGRESS or NO_VERDICT), the rules of it
+  // (-1: none) and what it was judged as: client end, server end and port.
+  verdict = new Int8Array(0);
+  ingress = new Int32Array(0);
+  egress = new Int32Array(0);
+  private client = new Int32Array(0);
+  private server = new Int32Array(0);
+  private port = new Int32Array(0);
+  /** Rows described by the columns above. */
+  private rows = 0;
+
+  // What the verdicts were judged against.
+  private endsOf: WeakRef<object> | null = null;
+  private endGroup = new Int32Array(0);
+  private endTenant = new Int32Array(0);
+  private rules: RuleList | null = null;
+
+  /** Per end of this computation: 1 when its verdicts cannot be kept. */
+  private stale = new Uint8Array(0);
+  /** Last computation's rule index to this one's (-1: its group's rules changed). */
+  private ruleMap = new Int32Array(0);
+  judged = 0;
+  withTraffic = 0;
+  fromScratch = true;
+
+  /** The computation that took these is done with them. */
+  release(): void {
+    KeptVerdicts.idle = this;
+  }
+
+  /**
+   * Compares the run's ends and rules with those the kept verdicts were judged against. Until `finish`,
+   * the kept verdicts are in no known state: a computation dropped half-way never gives them back.
+   */
+  prepare(cols: ConnectionColumns, endGroup: Int32Array, endTenant: Int32Array, rules: RuleList): void {
+    const n = cols.count;
+    const same = this.endsOf !== null && this.endsOf.deref() === cols.endVm && this.rules !== null;
+    this.endsOf = null;
+    this.fromScratch = !same;
+    this.judged = 0;
+    this.withTraffic = 0;
+    if (!same) this.rows = 0;
+    this.reserve(n);
+    // Rows beyond those described have no verdict; so have all when nothing can be kept.
+    this.verdict.fill(NO_VERDICT, this.rows, n);
+    const ends = cols.ends;
+    const stale = new Uint8Array(ends);
+    const G = rules.groupRuleStart.length - 1;
+    const groupSame = new Uint8Array(G);
+    const old = this.rules;
+    this.ruleMap = new Int32Array(old === null ? 0 : old.ruleCount).fill(-1);
+    if (same && old !== null) {
+      const oldG = old.groupRuleStart.length - 1;
+      for (let g = 0; g < Math.min(G, oldG); g++) {
+        if (sameRules(old, rules, g)) {
+          groupSame[g] = 1;
+          const from = old.groupRuleStart[g]!;
+          const shift = rules.groupRuleStart[g]! - from;
+          for (let r = from; r < old.groupRuleStart[g + 1]!; r++) this.ruleMap[r] = r + shift;
+        }
+      }
+      const known = Math.min(ends, this.endGroup.length);
+      for (let e = 0; e < ends; e++) {
+        const g = endGroup[e]!;
+        stale[e] = e >= known || this.endGroup[e] !== g || this.endTenant[e] !== endTenant[e] || (g >= 0 && groupSame[g] === 0) ? 1 : 0;
+      }
+    } else stale.fill(1);
+    this.stale = stale;
+    this.endGroup = new Int32Array(endGroup);
+    this.endTenant = new Int32Array(endTenant);
+    // The rule columns only: the caller's object (Learned) holds the log's columns and the learner's tables.
+    const { ruleCount, rulePosition, ruleGroup, ruleKind, ruleField, ruleRemote, ruleMin, ruleMax, groupRuleStart } = rules;
+    this.rules = { ruleCount, rulePosition, ruleGroup, ruleKind, ruleField, ruleRemote, ruleMin, ruleMax, groupRuleStart };
+  }
+
+  /**
+   * Row i's kept verdict, judged as client `ce` to server `se` at `port`, its rules renumbered to this
+   * computation's; NO_VERDICT when it must be judged again.
+   */
+  kept(i: number, ce: number, se: number, port: number): number {
+    this.withTraffic++;
+    const v = this.verdict[i]!;
+    if (v === NO_VERDICT || this.stale[ce] === 1 || this.stale[se] === 1 || this.client[i] !== ce || this.server[i] !== se || this.port[i] !== port) {
+      this.judged++;
+      return NO_VERDICT;
+    }
+    const map = this.ruleMap;
+    if (this.ingress[i]! >= 0) this.ingress[i] = map[this.ingress[i]!]!;
+    if (this.egress[i]! >= 0) this.egress[i] = map[this.egress[i]!]!;
+    return v;
+  }
+
+  /** Row i judged now. */
+  store(i: number, ce: number, se: number, port: number, verdict: number, ingress: number, egress: number): void {
+    this.verdict[i] = verdict;
+    this.ingress[i] = ingress;
+    this.egress[i] = egress;
+    this.client[i] = ce;
+    this.server[i] = se;
+    this.port[i] = port;
+  }
+
+  /** Row i has no traffic in the check window: nothing to keep. */
+  drop(i: number): void {
+    this.verdict[i] = NO_VERDICT;
+  }
+
+  /** Every row judged or dropped: the verdicts hold for this computation's ends and rules. */
+  finish(cols: ConnectionColumns): void {
+    this.rows = cols.count;
+    this.endsOf = new WeakRef(cols.endVm);
+    this.stale = new Uint8Array(0);
+    this.ruleMap = new Int32Array(0);
+    KeptVerdicts.lastCheck = { rows: this.withTraffic, judged: this.judged, fromScratch: this.fromScratch };
+  }
+
+  /** Room for `n` rows, the described ones kept: an eighth to spare, at least half the old room more when grown. */
+  private reserve(n: number): void {
+    if (this.verdict.length >= n) return;
+    const size = Math.max(n + (n >> 3), this.verdict.length + (this.verdict.length >> 1));
+    const keep = this.rows;
+    const grow = <T extends Int32Array | Int8Array>(a: T, b: T): T => {
+      b.set(a.subarray(0, keep));
+      return b;
+    };
+    this.verdict = grow(this.verdict, new Int8Array(size));
+    this.ingress = grow(this.ingress, new Int32Array(size));
+    this.egress = grow(this.egress, new Int32Array(size));
+    this.client = grow(this.client, new Int32Array(size));
+    this.server = grow(this.server, new Int32Array(size));
+    this.port = grow(this.port, new Int32Array(size));
+  }
+}
+
+/** Whether group g's rules are the same list in both (order, kind, ethertype and protocol, remote, ports). */
+function sameRules(a: RuleList, b: RuleList, g: number): boolean {
+  const fromA = a.groupRuleStart[g]!;
+  const fromB = b.groupRuleStart[g]!;
+  const count = a.groupRuleStart[g + 1]! - fromA;
+  if (b.groupRuleStart[g + 1]! - fromB !== count) return false;
+  for (let k = 0; k < count; k++) {
+    const ra = fromA + k;
+    const rb = fromB + k;
+    if (
+      a.rulePosition[ra] !== b.rulePosition[rb] ||
+      a.ruleKind[ra] !== b.ruleKind[rb] ||
+      a.ruleField[ra] !== b.ruleField[rb] ||
+      a.ruleRemote[ra] !== b.ruleRemote[rb] ||
+      a.ruleMin[ra] !== b.ruleMin[rb] ||
+      a.ruleMax[ra] !== b.ruleMax[rb]
+    )
+      return false;
+  }
+  return true;
+}
