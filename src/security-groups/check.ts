@@ -275,7 +275,7 @@ class Verdicts {
       const se = server[i]!;
       const proto = protocol[i]!;
       const p = port[i]!;
-      let verdict = kept.kept(i, ce, se, p);
+      let verdict = kept.kept(i, ce, se, p, altPort[i]! >= 0);
       if (verdict !== NO_VERDICT) {
         this.ingressRule = kept.ingress[i]!;
         this.egressRule = kept.egress[i]!;

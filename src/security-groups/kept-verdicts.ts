@@ -3,17 +3,23 @@
  * ends, orientation and port and on the rules of its ends' groups, and between two runs most of those stay
  * as they were while the rules' traffic figures change. At 100k VMs looking up the rules of 4 million
  * connections was a tenth of a run. What changes is judged again: a row new or turned round since, an end
- * whose group or tenant changed, an end in a group whose rules (their order, kind, ethertype, remote or
- * ports) are not the last computation's. The tallies are counted again every run (the traffic changed).
+ * whose group or tenant changed, a server whose group's ingress rules or a client whose group's egress rules
+ * (their order, kind, ethertype, remote or ports) are not the last computation's (a row whose server end
+ * the records could not tell: all four). The tallies are counted again every run (the traffic changed).
  *
  * Everything is in the numbering of the log (rows, ends, addresses) and of the run's groups (indices): a
  * compaction of the log renumbers rows and ends and the verdicts are dropped; group indices are compared as
  * numbers, as the check reads them (a verdict is a function of the indices, not of the groups' names).
  */
 import type { ConnectionColumns } from './connection-log.ts';
+import { EGRESS, INGRESS } from './learned-entries.ts';
 
 /** A row with no kept verdict (no traffic in the last check window, or never judged). */
 export const NO_VERDICT = -1;
+
+/** Bits of an end's staleness: the rules of its group's ingress, egress side changed. */
+const INGRESS_STALE = 1;
+const EGRESS_STALE = 2;
 
 /** The rules a kept verdict depends on, as the check reads them (see Learned in recommend.ts). */
 export interface RuleList {
@@ -66,7 +72,7 @@ export class KeptVerdicts {
 
   /** Per end of this computation: 1 when its verdicts cannot be kept. */
   private stale = new Uint8Array(0);
-  /** Last computation's rule index to this one's (-1: its group's rules changed). */
+  /** Last computation's rule index to this one's (-1: its side's rules changed). */
   private ruleMap = new Int32Array(0);
   judged = 0;
   withTraffic = 0;
@@ -93,27 +99,25 @@ export class KeptVerdicts {
     // Rows beyond those described have no verdict; so have all when nothing can be kept.
     this.verdict.fill(NO_VERDICT, this.rows, n);
     const ends = cols.ends;
+    // Per end: INGRESS_STALE when its group's ingress rules changed, EGRESS_STALE for its egress rules, both
+    // when its group or tenant changed or it is new.
     const stale = new Uint8Array(ends);
     const G = rules.groupRuleStart.length - 1;
-    const groupSame = new Uint8Array(G);
+    const sideSame = new Uint8Array(2 * G);
     const old = this.rules;
     this.ruleMap = new Int32Array(old === null ? 0 : old.ruleCount).fill(-1);
     if (same && old !== null) {
       const oldG = old.groupRuleStart.length - 1;
       for (let g = 0; g < Math.min(G, oldG); g++) {
-        if (sameRules(old, rules, g)) {
-          groupSame[g] = 1;
-          const from = old.groupRuleStart[g]!;
-          const shift = rules.groupRuleStart[g]! - from;
-          for (let r = from; r < old.groupRuleStart[g + 1]!; r++) this.ruleMap[r] = r + shift;
-        }
+        for (let direction = 0; direction < 2; direction++) if (sameSide(old, rules, g, direction, this.ruleMap)) sideSame[2 * g + direction] = 1;
       }
       const known = Math.min(ends, this.endGroup.length);
       for (let e = 0; e < ends; e++) {
         const g = endGroup[e]!;
-        stale[e] = e >= known || this.endGroup[e] !== g || this.endTenant[e] !== endTenant[e] || (g >= 0 && groupSame[g] === 0) ? 1 : 0;
+        if (e >= known || this.endGroup[e] !== g || this.endTenant[e] !== endTenant[e]) stale[e] = INGRESS_STALE | EGRESS_STALE;
+        else if (g >= 0) stale[e] = (sideSame[2 * g + INGRESS] === 1 ? 0 : INGRESS_STALE) | (sideSame[2 * g + EGRESS] === 1 ? 0 : EGRESS_STALE);
       }
-    } else stale.fill(1);
+    } else stale.fill(INGRESS_STALE | EGRESS_STALE);
     this.stale = stale;
     this.endGroup = new Int32Array(endGroup);
     this.endTenant = new Int32Array(endTenant);
@@ -126,10 +130,12 @@ export class KeptVerdicts {
    * Row i's kept verdict, judged as client `ce` to server `se` at `port`, its rules renumbered to this
    * computation's; NO_VERDICT when it must be judged again.
    */
-  kept(i: number, ce: number, se: number, port: number): number {
+  kept(i: number, ce: number, se: number, port: number, undecided: boolean): number {
     this.withTraffic++;
     const v = this.verdict[i]!;
-    if (v === NO_VERDICT || this.stale[ce] === 1 || this.stale[se] === 1 || this.client[i] !== ce || this.server[i] !== se || this.port[i] !== port) {
+    // The server's ingress and the client's egress; a row judged in either orientation, all four.
+    const staleSides = undecided ? this.stale[ce]! | this.stale[se]! : (this.stale[se]! & INGRESS_STALE) | (this.stale[ce]! & EGRESS_STALE);
+    if (v === NO_VERDICT || staleSides !== 0 || this.client[i] !== ce || this.server[i] !== se || this.port[i] !== port) {
       this.judged++;
       return NO_VERDICT;
     }
@@ -181,17 +187,28 @@ export class KeptVerdicts {
   }
 }
 
-/** Whether group g's rules are the same list in both (order, kind, ethertype and protocol, remote, ports). */
-function sameRules(a: RuleList, b: RuleList, g: number): boolean {
-  const fromA = a.groupRuleStart[g]!;
-  const fromB = b.groupRuleStart[g]!;
-  const count = a.groupRuleStart[g + 1]! - fromA;
-  if (b.groupRuleStart[g + 1]! - fromB !== count) return false;
-  for (let k = 0; k < count; k++) {
-    const ra = fromA + k;
-    const rb = fromB + k;
+/**
+ * Whether group g's rules in `direction` are the same list in both (relative order, kind, ethertype and
+ * protocol, remote, ports); if so, `map` gets each old rule's index in `b`. The other direction's rules
+ * may have changed: the check of one side reads only that side's rules, and their order among themselves.
+ */
+function sameSide(a: RuleList, b: RuleList, g: number, direction: number, map: Int32Array): boolean {
+  let ra = a.groupRuleStart[g]!;
+  let rb = b.groupRuleStart[g]!;
+  const endA = a.groupRuleStart[g + 1]!;
+  const endB = b.groupRuleStart[g + 1]!;
+  let firstA = -1;
+  let firstB = -1;
+  for (;;) {
+    while (ra < endA && a.ruleKind[ra]! >> 8 !== direction) ra++;
+    while (rb < endB && b.ruleKind[rb]! >> 8 !== direction) rb++;
+    if (ra === endA || rb === endB) return ra === endA && rb === endB;
+    if (firstA < 0) {
+      firstA = a.rulePosition[ra]!;
+      firstB = b.rulePosition[rb]!;
+    }
     if (
-      a.rulePosition[ra] !== b.rulePosition[rb] ||
+      a.rulePosition[ra]! - firstA !== b.rulePosition[rb]! - firstB ||
       a.ruleKind[ra] !== b.ruleKind[rb] ||
       a.ruleField[ra] !== b.ruleField[rb] ||
       a.ruleRemote[ra] !== b.ruleRemote[rb] ||
@@ -199,6 +216,8 @@ function sameRules(a: RuleList, b: RuleList, g: number): boolean {
       a.ruleMax[ra] !== b.ruleMax[rb]
     )
       return false;
+    map[ra] = rb;
+    ra++;
+    rb++;
   }
-  return true;
 }
