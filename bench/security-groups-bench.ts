@@ -35,6 +35,7 @@ import type { PortPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, type ConnectionSplit, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { exactPortsGoalFigures, goalFigures } from '../src/security-groups/goal.ts';
+import { KeptVerdicts } from '../src/security-groups/kept-verdicts.ts';
 import { LearnedEntries } from '../src/security-groups/learned-entries.ts';
 import { membershipOf } from '../src/runs/membership.ts';
 import { type Membership, recommendInSlices, type ResolvedConnection } from '../src/security-groups/recommend.ts';
@@ -332,6 +333,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
         const warm = stepped(() => recommendInSlices(next.membership, log));
         const renewed = lastSplit()?.renewed ?? null;
         const scan = LearnedEntries.lastScan;
+        const check = KeptVerdicts.lastCheck;
         const doc = stepped(() => warm.value.documentInSlices());
         const summary = warm.value.summary;
         const row = {
@@ -357,6 +359,9 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
             // The learner's entries kept from the first (learned-entries.ts): the rows it filed again.
             entries_from_scratch: scan?.fromScratch ?? null,
             rows_filed_again: scan?.rowsFiledAgain ?? null,
+            // The check's verdicts kept from the first (kept-verdicts.ts): rows with traffic in the check window, those judged again.
+            rows_checked: check?.rows ?? null,
+            rows_judged_again: check?.judged ?? null,
           },
           document: { ms: round(doc.ms), cpu_ms: round(doc.cpuMs), steps: doc.steps, longest_step_cpu_ms: round(Math.max(doc.firstCpuMs, doc.longestCpuMs)) },
           run_wall_ms: round(runWallMs),
