@@ -102,6 +102,8 @@ export interface MemberStatus {
   routedRecords: number;
   /** Route transactions those routers committed (a batch's, or a flush of released flows): their round trips bound a member's ingest. */
   routeTransactions: number;
+  /** Batches of a flows partition its routers cut for the pace: a bucket ahead of the slowest (docs/event-time.md). */
+  routePacedCuts: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
   /** Features records this member's window partitions committed (a tick's once per partition, and requests'). */
@@ -327,6 +329,7 @@ export class ScaleOutMember {
       routedMessages: route.routedMessages,
       routedRecords: route.routedRecords,
       routeTransactions: route.routeTransactions,
+      routePacedCuts: route.pacedCuts,
       appliedRecords: this.appliedRecords,
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,

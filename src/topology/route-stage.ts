@@ -10,6 +10,7 @@ import type { FleetState } from '../fleet/fleet-state.ts';
 import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
 import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
+import { DEFAULT_PARTITION_IDLE_MS, PartitionWatermarks } from '../pipeline/partition-watermarks.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
 import type { AddressTable } from './address-table.ts';
@@ -60,6 +61,12 @@ export function emptyRouteSeconds(): RouteSeconds {
  * record waits before the windows (read_committed) see it.
  */
 export const DEFAULT_ROUTE_COMMIT_MESSAGES = 50_000;
+
+/**
+ * A flows partition held back for the pace is fetched again after this long at the latest: the partition
+ * it waits for may be silent (it goes idle after DEFAULT_PARTITION_IDLE_MS) without routing anything.
+ */
+const PACE_RECHECK_MS = 200;
 export const DEFAULT_ROUTE_COMMIT_MS = 250;
 
 /**
@@ -104,6 +111,8 @@ export interface RouteStatus {
   routedRecords: number;
   /** Route transactions committed (a batch's, or a flush of released flows). */
   routeTransactions: number;
+  /** Batches of a flows partition cut because it was a bucket ahead of the slowest (read again later). */
+  pacedCuts: number;
   held: HeldStatus;
   /** Where the stage's wall time went (ROUTE_PHASES). */
   seconds: RouteSeconds;
@@ -112,7 +121,7 @@ export interface RouteStatus {
 }
 
 export function emptyRouteStatus(): RouteStatus {
-  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
+  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, pacedCuts: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
 }
 
 export class RouteStage {
@@ -147,9 +156,21 @@ export class RouteStage {
   private batchEndedAt: number | null = null;
   /** The by-VM partition of a VM id: computed once per VM, not per record (each flow names two). */
   private readonly partitionOfVm: (vmId: string) => number;
+  /**
+   * The watermark of each flows partition this member routes, for pacing its routers as one process paces
+   * its partitions (docs/event-time.md, "Several input partitions"): none reads more than a bucket ahead of
+   * the slowest that is not caught up or idle. Names are the route's keys (`<topic>:<partition>`).
+   */
+  private readonly pace: PartitionWatermarks;
+  /** Flows partitions paused after a batch was cut for the pace, and the timer that resumes them. */
+  private readonly pacedPaused = new Set<number>();
+  private pacedRecheck: NodeJS.Timeout | null = null;
+  /** Batches cut for the pace since the stage started. */
+  private pacedHeldBack = 0;
 
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
+    this.pace = new PartitionWatermarks({ idleMs: DEFAULT_PARTITION_IDLE_MS, maxLeadMs: o.pipeline.window.bucketMs });
     this.commitEveryMessages = o.topology.routeCommitMessages ?? DEFAULT_ROUTE_COMMIT_MESSAGES;
     this.commitWithinMs = o.topology.routeCommitMs ?? DEFAULT_ROUTE_COMMIT_MS;
     this.topics = topologyTopics(o.topology.appId);
@@ -161,7 +182,7 @@ export class RouteStage {
   }
 
   status(): RouteStatus {
-    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
+    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, pacedCuts: this.pacedHeldBack, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
   }
 
   private openStatus(): RouteStatus['open'] {
@@ -199,6 +220,8 @@ export class RouteStage {
   }
 
   async stop(): Promise<void> {
+    if (this.pacedRecheck !== null) clearTimeout(this.pacedRecheck);
+    this.pacedRecheck = null;
     await this.consumer?.disconnect().catch(() => undefined);
     // What the open transactions hold is committed before the producers close: not lost, and not left for
     // the broker's transaction timeout to abort while the windows' read_committed consumers wait behind it.
@@ -217,6 +240,11 @@ export class RouteStage {
       this.joined = true;
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
+      const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
+      // The flows partitions paced are those assigned now; a partition held back is read again (the open
+      // transactions are aborted below, and what was cut is read from the commit).
+      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now());
+      this.resumePaced();
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
       // A partition kept with a transaction open: kafkajs reads it again from its committed offset after a
@@ -275,21 +303,81 @@ export class RouteStage {
       const out: Routed[] = [];
       let messages = 0;
       let from: bigint | null = null;
+      // A flows partition is read no further than a bucket ahead of the slowest of this member's (pace):
+      // checked against `bound` per message, asked of the watermarks only past it (once a bucket at most).
+      const pace = batch.topic === this.o.pipeline.topics.flows ? this.pace : null;
+      const now = Date.now();
+      const logEnd = Number(batch.highWatermark);
+      let bound = Number.POSITIVE_INFINITY;
+      if (pace !== null) {
+        pace.observe(key, router.latest);
+        bound = pace.readBound(key);
+      }
+      let cut: bigint | null = null;
       for (const m of batch.messages) {
         const offset = BigInt(m.offset);
         if (offset < upTo) continue;
+        if (router.latest > bound && pace !== null) {
+          pace.observe(key, router.latest);
+          pace.read(key, Number(offset), logEnd, now);
+          if (!pace.mayRead(key, this.newestFlowTime(), now)) {
+            cut = offset;
+            break;
+          }
+          bound = pace.readBound(key);
+        }
         from ??= offset;
         messages++;
         router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
       }
+      if (pace !== null) {
+        pace.observe(key, router.latest);
+        if (cut === null) pace.read(key, Number(batch.lastOffset()) + 1, logEnd, now);
+      }
+      if (cut !== null) this.holdBack(batch.topic, batch.partition, cut);
+      else if (pace !== null && from !== null) this.resumePaced();
+      this.seconds.route += (performance.now() - routeStarted) / 1000;
+      if (from === null) return;
       // Flows a claim released outside any batch go in this transaction too (route() took them first).
       router.takeReleased(out);
       router.endOfBatch(out);
-      this.seconds.route += (performance.now() - routeStarted) / 1000;
-      if (from === null) return;
-      await this.addToRoute(key, router, batch.topic, batch.partition, from, BigInt(batch.lastOffset()) + 1n, out, messages);
+      await this.addToRoute(key, router, batch.topic, batch.partition, from, cut ?? BigInt(batch.lastOffset()) + 1n, out, messages);
     });
     await heartbeat();
+  }
+
+  /** The newest flow time among this member's routers: the reader's watermark when no partition holds it. */
+  private newestFlowTime(): number {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const r of this.routers.values()) if (r.latest > newest) newest = r.latest;
+    return newest;
+  }
+
+  /**
+   * A flows partition read a bucket ahead of the slowest: the rest of its batch is fetched again from `offset`
+   * (what is routed before it commits with its transaction), and the partition is paused meanwhile, so that
+   * kafkajs does not fetch it again and again while the others catch up. Resumed once another flows
+   * partition routed a batch, or after PACE_RECHECK_MS (a partition holding the others may go idle).
+   */
+  private holdBack(topic: string, partition: number, offset: bigint): void {
+    this.pacedHeldBack++;
+    const consumer = this.consumer;
+    if (consumer === null) return;
+    consumer.seek({ topic, partition, offset: offset.toString() });
+    consumer.pause([{ topic, partitions: [partition] }]);
+    this.pacedPaused.add(partition);
+    this.pacedRecheck ??= setTimeout(() => {
+      this.pacedRecheck = null;
+      this.resumePaced();
+    }, PACE_RECHECK_MS);
+  }
+
+  /** The flows partitions held back are fetched again: the others moved on (or time did). */
+  private resumePaced(): void {
+    if (this.pacedPaused.size === 0) return;
+    const partitions = [...this.pacedPaused];
+    this.pacedPaused.clear();
+    this.consumer?.resume([{ topic: this.o.pipeline.topics.flows, partitions }]);
   }
 
   /** Times `work` into a phase of the stage's wall time. */
