@@ -356,25 +356,32 @@ export class FleetState {
    * Scale-out (src/topology/): one VM's side of a flow, in the state of the partition that owns that VM.
    * The peer lives in another partition, so it is known by its key (`peerKey`, the same number for the same
    * VM id everywhere) in the peer sets, and the VM pair is counted by the side with the smaller VM id only,
-   * once per record as applyFlow does. The watermark is the router's (advanceTo), so no lateness applies here.
+   * once per record as applyFlow does. The watermark is the router's (advanceTo), so lateness is the
+   * router's to judge; but the partition moves with the newest of several routers' watermarks, and a half
+   * from a router far behind it may find its bucket gone from the rings. Returned as `too_late` then, with
+   * no effect at all (no VM made or kept alive, no pair): applied, it would be counted and silently lost.
    */
-  applyFlowHalf(f: FlowRecord, outgoing: boolean, peerKey: (vmId: string) => number): void {
+  applyFlowHalf(f: FlowRecord, outgoing: boolean, peerKey: (vmId: string) => number): Rejection | null {
     const vmId = outgoing ? f.srcVm : f.dstVm;
-    if (vmId === null) return;
+    if (vmId === null) return null;
+    const bucket = this.bucketOf(f.ts);
+    // A ring holds windowBuckets + 1 buckets up to the watermark's: older ones have left every ring. Never
+    // true of a half one process would accept (the lateness is at most the window: validateWindowConfig).
+    if (bucket <= this.bucketOf(this.watermark) - this.slab.slots) return halfTooLate(this.watermark, f.ts, vmId);
     const own = this.liveEntry(vmId, f.ts);
     if (own === null) {
       if (this.refused) this.counters.flowsRefused++;
       else this.counters.flowsForDeletedVms++;
       this.refused = false;
-      return;
+      return null;
     }
-    const bucket = this.bucketOf(f.ts);
     const infra = isInfraTraffic(f);
     this.accumulate(own, f, bucket, outgoing, null, infra, peerKey);
     const peerId = outgoing ? f.dstVm : f.srcVm;
     if (peerId !== null && !infra && vmId < peerId && !this.pairs.add(peerKey(vmId), peerKey(peerId), bucket, f.bytes))
       this.capHit('max_vm_pairs', ++this.counters.vmPairsRefused);
     this.counters.flowsApplied++;
+    return null;
   }
 
   /**
@@ -731,4 +738,13 @@ function isInfraTraffic(f: FlowRecord): boolean {
   // The service end decides: a VM's own DNS server is infra for its clients, and so is its serving side.
   const end = serviceEnd(f.srcPort, f.dstPort);
   return end === REMOTE_SERVICE ? isInfraPort(f.dstPort) : end === LOCAL_SERVICE && isInfraPort(f.srcPort);
+}
+
+/** A flow's VM side whose bucket has left the rings of its window partition (FleetState.applyFlowHalf). */
+function halfTooLate(watermark: number, ts: number, vmId: string): Rejection {
+  return rejection(
+    'too_late',
+    'ts',
+    `ts is ${Math.round((watermark - ts) / 1000)} s behind the watermark of the window partition holding ${vmId}, beyond its window: that side of the flow is not applied`,
+  );
 }

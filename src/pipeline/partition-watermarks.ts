@@ -130,6 +130,21 @@ export class PartitionWatermarks {
   }
 
   /**
+   * An event time `partition` may be read to without asking mayRead again (with the wall time of the last
+   * call): at or below it mayRead would say yes, whatever it would wake. Pure. A reader that reads a batch
+   * at a time asks mayRead only once its partition's watermark passes this bound, not per message (the
+   * scale-out routers, src/topology/route-stage.ts); +Infinity when no other partition holds or could be woken.
+   */
+  readBound(partition: string): number {
+    const e = this.entries.get(partition);
+    let low = Number.POSITIVE_INFINITY;
+    // Those that hold, and those mayRead might wake (the lead past them is the bound either way).
+    for (const other of this.entries.values()) if (other !== e && other.watermark < low && (!other.woken || this.holds(other))) low = other.watermark;
+    if (low === Number.POSITIVE_INFINITY) return low;
+    return Math.max(this.reader, low) + this.config.maxLeadMs;
+  }
+
+  /**
    * A partition caught up or idle holds nothing, yet a backlog may have reached it meanwhile: the whole
    * trace produced at once to partitions read to their end, whose fetches kafkajs hands over one after the
    * other. So when `e` is read beyond the lead of such a partition, that one holds again as unknown, once

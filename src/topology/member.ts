@@ -102,6 +102,8 @@ export interface MemberStatus {
   routedRecords: number;
   /** Route transactions those routers committed (a batch's, or a flush of released flows): their round trips bound a member's ingest. */
   routeTransactions: number;
+  /** Batches of a flows partition its routers cut for the pace: a bucket ahead of the slowest (docs/event-time.md). */
+  routePacedCuts: number;
   /** By-VM records (flow halves, VM attributes) this member's windows applied since it started. */
   appliedRecords: number;
   /** Features records this member's window partitions committed (a tick's once per partition, and requests'). */
@@ -327,6 +329,7 @@ export class ScaleOutMember {
       routedMessages: route.routedMessages,
       routedRecords: route.routedRecords,
       routeTransactions: route.routeTransactions,
+      routePacedCuts: route.pacedCuts,
       appliedRecords: this.appliedRecords,
       featuresPublished: this.featuresPublished,
       ticksNotSentAgain: this.ticksNotSentAgain,
@@ -606,10 +609,12 @@ export class ScaleOutMember {
           for (const record of records) {
             const outcome = state.apply(record);
             if (record.k === 'f' || record.k === 'v') this.appliedRecords++;
-            if (typeof outcome === 'object' && record.k === 'v') {
-              // Refused at this partition's cap (MAX_VMS): dead-lettered like the route's rejects (at least once:
-              // a record applied again after a restore is dead-lettered again).
-              const r = { ...outcome.refused, topic: this.o.pipeline.topics.vmAttributes, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
+            if (typeof outcome === 'object' && (record.k === 'v' || record.k === 'f')) {
+              // VM attributes refused at this partition's cap (MAX_VMS), a flow's side too late for its rings:
+              // dead-lettered like the route's rejects (at least once: a record applied again after a restore
+              // is dead-lettered again), and counted by reason in the member's metrics.
+              const topic = record.k === 'v' ? this.o.pipeline.topics.vmAttributes : this.o.pipeline.topics.flows;
+              const r = { ...outcome.refused, topic, source: `${this.topics.byVm}/${p}@${m.offset}`, index: null, raw: keepRaw(record.r) };
               this.o.deadLetter.add(r);
               this.o.onReject?.(r);
               refusedInBatch = true;
@@ -630,7 +635,7 @@ export class ScaleOutMember {
             }
           }
         }
-        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the VM cap'));
+        if (refusedInBatch) await this.o.deadLetter.flush().catch((err: unknown) => this.o.log.error({ partition: p, err: String(err) }, 'could not write the dead letters of records refused at the window partition'));
         await heartbeat();
         this.windowBatchEnded(started, published);
       },

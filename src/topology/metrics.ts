@@ -16,6 +16,7 @@ export const SCALE_OUT_METRICS = [
   'alcor_scale_out_routed_messages_total',
   'alcor_scale_out_routed_records_total',
   'alcor_scale_out_route_transactions_total',
+  'alcor_scale_out_route_paced_cuts_total',
   'alcor_scale_out_applied_records_total',
   'alcor_scale_out_route_worker_restarts_total',
   'alcor_scale_out_runs_not_served_total',
@@ -74,6 +75,7 @@ export function registerScaleOutMetrics(registry: Registry, readStatus: () => Me
   counter('alcor_scale_out_routed_messages_total', 'Input messages this member routed (their transaction committed)', (s) => s.routedMessages);
   counter('alcor_scale_out_routed_records_total', 'By-VM records (flow halves, VM attributes) this member\'s routers wrote', (s) => s.routedRecords);
   counter('alcor_scale_out_route_transactions_total', 'Route transactions this member committed (a batch of an input partition, or a flush of released flows)', (s) => s.routeTransactions);
+  counter('alcor_scale_out_route_paced_cuts_total', 'Batches of a flows partition this member\'s routers cut, a bucket ahead of the slowest router, their rest held until it caught up', (s) => s.routePacedCuts);
   counter('alcor_scale_out_applied_records_total', 'By-VM records (flow halves, VM attributes) this member\'s windows applied', (s) => s.appliedRecords);
   counter('alcor_scale_out_route_worker_restarts_total', 'Route workers this member started again after one ended unasked (the member not ready meanwhile)', (s) => s.routeWorkerRestarts);
   // The same with labels: `totals` gives each label set's total, keyed by the labels' values.

@@ -44,14 +44,19 @@ export interface PartitionFeatures {
   vmAttributes: (VmAttributes | null)[];
 }
 
-/** What a by-VM record asks of the member after it is applied: `refused` at the cap (MAX_VMS), to be dead-lettered. */
+/**
+ * What a by-VM record asks of the member after it is applied: `refused` (VM attributes at the cap, MAX_VMS;
+ * a flow half too late for the partition's rings), to be dead-lettered and counted.
+ */
 export type ApplyOutcome = 'applied' | 'publish' | { refused: Rejection };
 
 export class PartitionState {
   readonly fleet: FleetState;
-  /** Records applied and rejected here (vm_cap) since this process took the partition. */
+  /** Records applied and rejected here (vm_cap, too_late) since this process took the partition. */
   applied = 0;
   refusedAtCap = 0;
+  /** Flow halves whose bucket had left the rings (FleetState.applyFlowHalf): a router far behind another. */
+  refusedTooLate = 0;
   /**
    * The newest tick this partition has published features at. Every router announces every tick to every
    * partition, so a tick arrives once per router; only its first announcement publishes. Computing features
@@ -75,8 +80,13 @@ export class PartitionState {
     this.applied++;
     if (r.k === 'q') return 'publish';
     this.fleet.advanceTo(orNegInf(r.sa), orNegInf(r.w));
-    if (r.k === 'f') this.fleet.applyFlowHalf(r.r, r.o, this.peerKey);
-    else if (r.k === 'v') {
+    if (r.k === 'f') {
+      const late = this.fleet.applyFlowHalf(r.r, r.o, this.peerKey);
+      if (late !== null) {
+        this.refusedTooLate++;
+        return { refused: late };
+      }
+    } else if (r.k === 'v') {
       const refused = this.fleet.applyVmAttributes(r.r);
       if (refused !== null) {
         this.refusedAtCap++;

@@ -10,6 +10,7 @@ import type { FleetState } from '../fleet/fleet-state.ts';
 import { emptyHeldFlowCounters, type HeldFlowCounters } from '../attribution/held-flows.ts';
 import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
+import { DEFAULT_PARTITION_IDLE_MS, PartitionWatermarks } from '../pipeline/partition-watermarks.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
 import type { AddressTable } from './address-table.ts';
@@ -63,6 +64,12 @@ export const DEFAULT_ROUTE_COMMIT_MESSAGES = 50_000;
 export const DEFAULT_ROUTE_COMMIT_MS = 250;
 
 /**
+ * The rest of a flows batch held back for the pace is tried again after this long at the latest: the
+ * partition it waits for may be silent (it goes idle after DEFAULT_PARTITION_IDLE_MS) and route nothing.
+ */
+const PACE_RECHECK_MS = 200;
+
+/**
  * The route transaction of an input partition still open: the batches routed into it, their by-VM
  * records sent, their offset and the router's state not yet committed.
  */
@@ -91,6 +98,12 @@ interface OpenRoute {
   failed: { err: unknown } | null;
 }
 
+/** The rest of a flows batch past the pace: its messages from `index` on are not routed yet. */
+interface HeldTail {
+  batch: Batch;
+  index: number;
+}
+
 /** The flows this member's routers hold for late VM attributes, and their counts. */
 export type HeldStatus = HeldFlowCounters & { flows: number; bytes: number };
 
@@ -104,6 +117,8 @@ export interface RouteStatus {
   routedRecords: number;
   /** Route transactions committed (a batch's, or a flush of released flows). */
   routeTransactions: number;
+  /** Batches of a flows partition cut because it was a bucket ahead of the slowest (the rest routed later). */
+  pacedCuts: number;
   held: HeldStatus;
   /** Where the stage's wall time went (ROUTE_PHASES). */
   seconds: RouteSeconds;
@@ -112,7 +127,7 @@ export interface RouteStatus {
 }
 
 export function emptyRouteStatus(): RouteStatus {
-  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
+  return { joined: false, routedMessages: 0, routedRecords: 0, routeTransactions: 0, pacedCuts: 0, held: { ...emptyHeldFlowCounters(), flows: 0, bytes: 0 }, seconds: emptyRouteSeconds(), open: { transactions: 0, batches: 0, messages: 0 } };
 }
 
 export class RouteStage {
@@ -147,9 +162,25 @@ export class RouteStage {
   private batchEndedAt: number | null = null;
   /** The by-VM partition of a VM id: computed once per VM, not per record (each flow names two). */
   private readonly partitionOfVm: (vmId: string) => number;
+  /**
+   * The watermark of each flows partition this member routes, for pacing its routers as one process paces
+   * its partitions (docs/event-time.md, "Several input partitions"): none reads more than a bucket ahead of
+   * the slowest that is not caught up or idle. Names are the route's keys (`<topic>:<partition>`).
+   */
+  private readonly pace: PartitionWatermarks;
+  /**
+   * The rest of each flows batch cut for the pace (its partition paused meanwhile): routed from memory
+   * once the others have caught up, not fetched again (a batch is a megabyte, and a bucket of lead a fifth
+   * of it on the small fixture: fetched again, each was read five times over).
+   */
+  private readonly tails = new Map<string, HeldTail>();
+  private pacedRecheck: NodeJS.Timeout | null = null;
+  /** Batches cut for the pace since the stage started. */
+  private pacedHeldBack = 0;
 
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
+    this.pace = new PartitionWatermarks({ idleMs: DEFAULT_PARTITION_IDLE_MS, maxLeadMs: o.pipeline.window.bucketMs });
     this.commitEveryMessages = o.topology.routeCommitMessages ?? DEFAULT_ROUTE_COMMIT_MESSAGES;
     this.commitWithinMs = o.topology.routeCommitMs ?? DEFAULT_ROUTE_COMMIT_MS;
     this.topics = topologyTopics(o.topology.appId);
@@ -161,7 +192,7 @@ export class RouteStage {
   }
 
   status(): RouteStatus {
-    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
+    return { joined: this.joined, routedMessages: this.routedMessages, routedRecords: this.routedRecords, routeTransactions: this.routeTransactions, pacedCuts: this.pacedHeldBack, held: this.heldStatus(), seconds: { ...this.seconds }, open: this.openStatus() };
   }
 
   private openStatus(): RouteStatus['open'] {
@@ -199,6 +230,8 @@ export class RouteStage {
   }
 
   async stop(): Promise<void> {
+    if (this.pacedRecheck !== null) clearTimeout(this.pacedRecheck);
+    this.pacedRecheck = null;
     await this.consumer?.disconnect().catch(() => undefined);
     // What the open transactions hold is committed before the producers close: not lost, and not left for
     // the broker's transaction timeout to abort while the windows' read_committed consumers wait behind it.
@@ -217,6 +250,11 @@ export class RouteStage {
       this.joined = true;
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
+      const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
+      // The flows partitions paced are those assigned now. A rest held back is dropped and read again from
+      // the commit (kafkajs may have reset its position to the commit, from where it would come twice).
+      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now());
+      for (const key of [...this.tails.keys()]) this.dropTail(key);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
       // A partition kept with a transaction open: kafkajs reads it again from its committed offset after a
@@ -267,29 +305,123 @@ export class RouteStage {
       // A router that moved away or failed while this batch waited: the next batch starts over.
       if (this.routers.get(key) !== router) throw new Error(`the router of ${key} was replaced while its batch waited`);
       if (isStale()) return;
-      // What the open transaction holds is routed too (kafkajs hands a batch over once).
-      const committed = this.routedUpTo.get(key) ?? 0n;
-      const open = this.openRoutes.get(key);
-      const upTo = open !== undefined && open.next > committed ? open.next : committed;
-      const routeStarted = performance.now();
-      const out: Routed[] = [];
-      let messages = 0;
-      let from: bigint | null = null;
-      for (const m of batch.messages) {
-        const offset = BigInt(m.offset);
-        if (offset < upTo) continue;
-        from ??= offset;
-        messages++;
-        router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
-      }
-      // Flows a claim released outside any batch go in this transaction too (route() took them first).
-      router.takeReleased(out);
-      router.endOfBatch(out);
-      this.seconds.route += (performance.now() - routeStarted) / 1000;
-      if (from === null) return;
-      await this.addToRoute(key, router, batch.topic, batch.partition, from, BigInt(batch.lastOffset()) + 1n, out, messages);
+      // Not expected (the partition is paused while a rest is held): both are read again from what is routed.
+      if (this.tails.has(key)) return this.dropTail(key);
+      await this.routeFrom(key, router, batch, 0);
     });
     await heartbeat();
+  }
+
+  /**
+   * Routes a batch's messages from `start` into its partition's open transaction. A flows partition is read
+   * no further than a bucket ahead of the slowest of this member's (the pace): checked against `bound` per
+   * message, and the watermarks asked only past it (once a bucket at most). Past the pace, the rest is held
+   * in memory (holdTail) and what was routed commits with its transaction as usual.
+   */
+  private async routeFrom(key: string, router: Router, batch: Batch, start: number): Promise<void> {
+    // What the open transaction holds is routed too (kafkajs hands a batch over once).
+    const committed = this.routedUpTo.get(key) ?? 0n;
+    const open = this.openRoutes.get(key);
+    const upTo = open !== undefined && open.next > committed ? open.next : committed;
+    const routeStarted = performance.now();
+    const out: Routed[] = [];
+    let messages = 0;
+    let from: bigint | null = null;
+    const pace = batch.topic === this.o.pipeline.topics.flows ? this.pace : null;
+    const now = Date.now();
+    const logEnd = Number(batch.highWatermark);
+    let bound = Number.POSITIVE_INFINITY;
+    if (pace !== null) {
+      pace.observe(key, router.latest);
+      bound = pace.readBound(key);
+    }
+    let cut: number | null = null;
+    const all = batch.messages;
+    for (let i = start; i < all.length; i++) {
+      const m = all[i]!;
+      const offset = BigInt(m.offset);
+      if (offset < upTo) continue;
+      if (router.latest > bound && pace !== null) {
+        pace.observe(key, router.latest);
+        pace.read(key, Number(offset), logEnd, now);
+        if (!pace.mayRead(key, this.newestFlowTime(), now)) {
+          cut = i;
+          break;
+        }
+        bound = pace.readBound(key);
+      }
+      from ??= offset;
+      messages++;
+      router.route(batch.topic, m.value?.toString() ?? null, `${batch.topic}/${batch.partition}@${m.offset}`, out);
+    }
+    if (pace !== null) {
+      pace.observe(key, router.latest);
+      if (cut === null) pace.read(key, Number(batch.lastOffset()) + 1, logEnd, now);
+    }
+    if (cut !== null) this.holdTail(key, batch, cut);
+    else if (this.tails.delete(key)) this.consumer?.resume([{ topic: batch.topic, partitions: [batch.partition] }]);
+    // This partition moved on: the rests held back may be within the pace now.
+    if (pace !== null && from !== null) this.routeTails(key);
+    this.seconds.route += (performance.now() - routeStarted) / 1000;
+    if (from === null) return;
+    // Flows a claim released outside any batch go in this transaction too (route() took them first).
+    router.takeReleased(out);
+    router.endOfBatch(out);
+    const next = cut === null ? BigInt(batch.lastOffset()) + 1n : BigInt(all[cut]!.offset);
+    await this.addToRoute(key, router, batch.topic, batch.partition, from, next, out, messages);
+  }
+
+  /**
+   * The rest of a flows batch past the pace, from message `index`: held, and its partition paused so that
+   * kafkajs fetches nothing more of it meanwhile (its position is past the batch). Routed once another
+   * flows partition routed a batch, or after PACE_RECHECK_MS (the partition waited for may go idle).
+   */
+  private holdTail(key: string, batch: Batch, index: number): void {
+    this.pacedHeldBack++;
+    if (!this.tails.has(key)) this.consumer?.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+    this.tails.set(key, { batch, index });
+    this.pacedRecheck ??= setTimeout(() => {
+      this.pacedRecheck = null;
+      this.routeTails(null);
+    }, PACE_RECHECK_MS);
+  }
+
+  /** Routes the rests held back (but `except`'s), each in its turn with the route transactions. */
+  private routeTails(except: string | null): void {
+    for (const [key, tail] of this.tails) {
+      if (key === except) continue;
+      this.routeExclusive(async () => {
+        if (this.tails.get(key) !== tail) return;
+        const router = this.routers.get(key);
+        if (router === undefined) return this.dropTail(key);
+        await this.routeFrom(key, router, tail.batch, tail.index);
+      }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not route the rest of a batch held back for the pace: the partition continues from its last commit'));
+    }
+  }
+
+  /**
+   * A rest held back is given up (a rejoin, a failed transaction, the partition gone): kafkajs goes back to
+   * where nothing is routed past (the open transaction's start, else the commit, which the rest follows).
+   */
+  private dropTail(key: string): void {
+    const tail = this.tails.get(key);
+    if (tail === undefined) return;
+    this.tails.delete(key);
+    const { topic, partition } = tail.batch;
+    const offset = this.openRoutes.get(key)?.from ?? this.routedUpTo.get(key) ?? BigInt(tail.batch.messages[tail.index]!.offset);
+    try {
+      this.consumer?.seek({ topic, partition, offset: offset.toString() });
+      this.consumer?.resume([{ topic, partitions: [partition] }]);
+    } catch (err) {
+      this.o.log.warn({ input: key, err: String(err) }, 'could not go back to the rest of a batch held back for the pace');
+    }
+  }
+
+  /** The newest flow time among this member's routers: the reader's watermark when no partition holds it. */
+  private newestFlowTime(): number {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const r of this.routers.values()) if (r.latest > newest) newest = r.latest;
+    return newest;
   }
 
   /** Times `work` into a phase of the stage's wall time. */
@@ -304,6 +436,7 @@ export class RouteStage {
 
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
   private forgetRoute(key: string): void {
+    this.dropTail(key);
     const open = this.openRoutes.get(key);
     if (open !== undefined) {
       this.openRoutes.delete(key);

@@ -65,7 +65,7 @@ export class RouteThread {
   private latest: RouteStatus = emptyRouteStatus();
   private latestAttribution: Attribution | null = null;
   /** What workers that ended had counted: the member's counters run on across a restart. */
-  private readonly before = { routedMessages: 0, routedRecords: 0, routeTransactions: 0, seconds: emptyRouteSeconds() };
+  private readonly before = { routedMessages: 0, routedRecords: 0, routeTransactions: 0, pacedCuts: 0, seconds: emptyRouteSeconds() };
   /** Workers started again after one ended without being asked to. */
   restarts = 0;
 
@@ -87,6 +87,7 @@ export class RouteThread {
       routedMessages: this.before.routedMessages + s.routedMessages,
       routedRecords: this.before.routedRecords + s.routedRecords,
       routeTransactions: this.before.routeTransactions + s.routeTransactions,
+      pacedCuts: this.before.pacedCuts + s.pacedCuts,
       held: s.held,
       seconds: sumSeconds(this.before.seconds, s.seconds),
       open: s.open,
@@ -132,6 +133,7 @@ export class RouteThread {
     this.before.routedMessages += this.latest.routedMessages;
     this.before.routedRecords += this.latest.routedRecords;
     this.before.routeTransactions += this.latest.routeTransactions;
+    this.before.pacedCuts += this.latest.pacedCuts;
     this.before.seconds = sumSeconds(this.before.seconds, this.latest.seconds);
     this.latest = { ...emptyRouteStatus(), held: this.latest.held };
     if (this.stopping) return;

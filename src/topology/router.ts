@@ -199,6 +199,11 @@ export class Router extends InputStage {
     return this.eventTime;
   }
 
+  /** The latest flow time this router accepted (its input partition's watermark); -Infinity before the first. */
+  get latest(): number {
+    return this.eventTime;
+  }
+
   /** The address map attributing flows: the member's shared table, or this router's own. */
   protected get map(): AddressMap {
     return this.table?.map ?? this.addresses;

@@ -16,6 +16,7 @@ export function memberStatus(o: Partial<MemberStatus> = {}): MemberStatus {
     routedMessages: 0,
     routedRecords: 0,
     routeTransactions: 0,
+    routePacedCuts: 0,
     appliedRecords: 0,
     featuresPublished: 0,
     ticksNotSentAgain: 0,

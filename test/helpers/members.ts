@@ -4,6 +4,7 @@
  * the gathered snapshot equal to one process's.
  */
 import { Kafka, logLevel } from 'kafkajs';
+import type { RejectedRecord } from '../../src/contract/rejections.ts';
 import { PipelineOptions, toRunOptions } from '../../src/config/pipeline-options.ts';
 import { DeadLetterProducer } from '../../src/kafka/dead-letter.ts';
 import { type KafkaLogger, localKafkaSettings } from '../../src/kafka/options.ts';
@@ -38,7 +39,10 @@ export async function startTestMember(
   brokers: string,
   topology: TopologyConfig,
   pipeline: PipelineConfig,
-  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number } = {},
+  {
+    routeWorker = false,
+    ...extra
+  }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number; onReject?: (r: RejectedRecord) => void } = {},
 ): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {

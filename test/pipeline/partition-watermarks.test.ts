@@ -156,6 +156,63 @@ describe('PartitionWatermarks', () => {
  * The small fixture as Kafka carries it on 3 flows partitions (keyed as `npm run produce` keys them), read as
  * kafkajs reads a backlog: each fetch hands over a whole partition's stretch, one partition after another.
  */
+describe('PartitionWatermarks.readBound (a reader asking once a batch, the scale-out routers)', () => {
+  it('is the lead past the slowest other partition that holds or could be woken, and +Infinity with none', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows/0', 'flows/1', 'flows/2'], 0);
+    // Two unknown partitions hold at -Infinity: nothing past the first message yet.
+    read(w, 'flows/0', 600_000, 1, 100, 10);
+    expect(w.readBound('flows/0')).toBe(NEG);
+    read(w, 'flows/1', 100_000, 1, 100, 20);
+    read(w, 'flows/2', 130_000, 1, 100, 20);
+    expect(w.readBound('flows/0')).toBe(160_000);
+    expect(w.readBound('flows/1')).toBe(190_000);
+    // flows/2 caught up: not holding, but not woken either, so mayRead could wake it: still counted.
+    read(w, 'flows/2', 130_000, 100, 100, 30);
+    expect(w.readBound('flows/1')).toBe(190_000);
+    expect(w.mayRead('flows/0', 600_000, 40)).toBe(false);
+    expect(w.readBound('flows/0')).toBe(160_000);
+    // Every partition idle (1 s): the reader's watermark is the newest time; flows/2, woken once, counts no more.
+    expect(w.mayRead('flows/1', 600_000, 2000)).toBe(true);
+    expect(w.readBound('flows/1')).toBe(660_000);
+    expect(w.readBound('flows/0')).toBe(660_000);
+    const alone = new PartitionWatermarks(config);
+    alone.assign(['flows/0'], 0);
+    read(alone, 'flows/0', 600_000, 1, 100, 10);
+    expect(alone.readBound('flows/0')).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('never lets a partition past a point mayRead would refuse (seeded walk over 3 partitions)', () => {
+    let seed = 12;
+    const next = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const w = new PartitionWatermarks(config);
+    const names = ['flows/0', 'flows/1', 'flows/2'];
+    w.assign(names, 0);
+    const marks = [0, 0, 0];
+    const offsets = [0, 0, 0];
+    let checked = 0;
+    for (let step = 0, now = 0; step < 5000; step++, now += next(40)) {
+      const p = next(3);
+      const name = names[p]!;
+      const bound = w.readBound(name);
+      const ts = marks[p]! + next(30_000);
+      const newest = Math.max(...marks, ts);
+      if (ts <= bound) {
+        checked++;
+        w.observe(name, ts);
+        expect(w.mayRead(name, newest, now)).toBe(true);
+      } else if (!w.mayRead(name, newest, now)) continue;
+      marks[p] = Math.max(marks[p]!, ts);
+      offsets[p]!++;
+      read(w, name, ts, offsets[p]!, offsets[p]! + next(3), now);
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
+
 describe('a Pipeline reading a backlog of 3 flows partitions', () => {
   const PARTITIONS = 3;
   /**

@@ -111,3 +111,38 @@ describe('a window partition announced a tick by several routers', () => {
     expect(forgetful.apply(stream[3]!)).toBe('publish');
   });
 });
+
+describe('a window partition given a flow side older than its rings (a router far behind another)', () => {
+  const MIN = 60_000;
+  const open = toPipelineConfig(PipelineOptions.parse({})).window;
+  /** vm-a's side of a flow at minute `at`, stamped by a router whose watermark is at minute `w`. */
+  const half = (at: number, w: number, dst = 'vm-b'): ByVmRecord => ({
+    k: 'f',
+    o: true,
+    w: T + w * MIN,
+    sa: null,
+    r: { ...emptyFlowRecord(), ts: T + at * MIN, srcVm: 'vm-a', dstVm: dst, srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 443, protocol: 6, bytes: 1000, packets: 3 },
+  });
+
+  it('refuses it as too_late with no effect, counts it, and applies the oldest bucket the rings still hold', () => {
+    const state = new PartitionState(0, open);
+    // 15 buckets of a minute: a ring holds 16, so at minute 20 the oldest is minute 5.
+    expect(state.apply(half(1, 1))).toBe('applied');
+    expect(state.apply(half(20, 20))).toBe('applied');
+    const late = state.apply(half(4, 4, 'vm-late'));
+    expect(late).toEqual({ refused: expect.objectContaining({ reason: 'too_late', field: 'ts' }) });
+    expect(typeof late === 'object' && late.refused.message).toBe(
+      'ts is 960 s behind the watermark of the window partition holding vm-a, beyond its window: that side of the flow is not applied',
+    );
+    expect(state.apply(half(5, 5))).toBe('applied');
+    expect(state.refusedTooLate).toBe(1);
+    // Honest: the refused side is not counted as applied, and it made no pair and kept nothing alive.
+    expect(state.fleet.counters.flowsApplied).toBe(3);
+    expect(state.fleet.vms.get('vm-a')?.lastSeen).toBe(T + 20 * MIN);
+    expect(state.fleet.watermark).toBe(T + 20 * MIN);
+    const pairs = new Set<string>();
+    const b0 = state.fleet.bucketOf(T);
+    state.fleet.pairs.forEach(b0, b0 + 30, (lo, hi) => void pairs.add(`${lo}-${hi}`));
+    expect([...pairs]).toEqual([`${vmKey('vm-a')}-${vmKey('vm-b')}`]);
+  });
+});
