@@ -38,7 +38,7 @@ export async function startTestMember(
   brokers: string,
   topology: TopologyConfig,
   pipeline: PipelineConfig,
-  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number } = {},
+  { routeWorker = false, ...extra }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number; runCatchUpMs?: number } = {},
 ): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {
