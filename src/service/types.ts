@@ -73,6 +73,11 @@ export interface ServiceView {
    */
   inputsHeld?(): string | null;
   /**
+   * Why the inputs are not ready, one sentence, when the view knows more than "not connected" (a scale-out
+   * member: joining its groups, reading a table, restoring windows); null when they are. Optional.
+   */
+  inputsNotReady?(): string | null;
+  /**
    * True once a clustering run has completed in this process or was restored with the service's state.
    * A loaded model's provisional placement is served by latestRun() but does not count: it is a guess.
    */

@@ -36,7 +36,8 @@ import { tenantInfos } from './local-topology.ts';
 import { type PartitionFeatures, PartitionState } from './partition-state.ts';
 import { emptyRouteStatus, type HeldStatus, type RouteSeconds, RouteStage, type RouteStatus } from './route-stage.ts';
 import { type Attribution, RouteThread, routePipelineData } from './route-thread.ts';
-import { chooseRun } from './run-choice.ts';
+import { isBehind, ownProgress, routeProgress } from './backlog.ts';
+import { chooseRun, RUN_CATCH_UP_MS } from './run-choice.ts';
 import { newRunRequestId, runRequestSearches } from './run-request.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { addressTableReader, tenantTableReader } from './table-readers.ts';
@@ -170,6 +171,9 @@ const PUBLISH_ATTEMPTS = 3;
  * a second and each checkpoint is the whole partition; a successor replays at most this much more input.
  */
 const CHECKPOINT_EVERY_MS = 10_000;
+/** How long the leader's answer to "still reading a backlog?" holds, and how often a tick waiting for it asks again. */
+const BACKLOG_FRESH_MS = 250;
+const BACKLOG_RECHECK_MS = 500;
 
 const COMPACTED = [{ name: 'cleanup.policy', value: 'compact' }];
 /** Checkpoints and features carry whole partitions: far above the broker's 1 MB default. */
@@ -272,6 +276,11 @@ export class ScaleOutMember {
   /** When this member's last run started (performance.now()): a backlog defers the next run up to RUN_CATCH_UP_MS from there (run-choice.ts). */
   private lastRunStartedAt = Number.NEGATIVE_INFINITY;
   private catchUpTimer: NodeJS.Timeout | null = null;
+  /** Whether a backlog was still being read when last asked (backlog.ts), and when (performance.now()). */
+  private backlog: { behind: boolean; at: number } | null = null;
+  private checkingBacklog = false;
+  /** Per window partition held, the offset after the last batch kafkajs handed over, markers and aborted records included. */
+  private readonly windowRead = new Map<number, bigint>();
   /** The runs topic's chunks read so far, until their header (run-chunks.ts). */
   private readonly runAssembler = new RunAssembler();
   /** Chunks of the last run this member published: the next one tombstones those past its own count. */
@@ -555,6 +564,7 @@ export class ScaleOutMember {
         // Moved to another member: its windows are that member's now (restored from the changelog).
         this.windows.delete(p);
         this.position.delete(p);
+        this.windowRead.delete(p);
         this.checkpointed.delete(p);
         this.checkpointedAt.delete(p);
         this.sentTick.delete(p);
@@ -571,6 +581,12 @@ export class ScaleOutMember {
       join.generation = e.payload.groupGenerationId;
       this.windowGeneration = join.generation;
       this.o.log.info({ window_join: join.seq, member_id: join.memberId, generation: join.generation }, `${this.groups.window} generation ${join.generation} confirmed`);
+    });
+    // Also for a batch of only markers or aborted records, which never reaches eachBatch: how far the
+    // windows have read, for the backlog the leader asks about (backlog.ts).
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const after = BigInt(e.payload.lastOffset) + 1n;
+      if (this.assignedWindows.has(e.payload.partition) && after > (this.windowRead.get(e.payload.partition) ?? 0n)) this.windowRead.set(e.payload.partition, after);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.byVm, fromBeginning: true });
@@ -721,6 +737,7 @@ export class ScaleOutMember {
       // Fenced or failed: this member's copy of the partition is no longer the truth; restore it next time.
       this.windows.delete(p);
       this.position.delete(p);
+      this.windowRead.delete(p);
       this.windowProducers.delete(p);
       this.checkpointedAt.delete(p);
       this.sentTick.delete(p);
@@ -874,6 +891,8 @@ export class ScaleOutMember {
     this.windows.set(p, state);
     this.checkpointed.set(p, from);
     this.position.set(p, from);
+    // Read again from there (the seek below).
+    this.windowRead.delete(p);
     this.restores[source]++;
     // The group's committed offset is the checkpoint's (one transaction), but a checkpoint may be gone.
     this.windowConsumer?.seek({ topic: this.topics.byVm, partition: p, offset: from.toString() });
@@ -1071,14 +1090,27 @@ export class ScaleOutMember {
     // run started meanwhile would already have passed.
     if (!this.leader || !this.runsCaughtUp || this.startingRun || this.publishesPending > 0 || this.o.service.runInProgress() !== null) return;
     // A request first; of the ticks the newest complete one, and none while a backlog is read (run-choice.ts).
-    const choice = chooseRun(this.pending, this.o.topology.partitions, performance.now() - this.lastRunStartedAt, this.o.runCatchUpMs);
+    const sinceLastRun = performance.now() - this.lastRunStartedAt;
+    const catchUpMs = this.o.runCatchUpMs ?? RUN_CATCH_UP_MS;
+    const known = this.backlog !== null && performance.now() - this.backlog.at < BACKLOG_FRESH_MS ? this.backlog.behind : null;
+    const choice = chooseRun(this.pending, this.o.topology.partitions, sinceLastRun, catchUpMs, known === true);
     if (choice === null) return;
+    if ('key' in choice && choice.key.startsWith('t') && sinceLastRun < catchUpMs && known === null) {
+      // A tick soon after the last run: a backlog no partition has announced a newer tick of yet (the windows
+      // still applying it) would give a run of its own. Asked first; runPending again with the answer.
+      this.checkBacklog();
+      return;
+    }
     if ('waitMs' in choice) {
-      // Looked at again then, if no newer tick completes before (refreshStats looks every 2 s too).
-      this.catchUpTimer ??= setTimeout(() => {
-        this.catchUpTimer = null;
-        this.runPending();
-      }, choice.waitMs);
+      // Looked at again then, if no newer tick completes before (refreshStats looks every 2 s too); while
+      // behind, sooner: the backlog's end completes no tick, and the newest one waits only for it.
+      this.catchUpTimer ??= setTimeout(
+        () => {
+          this.catchUpTimer = null;
+          this.runPending();
+        },
+        known === true ? Math.min(choice.waitMs, BACKLOG_RECHECK_MS) : choice.waitMs,
+      );
       this.catchUpTimer.unref();
       return;
     }
@@ -1117,6 +1149,42 @@ export class ScaleOutMember {
       .finally(() => {
         this.startingRun = false;
       });
+  }
+
+  /** Asks whether a backlog is still being read (one at a time), then looks at the pending ticks again. */
+  private checkBacklog(): void {
+    if (this.checkingBacklog) return;
+    this.checkingBacklog = true;
+    this.readBacklog()
+      .then(
+        (behind) => {
+          this.backlog = { behind, at: performance.now() };
+        },
+        (err: unknown) => {
+          // Not known: the tick runs, as it did before the leader asked.
+          this.o.log.debug({ err: String(err) }, 'could not read the input and window offsets: the tick runs without waiting for a backlog');
+          this.backlog = { behind: false, at: performance.now() };
+        },
+      )
+      .finally(() => {
+        this.checkingBacklog = false;
+        if (this.leader) this.runPending();
+      });
+  }
+
+  /** Input not routed yet (the route group's commits), or by-VM records this member's windows have not read. */
+  private async readBacklog(): Promise<boolean> {
+    const admin = this.o.kafka.admin();
+    await admin.connect();
+    try {
+      const t = this.o.pipeline.topics;
+      const read = new Map<number, bigint | null>();
+      for (const p of this.assignedWindows) read.set(p, this.windowRead.get(p) ?? this.position.get(p) ?? this.checkpointed.get(p) ?? null);
+      const [route, windows] = await Promise.all([routeProgress(admin, this.groups.route, [t.flows, t.vmAttributes, t.tenantAttributes]), ownProgress(admin, this.topics.byVm, read)]);
+      return isBehind(route) || isBehind(windows);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /** The run in flight: what it answers, and the features it was gathered from (gathered again if it cannot be published). */

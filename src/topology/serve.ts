@@ -43,8 +43,8 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
       requestRecluster: (options) => view?.requestRecluster(options) ?? { runId: '', started: false },
       ingestStats: () => view?.ingestStats() ?? { messages: 0, records: { flows: 0, vmAttributes: 0, tenantAttributes: 0 }, rejected: { count: 0, by_reason: {} }, watermark: null, vmsTracked: 0, tenantsTracked: 0 },
       inputsReady: () => view?.inputsReady() ?? false,
-      // A ready member holds nothing back (null): only a member not made yet is "starting".
-      inputsHeld: () => (view === null ? 'starting' : view.inputsHeld()),
+      // Why not ready, under `inputs` (it was given as inputsHeld, so /readyz named dead_letters too): a member not made yet is "starting".
+      inputsNotReady: () => (view === null ? 'starting' : view.inputsNotReady()),
       firstRunCompleted: () => service.firstRunCompleted(),
       runHistory: () => service.runHistory(),
       securityGroups: () => view?.securityGroups() ?? null,

@@ -75,7 +75,8 @@ export class ScaleOutView implements ServiceView {
     return this.member.notReadyReason() === null;
   }
 
-  inputsHeld(): string | null {
+  /** What the member is still doing before it is ready (its dead letters never hold it: not `inputsHeld`, which /readyz reports as `dead_letters`). */
+  inputsNotReady(): string | null {
     return this.member.notReadyReason();
   }
 

@@ -42,7 +42,15 @@ export async function startTestMember(
   {
     routeWorker = false,
     ...extra
-  }: { stateDir?: string; hostAttributesTopic?: string; checkpointEveryMs?: number; routeWorker?: boolean; runChunkBytes?: number; onReject?: (r: RejectedRecord) => void } = {},
+  }: {
+    stateDir?: string;
+    hostAttributesTopic?: string;
+    checkpointEveryMs?: number;
+    routeWorker?: boolean;
+    runChunkBytes?: number;
+    runCatchUpMs?: number;
+    onReject?: (r: RejectedRecord) => void;
+  } = {},
 ): Promise<TestMember> {
   const logs: string[] = [];
   const log: KafkaLogger = {

@@ -1,4 +1,4 @@
-/** /readyz when the input is held because its rejects cannot be dead-lettered (docs/dead-letters.md). */
+/** /readyz when the input is held because its rejects cannot be dead-lettered (docs/dead-letters.md), and a member not ready yet. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceView } from '../../src/service/types.ts';
 import { appFor, getJson } from './helpers.ts';
@@ -32,5 +32,17 @@ describe('/readyz with the input held', () => {
     apps.push(held, free);
     expect(await getJson(held, '/readyz')).toEqual({ status: 503, body: { status: 'not_ready', missing: ['dead_letters'], reasons: [reason] } });
     expect(await getJson(free, '/readyz')).toEqual({ status: 200, body: { status: 'ready', missing: [], reasons: [] } });
+  });
+});
+
+describe('/readyz of a scale-out member not ready yet', () => {
+  it('names what the member is still doing under inputs, not dead_letters', async () => {
+    // A member's view said why through inputsHeld, and /readyz reported its dead letters held while it read a table.
+    const reason = 'reading the tenant table (app-tenants)';
+    const member = appFor({ ...connectedView(null), inputsReady: () => false, inputsHeld: undefined, inputsNotReady: () => reason }).app;
+    const ready = appFor({ ...connectedView(null), inputsNotReady: () => null }).app;
+    apps.push(member, ready);
+    expect(await getJson(member, '/readyz')).toEqual({ status: 503, body: { status: 'not_ready', missing: ['inputs'], reasons: [`the inputs are not ready: ${reason}`] } });
+    expect(await getJson(ready, '/readyz')).toEqual({ status: 200, body: { status: 'ready', missing: [], reasons: [] } });
   });
 });

@@ -33,16 +33,22 @@ function otherLeadersRun(state: ClusterServiceState, n: number): PublishedRun {
 describe('the runs topic in chunks', () => {
   it('serves runs assembled whole, never a torn one, still reads the single-record format, and tombstones chunks a smaller run leaves', async ({ onTestFailed }) => {
     const app = await file.app('runchunks', 2);
-    // kafkajs' own fetch wait here: with the tests' short one the leader's next tick run followed its
-    // requested run before the follower had served it, and the follower never showed the requested run.
-    app.topology = { ...app.topology, readerWaitMs: undefined };
     const trace = generatedMessages(new TraceGenerator({ name: 'runchunks', seed: 5, vms: 60, tenants: 4, minutes: 20 }), app.topicOf);
     const leader = await file.member(app.topology, app.pipeline, { runChunkBytes: CHUNK_BYTES });
     onTestFailed(() => console.log(`leader log, last lines:\n${leader.logs.slice(-30).join('\n')}`));
     await app.send(trace);
+    // The whole trace routed and applied before the request: its run is then the last. Asked as soon as the
+    // leader was ready (sooner with the tests' short reader wait), the request was answered mid-trace and the
+    // tick at 00:20 ran after it; the follower, reading both runs back to back, never showed the first.
+    await waitFor(async () => {
+      const s = leader.member.status();
+      return s.routedMessages >= trace.length && s.appliedRecords >= s.routedRecords ? true : undefined;
+    }, 60_000, 'the trace routed and applied');
     await requestedInput(leader);
-    const first = await waitFor(async () => leader.service.latestRun() ?? undefined, 60_000, 'a run on the leader');
-    await waitFor(async () => (leader.logs.some((l) => l.includes('published the run') && l.includes(first.runId)) ? true : undefined), 60_000, 'the run published');
+    const publishedRuns = () => leader.logs.filter((l) => l.includes('published the run')).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { run_id: string; request: string | null });
+    const requested = await waitFor(async () => publishedRuns().find((r) => r.request !== null), 60_000, 'the requested run published');
+    const first = leader.service.latestRun()!;
+    expect(first.runId).toBe(requested.run_id);
 
     // A follower assembles the leader's run from its chunks: the same clusters.
     const follower = await file.member(app.topology, app.pipeline, { runChunkBytes: CHUNK_BYTES });

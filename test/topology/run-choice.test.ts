@@ -29,6 +29,18 @@ describe('chooseRun', () => {
     expect(chooseRun(pending({ t300000: [0, 1, 2], t0: [1] }), 3, 0)).toEqual({ key: 't300000' });
   });
 
+  it('lets the newest complete tick wait while the input or the windows are behind, though no newer tick is announced yet', () => {
+    // Issue 12: the windows still applying the backlog had announced nothing past 00:15 when the first run
+    // was published, and the leader ran it: one run more than one process.
+    const reached = pending({ t300000: [0, 1, 2], t900000: [0, 1, 2] });
+    expect(chooseRun(reached, 3, 3_500, 10_000, true)).toEqual({ waitMs: 6_500 });
+    expect(chooseRun(reached, 3, 3_500, 10_000, false)).toEqual({ key: 't900000' });
+    // Never longer than the catch-up time after the last run, nor for a leader's first run, nor a request.
+    expect(chooseRun(reached, 3, 10_000, 10_000, true)).toEqual({ key: 't900000' });
+    expect(chooseRun(reached, 3, Number.POSITIVE_INFINITY, 10_000, true)).toEqual({ key: 't900000' });
+    expect(chooseRun(pending({ t300000: [0, 1, 2], q3: [0, 1, 2] }), 3, 0, 10_000, true)).toEqual({ key: 'q3' });
+  });
+
   it('waits RUN_CATCH_UP_MS by default', () => {
     expect(chooseRun(pending({ t1: [0, 1], t2: [0] }), 2, 0)).toEqual({ waitMs: RUN_CATCH_UP_MS });
   });

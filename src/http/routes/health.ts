@@ -23,7 +23,8 @@ export const healthRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { v
       const reasons: string[] = [];
       if (!view.inputsReady()) {
         missing.push('inputs');
-        reasons.push('the inputs are not connected: the Kafka consumer has not joined its group (or the embedded trace is still loading)');
+        const why = view.inputsNotReady?.() ?? null;
+        reasons.push(why === null ? 'the inputs are not connected: the Kafka consumer has not joined its group (or the embedded trace is still loading)' : `the inputs are not ready: ${why}`);
       }
       const held = view.inputsHeld?.() ?? null;
       if (held !== null) {
