@@ -555,12 +555,24 @@ export function pacedBatchHandler(
   return {
     onBatch: (messages, logEnd) => {
       const end = Number(logEnd);
+      // One clock reading per call: a call is one partition's slice, applied in milliseconds, against an
+      // idle time of seconds.
+      const at = now();
+      // The partition's name made once per partition met (one per call from the consumer), not per message:
+      // the same string each time is also one hash for the watermarks' map lookups.
+      let topic: string | null = null;
+      let partitionNumber = -1;
+      let partition: string | null = null;
       let applied = 0;
       for (const m of messages) {
-        const partition = m.topic === flowsTopic ? inputPartitionOf(m) : null;
-        if (partition !== null && !ingest.mayRead(partition, now())) break;
+        if (m.topic !== topic || m.partition !== partitionNumber) {
+          topic = m.topic;
+          partitionNumber = m.partition;
+          partition = topic === flowsTopic ? inputPartitionOf(m) : null;
+        }
+        if (partition !== null && !ingest.mayRead(partition, at)) break;
         ingest.ingestMessage(m.topic, m.value, messageSource(m), partition);
-        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, now());
+        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, at);
         applied++;
       }
       return applied;
