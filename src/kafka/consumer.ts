@@ -247,65 +247,72 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     const leave = async (): Promise<void> => {
       if (!isStale()) await commit();
     };
-    for (let start = 0; start < batch.messages.length; start += perCall) {
-      // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
-      if (!isRunning() || isStale()) return leave();
-      let slice = batch.messages.slice(start, start + perCall);
-      let last = slice[slice.length - 1];
-      if (!last) continue;
-      /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
-      let cut = false;
-      const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
-        if (typeof done !== 'number' || done >= handed.length) return;
-        cut = true;
-        last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
-      };
-      if (external) {
-        let done = applied.get(key)?.next;
-        if (done !== undefined && BigInt(batch.highWatermark) < done) {
-          // Offsets went backwards under us: these are other records than those applied, not a redelivery.
-          logger.error(
-            { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
-            `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
-          );
-          options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
-          applied.delete(key);
-          done = undefined;
-        }
-        if (done !== undefined) {
-          const before = slice.length;
-          slice = slice.filter((m) => BigInt(m.offset) >= done);
-          const skipped = before - slice.length;
-          if (skipped > 0) {
-            messagesSkipped += skipped;
-            logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+    try {
+      for (let start = 0; start < batch.messages.length; start += perCall) {
+        // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
+        if (!isRunning() || isStale()) return leave();
+        let slice = batch.messages.slice(start, start + perCall);
+        let last = slice[slice.length - 1];
+        if (!last) continue;
+        /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
+        let cut = false;
+        const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
+          if (typeof done !== 'number' || done >= handed.length) return;
+          cut = true;
+          last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
+        };
+        if (external) {
+          let done = applied.get(key)?.next;
+          if (done !== undefined && BigInt(batch.highWatermark) < done) {
+            // Offsets went backwards under us: these are other records than those applied, not a redelivery.
+            logger.error(
+              { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
+              `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
+            );
+            options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
+            applied.delete(key);
+            done = undefined;
           }
-        }
-        if (slice.length > 0) {
-          // Synchronous by contract: the offsets are recorded in the same turn the state changed.
+          if (done !== undefined) {
+            const before = slice.length;
+            slice = slice.filter((m) => BigInt(m.offset) >= done);
+            const skipped = before - slice.length;
+            if (skipped > 0) {
+              messagesSkipped += skipped;
+              logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+            }
+          }
+          if (slice.length > 0) {
+            // Synchronous by contract: the offsets are recorded in the same turn the state changed.
+            const handed = slice.map((m) => toConsumed(topic, partition, m));
+            const pending = options.onBatch(handed, logEnd);
+            keep(pending, handed);
+            if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+            await pending;
+          }
+        } else {
           const handed = slice.map((m) => toConsumed(topic, partition, m));
-          const pending = options.onBatch(handed, logEnd);
-          keep(pending, handed);
-          if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
-          await pending;
+          keep(await options.onBatch(handed, logEnd), handed);
         }
-      } else {
-        const handed = slice.map((m) => toConsumed(topic, partition, m));
-        keep(await options.onBatch(handed, logEnd), handed);
+        // The handler stopped early: what it applied is committed, the rest is fetched again later.
+        if (last === undefined) return leave();
+        // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
+        if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return leave();
+        resolveOffset(last.offset);
+        // External commits happen with snapshots (commit()); here only the per-batch mode commits.
+        if (!external) {
+          uncommitted.next = (BigInt(last.offset) + 1n).toString();
+          uncommitted.messages += slice.length;
+          if (cut || start + perCall >= batch.messages.length || performance.now() - committedAt >= commitIntervalMs) await commit();
+        }
+        await heartbeat();
+        if (cut) return;
       }
-      // The handler stopped early: what it applied is committed, the rest is fetched again later.
-      if (last === undefined) return leave();
-      // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
-      if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return leave();
-      resolveOffset(last.offset);
-      // External commits happen with snapshots (commit()); here only the per-batch mode commits.
-      if (!external) {
-        uncommitted.next = (BigInt(last.offset) + 1n).toString();
-        uncommitted.messages += slice.length;
-        if (cut || start + perCall >= batch.messages.length || performance.now() - committedAt >= commitIntervalMs) await commit();
-      }
-      await heartbeat();
-      if (cut) return;
+    } catch (err) {
+      // A throw (the handler's, a heartbeat's) re-delivers the slice it came from, as when every slice
+      // committed: the slices applied before it are committed first.
+      await leave();
+      throw err;
     }
   };
 

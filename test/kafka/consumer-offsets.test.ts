@@ -102,3 +102,46 @@ describe('per-batch commits', () => {
     expect(seen).toEqual({ '60000': ['-1', '-1', '-1'], '0': ['-1', '10', '20'] });
   }, 90_000);
 });
+
+describe('per-batch commits and a handler that throws', () => {
+  it('commits the slices applied before the throw, so that only the failed slice is read again', async () => {
+    const prefix = uniqueTopic('throws');
+    const topics = { flows: `${prefix}.flows`, vmAttributes: `${prefix}.vms`, tenantAttributes: `${prefix}.tenants` };
+    await createTopics(kafka.brokers, Object.values(topics), 1);
+    const client = testKafkaClient(kafka.brokers, 'throws');
+    const producer = client.producer();
+    await producer.connect();
+    await producer.send({ topic: topics.flows, messages: Array.from({ length: 30 }, (_, i) => ({ value: `m${i}` })) });
+    await producer.disconnect();
+    const admin = client.admin();
+    await admin.connect();
+    const groupId = uniqueGroup('throws');
+    // Per slice handed over: its first offset and what the group had committed by then.
+    const slices: string[] = [];
+    let thrown = false;
+    const consumer = startFlowConsumer({
+      kafka: localKafkaSettings(kafka.brokers, { topics, groupId, fromBeginning: true }),
+      maxMessagesPerCall: 10,
+      commitIntervalMs: 60_000,
+      onBatch: async (messages) => {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topics.flows] });
+        slices.push(`${messages[0]?.offset}:${offsets?.partitions[0]?.offset}`);
+        if (messages[0]?.offset === '20' && !thrown) {
+          thrown = true;
+          throw new Error('the handler fails once');
+        }
+      },
+      maxWaitTimeInMs: 100,
+      reconnectMinMs: 100,
+    });
+    try {
+      const deadline = Date.now() + 45_000;
+      while (consumer.lag()[0]?.committed !== 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(consumer.lag()).toEqual([{ topic: topics.flows, partition: 0, highWatermark: 30, committed: 30, lag: 0 }]);
+      expect(slices).toEqual(['0:-1', '10:-1', '20:-1', '20:20']);
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+  }, 90_000);
+});
