@@ -24,6 +24,7 @@ export async function benchKafka(records = 200_000): Promise<Record<string, unkn
       messages: r.messages,
       records_per_s: Math.round(r.recordsPerSec),
       messages_per_s: Math.round(r.messagesPerSec),
+      cpu_us_per_record: Number(r.consumeCpuUsPerRecord.toFixed(2)),
       mb_per_s: Number(r.mbPerSec.toFixed(1)),
       pipeline_only_records_per_s: Math.round(r.pipelineOnlyRecordsPerSec),
       kafka_tool_fetch_messages_per_s: r.kafkaTool ? Math.round(r.kafkaTool.fetchMessagesPerSec) : null,

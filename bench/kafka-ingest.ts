@@ -36,6 +36,11 @@ export interface BenchKafkaIngestResult {
   produceMs: number;
   /** From the first batch handed over to the last record applied (excludes the group join). */
   consumeMs: number;
+  /**
+   * This process's CPU (kafkajs, the consumer, the pipeline; the broker is another process) over the same
+   * span, µs per record: what the machine's load moves much less than the wall time.
+   */
+  consumeCpuUsPerRecord: number;
   /** Group join until ready, for the record. */
   joinMs: number;
   recordsPerSec: number;
@@ -137,6 +142,12 @@ export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<B
   const ingest = pipelineBatchHandler(pipeline);
   let firstAt = 0;
   let doneAt = 0;
+  let cpuAtFirst = 0;
+  let cpuAtDone = 0;
+  const cpuUs = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;
@@ -146,10 +157,14 @@ export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<B
     kafka: localKafkaSettings(opts.brokers, { groupId: `bench-${tag}`, topics }),
     maxWaitTimeInMs: 100,
     onBatch: (messages) => {
-      if (firstAt === 0) firstAt = performance.now();
+      if (firstAt === 0) {
+        firstAt = performance.now();
+        cpuAtFirst = cpuUs();
+      }
       ingest(messages);
-      if (pipeline.recordsIn.flows + pipeline.rejections.count >= opts.records) {
+      if (doneAt === 0 && pipeline.recordsIn.flows + pipeline.rejections.count >= opts.records) {
         doneAt = performance.now();
+        cpuAtDone = cpuUs();
         finish();
       }
     },
@@ -185,6 +200,7 @@ export async function benchKafkaIngest(opts: BenchKafkaIngestOptions): Promise<B
     topic: topics.flows,
     produceMs,
     consumeMs,
+    consumeCpuUsPerRecord: (cpuAtDone - cpuAtFirst) / opts.records,
     joinMs,
     recordsPerSec: (opts.records * 1000) / consumeMs,
     messagesPerSec,
@@ -222,6 +238,12 @@ export async function benchBareKafkajs(o: BareConsumerOptions): Promise<{ messag
   let chars = 0;
   let firstAt = 0;
   let doneAt = 0;
+  let cpuAtFirst = 0;
+  let cpuAtDone = 0;
+  const cpuUs = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;

@@ -618,6 +618,7 @@ export async function benchMemberIngest(brokers: string, common: Record<string, 
     },
     single_process: {
       records_per_s: Math.round(single.recordsPerSec),
+      cpu_us_per_record: round(single.consumeCpuUsPerRecord, 2),
       kafka_tool_fetch_messages_per_s: single.kafkaTool ? Math.round(single.kafkaTool.fetchMessagesPerSec) : null,
       ratio_to_kafka_tool: single.ratioToKafkaTool === null ? null : round(single.ratioToKafkaTool, 4),
     },

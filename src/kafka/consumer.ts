@@ -4,8 +4,10 @@
  * Per batch: onBatch (the pipeline applies the messages), then the dead-letter producer's flush, then an
  * explicit commit of last offset + 1 per partition. A crash anywhere before the commit re-delivers the batch
  * (records may count twice, never zero times). Large batches are handed over in slices with a heartbeat
- * and a commit after each, so a long batch neither loses group membership nor redoes everything after a
- * rebalance.
+ * after each, and a commit after a slice once `commitIntervalMs` have passed since the batch's last one (and
+ * always at the batch's end), so a long batch neither loses group membership nor redoes more than about that
+ * interval's work after a rebalance, while a fetched batch of thousands of messages pays one commit round
+ * trip, not one per slice.
  *
  * With `commits: 'external'` (the service with snapshots) nothing is committed per batch: the consumer
  * tracks the next offset applied per partition, skips messages below it (redelivered after a restart or a
@@ -85,8 +87,13 @@ export interface FlowConsumerOptions {
   /** While the dead-letter topic is unwritable, how often the flush is tried again. Default 60 s. */
   deadLetterRecheckMs?: number;
   logger?: KafkaLogger;
-  /** Messages per onBatch call; a heartbeat and a commit follow each call. Default 2000. */
+  /** Messages per onBatch call; a heartbeat follows each call. Default 2000. */
   maxMessagesPerCall?: number;
+  /**
+   * Per-batch commits: within one fetched batch, the slices applied are committed once this long has
+   * passed since the batch's last commit (or its start); the batch's end always commits. Default 1000 ms.
+   */
+  commitIntervalMs?: number;
   /** Default 30 s: how long the group waits for a silent member. */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
@@ -145,6 +152,7 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
   const settings = options.kafka;
   const logger = options.logger ?? silentLogger;
   const perCall = Math.max(1, options.maxMessagesPerCall ?? 2000);
+  const commitIntervalMs = options.commitIntervalMs ?? 1000;
   const topics = [settings.topics.flows, settings.topics.vmAttributes, settings.topics.tenantAttributes];
   if (settings.hostAttributesTopic !== undefined) topics.push(settings.hostAttributesTopic);
   // Short retries per operation (about 10 s in all): a failed connect comes back to the supervisor soon,
@@ -215,74 +223,96 @@ export function startFlowConsumer(options: FlowConsumerOptions): FlowConsumer {
     const lastMessage = batch.messages[batch.messages.length - 1];
     const logEnd =
       lastMessage !== undefined && BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark) ? (BigInt(lastMessage.offset) + 1n).toString() : batch.highWatermark;
-    for (let start = 0; start < batch.messages.length; start += perCall) {
-      // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
-      if (!isRunning() || isStale()) return;
-      let slice = batch.messages.slice(start, start + perCall);
-      let last = slice[slice.length - 1];
-      if (!last) continue;
-      /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
-      let cut = false;
-      const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
-        if (typeof done !== 'number' || done >= handed.length) return;
-        cut = true;
-        last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
-      };
-      if (external) {
-        let done = applied.get(key)?.next;
-        if (done !== undefined && BigInt(batch.highWatermark) < done) {
-          // Offsets went backwards under us: these are other records than those applied, not a redelivery.
-          logger.error(
-            { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
-            `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
-          );
-          options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
-          applied.delete(key);
-          done = undefined;
-        }
-        if (done !== undefined) {
-          const before = slice.length;
-          slice = slice.filter((m) => BigInt(m.offset) >= done);
-          const skipped = before - slice.length;
-          if (skipped > 0) {
-            messagesSkipped += skipped;
-            logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+    /** Per-batch mode: the slices applied (and flushed) but not committed yet, and when the batch last committed. */
+    const uncommitted = { next: '', messages: 0 };
+    let committedAt = performance.now();
+    const commit = async (): Promise<void> => {
+      const { next, messages } = uncommitted;
+      if (messages === 0) return;
+      uncommitted.messages = 0;
+      committedAt = performance.now();
+      try {
+        // autoCommit is off: commitOffsetsIfNecessary() would do nothing, so commit the explicit offset.
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+        messagesCommitted += messages;
+        noteLag(topic, partition, batch.highWatermark, Number(next), Number(first.offset));
+      } catch (err) {
+        // Swallowed: a later commit on this partition covers these offsets; if the partition moves to
+        // another member first, it re-reads them (at-least-once).
+        commitFailures++;
+        logger.warn({ topic, partition, offset: next, err: (err as Error).message }, 'offset commit failed');
+      }
+    };
+    /** Leaving the batch early: what was applied is committed unless the partition is no longer this member's. */
+    const leave = async (): Promise<void> => {
+      if (!isStale()) await commit();
+    };
+    try {
+      for (let start = 0; start < batch.messages.length; start += perCall) {
+        // After a rebalance or seek these messages are someone else's (or stale): leave them uncommitted.
+        if (!isRunning() || isStale()) return leave();
+        let slice = batch.messages.slice(start, start + perCall);
+        let last = slice[slice.length - 1];
+        if (!last) continue;
+        /** Applied by the handler: those handed to it, or the first ones when it stopped early. */
+        let cut = false;
+        const keep = (done: void | number | Promise<void>, handed: ConsumedMessage[]): void => {
+          if (typeof done !== 'number' || done >= handed.length) return;
+          cut = true;
+          last = handed[done - 1] === undefined ? undefined : slice[slice.length - handed.length + done - 1];
+        };
+        if (external) {
+          let done = applied.get(key)?.next;
+          if (done !== undefined && BigInt(batch.highWatermark) < done) {
+            // Offsets went backwards under us: these are other records than those applied, not a redelivery.
+            logger.error(
+              { topic, partition, applied: done.toString(), logEnd: batch.highWatermark },
+              `Kafka offsets went backwards on ${topic}/${partition}: the log ends at ${batch.highWatermark}, below the ${done} already applied (topic recreated or truncated); applying its messages instead of skipping them`,
+            );
+            options.onOffsetsBehind?.({ topic, partition, applied: done.toString(), logEnd: batch.highWatermark });
+            applied.delete(key);
+            done = undefined;
           }
-        }
-        if (slice.length > 0) {
-          // Synchronous by contract: the offsets are recorded in the same turn the state changed.
+          if (done !== undefined) {
+            const before = slice.length;
+            slice = slice.filter((m) => BigInt(m.offset) >= done);
+            const skipped = before - slice.length;
+            if (skipped > 0) {
+              messagesSkipped += skipped;
+              logger.info({ topic, partition, skipped, below: done.toString() }, 'skipped messages the state already holds (redelivered below the applied offset)');
+            }
+          }
+          if (slice.length > 0) {
+            // Synchronous by contract: the offsets are recorded in the same turn the state changed.
+            const handed = slice.map((m) => toConsumed(topic, partition, m));
+            const pending = options.onBatch(handed, logEnd);
+            keep(pending, handed);
+            if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+            await pending;
+          }
+        } else {
           const handed = slice.map((m) => toConsumed(topic, partition, m));
-          const pending = options.onBatch(handed, logEnd);
-          keep(pending, handed);
-          if (last !== undefined) applied.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
-          await pending;
+          keep(await options.onBatch(handed, logEnd), handed);
         }
-      } else {
-        const handed = slice.map((m) => toConsumed(topic, partition, m));
-        keep(await options.onBatch(handed, logEnd), handed);
-      }
-      // The handler stopped early: what it applied is committed, the rest is fetched again later.
-      if (last === undefined) return;
-      // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
-      if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return;
-      resolveOffset(last.offset);
-      // External commits happen with snapshots (commit()); here only the per-batch mode commits.
-      if (!external) {
-        const next = (BigInt(last.offset) + 1n).toString();
-        try {
-          // autoCommit is off: commitOffsetsIfNecessary() would do nothing, so commit the explicit offset.
-          await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-          messagesCommitted += slice.length;
-          noteLag(topic, partition, batch.highWatermark, Number(next), Number(first.offset));
-        } catch (err) {
-          // Swallowed: a later commit on this partition covers these offsets; if the partition moves to
-          // another member first, it re-reads them (at-least-once).
-          commitFailures++;
-          logger.warn({ topic, partition, offset: next, err: (err as Error).message }, 'offset commit failed');
+        // The handler stopped early: what it applied is committed, the rest is fetched again later.
+        if (last === undefined) return leave();
+        // Not flushed (stopping, or the partition moved on): the slice stays uncommitted, read again later.
+        if (options.deadLetter && !(await flushUntilDone(options.deadLetter, heartbeat, () => isRunning() && !isStale()))) return leave();
+        resolveOffset(last.offset);
+        // External commits happen with snapshots (commit()); here only the per-batch mode commits.
+        if (!external) {
+          uncommitted.next = (BigInt(last.offset) + 1n).toString();
+          uncommitted.messages += slice.length;
+          if (cut || start + perCall >= batch.messages.length || performance.now() - committedAt >= commitIntervalMs) await commit();
         }
+        await heartbeat();
+        if (cut) return;
       }
-      await heartbeat();
-      if (cut) return;
+    } catch (err) {
+      // A throw (the handler's, a heartbeat's) re-delivers the slice it came from, as when every slice
+      // committed: the slices applied before it are committed first.
+      await leave();
+      throw err;
     }
   };
 
@@ -532,12 +562,24 @@ export function pacedBatchHandler(
   return {
     onBatch: (messages, logEnd) => {
       const end = Number(logEnd);
+      // One clock reading per call: a call is one partition's slice, applied in milliseconds, against an
+      // idle time of seconds.
+      const at = now();
+      // The partition's name made once per partition met (one per call from the consumer), not per message:
+      // the same string each time is also one hash for the watermarks' map lookups.
+      let topic: string | null = null;
+      let partitionNumber = -1;
+      let partition: string | null = null;
       let applied = 0;
       for (const m of messages) {
-        const partition = m.topic === flowsTopic ? inputPartitionOf(m) : null;
-        if (partition !== null && !ingest.mayRead(partition, now())) break;
+        if (m.topic !== topic || m.partition !== partitionNumber) {
+          topic = m.topic;
+          partitionNumber = m.partition;
+          partition = topic === flowsTopic ? inputPartitionOf(m) : null;
+        }
+        if (partition !== null && !ingest.mayRead(partition, at)) break;
         ingest.ingestMessage(m.topic, m.value, messageSource(m), partition);
-        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, now());
+        if (partition !== null) ingest.inputPartitions.read(partition, Number(m.offset) + 1, end, at);
         applied++;
       }
       return applied;
