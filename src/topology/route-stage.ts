@@ -13,7 +13,8 @@ import type { KafkaLogger } from '../kafka/options.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../snapshots/snapshot-file.ts';
 import type { AddressTable } from './address-table.ts';
-import { type ByVmRecord, encodeByVm, packByVm, partitionOfMemo } from './by-vm.ts';
+import { partitionOfMemo } from './by-vm.ts';
+import { packRoute } from './by-vm-pack.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
@@ -564,14 +565,14 @@ export class RouteStage {
   private routedMessagesOf(out: Routed[]): TopicMessages[] {
     const P = this.o.topology.partitions;
     // A message per partition and stretch between markers, placed as Kafka's default partitioner places the VM id.
-    const byVm: Message[] = packByVm(out, P, this.partitionOfVm).map((m) => ({ partition: m.partition, value: m.value }));
+    // The flows in route order go to the connections topic in the by-VM encoding, one message per transaction.
+    const packed = packRoute(out, P, this.partitionOfVm);
+    const byVm: Message[] = packed.byVm.map((m) => ({ partition: m.partition, value: m.value }));
     const tenants: Message[] = [];
     const addresses: Message[] = [];
     const hosts: Message[] = [];
-    const connections: ByVmRecord[] = [];
     for (const r of out) {
-      if (r.to === 'connections') connections.push({ k: 'f', o: true, r: r.flow, w: null, sa: null });
-      else if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
+      if (r.to === 'tenants') tenants.push({ key: r.key, value: r.value });
       else if (r.to === 'addresses') addresses.push({ key: r.key, value: r.value });
       else if (r.to === 'hosts') hosts.push({ key: r.key, value: r.value });
     }
@@ -580,8 +581,7 @@ export class RouteStage {
     if (tenants.length > 0) topicMessages.push({ topic: this.topics.tenants, messages: tenants });
     if (addresses.length > 0) topicMessages.push({ topic: this.topics.addresses, messages: addresses });
     if (hosts.length > 0) topicMessages.push({ topic: this.topics.hosts, messages: hosts });
-    // The flows in route order, in the by-VM encoding: one message per transaction.
-    if (connections.length > 0) topicMessages.push({ topic: this.topics.connections, messages: [{ partition: 0, value: encodeByVm(connections) }] });
+    if (packed.connections !== null) topicMessages.push({ topic: this.topics.connections, messages: [{ partition: 0, value: packed.connections }] });
     return topicMessages;
   }
 }
