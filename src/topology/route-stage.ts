@@ -510,7 +510,8 @@ export class RouteStage {
     // router state read next are final. Read before it, a late commit would be routed and counted twice.
     // kafkajs initialises the transactional id (InitProducerId, which fences) at the first transaction, not
     // at connect; an empty transaction is aborted without a request.
-    await (await (await this.routeProducer(key)).transaction()).abort();
+    const fencing = await this.routeProducer(key);
+    await (await fencing.transaction()).abort();
     const admin = this.o.kafka.admin();
     await admin.connect();
     let offset = -1n;
@@ -539,6 +540,12 @@ export class RouteStage {
       } catch (err) {
         this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
       }
+    }
+    // A join that took the partition away meanwhile forgot its producer (forgetRoute): kept, this router's
+    // state and offset would be stale should the partition come back after another member routed on.
+    if (this.routeProducers.get(key) !== fencing) {
+      this.routedUpTo.delete(key);
+      throw new Error(`${key} moved to another member while its router was made`);
     }
     this.routers.set(key, router);
     // Held flows that claims read since their commit resolve now: written without waiting for a batch.
