@@ -49,10 +49,11 @@ const Vm = z.looseObject({ ts: z.number(), vmId: z.string(), state: z.string() }
  */
 export const BY_VM_FORMAT = 0xb1;
 
-const KIND = { out: 1, in: 2, vm: 3, mark: 4, tick: 5, request: 6 } as const;
+export const BY_VM_KIND = { out: 1, in: 2, vm: 3, mark: 4, tick: 5, request: 6 } as const;
+const KIND = BY_VM_KIND;
 
 /** Integers from -1 up to this travel as varints (exact in a double), anything else as a float64. */
-const MAX_VARINT_INT = 2 ** 53 - 4;
+export const MAX_VARINT_INT = 2 ** 53 - 4;
 
 /** A by-VM message being written: numbers and strings as the format above has them, on the shared byte writer. */
 class ByVmWriter extends ByteWriter {
@@ -241,38 +242,6 @@ function readByVm(bytes: Buffer, halves: FlowHalf[] | null): ByVmRecord[] | null
 
 /** What the route stage sends down the hop: a record for one VM's partition, or a marker for every partition. */
 export type ByVmRouted = { to: 'by-vm'; key: string; record: ByVmRecord } | { to: 'by-vm-all'; record: ByVmRecord };
-
-export interface ByVmMessage {
-  partition: number;
-  value: Buffer;
-  /** Records in it (a marker counts once per partition). */
-  records: number;
-}
-
-/**
- * The by-VM messages of routed records, in order: one message per partition for each stretch between two
- * markers, each marker closing the stretch in every partition (so that a partition's order is the router's).
- * Other kinds of output (the tenant table) are left to the caller.
- */
-export function packByVm(out: readonly (ByVmRouted | { to: 'tenants' | 'hosts' | 'addresses' | 'connections' })[], partitions: number, partitionOf: (vmId: string) => number): ByVmMessage[] {
-  const messages: ByVmMessage[] = [];
-  const pending: ByVmRecord[][] = Array.from({ length: partitions }, () => []);
-  for (const r of out) {
-    if (r.to === 'by-vm') pending[partitionOf(r.key)]!.push(r.record);
-    else if (r.to === 'by-vm-all')
-      for (let p = 0; p < partitions; p++) {
-        const records = pending[p]!;
-        records.push(r.record);
-        messages.push({ partition: p, value: encodeByVm(records), records: records.length });
-        pending[p] = [];
-      }
-  }
-  for (let p = 0; p < partitions; p++) {
-    const records = pending[p]!;
-    if (records.length > 0) messages.push({ partition: p, value: encodeByVm(records), records: records.length });
-  }
-  return messages;
-}
 
 /**
  * Kafka's default partitioner for a key (murmur2 of its UTF-8 bytes, made positive, modulo the partitions),

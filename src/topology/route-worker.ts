@@ -97,11 +97,16 @@ port.on('message', (m: unknown) => {
   if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'stop') void stop();
 });
 
+// A stop can come at any point of the start (the member stopped while the worker loads or joins, longer
+// under load): each step after it is skipped, and what stop() disconnected under a step is not a failure.
 async function start(): Promise<void> {
   await deadLetter.connect();
+  if (stopping) return;
   await Promise.all([tenants.start(), addresses.start()]);
+  if (stopping) return;
   // A flow is attributed by the claims read so far: the whole table first, as one process restores its map.
   await addresses.caughtUp;
+  if (stopping) return;
   await stage.start();
   setInterval(report, REPORT_EVERY_MS).unref();
   report();
@@ -109,6 +114,7 @@ async function start(): Promise<void> {
 
 // A start that fails (the broker unreachable) ends the worker: the member is not ready, and starts it again.
 start().catch((err: unknown) => {
+  if (stopping) return;
   log.error({ err: String(err) }, 'the route worker could not start');
   process.exit(1);
 });

@@ -2,7 +2,9 @@ import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, VmAttributes } from '../../src/contract/records.ts';
 import { Random } from '../../src/core/random.ts';
-import { BY_VM_FORMAT, ByVmDecoder, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, packByVm, partitionOfMemo, vmKey, vmKeyMemo } from '../../src/topology/by-vm.ts';
+import { BY_VM_FORMAT, ByVmDecoder, type ByVmRecord, type ByVmRouted, decodeByVm, encodeByVm, kafkaPartitionOf, partitionOfMemo, vmKey, vmKeyMemo } from '../../src/topology/by-vm.ts';
+import { packByVm, packRoute } from '../../src/topology/by-vm-pack.ts';
+import type { Routed } from '../../src/topology/router.ts';
 
 const flow = (over: Partial<FlowRecord> = {}): FlowRecord => ({
   ts: 1_793_491_200_123,
@@ -139,6 +141,60 @@ describe('the by-VM messages (the repartition hop)', () => {
     for (let i = 0; i < 1 << 18; i++) memo(`filler-${i}`);
     expect(ids.map(memo)).toEqual(expected);
     expect(memo('filler-7')).toBe(vmKey('filler-7'));
+  });
+
+  it('pack a route batch byte for byte as encodeByVm writes each stretch\'s records, and its connections message likewise', () => {
+    const rng = new Random(31);
+    const pick = <T,>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)]!;
+    // Long strings (a two-byte length), non-ASCII ones, empty ones, and numbers of every encoding.
+    const ids = [...Array.from({ length: 30 }, (_, i) => `vm-${i.toString(16).padStart(8, '0')}`), 'vm-é中', `vm-${'x'.repeat(200)}`, ''];
+    const numbers = [0, -0, -1, -2, 0.5, 1e-9, 2 ** 28, 2 ** 53 - 4, 2 ** 53 - 3, 2 ** 53, Number.MAX_VALUE, -12.25, 1_793_491_200_123];
+    const partitionOf = (vmId: string): number => vmId.length % 5;
+    const reference = (out: readonly Routed[]): Buffer[] => {
+      const values: Buffer[] = [];
+      let pending: ByVmRecord[][] = Array.from({ length: 5 }, () => []);
+      for (const x of out) {
+        if (x.to === 'by-vm') pending[partitionOf(x.key)]!.push(x.record);
+        else if (x.to === 'by-vm-all') {
+          for (const records of pending) values.push(encodeByVm([...records, x.record]));
+          pending = Array.from({ length: 5 }, () => []);
+        }
+      }
+      for (const records of pending) if (records.length > 0) values.push(encodeByVm(records));
+      return values;
+    };
+    let flows = 0;
+    let bytes = 0;
+    for (let batch = 0; batch < 40; batch++) {
+      const out: Routed[] = [];
+      const connections: ByVmRecord[] = [];
+      // From an empty batch to one whose first buffer (64 bytes a routed record) must grow several times.
+      for (let i = 0; i < batch * 7; i++) {
+        const t = 1_793_491_200_000 + batch * 1000 + i;
+        const u = rng.next();
+        if (u < 0.04) out.push({ to: 'by-vm-all', record: { k: 'm', w: t, sa: rng.next() < 0.5 ? null : t - 5 } });
+        else if (u < 0.07) out.push({ to: 'by-vm', key: pick(ids), record: { k: 'v', r: { ...vm, vmId: pick(ids) }, w: t, sa: null } });
+        else if (u < 0.09) out.push({ to: 'tenants', key: 't-1', value: '{}' });
+        else {
+          const r = flow({ ts: t, startTs: rng.next() < 0.5 ? null : pick(numbers), srcVm: rng.next() < 0.1 ? null : pick(ids), dstVm: rng.next() < 0.1 ? null : pick(ids), srcIp: pick(['10.0.0.1', 'fe80::1', '', 'é']), dstIp: pick(ids), srcPort: pick(numbers), bytes: pick(numbers), vni: rng.next() < 0.5 ? null : pick(numbers), srcHost: rng.next() < 0.3 ? null : pick(ids), dstHost: pick(['cmp-1', 'cmp-é', '']) });
+          const w = rng.next() < 0.1 ? null : pick([t, ...numbers]);
+          if (r.srcVm !== null) out.push({ to: 'by-vm', key: r.srcVm, record: { k: 'f', o: true, r, w, sa: t - 3 } });
+          if (r.dstVm !== null) out.push({ to: 'by-vm', key: r.dstVm, record: { k: 'f', o: false, r, w, sa: t - 3 } });
+          out.push({ to: 'connections', flow: r });
+          connections.push({ k: 'f', o: true, r, w: null, sa: null });
+          flows++;
+        }
+      }
+      if (batch % 3 === 0) out.push({ to: 'by-vm-all', record: { k: 't', tick: 1_793_491_500_000 + batch, w: 1, sa: 1 } });
+      const packed = packRoute(out, 5, partitionOf);
+      const expected = reference(out);
+      expect(packed.byVm.map((m) => m.value.toString('hex')), `batch ${batch}`).toEqual(expected.map((b) => b.toString('hex')));
+      expect(packed.connections?.toString('hex') ?? null).toBe(connections.length === 0 ? null : encodeByVm(connections).toString('hex'));
+      expect(packByVm(out, 5, partitionOf).map((m) => m.value.toString('hex'))).toEqual(expected.map((b) => b.toString('hex')));
+      bytes += expected.reduce((n, b) => n + b.length, 0);
+    }
+    expect(flows).toBeGreaterThan(4_500);
+    expect(bytes).toBeGreaterThan(400_000);
   });
 
   it('pack routed records into one message per partition between markers, each marker closing every partition\'s stretch', () => {
