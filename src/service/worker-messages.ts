@@ -30,7 +30,18 @@ export type PlacementRequestInput = Pick<RunInput, 'windowMs' | 'vmIds' | 'vmTen
 export interface PackedPlacementInput extends Pick<RunInput, 'windowMs' | 'vmPairs'> {
   vmIds: StringColumn;
   vmTenants: StringColumn;
-  placement?: Omit<PlacementFacts, 'vmHosts'> & { vmHosts: StringColumn };
+  placement?: PackedPlacementFacts;
+}
+
+/**
+ * The placement facts as typed arrays: sizes with NaN for none (JSON has no NaN: no size is one), labels as
+ * their JSON text. Cloned, the labels (one object per VM) held the sender's loop about 12 ms at 11.6k VMs.
+ */
+export interface PackedPlacementFacts extends Pick<PlacementFacts, 'hostCapacity'> {
+  vmHosts: StringColumn;
+  vmVcpus: Float64Array;
+  vmMemoryMb: Float64Array;
+  vmLabels: StringColumn;
 }
 
 /** A packed value and the buffers to transfer with it (copies where the sender keeps the original). */
@@ -72,13 +83,29 @@ export function packPlacementInput(input: PlacementRequestInput): Packed<PackedP
   const transfer = [...columnBuffers(vmIds), ...columnBuffers(vmTenants)];
   const { windowMs, vmPairs } = input;
   if (input.placement === undefined) return { value: { windowMs, vmPairs, vmIds, vmTenants }, transfer };
-  const vmHosts = packStrings(input.placement.vmHosts);
-  transfer.push(...columnBuffers(vmHosts));
-  return { value: { windowMs, vmPairs, vmIds, vmTenants, placement: { ...input.placement, vmHosts } }, transfer };
+  const p = input.placement;
+  const vmHosts = packStrings(p.vmHosts);
+  const vmVcpus = Float64Array.from(p.vmVcpus, (v) => v ?? Number.NaN);
+  const vmMemoryMb = Float64Array.from(p.vmMemoryMb, (v) => v ?? Number.NaN);
+  const vmLabels = packStrings(p.vmLabels.map((l) => (l === null ? null : JSON.stringify(l))));
+  transfer.push(...columnBuffers(vmHosts), vmVcpus.buffer as ArrayBuffer, vmMemoryMb.buffer as ArrayBuffer, ...columnBuffers(vmLabels));
+  return { value: { windowMs, vmPairs, vmIds, vmTenants, placement: { vmHosts, vmVcpus, vmMemoryMb, vmLabels, hostCapacity: p.hostCapacity } }, transfer };
 }
 
 export function unpackPlacementInput(packed: PackedPlacementInput): PlacementRequestInput {
   const { windowMs, vmPairs } = packed;
   const base = { windowMs, vmPairs, vmIds: unpackIds(packed.vmIds), vmTenants: unpackStrings(packed.vmTenants) };
-  return packed.placement === undefined ? base : { ...base, placement: { ...packed.placement, vmHosts: unpackStrings(packed.placement.vmHosts) } };
+  const p = packed.placement;
+  if (p === undefined) return base;
+  const size = (v: number): number | null => (Number.isNaN(v) ? null : v);
+  return {
+    ...base,
+    placement: {
+      vmHosts: unpackStrings(p.vmHosts),
+      vmVcpus: Array.from(p.vmVcpus, size),
+      vmMemoryMb: Array.from(p.vmMemoryMb, size),
+      vmLabels: unpackStrings(p.vmLabels).map((l) => (l === null ? null : (JSON.parse(l) as Record<string, string>))),
+      hostCapacity: p.hostCapacity,
+    },
+  };
 }
