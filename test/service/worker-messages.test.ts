@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packPlacementInput, type PlacementRequestInput, unpackPlacementInput } from '../../src/service/worker-messages.ts';
+import { runToEnd } from '../../src/core/slices.ts';
+import { PACK_LABELS_PER_STEP, packPlacementInput, packPlacementInputSteps, type PlacementRequestInput, unpackPlacementInput } from '../../src/service/worker-messages.ts';
 
 describe("the placement stage's request across the thread boundary", () => {
   it('gives back the same input: sizes and labels of every kind, none included, as transferred typed arrays only but the host capacities', () => {
@@ -24,6 +25,27 @@ describe("the placement stage's request across the thread boundary", () => {
     expect(back).toEqual(input);
     // Label keys keep their order (a label's JSON text is read in it).
     expect(Object.keys(back.placement!.vmLabels[3]!)).toEqual(['zone', 'b', 'a']);
+    // In steps: a column each (ids, tenants, hosts), the labels by PACK_LABELS_PER_STEP VMs, their column.
+    expect(PACK_LABELS_PER_STEP).toBe(2048);
+    const many: PlacementRequestInput = {
+      ...input,
+      vmIds: Array.from({ length: 5000 }, (_, i) => `vm-${i}`),
+      vmTenants: Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? null : `t${i % 13}`)),
+      placement: {
+        ...input.placement!,
+        vmHosts: Array.from({ length: 5000 }, (_, i) => `h${i % 40}`),
+        vmVcpus: Array.from({ length: 5000 }, (_, i) => (i % 3 === 0 ? null : 2 ** (i % 6))),
+        vmMemoryMb: Array.from({ length: 5000 }, (_, i) => 1024 * (i % 9)),
+        vmLabels: Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? null : { app: `a${i % 5}` })),
+      },
+    };
+    const steps = packPlacementInputSteps(many);
+    let count = 0;
+    let r = steps.next();
+    for (; r.done !== true; r = steps.next()) count++;
+    expect(count).toBe(3 + 2 + 1);
+    expect(r.value.value).toEqual(packPlacementInput(many).value);
+    expect(unpackPlacementInput(runToEnd(packPlacementInputSteps(many)).value)).toEqual(many);
     const bare = { ...input, placement: undefined };
     expect(unpackPlacementInput(packPlacementInput(bare).value)).toEqual({ ...bare, placement: undefined });
   });
