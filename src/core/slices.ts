@@ -12,54 +12,27 @@ export function runToEnd<T>(steps: Generator<unknown, T, void>): T {
   }
 }
 
-/**
- * Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. The first slice
- * runs at once, in the caller's block; the later ones take turns with every other job's (sliced), one slice
- * a turn of the event loop. Each job queued its own next slice before, so that N jobs at once (a run's
- * security groups, the API's run index, the run record's encoding) held one turn of the loop for N slices
- * and a read waited behind all of them.
- */
+/** Runs `steps` to its end, giving the event loop back whenever a slice has taken `sliceMs`. */
 export function inSlices<T>(steps: Generator<unknown, T, void>, sliceMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    /** True once settled. */
-    const slice = (): boolean => {
+    const slice = (): void => {
       try {
         const until = performance.now() + sliceMs;
         for (;;) {
           const step = steps.next();
           if (step.done === true) {
             resolve(step.value);
-            return true;
+            return;
           }
-          if (performance.now() >= until) return false;
+          if (performance.now() >= until) break;
         }
+        setImmediate(slice);
       } catch (err) {
         reject(err);
-        return true;
       }
     };
-    if (!slice()) {
-      waiting.push(slice);
-      schedule();
-    }
+    slice();
   });
-}
-
-/** Sliced jobs waiting for their next slice, in turn; one slice runs a turn of the event loop. */
-const waiting: Array<() => boolean> = [];
-let scheduled = false;
-
-function schedule(): void {
-  if (scheduled || waiting.length === 0) return;
-  scheduled = true;
-  setImmediate(nextSlice);
-}
-
-function nextSlice(): void {
-  scheduled = false;
-  const slice = waiting.shift();
-  if (slice !== undefined && !slice()) waiting.push(slice);
-  schedule();
 }
 
 /**
