@@ -42,6 +42,7 @@ import {
 } from '../windows/distinct-sets.ts';
 import { DEFAULT_MAX_VM_PAIRS, PairTraffic, type PairTrafficState } from '../windows/pair-traffic.ts';
 import { RingSlab } from '../windows/ring-slab.ts';
+import { sortSteps } from '../core/sort-steps.ts';
 import {
   DEFAULT_DELETED_RETENTION_MS,
   DEFAULT_MAX_DELETED_VMS,
@@ -699,12 +700,31 @@ export class FleetState {
 
   /** VMs that are not deleted and were seen in the window ending at the watermark, sorted by id. */
   liveVms(): VmEntry[] {
+    const out = this.unsortedLiveVms();
+    out.sort(byVmId);
+    return out;
+  }
+
+  /**
+   * liveVms as steps of at most `perStep` VMs placed by the sort (sortSteps; at once with an infinite one): at
+   * 11.6k VMs the sort alone held the loop 12 ms. Nothing may change the fleet until the last step.
+   */
+  *liveVmsSteps(perStep: number): Generator<number, VmEntry[], void> {
+    if (!Number.isFinite(perStep)) return this.liveVms();
+    return yield* sortSteps(this.unsortedLiveVms(), byVmId, perStep);
+  }
+
+  private unsortedLiveVms(): VmEntry[] {
     const since = this.liveSince();
     const out: VmEntry[] = [];
     for (const e of this.vms.values()) if (e.lastSeen > since) out.push(e);
-    out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
     return out;
   }
+}
+
+/** VM ids are unique: any sort by them gives one order, the native one's (liveVms) and sortSteps' alike. */
+function byVmId(a: VmEntry, b: VmEntry): number {
+  return a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0;
 }
 
 function labelCount(t: TenantAttributes): number {

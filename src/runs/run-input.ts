@@ -70,6 +70,9 @@ function* exportPairsSteps(fleet: FleetState, rowOfSerial: Map<number, number>, 
   return yield* sortPairsSteps(as, bs, ws, rowOfSerial.size, perStep);
 }
 
+/** VMs the sort of the live VMs places per VM of takeRunInputSteps' step (a placement is a comparison or two). */
+const SORTED_PER_VM = 32;
+
 /** Pair-table slots and edges a step covers per VM of takeRunInputSteps' step: about as long as its VMs' features. */
 const PAIRS_PER_VM = 50;
 
@@ -148,11 +151,12 @@ export function takeRunInput(fleet: FleetState): RunInput {
 
 /**
  * takeRunInput as steps of at most `vmsPerStep` VMs' features (each step yields how many it covered): the
- * caller applies nothing to the fleet until the last step. The traffic graph comes in steps of about as
- * many VMs' pairs; the tenants and the placement facts are one step.
+ * caller applies nothing to the fleet until the last step. The live VMs' sort comes first, in steps of
+ * SORTED_PER_VM times as many VMs placed; the traffic graph in steps of about as many VMs' pairs; the
+ * tenants and the host capacities are one step.
  */
 export function* takeRunInputSteps(fleet: FleetState, vmsPerStep: number): Generator<number, RunInput, void> {
-  const vms = fleet.liveVms();
+  const vms = yield* fleet.liveVmsSteps(vmsPerStep * SORTED_PER_VM);
   const n = vms.length;
   const data = new Float64Array(n * VM_FEATURE_COUNT);
   const vmBytes = new Float64Array(n);

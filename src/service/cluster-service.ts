@@ -2,7 +2,7 @@
  * The running service's core: the pipeline's state, the schedule of clustering runs (event time, on
  * request, optionally wall clock), at most one run in flight, and the read model the edges serve.
  */
-import { inSlices } from '../core/slices.ts';
+import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { membershipOf } from '../runs/membership.ts';
 import type { ConnectionLog } from '../security-groups/connection-log.ts';
 import { recommendInSlices, recommendSecurityGroups, type SecurityGroupsOutcome } from '../security-groups/recommend.ts';
@@ -237,6 +237,9 @@ export class ClusterService extends EventEmitter<ClusterServiceEvents> implement
       async (raw) => {
         // Identities are the service's memory, not the worker's: matched here, on the main thread (in
         // slices where it serves reads meanwhile; at once in replay, whose trace feeding must not interleave).
+        // The slices start after a poll for I/O: their first one ran in the block that assembled the run from
+        // the workers' replies (one hold of 10-12 ms of CPU at 11.6k VMs, bench/run-holds.ts).
+        if (this.identitiesInSlices) await afterNextPoll();
         const { run, changes, state } = this.identitiesInSlices
           ? await inSlices(assignIdentitiesSteps(raw, this.identity, IDENTITY_ENTITIES_PER_STEP), IDENTITY_SLICE_MS)
           : assignIdentities(raw, this.identity);

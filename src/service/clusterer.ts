@@ -20,7 +20,8 @@ import { columnBuffers, packStrings } from '../core/string-column.ts';
 import type { PlacementPlan } from '../placement/advice.ts';
 import { placementInput } from '../placement/run-placement.ts';
 import type { VmLabelsProgress, WorkerRequest } from './cluster-worker.ts';
-import { packPlacementInput, packPrevious, packTenantInputs } from './worker-messages.ts';
+import { packPlacementInputSteps, packPrevious, packTenantInputs } from './worker-messages.ts';
+import { inSlices } from '../core/slices.ts';
 
 export interface Clusterer {
   /** With the previous run, the run starts warm from its clusters and searches k only on drift (clustering/drift.ts). */
@@ -116,6 +117,9 @@ class WorkerChannel {
   }
 }
 
+/** Longest the placement request's packing holds the event loop at once: the service serves reads meanwhile. */
+const PACK_SLICE_MS = 4;
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
@@ -174,8 +178,8 @@ export class WorkerClusterer implements Clusterer {
     });
     if (tenants === null) throw new Error('clustering worker sent no VM labels');
     // Placement needs the affinity groups: on thread 2 after them (it is one block of main-thread CPU otherwise).
-    const placed = affinity.then((groups) => {
-      const on = packPlacementInput(input);
+    const placed = affinity.then(async (groups) => {
+      const on = await inSlices(packPlacementInputSteps(input), PACK_SLICE_MS);
       return this.second.request<{ plan: PlacementPlan | null; ms: number }>({ kind: 'placement', input: on.value, affinityGroup: groups.affinity.group, options }, on.transfer);
     });
     placed.catch(() => {});

@@ -64,6 +64,30 @@ describe('PairTraffic', () => {
     ]);
   });
 
+  it('purges in steps of at most the given slots to the very table a purge at once leaves', () => {
+    const p = new PairTraffic(15);
+    // 3,900 pairs (8,192 slots): those of an even a in epoch 25, of an odd a in epoch 28.
+    for (let a = 0; a < 100; a++) for (let b = a + 1; b < 40 + a; b++) p.add(a, b, a % 2 === 0 ? 100 : 112, a + b);
+    const copy = (): PairTraffic => {
+      const s = p.exportState();
+      return PairTraffic.fromState(15, p.maxPairs, { ...s, table: s.table.slice() });
+    };
+    const atOnce = copy();
+    const stepped = copy();
+    atOnce.purge(105);
+    const sizes: number[] = [];
+    for (const n of stepped.purgeSteps(105, 1000)) sizes.push(n);
+    // The 8,192 slots counted, then walked again into a table of 4,096 for the 1,950 pairs left.
+    const walk = [...Array<number>(8).fill(1000), 192];
+    expect(sizes).toEqual([...walk, ...walk]);
+    expect(stepped.exportState()).toEqual(atOnce.exportState());
+    expect(stepped.size).toBe(1950);
+    expect(stepped.exportState().table.length).toBe(4096 * 8);
+    // Nothing gone: counted only.
+    expect([...stepped.purgeSteps(105, 1000)]).toEqual([...Array<number>(4).fill(1000), 96]);
+    expect(stepped.exportState()).toEqual(atOnce.exportState());
+  });
+
   it('keeps every pair through table growth', () => {
     const p = new PairTraffic(15);
     for (let a = 0; a < 100; a++) for (let b = a + 1; b < 40 + a; b++) p.add(a, b, 100, a + b);
