@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { TraceGenerator } from '../../src/generator/index.ts';
+import { scannersOf, TraceGenerator } from '../../src/generator/index.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
 import { exactPortsGoalFigures, goalFigures } from '../../src/security-groups/goal.ts';
@@ -25,7 +25,7 @@ describe('security groups on generated traces', () => {
       const path = join(dir, `sg-${seed}.jsonl`);
       writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
       const truth = gen.truth();
-      const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+      const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
       const g = goalFigures(sg.connections, sg.document, scanners);
@@ -56,7 +56,7 @@ describe('security groups on generated traces with services over port ranges', (
       const truth = gen.truth();
       expect(truth.ports).toBe('spread');
       expect(truth.injected.started_vms).toBeGreaterThan(0);
-      const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+      const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
       const g = goalFigures(sg.connections, sg.document, scanners);
