@@ -30,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { emptyFlowRecord } from '../src/contract/records.ts';
-import { scannersOf, TraceGenerator } from '../src/generator/index.ts';
+import { probesOf, scannersOf, TraceGenerator } from '../src/generator/index.ts';
 import type { PortPlan, SecurityPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, type ConnectionSplit, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
@@ -261,9 +261,9 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
       const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
-      const g = goalFigures(sg.connections, sg.document, scanners);
+      const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
       // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
-      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners);
+      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners, probesOf(truth, gen.probes));
       const s = sg.document.summary;
       for (const t of sg.document.tenants) {
         rulesPerTenant.push(t.rule_count);

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
-import { SERVICES, scannersOf, TraceGenerator } from '../src/generator/index.ts';
+import { probesOf, SERVICES, scannersOf, TraceGenerator } from '../src/generator/index.ts';
 import type { PortPlan, SecurityPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
@@ -86,7 +86,7 @@ try {
     const out = await replayTrace(path, options);
     rmSync(path);
     const sg = out.securityGroups!;
-    const g = goalFigures(sg.connections, sg.document, scanners);
+    const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
     normalBytes += g.normal_vm_to_vm_bytes;
     normalFlows += g.normal_vm_to_vm_flows;
     const groupOf = new Map<string, string>();

@@ -1,3 +1,4 @@
+import { probeKey } from './trace.ts';
 import type { Truth } from './types.ts';
 
 /**
@@ -10,4 +11,24 @@ export function scannersOf(truth: Truth): Set<string> {
       .filter(([, v]) => v.role === 'scanner' || v.compromised === true)
       .map(([id]) => id),
   );
+}
+
+/** What a goal needs of a connection to tell a probe (structural: the generator knows nothing of the learner). */
+export interface ProbeCandidate {
+  client: { vmId: string | null };
+  server: { ip: string };
+  protocol: number;
+  port: number;
+}
+
+/**
+ * Which connections of the truth's scanners are probes: all of a scanner VM's; of a compromised client's,
+ * only those the generator made as probes (`probes`, TraceGenerator.probes), not its role's traffic.
+ */
+export function probesOf(truth: Truth, probes: ReadonlySet<string>): (c: ProbeCandidate) => boolean {
+  return (c) => {
+    const vm = c.client.vmId;
+    if (vm === null || truth.vms[vm]?.compromised !== true) return true;
+    return probes.has(probeKey(vm, c.server.ip, c.protocol, c.port));
+  };
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../../src/config/pipeline-options.ts';
-import { scannersOf, TraceGenerator } from '../../src/generator/index.ts';
+import { probesOf, scannersOf, TraceGenerator } from '../../src/generator/index.ts';
 import { replayTrace } from '../../src/replay/replay.ts';
 import { membershipOf } from '../../src/runs/membership.ts';
 import { exactPortsGoalFigures, goalFigures } from '../../src/security-groups/goal.ts';
@@ -28,7 +28,7 @@ describe('security groups on generated traces', () => {
       const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
-      const g = goalFigures(sg.connections, sg.document, scanners);
+      const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
       expect(g.normal_vm_to_vm_bytes).toBeGreaterThan(0);
       expect(g.share_normal_bytes_allowed!).toBeGreaterThanOrEqual(0.99);
       expect(scanners.size).toBeGreaterThan(0);
@@ -59,8 +59,8 @@ describe('security groups on generated traces with services over port ranges', (
       const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
-      const g = goalFigures(sg.connections, sg.document, scanners);
-      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners);
+      const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
+      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners, probesOf(truth, gen.probes));
       expect(g.share_normal_bytes_allowed!).toBeGreaterThanOrEqual(0.98);
       expect(g.share_normal_bytes_allowed!).toBeGreaterThan(ge.share_normal_bytes_allowed!);
       expect(ge.share_normal_bytes_allowed!).toBeLessThan(0.995);
