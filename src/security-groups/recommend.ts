@@ -48,6 +48,11 @@ export interface SecurityGroupOptions {
    * group's rule to or from a peer group with at least two of its ports in it stands for the whole chain.
    */
   serviceRangeMinPorts: number;
+  /**
+   * Service ranges cut into the parts the tenants' own listening ports overlap in (serviceRanges); false:
+   * the fleet's whole chains, as before (kept for comparison on traces whose tenants configure ranges apart).
+   */
+  serviceRangesPerTenant: boolean;
   /** Distinct outside addresses of one group, direction and protocol beyond which they become any address. */
   maxPrefixesPerRule: number;
   /** VMs and denied connections listed per tenant in the check. */
@@ -64,6 +69,7 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   spreadFrom: 32_768,
   maxSpreadGap: 1024,
   serviceRangeMinPorts: 16,
+  serviceRangesPerTenant: true,
   maxPrefixesPerRule: 16,
   maxListed: 20,
 };
@@ -756,7 +762,9 @@ export function* recommendInSlices(
   const segments = new IntColumn(48);
   const segmentBounds = new IntColumn(32);
   const segmentScratch = new IntColumn(48);
-  const fleetRanges = serviceRanges(E, ek, trafficOf, G, groups.map((info) => info.tenant), o);
+  // Without parts per tenant every group counts as of one tenant: the parts are the fleet's whole chains.
+  const rangeTenant = (g: number): number => (o.serviceRangesPerTenant ? groups[g]!.tenant : 0);
+  const fleetRanges = serviceRanges(E, ek, trafficOf, G, groups.map((_, g) => rangeTenant(g)), o);
   const served = servedPorts(E, ek, trafficOf, G, o.minFlows);
   work = 0;
   for (let g = 0; g < G; g++) {
@@ -805,7 +813,7 @@ export function* recommendInSlices(
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
       // Only a peer group's rules stand for a service range: an address's stay what that address used.
-      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(serviceRangeKey(groups[g]!.tenant, field)) : undefined, segments, segmentBounds, segmentScratch);
+      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(serviceRangeKey(rangeTenant(g), field)) : undefined, segments, segmentBounds, segmentScratch);
       sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
       for (let q = 0; q < segments.length; q += 3) {
         const from = segments.values[q]!;

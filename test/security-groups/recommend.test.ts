@@ -274,6 +274,10 @@ describe('generalising to the service a group stands for', () => {
     // One fleet chain 40000-42650 (gaps of at most 120); each tenant's rules span only its own part.
     expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 41900-42650 t1:vm-app service_range']);
     expect(rulesOf(document, 't2:vm-y').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t2:vm-x service_range']);
+    // As before the parts: each tenant's rule spans the whole chain, the other tenant's ports included.
+    const whole = recommendSecurityGroups(membership(all), log, { serviceRangesPerTenant: false }).document;
+    expect(rulesOf(whole, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 40000-42650 t1:vm-app service_range']);
+    expect(rulesOf(whole, 't2:vm-y').map(brief)).toEqual(['ingress IPv4 tcp 40000-42650 t2:vm-x service_range']);
   });
 
   it('a rare connection with data to a port its server\'s group serves other peers is learned; to another port, or without data, it is not', () => {
