@@ -3,7 +3,7 @@
  * per cluster and service port, and the cost of computing them against a clustering run of the same size,
  * measured in the same process, up to 100k VMs.
  *
- *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000] [--ports spread|stable]
+ *   npx tsx bench/security-groups-bench.ts [--seeds 101,102,103] [--vms 600] [--scale 10000,100000] [--ports spread|stable] [--security standard|hard]
  *   npm run bench -- security-groups     (the same with the defaults, as a section of bench/results/latest.json)
  *   npx tsx bench/security-groups-bench.ts --merge a/bench/results/security-groups.json,b/... --scale none
  *                                        (runs of disjoint seeds, each from its own directory, as one results file)
@@ -30,8 +30,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { emptyFlowRecord } from '../src/contract/records.ts';
-import { TraceGenerator } from '../src/generator/index.ts';
-import type { PortPlan } from '../src/generator/types.ts';
+import { probesOf, scannersOf, TraceGenerator } from '../src/generator/index.ts';
+import type { PortPlan, SecurityPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { ConnectionLog, type ConnectionSplit, EPOCHS_PER_WINDOW } from '../src/security-groups/connection-log.ts';
 import { exactPortsGoalFigures, goalFigures } from '../src/security-groups/goal.ts';
@@ -51,6 +51,11 @@ export interface SecurityGroupsBenchOptions {
   scales: readonly number[];
   /** The traces' port plan: `spread` (services over port ranges, docs/security-groups.md "Goal figures"). */
   ports: PortPlan;
+  /**
+   * `hard`: scanners inside client groups, probes with data, tenants with port ranges of their own (the
+   * generator's security plan); `standard`: scanners apart, as the committed fixtures have them.
+   */
+  security: SecurityPlan;
 }
 
 /**
@@ -62,6 +67,7 @@ export const defaultSecurityGroupsBench: SecurityGroupsBenchOptions = {
   vms: 600,
   scales: [10_000, 100_000],
   ports: 'spread',
+  security: 'standard',
 };
 
 export interface Source {
@@ -249,16 +255,16 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
   const rulesPerTenant: number[] = [];
   try {
     for (const seed of o.seeds) {
-      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: o.vms, tenants: Math.round(o.vms / 12), minutes: 45, ports: o.ports });
+      const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms: o.vms, tenants: Math.round(o.vms / 12), minutes: 45, ports: o.ports, security: o.security });
       const path = join(dir, `sg-${seed}.jsonl`);
       writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
       const truth = gen.truth();
-      const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+      const scanners = scannersOf(truth);
       const out = await replayTrace(path, options);
       const sg = out.securityGroups!;
-      const g = goalFigures(sg.connections, sg.document, scanners);
+      const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
       // The baseline of the issue: rules per exact port and peer group (no ranges), on the same connections.
-      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners);
+      const ge = exactPortsGoalFigures(membershipOf(out.lastRun!), out.pipeline.connections, scanners, probesOf(truth, gen.probes));
       const s = sg.document.summary;
       for (const t of sg.document.tenants) {
         rulesPerTenant.push(t.rule_count);
@@ -385,6 +391,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
     method:
       'goal: TraceGenerator traces (45 minutes), rules learned from all but the last window checked against it; cost: the first seed\'s connections and fleet replicated per copy (disjoint VMs, tenants, addresses), the security groups computed step by step as the service does (twice, as two runs of a service: the first at a watermark one epoch earlier without the connections new in the latest window and with half the latest traffic of the others, then those records added and the watermark moved one epoch; the figures are those of the second computation, which reuses the tables and the kept split of the first as the later runs of a service do; between_computations says what changed; the document built on request timed apart), and a clustering run of the same replicated fleet timed in the same process (workers, then inline)',
     ports: o.ports,
+    security: o.security,
     goal,
     goal_summary: goalSummary(goal),
     rules_per_group_port_histogram: histogram(rulesPerGroupPort),
@@ -456,10 +463,11 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const scaleArg = arg('scale', defaultSecurityGroupsBench.scales.join(','));
   const scales = scaleArg === 'none' ? [] : scaleArg.split(',').map(Number);
   const ports = arg('ports', defaultSecurityGroupsBench.ports) as PortPlan;
+  const security = arg('security', defaultSecurityGroupsBench.security) as SecurityPlan;
   // `--merge a.json,b.json`: the goal rows of earlier runs of this script (seeds run in parallel, each from
   // its own directory) as one results file, their summary computed again; no trace is replayed.
   const merge = arg('merge', '');
-  const figures = merge === '' ? await benchSecurityGroups({ seeds, vms, scales, ports }) : mergeResults(merge.split(','));
+  const figures = merge === '' ? await benchSecurityGroups({ seeds, vms, scales, ports, security }) : mergeResults(merge.split(','));
   if (scales.length === 0) {
     // The newest cost figures: latest.json's section (`npm run bench -- security-groups` writes only there), else this file's.
     for (const [file, read] of [
@@ -479,7 +487,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   }
   const command =
     merge === ''
-      ? `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports}`
+      ? `npx tsx bench/security-groups-bench.ts --seeds ${seeds.join(',')} --vms ${vms} --scale ${scaleArg} --ports ${ports} --security ${security}`
       : (figures.commands as string[]).join(' ; ');
   const result = { started: new Date().toISOString(), command, ...figures };
   mkdirSync('bench/results', { recursive: true });

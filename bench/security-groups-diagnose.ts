@@ -2,7 +2,7 @@
  * Security groups (issue 15): why the rules learned from the earlier windows deny normal VM-to-VM traffic
  * of the check window on generated traces, as a table of causes by bytes, flows and services.
  *
- *   npx tsx bench/security-groups-diagnose.ts [--seeds 1,2,3] [--vms 600] [--ports spread] [--json out.json]
+ *   npx tsx bench/security-groups-diagnose.ts [--seeds 1,2,3] [--vms 600] [--ports spread] [--security standard|hard] [--json out.json]
  *
  * Each denied connection between two VMs the truth calls normal gets the first cause that fits, in this
  * order (an end's history is its traffic before the check window, with any peer):
@@ -20,8 +20,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
-import { SERVICES, TraceGenerator } from '../src/generator/index.ts';
-import type { PortPlan } from '../src/generator/types.ts';
+import { probesOf, SERVICES, scannersOf, TraceGenerator } from '../src/generator/index.ts';
+import type { PortPlan, SecurityPlan } from '../src/generator/types.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { goalFigures } from '../src/security-groups/goal.ts';
 import { protocolName } from '../src/security-groups/recommend.ts';
@@ -54,6 +54,7 @@ function arg(name: string, fallback: string): string {
 const seeds = arg('seeds', '1,2,3').split(',').map(Number);
 const vms = Number(arg('vms', '600'));
 const ports = arg('ports', 'spread') as PortPlan;
+const security = arg('security', 'standard') as SecurityPlan;
 const jsonOut = arg('json', '');
 /** Lists the heaviest denied connections of each seed with what the groups learned around them. */
 const list = Number(arg('list', '0'));
@@ -77,15 +78,15 @@ const add = (m: Map<string, Tally>, k: string, flows: number, bytes: number): vo
 
 try {
   for (const seed of seeds) {
-    const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms, tenants: Math.round(vms / 12), minutes: 45, ports });
+    const gen = new TraceGenerator({ name: `sg-${seed}`, seed, vms, tenants: Math.round(vms / 12), minutes: 45, ports, security });
     const path = join(dir, `sg-${seed}.jsonl`);
     writeFileSync(path, `${[...gen.lines()].join('\n')}\n`);
     const truth = gen.truth();
-    const scanners = new Set(Object.entries(truth.vms).filter(([, v]) => v.role === 'scanner').map(([id]) => id));
+    const scanners = scannersOf(truth);
     const out = await replayTrace(path, options);
     rmSync(path);
     const sg = out.securityGroups!;
-    const g = goalFigures(sg.connections, sg.document, scanners);
+    const g = goalFigures(sg.connections, sg.document, scanners, probesOf(truth, gen.probes));
     normalBytes += g.normal_vm_to_vm_bytes;
     normalFlows += g.normal_vm_to_vm_flows;
     const groupOf = new Map<string, string>();

@@ -32,7 +32,17 @@ export interface GoalFigures {
   groups: number;
 }
 
-export function goalFigures(connections: readonly CheckedConnection[], document: SecurityGroupsDocument, scanners: ReadonlySet<string>): GoalFigures {
+/**
+ * `isProbe`: which of a scanner's connections are probes (default: all). A compromised client's connections
+ * are also its role's traffic, some at ports its targets serve to no one else (a port per session): only
+ * those the trace's generator made as probes count.
+ */
+export function goalFigures(
+  connections: readonly CheckedConnection[],
+  document: SecurityGroupsDocument,
+  scanners: ReadonlySet<string>,
+  isProbe: (c: CheckedConnection) => boolean = () => true,
+): GoalFigures {
   const served = new Set<string>();
   const isNormalVm = (vm: string | null): vm is string => vm !== null && !scanners.has(vm);
   for (const c of connections) {
@@ -62,7 +72,7 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
     }
     const cv = c.client.vmId;
     const sv = c.server.vmId;
-    if (cv !== null && scanners.has(cv) && sv !== null && !scanners.has(sv) && !served.has(`${sv}|${c.protocol}|${c.port}`)) {
+    if (cv !== null && scanners.has(cv) && sv !== null && !scanners.has(sv) && !served.has(`${sv}|${c.protocol}|${c.port}`) && isProbe(c)) {
       probes++;
       if (c.allowed) probesAllowed++;
     }
@@ -90,7 +100,12 @@ export function goalFigures(connections: readonly CheckedConnection[], document:
  * The issue's baseline on the same clusters and connections: rules learned per exact port and peer group
  * (no ranges), measured as `goalFigures` measures the learned ones.
  */
-export function exactPortsGoalFigures(membership: Membership, log: ConnectionLog, scanners: ReadonlySet<string>): GoalFigures {
+export function exactPortsGoalFigures(
+  membership: Membership,
+  log: ConnectionLog,
+  scanners: ReadonlySet<string>,
+  isProbe: (c: CheckedConnection) => boolean = () => true,
+): GoalFigures {
   const exact = recommendSecurityGroups(membership, log, { minRangePorts: Number.MAX_SAFE_INTEGER, serviceRangeMinPorts: Number.MAX_SAFE_INTEGER });
-  return goalFigures(exact.connections, exact.document, scanners);
+  return goalFigures(exact.connections, exact.document, scanners, isProbe);
 }

@@ -48,6 +48,11 @@ export interface SecurityGroupOptions {
    * group's rule to or from a peer group with at least two of its ports in it stands for the whole chain.
    */
   serviceRangeMinPorts: number;
+  /**
+   * Service ranges cut into the parts the tenants' own listening ports overlap in (serviceRanges); false:
+   * the fleet's whole chains, as before (kept for comparison on traces whose tenants configure ranges apart).
+   */
+  serviceRangesPerTenant: boolean;
   /** Distinct outside addresses of one group, direction and protocol beyond which they become any address. */
   maxPrefixesPerRule: number;
   /** VMs and denied connections listed per tenant in the check. */
@@ -64,6 +69,7 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   spreadFrom: 32_768,
   maxSpreadGap: 1024,
   serviceRangeMinPorts: 16,
+  serviceRangesPerTenant: true,
   maxPrefixesPerRule: 16,
   maxListed: 20,
 };
@@ -231,14 +237,27 @@ function joinRareRangePorts(
 }
 
 /**
- * The fleet's service ranges, per protocol field (ethertype and protocol): chains of the ports VMs listen
+ * The service ranges, per tenant and protocol field (key: serviceRangeKey): chains of the ports VMs listen
  * at for VMs of a peer group (ingress entries of a group remote with at least minFlows flows, at or above
  * 1024), maxRangeGap apart at most, with at least serviceRangeMinPorts distinct ports. A service configured
  * with a port range (Spark's shuffle and block-manager ports, NCCL's) puts each server at a port of it: a
- * group with three servers shows three ports, the fleet's many servers of that role show the range. As
- * sorted [lo, hi] pairs; bounds are listening ports seen.
+ * group with three servers shows three ports, the fleet's many servers of that role show the range. But a
+ * chain of the whole fleet can join ranges that tenants configured apart, one beside the other: a tenant's
+ * rules would then open ports only other tenants listen at. So a chain is cut into the parts the tenants'
+ * own listening ports overlap in (each tenant's lowest to highest port in the chain; tenants whose spans
+ * overlap share one configured range, as those of a default range do): a tenant's range is the part its own
+ * ports lie in, when that part still holds serviceRangeMinPorts of the fleet's ports. As sorted [lo, hi]
+ * pairs; bounds are listening ports of the tenant's part.
  */
-function serviceRanges(E: number, ek: Int32Array, traffic: Float64Array, G: number, o: Pick<SecurityGroupOptions, 'minFlows' | 'maxRangeGap' | 'serviceRangeMinPorts'>): Map<number, number[]> {
+function serviceRanges(
+  E: number,
+  ek: Int32Array,
+  traffic: Float64Array,
+  G: number,
+  groupTenant: ArrayLike<number>,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'maxRangeGap' | 'serviceRangeMinPorts'>,
+): Map<number, number[]> {
+  /** Per protocol field: port, tenant, port, tenant, ... */
   const portsOf = new Map<number, number[]>();
   const ranges = new Map<number, number[]>();
   if (o.serviceRangeMinPorts > E) return ranges;
@@ -247,23 +266,70 @@ function serviceRanges(E: number, ek: Int32Array, traffic: Float64Array, G: numb
     const port = ek[4 * e + 3]!;
     if ((ek[4 * e]! & 1) !== INGRESS || remote < 1 || remote > G || port < 1024 || traffic[2 * e]! < o.minFlows) continue;
     const field = ek[4 * e + 1]!;
+    const tenant = groupTenant[ek[4 * e]! >> 1]!;
     const list = portsOf.get(field);
-    if (list === undefined) portsOf.set(field, [port]);
-    else list.push(port);
+    if (list === undefined) portsOf.set(field, [port, tenant]);
+    else list.push(port, tenant);
   }
   for (const [field, list] of portsOf) {
-    const ports = [...new Set(list)].sort((a, b) => a - b);
-    const out: number[] = [];
+    const ports = [...new Set(list.filter((_, k) => k % 2 === 0))].sort((a, b) => a - b);
     let i = 0;
     while (i < ports.length) {
       let j = i;
       while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
-      if (j + 1 - i >= o.serviceRangeMinPorts) out.push(ports[i]!, ports[j]!);
+      if (j + 1 - i >= o.serviceRangeMinPorts) tenantParts(ports, i, j, list, field, o.serviceRangeMinPorts, ranges);
       i = j + 1;
     }
-    if (out.length > 0) ranges.set(field, out);
   }
   return ranges;
+}
+
+/** Key of a tenant's service ranges of one protocol field (ethertype and protocol, below 1024). */
+function serviceRangeKey(tenant: number, field: number): number {
+  return tenant * 1024 + field;
+}
+
+/**
+ * The chain ports[from..to] cut into the parts the tenants' own ports overlap in (serviceRanges); each part
+ * with at least minPorts of the chain's ports is a range of each of its tenants. `list`: port, tenant pairs.
+ */
+function tenantParts(ports: readonly number[], from: number, to: number, list: readonly number[], field: number, minPorts: number, ranges: Map<number, number[]>): void {
+  const lo = ports[from]!;
+  const hi = ports[to]!;
+  const span = new Map<number, [number, number]>();
+  for (let k = 0; k < list.length; k += 2) {
+    const p = list[k]!;
+    if (p < lo || p > hi) continue;
+    const s = span.get(list[k + 1]!);
+    if (s === undefined) span.set(list[k + 1]!, [p, p]);
+    else {
+      if (p < s[0]) s[0] = p;
+      if (p > s[1]) s[1] = p;
+    }
+  }
+  const spans = [...span].sort((a, b) => a[1][0] - b[1][0] || a[0] - b[0]);
+  let k = 0;
+  while (k < spans.length) {
+    const tenants = [spans[k]![0]];
+    const partLo = spans[k]![1][0];
+    let partHi = spans[k]![1][1];
+    let next = k + 1;
+    while (next < spans.length && spans[next]![1][0] <= partHi) {
+      tenants.push(spans[next]![0]);
+      partHi = Math.max(partHi, spans[next]![1][1]);
+      next++;
+    }
+    let inPart = 0;
+    for (let q = from; q <= to; q++) if (ports[q]! >= partLo && ports[q]! <= partHi) inPart++;
+    if (inPart >= minPorts)
+      for (const t of tenants) {
+        const key = serviceRangeKey(t, field);
+        const out = ranges.get(key);
+        if (out === undefined) ranges.set(key, [partLo, partHi]);
+        else out.push(partLo, partHi);
+      }
+    k = next;
+  }
 }
 
 /**
@@ -697,7 +763,9 @@ export function* recommendInSlices(
   const segments = new IntColumn(48);
   const segmentBounds = new IntColumn(32);
   const segmentScratch = new IntColumn(48);
-  const fleetRanges = serviceRanges(E, ek, trafficOf, G, o);
+  // Without parts per tenant every group counts as of one tenant: the parts are the fleet's whole chains.
+  const rangeTenant = (g: number): number => (o.serviceRangesPerTenant ? groups[g]!.tenant : 0);
+  const fleetRanges = serviceRanges(E, ek, trafficOf, G, groups.map((_, g) => rangeTenant(g)), o);
   const served = servedPorts(E, ek, trafficOf, G, o.minFlows);
   work = 0;
   for (let g = 0; g < G; g++) {
@@ -746,7 +814,7 @@ export function* recommendInSlices(
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
       // Only a peer group's rules stand for a service range: an address's stay what that address used.
-      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(field) : undefined, segments, segmentBounds, segmentScratch);
+      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(serviceRangeKey(rangeTenant(g), field)) : undefined, segments, segmentBounds, segmentScratch);
       sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
       for (let q = 0; q < segments.length; q += 3) {
         const from = segments.values[q]!;

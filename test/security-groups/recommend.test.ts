@@ -253,6 +253,33 @@ describe('generalising to the service a group stands for', () => {
     expect(denied.map((d) => `${d.client}->${d.server}:${d.port} ${d.reason}`)).toEqual(['a1->w1:41900 ingress', 'a1->w1:41900 ingress']);
   });
 
+  it('a tenant whose listeners lie apart from the others\' in one chain of the fleet gets its own part of it, not the chain', () => {
+    const log = new ConnectionLog(WINDOW);
+    // t2's 16 servers at 40000-41800 (120 apart); t1's own range just above, its 16 servers at 41900-42650 (50 apart).
+    const e2 = vm('e2', 't2', 'vm-exec', 99);
+    for (let i = 0; i < 16; i++) talk(log, e2, vm(`s${i}`, 't2', 'vm-shuffle', 100 + i), 40_000 + 120 * i, T0, 3);
+    const t1Servers = Array.from({ length: 16 }, (_, i) => vm(`u${i}`, 't1', 'vm-shuffle', 200 + i));
+    const e1 = vm('e1', 't1', 'vm-exec', 98);
+    for (const [i, u] of t1Servers.entries()) talk(log, e1, u, 41_900 + 50 * i, T0, 3);
+    // A t1 group with two servers of that range, and a t2 group with two in t2's.
+    talk(log, a1, w1, 42_000, T0, 3);
+    talk(log, a2, w2, 42_300, T0, 3);
+    const x1 = vm('x1', 't2', 'vm-x', 31);
+    const y1 = vm('y1', 't2', 'vm-y', 41);
+    const y2 = vm('y2', 't2', 'vm-y', 42);
+    talk(log, x1, y1, 40_240, T0, 3);
+    talk(log, x1, y2, 41_000, T0, 3);
+    const all = [a1, a2, w1, w2, e1, e2, x1, y1, y2, ...t1Servers, ...Array.from({ length: 16 }, (_, i) => vm(`s${i}`, 't2', 'vm-shuffle', 100 + i))];
+    const { document } = recommendSecurityGroups(membership(all), log);
+    // One fleet chain 40000-42650 (gaps of at most 120); each tenant's rules span only its own part.
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 41900-42650 t1:vm-app service_range']);
+    expect(rulesOf(document, 't2:vm-y').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t2:vm-x service_range']);
+    // As before the parts: each tenant's rule spans the whole chain, the other tenant's ports included.
+    const whole = recommendSecurityGroups(membership(all), log, { serviceRangesPerTenant: false }).document;
+    expect(rulesOf(whole, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 40000-42650 t1:vm-app service_range']);
+    expect(rulesOf(whole, 't2:vm-y').map(brief)).toEqual(['ingress IPv4 tcp 40000-42650 t2:vm-x service_range']);
+  });
+
   it('a rare connection with data to a port its server\'s group serves other peers is learned; to another port, or without data, it is not', () => {
     const log = new ConnectionLog(WINDOW);
     const x1 = vm('x1', 't1', 'vm-batch', 31);
@@ -632,6 +659,36 @@ describe('property: no recommended rule is wider than the traffic it was learned
                 expect(chain.length).toBeGreaterThanOrEqual(o.serviceRangeMinPorts);
                 expect(chain[0]).toBeGreaterThanOrEqual(1024);
                 for (let i = 1; i < chain.length; i++) expect(chain[i]! - chain[i - 1]!).toBeLessThanOrEqual(o.maxRangeGap);
+                // The part of the whole chain the tenants' own ports overlap in: the rule's tenant listens in
+                // it, and a tenant listening in it has all its ports of the chain in it (tenants whose ports
+                // lie apart configured ranges of their own).
+                const all = fleetPorts(r.protocol);
+                let lo = all.indexOf(r.port_range_min!);
+                let hi = all.indexOf(r.port_range_max!);
+                while (lo > 0 && all[lo]! - all[lo - 1]! <= o.maxRangeGap) lo--;
+                while (hi < all.length - 1 && all[hi + 1]! - all[hi]! <= o.maxRangeGap) hi++;
+                const byTenant = new Map<string, number[]>();
+                for (const [k, f] of listening) {
+                  const [protocol, port, serverGroup] = k.split('|') as [string, string, string];
+                  const p = Number(port);
+                  if (protocol !== r.protocol || f < o.minFlows || p < all[lo]! || p > all[hi]!) continue;
+                  const tenant = serverGroup.split(':')[0]!;
+                  byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), p]);
+                }
+                const own = byTenant.get(t.tenant_id) ?? [];
+                expect(own.length).toBeGreaterThan(0);
+                let part = [Math.min(...own), Math.max(...own)];
+                for (let grown = true; grown; ) {
+                  grown = false;
+                  for (const ports of byTenant.values()) {
+                    const [pl, ph] = [Math.min(...ports), Math.max(...ports)];
+                    if (pl <= part[1]! && ph >= part[0]! && (pl < part[0]! || ph > part[1]!)) {
+                      part = [Math.min(pl, part[0]!), Math.max(ph, part[1]!)];
+                      grown = true;
+                    }
+                  }
+                }
+                expect([r.port_range_min, r.port_range_max]).toEqual(part);
                 continue;
               }
               expect(ports.has(r.port_range_min)).toBe(true);
