@@ -61,17 +61,18 @@ export interface MemberProcesses {
 
 /**
  * `inputPartitions`: of the flows and VM-attributes topics (createServiceInputs); several split the route over
- * the members. `trace`: what `produce` sends; `sessionTimeoutMs`: the members' (TEST_SESSION_TIMEOUT_MS unless given).
+ * the members. `trace`: what `produce` sends; `sessionTimeoutMs`: the members' (TEST_SESSION_TIMEOUT_MS unless given);
+ * `env`: more of the members' environment.
  */
 export async function memberProcesses(
   brokers: string,
   name: string,
   count: number,
   inputPartitions = 1,
-  { trace = 'fixtures/small.jsonl.gz', sessionTimeoutMs }: { trace?: string; sessionTimeoutMs?: number } = {},
+  { trace = 'fixtures/small.jsonl.gz', sessionTimeoutMs, env: extra = {} }: { trace?: string; sessionTimeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<MemberProcesses> {
   const { topics, env } = await createServiceInputs(brokers, name, inputPartitions);
-  const member = memberEnv(env, name, undefined, sessionTimeoutMs);
+  const member = { ...memberEnv(env, name, undefined, sessionTimeoutMs), ...extra };
   const members: ServiceProcess[] = [];
   const start = async (): Promise<ServiceProcess> => {
     const m = await startServiceProcess(member);
