@@ -111,17 +111,22 @@ export interface Renumbering {
   ips: Int32Array;
 }
 
-/** One compaction: the end table before and after it, and its renumbering. */
+/**
+ * One compaction: the end table before and after it, and its renumbering. The tables held, not weakly: the
+ * kept structures know the table they filed against by a weak reference, which must not die before they
+ * look it up here (a run's columns, which hold it, may be released long before the next run).
+ */
 interface Compaction extends Renumbering {
-  from: WeakRef<object>;
-  to: WeakRef<object>;
+  from: object;
+  to: object;
 }
 
 /**
  * Compactions remembered for the kept structures (learned-entries.ts, kept-verdicts.ts) to follow: with the
- * defaults about one between two runs; a few more cover a run that took long, at 4 bytes a row each.
+ * defaults (3.75-minute epochs, a run every 5 minutes) at most two between two runs; one more covers a run
+ * that took long. 4 bytes a row each (48 MB at 4 million connections for three).
  */
-const KEPT_COMPACTIONS = 4;
+const KEPT_COMPACTIONS = 3;
 
 /** The log as plain data, for snapshots (src/fleet/fleet-codec.ts). Rows in insertion order. */
 export interface ConnectionLogState {
@@ -445,7 +450,7 @@ export class ConnectionLog {
     this.rows = kept;
     const oldEnds = this.endVm;
     const { ends, ips } = this.compactEnds();
-    this.compactions.push({ from: new WeakRef(oldEnds), to: new WeakRef(this.endVm), rows: rowMap, ends, ips });
+    this.compactions.push({ from: oldEnds, to: this.endVm, rows: rowMap, ends, ips });
     if (this.compactions.length > KEPT_COMPACTIONS) this.compactions.shift();
     let slots = 2 * INITIAL_ROWS;
     while (slots < 2 * kept) slots *= 2;
@@ -559,13 +564,13 @@ export class ConnectionLog {
    * chain is not remembered whole. Ends and addresses interned after a compaction are not in its maps (-1).
    */
   private renumbering(since: object, until: object): Renumbering | null {
-    let k = this.compactions.findIndex((c) => c.from.deref() === since);
+    let k = this.compactions.findIndex((c) => c.from === since);
     if (k < 0) return null;
     let out: Renumbering | null = null;
     for (; k < this.compactions.length; k++) {
       const c = this.compactions[k]!;
       out = out === null ? { rows: c.rows, ends: c.ends, ips: c.ips } : { rows: compose(out.rows, c.rows), ends: compose(out.ends, c.ends), ips: compose(out.ips, c.ips) };
-      if (c.to.deref() === until) return out;
+      if (c.to === until) return out;
     }
     return null;
   }
