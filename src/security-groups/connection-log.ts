@@ -94,7 +94,39 @@ export interface ConnectionColumns {
   ipV6: Uint8Array;
   /** End ids of VMs by VM id. */
   vmEnds: ReadonlyMap<string, number>;
+  /**
+   * How the log's compactions since the columns whose `endVm` is `since` renumbered rows, ends and
+   * addresses into these columns' numbering; null when not known (too many compactions ago, or never).
+   */
+  renumberedSince(since: object): Renumbering | null;
 }
+
+/**
+ * Old number to new of a compaction's survivors (-1: forgotten): rows keep their order, so a row's new
+ * number is never above its old one, and rows added after a given one stay after it.
+ */
+export interface Renumbering {
+  rows: Int32Array;
+  ends: Int32Array;
+  ips: Int32Array;
+}
+
+/**
+ * One compaction: the end table before and after it, and its renumbering. The tables held, not weakly: the
+ * kept structures know the table they filed against by a weak reference, which must not die before they
+ * look it up here (a run's columns, which hold it, may be released long before the next run).
+ */
+interface Compaction extends Renumbering {
+  from: object;
+  to: object;
+}
+
+/**
+ * Compactions remembered for the kept structures (learned-entries.ts, kept-verdicts.ts) to follow: with the
+ * defaults (3.75-minute epochs, a run every 5 minutes) at most two between two runs; one more covers a run
+ * that took long. 4 bytes a row each (48 MB at 4 million connections for three).
+ */
+const KEPT_COMPACTIONS = 3;
 
 /** The log as plain data, for snapshots (src/fleet/fleet-codec.ts). Rows in insertion order. */
 export interface ConnectionLogState {
@@ -159,6 +191,8 @@ export class ConnectionLog {
   private deferredLinks = new IntColumn(16);
   /** Each row's traffic as the last split computed it: see SplitTraffic. */
   private readonly splitTraffic = new SplitTraffic(INITIAL_ROWS);
+  /** The latest compactions, oldest first: see Renumbering. */
+  private compactions: Compaction[] = [];
 
   constructor(
     readonly windowMs: number,
@@ -405,14 +439,19 @@ export class ConnectionLog {
     // Into new columns, never in place: a run's snapshot (ConnectionColumns) reads the old ones.
     const from = this.columnsRef();
     this.allocateRows(this.cClient.length);
+    const rowMap = new Int32Array(this.rows).fill(-1);
     let to = 0;
     for (let r = 0; r < this.rows; r++) if (from.newest[r]! >= before) {
       this.copyRow(from, r, to);
+      rowMap[r] = to;
       this.splitTraffic.move(r, to++);
     }
     this.counters.forgotten += this.rows - kept;
     this.rows = kept;
-    this.compactEnds();
+    const oldEnds = this.endVm;
+    const { ends, ips } = this.compactEnds();
+    this.compactions.push({ from: oldEnds, to: this.endVm, rows: rowMap, ends, ips });
+    if (this.compactions.length > KEPT_COMPACTIONS) this.compactions.shift();
     let slots = 2 * INITIAL_ROWS;
     while (slots < 2 * kept) slots *= 2;
     this.rehash(slots);
@@ -470,8 +509,8 @@ export class ConnectionLog {
     this.ring.set(c.ring.subarray(from * 2 * RING, (from + 1) * 2 * RING), to * 2 * RING);
   }
 
-  /** New end and address tables holding only what the rows use, in first-use order. */
-  private compactEnds(): void {
+  /** New end and address tables holding only what the rows use, in first-use order; old id to new. */
+  private compactEnds(): { ends: Int32Array; ips: Int32Array } {
     const endMap = new Int32Array(this.endVm.length).fill(-1);
     const ipMap = new Int32Array(this.ips.length).fill(-1);
     const endVm: (string | null)[] = [];
@@ -517,6 +556,23 @@ export class ConnectionLog {
     this.ipV6 = ipV6;
     this.vmEnds = vmEnds;
     this.addressEnds = addressEnds;
+    return { ends: endMap, ips: ipMap };
+  }
+
+  /**
+   * The compactions from the end table `since` to `until`, composed into one renumbering; null when the
+   * chain is not remembered whole. Ends and addresses interned after a compaction are not in its maps (-1).
+   */
+  private renumbering(since: object, until: object): Renumbering | null {
+    let k = this.compactions.findIndex((c) => c.from === since);
+    if (k < 0) return null;
+    let out: Renumbering | null = null;
+    for (; k < this.compactions.length; k++) {
+      const c = this.compactions[k]!;
+      out = out === null ? { rows: c.rows, ends: c.ends, ips: c.ips } : { rows: compose(out.rows, c.rows), ends: compose(out.ends, c.ends), ips: compose(out.ips, c.ips) };
+      if (c.to === until) return out;
+    }
+    return null;
   }
 
   /**
@@ -543,6 +599,7 @@ export class ConnectionLog {
     const n = this.rows;
     const last = this.epochOf(watermark);
     buffers.reserve(n);
+    const endVm = this.endVm;
     const columns: ConnectionColumns = {
       count: n,
       ends: this.endVm.length,
@@ -562,6 +619,7 @@ export class ConnectionLog {
       ips: this.ips,
       ipV6: this.ipV6,
       vmEnds: this.vmEnds,
+      renumberedSince: (since) => this.renumbering(since, endVm),
     };
     const filled = buffers.filled.subarray(0, n);
     filled.fill(0);
@@ -941,6 +999,16 @@ class ListeningDegrees {
     if (id === known) this.degree.push(0);
     return id;
   }
+}
+
+/** a then b: each old number through both maps (-1 stays -1; a number beyond b's map was not yet there: -1). */
+function compose(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const m = a[i]!;
+    out[i] = m < 0 || m >= b.length ? -1 : b[m]!;
+  }
+  return out;
 }
 
 function slotOf(epoch: number): number {

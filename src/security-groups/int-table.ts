@@ -120,6 +120,43 @@ export class IntTupleTable {
     return id;
   }
 
+  /**
+   * Rewrites every tuple's fields in place (`rekey` writes tuple `id`'s four fields at keys[4 * id] on) and
+   * files them again, each keeping its id and the caller's numbers: the new tuples must be distinct. In
+   * steps of `perStep` tuples.
+   */
+  *rekeyInSlices(rekey: (keys: Int32Array, id: number) => void, perStep: number): Generator<void, void, void> {
+    for (let id = 0; id < this.size; id++) {
+      if (id % perStep === perStep - 1) yield;
+      rekey(this.keys, id);
+    }
+    const old = this.slots;
+    const t = new Int32Array(old.length);
+    const mask = this.mask;
+    for (let from = 0; from < old.length; from += SLOT) {
+      if ((from / SLOT) % perStep === perStep - 1) yield;
+      const id = old[from + ID]! - 1;
+      if (id < 0) continue;
+      const k = id * FIELDS;
+      const a = this.keys[k]!;
+      const b = this.keys[k + 1]!;
+      const c = this.keys[k + 2]!;
+      const d = this.keys[k + 3]!;
+      let i = hashOf(a, b, c, d) & mask;
+      while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
+      const to = i * SLOT;
+      t[to + ID] = id + 1;
+      t[to + 1] = a;
+      t[to + 2] = b;
+      t[to + 3] = c;
+      t[to + 4] = d;
+      t[to + SLOT_VALUE] = old[from + SLOT_VALUE]!;
+      t[to + SLOT_EXTRA] = old[from + SLOT_EXTRA]!;
+    }
+    this.slots = t;
+    this.slot = 0;
+  }
+
   private rehash(count: number): void {
     const old = this.slots;
     const t = new Int32Array(count * SLOT);

@@ -8,14 +8,20 @@
  * the records could not tell: all four). The tallies are counted again every run (the traffic changed).
  *
  * Everything is in the numbering of the log (rows, ends, addresses) and of the run's groups (indices): a
- * compaction of the log renumbers rows and ends and the verdicts are dropped; group indices are compared as
- * numbers, as the check reads them (a verdict is a function of the indices, not of the groups' names).
+ * compaction of the log renumbers rows, ends and addresses and the verdicts follow it (renumber; dropped
+ * only when the log no longer remembers the compactions since); group indices are compared as numbers, as
+ * the check reads them (a verdict is a function of the indices, not of the groups' names).
  */
-import type { ConnectionColumns } from './connection-log.ts';
-import { EGRESS, INGRESS } from './learned-entries.ts';
+import type { ConnectionColumns, Renumbering } from './connection-log.ts';
+import { ADDRESS_REMOTE, EGRESS, INGRESS } from './learned-entries.ts';
 
 /** A row with no kept verdict (no traffic in the last check window, or never judged). */
 export const NO_VERDICT = -1;
+
+/** An end the kept verdicts never saw (no group index is below -1): its verdicts are judged again. */
+const UNKNOWN_GROUP = -2;
+/** A rule remote no computation's rule has: its address was forgotten by a compaction. */
+const FORGOTTEN_REMOTE = -1;
 
 /** Bits of an end's staleness: the rules of its group's ingress, egress side changed. */
 const INGRESS_STALE = 1;
@@ -89,6 +95,14 @@ export class KeptVerdicts {
    */
   prepare(cols: ConnectionColumns, endGroup: Int32Array, endTenant: Int32Array, rules: RuleList): void {
     const n = cols.count;
+    const since = this.endsOf?.deref();
+    if (since !== undefined && since !== cols.endVm && this.rules !== null) {
+      const renumbering = cols.renumberedSince(since);
+      if (renumbering !== null) {
+        this.renumber(renumbering, cols.ends);
+        this.endsOf = new WeakRef(cols.endVm);
+      }
+    }
     const same = this.endsOf !== null && this.endsOf.deref() === cols.endVm && this.rules !== null;
     this.endsOf = null;
     this.fromScratch = !same;
@@ -167,6 +181,49 @@ export class KeptVerdicts {
     this.stale = new Uint8Array(0);
     this.ruleMap = new Int32Array(0);
     KeptVerdicts.lastCheck = { rows: this.withTraffic, judged: this.judged, fromScratch: this.fromScratch };
+  }
+
+  /**
+   * The kept verdicts in the numbering after a compaction of the log: survivors move down (in place, a row's
+   * new number never above its old), the ends they were judged as and the ends' groups renumbered, ends
+   * new since marked unknown (stale), the rules' address remotes renumbered (a forgotten address, one no
+   * rule of this computation can name).
+   */
+  private renumber(map: Renumbering, ends: number): void {
+    const { verdict, ingress, egress, client, server, port } = this;
+    let rows = 0;
+    for (let i = 0; i < this.rows; i++) {
+      const j = map.rows[i]!;
+      if (j < 0) continue;
+      rows = j + 1;
+      const v = verdict[i]!;
+      verdict[j] = v;
+      if (v === NO_VERDICT) continue;
+      ingress[j] = ingress[i]!;
+      egress[j] = egress[i]!;
+      client[j] = map.ends[client[i]!]!;
+      server[j] = map.ends[server[i]!]!;
+      port[j] = port[i]!;
+    }
+    this.rows = rows;
+    const endGroup = new Int32Array(ends).fill(UNKNOWN_GROUP);
+    const endTenant = new Int32Array(ends);
+    for (let e = 0; e < Math.min(this.endGroup.length, map.ends.length); e++) {
+      const to = map.ends[e]!;
+      if (to < 0 || to >= ends) continue;
+      endGroup[to] = this.endGroup[e]!;
+      endTenant[to] = this.endTenant[e]!;
+    }
+    this.endGroup = endGroup;
+    this.endTenant = endTenant;
+    const rules = this.rules!;
+    const ruleRemote = Int32Array.from(rules.ruleRemote, (remote) => {
+      if (remote < ADDRESS_REMOTE) return remote;
+      const ip = remote - ADDRESS_REMOTE;
+      const to = ip < map.ips.length ? map.ips[ip]! : -1;
+      return to < 0 ? FORGOTTEN_REMOTE : ADDRESS_REMOTE + to;
+    });
+    this.rules = { ...rules, ruleRemote };
   }
 
   /** Room for `n` rows, the described ones kept: an eighth to spare, at least half the old room more when grown. */

@@ -15,7 +15,7 @@
  * when everything is filed again from scratch; so is it after a compaction of the log (its rows and ends
  * renumbered) or when the run's groups are not the last one's (a group index names another group).
  */
-import type { ConnectionColumns } from './connection-log.ts';
+import type { ConnectionColumns, Renumbering } from './connection-log.ts';
 import { FloatColumn, IntColumn, IntTupleTable, SLOT_EXTRA } from './int-table.ts';
 
 export const INGRESS = 0;
@@ -51,6 +51,14 @@ export interface KeptGroup {
   clusterId: string;
 }
 
+/** An end the kept entries never filed against (no group index is below -1): its rows are filed again. */
+const UNKNOWN_GROUP = -2;
+/**
+ * Above any address remote and end id a log holds (2^30 - 2^24 addresses): the key of an entry, candidate or
+ * pair whose address or end a compaction forgot, plus its id (keys stay distinct).
+ */
+const DEAD_KEY = 1 << 30;
+
 /** What a row filed: nothing (no earlier traffic), nothing as it has an anomalous end or no end in a group, or entries. */
 const NONE = 0;
 const ANOMALOUS = 1;
@@ -82,6 +90,8 @@ export class LearnedEntries {
   private rowBytes = new Float64Array(0);
   private rowEntry = new Int32Array(0);
   private rowServer = new Int32Array(0);
+  /** The client end then: a row a compaction forgets is taken back by the ends it filed at. */
+  private rowClient = new Int32Array(0);
   private rowPort = new Int32Array(0);
   private rowKind = new Uint8Array(0);
   /** Per row, 1 + the candidates its ingress and egress entries belong to (0: none): the check's first look. */
@@ -154,6 +164,15 @@ export class LearnedEntries {
     endAnomalous: Uint8Array,
   ): Generator<void, void, void> {
     const n = cols.count;
+    const since = this.endsOf?.deref();
+    if (since !== undefined && since !== cols.endVm) {
+      const renumbering = cols.renumberedSince(since);
+      if (renumbering !== null) {
+        this.endsOf = null;
+        yield* this.renumber(renumbering, cols.ends);
+        this.endsOf = new WeakRef(cols.endVm);
+      }
+    }
     const same =
       this.endsOf !== null &&
       this.endsOf.deref() === cols.endVm &&
@@ -191,6 +210,71 @@ export class LearnedEntries {
     this.cols = null;
     LearnedEntries.lastScan = { fromScratch: this.fromScratch, rows: n, rowsFiledAgain: this.changedRows };
     yield* this.handOver();
+  }
+
+  /**
+   * What was filed, in the numbering after a compaction of the log: the rows it forgot taken back, the
+   * survivors moved down (a row's new number is never above its old), their ends, the ends' places, the
+   * pairs' VMs and the address remotes of entries and candidates renumbered, ids kept. An end new since
+   * is marked unknown (its rows filed again); an entry, candidate or pair of a forgotten end or address
+   * has no traffic left and gets a key no computation files (DEAD_KEY + its id).
+   */
+  private *renumber(map: Renumbering, ends: number): Generator<void, void, void> {
+    let rows = 0;
+    for (let i = 0; i < this.rows; i++) {
+      if ((i & (SCAN_SLICE - 1)) === SCAN_SLICE - 1) yield;
+      const j = map.rows[i]!;
+      if (j < 0) {
+        this.takeBack(i, -1, -1);
+        this.rowFlows[i] = 0;
+        this.rowBytes[i] = 0;
+        continue;
+      }
+      rows = j + 1;
+      this.rowFlows[j] = this.rowFlows[i]!;
+      this.rowBytes[j] = this.rowBytes[i]!;
+      this.rowEntry[2 * j] = this.rowEntry[2 * i]!;
+      this.rowEntry[2 * j + 1] = this.rowEntry[2 * i + 1]!;
+      this.rowCandidateColumn[2 * j] = this.rowCandidateColumn[2 * i]!;
+      this.rowCandidateColumn[2 * j + 1] = this.rowCandidateColumn[2 * i + 1]!;
+      this.rowKind[j] = this.rowKind[i]!;
+      this.rowPort[j] = this.rowPort[i]!;
+      // A row that filed nothing holds no ends: its server end is compared only once it has filed again.
+      this.rowServer[j] = this.rowKind[i] === NONE ? -1 : map.ends[this.rowServer[i]!]!;
+      this.rowClient[j] = this.rowKind[i] === NONE ? -1 : map.ends[this.rowClient[i]!]!;
+    }
+    // The columns are zero beyond the described rows.
+    const m = this.rows;
+    yield* fillInSlices(this.rowFlows, 0, rows, m);
+    yield* fillInSlices(this.rowBytes, 0, rows, m);
+    yield* fillInSlices(this.rowEntry, 0, 2 * rows, 2 * m);
+    yield* fillInSlices(this.rowCandidateColumn, 0, 2 * rows, 2 * m);
+    yield* fillInSlices(this.rowKind, 0, rows, m);
+    this.rows = rows;
+    const filedGroup = new Int32Array(ends).fill(UNKNOWN_GROUP);
+    const filedAnomalous = new Uint8Array(ends);
+    for (let e = 0; e < Math.min(this.filedGroup.length, map.ends.length); e++) {
+      const to = map.ends[e]!;
+      if (to < 0 || to >= ends) continue;
+      filedGroup[to] = this.filedGroup[e]!;
+      filedAnomalous[to] = this.filedAnomalous[e]!;
+    }
+    this.filedGroup = filedGroup;
+    this.filedAnomalous = filedAnomalous;
+    const remote = (k: Int32Array, at: number, id: number): void => {
+      const r = k[at]!;
+      if (r < ADDRESS_REMOTE || r >= DEAD_KEY) return;
+      const ip = r - ADDRESS_REMOTE;
+      const to = ip < map.ips.length ? map.ips[ip]! : -1;
+      k[at] = to < 0 ? DEAD_KEY + id : ADDRESS_REMOTE + to;
+    };
+    yield* this.entries.rekeyInSlices((k, id) => remote(k, 4 * id + 2, id), SCAN_SLICE);
+    yield* this.candidates.rekeyInSlices((k, id) => remote(k, 4 * id + 2, id), SCAN_SLICE);
+    yield* this.pairs.rekeyInSlices((k, id) => {
+      const vm = k[4 * id + 1]!;
+      const to = vm >= 0 && vm < map.ends.length ? map.ends[vm]! : -1;
+      k[4 * id + 1] = to < 0 ? DEAD_KEY + id : to;
+    }, SCAN_SLICE);
   }
 
   /** Empties the tables and rows for `rows` rows in `groups` groups. */
@@ -232,6 +316,7 @@ export class LearnedEntries {
     this.rowCandidateColumn = grow(this.rowCandidateColumn, (k) => new Int32Array(k), 2);
     yield;
     this.rowServer = grow(this.rowServer, (k) => new Int32Array(k), 1);
+    this.rowClient = grow(this.rowClient, (k) => new Int32Array(k), 1);
     this.rowPort = grow(this.rowPort, (k) => new Int32Array(k), 1);
     this.rowKind = grow(this.rowKind, (k) => new Uint8Array(k), 1);
   }
@@ -290,7 +375,7 @@ export class LearnedEntries {
     else if (kind === NO_GROUP) this.noGroup--;
     if (kind !== LEARNED) return;
     const oldServer = this.rowServer[i]!;
-    const oldClient = oldServer === se ? ce : se;
+    const oldClient = this.rowClient[i]!;
     this.unfile(this.rowEntry[2 * i]! - 1, oldServer, this.rowFlows[i]!, this.rowBytes[i]!);
     this.unfile(this.rowEntry[2 * i + 1]! - 1, oldClient, this.rowFlows[i]!, this.rowBytes[i]!);
     this.rowEntry[2 * i] = 0;
@@ -319,6 +404,7 @@ export class LearnedEntries {
     this.rowFlows[i] = flows;
     this.rowBytes[i] = bytes;
     this.rowServer[i] = se;
+    this.rowClient[i] = ce;
     this.rowPort[i] = c.port[i]!;
     if (flows === 0) return;
     const { endGroup, endTenant, endAnomalous } = this;

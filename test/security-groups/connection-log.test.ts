@@ -249,4 +249,36 @@ describe('connection log: the traffic kept from split to split', () => {
       watermark += run % 2 === 0 ? 0 : 5 * MIN;
     }
   });
+  it('tells how the compactions since a split renumbered rows, ends and addresses, across two of them', () => {
+    const log = new ConnectionLog(WINDOW, 1_000_000, 1);
+    // Rows 0-5: clients 0-5 to servers 0-2 (epochs of 3.75 minutes; rows forgotten after four silent epochs).
+    for (let k = 0; k < 6; k++) log.add(flow(T0 + MIN, k, k % 3, 10));
+    log.add(flow(T0 + 5 * MIN, 3, 0, 10));
+    const before = log.columns(T0 + 6 * MIN);
+    const name = (c: ConnectionColumns, r: number): string => `${c.endVm[c.client[r]!]}>${c.endVm[c.server[r]!]}@${c.ips[c.clientIp[r]!]}`;
+    const names = Array.from({ length: before.count }, (_, r) => name(before, r));
+    // Two compactions: client 0 (last seen at minute 1) forgotten at minute 20, client 3 (minute 5) and with
+    // it server 0 at minute 23; then a new client.
+    for (const k of [1, 2, 4, 5]) log.add(flow(T0 + 12 * MIN, k, k % 3, 10));
+    log.add(flow(T0 + 20 * MIN, 1, 1, 10));
+    expect(log.counters.forgotten).toBe(1);
+    log.add(flow(T0 + 23 * MIN, 1, 1, 10));
+    log.add(flow(T0 + 24 * MIN, 6, 1, 10));
+    const after = log.columns(T0 + 24 * MIN);
+    expect(log.counters.forgotten).toBe(2);
+    const map = after.renumberedSince(before.endVm)!;
+    expect(Array.from(map.rows)).toEqual([-1, 0, 1, -1, 2, 3]);
+    for (let r = 0; r < before.count; r++) if (map.rows[r]! >= 0) expect(name(after, map.rows[r]!)).toBe(names[r]);
+    // Ends and addresses: the forgotten ones gone, the others renumbered to the same VM and address.
+    for (let e = 0; e < before.ends; e++) {
+      const to = map.ends[e]!;
+      if (['c0', 'c3', 's0'].includes(before.endVm[e]!)) expect(to).toBe(-1);
+      else expect(after.endVm[to]).toBe(before.endVm[e]);
+    }
+    for (let a = 0; a < before.ipCount; a++) if (map.ips[a]! >= 0) expect(after.ips[map.ips[a]!]).toBe(before.ips[a]);
+    expect(Array.from(map.ips).filter((a) => a < 0)).toHaveLength(3);
+    // Not from columns it never compacted from, nor to an older table than its own.
+    expect(after.renumberedSince(after.endVm)).toBeNull();
+    expect(before.renumberedSince(after.endVm)).toBeNull();
+  });
 });
