@@ -55,11 +55,6 @@ export class PartitionWatermarks {
   private reader = Number.NEGATIVE_INFINITY;
   /** The latest wall time given: idleness is judged at it. */
   private now = Number.NEGATIVE_INFINITY;
-  /**
-   * Partitions another reader reads, known from the watermarks it publishes (report()): the scale-out
-   * members pace their routers against each other's (src/topology/route-stage.ts). Kept across assign().
-   */
-  private readonly remote = new Set<string>();
 
   constructor(readonly config: PartitionWatermarksConfig) {}
 
@@ -70,23 +65,12 @@ export class PartitionWatermarks {
 
   /**
    * The partitions the group assigns now: new ones start unknown (or at a restored watermark), those no
-   * longer assigned are forgotten (revoked), whatever they held. With `revokedToRemote`, a revoked
-   * partition is another reader's from now on: it keeps its watermark and holds as unknown until its new
-   * reader reports (report()) or for the idle time; partitions reported by others are kept.
+   * longer assigned are forgotten (revoked), whatever they held.
    */
-  assign(partitions: Iterable<string>, now: number, revokedToRemote = false): void {
+  assign(partitions: Iterable<string>, now: number): void {
     this.now = Math.max(this.now, now);
     const keep = new Set(partitions);
-    for (const [p, e] of this.entries) {
-      if (keep.has(p)) this.remote.delete(p);
-      else if (!revokedToRemote) this.entries.delete(p);
-      else if (!this.remote.has(p)) {
-        this.remote.add(p);
-        e.behind = null;
-        e.heardAt = this.now;
-        e.woken = false;
-      }
-    }
+    for (const p of this.entries.keys()) if (!keep.has(p)) this.entries.delete(p);
     for (const p of keep) {
       const e = this.entries.get(p);
       if (e === undefined) this.entries.set(p, { watermark: Number.NEGATIVE_INFINITY, behind: null, heardAt: this.now, woken: false });
@@ -111,27 +95,6 @@ export class PartitionWatermarks {
     const e = this.entries.get(partition);
     if (e === undefined) return;
     e.behind = nextOffset < logEnd;
-    e.heardAt = this.now;
-    e.woken = false;
-  }
-
-  /**
-   * Another reader published the watermark of a partition it reads (`behind`: its log end still ahead,
-   * null: unknown), read at wall time `now`: tracked as a partition of this reader's own, holding while
-   * behind or unknown and not silent for the idle time. A partition this reader is assigned is judged by
-   * its own reading: a report of it (its former reader's, read late) changes nothing.
-   */
-  report(partition: string, watermark: number | null, behind: boolean | null, now: number): void {
-    this.now = Math.max(this.now, now);
-    let e = this.entries.get(partition);
-    if (e !== undefined && !this.remote.has(partition)) return;
-    if (e === undefined) {
-      e = { watermark: Number.NEGATIVE_INFINITY, behind, heardAt: this.now, woken: false };
-      this.entries.set(partition, e);
-      this.remote.add(partition);
-    }
-    if (watermark !== null && watermark > e.watermark) e.watermark = watermark;
-    e.behind = behind;
     e.heardAt = this.now;
     e.woken = false;
   }
@@ -211,7 +174,6 @@ export class PartitionWatermarks {
    */
   restore(s: PartitionWatermarksState): void {
     this.entries.clear();
-    this.remote.clear();
     this.reader = s.reader ?? Number.NEGATIVE_INFINITY;
     for (const p of s.partitions) this.entries.set(p.partition, { watermark: p.watermark ?? Number.NEGATIVE_INFINITY, behind: null, heardAt: Number.NEGATIVE_INFINITY, woken: false });
   }

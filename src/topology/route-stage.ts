@@ -18,7 +18,7 @@ import { partitionOfMemo } from './by-vm.ts';
 import { packRoute } from './by-vm-pack.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
-import { beating, groupTiming, type RouteWatermark, RouteWatermarkShape, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
+import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { TopicReader } from './topic-reader.ts';
 
 export interface RouteStageOptions {
@@ -69,12 +69,6 @@ export const DEFAULT_ROUTE_COMMIT_MS = 250;
  * partition it waits for may be silent (it goes idle after DEFAULT_PARTITION_IDLE_MS) and route nothing.
  */
 const PACE_RECHECK_MS = 200;
-
-/**
- * A router held back for the pace publishes its watermark at least this often (an empty route transaction):
- * well within the idle time after which the other members stop waiting for a silent partition.
- */
-const HELD_PUBLISH_EVERY_MS = 1000;
 
 /**
  * The route transaction of an input partition still open: the batches routed into it, their by-VM
@@ -184,15 +178,6 @@ export class RouteStage {
   private pacedRecheck: NodeJS.Timeout | null = null;
   /** Batches cut for the pace since the stage started. */
   private pacedHeldBack = 0;
-  /**
-   * Reads `<app>-route-watermarks`: the other members' routers of flows partitions, paced against as this
-   * member's own (docs/event-time.md, "Routers of several members").
-   */
-  private watermarksReader: TopicReader | null = null;
-  /** Per flows partition, the log end its latest batch reported: whether its router is caught up. */
-  private readonly logEnds = new Map<string, bigint>();
-  /** Per flows partition, when its watermark was last committed to `<app>-route-watermarks` (performance.now()). */
-  private readonly publishedAt = new Map<string, number>();
 
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
@@ -242,21 +227,6 @@ export class RouteStage {
     }, { maxWaitMs: this.o.topology.readerWaitMs });
     this.heldReader = held;
     await held.start();
-    // Not awaited to its end: a report counts from when it is read, and an old one holds for the idle time at most.
-    const watermarks = new TopicReader(this.o.kafka, this.topics.routeWatermarks, `${this.o.topology.appId}-route-watermarks-reader`, (m) => {
-      if (m.key === null || m.value === null) return;
-      let parsed: RouteWatermark | null = null;
-      try {
-        const r = RouteWatermarkShape.safeParse(JSON.parse(m.value.toString()));
-        if (r.success) parsed = r.data;
-      } catch {
-        // Not JSON: as unreadable as a wrong shape.
-      }
-      if (parsed === null) this.o.log.error({ key: m.key, offset: m.offset }, `skipping an unreadable record of ${this.topics.routeWatermarks}`);
-      else this.pace.report(m.key, parsed.watermark, parsed.behind, Date.now());
-    }, { maxWaitMs: this.o.topology.readerWaitMs });
-    this.watermarksReader = watermarks;
-    await watermarks.start();
     await this.startRoute();
   }
 
@@ -270,7 +240,6 @@ export class RouteStage {
     // A flush of released flows may still be writing: its producer must not close under it.
     await this.routeTxns;
     await this.heldReader?.stop();
-    await this.watermarksReader?.stop();
     await Promise.all([...this.routeProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
   }
 
@@ -285,8 +254,7 @@ export class RouteStage {
       const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
       // The flows partitions paced are those assigned now. A rest held back is dropped and read again from
       // the commit (kafkajs may have reset its position to the commit, from where it would come twice).
-      // One revoked is another member's now: it holds as unknown until its new owner publishes its watermark.
-      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now(), true);
+      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now());
       for (const key of [...this.tails.keys()]) this.dropTail(key);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
@@ -367,7 +335,6 @@ export class RouteStage {
     if (pace !== null) {
       pace.observe(key, router.latest);
       bound = pace.readBound(key);
-      this.logEnds.set(key, BigInt(batch.highWatermark));
     }
     let cut: number | null = null;
     const all = batch.messages;
@@ -420,31 +387,7 @@ export class RouteStage {
     this.pacedRecheck ??= setTimeout(() => {
       this.pacedRecheck = null;
       this.routeTails(null);
-      for (const held of this.tails.keys()) this.publishHeld(held);
     }, PACE_RECHECK_MS);
-  }
-
-  /**
-   * A router held back keeps publishing its watermark, in an empty route transaction at its committed
-   * offset when none is open: silent, the other members would take its partition for idle and run ahead.
-   */
-  private publishHeld(key: string): void {
-    if ((this.publishedAt.get(key) ?? Number.NEGATIVE_INFINITY) > performance.now() - HELD_PUBLISH_EVERY_MS) return;
-    this.routeExclusive(async () => {
-      // Routed on meanwhile, or a transaction open that publishes at its commit (within DEFAULT_ROUTE_COMMIT_MS).
-      if (!this.tails.has(key) || this.openRoutes.has(key)) return;
-      const router = this.routers.get(key);
-      const offset = this.routedUpTo.get(key);
-      if (router === undefined || offset === undefined) return;
-      const at = key.lastIndexOf(':');
-      let open: OpenRoute | undefined;
-      try {
-        open = await this.openRoute(key, router, key.slice(0, at), Number(key.slice(at + 1)), offset);
-      } catch (err) {
-        throw await this.failRoute(key, undefined, [], err);
-      }
-      await this.commitOpen(key, open);
-    }).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not publish the watermark of a router held back for the pace'));
   }
 
   /** Routes the rests held back (but `except`'s), each in its turn with the route transactions. */
@@ -495,14 +438,6 @@ export class RouteStage {
     }
   }
 
-  /** A flows partition's record of `<app>-route-watermarks` as a transaction commits it. */
-  private watermarkOf(key: string, open: OpenRoute): string {
-    const latest = open.router.latest;
-    const logEnd = this.logEnds.get(key);
-    const w: RouteWatermark = { watermark: Number.isFinite(latest) ? latest : null, behind: logEnd === undefined ? null : open.next < logEnd || this.tails.has(key) };
-    return JSON.stringify(w);
-  }
-
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
   private forgetRoute(key: string): void {
     this.dropTail(key);
@@ -514,8 +449,6 @@ export class RouteStage {
     }
     this.routers.delete(key);
     this.routedUpTo.delete(key);
-    this.logEnds.delete(key);
-    this.publishedAt.delete(key);
     const producer = this.routeProducers.get(key);
     this.routeProducers.delete(key);
     void producer?.disconnect().catch(() => undefined);
@@ -606,15 +539,12 @@ export class RouteStage {
     this.flushDue.delete(key);
     const metadata = JSON.stringify(open.router.exportState());
     const held = open.router.heldDirty ? open.router.exportHeld() : undefined;
-    const watermark = open.topic === this.o.pipeline.topics.flows ? this.watermarkOf(key, open) : null;
     this.tally(open, out);
     try {
       // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
       await this.timed('dead_letters', this.o.deadLetter.flush());
       const topicMessages = this.routedMessagesOf(out);
       if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
-      // A flows partition's watermark, atomic with its offset: what the other members pace their routers by.
-      if (watermark !== null) topicMessages.push({ topic: this.topics.routeWatermarks, messages: [{ key, value: watermark }] });
       await this.sent(open);
       if (topicMessages.length > 0) await this.timed('send', open.txn.sendBatch({ topicMessages }));
       // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
@@ -628,7 +558,6 @@ export class RouteStage {
       this.openRoutes.delete(key);
       this.routedUpTo.set(key, open.next);
     }
-    if (open.topic === this.o.pipeline.topics.flows) this.publishedAt.set(key, performance.now());
     this.routeTransactions++;
     this.routedMessages += open.messages;
     this.routedRecords += open.records;

@@ -44,16 +44,6 @@ export const RouterStateShape = z.object({
 });
 
 /**
- * A flows partition's router as `<app>-route-watermarks` holds it (route-stage.ts): its watermark (null
- * before its first flow), and whether the partition's log end was still ahead at the commit (null: unknown).
- */
-export const RouteWatermarkShape = z.object({
-  watermark: z.number().nullable(),
-  behind: z.boolean().nullable(),
-});
-export type RouteWatermark = z.infer<typeof RouteWatermarkShape>;
-
-/**
  * The error a stage's batch gives kafkajs once it has put its state right (the batch is read again, or by
  * the partition's new owner): always retried. kafkajs retries a plain error and restarts the consumer when
  * the retries run out; a fenced producer's error is marked not retriable, and on it the member's stage

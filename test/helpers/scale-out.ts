@@ -61,18 +61,17 @@ export interface MemberProcesses {
 
 /**
  * `inputPartitions`: of the flows and VM-attributes topics (createServiceInputs); several split the route over
- * the members. `trace`: what `produce` sends; `sessionTimeoutMs`: the members' (TEST_SESSION_TIMEOUT_MS unless given);
- * `env`: more of the members' environment.
+ * the members. `trace`: what `produce` sends; `sessionTimeoutMs`: the members' (TEST_SESSION_TIMEOUT_MS unless given).
  */
 export async function memberProcesses(
   brokers: string,
   name: string,
   count: number,
   inputPartitions = 1,
-  { trace = 'fixtures/small.jsonl.gz', sessionTimeoutMs, env: extra = {} }: { trace?: string; sessionTimeoutMs?: number; env?: Record<string, string> } = {},
+  { trace = 'fixtures/small.jsonl.gz', sessionTimeoutMs }: { trace?: string; sessionTimeoutMs?: number } = {},
 ): Promise<MemberProcesses> {
   const { topics, env } = await createServiceInputs(brokers, name, inputPartitions);
-  const member = { ...memberEnv(env, name, undefined, sessionTimeoutMs), ...extra };
+  const member = memberEnv(env, name, undefined, sessionTimeoutMs);
   const members: ServiceProcess[] = [];
   const start = async (): Promise<ServiceProcess> => {
     const m = await startServiceProcess(member);
