@@ -65,25 +65,7 @@ export class ByteWriter {
   /** A non-negative integer up to 2^53, 7 bits a byte, low first. */
   varint(v: number): void {
     this.room(8);
-    const buf = this.buf;
-    let at = this.length;
-    // Bit operators stop at 2^32: above 2^28 the low four bytes are cut off by one division first, so that
-    // epoch milliseconds (41 bits) take one float division instead of six.
-    if (v >= 0x10000000) {
-      const high = Math.floor(v / 0x10000000);
-      let low = v - high * 0x10000000;
-      for (let i = 0; i < 4; i++) {
-        buf[at++] = (low & 0x7f) | 0x80;
-        low >>>= 7;
-      }
-      v = high;
-    }
-    while (v >= 0x80) {
-      buf[at++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[at++] = v;
-    this.length = at;
+    this.length = putVarint(this.buf, this.length, v);
   }
 
   /** A varint byte length, then the UTF-8 bytes. */
@@ -236,4 +218,28 @@ export class ByteReader {
     // Buffer's own slice decoder: several times faster than TextDecoder or char codes for short ids.
     return this.bytesView.toString('utf8', start, start + n);
   }
+}
+
+/**
+ * Writes a non-negative integer up to 2^53 at `at`, 7 bits a byte, low first, into a buffer with room for
+ * 8 more bytes; returns the index after it.
+ */
+export function putVarint(buf: Uint8Array, at: number, v: number): number {
+  // Bit operators stop at 2^32: above 2^28 the low four bytes are cut off by one division first, so that
+  // epoch milliseconds (41 bits) take one float division instead of six.
+  if (v >= 0x10000000) {
+    const high = Math.floor(v / 0x10000000);
+    let low = v - high * 0x10000000;
+    for (let i = 0; i < 4; i++) {
+      buf[at++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
+    }
+    v = high;
+  }
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
 }

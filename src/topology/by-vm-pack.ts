@@ -12,6 +12,7 @@
  * - an array of records per partition and stretch: here the indices of the routed records.
  */
 import type { FlowRecord } from '../contract/records.ts';
+import { putVarint } from '../core/bytes.ts';
 import { BY_VM_FORMAT, BY_VM_KIND, type ByVmRecord, type ByVmRouted, MAX_VARINT_INT } from './by-vm.ts';
 
 export interface ByVmMessage {
@@ -254,23 +255,7 @@ class RoutePacker {
 
   /** As ByteWriter.varint (the same bytes). */
   private varint(v: number): void {
-    const buf = this.buf;
-    let at = this.length;
-    if (v >= 0x10000000) {
-      const high = Math.floor(v / 0x10000000);
-      let low = v - high * 0x10000000;
-      for (let i = 0; i < 4; i++) {
-        buf[at++] = (low & 0x7f) | 0x80;
-        low >>>= 7;
-      }
-      v = high;
-    }
-    while (v >= 0x80) {
-      buf[at++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[at++] = v;
-    this.length = at;
+    this.length = putVarint(this.buf, this.length, v);
   }
 
   /** As ByteWriter.text: a varint byte length, then the UTF-8 bytes (short ASCII copied by hand). */
