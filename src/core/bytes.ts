@@ -74,17 +74,9 @@ export class ByteWriter {
     if (len < 0x80) {
       // Short ASCII (ids, addresses, hosts) copied by hand: its length is its byte length, one length byte.
       this.room(1 + len);
-      const buf = this.buf;
-      let at = this.length + 1;
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) break;
-        buf[at++] = c;
-      }
-      if (i === len) {
-        buf[this.length] = len;
-        this.length = at;
+      const end = putShortAscii(this.buf, this.length, s);
+      if (end >= 0) {
+        this.length = end;
         return;
       }
     }
@@ -242,4 +234,21 @@ export function putVarint(buf: Uint8Array, at: number, v: number): number {
   }
   buf[at++] = v;
   return at;
+}
+
+/**
+ * Writes a string of under 128 characters at `at` as ByteWriter.text does (its length in one byte, then its
+ * characters) when every character is ASCII, into a buffer with room for it; returns the index after it, or
+ * -1 (nothing meaningful written) when a character is not ASCII.
+ */
+export function putShortAscii(buf: Uint8Array, at: number, s: string): number {
+  const len = s.length;
+  let to = at + 1;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[to++] = c;
+  }
+  buf[at] = len;
+  return to;
 }

@@ -12,7 +12,7 @@
  * - an array of records per partition and stretch: here the indices of the routed records.
  */
 import type { FlowRecord } from '../contract/records.ts';
-import { putVarint } from '../core/bytes.ts';
+import { putShortAscii, putVarint } from '../core/bytes.ts';
 import { BY_VM_FORMAT, BY_VM_KIND, type ByVmRecord, type ByVmRouted, MAX_VARINT_INT } from './by-vm.ts';
 
 export interface ByVmMessage {
@@ -263,16 +263,9 @@ class RoutePacker {
     const len = s.length;
     const buf = this.buf;
     if (len < 0x80) {
-      let at = this.length + 1;
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) break;
-        buf[at++] = c;
-      }
-      if (i === len) {
-        buf[this.length] = len;
-        this.length = at;
+      const end = putShortAscii(buf, this.length, s);
+      if (end >= 0) {
+        this.length = end;
         return;
       }
     }
