@@ -16,13 +16,12 @@
  *   node --expose-gc --import tsx bench/security-groups-compaction.ts [--vms 1000] [--minutes 100] [--every 5] [--seed 1206]
  */
 import { loadavg } from 'node:os';
-import { decodeFlowInto } from '../src/contract/flow-decoder.ts';
-import { emptyFlowRecord, type FlowRecord } from '../src/contract/records.ts';
 import { TraceGenerator } from '../src/generator/index.ts';
 import { ConnectionLog } from '../src/security-groups/connection-log.ts';
 import { KeptVerdicts } from '../src/security-groups/kept-verdicts.ts';
 import { LearnedEntries } from '../src/security-groups/learned-entries.ts';
 import { type Membership, recommendSecurityGroups } from '../src/security-groups/recommend.ts';
+import { decodedFlowsOf } from '../test/helpers/records.ts';
 
 const MIN = 60_000;
 const collect = (globalThis as { gc?: () => void }).gc;
@@ -40,23 +39,7 @@ const every = arg('every', 5);
 const seed = arg('seed', 1206);
 
 const gen = new TraceGenerator({ name: 'compaction', seed, vms, tenants: Math.max(1, Math.round(vms / 12)), minutes, ports: 'spread' });
-const flows: FlowRecord[] = [];
-for (const line of gen.lines()) {
-  // Malformed lines and records the generator injects are left out, as the decoder rejects them.
-  let msg: { topic?: unknown; value?: unknown } | null = null;
-  try {
-    msg = JSON.parse(line) as { topic?: unknown; value?: unknown } | null;
-  } catch {
-    continue;
-  }
-  if (msg === null || typeof msg !== 'object' || typeof msg.topic !== 'string' || !msg.topic.includes('flows')) continue;
-  for (const raw of Array.isArray(msg.value) ? msg.value : [msg.value]) {
-    if (typeof raw !== 'object' || raw === null) continue;
-    const f = emptyFlowRecord();
-    if (decodeFlowInto(raw as Record<string, unknown>, f) === null) flows.push(f);
-  }
-}
-flows.sort((a, b) => a.ts - b.ts);
+const flows = decodedFlowsOf(gen.lines());
 const truth = gen.truth();
 const start = flows[0]!.ts;
 

@@ -1,3 +1,4 @@
+import { decodeFlowInto } from '../../src/contract/flow-decoder.ts';
 import { emptyFlowRecord, type FlowRecord, type VmAttributes } from '../../src/contract/records.ts';
 
 export const T0 = Date.UTC(2026, 10, 1);
@@ -56,4 +57,28 @@ export function vmAttrs(patch: Partial<VmAttributes> & { vmId: string; tenantId:
     labels: null,
     ...patch,
   };
+}
+
+/**
+ * The flow records of generated trace lines that the decoder accepts, in time order: the generator injects
+ * malformed lines and records, which are left out as the decoder rejects them.
+ */
+export function decodedFlowsOf(lines: Iterable<string>): FlowRecord[] {
+  const flows: FlowRecord[] = [];
+  for (const line of lines) {
+    let msg: { topic?: unknown; value?: unknown } | null = null;
+    try {
+      msg = JSON.parse(line) as { topic?: unknown; value?: unknown } | null;
+    } catch {
+      continue;
+    }
+    if (msg === null || typeof msg !== 'object' || typeof msg.topic !== 'string' || !msg.topic.includes('flows')) continue;
+    for (const raw of Array.isArray(msg.value) ? msg.value : [msg.value]) {
+      if (typeof raw !== 'object' || raw === null) continue;
+      const f = emptyFlowRecord();
+      if (decodeFlowInto(raw as Record<string, unknown>, f) === null) flows.push(f);
+    }
+  }
+  flows.sort((a, b) => a.ts - b.ts);
+  return flows;
 }

@@ -5,13 +5,13 @@
  * between runs and the watermark moves by epochs and past a purge.
  */
 import { describe, expect, it } from 'vitest';
-import { emptyFlowRecord, type FlowRecord } from '../../src/contract/records.ts';
-import { decodeFlowInto } from '../../src/contract/flow-decoder.ts';
+import type { FlowRecord } from '../../src/contract/records.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { ConnectionLog } from '../../src/security-groups/connection-log.ts';
 import { KeptVerdicts } from '../../src/security-groups/kept-verdicts.ts';
 import { LearnedEntries } from '../../src/security-groups/learned-entries.ts';
 import { type Membership, recommendSecurityGroups } from '../../src/security-groups/recommend.ts';
+import { decodedFlowsOf } from '../helpers/records.ts';
 
 const MIN = 60_000;
 /** Rows the log had forgotten by each run (compactions between runs 3 and 5). */
@@ -20,23 +20,7 @@ const KEPT_FORGOTTEN = [0, 0, 0, 0, 332, 1522, 1522, 1522];
 /** The trace's decoded flow records in time order, and its truth. */
 function trace(): { flows: FlowRecord[]; truth: ReturnType<TraceGenerator['truth']> } {
   const gen = new TraceGenerator({ name: 'kept', seed: 1_206, vms: 144, tenants: 12, minutes: 45, ports: 'spread' });
-  const flows: FlowRecord[] = [];
-  for (const line of gen.lines()) {
-    // The generator injects malformed lines and records: those the decoder rejects are left out.
-    let msg: { topic?: unknown; value?: unknown } | null = null;
-    try {
-      msg = JSON.parse(line) as { topic?: unknown; value?: unknown } | null;
-    } catch {
-      continue;
-    }
-    if (msg === null || typeof msg !== 'object' || typeof msg.topic !== 'string' || !msg.topic.includes('flows')) continue;
-    for (const raw of Array.isArray(msg.value) ? msg.value : [msg.value]) {
-      if (typeof raw !== 'object' || raw === null) continue;
-      const f = emptyFlowRecord();
-      if (decodeFlowInto(raw as Record<string, unknown>, f) === null) flows.push(f);
-    }
-  }
-  flows.sort((a, b) => a.ts - b.ts);
+  const flows = decodedFlowsOf(gen.lines());
   return { flows, truth: gen.truth() };
 }
 
