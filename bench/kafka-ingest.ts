@@ -238,12 +238,6 @@ export async function benchBareKafkajs(o: BareConsumerOptions): Promise<{ messag
   let chars = 0;
   let firstAt = 0;
   let doneAt = 0;
-  let cpuAtFirst = 0;
-  let cpuAtDone = 0;
-  const cpuUs = (): number => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  };
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;

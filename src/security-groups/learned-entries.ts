@@ -225,7 +225,7 @@ export class LearnedEntries {
       if ((i & (SCAN_SLICE - 1)) === SCAN_SLICE - 1) yield;
       const j = map.rows[i]!;
       if (j < 0) {
-        this.takeBack(i, -1, -1);
+        this.takeBack(i);
         this.rowFlows[i] = 0;
         this.rowBytes[i] = 0;
         continue;
@@ -353,7 +353,7 @@ export class LearnedEntries {
         rowBytes[i] = bytes;
         continue;
       }
-      this.takeBack(i, ce, se);
+      this.takeBack(i);
       this.file(i, ce, se, flows, bytes);
     }
     this.changedRows += filed;
@@ -367,8 +367,8 @@ export class LearnedEntries {
     t[2 * e + 1]! += bytes;
   }
 
-  /** Takes back what row i filed (its ends `ce` and `se` now, maybe turned round since). */
-  private takeBack(i: number, ce: number, se: number): void {
+  /** Takes back what row i filed. */
+  private takeBack(i: number): void {
     const kind = this.rowKind[i]!;
     this.rowKind[i] = NONE;
     if (kind === ANOMALOUS) this.anomalous--;
