@@ -25,7 +25,7 @@ import type { SecurityGroupsDocument } from '../security-groups/types.ts';
 import { AddressTable } from './address-table.ts';
 import { DEFAULT_MAX_CLAIMS } from '../attribution/address-map.ts';
 import { ByVmDecoder, decodeByVm, encodeByVm } from './by-vm.ts';
-import { RUN_CHUNK_BYTES, RunAssembler, runRecordsSteps } from './run-chunks.ts';
+import { RUN_CHUNK_BYTES, RunAssembler, type RunRecords, runRecordsSteps } from './run-chunks.ts';
 import { afterNextPoll, inSlices } from '../core/slices.ts';
 import { LocalCheckpointCache, staleReason } from './local-cache.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
@@ -437,6 +437,7 @@ export class ScaleOutMember {
     await this.startRoute(tenants);
     await this.startLeader();
     service.on('run', () => void this.publishRun());
+    service.on('runFailed', (status) => this.runFailed(status.runId));
     this.statsTimer = setInterval(() => void this.refreshStats().catch((err: unknown) => this.o.log.error({ err: String(err) }, 'could not refresh the member stats')), 2000);
     this.statsTimer.unref();
   }
@@ -1231,11 +1232,20 @@ export class ScaleOutMember {
       this.unpublished(record, parts, this.lastRunTick);
       return;
     }
-    // In slices, before the transaction: the leader serves reads too.
-    const value = await encodeDocumentInSlices(record);
-    // Chunks past this run's count that a larger run left get tombstones (compaction then drops them).
-    const liveChunks = Math.max(this.runAssembler.liveChunks(), this.chunksWritten);
-    const { header, records } = await inSlices(runRecordsSteps(value, { publication: randomUUID(), member: this.memberId, runId: runId ?? null, liveChunks, chunkBytes: this.o.runChunkBytes ?? RUN_CHUNK_BYTES }), RUN_ASSEMBLY_SLICE_MS);
+    let cut: RunRecords;
+    try {
+      // In slices, before the transaction: the leader serves reads too.
+      const value = await encodeDocumentInSlices(record);
+      // Chunks past this run's count that a larger run left get tombstones (compaction then drops them).
+      const liveChunks = Math.max(this.runAssembler.liveChunks(), this.chunksWritten);
+      cut = await inSlices(runRecordsSteps(value, { publication: randomUUID(), member: this.memberId, runId: runId ?? null, liveChunks, chunkBytes: this.o.runChunkBytes ?? RUN_CHUNK_BYTES }), RUN_ASSEMBLY_SLICE_MS);
+    } catch (err) {
+      // Thrown past this point, the number was kept and the next run published left a gap.
+      this.o.log.error({ err: String(err), run_id: runId }, `could not encode the run for ${this.topics.runs}`);
+      this.unpublished(record, parts, this.lastRunTick);
+      return;
+    }
+    const { header, records } = cut;
     // Marked before the transaction: features of the same tick arriving meanwhile must not start it again.
     const { tick, request } = record;
     const tickBefore = this.lastRunTick;
@@ -1310,6 +1320,19 @@ export class ScaleOutMember {
     if (!this.leading || parts.length === 0) return;
     const key = record.tick !== null ? `t${record.tick}` : `q${record.request}`;
     if (!this.pending.has(key)) this.pending.set(key, new Map(parts.map((f) => [f.partition, f])));
+  }
+
+  /**
+   * A run whose clustering failed reached no member, yet startRun had taken its number: kept, the next run
+   * published (this member's, or a successor's that adopted it) named run-000005 after run-000002 (issue
+   * 12's failover). Given back as an unpublished run's is. Its tick or request is not run again (one
+   * process does not either): the next one is, under this number.
+   */
+  private runFailed(runId: string): void {
+    const published = this.lastPublished;
+    this.o.service.withdrawRunsAfter(published?.state ?? null);
+    this.o.log.warn({ run_id: runId, serving: published?.state.latest?.runId ?? null }, 'the run failed: its number is given back');
+    if (this.leader) this.runPending();
   }
 
   /**

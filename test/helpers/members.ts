@@ -11,7 +11,7 @@ import { type KafkaLogger, localKafkaSettings } from '../../src/kafka/options.ts
 import { Pipeline, type PipelineConfig } from '../../src/pipeline/pipeline.ts';
 import type { RunInput } from '../../src/runs/run-input.ts';
 import { ClusterService } from '../../src/service/cluster-service.ts';
-import { InlineClusterer } from '../../src/service/clusterer.ts';
+import { type Clusterer, InlineClusterer } from '../../src/service/clusterer.ts';
 import type { ReclusterOptions, ReclusterRequestOutcome, RunStatus } from '../../src/service/types.ts';
 import type { TopologyConfig } from '../../src/topology/config.ts';
 import { ScaleOutMember } from '../../src/topology/member.ts';
@@ -41,6 +41,7 @@ export async function startTestMember(
   pipeline: PipelineConfig,
   {
     routeWorker = false,
+    clusterer = new InlineClusterer(),
     ...extra
   }: {
     stateDir?: string;
@@ -50,6 +51,8 @@ export async function startTestMember(
     runChunkBytes?: number;
     runCatchUpMs?: number;
     onReject?: (r: RejectedRecord) => void;
+    /** The inline clusterer unless given: a test makes runs fail with one of its own. */
+    clusterer?: Clusterer;
   } = {},
 ): Promise<TestMember> {
   const logs: string[] = [];
@@ -60,7 +63,7 @@ export async function startTestMember(
     error: (fields, msg) => void logs.push(`error ${msg} ${JSON.stringify(fields)}`),
   };
   const kafka = new Kafka({ clientId: 'member', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
-  const service = new RecordingService(new Pipeline(pipeline), new InlineClusterer(), toRunOptions(PipelineOptions.parse({})), Date.now);
+  const service = new RecordingService(new Pipeline(pipeline), clusterer, toRunOptions(PipelineOptions.parse({})), Date.now);
   const t = pipeline.topics;
   const deadLetter = new DeadLetterProducer(kafka, { sourceTopics: [t.flows, t.vmAttributes, t.tenantAttributes] });
   await deadLetter.connect();
