@@ -82,6 +82,36 @@ export class DeadLetterError extends ServiceError {
   }
 }
 
+/**
+ * Why dead letters cannot be written for now: the latest failure no retry cures, and since when they could
+ * not be. Plain data: a member's route worker posts it to the main thread for /readyz.
+ */
+export interface DeadLetterBlocked {
+  code: string;
+  message: string;
+  topic: string | null;
+  /** Wall-clock ms of the first failure since the last flush that wrote everything. */
+  since: number;
+}
+
+/**
+ * The /readyz sentence of input held by its dead letters: what failed, what it means for the records, what
+ * to do, and how it is retried (`retried`, e.g. "every 60 s"). One wording for the single process and a member.
+ */
+export function deadLetterHeldReason({ code, message, topic, since }: DeadLetterBlocked, retried: string): string {
+  const where = topic ?? 'the dead-letter topic';
+  const fix =
+    code === 'MESSAGE_TOO_LARGE' || code === 'RECORD_LIST_TOO_LARGE'
+      ? `raise max.message.bytes of ${where}`
+      : /AUTHORIZATION/.test(code)
+        ? `grant the service's Kafka user WRITE (and DESCRIBE) on ${where}`
+        : `fix the cause on the broker`;
+  return (
+    `rejects cannot be written to ${where} since ${new Date(since).toISOString()}: ${code} (${message}); ` +
+    `consuming is held and the records stay uncommitted (nothing is lost); ${fix}: it is retried ${retried}`
+  );
+}
+
 export class DeadLetterProducer {
   /** Messages accepted by the broker, per DLQ topic. */
   readonly sentByTopic = new Map<string, number>();
@@ -99,6 +129,7 @@ export class DeadLetterProducer {
   /** Serialises flushes: a second flush waits for the first, then sends what arrived meanwhile. */
   private flushing: Promise<void> = Promise.resolve();
   private connected = false;
+  private blockedBy: DeadLetterBlocked | null = null;
 
   /** Bound, so it can be handed to `new Pipeline(config, dlq.add)`. */
   readonly add = (r: RejectedRecord): void => {
@@ -129,6 +160,14 @@ export class DeadLetterProducer {
     this.admin = kafka.admin();
   }
 
+  /**
+   * Set once a flush failed for a reason no retry cures (an ACL, a size the broker refuses), null again once
+   * a flush wrote everything: a caller that holds its input on the flush (a member's route) says so on /readyz.
+   */
+  get blocked(): DeadLetterBlocked | null {
+    return this.blockedBy;
+  }
+
   /** Rejects waiting for the next flush. */
   get pending(): number {
     return this.buffer.length;
@@ -152,7 +191,18 @@ export class DeadLetterProducer {
    * messages stay buffered, in order, and the error is thrown: the caller retries, and must not commit.
    */
   flush(): Promise<void> {
-    const run = this.flushing.then(() => this.sendBuffered());
+    const run = this.flushing
+      .then(() => this.sendBuffered())
+      .then(
+        () => {
+          this.blockedBy = null;
+        },
+        (err: unknown) => {
+          const failure = toDeadLetterError(err, null);
+          if (!failure.retriable) this.blockedBy = { code: failure.code, message: failure.message, topic: failure.topic, since: this.blockedBy?.since ?? Date.now() };
+          throw err;
+        },
+      );
     // The chain must survive a failed flush, or every later flush would fail too.
     this.flushing = run.catch(() => undefined);
     return run;

@@ -12,7 +12,7 @@ import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord, RejectionSummary } from '../contract/rejections.ts';
 import type { HostAttributes, TenantAttributes, VmAttributes } from '../contract/records.ts';
 import { FleetState } from '../fleet/fleet-state.ts';
-import type { DeadLetterProducer } from '../kafka/dead-letter.ts';
+import { type DeadLetterProducer, deadLetterHeldReason } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
 import { keepRaw, type PipelineConfig } from '../pipeline/pipeline.ts';
 import { hostCapacityFacts } from '../runs/run-input.ts';
@@ -359,6 +359,16 @@ export class ScaleOutMember {
       if (a !== null) return a;
     }
     return { ...this.addressTable.map.counters, claims: this.addressTable.map.size };
+  }
+
+  /**
+   * Null while the route's dead letters can be written; else why not, for /readyz's `dead_letters`. The
+   * route flushes them before each commit and a failed flush aborts the batch's transaction: the member
+   * routes nothing more until the topic takes them (the batch is routed again with kafkajs' back-off).
+   */
+  deadLettersHeld(): string | null {
+    const blocked = this.route instanceof RouteThread ? this.route.deadLetters() : this.o.deadLetter.blocked;
+    return blocked === null ? null : deadLetterHeldReason(blocked, 'with back-off, each time the batch is routed again');
   }
 
   /** Null when ready to serve; else why not, for /readyz. */

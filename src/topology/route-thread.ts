@@ -9,6 +9,7 @@ import type { AttributionCounters } from '../attribution/address-map.ts';
 import type { KafkaSettings } from '../config/kafka-settings.ts';
 import type { RejectedRecord } from '../contract/rejections.ts';
 import type { FutureBoundConfig } from '../pipeline/future-bound.ts';
+import type { DeadLetterBlocked } from '../kafka/dead-letter.ts';
 import type { KafkaLogger } from '../kafka/options.ts';
 import type { PipelineConfig } from '../pipeline/pipeline.ts';
 import { createWorker } from '../service/clusterer.ts';
@@ -33,7 +34,14 @@ export type RouteWorkerLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Attribution = AttributionCounters & { claims: number };
 
 export type RouteWorkerEvent =
-  | { type: 'status'; status: RouteStatus; attribution: Attribution; rejects: RejectedRecord[] }
+  | {
+      type: 'status';
+      status: RouteStatus;
+      attribution: Attribution;
+      rejects: RejectedRecord[];
+      /** The worker's dead-letter producer held by a failure no retry cures (null: writable): the route is held with it. */
+      deadLetters: DeadLetterBlocked | null;
+    }
   | { type: 'log'; level: RouteWorkerLevel; fields: Record<string, unknown>; msg: string }
   | { type: 'stopped' };
 
@@ -64,6 +72,7 @@ export class RouteThread {
   private restartTimer: NodeJS.Timeout | null = null;
   private latest: RouteStatus = emptyRouteStatus();
   private latestAttribution: Attribution | null = null;
+  private latestDeadLetters: DeadLetterBlocked | null = null;
   /** What workers that ended had counted: the member's counters run on across a restart. */
   private readonly before = { routedMessages: 0, routedRecords: 0, routeTransactions: 0, pacedCuts: 0, seconds: emptyRouteSeconds() };
   /** Workers started again after one ended without being asked to. */
@@ -94,6 +103,11 @@ export class RouteThread {
     };
   }
 
+  /** Why the worker's dead letters cannot be written, as it last reported (null: they can, or no worker runs). */
+  deadLetters(): DeadLetterBlocked | null {
+    return this.latestDeadLetters;
+  }
+
   /** The attribution counters of the worker's address table (null before its first report). */
   attribution(): Attribution | null {
     return this.latestAttribution;
@@ -121,6 +135,7 @@ export class RouteThread {
     else if (e.type === 'status') {
       this.latest = e.status;
       this.latestAttribution = e.attribution;
+      this.latestDeadLetters = e.deadLetters;
       if (e.status.joined) this.restartDelayMs = RESTART_FIRST_MS;
       for (const r of e.rejects) this.o.onReject?.(r);
     }
@@ -136,6 +151,8 @@ export class RouteThread {
     this.before.pacedCuts += this.latest.pacedCuts;
     this.before.seconds = sumSeconds(this.before.seconds, this.latest.seconds);
     this.latest = { ...emptyRouteStatus(), held: this.latest.held };
+    // A new worker's producer starts unblocked (and the member is not ready until it joins).
+    this.latestDeadLetters = null;
     if (this.stopping) return;
     this.restarts++;
     const delay = this.restartDelayMs;

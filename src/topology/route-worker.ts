@@ -78,7 +78,7 @@ const stage = new RouteStage({
 function report(): void {
   const taken = rejects;
   rejects = [];
-  post({ type: 'status', status: stage.status(), attribution: { ...addressTable.map.counters, claims: addressTable.map.size }, rejects: taken });
+  post({ type: 'status', status: stage.status(), attribution: { ...addressTable.map.counters, claims: addressTable.map.size }, rejects: taken, deadLetters: deadLetter.blocked });
 }
 
 let stopping = false;

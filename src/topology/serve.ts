@@ -45,6 +45,8 @@ export async function serveScaleOut(o: ScaleOutServe): Promise<void> {
       inputsReady: () => view?.inputsReady() ?? false,
       // Why not ready, under `inputs` (it was given as inputsHeld, so /readyz named dead_letters too): a member not made yet is "starting".
       inputsNotReady: () => (view === null ? 'starting' : view.inputsNotReady()),
+      // The route's dead letters refused for good (an ACL, a size): /readyz's dead_letters, as one process says it.
+      inputsHeld: () => view?.inputsHeld() ?? null,
       firstRunCompleted: () => service.firstRunCompleted(),
       runHistory: () => service.runHistory(),
       securityGroups: () => view?.securityGroups() ?? null,

@@ -75,7 +75,12 @@ export class ScaleOutView implements ServiceView {
     return this.member.notReadyReason() === null;
   }
 
-  /** What the member is still doing before it is ready (its dead letters never hold it: not `inputsHeld`, which /readyz reports as `dead_letters`). */
+  /** The route held by dead letters it cannot write (/readyz's `dead_letters`), or null. */
+  inputsHeld(): string | null {
+    return this.member.deadLettersHeld();
+  }
+
+  /** What the member is still doing before it is ready (under `inputs`: `inputsHeld` is only for dead letters). */
   inputsNotReady(): string | null {
     return this.member.notReadyReason();
   }

@@ -11,7 +11,7 @@ import { ServiceError } from '../../errors/catalogue.ts';
 import { fleetCodec } from '../../fleet/fleet-codec.ts';
 import type { PartitionOffset } from '../../contract/topics.ts';
 import { type DeadLetterBlock, type FlowConsumer, pacedBatchHandler, startFlowConsumer } from '../../kafka/consumer.ts';
-import { DeadLetterProducer } from '../../kafka/dead-letter.ts';
+import { DeadLetterProducer, deadLetterHeldReason } from '../../kafka/dead-letter.ts';
 import { describeKafkaLog } from '../../kafka/log-identity.ts';
 import { describeKafkaError, redactKafkaSettings, toKafkaConfig } from '../../kafka/options.ts';
 import type { PipelineConfig } from '../../pipeline/pipeline.ts';
@@ -84,7 +84,7 @@ export class KafkaInput implements ServiceInput {
       onDeadLetterFailure: (err) => metrics.deadLetterFailed(err.code),
       onDeadLetterBlocked: (blocked) => {
         metrics.deadLetterBlocked(blocked !== null);
-        service.markInputsHeld(blocked && deadLetterHeldReason(blocked, recheckMs));
+        service.markInputsHeld(blocked && heldReason(blocked, recheckMs));
       },
       // Flows are paced per input partition (docs/event-time.md, "Several input partitions").
       ...pacedBatchHandler(service, pipeline.topics.flows),
@@ -151,17 +151,7 @@ export class KafkaInput implements ServiceInput {
   }
 }
 
-/** The /readyz sentence of a held input: what failed, what it means for the records, what to do. */
-function deadLetterHeldReason({ error, since }: DeadLetterBlock, recheckMs: number): string {
-  const topic = error.topic ?? 'the dead-letter topic';
-  const fix =
-    error.code === 'MESSAGE_TOO_LARGE' || error.code === 'RECORD_LIST_TOO_LARGE'
-      ? `raise max.message.bytes of ${topic}`
-      : /AUTHORIZATION/.test(error.code)
-        ? `grant the service's Kafka user WRITE (and DESCRIBE) on ${topic}`
-        : `fix the cause on the broker`;
-  return (
-    `rejects cannot be written to ${topic} since ${new Date(since).toISOString()}: ${error.code} (${error.message}); ` +
-    `consuming is held and the records stay uncommitted (nothing is lost); ${fix}: it is retried every ${Math.round(recheckMs / 1000)} s`
-  );
+/** The /readyz sentence of a held input (the member's says the same: deadLetterHeldReason). */
+function heldReason({ error, since }: DeadLetterBlock, recheckMs: number): string {
+  return deadLetterHeldReason({ code: error.code, message: error.message, topic: error.topic, since }, `every ${Math.round(recheckMs / 1000)} s`);
 }
