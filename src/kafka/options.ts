@@ -5,6 +5,7 @@
  */
 import { type KafkaConfig, type LogEntry, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { KafkaEnvError, type KafkaSettings, parseKafkaEnv } from '../config/kafka-settings.ts';
+import { kafkajsLevel } from './log-level.ts';
 
 /** Settings for a plain local broker (tests, dev tools): defaults everywhere, no SASL/TLS. */
 export function localKafkaSettings(brokers: string, overrides: Partial<KafkaSettings> = {}): KafkaSettings {
@@ -51,9 +52,11 @@ function kafkajsLogCreator(logger: KafkaLogger): KafkaConfig['logCreator'] {
     ({ level, log, namespace }: LogEntry) => {
       const { message, timestamp: _timestamp, ...fields } = log;
       const tagged = { ...fields, kafkajs: namespace };
-      if (level === logLevel.ERROR) logger.error(tagged, message);
-      else if (level === logLevel.WARN) logger.warn(tagged, message);
-      else if (level === logLevel.INFO) logger.info(tagged, message);
+      // Retried protocol errors (a fence's CONCURRENT_TRANSACTIONS, a rebalance) at warn: log-level.ts.
+      const at = kafkajsLevel(level, message, fields);
+      if (at === logLevel.ERROR) logger.error(tagged, message);
+      else if (at === logLevel.WARN) logger.warn(tagged, message);
+      else if (at === logLevel.INFO) logger.info(tagged, message);
       else logger.debug(tagged, message);
     };
 }
