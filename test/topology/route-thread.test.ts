@@ -45,9 +45,24 @@ describe('the route worker', () => {
     await waitFor(async () => (/joining the consumer groups/.test(m.member.notReadyReason() ?? '') ? true : undefined), 5000, 'the member not ready');
     await sending;
     expect(routedBefore).toBeLessThan(trace.length);
-    await waitFor(async () => (m.member.status().records.flows === single.recordsIn.flows ? true : undefined), 90_000, 'every flow routed').catch((err: unknown) => {
-      throw new Error(`${String(err)} ${JSON.stringify(m.member.status().records)} of ${single.recordsIn.flows}\n${m.logs.slice(-20).join('\n')}`);
+    // Every input partition, not only the flows': each has a router of its own, and the VM attributes' may
+    // come back later than the flows' (the ended worker's group member holds what it was assigned until its
+    // session expires). Asserted after the flows alone, they were once 56 of 217 (load 33-39), and a run
+    // requested then is given the VM attributes routed so far, not one process's.
+    const all = single.recordsIn;
+    const routedAll = ({ flows, vmAttributes, tenantAttributes }: typeof all) => flows === all.flows && vmAttributes === all.vmAttributes && tenantAttributes === all.tenantAttributes;
+    const sent = performance.now();
+    let atFlows: { s: number; records: typeof all } | null = null;
+    await waitFor(async () => {
+      const { records } = m.member.status();
+      if (atFlows === null && records.flows === all.flows) atFlows = { s: (performance.now() - sent) / 1000, records };
+      return routedAll(records) ? true : undefined;
+    }, 90_000, 'every record routed').catch((err: unknown) => {
+      throw new Error(`${String(err)} ${JSON.stringify(m.member.status().records)} of ${JSON.stringify(all)}\n${m.logs.slice(-30).join('\n')}`);
     });
+    // Where the time went (docs/testing.md): the flows' partition against the others'.
+    const flowsDone = atFlows as { s: number; records: typeof all } | null;
+    console.log(`route-thread test: every flow routed ${flowsDone?.s.toFixed(1)} s after the send (then ${JSON.stringify(flowsDone?.records)}), every record ${((performance.now() - sent) / 1000).toFixed(1)} s`);
     expect(thread.restarts).toBe(1);
     expect(m.member.status().routeWorkerRestarts).toBe(1);
     expect(m.logs.some((l) => l.includes('the route worker ended'))).toBe(true);
