@@ -23,7 +23,13 @@ const HANDLED_NOT_RETRIABLE = new Set(['REBALANCE_IN_PROGRESS']);
  * them). Not among its typed exports: read from the package, which ships its sources.
  */
 function protocolErrors(): readonly ProtocolErrorEntry[] {
-  const mod: unknown = createRequire(import.meta.url)('kafkajs/src/protocol/error.js');
+  let mod: unknown;
+  try {
+    mod = createRequire(import.meta.url)('kafkajs/src/protocol/error.js');
+  } catch {
+    // A kafkajs that no longer ships the file: every error line stays at error, as kafkajs gives it.
+    return [];
+  }
   const codes = (mod as { errorCodes?: unknown }).errorCodes;
   if (!Array.isArray(codes)) return [];
   return codes.filter(
