@@ -840,7 +840,9 @@ export function* recommendInSlices(
       rare.length = 0;
       // A peer group's candidate: the side of the group that serves (this group's ingress, the remote's for egress).
       const peer = ck[4 * c + 2]!;
-      const serverSide = peer >= 1 && peer <= G ? ((ck[4 * c]! & 1) === INGRESS ? ck[4 * c]! : 2 * (peer - 1)) : -1;
+      // An address's ingress too (a VM without a tenant mounting a served share): one more host, no new port.
+      const ingress = (ck[4 * c]! & 1) === INGRESS;
+      const serverSide = peer >= 1 && peer <= G ? (ingress ? ck[4 * c]! : 2 * (peer - 1)) : peer > G && ingress ? ck[4 * c]! : -1;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
         const flows = trafficOf[2 * e]!;
