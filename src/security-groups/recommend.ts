@@ -237,9 +237,52 @@ function joinRareRangePorts(
 }
 
 /**
+ * Moves into `kept` (sorted by port) the rare entries (`joined`) that show a listener (listensAt: data in
+ * each flow) at a port of one of the tenant's service `ranges` that holds at least two of the candidate's
+ * ports, counting them: a shuffle server fetched from once or twice per stage shows each port in fewer than
+ * minFlows flows, and two such servers of a group in the range its tenant's servers listen in are that
+ * service. A probe (no data) never joins, and neither does a lone port of a range.
+ */
+function joinRareServiceRangePorts(
+  kept: number[],
+  rare: number[],
+  ranges: readonly number[],
+  portOf: (e: number) => number,
+  listens: (e: number) => boolean,
+  joined: number[],
+): void {
+  for (let r = 0; r < ranges.length; r += 2) {
+    const lo = ranges[r]!;
+    const hi = ranges[r + 1]!;
+    let inRange = 0;
+    for (const e of kept) if (portOf(e) >= lo && portOf(e) <= hi) inRange++;
+    const from = joined.length;
+    for (const e of rare) if (portOf(e) >= lo && portOf(e) <= hi && listens(e)) joined.push(e);
+    if (inRange + joined.length - from < 2) joined.length = from;
+  }
+  if (joined.length === 0) return;
+  const moved = new Set(joined);
+  const stillRare = rare.filter((e) => !moved.has(e));
+  rare.length = 0;
+  rare.push(...stillRare);
+  kept.push(...joined);
+  kept.sort((a, b) => portOf(a) - portOf(b));
+}
+
+/** Whether every entry of `joined` lies in a SERVICE_RANGE segment of `segments` (over `kept`, sorted). */
+function rareJoinedInServiceRanges(kept: readonly number[], joined: readonly number[], segments: IntColumn): boolean {
+  const moved = new Set(joined);
+  for (let q = 0; q < segments.length; q += 3) {
+    if (segments.values[q + 2] === SERVICE_RANGE) continue;
+    for (let k = segments.values[q]!; k < segments.values[q + 1]!; k++) if (moved.has(kept[k]!)) return false;
+  }
+  return true;
+}
+
+/**
  * The service ranges, per tenant and protocol field (key: serviceRangeKey): chains of the ports VMs listen
- * at for VMs of a peer group (ingress entries of a group remote with at least minFlows flows, at or above
- * 1024), maxRangeGap apart at most, with at least serviceRangeMinPorts distinct ports. A service configured
+ * at for VMs of a peer group (ingress entries of a group remote that show a listener, listensAt: at least
+ * minFlows flows or data in each, at or above 1024), maxRangeGap apart at most, with at least serviceRangeMinPorts distinct ports. A service configured
  * with a port range (Spark's shuffle and block-manager ports, NCCL's) puts each server at a port of it: a
  * group with three servers shows three ports, the fleet's many servers of that role show the range. But a
  * chain of the whole fleet can join ranges that tenants configured apart, one beside the other: a tenant's
@@ -255,7 +298,7 @@ function serviceRanges(
   traffic: Float64Array,
   G: number,
   groupTenant: ArrayLike<number>,
-  o: Pick<SecurityGroupOptions, 'minFlows' | 'maxRangeGap' | 'serviceRangeMinPorts'>,
+  o: Pick<SecurityGroupOptions, 'minFlows' | 'probeMaxBytes' | 'maxRangeGap' | 'serviceRangeMinPorts'>,
 ): Map<number, number[]> {
   /** Per protocol field: port, tenant, port, tenant, ... */
   const portsOf = new Map<number, number[]>();
@@ -264,7 +307,7 @@ function serviceRanges(
   for (let e = 0; e < E; e++) {
     const remote = ek[4 * e + 2]!;
     const port = ek[4 * e + 3]!;
-    if ((ek[4 * e]! & 1) !== INGRESS || remote < 1 || remote > G || port < 1024 || traffic[2 * e]! < o.minFlows) continue;
+    if ((ek[4 * e]! & 1) !== INGRESS || remote < 1 || remote > G || port < 1024 || !listensAt(traffic, e, o)) continue;
     const field = ek[4 * e + 1]!;
     const tenant = groupTenant[ek[4 * e]! >> 1]!;
     const list = portsOf.get(field);
@@ -282,6 +325,17 @@ function serviceRanges(
     }
   }
   return ranges;
+}
+
+/**
+ * Whether entry e shows a server listening at its port: at least minFlows flows, or fewer that carried data
+ * (more than probeMaxBytes a flow). A server of a range configured for one connection per task (a shuffle
+ * server's fetch, once per stage) is reached once or twice per peer at its port, with megabytes; a probe
+ * is a packet or two.
+ */
+function listensAt(traffic: Float64Array, e: number, o: Pick<SecurityGroupOptions, 'minFlows' | 'probeMaxBytes'>): boolean {
+  const flows = traffic[2 * e]!;
+  return flows >= o.minFlows || (flows > 0 && traffic[2 * e + 1]! > o.probeMaxBytes * flows);
 }
 
 /** Key of a tenant's service ranges of one protocol field (ethertype and protocol, below 1024). */
@@ -760,6 +814,7 @@ export function* recommendInSlices(
   const portOfEntry = (e: number): number => ek[4 * e + 3]!;
   const flowsOfEntry = (e: number): number => trafficOf[2 * e]!;
   const ports: number[] = [];
+  const joined: number[] = [];
   const segments = new IntColumn(48);
   const segmentBounds = new IntColumn(32);
   const segmentScratch = new IntColumn(48);
@@ -785,7 +840,9 @@ export function* recommendInSlices(
       rare.length = 0;
       // A peer group's candidate: the side of the group that serves (this group's ingress, the remote's for egress).
       const peer = ck[4 * c + 2]!;
-      const serverSide = peer >= 1 && peer <= G ? ((ck[4 * c]! & 1) === INGRESS ? ck[4 * c]! : 2 * (peer - 1)) : -1;
+      // An address's ingress too (a VM without a tenant mounting a served share): one more host, no new port.
+      const ingress = (ck[4 * c]! & 1) === INGRESS;
+      const serverSide = peer >= 1 && peer <= G ? (ingress ? ck[4 * c]! : 2 * (peer - 1)) : peer > G && ingress ? ck[4 * c]! : -1;
       for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
         const e = byCandidate.entries[k]!;
         const flows = trafficOf[2 * e]!;
@@ -798,23 +855,40 @@ export function* recommendInSlices(
       }
       if (kept.length > 1) kept.sort((a, b) => ek[4 * a + 3]! - ek[4 * b + 3]!);
       if (rare.length > 0) joinRareRangePorts(kept, rare, portOfEntry, flowsOfEntry, o, segments);
-      notLearned.rare_rules! += rare.length;
-      candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
-      if (kept.length === 0) continue;
-      ports.length = 0;
-      for (const e of kept) ports.push(ek[4 * e + 3]!);
-      if (kept.length === 1 && ports[0] === -1) {
-        // No ports (ICMP): one segment.
-        segments.length = 0;
-        segments.push(0);
-        segments.push(1);
-        segments.push(0);
-      } else portSegments(ports, o, segments);
       const side = ck[4 * c]!;
       const field = ck[4 * c + 1]!;
       const remote = ck[4 * c + 2]!;
       // Only a peer group's rules stand for a service range: an address's stay what that address used.
-      widenToServiceRanges(ports, remote >= 1 && remote <= G ? fleetRanges.get(serviceRangeKey(rangeTenant(g), field)) : undefined, segments, segmentBounds, segmentScratch);
+      const ranges = remote >= 1 && remote <= G ? fleetRanges.get(serviceRangeKey(rangeTenant(g), field)) : undefined;
+      joined.length = 0;
+      if (ranges !== undefined && rare.length > 0) joinRareServiceRangePorts(kept, rare, ranges, portOfEntry, (e) => listensAt(trafficOf, e, o), joined);
+      candidateRules[2 * c] = candidateRules[2 * c + 1] = R.count;
+      if (kept.length === 0) {
+        notLearned.rare_rules! += rare.length;
+        continue;
+      }
+      for (let attempt = 0; attempt < 2; attempt++) {
+        ports.length = 0;
+        for (const e of kept) ports.push(ek[4 * e + 3]!);
+        if (kept.length === 1 && ports[0] === -1) {
+          // No ports (ICMP): one segment.
+          segments.length = 0;
+          segments.push(0);
+          segments.push(1);
+          segments.push(0);
+        } else portSegments(ports, o, segments);
+        widenToServiceRanges(ports, ranges, segments, segmentBounds, segmentScratch);
+        // A rare port joined for its service range widens nothing else: where it did not end in a service
+        // range segment (the candidate's ports chained past the range's bounds), it stays a one-off.
+        if (joined.length === 0 || rareJoinedInServiceRanges(kept, joined, segments)) break;
+        const back = new Set(joined);
+        const stillKept = kept.filter((e) => !back.has(e));
+        kept.length = 0;
+        kept.push(...stillKept);
+        for (const e of joined) rare.push(e);
+        joined.length = 0;
+      }
+      notLearned.rare_rules! += rare.length;
       sideRemotes[side]! |= remote === ANY ? 4 : remote <= G ? 1 : 2;
       for (let q = 0; q < segments.length; q += 3) {
         const from = segments.values[q]!;

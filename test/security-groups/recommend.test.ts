@@ -280,6 +280,74 @@ describe('generalising to the service a group stands for', () => {
     expect(rulesOf(whole, 't2:vm-y').map(brief)).toEqual(['ingress IPv4 tcp 40000-42650 t2:vm-x service_range']);
   });
 
+  it('servers fetched from once each (data, under minFlows flows) show a service range; a group with two of them spans it, a lone one and probes stay out', () => {
+    const log = new ConnectionLog(WINDOW);
+    /** A client's port per minute, blocks apart: the tie of two high ports goes to the end whose cluster listens close by. */
+    const clientPort = (minute: number): number => 44_000 + ((minute * 2711) % 20_000);
+    /** One exchange (two flows, 5,200 bytes). */
+    const fetchOnce = (client: Vm | string, server: Vm, port: number, minute: number, bytes = 5000): void => {
+      const ts = T0 + minute * MIN;
+      log.add(flow(ts, client, server, clientPort(minute), port, 6, 200));
+      log.add(flow(ts, server, client, port, clientPort(minute), 6, bytes));
+    };
+    // t2's 16 shuffle servers, each fetched once, 120 ports apart: a chain only rare data connections show.
+    const e2 = vm('e2', 't2', 'vm-exec', 99);
+    const servers = Array.from({ length: 16 }, (_, i) => vm(`s${i}`, 't2', 'vm-shuffle', 100 + i));
+    for (const [i, sv] of servers.entries()) fetchOnce(e2, sv, 40_000 + 120 * i, i);
+    // t1: two web servers fetched from once each in the range, a database once at a lone port of it, and a
+    // prober's packets (no data) at two ports of the range.
+    const d1 = vm('d1', 't1', 'vm-db', 21);
+    const y1 = vm('y1', 't1', 'vm-probe', 41);
+    fetchOnce(a1, w1, 40_400, 20);
+    fetchOnce(a2, w2, 41_100, 21);
+    fetchOnce(a1, d1, 40_500, 22);
+    fetchOnce(y1, w1, 40_700, 23, 40);
+    fetchOnce(y1, w2, 41_500, 24, 40);
+    // The check window: a port of the range w2 never served, the same from the prober and to the database, one past the range.
+    fetchOnce(a2, w2, 41_300, 50);
+    fetchOnce(y1, w2, 41_300, 51);
+    fetchOnce(a1, d1, 41_300, 52);
+    fetchOnce(a1, w1, 41_900, 53);
+    const { document } = recommendSecurityGroups(membership([a1, a2, w1, w2, d1, y1, e2, ...servers]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t1:vm-app service_range']);
+    expect(rulesOf(document, 't1:vm-web')[0]!.learned_from).toEqual({ vms: 2, flows: 4, bytes: 2 * 5200, ports: 2 });
+    expect(rulesOf(document, 't1:vm-app').map(brief)).toEqual(['egress IPv4 tcp 40000-41800 t1:vm-web service_range']);
+    expect(rulesOf(document, 't1:vm-db')).toEqual([]);
+    expect(rulesOf(document, 't1:vm-probe')).toEqual([]);
+    const denied = document.tenants.find((t) => t.tenant_id === 't1')!.check.denied;
+    expect(denied.map((d) => `${d.client}->${d.server}:${d.port} ${d.reason}`).sort()).toEqual(['a1->d1:41300 ingress', 'a1->w1:41900 ingress', 'y1->w2:41300 ingress']);
+    // Without the data (40 bytes a flow) the rare ports show no listener: t1's web servers learn nothing.
+    const thin = new ConnectionLog(WINDOW);
+    for (const [i, sv] of servers.entries()) {
+      thin.add(flow(T0 + i * MIN, e2, sv, clientPort(i), 40_000 + 120 * i, 6, 40));
+      thin.add(flow(T0 + i * MIN, sv, e2, 40_000 + 120 * i, clientPort(i), 6, 40));
+    }
+    for (const [client, server, port, minute] of [[a1, w1, 40_400, 20], [a2, w2, 41_100, 21]] as const) {
+      thin.add(flow(T0 + minute * MIN, client, server, clientPort(minute), port, 6, 40));
+      thin.add(flow(T0 + minute * MIN, server, client, port, clientPort(minute), 6, 40));
+    }
+    // t2's own chain is still a range of its seen ports (step 4: 16 ports, 32 flows), but no listener shows a service range.
+    const thinDoc = recommendSecurityGroups(membership([a1, a2, w1, w2, e2, ...servers]), thin).document;
+    expect(rulesOf(thinDoc, 't2:vm-shuffle').map(brief)).toEqual(['ingress IPv4 tcp 40000-41800 t2:vm-exec port_range']);
+    expect(rulesOf(thinDoc, 't1:vm-web')).toEqual([]);
+  });
+
+  it('a rare connection with data from an address to a port its server\'s group serves peers is learned as that host; to another port it is not', () => {
+    const log = new ConnectionLog(WINDOW);
+    talk(log, a1, w1, 2049, T0, 10);
+    // A VM without a tenant (an address to the rules) mounting the share once, then once at a port w1 serves no one.
+    const n1 = vm('n1', null, 'vm-x', 51);
+    talk(log, n1, w1, 2049, T0 + 20 * MIN, 1);
+    talk(log, n1, w1, 2050, T0 + 21 * MIN, 1);
+    talk(log, n1, w1, 2049, T0 + 50 * MIN, 1);
+    talk(log, n1, w1, 2050, T0 + 51 * MIN, 1);
+    const { document } = recommendSecurityGroups(membership([a1, w1, n1]), log);
+    expect(rulesOf(document, 't1:vm-web').map(brief)).toEqual(['ingress IPv4 tcp 2049-2049 10.0.0.51/32 exact', 'ingress IPv4 tcp 2049-2049 t1:vm-app exact']);
+    expect(rulesOf(document, 't1:vm-web')[0]!.learned_from).toEqual({ vms: 1, flows: 2, bytes: 5200, ports: 1 });
+    const denied = document.tenants.find((t) => t.tenant_id === 't1')!.check.denied;
+    expect(denied.map((d) => `${d.client}->${d.server}:${d.port} ${d.reason}`)).toEqual(['10.0.0.51->w1:2050 ingress']);
+  });
+
   it('a rare connection with data to a port its server\'s group serves other peers is learned; to another port, or without data, it is not', () => {
     const log = new ConnectionLog(WINDOW);
     const x1 = vm('x1', 't1', 'vm-batch', 31);
@@ -571,7 +639,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
     repeat: fc.integer({ min: 1, max: 6 }),
   });
   it('holds for random fleets and flows (fixed seed)', () => {
-    const bases = { exact: 0, port_range: 0, port_spread: 0, service_range: 0, any_address: 0, seen: 0, rare_peer: 0 };
+    const bases = { exact: 0, port_range: 0, port_spread: 0, service_range: 0, any_address: 0, seen: 0, rare_peer: 0, rare_host: 0, rare_in_service_range: 0 };
     fc.assert(
       fc.property(fc.array(vmArb, { minLength: 8, maxLength: 8 }), fc.array(flowArb, { minLength: 50, maxLength: 400, size: 'large' }), (vms, flows) => {
         const fleet: Vm[] = vms.map((v, i) => ({ id: `v${i}`, tenant: v.tenant, cluster: v.cluster, ip: `10.1.0.${i}`, score: v.score }));
@@ -595,6 +663,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
         // The ports VMs served VMs of their tenant's groups at, learned flows per server group and client group:
         // the fleet's listening ports a service range may stand for are those at or above 1024 with minFlows.
         const listening = new Map<string, number>();
+        const listeningBytes = new Map<string, number>();
         for (const c of connections) {
           if (c.earlierFlows === 0 || c.port < 0 || c.client.vmId === null || c.server.vmId === null) continue;
           if (anomalous.has(c.client.vmId) || anomalous.has(c.server.vmId)) continue;
@@ -603,9 +672,12 @@ describe('property: no recommended rule is wider than the traffic it was learned
           if (sp === undefined || cp === undefined || sp.tenant !== cp.tenant) continue;
           const k = `${protocolName(c.protocol)}|${c.port}|${sp.groupId}|${cp.groupId}`;
           listening.set(k, (listening.get(k) ?? 0) + c.earlierFlows);
+          listeningBytes.set(k, (listeningBytes.get(k) ?? 0) + c.earlierBytes);
         }
+        // A listener shows in minFlows flows, or in fewer that each carried data (a shuffle server fetched from once).
+        const listens = (k: string, f: number): boolean => f >= o.minFlows || listeningBytes.get(k)! > o.probeMaxBytes * f;
         const fleetPorts = (protocol: string): number[] =>
-          [...new Set([...listening].filter(([k, f]) => k.startsWith(`${protocol}|`) && f >= o.minFlows).map(([k]) => Number(k.split('|')[1])))]
+          [...new Set([...listening].filter(([k, f]) => k.startsWith(`${protocol}|`) && listens(k, f)).map(([k]) => Number(k.split('|')[1])))]
             .filter((p) => p >= 1024)
             .sort((a, b) => a - b);
         for (const t of document.tenants)
@@ -629,14 +701,18 @@ describe('property: no recommended rule is wider than the traffic it was learned
               // A range may span a seen port too rare to count (it is seen traffic, not counted as learned).
               expect(r.learned_from.flows).toBeLessThanOrEqual(flowsSeen);
               if (r.basis === 'exact') expect(r.learned_from.flows).toBe(flowsSeen);
-              if (r.learned_from.flows < o.minFlows) {
+              if (r.learned_from.flows < o.minFlows && r.basis !== 'service_range') {
                 // A rare peer of a served port: data in every flow, to a port its server's group serves
-                // another peer group in minFlows flows or more.
+                // another peer group in minFlows flows or more; a peer group, or a host at the server's ingress.
                 expect(r.basis).toBe('exact');
                 expect(r.port_range_min).toBe(r.port_range_max);
                 expect(r.learned_from.bytes).toBeGreaterThan(o.probeMaxBytes * r.learned_from.flows);
                 const [server, client] = r.direction === 'ingress' ? [g.id, r.remote_group_id] : [r.remote_group_id, g.id];
-                expect(client).not.toBeNull();
+                if (client === null) {
+                  expect(r.direction).toBe('ingress');
+                  expect(r.remote_ip_prefix).toMatch(/\/(32|128)$/);
+                  bases.rare_host++;
+                }
                 const others = [...listening].filter(
                   ([k, f]) => k.startsWith(`${r.protocol}|${r.port_range_min}|${server}|`) && !k.endsWith(`|${client}`) && f >= o.minFlows,
                 );
@@ -649,6 +725,8 @@ describe('property: no recommended rule is wider than the traffic it was learned
                 continue;
               }
               if (r.basis === 'service_range') {
+                // Some of its ports were seen in fewer than minFlows flows (each with data): joined for the range.
+                if (r.learned_from.flows < o.minFlows * r.learned_from.ports) bases.rare_in_service_range++;
                 // A peer group's rule with two or more of its seen ports in a chain of the fleet's listening
                 // ports: the bounds are such ports, the chain between them dense and long enough.
                 expect(r.remote_group_id).not.toBeNull();
@@ -671,7 +749,7 @@ describe('property: no recommended rule is wider than the traffic it was learned
                 for (const [k, f] of listening) {
                   const [protocol, port, serverGroup] = k.split('|') as [string, string, string];
                   const p = Number(port);
-                  if (protocol !== r.protocol || f < o.minFlows || p < all[lo]! || p > all[hi]!) continue;
+                  if (protocol !== r.protocol || !listens(k, f) || p < all[lo]! || p > all[hi]!) continue;
                   const tenant = serverGroup.split(':')[0]!;
                   byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), p]);
                 }
@@ -724,6 +802,8 @@ describe('property: no recommended rule is wider than the traffic it was learned
     expect(bases.port_spread).toBeGreaterThan(10);
     expect(bases.service_range).toBeGreaterThan(10);
     expect(bases.rare_peer).toBeGreaterThan(10);
+    expect(bases.rare_host).toBeGreaterThan(10);
+    expect(bases.rare_in_service_range).toBeGreaterThan(5);
     expect(bases.any_address).toBeGreaterThan(100);
   });
 });
