@@ -187,11 +187,11 @@ export class RouteStage {
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
     this.pace = new PartitionWatermarks({ idleMs: DEFAULT_PARTITION_IDLE_MS, maxLeadMs: o.pipeline.window.bucketMs });
-    this.otherRouters = new RouteWatermarksTable({ kafka: o.kafka, topic: topologyTopics(o.topology.appId).routeWatermarks, flowsTopic: o.pipeline.topics.flows, groupPrefix: `${o.topology.appId}-route-watermarks-reader`, pace: this.pace, log: o.log, readerWaitMs: o.topology.readerWaitMs });
     this.commitEveryMessages = o.topology.routeCommitMessages ?? DEFAULT_ROUTE_COMMIT_MESSAGES;
     this.commitWithinMs = o.topology.routeCommitMs ?? DEFAULT_ROUTE_COMMIT_MS;
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
+    this.otherRouters = new RouteWatermarksTable({ kafka: o.kafka, topic: this.topics.routeWatermarks, flowsTopic: o.pipeline.topics.flows, groupPrefix: `${o.topology.appId}-route-watermarks-reader`, pace: this.pace, log: o.log, readerWaitMs: o.topology.readerWaitMs });
     // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
     o.addressTable.onClaims = (ips) => {
       for (const [key, router] of this.routers) if (router.claimed(ips)) this.flushRoute(key);
