@@ -232,9 +232,9 @@ export class RouteStage {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
     }, { maxWaitMs: this.o.topology.readerWaitMs });
     this.heldReader = held;
-    await held.start();
-    // The other members' routers before routing anything: a member joining late must not run ahead of them.
-    await this.otherRouters.start();
+    // The other members' routers too, before routing anything: a member joining late must not run ahead of
+    // them. Both readers at once: each joins a group of its own, seconds at load, and the route waits for both.
+    await Promise.all([held.start(), this.otherRouters.start()]);
     await this.startRoute();
   }
 
