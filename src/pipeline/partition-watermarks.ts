@@ -55,6 +55,11 @@ export class PartitionWatermarks {
   private reader = Number.NEGATIVE_INFINITY;
   /** The latest wall time given: idleness is judged at it. */
   private now = Number.NEGATIVE_INFINITY;
+  /**
+   * Partitions other readers read, known from the watermarks they publish (report()): a scale-out member
+   * paces its routers against the other members' (src/topology/route-watermarks.ts). Kept across assign().
+   */
+  private readonly remote = new Set<string>();
 
   constructor(readonly config: PartitionWatermarksConfig) {}
 
@@ -65,22 +70,61 @@ export class PartitionWatermarks {
 
   /**
    * The partitions the group assigns now: new ones start unknown (or at a restored watermark), those no
-   * longer assigned are forgotten (revoked), whatever they held.
+   * longer assigned are forgotten (revoked), whatever they held. `others`: the partitions other readers are
+   * assigned (a scale-out member's view of the other members'), tracked as remote: one not tracked yet, or
+   * revoked from this reader, holds as unknown from now (keeping its watermark) until its reader reports
+   * (report()) or for the idle time; one already remote keeps what was reported. Remote ones stay tracked.
    */
-  assign(partitions: Iterable<string>, now: number): void {
+  assign(partitions: Iterable<string>, now: number, others: Iterable<string> = []): void {
     this.now = Math.max(this.now, now);
     const keep = new Set(partitions);
-    for (const p of this.entries.keys()) if (!keep.has(p)) this.entries.delete(p);
+    for (const p of keep) this.remote.delete(p);
+    for (const p of others) {
+      if (keep.has(p) || this.remote.has(p)) continue;
+      this.remote.add(p);
+      const e = this.entries.get(p);
+      if (e === undefined) this.entries.set(p, { watermark: Number.NEGATIVE_INFINITY, behind: null, heardAt: this.now, woken: false });
+      else this.unknownFromNow(e);
+    }
+    for (const p of this.entries.keys()) if (!keep.has(p) && !this.remote.has(p)) this.entries.delete(p);
     for (const p of keep) {
       const e = this.entries.get(p);
       if (e === undefined) this.entries.set(p, { watermark: Number.NEGATIVE_INFINITY, behind: null, heardAt: this.now, woken: false });
-      else {
-        // Assigned again (a rebalance that kept it): it holds as unknown until it is read.
-        e.behind = null;
-        e.heardAt = this.now;
-        e.woken = false;
-      }
+      // Assigned again (a rebalance that kept it, or another reader's before): it holds as unknown until it is read.
+      else this.unknownFromNow(e);
     }
+  }
+
+  private unknownFromNow(e: Entry): void {
+    e.behind = null;
+    e.heardAt = this.now;
+    e.woken = false;
+  }
+
+  /**
+   * Another reader published the watermark of a partition it reads (`behind`: its log end still ahead at
+   * that reader, null: unknown), read at wall time `now`: tracked as one of this reader's own partitions,
+   * holding while behind or unknown and not silent for the idle time. A partition this reader is assigned is
+   * judged by its own reading: a report of it (its former reader's, read late) changes nothing.
+   */
+  report(partition: string, watermark: number | null, behind: boolean | null, now: number): void {
+    this.now = Math.max(this.now, now);
+    let e = this.entries.get(partition);
+    if (e !== undefined && !this.remote.has(partition)) return;
+    if (e === undefined) {
+      e = { watermark: Number.NEGATIVE_INFINITY, behind, heardAt: this.now, woken: false };
+      this.entries.set(partition, e);
+      this.remote.add(partition);
+    }
+    if (watermark !== null && watermark > e.watermark) e.watermark = watermark;
+    e.behind = behind;
+    e.heardAt = this.now;
+    e.woken = false;
+  }
+
+  /** Whether the partition (of this reader's) was behind its log end at its latest read; null: unknown or not tracked. */
+  behind(partition: string): boolean | null {
+    return this.entries.get(partition)?.behind ?? null;
   }
 
   /** A flow of `partition` at `ts` passed the future bound: the partition's watermark moves to it. */
@@ -174,6 +218,7 @@ export class PartitionWatermarks {
    */
   restore(s: PartitionWatermarksState): void {
     this.entries.clear();
+    this.remote.clear();
     this.reader = s.reader ?? Number.NEGATIVE_INFINITY;
     for (const p of s.partitions) this.entries.set(p.partition, { watermark: p.watermark ?? Number.NEGATIVE_INFINITY, behind: null, heardAt: Number.NEGATIVE_INFINITY, woken: false });
   }

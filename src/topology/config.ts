@@ -43,6 +43,11 @@ export interface TopologyTopics {
   connections: string;
   /** Each input partition's flows held for late VM attributes, keyed by input partition (compacted). */
   held: string;
+  /**
+   * Each flows partition's router watermark and whether it is behind, keyed by input partition, written in its
+   * route transactions: every member paces its routers against the others' (compacted; route-watermarks.ts).
+   */
+  routeWatermarks: string;
   /** Each window partition's features at each tick, keyed by partition (compacted). */
   features: string;
   /** One partition: its owner is the leader; members post recluster requests to it. */
@@ -59,6 +64,7 @@ export function topologyTopics(appId: string): TopologyTopics {
     addresses: `${appId}-addresses`,
     hosts: `${appId}-hosts`,
     held: `${appId}-route-held`,
+    routeWatermarks: `${appId}-route-watermarks`,
     connections: `${appId}-connections`,
     features: `${appId}-features`,
     leader: `${appId}-leader`,

@@ -488,6 +488,7 @@ export class ScaleOutMember {
         { topic: t.addresses, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.hosts, numPartitions: 1, configEntries: COMPACTED },
         { topic: t.held, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },
+        { topic: t.routeWatermarks, numPartitions: 1, configEntries: COMPACTED },
         // What the connection log can still use: it forgets a connection silent for DEFAULT_RETAIN_WINDOWS windows.
         { topic: t.connections, numPartitions: 1, configEntries: [...LARGE, { name: 'retention.ms', value: String((DEFAULT_RETAIN_WINDOWS + 1) * this.o.pipeline.window.windowMs) }] },
         { topic: t.features, numPartitions: 1, configEntries: [...COMPACTED, ...LARGE] },

@@ -18,6 +18,7 @@ import { partitionOfMemo } from './by-vm.ts';
 import { packRoute } from './by-vm-pack.ts';
 import { type TopologyConfig, type TopologyTopics, topologyGroups, topologyTopics } from './config.ts';
 import { type Routed, Router, type RouterHeld, type RouterState } from './router.ts';
+import { encodeRouteWatermark, RouteWatermarksTable } from './route-watermarks.ts';
 import { beating, groupTiming, RouterStateShape, retriable, TRANSACTION_TIMEOUT_MS } from './stage-kafka.ts';
 import { TopicReader } from './topic-reader.ts';
 
@@ -178,6 +179,10 @@ export class RouteStage {
   private pacedRecheck: NodeJS.Timeout | null = null;
   /** Batches cut for the pace since the stage started. */
   private pacedHeldBack = 0;
+  /** The other members' routers of flows partitions, paced against as this member's own (route-watermarks.ts). */
+  private readonly otherRouters: RouteWatermarksTable;
+  /** Whether this member's flows route transactions write their router's watermark (other members route flows too). */
+  private publishWatermarks = true;
 
   constructor(private readonly o: RouteStageOptions) {
     this.partitionOfVm = partitionOfMemo(o.topology.partitions);
@@ -186,6 +191,7 @@ export class RouteStage {
     this.commitWithinMs = o.topology.routeCommitMs ?? DEFAULT_ROUTE_COMMIT_MS;
     this.topics = topologyTopics(o.topology.appId);
     this.groups = topologyGroups(o.topology.appId);
+    this.otherRouters = new RouteWatermarksTable({ kafka: o.kafka, topic: this.topics.routeWatermarks, flowsTopic: o.pipeline.topics.flows, groupPrefix: `${o.topology.appId}-route-watermarks-reader`, pace: this.pace, log: o.log, readerWaitMs: o.topology.readerWaitMs });
     // A claim reaching the table, from whichever member, releases the flows any router here holds at it.
     o.addressTable.onClaims = (ips) => {
       for (const [key, router] of this.routers) if (router.claimed(ips)) this.flushRoute(key);
@@ -226,7 +232,9 @@ export class RouteStage {
       if (m.key !== null) this.heldSets.set(m.key, m.value);
     }, { maxWaitMs: this.o.topology.readerWaitMs });
     this.heldReader = held;
-    await held.start();
+    // The other members' routers too, before routing anything: a member joining late must not run ahead of
+    // them. Both readers at once: each joins a group of its own, seconds at load, and the route waits for both.
+    await Promise.all([held.start(), this.otherRouters.start()]);
     await this.startRoute();
   }
 
@@ -240,6 +248,7 @@ export class RouteStage {
     // A flush of released flows may still be writing: its producer must not close under it.
     await this.routeTxns;
     await this.heldReader?.stop();
+    await this.otherRouters.stop();
     await Promise.all([...this.routeProducers.values()].map((p) => p.disconnect().catch(() => undefined)));
   }
 
@@ -254,7 +263,9 @@ export class RouteStage {
       const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
       // The flows partitions paced are those assigned now. A rest held back is dropped and read again from
       // the commit (kafkajs may have reset its position to the commit, from where it would come twice).
-      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now());
+      // The other members' flows partitions are paced against too (a partition revoked from here is one of them now).
+      this.pace.assign(flows.map((p) => `${pipeline.topics.flows}:${p}`), Date.now(), this.otherRouters.others(flows));
+      this.publishWatermarks = this.otherRouters.publishes(flows);
       for (const key of [...this.tails.keys()]) this.dropTail(key);
       // A partition that moved away: its router and producer go (the new owner continues from the commit).
       for (const key of new Set([...this.routers.keys(), ...this.routeProducers.keys()])) if (!mine.has(key)) this.forgetRoute(key);
@@ -539,12 +550,15 @@ export class RouteStage {
     this.flushDue.delete(key);
     const metadata = JSON.stringify(open.router.exportState());
     const held = open.router.heldDirty ? open.router.exportHeld() : undefined;
+    const watermark = this.publishWatermarks && open.topic === this.o.pipeline.topics.flows ? encodeRouteWatermark(open.router.latest, this.pace.behind(key)) : null;
     this.tally(open, out);
     try {
       // Rejects first: a batch is committed only once its dead letters are written (at least once, as today).
       await this.timed('dead_letters', this.o.deadLetter.flush());
       const topicMessages = this.routedMessagesOf(out);
       if (held !== undefined) topicMessages.push({ topic: this.topics.held, messages: [{ key, value: held === null ? null : encodeSnapshotFile(held) }] });
+      // The router's watermark, atomic with its offset: what the other members pace their routers by.
+      if (watermark !== null) topicMessages.push({ topic: this.topics.routeWatermarks, messages: [{ key, value: watermark }] });
       await this.sent(open);
       if (topicMessages.length > 0) await this.timed('send', open.txn.sendBatch({ topicMessages }));
       // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).

@@ -47,6 +47,8 @@ export function memberEnv(inputs: Record<string, string>, name: string, partitio
 /** An application of member processes over fresh input topics, and the small fixture to produce into them. */
 export interface MemberProcesses {
   topics: ServiceInputs['topics'];
+  /** The application's id (SCALE_OUT_APP_ID): its groups and topics are named after it (topologyGroups, topologyTopics). */
+  appId: string;
   /** Every member started, in order, dead ones included (their logs are kept on failure). */
   readonly members: ServiceProcess[];
   /** Starts one more member of the application. */
@@ -81,6 +83,7 @@ export async function memberProcesses(
   await Promise.all(Array.from({ length: count }, start));
   return {
     topics,
+    appId: member.SCALE_OUT_APP_ID!,
     members,
     start,
     produce: (rate) =>

@@ -213,6 +213,117 @@ describe('PartitionWatermarks.readBound (a reader asking once a batch, the scale
   });
 });
 
+describe('PartitionWatermarks.report (partitions another reader reads: the scale-out members\' routers)', () => {
+  it('a reported partition holds while behind or unknown, and for the idle time after its latest report only', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows:0'], 0);
+    read(w, 'flows:0', 600_000, 1, 100, 10);
+    w.report('flows:1', 100_000, true, 10);
+    // Another member's router at 100 s, behind: this one waits within the lead of it.
+    expect(w.watermark(600_000)).toBe(100_000);
+    expect(w.mayRead('flows:0', 600_000, 20)).toBe(false);
+    expect(w.readBound('flows:0')).toBe(160_000);
+    // Reported again while held back (the same watermark): still holding after the first report's idle time.
+    w.report('flows:1', 100_000, true, 900);
+    expect(w.mayRead('flows:0', 600_000, 1500)).toBe(false);
+    // It moves on, within the lead: reading resumes.
+    w.report('flows:1', 550_000, true, 1600);
+    expect(w.mayRead('flows:0', 600_000, 1600)).toBe(true);
+    expect(w.watermark(600_000)).toBe(550_000);
+    // Silent for the idle time (its member dead, its reports lost): it stops holding, is woken once (a
+    // backlog may have reached it) and holds for the idle time again, then nothing: never for good.
+    read(w, 'flows:0', 700_000, 2, 100, 1700);
+    expect(w.mayRead('flows:0', 700_000, 2599)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 2600)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 3599)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 3600)).toBe(true);
+    expect(w.watermark(700_000)).toBe(700_000);
+  });
+
+  it('a partition reported caught up holds nothing but its wake; one reported with no flow yet holds as unknown', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows:0'], 0);
+    read(w, 'flows:0', 600_000, 1, 100, 10);
+    w.report('flows:1', 100_000, false, 10);
+    // Read past its lead, it is woken once, as a partition of this reader's own: held for the idle time.
+    expect(w.mayRead('flows:0', 600_000, 20)).toBe(false);
+    expect(w.mayRead('flows:0', 600_000, 1020)).toBe(true);
+    expect(w.watermark(600_000)).toBe(600_000);
+    // Reported with no flow yet (its router's first transaction): unknown, it holds until it has a watermark.
+    const fresh = new PartitionWatermarks(config);
+    fresh.assign(['flows:0'], 0);
+    fresh.report('flows:2', null, null, 5);
+    read(fresh, 'flows:0', 600_000, 1, 100, 10);
+    expect(fresh.watermark(600_000)).toBe(NEG);
+    expect(fresh.mayRead('flows:0', 600_000, 20)).toBe(false);
+    fresh.report('flows:2', 580_000, true, 30);
+    expect(fresh.mayRead('flows:0', 600_000, 40)).toBe(true);
+    expect(fresh.watermark(600_000)).toBe(580_000);
+  });
+
+  it('a report of a partition assigned here changes nothing: its own reading judges it', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows:0', 'flows:1'], 0);
+    read(w, 'flows:0', 600_000, 1, 100, 10);
+    read(w, 'flows:1', 590_000, 5, 5, 10);
+    w.report('flows:1', 100_000, true, 20);
+    expect(w.watermark(600_000)).toBe(600_000);
+    expect(w.mayRead('flows:0', 600_000, 20)).toBe(true);
+  });
+
+  it('another reader\'s partition never reported (a member that has routed nothing yet) holds as unknown from the assignment for the idle time, then once more when woken', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows:0'], 0, ['flows:0', 'flows:1']);
+    expect(w.size).toBe(2);
+    read(w, 'flows:0', 100_000, 1, 100, 10);
+    read(w, 'flows:0', 600_000, 2, 100, 20);
+    // flows:1 is unknown since the assignment: held within its idle time.
+    expect(w.mayRead('flows:0', 600_000, 999)).toBe(false);
+    // Silent past it: not held any more, but woken once (a backlog may just have reached it).
+    expect(w.mayRead('flows:0', 600_000, 1000)).toBe(false);
+    expect(w.mayRead('flows:0', 600_000, 1999)).toBe(false);
+    // Its router's first report in time: within the lead of it, reading goes on; behind it, held.
+    w.report('flows:1', 200_000, true, 2000);
+    expect(w.mayRead('flows:0', 600_000, 2050)).toBe(false);
+    expect(w.readBound('flows:0')).toBe(260_000);
+    w.report('flows:1', 590_000, true, 2100);
+    expect(w.mayRead('flows:0', 600_000, 2150)).toBe(true);
+    // Its member gone: silent for the idle time, woken once more (held for the idle time), then it holds
+    // nothing, never for good.
+    read(w, 'flows:0', 700_000, 3, 100, 2200);
+    expect(w.mayRead('flows:0', 700_000, 3099)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 3100)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 4099)).toBe(false);
+    expect(w.mayRead('flows:0', 700_000, 4100)).toBe(true);
+    read(w, 'flows:0', 800_000, 4, 100, 4200);
+    expect(w.mayRead('flows:0', 800_000, 4300)).toBe(true);
+    expect(w.watermark(800_000)).toBe(800_000);
+  });
+
+  it('revoked to another reader, a partition keeps its watermark and holds as unknown until its new reader reports, or for the idle time', () => {
+    const w = new PartitionWatermarks(config);
+    w.assign(['flows:0', 'flows:1'], 0);
+    read(w, 'flows:0', 200_000, 1, 100, 10);
+    read(w, 'flows:1', 100_000, 1, 100, 10);
+    w.assign(['flows:0'], 100, ['flows:1']);
+    expect(w.size).toBe(2);
+    read(w, 'flows:0', 200_000, 2, 100, 110);
+    expect(w.mayRead('flows:0', 200_000, 120)).toBe(false);
+    // Its new reader resumes from the committed state: its report moves it, and reading goes on.
+    w.report('flows:1', 150_000, true, 200);
+    expect(w.mayRead('flows:0', 200_000, 210)).toBe(true);
+    // Assigned back here, it is this reader's again: reports of it change nothing.
+    w.assign(['flows:0', 'flows:1'], 300, []);
+    read(w, 'flows:1', 190_000, 2, 2, 310);
+    w.report('flows:1', 100_000, true, 320);
+    expect(w.readBound('flows:0')).toBe(250_000);
+    expect(w.mayRead('flows:0', 200_000, 330)).toBe(true);
+    // Not another reader's (one process), a revoked partition is forgotten.
+    w.assign(['flows:0'], 400);
+    expect(w.size).toBe(1);
+  });
+});
+
 describe('a Pipeline reading a backlog of 3 flows partitions', () => {
   const PARTITIONS = 3;
   /**
