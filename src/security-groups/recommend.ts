@@ -1476,7 +1476,9 @@ function* breakTies(
     return n;
   };
   const out = new IntColumn(turned.length + tied.length);
-  for (let k = 0; k < turned.length; k++) out.push(turned[k]!);
+  // One copy, not a push a row: a million rows pushed were most of a 40 ms step.
+  out.values.set(turned);
+  out.length = turned.length;
   for (let k = 0; k < tied.length; k++) {
     // Six look-ups a row.
     if ((k & (ENTRY_SLICE - 1)) === ENTRY_SLICE - 1) yield;
