@@ -184,7 +184,7 @@ function watchSplits(log: ConnectionLog): () => ConnectionSplit | null {
   return () => last;
 }
 
-interface Stepped<T> {
+export interface Stepped<T> {
   value: T;
   ms: number;
   cpuMs: number;
@@ -195,13 +195,27 @@ interface Stepped<T> {
   longestCpuMs: number;
   /** Heap grown while it ran (sampled every 16 steps), MB. */
   heapMb: number;
+  /** Every step: when it started (epoch ms), its wall and CPU time (ms). */
+  each: Array<{ at: number; ms: number; cpuMs: number }>;
+}
+
+/** Steps by CPU time (ms), the buckets the goal of about 10 ms a step is read against. */
+export function stepHistogram(each: ReadonlyArray<{ cpuMs: number }>): Record<string, number> {
+  const bounds = [1, 2, 5, 10, 20, 50, 100];
+  const h: Record<string, number> = {};
+  for (let b = 0; b <= bounds.length; b++) h[b === bounds.length ? `>=${bounds[b - 1]}` : `<${bounds[b]}`] = 0;
+  for (const { cpuMs } of each) {
+    const b = bounds.findIndex((x) => cpuMs < x);
+    h[b < 0 ? `>=${bounds[bounds.length - 1]}` : `<${bounds[b]}`]!++;
+  }
+  return h;
 }
 
 /**
  * Runs a sliced computation step by step as the service does (src/service/cluster-service.ts): the whole
  * and its longest step, which is what holds the event loop (the first apart: it takes the split).
  */
-function stepped<T>(start: () => Generator<void, T, void>): Stepped<T> {
+export function stepped<T>(start: () => Generator<void, T, void>): Stepped<T> {
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const steps = start();
@@ -213,12 +227,15 @@ function stepped<T>(start: () => Generator<void, T, void>): Stepped<T> {
   let firstCpu = 0;
   let count = 0;
   let heapPeak = 0;
+  const each: Array<{ at: number; ms: number; cpuMs: number }> = [];
   for (;;) {
+    const at = Date.now();
     const s = performance.now();
     const c = process.cpuUsage();
     const step = steps.next();
     const ms = performance.now() - s;
     const cpuMs = cpuMsSince(c);
+    each.push({ at, ms, cpuMs });
     if (count === 0) {
       first = ms;
       firstCpu = cpuMs;
@@ -239,6 +256,7 @@ function stepped<T>(start: () => Generator<void, T, void>): Stepped<T> {
         longestMs: longest,
         longestCpuMs: longestCpu,
         heapMb: round((Math.max(heapPeak, process.memoryUsage().heapUsed) - heapBefore) / 1e6),
+        each,
       };
     }
   }
@@ -354,6 +372,7 @@ export async function benchSecurityGroups(o: SecurityGroupsBenchOptions = defaul
           first_step_cpu_ms: round(warm.firstCpuMs),
           longest_other_step_ms: round(warm.longestMs),
           longest_other_step_cpu_ms: round(warm.longestCpuMs),
+          step_cpu_ms_histogram: stepHistogram(warm.each),
           first_computation: { ms: round(cold.ms), cpu_ms: round(cold.cpuMs), longest_step_cpu_ms: round(Math.max(cold.firstCpuMs, cold.longestCpuMs)), connections: rowsAtFirst },
           // What changed between the two computations: the second's figures are worth what it could keep.
           between_computations: {

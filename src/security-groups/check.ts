@@ -5,7 +5,7 @@
  * (outside address, VM without a tenant) imposes nothing. Replies ride on their request (stateful), so a
  * connection's bytes in both directions are allowed or denied together.
  */
-import { type Learned, protocolField, protocolName, type ResolvedConnection, ruleIdOf, SLICE_ROWS } from './recommend.ts';
+import { type Learned, protocolField, protocolName, type ResolvedConnection, ruleIdOf } from './recommend.ts';
 import type { CheckFigures, DeniedConnection, RuleCheck, SecurityGroupRule, TenantCheck, VmCheck } from './types.ts';
 import { ADDRESS_REMOTE } from './learned-entries.ts';
 import { KeptVerdicts, NO_VERDICT } from './kept-verdicts.ts';
@@ -74,6 +74,9 @@ const NO_RULE = -1;
 const ALLOWED = 0;
 const DENIED_INGRESS = 1;
 const DENIED_EGRESS = 2;
+/** Rows judged between two steps: half of recommend.ts's SLICE_ROWS, as judging a row looks up its rules. */
+// A number, not SLICE_ROWS / 2: recommend.ts imports this module, and its constants are not set yet when this one loads.
+const CHECK_SLICE = 8192;
 
 /**
  * The check over learned rules: numbers all the way (each rule's candidate key, port bounds and position
@@ -84,10 +87,10 @@ export function* checkLearned(l: Learned, maxListed: number): Generator<void, Ch
   const n = l.cols.count;
   // The verdicts of the last computation, for the rows whose ends and rules are as they were (kept-verdicts.ts).
   const kept = KeptVerdicts.take();
-  kept.prepare(l.cols, l.endGroup, l.endTenant, l);
+  yield* kept.prepare(l.cols, l.endGroup, l.endTenant, l);
   const judged = new Verdicts(l, kept);
-  for (let i = 0; i < n; i += SLICE_ROWS) {
-    judged.rows(i, Math.min(n, i + SLICE_ROWS));
+  for (let i = 0; i < n; i += CHECK_SLICE) {
+    judged.rows(i, Math.min(n, i + CHECK_SLICE));
     yield;
   }
   kept.finish(l.cols);

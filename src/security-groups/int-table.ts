@@ -63,6 +63,43 @@ export class IntTupleTable {
     return true;
   }
 
+  /** Whether `added` more tuples fit without idOf growing the table (a rehash of the whole in one go). */
+  hasRoomFor(added: number): boolean {
+    return 2 * (this.size + added) <= this.mask + 1;
+  }
+
+  /**
+   * Grows the table, when needed, to take `expected` tuples without a rehash, the tuples moved `perStep`
+   * slots at a time with a step between: at 100k VMs a table of a million tuples rehashed inside idOf held
+   * the event loop for tens of milliseconds. Nothing else may use the table until done (a computation's
+   * own tables: no one looks them up between its steps).
+   */
+  *reserveInSlices(expected: number, perStep: number): Generator<void, void, void> {
+    if (2 * expected <= this.mask + 1) return;
+    let count = this.mask + 1;
+    while (count < 2 * expected) count *= 2;
+    const keys = new Int32Array((count / 2) * FIELDS);
+    for (let at = 0; at < this.size * FIELDS; at += perStep * FIELDS) {
+      yield;
+      keys.set(this.keys.subarray(at, Math.min(this.size * FIELDS, at + perStep * FIELDS)), at);
+    }
+    this.keys = keys;
+    const old = this.slots;
+    const t = new Int32Array(count * SLOT);
+    const mask = count - 1;
+    for (let from = 0; from < old.length; from += SLOT) {
+      if ((from / SLOT) % perStep === perStep - 1) yield;
+      if (old[from + ID] === 0) continue;
+      let i = hashOf(old[from + 1]!, old[from + 2]!, old[from + 3]!, old[from + 4]!) & mask;
+      while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
+      const to = i * SLOT;
+      for (let k = 0; k < SLOT; k++) t[to + k] = old[from + k]!;
+    }
+    this.slots = t;
+    this.mask = mask;
+    this.slot = 0;
+  }
+
   /** The id of (a, b, c, d), or -1 when it was never added. */
   find(a: number, b: number, c: number, d: number): number {
     const t = this.slots;

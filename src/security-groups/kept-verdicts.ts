@@ -13,7 +13,7 @@
  * the check reads them (a verdict is a function of the indices, not of the groups' names).
  */
 import type { ConnectionColumns, Renumbering } from './connection-log.ts';
-import { ADDRESS_REMOTE, EGRESS, INGRESS } from './learned-entries.ts';
+import { ADDRESS_REMOTE, EGRESS, fillInSlices, grownInSlices, INGRESS } from './learned-entries.ts';
 
 /** A row with no kept verdict (no traffic in the last check window, or never judged). */
 export const NO_VERDICT = -1;
@@ -26,6 +26,9 @@ const FORGOTTEN_REMOTE = -1;
 /** Bits of an end's staleness: the rules of its group's ingress, egress side changed. */
 const INGRESS_STALE = 1;
 const EGRESS_STALE = 2;
+/** Groups whose rules are compared, and ends whose staleness is set, between two steps of prepare. */
+const GROUP_SLICE = 4096;
+const END_SLICE = 1 << 16;
 
 /** The rules a kept verdict depends on, as the check reads them (see Learned in recommend.ts). */
 export interface RuleList {
@@ -93,7 +96,7 @@ export class KeptVerdicts {
    * Compares the run's ends and rules with those the kept verdicts were judged against. Until `finish`,
    * the kept verdicts are in no known state: a computation dropped half-way never gives them back.
    */
-  prepare(cols: ConnectionColumns, endGroup: Int32Array, endTenant: Int32Array, rules: RuleList): void {
+  *prepare(cols: ConnectionColumns, endGroup: Int32Array, endTenant: Int32Array, rules: RuleList): Generator<void, void, void> {
     const n = cols.count;
     const since = this.endsOf?.deref();
     if (since !== undefined && since !== cols.endVm && this.rules !== null) {
@@ -109,9 +112,9 @@ export class KeptVerdicts {
     this.judged = 0;
     this.withTraffic = 0;
     if (!same) this.rows = 0;
-    this.reserve(n);
+    yield* this.reserve(n);
     // Rows beyond those described have no verdict; so have all when nothing can be kept.
-    this.verdict.fill(NO_VERDICT, this.rows, n);
+    yield* fillInSlices(this.verdict, NO_VERDICT, this.rows, n);
     const ends = cols.ends;
     // Per end: INGRESS_STALE when its group's ingress rules changed, EGRESS_STALE for its egress rules, both
     // when its group or tenant changed or it is new.
@@ -123,10 +126,12 @@ export class KeptVerdicts {
     if (same && old !== null) {
       const oldG = old.groupRuleStart.length - 1;
       for (let g = 0; g < Math.min(G, oldG); g++) {
+        if ((g & (GROUP_SLICE - 1)) === GROUP_SLICE - 1) yield;
         for (let direction = 0; direction < 2; direction++) if (sameSide(old, rules, g, direction, this.ruleMap)) sideSame[2 * g + direction] = 1;
       }
       const known = Math.min(ends, this.endGroup.length);
       for (let e = 0; e < ends; e++) {
+        if ((e & (END_SLICE - 1)) === END_SLICE - 1) yield;
         const g = endGroup[e]!;
         if (e >= known || this.endGroup[e] !== g || this.endTenant[e] !== endTenant[e]) stale[e] = INGRESS_STALE | EGRESS_STALE;
         else if (g >= 0) stale[e] = (sideSame[2 * g + INGRESS] === 1 ? 0 : INGRESS_STALE) | (sideSame[2 * g + EGRESS] === 1 ? 0 : EGRESS_STALE);
@@ -227,20 +232,16 @@ export class KeptVerdicts {
   }
 
   /** Room for `n` rows, the described ones kept: an eighth to spare, at least half the old room more when grown. */
-  private reserve(n: number): void {
+  private *reserve(n: number): Generator<void, void, void> {
     if (this.verdict.length >= n) return;
     const size = Math.max(n + (n >> 3), this.verdict.length + (this.verdict.length >> 1));
     const keep = this.rows;
-    const grow = <T extends Int32Array | Int8Array>(a: T, b: T): T => {
-      b.set(a.subarray(0, keep));
-      return b;
-    };
-    this.verdict = grow(this.verdict, new Int8Array(size));
-    this.ingress = grow(this.ingress, new Int32Array(size));
-    this.egress = grow(this.egress, new Int32Array(size));
-    this.client = grow(this.client, new Int32Array(size));
-    this.server = grow(this.server, new Int32Array(size));
-    this.port = grow(this.port, new Int32Array(size));
+    this.verdict = yield* grownInSlices(this.verdict, new Int8Array(size), keep);
+    this.ingress = yield* grownInSlices(this.ingress, new Int32Array(size), keep);
+    this.egress = yield* grownInSlices(this.egress, new Int32Array(size), keep);
+    this.client = yield* grownInSlices(this.client, new Int32Array(size), keep);
+    this.server = yield* grownInSlices(this.server, new Int32Array(size), keep);
+    this.port = yield* grownInSlices(this.port, new Int32Array(size), keep);
   }
 }
 

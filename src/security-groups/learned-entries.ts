@@ -37,11 +37,26 @@ export function protocolField(ipv6: number, protocol: number): number {
 /** Numbers zeroed or copied between two steps (8 MB of 32-bit ones). */
 export const CLEAR_SLICE = 1 << 21;
 
-export function* fillInSlices(a: Int32Array | Float64Array | Uint8Array, value: number, from: number, to: number): Generator<void, void, void> {
+export function* fillInSlices(a: Int32Array | Float64Array | Uint8Array | Int8Array, value: number, from: number, to: number): Generator<void, void, void> {
   for (let at = from; at < to; at += CLEAR_SLICE) {
     if (at > from) yield;
     a.fill(value, at, Math.min(to, at + CLEAR_SLICE));
   }
+}
+
+/** Numbers copied between two steps when a column grows (a million: 8 MB of doubles). */
+const COPY_SLICE = 1 << 20;
+
+/**
+ * `into` with the first `keep` numbers of `from`, copied a slice a step: at 100k VMs a column of the rows
+ * is tens of megabytes, and the eight of them copied in a few steps held the event loop for 130 ms.
+ */
+export function* grownInSlices<T extends Int32Array | Float64Array | Uint8Array | Int8Array>(from: T, into: T, keep: number): Generator<void, T, void> {
+  for (let at = 0; at < keep; at += COPY_SLICE) {
+    yield;
+    into.set(from.subarray(at, Math.min(keep, at + COPY_SLICE)), at);
+  }
+  return into;
 }
 
 /** A group as the kept entries know it: index i of the list is group index i. */
@@ -65,9 +80,9 @@ const ANOMALOUS = 1;
 const NO_GROUP = 2;
 const LEARNED = 3;
 
-/** Rows compared between two steps; and rows filed again, the costly ones. */
+/** Rows compared between two steps; and rows filed again, the costly ones (six look-ups each, in tables far larger than the caches: 16,384 took 50 ms at 100k VMs). */
 const SCAN_SLICE = 1 << 17;
-const FILE_SLICE = 1 << 14;
+const FILE_SLICE = 1 << 12;
 
 export class LearnedEntries {
   private static idle: LearnedEntries | null = null;
@@ -198,7 +213,10 @@ export class LearnedEntries {
     for (let e = 0; e < ends; e++) changed[e] = e >= known || this.filedGroup[e] !== endGroup[e] || this.filedAnomalous[e] !== endAnomalous[e] ? 1 : 0;
     this.endChanged = changed;
     this.changedRows = 0;
+    yield;
     for (let i = 0; i < n; ) {
+      // A filed row adds at most two entries, candidates and pairs: grown before, in steps, not by idOf.
+      for (const table of [this.entries, this.candidates, this.pairs]) if (!table.hasRoomFor(2 * FILE_SLICE)) yield* table.reserveInSlices(table.size + 4 * FILE_SLICE, FILE_SLICE);
       i = this.compare(i, n);
       yield;
     }
@@ -304,21 +322,15 @@ export class LearnedEntries {
   private *reserveRows(n: number): Generator<void, void, void> {
     if (this.rowKind.length >= n) return;
     const size = n + (n >> 3);
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, make: (k: number) => T, per: number): T => {
-      const b = make(size * per);
-      b.set(a.subarray(0, this.rows * per));
-      return b;
-    };
-    this.rowFlows = grow(this.rowFlows, (k) => new Float64Array(k), 1);
-    this.rowBytes = grow(this.rowBytes, (k) => new Float64Array(k), 1);
-    yield;
-    this.rowEntry = grow(this.rowEntry, (k) => new Int32Array(k), 2);
-    this.rowCandidateColumn = grow(this.rowCandidateColumn, (k) => new Int32Array(k), 2);
-    yield;
-    this.rowServer = grow(this.rowServer, (k) => new Int32Array(k), 1);
-    this.rowClient = grow(this.rowClient, (k) => new Int32Array(k), 1);
-    this.rowPort = grow(this.rowPort, (k) => new Int32Array(k), 1);
-    this.rowKind = grow(this.rowKind, (k) => new Uint8Array(k), 1);
+    const rows = this.rows;
+    this.rowFlows = yield* grownInSlices(this.rowFlows, new Float64Array(size), rows);
+    this.rowBytes = yield* grownInSlices(this.rowBytes, new Float64Array(size), rows);
+    this.rowEntry = yield* grownInSlices(this.rowEntry, new Int32Array(2 * size), 2 * rows);
+    this.rowCandidateColumn = yield* grownInSlices(this.rowCandidateColumn, new Int32Array(2 * size), 2 * rows);
+    this.rowServer = yield* grownInSlices(this.rowServer, new Int32Array(size), rows);
+    this.rowClient = yield* grownInSlices(this.rowClient, new Int32Array(size), rows);
+    this.rowPort = yield* grownInSlices(this.rowPort, new Int32Array(size), rows);
+    this.rowKind = yield* grownInSlices(this.rowKind, new Uint8Array(size), rows);
   }
 
   /**

@@ -81,12 +81,20 @@ export function* placeNewVms(p: NewVmsInput, sliceRows: number, maxPasses = 3): 
   // Groups as placed so far: a placed peer is a remote of its new group.
   const group = endGroup.slice();
   const votes = new Float64Array(G);
+  // Look-ups of a group's rules between two steps (each a few table look-ups): a sixteenth of sliceRows.
+  const perStep = Math.max(1, sliceRows >> 4);
+  let work = 0;
   for (let pass = 0; pass < maxPasses; pass++) {
     let moved = 0;
     for (const [e, rows] of rowsOfNew) {
       if (placed[e] === 1) continue;
       const t = endTenant[e]!;
       const candidates = groupsOfTenant.get(t)!;
+      work += rows.length * candidates.length;
+      if (work >= perStep) {
+        work = 0;
+        yield;
+      }
       for (const g of candidates) votes[g] = 0;
       let counted = 0;
       for (const i of rows) {

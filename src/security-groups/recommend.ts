@@ -292,19 +292,20 @@ function rareJoinedInServiceRanges(kept: readonly number[], joined: readonly num
  * ports lie in, when that part still holds serviceRangeMinPorts of the fleet's ports. As sorted [lo, hi]
  * pairs; bounds are listening ports of the tenant's part.
  */
-function serviceRanges(
+function* serviceRanges(
   E: number,
   ek: Int32Array,
   traffic: Float64Array,
   G: number,
   groupTenant: ArrayLike<number>,
   o: Pick<SecurityGroupOptions, 'minFlows' | 'probeMaxBytes' | 'maxRangeGap' | 'serviceRangeMinPorts'>,
-): Map<number, number[]> {
+): Generator<void, Map<number, number[]>, void> {
   /** Per protocol field: port, tenant, port, tenant, ... */
   const portsOf = new Map<number, number[]>();
   const ranges = new Map<number, number[]>();
   if (o.serviceRangeMinPorts > E) return ranges;
   for (let e = 0; e < E; e++) {
+    if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
     const remote = ek[4 * e + 2]!;
     const port = ek[4 * e + 3]!;
     if ((ek[4 * e]! & 1) !== INGRESS || remote < 1 || remote > G || port < 1024 || !listensAt(traffic, e, o)) continue;
@@ -315,12 +316,17 @@ function serviceRanges(
     else list.push(port, tenant);
   }
   for (const [field, list] of portsOf) {
+    yield;
     const ports = [...new Set(list.filter((_, k) => k % 2 === 0))].sort((a, b) => a - b);
     let i = 0;
     while (i < ports.length) {
       let j = i;
       while (j + 1 < ports.length && ports[j + 1]! - ports[j]! <= o.maxRangeGap) j++;
-      if (j + 1 - i >= o.serviceRangeMinPorts) tenantParts(ports, i, j, list, field, o.serviceRangeMinPorts, ranges);
+      if (j + 1 - i >= o.serviceRangeMinPorts) {
+        // A pass over the field's whole list a chain.
+        tenantParts(ports, i, j, list, field, o.serviceRangeMinPorts, ranges);
+        yield;
+      }
       i = j + 1;
     }
   }
@@ -393,9 +399,16 @@ function tenantParts(ports: readonly number[], from: number, to: number, list: r
  * numbers are beyond 2^31, and a Set hashes them as boxed doubles (the hottest line of learning the
  * rules in a profile at 100k VMs).
  */
-function servedPorts(E: number, ek: Int32Array, traffic: Float64Array, G: number, minFlows: number): IntTupleTable {
-  const served = new IntTupleTable(1024);
+function* servedPorts(E: number, ek: Int32Array, traffic: Float64Array, G: number, minFlows: number): Generator<void, IntTupleTable, void> {
+  // Sized by a count first: grown by idOf, the table was rehashed whole inside a step.
+  let count = 0;
   for (let e = 0; e < E; e++) {
+    if ((e & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+    if ((ek[4 * e]! & 1) === INGRESS && ek[4 * e + 2]! >= 1 && ek[4 * e + 2]! <= G && ek[4 * e + 3]! >= 0 && traffic[2 * e]! >= minFlows) count++;
+  }
+  const served = new IntTupleTable(count);
+  for (let e = 0; e < E; e++) {
+    if ((e & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
     const side = ek[4 * e]!;
     const remote = ek[4 * e + 2]!;
     const port = ek[4 * e + 3]!;
@@ -520,6 +533,13 @@ export interface Learned {
 
 /** Connections between two steps of the sliced computation: a slice is about this many. */
 export const SLICE_ROWS = 16_384;
+/**
+ * Entries (or rules) between two steps of the learning after the scan: a quarter of a slice, as each costs
+ * a few look-ups in tables far larger than the caches (steps of SLICE_ROWS took 20 to 50 ms at 100k VMs).
+ */
+const ENTRY_SLICE = SLICE_ROWS >> 2;
+/** VMs of the membership between two steps: each costs string keys and Map look-ups. */
+const VM_SLICE = 1024;
 
 /** Protocol numbers in the order their decimal text sorts, as the rule ids of a group follow it. */
 const PROTOCOL_TEXT_RANK: Int32Array = (() => {
@@ -582,7 +602,7 @@ export function* recommendInSlices(
   const columnScratch = RunScratch.take(log.size);
   const split = log.split(membership.computedAt, columnScratch.split);
   const logFigures = { held: log.size, max: log.maxConnections, ...log.counters, epochMs: log.epochMs, checkEpoch: log.epochOf(membership.computedAt) };
-  while (!split.fill(4 * SLICE_ROWS)) yield;
+  while (!split.fill(2 * SLICE_ROWS)) yield;
   const endClusters = yield* clustersOfEnds(membership, split.columns);
   const turned = yield* breakTies(split.columns, split.turned, split.tied, endClusters, o.maxRangeGap, yield* columnScratch.table('tieBlocks'));
   const cols = yield* turnServerEnds(split.columns, turned, columnScratch);
@@ -611,7 +631,7 @@ export function* recommendInSlices(
   const endAnomalous = new Uint8Array(ends);
   const anomalousSet = new Set<string>();
   for (let row = 0; row < membership.vmIds.length; row++) {
-    if ((row & 4095) === 4095) yield;
+    if ((row & (VM_SLICE - 1)) === VM_SLICE - 1) yield;
     const vmId = membership.vmIds[row]!;
     const tenant = membership.vmTenants[row] ?? null;
     const score = membership.anomalyScores?.[row] ?? 0;
@@ -651,10 +671,12 @@ export function* recommendInSlices(
   // The learner's entries are kept by group index (learned-entries.ts): the groups they know keep theirs.
   const scan = LearnedEntries.take();
   const renumbered = keptGroupOrder(groups, tenantIds, scan.keptGroups);
+  yield;
   if (renumbered !== null) {
     groups = renumbered.groups;
     for (let e = 0; e < ends; e++) if (endGroup[e]! >= 0) endGroup[e] = renumbered.from[endGroup[e]!]!;
   }
+  yield;
   const G = groups.length;
   // Groups in the order of their ids: the document's order, and the order remotes sort in within a group.
   const groupOrder = sortedIndices(groups.map((info) => info.id));
@@ -692,12 +714,14 @@ export function* recommendInSlices(
   // Steps of about as many entries as a scan's step has connections: a candidate may have thousands.
   let work = 0;
   for (let c = 0; c < candidates.size; c++) {
-    if (work >= SLICE_ROWS) {
+    if (work >= ENTRY_SLICE) {
       work = 0;
       yield;
     }
     if (candidates.keys[4 * c + 2]! <= G) continue;
-    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
+    const count = byCandidate.start[c + 1]! - byCandidate.start[c]!;
+    work += count;
+    if (!addressesAtPort.hasRoomFor(count)) yield* addressesAtPort.reserveInSlices(2 * (addressesAtPort.size + count), ENTRY_SLICE);
     const side = candidates.keys[4 * c]!;
     const proto = candidates.keys[4 * c + 1]! & 255;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -711,13 +735,17 @@ export function* recommendInSlices(
   const scanned = candidates.size;
   work = 0;
   for (let c = 0; c < scanned; c++) {
-    if (work >= SLICE_ROWS) {
+    if (work >= ENTRY_SLICE) {
       work = 0;
       yield;
     }
     const remote = candidates.keys[4 * c + 2]!;
     if (remote <= G || remote === ANY) continue;
-    work += byCandidate.start[c + 1]! - byCandidate.start[c]!;
+    const count = byCandidate.start[c + 1]! - byCandidate.start[c]!;
+    work += count;
+    // The kept entries' tables, grown here in steps rather than by idOf at once.
+    if (!entries.hasRoomFor(count)) yield* entries.reserveInSlices(entries.size + 4 * count + ENTRY_SLICE, ENTRY_SLICE);
+    if (!candidates.hasRoomFor(1)) yield* candidates.reserveInSlices(candidates.size + 1 + ENTRY_SLICE, ENTRY_SLICE);
     const side = candidates.keys[4 * c]!;
     const field = candidates.keys[4 * c + 1]!;
     for (let k = byCandidate.start[c]!; k < byCandidate.start[c + 1]!; k++) {
@@ -820,12 +848,12 @@ export function* recommendInSlices(
   const segmentScratch = new IntColumn(48);
   // Without parts per tenant every group counts as of one tenant: the parts are the fleet's whole chains.
   const rangeTenant = (g: number): number => (o.serviceRangesPerTenant ? groups[g]!.tenant : 0);
-  const fleetRanges = serviceRanges(E, ek, trafficOf, G, groups.map((_, g) => rangeTenant(g)), o);
-  const served = servedPorts(E, ek, trafficOf, G, o.minFlows);
+  const fleetRanges = yield* serviceRanges(E, ek, trafficOf, G, groups.map((_, g) => rangeTenant(g)), o);
+  const served = yield* servedPorts(E, ek, trafficOf, G, o.minFlows);
   work = 0;
   for (let g = 0; g < G; g++) {
     // Steps by the candidates' entries: one group may have thousands.
-    if (work >= SLICE_ROWS) {
+    if (work >= ENTRY_SLICE) {
       work = 0;
       yield;
     }
@@ -962,8 +990,9 @@ export function* recommendInSlices(
   for (let g = 0; g < G; g++) ruleCounts[groups[g]!.tenant]! += groupRuleStart[g + 1]! - groupRuleStart[g]!;
   const perGroupPort = yield* columnScratch.table('rulesPerGroupPort');
   const gpCount = new IntColumn(R.count);
+  yield* perGroupPort.reserveInSlices(R.count, ENTRY_SLICE);
   for (let r = 0; r < R.count; r++) {
-    if ((r & 16_383) === 16_383) yield;
+    if ((r & (ENTRY_SLICE - 1)) === ENTRY_SLICE - 1) yield;
     const known = perGroupPort.size;
     const k = perGroupPort.idOf(R.group.values[r]!, R.kind.values[r]!, R.min.values[r]!, R.max.values[r]!);
     if (k === known) gpCount.push(0);
@@ -971,6 +1000,8 @@ export function* recommendInSlices(
   }
   yield;
   const gp = Array.from(gpCount.values.subarray(0, gpCount.length));
+  const perGroupPortFigures = { ...distribution(gp), over_3: gp.filter((k) => k > 3).length };
+  yield;
   const wm = membership.computedAt;
   const checkFrom = (logFigures.checkEpoch - EPOCHS_PER_WINDOW + 1) * logFigures.epochMs;
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
@@ -980,7 +1011,7 @@ export function* recommendInSlices(
     groups: groups.filter((info) => info.vms.length > 0).length,
     rules: R.count,
     rules_per_tenant: distribution(ruleCounts),
-    rules_per_group_port: { ...distribution(gp), over_3: gp.filter((k) => k > 3).length },
+    rules_per_group_port: perGroupPortFigures,
     vms_anomalous: anomalousVms.length,
     vms_without_tenant: vmsWithoutTenant.length,
     check: checked.all,
@@ -1324,23 +1355,27 @@ class RunScratch {
       const known = this.turned.get(name)?.length ?? 0;
       const into = this.turnedColumn(name, cols.count);
       const source = cols[name];
+      // In steps: six columns of millions of rows.
       if (same && known >= cols.count) {
         const rows = this.lastTurned.values;
-        for (let k = 0; k < this.lastTurned.length; k++) into[rows[k]!] = source[rows[k]!]!;
-        into.set(source.subarray(this.turnedCount), this.turnedCount);
-      } else {
-        into.set(source);
-        yield;
-      }
+        for (let k = 0; k < this.lastTurned.length; k++) {
+          if ((k & (4 * SLICE_ROWS - 1)) === 4 * SLICE_ROWS - 1) yield;
+          into[rows[k]!] = source[rows[k]!]!;
+        }
+        yield* copyInSlices(source, into, this.turnedCount, cols.count);
+      } else yield* copyInSlices(source, into, 0, cols.count);
       out[name] = into;
     }
     return out;
   }
 
   /** The copies of `cols` now have the rows of `turned` swapped (turnServerEnds). */
-  turnedAre(cols: ConnectionColumns, turned: Int32Array): void {
-    this.lastTurned.length = 0;
-    for (let k = 0; k < turned.length; k++) this.lastTurned.push(turned[k]!);
+  *turnedAre(cols: ConnectionColumns, turned: Int32Array): Generator<void, void, void> {
+    const last = this.lastTurned;
+    last.length = 0;
+    if (last.values.length < turned.length) last.values = new Int32Array(turned.length + (turned.length >> 3));
+    yield* copyInSlices(turned, last.values, 0, turned.length);
+    last.length = turned.length;
     this.turnedCount = cols.count;
     this.turnedFrom = new WeakRef(cols.client.buffer);
   }
@@ -1360,6 +1395,14 @@ class RunScratch {
 
   release(): void {
     RunScratch.idle = this;
+  }
+}
+
+/** Rows `from` to `to` of `source` copied into `into`, a million numbers a step (4 MB). */
+function* copyInSlices(source: Int32Array, into: Int32Array, from: number, to: number): Generator<void, void, void> {
+  for (let at = from; at < to; at += 1 << 20) {
+    yield;
+    into.set(source.subarray(at, Math.min(to, at + (1 << 20))), at);
   }
 }
 
@@ -1431,7 +1474,7 @@ function* clustersOfEnds(membership: Membership, cols: ConnectionColumns): Gener
   const of = new Int32Array(cols.ends).fill(-1);
   const ids = new Map<string, number>();
   for (let row = 0; row < membership.vmIds.length; row++) {
-    if ((row & 4095) === 4095) yield;
+    if ((row & (VM_SLICE - 1)) === VM_SLICE - 1) yield;
     const tenant = membership.vmTenants[row] ?? null;
     const end = cols.vmEnds.get(membership.vmIds[row]!);
     if (tenant === null || end === undefined || end >= cols.ends) continue;
@@ -1465,7 +1508,7 @@ function* turnServerEnds(cols: ConnectionColumns, turned: Int32Array, scratch: R
     copied.port[i] = cols.otherPort[i]!;
     copied.otherPort[i] = cols.port[i]!;
   }
-  scratch.turnedAre(cols, turned);
+  yield* scratch.turnedAre(cols, turned);
   return copied;
 }
 
@@ -1489,8 +1532,10 @@ function* breakTies(
   if (tied.length === 0) return turned;
   const { client, server, port, otherPort } = cols;
   const inBlock = new IntColumn(1024);
-  for (let i = 0; i < cols.count; i += 4 * SLICE_ROWS) {
-    countBlocks(cols, i, Math.min(cols.count, i + 4 * SLICE_ROWS), endCluster, gap, blocks, inBlock);
+  // A step's rows: two look-ups each in a table larger than the caches.
+  for (let i = 0; i < cols.count; i += SLICE_ROWS) {
+    if (!blocks.hasRoomFor(2 * SLICE_ROWS)) yield* blocks.reserveInSlices(2 * (blocks.size + 2 * SLICE_ROWS), SLICE_ROWS);
+    countBlocks(cols, i, Math.min(cols.count, i + SLICE_ROWS), endCluster, gap, blocks, inBlock);
     yield;
   }
   const close = (end: number, p: number): number => {
@@ -1505,9 +1550,12 @@ function* breakTies(
     return n;
   };
   const out = new IntColumn(turned.length + tied.length);
-  for (let k = 0; k < turned.length; k++) out.push(turned[k]!);
+  // One copy, not a push a row: a million rows pushed were most of a 40 ms step.
+  out.values.set(turned);
+  out.length = turned.length;
   for (let k = 0; k < tied.length; k++) {
-    if ((k & (SLICE_ROWS - 1)) === SLICE_ROWS - 1) yield;
+    // Six look-ups a row.
+    if ((k & (ENTRY_SLICE - 1)) === ENTRY_SLICE - 1) yield;
     const i = tied[k]!;
     const d = close(client[i]!, otherPort[i]!) - close(server[i]!, port[i]!);
     if (d > 0 || (d === 0 && otherPort[i]! < port[i]!)) out.push(i);

@@ -584,7 +584,7 @@ describe('connection log', () => {
   });
 
   it('a split taken in steps over kept columns fills every row again, those filled out of turn before too', () => {
-    // More connections than the first step fills (4 * SLICE_ROWS), so that a record arriving between the
+    // More connections than the first step fills (2 * SLICE_ROWS), so that a record arriving between the
     // steps fills its row out of turn.
     const rows = 4 * SLICE_ROWS + 2000;
     const client = (k: number): string => `192.${k >> 16}.${(k >> 8) & 255}.${k & 255}`;
