@@ -117,6 +117,10 @@ try {
         if (then.allowed === true && now.allowed === false && !scanners.has(now.client.vmId) && !scanners.has(now.server.vmId)) {
           lost++;
           lostBytes += now.latestBytes;
+          if (listProbes)
+            console.log(
+              `seed ${seed} denied only now\t${now.client.vmId}->${now.server.vmId} ${protocolName(now.protocol)}/${now.port} earlier flows ${now.earlierFlows} bytes ${now.earlierBytes}, latest flows ${now.latestFlows} bytes ${now.latestBytes}\t${groupOf.get(now.client.vmId)}->${groupOf.get(now.server.vmId)}`,
+            );
         }
         if (then.allowed === false && now.allowed === true) gainedProbes++;
       }
