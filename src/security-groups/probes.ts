@@ -42,14 +42,16 @@ export function* markProbes(
   out.fill(0, 0, n);
   if (o.minFlows <= 1) return 0;
   const oneOffs = new IntColumn(1024);
+  // Ends that are the server of a one-off: only their other rows are looked up (a look-up per row of the log was most of the cost).
+  const oneOffServer = new Uint8Array(cols.ends);
   for (let i = 0; i < n; i += STEP_ROWS) {
-    countOneOffServers(cols, i, Math.min(n, i + STEP_ROWS), o.minFlows, servers, oneOffs);
+    countOneOffServers(cols, i, Math.min(n, i + STEP_ROWS), o.minFlows, servers, oneOffs, oneOffServer);
     yield;
   }
   if (oneOffs.length === 0) return 0;
   // The other clients of those servers' ports: a port served to anyone else is no probe's.
   for (let i = 0; i < n; i += STEP_ROWS) {
-    countOtherClients(cols, i, Math.min(n, i + STEP_ROWS), o.minFlows, servers);
+    countOtherClients(cols, i, Math.min(n, i + STEP_ROWS), o.minFlows, servers, oneOffServer);
     yield;
   }
   const { client, server, protocol, port } = cols;
@@ -79,22 +81,31 @@ export function* markProbes(
 }
 
 /** Rows `from` to `to`: the one-offs listed, each counted at its (server, protocol, port). A plain function, compiled on its own. */
-function countOneOffServers(cols: ConnectionColumns, from: number, to: number, minFlows: number, servers: IntTupleTable, oneOffs: IntColumn): void {
+function countOneOffServers(
+  cols: ConnectionColumns,
+  from: number,
+  to: number,
+  minFlows: number,
+  servers: IntTupleTable,
+  oneOffs: IntColumn,
+  oneOffServer: Uint8Array,
+): void {
   const { server, protocol, port, earlierFlows, endVm } = cols;
   for (let i = from; i < to; i++) {
     const flows = earlierFlows[i]!;
     if (flows === 0 || flows >= minFlows || endVm[server[i]!] === null) continue;
     oneOffs.push(i);
+    oneOffServer[server[i]!] = 1;
     servers.idOf(server[i]!, protocol[i]!, port[i]!, 0);
     servers.slots[servers.slot + SLOT_VALUE]!++;
   }
 }
 
 /** Rows `from` to `to`: the connections that are not one-offs counted at their server's port, where a one-off's is. */
-function countOtherClients(cols: ConnectionColumns, from: number, to: number, minFlows: number, servers: IntTupleTable): void {
+function countOtherClients(cols: ConnectionColumns, from: number, to: number, minFlows: number, servers: IntTupleTable, oneOffServer: Uint8Array): void {
   const { server, protocol, port, earlierFlows } = cols;
   for (let i = from; i < to; i++) {
-    if (earlierFlows[i]! < minFlows) continue;
+    if (earlierFlows[i]! < minFlows || oneOffServer[server[i]!] === 0) continue;
     if (servers.find(server[i]!, protocol[i]!, port[i]!, 0) >= 0) servers.slots[servers.slot + SLOT_VALUE]!++;
   }
 }
