@@ -74,11 +74,15 @@ const UNKNOWN_GROUP = -2;
  */
 const DEAD_KEY = 1 << 30;
 
-/** What a row filed: nothing (no earlier traffic), nothing as it has an anomalous end or no end in a group, or entries. */
+/**
+ * What a row filed: nothing (no earlier traffic), nothing as it has an anomalous end or no end in a group
+ * or is a probe (probes.ts), or entries.
+ */
 const NONE = 0;
 const ANOMALOUS = 1;
 const NO_GROUP = 2;
 const LEARNED = 3;
+const PROBE = 4;
 
 /** Rows compared between two steps; and rows filed again, the costly ones (six look-ups each, in tables far larger than the caches: 16,384 took 50 ms at 100k VMs). */
 const SCAN_SLICE = 1 << 17;
@@ -113,9 +117,10 @@ export class LearnedEntries {
   private rowCandidateColumn = new Int32Array(0);
   /** Rows described above; the columns are zero beyond. */
   private rows = 0;
-  /** Rows not learned from: with an anomalous end, with no end in a group. */
+  /** Rows not learned from: with an anomalous end, with no end in a group, probes. */
   anomalous = 0;
   noGroup = 0;
+  probes = 0;
 
   // What the rows filed against: the log's ends (their array: a compaction replaces it), the groups, each end's place.
   private endsOf: WeakRef<object> | null = null;
@@ -129,6 +134,7 @@ export class LearnedEntries {
   private endTenant: Int32Array = new Int32Array(0);
   private endAnomalous: Uint8Array = new Uint8Array(0);
   private endChanged = new Uint8Array(0);
+  private rowProbe: Uint8Array = new Uint8Array(0);
   /** Rows filed again by this computation, and whether it started from nothing. */
   changedRows = 0;
   fromScratch = false;
@@ -169,7 +175,8 @@ export class LearnedEntries {
 
   /**
    * Files the connections' earlier traffic against the run's groups: the rows that changed since the last
-   * computation, or every row when the kept entries cannot be built on. In steps.
+   * computation, or every row when the kept entries cannot be built on. In steps. `rowProbe`: per row, 1
+   * for a probe (probes.ts), not learned from.
    */
   *scan(
     cols: ConnectionColumns,
@@ -177,6 +184,7 @@ export class LearnedEntries {
     endGroup: Int32Array,
     endTenant: Int32Array,
     endAnomalous: Uint8Array,
+    rowProbe: Uint8Array,
   ): Generator<void, void, void> {
     const n = cols.count;
     const since = this.endsOf?.deref();
@@ -206,6 +214,7 @@ export class LearnedEntries {
     this.endGroup = endGroup;
     this.endTenant = endTenant;
     this.endAnomalous = endAnomalous;
+    this.rowProbe = rowProbe;
     const ends = cols.ends;
     const changed = new Uint8Array(ends);
     const known = same ? Math.min(ends, this.filedGroup.length) : 0;
@@ -226,6 +235,7 @@ export class LearnedEntries {
     this.rows = n;
     this.endsOf = new WeakRef(cols.endVm);
     this.cols = null;
+    this.rowProbe = new Uint8Array(0);
     LearnedEntries.lastScan = { fromScratch: this.fromScratch, rows: n, rowsFiledAgain: this.changedRows };
     yield* this.handOver();
   }
@@ -309,6 +319,7 @@ export class LearnedEntries {
     this.livePairs = 0;
     this.anomalous = 0;
     this.noGroup = 0;
+    this.probes = 0;
     const m = Math.min(this.rows, this.rowKind.length);
     yield* fillInSlices(this.rowFlows, 0, 0, m);
     yield* fillInSlices(this.rowBytes, 0, 0, m);
@@ -341,7 +352,7 @@ export class LearnedEntries {
   private compare(from: number, n: number): number {
     const c = this.cols!;
     const { server, client, port, earlierFlows, earlierBytes } = c;
-    const { rowFlows, rowBytes, rowServer, rowPort, rowKind, rowEntry, endChanged } = this;
+    const { rowFlows, rowBytes, rowServer, rowPort, rowKind, rowEntry, endChanged, rowProbe } = this;
     const to = Math.min(n, from + SCAN_SLICE);
     let filed = 0;
     let i = from;
@@ -352,7 +363,9 @@ export class LearnedEntries {
       const ce = client[i]!;
       const se = server[i]!;
       const bytes = earlierBytes[i]!;
-      const sameKey = kind !== NONE && rowServer[i] === se && rowPort[i] === port[i] && endChanged[ce] === 0 && endChanged[se] === 0;
+      // A row that became a probe, or stopped being one, is filed again (an anomalous end or none in a group decide first).
+      const probeChanged = rowProbe[i] === 1 ? kind === LEARNED : kind === PROBE;
+      const sameKey = kind !== NONE && !probeChanged && rowServer[i] === se && rowPort[i] === port[i] && endChanged[ce] === 0 && endChanged[se] === 0;
       if (sameKey && flows === rowFlows[i] && bytes === rowBytes[i]) continue;
       filed++;
       if (sameKey && flows > 0) {
@@ -385,6 +398,7 @@ export class LearnedEntries {
     this.rowKind[i] = NONE;
     if (kind === ANOMALOUS) this.anomalous--;
     else if (kind === NO_GROUP) this.noGroup--;
+    else if (kind === PROBE) this.probes--;
     if (kind !== LEARNED) return;
     const oldServer = this.rowServer[i]!;
     const oldClient = this.rowClient[i]!;
@@ -430,6 +444,11 @@ export class LearnedEntries {
     if (cg < 0 && sg < 0) {
       this.rowKind[i] = NO_GROUP;
       this.noGroup++;
+      return;
+    }
+    if (this.rowProbe[i] === 1) {
+      this.rowKind[i] = PROBE;
+      this.probes++;
       return;
     }
     this.rowKind[i] = LEARNED;

@@ -10,6 +10,7 @@ import { type ConnectionColumns, type ConnectionEnd, type ConnectionLog, EPOCHS_
 import { FloatColumn, IntColumn, IntTupleTable } from './int-table.ts';
 import { ADDRESS_REMOTE, CLEAR_SLICE, EGRESS, INGRESS, type KeptGroup, LearnedEntries, protocolField } from './learned-entries.ts';
 import { placeNewVms } from './new-vms.ts';
+import { markProbes } from './probes.ts';
 import type { Direction, SecurityGroup, SecurityGroupRule, SecurityGroupsDocument, SecurityGroupsSummary, TenantSecurityGroups } from './types.ts';
 
 export interface SecurityGroupOptions {
@@ -31,6 +32,11 @@ export interface SecurityGroupOptions {
   probeMaxBytes: number;
   /** A (group, remote, protocol, port) seen in fewer flows than this is a one-off and widens nothing. */
   minFlows: number;
+  /**
+   * A client whose one-offs at one protocol and port reach at least this many servers that serve that port
+   * to no other client probes them: those connections are not learned from (probes.ts). 0: none are.
+   */
+  probeMinServers: number;
   /** Distinct ports, all >= 1024, with gaps of at most `maxRangeGap`, that become one range. */
   minRangePorts: number;
   maxRangeGap: number;
@@ -64,6 +70,7 @@ export const defaultSecurityGroupOptions: SecurityGroupOptions = {
   proberMinServices: 20,
   probeMaxBytes: 1024,
   minFlows: 3,
+  probeMinServers: 2,
   minRangePorts: 4,
   maxRangeGap: 256,
   spreadFrom: 32_768,
@@ -619,6 +626,10 @@ export function* recommendInSlices(
     yield;
   }
   const isProber = (e: number): boolean => services[e]! >= o.proberMinServices && 2 * oneOff[e]! > services[e]!;
+  // Probes of clients the run does not rank anomalous: their connections alone, not all of the client's.
+  const rowProbe = new Uint8Array(n);
+  if (o.probeMinServers > 0)
+    yield* markProbes(cols, { minFlows: o.minFlows, probeMinServers: o.probeMinServers }, rowProbe, yield* columnScratch.table('probeServers'), yield* columnScratch.table('probeClients'));
 
   const vmsWithoutTenant: string[] = [];
   const anomalousVms: string[] = [];
@@ -689,16 +700,18 @@ export function* recommendInSlices(
   // Candidate rules (side, protocol field, remote) and their ports ("entries": a candidate at one port),
   // with their traffic and the VMs of the group it was seen at: kept from the last computation, the rows
   // that changed since filed again (learned-entries.ts).
-  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, rare_rules: 0 };
+  const notLearned: Record<string, number> = { anomalous: 0, no_group: 0, probes: 0, rare_rules: 0 };
   yield* scan.scan(
     cols,
     groups.map((info) => ({ id: info.id, tenant: tenants[info.tenant]!, clusterId: info.clusterId })),
     endGroup,
     endTenant,
     endAnomalous,
+    rowProbe,
   );
   notLearned.anomalous = scan.anomalous;
   notLearned.no_group = scan.noGroup;
+  notLearned.probes = scan.probes;
   const { candidates, entries, entryCandidate, entryTraffic, pairEntry, pairVm } = scan;
   const rowCandidates = scan.rowCandidates.subarray(0, 2 * n);
 
@@ -1406,8 +1419,11 @@ function* copyInSlices(source: Int32Array, into: Int32Array, from: number, to: n
   }
 }
 
-/** The tables a computation fills and RunScratch keeps: the tie-break's (cluster, block) counts, the outside addresses per port, the rules per group and port. */
-type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort';
+/**
+ * The tables a computation fills and RunScratch keeps: the tie-break's (cluster, block) counts, the outside
+ * addresses per port, the rules per group and port, the probes' servers and clients (probes.ts).
+ */
+type KeptTable = 'tieBlocks' | 'addressesAtPort' | 'rulesPerGroupPort' | 'probeServers' | 'probeClients';
 
 /**
  * The run's groups renumbered so that those the kept entries know (`kept`, in their index order) keep their

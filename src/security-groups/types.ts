@@ -142,7 +142,8 @@ export interface SecurityGroupsSummary {
   connections: { held: number; max: number; recorded: number; refused: number; bad_port: number; no_vm: number; forgotten: number };
   /**
    * What learning left out: connections with an anomalous (probing) end (`anomalous`) or no end in a group
-   * (`no_group`), and would-be rules seen in fewer than minFlows flows (`rare_rules`).
+   * (`no_group`), probes of clients the run does not rank anomalous (`probes`, probes.ts), and would-be
+   * rules seen in fewer than minFlows flows (`rare_rules`).
    */
   not_learned: Record<string, number>;
 }
