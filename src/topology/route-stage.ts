@@ -89,6 +89,8 @@ interface OpenRoute {
   /** The address keys it wrote: unpublished again should it fail (AddressTable.notPublished). */
   addresses: string[];
   openedAt: number;
+  /** The route group join it was opened in (RouteStage.routeJoin): its commit's log line says it. */
+  join: number;
   /** Commits it when no further batch comes (the partition's last records, or a pause). */
   timer: NodeJS.Timeout | null;
   /**
@@ -151,6 +153,11 @@ export class RouteStage {
   private readonly makingRouters = new Map<string, Promise<Router>>();
   private consumer: Consumer | null = null;
   private joined = false;
+  /**
+   * The route group joins of this stage, counted from 1: every join's and commit's log line carries it, so a
+   * storm's logs say which member routed which input offsets in which join (test/helpers/route-ranges.ts).
+   */
+  private routeJoin = 0;
   private routedMessages = 0;
   private routedRecords = 0;
   private routeTransactions = 0;
@@ -249,6 +256,7 @@ export class RouteStage {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
+      this.routeJoin++;
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
@@ -264,6 +272,7 @@ export class RouteStage {
       const dropped = [...this.openRoutes.keys()];
       for (const key of dropped) this.forgetRoute(key);
       if (dropped.length > 0) this.o.log.info({ inputs: dropped }, `joined ${this.groups.route} with route transactions open: they are aborted, and their batches read again from the commit`);
+      this.o.log.info({ route_join: this.routeJoin, member_id: e.payload.memberId, inputs: [...mine].sort() }, `joined ${this.groups.route}`);
       // A flows partition's router is made at once, not at its next batch: the held flows committed with its
       // offset must be there for the claims that release them, and no further flow may ever come.
       for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
@@ -500,7 +509,7 @@ export class RouteStage {
   private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
     const producer = await this.routeProducer(key);
     const txn = await producer.transaction();
-    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
+    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), join: this.routeJoin, timer: null, sending: Promise.resolve(), failed: null };
     open.timer = setTimeout(() => {
       open.timer = null;
       this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit a route transaction: the partition continues from its last commit'));
@@ -558,6 +567,9 @@ export class RouteStage {
       this.openRoutes.delete(key);
       this.routedUpTo.set(key, open.next);
     }
+    // One line a transaction (every DEFAULT_ROUTE_COMMIT_MS at most per partition), not per record: which
+    // input offsets this member's output holds, for whoever reads a storm's logs.
+    this.o.log.info({ input: key, from: open.from.toString(), next: open.next.toString(), messages: open.messages, route_join: open.join }, 'route transaction committed');
     this.routeTransactions++;
     this.routedMessages += open.messages;
     this.routedRecords += open.records;
