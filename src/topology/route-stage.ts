@@ -101,6 +101,12 @@ interface OpenRoute {
   failed: { err: unknown } | null;
 }
 
+/**
+ * Work begun for an input partition's route state that a forget (forgetRoute) dropped meanwhile: given up
+ * without forgetting again, which would drop the state made since.
+ */
+class ForgottenMeanwhile extends Error {}
+
 /** The rest of a flows batch past the pace: its messages from `index` on are not routed yet. */
 interface HeldTail {
   batch: Batch;
@@ -151,6 +157,13 @@ export class RouteStage {
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
   private readonly makingRouters = new Map<string, Promise<Router>>();
+  /**
+   * Per input partition, how many times its route state was forgotten (forgetRoute: a join took it away or
+   * reads it again from the commit, or a transaction on it failed). A producer, router or transaction begun
+   * before a forget is neither installed nor committed after it: begun for the state the forget dropped, it
+   * would come back beside (or over) the one made after (docs/scale-out.md, "Rebalance storms").
+   */
+  private readonly routeEpochs = new Map<string, number>();
   private consumer: Consumer | null = null;
   private joined = false;
   /**
@@ -449,6 +462,7 @@ export class RouteStage {
 
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
   private forgetRoute(key: string): void {
+    this.routeEpochs.set(key, this.epochOf(key) + 1);
     this.dropTail(key);
     const open = this.openRoutes.get(key);
     if (open !== undefined) {
@@ -461,6 +475,10 @@ export class RouteStage {
     const producer = this.routeProducers.get(key);
     this.routeProducers.delete(key);
     void producer?.disconnect().catch(() => undefined);
+  }
+
+  private epochOf(key: string): number {
+    return this.routeEpochs.get(key) ?? 0;
   }
 
   /** Runs `fn` once every route transaction before it has ended (whatever their outcome). */
@@ -507,8 +525,15 @@ export class RouteStage {
 
   /** A transaction opened for an input partition, with the timer that commits it if no batch comes to. */
   private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
+    const epoch = this.epochOf(key);
     const producer = await this.routeProducer(key);
     const txn = await producer.transaction();
+    // Forgotten meanwhile (a join, a failure): inserted now, this transaction of the old router would be taken
+    // for the partition's, and its failure would forget the router made after.
+    if (this.epochOf(key) !== epoch || this.routers.get(key) !== router) {
+      await txn.abort().catch(() => undefined);
+      throw new ForgottenMeanwhile(`the route state of ${key} was forgotten while its transaction opened`);
+    }
     const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), join: this.routeJoin, timer: null, sending: Promise.resolve(), failed: null };
     open.timer = setTimeout(() => {
       open.timer = null;
@@ -559,6 +584,12 @@ export class RouteStage {
       // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
       const committed = { partition: open.partition, offset: open.next.toString(), metadata };
       await this.timed('offsets', open.txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: open.topic, partitions: [committed] }] }));
+      // Forgotten during the awaits above (a join: kafkajs reads its batches again from the commit, and the
+      // partition's next router reads the commit): not committed after that, whatever the broker would allow.
+      if (this.openRoutes.get(key) !== open) {
+        await open.txn.abort().catch(() => undefined);
+        return;
+      }
       await this.timed('commit', open.txn.commit());
     } catch (err) {
       throw await this.failRoute(key, open, [], err);
@@ -595,7 +626,7 @@ export class RouteStage {
           this.o.log.warn({ input: key, err: String(seekErr) }, 'could not go back to the failed route transaction\'s first offset');
         }
       }
-    } else this.forgetRoute(key);
+    } else if (!(err instanceof ForgottenMeanwhile)) this.forgetRoute(key);
     return retriable(err);
   }
 
@@ -651,6 +682,7 @@ export class RouteStage {
       this.o.tenantTable.tenants,
     );
     const key = `${topic}:${partition}`;
+    const epoch = this.epochOf(key);
     // Fence the partition's former owner first (its producer has the same transactional id): a member that
     // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
     // router state read next are final. Read before it, a late commit would be routed and counted twice.
@@ -687,9 +719,9 @@ export class RouteStage {
         this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
       }
     }
-    // A join that took the partition away meanwhile forgot its producer (forgetRoute): kept, this router's
+    // A join that took the partition away meanwhile forgot its route state (forgetRoute): kept, this router's
     // state and offset would be stale should the partition come back after another member routed on.
-    if (this.routeProducers.get(key) !== fencing) {
+    if (this.epochOf(key) !== epoch || this.routeProducers.get(key) !== fencing) {
       this.routedUpTo.delete(key);
       throw new Error(`${key} moved to another member while its router was made`);
     }
@@ -703,6 +735,7 @@ export class RouteStage {
   private async routeProducer(key: string): Promise<Producer> {
     let producer = this.routeProducers.get(key);
     if (producer === undefined) {
+      const epoch = this.epochOf(key);
       producer = this.o.kafka.producer({
         transactionalId: `${this.groups.route}-${key.replace(/[^a-zA-Z0-9._-]/g, '_')}`,
         transactionTimeout: TRANSACTION_TIMEOUT_MS,
@@ -711,6 +744,14 @@ export class RouteStage {
         createPartitioner: Partitioners.DefaultPartitioner,
       });
       await producer.connect();
+      // A join that took the partition away while this one connected forgot the partition's producer then:
+      // set now, it would stay (and fence the new owner at its first transaction) as if the partition were ours.
+      const made = this.routeProducers.get(key);
+      if (this.epochOf(key) !== epoch || made !== undefined) {
+        void producer.disconnect().catch(() => undefined);
+        if (made !== undefined && this.epochOf(key) === epoch) return made;
+        throw new ForgottenMeanwhile(`the route state of ${key} was forgotten while its producer connected`);
+      }
       this.routeProducers.set(key, producer);
     }
     return producer;

@@ -187,7 +187,10 @@ describe('a rebalance storm', () => {
     // Not vacuous: the storm made generations, and each of the 6 partitions was applied in one at least.
     expect(generations.size).toBeGreaterThanOrEqual(3);
     expect(new Set([...applied.keys()].map((k) => k.replace(/^.*partition /, ''))).size).toBe(6);
-    const commits = routeCommits(running.members.map((m) => m.output()));
+    const logs = running.members.map((m) => m.output());
+    const commits = routeCommits(logs);
+    // Not asserted (a member killed with -9 may have committed a transaction it did not log), but shown.
+    if (rangeProblems(commits).length > 0) console.log(describeRoutes(logs));
     console.log(
       `rebalance storm: ${phases.join(', ')}; ${commits.length} route transactions logged, ${rangeProblems(commits).length} input ranges committed twice or never; every survivor ready ${readyMs} ms after the last step; ${generations.size} window generations, ${applied.size} (generation, partition) applied, ${unconfirmed} applies before a join's first heartbeat; ${burners.length} CPU burners`,
     );
