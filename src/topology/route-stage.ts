@@ -584,12 +584,6 @@ export class RouteStage {
       // The router's state rides in the offset commit's metadata (kafkajs sends it, its types omit it).
       const committed = { partition: open.partition, offset: open.next.toString(), metadata };
       await this.timed('offsets', open.txn.sendOffsets({ consumerGroupId: this.groups.route, topics: [{ topic: open.topic, partitions: [committed] }] }));
-      // Forgotten during the awaits above (a join: kafkajs reads its batches again from the commit, and the
-      // partition's next router reads the commit): not committed after that, whatever the broker would allow.
-      if (this.openRoutes.get(key) !== open) {
-        await open.txn.abort().catch(() => undefined);
-        return;
-      }
       await this.timed('commit', open.txn.commit());
     } catch (err) {
       throw await this.failRoute(key, open, [], err);
