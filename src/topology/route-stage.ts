@@ -90,6 +90,8 @@ interface OpenRoute {
   /** The address keys it wrote: unpublished again should it fail (AddressTable.notPublished). */
   addresses: string[];
   openedAt: number;
+  /** The route group join it was opened in (RouteStage.routeJoin): its commit's log line says it. */
+  join: number;
   /** Commits it when no further batch comes (the partition's last records, or a pause). */
   timer: NodeJS.Timeout | null;
   /**
@@ -99,6 +101,12 @@ interface OpenRoute {
   sending: Promise<void>;
   failed: { err: unknown } | null;
 }
+
+/**
+ * Work begun for an input partition's route state that a forget (forgetRoute) dropped meanwhile: given up
+ * without forgetting again, which would drop the state made since.
+ */
+class ForgottenMeanwhile extends Error {}
 
 /** The rest of a flows batch past the pace: its messages from `index` on are not routed yet. */
 interface HeldTail {
@@ -150,8 +158,20 @@ export class RouteStage {
   private readonly heldSets = new Map<string, Buffer | null>();
   private heldReader: TopicReader | null = null;
   private readonly makingRouters = new Map<string, Promise<Router>>();
+  /**
+   * Per input partition, how many times its route state was forgotten (forgetRoute: a join took it away or
+   * reads it again from the commit, or a transaction on it failed). A producer, router or transaction begun
+   * before a forget is neither installed nor committed after it: begun for the state the forget dropped, it
+   * would come back beside (or over) the one made after (docs/scale-out.md, "Rebalance storms").
+   */
+  private readonly routeEpochs = new Map<string, number>();
   private consumer: Consumer | null = null;
   private joined = false;
+  /**
+   * The route group joins of this stage, counted from 1: every join's and commit's log line carries it, so a
+   * storm's logs say which member routed which input offsets in which join (test/helpers/route-ranges.ts).
+   */
+  private routeJoin = 0;
   private routedMessages = 0;
   private routedRecords = 0;
   private routeTransactions = 0;
@@ -258,6 +278,7 @@ export class RouteStage {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
+      this.routeJoin++;
       const mine = new Set<string>();
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) mine.add(`${topic}:${p}`);
       const flows = e.payload.memberAssignment[pipeline.topics.flows] ?? [];
@@ -275,6 +296,7 @@ export class RouteStage {
       const dropped = [...this.openRoutes.keys()];
       for (const key of dropped) this.forgetRoute(key);
       if (dropped.length > 0) this.o.log.info({ inputs: dropped }, `joined ${this.groups.route} with route transactions open: they are aborted, and their batches read again from the commit`);
+      this.o.log.info({ route_join: this.routeJoin, member_id: e.payload.memberId, inputs: [...mine].sort() }, `joined ${this.groups.route}`);
       // A flows partition's router is made at once, not at its next batch: the held flows committed with its
       // offset must be there for the claims that release them, and no further flow may ever come.
       for (const p of e.payload.memberAssignment[pipeline.topics.flows] ?? [])
@@ -451,6 +473,7 @@ export class RouteStage {
 
   /** The router and producer of an input partition go: it moved away, or a transaction on it failed. */
   private forgetRoute(key: string): void {
+    this.routeEpochs.set(key, this.epochOf(key) + 1);
     this.dropTail(key);
     const open = this.openRoutes.get(key);
     if (open !== undefined) {
@@ -463,6 +486,10 @@ export class RouteStage {
     const producer = this.routeProducers.get(key);
     this.routeProducers.delete(key);
     void producer?.disconnect().catch(() => undefined);
+  }
+
+  private epochOf(key: string): number {
+    return this.routeEpochs.get(key) ?? 0;
   }
 
   /** Runs `fn` once every route transaction before it has ended (whatever their outcome). */
@@ -509,9 +536,16 @@ export class RouteStage {
 
   /** A transaction opened for an input partition, with the timer that commits it if no batch comes to. */
   private async openRoute(key: string, router: Router, topic: string, partition: number, from: bigint): Promise<OpenRoute> {
+    const epoch = this.epochOf(key);
     const producer = await this.routeProducer(key);
     const txn = await producer.transaction();
-    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), timer: null, sending: Promise.resolve(), failed: null };
+    // Forgotten meanwhile (a join, a failure): inserted now, this transaction of the old router would be taken
+    // for the partition's, and its failure would forget the router made after.
+    if (this.epochOf(key) !== epoch || this.routers.get(key) !== router) {
+      await txn.abort().catch(() => undefined);
+      throw new ForgottenMeanwhile(`the route state of ${key} was forgotten while its transaction opened`);
+    }
+    const open: OpenRoute = { router, txn, topic, partition, from, next: from, batches: 0, messages: 0, records: 0, addresses: [], openedAt: performance.now(), join: this.routeJoin, timer: null, sending: Promise.resolve(), failed: null };
     open.timer = setTimeout(() => {
       open.timer = null;
       this.routeExclusive(() => this.commitOpen(key, open)).catch((err: unknown) => this.o.log.warn({ input: key, err: String(err) }, 'could not commit a route transaction: the partition continues from its last commit'));
@@ -572,6 +606,9 @@ export class RouteStage {
       this.openRoutes.delete(key);
       this.routedUpTo.set(key, open.next);
     }
+    // One line a transaction (every DEFAULT_ROUTE_COMMIT_MS at most per partition), not per record: which
+    // input offsets this member's output holds, for whoever reads a storm's logs.
+    this.o.log.info({ input: key, from: open.from.toString(), next: open.next.toString(), messages: open.messages, route_join: open.join }, 'route transaction committed');
     this.routeTransactions++;
     this.routedMessages += open.messages;
     this.routedRecords += open.records;
@@ -597,7 +634,7 @@ export class RouteStage {
           this.o.log.warn({ input: key, err: String(seekErr) }, 'could not go back to the failed route transaction\'s first offset');
         }
       }
-    } else this.forgetRoute(key);
+    } else if (!(err instanceof ForgottenMeanwhile)) this.forgetRoute(key);
     return retriable(err);
   }
 
@@ -653,6 +690,7 @@ export class RouteStage {
       this.o.tenantTable.tenants,
     );
     const key = `${topic}:${partition}`;
+    const epoch = this.epochOf(key);
     // Fence the partition's former owner first (its producer has the same transactional id): a member that
     // lost the partition without noticing (a missed session) can commit nothing after this, so the offset and
     // router state read next are final. Read before it, a late commit would be routed and counted twice.
@@ -689,9 +727,9 @@ export class RouteStage {
         this.o.log.error({ topic, partition, err: String(err) }, `the held flows of ${key} in ${this.topics.held} are unreadable: they are lost (counted as never routed)`);
       }
     }
-    // A join that took the partition away meanwhile forgot its producer (forgetRoute): kept, this router's
+    // A join that took the partition away meanwhile forgot its route state (forgetRoute): kept, this router's
     // state and offset would be stale should the partition come back after another member routed on.
-    if (this.routeProducers.get(key) !== fencing) {
+    if (this.epochOf(key) !== epoch || this.routeProducers.get(key) !== fencing) {
       this.routedUpTo.delete(key);
       throw new Error(`${key} moved to another member while its router was made`);
     }
@@ -705,6 +743,7 @@ export class RouteStage {
   private async routeProducer(key: string): Promise<Producer> {
     let producer = this.routeProducers.get(key);
     if (producer === undefined) {
+      const epoch = this.epochOf(key);
       producer = this.o.kafka.producer({
         transactionalId: `${this.groups.route}-${key.replace(/[^a-zA-Z0-9._-]/g, '_')}`,
         transactionTimeout: TRANSACTION_TIMEOUT_MS,
@@ -713,6 +752,14 @@ export class RouteStage {
         createPartitioner: Partitioners.DefaultPartitioner,
       });
       await producer.connect();
+      // A join that took the partition away while this one connected forgot the partition's producer then:
+      // set now, it would stay (and fence the new owner at its first transaction) as if the partition were ours.
+      const made = this.routeProducers.get(key);
+      if (this.epochOf(key) !== epoch || made !== undefined) {
+        void producer.disconnect().catch(() => undefined);
+        if (made !== undefined && this.epochOf(key) === epoch) return made;
+        throw new ForgottenMeanwhile(`the route state of ${key} was forgotten while its producer connected`);
+      }
       this.routeProducers.set(key, producer);
     }
     return producer;

@@ -18,6 +18,7 @@ import { defaultTopics } from '../../src/contract/topics.ts';
 import { TraceGenerator } from '../../src/generator/index.ts';
 import { sharedTestKafka } from '../helpers/kafka.ts';
 import { agreement, featuresOf, stats, waitForRecords } from '../helpers/reliability.ts';
+import { describeRoutes, rangeProblems, routeCommits } from '../helpers/route-ranges.ts';
 import { differenceFromReplay, type MemberProcesses, memberProcesses, replayReference, requestedRun } from '../helpers/scale-out.ts';
 import type { ServiceProcess } from '../helpers/service-process.ts';
 import { waitFor } from '../helpers/service-process.ts';
@@ -107,7 +108,11 @@ describe('a rebalance storm', () => {
     for (let i = 0; i < Number(process.env.REBALANCE_CPU_BURNERS ?? 0); i++) burners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     app = await memberProcesses(kafka.brokers, 'storm', 3, 1, { trace, sessionTimeoutMs: STORM_SESSION_TIMEOUT_MS });
     const running = app;
-    onTestFailed(() => running.keepLogs());
+    onTestFailed(() => {
+      running.keepLogs();
+      // Which member routed which input offsets: a duplicate or a loss on the route side shows here.
+      console.log(describeRoutes(running.members.map((m) => m.output())));
+    });
     phase('three members up');
     const reference = replayReference(trace);
     const produced = running.produce(RATE);
@@ -182,8 +187,12 @@ describe('a rebalance storm', () => {
     // Not vacuous: the storm made generations, and each of the 6 partitions was applied in one at least.
     expect(generations.size).toBeGreaterThanOrEqual(3);
     expect(new Set([...applied.keys()].map((k) => k.replace(/^.*partition /, ''))).size).toBe(6);
+    const logs = running.members.map((m) => m.output());
+    const commits = routeCommits(logs);
+    // Not asserted (a member killed with -9 may have committed a transaction it did not log), but shown.
+    if (rangeProblems(commits).length > 0) console.log(describeRoutes(logs));
     console.log(
-      `rebalance storm: ${phases.join(', ')}; every survivor ready ${readyMs} ms after the last step; ${generations.size} window generations, ${applied.size} (generation, partition) applied, ${unconfirmed} applies before a join's first heartbeat; ${burners.length} CPU burners`,
+      `rebalance storm: ${phases.join(', ')}; ${commits.length} route transactions logged, ${rangeProblems(commits).length} input ranges committed twice or never; every survivor ready ${readyMs} ms after the last step; ${generations.size} window generations, ${applied.size} (generation, partition) applied, ${unconfirmed} applies before a join's first heartbeat; ${burners.length} CPU burners`,
     );
   }, 480_000);
 });

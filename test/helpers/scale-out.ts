@@ -253,15 +253,32 @@ export async function differenceFromReplay(url: string, served: Assignments, exp
     const exp = expected.features[id] ?? {};
     const names = [...new Set([...Object.keys(got), ...Object.keys(exp)])].sort();
     const diffs = names.filter((n) => got[n] !== exp[n]).map((n) => `${n} ${got[n] ?? 'absent'} (replay ${exp[n] ?? 'absent'})`);
-    if (diffs.length > 0) differing.push(`${id}: ${diffs.slice(0, FIRST_DIFFERENCES).join(', ')}${diffs.length > FIRST_DIFFERENCES ? `, ... ${diffs.length} features` : ''}`);
+    if (diffs.length > 0) differing.push(`${id}: ${volumeDifference(got, exp)}; ${diffs.slice(0, FIRST_DIFFERENCES).join(', ')}${diffs.length > FIRST_DIFFERENCES ? `, ... ${diffs.length} features` : ''}`);
   }
-  if (differing.length > 0) lines.push(`features of ${differing.length} of ${shared.length} VMs differ from the replay's; the first:\n  ${differing.slice(0, FIRST_DIFFERENCES).join('\n  ')}`);
+  const more = differing.filter((d) => d.includes(': more ')).length;
+  const fewer = differing.filter((d) => d.includes(': fewer ')).length;
+  if (differing.length > 0) lines.push(`features of ${differing.length} of ${shared.length} VMs differ from the replay's (${more} with more flows, a duplicate; ${fewer} with fewer, a loss); the first:\n  ${differing.slice(0, FIRST_DIFFERENCES).join('\n  ')}`);
   const s = await stats(url);
   if (JSON.stringify(s.records) !== JSON.stringify(expected.records)) lines.push(`records applied ${JSON.stringify(s.records)}, the replay ${JSON.stringify(expected.records)}`);
   if (lines.length === 0) return null;
   // Context, not a difference: the replay also rejects lines of the trace file that never reach Kafka.
   lines.push(`rejected ${s.rejected.count} ${JSON.stringify(sortedKeys(s.rejected.by_reason))}, the replay ${expected.rejected.count} ${JSON.stringify(sortedKeys(expected.rejected.by_reason))}`);
   return `${url} serving ${served.run_id}:\n${lines.join('\n')}`;
+}
+
+/** The window the features are computed over, in minutes (the replay's, the default pipeline's). */
+const WINDOW_MINUTES = toPipelineConfig(PipelineOptions.parse({})).window.windowMs / 60_000;
+
+/**
+ * A VM's flows and bytes in the window against the replay's, from its two volume features
+ * (`log10(1 + x / window minutes)`, src/features/vm-features.ts): more is a record applied twice, fewer one lost.
+ */
+function volumeDifference(got: Record<string, number>, exp: Record<string, number>): string {
+  const volume = (f: Record<string, number>, name: string): number => (f[name] === undefined ? 0 : (10 ** f[name]! - 1) * WINDOW_MINUTES);
+  const flows = Math.round(volume(got, 'log_flows_per_min') - volume(exp, 'log_flows_per_min'));
+  const bytes = Math.round(volume(got, 'log_bytes_per_min') - volume(exp, 'log_bytes_per_min'));
+  const kind = flows > 0 || (flows === 0 && bytes > 0) ? 'more' : flows < 0 || bytes < 0 ? 'fewer' : 'as many';
+  return `${kind} flows and bytes in the window than the replay (${flows >= 0 ? '+' : ''}${flows} flows, ${bytes >= 0 ? '+' : ''}${bytes} bytes)`;
 }
 
 const sortedKeys = (o: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
