@@ -45,6 +45,8 @@ export function* markProbes(
   // Ends that are the server of a one-off: only their other rows are looked up (a look-up per row of the log was most of the cost).
   const oneOffServer = new Uint8Array(cols.ends);
   for (let i = 0; i < n; i += STEP_ROWS) {
+    // Grown ahead in slices: a rehash of the whole table inside one step held the loop for 100 ms and more at 100k VMs.
+    if (!servers.hasRoomFor(STEP_ROWS)) yield* servers.reserveInSlices(2 * (servers.size + STEP_ROWS), STEP_ROWS);
     countOneOffServers(cols, i, Math.min(n, i + STEP_ROWS), o.minFlows, servers, oneOffs, oneOffServer);
     yield;
   }
@@ -58,6 +60,10 @@ export function* markProbes(
   const rows = oneOffs.values;
   // Per (client, protocol, port): the servers its unserved one-offs reached (one row each: a row is a pair of ends).
   for (let k = 0; k < oneOffs.length; k++) {
+    if (k % STEP_ROWS === 0) {
+      yield;
+      if (!clients.hasRoomFor(STEP_ROWS)) yield* clients.reserveInSlices(2 * (clients.size + STEP_ROWS), STEP_ROWS);
+    }
     const i = rows[k]!;
     if (servers.find(server[i]!, protocol[i]!, port[i]!, 0) < 0 || servers.slots[servers.slot + SLOT_VALUE] !== 1) {
       rows[k] = -1;
@@ -66,9 +72,9 @@ export function* markProbes(
     clients.idOf(client[i]!, protocol[i]!, port[i]!, 0);
     clients.slots[clients.slot + SLOT_VALUE]!++;
   }
-  yield;
   let marked = 0;
   for (let k = 0; k < oneOffs.length; k++) {
+    if (k % STEP_ROWS === 0) yield;
     const i = rows[k]!;
     if (i < 0) continue;
     clients.find(client[i]!, protocol[i]!, port[i]!, 0);
