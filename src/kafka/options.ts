@@ -5,6 +5,7 @@
  */
 import { type KafkaConfig, type LogEntry, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { KafkaEnvError, type KafkaSettings, parseKafkaEnv } from '../config/kafka-settings.ts';
+import { assertKafkajsSkipsAbortedTransactions } from './aborted-transactions.ts';
 import { kafkajsLevel } from './log-level.ts';
 
 /** Settings for a plain local broker (tests, dev tools): defaults everywhere, no SASL/TLS. */
@@ -70,6 +71,8 @@ export interface KafkaConfigExtras {
 }
 
 export function toKafkaConfig(s: KafkaSettings, extras: KafkaConfigExtras = {}): KafkaConfig {
+  // Every client of the service is configured here: none runs with a kafkajs that reads aborted records.
+  assertKafkajsSkipsAbortedTransactions();
   const config: KafkaConfig = {
     clientId: extras.clientIdSuffix ? `${s.clientId}-${extras.clientIdSuffix}` : s.clientId,
     brokers: s.brokers,

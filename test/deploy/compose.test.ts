@@ -126,7 +126,8 @@ describe('Dockerfile', () => {
     expect(build.filter((i) => i.keyword === 'RUN').map((i) => i.args)).toEqual(['npm ci --no-audit --no-fund', 'npm run build']);
     expect(runtime.filter((i) => i.keyword === 'RUN' && i.args.startsWith('npm')).map((i) => i.args)).toEqual(['npm ci --omit=dev --no-audit --no-fund']);
     // Only the service's folders: no sources, tests, bench or local models in the image that runs.
-    expect(runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual(['package.json package-lock.json ./', '--from=build /app/dist ./dist', 'fixtures ./fixtures']);
+    // The kafkajs fix npm ci's postinstall applies (scripts/patch-kafkajs.mjs) is the one script it needs.
+    expect(runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual(['package.json package-lock.json ./', 'scripts/patch-kafkajs.mjs ./scripts/', '--from=build /app/dist ./dist', 'fixtures ./fixtures']);
     expect(runtime.at(-1)).toEqual({ keyword: 'CMD', args: '["node", "dist/main.js"]' });
   });
 
