@@ -89,11 +89,7 @@ export class IntTupleTable {
     const mask = count - 1;
     for (let from = 0; from < old.length; from += SLOT) {
       if ((from / SLOT) % perStep === perStep - 1) yield;
-      if (old[from + ID] === 0) continue;
-      let i = hashOf(old[from + 1]!, old[from + 2]!, old[from + 3]!, old[from + 4]!) & mask;
-      while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
-      const to = i * SLOT;
-      for (let k = 0; k < SLOT; k++) t[to + k] = old[from + k]!;
+      if (old[from + ID] !== 0) placeSlot(old, from, t, mask);
     }
     this.slots = t;
     this.mask = mask;
@@ -199,11 +195,7 @@ export class IntTupleTable {
     const t = new Int32Array(count * SLOT);
     const mask = count - 1;
     for (let from = 0; from < old.length; from += SLOT) {
-      if (old[from + ID] === 0) continue;
-      let i = hashOf(old[from + 1]!, old[from + 2]!, old[from + 3]!, old[from + 4]!) & mask;
-      while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
-      const to = i * SLOT;
-      for (let k = 0; k < SLOT; k++) t[to + k] = old[from + k]!;
+      if (old[from + ID] !== 0) placeSlot(old, from, t, mask);
     }
     this.slots = t;
     this.mask = mask;
@@ -255,4 +247,12 @@ export class FloatColumn {
     grown.set(this.values);
     this.values = grown;
   }
+}
+
+/** The used slot of `old` at `from` placed in the table `t` of `mask + 1` slots (a rehash, whole or in steps). */
+function placeSlot(old: Int32Array, from: number, t: Int32Array, mask: number): void {
+  let i = hashOf(old[from + 1]!, old[from + 2]!, old[from + 3]!, old[from + 4]!) & mask;
+  while (t[i * SLOT + ID] !== 0) i = (i + 1) & mask;
+  const to = i * SLOT;
+  for (let k = 0; k < SLOT; k++) t[to + k] = old[from + k]!;
 }
