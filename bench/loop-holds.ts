@@ -6,6 +6,7 @@
  * (self time by function, and the deepest frame of this service's sources beneath it), and the GC pauses.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { join } from 'node:path';
 
 interface ProfileNode {
@@ -13,7 +14,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   startTime: number;
   samples: number[];
@@ -41,6 +42,29 @@ const short = (f: ProfileNode['callFrame']): string => {
   const where = at >= 0 ? url.slice(at + 14) : url.replace(/^.*\/(src|dist|bench|test)\//, '$1/');
   return `${f.functionName || '(anonymous)'}${where ? ` ${where}:${f.lineNumber + 1}` : ''}`;
 };
+
+/**
+ * The inspector's CPU profiler of this process, sampling every 0.25 ms, started; `stop` ends it. With the
+ * offset of its monotonic clock from the epoch, which workOfHolds needs to place holds in the profile.
+ */
+export async function startCpuProfile(): Promise<{ monoMinusEpochUs: number; stop: () => Promise<Profile> }> {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 250 });
+  const monoMinusEpochUs = Number(process.hrtime.bigint() / 1000n) - Date.now() * 1000;
+  await post('Profiler.start');
+  return {
+    monoMinusEpochUs,
+    stop: async () => {
+      const { profile } = await post<{ profile: Profile }>('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
 
 /**
  * Pure: what the profile sampled inside each of `holds` (epoch ms): the gaps of the probe's 1 ms timer, each

@@ -9,7 +9,6 @@
  * the reads' own latency is scale-out-members-bench.ts's.
  */
 import { randomUUID } from 'node:crypto';
-import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { PipelineOptions, toPipelineConfig, toRunOptions } from '../src/config/pipeline-options.ts';
 import { Pipeline } from '../src/pipeline/pipeline.ts';
@@ -20,20 +19,10 @@ import { inSlices } from '../src/core/slices.ts';
 import { runRecordsSteps } from '../src/topology/run-chunks.ts';
 import type { PublishedRun } from '../src/topology/member.ts';
 import { traceMessages } from '../src/trace/trace-messages.ts';
-import { workOfHolds } from './loop-holds.ts';
+import { startCpuProfile, workOfHolds } from './loop-holds.ts';
 
 /** Blocks listed: the goal is reads under 10 ms, and a read waits behind a whole block. */
 const BLOCK_MS = 5;
-
-interface Profile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const post = <T>(session: Session, method: string, params?: object): Promise<T> =>
-  new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
 
 export async function runHolds(trace: string, role: 'single' | 'leader'): Promise<Record<string, unknown>> {
   const options = PipelineOptions.parse({});
@@ -58,12 +47,8 @@ export async function runHolds(trace: string, role: 'single' | 'leader'): Promis
     if (now - last > BLOCK_MS) holds.push({ at: epoch(last), ms: now - last });
     last = now;
   }, 1);
-  const session = new Session();
-  session.connect();
-  await post(session, 'Profiler.enable');
-  await post(session, 'Profiler.setSamplingInterval', { interval: 250 });
-  const monoMinusEpochUs = Number(process.hrtime.bigint() / 1000n) - Date.now() * 1000;
-  await post(session, 'Profiler.start');
+  const profiler = await startCpuProfile();
+  const { monoMinusEpochUs } = profiler;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   await new Promise((r) => setTimeout(r, 20));
@@ -85,8 +70,7 @@ export async function runHolds(trace: string, role: 'single' | 'leader'): Promis
   delay.disable();
   clearInterval(timer);
   gcObserver.disconnect();
-  const { profile } = await post<{ profile: Profile }>(session, 'Profiler.stop');
-  session.disconnect();
+  const profile = await profiler.stop();
   await service.close();
 
   const inWindow = <T extends { at: number }>(xs: T[]): T[] => xs.filter((x) => x.at >= from && x.at <= to);

@@ -10,7 +10,6 @@
  * The bench gives the longest step; this says which one it is, so a fix is measured rather than guessed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -19,23 +18,13 @@ import { TraceGenerator } from '../src/generator/index.ts';
 import { replayTrace } from '../src/replay/replay.ts';
 import { membershipOf } from '../src/runs/membership.ts';
 import { recommendInSlices } from '../src/security-groups/recommend.ts';
-import { workOfHolds } from './loop-holds.ts';
+import { startCpuProfile, workOfHolds } from './loop-holds.ts';
 import { replicate, type Source, type Stepped, stepHistogram, stepped } from './security-groups-bench.ts';
-
-interface Profile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
-
-const post = <T>(session: Session, method: string, params?: object): Promise<T> =>
-  new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
 
 async function source(seed: number): Promise<Source> {
   const defaults = PipelineOptions.parse({});
@@ -58,15 +47,10 @@ async function profiled<T>(name: string, start: () => Generator<void, T, void>, 
     for (const e of list.getEntries()) gcs.push({ at: performance.timeOrigin + e.startTime, ms: e.duration });
   });
   observer.observe({ entryTypes: ['gc'] });
-  const session = new Session();
-  session.connect();
-  await post(session, 'Profiler.enable');
-  await post(session, 'Profiler.setSamplingInterval', { interval: 250 });
-  const monoMinusEpochUs = Number(process.hrtime.bigint() / 1000n) - Date.now() * 1000;
-  await post(session, 'Profiler.start');
+  const profiler = await startCpuProfile();
+  const { monoMinusEpochUs } = profiler;
   const s = stepped(start);
-  const { profile } = await post<{ profile: Profile }>(session, 'Profiler.stop');
-  session.disconnect();
+  const profile = await profiler.stop();
   // The observer's entries arrive on the loop: one turn for the last ones.
   await new Promise((r) => setTimeout(r, 10));
   observer.disconnect();
